@@ -1,0 +1,288 @@
+#include "dispatch.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_VIOLATIONS 64
+
+typedef struct method_entry {
+    const ProtobufCMethodDescriptor *desc;
+    ovop_handler_fn fn;
+    void *userdata;
+    ovop_metric_t *requests;
+    ovop_metric_t *errors;
+    ovop_metric_t *latency;
+} method_entry_t;
+
+struct ovop_dispatch {
+    const ProtobufCServiceDescriptor *desc;
+    method_entry_t *methods; /* one per descriptor method, same order */
+    size_t max_msg;
+    unsigned inflight;
+    ovop_metric_t *rejected_size;
+    ovop_metric_t *rejected_decode;
+    ovop_metric_t *rejected_method;
+    ovop_metric_t *inflight_gauge;
+};
+
+struct ovop_call {
+    ovop_dispatch_t *d;
+    method_entry_t *m;
+    Ovop__V1__Request *req;
+    ProtobufCMessage *input;
+    ovop_dispatch_done_fn done;
+    void *done_userdata;
+    int64_t started;
+    int64_t deadline;
+    Ovop__V1__FieldViolation *viol;
+    size_t n_viol;
+};
+
+ovop_dispatch_t *ovop_dispatch_new(const ProtobufCServiceDescriptor *desc, const char *service,
+                                   size_t max_msg, ovop_metrics_t *metrics)
+{
+    ovop_dispatch_t *d = xcalloc(1, sizeof(*d));
+    d->desc = desc;
+    d->max_msg = max_msg;
+    d->methods = xcalloc(desc->n_methods, sizeof(method_entry_t));
+    for (unsigned i = 0; i < desc->n_methods; i++) {
+        method_entry_t *m = &d->methods[i];
+        m->desc = &desc->methods[i];
+        if (!metrics)
+            continue;
+        char *labels = xasprintf("service=\"%s\",method=\"%s\"", service, m->desc->name);
+        m->requests = ovop_metrics_counter(metrics, "ovop_requests_total",
+                                           "Requests handled, by method", labels);
+        m->errors = ovop_metrics_counter(metrics, "ovop_request_errors_total",
+                                         "Requests answered with a status other than OK", labels);
+        m->latency = ovop_metrics_histogram(metrics, "ovop_request_duration_seconds",
+                                            "Time from decoding to reply", labels,
+                                            ovop_latency_buckets, ovop_latency_buckets_n);
+        free(labels);
+    }
+    if (metrics) {
+        char *labels = xasprintf("service=\"%s\",reason=\"size\"", service);
+        const char *help = "Requests rejected before reaching a handler";
+        d->rejected_size = ovop_metrics_counter(metrics, "ovop_requests_rejected_total", help,
+                                                labels);
+        free(labels);
+        labels = xasprintf("service=\"%s\",reason=\"decode\"", service);
+        d->rejected_decode = ovop_metrics_counter(metrics, "ovop_requests_rejected_total", help,
+                                                  labels);
+        free(labels);
+        labels = xasprintf("service=\"%s\",reason=\"method\"", service);
+        d->rejected_method = ovop_metrics_counter(metrics, "ovop_requests_rejected_total", help,
+                                                  labels);
+        free(labels);
+        labels = xasprintf("service=\"%s\"", service);
+        d->inflight_gauge = ovop_metrics_gauge(metrics, "ovop_requests_inflight",
+                                               "Requests being handled now", labels);
+        free(labels);
+    }
+    return d;
+}
+
+void ovop_dispatch_destroy(ovop_dispatch_t **dp)
+{
+    ovop_dispatch_t *d = *dp;
+    if (!d)
+        return;
+    free(d->methods);
+    free(d);
+    *dp = NULL;
+}
+
+int ovop_dispatch_register(ovop_dispatch_t *d, const char *method, ovop_handler_fn fn,
+                           void *userdata)
+{
+    for (unsigned i = 0; i < d->desc->n_methods; i++) {
+        if (strcmp(d->desc->methods[i].name, method) == 0) {
+            d->methods[i].fn = fn;
+            d->methods[i].userdata = userdata;
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+unsigned ovop_dispatch_inflight(const ovop_dispatch_t *d)
+{
+    return d->inflight;
+}
+
+/* Answers without a call object: the request never reached a handler. */
+static void answer_early(const char *rid, ovop_code_t code, const char *msg,
+                         ovop_dispatch_done_fn done, void *ud)
+{
+    size_t len;
+    void *rep = ovop_reply_error(rid, code, msg, &len);
+    done(ud, rep, len);
+}
+
+void ovop_dispatch_handle(ovop_dispatch_t *d, const void *body, size_t len,
+                          ovop_dispatch_done_fn done, void *done_userdata)
+{
+    Ovop__V1__Request *req = NULL;
+    const char *err = NULL;
+    int r = ovop_request_decode(body, len, d->max_msg, &req, &err);
+    if (r < 0) {
+        ovop_metric_inc(r == -EMSGSIZE ? d->rejected_size : d->rejected_decode);
+        /* Echo the request id only when it is itself valid. */
+        const char *rid = "";
+        if (req && req->request_id[0] &&
+            strlen(req->request_id) <= OVOP_MAX_REQUEST_ID &&
+            ovop_utf8_valid(req->request_id, strlen(req->request_id)))
+            rid = req->request_id;
+        answer_early(rid, OVOP_INVALID_ARGUMENT, err, done, done_userdata);
+        if (req)
+            ovop__v1__request__free_unpacked(req, NULL);
+        return;
+    }
+
+    method_entry_t *m = NULL;
+    for (unsigned i = 0; i < d->desc->n_methods; i++)
+        if (strcmp(d->desc->methods[i].name, req->method) == 0)
+            m = &d->methods[i];
+    if (!m || !m->fn) {
+        char msg[160];
+        ovop_metric_inc(d->rejected_method);
+        snprintf(msg, sizeof(msg), "%s has no method \"%s\"", d->desc->name, req->method);
+        answer_early(req->request_id, OVOP_UNIMPLEMENTED, msg, done, done_userdata);
+        ovop__v1__request__free_unpacked(req, NULL);
+        return;
+    }
+
+    ProtobufCMessage *in =
+        protobuf_c_message_unpack(m->desc->input, NULL, req->body.len, req->body.data);
+    if (!in) {
+        char msg[200];
+        ovop_metric_inc(d->rejected_decode);
+        snprintf(msg, sizeof(msg), "body is not a valid %s", m->desc->input->name);
+        answer_early(req->request_id, OVOP_INVALID_ARGUMENT, msg, done, done_userdata);
+        ovop__v1__request__free_unpacked(req, NULL);
+        return;
+    }
+
+    ovop_call_t *c = xcalloc(1, sizeof(*c));
+    c->d = d;
+    c->m = m;
+    c->req = req;
+    c->input = in;
+    c->done = done;
+    c->done_userdata = done_userdata;
+    c->started = ovop_mono_us();
+    c->deadline = req->deadline_ms ? c->started + (int64_t)req->deadline_ms * 1000 : 0;
+    d->inflight++;
+    ovop_metric_set(d->inflight_gauge, d->inflight);
+    ovop_metric_inc(m->requests);
+    m->fn(c, in, m->userdata);
+}
+
+const char *ovop_call_request_id(const ovop_call_t *c)
+{
+    return c->req->request_id;
+}
+
+const char *ovop_call_method(const ovop_call_t *c)
+{
+    return c->req->method;
+}
+
+const char *ovop_call_caller(const ovop_call_t *c)
+{
+    return c->req->caller;
+}
+
+int64_t ovop_call_deadline(const ovop_call_t *c)
+{
+    return c->deadline;
+}
+
+void ovop_call_violation(ovop_call_t *c, const char *field, const char *fmt, ...)
+{
+    if (c->n_viol >= MAX_VIOLATIONS)
+        return;
+    c->viol = xrealloc(c->viol, (c->n_viol + 1) * sizeof(*c->viol));
+    Ovop__V1__FieldViolation *v = &c->viol[c->n_viol++];
+    ovop__v1__field_violation__init(v);
+    v->field = xstrdup(field);
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&v->description, fmt, ap) < 0)
+        v->description = xstrdup("invalid");
+    va_end(ap);
+}
+
+bool ovop_call_has_violations(const ovop_call_t *c)
+{
+    return c->n_viol > 0;
+}
+
+static void finish(ovop_call_t *c, const Ovop__V1__Status *st, const ProtobufCMessage *out)
+{
+    ovop_dispatch_t *d = c->d;
+    void *body = NULL;
+    size_t body_len = 0;
+    if (out) {
+        body_len = protobuf_c_message_get_packed_size(out);
+        body = xmalloc(body_len);
+        protobuf_c_message_pack(out, body);
+    }
+    size_t len;
+    void *rep = ovop_reply_encode(c->req->request_id, st, body, body_len, &len);
+    free(body);
+
+    if (st && st->code != OVOP_OK)
+        ovop_metric_inc(c->m->errors);
+    ovop_metric_observe(c->m->latency, (double)(ovop_mono_us() - c->started) / 1e6);
+    d->inflight--;
+    ovop_metric_set(d->inflight_gauge, d->inflight);
+
+    ovop_dispatch_done_fn done = c->done;
+    void *ud = c->done_userdata;
+    for (size_t i = 0; i < c->n_viol; i++) {
+        free(c->viol[i].field);
+        free(c->viol[i].description);
+    }
+    free(c->viol);
+    protobuf_c_message_free_unpacked(c->input, NULL);
+    ovop__v1__request__free_unpacked(c->req, NULL);
+    free(c);
+    done(ud, rep, len);
+}
+
+void ovop_call_finish(ovop_call_t *c, const ProtobufCMessage *output)
+{
+    finish(c, NULL, output);
+}
+
+void ovop_call_fail(ovop_call_t *c, ovop_code_t code, const char *fmt, ...)
+{
+    Ovop__V1__Status st = OVOP__V1__STATUS__INIT;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    st.code = code;
+    st.message = msg;
+    Ovop__V1__FieldViolation *ptrs[MAX_VIOLATIONS];
+    for (size_t i = 0; i < c->n_viol; i++)
+        ptrs[i] = &c->viol[i];
+    st.n_violations = c->n_viol;
+    st.violations = ptrs;
+    finish(c, &st, NULL);
+}
+
+void ovop_call_fail_violations(ovop_call_t *c)
+{
+    ovop_buf_t b;
+    ovop_buf_init(&b);
+    for (size_t i = 0; i < c->n_viol; i++)
+        ovop_buf_printf(&b, "%s%s: %s", i ? "; " : "", c->viol[i].field, c->viol[i].description);
+    ovop_call_fail(c, OVOP_INVALID_ARGUMENT, "%s", b.data ? b.data : "invalid argument");
+    ovop_buf_free(&b);
+}

@@ -1,0 +1,117 @@
+#include "envelope.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "util.h"
+
+static const char *const code_names[] = {
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+};
+
+const char *ovop_code_to_string(int code)
+{
+    if (code < 0 || (size_t)code >= OVOP_ARRAY_SIZE(code_names))
+        return "UNKNOWN";
+    return code_names[code];
+}
+
+static bool str_ok(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    return n <= max && ovop_utf8_valid(s, n);
+}
+
+int ovop_request_decode(const void *p, size_t n, size_t max, Ovop__V1__Request **ret_req,
+                        const char **ret_err)
+{
+    if (n > max) {
+        *ret_err = "request exceeds the maximum message size";
+        return -EMSGSIZE;
+    }
+    Ovop__V1__Request *req = ovop__v1__request__unpack(NULL, n, p);
+    if (!req) {
+        *ret_err = "body is not a valid ovop.v1.Request";
+        return -EBADMSG;
+    }
+    /* protobuf-c validates UTF-8 of proto3 strings only loosely; check every string. */
+    const char *err = NULL;
+    if (req->request_id[0] == '\0')
+        err = "request_id is required";
+    else if (!str_ok(req->request_id, OVOP_MAX_REQUEST_ID))
+        err = "request_id must be UTF-8 of at most 128 bytes";
+    else if (req->method[0] == '\0')
+        err = "method is required";
+    else if (!str_ok(req->method, OVOP_MAX_METHOD))
+        err = "method must be UTF-8 of at most 64 bytes";
+    else if (!str_ok(req->caller, OVOP_MAX_CALLER))
+        err = "caller must be UTF-8 of at most 128 bytes";
+    if (err) {
+        /* Keep the request so the caller can still answer with its request_id when valid. */
+        *ret_req = req;
+        *ret_err = err;
+        return -EINVAL;
+    }
+    *ret_req = req;
+    *ret_err = NULL;
+    return 0;
+}
+
+void *ovop_request_encode(const char *request_id, const char *method, const void *body,
+                          size_t body_len, unsigned deadline_ms, const char *caller,
+                          size_t *ret_len)
+{
+    Ovop__V1__Request req = OVOP__V1__REQUEST__INIT;
+    req.request_id = (char *)request_id;
+    req.method = (char *)method;
+    req.body.data = (uint8_t *)body;
+    req.body.len = body_len;
+    req.deadline_ms = deadline_ms;
+    req.caller = (char *)(caller ? caller : "");
+    size_t n = ovop__v1__request__get_packed_size(&req);
+    void *buf = xmalloc(n);
+    ovop__v1__request__pack(&req, buf);
+    *ret_len = n;
+    return buf;
+}
+
+void *ovop_reply_encode(const char *request_id, const Ovop__V1__Status *status, const void *body,
+                        size_t body_len, size_t *ret_len)
+{
+    Ovop__V1__Reply rep = OVOP__V1__REPLY__INIT;
+    Ovop__V1__Status ok = OVOP__V1__STATUS__INIT;
+    rep.request_id = (char *)(request_id ? request_id : "");
+    rep.status = (Ovop__V1__Status *)(status ? status : &ok);
+    rep.body.data = (uint8_t *)body;
+    rep.body.len = body ? body_len : 0;
+    size_t n = ovop__v1__reply__get_packed_size(&rep);
+    void *buf = xmalloc(n);
+    ovop__v1__reply__pack(&rep, buf);
+    *ret_len = n;
+    return buf;
+}
+
+void *ovop_reply_error(const char *request_id, ovop_code_t code, const char *message,
+                       size_t *ret_len)
+{
+    Ovop__V1__Status st = OVOP__V1__STATUS__INIT;
+    st.code = code;
+    st.message = (char *)message;
+    return ovop_reply_encode(request_id, &st, NULL, 0, ret_len);
+}

@@ -1,0 +1,69 @@
+/* Majordomo Protocol MDP/0.2 (ZeroMQ RFC 18) framing: pure parse and build functions,
+ * shared by the broker, the worker and the client. Nothing here touches a socket.
+ *
+ * One extension, compatible with plain RFC 18 peers: a worker's READY may carry a fourth
+ * frame, its credit (ASCII decimal, 1..OVOP_MDP_MAX_CREDIT): how many requests it holds at once.
+ * A READY without it means credit 1, as the RFC's one-request-at-a-time worker. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msg.h"
+
+#define OVOP_MDPC "MDPC02"
+#define OVOP_MDPW "MDPW02"
+#define OVOP_MDP_MAX_SERVICE 255
+#define OVOP_MDP_MAX_CREDIT 1024
+
+typedef enum ovop_mdpc_cmd {
+    OVOP_MDPC_REQUEST = 0x01,
+    OVOP_MDPC_PARTIAL = 0x02,
+    OVOP_MDPC_FINAL = 0x03,
+} ovop_mdpc_cmd_t;
+
+typedef enum ovop_mdpw_cmd {
+    OVOP_MDPW_READY = 0x01,
+    OVOP_MDPW_REQUEST = 0x02,
+    OVOP_MDPW_PARTIAL = 0x03,
+    OVOP_MDPW_FINAL = 0x04,
+    OVOP_MDPW_HEARTBEAT = 0x05,
+    OVOP_MDPW_DISCONNECT = 0x06,
+} ovop_mdpw_cmd_t;
+
+const char *ovop_mdpw_cmd_to_string(int cmd);
+
+/* A view into a message; pointers borrow the message's frames. */
+typedef struct ovop_mdp_view {
+    int command;
+    const char *service; /* not NUL-terminated */
+    size_t service_len;
+    const void *address; /* worker commands: the client address frame */
+    size_t address_len;
+    uint32_t credit;  /* READY: 1 unless the credit frame is present */
+    size_t body_first; /* index of the first body frame */
+} ovop_mdp_view_t;
+
+/* True when s[0..n) is a valid service name: 1..255 printable ASCII characters. */
+bool ovop_mdp_service_valid(const char *s, size_t n);
+
+/* Parses a client command starting at frame `offset` (1 on a ROUTER, after the identity;
+ * 0 on a DEALER). Returns 0 or -EPROTO for anything that is not a well-formed command
+ * of MDP/Client 0.2 (REQUEST from a client; PARTIAL/FINAL to a client). */
+int ovop_mdp_parse_client(const ovop_msg_t *m, size_t offset, ovop_mdp_view_t *ret);
+
+/* Parses a worker command starting at frame `offset`. Returns 0 or -EPROTO. */
+int ovop_mdp_parse_worker(const ovop_msg_t *m, size_t offset, ovop_mdp_view_t *ret);
+
+/* True when frame `offset` carries the client or the worker protocol header. */
+bool ovop_mdp_is_client(const ovop_msg_t *m, size_t offset);
+bool ovop_mdp_is_worker(const ovop_msg_t *m, size_t offset);
+
+/* Builders. Each returns a new message the caller owns. */
+ovop_msg_t *ovop_mdp_client_request(const char *service, const void *body, size_t len);
+ovop_msg_t *ovop_mdp_worker_ready(const char *service, uint32_t credit);
+ovop_msg_t *ovop_mdp_worker_command(ovop_mdpw_cmd_t cmd); /* HEARTBEAT, DISCONNECT */
+/* FINAL/PARTIAL from a worker: the body is copied. */
+ovop_msg_t *ovop_mdp_worker_reply(ovop_mdpw_cmd_t cmd, const void *address, size_t address_len,
+                                  const void *body, size_t len);

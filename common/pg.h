@@ -1,0 +1,42 @@
+/* Asynchronous PostgreSQL on the daemon's libuv loop: a small pool of libpq connections,
+ * each driven by a uv_poll on its socket, with a bounded queue of pending queries and
+ * reconnection with exponential back-off (100 ms doubling to 5 s) when a connection drops. */
+#pragma once
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <uv.h>
+
+#include "metrics.h"
+
+typedef struct ovop_pg ovop_pg_t;
+
+/* Called exactly once per query. On success res is the query's result (PGRES_TUPLES_OK or
+ * PGRES_COMMAND_OK) and error is NULL. On failure res is the error result when the server
+ * produced one (for its SQLSTATE via PQresultErrorField), or NULL, and error says what
+ * happened in words fit for a log. res is freed after the callback returns. */
+typedef void (*ovop_pg_cb)(PGresult *res, const char *error, void *userdata);
+
+#define OVOP_PG_MAX_QUEUE 10000
+#define OVOP_PG_MAX_PARAMS 64
+
+/* Starts pool_size connections to conninfo (a URL or key=value string); returns at once.
+ * Returns 0 or -EINVAL for an unparsable conninfo. */
+int ovop_pg_new(ovop_pg_t **ret, uv_loop_t *loop, const char *conninfo, unsigned pool_size,
+                ovop_metrics_t *metrics);
+
+/* Runs one statement with text parameters (values[i] NULL for SQL NULL); results in text
+ * format. Parameters are copied. A single statement is its own transaction, so database
+ * functions that write several rows are atomic. When no connection is up the query waits
+ * (up to OVOP_PG_MAX_QUEUE queued; beyond that, or when the pool is shutting down, cb gets
+ * an error at once from the loop). */
+void ovop_pg_query(ovop_pg_t *pg, const char *sql, int nparams, const char *const *values,
+                   ovop_pg_cb cb, void *userdata);
+
+/* True when at least one connection is established. */
+bool ovop_pg_ready(const ovop_pg_t *pg);
+/* Queries running or queued. */
+unsigned ovop_pg_pending(const ovop_pg_t *pg);
+
+/* Closes every connection; queued and running queries get an error callback first. */
+void ovop_pg_destroy(ovop_pg_t **pg);

@@ -1,0 +1,54 @@
+/* Small helpers used everywhere: allocation that aborts on exhaustion, time, strings. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#define OVOP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define OVOP_UNUSED(x) (void)(x)
+#define OVOP_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* Allocation. Out of memory is not recoverable here: print and abort. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t count, size_t n);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+void *xmemdup(const void *p, size_t n);
+char *xasprintf(const char *fmt, ...) OVOP_PRINTF(1, 2);
+
+/* Frees *p and sets it to NULL; accepts NULL. */
+#define xfree(p)                                                                                   \
+    do {                                                                                           \
+        free(p);                                                                                   \
+        (p) = NULL;                                                                                \
+    } while (0)
+
+/* Wall clock and monotonic clock, microseconds. */
+int64_t ovop_now_us(void);
+int64_t ovop_mono_us(void);
+
+/* Fills buf (>= 37 bytes) with a random RFC 4122 version 4 UUID string. */
+void ovop_uuid4(char buf[static 37]);
+
+/* True when s[0..n) is well-formed UTF-8 without NUL bytes. */
+bool ovop_utf8_valid(const char *s, size_t n);
+
+/* True when s is exactly n ASCII digits. */
+bool ovop_all_digits(const char *s, size_t n);
+
+/* A growable byte buffer (always NUL-terminated for convenience). */
+typedef struct ovop_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} ovop_buf_t;
+
+void ovop_buf_init(ovop_buf_t *b);
+void ovop_buf_free(ovop_buf_t *b);
+void ovop_buf_reset(ovop_buf_t *b);
+void ovop_buf_append(ovop_buf_t *b, const void *p, size_t n);
+void ovop_buf_puts(ovop_buf_t *b, const char *s);
+void ovop_buf_printf(ovop_buf_t *b, const char *fmt, ...) OVOP_PRINTF(2, 3);

@@ -1,0 +1,51 @@
+/* The worker side of MDP/0.2 on a libuv loop. One worker object serves one service and
+ * holds one DEALER socket per broker (two brokers can run side by side). It announces its
+ * credit in READY (see mdp.h), heartbeats each broker, and when a broker falls silent for
+ * `liveness` heartbeats or sends DISCONNECT, it closes that socket and reconnects on a new
+ * one with back-off, sending READY again.
+ *
+ * Each REQUEST reaches the callback with an ovop_request_t that must be answered exactly once
+ * with ovop_request_reply(); the reply goes back over the socket the request came on. A reply
+ * for a broker connection that has since been reset is dropped: the client retries. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "metrics.h"
+
+typedef struct ovop_worker ovop_worker_t;
+typedef struct ovop_request ovop_request_t;
+
+/* body borrows the request; it stays valid until ovop_request_reply(). */
+typedef void (*ovop_worker_request_fn)(ovop_worker_t *w, ovop_request_t *req, const void *body,
+                                       size_t len, void *userdata);
+
+typedef struct ovop_worker_options {
+    const char *brokers;   /* comma-separated endpoints, e.g. "tcp://127.0.0.1:5555" */
+    const char *service;   /* e.g. "ovop.registry" */
+    uint32_t credit;       /* requests held at once, 1..OVOP_MDP_MAX_CREDIT */
+    uint32_t heartbeat_ms; /* interval; the broker must use the same */
+    uint32_t liveness;     /* missed heartbeats before a broker is taken as dead (3..) */
+    size_t max_msg;        /* ZMQ_MAXMSGSIZE */
+} ovop_worker_options_t;
+
+/* Starts connecting at once. metrics may be NULL. Returns 0 or -errno
+ * (-EINVAL for an empty broker list, a bad endpoint or an invalid service name). */
+int ovop_worker_new(ovop_worker_t **ret, uv_loop_t *loop, void *zctx,
+                    const ovop_worker_options_t *opts, ovop_metrics_t *metrics,
+                    ovop_worker_request_fn fn, void *userdata);
+
+/* Sends the FINAL reply (body copied) and frees the request; nulls *req. */
+void ovop_request_reply(ovop_request_t **req, const void *body, size_t len);
+
+/* Requests received and not yet answered. */
+unsigned ovop_worker_inflight(const ovop_worker_t *w);
+/* True when at least one broker has been heard from within the liveness window. */
+bool ovop_worker_connected(const ovop_worker_t *w);
+
+/* Sends DISCONNECT to every broker and closes the sockets; pending requests are dropped
+ * (their clients retry elsewhere). Call once in-flight work is done. Accepts NULL. */
+void ovop_worker_destroy(ovop_worker_t **w);
