@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 
 #define OVOP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define OVOP_UNUSED(x) (void)(x)
