@@ -75,13 +75,14 @@ static int set_value(const ovop_opt_t *o, const char *v, const char *from, char 
 static void print_help(const ovop_config_t *cfg)
 {
     char env[128];
-    printf("Usage: %s %s\n%s\n\nOptions (each also read from the environment variable shown):\n",
-           cfg->prog, cfg->usage ? cfg->usage : "[options]", cfg->summary ? cfg->summary : "");
+    printf("Usage: %s %s\n%s\n\nOptions%s:\n", cfg->prog, cfg->usage ? cfg->usage : "[options]",
+           cfg->summary ? cfg->summary : "",
+           cfg->no_env ? "" : " (each also read from the environment variable shown)");
     for (size_t i = 0; i < cfg->n_opts; i++) {
         const ovop_opt_t *o = &cfg->opts[i];
         ovop_config_env_name(o->name, env, sizeof(env));
-        printf("  --%-22s %s\n  %-24s [%s; default: %s", o->name, o->help, "", env,
-               o->def ? o->def : "(none)");
+        printf("  --%-22s %s\n  %-24s [%s%sdefault: %s", o->name, o->help, "",
+               cfg->no_env ? "" : env, cfg->no_env ? "" : "; ", o->def ? o->def : "(none)");
         if (o->type == OVOP_OPT_INT)
             printf("; %lld..%lld", (long long)o->min, (long long)o->max);
         printf("]\n");
@@ -112,7 +113,7 @@ int ovop_config_parse(const ovop_config_t *cfg, int argc, char **argv, int *ret_
                 return r;
         }
     }
-    for (size_t i = 0; i < cfg->n_opts; i++) {
+    for (size_t i = 0; i < cfg->n_opts && !cfg->no_env; i++) {
         const ovop_opt_t *o = &cfg->opts[i];
         ovop_config_env_name(o->name, env, sizeof(env));
         const char *v = getenv(env);

@@ -30,6 +30,7 @@ typedef struct ovop_config {
     const ovop_opt_t *opts;
     size_t n_opts;
     bool allow_positional; /* stop at the first non-option instead of rejecting it */
+    bool no_env;           /* flags only: a subcommand's options are not read from OVOP_* */
 } ovop_config_t;
 
 /* Parses defaults, environment and argv into the targets.

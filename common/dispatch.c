@@ -66,16 +66,16 @@ ovop_dispatch_t *ovop_dispatch_new(const ProtobufCServiceDescriptor *desc, const
     if (metrics) {
         char *labels = xasprintf("service=\"%s\",reason=\"size\"", service);
         const char *help = "Requests rejected before reaching a handler";
-        d->rejected_size = ovop_metrics_counter(metrics, "ovop_requests_rejected_total", help,
-                                                labels);
+        d->rejected_size =
+            ovop_metrics_counter(metrics, "ovop_requests_rejected_total", help, labels);
         free(labels);
         labels = xasprintf("service=\"%s\",reason=\"decode\"", service);
-        d->rejected_decode = ovop_metrics_counter(metrics, "ovop_requests_rejected_total", help,
-                                                  labels);
+        d->rejected_decode =
+            ovop_metrics_counter(metrics, "ovop_requests_rejected_total", help, labels);
         free(labels);
         labels = xasprintf("service=\"%s\",reason=\"method\"", service);
-        d->rejected_method = ovop_metrics_counter(metrics, "ovop_requests_rejected_total", help,
-                                                  labels);
+        d->rejected_method =
+            ovop_metrics_counter(metrics, "ovop_requests_rejected_total", help, labels);
         free(labels);
         labels = xasprintf("service=\"%s\"", service);
         d->inflight_gauge = ovop_metrics_gauge(metrics, "ovop_requests_inflight",
@@ -132,8 +132,7 @@ void ovop_dispatch_handle(ovop_dispatch_t *d, const void *body, size_t len,
         ovop_metric_inc(r == -EMSGSIZE ? d->rejected_size : d->rejected_decode);
         /* Echo the request id only when it is itself valid. */
         const char *rid = "";
-        if (req && req->request_id[0] &&
-            strlen(req->request_id) <= OVOP_MAX_REQUEST_ID &&
+        if (req && req->request_id[0] && strlen(req->request_id) <= OVOP_MAX_REQUEST_ID &&
             ovop_utf8_valid(req->request_id, strlen(req->request_id)))
             rid = req->request_id;
         answer_early(rid, OVOP_INVALID_ARGUMENT, err, done, done_userdata);

@@ -48,8 +48,7 @@ int64_t ovop_call_deadline(const ovop_call_t *c);
 
 /* Adds a per-field violation; the call then fails with INVALID_ARGUMENT when finished with
  * ovop_call_fail_violations(). */
-void ovop_call_violation(ovop_call_t *c, const char *field, const char *fmt, ...)
-    OVOP_PRINTF(3, 4);
+void ovop_call_violation(ovop_call_t *c, const char *field, const char *fmt, ...) OVOP_PRINTF(3, 4);
 bool ovop_call_has_violations(const ovop_call_t *c);
 /* Fails with INVALID_ARGUMENT, a message listing the violations, and the violations. */
 void ovop_call_fail_violations(ovop_call_t *c);

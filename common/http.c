@@ -141,11 +141,10 @@ int ovop_http_new(ovop_http_t **ret, uv_loop_t *loop, const char *listen, ovop_m
     h->metrics = metrics;
     h->ready = ready;
     h->userdata = userdata;
-    h->mhd = MHD_start_daemon(MHD_USE_EPOLL, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
-                              (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
-                              MHD_OPTION_END);
+    h->mhd = MHD_start_daemon(
+        MHD_USE_EPOLL, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_END);
     if (!h->mhd) {
         free(h);
         return -EADDRINUSE;

@@ -20,8 +20,7 @@ const char *ovop_log_level_to_string(ovop_log_level_t l)
     return (unsigned)l < OVOP_ARRAY_SIZE(level_names) ? level_names[l] : "unknown";
 }
 
-int ovop_log_setup(const char *service, const char *instance, const char *format,
-                   const char *level)
+int ovop_log_setup(const char *service, const char *instance, const char *format, const char *level)
 {
     bool json;
     int lvl = -1;

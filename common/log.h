@@ -33,13 +33,13 @@ void ovop_log_write(ovop_log_level_t level, const char *request_id, const char *
             ovop_log_write((level), (rid), __VA_ARGS__);                                           \
     } while (0)
 
-#define log_debug(...) ovop_log(OVOP_LOG_DEBUG, NULL, __VA_ARGS__)
-#define log_info(...) ovop_log(OVOP_LOG_INFO, NULL, __VA_ARGS__)
-#define log_warn(...) ovop_log(OVOP_LOG_WARN, NULL, __VA_ARGS__)
-#define log_error(...) ovop_log(OVOP_LOG_ERROR, NULL, __VA_ARGS__)
+#define log_debug(...)          ovop_log(OVOP_LOG_DEBUG, NULL, __VA_ARGS__)
+#define log_info(...)           ovop_log(OVOP_LOG_INFO, NULL, __VA_ARGS__)
+#define log_warn(...)           ovop_log(OVOP_LOG_WARN, NULL, __VA_ARGS__)
+#define log_error(...)          ovop_log(OVOP_LOG_ERROR, NULL, __VA_ARGS__)
 #define log_debug_rid(rid, ...) ovop_log(OVOP_LOG_DEBUG, (rid), __VA_ARGS__)
-#define log_info_rid(rid, ...) ovop_log(OVOP_LOG_INFO, (rid), __VA_ARGS__)
-#define log_warn_rid(rid, ...) ovop_log(OVOP_LOG_WARN, (rid), __VA_ARGS__)
+#define log_info_rid(rid, ...)  ovop_log(OVOP_LOG_INFO, (rid), __VA_ARGS__)
+#define log_warn_rid(rid, ...)  ovop_log(OVOP_LOG_WARN, (rid), __VA_ARGS__)
 #define log_error_rid(rid, ...) ovop_log(OVOP_LOG_ERROR, (rid), __VA_ARGS__)
 
 /* Logs at error level and evaluates to r (a negative errno), for `return log_error_errno(...)`. */

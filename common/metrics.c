@@ -23,9 +23,8 @@ struct ovop_metrics {
     ovop_metric_t *head, *tail;
 };
 
-const double ovop_latency_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                       0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5,
-                                       5,      10};
+const double ovop_latency_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                       0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 const size_t ovop_latency_buckets_n = OVOP_ARRAY_SIZE(ovop_latency_buckets);
 
 ovop_metrics_t *ovop_metrics_new(void)

@@ -104,8 +104,8 @@ void ovop_uuid4(char buf[static 37])
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
     snprintf(buf, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }
 
 bool ovop_utf8_valid(const char *str, size_t n)
@@ -225,4 +225,21 @@ void ovop_buf_printf(ovop_buf_t *b, const char *fmt, ...)
         b->len += (size_t)n;
     }
     va_end(ap2);
+}
+
+bool ovop_date_valid(const char *s)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+        return false;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+            return false;
+    int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
+    if (y < 1900 || m < 1 || m > 12 || d < 1)
+        return false;
+    int max = days[m - 1];
+    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+        max = 29;
+    return d <= max;
 }

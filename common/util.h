@@ -8,8 +8,8 @@
 #include <stdio.h>
 
 #define OVOP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define OVOP_UNUSED(x) (void)(x)
-#define OVOP_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define OVOP_UNUSED(x)     (void)(x)
+#define OVOP_PRINTF(f, a)  __attribute__((format(printf, f, a)))
 
 /* Allocation. Out of memory is not recoverable here: print and abort. */
 void *xmalloc(size_t n);
@@ -53,3 +53,6 @@ void ovop_buf_reset(ovop_buf_t *b);
 void ovop_buf_append(ovop_buf_t *b, const void *p, size_t n);
 void ovop_buf_puts(ovop_buf_t *b, const char *s);
 void ovop_buf_printf(ovop_buf_t *b, const char *fmt, ...) OVOP_PRINTF(2, 3);
+
+/* True when s is a real calendar date written YYYY-MM-DD (years 1900..9999). */
+bool ovop_date_valid(const char *s);

@@ -1,0 +1,347 @@
+#include "daemon.h"
+
+#include <errno.h>
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "http.h"
+#include "log.h"
+#include "migrate.h"
+#include "worker.h"
+
+#define DRAIN_POLL_MS 20
+
+typedef struct daemon_conf {
+    char *broker;
+    char *database_url;
+    char *http;
+    char *log_format;
+    char *log_level;
+    char *instance;
+    int64_t credit;
+    int64_t heartbeat_ms;
+    int64_t liveness;
+    int64_t max_msg;
+    int64_t db_pool;
+    int64_t drain_ms;
+    int64_t schema_wait_ms;
+} daemon_conf_t;
+
+struct ovop_daemon {
+    const ovop_daemon_spec_t *spec;
+    daemon_conf_t conf;
+    uv_loop_t loop;
+    void *zctx;
+    ovop_metrics_t *metrics;
+    ovop_pg_t *pg;
+    ovop_dispatch_t *dispatch;
+    ovop_worker_t *worker;
+    ovop_http_t *http;
+    uv_signal_t sigterm;
+    uv_signal_t sigint;
+    uv_timer_t drain_timer;
+    void *state;
+    bool draining;
+    int64_t drain_deadline;
+    ovop_metric_t *refused;
+};
+
+uv_loop_t *ovop_daemon_loop(ovop_daemon_t *d)
+{
+    return &d->loop;
+}
+
+ovop_pg_t *ovop_daemon_pg(ovop_daemon_t *d)
+{
+    return d->pg;
+}
+
+ovop_dispatch_t *ovop_daemon_dispatch(ovop_daemon_t *d)
+{
+    return d->dispatch;
+}
+
+ovop_metrics_t *ovop_daemon_metrics(ovop_daemon_t *d)
+{
+    return d->metrics;
+}
+
+static void on_reply_ready(void *userdata, void *reply, size_t len)
+{
+    ovop_request_t *req = userdata;
+    ovop_request_reply(&req, reply, len);
+    free(reply);
+}
+
+static void on_request(ovop_worker_t *w, ovop_request_t *req, const void *body, size_t len,
+                       void *userdata)
+{
+    ovop_daemon_t *d = userdata;
+    if (!d->draining) {
+        ovop_dispatch_handle(d->dispatch, body, len, on_reply_ready, req);
+        return;
+    }
+    /* Stopping: refuse politely so the client retries, with the same request id, on
+     * another instance. */
+    Ovop__V1__Request *env = NULL;
+    const char *err;
+    size_t rlen;
+    int r = ovop_request_decode(body, len, (size_t)d->conf.max_msg, &env, &err);
+    void *rep = ovop_reply_error(r == 0 ? env->request_id : "", OVOP_UNAVAILABLE,
+                                 "this instance is shutting down, retry", &rlen);
+    if (env)
+        ovop__v1__request__free_unpacked(env, NULL);
+    ovop_metric_inc(d->refused);
+    ovop_request_reply(&req, rep, rlen);
+    free(rep);
+}
+
+static bool is_ready(void *userdata, ovop_buf_t *why)
+{
+    ovop_daemon_t *d = userdata;
+    bool ok = true;
+    if (d->draining) {
+        ovop_buf_puts(why, "shutting down; ");
+        ok = false;
+    }
+    if (!ovop_worker_connected(d->worker)) {
+        ovop_buf_puts(why, "no broker reachable; ");
+        ok = false;
+    }
+    if (!ovop_pg_ready(d->pg)) {
+        ovop_buf_puts(why, "database unreachable; ");
+        ok = false;
+    }
+    return ok;
+}
+
+static void stop_everything(ovop_daemon_t *d)
+{
+    uv_timer_stop(&d->drain_timer);
+    ovop_worker_destroy(&d->worker);
+    ovop_http_destroy(&d->http);
+    ovop_pg_destroy(&d->pg);
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->drain_timer, NULL);
+}
+
+static void on_drain_tick(uv_timer_t *t)
+{
+    ovop_daemon_t *d = t->data;
+    unsigned inflight = ovop_dispatch_inflight(d->dispatch);
+    if (inflight == 0) {
+        log_info("drained, exiting");
+        stop_everything(d);
+        return;
+    }
+    if (ovop_mono_us() >= d->drain_deadline) {
+        log_warn("drain timeout after %lld ms with %u requests in flight, exiting anyway",
+                 (long long)d->conf.drain_ms, inflight);
+        stop_everything(d);
+    }
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    ovop_daemon_t *d = s->data;
+    if (d->draining) {
+        log_warn("second %s while draining, exiting now", strsignal(signum));
+        stop_everything(d);
+        return;
+    }
+    d->draining = true;
+    d->drain_deadline = ovop_mono_us() + d->conf.drain_ms * 1000;
+    log_info("received %s, draining %u in-flight requests", strsignal(signum),
+             ovop_dispatch_inflight(d->dispatch));
+    uv_timer_start(&d->drain_timer, on_drain_tick, 0, DRAIN_POLL_MS);
+}
+
+/* Waits (bounded) for the database and checks its schema version; a daemon must not serve
+ * on a schema it does not know. */
+static int check_schema(const daemon_conf_t *c)
+{
+    int64_t deadline = ovop_mono_us() + c->schema_wait_ms * 1000;
+    unsigned delay_ms = 100;
+    for (;;) {
+        PGconn *conn = PQconnectdb(c->database_url);
+        if (PQstatus(conn) == CONNECTION_OK) {
+            char *err = NULL;
+            int r = ovop_schema_check(conn, &err);
+            PQfinish(conn);
+            if (r == 0)
+                return 0;
+            if (r != -EIO) {
+                log_error("refusing to start: %s", err);
+                free(err);
+                return r;
+            }
+            log_warn("could not read the schema version: %s", err);
+            free(err);
+        } else {
+            char msg[512];
+            snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
+            msg[strcspn(msg, "\n")] = '\0';
+            PQfinish(conn);
+            if (ovop_mono_us() + (int64_t)delay_ms * 1000 > deadline) {
+                log_error("could not connect to database: %s, giving up", msg);
+                return -EIO;
+            }
+            log_warn("could not connect to database: %s, retrying in %u ms", msg, delay_ms);
+        }
+        if (ovop_mono_us() + (int64_t)delay_ms * 1000 > deadline)
+            return -EIO;
+        usleep(delay_ms * 1000);
+        delay_ms = delay_ms * 2 > 5000 ? 5000 : delay_ms * 2;
+    }
+}
+
+int ovop_daemon_main(const ovop_daemon_spec_t *spec, int argc, char **argv)
+{
+    ovop_daemon_t *d = xcalloc(1, sizeof(*d));
+    daemon_conf_t *c = &d->conf;
+    char hostname[64] = "localhost";
+    char default_instance[96];
+    gethostname(hostname, sizeof(hostname) - 1);
+    snprintf(default_instance, sizeof(default_instance), "%s:%d", hostname, (int)getpid());
+
+    const ovop_opt_t std_opts[] = {
+        {"broker", OVOP_OPT_STRING, "tcp://127.0.0.1:5555", 0, 0,
+         "broker endpoints to connect to, comma-separated", &c->broker},
+        {"database-url", OVOP_OPT_STRING, "postgresql:///ovop", 0, 0,
+         "PostgreSQL connection URL or key=value string", &c->database_url},
+        {"http", OVOP_OPT_STRING, "127.0.0.1:0", 0, 0,
+         "HOST:PORT of /metrics, /healthz, /readyz (port 0: any free port)", &c->http},
+        {"log-format", OVOP_OPT_STRING, "json", 0, 0, "json or text", &c->log_format},
+        {"log-level", OVOP_OPT_STRING, "info", 0, 0, "debug, info, warn or error", &c->log_level},
+        {"instance", OVOP_OPT_STRING, default_instance, 0, 0, "instance name in logs",
+         &c->instance},
+        {"credit", OVOP_OPT_INT, "32", 1, 1024, "requests this instance holds at once", &c->credit},
+        {"heartbeat-ms", OVOP_OPT_INT, "1000", 100, 60000,
+         "MDP heartbeat interval (the broker's must match)", &c->heartbeat_ms},
+        {"liveness", OVOP_OPT_INT, "3", 2, 100, "missed heartbeats before a broker is dead",
+         &c->liveness},
+        {"max-msg", OVOP_OPT_INT, "1048576", 1024, 64 * 1024 * 1024,
+         "largest message accepted, in bytes", &c->max_msg},
+        {"db-pool", OVOP_OPT_INT, "4", 1, 64, "PostgreSQL connections", &c->db_pool},
+        {"drain-ms", OVOP_OPT_INT, "10000", 0, 600000,
+         "on SIGTERM, how long in-flight requests may take", &c->drain_ms},
+        {"schema-wait-ms", OVOP_OPT_INT, "30000", 0, 600000,
+         "at start, how long to wait for the database", &c->schema_wait_ms},
+    };
+    size_t n_std = OVOP_ARRAY_SIZE(std_opts);
+    size_t n_opts = n_std + spec->n_extra_opts;
+    ovop_opt_t *opts = xcalloc(n_opts, sizeof(ovop_opt_t));
+    memcpy(opts, std_opts, sizeof(std_opts));
+    if (spec->n_extra_opts)
+        memcpy(opts + n_std, spec->extra_opts, spec->n_extra_opts * sizeof(ovop_opt_t));
+
+    ovop_config_t cfg = {spec->prog, spec->summary, "[options]", opts, n_opts, false};
+    char *err = NULL;
+    int exit_code = 1;
+    int r = ovop_config_parse(&cfg, argc, argv, NULL, &err);
+    if (r == 1) {
+        exit_code = 0;
+        goto out_config;
+    }
+    if (r < 0) {
+        fprintf(stderr, "%s: %s\n", spec->prog, err);
+        free(err);
+        exit_code = 2;
+        goto out_config;
+    }
+    if (ovop_log_setup(spec->log_service, c->instance, c->log_format, c->log_level) < 0) {
+        fprintf(stderr,
+                "%s: log-format must be json or text and log-level one of debug, info, "
+                "warn, error\n",
+                spec->prog);
+        exit_code = 2;
+        goto out_config;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    if (check_schema(c) < 0)
+        goto out_config;
+
+    uv_loop_init(&d->loop);
+    d->spec = spec;
+    d->zctx = zmq_ctx_new();
+    d->metrics = ovop_metrics_new();
+    d->refused = ovop_metrics_counter(d->metrics, "ovop_requests_refused_draining_total",
+                                      "Requests answered UNAVAILABLE while shutting down", NULL);
+    r = ovop_pg_new(&d->pg, &d->loop, c->database_url, (unsigned)c->db_pool, d->metrics);
+    if (r < 0) {
+        log_error("invalid database-url");
+        goto out_loop;
+    }
+    d->dispatch =
+        ovop_dispatch_new(spec->descriptor, spec->service, (size_t)c->max_msg, d->metrics);
+    r = spec->setup(d, &d->state);
+    if (r < 0) {
+        log_error("could not set up %s: %s", spec->service, strerror(-r));
+        goto out_setup;
+    }
+    r = ovop_http_new(&d->http, &d->loop, c->http, d->metrics, is_ready, d);
+    if (r < 0) {
+        log_error("could not listen on %s for http: %s", c->http, strerror(-r));
+        goto out_state;
+    }
+    ovop_worker_options_t wo = {
+        .brokers = c->broker,
+        .service = spec->service,
+        .credit = (uint32_t)c->credit,
+        .heartbeat_ms = (uint32_t)c->heartbeat_ms,
+        .liveness = (uint32_t)c->liveness,
+        .max_msg = (size_t)c->max_msg,
+    };
+    r = ovop_worker_new(&d->worker, &d->loop, d->zctx, &wo, d->metrics, on_request, d);
+    if (r < 0) {
+        log_error("could not start the worker for broker %s: %s", c->broker, strerror(-r));
+        goto out_http;
+    }
+
+    uv_signal_init(&d->loop, &d->sigterm);
+    uv_signal_init(&d->loop, &d->sigint);
+    uv_timer_init(&d->loop, &d->drain_timer);
+    d->sigterm.data = d->sigint.data = d->drain_timer.data = d;
+    uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&d->sigint, on_signal, SIGINT);
+
+    log_info("%s serving %s via %s, credit %lld, http on 127.0.0.1:%u (/metrics /healthz "
+             "/readyz), schema version %d",
+             spec->prog, spec->service, c->broker, (long long)c->credit, ovop_http_port(d->http),
+             ovop_schema_version);
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    exit_code = 0;
+    goto out_state;
+
+out_http:
+    ovop_http_destroy(&d->http);
+out_state:
+    if (d->worker || d->http || d->pg) {
+        /* Error paths after partial start-up: close what is open, then let callbacks run. */
+        ovop_worker_destroy(&d->worker);
+        ovop_http_destroy(&d->http);
+        ovop_pg_destroy(&d->pg);
+        uv_run(&d->loop, UV_RUN_DEFAULT);
+    }
+    if (spec->teardown)
+        spec->teardown(d->state);
+out_setup:
+    ovop_pg_destroy(&d->pg);
+    ovop_dispatch_destroy(&d->dispatch);
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+out_loop:
+    uv_loop_close(&d->loop);
+    ovop_metrics_destroy(&d->metrics);
+    zmq_ctx_term(d->zctx);
+out_config:
+    ovop_config_free(opts, n_opts);
+    free(opts);
+    free(d);
+    return exit_code;
+}

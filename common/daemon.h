@@ -1,0 +1,42 @@
+/* The frame every service daemon shares: standard options, logging, the schema check,
+ * one libuv loop holding the MDP worker, the PostgreSQL pool, the dispatcher and the
+ * operations HTTP endpoint, and a graceful stop on SIGTERM: new requests are answered
+ * UNAVAILABLE (clients retry elsewhere with the same request id), in-flight requests finish,
+ * then the worker says DISCONNECT and the process exits 0. */
+#pragma once
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "dispatch.h"
+#include "metrics.h"
+#include "pg.h"
+
+typedef struct ovop_daemon ovop_daemon_t;
+
+typedef struct ovop_daemon_spec {
+    const char *prog;        /* e.g. "ovop-registryd" */
+    const char *summary;     /* one line for --help */
+    const char *service;     /* MDP service name, e.g. "ovop.registry" */
+    const char *log_service; /* short name in logs, e.g. "registryd" */
+    const ProtobufCServiceDescriptor *descriptor;
+    /* Registers handlers on the dispatcher and builds the service's state. Returns 0 or
+     * -errno (the daemon then exits 1). */
+    int (*setup)(ovop_daemon_t *d, void **ret_state);
+    /* Frees the state; called after the loop stopped and nothing is in flight. */
+    void (*teardown)(void *state);
+    /* Extra options of this daemon, appended to the standard table; may be NULL. */
+    const ovop_opt_t *extra_opts;
+    size_t n_extra_opts;
+} ovop_daemon_spec_t;
+
+/* Runs a daemon to completion; returns the process exit code. */
+int ovop_daemon_main(const ovop_daemon_spec_t *spec, int argc, char **argv);
+
+uv_loop_t *ovop_daemon_loop(ovop_daemon_t *d);
+ovop_pg_t *ovop_daemon_pg(ovop_daemon_t *d);
+ovop_dispatch_t *ovop_daemon_dispatch(ovop_daemon_t *d);
+ovop_metrics_t *ovop_daemon_metrics(ovop_daemon_t *d);

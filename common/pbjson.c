@@ -1,0 +1,125 @@
+#include "pbjson.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util.h"
+
+static json_t *base64(const ProtobufCBinaryData *b)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = b->len, o = 0;
+    char *out = xmalloc(4 * ((n + 2) / 3) + 1);
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)b->data[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)b->data[i + 1] << 8;
+        if (i + 2 < n)
+            v |= b->data[i + 2];
+        out[o++] = tbl[(v >> 18) & 63];
+        out[o++] = tbl[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? tbl[v & 63] : '=';
+    }
+    out[o] = '\0';
+    json_t *j = json_string(out);
+    free(out);
+    return j;
+}
+
+static json_t *scalar(const ProtobufCFieldDescriptor *f, const void *p)
+{
+    char buf[32];
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+        return json_integer(*(const int32_t *)p);
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        return json_integer(*(const uint32_t *)p);
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        snprintf(buf, sizeof(buf), "%" PRId64, *(const int64_t *)p);
+        return json_string(buf);
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        snprintf(buf, sizeof(buf), "%" PRIu64, *(const uint64_t *)p);
+        return json_string(buf);
+    case PROTOBUF_C_TYPE_FLOAT:
+        return json_real(*(const float *)p);
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return json_real(*(const double *)p);
+    case PROTOBUF_C_TYPE_BOOL:
+        return json_boolean(*(const protobuf_c_boolean *)p);
+    case PROTOBUF_C_TYPE_ENUM: {
+        const ProtobufCEnumValue *ev =
+            protobuf_c_enum_descriptor_get_value(f->descriptor, *(const int *)p);
+        return ev ? json_string(ev->name) : json_integer(*(const int *)p);
+    }
+    case PROTOBUF_C_TYPE_STRING: {
+        const char *s = *(char *const *)p;
+        json_t *j = json_string(s ? s : "");
+        return j ? j : json_string("(invalid UTF-8)");
+    }
+    case PROTOBUF_C_TYPE_BYTES:
+        return base64(p);
+    case PROTOBUF_C_TYPE_MESSAGE: {
+        const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
+        return sub ? ovop_pb_to_json(sub) : json_null();
+    }
+    }
+    return json_null();
+}
+
+static size_t elem_size(const ProtobufCFieldDescriptor *f)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return 8;
+    case PROTOBUF_C_TYPE_BOOL:
+        return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_ENUM:
+        return sizeof(int);
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return sizeof(void *);
+    case PROTOBUF_C_TYPE_BYTES:
+        return sizeof(ProtobufCBinaryData);
+    default:
+        return 4;
+    }
+}
+
+json_t *ovop_pb_to_json(const ProtobufCMessage *m)
+{
+    json_t *o = json_object();
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const char *base = (const char *)m;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)(base + f->quantifier_offset);
+            const char *arr = *(char *const *)(base + f->offset);
+            json_t *a = json_array();
+            for (size_t k = 0; k < n; k++)
+                json_array_append_new(a, scalar(f, arr + k * elem_size(f)));
+            json_object_set_new(o, f->name, a);
+            continue;
+        }
+        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+            uint32_t which = *(const uint32_t *)(base + f->quantifier_offset);
+            if (which != f->id)
+                continue;
+        }
+        json_object_set_new(o, f->name, scalar(f, base + f->offset));
+    }
+    return o;
+}

@@ -1,0 +1,47 @@
+/* ovopctl: the operators' command-line client. Shared state and helpers of the verbs. */
+#pragma once
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "client.h"
+#include "config.h"
+#include "util.h"
+
+/* Exit codes, a contract with scripts. A service's status code N exits as 10 + N. */
+enum {
+    CTL_EXIT_OK = 0,
+    CTL_EXIT_FAILURE = 1,
+    CTL_EXIT_USAGE = 2,
+    CTL_EXIT_UNREACHABLE = 3,
+    CTL_EXIT_STATUS_BASE = 10,
+};
+
+typedef struct ctl {
+    char *broker;
+    char *database_url;
+    char *caller;
+    bool json;
+    int64_t timeout_ms;
+    int64_t retries;
+    ovop_client_t *client;
+} ctl_t;
+
+/* Calls method on service; prints errors (as JSON on stdout with --json, else on stderr)
+ * and returns an exit code. On CTL_EXIT_OK *ret_out holds the decoded output. */
+int ctl_call(ctl_t *c, const char *service, const char *method, const ProtobufCMessage *in,
+             const ProtobufCMessageDescriptor *out_desc, ProtobufCMessage **ret_out);
+
+/* Parses a verb's own flags (argv[0] is the verb). Returns 0, or an exit code to return
+ * (CTL_EXIT_USAGE after printing the problem, or -1 meaning --help was printed). */
+int ctl_parse_flags(const char *prog, const char *usage, const char *summary,
+                    const ovop_opt_t *opts, size_t n, int argc, char **argv, int *ret_argi);
+
+/* Prints m as one JSON document on stdout. */
+void ctl_print_json(const ProtobufCMessage *m);
+/* Prints s left-aligned in a column `width` characters wide (UTF-8 aware), then a space. */
+void ctl_print_cell(const char *s, int width);
+
+int ctl_db(ctl_t *c, int argc, char **argv);
+int ctl_territory(ctl_t *c, int argc, char **argv);

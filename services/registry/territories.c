@@ -1,0 +1,277 @@
+/* Territory queries: the SOATE classifier as a versioned tree. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "ovop/v1/registry.pb-c.h"
+#include "registry.h"
+
+#define DEFAULT_PAGE 100
+#define MAX_PAGE     1000
+#define TOKEN_PREFIX "t1."
+
+static const char *const kinds[] = {"republic",    "oblast",        "city_republican",
+                                    "city_oblast", "city_district", "rayon",
+                                    "aiyl_aimak",  "village",       "town"};
+
+/* Columns shared by both queries, in the order row_to_territory reads them. The children
+ * count covers the versions valid on the same date ($2 in both queries). */
+#define TERRITORY_COLUMNS                                                                          \
+    "t.code, t.kind, coalesce(t.parent_code, ''), t.name_ru, t.name_en, t.name_ky, "               \
+    "t.lat, t.lon, t.valid_from::text, coalesce(t.valid_to::text, ''), "                           \
+    "coalesce(t.superseded_by, ''), "                                                              \
+    "(SELECT count(*) FROM registry.territories c WHERE c.parent_code = t.code "                   \
+    "   AND c.valid_from <= $2::date AND (c.valid_to IS NULL OR c.valid_to > $2::date))"
+
+#define VALID_ON(alias, param)                                                                     \
+    alias ".valid_from <= " param "::date AND (" alias ".valid_to IS NULL OR " alias               \
+          ".valid_to > " param "::date)"
+
+static const char get_sql[] = "SELECT " TERRITORY_COLUMNS " FROM registry.territories t "
+                              "WHERE t.code = $1 AND " VALID_ON("t", "$2");
+
+static const char list_sql[] =
+    "SELECT " TERRITORY_COLUMNS " FROM registry.territories t "
+    "WHERE ($1 = '' OR t.parent_code = $1) AND ($3 = '' OR t.kind = $3) AND t.code > $4 "
+    "  AND " VALID_ON("t", "$2") " ORDER BY t.code LIMIT $5::int";
+
+static const char exists_sql[] = "SELECT EXISTS (SELECT 1 FROM registry.territories t "
+                                 "WHERE t.code = $1 AND " VALID_ON("t", "$2") ")";
+
+typedef struct territory_row {
+    Ovop__V1__Territory t;
+    Ovop__V1__LocalizedName name;
+    Ovop__V1__GeoPoint loc;
+} territory_row_t;
+
+/* A valid SOATE code: 14 digits, the republic's prefix 417. Writes the reason otherwise. */
+static bool soate_valid(const char *code, const char **ret_why)
+{
+    if (strlen(code) != 14) {
+        *ret_why = "must be 14 digits";
+        return false;
+    }
+    if (!ovop_all_digits(code, 14)) {
+        *ret_why = "must contain digits only";
+        return false;
+    }
+    if (strncmp(code, "417", 3) != 0) {
+        *ret_why = "must start with 417, the code of the Kyrgyz Republic";
+        return false;
+    }
+    return true;
+}
+
+static bool kind_valid(const char *k)
+{
+    for (size_t i = 0; i < OVOP_ARRAY_SIZE(kinds); i++)
+        if (strcmp(k, kinds[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Fills r from row i; the strings point into res, which must outlive r. */
+static void row_to_territory(PGresult *res, int i, territory_row_t *r)
+{
+    ovop__v1__territory__init(&r->t);
+    ovop__v1__localized_name__init(&r->name);
+    ovop__v1__geo_point__init(&r->loc);
+    r->t.code = PQgetvalue(res, i, 0);
+    r->t.kind = PQgetvalue(res, i, 1);
+    r->t.parent_code = PQgetvalue(res, i, 2);
+    r->name.ru = PQgetvalue(res, i, 3);
+    r->name.en = PQgetvalue(res, i, 4);
+    r->name.ky = PQgetvalue(res, i, 5);
+    r->t.name = &r->name;
+    if (!PQgetisnull(res, i, 6) && !PQgetisnull(res, i, 7)) {
+        r->loc.set = true;
+        r->loc.lat = strtod(PQgetvalue(res, i, 6), NULL);
+        r->loc.lon = strtod(PQgetvalue(res, i, 7), NULL);
+    }
+    r->t.location = &r->loc;
+    r->t.valid_from = PQgetvalue(res, i, 8);
+    r->t.valid_to = PQgetvalue(res, i, 9);
+    r->t.superseded_by = PQgetvalue(res, i, 10);
+    r->t.children = (uint32_t)strtoul(PQgetvalue(res, i, 11), NULL, 10);
+}
+
+/* Resolves the as_of field: empty means today (in the database's time zone). */
+static const char *as_of_param(ovop_call_t *call, const char *as_of)
+{
+    if (as_of[0] == '\0')
+        return "today";
+    if (!ovop_date_valid(as_of))
+        ovop_call_violation(call, "as_of", "must be a date written YYYY-MM-DD, got \"%.32s\"",
+                            as_of);
+    return as_of;
+}
+
+static void fail_db(ovop_call_t *call, const char *error)
+{
+    log_error_rid(ovop_call_request_id(call), "%s failed: %s", ovop_call_method(call), error);
+    ovop_call_fail(call, OVOP_UNAVAILABLE, "the registry database is unavailable, retry later");
+}
+
+/* --- GetTerritory --- */
+
+typedef struct get_ctx {
+    ovop_call_t *call;
+    char code[15];
+    char as_of[11];
+} get_ctx_t;
+
+static void on_get(PGresult *res, const char *error, void *userdata)
+{
+    get_ctx_t *g = userdata;
+    if (error) {
+        fail_db(g->call, error);
+    } else if (PQntuples(res) == 0) {
+        if (strcmp(g->as_of, "today") == 0)
+            ovop_call_fail(g->call, OVOP_NOT_FOUND, "no territory with code %s", g->code);
+        else
+            ovop_call_fail(g->call, OVOP_NOT_FOUND, "no territory with code %s valid on %s",
+                           g->code, g->as_of);
+    } else {
+        territory_row_t r;
+        row_to_territory(res, 0, &r);
+        ovop_call_finish(g->call, &r.t.base);
+    }
+    free(g);
+}
+
+static void get_territory(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
+{
+    const Ovop__V1__GetTerritoryRequest *in = (const Ovop__V1__GetTerritoryRequest *)input;
+    ovop_daemon_t *d = userdata;
+    const char *why;
+
+    if (in->code[0] == '\0')
+        ovop_call_violation(call, "code", "is required");
+    else if (!soate_valid(in->code, &why))
+        ovop_call_violation(call, "code", "%s, got \"%.32s\"", why, in->code);
+    const char *as_of = as_of_param(call, in->as_of);
+    if (ovop_call_has_violations(call)) {
+        ovop_call_fail_violations(call);
+        return;
+    }
+    get_ctx_t *g = xcalloc(1, sizeof(*g));
+    g->call = call;
+    snprintf(g->code, sizeof(g->code), "%s", in->code);
+    snprintf(g->as_of, sizeof(g->as_of), "%s", as_of);
+    const char *params[] = {g->code, g->as_of};
+    ovop_pg_query(ovop_daemon_pg(d), get_sql, 2, params, on_get, g);
+}
+
+/* --- ListTerritories --- */
+
+typedef struct list_ctx {
+    ovop_call_t *call;
+    ovop_daemon_t *d;
+    char parent[15];
+    char as_of[11];
+    unsigned page_size;
+} list_ctx_t;
+
+static void on_parent_checked(PGresult *res, const char *error, void *userdata)
+{
+    list_ctx_t *l = userdata;
+    if (error) {
+        fail_db(l->call, error);
+    } else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+        ovop_call_fail(l->call, OVOP_NOT_FOUND, "no territory with code %s to list children of",
+                       l->parent);
+    } else {
+        Ovop__V1__ListTerritoriesResponse out = OVOP__V1__LIST_TERRITORIES_RESPONSE__INIT;
+        ovop_call_finish(l->call, &out.base);
+    }
+    free(l);
+}
+
+static void on_list(PGresult *res, const char *error, void *userdata)
+{
+    list_ctx_t *l = userdata;
+    if (error) {
+        fail_db(l->call, error);
+        free(l);
+        return;
+    }
+    int n = PQntuples(res);
+    if (n == 0 && l->parent[0]) {
+        /* An empty page: tell an unknown parent apart from a leaf. */
+        const char *params[] = {l->parent, l->as_of};
+        ovop_pg_query(ovop_daemon_pg(l->d), exists_sql, 2, params, on_parent_checked, l);
+        return;
+    }
+    bool more = (unsigned)n > l->page_size;
+    if (more)
+        n = (int)l->page_size;
+    territory_row_t *rows = xcalloc((size_t)n, sizeof(*rows));
+    Ovop__V1__Territory **ptrs = xcalloc((size_t)n, sizeof(*ptrs));
+    for (int i = 0; i < n; i++) {
+        row_to_territory(res, i, &rows[i]);
+        ptrs[i] = &rows[i].t;
+    }
+    Ovop__V1__ListTerritoriesResponse out = OVOP__V1__LIST_TERRITORIES_RESPONSE__INIT;
+    out.n_territories = (size_t)n;
+    out.territories = ptrs;
+    char token[32] = "";
+    if (more)
+        snprintf(token, sizeof(token), TOKEN_PREFIX "%s", rows[n - 1].t.code);
+    out.next_page_token = token;
+    ovop_call_finish(l->call, &out.base);
+    free(ptrs);
+    free(rows);
+    free(l);
+}
+
+static void list_territories(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
+{
+    const Ovop__V1__ListTerritoriesRequest *in = (const Ovop__V1__ListTerritoriesRequest *)input;
+    ovop_daemon_t *d = userdata;
+    const char *why;
+    const char *after = "";
+
+    if (in->parent_code[0] && !soate_valid(in->parent_code, &why))
+        ovop_call_violation(call, "parent_code", "%s, got \"%.32s\"", why, in->parent_code);
+    if (in->kind[0] && !kind_valid(in->kind))
+        ovop_call_violation(call, "kind",
+                            "must be one of republic, oblast, city_republican, city_oblast, "
+                            "city_district, rayon, aiyl_aimak, village, town; got \"%.32s\"",
+                            in->kind);
+    if (in->page_size > MAX_PAGE)
+        ovop_call_violation(call, "page_size", "must be at most %d, got %u", MAX_PAGE,
+                            in->page_size);
+    if (in->page_token[0]) {
+        const char *t = in->page_token;
+        if (strncmp(t, TOKEN_PREFIX, 3) != 0 || !soate_valid(t + 3, &why))
+            ovop_call_violation(call, "page_token",
+                                "is not a token this service returned; start without one");
+        else
+            after = t + 3;
+    }
+    const char *as_of = as_of_param(call, in->as_of);
+    if (ovop_call_has_violations(call)) {
+        ovop_call_fail_violations(call);
+        return;
+    }
+
+    list_ctx_t *l = xcalloc(1, sizeof(*l));
+    l->call = call;
+    l->d = d;
+    l->page_size = in->page_size ? in->page_size : DEFAULT_PAGE;
+    snprintf(l->parent, sizeof(l->parent), "%s", in->parent_code);
+    snprintf(l->as_of, sizeof(l->as_of), "%s", as_of);
+    char limit[16];
+    snprintf(limit, sizeof(limit), "%u", l->page_size + 1);
+    const char *params[] = {l->parent, l->as_of, in->kind, after, limit};
+    ovop_pg_query(ovop_daemon_pg(d), list_sql, 5, params, on_list, l);
+}
+
+void registry_territories_register(ovop_daemon_t *d)
+{
+    ovop_dispatch_t *disp = ovop_daemon_dispatch(d);
+    ovop_dispatch_register(disp, "GetTerritory", get_territory, d);
+    ovop_dispatch_register(disp, "ListTerritories", list_territories, d);
+}
