@@ -1,0 +1,249 @@
+/* Unit tests of the envelope limits and the generic dispatcher, using the registry's
+ * service descriptor as a real one. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dispatch.h"
+#include "envelope.h"
+#include "metrics.h"
+#include "ovop/v1/registry.pb-c.h"
+
+typedef struct reply_box {
+    Ovop__V1__Reply *rep;
+    int calls;
+} reply_box_t;
+
+static void on_done(void *ud, void *reply, size_t len)
+{
+    reply_box_t *b = ud;
+    b->calls++;
+    b->rep = ovop__v1__reply__unpack(NULL, len, reply);
+    assert_non_null(b->rep);
+    free(reply);
+}
+
+static ovop_call_t *deferred;
+
+static void handler_get(ovop_call_t *call, const ProtobufCMessage *in, void *ud)
+{
+    const Ovop__V1__GetTerritoryRequest *req = (const Ovop__V1__GetTerritoryRequest *)in;
+    if (strcmp(req->code, "defer") == 0) {
+        deferred = call;
+        return;
+    }
+    if (strlen(req->code) != 14) {
+        ovop_call_violation(call, "code", "must be 14 digits, got \"%s\"", req->code);
+        ovop_call_fail_violations(call);
+        return;
+    }
+    Ovop__V1__Territory t = OVOP__V1__TERRITORY__INIT;
+    t.code = req->code;
+    t.kind = "oblast";
+    ovop_call_finish(call, &t.base);
+}
+
+static void *encode_get(const char *rid, const char *method, const char *code, size_t *len)
+{
+    Ovop__V1__GetTerritoryRequest in = OVOP__V1__GET_TERRITORY_REQUEST__INIT;
+    in.code = (char *)code;
+    size_t n = ovop__v1__get_territory_request__get_packed_size(&in);
+    uint8_t *body = malloc(n);
+    ovop__v1__get_territory_request__pack(&in, body);
+    void *req = ovop_request_encode(rid, method, body, n, 0, "test", len);
+    free(body);
+    return req;
+}
+
+static ovop_dispatch_t *new_dispatch(ovop_metrics_t *m)
+{
+    ovop_dispatch_t *d =
+        ovop_dispatch_new(&ovop__v1__registry__descriptor, "ovop.registry", 4096, m);
+    assert_int_equal(ovop_dispatch_register(d, "GetTerritory", handler_get, NULL), 0);
+    assert_int_equal(ovop_dispatch_register(d, "NoSuchMethod", handler_get, NULL), -ENOENT);
+    return d;
+}
+
+static void handle(ovop_dispatch_t *d, const void *p, size_t n, reply_box_t *b)
+{
+    memset(b, 0, sizeof(*b));
+    ovop_dispatch_handle(d, p, n, on_done, b);
+}
+
+static void test_ok(void **state)
+{
+    ovop_dispatch_t *d = new_dispatch(NULL);
+    size_t n;
+    void *req = encode_get("r-1", "GetTerritory", "41704000000000", &n);
+    reply_box_t b;
+    handle(d, req, n, &b);
+    assert_int_equal(b.calls, 1);
+    assert_string_equal(b.rep->request_id, "r-1");
+    assert_int_equal(b.rep->status->code, OVOP_OK);
+    Ovop__V1__Territory *t = ovop__v1__territory__unpack(NULL, b.rep->body.len, b.rep->body.data);
+    assert_non_null(t);
+    assert_string_equal(t->code, "41704000000000");
+    ovop__v1__territory__free_unpacked(t, NULL);
+    ovop__v1__reply__free_unpacked(b.rep, NULL);
+    free(req);
+    assert_int_equal(ovop_dispatch_inflight(d), 0);
+    ovop_dispatch_destroy(&d);
+    assert_null(d);
+}
+
+static void test_violations(void **state)
+{
+    ovop_dispatch_t *d = new_dispatch(NULL);
+    size_t n;
+    void *req = encode_get("r-2", "GetTerritory", "123", &n);
+    reply_box_t b;
+    handle(d, req, n, &b);
+    assert_int_equal(b.rep->status->code, OVOP_INVALID_ARGUMENT);
+    assert_int_equal(b.rep->status->n_violations, 1);
+    assert_string_equal(b.rep->status->violations[0]->field, "code");
+    assert_non_null(strstr(b.rep->status->message, "14 digits"));
+    ovop__v1__reply__free_unpacked(b.rep, NULL);
+    free(req);
+    ovop_dispatch_destroy(&d);
+}
+
+static void test_unknown_method(void **state)
+{
+    ovop_metrics_t *m = ovop_metrics_new();
+    ovop_dispatch_t *d = new_dispatch(m);
+    size_t n;
+    reply_box_t b;
+    void *req = encode_get("r-3", "DropAllTables", "41704000000000", &n);
+    handle(d, req, n, &b);
+    assert_int_equal(b.rep->status->code, OVOP_UNIMPLEMENTED);
+    assert_string_equal(b.rep->request_id, "r-3");
+    ovop__v1__reply__free_unpacked(b.rep, NULL);
+    free(req);
+    /* A method of the descriptor with no handler bound is unimplemented too. */
+    req = encode_get("r-4", "ListTerritories", "", &n);
+    handle(d, req, n, &b);
+    assert_int_equal(b.rep->status->code, OVOP_UNIMPLEMENTED);
+    ovop__v1__reply__free_unpacked(b.rep, NULL);
+    free(req);
+    ovop_buf_t out;
+    ovop_buf_init(&out);
+    ovop_metrics_render(m, &out);
+    assert_non_null(strstr(out.data, "ovop_requests_rejected_total{service=\"ovop.registry\","
+                                     "reason=\"method\"} 2"));
+    ovop_buf_free(&out);
+    ovop_dispatch_destroy(&d);
+    ovop_metrics_destroy(&m);
+}
+
+static void test_garbage_and_limits(void **state)
+{
+    ovop_dispatch_t *d = new_dispatch(NULL);
+    reply_box_t b;
+
+    /* Not a protobuf at all: field 15 with wire type 7 does not exist. */
+    static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x01};
+    handle(d, garbage, sizeof(garbage), &b);
+    assert_int_equal(b.calls, 1);
+    assert_int_equal(b.rep->status->code, OVOP_INVALID_ARGUMENT);
+    ovop__v1__reply__free_unpacked(b.rep, NULL);
+
+    /* A truncated envelope. */
+    size_t n;
+    void *req = encode_get("r-5", "GetTerritory", "41704000000000", &n);
+    handle(d, req, n - 3, &b);
+    assert_int_equal(b.rep->status->code, OVOP_INVALID_ARGUMENT);
+    ovop__v1__reply__free_unpacked(b.rep, NULL);
+    free(req);
+
+    /* Bigger than the limit: refused before decoding. */
+    uint8_t *big = calloc(1, 5000);
+    handle(d, big, 5000, &b);
+    assert_int_equal(b.rep->status->code, OVOP_INVALID_ARGUMENT);
+    assert_non_null(strstr(b.rep->status->message, "maximum message size"));
+    ovop__v1__reply__free_unpacked(b.rep, NULL);
+    free(big);
+
+    /* Missing request id. */
+    req = encode_get("", "GetTerritory", "41704000000000", &n);
+    handle(d, req, n, &b);
+    assert_int_equal(b.rep->status->code, OVOP_INVALID_ARGUMENT);
+    assert_non_null(strstr(b.rep->status->message, "request_id"));
+    ovop__v1__reply__free_unpacked(b.rep, NULL);
+    free(req);
+
+    /* Over-long request id; the reply must not echo it. */
+    char longid[200];
+    memset(longid, 'x', sizeof(longid) - 1);
+    longid[sizeof(longid) - 1] = '\0';
+    req = encode_get(longid, "GetTerritory", "41704000000000", &n);
+    handle(d, req, n, &b);
+    assert_int_equal(b.rep->status->code, OVOP_INVALID_ARGUMENT);
+    assert_string_equal(b.rep->request_id, "");
+    ovop__v1__reply__free_unpacked(b.rep, NULL);
+    free(req);
+
+    /* Request id that is not UTF-8. */
+    req = encode_get("\xff\xfe", "GetTerritory", "41704000000000", &n);
+    handle(d, req, n, &b);
+    assert_int_equal(b.rep->status->code, OVOP_INVALID_ARGUMENT);
+    ovop__v1__reply__free_unpacked(b.rep, NULL);
+    free(req);
+
+    /* A valid envelope whose body is not the method's input type. */
+    static const uint8_t badbody[] = {0x0a, 0x05, 'a', 'b'};
+    req = ovop_request_encode("r-6", "GetTerritory", badbody, sizeof(badbody), 0, "", &n);
+    handle(d, req, n, &b);
+    assert_int_equal(b.rep->status->code, OVOP_INVALID_ARGUMENT);
+    assert_non_null(strstr(b.rep->status->message, "GetTerritoryRequest"));
+    ovop__v1__reply__free_unpacked(b.rep, NULL);
+    free(req);
+    ovop_dispatch_destroy(&d);
+}
+
+static void test_async_finish(void **state)
+{
+    ovop_dispatch_t *d = new_dispatch(NULL);
+    size_t n;
+    reply_box_t b;
+    void *req = encode_get("r-7", "GetTerritory", "defer", &n);
+    handle(d, req, n, &b);
+    free(req);
+    assert_int_equal(b.calls, 0);
+    assert_int_equal(ovop_dispatch_inflight(d), 1);
+    assert_string_equal(ovop_call_request_id(deferred), "r-7");
+    assert_string_equal(ovop_call_caller(deferred), "test");
+    ovop_call_fail(deferred, OVOP_UNAVAILABLE, "database down %d", 42);
+    assert_int_equal(b.calls, 1);
+    assert_int_equal(b.rep->status->code, OVOP_UNAVAILABLE);
+    assert_string_equal(b.rep->status->message, "database down 42");
+    assert_int_equal(ovop_dispatch_inflight(d), 0);
+    ovop__v1__reply__free_unpacked(b.rep, NULL);
+    ovop_dispatch_destroy(&d);
+}
+
+static void test_code_names(void **state)
+{
+    assert_string_equal(ovop_code_to_string(OVOP_NOT_FOUND), "NOT_FOUND");
+    assert_string_equal(ovop_code_to_string(OVOP_INVALID_ARGUMENT), "INVALID_ARGUMENT");
+    assert_string_equal(ovop_code_to_string(999), "UNKNOWN");
+    assert_string_equal(ovop_code_to_string(-1), "UNKNOWN");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ok),
+        cmocka_unit_test(test_violations),
+        cmocka_unit_test(test_unknown_method),
+        cmocka_unit_test(test_garbage_and_limits),
+        cmocka_unit_test(test_async_finish),
+        cmocka_unit_test(test_code_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
