@@ -22,6 +22,11 @@ extern const int ovop_schema_version;
  * -EPROTO when the database is newer than this build. */
 int ovop_migrate(PGconn *conn, FILE *out, char **ret_err);
 
+/* ovop_migrate over another list: migrations[0..count), versions increasing, the last one
+ * the highest this caller knows. For tests of failing migrations. */
+int ovop_migrate_list(PGconn *conn, const ovop_migration_t *migrations, int count, FILE *out,
+                      char **ret_err);
+
 /* Reads the version the database is at (0 when never migrated) into *ret_version.
  * Returns 0 or -EIO with *ret_err set. */
 int ovop_schema_version_get(PGconn *conn, int *ret_version, char **ret_err);

@@ -1,0 +1,409 @@
+/* Migrations against a real PostgreSQL: apply, idempotence, version checks, the advisory
+ * lock under concurrent migrators, rollback of a failing migration, and what 0001/0002
+ * build (territories and their constraints, the daemons' roles). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "migrate.h"
+#include "pgtest.h"
+#include "util.h"
+
+/* Asserts that sql's first value is expected. */
+static void assert_scalar(PGconn *conn, const char *sql, const char *expected)
+{
+    char *v = pgtest_scalar(conn, sql);
+    if (strcmp(v, expected) != 0)
+        fail_msg("%s: got \"%s\", expected \"%s\"", sql, v, expected);
+    free(v);
+}
+
+static void assert_contains(const char *s, const char *part)
+{
+    if (!s || !strstr(s, part))
+        fail_msg("\"%s\" does not contain \"%s\"", s ? s : "(null)", part);
+}
+
+static void assert_no_advisory_lock(PGconn *conn)
+{
+    assert_scalar(conn,
+                  "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                  "AND pid = pg_backend_pid()",
+                  "0");
+}
+
+static void test_fresh_then_idempotent(void **state)
+{
+    char *db = pgtest_create("migrate_fresh");
+    PGconn *conn = pgtest_connect(db);
+    char *err = NULL;
+    char *printed = NULL;
+    size_t printed_len = 0;
+
+    FILE *out = open_memstream(&printed, &printed_len);
+    int n = ovop_migrate(conn, out, &err);
+    fclose(out);
+    if (n < 0)
+        fail_msg("ovop_migrate: %s", err);
+    assert_int_equal(n, ovop_migrations_count);
+    assert_true(ovop_migrations_count >= 2);
+    assert_int_equal(ovop_schema_version, ovop_migrations[ovop_migrations_count - 1].version);
+    assert_string_equal(ovop_migrations[0].name, "0001_foundation");
+    ovop_buf_t expected;
+    ovop_buf_init(&expected);
+    for (int i = 0; i < ovop_migrations_count; i++)
+        ovop_buf_printf(&expected, "applied %s\n", ovop_migrations[i].name);
+    assert_string_equal(printed, expected.data);
+    ovop_buf_free(&expected);
+    free(printed);
+    assert_no_advisory_lock(conn);
+
+    char *count = xasprintf("%d", ovop_migrations_count);
+    assert_scalar(conn, "SELECT count(*) FROM bus.schema_migrations", count);
+    free(count);
+    assert_scalar(conn, "SELECT name FROM bus.schema_migrations WHERE version = 1",
+                  "0001_foundation");
+
+    /* Second run: nothing to do, nothing printed. */
+    printed = NULL;
+    out = open_memstream(&printed, &printed_len);
+    assert_int_equal(ovop_migrate(conn, out, &err), 0);
+    fclose(out);
+    assert_string_equal(printed, "");
+    free(printed);
+    assert_no_advisory_lock(conn);
+
+    int v = -1;
+    assert_int_equal(ovop_schema_version_get(conn, &v, &err), 0);
+    assert_int_equal(v, ovop_schema_version);
+    assert_int_equal(ovop_schema_check(conn, &err), 0);
+
+    /* A database newer than this build: migrate refuses, the check names the fix. */
+    PQclear(PQexec(conn, "INSERT INTO bus.schema_migrations (version, name) "
+                         "VALUES (9999, '9999_future')"));
+    assert_int_equal(ovop_migrate(conn, NULL, &err), -EPROTO);
+    assert_contains(err, "version 9999, newer than this build knows");
+    assert_contains(err, "upgrade this binary");
+    xfree(err);
+    assert_no_advisory_lock(conn);
+    assert_int_equal(ovop_schema_check(conn, &err), -EPROTO);
+    char *want = xasprintf("database schema is at version 9999, newer than this build knows "
+                           "(%d): upgrade this binary",
+                           ovop_schema_version);
+    assert_string_equal(err, want);
+    free(want);
+    xfree(err);
+
+    PQfinish(conn);
+    pgtest_drop(&db);
+}
+
+static void test_unmigrated(void **state)
+{
+    char *db = pgtest_create("migrate_empty");
+    PGconn *conn = pgtest_connect(db);
+    char *err = NULL;
+    int v = -1;
+
+    assert_int_equal(ovop_schema_version_get(conn, &v, &err), 0);
+    assert_int_equal(v, 0);
+    assert_int_equal(ovop_schema_check(conn, &err), -EPROTO);
+    char *want = xasprintf("database schema is at version 0 but this build needs %d: run "
+                           "`ovopctl db migrate`",
+                           ovop_schema_version);
+    assert_string_equal(err, want);
+    free(want);
+    xfree(err);
+
+    /* Behind by some: the same advice. */
+    assert_int_equal(ovop_migrate(conn, NULL, &err), ovop_migrations_count);
+    PQclear(PQexec(conn, "DELETE FROM bus.schema_migrations WHERE version > 1"));
+    assert_int_equal(ovop_schema_check(conn, &err), -EPROTO);
+    assert_contains(err, "is at version 1 but this build needs");
+    xfree(err);
+
+    PQfinish(conn);
+    pgtest_drop(&db);
+}
+
+/* A failing migration rolls back entirely, is reported with its name, PostgreSQL's message
+ * and line, and leaves the lock free. Made to fail by an object 0001 creates. */
+static void test_failure_rolls_back(void **state)
+{
+    char *db = pgtest_create("migrate_fail");
+    PGconn *conn = pgtest_connect(db);
+    char *err = NULL;
+
+    PQclear(PQexec(conn, "CREATE SCHEMA bus; CREATE TABLE bus.idempotency (x int)"));
+    assert_int_equal(ovop_migrate(conn, NULL, &err), -EIO);
+    assert_string_equal(err, "could not apply migration 0001_foundation: relation "
+                             "\"idempotency\" already exists");
+    xfree(err);
+    assert_int_equal(PQtransactionStatus(conn), PQTRANS_IDLE);
+    assert_no_advisory_lock(conn);
+    assert_scalar(conn, "SELECT count(*) FROM bus.schema_migrations", "0");
+    assert_scalar(conn, "SELECT to_regnamespace('registry') IS NULL", "t");
+
+    /* A connection inside a transaction is refused before anything happens. */
+    PQclear(PQexec(conn, "BEGIN"));
+    assert_int_equal(ovop_migrate(conn, NULL, &err), -EINVAL);
+    xfree(err);
+    PQclear(PQexec(conn, "ROLLBACK"));
+
+    PQclear(PQexec(conn, "DROP TABLE bus.idempotency"));
+    assert_int_equal(ovop_migrate(conn, NULL, &err), ovop_migrations_count);
+
+    PQfinish(conn);
+    pgtest_drop(&db);
+}
+
+/* Migrations that fail in other ways, through ovop_migrate_list: the error names the line
+ * (counted in characters, as PostgreSQL does), earlier migrations stay applied, and a
+ * migration may not end its own transaction. */
+static void test_bad_migrations(void **state)
+{
+    char *db = pgtest_create("migrate_bad");
+    PGconn *conn = pgtest_connect(db);
+    char *err = NULL;
+    char *printed = NULL;
+    size_t printed_len = 0;
+    const ovop_migration_t list[] = {
+        {1, "0001_ok", "CREATE TABLE bus.t1 (x int);\nINSERT INTO bus.t1 VALUES (1)"},
+        {2, "0002_typo", "INSERT INTO bus.t1 VALUES (2);\nSELECT 'ж', 'ё';\nSELEC 3;\n"},
+        {3, "0003_commits", "INSERT INTO bus.t1 VALUES (3); COMMIT"},
+    };
+
+    FILE *out = open_memstream(&printed, &printed_len);
+    assert_int_equal(ovop_migrate_list(conn, list, 2, out, &err), -EIO);
+    fclose(out);
+    assert_string_equal(printed, "applied 0001_ok\n");
+    free(printed);
+    assert_string_equal(err, "could not apply migration 0002_typo: syntax error at or near "
+                             "\"SELEC\" (line 3)");
+    xfree(err);
+    assert_scalar(conn, "SELECT string_agg(version::text, ',') FROM bus.schema_migrations", "1");
+    assert_scalar(conn, "SELECT string_agg(x::text, ',') FROM bus.t1", "1");
+    assert_no_advisory_lock(conn);
+
+    /* Skipping the typo (as if fixed): 0003 commits by itself and is refused. */
+    const ovop_migration_t fixed[] = {list[0], {2, "0002_typo", "SELECT 1"}, list[2]};
+    assert_int_equal(ovop_migrate_list(conn, fixed, 3, NULL, &err), -EIO);
+    assert_string_equal(err, "could not apply migration 0003_commits: it must not end the "
+                             "transaction it runs in");
+    xfree(err);
+    assert_int_equal(PQtransactionStatus(conn), PQTRANS_IDLE);
+    assert_scalar(conn, "SELECT string_agg(version::text, ',') FROM bus.schema_migrations", "1,2");
+    assert_no_advisory_lock(conn);
+
+    /* A deferred constraint fails at COMMIT: reported, nothing of 0004 recorded. */
+    const ovop_migration_t deferred[] = {
+        fixed[0],
+        fixed[1],
+        {3, "0003_fine", "SELECT 1"},
+        {4, "0004_deferred",
+         "CREATE TABLE bus.p (id int PRIMARY KEY);\n"
+         "CREATE TABLE bus.c (p int REFERENCES bus.p DEFERRABLE INITIALLY DEFERRED);\n"
+         "INSERT INTO bus.c VALUES (1)"},
+    };
+    assert_int_equal(ovop_migrate_list(conn, deferred, 4, NULL, &err), -EIO);
+    assert_contains(err, "could not apply migration 0004_deferred: could not commit: insert or "
+                         "update on table \"c\" violates foreign key constraint");
+    xfree(err);
+    assert_scalar(conn, "SELECT string_agg(version::text, ',') FROM bus.schema_migrations",
+                  "1,2,3");
+    assert_scalar(conn, "SELECT to_regclass('bus.c') IS NULL", "t");
+    assert_no_advisory_lock(conn);
+
+    PQfinish(conn);
+    pgtest_drop(&db);
+}
+
+typedef struct racer {
+    const char *db;
+    pthread_barrier_t *barrier;
+    int applied;
+    char *err;
+} racer_t;
+
+static void *race(void *arg)
+{
+    racer_t *r = arg;
+    PGconn *conn = PQconnectdb(r->db);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        r->applied = -EIO;
+        r->err = xstrdup(PQerrorMessage(conn));
+    }
+    pthread_barrier_wait(r->barrier);
+    if (r->applied == 0)
+        r->applied = ovop_migrate(conn, NULL, &r->err);
+    PQfinish(conn);
+    return NULL;
+}
+
+/* Two migrators at once: the advisory lock makes one apply everything and the other none. */
+static void test_concurrent(void **state)
+{
+    char *db = pgtest_create("migrate_race");
+    pthread_barrier_t barrier;
+    racer_t r[2] = {{.db = db, .barrier = &barrier}, {.db = db, .barrier = &barrier}};
+    pthread_t t[2];
+
+    pthread_barrier_init(&barrier, NULL, 2);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, race, &r[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&barrier);
+
+    for (int i = 0; i < 2; i++)
+        if (r[i].applied < 0)
+            fail_msg("migrator %d: %s", i, r[i].err);
+    assert_int_equal(r[0].applied + r[1].applied, ovop_migrations_count);
+    assert_true(r[0].applied == 0 || r[1].applied == 0);
+
+    PGconn *conn = pgtest_connect(db);
+    char *count = xasprintf("%d", ovop_migrations_count);
+    assert_scalar(conn, "SELECT count(*) FROM bus.schema_migrations", count);
+    free(count);
+    PQfinish(conn);
+    pgtest_drop(&db);
+}
+
+/* What the migrations build: the seed, the territory constraints, the roles' privileges. */
+static void test_schema_contents(void **state)
+{
+    char *db = pgtest_create("migrate_schema");
+    PGconn *conn = pgtest_connect(db);
+    char *err = NULL;
+
+    if (ovop_migrate(conn, NULL, &err) < 0)
+        fail_msg("ovop_migrate: %s", err);
+
+    assert_scalar(conn, "SELECT count(*) FROM registry.territories", "66");
+    assert_scalar(conn,
+                  "SELECT count(*) FROM registry.territories WHERE valid_to IS NULL "
+                  "AND valid_from = '1991-08-31' AND name_ky = '' AND version = 1",
+                  "66");
+    assert_scalar(conn, "SELECT count(*) FROM registry.territories WHERE kind = 'rayon'", "40");
+    assert_scalar(conn,
+                  "SELECT name_ru || '|' || name_en FROM registry.territories "
+                  "WHERE code = '41703410000010'",
+                  "город Джалал-Абад|Jalal-Abad");
+    assert_scalar(
+        conn, "SELECT count(*) FROM registry.territories WHERE lat IS NULL AND lon IS NULL", "41");
+    /* Every parent is itself a territory. */
+    assert_scalar(conn,
+                  "SELECT count(*) FROM registry.territories t WHERE t.parent_code IS NOT NULL "
+                  "AND NOT EXISTS (SELECT 1 FROM registry.territories p "
+                  "WHERE p.code = t.parent_code)",
+                  "0");
+
+    static const char ins[] =
+        "INSERT INTO registry.territories (code, kind, parent_code, name_ru, valid_from";
+    /* check_violation: a code outside SOATE, an unknown kind, a latitude off the globe,
+     * an empty validity period. */
+    assert_string_equal(pgtest_sqlstate(conn, "INSERT INTO registry.territories (code, kind, "
+                                              "name_ru, valid_from) VALUES ('41800000000000', "
+                                              "'village', 'x', '2020-01-01')"),
+                        "23514");
+    assert_string_equal(pgtest_sqlstate(conn, "INSERT INTO registry.territories (code, kind, "
+                                              "name_ru, valid_from) VALUES ('4170200000000X', "
+                                              "'village', 'x', '2020-01-01')"),
+                        "23514");
+    assert_string_equal(pgtest_sqlstate(conn, "INSERT INTO registry.territories (code, kind, "
+                                              "name_ru, valid_from) VALUES ('41702000000099', "
+                                              "'hamlet', 'x', '2020-01-01')"),
+                        "23514");
+    assert_string_equal(pgtest_sqlstate(conn, "INSERT INTO registry.territories (code, kind, "
+                                              "name_ru, valid_from, lat, lon) VALUES "
+                                              "('41702000000099', 'village', 'x', "
+                                              "'2020-01-01', 91, 75)"),
+                        "23514");
+    assert_string_equal(pgtest_sqlstate(conn, "INSERT INTO registry.territories (code, kind, "
+                                              "name_ru, valid_from, valid_to) VALUES "
+                                              "('41702000000099', 'village', 'x', "
+                                              "'2020-01-01', '2020-01-01')"),
+                        "23514");
+
+    /* exclusion_violation: a second version of Karakol overlapping the current one. */
+    char *sql = xasprintf("%s) VALUES ('41702410000010', 'city_oblast', '41702000000000', "
+                          "'Karakol again', '2000-01-01')",
+                          ins);
+    assert_string_equal(pgtest_sqlstate(conn, sql), "23P01");
+    free(sql);
+    /* Closing the current version, then opening the next one from that day, is allowed. */
+    assert_string_equal(pgtest_sqlstate(conn, "UPDATE registry.territories SET valid_to = "
+                                              "'2024-01-01' WHERE code = '41702410000010'"),
+                        "00000");
+    sql = xasprintf("%s, version) VALUES ('41702410000010', 'city_oblast', '41702000000000', "
+                    "'город Каракол', '2024-01-01', 2)",
+                    ins);
+    assert_string_equal(pgtest_sqlstate(conn, sql), "00000");
+    free(sql);
+    /* ...and a third one overlapping the second is not. */
+    sql = xasprintf("%s) VALUES ('41702410000010', 'city_oblast', '41702000000000', "
+                    "'Karakol 3', '2025-01-01')",
+                    ins);
+    assert_string_equal(pgtest_sqlstate(conn, sql), "23P01");
+    free(sql);
+
+    /* Each role: USAGE but not CREATE on its schema and bus, all on its own tables, nothing
+     * on another service's, SELECT + INSERT on bus tables, read-only schema_migrations. */
+    assert_scalar(conn,
+                  "SELECT has_schema_privilege('ovop_registry', 'registry', 'USAGE')"
+                  " AND has_schema_privilege('ovop_registry', 'bus', 'USAGE')"
+                  " AND NOT has_schema_privilege('ovop_registry', 'registry', 'CREATE')"
+                  " AND NOT has_schema_privilege('ovop_registry', 'bus', 'CREATE')"
+                  " AND NOT has_schema_privilege('ovop_registry', 'exports', 'USAGE')",
+                  "t");
+    assert_scalar(conn,
+                  "SELECT has_table_privilege('ovop_registry', 'registry.territories', "
+                  "'SELECT, INSERT, UPDATE, DELETE')"
+                  " AND has_sequence_privilege('ovop_registry', "
+                  "'registry.territories_id_seq', 'USAGE')"
+                  " AND NOT has_table_privilege('ovop_exports', 'registry.territories', "
+                  "'SELECT')",
+                  "t");
+    assert_scalar(conn,
+                  "SELECT bool_and(has_table_privilege(r, 'bus.idempotency', 'SELECT, INSERT')"
+                  " AND NOT has_table_privilege(r, 'bus.idempotency', 'UPDATE')"
+                  " AND has_table_privilege(r, 'bus.schema_migrations', 'SELECT')"
+                  " AND NOT has_table_privilege(r, 'bus.schema_migrations', 'INSERT')) "
+                  "FROM unnest(ARRAY['ovop_registry', 'ovop_exports', 'ovop_matching', "
+                  "'ovop_notify']) r",
+                  "t");
+    /* Default privileges reach tables created later by the migrating role. */
+    PQclear(PQexec(conn, "CREATE TABLE exports.later (x int); CREATE TABLE bus.later (x int)"));
+    assert_scalar(conn,
+                  "SELECT has_table_privilege('ovop_exports', 'exports.later', 'UPDATE')"
+                  " AND has_table_privilege('ovop_notify', 'bus.later', 'INSERT')"
+                  " AND NOT has_table_privilege('ovop_notify', 'exports.later', 'SELECT')",
+                  "t");
+    assert_scalar(conn, "SELECT to_regclass('bus.events') IS NULL", "t");
+
+    PQfinish(conn);
+    pgtest_drop(&db);
+}
+
+int main(void)
+{
+    if (!pgtest_server_url())
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fresh_then_idempotent),
+        cmocka_unit_test(test_unmigrated),
+        cmocka_unit_test(test_failure_rolls_back),
+        cmocka_unit_test(test_bad_migrations),
+        cmocka_unit_test(test_concurrent),
+        cmocka_unit_test(test_schema_contents),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
