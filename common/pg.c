@@ -1,0 +1,727 @@
+/* Asynchronous PostgreSQL pool on a libuv loop.
+ *
+ * Each connection is a small state machine (down → connecting → idle ⇄ busy) driven by a
+ * uv_poll on its libpq socket. Queries wait in one FIFO and go to the first idle connection.
+ * Every path that can be reached from inside ovop_pg_query (sending, a send that finds the
+ * connection dead) hands failures to a uv_idle that delivers them on the next loop turn, so a
+ * caller never sees its callback before ovop_pg_query returns. Results that arrive from the
+ * server are delivered directly from the poll callback.
+ *
+ * A user callback may call ovop_pg_query or ovop_pg_destroy. Memory stays valid until the last
+ * close callback, so after each user callback the code only checks pg->closing and returns. */
+#include "pg.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+#define PG_BACKOFF_MIN_MS 100u
+#define PG_BACKOFF_MAX_MS 5000u
+
+#define PG_ERR_LOST             "connection to database lost"
+#define PG_ERR_SHUTDOWN         "database pool is shutting down"
+#define PG_ERR_SHUTDOWN_RUNNING "database pool shut down while the query was running"
+
+typedef struct pg_query pg_query_t;
+typedef struct pg_conn pg_conn_t;
+
+/* One query, allocated once: the struct, the parameter pointers, then the SQL text and the
+ * parameter strings, so submitting costs a single allocation. */
+struct pg_query {
+    pg_query_t *next;
+    ovop_pg_cb cb;
+    void *userdata;
+    int64_t start_us;
+    const char *sql;
+    /* Set while the query waits in pg->failed for delivery by the idle handle. */
+    PGresult *res;
+    const char *error;
+    char *error_owned;
+    int nparams;
+    const char *values[];
+};
+
+typedef struct pg_list {
+    pg_query_t *head;
+    pg_query_t *tail;
+    unsigned n;
+} pg_list_t;
+
+typedef enum pg_conn_state {
+    PG_CONN_DOWN,       /* no PGconn; the reconnect timer may be running */
+    PG_CONN_CONNECTING, /* PQconnectPoll in progress */
+    PG_CONN_IDLE,       /* established, no query */
+    PG_CONN_BUSY,       /* established, running c->query */
+} pg_conn_state_t;
+
+struct pg_conn {
+    ovop_pg_t *pg;
+    PGconn *conn;
+    pg_conn_state_t state;
+    /* Allocated per socket: libpq may switch sockets while connecting, and a closing handle
+     * cannot be re-initialised before its close callback. Freed in pg_handle_closed. */
+    uv_poll_t *poll;
+    int poll_fd;
+    int poll_events;
+    uv_timer_t timer;
+    unsigned backoff_ms;
+    pg_query_t *query;
+    PGresult *res; /* the running query's result so far */
+};
+
+struct ovop_pg {
+    uv_loop_t *loop;
+    char *conninfo;
+    pg_conn_t *conns;
+    unsigned n_conns;
+    unsigned n_idle;
+    unsigned n_up; /* idle or busy */
+    unsigned n_running;
+    pg_list_t queue;  /* waiting for a connection */
+    pg_list_t failed; /* errors waiting for the idle handle */
+    uv_idle_t idle;
+    unsigned handles_open;
+    bool closing;
+    bool drained;
+
+    ovop_metric_t *m_queries;
+    ovop_metric_t *m_errors;
+    ovop_metric_t *m_connections;
+    ovop_metric_t *m_queue_depth;
+    ovop_metric_t *m_duration;
+};
+
+static void pg_dispatch(ovop_pg_t *pg);
+static void conn_connect_start(pg_conn_t *c);
+static void on_poll(uv_poll_t *h, int status, int events);
+static void on_retry_timer(uv_timer_t *t);
+static void on_idle(uv_idle_t *h);
+
+static void list_push(pg_list_t *l, pg_query_t *q)
+{
+    q->next = NULL;
+    if (l->tail)
+        l->tail->next = q;
+    else
+        l->head = q;
+    l->tail = q;
+    l->n++;
+}
+
+static void list_push_front(pg_list_t *l, pg_query_t *q)
+{
+    q->next = l->head;
+    l->head = q;
+    if (!l->tail)
+        l->tail = q;
+    l->n++;
+}
+
+static pg_query_t *list_pop(pg_list_t *l)
+{
+    pg_query_t *q = l->head;
+    if (!q)
+        return NULL;
+    l->head = q->next;
+    if (!l->head)
+        l->tail = NULL;
+    l->n--;
+    q->next = NULL;
+    return q;
+}
+
+/* The first line of a libpq message, for logs and error strings: the rest, when there is
+ * any, is a hint ("Is the server running on that host...") or a second way of saying the
+ * same ("server closed the connection unexpectedly" after the server's FATAL message). */
+static const char *first_line(const char *msg, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", msg ? msg : "");
+    size_t n = strcspn(buf, "\n");
+    while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t' || buf[n - 1] == '\r'))
+        n--;
+    buf[n] = '\0';
+    return n ? buf : "unknown error";
+}
+
+/* Calls the query's callback once with (res, error), counts it, then frees res and the query. */
+static void query_finish(ovop_pg_t *pg, pg_query_t *q, PGresult *res, const char *error)
+{
+    if (error)
+        ovop_metric_inc(pg->m_errors);
+    ovop_metric_observe(pg->m_duration, (double)(ovop_mono_us() - q->start_us) / 1e6);
+    q->cb(res, error, q->userdata);
+    PQclear(res);
+    free(q->error_owned);
+    free(q);
+}
+
+/* Hands q to the idle handle, which calls it back with error (and res, owned) on the next loop
+ * turn. error is copied unless it is one of this file's constant messages. */
+static void query_fail_later(ovop_pg_t *pg, pg_query_t *q, PGresult *res, const char *error,
+                             bool copy)
+{
+    q->res = res;
+    q->error_owned = copy ? xstrdup(error) : NULL;
+    q->error = copy ? q->error_owned : error;
+    list_push(&pg->failed, q);
+    if (!pg->closing)
+        uv_idle_start(&pg->idle, on_idle);
+}
+
+static void on_idle(uv_idle_t *h)
+{
+    ovop_pg_t *pg = h->data;
+    /* Only those present now: a callback that resubmits a failing query waits a turn. */
+    unsigned n = pg->failed.n;
+    pg_query_t *q;
+    while (n-- > 0 && (q = list_pop(&pg->failed)))
+        query_finish(pg, q, q->res, q->error);
+    if (!pg->closing && pg->failed.n == 0)
+        uv_idle_stop(&pg->idle);
+}
+
+static void pg_free(ovop_pg_t *pg)
+{
+    free(pg->conns);
+    free(pg->conninfo);
+    free(pg);
+}
+
+/* Close callback of every handle; the last one frees the pool. */
+static void pg_handle_closed(ovop_pg_t *pg)
+{
+    assert(pg->handles_open > 0);
+    if (--pg->handles_open == 0 && pg->closing)
+        pg_free(pg);
+}
+
+static void on_poll_closed(uv_handle_t *h)
+{
+    pg_conn_t *c = h->data;
+    ovop_pg_t *pg = c->pg;
+    free(h);
+    pg_handle_closed(pg);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    pg_handle_closed(h->data);
+}
+
+/* Stops watching the connection's socket and closes its poll handle. */
+static void conn_unwatch(pg_conn_t *c)
+{
+    if (!c->poll)
+        return;
+    uv_close((uv_handle_t *)c->poll, on_poll_closed);
+    c->poll = NULL;
+    c->poll_fd = -1;
+    c->poll_events = 0;
+}
+
+/* Watches PQsocket for events, re-creating the poll handle when the socket changed. rearm
+ * stops and restarts the watch even when nothing changed: while connecting, libpq may close a
+ * socket and open another that gets the same descriptor number, which epoll would no longer
+ * report. Returns 0 or a negative libuv error. */
+static int conn_watch(pg_conn_t *c, int events, bool rearm)
+{
+    int fd = PQsocket(c->conn);
+    int r;
+
+    if (fd < 0)
+        return UV_EBADF;
+    if (c->poll && c->poll_fd != fd)
+        conn_unwatch(c);
+    if (!c->poll) {
+        uv_poll_t *h = xmalloc(sizeof(*h));
+        r = uv_poll_init(c->pg->loop, h, fd);
+        if (r < 0) {
+            free(h);
+            return r;
+        }
+        h->data = c;
+        c->pg->handles_open++;
+        c->poll = h;
+        c->poll_fd = fd;
+        c->poll_events = 0;
+    } else if (rearm && c->poll_events) {
+        uv_poll_stop(c->poll);
+        c->poll_events = 0;
+    }
+    if (events == c->poll_events)
+        return 0;
+    r = uv_poll_start(c->poll, events, on_poll);
+    if (r < 0)
+        return r;
+    c->poll_events = events;
+    return 0;
+}
+
+/* Drops the PGconn and its poll handle; accounts for an established connection going away. */
+static void conn_close(pg_conn_t *c)
+{
+    ovop_pg_t *pg = c->pg;
+
+    if (c->state == PG_CONN_IDLE || c->state == PG_CONN_BUSY) {
+        pg->n_up--;
+        ovop_metric_set(pg->m_connections, pg->n_up);
+    }
+    if (c->state == PG_CONN_IDLE)
+        pg->n_idle--;
+    conn_unwatch(c);
+    PQclear(c->res);
+    c->res = NULL;
+    PQfinish(c->conn);
+    c->conn = NULL;
+    c->state = PG_CONN_DOWN;
+}
+
+/* Schedules the next connection attempt after the current back-off, then doubles it. */
+static unsigned conn_schedule_retry(pg_conn_t *c)
+{
+    unsigned delay = c->backoff_ms;
+    uv_timer_start(&c->timer, on_retry_timer, delay, 0);
+    c->backoff_ms = delay * 2 > PG_BACKOFF_MAX_MS ? PG_BACKOFF_MAX_MS : delay * 2;
+    return delay;
+}
+
+/* A connection attempt failed: logs why (libpq's message never holds the password), closes
+ * it and retries later. */
+static void conn_connect_failed(pg_conn_t *c, const char *why)
+{
+    char buf[512];
+    const char *msg = why ? why : first_line(PQerrorMessage(c->conn), buf, sizeof(buf));
+
+    conn_close(c);
+    unsigned delay = conn_schedule_retry(c);
+    log_warn("could not connect to database: %s, retrying in %u ms", msg, delay);
+}
+
+/* An established connection broke: the running query, which may have committed, fails with
+ * PG_ERR_LOST (never re-run); queued queries wait for a connection. Never calls back: it can be
+ * reached from ovop_pg_query. */
+static void conn_lost(pg_conn_t *c)
+{
+    ovop_pg_t *pg = c->pg;
+    char buf[512];
+    const char *msg = first_line(PQerrorMessage(c->conn), buf, sizeof(buf));
+
+    if (c->query) {
+        pg_query_t *q = c->query;
+        PGresult *res = c->res;
+        c->query = NULL;
+        c->res = NULL;
+        pg->n_running--;
+        query_fail_later(pg, q, res, PG_ERR_LOST, false);
+    }
+    conn_close(c);
+    unsigned delay = conn_schedule_retry(c);
+    log_warn("connection to database lost: %s, reconnecting in %u ms", msg, delay);
+}
+
+/* Routes server notices to the log instead of libpq's default of printing to stderr. */
+static void on_notice(void *arg, const PGresult *res)
+{
+    const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    if (sev && strcmp(sev, "WARNING") == 0)
+        log_warn("database warning: %s", msg ? msg : "");
+    else
+        log_debug("database notice: %s", msg ? msg : "");
+}
+
+/* The connection is up: switch libpq to non-blocking sends, watch the socket for input (a
+ * server closing an idle connection shows there) and start queued queries. */
+static void conn_established(pg_conn_t *c)
+{
+    ovop_pg_t *pg = c->pg;
+
+    if (PQsetnonblocking(c->conn, 1) < 0) {
+        conn_connect_failed(c, NULL);
+        return;
+    }
+    int r = conn_watch(c, UV_READABLE, true);
+    if (r < 0) {
+        conn_connect_failed(c, uv_strerror(r));
+        return;
+    }
+    c->state = PG_CONN_IDLE;
+    c->backoff_ms = PG_BACKOFF_MIN_MS;
+    pg->n_up++;
+    pg->n_idle++;
+    ovop_metric_set(pg->m_connections, pg->n_up);
+    pg_dispatch(pg);
+}
+
+/* One step of PQconnectPoll, after the socket became ready for what it asked. */
+static void conn_connect_step(pg_conn_t *c)
+{
+    int r;
+
+    switch (PQconnectPoll(c->conn)) {
+    case PGRES_POLLING_READING:
+        r = conn_watch(c, UV_READABLE, true);
+        break;
+    case PGRES_POLLING_WRITING:
+        r = conn_watch(c, UV_WRITABLE, true);
+        break;
+    case PGRES_POLLING_OK:
+        conn_established(c);
+        return;
+    default:
+        conn_connect_failed(c, NULL);
+        return;
+    }
+    if (r < 0)
+        conn_connect_failed(c, uv_strerror(r));
+}
+
+/* Starts a non-blocking connection attempt. */
+static void conn_connect_start(pg_conn_t *c)
+{
+    assert(c->state == PG_CONN_DOWN && !c->conn);
+
+    c->conn = PQconnectStart(c->pg->conninfo);
+    if (!c->conn) {
+        fprintf(stderr, "out of memory starting a database connection, aborting\n");
+        abort();
+    }
+    PQsetNoticeReceiver(c->conn, on_notice, NULL);
+    c->state = PG_CONN_CONNECTING;
+    if (PQstatus(c->conn) == CONNECTION_BAD) {
+        conn_connect_failed(c, NULL);
+        return;
+    }
+    /* Just after PQconnectStart, behave as if PQconnectPoll asked to write. */
+    int r = conn_watch(c, UV_WRITABLE, true);
+    if (r < 0)
+        conn_connect_failed(c, uv_strerror(r));
+}
+
+static void on_retry_timer(uv_timer_t *t)
+{
+    conn_connect_start(t->data);
+}
+
+/* Reads what the running query's server sent; delivers the result once libpq has all of it. */
+static void conn_read_results(pg_conn_t *c)
+{
+    ovop_pg_t *pg = c->pg;
+
+    while (!PQisBusy(c->conn)) {
+        PGresult *r = PQgetResult(c->conn);
+        if (r) {
+            /* One statement gives one result; should there be more, keep an error over the
+             * rest, else the last. */
+            if (c->res && PQresultStatus(c->res) == PGRES_FATAL_ERROR) {
+                PQclear(r);
+            } else {
+                PQclear(c->res);
+                c->res = r;
+            }
+            continue;
+        }
+
+        /* Complete. Free the connection for the next query before calling back. */
+        pg_query_t *q = c->query;
+        PGresult *res = c->res;
+        c->query = NULL;
+        c->res = NULL;
+        pg->n_running--;
+        bool lost = PQstatus(c->conn) == CONNECTION_BAD;
+        const char *error = NULL;
+        char buf[512];
+
+        if (lost) {
+            error = PG_ERR_LOST;
+            conn_lost(c);
+        } else {
+            c->state = PG_CONN_IDLE;
+            pg->n_idle++;
+            if (conn_watch(c, UV_READABLE, false) < 0)
+                conn_lost(c);
+        }
+        if (!error) {
+            switch (res ? PQresultStatus(res) : PGRES_FATAL_ERROR) {
+            case PGRES_TUPLES_OK:
+            case PGRES_COMMAND_OK:
+                break;
+            case PGRES_EMPTY_QUERY:
+                error = "empty query";
+                break;
+            default: {
+                const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+                error = primary
+                            ? primary
+                            : first_line(res ? PQresultErrorMessage(res) : NULL, buf, sizeof(buf));
+                break;
+            }
+            }
+        }
+        pg_dispatch(pg);
+        query_finish(pg, q, res, error);
+        return;
+    }
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    pg_conn_t *c = h->data;
+
+    if (c->pg->closing)
+        return;
+    if (c->state == PG_CONN_CONNECTING) {
+        if (status < 0)
+            conn_connect_failed(c, uv_strerror(status));
+        else
+            conn_connect_step(c);
+        return;
+    }
+    if (status < 0 || !PQconsumeInput(c->conn)) {
+        conn_lost(c);
+        return;
+    }
+    if (c->state == PG_CONN_BUSY && (c->poll_events & UV_WRITABLE)) {
+        int r = PQflush(c->conn);
+        if (r < 0 || conn_watch(c, r ? UV_READABLE | UV_WRITABLE : UV_READABLE, false) < 0) {
+            conn_lost(c);
+            return;
+        }
+    }
+    /* Notifications are not used through the pool; drop them so they do not pile up. */
+    PGnotify *n;
+    while ((n = PQnotifies(c->conn)))
+        PQfreemem(n);
+    if (c->state == PG_CONN_BUSY)
+        conn_read_results(c);
+    else if (PQstatus(c->conn) == CONNECTION_BAD)
+        conn_lost(c);
+}
+
+/* Sends q on idle connection c. Never calls back (reached from ovop_pg_query). */
+static void conn_send(pg_conn_t *c, pg_query_t *q)
+{
+    ovop_pg_t *pg = c->pg;
+
+    c->state = PG_CONN_BUSY;
+    pg->n_idle--;
+    if (!PQsendQueryParams(c->conn, q->sql, q->nparams, NULL, q->values, NULL, NULL, 0)) {
+        if (PQstatus(c->conn) == CONNECTION_BAD) {
+            /* Nothing reached the server: the query goes back to the head of the queue. */
+            list_push_front(&pg->queue, q);
+            ovop_metric_set(pg->m_queue_depth, pg->queue.n);
+            c->query = NULL;
+            conn_lost(c);
+        } else {
+            char buf[512];
+            query_fail_later(pg, q, NULL, first_line(PQerrorMessage(c->conn), buf, sizeof(buf)),
+                             true);
+            c->state = PG_CONN_IDLE;
+            pg->n_idle++;
+        }
+        return;
+    }
+    c->query = q;
+    pg->n_running++;
+    int r = PQflush(c->conn);
+    if (r < 0 || conn_watch(c, r ? UV_READABLE | UV_WRITABLE : UV_READABLE, false) < 0)
+        conn_lost(c);
+}
+
+/* Starts queued queries on idle connections. */
+static void pg_dispatch(ovop_pg_t *pg)
+{
+    while (pg->queue.n > 0 && pg->n_idle > 0) {
+        pg_conn_t *c = NULL;
+        for (unsigned i = 0; i < pg->n_conns; i++) {
+            if (pg->conns[i].state == PG_CONN_IDLE) {
+                c = &pg->conns[i];
+                break;
+            }
+        }
+        assert(c);
+        conn_send(c, list_pop(&pg->queue));
+        ovop_metric_set(pg->m_queue_depth, pg->queue.n);
+    }
+}
+
+/* Validates conninfo, sets up the handles and starts every connection; see pg.h. */
+int ovop_pg_new(ovop_pg_t **ret, uv_loop_t *loop, const char *conninfo, unsigned pool_size,
+                ovop_metrics_t *metrics)
+{
+    char *errmsg = NULL;
+    PQconninfoOption *opts;
+
+    assert(ret && loop && conninfo);
+    if (pool_size == 0)
+        return -EINVAL;
+    opts = PQconninfoParse(conninfo, &errmsg);
+    PQfreemem(errmsg);
+    if (!opts)
+        return -EINVAL;
+    PQconninfoFree(opts);
+
+    ovop_pg_t *pg = xcalloc(1, sizeof(*pg));
+    pg->loop = loop;
+    pg->conninfo = xstrdup(conninfo);
+    pg->n_conns = pool_size;
+    pg->conns = xcalloc(pool_size, sizeof(*pg->conns));
+    if (metrics) {
+        pg->m_queries = ovop_metrics_counter(metrics, "ovop_pg_queries_total",
+                                             "Queries submitted to the database pool.", NULL);
+        pg->m_errors = ovop_metrics_counter(metrics, "ovop_pg_errors_total",
+                                            "Queries that ended in an error.", NULL);
+        pg->m_connections = ovop_metrics_gauge(metrics, "ovop_pg_connections",
+                                               "Established database connections.", NULL);
+        pg->m_queue_depth = ovop_metrics_gauge(metrics, "ovop_pg_queue_depth",
+                                               "Queries waiting for a database connection.", NULL);
+        pg->m_duration = ovop_metrics_histogram(
+            metrics, "ovop_pg_query_duration_seconds",
+            "Time from submitting a query to its callback, queueing included.", NULL,
+            ovop_latency_buckets, ovop_latency_buckets_n);
+        ovop_metric_set(pg->m_connections, 0);
+        ovop_metric_set(pg->m_queue_depth, 0);
+    }
+
+    uv_idle_init(loop, &pg->idle);
+    pg->idle.data = pg;
+    pg->handles_open++;
+    for (unsigned i = 0; i < pool_size; i++) {
+        pg_conn_t *c = &pg->conns[i];
+        c->pg = pg;
+        c->poll_fd = -1;
+        c->backoff_ms = PG_BACKOFF_MIN_MS;
+        uv_timer_init(loop, &c->timer);
+        c->timer.data = c;
+        pg->handles_open++;
+    }
+    for (unsigned i = 0; i < pool_size; i++)
+        conn_connect_start(&pg->conns[i]);
+
+    *ret = pg;
+    return 0;
+}
+
+/* Allocates q with copies of sql and the parameters in one block. */
+static pg_query_t *query_new(const char *sql, int nparams, const char *const *values, ovop_pg_cb cb,
+                             void *userdata)
+{
+    size_t sql_len = strlen(sql) + 1;
+    size_t size = sizeof(pg_query_t) + (size_t)nparams * sizeof(char *) + sql_len;
+    size_t lens[OVOP_PG_MAX_PARAMS];
+
+    for (int i = 0; i < nparams; i++) {
+        lens[i] = values[i] ? strlen(values[i]) + 1 : 0;
+        size += lens[i];
+    }
+    pg_query_t *q = xmalloc(size);
+    char *p = (char *)&q->values[nparams];
+    memcpy(p, sql, sql_len);
+    q->sql = p;
+    p += sql_len;
+    for (int i = 0; i < nparams; i++) {
+        if (values[i]) {
+            memcpy(p, values[i], lens[i]);
+            q->values[i] = p;
+            p += lens[i];
+        } else {
+            q->values[i] = NULL;
+        }
+    }
+    q->next = NULL;
+    q->cb = cb;
+    q->userdata = userdata;
+    q->start_us = ovop_mono_us();
+    q->res = NULL;
+    q->error = NULL;
+    q->error_owned = NULL;
+    q->nparams = nparams;
+    return q;
+}
+
+/* Queues one statement and starts it when a connection is idle; see pg.h. */
+void ovop_pg_query(ovop_pg_t *pg, const char *sql, int nparams, const char *const *values,
+                   ovop_pg_cb cb, void *userdata)
+{
+    assert(pg && sql && cb && nparams >= 0 && (nparams == 0 || values));
+    assert(!pg->drained); /* used after ovop_pg_destroy returned */
+
+    ovop_metric_inc(pg->m_queries);
+    if (nparams > OVOP_PG_MAX_PARAMS) {
+        pg_query_t *q = query_new(sql, 0, NULL, cb, userdata);
+        char *msg = xasprintf("too many query parameters: %d, at most %d are supported", nparams,
+                              OVOP_PG_MAX_PARAMS);
+        query_fail_later(pg, q, NULL, msg, true);
+        free(msg);
+        return;
+    }
+    pg_query_t *q = query_new(sql, nparams, values, cb, userdata);
+    if (pg->closing) {
+        query_fail_later(pg, q, NULL, PG_ERR_SHUTDOWN, false);
+        return;
+    }
+    if (pg->queue.n >= OVOP_PG_MAX_QUEUE) {
+        query_fail_later(pg, q, NULL, "too many queries waiting for a database connection", false);
+        return;
+    }
+    list_push(&pg->queue, q);
+    pg_dispatch(pg);
+    ovop_metric_set(pg->m_queue_depth, pg->queue.n);
+}
+
+bool ovop_pg_ready(const ovop_pg_t *pg)
+{
+    return pg && pg->n_up > 0;
+}
+
+unsigned ovop_pg_pending(const ovop_pg_t *pg)
+{
+    return pg ? pg->queue.n + pg->n_running : 0;
+}
+
+/* Closes the connections, calls back every query still held (running, queued or waiting to
+ * be told of an error), and closes the handles; the last close callback frees the pool. */
+void ovop_pg_destroy(ovop_pg_t **p)
+{
+    ovop_pg_t *pg = p ? *p : NULL;
+
+    if (!pg)
+        return;
+    *p = NULL;
+    if (pg->closing)
+        return;
+    pg->closing = true;
+
+    pg_list_t running = {0};
+    for (unsigned i = 0; i < pg->n_conns; i++) {
+        pg_conn_t *c = &pg->conns[i];
+        if (c->query) {
+            list_push(&running, c->query);
+            c->query = NULL;
+            pg->n_running--;
+        }
+        conn_close(c);
+        uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+        c->timer.data = pg;
+    }
+    uv_close((uv_handle_t *)&pg->idle, on_handle_closed);
+
+    pg_query_t *q;
+    while ((q = list_pop(&running)))
+        query_finish(pg, q, NULL, PG_ERR_SHUTDOWN_RUNNING);
+    /* Callbacks may submit more, which land in pg->failed: loop until both are empty. */
+    for (;;) {
+        if ((q = list_pop(&pg->failed)))
+            query_finish(pg, q, q->res, q->error);
+        else if ((q = list_pop(&pg->queue)))
+            query_finish(pg, q, NULL, PG_ERR_SHUTDOWN);
+        else
+            break;
+    }
+    ovop_metric_set(pg->m_queue_depth, 0);
+    pg->drained = true;
+}
