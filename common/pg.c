@@ -1,7 +1,9 @@
 /* Asynchronous PostgreSQL pool on a libuv loop.
  *
  * Each connection is a small state machine (down → connecting → idle ⇄ busy) driven by a
- * uv_poll on its libpq socket. Queries wait in one FIFO and go to the first idle connection.
+ * uv_poll on its libpq socket. Queries wait in one FIFO and go to the first idle connection,
+ * which runs each through its prepared statement for that SQL (pg_stmt.h): prepared on first
+ * use, executed by name afterwards, prepared again should the server's copy go stale.
  * Every path that can be reached from inside ovop_pg_query (sending, a send that finds the
  * connection dead) hands failures to a uv_idle that delivers them on the next loop turn, so a
  * caller never sees its callback before ovop_pg_query returns. Results that arrive from the
@@ -17,6 +19,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "pg_stmt.h"
 #include "util.h"
 
 #define PG_BACKOFF_MIN_MS 100u
@@ -37,6 +40,8 @@ struct pg_query {
     void *userdata;
     int64_t start_us;
     const char *sql;
+    uint64_t hash; /* of sql, for the statement caches */
+    bool retried;  /* re-prepared once after its statement went stale */
     /* Set while the query waits in pg->failed for delivery by the idle handle. */
     PGresult *res;
     const char *error;
@@ -71,6 +76,9 @@ struct pg_conn {
     unsigned backoff_ms;
     pg_query_t *query;
     PGresult *res; /* the running query's result so far */
+    pg_stmt_cache_t stmts;
+    pg_stmt_t *stmt; /* the running query's entry in stmts, NULL when it runs unprepared */
+    bool preparing;  /* the step in flight prepares stmt: the query itself has not run */
 };
 
 struct ovop_pg {
@@ -186,6 +194,8 @@ static void on_idle(uv_idle_t *h)
 
 static void pg_free(ovop_pg_t *pg)
 {
+    for (unsigned i = 0; i < pg->n_conns; i++)
+        pg_stmt_free(&pg->conns[i].stmts);
     free(pg->conns);
     free(pg->conninfo);
     free(pg);
@@ -275,6 +285,8 @@ static void conn_close(pg_conn_t *c)
     conn_unwatch(c);
     PQclear(c->res);
     c->res = NULL;
+    c->stmt = NULL;
+    pg_stmt_clear(&c->stmts); /* prepared statements die with the session */
     PQfinish(c->conn);
     c->conn = NULL;
     c->state = PG_CONN_DOWN;
@@ -301,22 +313,44 @@ static void conn_connect_failed(pg_conn_t *c, const char *why)
     log_warn("could not connect to database: %s, retrying in %u ms", msg, delay);
 }
 
+/* The running query leaves c, which becomes idle (until conn_close, if it is broken). */
+static pg_query_t *conn_release(pg_conn_t *c)
+{
+    pg_query_t *q = c->query;
+    c->query = NULL;
+    c->stmt = NULL;
+    c->state = PG_CONN_IDLE;
+    c->pg->n_running--;
+    c->pg->n_idle++;
+    return q;
+}
+
+/* The running query, which has not run, goes back to the head of the queue. */
+static void conn_requeue(pg_conn_t *c)
+{
+    ovop_pg_t *pg = c->pg;
+    PQclear(c->res);
+    c->res = NULL;
+    list_push_front(&pg->queue, conn_release(c));
+    ovop_metric_set(pg->m_queue_depth, pg->queue.n);
+}
+
 /* An established connection broke: the running query, which may have committed, fails with
- * PG_ERR_LOST (never re-run); queued queries wait for a connection. Never calls back: it can be
- * reached from ovop_pg_query. */
+ * PG_ERR_LOST (never re-run), unless only its statement was being prepared: then it goes back
+ * to the head of the queue. Queued queries wait for a connection. Never calls back (it can be
+ * reached from ovop_pg_query) nor dispatches (it can be reached from pg_dispatch). */
 static void conn_lost(pg_conn_t *c)
 {
     ovop_pg_t *pg = c->pg;
     char buf[512];
     const char *msg = first_line(PQerrorMessage(c->conn), buf, sizeof(buf));
 
-    if (c->query) {
-        pg_query_t *q = c->query;
+    if (c->query && c->preparing) {
+        conn_requeue(c);
+    } else if (c->query) {
         PGresult *res = c->res;
-        c->query = NULL;
         c->res = NULL;
-        pg->n_running--;
-        query_fail_later(pg, q, res, PG_ERR_LOST, false);
+        query_fail_later(pg, conn_release(c), res, PG_ERR_LOST, false);
     }
     conn_close(c);
     unsigned delay = conn_schedule_retry(c);
@@ -407,65 +441,141 @@ static void on_retry_timer(uv_timer_t *t)
     conn_connect_start(t->data);
 }
 
-/* Reads what the running query's server sent; delivers the result once libpq has all of it. */
+/* Issues the libpq call for the next step of c->query: prepare its statement, or run it
+ * (prepared or not). Returns what libpq returned: 0 when nothing of this step was sent. */
+static int conn_issue(pg_conn_t *c)
+{
+    pg_query_t *q = c->query;
+    pg_stmt_t *st = c->stmt;
+
+    c->preparing = st && !st->prepared;
+    if (!st)
+        return PQsendQueryParams(c->conn, q->sql, q->nparams, NULL, q->values, NULL, NULL, 0);
+    if (st->prepared)
+        return PQsendQueryPrepared(c->conn, st->name, q->nparams, q->values, NULL, NULL, 0);
+    return PQsendPrepare(c->conn, st->name, q->sql, q->nparams, NULL);
+}
+
+/* Sends the next step of c->query and watches for its answer. When libpq refuses, the query
+ * has not run: it goes back to the head of the queue if the connection is gone, or fails
+ * from the loop with libpq's reason and the connection becomes idle. Never calls back nor
+ * dispatches (reached from ovop_pg_query through pg_dispatch). */
+static void conn_step(pg_conn_t *c)
+{
+    ovop_pg_t *pg = c->pg;
+
+    if (!conn_issue(c)) {
+        if (PQstatus(c->conn) == CONNECTION_BAD) {
+            conn_requeue(c);
+            conn_lost(c);
+        } else {
+            char buf[512];
+            const char *why = first_line(PQerrorMessage(c->conn), buf, sizeof(buf));
+            query_fail_later(pg, conn_release(c), NULL, why, true);
+        }
+        return;
+    }
+    int r = PQflush(c->conn);
+    if (r < 0 || conn_watch(c, r ? UV_READABLE | UV_WRITABLE : UV_READABLE, false) < 0)
+        conn_lost(c);
+}
+
+/* Starts q on idle connection c, through c's prepared statement for q's SQL when there is
+ * room for one. */
+static void conn_send(pg_conn_t *c, pg_query_t *q)
+{
+    c->state = PG_CONN_BUSY;
+    c->pg->n_idle--;
+    c->pg->n_running++;
+    c->query = q;
+    c->stmt = pg_stmt_get(&c->stmts, q->sql, q->hash);
+    conn_step(c);
+}
+
+/* True for the errors a prepared statement gives when the server's copy no longer fits:
+ * "cached plan must not change result type" (feature_not_supported) after a table changed,
+ * or the statement gone (invalid_sql_statement_name). Retrying is safe whatever raised them:
+ * the error aborted the statement's implicit transaction, so nothing it did persists. */
+static bool stale_statement(const PGresult *res)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return state && (strcmp(state, "0A000") == 0 || strcmp(state, "26000") == 0);
+}
+
+/* What went wrong with a finished query, in words; NULL when it succeeded. */
+static const char *result_error(const PGresult *res, char *buf, size_t size)
+{
+    switch (res ? PQresultStatus(res) : PGRES_FATAL_ERROR) {
+    case PGRES_TUPLES_OK:
+    case PGRES_COMMAND_OK:
+        return NULL;
+    case PGRES_EMPTY_QUERY:
+        return "empty query";
+    default: {
+        const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+        return primary ? primary : first_line(res ? PQresultErrorMessage(res) : NULL, buf, size);
+    }
+    }
+}
+
+/* Reads what the server sent for the step in flight. Once libpq has all of it: after a
+ * successful prepare, runs the statement; after a stale statement, prepares it again (once);
+ * otherwise delivers the result. */
 static void conn_read_results(pg_conn_t *c)
 {
     ovop_pg_t *pg = c->pg;
 
-    while (!PQisBusy(c->conn)) {
+    for (;;) {
+        if (PQisBusy(c->conn))
+            return;
         PGresult *r = PQgetResult(c->conn);
-        if (r) {
-            /* One statement gives one result; should there be more, keep an error over the
-             * rest, else the last. */
-            if (c->res && PQresultStatus(c->res) == PGRES_FATAL_ERROR) {
-                PQclear(r);
-            } else {
-                PQclear(c->res);
-                c->res = r;
-            }
-            continue;
-        }
-
-        /* Complete. Free the connection for the next query before calling back. */
-        pg_query_t *q = c->query;
-        PGresult *res = c->res;
-        c->query = NULL;
-        c->res = NULL;
-        pg->n_running--;
-        bool lost = PQstatus(c->conn) == CONNECTION_BAD;
-        const char *error = NULL;
-        char buf[512];
-
-        if (lost) {
-            error = PG_ERR_LOST;
-            conn_lost(c);
+        if (!r)
+            break;
+        /* One statement gives one result; should there be more, keep an error over the
+         * rest, else the last. */
+        if (c->res && PQresultStatus(c->res) == PGRES_FATAL_ERROR) {
+            PQclear(r);
         } else {
-            c->state = PG_CONN_IDLE;
-            pg->n_idle++;
-            if (conn_watch(c, UV_READABLE, false) < 0)
-                conn_lost(c);
+            PQclear(c->res);
+            c->res = r;
         }
-        if (!error) {
-            switch (res ? PQresultStatus(res) : PGRES_FATAL_ERROR) {
-            case PGRES_TUPLES_OK:
-            case PGRES_COMMAND_OK:
-                break;
-            case PGRES_EMPTY_QUERY:
-                error = "empty query";
-                break;
-            default: {
-                const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-                error = primary
-                            ? primary
-                            : first_line(res ? PQresultErrorMessage(res) : NULL, buf, sizeof(buf));
-                break;
-            }
-            }
-        }
+    }
+
+    if (PQstatus(c->conn) == CONNECTION_BAD) {
+        conn_lost(c);
         pg_dispatch(pg);
-        query_finish(pg, q, res, error);
         return;
     }
+    pg_query_t *q = c->query;
+    bool again = false;
+    if (c->preparing && c->res && PQresultStatus(c->res) == PGRES_COMMAND_OK) {
+        c->stmt->prepared = true; /* now run it */
+        again = true;
+    } else if (!c->preparing && c->stmt && !q->retried && stale_statement(c->res)) {
+        q->retried = true;
+        pg_stmt_renew(&c->stmts, c->stmt); /* prepare it again, under a new name */
+        again = true;
+    }
+    if (again) {
+        PQclear(c->res);
+        c->res = NULL;
+        conn_step(c);
+        if (c->state != PG_CONN_BUSY)
+            pg_dispatch(pg);
+        return;
+    }
+
+    /* Done (a failed prepare ends the query too). Free the connection for the next query
+     * before calling back. */
+    PGresult *res = c->res;
+    char buf[512];
+    const char *error = result_error(res, buf, sizeof(buf));
+    c->res = NULL;
+    conn_release(c);
+    if (conn_watch(c, UV_READABLE, false) < 0)
+        conn_lost(c);
+    pg_dispatch(pg);
+    query_finish(pg, q, res, error);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
@@ -483,12 +593,14 @@ static void on_poll(uv_poll_t *h, int status, int events)
     }
     if (status < 0 || !PQconsumeInput(c->conn)) {
         conn_lost(c);
+        pg_dispatch(c->pg);
         return;
     }
     if (c->state == PG_CONN_BUSY && (c->poll_events & UV_WRITABLE)) {
         int r = PQflush(c->conn);
         if (r < 0 || conn_watch(c, r ? UV_READABLE | UV_WRITABLE : UV_READABLE, false) < 0) {
             conn_lost(c);
+            pg_dispatch(c->pg);
             return;
         }
     }
@@ -499,36 +611,6 @@ static void on_poll(uv_poll_t *h, int status, int events)
     if (c->state == PG_CONN_BUSY)
         conn_read_results(c);
     else if (PQstatus(c->conn) == CONNECTION_BAD)
-        conn_lost(c);
-}
-
-/* Sends q on idle connection c. Never calls back (reached from ovop_pg_query). */
-static void conn_send(pg_conn_t *c, pg_query_t *q)
-{
-    ovop_pg_t *pg = c->pg;
-
-    c->state = PG_CONN_BUSY;
-    pg->n_idle--;
-    if (!PQsendQueryParams(c->conn, q->sql, q->nparams, NULL, q->values, NULL, NULL, 0)) {
-        if (PQstatus(c->conn) == CONNECTION_BAD) {
-            /* Nothing reached the server: the query goes back to the head of the queue. */
-            list_push_front(&pg->queue, q);
-            ovop_metric_set(pg->m_queue_depth, pg->queue.n);
-            c->query = NULL;
-            conn_lost(c);
-        } else {
-            char buf[512];
-            query_fail_later(pg, q, NULL, first_line(PQerrorMessage(c->conn), buf, sizeof(buf)),
-                             true);
-            c->state = PG_CONN_IDLE;
-            pg->n_idle++;
-        }
-        return;
-    }
-    c->query = q;
-    pg->n_running++;
-    int r = PQflush(c->conn);
-    if (r < 0 || conn_watch(c, r ? UV_READABLE | UV_WRITABLE : UV_READABLE, false) < 0)
         conn_lost(c);
 }
 
@@ -636,6 +718,8 @@ static pg_query_t *query_new(const char *sql, int nparams, const char *const *va
     q->cb = cb;
     q->userdata = userdata;
     q->start_us = ovop_mono_us();
+    q->hash = pg_stmt_hash(sql, sql_len - 1);
+    q->retried = false;
     q->res = NULL;
     q->error = NULL;
     q->error_owned = NULL;
@@ -699,11 +783,10 @@ void ovop_pg_destroy(ovop_pg_t **p)
     pg_list_t running = {0};
     for (unsigned i = 0; i < pg->n_conns; i++) {
         pg_conn_t *c = &pg->conns[i];
-        if (c->query) {
-            list_push(&running, c->query);
-            c->query = NULL;
-            pg->n_running--;
-        }
+        if (c->query && c->preparing)
+            conn_requeue(c); /* has not run */
+        else if (c->query)
+            list_push(&running, conn_release(c));
         conn_close(c);
         uv_close((uv_handle_t *)&c->timer, on_handle_closed);
         c->timer.data = pg;

@@ -17,7 +17,7 @@ typedef struct ovop_pg ovop_pg_t;
  * happened in words fit for a log. res is freed after the callback returns. */
 typedef void (*ovop_pg_cb)(PGresult *res, const char *error, void *userdata);
 
-#define OVOP_PG_MAX_QUEUE 10000
+#define OVOP_PG_MAX_QUEUE  10000
 #define OVOP_PG_MAX_PARAMS 64
 
 /* Starts pool_size connections to conninfo (a URL or key=value string); returns at once.
@@ -29,7 +29,10 @@ int ovop_pg_new(ovop_pg_t **ret, uv_loop_t *loop, const char *conninfo, unsigned
  * format. Parameters are copied. A single statement is its own transaction, so database
  * functions that write several rows are atomic. When no connection is up the query waits
  * (up to OVOP_PG_MAX_QUEUE queued; beyond that, or when the pool is shutting down, cb gets
- * an error at once from the loop). */
+ * an error at once from the loop).
+ * Each connection prepares the first 128 distinct SQL texts it runs and executes them by name
+ * afterwards, so pass values as parameters, never spliced into sql. Named statements need a
+ * session per connection: a pooler in front must not pool by transaction. */
 void ovop_pg_query(ovop_pg_t *pg, const char *sql, int nparams, const char *const *values,
                    ovop_pg_cb cb, void *userdata);
 

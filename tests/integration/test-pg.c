@@ -18,6 +18,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pg.h"
+#include "pg_stmt.h"
 #include "pgtest.h"
 #include "util.h"
 
@@ -262,6 +263,72 @@ static void test_errors(void **state)
     for (int i = 0; i < 5; i++)
         assert_int_equal(c[i].calls, 1);
     assert_int_equal(metric(e, "ovop_pg_errors_total"), 3);
+}
+
+/* Runs one query on the pool and waits for it; returns its outcome. */
+static call_t run1(env_t *e, const char *sql)
+{
+    call_t c = {0};
+    ovop_pg_query(e->pg, sql, 0, NULL, on_result, &c);
+    wait_calls(e, &c, 1, 10000);
+    assert_int_equal(c.calls, 1);
+    return c;
+}
+
+static call_t run1_ok(env_t *e, const char *sql)
+{
+    call_t c = run1(e, sql);
+    if (!c.ok)
+        fail_msg("%s: %s", sql, c.error);
+    return c;
+}
+
+/* Statements are prepared per connection on first use and run by name afterwards; a stale
+ * one (its table changed, or deallocated) is prepared again transparently; past the cache's
+ * size, queries run unprepared; a failed prepare is the query's error. */
+static void test_prepared(void **state)
+{
+    env_t *e = *state;
+    char sql[64];
+
+    new_pool(e, 1);
+    run1_ok(e, "SELECT 1");
+    call_t c = run1_ok(e, "SELECT string_agg(statement, '|' ORDER BY statement) "
+                          "FROM pg_prepared_statements");
+    assert_non_null(strstr(c.value, "SELECT 1|"));
+
+    /* SELECT * changes its result type when the table gains a column. */
+    run1_ok(e, "CREATE TABLE t (a int)");
+    run1_ok(e, "INSERT INTO t VALUES (1)");
+    assert_string_equal(run1_ok(e, "SELECT * FROM t").value, "1");
+    PGconn *admin = pgtest_connect(e->db);
+    PQclear(PQexec(admin, "ALTER TABLE t ADD COLUMN b int DEFAULT 5"));
+    PQfinish(admin);
+    assert_string_equal(run1_ok(e, "SELECT * FROM t").value, "1");
+    assert_string_equal(run1_ok(e, "SELECT b FROM t").value, "5");
+
+    /* The statements vanish from the session: each is prepared again. */
+    run1_ok(e, "DEALLOCATE ALL");
+    assert_string_equal(run1_ok(e, "SELECT * FROM t").value, "1");
+
+    /* A failed prepare fails the query, every time. */
+    for (int i = 0; i < 2; i++) {
+        c = run1(e, "SELECT nope FROM t");
+        assert_false(c.ok);
+        assert_string_equal(c.sqlstate, "42703");
+        assert_string_equal(c.error, "column \"nope\" does not exist");
+    }
+
+    /* Fill a new connection's cache: later statements still run, unprepared. */
+    ovop_pg_destroy(&e->pg);
+    new_pool(e, 1);
+    for (int i = 0; i < 200; i++) {
+        snprintf(sql, sizeof(sql), "SELECT %d", i);
+        assert_int_equal(atoi(run1_ok(e, sql).value), i);
+    }
+    c = run1_ok(e, "SELECT count(*) FROM pg_prepared_statements");
+    assert_int_equal(atoi(c.value), OVOP_PG_STMT_MAX);
+    assert_int_equal(metric(e, "ovop_pg_errors_total"), 2);
 }
 
 /* Backends of the test database other than the admin connection itself. */
@@ -552,6 +619,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_new_rejects, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prepared, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overflow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreachable, setup, teardown),
