@@ -6,8 +6,9 @@
 #
 # The server runs as an unprivileged OS user (PostgreSQL refuses root): `postgres` when it
 # exists, otherwise a system user `ovop-pg` created here. It listens on 127.0.0.1 only, on a
-# free port, with its unix socket in DIR and trust authentication for 127.0.0.1 and the
-# socket; the superuser role is `ovop`. fsync stays on: benchmarks need honest durability.
+# free port, with trust authentication for 127.0.0.1 and nothing else (its unix socket, in
+# DIR, accepts no login); the superuser role is `ovop`. fsync stays on: benchmarks need
+# honest durability.
 # Only the URL goes to stdout, so `eval "$(tests/pg-scratch.sh start DIR)"` works.
 set -euo pipefail
 
@@ -73,8 +74,7 @@ start() {
             --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
             die "initdb failed, see $dir/initdb.log"
         as_pg tee "$data/pg_hba.conf" >/dev/null <<'EOF'
-# pg-scratch: trust on the private unix socket and on 127.0.0.1 only.
-local   all   all                 trust
+# pg-scratch: trust on 127.0.0.1 only; nothing else may connect.
 host    all   all   127.0.0.1/32  trust
 EOF
     fi
