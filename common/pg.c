@@ -24,6 +24,9 @@
 
 #define PG_BACKOFF_MIN_MS 100u
 #define PG_BACKOFF_MAX_MS 5000u
+/* How long a connection attempt may take when conninfo sets no connect_timeout. libpq applies
+ * connect_timeout only in its blocking connect, so the pool times attempts itself. */
+#define PG_CONNECT_TIMEOUT_MS 10000u
 
 #define PG_ERR_LOST             "connection to database lost"
 #define PG_ERR_SHUTDOWN         "database pool is shutting down"
@@ -72,7 +75,7 @@ struct pg_conn {
     uv_poll_t *poll;
     int poll_fd;
     int poll_events;
-    uv_timer_t timer;
+    uv_timer_t timer; /* connect timeout while connecting, the next attempt while down */
     unsigned backoff_ms;
     pg_query_t *query;
     PGresult *res; /* the running query's result so far */
@@ -84,6 +87,7 @@ struct pg_conn {
 struct ovop_pg {
     uv_loop_t *loop;
     char *conninfo;
+    unsigned connect_timeout_ms;
     pg_conn_t *conns;
     unsigned n_conns;
     unsigned n_idle;
@@ -107,6 +111,7 @@ static void pg_dispatch(ovop_pg_t *pg);
 static void conn_connect_start(pg_conn_t *c);
 static void on_poll(uv_poll_t *h, int status, int events);
 static void on_retry_timer(uv_timer_t *t);
+static void on_connect_timeout(uv_timer_t *t);
 static void on_idle(uv_idle_t *h);
 
 static void list_push(pg_list_t *l, pg_query_t *q)
@@ -383,6 +388,7 @@ static void conn_established(pg_conn_t *c)
         conn_connect_failed(c, uv_strerror(r));
         return;
     }
+    uv_timer_stop(&c->timer);
     c->state = PG_CONN_IDLE;
     c->backoff_ms = PG_BACKOFF_MIN_MS;
     pg->n_up++;
@@ -426,6 +432,7 @@ static void conn_connect_start(pg_conn_t *c)
     }
     PQsetNoticeReceiver(c->conn, on_notice, NULL);
     c->state = PG_CONN_CONNECTING;
+    uv_timer_start(&c->timer, on_connect_timeout, c->pg->connect_timeout_ms, 0);
     if (PQstatus(c->conn) == CONNECTION_BAD) {
         conn_connect_failed(c, NULL);
         return;
@@ -439,6 +446,13 @@ static void conn_connect_start(pg_conn_t *c)
 static void on_retry_timer(uv_timer_t *t)
 {
     conn_connect_start(t->data);
+}
+
+static void on_connect_timeout(uv_timer_t *t)
+{
+    pg_conn_t *c = t->data;
+    assert(c->state == PG_CONN_CONNECTING);
+    conn_connect_failed(c, "timeout expired");
 }
 
 /* Issues the libpq call for the next step of c->query: prepare its statement, or run it
@@ -645,11 +659,21 @@ int ovop_pg_new(ovop_pg_t **ret, uv_loop_t *loop, const char *conninfo, unsigned
     PQfreemem(errmsg);
     if (!opts)
         return -EINVAL;
+    unsigned timeout_ms = PG_CONNECT_TIMEOUT_MS;
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (strcmp(o->keyword, "connect_timeout") != 0 || !o->val)
+            continue;
+        /* As libpq reads it: whole seconds, at least 2. Its 0, wait forever, is our default. */
+        int secs = atoi(o->val);
+        if (secs > 0)
+            timeout_ms = (unsigned)(secs < 2 ? 2 : secs > 3600 ? 3600 : secs) * 1000u;
+    }
     PQconninfoFree(opts);
 
     ovop_pg_t *pg = xcalloc(1, sizeof(*pg));
     pg->loop = loop;
     pg->conninfo = xstrdup(conninfo);
+    pg->connect_timeout_ms = timeout_ms;
     pg->n_conns = pool_size;
     pg->conns = xcalloc(pool_size, sizeof(*pg->conns));
     if (metrics) {

@@ -21,7 +21,8 @@ typedef void (*ovop_pg_cb)(PGresult *res, const char *error, void *userdata);
 #define OVOP_PG_MAX_PARAMS 64
 
 /* Starts pool_size connections to conninfo (a URL or key=value string); returns at once.
- * Returns 0 or -EINVAL for an unparsable conninfo. */
+ * A connection attempt is abandoned after conninfo's connect_timeout (10 s when unset) and
+ * retried with the back-off. Returns 0 or -EINVAL for an unparsable conninfo or no pool. */
 int ovop_pg_new(ovop_pg_t **ret, uv_loop_t *loop, const char *conninfo, unsigned pool_size,
                 ovop_metrics_t *metrics);
 

@@ -441,50 +441,79 @@ static void test_overflow(void **state)
     free(c);
 }
 
+/* Captures what is written to stderr (the log) between log_capture and log_captured. */
+typedef struct log_capture {
+    int fd;
+    int saved;
+} log_capture_t;
+
+static void log_capture(log_capture_t *lc)
+{
+    char path[] = "/tmp/ovop-test-pg-log-XXXXXX";
+    lc->fd = mkstemp(path);
+    assert_true(lc->fd >= 0);
+    unlink(path);
+    fflush(stderr);
+    lc->saved = dup(2);
+    dup2(lc->fd, 2);
+}
+
+/* Restores stderr and returns what was written (malloc'd). */
+static char *log_captured(log_capture_t *lc)
+{
+    fflush(stderr);
+    dup2(lc->saved, 2);
+    close(lc->saved);
+    char *log = xcalloc(1, 65536);
+    assert_true(pread(lc->fd, log, 65535, 0) >= 0);
+    close(lc->fd);
+    return log;
+}
+
+/* A TCP socket on 127.0.0.1 (listening or not) that never accepts; returns its port. */
+static unsigned dead_port(int *ret_fd, bool listening)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
+    if (listening)
+        assert_int_equal(listen(s, 16), 0);
+    *ret_fd = s;
+    return ntohs(a.sin_port);
+}
+
+static void run_for(env_t *e, unsigned ms)
+{
+    int64_t until = ovop_mono_us() + (int64_t)ms * 1000;
+    while (ovop_mono_us() < until)
+        uv_run(&e->loop, UV_RUN_ONCE);
+}
+
 /* A server that is not there: queries wait (they are not failed), attempts are logged with
  * a doubling delay and without the password. */
 static void test_unreachable(void **state)
 {
     env_t *e = *state;
     call_t c = {0};
-
-    /* A port with nothing behind it: bind one and do not listen. */
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
+    log_capture_t lc;
+    int s;
     char *conninfo = xasprintf("host=127.0.0.1 port=%u user=ovop password=sekrit-pw "
-                               "dbname=nowhere connect_timeout=2",
-                               ntohs(a.sin_port));
+                               "dbname=nowhere",
+                               dead_port(&s, false));
 
-    /* Capture the log (stderr) while the pool retries. */
-    char path[] = "/tmp/ovop-test-pg-log-XXXXXX";
-    int logfd = mkstemp(path);
-    assert_true(logfd >= 0);
-    unlink(path);
-    fflush(stderr);
-    int saved = dup(2);
-    dup2(logfd, 2);
-
+    log_capture(&lc);
     assert_int_equal(ovop_pg_new(&e->pg, &e->loop, conninfo, 1, e->metrics), 0);
     ovop_pg_query(e->pg, "SELECT 1", 0, NULL, on_result, &c);
-    int64_t until = ovop_mono_us() + 800 * 1000;
-    while (ovop_mono_us() < until)
-        uv_run(&e->loop, UV_RUN_ONCE);
+    run_for(e, 800);
     assert_int_equal(c.calls, 0);
     assert_false(ovop_pg_ready(e->pg));
     assert_int_equal(ovop_pg_pending(e->pg), 1);
     ovop_pg_destroy(&e->pg);
     assert_int_equal(c.calls, 1);
     assert_string_equal(c.error, "database pool is shutting down");
-
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    char log[8192] = {0};
-    assert_true(pread(logfd, log, sizeof(log) - 1, 0) > 0);
-    close(logfd);
+    char *log = log_captured(&lc);
     close(s);
     free(conninfo);
 
@@ -493,6 +522,34 @@ static void test_unreachable(void **state)
     assert_non_null(strstr(log, "retrying in 200 ms"));
     assert_non_null(strstr(log, "retrying in 400 ms"));
     assert_null(strstr(log, "sekrit"));
+    free(log);
+}
+
+/* A server that accepts the TCP connection and never answers: the attempt times out after
+ * connect_timeout (libpq leaves that to us when connecting asynchronously). */
+static void test_connect_timeout(void **state)
+{
+    env_t *e = *state;
+    log_capture_t lc;
+    int s;
+    char *conninfo = xasprintf("host=127.0.0.1 port=%u user=ovop dbname=mute connect_timeout=1",
+                               dead_port(&s, true));
+
+    log_capture(&lc);
+    assert_int_equal(ovop_pg_new(&e->pg, &e->loop, conninfo, 1, e->metrics), 0);
+    run_for(e, 1500);
+    char *early = log_captured(&lc);
+    assert_null(strstr(early, "timeout expired")); /* 1 s counts as libpq's minimum, 2 s */
+    free(early);
+    log_capture(&lc);
+    run_for(e, 1000);
+    char *log = log_captured(&lc);
+    ovop_pg_destroy(&e->pg);
+    close(s);
+    free(conninfo);
+    assert_non_null(strstr(log, "could not connect to database: timeout expired, retrying in "
+                                "100 ms"));
+    free(log);
 }
 
 typedef struct resubmit {
@@ -623,6 +680,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_killed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overflow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreachable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connect_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_early_and_reentrant, setup, teardown),
     };
