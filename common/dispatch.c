@@ -220,9 +220,9 @@ bool ovop_call_has_violations(const ovop_call_t *c)
     return c->n_viol > 0;
 }
 
-static void finish(ovop_call_t *c, const Ovop__V1__Status *st, const ProtobufCMessage *out)
+static void *encode(const ovop_call_t *c, const Ovop__V1__Status *st, const ProtobufCMessage *out,
+                    size_t *ret_len)
 {
-    ovop_dispatch_t *d = c->d;
     void *body = NULL;
     size_t body_len = 0;
     if (out) {
@@ -230,11 +230,33 @@ static void finish(ovop_call_t *c, const Ovop__V1__Status *st, const ProtobufCMe
         body = xmalloc(body_len);
         protobuf_c_message_pack(out, body);
     }
-    size_t len;
-    void *rep = ovop_reply_encode(c->req->request_id, st, body, body_len, &len);
+    void *rep = ovop_reply_encode(c->req->request_id, st, body, body_len, ret_len);
     free(body);
+    return rep;
+}
 
-    if (st && st->code != OVOP_OK)
+void *ovop_call_encode_ok(const ovop_call_t *c, const ProtobufCMessage *output, size_t *ret_len)
+{
+    return encode(c, NULL, output, ret_len);
+}
+
+void ovop_call_fingerprint(const ovop_call_t *c, char out[static 17])
+{
+    /* FNV-1a, 64 bits, over the method name, a separator and the body. */
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const char *p = c->req->method; *p; p++)
+        h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+    h = (h ^ 0xff) * 0x100000001b3ULL;
+    for (size_t i = 0; i < c->req->body.len; i++)
+        h = (h ^ c->req->body.data[i]) * 0x100000001b3ULL;
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+/* Accounts for the call's end, frees it and hands the encoded reply on. */
+static void complete(ovop_call_t *c, bool ok, void *rep, size_t len)
+{
+    ovop_dispatch_t *d = c->d;
+    if (!ok)
         ovop_metric_inc(c->m->errors);
     ovop_metric_observe(c->m->latency, (double)(ovop_mono_us() - c->started) / 1e6);
     d->inflight--;
@@ -251,6 +273,18 @@ static void finish(ovop_call_t *c, const Ovop__V1__Status *st, const ProtobufCMe
     ovop__v1__request__free_unpacked(c->req, NULL);
     free(c);
     done(ud, rep, len);
+}
+
+static void finish(ovop_call_t *c, const Ovop__V1__Status *st, const ProtobufCMessage *out)
+{
+    size_t len;
+    void *rep = encode(c, st, out, &len);
+    complete(c, !st || st->code == OVOP_OK, rep, len);
+}
+
+void ovop_call_finish_encoded(ovop_call_t *c, void *reply, size_t len)
+{
+    complete(c, true, reply, len);
 }
 
 void ovop_call_finish(ovop_call_t *c, const ProtobufCMessage *output)

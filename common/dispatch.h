@@ -55,5 +55,14 @@ void ovop_call_fail_violations(ovop_call_t *c);
 
 /* Finishes with OK and the output (of the method's output type), and frees the call. */
 void ovop_call_finish(ovop_call_t *c, const ProtobufCMessage *output);
+/* The Reply that ovop_call_finish(c, output) would send, encoded (malloc'd), without
+ * finishing: mutations store it with their change so that a retry gets the same bytes. */
+void *ovop_call_encode_ok(const ovop_call_t *c, const ProtobufCMessage *output, size_t *ret_len);
+/* Finishes with an already encoded Reply (ownership moves in), and frees the call. */
+void ovop_call_finish_encoded(ovop_call_t *c, void *reply, size_t len);
+/* A fingerprint of the request (method and body), 16 hex digits and a NUL: a retry has the
+ * same one, another request under the same id almost surely not. */
+void ovop_call_fingerprint(const ovop_call_t *c, char out[static 17]);
+
 /* Finishes with an error, and frees the call. */
 void ovop_call_fail(ovop_call_t *c, ovop_code_t code, const char *fmt, ...) OVOP_PRINTF(3, 4);

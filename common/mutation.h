@@ -1,0 +1,31 @@
+/* Mutations as one SQL statement: the change, its events and the stored reply commit
+ * together, and a retried request (same request_id) gets the first reply back.
+ *
+ * Convention for a service's mutation function in SQL: its first five parameters are
+ * (service text, request_id text, method text, fingerprint text, reply bytea) and it returns
+ * one row (outcome text, reply bytea, field text, message text). It starts with
+ * bus.replay(service, request_id, fingerprint) and, when that finds a reply, returns
+ * ('replay', reply); otherwise it checks, writes, calls bus.emit() for each event and
+ * bus.remember() with the reply, and returns ('ok', reply). A refusal writes nothing and
+ * returns one of: invalid (with the field), not_found, stale, precondition, exists. */
+#pragma once
+
+#include "dispatch.h"
+#include "pg.h"
+#include "sequencer.h"
+
+typedef struct ovop_mutator {
+    ovop_pg_t *pg;
+    ovop_sequencer_t *sequencer; /* kicked after a change; may be NULL */
+    const char *service;         /* e.g. "ovop.registry" */
+} ovop_mutator_t;
+
+/* Runs `sql` with the five conventional parameters ($1..$5) followed by args ($6...), the
+ * reply being ovop_call_encode_ok(call, output); finishes the call with the outcome. */
+void ovop_mutate(ovop_call_t *call, const ovop_mutator_t *m, const char *sql, int n_args,
+                 const char *const *args, const ProtobufCMessage *output);
+
+/* Maps a PostgreSQL error result of a mutation (a constraint the function did not foresee,
+ * a serialization failure...) to a status and finishes the call. Exposed for handlers that
+ * run their own statements. */
+void ovop_mutation_fail_db(ovop_call_t *call, PGresult *res, const char *error);
