@@ -122,9 +122,13 @@ static bool is_ready(void *userdata, ovop_buf_t *why)
 static void stop_everything(ovop_daemon_t *d)
 {
     uv_timer_stop(&d->drain_timer);
+    if (d->spec->stop)
+        d->spec->stop(d->state);
+    /* The pool first: its error callbacks finish the calls still out (after a drain
+     * timeout), and their replies need the worker. */
+    ovop_pg_destroy(&d->pg);
     ovop_worker_destroy(&d->worker);
     ovop_http_destroy(&d->http);
-    ovop_pg_destroy(&d->pg);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->drain_timer, NULL);
@@ -324,9 +328,11 @@ out_http:
 out_state:
     if (d->worker || d->http || d->pg) {
         /* Error paths after partial start-up: close what is open, then let callbacks run. */
+        if (spec->stop)
+            spec->stop(d->state);
+        ovop_pg_destroy(&d->pg);
         ovop_worker_destroy(&d->worker);
         ovop_http_destroy(&d->http);
-        ovop_pg_destroy(&d->pg);
         uv_run(&d->loop, UV_RUN_DEFAULT);
     }
     if (spec->teardown)

@@ -26,6 +26,9 @@ typedef struct ovop_daemon_spec {
     /* Registers handlers on the dispatcher and builds the service's state. Returns 0 or
      * -errno (the daemon then exits 1). */
     int (*setup)(ovop_daemon_t *d, void **ret_state);
+    /* Stops the state's own loop work (timers, background queries) when the daemon stops,
+     * before the database pool closes; may be NULL. */
+    void (*stop)(void *state);
     /* Frees the state; called after the loop stopped and nothing is in flight. */
     void (*teardown)(void *state);
     /* Extra options of this daemon, appended to the standard table; may be NULL. */

@@ -41,8 +41,14 @@ void ovop_mutation_fail_db(ovop_call_t *call, PGresult *res, const char *error)
                      error);
         ovop_call_fail(call, OVOP_ABORTED, "a concurrent change interfered, retry");
     } else if (state && strcmp(state, "23505") == 0) {
-        /* The twin of a retried request committed first: the client's retry gets the reply. */
-        ovop_call_fail(call, OVOP_ABORTED, "the same request is being processed, retry");
+        const char *constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+        if (constraint && strcmp(constraint, "idempotency_pkey") == 0)
+            /* The twin of a retried request committed first: a retry gets its reply. */
+            ovop_call_fail(call, OVOP_ABORTED, "the same request is being processed, retry");
+        else
+            /* A concurrent request took the same unique value between check and insert. */
+            ovop_call_fail(call, OVOP_ALREADY_EXISTS,
+                           "a record with the same unique value was created concurrently");
     } else if (state && strncmp(state, "23", 2) == 0) {
         log_error_rid(rid, "%s broke a constraint the checks missed: %s", ovop_call_method(call),
                       error);

@@ -1,14 +1,33 @@
 /* ovop-registryd: serves ovop.registry (territories, producers, products, cooperatives,
  * specializations, certification) from PostgreSQL through the MDP broker. */
+#include <stdlib.h>
+
 #include "daemon.h"
 #include "ovop/v1/registry.pb-c.h"
 #include "registry.h"
 
 static int setup(ovop_daemon_t *d, void **ret_state)
 {
-    registry_territories_register(d);
-    *ret_state = NULL;
+    registry_t *r = xcalloc(1, sizeof(*r));
+    r->d = d;
+    r->pg = ovop_daemon_pg(d);
+    ovop_sequencer_new(&r->sequencer, ovop_daemon_loop(d), r->pg, 50, ovop_daemon_metrics(d));
+    r->mutator = (ovop_mutator_t){r->pg, r->sequencer, REGISTRY_SERVICE};
+    registry_territories_register(r);
+    registry_producers_register(r);
+    *ret_state = r;
     return 0;
+}
+
+static void stop(void *state)
+{
+    registry_t *r = state;
+    ovop_sequencer_destroy(&r->sequencer);
+}
+
+static void teardown(void *state)
+{
+    free(state);
 }
 
 int main(int argc, char **argv)
@@ -17,10 +36,12 @@ int main(int argc, char **argv)
         .prog = "ovop-registryd",
         .summary = "OVOP registry service (ovop.registry): territories and the programme's "
                    "registers, over the MDP broker",
-        .service = "ovop.registry",
+        .service = REGISTRY_SERVICE,
         .log_service = "registryd",
         .descriptor = &ovop__v1__registry__descriptor,
         .setup = setup,
+        .stop = stop,
+        .teardown = teardown,
     };
     return ovop_daemon_main(&spec, argc, argv);
 }

@@ -46,24 +46,6 @@ typedef struct territory_row {
     Ovop__V1__GeoPoint loc;
 } territory_row_t;
 
-/* A valid SOATE code: 14 digits, the republic's prefix 417. Writes the reason otherwise. */
-static bool soate_valid(const char *code, const char **ret_why)
-{
-    if (strlen(code) != 14) {
-        *ret_why = "must be 14 digits";
-        return false;
-    }
-    if (!ovop_all_digits(code, 14)) {
-        *ret_why = "must contain digits only";
-        return false;
-    }
-    if (strncmp(code, "417", 3) != 0) {
-        *ret_why = "must start with 417, the code of the Kyrgyz Republic";
-        return false;
-    }
-    return true;
-}
-
 static bool kind_valid(const char *k)
 {
     for (size_t i = 0; i < OVOP_ARRAY_SIZE(kinds); i++)
@@ -108,12 +90,6 @@ static const char *as_of_param(ovop_call_t *call, const char *as_of)
     return as_of;
 }
 
-static void fail_db(ovop_call_t *call, const char *error)
-{
-    log_error_rid(ovop_call_request_id(call), "%s failed: %s", ovop_call_method(call), error);
-    ovop_call_fail(call, OVOP_UNAVAILABLE, "the registry database is unavailable, retry later");
-}
-
 /* --- GetTerritory --- */
 
 typedef struct get_ctx {
@@ -126,7 +102,7 @@ static void on_get(PGresult *res, const char *error, void *userdata)
 {
     get_ctx_t *g = userdata;
     if (error) {
-        fail_db(g->call, error);
+        registry_fail_db(g->call, error);
     } else if (PQntuples(res) == 0) {
         if (strcmp(g->as_of, "today") == 0)
             ovop_call_fail(g->call, OVOP_NOT_FOUND, "no territory with code %s", g->code);
@@ -144,12 +120,12 @@ static void on_get(PGresult *res, const char *error, void *userdata)
 static void get_territory(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
     const Ovop__V1__GetTerritoryRequest *in = (const Ovop__V1__GetTerritoryRequest *)input;
-    ovop_daemon_t *d = userdata;
+    registry_t *r = userdata;
     const char *why;
 
     if (in->code[0] == '\0')
         ovop_call_violation(call, "code", "is required");
-    else if (!soate_valid(in->code, &why))
+    else if (!registry_soate_valid(in->code, &why))
         ovop_call_violation(call, "code", "%s, got \"%.32s\"", why, in->code);
     const char *as_of = as_of_param(call, in->as_of);
     if (ovop_call_has_violations(call)) {
@@ -161,14 +137,14 @@ static void get_territory(ovop_call_t *call, const ProtobufCMessage *input, void
     snprintf(g->code, sizeof(g->code), "%s", in->code);
     snprintf(g->as_of, sizeof(g->as_of), "%s", as_of);
     const char *params[] = {g->code, g->as_of};
-    ovop_pg_query(ovop_daemon_pg(d), get_sql, 2, params, on_get, g);
+    ovop_pg_query(r->pg, get_sql, 2, params, on_get, g);
 }
 
 /* --- ListTerritories --- */
 
 typedef struct list_ctx {
     ovop_call_t *call;
-    ovop_daemon_t *d;
+    registry_t *r;
     char parent[15];
     char as_of[11];
     unsigned page_size;
@@ -178,7 +154,7 @@ static void on_parent_checked(PGresult *res, const char *error, void *userdata)
 {
     list_ctx_t *l = userdata;
     if (error) {
-        fail_db(l->call, error);
+        registry_fail_db(l->call, error);
     } else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
         ovop_call_fail(l->call, OVOP_NOT_FOUND, "no territory with code %s to list children of",
                        l->parent);
@@ -193,7 +169,7 @@ static void on_list(PGresult *res, const char *error, void *userdata)
 {
     list_ctx_t *l = userdata;
     if (error) {
-        fail_db(l->call, error);
+        registry_fail_db(l->call, error);
         free(l);
         return;
     }
@@ -201,7 +177,7 @@ static void on_list(PGresult *res, const char *error, void *userdata)
     if (n == 0 && l->parent[0]) {
         /* An empty page: tell an unknown parent apart from a leaf. */
         const char *params[] = {l->parent, l->as_of};
-        ovop_pg_query(ovop_daemon_pg(l->d), exists_sql, 2, params, on_parent_checked, l);
+        ovop_pg_query(l->r->pg, exists_sql, 2, params, on_parent_checked, l);
         return;
     }
     bool more = (unsigned)n > l->page_size;
@@ -229,11 +205,11 @@ static void on_list(PGresult *res, const char *error, void *userdata)
 static void list_territories(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
     const Ovop__V1__ListTerritoriesRequest *in = (const Ovop__V1__ListTerritoriesRequest *)input;
-    ovop_daemon_t *d = userdata;
+    registry_t *r = userdata;
     const char *why;
     const char *after = "";
 
-    if (in->parent_code[0] && !soate_valid(in->parent_code, &why))
+    if (in->parent_code[0] && !registry_soate_valid(in->parent_code, &why))
         ovop_call_violation(call, "parent_code", "%s, got \"%.32s\"", why, in->parent_code);
     if (in->kind[0] && !kind_valid(in->kind))
         ovop_call_violation(call, "kind",
@@ -245,7 +221,7 @@ static void list_territories(ovop_call_t *call, const ProtobufCMessage *input, v
                             in->page_size);
     if (in->page_token[0]) {
         const char *t = in->page_token;
-        if (strncmp(t, TOKEN_PREFIX, 3) != 0 || !soate_valid(t + 3, &why))
+        if (strncmp(t, TOKEN_PREFIX, 3) != 0 || !registry_soate_valid(t + 3, &why))
             ovop_call_violation(call, "page_token",
                                 "is not a token this service returned; start without one");
         else
@@ -259,19 +235,19 @@ static void list_territories(ovop_call_t *call, const ProtobufCMessage *input, v
 
     list_ctx_t *l = xcalloc(1, sizeof(*l));
     l->call = call;
-    l->d = d;
+    l->r = r;
     l->page_size = in->page_size ? in->page_size : DEFAULT_PAGE;
     snprintf(l->parent, sizeof(l->parent), "%s", in->parent_code);
     snprintf(l->as_of, sizeof(l->as_of), "%s", as_of);
     char limit[16];
     snprintf(limit, sizeof(limit), "%u", l->page_size + 1);
     const char *params[] = {l->parent, l->as_of, in->kind, after, limit};
-    ovop_pg_query(ovop_daemon_pg(d), list_sql, 5, params, on_list, l);
+    ovop_pg_query(r->pg, list_sql, 5, params, on_list, l);
 }
 
-void registry_territories_register(ovop_daemon_t *d)
+void registry_territories_register(registry_t *r)
 {
-    ovop_dispatch_t *disp = ovop_daemon_dispatch(d);
-    ovop_dispatch_register(disp, "GetTerritory", get_territory, d);
-    ovop_dispatch_register(disp, "ListTerritories", list_territories, d);
+    ovop_dispatch_t *disp = ovop_daemon_dispatch(r->d);
+    ovop_dispatch_register(disp, "GetTerritory", get_territory, r);
+    ovop_dispatch_register(disp, "ListTerritories", list_territories, r);
 }

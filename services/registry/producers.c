@@ -1,0 +1,612 @@
+/* Producers: registration, updates under optimistic versioning, status, queries. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "ovop/v1/registry.pb-c.h"
+#include "registry.h"
+
+#define MAX_MEMBERS  200
+#define TOKEN_PREFIX "p1."
+
+static const char *const kind_names[] = {"", "individual", "family_group", "cooperative", "sme"};
+static const char *const status_names[] = {"", "active", "suspended", "closed"};
+
+static int name_index(const char *const *names, size_t n, const char *s)
+{
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(names[i], s) == 0)
+            return (int)i;
+    return 0;
+}
+
+/* The producer columns, in the order producer_from_row reads them. */
+#define PRODUCER_COLUMNS                                                                           \
+    "p.id, p.kind, p.legal_name, p.tax_id, p.phone, p.email, p.address, p.territory_code, "        \
+    "p.lat, p.lon, p.status, p.status_reason, p.version, "                                         \
+    "(extract(epoch FROM p.created_at) * 1000000)::bigint, "                                       \
+    "(extract(epoch FROM p.updated_at) * 1000000)::bigint, registry.producer_stars(p.id), "        \
+    "coalesce((SELECT json_agg(json_build_array(m.name, m.role, m.tax_id) ORDER BY m.ord) "        \
+    "          FROM registry.producer_members m WHERE m.producer_id = p.id), '[]')"
+
+static const char get_sql[] = "SELECT " PRODUCER_COLUMNS " FROM registry.producers p "
+                              "WHERE p.id = $1::bigint";
+
+/* A Producer decoded from a row; strings borrow the PGresult and the members' JSON. */
+typedef struct producer_row {
+    Ovop__V1__Producer p;
+    Ovop__V1__Contact contact;
+    Ovop__V1__GeoPoint loc;
+    Ovop__V1__Member *members;
+    Ovop__V1__Member **member_ptrs;
+    json_t *members_json;
+} producer_row_t;
+
+static void producer_row_free(producer_row_t *r)
+{
+    free(r->members);
+    free(r->member_ptrs);
+    json_decref(r->members_json);
+}
+
+static void producer_from_row(PGresult *res, int i, producer_row_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    ovop__v1__producer__init(&r->p);
+    ovop__v1__contact__init(&r->contact);
+    ovop__v1__geo_point__init(&r->loc);
+    r->p.id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+    r->p.kind = name_index(kind_names, OVOP_ARRAY_SIZE(kind_names), PQgetvalue(res, i, 1));
+    r->p.legal_name = PQgetvalue(res, i, 2);
+    r->p.tax_id = PQgetvalue(res, i, 3);
+    r->contact.phone = PQgetvalue(res, i, 4);
+    r->contact.email = PQgetvalue(res, i, 5);
+    r->contact.address = PQgetvalue(res, i, 6);
+    r->p.contact = &r->contact;
+    r->p.territory_code = PQgetvalue(res, i, 7);
+    if (!PQgetisnull(res, i, 8) && !PQgetisnull(res, i, 9)) {
+        r->loc.set = true;
+        r->loc.lat = strtod(PQgetvalue(res, i, 8), NULL);
+        r->loc.lon = strtod(PQgetvalue(res, i, 9), NULL);
+    }
+    r->p.location = &r->loc;
+    r->p.status = name_index(status_names, OVOP_ARRAY_SIZE(status_names), PQgetvalue(res, i, 10));
+    r->p.status_reason = PQgetvalue(res, i, 11);
+    r->p.version = (int32_t)strtol(PQgetvalue(res, i, 12), NULL, 10);
+    r->p.created_us = strtoll(PQgetvalue(res, i, 13), NULL, 10);
+    r->p.updated_us = strtoll(PQgetvalue(res, i, 14), NULL, 10);
+    r->p.stars = (uint32_t)strtoul(PQgetvalue(res, i, 15), NULL, 10);
+    r->members_json = json_loads(PQgetvalue(res, i, 16), 0, NULL);
+    size_t n = json_is_array(r->members_json) ? json_array_size(r->members_json) : 0;
+    r->members = xcalloc(n, sizeof(*r->members));
+    r->member_ptrs = xcalloc(n, sizeof(*r->member_ptrs));
+    for (size_t k = 0; k < n; k++) {
+        json_t *m = json_array_get(r->members_json, k);
+        ovop__v1__member__init(&r->members[k]);
+        r->members[k].name = (char *)(json_string_value(json_array_get(m, 0)) ?: "");
+        r->members[k].role = (char *)(json_string_value(json_array_get(m, 1)) ?: "");
+        r->members[k].tax_id = (char *)(json_string_value(json_array_get(m, 2)) ?: "");
+        r->member_ptrs[k] = &r->members[k];
+    }
+    r->p.n_members = n;
+    r->p.members = r->member_ptrs;
+}
+
+/* --- validation shared by RegisterProducer and UpdateProducer --- */
+
+typedef struct producer_fields {
+    int kind;
+    const char *legal_name;
+    const char *tax_id;
+    const Ovop__V1__Contact *contact;
+    const char *territory_code;
+    const Ovop__V1__GeoPoint *location;
+    size_t n_members;
+    Ovop__V1__Member *const *members;
+} producer_fields_t;
+
+static bool email_valid(const char *e)
+{
+    const char *at = strchr(e, '@');
+    return at && at != e && at[1] && !strchr(at + 1, '@') && strchr(at + 1, '.') &&
+           !strpbrk(e, " \t");
+}
+
+static bool phone_valid(const char *p)
+{
+    int digits = 0;
+    for (; *p; p++) {
+        if (*p >= '0' && *p <= '9')
+            digits++;
+        else if (!strchr("+-() ", *p))
+            return false;
+    }
+    return digits >= 6 && digits <= 15;
+}
+
+static void check_fields(ovop_call_t *call, const producer_fields_t *f)
+{
+    const char *why;
+    if (f->kind < 1 || f->kind >= (int)OVOP_ARRAY_SIZE(kind_names))
+        ovop_call_violation(call, "kind",
+                            "must be one of INDIVIDUAL, FAMILY_GROUP, COOPERATIVE, SME");
+    registry_check_text(call, "legal_name", f->legal_name, 300, true);
+    if (!f->tax_id[0])
+        ovop_call_violation(call, "tax_id", "is required");
+    else if (!registry_inn_valid(f->tax_id, &why))
+        ovop_call_violation(call, "tax_id", "is not a valid INN: %s", why);
+    else if (f->kind == 1 && f->tax_id[0] == '0')
+        ovop_call_violation(call, "tax_id", "an individual's INN starts with 1 or 2");
+    if (f->contact) {
+        if (registry_check_text(call, "contact.phone", f->contact->phone, 32, false) &&
+            f->contact->phone[0] && !phone_valid(f->contact->phone))
+            ovop_call_violation(call, "contact.phone",
+                                "must be 6 to 15 digits with optional + - ( ) and spaces");
+        if (registry_check_text(call, "contact.email", f->contact->email, 254, false) &&
+            f->contact->email[0] && !email_valid(f->contact->email))
+            ovop_call_violation(call, "contact.email", "is not an e-mail address");
+        registry_check_text(call, "contact.address", f->contact->address, 500, false);
+    }
+    if (!f->territory_code[0])
+        ovop_call_violation(call, "territory_code", "is required");
+    else if (!registry_soate_valid(f->territory_code, &why))
+        ovop_call_violation(call, "territory_code", "%s, got \"%.32s\"", why, f->territory_code);
+    if (f->location && f->location->set) {
+        /* Kyrgyzstan lies within 39.1..43.3 N, 69.2..80.3 E. */
+        if (!isfinite(f->location->lat) || f->location->lat < 39.1 || f->location->lat > 43.3 ||
+            !isfinite(f->location->lon) || f->location->lon < 69.2 || f->location->lon > 80.3)
+            ovop_call_violation(call, "location",
+                                "must lie in Kyrgyzstan (39.1..43.3 N, 69.2..80.3 E), got %g, %g",
+                                f->location->lat, f->location->lon);
+    }
+    if (f->n_members > MAX_MEMBERS)
+        ovop_call_violation(call, "members", "at most %d, got %zu", MAX_MEMBERS, f->n_members);
+    else if (f->kind == 1 && f->n_members > 0)
+        ovop_call_violation(call, "members", "an individual producer has no members");
+    else if (f->kind == 2 && f->n_members < 2)
+        ovop_call_violation(call, "members", "a family group lists at least 2 members, got %zu",
+                            f->n_members);
+    for (size_t i = 0; i < f->n_members && i < MAX_MEMBERS; i++) {
+        char field[48];
+        snprintf(field, sizeof(field), "members[%zu].name", i);
+        registry_check_text(call, field, f->members[i]->name, 200, true);
+        snprintf(field, sizeof(field), "members[%zu].role", i);
+        registry_check_text(call, field, f->members[i]->role, 100, false);
+        if (f->members[i]->tax_id[0] && !registry_inn_valid(f->members[i]->tax_id, &why)) {
+            snprintf(field, sizeof(field), "members[%zu].tax_id", i);
+            ovop_call_violation(call, field, "is not a valid INN: %s", why);
+        }
+    }
+}
+
+static char *members_json(const producer_fields_t *f)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < f->n_members; i++)
+        json_array_append_new(
+            a, json_pack("[sss]", f->members[i]->name, f->members[i]->role, f->members[i]->tax_id));
+    char *s = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    return s;
+}
+
+/* The new state of a producer, built before the statement that stores it: the reply and the
+ * event payload are this message. */
+typedef struct producer_draft {
+    ovop_call_t *call;
+    registry_t *r;
+    Ovop__V1__Producer p;
+    Ovop__V1__Contact contact;
+    Ovop__V1__GeoPoint loc;
+    producer_fields_t f;
+    const char *status_reason;
+    int32_t expected_version;
+} producer_draft_t;
+
+static void draft_from_fields(producer_draft_t *dr, const producer_fields_t *f)
+{
+    ovop__v1__producer__init(&dr->p);
+    ovop__v1__contact__init(&dr->contact);
+    ovop__v1__geo_point__init(&dr->loc);
+    dr->f = *f;
+    dr->p.kind = f->kind;
+    dr->p.legal_name = (char *)f->legal_name;
+    dr->p.tax_id = (char *)f->tax_id;
+    if (f->contact) {
+        dr->contact.phone = f->contact->phone;
+        dr->contact.email = f->contact->email;
+        dr->contact.address = f->contact->address;
+    }
+    dr->p.contact = &dr->contact;
+    dr->p.territory_code = (char *)f->territory_code;
+    if (f->location && f->location->set)
+        dr->loc = *f->location;
+    dr->p.location = &dr->loc;
+    dr->p.n_members = f->n_members;
+    dr->p.members = (Ovop__V1__Member **)f->members;
+}
+
+/* Stores the draft with the named SQL function (register or update). */
+static void store_draft(producer_draft_t *dr, bool update)
+{
+    char id[24], version[16], at[24], lat[32], lon[32], uuid[37];
+    snprintf(id, sizeof(id), "%lld", (long long)dr->p.id);
+    snprintf(version, sizeof(version), "%d", dr->expected_version);
+    snprintf(at, sizeof(at), "%lld", (long long)dr->p.updated_us);
+    bool has_loc = dr->loc.set;
+    snprintf(lat, sizeof(lat), "%.8f", dr->loc.lat);
+    snprintf(lon, sizeof(lon), "%.8f", dr->loc.lon);
+    ovop_uuid4(uuid);
+    char *members = members_json(&dr->f);
+    char *event = registry_bytea_param(&dr->p.base);
+    const char *kind = kind_names[dr->p.kind];
+
+    if (update) {
+        const char *args[] = {id,
+                              version,
+                              kind,
+                              dr->p.legal_name,
+                              dr->p.tax_id,
+                              dr->contact.phone,
+                              dr->contact.email,
+                              dr->contact.address,
+                              dr->p.territory_code,
+                              has_loc ? lat : NULL,
+                              has_loc ? lon : NULL,
+                              members,
+                              at,
+                              uuid,
+                              event};
+        ovop_mutate(dr->call, &dr->r->mutator,
+                    "SELECT * FROM registry.update_producer($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+                    "$10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+                    (int)OVOP_ARRAY_SIZE(args), args, &dr->p.base);
+    } else {
+        const char *args[] = {id,
+                              kind,
+                              dr->p.legal_name,
+                              dr->p.tax_id,
+                              dr->contact.phone,
+                              dr->contact.email,
+                              dr->contact.address,
+                              dr->p.territory_code,
+                              has_loc ? lat : NULL,
+                              has_loc ? lon : NULL,
+                              members,
+                              at,
+                              uuid,
+                              event};
+        ovop_mutate(dr->call, &dr->r->mutator,
+                    "SELECT * FROM registry.register_producer($1, $2, $3, $4, $5, $6, $7, $8, "
+                    "$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+                    (int)OVOP_ARRAY_SIZE(args), args, &dr->p.base);
+    }
+    free(members);
+    free(event);
+    free(dr);
+}
+
+/* --- RegisterProducer --- */
+
+static void on_new_id(int64_t id, const char *error, void *userdata)
+{
+    producer_draft_t *dr = userdata;
+    if (error) {
+        registry_fail_db(dr->call, error);
+        free(dr);
+        return;
+    }
+    dr->p.id = id;
+    dr->p.version = 1;
+    dr->p.status = OVOP__V1__PRODUCER_STATUS__PRODUCER_STATUS_ACTIVE;
+    dr->p.status_reason = "";
+    dr->p.created_us = dr->p.updated_us = ovop_now_us();
+    store_draft(dr, false);
+}
+
+static void register_producer(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
+{
+    const Ovop__V1__RegisterProducerRequest *in = (const Ovop__V1__RegisterProducerRequest *)input;
+    producer_fields_t f = {(int)in->kind,      in->legal_name, in->tax_id,    in->contact,
+                           in->territory_code, in->location,   in->n_members, in->members};
+    check_fields(call, &f);
+    if (ovop_call_has_violations(call)) {
+        ovop_call_fail_violations(call);
+        return;
+    }
+    producer_draft_t *dr = xcalloc(1, sizeof(*dr));
+    dr->call = call;
+    dr->r = userdata;
+    draft_from_fields(dr, &f);
+    registry_next_id(dr->r, on_new_id, dr);
+}
+
+/* --- UpdateProducer and SetProducerStatus: read, build the new state, store --- */
+
+typedef struct change_ctx {
+    producer_draft_t *dr;
+    bool status_change;
+    int new_status;
+} change_ctx_t;
+
+static void on_current(PGresult *res, const char *error, void *userdata)
+{
+    change_ctx_t *cx = userdata;
+    producer_draft_t *dr = cx->dr;
+    if (error) {
+        registry_fail_db(dr->call, error);
+        goto out_free;
+    }
+    if (PQntuples(res) == 0) {
+        ovop_call_fail(dr->call, OVOP_NOT_FOUND, "no producer with id %lld", (long long)dr->p.id);
+        goto out_free;
+    }
+    producer_row_t cur;
+    producer_from_row(res, 0, &cur);
+    dr->p.created_us = cur.p.created_us;
+    dr->p.stars = cur.p.stars;
+    dr->p.version = dr->expected_version + 1;
+    dr->p.updated_us = ovop_now_us();
+    if (cx->status_change) {
+        /* Everything but the status stays as stored. */
+        producer_fields_t f = {cur.p.kind,      cur.p.legal_name,     cur.p.tax_id,
+                               cur.p.contact,   cur.p.territory_code, cur.p.location,
+                               cur.p.n_members, cur.p.members};
+        draft_from_fields(dr, &f);
+        dr->p.id = cur.p.id;
+        dr->p.created_us = cur.p.created_us;
+        dr->p.stars = cur.p.stars;
+        dr->p.version = dr->expected_version + 1;
+        dr->p.updated_us = ovop_now_us();
+        dr->p.status = cx->new_status;
+        dr->p.status_reason = (char *)dr->status_reason;
+        char id[24], version[16], at[24], uuid[37];
+        snprintf(id, sizeof(id), "%lld", (long long)dr->p.id);
+        snprintf(version, sizeof(version), "%d", dr->expected_version);
+        snprintf(at, sizeof(at), "%lld", (long long)dr->p.updated_us);
+        ovop_uuid4(uuid);
+        char *event = registry_bytea_param(&dr->p.base);
+        const char *args[] = {id,   version, status_names[cx->new_status], dr->status_reason, at,
+                              uuid, event};
+        ovop_mutate(dr->call, &dr->r->mutator,
+                    "SELECT * FROM registry.set_producer_status($1, $2, $3, $4, $5, $6, $7, $8, "
+                    "$9, $10, $11, $12)",
+                    (int)OVOP_ARRAY_SIZE(args), args, &dr->p.base);
+        free(event);
+        producer_row_free(&cur);
+        free(dr);
+        free(cx);
+        return;
+    }
+    dr->p.status = cur.p.status;
+    dr->p.status_reason = "";
+    /* The stored reason stays; copy it out of the result before it is freed. */
+    char *reason = xstrdup(cur.p.status_reason);
+    dr->p.status_reason = reason;
+    producer_row_free(&cur);
+    store_draft(dr, true);
+    free(reason);
+    free(cx);
+    return;
+out_free:
+    free(dr);
+    free(cx);
+}
+
+static void update_producer(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
+{
+    const Ovop__V1__UpdateProducerRequest *in = (const Ovop__V1__UpdateProducerRequest *)input;
+    producer_fields_t f = {(int)in->kind,      in->legal_name, in->tax_id,    in->contact,
+                           in->territory_code, in->location,   in->n_members, in->members};
+    if (in->id <= 0)
+        ovop_call_violation(call, "id", "must be a producer id, got %lld", (long long)in->id);
+    if (in->version <= 0)
+        ovop_call_violation(call, "version", "must be the version you read, got %d", in->version);
+    check_fields(call, &f);
+    if (ovop_call_has_violations(call)) {
+        ovop_call_fail_violations(call);
+        return;
+    }
+    producer_draft_t *dr = xcalloc(1, sizeof(*dr));
+    dr->call = call;
+    dr->r = userdata;
+    draft_from_fields(dr, &f);
+    dr->p.id = in->id;
+    dr->expected_version = in->version;
+    change_ctx_t *cx = xcalloc(1, sizeof(*cx));
+    cx->dr = dr;
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", (long long)in->id);
+    const char *params[] = {id};
+    ovop_pg_query(dr->r->pg, get_sql, 1, params, on_current, cx);
+}
+
+static void set_producer_status(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
+{
+    const Ovop__V1__SetProducerStatusRequest *in =
+        (const Ovop__V1__SetProducerStatusRequest *)input;
+    if (in->id <= 0)
+        ovop_call_violation(call, "id", "must be a producer id, got %lld", (long long)in->id);
+    if (in->version <= 0)
+        ovop_call_violation(call, "version", "must be the version you read, got %d", in->version);
+    if (in->status < 1 || in->status >= (int)OVOP_ARRAY_SIZE(status_names))
+        ovop_call_violation(call, "status", "must be ACTIVE, SUSPENDED or CLOSED");
+    registry_check_text(call, "reason", in->reason, 500,
+                        in->status == OVOP__V1__PRODUCER_STATUS__PRODUCER_STATUS_SUSPENDED ||
+                            in->status == OVOP__V1__PRODUCER_STATUS__PRODUCER_STATUS_CLOSED);
+    if (ovop_call_has_violations(call)) {
+        ovop_call_fail_violations(call);
+        return;
+    }
+    producer_draft_t *dr = xcalloc(1, sizeof(*dr));
+    dr->call = call;
+    dr->r = userdata;
+    dr->p.id = in->id;
+    dr->expected_version = in->version;
+    dr->status_reason = in->reason; /* the request outlives the call's queries */
+    change_ctx_t *cx = xcalloc(1, sizeof(*cx));
+    cx->dr = dr;
+    cx->status_change = true;
+    cx->new_status = (int)in->status;
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", (long long)in->id);
+    const char *params[] = {id};
+    ovop_pg_query(dr->r->pg, get_sql, 1, params, on_current, cx);
+}
+
+/* --- GetProducer --- */
+
+typedef struct get_ctx {
+    ovop_call_t *call;
+    long long id;
+} get_ctx_t;
+
+static void on_get(PGresult *res, const char *error, void *userdata)
+{
+    get_ctx_t *g = userdata;
+    if (error) {
+        registry_fail_db(g->call, error);
+    } else if (PQntuples(res) == 0) {
+        ovop_call_fail(g->call, OVOP_NOT_FOUND, "no producer with id %lld", g->id);
+    } else {
+        producer_row_t row;
+        producer_from_row(res, 0, &row);
+        ovop_call_finish(g->call, &row.p.base);
+        producer_row_free(&row);
+    }
+    free(g);
+}
+
+static void get_producer(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
+{
+    const Ovop__V1__GetProducerRequest *in = (const Ovop__V1__GetProducerRequest *)input;
+    registry_t *r = userdata;
+    if (in->id <= 0) {
+        ovop_call_violation(call, "id", "must be a producer id, got %lld", (long long)in->id);
+        ovop_call_fail_violations(call);
+        return;
+    }
+    get_ctx_t *g = xmalloc(sizeof(*g));
+    g->call = call;
+    g->id = (long long)in->id;
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", g->id);
+    const char *params[] = {id};
+    ovop_pg_query(r->pg, get_sql, 1, params, on_get, g);
+}
+
+/* --- ListProducers --- */
+
+static const char list_sql[] =
+    "SELECT " PRODUCER_COLUMNS " FROM registry.producers p "
+    "WHERE ($1 = '' OR p.territory_code LIKE $1 || '%') "
+    "  AND ($2 = '' OR EXISTS (SELECT 1 FROM registry.products pr "
+    "                          WHERE pr.producer_id = p.id AND pr.hs6 LIKE $2 || '%')) "
+    "  AND ($3 = '' OR EXISTS (SELECT 1 FROM registry.products pr "
+    "                          WHERE pr.producer_id = p.id AND pr.category = $3)) "
+    "  AND ($4::int = 0 OR registry.producer_stars(p.id) >= $4::int) "
+    "  AND (NOT $5::bool OR registry.producer_stars(p.id) > 0) "
+    "  AND ($6 = '' OR p.status = $6) AND ($7 = '' OR p.kind = $7) "
+    "  AND p.id > $8::bigint "
+    "ORDER BY p.id LIMIT $9::int";
+
+typedef struct list_ctx {
+    ovop_call_t *call;
+    unsigned page_size;
+} list_ctx_t;
+
+static void on_list(PGresult *res, const char *error, void *userdata)
+{
+    list_ctx_t *l = userdata;
+    if (error) {
+        registry_fail_db(l->call, error);
+        free(l);
+        return;
+    }
+    int n = PQntuples(res);
+    bool more = (unsigned)n > l->page_size;
+    if (more)
+        n = (int)l->page_size;
+    producer_row_t *rows = xcalloc((size_t)n, sizeof(*rows));
+    Ovop__V1__Producer **ptrs = xcalloc((size_t)n, sizeof(*ptrs));
+    for (int i = 0; i < n; i++) {
+        producer_from_row(res, i, &rows[i]);
+        ptrs[i] = &rows[i].p;
+    }
+    Ovop__V1__ListProducersResponse out = OVOP__V1__LIST_PRODUCERS_RESPONSE__INIT;
+    out.n_producers = (size_t)n;
+    out.producers = ptrs;
+    char token[40] = "";
+    if (more)
+        snprintf(token, sizeof(token), TOKEN_PREFIX "%lld", (long long)rows[n - 1].p.id);
+    out.next_page_token = token;
+    ovop_call_finish(l->call, &out.base);
+    for (int i = 0; i < n; i++)
+        producer_row_free(&rows[i]);
+    free(ptrs);
+    free(rows);
+    free(l);
+}
+
+static void list_producers(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
+{
+    const Ovop__V1__ListProducersRequest *in = (const Ovop__V1__ListProducersRequest *)input;
+    registry_t *r = userdata;
+    const char *why;
+    char prefix[15] = "";
+    int64_t after = 0;
+
+    if (in->territory_prefix[0]) {
+        if (!registry_soate_valid(in->territory_prefix, &why))
+            ovop_call_violation(call, "territory_prefix", "%s, got \"%.32s\"", why,
+                                in->territory_prefix);
+        else
+            registry_soate_prefix(in->territory_prefix, prefix);
+    }
+    size_t hl = strlen(in->hs_prefix);
+    if (hl > 6 || (hl && !ovop_all_digits(in->hs_prefix, hl)))
+        ovop_call_violation(call, "hs_prefix", "must be 1 to 6 digits, got \"%.16s\"",
+                            in->hs_prefix);
+    registry_check_text(call, "category", in->category, 100, false);
+    if (in->min_stars > 5)
+        ovop_call_violation(call, "min_stars", "must be 0 to 5, got %u", in->min_stars);
+    if ((unsigned)in->status >= OVOP_ARRAY_SIZE(status_names))
+        ovop_call_violation(call, "status", "unknown status %d", (int)in->status);
+    if ((unsigned)in->kind >= OVOP_ARRAY_SIZE(kind_names))
+        ovop_call_violation(call, "kind", "unknown kind %d", (int)in->kind);
+    unsigned page = registry_page_size(call, in->page_size);
+    registry_page_token(call, in->page_token, TOKEN_PREFIX, &after);
+    if (ovop_call_has_violations(call)) {
+        ovop_call_fail_violations(call);
+        return;
+    }
+    list_ctx_t *l = xmalloc(sizeof(*l));
+    l->call = call;
+    l->page_size = page;
+    char stars[8], after_s[24], limit[16];
+    snprintf(stars, sizeof(stars), "%u", in->min_stars);
+    snprintf(after_s, sizeof(after_s), "%lld", (long long)after);
+    snprintf(limit, sizeof(limit), "%u", page + 1);
+    const char *params[] = {prefix,
+                            in->hs_prefix,
+                            in->category,
+                            stars,
+                            in->certified_only ? "true" : "false",
+                            status_names[in->status],
+                            kind_names[in->kind],
+                            after_s,
+                            limit};
+    ovop_pg_query(r->pg, list_sql, 9, params, on_list, l);
+}
+
+void registry_producers_register(registry_t *r)
+{
+    ovop_dispatch_t *d = ovop_daemon_dispatch(r->d);
+    ovop_dispatch_register(d, "RegisterProducer", register_producer, r);
+    ovop_dispatch_register(d, "UpdateProducer", update_producer, r);
+    ovop_dispatch_register(d, "SetProducerStatus", set_producer_status, r);
+    ovop_dispatch_register(d, "GetProducer", get_producer, r);
+    ovop_dispatch_register(d, "ListProducers", list_producers, r);
+}
