@@ -185,6 +185,7 @@ static void query_fail_later(ovop_pg_t *pg, pg_query_t *q, PGresult *res, const 
         uv_idle_start(&pg->idle, on_idle);
 }
 
+/* Delivers the failures queued by query_fail_later, then stops until there are more. */
 static void on_idle(uv_idle_t *h)
 {
     ovop_pg_t *pg = h->data;
@@ -592,6 +593,8 @@ static void conn_read_results(pg_conn_t *c)
     query_finish(pg, q, res, error);
 }
 
+/* The connection's socket is ready: advance the connection attempt, or send what is left,
+ * read what arrived and notice a connection the server closed. */
 static void on_poll(uv_poll_t *h, int status, int events)
 {
     pg_conn_t *c = h->data;
