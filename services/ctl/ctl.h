@@ -45,3 +45,4 @@ void ctl_print_cell(const char *s, int width);
 
 int ctl_db(ctl_t *c, int argc, char **argv);
 int ctl_territory(ctl_t *c, int argc, char **argv);
+int ctl_producer(ctl_t *c, int argc, char **argv);

@@ -15,6 +15,10 @@ static const char usage_text[] =
     "  ping SERVICE                    ask the broker whether SERVICE has workers (mmi.service)\n"
     "  territory get CODE [--as-of D]  one SOATE territory by its 14-digit code\n"
     "  territory list [--parent CODE] [--kind KIND] [--page-size N] [--page-token T] [--all]\n"
+    "  producer register --kind K --name N --tax-id INN --territory CODE [--members ...]\n"
+    "  producer get ID | list [--territory CODE] [--hs PREFIX] [--min-stars N] ...\n"
+    "  producer update ID --version V [--name N ...]\n"
+    "  producer suspend|reactivate|close ID --version V [--reason R]\n"
     "\n"
     "Exit codes: 0 ok, 1 failure, 2 usage, 3 broker or service unreachable (timeout),\n"
     "10+N when the service answered with status code N (13 INVALID_ARGUMENT, 15 NOT_FOUND, ...).\n";
@@ -201,6 +205,8 @@ int main(int argc, char **argv)
         exit_code = ctl_ping(&c, vargc, vargv);
     else if (strcmp(verb, "territory") == 0)
         exit_code = ctl_territory(&c, vargc, vargv);
+    else if (strcmp(verb, "producer") == 0)
+        exit_code = ctl_producer(&c, vargc, vargv);
     else {
         fprintf(stderr, "ovopctl: unknown verb \"%s\"\n\n%s", verb, usage_text);
         exit_code = CTL_EXIT_USAGE;
