@@ -29,6 +29,7 @@ struct ovop_zsock {
 };
 
 static void process(ovop_zsock_t *s);
+static void kick(ovop_zsock_t *s);
 
 static void on_handle_closed(uv_handle_t *h)
 {
@@ -152,7 +153,7 @@ int ovop_zsock_send(ovop_zsock_t *s, ovop_msg_t **msg)
         int r = ovop_msg_send(msg, s->sock, ZMQ_DONTWAIT);
         if (r == 0) {
             /* The send may have consumed the edge that announces pending input. */
-            process(s);
+            kick(s);
             return 0;
         }
         if (r != -EAGAIN) {
@@ -174,8 +175,23 @@ int ovop_zsock_send(ovop_zsock_t *s, ovop_msg_t **msg)
         s->head = it;
     s->tail = it;
     s->queued++;
-    process(s);
+    kick(s);
     return 0;
+}
+
+/* Schedules a drain of the socket without running it here: a send never calls the receive
+ * callback, so a caller may send while it walks its own lists. Inside a turn the running
+ * turn goes round again; outside, the idle handle runs it on this loop iteration. */
+static void kick(ovop_zsock_t *s)
+{
+    if (s->processing) {
+        s->again = true;
+        return;
+    }
+    if (!s->idle_active) {
+        uv_idle_start(&s->idle, on_idle);
+        s->idle_active = true;
+    }
 }
 
 /* Drains the socket: sends what is queued while ZMQ_POLLOUT holds, receives while ZMQ_POLLIN

@@ -36,7 +36,8 @@ void *ovop_zsock_raw(ovop_zsock_t *s);
 /* Queues *msg for sending and takes it. Sends at once when the socket can take it;
  * otherwise it waits in a bounded queue (OVOP_ZSOCK_MAX_QUEUE messages). Returns 0, or
  * -ENOBUFS when the queue is full (the message is dropped), or another -errno from libzmq
- * (the message is dropped). */
+ * (the message is dropped). It never calls the receive callback itself (pending input is
+ * drained later on the same loop iteration), so it is safe while walking one's own lists. */
 #define OVOP_ZSOCK_MAX_QUEUE 100000
 int ovop_zsock_send(ovop_zsock_t *s, ovop_msg_t **msg);
 
