@@ -46,5 +46,6 @@ int ovop_client_call(ovop_client_t *c, const char *service, const char *method,
                      ProtobufCMessage **ret_out);
 
 /* Asks the broker's mmi.service whether service has workers: 0 when "200", -ENOENT when
- * "404", -ETIMEDOUT or -errno otherwise. */
+ * "404", -EOPNOTSUPP when "501" (an unknown mmi.* name), -EBADMSG for any other answer,
+ * -ETIMEDOUT or -errno otherwise. */
 int ovop_client_mmi_service(ovop_client_t *c, const char *service);

@@ -38,7 +38,9 @@ int ovop_worker_new(ovop_worker_t **ret, uv_loop_t *loop, void *zctx,
                     const ovop_worker_options_t *opts, ovop_metrics_t *metrics,
                     ovop_worker_request_fn fn, void *userdata);
 
-/* Sends the FINAL reply (body copied) and frees the request; nulls *req. */
+/* Sends the FINAL reply (body copied) and frees the request; nulls *req. A reply whose
+ * broker connection was reset since the request arrived is dropped and counted. Never calls
+ * the request callback itself. */
 void ovop_request_reply(ovop_request_t **req, const void *body, size_t len);
 
 /* Requests received and not yet answered. */
@@ -47,5 +49,8 @@ unsigned ovop_worker_inflight(const ovop_worker_t *w);
 bool ovop_worker_connected(const ovop_worker_t *w);
 
 /* Sends DISCONNECT to every broker and closes the sockets; pending requests are dropped
- * (their clients retry elsewhere). Call once in-flight work is done. Accepts NULL. */
+ * (their clients retry elsewhere) and freed: every ovop_request_t of this worker is invalid
+ * afterwards, and calling ovop_request_reply() on one is a programming error (use after
+ * free). Call once in-flight work is done. Accepts NULL; nulls *w. Safe inside the request
+ * callback. */
 void ovop_worker_destroy(ovop_worker_t **w);

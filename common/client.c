@@ -1,0 +1,329 @@
+#include "client.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "mdp.h"
+#include "msg.h"
+#include "util.h"
+
+#define UNAVAILABLE_PAUSE_MS 100
+
+struct ovop_client {
+    void *zctx;
+    bool own_ctx;
+    void *sock;
+    char **endpoints;
+    size_t n_endpoints;
+    uint32_t timeout_ms;
+    uint32_t retries;
+    size_t max_msg;
+    char *caller;
+};
+
+/* Opens a fresh DEALER connected to every broker, replacing the old one (lazy pirate: a
+ * new socket cannot receive the stale replies of the old one). Returns 0 or -errno. */
+static int client_reopen(ovop_client_t *c)
+{
+    int64_t maxsz = (int64_t)c->max_msg;
+    int linger = 0;
+    int r = 0;
+
+    if (c->sock) {
+        zmq_close(c->sock);
+        c->sock = NULL;
+    }
+    void *s = zmq_socket(c->zctx, ZMQ_DEALER);
+    if (!s)
+        return -errno;
+    if (zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
+        (c->max_msg > 0 && zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxsz, sizeof(maxsz)) < 0)) {
+        r = -errno;
+        goto fail_close;
+    }
+    for (size_t i = 0; i < c->n_endpoints; i++) {
+        if (zmq_connect(s, c->endpoints[i]) < 0) {
+            r = -errno;
+            goto fail_close;
+        }
+    }
+    c->sock = s;
+    return 0;
+
+fail_close:
+    zmq_close(s);
+    return r;
+}
+
+int ovop_client_new(ovop_client_t **ret, void *zctx, const ovop_client_options_t *opts)
+{
+    int r;
+
+    if (!opts->brokers || opts->timeout_ms == 0)
+        return -EINVAL;
+    ovop_client_t *c = xcalloc(1, sizeof(*c));
+    c->zctx = zctx;
+    if (!c->zctx) {
+        c->zctx = zmq_ctx_new();
+        if (!c->zctx) {
+            r = -errno;
+            free(c);
+            return r;
+        }
+        c->own_ctx = true;
+    }
+    c->timeout_ms = opts->timeout_ms;
+    c->retries = opts->retries;
+    c->max_msg = opts->max_msg;
+    c->caller = opts->caller ? xstrdup(opts->caller) : NULL;
+    for (const char *p = opts->brokers; *p;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        while (n > 0 && *p == ' ') {
+            p++;
+            n--;
+        }
+        while (n > 0 && p[n - 1] == ' ')
+            n--;
+        if (n > 0) {
+            c->endpoints = xrealloc(c->endpoints, (c->n_endpoints + 1) * sizeof(char *));
+            c->endpoints[c->n_endpoints++] = xstrndup(p, n);
+        }
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    r = c->n_endpoints > 0 ? client_reopen(c) : -EINVAL;
+    if (r < 0) {
+        ovop_client_destroy(&c);
+        return r == -EPROTONOSUPPORT || r == -ENOENT ? -EINVAL : r;
+    }
+    *ret = c;
+    return 0;
+}
+
+void ovop_client_destroy(ovop_client_t **cp)
+{
+    ovop_client_t *c = *cp;
+    if (!c)
+        return;
+    if (c->sock)
+        zmq_close(c->sock);
+    if (c->own_ctx)
+        zmq_ctx_term(c->zctx);
+    for (size_t i = 0; i < c->n_endpoints; i++)
+        free(c->endpoints[i]);
+    free(c->endpoints);
+    free(c->caller);
+    free(c);
+    *cp = NULL;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+/* One attempt: sends the request and waits up to timeout_ms for a FINAL from service whose
+ * body accept approves. Returns 0 with the body, -ETIMEDOUT, or -errno. */
+static int client_attempt(ovop_client_t *c, const char *service, const void *body, size_t len,
+                          ovop_client_accept_fn accept, void *userdata, void **ret_body,
+                          size_t *ret_len)
+{
+    ovop_msg_t *req = ovop_mdp_client_request(service, body, len);
+    int r = ovop_msg_send(&req, c->sock, ZMQ_DONTWAIT);
+    ovop_msg_destroy(&req);
+    if (r == -EAGAIN)
+        return -ETIMEDOUT; /* no broker connection at all yet: count it as a lost attempt */
+    if (r < 0)
+        return r;
+
+    int64_t deadline = ovop_mono_us() + (int64_t)c->timeout_ms * 1000;
+    for (;;) {
+        int64_t left_ms = (deadline - ovop_mono_us() + 999) / 1000;
+        if (left_ms <= 0)
+            return -ETIMEDOUT;
+        zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLIN};
+        int n = zmq_poll(&item, 1, (long)left_ms);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            continue;
+        ovop_msg_t *m = NULL;
+        r = ovop_msg_recv(&m, c->sock, ZMQ_DONTWAIT);
+        if (r == -EAGAIN || r == -EINTR)
+            continue;
+        if (r < 0)
+            return r;
+        ovop_mdp_view_t v;
+        bool ok = ovop_mdp_parse_client(m, 0, &v) == 0 && v.command == OVOP_MDPC_FINAL &&
+                  v.service_len == strlen(service) &&
+                  memcmp(v.service, service, v.service_len) == 0;
+        /* Our replies carry one body frame. */
+        if (ok && ovop_msg_frames(m) == v.body_first + 1) {
+            const void *p = ovop_msg_data(m, v.body_first);
+            size_t n_body = ovop_msg_len(m, v.body_first);
+            if (!accept || accept(p, n_body, userdata)) {
+                *ret_body = xmemdup(p, n_body);
+                *ret_len = n_body;
+                ovop_msg_destroy(&m);
+                return 0;
+            }
+        }
+        /* A PARTIAL, a stale reply of an earlier attempt or garbage: keep waiting. */
+        ovop_msg_destroy(&m);
+    }
+}
+
+int ovop_client_raw(ovop_client_t *c, const char *service, const void *body, size_t len,
+                    ovop_client_accept_fn accept, void *userdata, void **ret_body, size_t *ret_len)
+{
+    int r = -ETIMEDOUT;
+
+    if (!ovop_mdp_service_valid(service, strlen(service)))
+        return -EINVAL;
+    for (uint32_t attempt = 0; attempt <= c->retries; attempt++) {
+        if (!c->sock || attempt > 0) {
+            r = client_reopen(c);
+            if (r < 0)
+                return r;
+        }
+        r = client_attempt(c, service, body, len, accept, userdata, ret_body, ret_len);
+        if (r != -ETIMEDOUT)
+            return r;
+    }
+    return r;
+}
+
+typedef struct call_match {
+    const char *request_id;
+    Ovop__V1__Reply *reply; /* decoded by the accept callback */
+    bool undecodable;
+} call_match_t;
+
+/* Accepts the reply to our request_id; a body that is not a Reply at all is accepted too,
+ * so that the call fails with -EBADMSG rather than waiting out its retries. */
+static bool call_accept(const void *body, size_t len, void *userdata)
+{
+    call_match_t *cm = userdata;
+    Ovop__V1__Reply *rep = ovop__v1__reply__unpack(NULL, len, body);
+    if (!rep) {
+        cm->undecodable = true;
+        return true;
+    }
+    if (strcmp(rep->request_id, cm->request_id) != 0) {
+        ovop__v1__reply__free_unpacked(rep, NULL);
+        return false;
+    }
+    cm->reply = rep;
+    return true;
+}
+
+int ovop_client_call(ovop_client_t *c, const char *service, const char *method,
+                     const char *request_id, const ProtobufCMessage *in,
+                     const ProtobufCMessageDescriptor *out_desc, Ovop__V1__Reply **ret_reply,
+                     ProtobufCMessage **ret_out)
+{
+    char uuid[37];
+    uint8_t *in_buf = NULL;
+    size_t in_len = 0;
+    int r = -ETIMEDOUT;
+
+    if (!request_id) {
+        ovop_uuid4(uuid);
+        request_id = uuid;
+    }
+    if (!ovop_mdp_service_valid(service, strlen(service)))
+        return -EINVAL;
+    if (in) {
+        in_len = protobuf_c_message_get_packed_size(in);
+        in_buf = xmalloc(in_len);
+        protobuf_c_message_pack(in, in_buf);
+    }
+    size_t env_len;
+    void *env =
+        ovop_request_encode(request_id, method, in_buf, in_len, c->timeout_ms, c->caller, &env_len);
+    free(in_buf);
+
+    call_match_t cm = {.request_id = request_id};
+    for (uint32_t attempt = 0; attempt <= c->retries; attempt++) {
+        if (!c->sock || (attempt > 0 && r == -ETIMEDOUT)) {
+            r = client_reopen(c);
+            if (r < 0)
+                goto out_env;
+        }
+        void *rep_body = NULL;
+        size_t rep_len = 0;
+        cm.reply = NULL;
+        cm.undecodable = false;
+        r = client_attempt(c, service, env, env_len, call_accept, &cm, &rep_body, &rep_len);
+        free(rep_body);
+        if (r == -ETIMEDOUT)
+            continue;
+        if (r < 0)
+            goto out_env;
+        if (cm.undecodable) {
+            r = -EBADMSG;
+            goto out_env;
+        }
+        int code = cm.reply->status ? (int)cm.reply->status->code : OVOP_OK;
+        if (code == OVOP_UNAVAILABLE && attempt < c->retries) {
+            ovop__v1__reply__free_unpacked(cm.reply, NULL);
+            cm.reply = NULL;
+            sleep_ms(UNAVAILABLE_PAUSE_MS * (attempt + 1));
+            r = 0;
+            continue;
+        }
+        break;
+    }
+    if (r < 0)
+        goto out_env;
+
+    ProtobufCMessage *out = NULL;
+    int code = cm.reply->status ? (int)cm.reply->status->code : OVOP_OK;
+    if (code == OVOP_OK && out_desc) {
+        out = protobuf_c_message_unpack(out_desc, NULL, cm.reply->body.len, cm.reply->body.data);
+        if (!out) {
+            ovop__v1__reply__free_unpacked(cm.reply, NULL);
+            r = -EBADMSG;
+            goto out_env;
+        }
+    }
+    *ret_reply = cm.reply;
+    if (ret_out)
+        *ret_out = out;
+    else if (out)
+        protobuf_c_message_free_unpacked(out, NULL);
+    r = 0;
+
+out_env:
+    free(env);
+    return r;
+}
+
+int ovop_client_mmi_service(ovop_client_t *c, const char *service)
+{
+    void *body = NULL;
+    size_t len = 0;
+
+    int r = ovop_client_raw(c, "mmi.service", service, strlen(service), NULL, NULL, &body, &len);
+    if (r < 0)
+        return r;
+    if (len == 3 && memcmp(body, "200", 3) == 0)
+        r = 0;
+    else if (len == 3 && memcmp(body, "404", 3) == 0)
+        r = -ENOENT;
+    else if (len == 3 && memcmp(body, "501", 3) == 0)
+        r = -EOPNOTSUPP;
+    else
+        r = -EBADMSG;
+    free(body);
+    return r;
+}
