@@ -1,0 +1,782 @@
+#include "broker.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "log.h"
+#include "mdp.h"
+#include "msg.h"
+#include "table.h"
+#include "util.h"
+#include "zsock.h"
+
+#define DEFAULT_MAX_QUEUE    100000
+#define MAX_QUEUED_BYTES     ((size_t)512 << 20) /* over all services */
+#define MAX_SERVICES         10000
+#define MAX_WORKERS          100000
+#define MAX_FREE_PENDING     4096
+#define SOCKET_HWM           100000
+#define DISCONNECT_LINGER_MS 100
+#define UNREGISTERED_LABEL   "service=\"_unregistered\""
+
+typedef enum drop_reason {
+    DROP_BAD_HEADER,
+    DROP_BAD_CLIENT_FRAME,
+    DROP_BAD_WORKER_FRAME,
+    DROP_UNKNOWN_WORKER,
+    DROP_UNEXPECTED_COMMAND,
+    DROP_RESERVED_SERVICE,
+    DROP_QUEUE_FULL,
+    DROP_EXPIRED,
+    DROP_TOO_MANY_SERVICES,
+    DROP_TOO_MANY_WORKERS,
+    DROP_SEND_FAILED,
+    DROP__MAX,
+} drop_reason_t;
+
+static const char *const drop_reason_names[DROP__MAX] = {
+    [DROP_BAD_HEADER] = "bad_header",
+    [DROP_BAD_CLIENT_FRAME] = "bad_client_frame",
+    [DROP_BAD_WORKER_FRAME] = "bad_worker_frame",
+    [DROP_UNKNOWN_WORKER] = "unknown_worker",
+    [DROP_UNEXPECTED_COMMAND] = "unexpected_command",
+    [DROP_RESERVED_SERVICE] = "reserved_service",
+    [DROP_QUEUE_FULL] = "queue_full",
+    [DROP_EXPIRED] = "expired",
+    [DROP_TOO_MANY_SERVICES] = "too_many_services",
+    [DROP_TOO_MANY_WORKERS] = "too_many_workers",
+    [DROP_SEND_FAILED] = "send_failed",
+};
+
+static const char *drop_reason_to_string(drop_reason_t r)
+{
+    return (unsigned)r < DROP__MAX ? drop_reason_names[r] : "unknown";
+}
+
+/* A client request: the message as received, [client][MDPC02][0x01][service][body...]. */
+typedef struct pending {
+    struct pending *prev, *next;
+    ovop_msg_t *msg;
+    size_t bytes;
+    int64_t enqueued_us;
+} pending_t;
+
+typedef struct plist {
+    pending_t *head, *tail;
+    size_t n;
+} plist_t;
+
+typedef struct service service_t;
+
+typedef struct worker {
+    table_entry_t entry;        /* keyed by identity */
+    struct worker *prev, *next; /* in the service's list */
+    service_t *service;
+    plist_t outstanding; /* oldest first */
+    uint32_t credit;
+    int64_t last_heard_us;
+    uint64_t last_used;
+    size_t id_len;
+    unsigned char id[];
+} worker_t;
+
+struct service {
+    table_entry_t entry; /* keyed by name */
+    char *name;
+    size_t name_len;
+    plist_t queue;
+    worker_t *workers;
+    size_t n_workers;
+    bool labelled; /* has its own metric series (once a worker registered) */
+    ovop_metric_t *m_requests;
+    ovop_metric_t *m_replies;
+    ovop_metric_t *m_workers;
+    ovop_metric_t *m_queue;
+};
+
+struct ovop_broker {
+    uv_loop_t *loop;
+    ovop_zsock_t *sock;
+    uv_timer_t timer;
+    ovop_broker_options_t opts;
+    table_t services;
+    table_t workers;
+    size_t queued_bytes;
+    size_t unregistered_queued;
+    uint64_t dispatch_seq;
+    pending_t *free_pending;
+    size_t n_free_pending;
+    ovop_metrics_t *metrics;
+    ovop_metric_t *m_dropped[DROP__MAX];
+    ovop_metric_t *m_requeued;
+    ovop_metric_t *m_unreg_requests;
+    ovop_metric_t *m_unreg_queue;
+};
+
+/* ---- pending requests and their lists ---- */
+
+static void plist_push_back(plist_t *l, pending_t *p)
+{
+    p->next = NULL;
+    p->prev = l->tail;
+    if (l->tail)
+        l->tail->next = p;
+    else
+        l->head = p;
+    l->tail = p;
+    l->n++;
+}
+
+static void plist_push_front(plist_t *l, pending_t *p)
+{
+    p->prev = NULL;
+    p->next = l->head;
+    if (l->head)
+        l->head->prev = p;
+    else
+        l->tail = p;
+    l->head = p;
+    l->n++;
+}
+
+static void plist_remove(plist_t *l, pending_t *p)
+{
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        l->head = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    else
+        l->tail = p->prev;
+    p->prev = p->next = NULL;
+    l->n--;
+}
+
+static pending_t *pending_new(ovop_broker_t *b, ovop_msg_t **msg)
+{
+    pending_t *p = b->free_pending;
+    if (p) {
+        b->free_pending = p->next;
+        b->n_free_pending--;
+    } else {
+        p = xmalloc(sizeof(*p));
+    }
+    p->prev = p->next = NULL;
+    p->msg = *msg;
+    *msg = NULL;
+    p->bytes = ovop_msg_bytes(p->msg);
+    p->enqueued_us = ovop_mono_us();
+    return p;
+}
+
+static void pending_free(ovop_broker_t *b, pending_t *p)
+{
+    ovop_msg_destroy(&p->msg);
+    if (b->n_free_pending < MAX_FREE_PENDING) {
+        p->next = b->free_pending;
+        b->free_pending = p;
+        b->n_free_pending++;
+    } else {
+        free(p);
+    }
+}
+
+/* ---- metrics and small helpers ---- */
+
+static void drop(ovop_broker_t *b, drop_reason_t reason)
+{
+    ovop_metric_inc(b->m_dropped[reason]);
+}
+
+/* The label set service="name", with " and \ escaped (names are printable ASCII). */
+static char *service_labels(const char *name)
+{
+    ovop_buf_t buf;
+    ovop_buf_init(&buf);
+    ovop_buf_puts(&buf, "service=\"");
+    for (const char *p = name; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            ovop_buf_append(&buf, "\\", 1);
+        ovop_buf_append(&buf, p, 1);
+    }
+    ovop_buf_puts(&buf, "\"");
+    return buf.data;
+}
+
+/* Queue depth for the gauge: a service without its own series counts in _unregistered. */
+static void queue_changed(ovop_broker_t *b, service_t *s, ptrdiff_t delta)
+{
+    if (s->labelled) {
+        ovop_metric_set(s->m_queue, (double)s->queue.n);
+    } else {
+        b->unregistered_queued = (size_t)((ptrdiff_t)b->unregistered_queued + delta);
+        ovop_metric_set(b->m_unreg_queue, (double)b->unregistered_queued);
+    }
+}
+
+static void service_label(ovop_broker_t *b, service_t *s)
+{
+    if (s->labelled)
+        return;
+    char *labels = service_labels(s->name);
+    s->m_requests = ovop_metrics_counter(b->metrics, "ovop_broker_requests_total",
+                                         "Client requests accepted, by service", labels);
+    s->m_replies = ovop_metrics_counter(b->metrics, "ovop_broker_replies_total",
+                                        "FINAL replies forwarded to clients, by service", labels);
+    s->m_workers = ovop_metrics_gauge(b->metrics, "ovop_broker_workers",
+                                      "Workers registered, by service", labels);
+    s->m_queue = ovop_metrics_gauge(b->metrics, "ovop_broker_queue_depth",
+                                    "Requests waiting for a worker, by service", labels);
+    free(labels);
+    b->unregistered_queued -= s->queue.n;
+    ovop_metric_set(b->m_unreg_queue, (double)b->unregistered_queued);
+    s->labelled = true;
+    ovop_metric_set(s->m_queue, (double)s->queue.n);
+}
+
+static void id_hex(const void *id, size_t len, char buf[static 41])
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = id;
+    size_t n = len > 20 ? 20 : len;
+    for (size_t i = 0; i < n; i++) {
+        buf[2 * i] = hex[p[i] >> 4];
+        buf[2 * i + 1] = hex[p[i] & 15];
+    }
+    buf[2 * n] = '\0';
+}
+
+static void send_msg(ovop_broker_t *b, ovop_msg_t **m)
+{
+    if (ovop_zsock_send(b->sock, m) < 0)
+        drop(b, DROP_SEND_FAILED);
+}
+
+/* Sends a worker command with no further frames to the peer with this identity. */
+static void send_command(ovop_broker_t *b, const void *id, size_t id_len, ovop_mdpw_cmd_t cmd)
+{
+    ovop_msg_t *m = ovop_msg_new();
+    unsigned char c = (unsigned char)cmd;
+    ovop_msg_addmem(m, id, id_len);
+    ovop_msg_addmem(m, OVOP_MDPW, 6);
+    ovop_msg_addmem(m, &c, 1);
+    send_msg(b, &m);
+}
+
+/* ---- services ---- */
+
+static service_t *service_find(ovop_broker_t *b, const char *name, size_t len)
+{
+    table_entry_t *e = table_find(&b->services, name, len);
+    return e ? (service_t *)e : NULL;
+}
+
+/* Finds or creates the service; NULL when the table is full. */
+static service_t *service_require(ovop_broker_t *b, const char *name, size_t len)
+{
+    service_t *s = service_find(b, name, len);
+    if (s)
+        return s;
+    if (b->services.count >= MAX_SERVICES)
+        return NULL;
+    s = xcalloc(1, sizeof(*s));
+    s->name = xstrndup(name, len);
+    s->name_len = len;
+    s->entry.key = s->name;
+    s->entry.key_len = len;
+    s->m_requests = b->m_unreg_requests;
+    table_insert(&b->services, &s->entry);
+    return s;
+}
+
+static void service_free(ovop_broker_t *b, service_t *s)
+{
+    while (s->queue.head) {
+        pending_t *p = s->queue.head;
+        plist_remove(&s->queue, p);
+        b->queued_bytes -= p->bytes;
+        queue_changed(b, s, -1);
+        pending_free(b, p);
+    }
+    table_remove(&b->services, &s->entry);
+    free(s->name);
+    free(s);
+}
+
+/* Sends one request to a worker and keeps it on the worker's outstanding list. The body
+ * frames are shared with the kept copy (reference counts, no byte copies). */
+static void send_request(ovop_broker_t *b, worker_t *w, pending_t *p)
+{
+    ovop_msg_t *m = ovop_msg_new();
+    unsigned char cmd = OVOP_MDPW_REQUEST;
+    ovop_msg_addmem(m, w->id, w->id_len);
+    ovop_msg_addmem(m, OVOP_MDPW, 6);
+    ovop_msg_addmem(m, &cmd, 1);
+    ovop_msg_copy_frame(m, p->msg, 0);
+    ovop_msg_addmem(m, NULL, 0);
+    size_t n = ovop_msg_frames(p->msg);
+    for (size_t i = 4; i < n; i++)
+        ovop_msg_copy_frame(m, p->msg, i);
+    plist_push_back(&w->outstanding, p);
+    w->last_used = ++b->dispatch_seq;
+    log_debug("dispatching a request for %s to a worker with %zu outstanding", w->service->name,
+              w->outstanding.n);
+    send_msg(b, &m);
+}
+
+/* Hands queued requests to the workers with the most free credit (least recently used on a
+ * tie) while both exist. */
+static void dispatch(ovop_broker_t *b, service_t *s)
+{
+    size_t sent = 0;
+    while (s->queue.head) {
+        worker_t *best = NULL;
+        uint32_t best_free = 0;
+        for (worker_t *w = s->workers; w; w = w->next) {
+            uint32_t free_credit = w->credit - (uint32_t)w->outstanding.n;
+            if (free_credit > best_free ||
+                (free_credit == best_free && free_credit > 0 && w->last_used < best->last_used)) {
+                best = w;
+                best_free = free_credit;
+            }
+        }
+        if (!best)
+            break;
+        pending_t *p = s->queue.head;
+        plist_remove(&s->queue, p);
+        b->queued_bytes -= p->bytes;
+        send_request(b, best, p);
+        sent++;
+    }
+    if (sent)
+        queue_changed(b, s, -(ptrdiff_t)sent);
+}
+
+/* ---- workers ---- */
+
+static worker_t *worker_find(ovop_broker_t *b, const void *id, size_t len)
+{
+    table_entry_t *e = table_find(&b->workers, id, len);
+    return e ? (worker_t *)e : NULL;
+}
+
+/* Forgets a worker. With requeue, its outstanding requests go back to the head of the
+ * service queue in their original order, to be dispatched again at once. */
+static void worker_remove(ovop_broker_t *b, worker_t *w, bool requeue)
+{
+    service_t *s = w->service;
+    size_t n = w->outstanding.n;
+
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        s->workers = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    s->n_workers--;
+    ovop_metric_set(s->m_workers, (double)s->n_workers);
+    table_remove(&b->workers, &w->entry);
+    while (w->outstanding.tail) {
+        pending_t *p = w->outstanding.tail;
+        plist_remove(&w->outstanding, p);
+        if (requeue) {
+            p->enqueued_us = ovop_mono_us();
+            plist_push_front(&s->queue, p);
+            b->queued_bytes += p->bytes;
+            ovop_metric_inc(b->m_requeued);
+        } else {
+            pending_free(b, p);
+        }
+    }
+    free(w);
+    if (requeue && n > 0) {
+        queue_changed(b, s, (ptrdiff_t)n);
+        dispatch(b, s);
+    }
+}
+
+/* The peer broke the protocol with a well-formed but unexpected command: tell it to go and
+ * forget it, so that it starts over with READY. */
+static void worker_reject(ovop_broker_t *b, const void *id, size_t len, worker_t *w, int cmd)
+{
+    char hex[41];
+    id_hex(id, len, hex);
+    log_warn("unexpected %s from %s worker %s, disconnecting it", ovop_mdpw_cmd_to_string(cmd),
+             w ? "registered" : "unknown", hex);
+    drop(b, DROP_UNEXPECTED_COMMAND);
+    if (w)
+        worker_remove(b, w, true);
+    send_command(b, id, len, OVOP_MDPW_DISCONNECT);
+}
+
+static void worker_ready(ovop_broker_t *b, const void *id, size_t len, const ovop_mdp_view_t *v)
+{
+    char hex[41];
+    drop_reason_t reason;
+
+    if (v->service_len >= 4 && memcmp(v->service, "mmi.", 4) == 0) {
+        reason = DROP_RESERVED_SERVICE;
+        goto reject;
+    }
+    if (b->workers.count >= MAX_WORKERS) {
+        reason = DROP_TOO_MANY_WORKERS;
+        goto reject;
+    }
+    service_t *s = service_require(b, v->service, v->service_len);
+    if (!s) {
+        reason = DROP_TOO_MANY_SERVICES;
+        goto reject;
+    }
+    service_label(b, s);
+    worker_t *w = xcalloc(1, sizeof(*w) + len);
+    memcpy(w->id, id, len);
+    w->id_len = len;
+    w->entry.key = w->id;
+    w->entry.key_len = len;
+    w->service = s;
+    w->credit = v->credit;
+    w->last_heard_us = ovop_mono_us();
+    table_insert(&b->workers, &w->entry);
+    w->next = s->workers;
+    if (s->workers)
+        s->workers->prev = w;
+    s->workers = w;
+    s->n_workers++;
+    ovop_metric_set(s->m_workers, (double)s->n_workers);
+    id_hex(id, len, hex);
+    log_info("worker %s ready for service %s with credit %u", hex, s->name, w->credit);
+    dispatch(b, s);
+    return;
+
+reject:
+    id_hex(id, len, hex);
+    log_warn("refusing worker %s for service %.*s: %s", hex, (int)v->service_len, v->service,
+             drop_reason_to_string(reason));
+    drop(b, reason);
+    send_command(b, id, len, OVOP_MDPW_DISCONNECT);
+}
+
+/* A PARTIAL or FINAL: forwarded to the client as MDPC02 PARTIAL/FINAL by moving the frames.
+ * A FINAL completes the oldest outstanding request of that client on this worker. */
+static void worker_reply(ovop_broker_t *b, worker_t *w, ovop_msg_t *m, const ovop_mdp_view_t *v)
+{
+    service_t *s = w->service;
+    bool final = v->command == OVOP_MDPW_FINAL;
+    unsigned char cmd = final ? OVOP_MDPC_FINAL : OVOP_MDPC_PARTIAL;
+
+    if (final) {
+        for (pending_t *p = w->outstanding.head; p; p = p->next) {
+            if (ovop_msg_eq(p->msg, 0, v->address, v->address_len)) {
+                plist_remove(&w->outstanding, p);
+                pending_free(b, p);
+                break;
+            }
+        }
+    }
+    ovop_msg_t *out = ovop_msg_new();
+    /* The client address frame follows the identity, the header and the command. */
+    ovop_msg_move_frame(out, m, v->body_first - 2);
+    ovop_msg_addmem(out, OVOP_MDPC, 6);
+    ovop_msg_addmem(out, &cmd, 1);
+    ovop_msg_addmem(out, s->name, s->name_len);
+    size_t n = ovop_msg_frames(m);
+    for (size_t i = v->body_first; i < n; i++)
+        ovop_msg_move_frame(out, m, i);
+    send_msg(b, &out);
+    log_debug("forwarded a %s from %s", final ? "FINAL" : "PARTIAL", s->name);
+    if (final) {
+        ovop_metric_inc(s->m_replies);
+        dispatch(b, s);
+    }
+}
+
+static void on_worker(ovop_broker_t *b, ovop_msg_t *m)
+{
+    const void *id = ovop_msg_data(m, 0);
+    size_t id_len = ovop_msg_len(m, 0);
+    worker_t *w = worker_find(b, id, id_len);
+    ovop_mdp_view_t v;
+
+    if (ovop_mdp_parse_worker(m, 1, &v) < 0) {
+        drop(b, DROP_BAD_WORKER_FRAME);
+        return;
+    }
+    if (w)
+        w->last_heard_us = ovop_mono_us();
+    switch (v.command) {
+    case OVOP_MDPW_READY:
+        if (w)
+            worker_reject(b, id, id_len, w, v.command);
+        else
+            worker_ready(b, id, id_len, &v);
+        break;
+    case OVOP_MDPW_PARTIAL:
+    case OVOP_MDPW_FINAL:
+    case OVOP_MDPW_HEARTBEAT:
+        if (!w) {
+            /* Typically a worker of a broker that restarted: make it register again. */
+            drop(b, DROP_UNKNOWN_WORKER);
+            send_command(b, id, id_len, OVOP_MDPW_DISCONNECT);
+        } else if (v.command != OVOP_MDPW_HEARTBEAT) {
+            worker_reply(b, w, m, &v);
+        }
+        break;
+    case OVOP_MDPW_DISCONNECT:
+        if (w) {
+            char hex[41];
+            id_hex(id, id_len, hex);
+            log_info("worker %s of service %s disconnected, re-queueing %zu requests", hex,
+                     w->service->name, w->outstanding.n);
+            worker_remove(b, w, true);
+        }
+        break;
+    default: /* REQUEST */
+        worker_reject(b, id, id_len, w, v.command);
+        break;
+    }
+}
+
+/* ---- clients ---- */
+
+/* mmi.service (RFC 8) answers "200" when the service has a worker, else "404"; any other
+ * mmi.* name "501". */
+static void on_mmi(ovop_broker_t *b, ovop_msg_t *m, const ovop_mdp_view_t *v)
+{
+    const char *code = "501";
+    unsigned char cmd = OVOP_MDPC_FINAL;
+
+    if (v->service_len == 11 && memcmp(v->service, "mmi.service", 11) == 0) {
+        service_t *s =
+            service_find(b, ovop_msg_data(m, v->body_first), ovop_msg_len(m, v->body_first));
+        code = s && s->n_workers > 0 ? "200" : "404";
+    }
+    ovop_msg_t *out = ovop_msg_new();
+    ovop_msg_move_frame(out, m, 0);
+    ovop_msg_addmem(out, OVOP_MDPC, 6);
+    ovop_msg_addmem(out, &cmd, 1);
+    ovop_msg_addmem(out, v->service, v->service_len);
+    ovop_msg_addstr(out, code);
+    send_msg(b, &out);
+}
+
+static void on_client(ovop_broker_t *b, ovop_msg_t **msg)
+{
+    ovop_mdp_view_t v;
+
+    if (ovop_mdp_parse_client(*msg, 1, &v) < 0 || v.command != OVOP_MDPC_REQUEST) {
+        drop(b, DROP_BAD_CLIENT_FRAME);
+        return;
+    }
+    if (v.service_len >= 4 && memcmp(v.service, "mmi.", 4) == 0) {
+        on_mmi(b, *msg, &v);
+        return;
+    }
+    service_t *s = service_require(b, v.service, v.service_len);
+    if (!s) {
+        drop(b, DROP_TOO_MANY_SERVICES);
+        return;
+    }
+    size_t bytes = ovop_msg_bytes(*msg);
+    if (s->queue.n >= b->opts.max_queue || b->queued_bytes + bytes > MAX_QUEUED_BYTES) {
+        drop(b, DROP_QUEUE_FULL);
+        return;
+    }
+    ovop_metric_inc(s->m_requests);
+    log_debug("request for %s, %zu queued", s->name, s->queue.n);
+    pending_t *p = pending_new(b, msg);
+    plist_push_back(&s->queue, p);
+    b->queued_bytes += p->bytes;
+    queue_changed(b, s, 1);
+    dispatch(b, s);
+}
+
+static void on_recv(ovop_zsock_t *sock, ovop_msg_t **msg, void *userdata)
+{
+    ovop_broker_t *b = userdata;
+
+    OVOP_UNUSED(sock);
+    if (ovop_msg_frames(*msg) < 2)
+        drop(b, DROP_BAD_HEADER);
+    else if (ovop_mdp_is_client(*msg, 1))
+        on_client(b, msg);
+    else if (ovop_mdp_is_worker(*msg, 1))
+        on_worker(b, *msg);
+    else
+        drop(b, DROP_BAD_HEADER);
+}
+
+/* ---- heartbeats and expiry ---- */
+
+/* For each service: heartbeat live workers, remove silent ones, drop requests that waited
+ * too long (the queue is oldest first except for re-queued requests, so expiry stops at the
+ * first young one), and forget services that never had a worker and have nothing queued. */
+static void tick_service(table_entry_t *e, void *userdata)
+{
+    ovop_broker_t *b = userdata;
+    service_t *s = (service_t *)e;
+    int64_t now = ovop_mono_us();
+    int64_t limit = (int64_t)b->opts.liveness * b->opts.heartbeat_ms * 1000;
+    int64_t max_wait = (int64_t)b->opts.request_timeout_ms * 1000;
+
+    for (worker_t *w = s->workers, *next; w; w = next) {
+        next = w->next;
+        if (now - w->last_heard_us > limit) {
+            char hex[41];
+            id_hex(w->id, w->id_len, hex);
+            log_warn("worker %s of service %s silent for %d ms, removing it and re-queueing %zu "
+                     "requests",
+                     hex, s->name, (int)((now - w->last_heard_us) / 1000), w->outstanding.n);
+            worker_remove(b, w, true);
+        } else {
+            send_command(b, w->id, w->id_len, OVOP_MDPW_HEARTBEAT);
+        }
+    }
+    size_t expired = 0;
+    while (s->queue.head && now - s->queue.head->enqueued_us > max_wait) {
+        pending_t *p = s->queue.head;
+        plist_remove(&s->queue, p);
+        b->queued_bytes -= p->bytes;
+        pending_free(b, p);
+        drop(b, DROP_EXPIRED);
+        expired++;
+    }
+    if (expired) {
+        queue_changed(b, s, -(ptrdiff_t)expired);
+        log_warn("dropped %zu requests for service %s after waiting %u ms for a worker", expired,
+                 s->name, b->opts.request_timeout_ms);
+    }
+    if (!s->labelled && s->n_workers == 0 && s->queue.n == 0)
+        service_free(b, s);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    ovop_broker_t *b = t->data;
+    table_foreach(&b->services, tick_service, b);
+}
+
+/* ---- life cycle ---- */
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    ovop_broker_t *b = h->data;
+    while (b->free_pending) {
+        pending_t *p = b->free_pending;
+        b->free_pending = p->next;
+        free(p);
+    }
+    table_free(&b->services);
+    table_free(&b->workers);
+    free((char *)b->opts.bind);
+    free(b);
+}
+
+static int bind_all(ovop_broker_t *b, const char *list)
+{
+    char *copy = xstrdup(list);
+    char *save = NULL;
+    int r = 0;
+    for (char *ep = strtok_r(copy, ",", &save); ep; ep = strtok_r(NULL, ",", &save)) {
+        while (*ep == ' ')
+            ep++;
+        r = ovop_zsock_bind(b->sock, ep);
+        if (r < 0) {
+            log_error("could not bind %s: %s", ep, zmq_strerror(-r));
+            break;
+        }
+    }
+    free(copy);
+    return r;
+}
+
+int ovop_broker_new(ovop_broker_t **ret, uv_loop_t *loop, void *zctx,
+                    const ovop_broker_options_t *opts, ovop_metrics_t *metrics)
+{
+    int hwm = SOCKET_HWM;
+    int r;
+
+    if (!opts->bind || !*opts->bind || opts->heartbeat_ms == 0 || opts->liveness == 0)
+        return -EINVAL;
+    ovop_broker_t *b = xcalloc(1, sizeof(*b));
+    b->loop = loop;
+    b->opts = *opts;
+    b->opts.bind = xstrdup(opts->bind);
+    if (b->opts.max_queue == 0)
+        b->opts.max_queue = DEFAULT_MAX_QUEUE;
+    b->metrics = metrics;
+    table_init(&b->services);
+    table_init(&b->workers);
+    for (int i = 0; i < DROP__MAX; i++) {
+        char labels[64];
+        snprintf(labels, sizeof(labels), "reason=\"%s\"", drop_reason_to_string(i));
+        b->m_dropped[i] = ovop_metrics_counter(metrics, "ovop_broker_dropped_total",
+                                               "Messages dropped, by reason", labels);
+    }
+    b->m_requeued = ovop_metrics_counter(metrics, "ovop_broker_requeued_total",
+                                         "Requests re-queued after their worker went away", NULL);
+    b->m_unreg_requests =
+        ovop_metrics_counter(metrics, "ovop_broker_requests_total",
+                             "Client requests accepted, by service", UNREGISTERED_LABEL);
+    b->m_unreg_queue =
+        ovop_metrics_gauge(metrics, "ovop_broker_queue_depth",
+                           "Requests waiting for a worker, by service", UNREGISTERED_LABEL);
+
+    r = ovop_zsock_new(&b->sock, loop, zctx, ZMQ_ROUTER, opts->max_msg, on_recv, b);
+    if (r < 0) {
+        log_error("could not create the broker socket: %s", zmq_strerror(-r));
+        goto fail_tables;
+    }
+    zmq_setsockopt(ovop_zsock_raw(b->sock), ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(ovop_zsock_raw(b->sock), ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    r = bind_all(b, b->opts.bind);
+    if (r < 0)
+        goto fail_sock;
+    uv_timer_init(loop, &b->timer);
+    b->timer.data = b;
+    uv_timer_start(&b->timer, on_tick, opts->heartbeat_ms, opts->heartbeat_ms);
+    *ret = b;
+    return 0;
+
+fail_sock:
+    ovop_zsock_destroy(&b->sock);
+fail_tables:
+    table_free(&b->services);
+    table_free(&b->workers);
+    free((char *)b->opts.bind);
+    free(b);
+    return r;
+}
+
+static void destroy_service(table_entry_t *e, void *userdata)
+{
+    ovop_broker_t *b = userdata;
+    service_t *s = (service_t *)e;
+    while (s->workers) {
+        send_command(b, s->workers->id, s->workers->id_len, OVOP_MDPW_DISCONNECT);
+        worker_remove(b, s->workers, false);
+    }
+    service_free(b, s);
+}
+
+void ovop_broker_destroy(ovop_broker_t **bp)
+{
+    ovop_broker_t *b = *bp;
+    int linger = DISCONNECT_LINGER_MS;
+    if (!b)
+        return;
+    *bp = NULL;
+    table_foreach(&b->services, destroy_service, b);
+    /* Give the DISCONNECTs a moment to leave; zmq_ctx_term waits at most this long. */
+    zmq_setsockopt(ovop_zsock_raw(b->sock), ZMQ_LINGER, &linger, sizeof(linger));
+    ovop_zsock_destroy(&b->sock);
+    uv_timer_stop(&b->timer);
+    uv_close((uv_handle_t *)&b->timer, on_timer_closed);
+}
+
+size_t ovop_broker_workers(const ovop_broker_t *b)
+{
+    return b->workers.count;
+}

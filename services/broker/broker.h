@@ -1,0 +1,39 @@
+/* The Majordomo broker (MDP/0.2, ZeroMQ RFC 18, with the credit extension of mdp.h and the
+ * mmi.service discovery of RFC 8). One ROUTER socket serves clients and workers alike; the
+ * protocol header of each message tells which is which.
+ *
+ * Each service has a bounded FIFO of requests and a set of workers. A request goes to the
+ * worker with the most free credit (the least recently used on a tie) and stays on that
+ * worker's outstanding list until its FINAL comes back, so that when the worker dies (falls
+ * silent for liveness heartbeats, or sends DISCONNECT) its requests go back to the head of
+ * the queue and another worker answers them. The broker never reads a body. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "metrics.h"
+
+typedef struct ovop_broker ovop_broker_t;
+
+typedef struct ovop_broker_options {
+    const char *bind;            /* comma-separated endpoints, e.g. "tcp://127.0.0.1:5555" */
+    uint32_t heartbeat_ms;       /* interval of HEARTBEATs to workers; workers use the same */
+    uint32_t liveness;           /* heartbeats a worker may miss before it is taken as dead */
+    size_t max_msg;              /* ZMQ_MAXMSGSIZE: larger messages drop their peer */
+    uint32_t request_timeout_ms; /* how long a request may wait in a queue before it is dropped */
+    size_t max_queue;            /* requests queued per service; 0 for the default (100000) */
+} ovop_broker_options_t;
+
+/* Binds and starts serving on loop. metrics may be NULL. Logs and returns -errno when an
+ * endpoint cannot be bound, -EINVAL for bad options. */
+int ovop_broker_new(ovop_broker_t **ret, uv_loop_t *loop, void *zctx,
+                    const ovop_broker_options_t *opts, ovop_metrics_t *metrics);
+
+/* Sends DISCONNECT to every worker, drops queued requests, closes the socket; the rest is
+ * freed once the loop has run the close callbacks. Accepts NULL; nulls *b. */
+void ovop_broker_destroy(ovop_broker_t **b);
+
+/* Workers registered right now, over all services. */
+size_t ovop_broker_workers(const ovop_broker_t *b);

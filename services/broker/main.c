@@ -1,0 +1,137 @@
+/* ovop-broker: the MDP/0.2 service bus. Clients and workers connect to it; it routes each
+ * request to a worker of the named service and the reply back, and answers mmi.service. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "broker.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "util.h"
+
+typedef struct broker_conf {
+    char *bind;
+    char *http;
+    char *log_format;
+    char *log_level;
+    char *instance;
+    int64_t heartbeat_ms;
+    int64_t liveness;
+    int64_t max_msg;
+    int64_t request_timeout_ms;
+} broker_conf_t;
+
+static bool is_ready(void *userdata, ovop_buf_t *why)
+{
+    /* Bound and looping is all a broker needs; workers come and go. */
+    OVOP_UNUSED(userdata);
+    OVOP_UNUSED(why);
+    return true;
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    log_info("received %s, stopping", strsignal(signum));
+    uv_stop(s->loop);
+}
+
+int main(int argc, char **argv)
+{
+    broker_conf_t c = {0};
+    char hostname[64] = "localhost";
+    char default_instance[96];
+    gethostname(hostname, sizeof(hostname) - 1);
+    snprintf(default_instance, sizeof(default_instance), "%s:%d", hostname, (int)getpid());
+
+    const ovop_opt_t opts[] = {
+        {"bind", OVOP_OPT_STRING, "tcp://127.0.0.1:5555", 0, 0,
+         "endpoints to bind, comma-separated", &c.bind},
+        {"heartbeat-ms", OVOP_OPT_INT, "1000", 10, 60000,
+         "MDP heartbeat interval (the workers' must match)", &c.heartbeat_ms},
+        {"liveness", OVOP_OPT_INT, "3", 2, 100, "missed heartbeats before a worker is dead",
+         &c.liveness},
+        {"max-msg", OVOP_OPT_INT, "1048576", 1024, 64 * 1024 * 1024,
+         "largest message accepted, in bytes (a larger one drops its peer)", &c.max_msg},
+        {"request-timeout-ms", OVOP_OPT_INT, "10000", 100, 3600000,
+         "how long a request may wait in a queue for a worker before it is dropped",
+         &c.request_timeout_ms},
+        {"http", OVOP_OPT_STRING, "127.0.0.1:0", 0, 0,
+         "HOST:PORT of /metrics, /healthz, /readyz (port 0: any free port)", &c.http},
+        {"log-format", OVOP_OPT_STRING, "json", 0, 0, "json or text", &c.log_format},
+        {"log-level", OVOP_OPT_STRING, "info", 0, 0, "debug, info, warn or error", &c.log_level},
+        {"instance", OVOP_OPT_STRING, default_instance, 0, 0, "instance name in logs", &c.instance},
+    };
+    ovop_config_t cfg = {
+        "ovop-broker",         "OVOP service bus: an MDP/0.2 broker with mmi.service",
+        "[options]",           opts,
+        OVOP_ARRAY_SIZE(opts), false};
+    char *err = NULL;
+    int exit_code = 2;
+    int r = ovop_config_parse(&cfg, argc, argv, NULL, &err);
+    if (r != 0) {
+        if (r < 0)
+            fprintf(stderr, "ovop-broker: %s\n", err);
+        free(err);
+        exit_code = r == 1 ? 0 : 2;
+        goto out_config;
+    }
+    if (ovop_log_setup("broker", c.instance, c.log_format, c.log_level) < 0) {
+        fprintf(stderr, "ovop-broker: log-format must be json or text and log-level one of "
+                        "debug, info, warn, error\n");
+        goto out_config;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    uv_loop_t loop;
+    uv_signal_t sigterm, sigint;
+    ovop_broker_t *broker = NULL;
+    ovop_http_t *http = NULL;
+    void *zctx = zmq_ctx_new();
+    ovop_metrics_t *metrics = ovop_metrics_new();
+    uv_loop_init(&loop);
+    exit_code = 1;
+
+    ovop_broker_options_t bo = {
+        .bind = c.bind,
+        .heartbeat_ms = (uint32_t)c.heartbeat_ms,
+        .liveness = (uint32_t)c.liveness,
+        .max_msg = (size_t)c.max_msg,
+        .request_timeout_ms = (uint32_t)c.request_timeout_ms,
+    };
+    r = ovop_broker_new(&broker, &loop, zctx, &bo, metrics);
+    if (r < 0)
+        goto out_loop; /* logged by the broker */
+    r = ovop_http_new(&http, &loop, c.http, metrics, is_ready, broker);
+    if (r < 0) {
+        log_error("could not listen on %s for http: %s", c.http, strerror(-r));
+        goto out_broker;
+    }
+    uv_signal_init(&loop, &sigterm);
+    uv_signal_init(&loop, &sigint);
+    uv_signal_start(&sigterm, on_signal, SIGTERM);
+    uv_signal_start(&sigint, on_signal, SIGINT);
+    log_info("listening on %s, heartbeat %lld ms x %lld, http on 127.0.0.1:%u (/metrics "
+             "/healthz /readyz)",
+             c.bind, (long long)c.heartbeat_ms, (long long)c.liveness, ovop_http_port(http));
+
+    uv_run(&loop, UV_RUN_DEFAULT);
+    exit_code = 0;
+    uv_close((uv_handle_t *)&sigterm, NULL);
+    uv_close((uv_handle_t *)&sigint, NULL);
+    ovop_http_destroy(&http);
+out_broker:
+    ovop_broker_destroy(&broker);
+out_loop:
+    uv_run(&loop, UV_RUN_DEFAULT); /* the close callbacks */
+    uv_loop_close(&loop);
+    ovop_metrics_destroy(&metrics);
+    zmq_ctx_term(zctx);
+out_config:
+    ovop_config_free(opts, OVOP_ARRAY_SIZE(opts));
+    return exit_code;
+}
