@@ -1,0 +1,512 @@
+/* The broker against real processes: ovop-broker on a free port, echo-worker processes
+ * (tests/support/echo-worker.c) and ovop_client. Each case starts its own broker. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <zmq.h>
+
+#include "client.h"
+#include "harness.h"
+#include "ovop/v1/envelope.pb-c.h"
+#include "util.h"
+
+#define HEARTBEAT_MS "200"
+#define MAX_WORKERS  4
+
+typedef struct env {
+    uint16_t port;
+    uint16_t http_port;
+    char endpoint[64];
+    pid_t broker;
+    pid_t workers[MAX_WORKERS];
+    size_t n_workers;
+} env_t;
+
+static void spawn_broker(env_t *e, const char *request_timeout_ms)
+{
+    char bind[64], http[64];
+    assert_int_equal(harness_free_port(&e->http_port), 0);
+    snprintf(bind, sizeof(bind), "tcp://127.0.0.1:%u", e->port);
+    snprintf(http, sizeof(http), "127.0.0.1:%u", e->http_port);
+    const char *args[] = {"--bind",
+                          bind,
+                          "--http",
+                          http,
+                          "--heartbeat-ms",
+                          HEARTBEAT_MS,
+                          "--liveness",
+                          "3",
+                          "--request-timeout-ms",
+                          request_timeout_ms,
+                          "--log-level",
+                          "debug",
+                          NULL};
+    char *bin = harness_bin("ovop-broker");
+    assert_int_equal(harness_spawn(&e->broker, bin, args, NULL, "broker"), 0);
+    free(bin);
+}
+
+static pid_t spawn_worker(env_t *e, const char *name, const char *credit, const char *delay_ms)
+{
+    const char *args[] = {
+        "--broker", e->endpoint,      "--name",     name,          "--credit", credit, "--delay-ms",
+        delay_ms,   "--heartbeat-ms", HEARTBEAT_MS, "--log-level", "debug",    NULL};
+    char *bin = harness_bin("echo-worker");
+    pid_t pid;
+    assert_int_equal(harness_spawn(&pid, bin, args, NULL, name), 0);
+    free(bin);
+    assert_true(e->n_workers < MAX_WORKERS);
+    e->workers[e->n_workers++] = pid;
+    return pid;
+}
+
+/* Waits until the broker answers mmi.service at all (404 is fine). */
+static void wait_broker(env_t *e)
+{
+    ovop_client_options_t o = {.brokers = e->endpoint, .timeout_ms = 200, .max_msg = 1 << 20};
+    ovop_client_t *c = NULL;
+    assert_int_equal(ovop_client_new(&c, NULL, &o), 0);
+    int r = -ETIMEDOUT;
+    for (int i = 0; i < 50 && r == -ETIMEDOUT; i++)
+        r = ovop_client_mmi_service(c, "echo");
+    ovop_client_destroy(&c);
+    assert_true(r == 0 || r == -ENOENT);
+}
+
+static double metric(env_t *e, const char *series)
+{
+    ovop_buf_t page;
+    ovop_buf_init(&page);
+    int status = harness_http_get(e->http_port, "/metrics", &page);
+    assert_int_equal(status, 200);
+    double v = harness_metric(page.data, series);
+    ovop_buf_free(&page);
+    return v;
+}
+
+static int setup(void **state)
+{
+    env_t *e = xcalloc(1, sizeof(*e));
+    if (harness_free_port(&e->port) < 0)
+        return -1;
+    snprintf(e->endpoint, sizeof(e->endpoint), "tcp://127.0.0.1:%u", e->port);
+    *state = e;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    env_t *e = *state;
+    for (size_t i = 0; i < e->n_workers; i++)
+        harness_stop(e->workers[i]);
+    harness_stop(e->broker);
+    free(e);
+    return 0;
+}
+
+static ovop_client_t *client(env_t *e, unsigned timeout_ms, unsigned retries)
+{
+    ovop_client_options_t o = {.brokers = e->endpoint,
+                               .timeout_ms = timeout_ms,
+                               .retries = retries,
+                               .max_msg = 1 << 20,
+                               .caller = "test-broker"};
+    ovop_client_t *c = NULL;
+    assert_int_equal(ovop_client_new(&c, NULL, &o), 0);
+    return c;
+}
+
+/* ---- load from several client threads ---- */
+
+typedef struct load {
+    const char *endpoint;
+    int requests;
+    unsigned timeout_ms;
+    unsigned retries;
+    int answered; /* correct replies */
+    int failed;
+    int by_worker[2]; /* replies from w1, w2 */
+} load_t;
+
+/* Calls echo `requests` times with a Status as input and checks the echoed copy. */
+static void *load_thread(void *p)
+{
+    load_t *l = p;
+    ovop_client_options_t o = {.brokers = l->endpoint,
+                               .timeout_ms = l->timeout_ms,
+                               .retries = l->retries,
+                               .max_msg = 1 << 20};
+    ovop_client_t *c = NULL;
+    if (ovop_client_new(&c, NULL, &o) < 0) {
+        l->failed = l->requests;
+        return NULL;
+    }
+    for (int i = 0; i < l->requests; i++) {
+        char text[32];
+        Ovop__V1__Status in = OVOP__V1__STATUS__INIT;
+        Ovop__V1__Reply *rep = NULL;
+        ProtobufCMessage *out = NULL;
+        snprintf(text, sizeof(text), "req-%d", i);
+        in.code = i;
+        in.message = text;
+        int r = ovop_client_call(c, "echo", "Echo", NULL, &in.base, &ovop__v1__status__descriptor,
+                                 &rep, &out);
+        Ovop__V1__Status *echoed = (Ovop__V1__Status *)out;
+        if (r == 0 && echoed && (int)echoed->code == i && strcmp(echoed->message, text) == 0) {
+            l->answered++;
+            if (strcmp(rep->status->message, "w1") == 0)
+                l->by_worker[0]++;
+            else if (strcmp(rep->status->message, "w2") == 0)
+                l->by_worker[1]++;
+        } else {
+            fprintf(stderr, "request %d failed: %s\n", i, r < 0 ? strerror(-r) : "wrong reply");
+            l->failed++;
+        }
+        if (out)
+            protobuf_c_message_free_unpacked(out, NULL);
+        if (rep)
+            ovop__v1__reply__free_unpacked(rep, NULL);
+    }
+    ovop_client_destroy(&c);
+    return NULL;
+}
+
+typedef struct load_run {
+    pthread_t threads[16];
+    load_t loads[16];
+    int n;
+} load_run_t;
+
+static void load_start(load_run_t *run, env_t *e, int threads, int requests, unsigned timeout_ms,
+                       unsigned retries)
+{
+    memset(run, 0, sizeof(*run));
+    run->n = threads;
+    for (int i = 0; i < threads; i++) {
+        run->loads[i] = (load_t){.endpoint = e->endpoint,
+                                 .requests = requests,
+                                 .timeout_ms = timeout_ms,
+                                 .retries = retries};
+        assert_int_equal(pthread_create(&run->threads[i], NULL, load_thread, &run->loads[i]), 0);
+    }
+}
+
+/* Joins the threads and sums into *ret. */
+static void load_finish(load_run_t *run, load_t *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    for (int i = 0; i < run->n; i++) {
+        pthread_join(run->threads[i], NULL);
+        ret->requests += run->loads[i].requests;
+        ret->answered += run->loads[i].answered;
+        ret->failed += run->loads[i].failed;
+        ret->by_worker[0] += run->loads[i].by_worker[0];
+        ret->by_worker[1] += run->loads[i].by_worker[1];
+    }
+}
+
+/* ---- cases ---- */
+
+static void test_request_reply(void **state)
+{
+    env_t *e = *state;
+    spawn_broker(e, "10000");
+    spawn_worker(e, "w1", "4", "0");
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000), 0);
+
+    ovop_client_t *c = client(e, 2000, 2);
+    void *body = NULL;
+    size_t len = 0;
+    assert_int_equal(ovop_client_raw(c, "echo", "hello", 5, NULL, NULL, &body, &len), 0);
+    assert_int_equal(len, 5);
+    assert_memory_equal(body, "hello", 5);
+    free(body);
+
+    Ovop__V1__Status in = OVOP__V1__STATUS__INIT;
+    Ovop__V1__Reply *rep = NULL;
+    ProtobufCMessage *out = NULL;
+    in.code = 7;
+    in.message = "seven";
+    assert_int_equal(ovop_client_call(c, "echo", "Echo", "rid-1", &in.base,
+                                      &ovop__v1__status__descriptor, &rep, &out),
+                     0);
+    assert_string_equal(rep->request_id, "rid-1");
+    assert_int_equal(rep->status->code, OVOP_OK);
+    assert_string_equal(rep->status->message, "w1");
+    assert_int_equal(((Ovop__V1__Status *)out)->code, 7);
+    assert_string_equal(((Ovop__V1__Status *)out)->message, "seven");
+    protobuf_c_message_free_unpacked(out, NULL);
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    ovop_client_destroy(&c);
+
+    assert_true(metric(e, "ovop_broker_requests_total{service=\"echo\"}") >= 2);
+    assert_true(metric(e, "ovop_broker_replies_total{service=\"echo\"}") >= 2);
+    assert_int_equal(metric(e, "ovop_broker_workers{service=\"echo\"}"), 1);
+
+    /* SIGTERM stops the broker cleanly. */
+    int status;
+    assert_int_equal(harness_kill(e->broker, SIGTERM), 0);
+    assert_int_equal(harness_wait_exit(e->broker, 5000, &status), 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    e->broker = 0;
+}
+
+static void test_mmi(void **state)
+{
+    env_t *e = *state;
+    spawn_broker(e, "10000");
+    wait_broker(e);
+    ovop_client_t *c = client(e, 1000, 1);
+    assert_int_equal(ovop_client_mmi_service(c, "echo"), -ENOENT);
+    spawn_worker(e, "w1", "1", "0");
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000), 0);
+    assert_int_equal(ovop_client_mmi_service(c, "echo"), 0);
+    assert_int_equal(ovop_client_mmi_service(c, "nosuch"), -ENOENT);
+
+    void *body = NULL;
+    size_t len = 0;
+    assert_int_equal(ovop_client_raw(c, "mmi.nosuch", "echo", 4, NULL, NULL, &body, &len), 0);
+    assert_int_equal(len, 3);
+    assert_memory_equal(body, "501", 3);
+    free(body);
+    ovop_client_destroy(&c);
+
+    /* The worker goes: after its DISCONNECT the service is unknown again. */
+    assert_int_equal(harness_kill(e->workers[0], SIGTERM), 0);
+    assert_int_equal(harness_wait_exit(e->workers[0], 5000, NULL), 0);
+    e->n_workers = 0;
+    c = client(e, 1000, 1);
+    assert_int_equal(ovop_client_mmi_service(c, "echo"), -ENOENT);
+    ovop_client_destroy(&c);
+}
+
+static void test_two_workers_share_load(void **state)
+{
+    env_t *e = *state;
+    load_run_t run;
+    load_t sum;
+    spawn_broker(e, "10000");
+    spawn_worker(e, "w1", "8", "1");
+    spawn_worker(e, "w2", "8", "1");
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000), 0);
+    harness_sleep_ms(300); /* both READY */
+
+    load_start(&run, e, 8, 100, 5000, 2);
+    load_finish(&run, &sum);
+    printf("# %d answered, %d failed, w1 %d, w2 %d\n", sum.answered, sum.failed, sum.by_worker[0],
+           sum.by_worker[1]);
+    assert_int_equal(sum.failed, 0);
+    assert_int_equal(sum.answered, 800);
+    assert_true(sum.by_worker[0] > 100);
+    assert_true(sum.by_worker[1] > 100);
+    assert_int_equal(sum.by_worker[0] + sum.by_worker[1], 800);
+}
+
+static void test_worker_killed_mid_load(void **state)
+{
+    env_t *e = *state;
+    load_run_t run;
+    load_t sum;
+    spawn_broker(e, "10000");
+    pid_t w1 = spawn_worker(e, "w1", "8", "20");
+    spawn_worker(e, "w2", "8", "20");
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000), 0);
+    harness_sleep_ms(300);
+
+    /* Client timeouts well above the broker's detection time (3 x 200 ms): the requests the
+     * dead worker held must come back through the broker's re-queue, not client retries. */
+    load_start(&run, e, 8, 60, 5000, 3);
+    harness_sleep_ms(400);
+    assert_int_equal(harness_kill(w1, SIGKILL), 0);
+    load_finish(&run, &sum);
+    printf("# %d answered, %d failed, w1 %d, w2 %d\n", sum.answered, sum.failed, sum.by_worker[0],
+           sum.by_worker[1]);
+    assert_int_equal(sum.failed, 0);
+    assert_int_equal(sum.answered, 480);
+    assert_true(sum.by_worker[0] > 0);
+    assert_true(metric(e, "ovop_broker_requeued_total") >= 1);
+    assert_int_equal(metric(e, "ovop_broker_workers{service=\"echo\"}"), 1);
+}
+
+static void test_broker_restart_mid_load(void **state)
+{
+    env_t *e = *state;
+    load_run_t run;
+    load_t sum;
+    spawn_broker(e, "10000");
+    spawn_worker(e, "w1", "8", "5");
+    spawn_worker(e, "w2", "8", "5");
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000), 0);
+    harness_sleep_ms(300);
+
+    load_start(&run, e, 8, 60, 500, 30);
+    harness_sleep_ms(300);
+    harness_stop(e->broker);
+    harness_sleep_ms(300);
+    spawn_broker(e, "10000");
+    load_finish(&run, &sum);
+    printf("# %d answered, %d failed\n", sum.answered, sum.failed);
+    assert_int_equal(sum.failed, 0);
+    assert_int_equal(sum.answered, 480);
+    assert_int_equal(metric(e, "ovop_broker_workers{service=\"echo\"}"), 2);
+}
+
+static void send_frames(void *sock, int n, ...)
+{
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 0; i < n; i++) {
+        const char *p = va_arg(ap, const char *);
+        size_t len = va_arg(ap, size_t);
+        assert_int_equal(zmq_send(sock, p, len, i + 1 < n ? ZMQ_SNDMORE : 0), (int)len);
+    }
+    va_end(ap);
+}
+
+#define F(s) (s), sizeof(s) - 1
+
+static void test_garbage_is_dropped(void **state)
+{
+    env_t *e = *state;
+    spawn_broker(e, "10000");
+    spawn_worker(e, "w1", "4", "0");
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000), 0);
+    double header0 = metric(e, "ovop_broker_dropped_total{reason=\"bad_header\"}");
+    double client0 = metric(e, "ovop_broker_dropped_total{reason=\"bad_client_frame\"}");
+    double worker0 = metric(e, "ovop_broker_dropped_total{reason=\"bad_worker_frame\"}");
+    double unknown0 = metric(e, "ovop_broker_dropped_total{reason=\"unknown_worker\"}");
+
+    void *zctx = zmq_ctx_new();
+    void *d = zmq_socket(zctx, ZMQ_DEALER);
+    int linger = 1000;
+    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof(linger));
+    assert_int_equal(zmq_connect(d, e->endpoint), 0);
+    unsigned char random_bytes[64];
+    for (size_t i = 0; i < sizeof(random_bytes); i++)
+        random_bytes[i] = (unsigned char)(i * 37 + 11);
+    send_frames(d, 1, (const char *)random_bytes, sizeof(random_bytes));
+    send_frames(d, 3, F("x"), F(""), (const char *)random_bytes, sizeof(random_bytes));
+    send_frames(d, 1, F(""));
+    send_frames(d, 4, F("MDPC02"), F("\x09"), F("echo"), F("body")); /* bad command */
+    send_frames(d, 1, F("MDPC02"));                                  /* truncated */
+    send_frames(d, 3, F("MDPC02"), F("\x01"), F("echo"));            /* no body */
+    send_frames(d, 4, F("MDPC02"), F("\x01"), F("bad service"), F("b"));
+    send_frames(d, 4, F("MDPC02"), F("\x03"), F("echo"), F("b"));     /* FINAL from a client */
+    send_frames(d, 4, F("MDPW02"), F("\x01"), F("echo"), F("abc"));   /* bad credit */
+    send_frames(d, 4, F("MDPW02"), F("\x01"), F("echo"), F("0"));     /* bad credit */
+    send_frames(d, 4, F("MDPW02"), F("\x01"), F("echo"), F("99999")); /* bad credit */
+    send_frames(d, 2, F("MDPW02"), F("\x77"));                        /* bad command */
+    send_frames(d, 4, F("MDPW02"), F("\x04"), F("addr"), F("body"));  /* no delimiter */
+    send_frames(d, 5, F("MDPW02"), F("\x04"), F("addr"), F(""), F("body")); /* unknown worker */
+    send_frames(d, 2, F("MDPW02"), F("\x05"));                              /* unknown worker */
+    zmq_close(d);
+    zmq_ctx_term(zctx);
+
+    ovop_client_t *c = client(e, 2000, 2);
+    void *body = NULL;
+    size_t len = 0;
+    assert_int_equal(ovop_client_raw(c, "echo", "still", 5, NULL, NULL, &body, &len), 0);
+    assert_memory_equal(body, "still", 5);
+    free(body);
+    ovop_client_destroy(&c);
+
+    assert_true(metric(e, "ovop_broker_dropped_total{reason=\"bad_header\"}") >= header0 + 3);
+    assert_true(metric(e, "ovop_broker_dropped_total{reason=\"bad_client_frame\"}") >= client0 + 5);
+    assert_true(metric(e, "ovop_broker_dropped_total{reason=\"bad_worker_frame\"}") >= worker0 + 5);
+    assert_true(metric(e, "ovop_broker_dropped_total{reason=\"unknown_worker\"}") >= unknown0 + 2);
+    assert_int_equal(metric(e, "ovop_broker_workers{service=\"echo\"}"), 1);
+}
+
+static void test_oversized_message(void **state)
+{
+    env_t *e = *state;
+    spawn_broker(e, "10000");
+    spawn_worker(e, "w1", "4", "0");
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000), 0);
+
+    void *zctx = zmq_ctx_new();
+    void *d = zmq_socket(zctx, ZMQ_DEALER);
+    int linger = 2000;
+    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof(linger));
+    assert_int_equal(zmq_connect(d, e->endpoint), 0);
+    size_t big = 2 * 1024 * 1024;
+    char *huge = xcalloc(1, big);
+    send_frames(d, 4, F("MDPC02"), F("\x01"), F("echo"), huge, big);
+    free(huge);
+    zmq_close(d);
+    zmq_ctx_term(zctx);
+
+    ovop_client_t *c = client(e, 2000, 2);
+    void *body = NULL;
+    size_t len = 0;
+    assert_int_equal(ovop_client_raw(c, "echo", "small", 5, NULL, NULL, &body, &len), 0);
+    assert_memory_equal(body, "small", 5);
+    free(body);
+    ovop_client_destroy(&c);
+    assert_int_equal(metric(e, "ovop_broker_requests_total{service=\"echo\"}"), 1);
+}
+
+static void *spawn_late(void *p)
+{
+    env_t *e = p;
+    harness_sleep_ms(500);
+    spawn_worker(e, "w1", "2", "0");
+    return NULL;
+}
+
+static void test_unknown_service_waits_then_expires(void **state)
+{
+    env_t *e = *state;
+    spawn_broker(e, "1000");
+    wait_broker(e);
+
+    /* Nobody serves nosuch: the request waits request-timeout-ms, then is dropped. */
+    ovop_client_t *c = client(e, 300, 0);
+    void *body = NULL;
+    size_t len = 0;
+    assert_int_equal(ovop_client_raw(c, "nosuch", "x", 1, NULL, NULL, &body, &len), -ETIMEDOUT);
+    ovop_client_destroy(&c);
+    harness_sleep_ms(1500);
+    assert_true(metric(e, "ovop_broker_dropped_total{reason=\"expired\"}") >= 1);
+
+    /* A request for a service whose worker starts a moment later is answered. */
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, spawn_late, e), 0);
+    c = client(e, 5000, 0);
+    int r = ovop_client_raw(c, "echo", "late", 4, NULL, NULL, &body, &len);
+    pthread_join(t, NULL);
+    assert_int_equal(r, 0);
+    assert_memory_equal(body, "late", 4);
+    free(body);
+    ovop_client_destroy(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_request_reply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mmi, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_workers_share_load, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_worker_killed_mid_load, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broker_restart_mid_load, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_is_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_oversized_message, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_service_waits_then_expires, setup, teardown),
+    };
+    signal(SIGPIPE, SIG_IGN);
+    if (getenv("TEST_FILTER"))
+        cmocka_set_test_filter(getenv("TEST_FILTER"));
+    printf("# logs in %s\n", harness_tmpdir());
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
