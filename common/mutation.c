@@ -96,6 +96,8 @@ static void on_result(PGresult *res, const char *error, void *userdata)
         ovop_call_violation(call, field[0] ? field : "request", "%s", message);
         ovop_call_fail_violations(call);
     } else if (strcmp(outcome, "not_found") == 0) {
+        if (field[0])
+            ovop_call_violation(call, field, "%s", message);
         ovop_call_fail(call, OVOP_NOT_FOUND, "%s", message);
     } else if (strcmp(outcome, "stale") == 0 || strcmp(outcome, "precondition") == 0) {
         if (field[0])
