@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,11 +57,14 @@ static void spawn_broker(env_t *e, const char *request_timeout_ms)
     free(bin);
 }
 
-static pid_t spawn_worker(env_t *e, const char *name, const char *credit, const char *delay_ms)
+static pid_t spawn_worker_with(env_t *e, const char *name, const char *credit, const char *delay_ms,
+                               const char *unavailable)
 {
-    const char *args[] = {
-        "--broker", e->endpoint,      "--name",     name,          "--credit", credit, "--delay-ms",
-        delay_ms,   "--heartbeat-ms", HEARTBEAT_MS, "--log-level", "debug",    NULL};
+    const char *args[] = {"--broker",    e->endpoint,     "--name",
+                          name,          "--credit",      credit,
+                          "--delay-ms",  delay_ms,        "--heartbeat-ms",
+                          HEARTBEAT_MS,  "--unavailable", unavailable,
+                          "--log-level", "debug",         NULL};
     char *bin = harness_bin("echo-worker");
     pid_t pid;
     assert_int_equal(harness_spawn(&pid, bin, args, NULL, name), 0);
@@ -68,6 +72,11 @@ static pid_t spawn_worker(env_t *e, const char *name, const char *credit, const 
     assert_true(e->n_workers < MAX_WORKERS);
     e->workers[e->n_workers++] = pid;
     return pid;
+}
+
+static pid_t spawn_worker(env_t *e, const char *name, const char *credit, const char *delay_ms)
+{
+    return spawn_worker_with(e, name, credit, delay_ms, "0");
 }
 
 /* Waits until the broker answers mmi.service at all (404 is fine). */
@@ -91,6 +100,18 @@ static double metric(env_t *e, const char *series)
     assert_int_equal(status, 200);
     double v = harness_metric(page.data, series);
     ovop_buf_free(&page);
+    return v;
+}
+
+/* Polls /metrics until series reaches at least min (3 s at most); returns its last value.
+ * Metrics are read over another connection than the traffic that moves them. */
+static double wait_metric(env_t *e, const char *series, double min)
+{
+    double v = metric(e, series);
+    for (int i = 0; i < 60 && v < min; i++) {
+        harness_sleep_ms(50);
+        v = metric(e, series);
+    }
     return v;
 }
 
@@ -300,7 +321,7 @@ static void test_two_workers_share_load(void **state)
     spawn_worker(e, "w1", "8", "1");
     spawn_worker(e, "w2", "8", "1");
     assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000), 0);
-    harness_sleep_ms(300); /* both READY */
+    assert_int_equal(wait_metric(e, "ovop_broker_workers{service=\"echo\"}", 2), 2);
 
     load_start(&run, e, 8, 100, 5000, 2);
     load_finish(&run, &sum);
@@ -322,7 +343,7 @@ static void test_worker_killed_mid_load(void **state)
     pid_t w1 = spawn_worker(e, "w1", "8", "20");
     spawn_worker(e, "w2", "8", "20");
     assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000), 0);
-    harness_sleep_ms(300);
+    assert_int_equal(wait_metric(e, "ovop_broker_workers{service=\"echo\"}", 2), 2);
 
     /* Client timeouts well above the broker's detection time (3 x 200 ms): the requests the
      * dead worker held must come back through the broker's re-queue, not client retries. */
@@ -348,7 +369,7 @@ static void test_broker_restart_mid_load(void **state)
     spawn_worker(e, "w1", "8", "5");
     spawn_worker(e, "w2", "8", "5");
     assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000), 0);
-    harness_sleep_ms(300);
+    assert_int_equal(wait_metric(e, "ovop_broker_workers{service=\"echo\"}", 2), 2);
 
     load_start(&run, e, 8, 60, 500, 30);
     harness_sleep_ms(300);
@@ -359,7 +380,8 @@ static void test_broker_restart_mid_load(void **state)
     printf("# %d answered, %d failed\n", sum.answered, sum.failed);
     assert_int_equal(sum.failed, 0);
     assert_int_equal(sum.answered, 480);
-    assert_int_equal(metric(e, "ovop_broker_workers{service=\"echo\"}"), 2);
+    /* Both workers found the new broker (they may still be on their way when the load ends). */
+    assert_int_equal(wait_metric(e, "ovop_broker_workers{service=\"echo\"}", 2), 2);
 }
 
 static void send_frames(void *sock, int n, ...)
@@ -421,10 +443,14 @@ static void test_garbage_is_dropped(void **state)
     free(body);
     ovop_client_destroy(&c);
 
-    assert_true(metric(e, "ovop_broker_dropped_total{reason=\"bad_header\"}") >= header0 + 3);
-    assert_true(metric(e, "ovop_broker_dropped_total{reason=\"bad_client_frame\"}") >= client0 + 5);
-    assert_true(metric(e, "ovop_broker_dropped_total{reason=\"bad_worker_frame\"}") >= worker0 + 5);
-    assert_true(metric(e, "ovop_broker_dropped_total{reason=\"unknown_worker\"}") >= unknown0 + 2);
+    assert_true(wait_metric(e, "ovop_broker_dropped_total{reason=\"bad_header\"}", header0 + 3) >=
+                header0 + 3);
+    assert_true(wait_metric(e, "ovop_broker_dropped_total{reason=\"bad_client_frame\"}",
+                            client0 + 5) >= client0 + 5);
+    assert_true(wait_metric(e, "ovop_broker_dropped_total{reason=\"bad_worker_frame\"}",
+                            worker0 + 5) >= worker0 + 5);
+    assert_true(wait_metric(e, "ovop_broker_dropped_total{reason=\"unknown_worker\"}",
+                            unknown0 + 2) >= unknown0 + 2);
     assert_int_equal(metric(e, "ovop_broker_workers{service=\"echo\"}"), 1);
 }
 
@@ -492,6 +518,103 @@ static void test_unknown_service_waits_then_expires(void **state)
     ovop_client_destroy(&c);
 }
 
+static void test_unavailable_is_retried(void **state)
+{
+    env_t *e = *state;
+    spawn_broker(e, "10000");
+    spawn_worker_with(e, "w1", "1", "0", "3");
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000), 0);
+
+    Ovop__V1__Status in = OVOP__V1__STATUS__INIT;
+    Ovop__V1__Reply *rep = NULL;
+    ProtobufCMessage *out = NULL;
+    in.message = "again";
+
+    /* One retry is not enough for three UNAVAILABLE answers: the last reply is returned. */
+    ovop_client_t *c = client(e, 2000, 1);
+    assert_int_equal(ovop_client_call(c, "echo", "Echo", "rid-u1", &in.base,
+                                      &ovop__v1__status__descriptor, &rep, &out),
+                     0);
+    assert_int_equal(rep->status->code, OVOP_UNAVAILABLE);
+    assert_null(out);
+    ovop__v1__reply__free_unpacked(rep, NULL);
+
+    /* The third UNAVAILABLE, then OK, all with the same request id. */
+    int64_t start = ovop_mono_us();
+    assert_int_equal(ovop_client_call(c, "echo", "Echo", "rid-u2", &in.base,
+                                      &ovop__v1__status__descriptor, &rep, &out),
+                     0);
+    assert_string_equal(rep->request_id, "rid-u2");
+    assert_int_equal(rep->status->code, OVOP_OK);
+    assert_string_equal(((Ovop__V1__Status *)out)->message, "again");
+    /* It paused 100 ms after the UNAVAILABLE. */
+    assert_true(ovop_mono_us() - start >= 100000);
+    protobuf_c_message_free_unpacked(out, NULL);
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    ovop_client_destroy(&c);
+}
+
+/* Receives on a raw DEALER until a worker command `cmd` arrives (skipping HEARTBEATs), or
+ * 3 s pass. */
+static bool expect_command(void *d, int cmd)
+{
+    int64_t deadline = ovop_mono_us() + 3000000;
+    while (ovop_mono_us() < deadline) {
+        zmq_pollitem_t item = {.socket = d, .events = ZMQ_POLLIN};
+        if (zmq_poll(&item, 1, 100) <= 0)
+            continue;
+        char f0[16], f1[16];
+        int n0 = zmq_recv(d, f0, sizeof(f0), 0);
+        int more = 0;
+        size_t more_len = sizeof(more);
+        zmq_getsockopt(d, ZMQ_RCVMORE, &more, &more_len);
+        int n1 = more ? zmq_recv(d, f1, sizeof(f1), 0) : -1;
+        while (zmq_getsockopt(d, ZMQ_RCVMORE, &more, &more_len) == 0 && more)
+            zmq_recv(d, f0, sizeof(f0), 0);
+        if (n0 == 6 && memcmp(f0, "MDPW02", 6) == 0 && n1 == 1 && f1[0] == cmd)
+            return true;
+    }
+    return false;
+}
+
+static void test_protocol_violations_disconnect(void **state)
+{
+    env_t *e = *state;
+    spawn_broker(e, "10000");
+    wait_broker(e);
+
+    void *zctx = zmq_ctx_new();
+    void *d = zmq_socket(zctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof(linger));
+    assert_int_equal(zmq_connect(d, e->endpoint), 0);
+
+    /* A raw worker registers; READY a second time gets it disconnected and forgotten. */
+    send_frames(d, 4, F("MDPW02"), F("\x01"), F("raw"), F("2"));
+    assert_int_equal(harness_wait_service(e->endpoint, "raw", 5000), 0);
+    assert_true(expect_command(d, 0x05)); /* the broker heartbeats it */
+    send_frames(d, 3, F("MDPW02"), F("\x01"), F("raw"));
+    assert_true(expect_command(d, 0x06));
+    ovop_client_t *c = client(e, 1000, 1);
+    assert_int_equal(ovop_client_mmi_service(c, "raw"), -ENOENT);
+
+    /* Registered again, a REQUEST from it (a client command in worker clothes) does the same. */
+    send_frames(d, 3, F("MDPW02"), F("\x01"), F("raw"));
+    assert_int_equal(harness_wait_service(e->endpoint, "raw", 5000), 0);
+    send_frames(d, 5, F("MDPW02"), F("\x02"), F("addr"), F(""), F("body"));
+    assert_true(expect_command(d, 0x06));
+    assert_int_equal(ovop_client_mmi_service(c, "raw"), -ENOENT);
+
+    /* mmi.* is reserved: a worker cannot serve it. */
+    send_frames(d, 3, F("MDPW02"), F("\x01"), F("mmi.service"));
+    assert_true(expect_command(d, 0x06));
+    ovop_client_destroy(&c);
+    assert_true(metric(e, "ovop_broker_dropped_total{reason=\"unexpected_command\"}") >= 2);
+    assert_true(metric(e, "ovop_broker_dropped_total{reason=\"reserved_service\"}") >= 1);
+    zmq_close(d);
+    zmq_ctx_term(zctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -503,6 +626,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_garbage_is_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oversized_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_service_waits_then_expires, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unavailable_is_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_protocol_violations_disconnect, setup, teardown),
     };
     signal(SIGPIPE, SIG_IGN);
     if (getenv("TEST_FILTER"))

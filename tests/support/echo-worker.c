@@ -2,7 +2,8 @@
  * benchmarks. A body that decodes as an ovop.v1.Request is answered with a Reply of the same
  * request_id, status OK whose message is this worker's --name, and the request's body; any
  * other body is echoed as is. --delay-ms holds each request that long first, so that tests
- * can kill a worker with requests in hand. SIGTERM or SIGINT: DISCONNECT and exit 0. */
+ * can kill a worker with requests in hand; --unavailable N answers the first N Requests with
+ * UNAVAILABLE, to exercise the client's retries. SIGTERM or SIGINT: DISCONNECT and exit 0. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +24,7 @@ typedef struct echo_conf {
     int64_t heartbeat_ms;
     int64_t liveness;
     int64_t delay_ms;
+    int64_t unavailable;
 } echo_conf_t;
 
 typedef struct held {
@@ -48,6 +50,10 @@ static void answer(ovop_request_t **req, const void *body, size_t len)
         size_t n;
         st.code = OVOP_OK;
         st.message = conf.name;
+        if (conf.unavailable > 0) {
+            conf.unavailable--;
+            st.code = OVOP_UNAVAILABLE;
+        }
         void *rep = ovop_reply_encode(in->request_id, &st, in->body.data, in->body.len, &n);
         ovop_request_reply(req, rep, n);
         free(rep);
@@ -117,6 +123,8 @@ int main(int argc, char **argv)
         {"heartbeat-ms", OVOP_OPT_INT, "1000", 10, 60000, "heartbeat interval", &conf.heartbeat_ms},
         {"liveness", OVOP_OPT_INT, "3", 1, 100, "missed heartbeats", &conf.liveness},
         {"delay-ms", OVOP_OPT_INT, "0", 0, 60000, "hold each request this long", &conf.delay_ms},
+        {"unavailable", OVOP_OPT_INT, "0", 0, 1000000, "answer the first N with UNAVAILABLE",
+         &conf.unavailable},
     };
     ovop_config_t cfg = {"echo-worker", "MDP echo worker for tests", "[options]",
                          opts,          OVOP_ARRAY_SIZE(opts),       false};
