@@ -182,20 +182,18 @@ static void on_tick(uv_timer_t *t)
     conn_send(c, &hb);
 }
 
-/* Opens a new socket to the endpoint, sends READY and starts heartbeating. On failure the
- * back-off timer tries again. */
-static void conn_connect(broker_conn_t *c)
+/* Opens a new socket to the endpoint, sends READY and starts heartbeating. Returns 0 or
+ * -errno (nothing opened). */
+static int conn_open(broker_conn_t *c)
 {
     ovop_worker_t *w = c->w;
     int r = ovop_zsock_new(&c->sock, w->loop, w->zctx, ZMQ_DEALER, w->max_msg, on_recv, c);
-    if (r == 0) {
-        r = ovop_zsock_connect(c->sock, c->endpoint);
-        if (r < 0)
-            ovop_zsock_destroy(&c->sock);
-    }
+    if (r < 0)
+        return r;
+    r = ovop_zsock_connect(c->sock, c->endpoint);
     if (r < 0) {
-        conn_reset(c, zmq_strerror(-r), -1);
-        return;
+        ovop_zsock_destroy(&c->sock);
+        return r;
     }
     c->generation = ++w->next_generation;
     c->last_heard_us = ovop_mono_us();
@@ -204,11 +202,16 @@ static void conn_connect(broker_conn_t *c)
     conn_send(c, &ready);
     uv_timer_stop(&c->timer);
     uv_timer_start(&c->timer, on_tick, w->heartbeat_ms, w->heartbeat_ms);
+    return 0;
 }
 
+/* The end of a back-off: open again, or back off further. */
 static void on_reconnect(uv_timer_t *t)
 {
-    conn_connect(t->data);
+    broker_conn_t *c = t->data;
+    int r = conn_open(c);
+    if (r < 0)
+        conn_reset(c, zmq_strerror(-r), -1);
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -299,20 +302,14 @@ int ovop_worker_new(ovop_worker_t **ret, uv_loop_t *loop, void *zctx,
         uv_timer_init(loop, &c->timer);
         c->timer.data = c;
     }
-    /* Validate every endpoint before connecting any: a bad one is a configuration error. */
+    /* A bad endpoint is a configuration error, not something to retry. */
     for (size_t i = 0; i < w->n_conns; i++) {
-        broker_conn_t *c = &w->conns[i];
-        r = ovop_zsock_new(&c->sock, loop, zctx, ZMQ_DEALER, w->max_msg, on_recv, c);
-        if (r == 0)
-            r = ovop_zsock_connect(c->sock, c->endpoint);
+        r = conn_open(&w->conns[i]);
         if (r < 0) {
             ovop_worker_destroy(&w);
             return r == -EPROTONOSUPPORT || r == -ENOENT ? -EINVAL : r;
         }
-        ovop_zsock_destroy(&c->sock);
     }
-    for (size_t i = 0; i < w->n_conns; i++)
-        conn_connect(&w->conns[i]);
     *ret = w;
     return 0;
 
