@@ -103,6 +103,10 @@ static void on_result(PGresult *res, const char *error, void *userdata)
         if (field[0])
             ovop_call_violation(call, field, "%s", message);
         ovop_call_fail(call, OVOP_FAILED_PRECONDITION, "%s", message);
+    } else if (strcmp(outcome, "denied") == 0) {
+        if (field[0])
+            ovop_call_violation(call, field, "%s", message);
+        ovop_call_fail(call, OVOP_PERMISSION_DENIED, "%s", message);
     } else if (strcmp(outcome, "exists") == 0) {
         if (field[0])
             ovop_call_violation(call, field, "%s", message);

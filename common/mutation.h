@@ -7,7 +7,8 @@
  * bus.replay(service, request_id, fingerprint) and, when that finds a reply, returns
  * ('replay', reply); otherwise it checks, writes, calls bus.emit() for each event and
  * bus.remember() with the reply, and returns ('ok', reply). A refusal writes nothing and
- * returns one of: invalid (with the field), not_found, stale, precondition, exists. */
+ * returns one of: invalid (with the field), not_found, stale, precondition, exists, denied
+ * (PERMISSION_DENIED: the caller may not make this change). */
 #pragma once
 
 #include "dispatch.h"
