@@ -46,3 +46,20 @@ void ctl_print_cell(const char *s, int width);
 int ctl_db(ctl_t *c, int argc, char **argv);
 int ctl_territory(ctl_t *c, int argc, char **argv);
 int ctl_producer(ctl_t *c, int argc, char **argv);
+int ctl_product(ctl_t *c, int argc, char **argv);
+int ctl_search(ctl_t *c, int argc, char **argv);
+int ctl_coop(ctl_t *c, int argc, char **argv);
+
+/* --- argument helpers (args.c, product.c) --- */
+
+/* Moves every --name V and --name=V out of argv (argc updated, argv[argc] = NULL) into
+ * *values (grown with xrealloc; the strings stay argv's). Returns 0, or CTL_EXIT_USAGE after
+ * printing when the last --name has no value. For flags that may be given several times. */
+int ctl_take_repeated(int *argc, char **argv, const char *name, char ***values, size_t *n);
+/* Reorders argv[1..] so that options (with their values, as opts tells) come before the
+ * positional arguments, so that `coop join 5 7 --version 2` parses; "--" ends the options. */
+void ctl_flags_first(int *argc, char **argv, const ovop_opt_t *opts, size_t n);
+/* A positive id; prints "<what> must be a positive number" and returns CTL_EXIT_USAGE. */
+int ctl_parse_id(const char *what, const char *s, int64_t *ret);
+/* v with at most 3 decimals and no trailing zeros, into out. */
+const char *ctl_amount(double v, char out[static 32]);

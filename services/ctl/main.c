@@ -19,6 +19,13 @@ static const char usage_text[] =
     "  producer get ID | list [--territory CODE] [--hs PREFIX] [--min-stars N] ...\n"
     "  producer update ID --version V [--name N ...]\n"
     "  producer suspend|reactivate|close ID --version V [--reason R]\n"
+    "  product create --producer ID --name-en N --category C --hs CODE --unit U --capacity Q\n"
+    "                 [--price USD] [--season 6,7,8] [--cert organic]... [--raw M]...\n"
+    "  product get ID | list [--producer ID] [--territory CODE] [--hs PREFIX] [--category C]\n"
+    "  search WORDS... [--limit N]     producers and products by words (ru, en, ky)\n"
+    "  coop create --name N --territory CODE --member ID --member ID [--founded DATE]\n"
+    "  coop join|leave COOP_ID PRODUCER_ID --version V [--on DATE]\n"
+    "  coop get ID | list [--territory CODE] [--hs PREFIX] | capacity COOP_ID --hs CODE\n"
     "\n"
     "Exit codes: 0 ok, 1 failure, 2 usage, 3 broker or service unreachable (timeout),\n"
     "10+N when the service answered with status code N (13 INVALID_ARGUMENT, 15 NOT_FOUND, ...).\n";
@@ -207,6 +214,12 @@ int main(int argc, char **argv)
         exit_code = ctl_territory(&c, vargc, vargv);
     else if (strcmp(verb, "producer") == 0)
         exit_code = ctl_producer(&c, vargc, vargv);
+    else if (strcmp(verb, "product") == 0)
+        exit_code = ctl_product(&c, vargc, vargv);
+    else if (strcmp(verb, "search") == 0)
+        exit_code = ctl_search(&c, vargc, vargv);
+    else if (strcmp(verb, "coop") == 0)
+        exit_code = ctl_coop(&c, vargc, vargv);
     else {
         fprintf(stderr, "ovopctl: unknown verb \"%s\"\n\n%s", verb, usage_text);
         exit_code = CTL_EXIT_USAGE;

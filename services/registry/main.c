@@ -15,6 +15,8 @@ static int setup(ovop_daemon_t *d, void **ret_state)
     r->mutator = (ovop_mutator_t){r->pg, r->sequencer, REGISTRY_SERVICE};
     registry_territories_register(r);
     registry_producers_register(r);
+    registry_products_register(r);
+    registry_cooperatives_register(r);
     *ret_state = r;
     return 0;
 }

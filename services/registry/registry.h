@@ -25,6 +25,8 @@ typedef struct registry {
 /* Each registers its methods on the dispatcher. */
 void registry_territories_register(registry_t *r);
 void registry_producers_register(registry_t *r);
+void registry_products_register(registry_t *r);
+void registry_cooperatives_register(registry_t *r);
 
 /* --- checks shared by the handlers (check.c) --- */
 

@@ -1,0 +1,80 @@
+/* ovopctl: argument helpers for verbs that take repeated flags or flags after their IDs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+
+int ctl_take_repeated(int *argc, char **argv, const char *name, char ***values, size_t *n)
+{
+    size_t len = strlen(name);
+    int out = 1;
+    for (int i = 1; i < *argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            while (i < *argc)
+                argv[out++] = argv[i++];
+            break;
+        }
+        if (strncmp(a, "--", 2) != 0 || strncmp(a + 2, name, len) != 0 ||
+            (a[2 + len] != '\0' && a[2 + len] != '=')) {
+            argv[out++] = argv[i];
+            continue;
+        }
+        const char *v;
+        if (a[2 + len] == '=') {
+            v = a + 3 + len;
+        } else if (i + 1 < *argc) {
+            v = argv[++i];
+        } else {
+            fprintf(stderr, "ovopctl: option --%s needs a value\n", name);
+            return CTL_EXIT_USAGE;
+        }
+        *values = xrealloc(*values, (*n + 1) * sizeof(**values));
+        (*values)[(*n)++] = (char *)v;
+    }
+    *argc = out;
+    argv[out] = NULL;
+    return 0;
+}
+
+static const ovop_opt_t *find(const ovop_opt_t *opts, size_t n, const char *name, size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0)
+            return &opts[i];
+    return NULL;
+}
+
+void ctl_flags_first(int *argc, char **argv, const ovop_opt_t *opts, size_t n)
+{
+    char **flags = xcalloc((size_t)*argc + 1, sizeof(*flags));
+    char **positional = xcalloc((size_t)*argc + 1, sizeof(*positional));
+    size_t nf = 0, np = 0;
+    bool rest = false;
+    for (int i = 1; i < *argc; i++) {
+        char *a = argv[i];
+        if (!rest && strcmp(a, "--") == 0) {
+            rest = true;
+            continue;
+        }
+        if (rest || strncmp(a, "--", 2) != 0) {
+            positional[np++] = a;
+            continue;
+        }
+        flags[nf++] = a;
+        const char *eq = strchr(a + 2, '=');
+        const ovop_opt_t *o = find(opts, n, a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2));
+        if (!eq && o && o->type != OVOP_OPT_BOOL && i + 1 < *argc)
+            flags[nf++] = argv[++i];
+    }
+    int k = 1;
+    for (size_t j = 0; j < nf; j++)
+        argv[k++] = flags[j];
+    for (size_t j = 0; j < np; j++)
+        argv[k++] = positional[j];
+    argv[k] = NULL;
+    *argc = k;
+    free(flags);
+    free(positional);
+}
