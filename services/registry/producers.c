@@ -27,12 +27,16 @@ static int name_index(const char *const *names, size_t n, const char *s)
     "p.id, p.kind, p.legal_name, p.tax_id, p.phone, p.email, p.address, p.territory_code, "        \
     "p.lat, p.lon, p.status, p.status_reason, p.version, "                                         \
     "(extract(epoch FROM p.created_at) * 1000000)::bigint, "                                       \
-    "(extract(epoch FROM p.updated_at) * 1000000)::bigint, registry.producer_stars(p.id), "        \
+    "(extract(epoch FROM p.updated_at) * 1000000)::bigint, "                                       \
+    "(SELECT coalesce(max(c.stars), 0) FROM registry.certificates c "                              \
+    "  WHERE c.producer_id = p.id AND c.status = 'active' AND c.issued_on <= current_date "        \
+    "    AND c.expires_on > current_date), "                                                       \
     "coalesce((SELECT json_agg(json_build_array(m.name, m.role, m.tax_id) ORDER BY m.ord) "        \
     "          FROM registry.producer_members m WHERE m.producer_id = p.id), '[]')"
 
+/* Producers by id, batched: $1 is an array of ids; the id is the first column. */
 static const char get_sql[] = "SELECT " PRODUCER_COLUMNS " FROM registry.producers p "
-                              "WHERE p.id = $1::bigint";
+                              "WHERE p.id = ANY($1::bigint[])";
 
 /* A Producer decoded from a row; strings borrow the PGresult and the members' JSON. */
 typedef struct producer_row {
@@ -331,7 +335,7 @@ typedef struct change_ctx {
     int new_status;
 } change_ctx_t;
 
-static void on_current(PGresult *res, const char *error, void *userdata)
+static void on_current(PGresult *res, int row, const char *error, void *userdata)
 {
     change_ctx_t *cx = userdata;
     producer_draft_t *dr = cx->dr;
@@ -339,12 +343,12 @@ static void on_current(PGresult *res, const char *error, void *userdata)
         registry_fail_db(dr->call, error);
         goto out_free;
     }
-    if (PQntuples(res) == 0) {
+    if (row < 0) {
         ovop_call_fail(dr->call, OVOP_NOT_FOUND, "no producer with id %lld", (long long)dr->p.id);
         goto out_free;
     }
     producer_row_t cur;
-    producer_from_row(res, 0, &cur);
+    producer_from_row(res, row, &cur);
     dr->p.created_us = cur.p.created_us;
     dr->p.stars = cur.p.stars;
     dr->p.version = dr->expected_version + 1;
@@ -419,8 +423,7 @@ static void update_producer(ovop_call_t *call, const ProtobufCMessage *input, vo
     cx->dr = dr;
     char id[24];
     snprintf(id, sizeof(id), "%lld", (long long)in->id);
-    const char *params[] = {id};
-    ovop_pg_query(dr->r->pg, get_sql, 1, params, on_current, cx);
+    ovop_lookup_get(dr->r->producer_lookup, id, on_current, cx);
 }
 
 static void set_producer_status(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
@@ -452,8 +455,7 @@ static void set_producer_status(ovop_call_t *call, const ProtobufCMessage *input
     cx->new_status = (int)in->status;
     char id[24];
     snprintf(id, sizeof(id), "%lld", (long long)in->id);
-    const char *params[] = {id};
-    ovop_pg_query(dr->r->pg, get_sql, 1, params, on_current, cx);
+    ovop_lookup_get(dr->r->producer_lookup, id, on_current, cx);
 }
 
 /* --- GetProducer --- */
@@ -463,16 +465,16 @@ typedef struct get_ctx {
     long long id;
 } get_ctx_t;
 
-static void on_get(PGresult *res, const char *error, void *userdata)
+static void on_get(PGresult *res, int i, const char *error, void *userdata)
 {
     get_ctx_t *g = userdata;
     if (error) {
         registry_fail_db(g->call, error);
-    } else if (PQntuples(res) == 0) {
+    } else if (i < 0) {
         ovop_call_fail(g->call, OVOP_NOT_FOUND, "no producer with id %lld", g->id);
     } else {
         producer_row_t row;
-        producer_from_row(res, 0, &row);
+        producer_from_row(res, i, &row);
         ovop_call_finish(g->call, &row.p.base);
         producer_row_free(&row);
     }
@@ -493,8 +495,7 @@ static void get_producer(ovop_call_t *call, const ProtobufCMessage *input, void 
     g->id = (long long)in->id;
     char id[24];
     snprintf(id, sizeof(id), "%lld", g->id);
-    const char *params[] = {id};
-    ovop_pg_query(r->pg, get_sql, 1, params, on_get, g);
+    ovop_lookup_get(r->producer_lookup, id, on_get, g);
 }
 
 /* --- ListProducers --- */
@@ -603,6 +604,7 @@ static void list_producers(ovop_call_t *call, const ProtobufCMessage *input, voi
 
 void registry_producers_register(registry_t *r)
 {
+    ovop_lookup_new(&r->producer_lookup, ovop_daemon_loop(r->d), r->pg, get_sql, 64);
     ovop_dispatch_t *d = ovop_daemon_dispatch(r->d);
     ovop_dispatch_register(d, "RegisterProducer", register_producer, r);
     ovop_dispatch_register(d, "UpdateProducer", update_producer, r);
