@@ -14,7 +14,7 @@ static int setup(ovop_daemon_t *d, void **ret_state)
     ovop_sequencer_new(&r->sequencer, ovop_daemon_loop(d), r->pg, 50, ovop_daemon_metrics(d));
     r->mutator = (ovop_mutator_t){r->pg, r->sequencer, REGISTRY_SERVICE};
     registry_territories_register(r);
-    registry_producers_register(r);
+    registry_producers_register(r); /* creates r->producer_lookup */
     registry_products_register(r);
     registry_cooperatives_register(r);
     *ret_state = r;
@@ -24,6 +24,7 @@ static int setup(ovop_daemon_t *d, void **ret_state)
 static void stop(void *state)
 {
     registry_t *r = state;
+    ovop_lookup_destroy(&r->producer_lookup);
     ovop_sequencer_destroy(&r->sequencer);
 }
 

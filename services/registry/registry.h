@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "daemon.h"
+#include "lookup.h"
 #include "mutation.h"
 #include "sequencer.h"
 
@@ -20,6 +21,7 @@ typedef struct registry {
     ovop_pg_t *pg;
     ovop_sequencer_t *sequencer;
     ovop_mutator_t mutator;
+    ovop_lookup_t *producer_lookup; /* batched reads of producers by id */
 } registry_t;
 
 /* Each registers its methods on the dispatcher. */
