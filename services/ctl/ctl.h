@@ -22,6 +22,7 @@ typedef struct ctl {
     char *broker;
     char *database_url;
     char *caller;
+    char *request_id; /* --request-id: NULL for a fresh UUID per call */
     bool json;
     int64_t timeout_ms;
     int64_t retries;

@@ -107,7 +107,7 @@ int ctl_call(ctl_t *c, const char *service, const char *method, const ProtobufCM
 
     if (get_client(c, &cl) < 0)
         return CTL_EXIT_UNREACHABLE;
-    int r = ovop_client_call(cl, service, method, NULL, in, out_desc, &rep, &out);
+    int r = ovop_client_call(cl, service, method, c->request_id, in, out_desc, &rep, &out);
     if (r == -ETIMEDOUT) {
         fprintf(stderr,
                 "ovopctl: no answer from %s via broker %s after %lld attempts of %lld ms; is "
@@ -168,6 +168,10 @@ int main(int argc, char **argv)
         {"caller", OVOP_OPT_STRING, "ovopctl", 0, 0, "who is calling, stamped into requests",
          &c.caller},
         {"json", OVOP_OPT_BOOL, "false", 0, 0, "print JSON for scripts", &c.json},
+        {"request-id", OVOP_OPT_STRING, NULL, 0, 0,
+         "idempotency key of the request (default: a fresh UUID); the same id again returns "
+         "the first reply instead of acting twice",
+         &c.request_id},
         {"timeout-ms", OVOP_OPT_INT, "3000", 10, 600000, "wait per attempt", &c.timeout_ms},
         {"retries", OVOP_OPT_INT, "2", 0, 100, "attempts after the first, same request id",
          &c.retries},
