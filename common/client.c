@@ -29,6 +29,7 @@ static int client_reopen(ovop_client_t *c)
 {
     int64_t maxsz = (int64_t)c->max_msg;
     int linger = 0;
+    int immediate = 1;
     int r = 0;
 
     if (c->sock) {
@@ -38,7 +39,9 @@ static int client_reopen(ovop_client_t *c)
     void *s = zmq_socket(c->zctx, ZMQ_DEALER);
     if (!s)
         return -errno;
+    /* IMMEDIATE: with several brokers, never queue a request for one that is down. */
     if (zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
+        zmq_setsockopt(s, ZMQ_IMMEDIATE, &immediate, sizeof(immediate)) < 0 ||
         (c->max_msg > 0 && zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxsz, sizeof(maxsz)) < 0)) {
         r = -errno;
         goto fail_close;
@@ -128,27 +131,50 @@ static void sleep_ms(unsigned ms)
         ;
 }
 
-/* One attempt: sends the request and waits up to timeout_ms for a FINAL from service whose
- * body accept approves. Returns 0 with the body, -ETIMEDOUT, or -errno. */
+/* Milliseconds until deadline, rounded up; 0 once it has passed. */
+static long ms_left(int64_t deadline)
+{
+    int64_t left = (deadline - ovop_mono_us() + 999) / 1000;
+    return left > 0 ? (long)left : 0;
+}
+
+/* Sends req once a broker connection is up (the socket is IMMEDIATE), before deadline.
+ * Returns 0, -ETIMEDOUT or -errno. */
+static int client_send(ovop_client_t *c, ovop_msg_t **req, int64_t deadline)
+{
+    for (;;) {
+        int r = ovop_msg_send(req, c->sock, ZMQ_DONTWAIT);
+        if (r != -EAGAIN && r != -EINTR)
+            return r;
+        long left = ms_left(deadline);
+        if (left == 0)
+            return -ETIMEDOUT;
+        zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLOUT};
+        if (zmq_poll(&item, 1, left) < 0 && errno != EINTR)
+            return -errno;
+    }
+}
+
+/* One attempt: sends the request and waits up to timeout_ms (connecting included) for a
+ * FINAL from service whose body accept approves. Returns 0 with the body, -ETIMEDOUT, or
+ * -errno. */
 static int client_attempt(ovop_client_t *c, const char *service, const void *body, size_t len,
                           ovop_client_accept_fn accept, void *userdata, void **ret_body,
                           size_t *ret_len)
 {
+    int64_t deadline = ovop_mono_us() + (int64_t)c->timeout_ms * 1000;
     ovop_msg_t *req = ovop_mdp_client_request(service, body, len);
-    int r = ovop_msg_send(&req, c->sock, ZMQ_DONTWAIT);
+    int r = client_send(c, &req, deadline);
     ovop_msg_destroy(&req);
-    if (r == -EAGAIN)
-        return -ETIMEDOUT; /* no broker connection at all yet: count it as a lost attempt */
     if (r < 0)
         return r;
 
-    int64_t deadline = ovop_mono_us() + (int64_t)c->timeout_ms * 1000;
     for (;;) {
-        int64_t left_ms = (deadline - ovop_mono_us() + 999) / 1000;
-        if (left_ms <= 0)
+        long left_ms = ms_left(deadline);
+        if (left_ms == 0)
             return -ETIMEDOUT;
         zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLIN};
-        int n = zmq_poll(&item, 1, (long)left_ms);
+        int n = zmq_poll(&item, 1, left_ms);
         if (n < 0) {
             if (errno == EINTR)
                 continue;

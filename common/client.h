@@ -1,7 +1,8 @@
 /* The client side of MDP/0.2, synchronous, for ovopctl, agency tools, tests and benchmarks.
  * It follows RFC 18's recommended recovery: poll with a timeout; on no reply close the
  * socket, open a new one and resend the same bytes (so the same request_id); after the
- * retries, fail. With several brokers it connects its DEALER to all of them.
+ * retries, fail. With several brokers it connects its DEALER to all of them, and a request
+ * goes only to one whose connection is up (ZMQ_IMMEDIATE), so one broker down costs nothing.
  * One client object belongs to one thread. */
 #pragma once
 

@@ -615,6 +615,36 @@ static void test_protocol_violations_disconnect(void **state)
     zmq_ctx_term(zctx);
 }
 
+/* Two brokers configured, one of them down: neither the worker nor the client loses a
+ * request to the dead one. */
+static void test_one_of_two_brokers_down(void **state)
+{
+    env_t *e = *state;
+    uint16_t dead;
+    char both[160];
+    assert_int_equal(harness_free_port(&dead), 0);
+    snprintf(both, sizeof(both), "tcp://127.0.0.1:%u,%s", dead, e->endpoint);
+    spawn_broker(e, "10000");
+
+    const char *args[] = {"--broker", both, "--name", "w1", "--heartbeat-ms", HEARTBEAT_MS, NULL};
+    char *bin = harness_bin("echo-worker");
+    assert_int_equal(harness_spawn(&e->workers[e->n_workers++], bin, args, NULL, "w1"), 0);
+    free(bin);
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000), 0);
+
+    ovop_client_options_t o = {.brokers = both, .timeout_ms = 1000, .max_msg = 1 << 20};
+    ovop_client_t *c = NULL;
+    assert_int_equal(ovop_client_new(&c, NULL, &o), 0);
+    for (int i = 0; i < 20; i++) {
+        void *body = NULL;
+        size_t len = 0;
+        assert_int_equal(ovop_client_raw(c, "echo", "two", 3, NULL, NULL, &body, &len), 0);
+        assert_memory_equal(body, "two", 3);
+        free(body);
+    }
+    ovop_client_destroy(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -628,6 +658,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_service_waits_then_expires, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unavailable_is_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_protocol_violations_disconnect, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_of_two_brokers_down, setup, teardown),
     };
     signal(SIGPIPE, SIG_IGN);
     if (getenv("TEST_FILTER"))
