@@ -213,6 +213,9 @@ void ovop_call_violation(ovop_call_t *c, const char *field, const char *fmt, ...
     if (vasprintf(&v->description, fmt, ap) < 0)
         v->description = xstrdup("invalid");
     va_end(ap);
+    /* Descriptions may quote what the client sent. */
+    ovop_utf8_sanitize(v->field);
+    ovop_utf8_sanitize(v->description);
 }
 
 bool ovop_call_has_violations(const ovop_call_t *c)
@@ -300,6 +303,7 @@ void ovop_call_fail(ovop_call_t *c, ovop_code_t code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    ovop_utf8_sanitize(msg);
     st.code = code;
     st.message = msg;
     Ovop__V1__FieldViolation *ptrs[MAX_VIOLATIONS];

@@ -149,6 +149,29 @@ bool ovop_utf8_valid(const char *str, size_t n)
     return true;
 }
 
+void ovop_utf8_sanitize(char *s)
+{
+    size_t n = strlen(s);
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        size_t len = c < 0x80             ? 1
+                     : (c & 0xe0) == 0xc0 ? 2
+                     : (c & 0xf0) == 0xe0 ? 3
+                     : (c & 0xf8) == 0xf0 ? 4
+                                          : 0;
+        if (len == 1) {
+            if (c < 0x20 && c != '\t')
+                s[i] = '?';
+            i++;
+        } else if (len && i + len <= n && ovop_utf8_valid(s + i, len)) {
+            i += len;
+        } else {
+            s[i++] = '?';
+        }
+    }
+}
+
 bool ovop_all_digits(const char *s, size_t n)
 {
     if (strlen(s) != n)

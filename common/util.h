@@ -37,6 +37,11 @@ void ovop_uuid4(char buf[static 37]);
 /* True when s[0..n) is well-formed UTF-8 without NUL bytes. */
 bool ovop_utf8_valid(const char *s, size_t n);
 
+/* Replaces, in place, every byte of s that is not part of well-formed UTF-8 (and every
+ * control character but tab) with '?', so that text built from peer input can go into a
+ * protobuf string or a log line. */
+void ovop_utf8_sanitize(char *s);
+
 /* True when s is exactly n ASCII digits. */
 bool ovop_all_digits(const char *s, size_t n);
 

@@ -2,6 +2,13 @@
 -- service, request id, method, fingerprint and reply first; returns outcome, reply, field,
 -- message). Each writes the change, its event and the reply in one transaction.
 
+-- Exact timestamps from the microseconds the daemon put into the reply (to_timestamp takes a
+-- double and may be a microsecond off).
+CREATE FUNCTION registry.at_us(p_us bigint) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT timestamptz 'epoch' + p_us * interval '1 microsecond';
+$$;
+
 -- Why a producer may not be located at p_code today, or NULL when it may.
 CREATE FUNCTION registry.producer_location_problem(p_code text) RETURNS text
 LANGUAGE plpgsql STABLE AS $$
@@ -45,7 +52,7 @@ DECLARE
     v_prev bytea;
     v_problem text;
     v_other bigint;
-    v_at timestamptz := to_timestamp(p_at_us / 1e6);
+    v_at timestamptz := registry.at_us(p_at_us);
 BEGIN
     v_prev := bus.replay(p_service, p_request_id, p_fp);
     IF v_prev IS NOT NULL THEN
@@ -127,7 +134,7 @@ BEGIN
     UPDATE registry.producers
        SET kind = p_kind, legal_name = p_legal_name, tax_id = p_tax_id, phone = p_phone,
            email = p_email, address = p_address, territory_code = p_territory, lat = p_lat,
-           lon = p_lon, version = version + 1, updated_at = to_timestamp(p_at_us / 1e6)
+           lon = p_lon, version = version + 1, updated_at = registry.at_us(p_at_us)
      WHERE id = p_id;
     PERFORM registry.replace_members(p_id, p_members);
     PERFORM bus.emit(p_event_id, '/ovop/registry', 'ovop.registry.producer.updated',
@@ -181,7 +188,7 @@ BEGIN
                             ELSE 'ovop.registry.producer.reactivated' END;
     UPDATE registry.producers
        SET status = p_status, status_reason = p_reason, version = version + 1,
-           updated_at = to_timestamp(p_at_us / 1e6)
+           updated_at = registry.at_us(p_at_us)
      WHERE id = p_id;
     PERFORM bus.emit(p_event_id, '/ovop/registry', v_type, 'producer/' || p_id,
                      'ovop.v1.Producer', p_event, NULL, v_cur.territory_code, NULL,

@@ -3,12 +3,7 @@
 -- message), each writing the change, its event and the reply in one transaction, and the
 -- search query builder.
 
--- Exact timestamps from the microseconds the daemon put into the reply (to_timestamp takes a
--- double and may be a microsecond off).
-CREATE FUNCTION registry.at_us(p_us bigint) RETURNS timestamptz
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT timestamptz 'epoch' + p_us * interval '1 microsecond';
-$$;
+-- registry.at_us() (exact timestamps from the daemon's microseconds) is defined in 0005.
 
 -- ---------------------------------------------------------------- products
 
