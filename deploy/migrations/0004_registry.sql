@@ -66,6 +66,9 @@ CREATE TABLE registry.producers (
     lon double precision CHECK (lon BETWEEN -180 AND 180),
     status text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended', 'closed')),
     status_reason text NOT NULL DEFAULT '',
+    -- Members of a group, [[name, role, tax id], ...] in order: read with the producer, never
+    -- queried on their own, so they live in the row.
+    members jsonb NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(members) = 'array'),
     version int NOT NULL DEFAULT 1,
     created_at timestamptz NOT NULL,
     updated_at timestamptz NOT NULL,
@@ -73,15 +76,6 @@ CREATE TABLE registry.producers (
 );
 CREATE INDEX producers_territory ON registry.producers (territory_code bpchar_pattern_ops, id);
 CREATE INDEX producers_search ON registry.producers USING gin (search);
-
-CREATE TABLE registry.producer_members (
-    producer_id bigint NOT NULL REFERENCES registry.producers ON DELETE CASCADE,
-    ord int NOT NULL,
-    name text NOT NULL CHECK (name <> ''),
-    role text NOT NULL DEFAULT '',
-    tax_id text NOT NULL DEFAULT '',
-    PRIMARY KEY (producer_id, ord)
-);
 
 CREATE TABLE registry.products (
     id bigint PRIMARY KEY,
@@ -91,6 +85,9 @@ CREATE TABLE registry.products (
     name_ky text NOT NULL DEFAULT '',
     category text NOT NULL CHECK (category <> ''),
     hs6 char(6) NOT NULL REFERENCES registry.hs_codes,
+    -- The producer's territory, copied by triggers (0005) so that "products under this HS
+    -- prefix in this region" is one index range.
+    territory_code char(14) NOT NULL,
     unit text NOT NULL,
     capacity_per_month numeric(14, 3) NOT NULL CHECK (capacity_per_month > 0),
     season_months smallint[] NOT NULL DEFAULT '{}',
@@ -106,7 +103,8 @@ CREATE TABLE registry.products (
     CONSTRAINT products_some_name CHECK (name_ru <> '' OR name_en <> '' OR name_ky <> '')
 );
 CREATE INDEX products_producer ON registry.products (producer_id);
-CREATE INDEX products_hs ON registry.products (hs6 bpchar_pattern_ops, producer_id);
+CREATE INDEX products_hs ON registry.products (hs6 bpchar_pattern_ops, territory_code
+                                               bpchar_pattern_ops, producer_id);
 CREATE INDEX products_category ON registry.products (category, producer_id);
 CREATE INDEX products_search ON registry.products USING gin (search);
 

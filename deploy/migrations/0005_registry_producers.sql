@@ -9,6 +9,28 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     SELECT timestamptz 'epoch' + p_us * interval '1 microsecond';
 $$;
 
+-- Products carry their producer's territory (see registry.products.territory_code).
+CREATE FUNCTION registry.product_territory() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    SELECT territory_code INTO NEW.territory_code FROM registry.producers
+     WHERE id = NEW.producer_id;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER products_territory BEFORE INSERT OR UPDATE OF producer_id
+    ON registry.products FOR EACH ROW EXECUTE FUNCTION registry.product_territory();
+
+CREATE FUNCTION registry.producer_moved() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE registry.products SET territory_code = NEW.territory_code
+     WHERE producer_id = NEW.id;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER producers_moved AFTER UPDATE OF territory_code ON registry.producers
+    FOR EACH ROW WHEN (OLD.territory_code IS DISTINCT FROM NEW.territory_code)
+    EXECUTE FUNCTION registry.producer_moved();
+
 -- Why a producer may not be located at p_code today, or NULL when it may.
 CREATE FUNCTION registry.producer_location_problem(p_code text) RETURNS text
 LANGUAGE plpgsql STABLE AS $$
@@ -31,14 +53,6 @@ BEGIN
     END IF;
     RETURN format('no territory with code %s', p_code);
 END
-$$;
-
-CREATE FUNCTION registry.replace_members(p_producer bigint, p_members jsonb) RETURNS void
-LANGUAGE sql AS $$
-    DELETE FROM registry.producer_members WHERE producer_id = p_producer;
-    INSERT INTO registry.producer_members (producer_id, ord, name, role, tax_id)
-    SELECT p_producer, m.ord, m.value->>0, m.value->>1, m.value->>2
-      FROM jsonb_array_elements(p_members) WITH ORDINALITY AS m(value, ord);
 $$;
 
 CREATE FUNCTION registry.register_producer(
@@ -71,10 +85,9 @@ BEGIN
         RETURN;
     END IF;
     INSERT INTO registry.producers (id, kind, legal_name, tax_id, phone, email, address,
-                                    territory_code, lat, lon, created_at, updated_at)
+                                    territory_code, lat, lon, members, created_at, updated_at)
     VALUES (p_id, p_kind, p_legal_name, p_tax_id, p_phone, p_email, p_address, p_territory,
-            p_lat, p_lon, v_at, v_at);
-    PERFORM registry.replace_members(p_id, p_members);
+            p_lat, p_lon, p_members, v_at, v_at);
     PERFORM bus.emit(p_event_id, '/ovop/registry', 'ovop.registry.producer.registered',
                      'producer/' || p_id, 'ovop.v1.Producer', p_event, NULL, p_territory,
                      NULL, p_request_id);
@@ -134,9 +147,9 @@ BEGIN
     UPDATE registry.producers
        SET kind = p_kind, legal_name = p_legal_name, tax_id = p_tax_id, phone = p_phone,
            email = p_email, address = p_address, territory_code = p_territory, lat = p_lat,
-           lon = p_lon, version = version + 1, updated_at = registry.at_us(p_at_us)
+           lon = p_lon, members = p_members, version = version + 1,
+           updated_at = registry.at_us(p_at_us)
      WHERE id = p_id;
-    PERFORM registry.replace_members(p_id, p_members);
     PERFORM bus.emit(p_event_id, '/ovop/registry', 'ovop.registry.producer.updated',
                      'producer/' || p_id, 'ovop.v1.Producer', p_event, NULL, p_territory,
                      NULL, p_request_id);

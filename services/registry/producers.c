@@ -31,8 +31,7 @@ static int name_index(const char *const *names, size_t n, const char *s)
     "(SELECT coalesce(max(c.stars), 0) FROM registry.certificates c "                              \
     "  WHERE c.producer_id = p.id AND c.status = 'active' AND c.issued_on <= current_date "        \
     "    AND c.expires_on > current_date), "                                                       \
-    "coalesce((SELECT json_agg(json_build_array(m.name, m.role, m.tax_id) ORDER BY m.ord) "        \
-    "          FROM registry.producer_members m WHERE m.producer_id = p.id), '[]')"
+    "p.members"
 
 /* Producers by id, batched: $1 is an array of ids; the id is the first column. */
 static const char get_sql[] = "SELECT " PRODUCER_COLUMNS " FROM registry.producers p "
@@ -500,18 +499,22 @@ static void get_producer(ovop_call_t *call, const ProtobufCMessage *input, void 
 
 /* --- ListProducers --- */
 
-static const char list_sql[] =
-    "SELECT " PRODUCER_COLUMNS " FROM registry.producers p "
-    "WHERE ($1 = '' OR p.territory_code LIKE $1 || '%') "
-    "  AND ($2 = '' OR EXISTS (SELECT 1 FROM registry.products pr "
-    "                          WHERE pr.producer_id = p.id AND pr.hs6 LIKE $2 || '%')) "
-    "  AND ($3 = '' OR EXISTS (SELECT 1 FROM registry.products pr "
-    "                          WHERE pr.producer_id = p.id AND pr.category = $3)) "
-    "  AND ($4::int = 0 OR registry.producer_stars(p.id) >= $4::int) "
-    "  AND (NOT $5::bool OR registry.producer_stars(p.id) > 0) "
-    "  AND ($6 = '' OR p.status = $6) AND ($7 = '' OR p.kind = $7) "
-    "  AND p.id > $8::bigint "
-    "ORDER BY p.id LIMIT $9::int";
+/* A query builder for ListProducers: only the filters given become conditions, so each
+ * combination is its own prepared statement with a plan made for it (a single statement with
+ * "$1 = '' OR ..." everywhere gets a generic plan that suits no combination). With an HS
+ * prefix the candidates come from the products (hs6, territory_code, producer_id) index. */
+typedef struct list_query {
+    ovop_buf_t sql;
+    const char *params[10];
+    int n;
+} list_query_t;
+
+/* Appends " AND <before>$n<after>" with value as parameter n. */
+static void lq_cond(list_query_t *q, const char *before, const char *after, const char *value)
+{
+    q->params[q->n++] = value;
+    ovop_buf_printf(&q->sql, " AND %s$%d%s", before, q->n, after);
+}
 
 typedef struct list_ctx {
     ovop_call_t *call;
@@ -590,16 +593,47 @@ static void list_producers(ovop_call_t *call, const ProtobufCMessage *input, voi
     snprintf(stars, sizeof(stars), "%u", in->min_stars);
     snprintf(after_s, sizeof(after_s), "%lld", (long long)after);
     snprintf(limit, sizeof(limit), "%u", page + 1);
-    const char *params[] = {prefix,
-                            in->hs_prefix,
-                            in->category,
-                            stars,
-                            in->certified_only ? "true" : "false",
-                            status_names[in->status],
-                            kind_names[in->kind],
-                            after_s,
-                            limit};
-    ovop_pg_query(r->pg, list_sql, 9, params, on_list, l);
+    list_query_t q = {.n = 0};
+    ovop_buf_init(&q.sql);
+    ovop_buf_puts(&q.sql, "SELECT " PRODUCER_COLUMNS " FROM registry.producers p WHERE true");
+    if (in->hs_prefix[0]) {
+        q.params[q.n++] = in->hs_prefix;
+        ovop_buf_printf(&q.sql,
+                        " AND p.id IN (SELECT pr.producer_id FROM registry.products pr "
+                        "WHERE pr.hs6 LIKE $%d || '%%'",
+                        q.n);
+        if (prefix[0]) {
+            q.params[q.n++] = prefix;
+            ovop_buf_printf(&q.sql, " AND pr.territory_code LIKE $%d || '%%'", q.n);
+        }
+        q.params[q.n++] = after_s;
+        ovop_buf_printf(&q.sql, " AND pr.producer_id > $%d::bigint)", q.n);
+    } else if (prefix[0]) {
+        lq_cond(&q, "p.territory_code LIKE ", " || '%'", prefix);
+    }
+    if (in->category[0])
+        lq_cond(&q,
+                "EXISTS (SELECT 1 FROM registry.products pc WHERE pc.producer_id = p.id "
+                "AND pc.category = ",
+                ")", in->category);
+    if (in->min_stars || in->certified_only) {
+        if (!in->min_stars)
+            snprintf(stars, sizeof(stars), "1");
+        lq_cond(&q,
+                "EXISTS (SELECT 1 FROM registry.certificates c WHERE c.producer_id = p.id "
+                "AND c.status = 'active' AND c.issued_on <= current_date "
+                "AND c.expires_on > current_date AND c.stars >= ",
+                "::int)", stars);
+    }
+    if (in->status)
+        lq_cond(&q, "p.status = ", "", status_names[in->status]);
+    if (in->kind)
+        lq_cond(&q, "p.kind = ", "", kind_names[in->kind]);
+    lq_cond(&q, "p.id > ", "::bigint", after_s);
+    q.params[q.n++] = limit;
+    ovop_buf_printf(&q.sql, " ORDER BY p.id LIMIT $%d::int", q.n);
+    ovop_pg_query(r->pg, q.sql.data, q.n, q.params, on_list, l);
+    ovop_buf_free(&q.sql);
 }
 
 void registry_producers_register(registry_t *r)

@@ -512,6 +512,57 @@ static void test_list(void **state)
     assert_int_equal(resp->n_producers, 1);
     protobuf_c_message_free_unpacked(&resp->base, NULL);
 
+    /* HS prefix, region and category filters: products straight into the table. */
+    free(pgtest_scalar(E.conn,
+                       "INSERT INTO registry.products (id, producer_id, name_en, category, hs6, "
+                       "unit, capacity_per_month, price_usd, created_at, updated_at) "
+                       "SELECT nextval('registry.ids'), id, 'Dried apricots', 'dried fruit', "
+                       "'081310', 'kg', 1000, 3, now(), now() FROM registry.producers "
+                       "WHERE territory_code = '" VILLAGE2 "' "
+                       "UNION ALL SELECT nextval('registry.ids'), id, 'Honey', 'honey', "
+                       "'040900', 'kg', 100, 8, now(), now() FROM registry.producers "
+                       "WHERE territory_code = '" VILLAGE "' RETURNING 1"));
+    Ovop__V1__ListProducersRequest f = OVOP__V1__LIST_PRODUCERS_REQUEST__INIT;
+    ProtobufCMessage *fo = NULL;
+    f.hs_prefix = "0813";
+    assert_int_equal(call("ListProducers", NULL, &f.base,
+                          &ovop__v1__list_producers_response__descriptor, &fo, NULL),
+                     OVOP_OK);
+    resp = (Ovop__V1__ListProducersResponse *)fo;
+    assert_int_equal(resp->n_producers, count("SELECT count(DISTINCT producer_id) FROM "
+                                              "registry.products WHERE hs6 LIKE '0813%'"));
+    assert_true(resp->n_producers > 0);
+    for (size_t i = 0; i < resp->n_producers; i++)
+        assert_string_equal(resp->producers[i]->territory_code, VILLAGE2);
+    protobuf_c_message_free_unpacked(fo, NULL);
+    f.territory_prefix = "41704000000000"; /* Naryn: no apricots there */
+    assert_int_equal(call("ListProducers", NULL, &f.base,
+                          &ovop__v1__list_producers_response__descriptor, &fo, NULL),
+                     OVOP_OK);
+    assert_int_equal(((Ovop__V1__ListProducersResponse *)fo)->n_producers, 0);
+    protobuf_c_message_free_unpacked(fo, NULL);
+    f.hs_prefix = "04";
+    f.category = "honey";
+    f.page_size = 2;
+    assert_int_equal(call("ListProducers", NULL, &f.base,
+                          &ovop__v1__list_producers_response__descriptor, &fo, NULL),
+                     OVOP_OK);
+    resp = (Ovop__V1__ListProducersResponse *)fo;
+    assert_int_equal(resp->n_producers, 2);
+    assert_string_equal(resp->producers[0]->territory_code, VILLAGE);
+    assert_true(resp->next_page_token[0]);
+    protobuf_c_message_free_unpacked(fo, NULL);
+    f.min_stars = 1; /* nobody is certified yet */
+    assert_int_equal(call("ListProducers", NULL, &f.base,
+                          &ovop__v1__list_producers_response__descriptor, &fo, NULL),
+                     OVOP_OK);
+    assert_int_equal(((Ovop__V1__ListProducersResponse *)fo)->n_producers, 0);
+    protobuf_c_message_free_unpacked(fo, NULL);
+    /* A producer that moves takes its products' territory along. */
+    assert_int_equal(count("SELECT count(*) FROM registry.products pr JOIN registry.producers p "
+                           "ON p.id = pr.producer_id WHERE pr.territory_code <> p.territory_code"),
+                     0);
+
     assert_int_equal(list("4170", 0, 0, "", NULL), OVOP_INVALID_ARGUMENT);
     assert_int_equal(list("", 0, 5000, "", NULL), OVOP_INVALID_ARGUMENT);
     assert_int_equal(list("", 0, 0, "p1.abc", NULL), OVOP_INVALID_ARGUMENT);
