@@ -103,8 +103,13 @@ CREATE TABLE registry.products (
     CONSTRAINT products_some_name CHECK (name_ru <> '' OR name_en <> '' OR name_ky <> '')
 );
 CREATE INDEX products_producer ON registry.products (producer_id);
-CREATE INDEX products_hs ON registry.products (hs6 bpchar_pattern_ops, territory_code
-                                               bpchar_pattern_ops, producer_id);
+CREATE INDEX products_hs ON registry.products (hs6 bpchar_pattern_ops, producer_id);
+-- "Under this HS prefix in this region (district)": equality on the region's (district's)
+-- digits, then a range on the HS code.
+CREATE INDEX products_region_hs ON registry.products
+    (left(territory_code::text, 5), hs6 bpchar_pattern_ops, producer_id);
+CREATE INDEX products_district_hs ON registry.products
+    (left(territory_code::text, 8), hs6 bpchar_pattern_ops, producer_id);
 CREATE INDEX products_category ON registry.products (category, producer_id);
 CREATE INDEX products_search ON registry.products USING gin (search);
 

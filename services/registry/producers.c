@@ -595,21 +595,31 @@ static void list_producers(ovop_call_t *call, const ProtobufCMessage *input, voi
     snprintf(limit, sizeof(limit), "%u", page + 1);
     list_query_t q = {.n = 0};
     ovop_buf_init(&q.sql);
-    ovop_buf_puts(&q.sql, "SELECT " PRODUCER_COLUMNS " FROM registry.producers p WHERE true");
+    ovop_buf_puts(&q.sql, "SELECT " PRODUCER_COLUMNS " FROM registry.producers p");
     if (in->hs_prefix[0]) {
+        /* Candidates from the products. Within a territory they are few, and joining their
+         * distinct ids lets the planner probe the producers one by one; across the whole
+         * country a semi-join that walks the producers in id order stops sooner. */
+        size_t pl = strlen(prefix);
+        ovop_buf_puts(&q.sql, pl ? " JOIN (SELECT DISTINCT pr.producer_id"
+                                 : " WHERE p.id IN (SELECT pr.producer_id");
         q.params[q.n++] = in->hs_prefix;
-        ovop_buf_printf(&q.sql,
-                        " AND p.id IN (SELECT pr.producer_id FROM registry.products pr "
-                        "WHERE pr.hs6 LIKE $%d || '%%'",
-                        q.n);
-        if (prefix[0]) {
+        ovop_buf_printf(&q.sql, " FROM registry.products pr WHERE pr.hs6 LIKE $%d || '%%'", q.n);
+        if (pl == 5 || pl == 8) {
+            /* Matches the products_region_hs / products_district_hs indexes. */
+            q.params[q.n++] = prefix;
+            ovop_buf_printf(&q.sql, " AND left(pr.territory_code::text, %zu) = $%d", pl, q.n);
+        } else if (pl) {
             q.params[q.n++] = prefix;
             ovop_buf_printf(&q.sql, " AND pr.territory_code LIKE $%d || '%%'", q.n);
         }
         q.params[q.n++] = after_s;
-        ovop_buf_printf(&q.sql, " AND pr.producer_id > $%d::bigint)", q.n);
-    } else if (prefix[0]) {
-        lq_cond(&q, "p.territory_code LIKE ", " || '%'", prefix);
+        ovop_buf_printf(&q.sql, " AND pr.producer_id > $%d::bigint)%s", q.n,
+                        pl ? " c ON c.producer_id = p.id WHERE true" : "");
+    } else {
+        ovop_buf_puts(&q.sql, " WHERE true");
+        if (prefix[0])
+            lq_cond(&q, "p.territory_code LIKE ", " || '%'", prefix);
     }
     if (in->category[0])
         lq_cond(&q,
