@@ -207,13 +207,12 @@ static void process(ovop_zsock_t *s)
     unsigned received = 0;
     do {
         s->again = false;
+        /* Attempts, not ZMQ_EVENTS checks, drive the loop: a send or receive that would
+         * block has processed libzmq's pending commands exactly as ZMQ_EVENTS would, and
+         * each ZMQ_EVENTS query costs a poll() of its own (and a getpid()). */
         while (!s->destroyed) {
-            int events = 0;
-            size_t len = sizeof(events);
-            if (zmq_getsockopt(s->sock, ZMQ_EVENTS, &events, &len) < 0)
-                break;
             bool progress = false;
-            if ((events & ZMQ_POLLOUT) && s->head) {
+            if (s->head) {
                 outq_item_t *it = s->head;
                 int r = ovop_msg_send(&it->msg, s->sock, ZMQ_DONTWAIT);
                 if (r != -EAGAIN) {
@@ -226,7 +225,7 @@ static void process(ovop_zsock_t *s)
                     progress = true;
                 }
             }
-            if ((events & ZMQ_POLLIN) && !s->destroyed) {
+            if (!s->destroyed) {
                 if (received >= RECV_BUDGET) {
                     /* Let the loop breathe; resume on the next iteration. */
                     if (!s->idle_active) {

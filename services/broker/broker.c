@@ -8,6 +8,7 @@
 #include "log.h"
 #include "mdp.h"
 #include "msg.h"
+#include "pending.h"
 #include "table.h"
 #include "util.h"
 #include "zsock.h"
@@ -16,7 +17,6 @@
 #define MAX_QUEUED_BYTES     ((size_t)512 << 20) /* over all services */
 #define MAX_SERVICES         10000
 #define MAX_WORKERS          100000
-#define MAX_FREE_PENDING     4096
 #define SOCKET_HWM           100000
 #define DISCONNECT_LINGER_MS 100
 #define UNREGISTERED_LABEL   "service=\"_unregistered\""
@@ -54,19 +54,6 @@ static const char *drop_reason_to_string(drop_reason_t r)
 {
     return (unsigned)r < DROP__MAX ? drop_reason_names[r] : "unknown";
 }
-
-/* A client request: the message as received, [client][MDPC02][0x01][service][body...]. */
-typedef struct pending {
-    struct pending *prev, *next;
-    ovop_msg_t *msg;
-    size_t bytes;
-    int64_t enqueued_us;
-} pending_t;
-
-typedef struct plist {
-    pending_t *head, *tail;
-    size_t n;
-} plist_t;
 
 typedef struct service service_t;
 
@@ -106,83 +93,13 @@ struct ovop_broker {
     size_t queued_bytes;
     size_t unregistered_queued;
     uint64_t dispatch_seq;
-    pending_t *free_pending;
-    size_t n_free_pending;
+    pending_pool_t pool;
     ovop_metrics_t *metrics;
     ovop_metric_t *m_dropped[DROP__MAX];
     ovop_metric_t *m_requeued;
     ovop_metric_t *m_unreg_requests;
     ovop_metric_t *m_unreg_queue;
 };
-
-/* ---- pending requests and their lists ---- */
-
-static void plist_push_back(plist_t *l, pending_t *p)
-{
-    p->next = NULL;
-    p->prev = l->tail;
-    if (l->tail)
-        l->tail->next = p;
-    else
-        l->head = p;
-    l->tail = p;
-    l->n++;
-}
-
-static void plist_push_front(plist_t *l, pending_t *p)
-{
-    p->prev = NULL;
-    p->next = l->head;
-    if (l->head)
-        l->head->prev = p;
-    else
-        l->tail = p;
-    l->head = p;
-    l->n++;
-}
-
-static void plist_remove(plist_t *l, pending_t *p)
-{
-    if (p->prev)
-        p->prev->next = p->next;
-    else
-        l->head = p->next;
-    if (p->next)
-        p->next->prev = p->prev;
-    else
-        l->tail = p->prev;
-    p->prev = p->next = NULL;
-    l->n--;
-}
-
-static pending_t *pending_new(ovop_broker_t *b, ovop_msg_t **msg)
-{
-    pending_t *p = b->free_pending;
-    if (p) {
-        b->free_pending = p->next;
-        b->n_free_pending--;
-    } else {
-        p = xmalloc(sizeof(*p));
-    }
-    p->prev = p->next = NULL;
-    p->msg = *msg;
-    *msg = NULL;
-    p->bytes = ovop_msg_bytes(p->msg);
-    p->enqueued_us = ovop_mono_us();
-    return p;
-}
-
-static void pending_free(ovop_broker_t *b, pending_t *p)
-{
-    ovop_msg_destroy(&p->msg);
-    if (b->n_free_pending < MAX_FREE_PENDING) {
-        p->next = b->free_pending;
-        b->free_pending = p;
-        b->n_free_pending++;
-    } else {
-        free(p);
-    }
-}
 
 /* ---- metrics and small helpers ---- */
 
@@ -299,7 +216,7 @@ static void service_free(ovop_broker_t *b, service_t *s)
         plist_remove(&s->queue, p);
         b->queued_bytes -= p->bytes;
         queue_changed(b, s, -1);
-        pending_free(b, p);
+        pending_free(&b->pool, p);
     }
     table_remove(&b->services, &s->entry);
     free(s->name);
@@ -388,7 +305,7 @@ static void worker_remove(ovop_broker_t *b, worker_t *w, bool requeue)
             b->queued_bytes += p->bytes;
             ovop_metric_inc(b->m_requeued);
         } else {
-            pending_free(b, p);
+            pending_free(&b->pool, p);
         }
     }
     free(w);
@@ -471,7 +388,7 @@ static void worker_reply(ovop_broker_t *b, worker_t *w, ovop_msg_t *m, const ovo
         for (pending_t *p = w->outstanding.head; p; p = p->next) {
             if (ovop_msg_eq(p->msg, 0, v->address, v->address_len)) {
                 plist_remove(&w->outstanding, p);
-                pending_free(b, p);
+                pending_free(&b->pool, p);
                 break;
             }
         }
@@ -586,7 +503,7 @@ static void on_client(ovop_broker_t *b, ovop_msg_t **msg)
     }
     ovop_metric_inc(s->m_requests);
     log_debug("request for %s, %zu queued", s->name, s->queue.n);
-    pending_t *p = pending_new(b, msg);
+    pending_t *p = pending_new(&b->pool, msg);
     plist_push_back(&s->queue, p);
     b->queued_bytes += p->bytes;
     queue_changed(b, s, 1);
@@ -639,7 +556,7 @@ static void tick_service(table_entry_t *e, void *userdata)
         pending_t *p = s->queue.head;
         plist_remove(&s->queue, p);
         b->queued_bytes -= p->bytes;
-        pending_free(b, p);
+        pending_free(&b->pool, p);
         drop(b, DROP_EXPIRED);
         expired++;
     }
@@ -663,11 +580,7 @@ static void on_tick(uv_timer_t *t)
 static void on_timer_closed(uv_handle_t *h)
 {
     ovop_broker_t *b = h->data;
-    while (b->free_pending) {
-        pending_t *p = b->free_pending;
-        b->free_pending = p->next;
-        free(p);
-    }
+    pending_pool_clear(&b->pool);
     table_free(&b->services);
     table_free(&b->workers);
     free((char *)b->opts.bind);
@@ -779,4 +692,49 @@ void ovop_broker_destroy(ovop_broker_t **bp)
 size_t ovop_broker_workers(const ovop_broker_t *b)
 {
     return b->workers.count;
+}
+
+void ovop_broker_handle(ovop_broker_t *b, ovop_msg_t **msg)
+{
+    on_recv(b->sock, msg, b);
+    ovop_msg_destroy(msg);
+}
+
+typedef struct check {
+    size_t queued_bytes;
+    size_t unregistered_queued;
+    size_t workers;
+    bool ok;
+} check_t;
+
+static void check_service(table_entry_t *e, void *userdata)
+{
+    check_t *c = userdata;
+    service_t *s = (service_t *)e;
+    size_t n = 0, n_workers = 0;
+    for (pending_t *p = s->queue.head; p; p = p->next) {
+        c->queued_bytes += p->bytes;
+        n++;
+        c->ok &= p->next ? p->next->prev == p : s->queue.tail == p;
+    }
+    c->ok &= n == s->queue.n;
+    if (!s->labelled)
+        c->unregistered_queued += n;
+    for (worker_t *w = s->workers; w; w = w->next) {
+        size_t out = 0;
+        for (pending_t *p = w->outstanding.head; p; p = p->next)
+            out++;
+        c->ok &= w->service == s && out == w->outstanding.n && out <= w->credit;
+        n_workers++;
+    }
+    c->ok &= n_workers == s->n_workers && (n_workers == 0 || s->labelled);
+    c->workers += n_workers;
+}
+
+bool ovop_broker_check(ovop_broker_t *b)
+{
+    check_t c = {.ok = true};
+    table_foreach(&b->services, check_service, &c);
+    return c.ok && c.queued_bytes == b->queued_bytes &&
+           c.unregistered_queued == b->unregistered_queued && c.workers == b->workers.count;
 }

@@ -9,11 +9,13 @@
  * the queue and another worker answers them. The broker never reads a body. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
 #include "metrics.h"
+#include "msg.h"
 
 typedef struct ovop_broker ovop_broker_t;
 
@@ -37,3 +39,12 @@ void ovop_broker_destroy(ovop_broker_t **b);
 
 /* Workers registered right now, over all services. */
 size_t ovop_broker_workers(const ovop_broker_t *b);
+
+/* For tests and fuzzing: handles *msg (frame 0 the peer identity) as if it had arrived on
+ * the socket, and consumes it. */
+void ovop_broker_handle(ovop_broker_t *b, ovop_msg_t **msg);
+
+/* For tests and fuzzing: true when the broker's bookkeeping is consistent (queue lengths and
+ * bytes, workers per service, outstanding within credit). Walks everything: not for
+ * production paths. */
+bool ovop_broker_check(ovop_broker_t *b);
