@@ -46,6 +46,12 @@ void ctl_print_cell(const char *s, int width);
 
 int ctl_db(ctl_t *c, int argc, char **argv);
 int ctl_territory(ctl_t *c, int argc, char **argv);
+/* territory create|rename|reparent|retire|import (territory_admin.c); argv[0] is the verb. */
+int ctl_territory_admin(ctl_t *c, int argc, char **argv);
+/* Prints a territory as the get verb does. */
+struct Ovop__V1__Territory;
+void ctl_print_territory(const struct Ovop__V1__Territory *t);
+int ctl_spec(ctl_t *c, int argc, char **argv);
 int ctl_producer(ctl_t *c, int argc, char **argv);
 int ctl_product(ctl_t *c, int argc, char **argv);
 int ctl_search(ctl_t *c, int argc, char **argv);

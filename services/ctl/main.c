@@ -15,6 +15,14 @@ static const char usage_text[] =
     "  ping SERVICE                    ask the broker whether SERVICE has workers (mmi.service)\n"
     "  territory get CODE [--as-of D]  one SOATE territory by its 14-digit code\n"
     "  territory list [--parent CODE] [--kind KIND] [--page-size N] [--page-token T] [--all]\n"
+    "  territory create CODE --kind K --parent CODE --ru NAME [--ky N] [--en N] [--valid-from D]\n"
+    "  territory rename CODE [--ru N] [--ky N] [--en N] [--on D]\n"
+    "  territory reparent CODE --parent CODE [--on D] | retire CODE [--on D] [--superseded-by C]\n"
+    "  territory import FILE [--valid-from D] [--batch N] [--progress]\n"
+    "                                  the statistics committee's CSV; exits 1 if lines were rejected\n"
+    "  spec declare TERRITORY HS [--narrative T] | withdraw ID --version V [--on D]\n"
+    "  spec list [--territory CODE] [--hs PREFIX] | unspecialized [--territory CODE] [--kind K]\n"
+    "  spec counts [--hs PREFIX] [--kind K]  per region: territories of a kind declaring a product\n"
     "  producer register --kind K --name N --tax-id INN --territory CODE [--members ...]\n"
     "  producer get ID | list [--territory CODE] [--hs PREFIX] [--min-stars N] ...\n"
     "  producer update ID --version V [--name N ...]\n"
@@ -218,6 +226,8 @@ int main(int argc, char **argv)
         exit_code = ctl_territory(&c, vargc, vargv);
     else if (strcmp(verb, "producer") == 0)
         exit_code = ctl_producer(&c, vargc, vargv);
+    else if (strcmp(verb, "spec") == 0)
+        exit_code = ctl_spec(&c, vargc, vargv);
     else if (strcmp(verb, "product") == 0)
         exit_code = ctl_product(&c, vargc, vargv);
     else if (strcmp(verb, "search") == 0)

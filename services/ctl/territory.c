@@ -5,7 +5,7 @@
 #include "ctl.h"
 #include "ovop/v1/registry.pb-c.h"
 
-static void print_territory(const Ovop__V1__Territory *t)
+void ctl_print_territory(const struct Ovop__V1__Territory *t)
 {
     printf("code           %s\n", t->code);
     printf("kind           %s\n", t->kind);
@@ -33,6 +33,7 @@ static int territory_get(ctl_t *c, int argc, char **argv)
         {"as-of", OVOP_OPT_STRING, NULL, 0, 0, "the version valid on this date (YYYY-MM-DD)",
          &as_of},
     };
+    ctl_flags_first(&argc, argv, opts, 1);
     int r = ctl_parse_flags("ovopctl territory get", "CODE [--as-of YYYY-MM-DD]",
                             "Shows one territory.", opts, 1, argc, argv, &argi);
     if (r != 0)
@@ -52,7 +53,7 @@ static int territory_get(ctl_t *c, int argc, char **argv)
         if (c->json)
             ctl_print_json(out);
         else
-            print_territory((const Ovop__V1__Territory *)out);
+            ctl_print_territory((const Ovop__V1__Territory *)out);
         protobuf_c_message_free_unpacked(out, NULL);
     }
 out:
@@ -144,6 +145,9 @@ int ctl_territory(ctl_t *c, int argc, char **argv)
         return territory_get(c, argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "list") == 0)
         return territory_list(c, argc - 1, argv + 1);
-    fprintf(stderr, "ovopctl: usage: ovopctl territory get CODE | territory list [options]\n");
+    if (argc >= 2)
+        return ctl_territory_admin(c, argc - 1, argv + 1);
+    fprintf(stderr, "ovopctl: usage: ovopctl territory get|list|create|rename|reparent|retire|"
+                    "import ...\n");
     return CTL_EXIT_USAGE;
 }

@@ -9,6 +9,7 @@
 #include "daemon.h"
 #include "lookup.h"
 #include "mutation.h"
+#include "ovop/v1/registry.pb-c.h"
 #include "sequencer.h"
 
 #define REGISTRY_SERVICE      "ovop.registry"
@@ -29,6 +30,8 @@ void registry_territories_register(registry_t *r);
 void registry_producers_register(registry_t *r);
 void registry_products_register(registry_t *r);
 void registry_cooperatives_register(registry_t *r);
+void registry_territory_admin_register(registry_t *r);
+void registry_specializations_register(registry_t *r);
 
 /* --- checks shared by the handlers (check.c) --- */
 
@@ -61,3 +64,29 @@ void registry_next_id(registry_t *r, registry_id_cb cb, void *userdata);
 
 /* Encodes a message to "\x..." hex, the text form of bytea parameters (malloc'd). */
 char *registry_bytea_param(const ProtobufCMessage *m);
+
+/* --- territory rows (territories.c), for every handler that answers with territories --- */
+
+/* The columns registry_territory_from_row() reads, from registry.territories aliased t. The
+ * children count covers the versions valid on the query's date parameter $2. */
+#define REGISTRY_TERRITORY_COLUMNS                                                                 \
+    "t.code, t.kind, coalesce(t.parent_code, ''), t.name_ru, t.name_en, t.name_ky, "               \
+    "t.lat, t.lon, t.valid_from::text, coalesce(t.valid_to::text, ''), "                           \
+    "coalesce(t.superseded_by, ''), "                                                              \
+    "(SELECT count(*) FROM registry.territories c WHERE c.parent_code = t.code "                   \
+    "   AND c.valid_from <= $2::date AND (c.valid_to IS NULL OR c.valid_to > $2::date))"
+
+/* The condition "the version aliased `alias` is valid on the date parameter `param`". */
+#define REGISTRY_VALID_ON(alias, param)                                                            \
+    alias ".valid_from <= " param "::date AND (" alias ".valid_to IS NULL OR " alias               \
+          ".valid_to > " param "::date)"
+
+/* A Territory decoded from a row; its strings point into the PGresult. */
+typedef struct registry_territory_row {
+    Ovop__V1__Territory t;
+    Ovop__V1__LocalizedName name;
+    Ovop__V1__GeoPoint loc;
+} registry_territory_row_t;
+
+/* Fills r from row i of a result selecting REGISTRY_TERRITORY_COLUMNS. */
+void registry_territory_from_row(PGresult *res, int i, registry_territory_row_t *r);

@@ -16,35 +16,16 @@ static const char *const kinds[] = {"republic",    "oblast",        "city_republ
                                     "city_oblast", "city_district", "rayon",
                                     "aiyl_aimak",  "village",       "town"};
 
-/* Columns shared by both queries, in the order row_to_territory reads them. The children
- * count covers the versions valid on the same date ($2 in both queries). */
-#define TERRITORY_COLUMNS                                                                          \
-    "t.code, t.kind, coalesce(t.parent_code, ''), t.name_ru, t.name_en, t.name_ky, "               \
-    "t.lat, t.lon, t.valid_from::text, coalesce(t.valid_to::text, ''), "                           \
-    "coalesce(t.superseded_by, ''), "                                                              \
-    "(SELECT count(*) FROM registry.territories c WHERE c.parent_code = t.code "                   \
-    "   AND c.valid_from <= $2::date AND (c.valid_to IS NULL OR c.valid_to > $2::date))"
-
-#define VALID_ON(alias, param)                                                                     \
-    alias ".valid_from <= " param "::date AND (" alias ".valid_to IS NULL OR " alias               \
-          ".valid_to > " param "::date)"
-
-static const char get_sql[] = "SELECT " TERRITORY_COLUMNS " FROM registry.territories t "
-                              "WHERE t.code = $1 AND " VALID_ON("t", "$2");
+static const char get_sql[] = "SELECT " REGISTRY_TERRITORY_COLUMNS " FROM registry.territories t "
+                              "WHERE t.code = $1 AND " REGISTRY_VALID_ON("t", "$2");
 
 static const char list_sql[] =
-    "SELECT " TERRITORY_COLUMNS " FROM registry.territories t "
+    "SELECT " REGISTRY_TERRITORY_COLUMNS " FROM registry.territories t "
     "WHERE ($1 = '' OR t.parent_code = $1) AND ($3 = '' OR t.kind = $3) AND t.code > $4 "
-    "  AND " VALID_ON("t", "$2") " ORDER BY t.code LIMIT $5::int";
+    "  AND " REGISTRY_VALID_ON("t", "$2") " ORDER BY t.code LIMIT $5::int";
 
 static const char exists_sql[] = "SELECT EXISTS (SELECT 1 FROM registry.territories t "
-                                 "WHERE t.code = $1 AND " VALID_ON("t", "$2") ")";
-
-typedef struct territory_row {
-    Ovop__V1__Territory t;
-    Ovop__V1__LocalizedName name;
-    Ovop__V1__GeoPoint loc;
-} territory_row_t;
+                                 "WHERE t.code = $1 AND " REGISTRY_VALID_ON("t", "$2") ")";
 
 static bool kind_valid(const char *k)
 {
@@ -54,8 +35,7 @@ static bool kind_valid(const char *k)
     return false;
 }
 
-/* Fills r from row i; the strings point into res, which must outlive r. */
-static void row_to_territory(PGresult *res, int i, territory_row_t *r)
+void registry_territory_from_row(PGresult *res, int i, registry_territory_row_t *r)
 {
     ovop__v1__territory__init(&r->t);
     ovop__v1__localized_name__init(&r->name);
@@ -110,8 +90,8 @@ static void on_get(PGresult *res, const char *error, void *userdata)
             ovop_call_fail(g->call, OVOP_NOT_FOUND, "no territory with code %s valid on %s",
                            g->code, g->as_of);
     } else {
-        territory_row_t r;
-        row_to_territory(res, 0, &r);
+        registry_territory_row_t r;
+        registry_territory_from_row(res, 0, &r);
         ovop_call_finish(g->call, &r.t.base);
     }
     free(g);
@@ -183,10 +163,10 @@ static void on_list(PGresult *res, const char *error, void *userdata)
     bool more = (unsigned)n > l->page_size;
     if (more)
         n = (int)l->page_size;
-    territory_row_t *rows = xcalloc((size_t)n, sizeof(*rows));
+    registry_territory_row_t *rows = xcalloc((size_t)n, sizeof(*rows));
     Ovop__V1__Territory **ptrs = xcalloc((size_t)n, sizeof(*ptrs));
     for (int i = 0; i < n; i++) {
-        row_to_territory(res, i, &rows[i]);
+        registry_territory_from_row(res, i, &rows[i]);
         ptrs[i] = &rows[i].t;
     }
     Ovop__V1__ListTerritoriesResponse out = OVOP__V1__LIST_TERRITORIES_RESPONSE__INIT;

@@ -1,0 +1,693 @@
+/* Territory changes: create, rename, re-parent and retire one territory, and import the
+ * statistics committee's list in batches (territory_import.c).
+ *
+ * Each change reads the state it decides on (registry.territory_state: the latest version
+ * of the codes involved), checks it here, builds the new Territory, which is both the reply
+ * and the event payload, and stores it with one SQL function (0007) that holds the territory
+ * lock and refuses with 'stale' when a code it was told about moved to another version in
+ * between. Versions are rows: a rename or re-parent closes the current row on effective_on
+ * and opens the next one there, so GetTerritory with as_of answers for any past date. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "registry.h"
+#include "territory_state.h"
+
+/* Which kinds of territory may lie directly under which. The republic has no parent and is
+ * never created; every other kind must appear here. */
+static const struct kind_rule {
+    const char *kind;
+    const char *parents[7];
+} kind_rules[] = {
+    {"republic", {NULL}},
+    {"oblast", {"republic"}},
+    {"city_republican", {"republic"}},
+    {"rayon", {"oblast"}},
+    {"city_oblast", {"oblast"}},
+    {"city_district", {"city_republican", "city_oblast"}},
+    {"aiyl_aimak", {"rayon", "city_oblast", "city_republican"}},
+    {"town", {"rayon", "city_oblast", "city_republican", "city_district"}},
+    {"village", {"aiyl_aimak", "rayon", "city_oblast", "city_republican", "city_district", "town"}},
+};
+
+const char *const territory_kind_list = "oblast, city_republican, city_oblast, city_district, "
+                                        "rayon, aiyl_aimak, town, village";
+
+static const struct kind_rule *kind_rule(const char *kind)
+{
+    for (size_t i = 0; i < OVOP_ARRAY_SIZE(kind_rules); i++)
+        if (strcmp(kind_rules[i].kind, kind) == 0)
+            return &kind_rules[i];
+    return NULL;
+}
+
+bool territory_kind_known(const char *kind)
+{
+    return kind_rule(kind) != NULL;
+}
+
+/* The prefix every code under a parent starts with. It is the parent's significant prefix
+ * (registry_soate_prefix: the code without its trailing all-zero levels), with two
+ * exceptions: under the republic (41700000000000, whose oblast level is 00) it is "417", and
+ * a parent coded down to the village level (cities of oblast rank such as 41702410000010)
+ * shares its first 11 digits, up to the aiyl aimak level, with what lies under it. */
+static void child_prefix(const char *parent_code, const char *parent_kind, char out[static 15])
+{
+    if (strcmp(parent_kind, "republic") == 0) {
+        memcpy(out, "417", 4);
+        return;
+    }
+    registry_soate_prefix(parent_code, out);
+    if (strlen(out) == 14)
+        out[11] = '\0';
+}
+
+const char *territory_placement_problem(const char *code, const char *kind, const char *parent_code,
+                                        const char *parent_kind, bool move, char *buf, size_t size)
+{
+    const struct kind_rule *k = kind_rule(kind);
+    if (strcmp(code, parent_code) == 0) {
+        snprintf(buf, size, "a territory cannot be its own parent");
+        return buf;
+    }
+    bool allowed = false;
+    for (size_t i = 0; k && i < OVOP_ARRAY_SIZE(k->parents) && k->parents[i]; i++)
+        allowed |= strcmp(k->parents[i], parent_kind) == 0;
+    if (!allowed) {
+        int n =
+            snprintf(buf, size, "kind %s cannot lie under %s (%s)", kind, parent_code, parent_kind);
+        for (size_t i = 0; k && i < OVOP_ARRAY_SIZE(k->parents) && k->parents[i]; i++)
+            if (n > 0 && (size_t)n < size)
+                n += snprintf(buf + n, size - (size_t)n, "%s%s",
+                              i ? ", " : "; its parent must be one of: ", k->parents[i]);
+        return buf;
+    }
+    char prefix[15];
+    child_prefix(parent_code, parent_kind, prefix);
+    if (strncmp(code, prefix, strlen(prefix)) != 0) {
+        snprintf(buf, size, "code %s does not lie under %s: codes under it start with %s%s", code,
+                 parent_code, prefix,
+                 move ? " (a move to another branch of the classifier needs a new code: retire "
+                        "this one with superseded_by and create the new one)"
+                      : "");
+        return buf;
+    }
+    return NULL;
+}
+
+const char *territory_parent_problem(const territory_state_t *p, const char *code, const char *on,
+                                     char *buf, size_t size)
+{
+    if (!p)
+        snprintf(buf, size, "no territory with code %s", code);
+    else if (p->valid_to[0])
+        snprintf(buf, size, "territory %s was retired on %s", code, p->valid_to);
+    else if (strcmp(p->first_from, on) > 0)
+        snprintf(buf, size, "territory %s is valid only from %s, after %s", code, p->first_from,
+                 on);
+    else
+        return NULL;
+    return buf;
+}
+
+/* --- reading the state --- */
+
+static const char state_sql[] =
+    "SELECT coalesce($2::date, current_date)::text, "
+    "       coalesce((SELECT json_agg(s ORDER BY s.code) "
+    "                   FROM registry.territory_state($1::text[], "
+    "                                                 coalesce($2::date, current_date)) s), "
+    "                '[]'), "
+    "       EXISTS (SELECT 1 FROM bus.idempotency WHERE service = $3 AND request_id = $4)";
+
+typedef struct state_req {
+    territory_state_fn cb;
+    void *userdata;
+} state_req_t;
+
+static const char *jstr(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+static int compare_state(const void *a, const void *b)
+{
+    return strcmp(((const territory_state_t *)a)->code, ((const territory_state_t *)b)->code);
+}
+
+static void on_state(PGresult *res, const char *error, void *userdata)
+{
+    state_req_t q = *(state_req_t *)userdata;
+    free(userdata);
+    if (error) {
+        q.cb(NULL, error, q.userdata);
+        return;
+    }
+    territory_states_t *s = xcalloc(1, sizeof(*s));
+    snprintf(s->on, sizeof(s->on), "%s", PQgetvalue(res, 0, 0));
+    s->replay = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+    s->json = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
+    s->n = json_is_array(s->json) ? json_array_size(s->json) : 0;
+    s->items = xcalloc(s->n ? s->n : 1, sizeof(*s->items));
+    for (size_t i = 0; i < s->n; i++) {
+        json_t *o = json_array_get(s->json, i);
+        territory_state_t *t = &s->items[i];
+        t->code = jstr(o, "code");
+        t->kind = jstr(o, "kind");
+        t->parent_code = jstr(o, "parent_code");
+        t->name_ru = jstr(o, "name_ru");
+        t->name_ky = jstr(o, "name_ky");
+        t->name_en = jstr(o, "name_en");
+        t->valid_from = jstr(o, "valid_from");
+        t->valid_to = jstr(o, "valid_to");
+        t->superseded_by = jstr(o, "superseded_by");
+        t->first_from = jstr(o, "first_from");
+        json_t *lat = json_object_get(o, "lat"), *lon = json_object_get(o, "lon");
+        t->has_loc = json_is_number(lat) && json_is_number(lon);
+        t->lat = json_number_value(lat);
+        t->lon = json_number_value(lon);
+        t->version = (int)json_integer_value(json_object_get(o, "version"));
+        t->children = (uint32_t)json_integer_value(json_object_get(o, "children"));
+        t->children_after = (uint32_t)json_integer_value(json_object_get(o, "children_after"));
+    }
+    /* json_agg is ordered by code already; sorting again keeps the lookup safe regardless. */
+    qsort(s->items, s->n, sizeof(*s->items), compare_state);
+    q.cb(s, NULL, q.userdata);
+}
+
+void territory_read_state(registry_t *r, ovop_call_t *call, const char *const *codes, size_t n,
+                          const char *on, territory_state_fn cb, void *userdata)
+{
+    ovop_buf_t arr;
+    ovop_buf_init(&arr);
+    ovop_buf_puts(&arr, "{");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            ovop_buf_puts(&arr, ",");
+        ovop_buf_puts(&arr, codes[i]); /* checked: 14 digits */
+    }
+    ovop_buf_puts(&arr, "}");
+    state_req_t *q = xmalloc(sizeof(*q));
+    q->cb = cb;
+    q->userdata = userdata;
+    const char *params[] = {arr.data, on && on[0] ? on : NULL, r->mutator.service,
+                            ovop_call_request_id(call)};
+    ovop_pg_query(r->pg, state_sql, 4, params, on_state, q);
+    ovop_buf_free(&arr);
+}
+
+const territory_state_t *territory_state_find(const territory_states_t *s, const char *code)
+{
+    if (!s)
+        return NULL;
+    territory_state_t key = {.code = code};
+    return bsearch(&key, s->items, s->n, sizeof(*s->items), compare_state);
+}
+
+void territory_states_free(territory_states_t **s)
+{
+    if (!*s)
+        return;
+    json_decref((*s)->json);
+    free((*s)->items);
+    xfree(*s);
+}
+
+void territory_from_state(registry_territory_row_t *m, const territory_state_t *t)
+{
+    ovop__v1__territory__init(&m->t);
+    ovop__v1__localized_name__init(&m->name);
+    ovop__v1__geo_point__init(&m->loc);
+    m->t.code = (char *)t->code;
+    m->t.kind = (char *)t->kind;
+    m->t.parent_code = (char *)t->parent_code;
+    m->name.ru = (char *)t->name_ru;
+    m->name.ky = (char *)t->name_ky;
+    m->name.en = (char *)t->name_en;
+    m->t.name = &m->name;
+    if (t->has_loc) {
+        m->loc.set = true;
+        m->loc.lat = t->lat;
+        m->loc.lon = t->lon;
+    }
+    m->t.location = &m->loc;
+    m->t.valid_from = (char *)t->valid_from;
+    m->t.valid_to = (char *)t->valid_to;
+    m->t.superseded_by = (char *)t->superseded_by;
+    m->t.children = t->children;
+}
+
+/* --- input checks shared by the four changes --- */
+
+/* A required or optional SOATE code field. */
+static void check_code(ovop_call_t *call, const char *field, const char *code, bool required)
+{
+    const char *why;
+    if (!code[0]) {
+        if (required)
+            ovop_call_violation(call, field, "is required");
+    } else if (!registry_soate_valid(code, &why)) {
+        ovop_call_violation(call, field, "%s, got \"%.32s\"", why, code);
+    }
+}
+
+static void check_date(ovop_call_t *call, const char *field, const char *date)
+{
+    if (date[0] && !ovop_date_valid(date))
+        ovop_call_violation(call, field, "must be a real date written YYYY-MM-DD, got \"%.32s\"",
+                            date);
+}
+
+/* --- the four changes: one context, read, check, build, store --- */
+
+typedef enum change_op {
+    CHANGE_CREATE,
+    CHANGE_RENAME,
+    CHANGE_REPARENT,
+    CHANGE_RETIRE,
+} change_op_t;
+
+typedef struct change {
+    ovop_call_t *call;
+    registry_t *r;
+    change_op_t op;
+    /* Borrowed from the request, which lives until the call finishes. */
+    const char *code, *kind, *parent, *successor, *on;
+    const Ovop__V1__LocalizedName *name;
+    const Ovop__V1__GeoPoint *location;
+} change_t;
+
+/* Fails the call when the territory to change is unknown or retired; true when it is
+ * current. */
+static bool require_current(change_t *c, const territory_state_t *t)
+{
+    if (!t) {
+        ovop_call_fail(c->call, OVOP_NOT_FOUND, "no territory with code %s", c->code);
+        return false;
+    }
+    if (t->valid_to[0]) {
+        ovop_call_violation(c->call, "code", "territory %s was retired on %s", c->code,
+                            t->valid_to);
+        ovop_call_fail(c->call, OVOP_FAILED_PRECONDITION, "territory %s was retired on %s", c->code,
+                       t->valid_to);
+        return false;
+    }
+    return true;
+}
+
+/* Checks that `parent` can hold a territory of `kind` coded `code` from date `on` (`move`: an
+ * existing one moving there); adds the violation on `field` otherwise. */
+static void check_placement(ovop_call_t *call, const char *field, const territory_state_t *p,
+                            const char *parent, const char *code, const char *kind, const char *on,
+                            bool move)
+{
+    char buf[400];
+    const char *why = territory_parent_problem(p, parent, on, buf, sizeof(buf));
+    if (!why)
+        why = territory_placement_problem(code, kind, parent, p->kind, move, buf, sizeof(buf));
+    if (why)
+        ovop_call_violation(call, field, "%s", why);
+}
+
+static void store_create(change_t *c, const territory_states_t *s)
+{
+    const territory_state_t *cur = territory_state_find(s, c->code);
+    const territory_state_t *parent = territory_state_find(s, c->parent);
+    if (cur) {
+        if (cur->valid_to[0])
+            ovop_call_violation(c->call, "code",
+                                "code %s belonged to %s, retired on %s; SOATE codes are not "
+                                "reused",
+                                c->code, cur->name_ru, cur->valid_to);
+        else
+            ovop_call_violation(c->call, "code", "territory %s already exists (%s %s)", c->code,
+                                cur->kind, cur->name_ru);
+        ovop_call_fail(c->call, OVOP_ALREADY_EXISTS, "territory %s exists already", c->code);
+        return;
+    }
+    check_placement(c->call, "parent_code", parent, c->parent, c->code, c->kind, s->on, false);
+    if (ovop_call_has_violations(c->call)) {
+        ovop_call_fail_violations(c->call);
+        return;
+    }
+
+    registry_territory_row_t m;
+    territory_state_t t = {.code = c->code,
+                           .kind = c->kind,
+                           .parent_code = c->parent,
+                           .name_ru = c->name->ru,
+                           .name_ky = c->name->ky,
+                           .name_en = c->name->en,
+                           .valid_from = s->on,
+                           .valid_to = "",
+                           .superseded_by = "",
+                           .has_loc = c->location && c->location->set};
+    if (t.has_loc) {
+        t.lat = c->location->lat;
+        t.lon = c->location->lon;
+    }
+    territory_from_state(&m, &t);
+
+    char lat[32], lon[32], parent_version[16], uuid[37];
+    snprintf(lat, sizeof(lat), "%.8f", t.lat);
+    snprintf(lon, sizeof(lon), "%.8f", t.lon);
+    snprintf(parent_version, sizeof(parent_version), "%d", parent->version);
+    ovop_uuid4(uuid);
+    char *event = registry_bytea_param(&m.t.base);
+    const char *args[] = {c->code,
+                          c->kind,
+                          c->parent,
+                          t.name_ru,
+                          t.name_ky,
+                          t.name_en,
+                          t.has_loc ? lat : NULL,
+                          t.has_loc ? lon : NULL,
+                          s->on,
+                          parent_version,
+                          uuid,
+                          event};
+    ovop_mutate(c->call, &c->r->mutator,
+                "SELECT * FROM registry.create_territory($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+                "$11, $12, $13, $14, $15, $16, $17)",
+                (int)OVOP_ARRAY_SIZE(args), args, &m.t.base);
+    free(event);
+}
+
+/* Name fields left empty keep their current value. */
+static const char *keep(const char *given, const char *current)
+{
+    return given && given[0] ? given : current;
+}
+
+static void store_rename(change_t *c, const territory_states_t *s)
+{
+    const territory_state_t *cur = territory_state_find(s, c->code);
+    if (!require_current(c, cur))
+        return;
+    if (strcmp(s->on, cur->valid_from) < 0)
+        ovop_call_violation(c->call, "effective_on",
+                            "must be on or after %s, when the current version of %s took "
+                            "effect, got %s",
+                            cur->valid_from, c->code, s->on);
+    territory_state_t t = *cur;
+    t.name_ru = keep(c->name->ru, cur->name_ru);
+    t.name_ky = keep(c->name->ky, cur->name_ky);
+    t.name_en = keep(c->name->en, cur->name_en);
+    if (strcmp(t.name_ru, cur->name_ru) == 0 && strcmp(t.name_ky, cur->name_ky) == 0 &&
+        strcmp(t.name_en, cur->name_en) == 0)
+        ovop_call_violation(c->call, "name", "is already the name of %s; nothing to change",
+                            c->code);
+    if (ovop_call_has_violations(c->call)) {
+        ovop_call_fail_violations(c->call);
+        return;
+    }
+    t.valid_from = s->on;
+    registry_territory_row_t m;
+    territory_from_state(&m, &t);
+
+    char version[16], uuid[37];
+    snprintf(version, sizeof(version), "%d", cur->version);
+    ovop_uuid4(uuid);
+    char *event = registry_bytea_param(&m.t.base);
+    const char *args[] = {c->code, version, s->on, t.name_ru, t.name_ky, t.name_en, uuid, event};
+    ovop_mutate(c->call, &c->r->mutator,
+                "SELECT * FROM registry.rename_territory($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+                "$11, $12, $13)",
+                (int)OVOP_ARRAY_SIZE(args), args, &m.t.base);
+    free(event);
+}
+
+static void store_reparent(change_t *c, const territory_states_t *s)
+{
+    const territory_state_t *cur = territory_state_find(s, c->code);
+    const territory_state_t *parent = territory_state_find(s, c->parent);
+    if (!require_current(c, cur))
+        return;
+    if (strcmp(s->on, cur->valid_from) < 0)
+        ovop_call_violation(c->call, "effective_on",
+                            "must be on or after %s, when the current version of %s took "
+                            "effect, got %s",
+                            cur->valid_from, c->code, s->on);
+    if (strcmp(cur->parent_code, c->parent) == 0)
+        ovop_call_violation(c->call, "parent_code", "%s is already the parent of %s", c->parent,
+                            c->code);
+    else
+        check_placement(c->call, "parent_code", parent, c->parent, c->code, cur->kind, s->on, true);
+    if (ovop_call_has_violations(c->call)) {
+        ovop_call_fail_violations(c->call);
+        return;
+    }
+    territory_state_t t = *cur;
+    t.parent_code = c->parent;
+    t.valid_from = s->on;
+    registry_territory_row_t m;
+    territory_from_state(&m, &t);
+
+    char version[16], parent_version[16], uuid[37];
+    snprintf(version, sizeof(version), "%d", cur->version);
+    snprintf(parent_version, sizeof(parent_version), "%d", parent->version);
+    ovop_uuid4(uuid);
+    char *event = registry_bytea_param(&m.t.base);
+    const char *args[] = {c->code, version, s->on, c->parent, parent_version, uuid, event};
+    ovop_mutate(c->call, &c->r->mutator,
+                "SELECT * FROM registry.reparent_territory($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+                "$10, $11, $12)",
+                (int)OVOP_ARRAY_SIZE(args), args, &m.t.base);
+    free(event);
+}
+
+static void store_retire(change_t *c, const territory_states_t *s)
+{
+    const territory_state_t *cur = territory_state_find(s, c->code);
+    const territory_state_t *next = c->successor[0] ? territory_state_find(s, c->successor) : NULL;
+    if (!require_current(c, cur))
+        return;
+    if (strcmp(s->on, cur->valid_from) <= 0)
+        ovop_call_violation(c->call, "effective_on",
+                            "must be after %s, when the current version of %s took effect, "
+                            "got %s",
+                            cur->valid_from, c->code, s->on);
+    char buf[200];
+    if (c->successor[0] && territory_parent_problem(next, c->successor, s->on, buf, sizeof(buf)))
+        ovop_call_violation(c->call, "superseded_by", "%s", buf);
+    if (ovop_call_has_violations(c->call)) {
+        ovop_call_fail_violations(c->call);
+        return;
+    }
+    if (cur->children_after > 0) {
+        ovop_call_violation(c->call, "code",
+                            "territory %s has %u territories under it after %s; re-parent or "
+                            "retire them first",
+                            c->code, cur->children_after, s->on);
+        ovop_call_fail(c->call, OVOP_FAILED_PRECONDITION,
+                       "territory %s still has territories under it", c->code);
+        return;
+    }
+    territory_state_t t = *cur;
+    t.valid_to = s->on;
+    t.superseded_by = c->successor;
+    registry_territory_row_t m;
+    territory_from_state(&m, &t);
+
+    char version[16], next_version[16], uuid[37];
+    snprintf(version, sizeof(version), "%d", cur->version);
+    snprintf(next_version, sizeof(next_version), "%d", next ? next->version : 0);
+    ovop_uuid4(uuid);
+    char *event = registry_bytea_param(&m.t.base);
+    const char *args[] = {c->code,      version, s->on, c->successor[0] ? c->successor : NULL,
+                          next_version, uuid,    event};
+    ovop_mutate(c->call, &c->r->mutator,
+                "SELECT * FROM registry.retire_territory($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+                "$10, $11, $12)",
+                (int)OVOP_ARRAY_SIZE(args), args, &m.t.base);
+    free(event);
+}
+
+/* A request id that has a stored reply already: the SQL function answers with that reply,
+ * or refuses an id reused for another request, before it looks at anything else. The checks
+ * here would judge a state the first request changed (a retried create would find its own
+ * territory), so they are skipped and the function gets placeholders it never reads. */
+static void replay_change(change_t *c, const territory_states_t *s)
+{
+    static const char *const sql[] = {
+        "SELECT * FROM registry.create_territory($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+        "$12, $13, $14, $15, $16, $17)",
+        "SELECT * FROM registry.rename_territory($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+        "$12, $13)",
+        "SELECT * FROM registry.reparent_territory($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+        "$12)",
+        "SELECT * FROM registry.retire_territory($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+        "$12)",
+    };
+    char uuid[37];
+    ovop_uuid4(uuid);
+    const char *create_args[] = {c->code, "", "", "", "", "", NULL, NULL, s->on, "0", uuid, "\\x"};
+    const char *change_args[] = {c->code, "0", s->on, "", "0", uuid, "\\x", NULL};
+    if (c->op == CHANGE_RENAME) {
+        change_args[4] = "";
+        change_args[5] = "";
+        change_args[6] = uuid;
+        change_args[7] = "\\x";
+    } else if (c->op == CHANGE_RETIRE) {
+        change_args[3] = NULL;
+    }
+    int n = c->op == CHANGE_CREATE ? 12 : c->op == CHANGE_RENAME ? 8 : 7;
+    Ovop__V1__Territory placeholder = OVOP__V1__TERRITORY__INIT;
+    ovop_mutate(c->call, &c->r->mutator, sql[c->op], n,
+                c->op == CHANGE_CREATE ? create_args : change_args, &placeholder.base);
+}
+
+static void on_change_state(territory_states_t *s, const char *error, void *userdata)
+{
+    change_t *c = userdata;
+    if (error)
+        registry_fail_db(c->call, error);
+    else if (s->replay)
+        replay_change(c, s);
+    else if (c->op == CHANGE_CREATE)
+        store_create(c, s);
+    else if (c->op == CHANGE_RENAME)
+        store_rename(c, s);
+    else if (c->op == CHANGE_REPARENT)
+        store_reparent(c, s);
+    else
+        store_retire(c, s);
+    territory_states_free(&s);
+    free(c);
+}
+
+/* Reads the state of the change's code and of the other territory it names, then stores. */
+static void start_change(change_t *c)
+{
+    const char *codes[2] = {c->code, NULL};
+    size_t n = 1;
+    if (c->parent && c->parent[0])
+        codes[n++] = c->parent;
+    else if (c->successor && c->successor[0])
+        codes[n++] = c->successor;
+    territory_read_state(c->r, c->call, codes, n, c->on, on_change_state, c);
+}
+
+static change_t *new_change(ovop_call_t *call, void *userdata, change_op_t op, const char *code,
+                            const char *on)
+{
+    change_t *c = xcalloc(1, sizeof(*c));
+    c->call = call;
+    c->r = userdata;
+    c->op = op;
+    c->code = code;
+    c->on = on;
+    c->kind = c->parent = c->successor = "";
+    return c;
+}
+
+static void check_location(ovop_call_t *call, const Ovop__V1__GeoPoint *loc)
+{
+    /* Kyrgyzstan lies within 39.1..43.3 N, 69.2..80.3 E. */
+    if (loc && loc->set &&
+        (!isfinite(loc->lat) || loc->lat < 39.1 || loc->lat > 43.3 || !isfinite(loc->lon) ||
+         loc->lon < 69.2 || loc->lon > 80.3))
+        ovop_call_violation(call, "location",
+                            "must lie in Kyrgyzstan (39.1..43.3 N, 69.2..80.3 E), got %g, %g",
+                            loc->lat, loc->lon);
+}
+
+static void create_territory(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
+{
+    const Ovop__V1__CreateTerritoryRequest *in = (const Ovop__V1__CreateTerritoryRequest *)input;
+    static const Ovop__V1__LocalizedName no_name = OVOP__V1__LOCALIZED_NAME__INIT;
+    const Ovop__V1__LocalizedName *name = in->name ? in->name : &no_name;
+
+    check_code(call, "code", in->code, true);
+    if (!in->kind[0])
+        ovop_call_violation(call, "kind", "is required");
+    else if (!territory_kind_known(in->kind) || strcmp(in->kind, "republic") == 0)
+        ovop_call_violation(call, "kind", "must be one of %s; got \"%.32s\"", territory_kind_list,
+                            in->kind);
+    check_code(call, "parent_code", in->parent_code, true);
+    registry_check_text(call, "name.ru", name->ru, TERRITORY_MAX_NAME, true);
+    registry_check_text(call, "name.ky", name->ky, TERRITORY_MAX_NAME, false);
+    registry_check_text(call, "name.en", name->en, TERRITORY_MAX_NAME, false);
+    check_location(call, in->location);
+    check_date(call, "valid_from", in->valid_from);
+    if (ovop_call_has_violations(call)) {
+        ovop_call_fail_violations(call);
+        return;
+    }
+    change_t *c = new_change(call, userdata, CHANGE_CREATE, in->code, in->valid_from);
+    c->kind = in->kind;
+    c->parent = in->parent_code;
+    c->name = name;
+    c->location = in->location;
+    start_change(c);
+}
+
+static void rename_territory(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
+{
+    const Ovop__V1__RenameTerritoryRequest *in = (const Ovop__V1__RenameTerritoryRequest *)input;
+    static const Ovop__V1__LocalizedName no_name = OVOP__V1__LOCALIZED_NAME__INIT;
+    const Ovop__V1__LocalizedName *name = in->name ? in->name : &no_name;
+
+    check_code(call, "code", in->code, true);
+    if (!name->ru[0] && !name->ky[0] && !name->en[0])
+        ovop_call_violation(call, "name",
+                            "is required: the new name in at least one of ru, ky, en (the "
+                            "others keep their current value)");
+    registry_check_text(call, "name.ru", name->ru, TERRITORY_MAX_NAME, false);
+    registry_check_text(call, "name.ky", name->ky, TERRITORY_MAX_NAME, false);
+    registry_check_text(call, "name.en", name->en, TERRITORY_MAX_NAME, false);
+    check_date(call, "effective_on", in->effective_on);
+    if (ovop_call_has_violations(call)) {
+        ovop_call_fail_violations(call);
+        return;
+    }
+    change_t *c = new_change(call, userdata, CHANGE_RENAME, in->code, in->effective_on);
+    c->name = name;
+    start_change(c);
+}
+
+static void reparent_territory(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
+{
+    const Ovop__V1__ReparentTerritoryRequest *in =
+        (const Ovop__V1__ReparentTerritoryRequest *)input;
+    check_code(call, "code", in->code, true);
+    check_code(call, "parent_code", in->parent_code, true);
+    check_date(call, "effective_on", in->effective_on);
+    if (ovop_call_has_violations(call)) {
+        ovop_call_fail_violations(call);
+        return;
+    }
+    change_t *c = new_change(call, userdata, CHANGE_REPARENT, in->code, in->effective_on);
+    c->parent = in->parent_code;
+    start_change(c);
+}
+
+static void retire_territory(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
+{
+    const Ovop__V1__RetireTerritoryRequest *in = (const Ovop__V1__RetireTerritoryRequest *)input;
+    check_code(call, "code", in->code, true);
+    check_code(call, "superseded_by", in->superseded_by, false);
+    if (in->superseded_by[0] && strcmp(in->superseded_by, in->code) == 0)
+        ovop_call_violation(call, "superseded_by", "must differ from code");
+    check_date(call, "effective_on", in->effective_on);
+    if (ovop_call_has_violations(call)) {
+        ovop_call_fail_violations(call);
+        return;
+    }
+    change_t *c = new_change(call, userdata, CHANGE_RETIRE, in->code, in->effective_on);
+    c->successor = in->superseded_by;
+    start_change(c);
+}
+
+void registry_territory_admin_register(registry_t *r)
+{
+    ovop_dispatch_t *d = ovop_daemon_dispatch(r->d);
+    ovop_dispatch_register(d, "CreateTerritory", create_territory, r);
+    ovop_dispatch_register(d, "RenameTerritory", rename_territory, r);
+    ovop_dispatch_register(d, "ReparentTerritory", reparent_territory, r);
+    ovop_dispatch_register(d, "RetireTerritory", retire_territory, r);
+    ovop_dispatch_register(d, "ImportTerritories", territory_import, r);
+}
