@@ -1,0 +1,124 @@
+/* exportd: export shipments, their documents and lifecycle, compliance and statistics. The
+ * service state shared by the handler files (one file per concept: shipments.c, moves.c,
+ * documents.c, compliance.c, stats.c), their common checks (check.c) and the pieces of the
+ * events they write (event.c). */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "daemon.h"
+#include "mutation.h"
+#include "ovop/v1/exports.pb-c.h"
+#include "sequencer.h"
+
+#define EXPORTS_SERVICE      "ovop.exports"
+#define EXPORTS_SOURCE       "/ovop/exports"
+#define EXPORTS_DEFAULT_PAGE 100
+#define EXPORTS_MAX_PAGE     1000
+#define EXPORTS_MAX_LOTS     100
+/* How far ahead of this host's clock a reported moment may be: clocks differ a little. */
+#define EXPORTS_CLOCK_SKEW_US (5 * 60 * INT64_C(1000000))
+
+typedef struct exports {
+    ovop_daemon_t *d;
+    ovop_pg_t *pg;
+    ovop_sequencer_t *sequencer;
+    ovop_mutator_t mutator;
+    unsigned batch_max; /* transitions per RecordShipmentEvents */
+} exports_t;
+
+/* Each registers its methods on the dispatcher. */
+void exports_shipments_register(exports_t *e);
+void exports_moves_register(exports_t *e);
+void exports_documents_register(exports_t *e);
+void exports_compliance_register(exports_t *e);
+void exports_stats_register(exports_t *e);
+
+/* --- names: enum values <-> the text the database stores (check.c) --- */
+
+/* A table of names indexed by enum value; index 0 (UNSPECIFIED) is "". */
+typedef struct exports_names {
+    const char *const *names;
+    size_t n;
+} exports_names_t;
+
+extern const exports_names_t exports_statuses;       /* ShipmentStatus */
+extern const exports_names_t exports_doc_types;      /* DocumentType */
+extern const exports_names_t exports_doc_statuses;   /* DocumentStatus */
+extern const exports_names_t exports_incoterms;      /* Incoterm: "EXW"... */
+extern const exports_names_t exports_modes;          /* TransportMode */
+extern const exports_names_t exports_exporter_kinds; /* ExporterKind */
+
+/* The name of value v, or "" when out of range. */
+const char *exports_name(const exports_names_t *t, int v);
+/* The value named s, or 0 when no value has that name. */
+int exports_value(const exports_names_t *t, const char *s);
+
+/* --- checks shared by the handlers (check.c); each adds a violation on `field` --- */
+
+/* A required or optional text: UTF-8, no control characters, at most max bytes. */
+bool exports_check_text(ovop_call_t *call, const char *field, const char *value, size_t max,
+                        bool required);
+/* An ISO 3166-1 alpha-2 code by its form (two capital letters); the database knows which
+ * codes exist. */
+bool exports_check_country(ovop_call_t *call, const char *field, const char *code);
+/* A date YYYY-MM-DD (or empty when optional). */
+bool exports_check_date(ovop_call_t *call, const char *field, const char *date, bool required);
+/* An exporter reference: a kind and an id > 0. `field` is the prefix ("exporter"). */
+bool exports_check_exporter(ovop_call_t *call, const char *field, const Ovop__V1__ExporterRef *x);
+/* An agency code: lowercase letters, digits and '_', at most 32 (empty allowed). */
+bool exports_check_agency(ovop_call_t *call, const char *field, const char *agency);
+/* A crossing point code: "KG-" then capitals, digits and '-' (empty allowed). */
+bool exports_check_border_point(ovop_call_t *call, const char *field, const char *code);
+/* A SOATE code (14 digits starting with 417) reduced to its significant prefix, as
+ * registry.soate_prefix() does, into out (15 bytes); empty stays empty. */
+bool exports_check_territory_prefix(ovop_call_t *call, const char *field, const char *code,
+                                    char out[static 15]);
+/* An HS prefix: 1 to 6 digits (or empty). */
+bool exports_check_hs_prefix(ovop_call_t *call, const char *field, const char *prefix);
+/* page_size 0 means the default; over the maximum adds a violation. */
+unsigned exports_page_size(ovop_call_t *call, unsigned page_size);
+/* A page token "<prefix><number>" this service issued; *ret_after = number. */
+bool exports_page_token(ovop_call_t *call, const char *token, const char *prefix,
+                        int64_t *ret_after);
+
+/* Today's date in Kyrgyzstan (UTC+6 all year), YYYY-MM-DD. */
+void exports_today(char out[static 11]);
+
+/* Fails a call whose query could not run. */
+void exports_fail_db(ovop_call_t *call, const char *error);
+
+/* --- parameters --- */
+
+/* A message encoded as bytea text ("\x..."), malloc'd. */
+char *exports_bytea_param(const ProtobufCMessage *m);
+/* Appends s to a PostgreSQL array literal being built in b ("{" ... "}"), quoted. */
+void exports_array_add(ovop_buf_t *b, const char *s);
+/* Parses a PostgreSQL array of simple words ("{a,b}") into enum values of t; returns the
+ * count written to out (at most max). */
+size_t exports_parse_enum_array(const char *s, const exports_names_t *t, int *out, size_t max);
+/* Rounds to `decimals` places, as numeric(.., decimals) stores it. */
+double exports_round(double v, int decimals);
+
+/* --- events (event.c) --- */
+
+/* The event of a move to `status`: type suffix (e.g. "departed"), CBV bizStep and
+ * disposition. DRAFT stands for the creation. */
+typedef struct exports_move_kind {
+    const char *type;
+    const char *biz_step;
+    const char *disposition;
+} exports_move_kind_t;
+
+/* NULL for UNSPECIFIED or out of range. */
+const exports_move_kind_t *exports_move_kind(int status);
+
+/* The per-request part of an event, encoded as bytea text (malloc'd): the move fields of
+ * ExportEvent. document may be NULL; status 0 for document events. */
+char *exports_event_head(int64_t shipment_id, int status, int64_t at_us, const char *agency,
+                         const char *caller, const char *reason, const char *reference,
+                         const char *read_point, const Ovop__V1__Document *document);
+/* The documents-list entry of a document, as bytea text (malloc'd). */
+char *exports_event_ref(const Ovop__V1__Document *d);

@@ -1,0 +1,59 @@
+/* ovop-exportd: serves ovop.exports (export shipments, their documents and lifecycle, the
+ * compliance rule and export statistics) from PostgreSQL through the MDP broker. */
+#include <stdlib.h>
+
+#include "daemon.h"
+#include "exports.h"
+
+static int64_t batch_max = 500;
+
+static const ovop_opt_t extra_opts[] = {
+    {"batch-max", OVOP_OPT_INT, "500", 1, 10000,
+     "transitions accepted in one RecordShipmentEvents request", &batch_max},
+};
+
+static int setup(ovop_daemon_t *d, void **ret_state)
+{
+    exports_t *e = xcalloc(1, sizeof(*e));
+    e->d = d;
+    e->pg = ovop_daemon_pg(d);
+    e->batch_max = (unsigned)batch_max;
+    ovop_sequencer_new(&e->sequencer, ovop_daemon_loop(d), e->pg, 50, ovop_daemon_metrics(d));
+    e->mutator = (ovop_mutator_t){e->pg, e->sequencer, EXPORTS_SERVICE};
+    exports_shipments_register(e);
+    exports_moves_register(e);
+    exports_documents_register(e);
+    exports_compliance_register(e);
+    exports_stats_register(e);
+    *ret_state = e;
+    return 0;
+}
+
+static void stop(void *state)
+{
+    exports_t *e = state;
+    ovop_sequencer_destroy(&e->sequencer);
+}
+
+static void teardown(void *state)
+{
+    free(state);
+}
+
+int main(int argc, char **argv)
+{
+    static const ovop_daemon_spec_t spec = {
+        .prog = "ovop-exportd",
+        .summary = "OVOP exports service (ovop.exports): export shipments, their documents and "
+                   "lifecycle, compliance and statistics, over the MDP broker",
+        .service = EXPORTS_SERVICE,
+        .log_service = "exportd",
+        .descriptor = &ovop__v1__exports__descriptor,
+        .setup = setup,
+        .stop = stop,
+        .teardown = teardown,
+        .extra_opts = extra_opts,
+        .n_extra_opts = OVOP_ARRAY_SIZE(extra_opts),
+    };
+    return ovop_daemon_main(&spec, argc, argv);
+}

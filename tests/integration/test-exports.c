@@ -1,0 +1,1808 @@
+/* exportd through the broker against PostgreSQL: shipments from draft to delivery, their
+ * documents, every illegal move, the phytosanitary block, batches that are all or nothing,
+ * idempotent retries, the events each change writes, statistics that stay right under
+ * concurrent writers, and ovopctl export. Two exportd instances serve every test. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "client.h"
+#include "harness.h"
+#include "migrate.h"
+#include "ovop/v1/exports.pb-c.h"
+#include "pgtest.h"
+#include "util.h"
+
+#define SERVICE   "ovop.exports"
+#define CALLER    "test-exports"
+#define BATCH_MAX 20
+#define VILLAGE_B "41705214001001" /* Kara-Bak, Batken District, Batken Region */
+#define VILLAGE_N "41704235000101" /* Kochkor District, Naryn Region */
+#define VILLAGE_O "41706226000101" /* Kara-Suu District, Osh Region */
+
+/* Registry rows the tests export from (inserted straight into the registry tables). */
+enum {
+    APRICOT = 9001, /* producer: dried apricots, Batken */
+    HONEY = 9002,   /* producer: honey, Naryn */
+    SUSPENDED = 9003,
+    WALNUT = 9004,   /* producer, member of COOP */
+    FELT = 9005,     /* producer: felt carpets ("other" goods), Naryn */
+    OUTSIDER = 9006, /* producer, not a member of COOP */
+    COOP = 9100,
+    P_APRICOT = 9201, /* products */
+    P_HONEY = 9202,
+    P_SUSPENDED = 9203,
+    P_WALNUT = 9204,
+    P_FELT = 9205,
+    P_OUTSIDER = 9206,
+};
+
+static struct env {
+    char *db;
+    PGconn *conn;
+    char endpoint[64];
+    pid_t broker;
+    pid_t exp[2];
+} E;
+
+static void sql(const char *q)
+{
+    free(pgtest_scalar(E.conn, q));
+}
+
+static int setup(void **state)
+{
+    uint16_t port, http[3];
+    E.db = pgtest_create("exports");
+    E.conn = pgtest_connect(E.db);
+    char *err = NULL;
+    if (ovop_migrate(E.conn, NULL, &err) < 0)
+        fail_msg("migrate: %s", err);
+    sql("INSERT INTO registry.territories (code, kind, parent_code, name_ru, name_en, valid_from) "
+        "VALUES ('" VILLAGE_B "', 'village', '41705214000000', 'Кара-Бак', 'Kara-Bak', "
+        "'2000-01-01'), ('" VILLAGE_N "', 'village', '41704235000000', 'Кочкор', 'Kochkor', "
+        "'2000-01-01'), ('" VILLAGE_O "', 'village', '41706226000000', 'Кара-Суу', 'Kara-Suu', "
+        "'2000-01-01') RETURNING 1");
+    sql("INSERT INTO registry.producers (id, kind, legal_name, tax_id, territory_code, status, "
+        "created_at, updated_at) VALUES "
+        "(9001, 'sme', 'Batken Apricot LLC', '01503201910001', '" VILLAGE_B
+        "', 'active', now(), now()), "
+        "(9002, 'sme', 'Kochkor Honey LLC', '01503201910002', '" VILLAGE_N
+        "', 'active', now(), now()), "
+        "(9003, 'sme', 'Dormant LLC', '01503201910003', '" VILLAGE_B
+        "', 'suspended', now(), now()), "
+        "(9004, 'individual', 'Walnut grower', '21503198510004', '" VILLAGE_O
+        "', 'active', now(), now()), "
+        "(9005, 'sme', 'Kochkor Felt LLC', '01503201910005', '" VILLAGE_N
+        "', 'active', now(), now()), "
+        "(9006, 'individual', 'Outsider', '21503198510006', '" VILLAGE_O
+        "', 'active', now(), now()) RETURNING 1");
+    sql("INSERT INTO registry.products (id, producer_id, name_en, category, hs6, unit, "
+        "capacity_per_month, price_usd, created_at, updated_at) VALUES "
+        "(9201, 9001, 'Dried apricots', 'dried fruit', '081310', 'kg', 20000, 4.1, now(), now()), "
+        "(9202, 9002, 'Mountain honey', 'honey', '040900', 'kg', 3000, 9.5, now(), now()), "
+        "(9203, 9003, 'Dried apricots', 'dried fruit', '081310', 'kg', 500, 4, now(), now()), "
+        "(9204, 9004, 'Walnuts shelled', 'nuts', '080232', 'kg', 4000, 6, now(), now()), "
+        "(9205, 9005, 'Shyrdak', 'felt', '570500', 'm2', 200, 60, now(), now()), "
+        "(9206, 9006, 'Walnuts shelled', 'nuts', '080232', 'kg', 1000, 6, now(), now()) "
+        "RETURNING 1");
+    sql("INSERT INTO registry.cooperatives (id, name, territory_code, founded_on, created_at, "
+        "updated_at) VALUES (9100, 'Kara-Suu Walnut Cooperative', '" VILLAGE_O
+        "', '2020-01-01', now(), now()) RETURNING 1");
+    sql("INSERT INTO registry.cooperative_members (cooperative_id, producer_id, joined_on) "
+        "VALUES (9100, 9004, '2020-01-01') RETURNING 1");
+
+    assert_int_equal(harness_free_port(&port), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(harness_free_port(&http[i]), 0);
+    snprintf(E.endpoint, sizeof(E.endpoint), "tcp://127.0.0.1:%u", port);
+    char bhttp[32], ehttp[2][32];
+    snprintf(bhttp, sizeof(bhttp), "127.0.0.1:%u", http[0]);
+    const char *bargs[] = {"--bind", E.endpoint, "--http", bhttp, NULL};
+    char *bin = harness_bin("ovop-broker");
+    assert_int_equal(harness_spawn(&E.broker, bin, bargs, NULL, "broker"), 0);
+    free(bin);
+    bin = harness_bin("ovop-exportd");
+    for (int i = 0; i < 2; i++) {
+        snprintf(ehttp[i], sizeof(ehttp[i]), "127.0.0.1:%u", http[1 + i]);
+        const char *eargs[] = {"--broker",    E.endpoint, "--database-url",
+                               E.db,          "--http",   ehttp[i],
+                               "--batch-max", "20",       NULL};
+        assert_int_equal(harness_spawn(&E.exp[i], bin, eargs, NULL, i ? "exportd-2" : "exportd-1"),
+                         0);
+    }
+    free(bin);
+    assert_int_equal(harness_wait_service(E.endpoint, SERVICE, 15000), 0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    for (int i = 0; i < 2; i++)
+        harness_stop(E.exp[i]);
+    harness_stop(E.broker);
+    PQfinish(E.conn);
+    pgtest_drop(&E.db);
+    return 0;
+}
+
+/* --- helpers --- */
+
+static ovop_client_t *client(void)
+{
+    ovop_client_t *c;
+    ovop_client_options_t o = {
+        .brokers = E.endpoint, .timeout_ms = 10000, .retries = 1, .caller = CALLER};
+    assert_int_equal(ovop_client_new(&c, NULL, &o), 0);
+    return c;
+}
+
+static long count(const char *q)
+{
+    char *v = pgtest_scalar(E.conn, q);
+    long n = strtol(v, NULL, 10);
+    free(v);
+    return n;
+}
+
+static long countf(const char *fmt, ...) OVOP_PRINTF(1, 2);
+static long countf(const char *fmt, ...)
+{
+    char q[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(q, sizeof(q), fmt, ap);
+    va_end(ap);
+    return count(q);
+}
+
+static char *scalarf(const char *fmt, ...) OVOP_PRINTF(1, 2);
+static char *scalarf(const char *fmt, ...)
+{
+    char q[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(q, sizeof(q), fmt, ap);
+    va_end(ap);
+    return pgtest_scalar(E.conn, q);
+}
+
+/* Calls method; returns the status code; *ret_out the output on OK, *ret_rep the reply. */
+static int call(const char *method, const char *rid, const ProtobufCMessage *in,
+                const ProtobufCMessageDescriptor *out_desc, ProtobufCMessage **ret_out,
+                Ovop__V1__Reply **ret_rep)
+{
+    ovop_client_t *c = client();
+    Ovop__V1__Reply *rep = NULL;
+    ProtobufCMessage *out = NULL;
+    int r = ovop_client_call(c, SERVICE, method, rid, in, out_desc, &rep, &out);
+    ovop_client_destroy(&c);
+    assert_int_equal(r, 0);
+    int code = rep->status ? (int)rep->status->code : 0;
+    if (code && getenv("TEST_EXPORTS_VERBOSE"))
+        fprintf(stderr, "%s: %d %s\n", method, code, rep->status->message);
+    if (ret_rep)
+        *ret_rep = rep;
+    else
+        ovop__v1__reply__free_unpacked(rep, NULL);
+    if (ret_out)
+        *ret_out = out;
+    else if (out)
+        protobuf_c_message_free_unpacked(out, NULL);
+    return code;
+}
+
+/* Asserts the reply names `field` in a violation whose text holds `fragment` (may be NULL). */
+static void assert_violation(const Ovop__V1__Reply *rep, const char *field, const char *fragment)
+{
+    for (size_t i = 0; i < rep->status->n_violations; i++)
+        if (strcmp(rep->status->violations[i]->field, field) == 0) {
+            if (fragment && !strstr(rep->status->violations[i]->description, fragment))
+                fail_msg("%s: \"%s\" lacks \"%s\"", field, rep->status->violations[i]->description,
+                         fragment);
+            return;
+        }
+    fail_msg("no violation on %s (status %d: %s)", field, (int)rep->status->code,
+             rep->status->message);
+}
+
+/* Everything a change writes, to check that a refusal wrote nothing. */
+typedef struct snapshot {
+    long shipments, lots, documents, history, events, notices, idem;
+    char *versions;
+    char *stats;
+} snapshot_t;
+
+static snapshot_t snap(void)
+{
+    snapshot_t s;
+    s.shipments = count("SELECT count(*) FROM exports.shipments");
+    s.lots = count("SELECT count(*) FROM exports.lots");
+    s.documents = count("SELECT count(*) FROM exports.documents");
+    s.history = count("SELECT count(*) FROM exports.shipment_history");
+    s.events = count("SELECT count(*) FROM bus.events");
+    s.notices = count("SELECT count(*) FROM exports.violation_notices");
+    s.idem = count("SELECT count(*) FROM bus.idempotency WHERE service = 'ovop.exports'");
+    s.versions = pgtest_scalar(E.conn, "SELECT coalesce(string_agg(id || ':' || version || ':' "
+                                       "|| status, ',' ORDER BY id), '') FROM exports.shipments");
+    s.stats = pgtest_scalar(E.conn, "SELECT coalesce(sum(shipments), 0) || '/' || "
+                                    "coalesce(sum(net_kg), 0) FROM exports.stats_monthly");
+    return s;
+}
+
+/* Asserts nothing changed since s (and frees s). */
+static void assert_unchanged(snapshot_t *s)
+{
+    snapshot_t now = snap();
+    assert_int_equal(now.shipments, s->shipments);
+    assert_int_equal(now.lots, s->lots);
+    assert_int_equal(now.documents, s->documents);
+    assert_int_equal(now.history, s->history);
+    assert_int_equal(now.events, s->events);
+    assert_int_equal(now.notices, s->notices);
+    assert_int_equal(now.idem, s->idem);
+    assert_string_equal(now.versions, s->versions);
+    assert_string_equal(now.stats, s->stats);
+    free(now.versions);
+    free(now.stats);
+    free(s->versions);
+    free(s->stats);
+}
+
+/* A CreateShipmentRequest with its parts; initialise in place, never copy. */
+typedef struct req {
+    Ovop__V1__CreateShipmentRequest in;
+    Ovop__V1__ExporterRef exporter;
+    Ovop__V1__Buyer buyer;
+    Ovop__V1__Transport transport;
+    Ovop__V1__Lot lots[3];
+    Ovop__V1__Lot *lot_ptrs[3];
+} req_t;
+
+/* One lot of `product` by `producer`, 1000 kg worth 4100 USD, by road through Irkeshtam. */
+static void req_init(req_t *r, int kind, int64_t exporter, int64_t product, int64_t producer,
+                     const char *destination)
+{
+    memset(r, 0, sizeof(*r));
+    ovop__v1__create_shipment_request__init(&r->in);
+    ovop__v1__exporter_ref__init(&r->exporter);
+    ovop__v1__buyer__init(&r->buyer);
+    ovop__v1__transport__init(&r->transport);
+    r->exporter.kind = kind;
+    r->exporter.id = exporter;
+    r->buyer.name = "Kashgar Dried Fruit Trading Co.";
+    r->buyer.country = (char *)destination;
+    r->buyer.address = "Kashgar, Xinjiang";
+    r->transport.mode = OVOP__V1__TRANSPORT_MODE__TRANSPORT_MODE_ROAD;
+    r->transport.vehicle = "05KG123ABC";
+    r->transport.consignment_note = "CMR-0001";
+    for (int i = 0; i < 3; i++) {
+        ovop__v1__lot__init(&r->lots[i]);
+        r->lots[i].product_id = product;
+        r->lots[i].producer_id = producer;
+        r->lots[i].quantity = 1000;
+        r->lots[i].net_weight_kg = 1000;
+        r->lots[i].value_usd = 4100;
+        r->lots[i].value_som = 358750;
+        r->lot_ptrs[i] = &r->lots[i];
+    }
+    r->in.exporter = &r->exporter;
+    r->in.buyer = &r->buyer;
+    r->in.destination = (char *)destination;
+    r->in.incoterm = OVOP__V1__INCOTERM__INCOTERM_FCA;
+    r->in.n_lots = 1;
+    r->in.lots = r->lot_ptrs;
+    r->in.transport = &r->transport;
+    r->in.border_point = "KG-IRKESHTAM";
+    r->in.planned_departure = "2026-06-01";
+    r->in.planned_arrival = "2026-06-05";
+}
+
+#define PRODUCER    OVOP__V1__EXPORTER_KIND__EXPORTER_KIND_PRODUCER
+#define COOPERATIVE OVOP__V1__EXPORTER_KIND__EXPORTER_KIND_COOPERATIVE
+#define S(x)        OVOP__V1__SHIPMENT_STATUS__SHIPMENT_STATUS_##x
+#define D(x)        OVOP__V1__DOCUMENT_TYPE__DOCUMENT_TYPE_##x
+
+static Ovop__V1__Shipment *create_ok(req_t *r, const char *rid)
+{
+    ProtobufCMessage *out = NULL;
+    Ovop__V1__Reply *rep = NULL;
+    int code =
+        call("CreateShipment", rid, &r->in.base, &ovop__v1__shipment__descriptor, &out, &rep);
+    if (code != OVOP_OK)
+        fail_msg("CreateShipment: %d %s", code, rep->status->message);
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    return (Ovop__V1__Shipment *)out;
+}
+
+static int64_t new_shipment(int kind, int64_t exporter, int64_t product, int64_t producer,
+                            const char *destination)
+{
+    req_t r;
+    req_init(&r, kind, exporter, product, producer, destination);
+    Ovop__V1__Shipment *s = create_ok(&r, NULL);
+    int64_t id = s->id;
+    protobuf_c_message_free_unpacked(&s->base, NULL);
+    return id;
+}
+
+static Ovop__V1__Shipment *get(int64_t id)
+{
+    Ovop__V1__GetShipmentRequest g = OVOP__V1__GET_SHIPMENT_REQUEST__INIT;
+    g.id = id;
+    ProtobufCMessage *out = NULL;
+    assert_int_equal(
+        call("GetShipment", NULL, &g.base, &ovop__v1__shipment__descriptor, &out, NULL), OVOP_OK);
+    return (Ovop__V1__Shipment *)out;
+}
+
+/* One move; returns the status code, *ret_rep the reply when asked. */
+static int move_at(int64_t id, int to, const char *agency, const char *reason, int64_t at_us,
+                   Ovop__V1__Reply **ret_rep)
+{
+    Ovop__V1__ShipmentTransition t = OVOP__V1__SHIPMENT_TRANSITION__INIT;
+    t.shipment_id = id;
+    t.to = to;
+    t.agency = (char *)(agency ? agency : "");
+    t.reason = (char *)(reason ? reason : "");
+    t.at_us = at_us;
+    return call("TransitionShipment", NULL, &t.base, NULL, NULL, ret_rep);
+}
+
+static int move(int64_t id, int to, const char *agency, const char *reason)
+{
+    return move_at(id, to, agency, reason, 0, NULL);
+}
+
+static int attach(int64_t id, int type, const char *number, const char *issued_on, int64_t *ret_doc,
+                  Ovop__V1__Reply **ret_rep)
+{
+    Ovop__V1__AttachDocumentRequest a = OVOP__V1__ATTACH_DOCUMENT_REQUEST__INIT;
+    a.shipment_id = id;
+    a.type = type;
+    a.number = (char *)number;
+    a.issuer = "Kyrgyzexpertiza";
+    a.issued_on = (char *)issued_on;
+    ProtobufCMessage *out = NULL;
+    int code =
+        call("AttachDocument", NULL, &a.base, &ovop__v1__document__descriptor, &out, ret_rep);
+    if (ret_doc)
+        *ret_doc = out ? ((Ovop__V1__Document *)out)->id : 0;
+    if (out)
+        protobuf_c_message_free_unpacked(out, NULL);
+    return code;
+}
+
+static void today(char out[static 11])
+{
+    time_t t = time(NULL) + 6 * 3600;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+/* A date n days from today (Kyrgyzstan), YYYY-MM-DD. */
+static void day_offset(int n, char out[static 11])
+{
+    time_t t = time(NULL) + 6 * 3600 + (time_t)n * 86400;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+/* Attaches, as issued today, every document the shipment still misses. */
+static void attach_missing(int64_t id)
+{
+    char day[11];
+    today(day);
+    Ovop__V1__Shipment *s = get(id);
+    for (size_t i = 0; i < s->n_missing_documents; i++) {
+        char number[48];
+        snprintf(number, sizeof(number), "N-%lld-%d", (long long)id, (int)s->missing_documents[i]);
+        assert_int_equal(attach(id, (int)s->missing_documents[i], number, day, NULL, NULL),
+                         OVOP_OK);
+    }
+    protobuf_c_message_free_unpacked(&s->base, NULL);
+}
+
+/* A shipment of dried apricots to China brought to `status` along the main path (or the
+ * nearest branch for the final ones). */
+static int64_t shipment_in(int status)
+{
+    int64_t id = new_shipment(PRODUCER, APRICOT, P_APRICOT, APRICOT, "CN");
+    static const int path[] = {S(DECLARED), S(DOCUMENTS_COMPLETE), S(RELEASED), S(DEPARTED),
+                               S(DELIVERED)};
+    int stop = status;
+    if (status == S(CANCELLED) || status == S(REJECTED))
+        stop = S(DECLARED);
+    if (status == S(RETURNED))
+        stop = S(DEPARTED);
+    for (size_t i = 0; i < OVOP_ARRAY_SIZE(path) && path[i] <= stop; i++) {
+        if (path[i] == S(DOCUMENTS_COMPLETE))
+            attach_missing(id);
+        const char *agency = path[i] == S(RELEASED) || path[i] == S(DEPARTED) ? "customs" : "";
+        assert_int_equal(move(id, path[i], agency, NULL), OVOP_OK);
+    }
+    if (status == S(CANCELLED))
+        assert_int_equal(move(id, status, "", "buyer withdrew"), OVOP_OK);
+    if (status == S(REJECTED))
+        assert_int_equal(move(id, status, "customs", "declaration incomplete"), OVOP_OK);
+    if (status == S(RETURNED))
+        assert_int_equal(move(id, status, "", "refused at destination"), OVOP_OK);
+    return id;
+}
+
+/* Decodes the data of the newest event of `type` about `subject`. */
+static Ovop__V1__ExportEvent *event_of(const char *type, const char *subject)
+{
+    char *hex = scalarf("SELECT encode(data, 'hex') FROM bus.events WHERE type = '%s' AND "
+                        "subject = '%s' ORDER BY pk DESC LIMIT 1",
+                        type, subject);
+    size_t n = strlen(hex) / 2;
+    assert_true(n > 0);
+    uint8_t *buf = xmalloc(n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        sscanf(hex + 2 * i, "%2x", &v);
+        buf[i] = (uint8_t)v;
+    }
+    Ovop__V1__ExportEvent *ev = ovop__v1__export_event__unpack(NULL, n, buf);
+    assert_non_null(ev);
+    free(buf);
+    free(hex);
+    return ev;
+}
+
+/* --- creation and queries --- */
+
+static void test_create_get_and_retry(void **state)
+{
+    snapshot_t before = snap();
+    req_t r;
+    req_init(&r, PRODUCER, APRICOT, P_APRICOT, APRICOT, "CN");
+    r.lots[0].quantity = 1200.0004; /* stored to 3 decimals, as the reply says */
+    Ovop__V1__Shipment *s = create_ok(&r, "create-1");
+    assert_true(s->id > 0);
+    assert_int_equal(s->status, S(DRAFT));
+    assert_int_equal(s->version, 1);
+    assert_string_equal(s->exporter_name, "Batken Apricot LLC");
+    assert_string_equal(s->origin_territory, VILLAGE_B);
+    assert_string_equal(s->hs_code, "081310");
+    assert_int_equal(s->n_lots, 1);
+    assert_string_equal(s->lots[0]->product_name, "Dried apricots");
+    assert_string_equal(s->lots[0]->unit, "kg");
+    assert_true(s->lots[0]->quantity == 1200.0);
+    assert_true(s->net_weight_kg == 1000.0 && s->value_usd == 4100.0);
+    /* Dried apricots to China by road: no preference regime, plant goods, leaves the EAEU. */
+    static const int want[] = {D(CONTRACT),           D(INVOICE),        D(CMR),
+                               D(PACKING_LIST),       D(ORIGIN_GENERAL), D(PHYTOSANITARY),
+                               D(CUSTOMS_DECLARATION)};
+    assert_int_equal(s->n_required_documents, OVOP_ARRAY_SIZE(want));
+    for (size_t i = 0; i < OVOP_ARRAY_SIZE(want); i++)
+        assert_int_equal(s->required_documents[i], want[i]);
+    assert_int_equal(s->n_missing_documents, OVOP_ARRAY_SIZE(want));
+
+    /* One shipment, one lot, one history row, one event, one stored reply. */
+    assert_int_equal(count("SELECT count(*) FROM exports.shipments"), before.shipments + 1);
+    assert_int_equal(count("SELECT count(*) FROM exports.lots"), before.lots + 1);
+    assert_int_equal(count("SELECT count(*) FROM exports.shipment_history"), before.history + 1);
+    assert_int_equal(count("SELECT count(*) FROM bus.events"), before.events + 1);
+    char subject[48];
+    snprintf(subject, sizeof(subject), "shipment/%lld", (long long)s->id);
+    assert_int_equal(countf("SELECT count(*) FROM bus.events WHERE type = "
+                            "'ovop.exports.shipment.created' AND subject = '%s' AND hs6 = '081310' "
+                            "AND soate = '" VILLAGE_B "' AND destination = 'CN' AND source = "
+                            "'/ovop/exports' AND data_schema = 'ovop.v1.ExportEvent'",
+                            subject),
+                     1);
+    Ovop__V1__ExportEvent *ev = event_of("ovop.exports.shipment.created", subject);
+    assert_int_equal(ev->shipment_id, s->id);
+    assert_int_equal(ev->status, S(DRAFT));
+    assert_string_equal(ev->caller, CALLER);
+    assert_int_equal(ev->n_what, 1);
+    assert_string_equal(ev->what[0]->hs_code, "081310");
+    assert_string_equal(ev->origin_soate, VILLAGE_B);
+    assert_string_equal(ev->border_soate, "41706207000000");
+    assert_string_equal(ev->destination, "CN");
+    ovop__v1__export_event__free_unpacked(ev, NULL);
+
+    /* The retry gets the same reply bytes and writes nothing. */
+    ovop_client_t *c = client();
+    Ovop__V1__Reply *rep1 = NULL, *rep2 = NULL;
+    assert_int_equal(
+        ovop_client_call(c, SERVICE, "CreateShipment", "create-1", &r.in.base, NULL, &rep1, NULL),
+        0);
+    assert_int_equal(
+        ovop_client_call(c, SERVICE, "CreateShipment", "create-1", &r.in.base, NULL, &rep2, NULL),
+        0);
+    ovop_client_destroy(&c);
+    assert_int_equal(rep1->body.len, rep2->body.len);
+    assert_memory_equal(rep1->body.data, rep2->body.data, rep1->body.len);
+    Ovop__V1__Shipment *again = ovop__v1__shipment__unpack(NULL, rep1->body.len, rep1->body.data);
+    assert_int_equal(again->id, s->id);
+    assert_int_equal(again->created_us, s->created_us);
+    ovop__v1__shipment__free_unpacked(again, NULL);
+    ovop__v1__reply__free_unpacked(rep1, NULL);
+    ovop__v1__reply__free_unpacked(rep2, NULL);
+    assert_int_equal(count("SELECT count(*) FROM exports.shipments"), before.shipments + 1);
+    assert_int_equal(count("SELECT count(*) FROM bus.events"), before.events + 1);
+
+    /* The same request id for another request is refused. */
+    r.buyer.name = "Someone else";
+    Ovop__V1__Reply *rep = NULL;
+    assert_int_equal(call("CreateShipment", "create-1", &r.in.base, NULL, NULL, &rep),
+                     OVOP_INVALID_ARGUMENT);
+    assert_violation(rep, "request_id", NULL);
+    ovop__v1__reply__free_unpacked(rep, NULL);
+
+    /* GetShipment reads back what the reply said. */
+    Ovop__V1__Shipment *g = get(s->id);
+    assert_int_equal(g->version, 1);
+    assert_int_equal(g->status, S(DRAFT));
+    assert_int_equal(g->created_us, s->created_us);
+    assert_string_equal(g->buyer->name, "Kashgar Dried Fruit Trading Co.");
+    assert_string_equal(g->buyer->country, "CN");
+    assert_int_equal(g->incoterm, OVOP__V1__INCOTERM__INCOTERM_FCA);
+    assert_int_equal(g->transport->mode, OVOP__V1__TRANSPORT_MODE__TRANSPORT_MODE_ROAD);
+    assert_string_equal(g->border_point, "KG-IRKESHTAM");
+    assert_string_equal(g->planned_departure, "2026-06-01");
+    assert_true(g->lots[0]->quantity == s->lots[0]->quantity);
+    assert_true(g->net_weight_kg == s->net_weight_kg && g->value_som == s->value_som);
+    assert_int_equal(g->n_missing_documents, OVOP_ARRAY_SIZE(want));
+    assert_int_equal(g->n_documents, 0);
+    protobuf_c_message_free_unpacked(&g->base, NULL);
+
+    Ovop__V1__GetShipmentRequest gr = OVOP__V1__GET_SHIPMENT_REQUEST__INIT;
+    gr.id = 987654321;
+    assert_int_equal(call("GetShipment", NULL, &gr.base, NULL, NULL, NULL), OVOP_NOT_FOUND);
+    gr.id = -3;
+    assert_int_equal(call("GetShipment", NULL, &gr.base, NULL, NULL, NULL), OVOP_INVALID_ARGUMENT);
+
+    /* History: the creation, by this caller. */
+    Ovop__V1__GetShipmentHistoryRequest h = OVOP__V1__GET_SHIPMENT_HISTORY_REQUEST__INIT;
+    h.shipment_id = s->id;
+    ProtobufCMessage *out = NULL;
+    assert_int_equal(call("GetShipmentHistory", NULL, &h.base,
+                          &ovop__v1__shipment_history__descriptor, &out, NULL),
+                     OVOP_OK);
+    Ovop__V1__ShipmentHistory *hist = (Ovop__V1__ShipmentHistory *)out;
+    assert_int_equal(hist->n_entries, 1);
+    assert_int_equal(hist->entries[0]->to_status, S(DRAFT));
+    assert_int_equal(hist->entries[0]->from_status, 0);
+    assert_string_equal(hist->entries[0]->caller, CALLER);
+    assert_string_equal(hist->entries[0]->request_id, "create-1");
+    protobuf_c_message_free_unpacked(out, NULL);
+    h.shipment_id = 987654321;
+    assert_int_equal(call("GetShipmentHistory", NULL, &h.base, NULL, NULL, NULL), OVOP_NOT_FOUND);
+    h.shipment_id = 0;
+    assert_int_equal(call("GetShipmentHistory", NULL, &h.base, NULL, NULL, NULL),
+                     OVOP_INVALID_ARGUMENT);
+    protobuf_c_message_free_unpacked(&s->base, NULL);
+    free(before.versions);
+    free(before.stats);
+}
+
+/* Creates r and expects `code` with a violation on `field` holding `fragment`, nothing
+ * written. */
+static void expect_create_refused(req_t *r, int code, const char *field, const char *fragment)
+{
+    snapshot_t before = snap();
+    Ovop__V1__Reply *rep = NULL;
+    int got = call("CreateShipment", NULL, &r->in.base, NULL, NULL, &rep);
+    if (got != code)
+        fail_msg("%s: expected status %d, got %d: %s", field, code, got, rep->status->message);
+    assert_violation(rep, field, fragment);
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_unchanged(&before);
+}
+
+static void test_create_bad_input(void **state)
+{
+    req_t r;
+#define FRESH() req_init(&r, PRODUCER, APRICOT, P_APRICOT, APRICOT, "CN")
+    FRESH();
+    r.lots[0].quantity = -5;
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "lots[0].quantity", "positive, got -5");
+    FRESH();
+    r.lots[0].net_weight_kg = 0;
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "lots[0].net_weight_kg", "positive");
+    FRESH();
+    r.lots[0].value_usd = -1;
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "lots[0].value_usd", "positive");
+    FRESH();
+    r.lots[0].value_som = -1;
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "lots[0].value_som", "zero or positive");
+    FRESH();
+    r.in.n_lots = 0;
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "lots", "1 to 100");
+
+    /* Countries: the form, then the ISO list. */
+    FRESH();
+    r.buyer.country = "XX";
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "buyer.country", "unknown country code");
+    FRESH();
+    r.in.destination = "QQ";
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "destination", "unknown country code");
+    FRESH();
+    r.in.destination = "china";
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "destination", "ISO 3166-1");
+    FRESH();
+    r.in.destination = "KG";
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "destination", "cannot be KG");
+
+    /* The registry: unknown and unfit exporters, producers and products. */
+    FRESH();
+    r.lots[0].producer_id = 987654;
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "lots[0].producer_id",
+                          "no producer with id 987654");
+    FRESH();
+    r.lots[0].producer_id = HONEY;
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "lots[0].producer_id",
+                          "made by producer 9001, not 9002");
+    FRESH();
+    r.lots[0].product_id = 987654;
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "lots[0].product_id", "no product");
+    FRESH();
+    r.exporter.id = 987654;
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "exporter.id", "no producer with id 987654");
+    FRESH();
+    r.exporter.kind = 0;
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "exporter.kind", NULL);
+    req_init(&r, PRODUCER, SUSPENDED, P_SUSPENDED, SUSPENDED, "CN");
+    expect_create_refused(&r, OVOP_FAILED_PRECONDITION, "exporter.id", "suspended");
+    req_init(&r, PRODUCER, APRICOT, P_HONEY, HONEY, "CN");
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "lots[0].producer_id", "its own goods");
+    req_init(&r, COOPERATIVE, COOP, P_OUTSIDER, OUTSIDER, "CN");
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "lots[0].producer_id", "not a member");
+    req_init(&r, COOPERATIVE, 987654, P_WALNUT, WALNUT, "CN");
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "exporter.id", "no cooperative");
+    FRESH();
+    r.lots[0].unit = "t";
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "lots[0].unit", "counted in kg");
+
+    /* Route and terms. */
+    FRESH();
+    r.in.incoterm = 0;
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "incoterm", "Incoterms 2020");
+    FRESH();
+    r.in.border_point = "Irkeshtam";
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "border_point", "KG-IRKESHTAM");
+    FRESH();
+    r.in.border_point = "KG-NOWHERE";
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "border_point", "known: KG-AKJOL");
+    FRESH();
+    r.transport.mode = OVOP__V1__TRANSPORT_MODE__TRANSPORT_MODE_RAIL;
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "border_point", "serves road transport");
+    FRESH();
+    r.transport.mode = 0;
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "transport.mode", NULL);
+    FRESH();
+    r.in.planned_arrival = "2026-05-01";
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "planned_arrival", "before");
+    FRESH();
+    r.in.planned_departure = "2026-02-30";
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "planned_departure", "YYYY-MM-DD");
+    FRESH();
+    r.buyer.name = "";
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "buyer.name", "required");
+#undef FRESH
+
+    /* A cooperative exports its member's goods. */
+    req_init(&r, COOPERATIVE, COOP, P_WALNUT, WALNUT, "KZ");
+    r.in.border_point = "KG-AKJOL";
+    Ovop__V1__Shipment *s = create_ok(&r, NULL);
+    assert_string_equal(s->exporter_name, "Kara-Suu Walnut Cooperative");
+    /* To Kazakhstan (EAEU, CIS FTA): CT-1 and conformity, no customs declaration. */
+    bool ct1 = false, decl = false, conformity = false;
+    for (size_t i = 0; i < s->n_required_documents; i++) {
+        ct1 |= s->required_documents[i] == D(ORIGIN_CT1);
+        decl |= s->required_documents[i] == D(CUSTOMS_DECLARATION);
+        conformity |= s->required_documents[i] == D(CONFORMITY);
+    }
+    assert_true(ct1 && conformity && !decl);
+    protobuf_c_message_free_unpacked(&s->base, NULL);
+}
+
+static Ovop__V1__ListShipmentsResponse *list(Ovop__V1__ListShipmentsRequest *in, int expect)
+{
+    ProtobufCMessage *out = NULL;
+    assert_int_equal(call("ListShipments", NULL, &in->base,
+                          &ovop__v1__list_shipments_response__descriptor, &out, NULL),
+                     expect);
+    return (Ovop__V1__ListShipmentsResponse *)out;
+}
+
+static size_t list_count(Ovop__V1__ListShipmentsRequest *in)
+{
+    Ovop__V1__ListShipmentsResponse *r = list(in, OVOP_OK);
+    size_t n = r->n_shipments;
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    return n;
+}
+
+static void test_list(void **state)
+{
+    /* Honey from Naryn to Japan (animal goods, GSP) and felt to Kazakhstan (other goods). */
+    req_t r;
+    req_init(&r, PRODUCER, HONEY, P_HONEY, HONEY, "JP");
+    r.transport.mode = OVOP__V1__TRANSPORT_MODE__TRANSPORT_MODE_AIR;
+    r.in.border_point = "KG-MANAS";
+    Ovop__V1__Shipment *honey = create_ok(&r, NULL);
+    bool vet = false, form_a = false, phyto = false;
+    for (size_t i = 0; i < honey->n_required_documents; i++) {
+        vet |= honey->required_documents[i] == D(VETERINARY);
+        form_a |= honey->required_documents[i] == D(ORIGIN_FORM_A);
+        phyto |= honey->required_documents[i] == D(PHYTOSANITARY);
+    }
+    assert_true(vet && form_a && !phyto);
+    req_init(&r, PRODUCER, FELT, P_FELT, FELT, "KZ");
+    r.in.border_point = "KG-AKJOL";
+    Ovop__V1__Shipment *felt = create_ok(&r, NULL);
+    assert_string_equal(felt->lots[0]->unit, "m2");
+    for (size_t i = 0; i < felt->n_required_documents; i++)
+        assert_true(felt->required_documents[i] != D(PHYTOSANITARY) &&
+                    felt->required_documents[i] != D(VETERINARY));
+
+    Ovop__V1__ListShipmentsRequest in = OVOP__V1__LIST_SHIPMENTS_REQUEST__INIT;
+    Ovop__V1__ExporterRef x = OVOP__V1__EXPORTER_REF__INIT;
+    long all = count("SELECT count(*) FROM exports.shipments");
+    assert_int_equal(list_count(&in), all);
+    x.kind = PRODUCER;
+    x.id = HONEY;
+    in.exporter = &x;
+    assert_int_equal(list_count(&in), 1);
+    in.exporter = NULL;
+    in.territory_prefix = "41704000000000"; /* Naryn region: honey and felt */
+    assert_int_equal(list_count(&in), 2);
+    in.territory_prefix = "41705214000000"; /* Batken District */
+    assert_int_equal(list_count(&in), countf("SELECT count(*) FROM exports.shipments WHERE "
+                                             "origin_territory LIKE '41705214%%'"));
+    in.territory_prefix = "";
+    in.hs_prefix = "0409";
+    assert_int_equal(list_count(&in), 1);
+    in.hs_prefix = "";
+    in.destination = "KZ";
+    assert_int_equal(list_count(&in), count("SELECT count(*) FROM exports.shipments WHERE "
+                                            "destination = 'KZ'"));
+    in.destination = "";
+    in.status = S(DECLARED);
+    assert_int_equal(list_count(&in), count("SELECT count(*) FROM exports.shipments WHERE "
+                                            "status = 'declared'"));
+    in.status = 0;
+    char day[11], later[11];
+    today(day);
+    day_offset(10, later);
+    in.from_date = day;
+    in.to_date = day;
+    assert_int_equal(list_count(&in), all);
+    in.from_date = later;
+    in.to_date = "";
+    assert_int_equal(list_count(&in), 0);
+    in.from_date = "";
+    in.date_basis = OVOP__V1__SHIPMENT_DATE_BASIS__SHIPMENT_DATE_BASIS_DEPARTED;
+    assert_int_equal(list_count(&in), count("SELECT count(*) FROM exports.shipments WHERE "
+                                            "departed_at IS NOT NULL"));
+    in.date_basis = 0;
+
+    /* Pages of 2 cover everything once, in id order. */
+    char token[64] = "";
+    long total = 0, last = 0;
+    in.page_size = 2;
+    do {
+        in.page_token = token;
+        Ovop__V1__ListShipmentsResponse *resp = list(&in, OVOP_OK);
+        assert_true(resp->n_shipments <= 2);
+        for (size_t i = 0; i < resp->n_shipments; i++) {
+            assert_true(resp->shipments[i]->id > last);
+            assert_int_equal(resp->shipments[i]->n_lots, 1);
+            last = resp->shipments[i]->id;
+        }
+        total += (long)resp->n_shipments;
+        snprintf(token, sizeof(token), "%s", resp->next_page_token);
+        protobuf_c_message_free_unpacked(&resp->base, NULL);
+    } while (token[0]);
+    assert_int_equal(total, all);
+
+    /* Bad filters. */
+    Ovop__V1__ListShipmentsRequest bad = OVOP__V1__LIST_SHIPMENTS_REQUEST__INIT;
+    bad.hs_prefix = "08x";
+    list(&bad, OVOP_INVALID_ARGUMENT);
+    bad.hs_prefix = "";
+    bad.destination = "china";
+    list(&bad, OVOP_INVALID_ARGUMENT);
+    bad.destination = "";
+    bad.territory_prefix = "4170";
+    list(&bad, OVOP_INVALID_ARGUMENT);
+    bad.territory_prefix = "";
+    bad.page_size = 5000;
+    list(&bad, OVOP_INVALID_ARGUMENT);
+    bad.page_size = 0;
+    bad.page_token = "s1.x";
+    list(&bad, OVOP_INVALID_ARGUMENT);
+    bad.page_token = "";
+    bad.from_date = "2026-13-01";
+    list(&bad, OVOP_INVALID_ARGUMENT);
+    bad.from_date = "2026-02-01";
+    bad.to_date = "2026-01-01";
+    list(&bad, OVOP_INVALID_ARGUMENT);
+    protobuf_c_message_free_unpacked(&honey->base, NULL);
+    protobuf_c_message_free_unpacked(&felt->base, NULL);
+}
+
+/* --- the lifecycle --- */
+
+static Ovop__V1__ShipmentHistory *history(int64_t id)
+{
+    Ovop__V1__GetShipmentHistoryRequest h = OVOP__V1__GET_SHIPMENT_HISTORY_REQUEST__INIT;
+    h.shipment_id = id;
+    ProtobufCMessage *out = NULL;
+    assert_int_equal(call("GetShipmentHistory", NULL, &h.base,
+                          &ovop__v1__shipment_history__descriptor, &out, NULL),
+                     OVOP_OK);
+    return (Ovop__V1__ShipmentHistory *)out;
+}
+
+static void test_lifecycle(void **state)
+{
+    char day[11], subject[48];
+    today(day);
+    int64_t id = new_shipment(PRODUCER, APRICOT, P_APRICOT, APRICOT, "CN");
+    snprintf(subject, sizeof(subject), "shipment/%lld", (long long)id);
+    assert_int_equal(move(id, S(DECLARED), "", NULL), OVOP_OK);
+
+    /* Not complete while a required document is missing. */
+    snapshot_t before = snap();
+    Ovop__V1__Reply *rep = NULL;
+    assert_int_equal(move_at(id, S(DOCUMENTS_COMPLETE), "", NULL, 0, &rep),
+                     OVOP_FAILED_PRECONDITION);
+    assert_violation(rep, "to",
+                     "missing documents: contract, invoice, cmr, packing_list, origin_general, "
+                     "phytosanitary, customs_declaration");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_unchanged(&before);
+
+    static const int docs[] = {D(CONTRACT),     D(INVOICE),        D(CMR),
+                               D(PACKING_LIST), D(ORIGIN_GENERAL), D(CUSTOMS_DECLARATION)};
+    for (size_t i = 0; i < OVOP_ARRAY_SIZE(docs); i++) {
+        char number[32];
+        snprintf(number, sizeof(number), "DOC-%zu", i);
+        assert_int_equal(attach(id, docs[i], number, day, NULL, NULL), OVOP_OK);
+    }
+    assert_int_equal(move_at(id, S(DOCUMENTS_COMPLETE), "", NULL, 0, &rep),
+                     OVOP_FAILED_PRECONDITION);
+    assert_violation(rep, "to", "missing documents: phytosanitary");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+
+    /* A requested certificate does not count until it is issued. */
+    Ovop__V1__AttachDocumentRequest a = OVOP__V1__ATTACH_DOCUMENT_REQUEST__INIT;
+    a.shipment_id = id;
+    a.type = D(PHYTOSANITARY);
+    a.number = "PHYTO-2026-0001";
+    a.issuer = "plant_quarantine";
+    a.status = OVOP__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_REQUESTED;
+    ProtobufCMessage *out = NULL;
+    assert_int_equal(
+        call("AttachDocument", NULL, &a.base, &ovop__v1__document__descriptor, &out, NULL),
+        OVOP_OK);
+    int64_t phyto = ((Ovop__V1__Document *)out)->id;
+    assert_int_equal(((Ovop__V1__Document *)out)->status,
+                     OVOP__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_REQUESTED);
+    protobuf_c_message_free_unpacked(out, NULL);
+    assert_int_equal(move(id, S(DOCUMENTS_COMPLETE), "", NULL), OVOP_FAILED_PRECONDITION);
+    Ovop__V1__SetDocumentStatusRequest st = OVOP__V1__SET_DOCUMENT_STATUS_REQUEST__INIT;
+    st.document_id = phyto;
+    st.status = OVOP__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_ISSUED;
+    assert_int_equal(
+        call("SetDocumentStatus", NULL, &st.base, &ovop__v1__document__descriptor, &out, NULL),
+        OVOP_OK);
+    assert_string_equal(((Ovop__V1__Document *)out)->issued_on, day);
+    assert_string_equal(((Ovop__V1__Document *)out)->number, "PHYTO-2026-0001");
+    protobuf_c_message_free_unpacked(out, NULL);
+    assert_int_equal(countf("SELECT count(*) FROM bus.events WHERE type = "
+                            "'ovop.exports.document.issued' AND subject = 'document/%lld'",
+                            (long long)phyto),
+                     1);
+    assert_int_equal(move(id, S(DOCUMENTS_COMPLETE), "", NULL), OVOP_OK);
+
+    /* Release is customs' to record. */
+    assert_int_equal(move_at(id, S(RELEASED), "tax", NULL, 0, &rep), OVOP_INVALID_ARGUMENT);
+    assert_violation(rep, "agency", "recorded by customs");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_int_equal(move(id, S(RELEASED), "customs", NULL), OVOP_OK);
+
+    /* It left through Torugart, not the planned Irkeshtam. */
+    Ovop__V1__ShipmentTransition t = OVOP__V1__SHIPMENT_TRANSITION__INIT;
+    t.shipment_id = id;
+    t.to = S(DEPARTED);
+    t.agency = "customs";
+    t.reference = "EXIT-77";
+    t.border_point = "KG-TORUGART";
+    out = NULL;
+    assert_int_equal(call("TransitionShipment", NULL, &t.base,
+                          &ovop__v1__transition_result__descriptor, &out, NULL),
+                     OVOP_OK);
+    Ovop__V1__TransitionResult *res = (Ovop__V1__TransitionResult *)out;
+    assert_int_equal(res->shipment_id, id);
+    assert_int_equal(res->status, S(DEPARTED));
+    assert_int_equal(res->version, 0);
+    assert_int_equal(countf("SELECT count(*) FROM bus.events WHERE id = '%s' AND type = "
+                            "'ovop.exports.shipment.departed'",
+                            res->event_id),
+                     1);
+    int64_t departed_us = res->at_us;
+    protobuf_c_message_free_unpacked(out, NULL);
+
+    /* Delivered: never in the future, never before the departure. */
+    before = snap();
+    int64_t now = (int64_t)time(NULL) * 1000000;
+    assert_int_equal(move_at(id, S(DELIVERED), "", NULL, now + 2 * 86400 * INT64_C(1000000), &rep),
+                     OVOP_INVALID_ARGUMENT);
+    assert_violation(rep, "at_us", "in the future");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_int_equal(
+        move_at(id, S(DELIVERED), "", NULL, departed_us - 3600 * INT64_C(1000000), &rep),
+        OVOP_INVALID_ARGUMENT);
+    assert_violation(rep, "at_us", "before the shipment became departed");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_unchanged(&before);
+    assert_int_equal(move(id, S(DELIVERED), "", NULL), OVOP_OK);
+
+    Ovop__V1__Shipment *s = get(id);
+    assert_int_equal(s->status, S(DELIVERED));
+    assert_int_equal(s->version, 1 + 5 + 7 + 1); /* moves, attachments, the issue */
+    assert_true(s->declared_us > 0 && s->released_us >= s->declared_us &&
+                s->departed_us == departed_us && s->delivered_us >= s->departed_us);
+    assert_string_equal(s->departed_via, "KG-TORUGART");
+    assert_int_equal(s->n_documents, 7);
+    assert_int_equal(s->n_missing_documents, 0);
+    protobuf_c_message_free_unpacked(&s->base, NULL);
+
+    /* History: every move, when, by whom and which agency. */
+    Ovop__V1__ShipmentHistory *h = history(id);
+    static const int path[] = {S(DRAFT),    S(DECLARED), S(DOCUMENTS_COMPLETE),
+                               S(RELEASED), S(DEPARTED), S(DELIVERED)};
+    assert_int_equal(h->n_entries, OVOP_ARRAY_SIZE(path));
+    for (size_t i = 0; i < h->n_entries; i++) {
+        assert_int_equal(h->entries[i]->to_status, path[i]);
+        assert_int_equal(h->entries[i]->from_status, i ? path[i - 1] : 0);
+        assert_string_equal(h->entries[i]->caller, CALLER);
+        assert_true(i == 0 || h->entries[i]->at_us >= h->entries[i - 1]->at_us);
+        assert_true(i == 0 || h->entries[i]->version > h->entries[i - 1]->version);
+    }
+    assert_string_equal(h->entries[3]->agency, "customs");
+    assert_string_equal(h->entries[4]->border_point, "KG-TORUGART");
+    assert_string_equal(h->entries[4]->reference, "EXIT-77");
+    protobuf_c_message_free_unpacked(&h->base, NULL);
+
+    /* One event per move, with the routing dimensions. */
+    static const char *const types[] = {"created",  "declared", "documents_completed",
+                                        "released", "departed", "delivered"};
+    for (size_t i = 0; i < OVOP_ARRAY_SIZE(types); i++)
+        assert_int_equal(countf("SELECT count(*) FROM bus.events WHERE type = "
+                                "'ovop.exports.shipment.%s' AND subject = '%s' AND hs6 = '081310' "
+                                "AND soate = '" VILLAGE_B "' AND destination = 'CN'",
+                                types[i], subject),
+                         1);
+    assert_int_equal(countf("SELECT count(*) FROM bus.events WHERE type = "
+                            "'ovop.exports.document.attached' AND subject IN (SELECT 'document/' "
+                            "|| id FROM exports.documents WHERE shipment_id = %lld)",
+                            (long long)id),
+                     7);
+
+    /* The departure's EPCIS dimensions, assembled from the three parts. */
+    Ovop__V1__ExportEvent *ev = event_of("ovop.exports.shipment.departed", subject);
+    assert_int_equal(ev->shipment_id, id);
+    assert_int_equal(ev->status, S(DEPARTED));
+    assert_int_equal(ev->event_time_us, departed_us);
+    assert_string_equal(ev->event_time_zone_offset, "+06:00");
+    assert_string_equal(ev->biz_step, "departing");
+    assert_string_equal(ev->disposition, "in_transit");
+    assert_string_equal(ev->agency, "customs");
+    assert_string_equal(ev->caller, CALLER);
+    assert_string_equal(ev->read_point, "KG-TORUGART");
+    assert_non_null(ev->exporter);
+    assert_int_equal(ev->exporter->id, APRICOT);
+    assert_int_equal(ev->n_what, 1);
+    assert_string_equal(ev->what[0]->hs_code, "081310");
+    assert_string_equal(ev->what[0]->unit, "kg");
+    assert_true(ev->what[0]->quantity == 1000.0);
+    assert_string_equal(ev->origin_soate, VILLAGE_B);
+    assert_string_equal(ev->border_point, "KG-IRKESHTAM");
+    assert_string_equal(ev->destination, "CN");
+    assert_int_equal(ev->n_documents, 7);
+    bool has_phyto = false;
+    for (size_t i = 0; i < ev->n_documents; i++)
+        has_phyto |= ev->documents[i]->type == D(PHYTOSANITARY) &&
+                     strcmp(ev->documents[i]->number, "PHYTO-2026-0001") == 0;
+    assert_true(has_phyto);
+    ovop__v1__export_event__free_unpacked(ev, NULL);
+
+    /* The sequencer numbers every event, without gaps. */
+    for (int i = 0; i < 100 && count("SELECT count(*) FROM bus.events WHERE seq IS NULL"); i++)
+        harness_sleep_ms(20);
+    assert_int_equal(count("SELECT count(*) FROM bus.events WHERE seq IS NULL"), 0);
+    assert_int_equal(count("SELECT max(seq) FROM bus.events"),
+                     count("SELECT count(*) FROM bus.events"));
+}
+
+/* The moves of exports.transitions, as the tests expect them. */
+static bool allowed(int from, int to)
+{
+    switch (from) {
+    case S(DRAFT):
+        return to == S(DECLARED) || to == S(CANCELLED);
+    case S(DECLARED):
+        return to == S(DOCUMENTS_COMPLETE) || to == S(CANCELLED) || to == S(REJECTED);
+    case S(DOCUMENTS_COMPLETE):
+        return to == S(RELEASED) || to == S(CANCELLED) || to == S(REJECTED);
+    case S(RELEASED):
+        return to == S(DEPARTED) || to == S(REJECTED);
+    case S(DEPARTED):
+        return to == S(DELIVERED) || to == S(RETURNED);
+    default:
+        return false;
+    }
+}
+
+static void test_illegal_transitions(void **state)
+{
+    int refused = 0;
+    for (int from = S(DRAFT); from <= S(RETURNED); from++) {
+        int64_t id = shipment_in(from);
+        Ovop__V1__Shipment *s = get(id);
+        assert_int_equal(s->status, from);
+        protobuf_c_message_free_unpacked(&s->base, NULL);
+        for (int to = S(DECLARED); to <= S(RETURNED); to++) {
+            if (allowed(from, to))
+                continue;
+            snapshot_t before = snap();
+            Ovop__V1__Reply *rep = NULL;
+            Ovop__V1__ShipmentTransition t = OVOP__V1__SHIPMENT_TRANSITION__INIT;
+            t.shipment_id = id;
+            t.to = to;
+            t.agency = "customs";
+            t.reason = "testing an illegal move";
+            assert_int_equal(call("TransitionShipment", NULL, &t.base, NULL, NULL, &rep),
+                             OVOP_FAILED_PRECONDITION);
+            assert_violation(rep, "to", "cannot become");
+            ovop__v1__reply__free_unpacked(rep, NULL);
+            assert_unchanged(&before);
+            refused++;
+        }
+    }
+    assert_int_equal(refused, 9 * 8 - 12);
+
+    /* Bad moves of an existing shipment. */
+    int64_t id = shipment_in(S(DECLARED));
+    snapshot_t before = snap();
+    Ovop__V1__Reply *rep = NULL;
+    Ovop__V1__ShipmentTransition t = OVOP__V1__SHIPMENT_TRANSITION__INIT;
+    t.shipment_id = id;
+    t.to = S(DRAFT);
+    assert_int_equal(call("TransitionShipment", NULL, &t.base, NULL, NULL, &rep),
+                     OVOP_INVALID_ARGUMENT);
+    assert_violation(rep, "to", "DECLARED");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_int_equal(move_at(id, S(CANCELLED), "", "", 0, &rep), OVOP_INVALID_ARGUMENT);
+    assert_violation(rep, "reason", "required");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_int_equal(move_at(id, S(CANCELLED), "Customs Office", "x", 0, &rep),
+                     OVOP_INVALID_ARGUMENT);
+    assert_violation(rep, "agency", "agency code");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_int_equal(move_at(id, S(REJECTED), "tax", "x", 0, &rep), OVOP_INVALID_ARGUMENT);
+    assert_violation(rep, "agency", "customs or plant_quarantine or veterinary");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_int_equal(move_at(id, S(CANCELLED), "", "x", 1000000, &rep), OVOP_INVALID_ARGUMENT);
+    assert_violation(rep, "at_us", "before the shipment became declared");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    t.to = S(CANCELLED);
+    t.reason = "x";
+    t.border_point = "KG-TORUGART";
+    assert_int_equal(call("TransitionShipment", NULL, &t.base, NULL, NULL, &rep),
+                     OVOP_INVALID_ARGUMENT);
+    assert_violation(rep, "border_point", "only a move to DEPARTED");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    t.border_point = "";
+    t.expected_version = 1;
+    assert_int_equal(call("TransitionShipment", NULL, &t.base, NULL, NULL, &rep),
+                     OVOP_FAILED_PRECONDITION);
+    assert_violation(rep, "expected_version", "at version 2, not 1");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    t.shipment_id = 987654321;
+    t.expected_version = 0;
+    assert_int_equal(call("TransitionShipment", NULL, &t.base, NULL, NULL, NULL), OVOP_NOT_FOUND);
+    assert_unchanged(&before);
+
+    /* With the right version the reply carries the next one; a retry writes nothing twice. */
+    int64_t rel = shipment_in(S(RELEASED));
+    Ovop__V1__Shipment *s = get(rel);
+    t.shipment_id = rel;
+    t.to = S(DEPARTED);
+    t.agency = "customs";
+    t.reason = "";
+    t.border_point = "KG-MANAS"; /* an airport, for a lorry */
+    t.expected_version = s->version;
+    assert_int_equal(call("TransitionShipment", NULL, &t.base, NULL, NULL, &rep),
+                     OVOP_INVALID_ARGUMENT);
+    assert_violation(rep, "border_point", "not a crossing point for road");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    t.border_point = "KG-NOWHERE";
+    assert_int_equal(call("TransitionShipment", NULL, &t.base, NULL, NULL, &rep),
+                     OVOP_INVALID_ARGUMENT);
+    assert_violation(rep, "border_point", "not a crossing point");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    t.border_point = "";
+    long events = count("SELECT count(*) FROM bus.events");
+    ovop_client_t *c = client();
+    Ovop__V1__Reply *r1 = NULL, *r2 = NULL;
+    assert_int_equal(
+        ovop_client_call(c, SERVICE, "TransitionShipment", "depart-1", &t.base, NULL, &r1, NULL),
+        0);
+    assert_int_equal(
+        ovop_client_call(c, SERVICE, "TransitionShipment", "depart-1", &t.base, NULL, &r2, NULL),
+        0);
+    ovop_client_destroy(&c);
+    assert_int_equal(r1->status ? r1->status->code : 0, OVOP_OK);
+    assert_int_equal(r1->body.len, r2->body.len);
+    assert_memory_equal(r1->body.data, r2->body.data, r1->body.len);
+    Ovop__V1__TransitionResult *res =
+        ovop__v1__transition_result__unpack(NULL, r1->body.len, r1->body.data);
+    assert_int_equal(res->version, s->version + 1);
+    ovop__v1__transition_result__free_unpacked(res, NULL);
+    ovop__v1__reply__free_unpacked(r1, NULL);
+    ovop__v1__reply__free_unpacked(r2, NULL);
+    assert_int_equal(count("SELECT count(*) FROM bus.events"), events + 1);
+    Ovop__V1__Shipment *after = get(rel);
+    assert_int_equal(after->version, s->version + 1);
+    assert_int_equal(after->status, S(DEPARTED));
+    assert_string_equal(after->departed_via, "KG-IRKESHTAM");
+    protobuf_c_message_free_unpacked(&after->base, NULL);
+    protobuf_c_message_free_unpacked(&s->base, NULL);
+}
+
+/* --- documents --- */
+
+static int set_doc(int64_t doc, int status, const char *reason, const char *issued_on,
+                   Ovop__V1__Reply **ret_rep)
+{
+    Ovop__V1__SetDocumentStatusRequest st = OVOP__V1__SET_DOCUMENT_STATUS_REQUEST__INIT;
+    st.document_id = doc;
+    st.status = status;
+    st.reason = (char *)(reason ? reason : "");
+    st.issued_on = (char *)(issued_on ? issued_on : "");
+    return call("SetDocumentStatus", NULL, &st.base, NULL, NULL, ret_rep);
+}
+
+#define DS(x) OVOP__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_##x
+
+static void test_documents(void **state)
+{
+    char day[11], tomorrow[11], yesterday[11];
+    today(day);
+    day_offset(1, tomorrow);
+    day_offset(-1, yesterday);
+    int64_t id = shipment_in(S(DECLARED));
+    int64_t doc = 0;
+
+    snapshot_t before = snap();
+    Ovop__V1__Reply *rep = NULL;
+    assert_int_equal(attach(987654321, D(INVOICE), "INV-1", day, NULL, &rep), OVOP_NOT_FOUND);
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_int_equal(attach(id, D(INVOICE), "INV-1", tomorrow, NULL, &rep), OVOP_INVALID_ARGUMENT);
+    assert_violation(rep, "issued_on", "in the future");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_int_equal(attach(id, D(INVOICE), "INV-1", "", NULL, &rep), OVOP_INVALID_ARGUMENT);
+    assert_violation(rep, "issued_on", "required");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_int_equal(attach(id, 0, "INV-1", day, NULL, &rep), OVOP_INVALID_ARGUMENT);
+    assert_violation(rep, "type", NULL);
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_int_equal(attach(id, D(INVOICE), "", day, NULL, &rep), OVOP_INVALID_ARGUMENT);
+    assert_violation(rep, "number", "required");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_unchanged(&before);
+
+    /* Attached once; the same number twice is refused. */
+    assert_int_equal(attach(id, D(INVOICE), "INV-1", day, &doc, NULL), OVOP_OK);
+    before = snap();
+    assert_int_equal(attach(id, D(INVOICE), "INV-1", day, NULL, &rep), OVOP_ALREADY_EXISTS);
+    assert_violation(rep, "number", "already has invoice INV-1");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_unchanged(&before);
+
+    /* Status changes: issued -> revoked; nothing else from there. */
+    assert_int_equal(set_doc(doc, DS(REVOKED), "", NULL, &rep), OVOP_INVALID_ARGUMENT);
+    assert_violation(rep, "reason", "required");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_int_equal(set_doc(doc, DS(ISSUED), NULL, NULL, &rep), OVOP_FAILED_PRECONDITION);
+    assert_violation(rep, "status", "issued and cannot become issued");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_int_equal(set_doc(doc, DS(REQUESTED), NULL, NULL, &rep), OVOP_INVALID_ARGUMENT);
+    assert_violation(rep, "status", "ISSUED, REJECTED or REVOKED");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_int_equal(set_doc(987654321, DS(REVOKED), "x", NULL, NULL), OVOP_NOT_FOUND);
+    assert_int_equal(set_doc(doc, DS(REVOKED), "amount corrected", NULL, NULL), OVOP_OK);
+    assert_int_equal(countf("SELECT count(*) FROM bus.events WHERE type = "
+                            "'ovop.exports.document.revoked' AND subject = 'document/%lld'",
+                            (long long)doc),
+                     1);
+    assert_int_equal(set_doc(doc, DS(ISSUED), NULL, NULL, NULL), OVOP_FAILED_PRECONDITION);
+
+    /* Every document but an expired certificate of origin: still incomplete. */
+    attach_missing(id);
+    int64_t origin = (int64_t)count("SELECT max(id) FROM exports.documents");
+    sql("UPDATE exports.documents SET valid_until = current_date - 1, issued_on = current_date - "
+        "30 WHERE doc_type = 'origin_general' RETURNING 1");
+    assert_int_equal(move_at(id, S(DOCUMENTS_COMPLETE), "", NULL, 0, &rep),
+                     OVOP_FAILED_PRECONDITION);
+    assert_violation(rep, "to", "missing documents: origin_general");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    Ovop__V1__AttachDocumentRequest a = OVOP__V1__ATTACH_DOCUMENT_REQUEST__INIT;
+    a.shipment_id = id;
+    a.type = D(ORIGIN_GENERAL);
+    a.number = "CO-2";
+    a.issuer = "chamber";
+    a.issued_on = day;
+    a.valid_until = yesterday;
+    assert_int_equal(call("AttachDocument", NULL, &a.base, NULL, NULL, &rep),
+                     OVOP_INVALID_ARGUMENT);
+    assert_violation(rep, "valid_until", "before the date of issue");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    a.valid_until = "";
+    assert_int_equal(call("AttachDocument", NULL, &a.base, NULL, NULL, NULL), OVOP_OK);
+    assert_int_equal(move(id, S(DOCUMENTS_COMPLETE), "", NULL), OVOP_OK);
+
+    /* A revoked requirement stops the release again. */
+    int64_t phyto =
+        (int64_t)count("SELECT id FROM exports.documents WHERE doc_type = "
+                       "'phytosanitary' AND status = 'issued' ORDER BY id DESC LIMIT 1");
+    assert_true(phyto > 0 && origin > 0);
+    assert_int_equal(set_doc(phyto, DS(REVOKED), "wrong consignee", NULL, NULL), OVOP_OK);
+    assert_int_equal(move_at(id, S(RELEASED), "customs", NULL, 0, &rep), OVOP_FAILED_PRECONDITION);
+    assert_violation(rep, "to", "missing documents: phytosanitary");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+
+    /* Requested, then rejected. */
+    a.type = D(PHYTOSANITARY);
+    a.number = "PHYTO-9";
+    a.issuer = "plant_quarantine";
+    a.issued_on = "";
+    a.status = DS(REQUESTED);
+    ProtobufCMessage *out = NULL;
+    assert_int_equal(
+        call("AttachDocument", NULL, &a.base, &ovop__v1__document__descriptor, &out, NULL),
+        OVOP_OK);
+    int64_t req = ((Ovop__V1__Document *)out)->id;
+    protobuf_c_message_free_unpacked(out, NULL);
+    assert_int_equal(set_doc(req, DS(ISSUED), NULL, tomorrow, &rep), OVOP_INVALID_ARGUMENT);
+    assert_violation(rep, "issued_on", "in the future");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_int_equal(set_doc(req, DS(REJECTED), "samples failed", NULL, NULL), OVOP_OK);
+    assert_int_equal(set_doc(req, DS(ISSUED), NULL, NULL, NULL), OVOP_FAILED_PRECONDITION);
+
+    /* Nothing is attached once the goods left. */
+    int64_t gone = shipment_in(S(DEPARTED));
+    before = snap();
+    assert_int_equal(attach(gone, D(INVOICE), "LATE-1", day, NULL, &rep), OVOP_FAILED_PRECONDITION);
+    assert_violation(rep, "shipment_id", "can no longer be attached");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_unchanged(&before);
+}
+
+/* --- the compliance rule --- */
+
+static int notice(int64_t exporter, const char *country, const char *on, const char *reference,
+                  const char *rid, Ovop__V1__ViolationNotice **ret, Ovop__V1__Reply **ret_rep)
+{
+    Ovop__V1__RecordViolationNoticeRequest in = OVOP__V1__RECORD_VIOLATION_NOTICE_REQUEST__INIT;
+    Ovop__V1__ExporterRef x = OVOP__V1__EXPORTER_REF__INIT;
+    x.kind = PRODUCER;
+    x.id = exporter;
+    in.exporter = &x;
+    in.country = (char *)country;
+    in.noticed_on = (char *)on;
+    in.authority = "GACC";
+    in.reference = (char *)reference;
+    in.description = "live pests found in a consignment";
+    ProtobufCMessage *out = NULL;
+    int code = call("RecordViolationNotice", rid, &in.base, &ovop__v1__violation_notice__descriptor,
+                    &out, ret_rep);
+    if (ret)
+        *ret = (Ovop__V1__ViolationNotice *)out;
+    else if (out)
+        protobuf_c_message_free_unpacked(out, NULL);
+    return code;
+}
+
+static Ovop__V1__ExporterCompliance *compliance(int64_t exporter)
+{
+    Ovop__V1__GetExporterComplianceRequest in = OVOP__V1__GET_EXPORTER_COMPLIANCE_REQUEST__INIT;
+    Ovop__V1__ExporterRef x = OVOP__V1__EXPORTER_REF__INIT;
+    x.kind = PRODUCER;
+    x.id = exporter;
+    in.exporter = &x;
+    ProtobufCMessage *out = NULL;
+    assert_int_equal(call("GetExporterCompliance", NULL, &in.base,
+                          &ovop__v1__exporter_compliance__descriptor, &out, NULL),
+                     OVOP_OK);
+    return (Ovop__V1__ExporterCompliance *)out;
+}
+
+static void test_blocked_exporter(void **state)
+{
+    char d400[11], d100[11], d10[11], d5[11], until[11], tomorrow[11], day[11];
+    day_offset(-400, d400);
+    day_offset(-100, d100);
+    day_offset(-10, d10);
+    day_offset(-5, d5);
+    day_offset(50, until); /* 60 days after the notice of 10 days ago */
+    day_offset(1, tomorrow);
+    today(day);
+    /* A draft of plant goods made before any notice. */
+    int64_t draft = new_shipment(PRODUCER, APRICOT, P_APRICOT, APRICOT, "CN");
+    Ovop__V1__ViolationNotice *v = NULL;
+    Ovop__V1__Reply *rep = NULL;
+
+    /* Bad notices write nothing. */
+    snapshot_t before = snap();
+    assert_int_equal(notice(987654, "CN", d10, "", NULL, NULL, &rep), OVOP_INVALID_ARGUMENT);
+    assert_violation(rep, "exporter.id", "no producer with id 987654");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_int_equal(notice(APRICOT, "XX", d10, "", NULL, NULL, &rep), OVOP_INVALID_ARGUMENT);
+    assert_violation(rep, "country", "unknown country code");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_int_equal(notice(APRICOT, "CN", tomorrow, "", NULL, NULL, &rep), OVOP_INVALID_ARGUMENT);
+    assert_violation(rep, "noticed_on", "in the future");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_unchanged(&before);
+
+    /* Two notices from China more than 12 months apart, one from Kazakhstan: no block. */
+    assert_int_equal(notice(APRICOT, "CN", d400, "GACC-1", NULL, &v, NULL), OVOP_OK);
+    assert_string_equal(v->phyto_blocked_until, "");
+    protobuf_c_message_free_unpacked(&v->base, NULL);
+    assert_int_equal(notice(APRICOT, "KZ", d100, "KZ-1", NULL, &v, NULL), OVOP_OK);
+    assert_string_equal(v->phyto_blocked_until, "");
+    protobuf_c_message_free_unpacked(&v->base, NULL);
+    assert_int_equal(notice(APRICOT, "CN", d10, "GACC-2", "notice-2", &v, NULL), OVOP_OK);
+    assert_string_equal(v->phyto_blocked_until, "");
+    protobuf_c_message_free_unpacked(&v->base, NULL);
+    assert_int_equal(notice(APRICOT, "CN", d10, "GACC-2", NULL, NULL, &rep), OVOP_ALREADY_EXISTS);
+    assert_violation(rep, "reference", "already recorded");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+
+    /* A second notice from China within 12 months: blocked for 60 days from it. */
+    assert_int_equal(notice(APRICOT, "CN", d5, "GACC-3", "notice-3", &v, NULL), OVOP_OK);
+    day_offset(55, until);
+    assert_string_equal(v->phyto_blocked_until, until);
+    assert_string_equal(v->country, "CN");
+    int64_t notice_id = v->id;
+    protobuf_c_message_free_unpacked(&v->base, NULL);
+    /* Its retry answers the same and records nothing twice. */
+    long notices = count("SELECT count(*) FROM exports.violation_notices");
+    assert_int_equal(notice(APRICOT, "CN", d5, "GACC-3", "notice-3", &v, NULL), OVOP_OK);
+    assert_int_equal(v->id, notice_id);
+    assert_string_equal(v->phyto_blocked_until, until);
+    protobuf_c_message_free_unpacked(&v->base, NULL);
+    assert_int_equal(count("SELECT count(*) FROM exports.violation_notices"), notices);
+    assert_int_equal(countf("SELECT count(*) FROM bus.events WHERE type = "
+                            "'ovop.exports.violation.recorded' AND subject = 'violation/%lld' "
+                            "AND destination = 'CN' AND soate = '" VILLAGE_B "'",
+                            (long long)notice_id),
+                     1);
+
+    Ovop__V1__ExporterCompliance *c = compliance(APRICOT);
+    assert_string_equal(c->phyto_blocked_until, until);
+    assert_string_equal(c->blocked_by_country, "CN");
+    assert_int_equal(c->n_notices, 3); /* of the last 12 months, newest first */
+    assert_string_equal(c->notices[0]->reference, "GACC-3");
+    protobuf_c_message_free_unpacked(&c->base, NULL);
+    c = compliance(HONEY);
+    assert_string_equal(c->phyto_blocked_until, "");
+    assert_int_equal(c->n_notices, 0);
+    protobuf_c_message_free_unpacked(&c->base, NULL);
+    Ovop__V1__GetExporterComplianceRequest gc = OVOP__V1__GET_EXPORTER_COMPLIANCE_REQUEST__INIT;
+    Ovop__V1__ExporterRef x = OVOP__V1__EXPORTER_REF__INIT;
+    x.kind = COOPERATIVE;
+    x.id = 987654;
+    gc.exporter = &x;
+    assert_int_equal(call("GetExporterCompliance", NULL, &gc.base, NULL, NULL, NULL),
+                     OVOP_NOT_FOUND);
+
+    /* Declaring plant goods fails and says until when; nothing is written. */
+    before = snap();
+    assert_int_equal(move_at(draft, S(DECLARED), "", NULL, 0, &rep), OVOP_FAILED_PRECONDITION);
+    assert_violation(rep, "to", until);
+    assert_non_null(strstr(rep->status->message, "phytosanitary"));
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    /* So does a new phytosanitary certificate. */
+    assert_int_equal(attach(draft, D(PHYTOSANITARY), "PHYTO-X", day, NULL, &rep),
+                     OVOP_FAILED_PRECONDITION);
+    assert_violation(rep, "type", until);
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_unchanged(&before);
+    /* Other documents are fine, and so is another exporter's honey. */
+    assert_int_equal(attach(draft, D(INVOICE), "INV-B", day, NULL, NULL), OVOP_OK);
+    int64_t honey = new_shipment(PRODUCER, HONEY, P_HONEY, HONEY, "CN");
+    assert_int_equal(move(honey, S(DECLARED), "", NULL), OVOP_OK);
+    /* The block ends by itself: move the notices 61 days back. */
+    sql("UPDATE exports.violation_notices SET noticed_on = noticed_on - 61 WHERE exporter_id = "
+        "9001 RETURNING 1");
+    assert_int_equal(move(draft, S(DECLARED), "", NULL), OVOP_OK);
+    c = compliance(APRICOT);
+    assert_string_equal(c->phyto_blocked_until, "");
+    protobuf_c_message_free_unpacked(&c->base, NULL);
+}
+
+/* --- batches --- */
+
+typedef struct batch {
+    Ovop__V1__RecordShipmentEventsRequest in;
+    Ovop__V1__ShipmentTransition items[64];
+    Ovop__V1__ShipmentTransition *ptrs[64];
+} batch_t;
+
+static void batch_init(batch_t *b)
+{
+    memset(b, 0, sizeof(*b));
+    ovop__v1__record_shipment_events_request__init(&b->in);
+    b->in.transitions = b->ptrs;
+}
+
+static void batch_add(batch_t *b, int64_t id, int to, const char *agency)
+{
+    Ovop__V1__ShipmentTransition *t = &b->items[b->in.n_transitions];
+    ovop__v1__shipment_transition__init(t);
+    t->shipment_id = id;
+    t->to = to;
+    t->agency = (char *)agency;
+    b->ptrs[b->in.n_transitions++] = t;
+}
+
+static void test_batch(void **state)
+{
+    /* Four shipments with their documents, each taken from draft to departed in one batch. */
+    int64_t ids[4];
+    for (int i = 0; i < 4; i++) {
+        ids[i] = new_shipment(PRODUCER, HONEY, P_HONEY, HONEY, "CN");
+        attach_missing(ids[i]);
+    }
+    batch_t b;
+    batch_init(&b);
+    for (int i = 0; i < 4; i++) {
+        batch_add(&b, ids[i], S(DECLARED), "");
+        batch_add(&b, ids[i], S(DOCUMENTS_COMPLETE), "");
+    }
+    for (int i = 0; i < 4; i++) {
+        batch_add(&b, ids[i], S(RELEASED), "customs");
+        batch_add(&b, ids[i], S(DEPARTED), "customs");
+    }
+
+    /* One bad item (shipment 0 from RELEASED straight to DELIVERED) and nothing of the batch
+     * is written. */
+    snapshot_t before = snap();
+    Ovop__V1__Reply *rep = NULL;
+    b.items[9].to = S(DELIVERED); /* shipment 0: released -> delivered */
+    assert_int_equal(call("RecordShipmentEvents", NULL, &b.in.base, NULL, NULL, &rep),
+                     OVOP_FAILED_PRECONDITION);
+    assert_violation(rep, "transitions[9].to", "cannot become delivered");
+    assert_non_null(strstr(rep->status->message, "none recorded"));
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_unchanged(&before);
+
+    /* Several bad items: every one is listed. */
+    before = snap();
+    b.items[0].shipment_id = 987654321;
+    b.items[12].agency = "tax";
+    assert_int_equal(call("RecordShipmentEvents", NULL, &b.in.base, NULL, NULL, &rep),
+                     OVOP_NOT_FOUND);
+    assert_violation(rep, "transitions[0].shipment_id", "no shipment");
+    assert_violation(rep, "transitions[9].to", NULL);
+    assert_violation(rep, "transitions[12].agency", "customs");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_unchanged(&before);
+    b.items[0].shipment_id = ids[0];
+    b.items[12].agency = "customs";
+    b.items[9].to = S(DEPARTED);
+
+    /* Checks made before the database: each bad field named, nothing written. */
+    before = snap();
+    b.items[3].at_us = ((int64_t)time(NULL) + 86400) * 1000000;
+    b.items[5].to = 0;
+    assert_int_equal(call("RecordShipmentEvents", NULL, &b.in.base, NULL, NULL, &rep),
+                     OVOP_INVALID_ARGUMENT);
+    assert_violation(rep, "transitions[3].at_us", "in the future");
+    assert_violation(rep, "transitions[5].to", NULL);
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    b.items[3].at_us = 0;
+    b.items[5].to = S(DOCUMENTS_COMPLETE);
+    /* Over --batch-max (20 in these tests), or empty. */
+    batch_t big;
+    batch_init(&big);
+    for (int i = 0; i < BATCH_MAX + 1; i++)
+        batch_add(&big, ids[0], S(DECLARED), "");
+    assert_int_equal(call("RecordShipmentEvents", NULL, &big.in.base, NULL, NULL, &rep),
+                     OVOP_INVALID_ARGUMENT);
+    assert_violation(rep, "transitions", "1 to 20");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    big.in.n_transitions = 0;
+    assert_int_equal(call("RecordShipmentEvents", NULL, &big.in.base, NULL, NULL, NULL),
+                     OVOP_INVALID_ARGUMENT);
+    assert_unchanged(&before);
+
+    /* The good batch: all sixteen moves, in order, with their events. */
+    long events = count("SELECT count(*) FROM bus.events");
+    long departed = count("SELECT coalesce(sum(shipments), 0) FROM exports.stats_monthly");
+    ProtobufCMessage *out = NULL;
+    assert_int_equal(call("RecordShipmentEvents", "batch-1", &b.in.base,
+                          &ovop__v1__record_shipment_events_response__descriptor, &out, &rep),
+                     OVOP_OK);
+    Ovop__V1__RecordShipmentEventsResponse *res = (Ovop__V1__RecordShipmentEventsResponse *)out;
+    assert_int_equal(res->n_results, 16);
+    for (size_t i = 0; i < res->n_results; i++) {
+        assert_int_equal(res->results[i]->shipment_id, b.items[i].shipment_id);
+        assert_int_equal(res->results[i]->status, b.items[i].to);
+        assert_int_equal(
+            countf("SELECT count(*) FROM bus.events WHERE id = '%s'", res->results[i]->event_id),
+            1);
+    }
+    assert_int_equal(count("SELECT count(*) FROM bus.events"), events + 16);
+    for (int i = 0; i < 4; i++) {
+        Ovop__V1__Shipment *s = get(ids[i]);
+        assert_int_equal(s->status, S(DEPARTED));
+        protobuf_c_message_free_unpacked(&s->base, NULL);
+        Ovop__V1__ShipmentHistory *h = history(ids[i]);
+        assert_int_equal(h->n_entries, 5);
+        assert_int_equal(h->entries[4]->from_status, S(RELEASED));
+        assert_string_equal(h->entries[4]->request_id, "batch-1");
+        protobuf_c_message_free_unpacked(&h->base, NULL);
+    }
+    assert_int_equal(count("SELECT coalesce(sum(shipments), 0) FROM exports.stats_monthly"),
+                     departed + 4);
+    /* The retry: the same reply, nothing twice. */
+    Ovop__V1__Reply *again = NULL;
+    assert_int_equal(call("RecordShipmentEvents", "batch-1", &b.in.base, NULL, NULL, &again),
+                     OVOP_OK);
+    assert_int_equal(again->body.len, rep->body.len);
+    assert_memory_equal(again->body.data, rep->body.data, rep->body.len);
+    assert_int_equal(count("SELECT count(*) FROM bus.events"), events + 16);
+    ovop__v1__reply__free_unpacked(again, NULL);
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    protobuf_c_message_free_unpacked(out, NULL);
+
+    /* Departed and returned in one batch leave the statistics as they were. */
+    int64_t r1 = shipment_in(S(RELEASED));
+    char *stats = pgtest_scalar(E.conn, "SELECT sum(shipments) || '/' || sum(net_kg) FROM "
+                                        "exports.stats_monthly");
+    batch_init(&b);
+    batch_add(&b, r1, S(DEPARTED), "customs");
+    b.items[0].reference = "";
+    batch_add(&b, r1, S(RETURNED), "");
+    b.items[1].reason = "refused by the buyer";
+    assert_int_equal(call("RecordShipmentEvents", NULL, &b.in.base, NULL, NULL, NULL), OVOP_OK);
+    char *after = pgtest_scalar(E.conn, "SELECT sum(shipments) || '/' || sum(net_kg) FROM "
+                                        "exports.stats_monthly");
+    assert_string_equal(after, stats);
+    free(stats);
+    free(after);
+}
+
+/* --- statistics --- */
+
+static Ovop__V1__ExportStatisticsResponse *stats(Ovop__V1__ExportStatisticsRequest *in, int expect)
+{
+    ProtobufCMessage *out = NULL;
+    assert_int_equal(call("GetExportStatistics", NULL, &in->base,
+                          &ovop__v1__export_statistics_response__descriptor, &out, NULL),
+                     expect);
+    return (Ovop__V1__ExportStatisticsResponse *)out;
+}
+
+/* Totals recomputed from the shipments, to compare with the aggregates. */
+static void recount(const char *where, double *ret_tonnes, long *ret_shipments)
+{
+    char *v = scalarf("SELECT coalesce(sum(l.net_kg), 0) / 1000 FROM exports.shipments s JOIN "
+                      "exports.lots l ON l.shipment_id = s.id WHERE s.stats_month IS NOT NULL %s",
+                      where);
+    *ret_tonnes = strtod(v, NULL);
+    free(v);
+    *ret_shipments = countf("SELECT count(*) FROM exports.shipments s WHERE s.stats_month IS NOT "
+                            "NULL %s",
+                            where);
+}
+
+static void test_statistics(void **state)
+{
+    Ovop__V1__ExportStatisticsRequest in = OVOP__V1__EXPORT_STATISTICS_REQUEST__INIT;
+    Ovop__V1__ExportStatisticsResponse *r = stats(&in, OVOP_OK);
+    double tonnes;
+    long n;
+    recount("", &tonnes, &n);
+    assert_int_equal(r->n_rows, 1);
+    assert_true(n > 0);
+    assert_int_equal(r->rows[0]->shipments, n);
+    assert_true(r->rows[0]->tonnes == tonnes);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+
+    /* A returned shipment leaves the month it departed in. */
+    int64_t id = shipment_in(S(DEPARTED));
+    r = stats(&in, OVOP_OK);
+    assert_int_equal(r->rows[0]->shipments, n + 1);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    assert_int_equal(move(id, S(RETURNED), "", "fruit moth found"), OVOP_OK);
+    r = stats(&in, OVOP_OK);
+    assert_int_equal(r->rows[0]->shipments, n);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+
+    /* By region, district, HS code, destination and month. */
+    Ovop__V1__StatsDimension by[] = {OVOP__V1__STATS_DIMENSION__STATS_DIMENSION_REGION,
+                                     OVOP__V1__STATS_DIMENSION__STATS_DIMENSION_DISTRICT,
+                                     OVOP__V1__STATS_DIMENSION__STATS_DIMENSION_HS_CODE,
+                                     OVOP__V1__STATS_DIMENSION__STATS_DIMENSION_DESTINATION,
+                                     OVOP__V1__STATS_DIMENSION__STATS_DIMENSION_MONTH};
+    in.n_group_by = 5;
+    in.group_by = by;
+    r = stats(&in, OVOP_OK);
+    assert_true(r->n_rows >= 2);
+    long sum = 0;
+    bool batken = false, naryn = false;
+    for (size_t i = 0; i < r->n_rows; i++) {
+        Ovop__V1__StatsRow *row = r->rows[i];
+        sum += row->shipments;
+        assert_int_equal(strlen(row->month), 7);
+        if (strcmp(row->district, "41705214000000") == 0) {
+            batken = true;
+            assert_string_equal(row->region, "41705000000000");
+            assert_string_equal(row->hs_code, "081310");
+            assert_string_equal(row->destination, "CN");
+        }
+        naryn |= strcmp(row->hs_code, "040900") == 0 && strcmp(row->region, "41704000000000") == 0;
+    }
+    assert_true(batken && naryn);
+    assert_int_equal(sum, n); /* one lot per shipment here: rows do not split shipments */
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+
+    /* Filters. */
+    in.n_group_by = 1;
+    in.territory_prefix = "41705000000000";
+    r = stats(&in, OVOP_OK);
+    recount("AND s.origin_territory LIKE '41705%'", &tonnes, &n);
+    assert_int_equal(r->n_rows, 1);
+    assert_string_equal(r->rows[0]->region, "41705000000000");
+    assert_int_equal(r->rows[0]->shipments, n);
+    assert_true(r->rows[0]->tonnes == tonnes);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    in.territory_prefix = "";
+    in.hs_prefix = "0409";
+    in.destination = "CN";
+    r = stats(&in, OVOP_OK);
+    assert_int_equal(r->n_rows, 1);
+    assert_string_equal(r->rows[0]->region, "41704000000000");
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    in.hs_prefix = "";
+    in.destination = "";
+    in.from_month = "2001-01";
+    in.to_month = "2001-12";
+    r = stats(&in, OVOP_OK);
+    assert_int_equal(r->n_rows, 0);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+
+    /* Bad requests. */
+    Ovop__V1__ExportStatisticsRequest bad = OVOP__V1__EXPORT_STATISTICS_REQUEST__INIT;
+    bad.from_month = "2026-13";
+    stats(&bad, OVOP_INVALID_ARGUMENT);
+    bad.from_month = "";
+    bad.territory_prefix = VILLAGE_B;
+    stats(&bad, OVOP_INVALID_ARGUMENT);
+    bad.territory_prefix = "";
+    Ovop__V1__StatsDimension twice[] = {OVOP__V1__STATS_DIMENSION__STATS_DIMENSION_MONTH,
+                                        OVOP__V1__STATS_DIMENSION__STATS_DIMENSION_MONTH};
+    bad.n_group_by = 2;
+    bad.group_by = twice;
+    stats(&bad, OVOP_INVALID_ARGUMENT);
+}
+
+/* Eight writers depart shipments of the same cell at once: no lost update, no deadlock. */
+typedef struct writer {
+    int64_t ids[8];
+    int n;
+    int failures;
+} writer_t;
+
+static void *writer_main(void *arg)
+{
+    writer_t *w = arg;
+    for (int i = 0; i < w->n; i++) {
+        Ovop__V1__ShipmentTransition t = OVOP__V1__SHIPMENT_TRANSITION__INIT;
+        t.shipment_id = w->ids[i];
+        t.to = S(DEPARTED);
+        t.agency = "customs";
+        ovop_client_t *c = client();
+        Ovop__V1__Reply *rep = NULL;
+        if (ovop_client_call(c, SERVICE, "TransitionShipment", NULL, &t.base, NULL, &rep, NULL) !=
+                0 ||
+            (rep->status && rep->status->code != OVOP_OK))
+            w->failures++;
+        if (rep)
+            ovop__v1__reply__free_unpacked(rep, NULL);
+        ovop_client_destroy(&c);
+    }
+    return NULL;
+}
+
+static void test_concurrent_statistics(void **state)
+{
+    writer_t w[8];
+    pthread_t th[8];
+    /* Released shipments, made quickly: copies of one, straight in the tables. */
+    int64_t proto = shipment_in(S(RELEASED));
+    for (int k = 0; k < 8; k++) {
+        w[k].n = 6;
+        w[k].failures = 0;
+        for (int i = 0; i < w[k].n; i++) {
+            char *v = scalarf(
+                "WITH n AS (SELECT nextval('exports.ids') AS id), s AS ("
+                " INSERT INTO exports.shipments SELECT n.id, s.exporter_kind, s.exporter_id, "
+                " s.exporter_name, s.buyer_name, s.buyer_country, s.buyer_address, s.destination, "
+                " s.incoterm, s.transport_mode, s.vehicle, s.consignment_note, s.border_point, "
+                " s.planned_departure, s.planned_arrival, s.origin_territory, s.hs6, s.origins, "
+                " s.net_kg, s.value_usd, s.value_som, s.status, s.version, s.created_at, "
+                " s.created_by, s.status_at, s.declared_at, s.documents_complete_at, "
+                " s.released_at, NULL, NULL, NULL, NULL, s.event_pb "
+                " FROM exports.shipments s, n WHERE s.id = %lld RETURNING id), l AS ("
+                " INSERT INTO exports.lots SELECT s.id, l.ord, l.product_id, l.producer_id, l.hs6, "
+                " l.product_name, l.quantity, l.unit, l.net_kg, l.value_usd, l.value_som, "
+                " l.territory_code FROM exports.lots l, s WHERE l.shipment_id = %lld) "
+                "SELECT id FROM s",
+                (long long)proto, (long long)proto);
+            w[k].ids[i] = strtoll(v, NULL, 10);
+            free(v);
+        }
+    }
+    char *before = pgtest_scalar(E.conn, "SELECT coalesce(sum(shipments), 0) || '/' || "
+                                         "coalesce(sum(net_kg), 0) FROM exports.stats_monthly");
+    for (int k = 0; k < 8; k++)
+        pthread_create(&th[k], NULL, writer_main, &w[k]);
+    for (int k = 0; k < 8; k++)
+        pthread_join(th[k], NULL);
+    for (int k = 0; k < 8; k++)
+        assert_int_equal(w[k].failures, 0);
+    /* The aggregates equal a recount from the shipments. */
+    double tonnes;
+    long n;
+    recount("", &tonnes, &n);
+    Ovop__V1__ExportStatisticsRequest in = OVOP__V1__EXPORT_STATISTICS_REQUEST__INIT;
+    Ovop__V1__ExportStatisticsResponse *r = stats(&in, OVOP_OK);
+    assert_int_equal(r->rows[0]->shipments, n);
+    assert_true(r->rows[0]->tonnes == tonnes);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    long before_n = strtol(before, NULL, 10);
+    assert_int_equal(n, before_n + 48);
+    free(before);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_create_get_and_retry),
+        cmocka_unit_test(test_create_bad_input),
+        cmocka_unit_test(test_list),
+        cmocka_unit_test(test_lifecycle),
+        cmocka_unit_test(test_illegal_transitions),
+        cmocka_unit_test(test_documents),
+        cmocka_unit_test(test_blocked_exporter),
+        cmocka_unit_test(test_batch),
+        cmocka_unit_test(test_statistics),
+        cmocka_unit_test(test_concurrent_statistics),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
