@@ -56,6 +56,10 @@ int ctl_producer(ctl_t *c, int argc, char **argv);
 int ctl_product(ctl_t *c, int argc, char **argv);
 int ctl_search(ctl_t *c, int argc, char **argv);
 int ctl_coop(ctl_t *c, int argc, char **argv);
+/* cert.c: brand certification. */
+int ctl_rubric(ctl_t *c, int argc, char **argv);
+int ctl_application(ctl_t *c, int argc, char **argv);
+int ctl_cert(ctl_t *c, int argc, char **argv);
 
 /* --- argument helpers (args.c, product.c) --- */
 

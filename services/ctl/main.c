@@ -34,6 +34,14 @@ static const char usage_text[] =
     "  coop create --name N --territory CODE --member ID --member ID [--founded DATE]\n"
     "  coop join|leave COOP_ID PRODUCER_ID --version V [--on DATE]\n"
     "  coop get ID | list [--territory CODE] [--hs PREFIX] | capacity COOP_ID --hs CODE\n"
+    "  rubric get | rubric set --version V --criterion NAME=MAX... --stars P1,P2,P3,P4,P5\n"
+    "  application submit --producer ID --product ID\n"
+    "  application score ID --version V --score CRITERION=POINTS... [--committee NAME]\n"
+    "  application decide ID --version V --approve|--reject --level district|region|national\n"
+    "                     [--reason R]\n"
+    "  application get ID\n"
+    "  cert get NUMBER | renew|suspend|reinstate|revoke NUMBER --version V [--reason R]\n"
+    "  cert list [--producer ID] [--territory CODE] [--status active|suspended|revoked|expired]\n"
     "\n"
     "Exit codes: 0 ok, 1 failure, 2 usage, 3 broker or service unreachable (timeout),\n"
     "10+N when the service answered with status code N (13 INVALID_ARGUMENT, 15 NOT_FOUND, ...).\n";
@@ -234,6 +242,12 @@ int main(int argc, char **argv)
         exit_code = ctl_search(&c, vargc, vargv);
     else if (strcmp(verb, "coop") == 0)
         exit_code = ctl_coop(&c, vargc, vargv);
+    else if (strcmp(verb, "rubric") == 0)
+        exit_code = ctl_rubric(&c, vargc, vargv);
+    else if (strcmp(verb, "application") == 0)
+        exit_code = ctl_application(&c, vargc, vargv);
+    else if (strcmp(verb, "cert") == 0)
+        exit_code = ctl_cert(&c, vargc, vargv);
     else {
         fprintf(stderr, "ovopctl: unknown verb \"%s\"\n\n%s", verb, usage_text);
         exit_code = CTL_EXIT_USAGE;

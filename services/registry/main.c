@@ -17,6 +17,8 @@ static int setup(ovop_daemon_t *d, void **ret_state)
     registry_producers_register(r); /* creates r->producer_lookup */
     registry_products_register(r);
     registry_cooperatives_register(r);
+    registry_certification_register(r);
+    registry_certificates_register(r);
     registry_territory_admin_register(r);
     registry_specializations_register(r);
     *ret_state = r;

@@ -30,6 +30,8 @@ void registry_territories_register(registry_t *r);
 void registry_producers_register(registry_t *r);
 void registry_products_register(registry_t *r);
 void registry_cooperatives_register(registry_t *r);
+void registry_certification_register(registry_t *r);
+void registry_certificates_register(registry_t *r);
 void registry_territory_admin_register(registry_t *r);
 void registry_specializations_register(registry_t *r);
 
