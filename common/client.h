@@ -15,11 +15,11 @@
 typedef struct ovop_client ovop_client_t;
 
 typedef struct ovop_client_options {
-    const char *brokers;   /* comma-separated endpoints */
-    uint32_t timeout_ms;   /* per attempt */
-    uint32_t retries;      /* attempts after the first */
-    size_t max_msg;        /* ZMQ_MAXMSGSIZE of the socket */
-    const char *caller;    /* stamped into every Request; may be NULL */
+    const char *brokers; /* comma-separated endpoints */
+    uint32_t timeout_ms; /* per attempt */
+    uint32_t retries;    /* attempts after the first */
+    size_t max_msg;      /* ZMQ_MAXMSGSIZE of the socket */
+    const char *caller;  /* stamped into every Request; may be NULL */
 } ovop_client_options_t;
 
 /* zctx may be NULL: the client then owns a context of its own. */
@@ -32,8 +32,7 @@ void ovop_client_destroy(ovop_client_t **c);
  * or -errno. */
 typedef bool (*ovop_client_accept_fn)(const void *body, size_t len, void *userdata);
 int ovop_client_raw(ovop_client_t *c, const char *service, const void *body, size_t len,
-                    ovop_client_accept_fn accept, void *userdata, void **ret_body,
-                    size_t *ret_len);
+                    ovop_client_accept_fn accept, void *userdata, void **ret_body, size_t *ret_len);
 
 /* Calls method of service with input `in`. request_id NULL makes a fresh UUID. Retries
  * (same request_id) on timeout and on UNAVAILABLE replies.
