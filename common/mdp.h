@@ -12,10 +12,10 @@
 
 #include "msg.h"
 
-#define OVOP_MDPC "MDPC02"
-#define OVOP_MDPW "MDPW02"
+#define OVOP_MDPC            "MDPC02"
+#define OVOP_MDPW            "MDPW02"
 #define OVOP_MDP_MAX_SERVICE 255
-#define OVOP_MDP_MAX_CREDIT 1024
+#define OVOP_MDP_MAX_CREDIT  1024
 
 typedef enum ovop_mdpc_cmd {
     OVOP_MDPC_REQUEST = 0x01,
@@ -41,7 +41,7 @@ typedef struct ovop_mdp_view {
     size_t service_len;
     const void *address; /* worker commands: the client address frame */
     size_t address_len;
-    uint32_t credit;  /* READY: 1 unless the credit frame is present */
+    uint32_t credit;   /* READY: 1 unless the credit frame is present */
     size_t body_first; /* index of the first body frame */
 } ovop_mdp_view_t;
 
