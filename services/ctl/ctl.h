@@ -60,6 +60,8 @@ int ctl_coop(ctl_t *c, int argc, char **argv);
 int ctl_rubric(ctl_t *c, int argc, char **argv);
 int ctl_application(ctl_t *c, int argc, char **argv);
 int ctl_cert(ctl_t *c, int argc, char **argv);
+/* export.c: export shipments, documents, compliance, statistics. */
+int ctl_export(ctl_t *c, int argc, char **argv);
 
 /* --- argument helpers (args.c, product.c) --- */
 

@@ -42,6 +42,17 @@ static const char usage_text[] =
     "  application get ID\n"
     "  cert get NUMBER | renew|suspend|reinstate|revoke NUMBER --version V [--reason R]\n"
     "  cert list [--producer ID] [--territory CODE] [--status active|suspended|revoked|expired]\n"
+    "  export create --exporter producer:ID --buyer N --destination CC --lot P:PR:QTY:KG:USD\n"
+    "                --border KG-... --depart DATE [--incoterm FCA] [--mode road] ...\n"
+    "  export get ID | history ID | list [--exporter K:ID] [--territory C] [--hs P] [--status S]\n"
+    "  export declare|complete|release|depart|deliver|cancel|reject|return ID [--agency A]\n"
+    "                [--reason R] [--reference R] [--at TIME] [--border POINT] [--version V]\n"
+    "  export record FILE|- [--batch N]   moves from CSV: shipment_id,status,agency,reason,...\n"
+    "  export doc attach SHIPMENT --type T --number N --issuer I [--issued-on D] [--requested]\n"
+    "  export doc issue|reject|revoke DOCUMENT_ID [--reason R]\n"
+    "  export violation --exporter K:ID --country CC --on DATE --authority A [--reference R]\n"
+    "  export compliance producer:ID|cooperative:ID\n"
+    "  export stats [--by month,region,district,hs,destination] [--from YYYY-MM] [--to YYYY-MM]\n"
     "\n"
     "Exit codes: 0 ok, 1 failure, 2 usage, 3 broker or service unreachable (timeout),\n"
     "10+N when the service answered with status code N (13 INVALID_ARGUMENT, 15 NOT_FOUND, ...).\n";
@@ -248,6 +259,8 @@ int main(int argc, char **argv)
         exit_code = ctl_application(&c, vargc, vargv);
     else if (strcmp(verb, "cert") == 0)
         exit_code = ctl_cert(&c, vargc, vargv);
+    else if (strcmp(verb, "export") == 0)
+        exit_code = ctl_export(&c, vargc, vargv);
     else {
         fprintf(stderr, "ovopctl: unknown verb \"%s\"\n\n%s", verb, usage_text);
         exit_code = CTL_EXIT_USAGE;

@@ -1790,6 +1790,141 @@ static void test_concurrent_statistics(void **state)
     free(before);
 }
 
+/* --- ovopctl export --- */
+
+/* Runs ovopctl with args; returns its exit code; output goes to <tmpdir>/<log>.log. */
+static int ovopctl(const char *log, const char *const *args)
+{
+    char *bin = harness_bin("ovopctl");
+    char env_broker[96];
+    snprintf(env_broker, sizeof(env_broker), "OVOP_BROKER=%s", E.endpoint);
+    const char *env[] = {env_broker, NULL};
+    pid_t pid;
+    int status = -1;
+    assert_int_equal(harness_spawn(&pid, bin, args, env, log), 0);
+    free(bin);
+    assert_int_equal(harness_wait_exit(pid, 20000, &status), 0);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+static char *read_log(const char *log)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s.log", harness_tmpdir(), log);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char *buf = xcalloc(1, 65536);
+    assert_true(fread(buf, 1, 65535, f) > 0);
+    fclose(f);
+    return buf;
+}
+
+static void test_ovopctl(void **state)
+{
+    char day[11];
+    today(day);
+    const char *create[] = {"export",
+                            "create",
+                            "--exporter",
+                            "producer:9002",
+                            "--buyer",
+                            "Tokyo Honey KK",
+                            "--destination",
+                            "JP",
+                            "--lot",
+                            "9202:9002:500:500:4750:415000",
+                            "--mode",
+                            "air",
+                            "--border",
+                            "KG-MANAS",
+                            "--depart",
+                            "2026-07-01",
+                            "--incoterm",
+                            "CIP",
+                            NULL};
+    assert_int_equal(ovopctl("ctl-create", create), 0);
+    char *out = read_log("ctl-create");
+    char *idp = strstr(out, "id ");
+    assert_non_null(idp);
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", strtoll(idp + 3, NULL, 10));
+    assert_non_null(strstr(out, "missing        contract, invoice, packing_list, origin_form_a, "
+                                "veterinary, customs_declaration, transport_waybill"));
+    free(out);
+
+    const char *get[] = {"export", "get", id, NULL};
+    assert_int_equal(ovopctl("ctl-get", get), 0);
+    const char *json[] = {"--json", "export", "get", id, NULL};
+    assert_int_equal(ovopctl("ctl-json", json), 0);
+    out = read_log("ctl-json");
+    assert_non_null(strstr(out, "SHIPMENT_STATUS_DRAFT"));
+    assert_non_null(strstr(out, "\"hs_code\": \"040900\""));
+    free(out);
+    const char *declare[] = {"export", "declare", id, NULL};
+    assert_int_equal(ovopctl("ctl-declare", declare), 0);
+    const char *complete[] = {"export", "complete", id, NULL};
+    assert_int_equal(ovopctl("ctl-complete", complete), 10 + OVOP_FAILED_PRECONDITION);
+    out = read_log("ctl-complete");
+    assert_non_null(strstr(out, "missing documents"));
+    free(out);
+    const char *attach_doc[] = {"export",      "doc",      "attach", id,         "--type",
+                                "invoice",     "--number", "INV-77", "--issuer", "Tokyo Honey KK",
+                                "--issued-on", day,        NULL};
+    assert_int_equal(ovopctl("ctl-attach", attach_doc), 0);
+    const char *missing[] = {"export", "get", "999999999", NULL};
+    assert_int_equal(ovopctl("ctl-missing", missing), 10 + OVOP_NOT_FOUND);
+    const char *bad_id[] = {"export", "get", "x", NULL};
+    assert_int_equal(ovopctl("ctl-bad-id", bad_id), 2);
+    const char *bad_verb[] = {"export", "frobnicate", NULL};
+    assert_int_equal(ovopctl("ctl-bad-verb", bad_verb), 2);
+    const char *bad_at[] = {"export", "cancel", id, "--reason", "x", "--at", "yesterday", NULL};
+    assert_int_equal(ovopctl("ctl-bad-at", bad_at), 2);
+
+    /* A batch from a file: one bad line and nothing is recorded; then the good one. */
+    char path[512];
+    snprintf(path, sizeof(path), "%s/moves.csv", harness_tmpdir());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "shipment_id,status,agency,reason\n# a comment\n%s,released,customs\n%s,cancelled,,"
+            "changed plans\n",
+            id, id);
+    fclose(f);
+    const char *record[] = {"export", "record", path, NULL};
+    assert_int_equal(ovopctl("ctl-record-bad", record), 10 + OVOP_FAILED_PRECONDITION);
+    out = read_log("ctl-record-bad");
+    assert_non_null(strstr(out, "transitions[0].to"));
+    free(out);
+    f = fopen(path, "w");
+    fprintf(f, "%s,cancelled,,changed plans\n", id);
+    fclose(f);
+    assert_int_equal(ovopctl("ctl-record", record), 0);
+    const char *hist[] = {"export", "history", id, NULL};
+    assert_int_equal(ovopctl("ctl-history", hist), 0);
+    out = read_log("ctl-history");
+    assert_non_null(strstr(out, "changed plans"));
+    free(out);
+
+    const char *list_cmd[] = {"export", "list", "--exporter", "producer:9002", "--all", NULL};
+    assert_int_equal(ovopctl("ctl-list", list_cmd), 0);
+    const char *viol[] = {"export", "violation", "--exporter",  "producer:9005", "--country", "KZ",
+                          "--on",   day,         "--authority", "KZ-VET",        NULL};
+    assert_int_equal(ovopctl("ctl-violation", viol), 0);
+    const char *comp[] = {"export", "compliance", "producer:9005", NULL};
+    assert_int_equal(ovopctl("ctl-compliance", comp), 0);
+    out = read_log("ctl-compliance");
+    assert_non_null(strstr(out, "not blocked"));
+    free(out);
+    const char *st[] = {"export", "stats", "--by", "region,hs", NULL};
+    assert_int_equal(ovopctl("ctl-stats", st), 0);
+    out = read_log("ctl-stats");
+    assert_non_null(strstr(out, "41705000000000"));
+    free(out);
+    const char *bad_st[] = {"export", "stats", "--by", "planet", NULL};
+    assert_int_equal(ovopctl("ctl-stats-bad", bad_st), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1803,6 +1938,7 @@ int main(void)
         cmocka_unit_test(test_batch),
         cmocka_unit_test(test_statistics),
         cmocka_unit_test(test_concurrent_statistics),
+        cmocka_unit_test(test_ovopctl),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
