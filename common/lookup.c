@@ -23,7 +23,6 @@ struct ovop_lookup {
     uv_check_t check;
     ovop_pg_t *pg;
     char *sql;
-    unsigned max_batch;
     batch_t pending;
     bool closing;
 };
@@ -48,25 +47,22 @@ static void on_result(PGresult *res, const char *error, void *userdata)
     free(b);
 }
 
+/* Sends what is pending, OVOP_LOOKUP_KEYS keys per statement. */
 static void flush(ovop_lookup_t *l)
 {
-    if (l->pending.n == 0)
-        return;
-    batch_t *b = xmalloc(sizeof(*b));
-    *b = l->pending;
+    batch_t all = l->pending;
     l->pending = (batch_t){0};
-    ovop_buf_t arr;
-    ovop_buf_init(&arr);
-    ovop_buf_puts(&arr, "{");
-    for (unsigned i = 0; i < b->n; i++) {
-        if (i)
-            ovop_buf_puts(&arr, ",");
-        ovop_buf_puts(&arr, b->w[i].key);
+    for (unsigned first = 0; first < all.n; first += OVOP_LOOKUP_KEYS) {
+        unsigned n = all.n - first < OVOP_LOOKUP_KEYS ? all.n - first : OVOP_LOOKUP_KEYS;
+        batch_t *b = xmalloc(sizeof(*b));
+        b->n = n;
+        b->w = xmemdup(all.w + first, n * sizeof(waiter_t));
+        const char *params[OVOP_LOOKUP_KEYS];
+        for (unsigned i = 0; i < OVOP_LOOKUP_KEYS; i++)
+            params[i] = b->w[i < n ? i : 0].key;
+        ovop_pg_query(l->pg, l->sql, OVOP_LOOKUP_KEYS, params, on_result, b);
     }
-    ovop_buf_puts(&arr, "}");
-    const char *params[] = {arr.data};
-    ovop_pg_query(l->pg, l->sql, 1, params, on_result, b);
-    ovop_buf_free(&arr);
+    free(all.w);
 }
 
 static void on_check(uv_check_t *h)
@@ -74,13 +70,11 @@ static void on_check(uv_check_t *h)
     flush(h->data);
 }
 
-int ovop_lookup_new(ovop_lookup_t **ret, uv_loop_t *loop, ovop_pg_t *pg, const char *sql,
-                    unsigned max_batch)
+int ovop_lookup_new(ovop_lookup_t **ret, uv_loop_t *loop, ovop_pg_t *pg, const char *sql)
 {
     ovop_lookup_t *l = xcalloc(1, sizeof(*l));
     l->pg = pg;
     l->sql = xstrdup(sql);
-    l->max_batch = max_batch ? max_batch : 64;
     uv_check_init(loop, &l->check);
     l->check.data = l;
     uv_check_start(&l->check, on_check);
@@ -115,7 +109,7 @@ void ovop_lookup_get(ovop_lookup_t *l, const char *key, ovop_lookup_cb cb, void 
     memcpy(w->key, key, strlen(key) + 1);
     w->cb = cb;
     w->userdata = userdata;
-    if (p->n >= l->max_batch)
+    if (p->n >= 8 * OVOP_LOOKUP_KEYS)
         flush(l);
 }
 

@@ -33,9 +33,10 @@ static int name_index(const char *const *names, size_t n, const char *s)
     "    AND c.expires_on > current_date), "                                                       \
     "p.members"
 
-/* Producers by id, batched: $1 is an array of ids; the id is the first column. */
+/* Producers by id, batched (see lookup.h): the id is the first column. */
 static const char get_sql[] = "SELECT " PRODUCER_COLUMNS " FROM registry.producers p "
-                              "WHERE p.id = ANY($1::bigint[])";
+                              "WHERE p.id IN ($1::bigint, $2::bigint, $3::bigint, $4::bigint, "
+                              "$5::bigint, $6::bigint, $7::bigint, $8::bigint)";
 
 /* A Producer decoded from a row; strings borrow the PGresult and the members' JSON. */
 typedef struct producer_row {
@@ -648,7 +649,7 @@ static void list_producers(ovop_call_t *call, const ProtobufCMessage *input, voi
 
 void registry_producers_register(registry_t *r)
 {
-    ovop_lookup_new(&r->producer_lookup, ovop_daemon_loop(r->d), r->pg, get_sql, 64);
+    ovop_lookup_new(&r->producer_lookup, ovop_daemon_loop(r->d), r->pg, get_sql);
     ovop_dispatch_t *d = ovop_daemon_dispatch(r->d);
     ovop_dispatch_register(d, "RegisterProducer", register_producer, r);
     ovop_dispatch_register(d, "UpdateProducer", update_producer, r);
