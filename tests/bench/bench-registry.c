@@ -293,28 +293,29 @@ int main(int argc, char **argv)
                n > 1 ? 29 : 30, "", via, raw > 0 ? via / raw : 0, errors ? " (errors!)" : "");
     }
 
-    printf("\n%-52s %12s %8s\n", "Producers (8 clients, 1 registryd, db-pool 8)", "per second",
-           "ratio");
+    printf("\n%-52s %12s %8s %8s\n", "Producers (8 clients, 1 registryd, db-pool 8)", "per second",
+           "/-S", "/-S -M");
     double tps_simple = pgbench_select(db, seconds, "simple");
     double tps_prepared = pgbench_select(db, seconds, "prepared");
-    double base = tps_prepared > tps_simple ? tps_prepared : tps_simple;
     double gp = bench_run(&producer_ops, zctx, 8, seconds, &errors);
     uint64_t gp_errors = errors;
     double lp = bench_run(&list_ops, zctx, 8, seconds, &errors);
-    printf("  pgbench -S -M simple, 8 clients %19s %12.0f\n", "", tps_simple);
+    printf("  pgbench -S (simple protocol, its default), 8 clients %s %12.0f\n", "", tps_simple);
     printf("  pgbench -S -M prepared, 8 clients %17s %12.0f\n", "", tps_prepared);
-    printf("  GetProducer, 8 clients %28s %12.0f %8.3f%s\n", "", gp, base > 0 ? gp / base : 0,
+    printf("  GetProducer, 8 clients %28s %12.0f %8.3f %8.3f%s\n", "", gp,
+           tps_simple > 0 ? gp / tps_simple : 0, tps_prepared > 0 ? gp / tps_prepared : 0,
            gp_errors ? " (errors!)" : "");
-    printf("  ListProducers region+HS prefix, 20/page, 8 clients %s %12.0f %8.3f%s\n", "", lp,
-           base > 0 ? lp / base : 0, errors ? " (errors!)" : "");
-    printf("  (ratios against the better pgbench figure)\n");
+    printf("  ListProducers region+HS prefix, 20/page, 8 clients %s %12.0f %8.3f %8.3f%s\n", "", lp,
+           tps_simple > 0 ? lp / tps_simple : 0, tps_prepared > 0 ? lp / tps_prepared : 0,
+           errors ? " (errors!)" : "");
+    printf("  (/-S: ratio to pgbench -S; /-S -M: ratio to pgbench -S -M prepared)\n");
     stop(broker, reg, 1);
 
     /* Scaling: the same with two registryd instances. */
     if (start(db, &broker, reg, 2) == 0) {
         double gp2 = bench_run(&producer_ops, zctx, 8, seconds, &errors);
-        printf("  GetProducer, 8 clients, 2 registryd %15s %12.0f %8.3f\n", "", gp2,
-               base > 0 ? gp2 / base : 0);
+        printf("  GetProducer, 8 clients, 2 registryd %15s %12.0f %8.3f %8.3f\n", "", gp2,
+               tps_simple > 0 ? gp2 / tps_simple : 0, tps_prepared > 0 ? gp2 / tps_prepared : 0);
         stop(broker, reg, 2);
     }
     zmq_ctx_term(zctx);
