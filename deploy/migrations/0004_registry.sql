@@ -51,6 +51,10 @@ INSERT INTO registry.hs_codes (hs6, description, unit, origin) VALUES
     ('640520', 'Felt slippers', 'pair', 'other'),
     ('630790', 'Other made-up textile articles', 'pcs', 'other');
 
+-- Territories by code and date as a plain btree (the EXCLUDE constraint's GiST index answers
+-- the same lookups several times slower).
+CREATE INDEX territories_code ON registry.territories (code, valid_from);
+
 CREATE SEQUENCE registry.ids;
 
 CREATE TABLE registry.producers (

@@ -29,6 +29,7 @@ static void stop(void *state)
 {
     registry_t *r = state;
     ovop_lookup_destroy(&r->producer_lookup);
+    ovop_lookup_destroy(&r->territory_lookup);
     ovop_sequencer_destroy(&r->sequencer);
 }
 

@@ -22,7 +22,8 @@ typedef struct registry {
     ovop_pg_t *pg;
     ovop_sequencer_t *sequencer;
     ovop_mutator_t mutator;
-    ovop_lookup_t *producer_lookup; /* batched reads of producers by id */
+    ovop_lookup_t *producer_lookup;  /* batched reads of producers by id */
+    ovop_lookup_t *territory_lookup; /* batched reads of today's territories by code */
 } registry_t;
 
 /* Each registers its methods on the dispatcher. */
@@ -71,12 +72,13 @@ char *registry_bytea_param(const ProtobufCMessage *m);
 
 /* The columns registry_territory_from_row() reads, from registry.territories aliased t. The
  * children count covers the versions valid on the query's date parameter $2. */
-#define REGISTRY_TERRITORY_COLUMNS                                                                 \
+#define REGISTRY_TERRITORY_COLUMNS_ON(date)                                                        \
     "t.code, t.kind, coalesce(t.parent_code, ''), t.name_ru, t.name_en, t.name_ky, "               \
     "t.lat, t.lon, t.valid_from::text, coalesce(t.valid_to::text, ''), "                           \
     "coalesce(t.superseded_by, ''), "                                                              \
     "(SELECT count(*) FROM registry.territories c WHERE c.parent_code = t.code "                   \
-    "   AND c.valid_from <= $2::date AND (c.valid_to IS NULL OR c.valid_to > $2::date))"
+    "   AND c.valid_from <= " date " AND (c.valid_to IS NULL OR c.valid_to > " date "))"
+#define REGISTRY_TERRITORY_COLUMNS REGISTRY_TERRITORY_COLUMNS_ON("$2::date")
 
 /* The condition "the version aliased `alias` is valid on the date parameter `param`". */
 #define REGISTRY_VALID_ON(alias, param)                                                            \

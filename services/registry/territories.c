@@ -19,6 +19,12 @@ static const char *const kinds[] = {"republic",    "oblast",        "city_republ
 static const char get_sql[] = "SELECT " REGISTRY_TERRITORY_COLUMNS " FROM registry.territories t "
                               "WHERE t.code = $1 AND " REGISTRY_VALID_ON("t", "$2");
 
+/* Today's versions by code, batched (see lookup.h); the code is the first column. */
+static const char today_sql[] = "SELECT " REGISTRY_TERRITORY_COLUMNS_ON(
+    "current_date") " FROM registry.territories t "
+                    "WHERE t.code IN ($1, $2, $3, $4, $5, $6, $7, $8) AND " REGISTRY_VALID_ON(
+                        "t", "current_date");
+
 static const char list_sql[] =
     "SELECT " REGISTRY_TERRITORY_COLUMNS " FROM registry.territories t "
     "WHERE ($1 = '' OR t.parent_code = $1) AND ($3 = '' OR t.kind = $3) AND t.code > $4 "
@@ -78,12 +84,12 @@ typedef struct get_ctx {
     char as_of[11];
 } get_ctx_t;
 
-static void on_get(PGresult *res, const char *error, void *userdata)
+/* Answers from row i of res (-1: none). */
+static void answer_get(get_ctx_t *g, PGresult *res, int i, const char *error)
 {
-    get_ctx_t *g = userdata;
     if (error) {
         registry_fail_db(g->call, error);
-    } else if (PQntuples(res) == 0) {
+    } else if (i < 0) {
         if (strcmp(g->as_of, "today") == 0)
             ovop_call_fail(g->call, OVOP_NOT_FOUND, "no territory with code %s", g->code);
         else
@@ -91,10 +97,20 @@ static void on_get(PGresult *res, const char *error, void *userdata)
                            g->code, g->as_of);
     } else {
         registry_territory_row_t r;
-        registry_territory_from_row(res, 0, &r);
+        registry_territory_from_row(res, i, &r);
         ovop_call_finish(g->call, &r.t.base);
     }
     free(g);
+}
+
+static void on_get(PGresult *res, const char *error, void *userdata)
+{
+    answer_get(userdata, res, error || PQntuples(res) == 0 ? -1 : 0, error);
+}
+
+static void on_get_today(PGresult *res, int row, const char *error, void *userdata)
+{
+    answer_get(userdata, res, row, error);
 }
 
 static void get_territory(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
@@ -116,6 +132,10 @@ static void get_territory(ovop_call_t *call, const ProtobufCMessage *input, void
     g->call = call;
     snprintf(g->code, sizeof(g->code), "%s", in->code);
     snprintf(g->as_of, sizeof(g->as_of), "%s", as_of);
+    if (strcmp(as_of, "today") == 0) {
+        ovop_lookup_get(r->territory_lookup, g->code, on_get_today, g);
+        return;
+    }
     const char *params[] = {g->code, g->as_of};
     ovop_pg_query(r->pg, get_sql, 2, params, on_get, g);
 }
@@ -228,6 +248,7 @@ static void list_territories(ovop_call_t *call, const ProtobufCMessage *input, v
 void registry_territories_register(registry_t *r)
 {
     ovop_dispatch_t *disp = ovop_daemon_dispatch(r->d);
+    ovop_lookup_new(&r->territory_lookup, ovop_daemon_loop(r->d), r->pg, today_sql);
     ovop_dispatch_register(disp, "GetTerritory", get_territory, r);
     ovop_dispatch_register(disp, "ListTerritories", list_territories, r);
 }
