@@ -459,7 +459,8 @@ static int send_batch(ctl_t *c, sendable_t *s, size_t from, size_t to, const cha
 
 static void print_summary(ctl_t *c, import_totals_t *t)
 {
-    qsort(t->rejected, t->n_rejected, sizeof(*t->rejected), compare_rejection);
+    if (t->n_rejected) /* qsort's array may not be NULL, even for no elements */
+        qsort(t->rejected, t->n_rejected, sizeof(*t->rejected), compare_rejection);
     t->sum.n_rejected = t->n_rejected;
     t->sum.rejected = t->rejected;
     if (c->json) {
