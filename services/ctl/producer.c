@@ -236,6 +236,7 @@ static int producer_update(ctl_t *c, int argc, char **argv)
     int64_t id = 0;
     member_list_t ml = {0};
     Ovop__V1__Producer *p = NULL;
+    ctl_flags_first(&argc, argv, opts, n);
     int r = ctl_parse_flags("ovopctl producer update", "ID --version V [--name N ...]",
                             "Changes a producer's details.", opts, n, argc, argv, &argi);
     if (r != 0)
@@ -313,6 +314,7 @@ static int producer_status(ctl_t *c, int status, int argc, char **argv)
     };
     int argi;
     int64_t id = 0;
+    ctl_flags_first(&argc, argv, opts, 2);
     int r = ctl_parse_flags("ovopctl producer suspend|reactivate|close",
                             "ID --version V "
                             "[--reason R]",
