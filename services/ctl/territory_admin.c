@@ -545,7 +545,8 @@ static int territory_import_file(ctl_t *c, int argc, char **argv)
     by_code = xcalloc(n_send + 1, sizeof(*by_code));
     for (size_t i = 0; i < n_send; i++)
         by_code[i] = &s[i];
-    qsort(by_code, n_send, sizeof(*by_code), compare_sendable_code);
+    if (n_send) /* NULL with no elements is undefined for qsort */
+        qsort(by_code, n_send, sizeof(*by_code), compare_sendable_code);
     for (size_t i = 1; i < n_send; i++) {
         sendable_t *first = by_code[i - 1], *again = by_code[i];
         if (first->rec && first->code[0] && strcmp(first->code, again->code) == 0) {

@@ -88,7 +88,8 @@ static int cmp_member(const void *a, const void *b)
 
 static void sort_members(Ovop__V1__Cooperative *c)
 {
-    qsort(c->members, c->n_members, sizeof(*c->members), cmp_member);
+    if (c->n_members) /* NULL with no elements is undefined for qsort */
+        qsort(c->members, c->n_members, sizeof(*c->members), cmp_member);
 }
 
 /* An optional date: empty (today, as the database has it) or YYYY-MM-DD. Adds a violation. */
@@ -135,7 +136,8 @@ static void on_create_id(PGresult *res, const char *error, void *userdata)
 
     size_t n = in->n_founding_members;
     int64_t *ids = xmemdup(in->founding_members, n * sizeof(*ids));
-    qsort(ids, n, sizeof(*ids), cmp_i64);
+    if (n) /* NULL with no elements is undefined for qsort */
+        qsort(ids, n, sizeof(*ids), cmp_i64);
     Ovop__V1__CooperativeMember *members = xcalloc(n, sizeof(*members));
     Ovop__V1__CooperativeMember **ptrs = xcalloc(n, sizeof(*ptrs));
     /* The statement checks them in the request's order, so that a refusal names the index

@@ -308,14 +308,18 @@ static product_draft_t *draft_new(ovop_call_t *call, registry_t *r, const produc
     dr->p.capacity_per_month = strtod(dr->capacity, NULL);
     snprintf(dr->price, sizeof(dr->price), "%.2f", f->price);
     dr->p.price_usd = strtod(dr->price, NULL);
-    memcpy(dr->season, f->season, f->n_season * sizeof(*f->season));
-    qsort(dr->season, f->n_season, sizeof(*dr->season), cmp_u32);
+    if (f->n_season) { /* an empty repeated field is NULL, which memcpy and qsort refuse */
+        memcpy(dr->season, f->season, f->n_season * sizeof(*f->season));
+        qsort(dr->season, f->n_season, sizeof(*dr->season), cmp_u32);
+    }
     dr->p.season_months = dr->season;
     dr->p.n_season_months = f->n_season;
     dr->p.raw_materials = (char **)f->raw;
     dr->p.n_raw_materials = f->n_raw;
-    memcpy(dr->certs, f->certs, f->n_certs * sizeof(*f->certs));
-    qsort(dr->certs, f->n_certs, sizeof(*dr->certs), cmp_cert);
+    if (f->n_certs) {
+        memcpy(dr->certs, f->certs, f->n_certs * sizeof(*f->certs));
+        qsort(dr->certs, f->n_certs, sizeof(*dr->certs), cmp_cert);
+    }
     dr->p.certifications = dr->certs;
     dr->p.n_certifications = f->n_certs;
     return dr;

@@ -174,7 +174,8 @@ static void on_state(PGresult *res, const char *error, void *userdata)
         t->children_after = (uint32_t)json_integer_value(json_object_get(o, "children_after"));
     }
     /* json_agg is ordered by code already; sorting again keeps the lookup safe regardless. */
-    qsort(s->items, s->n, sizeof(*s->items), compare_state);
+    if (s->n) /* NULL with no elements is undefined for qsort */
+        qsort(s->items, s->n, sizeof(*s->items), compare_state);
     q.cb(s, NULL, q.userdata);
 }
 

@@ -216,7 +216,8 @@ static void index_rows(import_t *im)
     for (size_t i = 0; i < im->n; i++)
         if (im->rows[i].fate == ROW_PENDING)
             im->by_code[im->n_by_code++] = &im->rows[i];
-    qsort(im->by_code, im->n_by_code, sizeof(*im->by_code), compare_row_code);
+    if (im->n_by_code) /* NULL with no elements is undefined for qsort */
+        qsort(im->by_code, im->n_by_code, sizeof(*im->by_code), compare_row_code);
     size_t kept = 0;
     for (size_t i = 0; i < im->n_by_code; i++) {
         import_row_t *row = im->by_code[i];
@@ -234,7 +235,8 @@ static void index_rows(import_t *im)
         if (im->by_code[i]->parent[0])
             im->codes[im->n_codes++] = im->by_code[i]->parent;
     }
-    qsort(im->codes, im->n_codes, sizeof(*im->codes), compare_str);
+    if (im->n_codes) /* NULL with no elements is undefined for qsort */
+        qsort(im->codes, im->n_codes, sizeof(*im->codes), compare_str);
     size_t distinct = 0;
     for (size_t i = 0; i < im->n_codes; i++)
         if (!distinct || strcmp(im->codes[distinct - 1], im->codes[i]) != 0)
@@ -365,7 +367,8 @@ static void on_import_state(territory_states_t *s, const char *error, void *user
     }
     import_row_t **order =
         xmemdup(im->by_code, (im->n_by_code ? im->n_by_code : 1) * sizeof(*order));
-    qsort(order, im->n_by_code, sizeof(*order), compare_depth);
+    if (im->n_by_code) /* NULL with no elements is undefined for qsort */
+        qsort(order, im->n_by_code, sizeof(*order), compare_depth);
     json_t *writes = json_array();
     for (size_t i = 0; i < im->n_by_code; i++) {
         classify(im, s, order[i]);
