@@ -24,6 +24,8 @@ static const char bootstrap_sql[] = "BEGIN;\n" QUIET "CREATE SCHEMA IF NOT EXIST
                                     "    name text NOT NULL,\n"
                                     "    applied_at timestamptz NOT NULL DEFAULT now()\n"
                                     ");\n"
+                                    "ALTER TABLE bus.schema_migrations\n"
+                                    "    ADD COLUMN IF NOT EXISTS checksum text;\n"
                                     "COMMIT";
 
 /* PostgreSQL's primary message for a failed result, else libpq's (connection errors), without
@@ -104,9 +106,11 @@ static int apply_one(PGconn *conn, const ovop_migration_t *m, char **ret_err)
 
     char version[16];
     snprintf(version, sizeof(version), "%d", m->version);
-    const char *params[] = {version, m->name};
-    res = PQexecParams(conn, "INSERT INTO bus.schema_migrations (version, name) VALUES ($1, $2)", 2,
-                       NULL, params, NULL, NULL, 0);
+    const char *params[] = {version, m->name, m->sql};
+    res = PQexecParams(conn,
+                       "INSERT INTO bus.schema_migrations (version, name, checksum) "
+                       "VALUES ($1, $2, md5($3))",
+                       3, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         char buf[512];
         *ret_err = xasprintf("%s: could not record it: %s", what,
@@ -163,6 +167,48 @@ static int read_applied(PGconn *conn, bool *applied, int known, int *ret_max, ch
     return 0;
 }
 
+/* Refuses a database built from other text of a migration than this build carries: a
+ * migration edited after it was applied leaves the schema different from what the daemons
+ * expect under the same version number. Rows recorded before checksums existed are trusted. */
+static int verify_checksums(PGconn *conn, const ovop_migration_t *migrations, int count,
+                            char **ret_err)
+{
+    PGresult *res = PQexec(conn, "SELECT 1 FROM information_schema.columns "
+                                 "WHERE table_schema = 'bus' AND table_name = 'schema_migrations' "
+                                 "AND column_name = 'checksum'");
+    bool has_column = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+    PQclear(res);
+    if (!has_column)
+        return 0;
+    for (int i = 0; i < count; i++) {
+        char version[16];
+        snprintf(version, sizeof(version), "%d", migrations[i].version);
+        const char *params[] = {version, migrations[i].sql};
+        res = PQexecParams(conn,
+                           "SELECT 1 FROM bus.schema_migrations WHERE version = $1::int "
+                           "AND checksum IS NOT NULL AND checksum <> md5($2)",
+                           2, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            char buf[512];
+            *ret_err = xasprintf("could not verify applied migrations: %s",
+                                 result_message(conn, res, buf, sizeof(buf)));
+            PQclear(res);
+            return -EIO;
+        }
+        bool differs = PQntuples(res) > 0;
+        PQclear(res);
+        if (differs) {
+            *ret_err = xasprintf("migration %s was applied to this database from a different "
+                                 "text than this build carries: the schema is not the one "
+                                 "this build expects; rebuild the database (for a local one: "
+                                 "deploy/ovop down --purge)",
+                                 migrations[i].name);
+            return -EPROTO;
+        }
+    }
+    return 0;
+}
+
 /* Applies the pending ones of migrations under the advisory lock; see migrate.h. */
 int ovop_migrate_list(PGconn *conn, const ovop_migration_t *migrations, int count, FILE *out,
                       char **ret_err)
@@ -199,6 +245,9 @@ int ovop_migrate_list(PGconn *conn, const ovop_migration_t *migrations, int coun
         r = -EPROTO;
         goto unlock;
     }
+    r = verify_checksums(conn, migrations, count, &err);
+    if (r < 0)
+        goto unlock;
 
     for (int i = 0; i < count; i++) {
         const ovop_migration_t *m = &migrations[i];
@@ -279,5 +328,5 @@ int ovop_schema_check(PGconn *conn, char **ret_err)
                              v, ovop_schema_version);
         return -EPROTO;
     }
-    return 0;
+    return verify_checksums(conn, ovop_migrations, ovop_migrations_count, ret_err);
 }

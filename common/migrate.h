@@ -1,6 +1,8 @@
 /* Versioned SQL migrations, compiled into the binaries from deploy/migrations/NNNN_name.sql.
  * They are applied in order under a PostgreSQL advisory lock, each in its own transaction,
- * and recorded in bus.schema_migrations; running them twice changes nothing. */
+ * and recorded in bus.schema_migrations with an md5 of their text; running them twice changes
+ * nothing, and a database built from a migration whose text has since changed is refused
+ * (-EPROTO) by both ovop_migrate and ovop_schema_check. */
 #pragma once
 
 #include <libpq-fe.h>

@@ -279,6 +279,33 @@ static void test_concurrent(void **state)
 
 /* What 0001 and 0002 build, alone (later migrations have their own tests): the seed, the
  * territory constraints, the roles' privileges. */
+/* A migration whose text changed after it was applied: refused by migrate and by the
+ * daemons' start-up check, naming the migration. */
+static void test_changed_migration(void **state)
+{
+    char *db = pgtest_create("migrate_changed");
+    PGconn *conn = pgtest_connect(db);
+    char *err = NULL;
+    assert_int_equal(ovop_migrate(conn, NULL, &err), ovop_migrations_count);
+    assert_int_equal(ovop_schema_check(conn, &err), 0);
+    free(pgtest_scalar(conn, "UPDATE bus.schema_migrations SET checksum = md5('other text') "
+                             "WHERE version = 2 RETURNING 1"));
+    assert_int_equal(ovop_migrate(conn, NULL, &err), -EPROTO);
+    assert_non_null(strstr(err, ovop_migrations[1].name));
+    assert_non_null(strstr(err, "different text"));
+    free(err);
+    err = NULL;
+    assert_int_equal(ovop_schema_check(conn, &err), -EPROTO);
+    assert_non_null(strstr(err, ovop_migrations[1].name));
+    free(err);
+    /* A database recorded before checksums existed is trusted. */
+    free(pgtest_scalar(conn, "UPDATE bus.schema_migrations SET checksum = NULL RETURNING 1"));
+    err = NULL;
+    assert_int_equal(ovop_schema_check(conn, &err), 0);
+    PQfinish(conn);
+    pgtest_drop(&db);
+}
+
 static void test_schema_contents(void **state)
 {
     char *db = pgtest_create("migrate_schema");
@@ -406,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_failure_rolls_back),
         cmocka_unit_test(test_bad_migrations),
         cmocka_unit_test(test_concurrent),
+        cmocka_unit_test(test_changed_migration),
         cmocka_unit_test(test_schema_contents),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
