@@ -68,6 +68,9 @@ declare -A spec_of=()
     read -r _header
     while IFS=, read -r _name _kind _tax territory _ _ _ _ _ _ category hs _rest; do
         [[ -n ${spec_of[$territory]:-} ]] && continue
+        # The third village of each district has not declared yet: the coverage query has
+        # something to find.
+        [[ ${territory:8:3} == 003 ]] && continue
         spec_of[$territory]=$hs
         ctl --request-id "demo-spec-$territory-$hs" spec declare "$territory" "$hs" \
             --narrative "The village's $category, made by its families for export" \
