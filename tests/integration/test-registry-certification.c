@@ -16,107 +16,50 @@
 
 #include "client.h"
 #include "harness.h"
-#include "migrate.h"
 #include "ovop/v1/registry.pb-c.h"
 #include "pgtest.h"
+#include "svcenv.h"
 #include "util.h"
 
 #define NARYN_VILLAGE  "41704235000101" /* Kochkor District, Naryn Region */
 #define BATKEN_VILLAGE "41705214000101" /* Batken District */
 #define TALAS_VILLAGE  "41707232000101" /* Talas District, used by the listing case only */
 
-static struct env {
-    char *db;
-    PGconn *conn;
-    char endpoint[64];
-    pid_t broker;
-    pid_t reg[2];
-    unsigned next_tax; /* makes each producer's INN unique */
-} E;
+static svcenv_t E;
+static unsigned next_tax; /* makes each producer's INN unique */
 
-static pid_t spawn_registryd(int i)
-{
-    uint16_t http;
-    char http_s[32], log[32];
-    assert_int_equal(harness_free_port(&http), 0);
-    snprintf(http_s, sizeof(http_s), "127.0.0.1:%u", http);
-    snprintf(log, sizeof(log), "registryd-%d", i);
-    const char *args[] = {"--broker", E.endpoint, "--database-url", E.db, "--http", http_s, NULL};
-    char *bin = harness_bin("ovop-registryd");
-    pid_t pid;
-    assert_int_equal(harness_spawn(&pid, bin, args, NULL, log), 0);
-    free(bin);
-    return pid;
-}
+static const char *const seed[] = {
+    "INSERT INTO registry.territories (code, kind, parent_code, name_ru, name_en, "
+    "valid_from) VALUES "
+    "('" NARYN_VILLAGE "', 'village', '41704235000000', 'Кочкор', 'Kochkor', "
+    "'2000-01-01'), "
+    "('" BATKEN_VILLAGE "', 'village', '41705214000000', 'Кара-Бак', 'Kara-Bak', "
+    "'2000-01-01'), "
+    "('" TALAS_VILLAGE "', 'village', '41707232000000', 'Кок-Ой', 'Kok-Oi', "
+    "'2000-01-01') RETURNING 1",
+    NULL};
 
 static int setup(void **state)
 {
-    uint16_t port, http;
-    E.db = pgtest_create("certification");
-    E.conn = pgtest_connect(E.db);
-    char *err = NULL;
-    if (ovop_migrate(E.conn, NULL, &err) < 0)
-        fail_msg("migrate: %s", err);
-    free(pgtest_scalar(
-        E.conn, "INSERT INTO registry.territories (code, kind, parent_code, name_ru, name_en, "
-                "valid_from) VALUES "
-                "('" NARYN_VILLAGE "', 'village', '41704235000000', 'Кочкор', 'Kochkor', "
-                "'2000-01-01'), "
-                "('" BATKEN_VILLAGE "', 'village', '41705214000000', 'Кара-Бак', 'Kara-Bak', "
-                "'2000-01-01'), "
-                "('" TALAS_VILLAGE "', 'village', '41707232000000', 'Кок-Ой', 'Kok-Oi', "
-                "'2000-01-01') RETURNING 1"));
-    assert_int_equal(harness_free_port(&port), 0);
-    assert_int_equal(harness_free_port(&http), 0);
-    snprintf(E.endpoint, sizeof(E.endpoint), "tcp://127.0.0.1:%u", port);
-    char http_s[32];
-    snprintf(http_s, sizeof(http_s), "127.0.0.1:%u", http);
-    const char *bargs[] = {"--bind", E.endpoint, "--http", http_s, NULL};
-    char *bin = harness_bin("ovop-broker");
-    assert_int_equal(harness_spawn(&E.broker, bin, bargs, NULL, "broker"), 0);
-    free(bin);
-    E.reg[0] = spawn_registryd(0);
-    E.reg[1] = spawn_registryd(1);
-    assert_int_equal(harness_wait_service(E.endpoint, "ovop.registry", 15000), 0);
+    svcenv_start(&E, &(svcenv_config_t){.db_name = "certification",
+                                        .seed_sql = seed,
+                                        .daemon = "ovop-registryd",
+                                        .service = "ovop.registry",
+                                        .instances = 2,
+                                        .client = {.timeout_ms = 5000, .retries = 1}});
     return 0;
 }
 
 static int teardown(void **state)
 {
-    harness_stop(E.reg[0]);
-    harness_stop(E.reg[1]);
-    harness_stop(E.broker);
-    PQfinish(E.conn);
-    pgtest_drop(&E.db);
+    svcenv_stop(&E);
     return 0;
 }
 
 /* --- database helpers --- */
 
-static long count(const char *fmt, ...) OVOP_PRINTF(1, 2);
-static long count(const char *fmt, ...)
-{
-    char sql[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-    char *v = pgtest_scalar(E.conn, sql);
-    long n = strtol(v, NULL, 10);
-    free(v);
-    return n;
-}
-
-static char *scalar(const char *fmt, ...) OVOP_PRINTF(1, 2);
-static char *scalar(const char *fmt, ...)
-{
-    char sql[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-    return pgtest_scalar(E.conn, sql);
-}
+#define count(...)  svcenv_countf(&E, __VA_ARGS__)
+#define scalar(...) svcenv_scalarf(&E, __VA_ARGS__)
 
 static long events(const char *type)
 {
@@ -158,15 +101,8 @@ typedef struct result {
 static result_t call(const char *method, const char *rid, const ProtobufCMessage *in,
                      const ProtobufCMessageDescriptor *out_desc)
 {
-    ovop_client_t *c;
-    ovop_client_options_t o = {.brokers = E.endpoint, .timeout_ms = 5000, .retries = 1};
-    assert_int_equal(ovop_client_new(&c, NULL, &o), 0);
     result_t r = {0};
-    assert_int_equal(ovop_client_call(c, "ovop.registry", method, rid, in, out_desc, &r.rep,
-                                      out_desc ? &r.out : NULL),
-                     0);
-    ovop_client_destroy(&c);
-    r.code = r.rep->status ? (int)r.rep->status->code : 0;
+    r.code = svcenv_call(&E, method, rid, in, out_desc, out_desc ? &r.out : NULL, &r.rep);
     return r;
 }
 
@@ -252,9 +188,9 @@ static int64_t new_producer(const char *village)
 {
     /* An organisation's INN: 0, a registration date DDMMYYYY, five more digits. */
     char tax[15], name[64], rid[32];
-    snprintf(tax, sizeof(tax), "015032019%05u", ++E.next_tax);
-    snprintf(name, sizeof(name), "Cert Test Producer %u", E.next_tax);
-    snprintf(rid, sizeof(rid), "producer-%u", E.next_tax);
+    snprintf(tax, sizeof(tax), "015032019%05u", ++next_tax);
+    snprintf(name, sizeof(name), "Cert Test Producer %u", next_tax);
+    snprintf(rid, sizeof(rid), "producer-%u", next_tax);
     Ovop__V1__RegisterProducerRequest in = OVOP__V1__REGISTER_PRODUCER_REQUEST__INIT;
     in.kind = OVOP__V1__PRODUCER_KIND__PRODUCER_KIND_SME;
     in.legal_name = name;
@@ -1287,17 +1223,7 @@ static void test_list_certificates(void **state)
 /* Runs ovopctl with args; returns its exit code; output in <tmpdir>/<log>.log. */
 static int ovopctl(const char *log, const char *const *args)
 {
-    char *bin = harness_bin("ovopctl");
-    char env_broker[96];
-    snprintf(env_broker, sizeof(env_broker), "OVOP_BROKER=%s", E.endpoint);
-    const char *env[] = {env_broker, NULL};
-    pid_t pid;
-    int status = -1;
-    assert_int_equal(harness_spawn(&pid, bin, args, env, log), 0);
-    free(bin);
-    assert_int_equal(harness_wait_exit(pid, 20000, &status), 0);
-    assert_true(WIFEXITED(status));
-    return WEXITSTATUS(status);
+    return svcenv_ovopctl(&E, log, args, 20000);
 }
 
 static void expect_output(const char *log, const char *fragment)

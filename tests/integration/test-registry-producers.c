@@ -14,83 +14,45 @@
 
 #include "client.h"
 #include "harness.h"
-#include "migrate.h"
 #include "ovop/v1/registry.pb-c.h"
 #include "pgtest.h"
+#include "svcenv.h"
 #include "util.h"
 
 #define VILLAGE     "41704235000101" /* in Kochkor District, Naryn Region */
 #define VILLAGE2    "41705214000101" /* in Batken District */
 #define OLD_VILLAGE "41704235000199" /* retired */
 
-static struct env {
-    char *db;
-    PGconn *conn;
-    char endpoint[64];
-    pid_t broker;
-    pid_t reg;
-} E;
+static svcenv_t E;
+
+static const char *const seed[] = {
+    "INSERT INTO registry.territories (code, kind, parent_code, name_ru, name_en, valid_from, "
+    "valid_to) VALUES "
+    "('" VILLAGE "', 'village', '41704235000000', 'Кочкор', 'Kochkor', '2000-01-01', NULL), "
+    "('" VILLAGE2 "', 'village', '41705214000000', 'Кара-Бак', 'Kara-Bak', '2000-01-01', NULL), "
+    "('" OLD_VILLAGE "', 'village', '41704235000000', 'Старое', 'Old', '2000-01-01', "
+    "'2010-01-01') RETURNING 1",
+    NULL};
 
 static int setup(void **state)
 {
-    uint16_t port, http1, http2;
-    E.db = pgtest_create("producers");
-    E.conn = pgtest_connect(E.db);
-    char *err = NULL;
-    if (ovop_migrate(E.conn, NULL, &err) < 0)
-        fail_msg("migrate: %s", err);
-    free(pgtest_scalar(
-        E.conn, "INSERT INTO registry.territories (code, kind, parent_code, name_ru, name_en, "
-                "valid_from, valid_to) VALUES "
-                "('" VILLAGE "', 'village', '41704235000000', 'Кочкор', 'Kochkor', '2000-01-01', "
-                "NULL), "
-                "('" VILLAGE2 "', 'village', '41705214000000', 'Кара-Бак', 'Kara-Bak', "
-                "'2000-01-01', NULL), "
-                "('" OLD_VILLAGE "', 'village', '41704235000000', 'Старое', 'Old', '2000-01-01', "
-                "'2010-01-01') RETURNING 1"));
-    assert_int_equal(harness_free_port(&port), 0);
-    assert_int_equal(harness_free_port(&http1), 0);
-    assert_int_equal(harness_free_port(&http2), 0);
-    snprintf(E.endpoint, sizeof(E.endpoint), "tcp://127.0.0.1:%u", port);
-    char bind_http[32], reg_http[32];
-    snprintf(bind_http, sizeof(bind_http), "127.0.0.1:%u", http1);
-    snprintf(reg_http, sizeof(reg_http), "127.0.0.1:%u", http2);
-    const char *bargs[] = {"--bind", E.endpoint, "--http", bind_http, NULL};
-    char *bin = harness_bin("ovop-broker");
-    assert_int_equal(harness_spawn(&E.broker, bin, bargs, NULL, "broker"), 0);
-    free(bin);
-    const char *rargs[] = {"--broker", E.endpoint, "--database-url", E.db, "--http",
-                           reg_http,   NULL};
-    bin = harness_bin("ovop-registryd");
-    assert_int_equal(harness_spawn(&E.reg, bin, rargs, NULL, "registryd"), 0);
-    free(bin);
-    assert_int_equal(harness_wait_service(E.endpoint, "ovop.registry", 15000), 0);
+    svcenv_start(&E, &(svcenv_config_t){.db_name = "producers",
+                                        .seed_sql = seed,
+                                        .daemon = "ovop-registryd",
+                                        .service = "ovop.registry",
+                                        .client = {.timeout_ms = 5000, .retries = 1}});
     return 0;
 }
 
 static int teardown(void **state)
 {
-    harness_stop(E.reg);
-    harness_stop(E.broker);
-    PQfinish(E.conn);
-    pgtest_drop(&E.db);
+    svcenv_stop(&E);
     return 0;
-}
-
-static ovop_client_t *client(void)
-{
-    ovop_client_t *c;
-    ovop_client_options_t o = {.brokers = E.endpoint, .timeout_ms = 5000, .retries = 1};
-    assert_int_equal(ovop_client_new(&c, NULL, &o), 0);
-    return c;
 }
 
 static long count(const char *sql)
 {
-    char *v = pgtest_scalar(E.conn, sql);
-    long n = strtol(v, NULL, 10);
-    free(v);
-    return n;
+    return svcenv_count(&E, sql);
 }
 
 /* Calls method; returns the status code; *ret_out the output on OK, *ret_rep the reply. */
@@ -98,22 +60,7 @@ static int call(const char *method, const char *rid, const ProtobufCMessage *in,
                 const ProtobufCMessageDescriptor *out_desc, ProtobufCMessage **ret_out,
                 Ovop__V1__Reply **ret_rep)
 {
-    ovop_client_t *c = client();
-    Ovop__V1__Reply *rep = NULL;
-    ProtobufCMessage *out = NULL;
-    int r = ovop_client_call(c, "ovop.registry", method, rid, in, out_desc, &rep, &out);
-    ovop_client_destroy(&c);
-    assert_int_equal(r, 0);
-    int code = rep->status ? (int)rep->status->code : 0;
-    if (ret_rep)
-        *ret_rep = rep;
-    else
-        ovop__v1__reply__free_unpacked(rep, NULL);
-    if (ret_out)
-        *ret_out = out;
-    else if (out)
-        protobuf_c_message_free_unpacked(out, NULL);
-    return code;
+    return svcenv_call(&E, method, rid, in, out_desc, ret_out, ret_rep);
 }
 
 static Ovop__V1__RegisterProducerRequest base_request(const char *tax_id)

@@ -17,9 +17,9 @@
 
 #include "client.h"
 #include "harness.h"
-#include "migrate.h"
 #include "ovop/v1/registry.pb-c.h"
 #include "pgtest.h"
+#include "svcenv.h"
 #include "util.h"
 
 #define VILLAGE  "41704235000101" /* in Kochkor District, Naryn Region */
@@ -28,22 +28,10 @@
 
 enum { FELT, APRICOT, HONEY, SUSPENDED, DRIED, WOOL, N_PRODUCERS };
 
-static struct env {
-    char *db;
-    PGconn *conn;
-    char endpoint[64];
-    pid_t broker;
-    pid_t reg[2];
+static svcenv_t E;
+static struct fixture {
     int64_t producer[N_PRODUCERS];
-} E;
-
-static ovop_client_t *client(void)
-{
-    ovop_client_t *c;
-    ovop_client_options_t o = {.brokers = E.endpoint, .timeout_ms = 5000, .retries = 1};
-    assert_int_equal(ovop_client_new(&c, NULL, &o), 0);
-    return c;
-}
+} F;
 
 /* Calls method with request id rid (NULL: a fresh one); returns the status code, *ret_out
  * the output on OK, *ret_rep the reply. */
@@ -51,42 +39,15 @@ static int call(const char *method, const char *rid, const ProtobufCMessage *in,
                 const ProtobufCMessageDescriptor *out_desc, ProtobufCMessage **ret_out,
                 Ovop__V1__Reply **ret_rep)
 {
-    ovop_client_t *c = client();
-    Ovop__V1__Reply *rep = NULL;
-    ProtobufCMessage *out = NULL;
-    int r = ovop_client_call(c, "ovop.registry", method, rid, in, out_desc, &rep, &out);
-    ovop_client_destroy(&c);
-    assert_int_equal(r, 0);
-    int code = rep->status ? (int)rep->status->code : 0;
-    if (ret_rep)
-        *ret_rep = rep;
-    else
-        ovop__v1__reply__free_unpacked(rep, NULL);
-    if (ret_out)
-        *ret_out = out;
-    else if (out)
-        protobuf_c_message_free_unpacked(out, NULL);
-    return code;
+    return svcenv_call(&E, method, rid, in, out_desc, ret_out, ret_rep);
 }
 
 static long count(const char *sql)
 {
-    char *v = pgtest_scalar(E.conn, sql);
-    long n = strtol(v, NULL, 10);
-    free(v);
-    return n;
+    return svcenv_count(&E, sql);
 }
 
-static long countf(const char *fmt, ...) OVOP_PRINTF(1, 2);
-static long countf(const char *fmt, ...)
-{
-    char sql[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-    return count(sql);
-}
+#define countf(...) svcenv_countf(&E, __VA_ARGS__)
 
 /* A digest of everything these methods may write: any change at all alters it. */
 static char *db_state(void)
@@ -236,65 +197,36 @@ static void set_status(int64_t id, Ovop__V1__ProducerStatus status)
     assert_int_equal(call("SetProducerStatus", NULL, &s.base, NULL, NULL, NULL), OVOP_OK);
 }
 
-static pid_t spawn_registryd(int i)
-{
-    uint16_t http;
-    assert_int_equal(harness_free_port(&http), 0);
-    char reg_http[32], log[32];
-    snprintf(reg_http, sizeof(reg_http), "127.0.0.1:%u", http);
-    snprintf(log, sizeof(log), "registryd-%d", i);
-    const char *args[] = {"--broker", E.endpoint, "--database-url", E.db, "--http", reg_http, NULL};
-    char *bin = harness_bin("ovop-registryd");
-    pid_t pid;
-    assert_int_equal(harness_spawn(&pid, bin, args, NULL, log), 0);
-    free(bin);
-    return pid;
-}
+static const char *const seed[] = {
+    "INSERT INTO registry.territories (code, kind, parent_code, name_ru, name_en, "
+    "valid_from) VALUES "
+    "('" VILLAGE "', 'village', '" KOCHKOR "', 'Кочкор', 'Kochkor', '2000-01-01'), "
+    "('" VILLAGE2 "', 'village', '41705214000000', 'Кара-Бак', 'Kara-Bak', "
+    "'2000-01-01') RETURNING 1",
+    NULL};
 
 static int setup(void **state)
 {
-    uint16_t port, http;
-    E.db = pgtest_create("products");
-    E.conn = pgtest_connect(E.db);
-    char *err = NULL;
-    if (ovop_migrate(E.conn, NULL, &err) < 0)
-        fail_msg("migrate: %s", err);
-    free(pgtest_scalar(
-        E.conn, "INSERT INTO registry.territories (code, kind, parent_code, name_ru, name_en, "
-                "valid_from) VALUES "
-                "('" VILLAGE "', 'village', '" KOCHKOR "', 'Кочкор', 'Kochkor', '2000-01-01'), "
-                "('" VILLAGE2 "', 'village', '41705214000000', 'Кара-Бак', 'Kara-Bak', "
-                "'2000-01-01') RETURNING 1"));
-    assert_int_equal(harness_free_port(&port), 0);
-    assert_int_equal(harness_free_port(&http), 0);
-    snprintf(E.endpoint, sizeof(E.endpoint), "tcp://127.0.0.1:%u", port);
-    char broker_http[32];
-    snprintf(broker_http, sizeof(broker_http), "127.0.0.1:%u", http);
-    const char *bargs[] = {"--bind", E.endpoint, "--http", broker_http, NULL};
-    char *bin = harness_bin("ovop-broker");
-    assert_int_equal(harness_spawn(&E.broker, bin, bargs, NULL, "broker"), 0);
-    free(bin);
-    E.reg[0] = spawn_registryd(0);
-    E.reg[1] = spawn_registryd(1);
-    assert_int_equal(harness_wait_service(E.endpoint, "ovop.registry", 15000), 0);
+    svcenv_start(&E, &(svcenv_config_t){.db_name = "products",
+                                        .seed_sql = seed,
+                                        .daemon = "ovop-registryd",
+                                        .service = "ovop.registry",
+                                        .instances = 2,
+                                        .client = {.timeout_ms = 5000, .retries = 1}});
 
-    E.producer[FELT] = register_producer("Kochkor Felt Makers", VILLAGE, 1);
-    E.producer[APRICOT] = register_producer("Batken Apricot Garden", VILLAGE2, 2);
-    E.producer[HONEY] = register_producer("Naryn Mountain Honey", VILLAGE, 3);
-    E.producer[SUSPENDED] = register_producer("Idle Dairy", VILLAGE, 4);
-    E.producer[DRIED] = register_producer("Kara-Bak Dried Fruit", VILLAGE2, 5);
-    E.producer[WOOL] = register_producer("Kochkor Yak Wool", VILLAGE, 6);
-    set_status(E.producer[SUSPENDED], OVOP__V1__PRODUCER_STATUS__PRODUCER_STATUS_SUSPENDED);
+    F.producer[FELT] = register_producer("Kochkor Felt Makers", VILLAGE, 1);
+    F.producer[APRICOT] = register_producer("Batken Apricot Garden", VILLAGE2, 2);
+    F.producer[HONEY] = register_producer("Naryn Mountain Honey", VILLAGE, 3);
+    F.producer[SUSPENDED] = register_producer("Idle Dairy", VILLAGE, 4);
+    F.producer[DRIED] = register_producer("Kara-Bak Dried Fruit", VILLAGE2, 5);
+    F.producer[WOOL] = register_producer("Kochkor Yak Wool", VILLAGE, 6);
+    set_status(F.producer[SUSPENDED], OVOP__V1__PRODUCER_STATUS__PRODUCER_STATUS_SUSPENDED);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    harness_stop(E.reg[0]);
-    harness_stop(E.reg[1]);
-    harness_stop(E.broker);
-    PQfinish(E.conn);
-    pgtest_drop(&E.db);
+    svcenv_stop(&E);
     return 0;
 }
 
@@ -312,7 +244,7 @@ static Ovop__V1__ProductCertification organic_conformity[] = {
 static Ovop__V1__CreateProductRequest apricots(void)
 {
     Ovop__V1__CreateProductRequest in = OVOP__V1__CREATE_PRODUCT_REQUEST__INIT;
-    in.producer_id = E.producer[APRICOT];
+    in.producer_id = F.producer[APRICOT];
     in.name = &apricot_name;
     in.category = "dried fruit";
     in.hs_code = "081310";
@@ -345,7 +277,7 @@ static int64_t add_product(int p, const char *name, const char *category, const 
     Ovop__V1__LocalizedName nm = OVOP__V1__LOCALIZED_NAME__INIT;
     nm.en = (char *)name;
     Ovop__V1__CreateProductRequest in = OVOP__V1__CREATE_PRODUCT_REQUEST__INIT;
-    in.producer_id = E.producer[p];
+    in.producer_id = F.producer[p];
     in.name = &nm;
     in.category = (char *)category;
     in.hs_code = (char *)hs;
@@ -376,7 +308,7 @@ static void test_create_product_get_retry(void **state)
     Ovop__V1__Reply *rep = NULL;
     Ovop__V1__Product *p = create_product(&in, "prod-1", &rep);
     assert_true(p->id > 0);
-    assert_int_equal(p->producer_id, E.producer[APRICOT]);
+    assert_int_equal(p->producer_id, F.producer[APRICOT]);
     assert_int_equal(p->version, 1);
     assert_string_equal(p->name->ru, "Курага");
     assert_string_equal(p->name->ky, "Кургак өрүк");
@@ -591,7 +523,7 @@ static void test_create_product_bad_input(void **state)
     REFUSED("producer_id", NULL);
     in.producer_id = 777777;
     expect_refused("CreateProduct", &in.base, OVOP_NOT_FOUND, "producer_id", "777777");
-    in.producer_id = E.producer[SUSPENDED];
+    in.producer_id = F.producer[SUSPENDED];
     expect_refused("CreateProduct", &in.base, OVOP_FAILED_PRECONDITION, "producer_id", "suspended");
 #undef REFUSED
 
@@ -657,7 +589,7 @@ static void test_update_product(void **state)
     assert_true(p2->updated_us >= cur->updated_us);
     assert_true(p2->capacity_per_month == 650.25);
     assert_string_equal(p2->hs_code, "081340");
-    assert_int_equal(p2->producer_id, E.producer[DRIED]);
+    assert_int_equal(p2->producer_id, F.producer[DRIED]);
     char subject[48];
     snprintf(subject, sizeof(subject), "product/%lld", (long long)id);
     assert_event("ovop.registry.product.updated", subject, rep, "081340", VILLAGE2);
@@ -714,11 +646,11 @@ static void test_update_product(void **state)
     /* A suspended producer's products do not change. */
     Ovop__V1__Product *now = get_product(id);
     assert_true(now->capacity_per_month == (winner == 0 ? 111 : 222));
-    set_status(E.producer[DRIED], OVOP__V1__PRODUCER_STATUS__PRODUCER_STATUS_SUSPENDED);
+    set_status(F.producer[DRIED], OVOP__V1__PRODUCER_STATUS__PRODUCER_STATUS_SUSPENDED);
     u = update_from(now);
     u.capacity_per_month = 5;
     expect_refused("UpdateProduct", &u.base, OVOP_FAILED_PRECONDITION, "producer_id", "suspended");
-    set_status(E.producer[DRIED], OVOP__V1__PRODUCER_STATUS__PRODUCER_STATUS_ACTIVE);
+    set_status(F.producer[DRIED], OVOP__V1__PRODUCER_STATUS__PRODUCER_STATUS_ACTIVE);
     assert_int_equal(call("UpdateProduct", NULL, &u.base, NULL, NULL, NULL), OVOP_OK);
     assert_int_equal(countf("SELECT count(*) FROM bus.events WHERE type = "
                             "'ovop.registry.product.updated' AND subject = 'product/%lld'",
@@ -779,7 +711,7 @@ static void test_list_products(void **state)
     assert_int_equal(list_all(&in, 2), all);
     assert_int_equal(list_all(&in, 1000), all);
 
-    in.producer_id = E.producer[FELT];
+    in.producer_id = F.producer[FELT];
     assert_int_equal(list_all(&in, 2), 3);
     in.producer_id = 0;
     in.category = "felt";
@@ -805,7 +737,7 @@ static void test_list_products(void **state)
 
     /* The list shows the stored products in full. */
     in = (Ovop__V1__ListProductsRequest)OVOP__V1__LIST_PRODUCTS_REQUEST__INIT;
-    in.producer_id = E.producer[HONEY];
+    in.producer_id = F.producer[HONEY];
     Ovop__V1__ListProductsResponse *resp = NULL;
     assert_int_equal(list_products(&in, &resp), OVOP_OK);
     assert_int_equal(resp->n_products, 1);
@@ -896,13 +828,13 @@ static void test_search(void **state)
 
     /* Producers by legal name; hyphenated names by their parts. */
     r = search("felt makers", 0);
-    assert_true(has_hit(r, "producer", E.producer[FELT]));
+    assert_true(has_hit(r, "producer", F.producer[FELT]));
     protobuf_c_message_free_unpacked(&r->base, NULL);
     r = search("Kara-Bak", 0);
-    assert_true(has_hit(r, "producer", E.producer[DRIED]));
+    assert_true(has_hit(r, "producer", F.producer[DRIED]));
     protobuf_c_message_free_unpacked(&r->base, NULL);
     r = search("bak dri", 0);
-    assert_true(has_hit(r, "producer", E.producer[DRIED]));
+    assert_true(has_hit(r, "producer", F.producer[DRIED]));
     protobuf_c_message_free_unpacked(&r->base, NULL);
 
     /* Categories, and the limit. */
@@ -975,7 +907,7 @@ static Ovop__V1__Cooperative *create_coop(const char *name, const char *territor
 
 static void test_create_cooperative(void **state)
 {
-    int64_t founders[] = {E.producer[HONEY], E.producer[FELT]};
+    int64_t founders[] = {F.producer[HONEY], F.producer[FELT]};
     Ovop__V1__Reply *rep = NULL;
     Ovop__V1__Cooperative *c =
         create_coop("Kochkor Artisans", KOCHKOR, "2020-03-01", founders, 2, "coop-1", &rep);
@@ -983,7 +915,7 @@ static void test_create_cooperative(void **state)
     assert_int_equal(c->version, 1);
     assert_string_equal(c->founded_on, "2020-03-01");
     assert_int_equal(c->n_members, 2);
-    assert_int_equal(c->members[0]->producer_id, E.producer[FELT]); /* by id */
+    assert_int_equal(c->members[0]->producer_id, F.producer[FELT]); /* by id */
     assert_string_equal(c->members[1]->joined_on, "2020-03-01");
     assert_string_equal(c->members[1]->left_on, "");
     char subject[48];
@@ -1011,7 +943,7 @@ static void test_create_cooperative(void **state)
     ovop__v1__reply__free_unpacked(rep2, NULL);
 
     /* Founded today by default. */
-    int64_t pair[] = {E.producer[APRICOT], E.producer[DRIED]};
+    int64_t pair[] = {F.producer[APRICOT], F.producer[DRIED]};
     Ovop__V1__Cooperative *today =
         create_coop("Batken Orchards", VILLAGE2, "", pair, 2, NULL, NULL);
     char *date = pgtest_scalar(E.conn, "SELECT current_date::text");
@@ -1021,7 +953,7 @@ static void test_create_cooperative(void **state)
 
     /* Bad input. */
     Ovop__V1__CreateCooperativeRequest in = OVOP__V1__CREATE_COOPERATIVE_REQUEST__INIT;
-    int64_t members[3] = {E.producer[HONEY], E.producer[APRICOT], E.producer[FELT]};
+    int64_t members[3] = {F.producer[HONEY], F.producer[APRICOT], F.producer[FELT]};
     in.name = "Naryn Wool";
     in.territory_code = VILLAGE;
     in.founding_members = members;
@@ -1029,17 +961,17 @@ static void test_create_cooperative(void **state)
 #define REFUSED(code, field, fragment)                                                             \
     expect_refused("CreateCooperative", &in.base, code, field, fragment)
     REFUSED(OVOP_INVALID_ARGUMENT, "founding_members", "at least 2");
-    int64_t same[] = {E.producer[HONEY], E.producer[HONEY]};
+    int64_t same[] = {F.producer[HONEY], F.producer[HONEY]};
     in.founding_members = same;
     in.n_founding_members = 2;
     REFUSED(OVOP_INVALID_ARGUMENT, "founding_members[1]", "twice");
-    int64_t unknown[] = {E.producer[HONEY], 31337};
+    int64_t unknown[] = {F.producer[HONEY], 31337};
     in.founding_members = unknown;
     REFUSED(OVOP_NOT_FOUND, "founding_members[1]", "31337");
-    int64_t idle[] = {E.producer[SUSPENDED], E.producer[HONEY]};
+    int64_t idle[] = {F.producer[SUSPENDED], F.producer[HONEY]};
     in.founding_members = idle;
     REFUSED(OVOP_FAILED_PRECONDITION, "founding_members[0]", "suspended");
-    int64_t negative[] = {E.producer[HONEY], -2};
+    int64_t negative[] = {F.producer[HONEY], -2};
     in.founding_members = negative;
     REFUSED(OVOP_INVALID_ARGUMENT, "founding_members[1]", NULL);
     in.founding_members = members;
@@ -1134,7 +1066,7 @@ static void expect_membership_refused(const char *method, int64_t coop, int32_t 
 static void test_membership(void **state)
 {
     int64_t coop = coop_id("Kochkor Artisans");
-    int64_t honey = E.producer[HONEY], apricot = E.producer[APRICOT];
+    int64_t honey = F.producer[HONEY], apricot = F.producer[APRICOT];
     Ovop__V1__Cooperative *c = NULL;
     Ovop__V1__Reply *rep = NULL;
 
@@ -1172,21 +1104,21 @@ static void test_membership(void **state)
     const char *J = "JoinCooperative", *L = "LeaveCooperative";
     expect_membership_refused(J, coop, 2, apricot, "2021-04-01", OVOP_ALREADY_EXISTS, "producer_id",
                               "already a member");
-    expect_membership_refused(J, coop, 1, E.producer[DRIED], "2021-04-01", OVOP_FAILED_PRECONDITION,
+    expect_membership_refused(J, coop, 1, F.producer[DRIED], "2021-04-01", OVOP_FAILED_PRECONDITION,
                               "version", "version 2");
-    expect_membership_refused(J, coop, 2, E.producer[SUSPENDED], "2021-04-01",
+    expect_membership_refused(J, coop, 2, F.producer[SUSPENDED], "2021-04-01",
                               OVOP_FAILED_PRECONDITION, "producer_id", "suspended");
     expect_membership_refused(J, coop, 2, 8888888, "2021-04-01", OVOP_NOT_FOUND, "producer_id",
                               "8888888");
     expect_membership_refused(J, 7777777, 2, apricot, "2021-04-01", OVOP_NOT_FOUND,
                               "cooperative_id", "7777777");
-    expect_membership_refused(J, coop, 2, E.producer[DRIED], "2019-12-31", OVOP_INVALID_ARGUMENT,
+    expect_membership_refused(J, coop, 2, F.producer[DRIED], "2019-12-31", OVOP_INVALID_ARGUMENT,
                               "joined_on", "founded on 2020-03-01");
-    expect_membership_refused(J, coop, 2, E.producer[DRIED], "2999-01-01", OVOP_INVALID_ARGUMENT,
+    expect_membership_refused(J, coop, 2, F.producer[DRIED], "2999-01-01", OVOP_INVALID_ARGUMENT,
                               "joined_on", "future");
-    expect_membership_refused(J, coop, 2, E.producer[DRIED], "2021-13-01", OVOP_INVALID_ARGUMENT,
+    expect_membership_refused(J, coop, 2, F.producer[DRIED], "2021-13-01", OVOP_INVALID_ARGUMENT,
                               "joined_on", "YYYY-MM-DD");
-    expect_membership_refused(J, coop, 0, E.producer[DRIED], "", OVOP_INVALID_ARGUMENT, "version",
+    expect_membership_refused(J, coop, 0, F.producer[DRIED], "", OVOP_INVALID_ARGUMENT, "version",
                               NULL);
     expect_membership_refused(J, coop, 2, 0, "", OVOP_INVALID_ARGUMENT, "producer_id", NULL);
     expect_membership_refused(J, 0, 2, apricot, "", OVOP_INVALID_ARGUMENT, "cooperative_id", NULL);
@@ -1194,7 +1126,7 @@ static void test_membership(void **state)
     /* Leave: before joining is refused, then on a date. */
     expect_membership_refused(L, coop, 2, apricot, "2021-02-28", OVOP_INVALID_ARGUMENT, "left_on",
                               "joined cooperative");
-    expect_membership_refused(L, coop, 2, E.producer[DRIED], "2021-05-01", OVOP_FAILED_PRECONDITION,
+    expect_membership_refused(L, coop, 2, F.producer[DRIED], "2021-05-01", OVOP_FAILED_PRECONDITION,
                               "producer_id", "not a member");
     expect_membership_refused(L, coop, 2, apricot, "2999-01-01", OVOP_INVALID_ARGUMENT, "left_on",
                               "future");
@@ -1248,15 +1180,15 @@ static void test_membership(void **state)
     for (int i = 0; i < 2; i++) {
         j[i].cooperative_id = coop;
         j[i].version = got->version;
-        j[i].producer_id = E.producer[i ? WOOL : DRIED];
+        j[i].producer_id = F.producer[i ? WOOL : DRIED];
     }
     racer_t racers[2] = {{J, &j[0].base, -1}, {J, &j[1].base, -1}};
     race(racers);
     protobuf_c_message_free_unpacked(&got->base, NULL);
     assert_int_equal(countf("SELECT count(*) FROM registry.cooperative_members WHERE "
                             "cooperative_id = %lld AND producer_id IN (%lld, %lld)",
-                            (long long)coop, (long long)E.producer[DRIED],
-                            (long long)E.producer[WOOL]),
+                            (long long)coop, (long long)F.producer[DRIED],
+                            (long long)F.producer[WOOL]),
                      1);
     assert_int_equal(countf("SELECT count(*) FROM bus.events WHERE subject = 'cooperative/%lld'",
                             (long long)coop),
@@ -1279,7 +1211,7 @@ static Ovop__V1__CooperativeCapacity *capacity(int64_t coop, const char *hs, con
 static void test_capacity(void **state)
 {
     /* A cooperative of its own for clear sums: felt makers and the honey house. */
-    int64_t founders[] = {E.producer[FELT], E.producer[HONEY]};
+    int64_t founders[] = {F.producer[FELT], F.producer[HONEY]};
     Ovop__V1__Cooperative *c =
         create_coop("Naryn Honey and Felt", VILLAGE, "2023-01-01", founders, 2, NULL, NULL);
     int64_t coop = c->id;
@@ -1341,12 +1273,12 @@ static void test_capacity(void **state)
     protobuf_c_message_free_unpacked(&cap->base, NULL);
 
     /* A suspended member offers nothing. */
-    set_status(E.producer[HONEY], OVOP__V1__PRODUCER_STATUS__PRODUCER_STATUS_SUSPENDED);
+    set_status(F.producer[HONEY], OVOP__V1__PRODUCER_STATUS__PRODUCER_STATUS_SUSPENDED);
     cap = capacity(coop, "040900", "");
     assert_string_equal(cap->unit, "pcs");
     assert_int_equal(cap->members_contributing, 1);
     protobuf_c_message_free_unpacked(&cap->base, NULL);
-    set_status(E.producer[HONEY], OVOP__V1__PRODUCER_STATUS__PRODUCER_STATUS_ACTIVE);
+    set_status(F.producer[HONEY], OVOP__V1__PRODUCER_STATUS__PRODUCER_STATUS_ACTIVE);
 
     /* Bad requests. */
     Ovop__V1__CooperativeCapacityRequest in = OVOP__V1__COOPERATIVE_CAPACITY_REQUEST__INIT;
@@ -1443,17 +1375,7 @@ static void test_list_cooperatives(void **state)
 /* Runs ovopctl with args; returns its exit code; output in <tmpdir>/<log>.log. */
 static int ovopctl(const char *log, const char *const *args)
 {
-    char *bin = harness_bin("ovopctl");
-    char env_broker[96];
-    snprintf(env_broker, sizeof(env_broker), "OVOP_BROKER=%s", E.endpoint);
-    const char *env[] = {env_broker, NULL};
-    pid_t pid;
-    int status = -1;
-    assert_int_equal(harness_spawn(&pid, bin, args, env, log), 0);
-    free(bin);
-    assert_int_equal(harness_wait_exit(pid, 20000, &status), 0);
-    assert_true(WIFEXITED(status));
-    return WEXITSTATUS(status);
+    return svcenv_ovopctl(&E, log, args, 20000);
 }
 
 static char *read_log(const char *log)
@@ -1480,10 +1402,10 @@ static void expect_output(const char *log, const char *fragment)
 static void test_ovopctl(void **state)
 {
     char honey[24], apricot[24], felt[24], dried[24];
-    snprintf(honey, sizeof(honey), "%lld", (long long)E.producer[HONEY]);
-    snprintf(apricot, sizeof(apricot), "%lld", (long long)E.producer[APRICOT]);
-    snprintf(felt, sizeof(felt), "%lld", (long long)E.producer[FELT]);
-    snprintf(dried, sizeof(dried), "%lld", (long long)E.producer[DRIED]);
+    snprintf(honey, sizeof(honey), "%lld", (long long)F.producer[HONEY]);
+    snprintf(apricot, sizeof(apricot), "%lld", (long long)F.producer[APRICOT]);
+    snprintf(felt, sizeof(felt), "%lld", (long long)F.producer[FELT]);
+    snprintf(dried, sizeof(dried), "%lld", (long long)F.producer[DRIED]);
 
     const char *a1[] = {"product",        "create",    "--producer", honey,        "--name-en",
                         "Mountain honey", "--name-ru", "Горный мёд", "--category", "honey",

@@ -18,9 +18,9 @@
 
 #include "client.h"
 #include "harness.h"
-#include "migrate.h"
 #include "ovop/v1/registry.pb-c.h"
 #include "pgtest.h"
+#include "svcenv.h"
 #include "util.h"
 
 #define KOCHKOR     "41704235000000" /* Kochkor District, Naryn Region */
@@ -35,100 +35,44 @@
 #define HONEY       "040900"
 #define FELT        "570500"
 
-static struct env {
-    char *db;
-    PGconn *conn;
-    char endpoint[64];
-    pid_t broker;
-    pid_t reg[2];
-} E;
+static svcenv_t E;
 
-static pid_t spawn_registryd(const char *log)
-{
-    uint16_t http;
-    assert_int_equal(harness_free_port(&http), 0);
-    char http_s[32];
-    snprintf(http_s, sizeof(http_s), "127.0.0.1:%u", http);
-    const char *args[] = {"--broker", E.endpoint, "--database-url", E.db, "--http", http_s, NULL};
-    char *bin = harness_bin("ovop-registryd");
-    pid_t pid;
-    assert_int_equal(harness_spawn(&pid, bin, args, NULL, log), 0);
-    free(bin);
-    return pid;
-}
+static const char *const seed[] = {
+    "INSERT INTO registry.territories (code, kind, parent_code, name_ru, name_en, "
+    "valid_from, valid_to) VALUES "
+    "('" OLD_VILLAGE "', 'village', '" KOCHKOR "', 'Старое', 'Old', '2000-01-01', "
+    "'2010-01-01'), "
+    "('" OLD_AIMAK "', 'aiyl_aimak', '" KOCHKOR "', 'Старый а/а', 'Old AA', '2000-01-01', "
+    "'2010-01-01'), "
+    "('" VILLAGE_A "', 'village', '" KOCHKOR "', 'Кочкор', 'Kochkor', '2000-01-01', NULL), "
+    "('" VILLAGE_B "', 'village', '" KOCHKOR "', 'Семиз-Бел', 'Semiz-Bel', '2000-01-01', "
+    "NULL), "
+    "('" VILLAGE_C "', 'village', '" BATKEN_D "', 'Кара-Бак', 'Kara-Bak', '2000-01-01', "
+    "NULL) RETURNING 1",
+    NULL};
 
 static int setup(void **state)
 {
-    uint16_t port, http;
-    E.db = pgtest_create("territories");
-    E.conn = pgtest_connect(E.db);
-    char *err = NULL;
-    if (ovop_migrate(E.conn, NULL, &err) < 0)
-        fail_msg("migrate: %s", err);
-    free(pgtest_scalar(
-        E.conn,
-        "INSERT INTO registry.territories (code, kind, parent_code, name_ru, name_en, "
-        "valid_from, valid_to) VALUES "
-        "('" OLD_VILLAGE "', 'village', '" KOCHKOR "', 'Старое', 'Old', '2000-01-01', "
-        "'2010-01-01'), "
-        "('" OLD_AIMAK "', 'aiyl_aimak', '" KOCHKOR "', 'Старый а/а', 'Old AA', '2000-01-01', "
-        "'2010-01-01'), "
-        "('" VILLAGE_A "', 'village', '" KOCHKOR "', 'Кочкор', 'Kochkor', '2000-01-01', NULL), "
-        "('" VILLAGE_B "', 'village', '" KOCHKOR "', 'Семиз-Бел', 'Semiz-Bel', '2000-01-01', "
-        "NULL), "
-        "('" VILLAGE_C "', 'village', '" BATKEN_D "', 'Кара-Бак', 'Kara-Bak', '2000-01-01', "
-        "NULL) RETURNING 1"));
-    assert_int_equal(harness_free_port(&port), 0);
-    assert_int_equal(harness_free_port(&http), 0);
-    snprintf(E.endpoint, sizeof(E.endpoint), "tcp://127.0.0.1:%u", port);
-    char http_s[32];
-    snprintf(http_s, sizeof(http_s), "127.0.0.1:%u", http);
-    const char *bargs[] = {"--bind", E.endpoint, "--http", http_s, NULL};
-    char *bin = harness_bin("ovop-broker");
-    assert_int_equal(harness_spawn(&E.broker, bin, bargs, NULL, "broker"), 0);
-    free(bin);
-    E.reg[0] = spawn_registryd("registryd-0");
-    E.reg[1] = spawn_registryd("registryd-1");
-    assert_int_equal(harness_wait_service(E.endpoint, "ovop.registry", 15000), 0);
+    svcenv_start(
+        &E, &(svcenv_config_t){.db_name = "territories",
+                               .seed_sql = seed,
+                               .daemon = "ovop-registryd",
+                               .service = "ovop.registry",
+                               .instances = 2,
+                               .client = {.timeout_ms = 10000, .retries = 1, .max_msg = 4 << 20}});
     return 0;
 }
 
 static int teardown(void **state)
 {
-    harness_stop(E.reg[0]);
-    harness_stop(E.reg[1]);
-    harness_stop(E.broker);
-    PQfinish(E.conn);
-    pgtest_drop(&E.db);
+    svcenv_stop(&E);
     return 0;
 }
 
 /* --- helpers --- */
 
-static long count(const char *fmt, ...) OVOP_PRINTF(1, 2);
-static long count(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char sql[2048];
-    vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-    char *v = pgtest_scalar(E.conn, sql);
-    long n = strtol(v, NULL, 10);
-    free(v);
-    return n;
-}
-
-static char *scalar(const char *fmt, ...) OVOP_PRINTF(1, 2);
-static char *scalar(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char sql[2048];
-    vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-    return pgtest_scalar(E.conn, sql);
-}
+#define count(...)  svcenv_countf(&E, __VA_ARGS__)
+#define scalar(...) svcenv_scalarf(&E, __VA_ARGS__)
 
 static long events(void)
 {
@@ -145,25 +89,7 @@ static int call(const char *method, const char *rid, const ProtobufCMessage *in,
                 const ProtobufCMessageDescriptor *out_desc, ProtobufCMessage **ret_out,
                 Ovop__V1__Reply **ret_rep)
 {
-    ovop_client_t *c;
-    ovop_client_options_t o = {
-        .brokers = E.endpoint, .timeout_ms = 10000, .retries = 1, .max_msg = 4 << 20};
-    assert_int_equal(ovop_client_new(&c, NULL, &o), 0);
-    Ovop__V1__Reply *rep = NULL;
-    ProtobufCMessage *out = NULL;
-    int r = ovop_client_call(c, "ovop.registry", method, rid, in, out_desc, &rep, &out);
-    ovop_client_destroy(&c);
-    assert_int_equal(r, 0);
-    int code = rep->status ? (int)rep->status->code : 0;
-    if (ret_rep)
-        *ret_rep = rep;
-    else
-        ovop__v1__reply__free_unpacked(rep, NULL);
-    if (ret_out)
-        *ret_out = out;
-    else if (out)
-        protobuf_c_message_free_unpacked(out, NULL);
-    return code;
+    return svcenv_call(&E, method, rid, in, out_desc, ret_out, ret_rep);
 }
 
 /* Calls method expecting status `code` with a violation on `field` whose description holds
@@ -818,17 +744,7 @@ static void test_import_direct(void **state)
 /* Runs ovopctl with args; returns its exit code; output in <tmpdir>/<log>.log. */
 static int ovopctl(const char *log, const char *const *args)
 {
-    char *bin = harness_bin("ovopctl");
-    char env_broker[96];
-    snprintf(env_broker, sizeof(env_broker), "OVOP_BROKER=%s", E.endpoint);
-    const char *env[] = {env_broker, NULL};
-    pid_t pid;
-    int status = -1;
-    assert_int_equal(harness_spawn(&pid, bin, args, env, log), 0);
-    free(bin);
-    assert_int_equal(harness_wait_exit(pid, 120000, &status), 0);
-    assert_true(WIFEXITED(status));
-    return WEXITSTATUS(status);
+    return svcenv_ovopctl(&E, log, args, 120000);
 }
 
 static char *read_log(const char *log)

@@ -22,71 +22,37 @@
 #include "migrate.h"
 #include "ovop/v1/registry.pb-c.h"
 #include "pgtest.h"
+#include "svcenv.h"
 #include "util.h"
 
 #define HEARTBEAT_MS "200"
 
-static struct env {
-    char *db;
-    uint16_t port;
-    uint16_t broker_http;
-    uint16_t reg_http[2];
-    char endpoint[64];
-    pid_t broker;
-    pid_t reg[2];
-} E;
+static svcenv_t E;
 
-static void spawn_broker(void)
-{
-    char bind[64], http[64];
-    snprintf(bind, sizeof(bind), "tcp://127.0.0.1:%u", E.port);
-    snprintf(http, sizeof(http), "127.0.0.1:%u", E.broker_http);
-    const char *args[] = {"--bind", bind, "--http", http, "--heartbeat-ms", HEARTBEAT_MS, NULL};
-    char *bin = harness_bin("ovop-broker");
-    assert_int_equal(harness_spawn(&E.broker, bin, args, NULL, "broker"), 0);
-    free(bin);
-}
+static const char *const broker_args[] = {"--heartbeat-ms", HEARTBEAT_MS, NULL};
+static const char *const registryd_args[] = {
+    "--heartbeat-ms", HEARTBEAT_MS,       "--credit", "16", "--drain-ms",
+    "5000",           "--schema-wait-ms", "2000",     NULL};
 
 static pid_t spawn_registryd(int i, const char *db, const char *log)
 {
-    char http[64];
-    snprintf(http, sizeof(http), "127.0.0.1:%u", E.reg_http[i]);
-    const char *args[] = {"--broker",   E.endpoint,       "--database-url",   db,         "--http",
-                          http,         "--heartbeat-ms", HEARTBEAT_MS,       "--credit", "16",
-                          "--drain-ms", "5000",           "--schema-wait-ms", "2000",     NULL};
-    char *bin = harness_bin("ovop-registryd");
-    pid_t pid;
-    assert_int_equal(harness_spawn(&pid, bin, args, NULL, log), 0);
-    free(bin);
-    return pid;
+    return svcenv_spawn_daemon(&E, i, db, log);
 }
 
 static int setup(void **state)
 {
-    E.db = pgtest_create("registry");
-    PGconn *c = pgtest_connect(E.db);
-    char *err = NULL;
-    if (ovop_migrate(c, NULL, &err) < 0)
-        fail_msg("migrate: %s", err);
-    PQfinish(c);
-    assert_int_equal(harness_free_port(&E.port), 0);
-    assert_int_equal(harness_free_port(&E.broker_http), 0);
-    assert_int_equal(harness_free_port(&E.reg_http[0]), 0);
-    assert_int_equal(harness_free_port(&E.reg_http[1]), 0);
-    snprintf(E.endpoint, sizeof(E.endpoint), "tcp://127.0.0.1:%u", E.port);
-    spawn_broker();
-    E.reg[0] = spawn_registryd(0, E.db, "registryd-0");
-    E.reg[1] = spawn_registryd(1, E.db, "registryd-1");
-    assert_int_equal(harness_wait_service(E.endpoint, "ovop.registry", 15000), 0);
+    svcenv_start(&E, &(svcenv_config_t){.db_name = "registry",
+                                        .daemon = "ovop-registryd",
+                                        .service = "ovop.registry",
+                                        .instances = 2,
+                                        .broker_args = broker_args,
+                                        .daemon_args = registryd_args});
     return 0;
 }
 
 static int teardown(void **state)
 {
-    harness_stop(E.reg[0]);
-    harness_stop(E.reg[1]);
-    harness_stop(E.broker);
-    pgtest_drop(&E.db);
+    svcenv_stop(&E);
     return 0;
 }
 
@@ -374,7 +340,7 @@ static void test_bad_input_through_broker(void **state)
     double rejected = 0;
     for (int i = 0; i < 2; i++) {
         ovop_buf_reset(&page);
-        assert_int_equal(harness_http_get(E.reg_http[i], "/metrics", &page), 200);
+        assert_int_equal(harness_http_get(E.daemon_http[i], "/metrics", &page), 200);
         double d = harness_metric(
             page.data, "ovop_requests_rejected_total{service=\"ovop.registry\",reason=\"decode\"}");
         rejected += d > 0 ? d : 0;
@@ -387,13 +353,13 @@ static void test_health_endpoints(void **state)
 {
     ovop_buf_t body;
     ovop_buf_init(&body);
-    assert_int_equal(harness_http_get(E.reg_http[0], "/healthz", &body), 200);
+    assert_int_equal(harness_http_get(E.daemon_http[0], "/healthz", &body), 200);
     ovop_buf_reset(&body);
-    assert_int_equal(harness_http_get(E.reg_http[0], "/readyz", &body), 200);
+    assert_int_equal(harness_http_get(E.daemon_http[0], "/readyz", &body), 200);
     ovop_buf_reset(&body);
-    assert_int_equal(harness_http_get(E.reg_http[0], "/nope", &body), 404);
+    assert_int_equal(harness_http_get(E.daemon_http[0], "/nope", &body), 404);
     ovop_buf_reset(&body);
-    assert_int_equal(harness_http_get(E.reg_http[0], "/metrics", &body), 200);
+    assert_int_equal(harness_http_get(E.daemon_http[0], "/metrics", &body), 200);
     assert_non_null(strstr(body.data, "# TYPE ovop_requests_total counter"));
     assert_non_null(strstr(body.data, "ovop_pg_connections"));
     ovop_buf_free(&body);
@@ -461,16 +427,16 @@ static void run_load(unsigned n, unsigned per, unsigned at, void (*disrupt)(void
 
 static void kill_one_registryd(void)
 {
-    harness_kill(E.reg[0], SIGKILL);
-    harness_wait_exit(E.reg[0], 5000, NULL);
-    E.reg[0] = 0;
+    harness_kill(E.daemon[0], SIGKILL);
+    harness_wait_exit(E.daemon[0], 5000, NULL);
+    E.daemon[0] = 0;
 }
 
 static void test_sigkill_one_instance_under_load(void **state)
 {
     run_load(8, 400, 600, kill_one_registryd);
     /* Bring the second instance back for the next cases. */
-    E.reg[0] = spawn_registryd(0, E.db, "registryd-0b");
+    E.daemon[0] = spawn_registryd(0, E.db, "registryd-0b");
     harness_sleep_ms(500);
 }
 
@@ -479,7 +445,7 @@ static void restart_broker(void)
     harness_kill(E.broker, SIGKILL);
     harness_wait_exit(E.broker, 5000, NULL);
     harness_sleep_ms(300);
-    spawn_broker();
+    svcenv_spawn_broker(&E);
 }
 
 static void test_broker_restart_under_load(void **state)
@@ -492,8 +458,8 @@ static pid_t drained_pid;
 
 static void sigterm_one_registryd(void)
 {
-    drained_pid = E.reg[1];
-    harness_kill(E.reg[1], SIGTERM);
+    drained_pid = E.daemon[1];
+    harness_kill(E.daemon[1], SIGTERM);
 }
 
 static void test_sigterm_drains(void **state)
@@ -503,7 +469,7 @@ static void test_sigterm_drains(void **state)
     assert_int_equal(harness_wait_exit(drained_pid, 10000, &status), 0);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
-    E.reg[1] = spawn_registryd(1, E.db, "registryd-1b");
+    E.daemon[1] = spawn_registryd(1, E.db, "registryd-1b");
     assert_int_equal(harness_wait_service(E.endpoint, "ovop.registry", 10000), 0);
 }
 
@@ -551,17 +517,7 @@ static void test_refuses_unknown_schema(void **state)
 /* Runs ovopctl with args and returns its exit code; output goes to <tmpdir>/<log>.log. */
 static int ovopctl(const char *log, const char *const *args)
 {
-    char *bin = harness_bin("ovopctl");
-    char env_broker[96];
-    snprintf(env_broker, sizeof(env_broker), "OVOP_BROKER=%s", E.endpoint);
-    const char *env[] = {env_broker, NULL};
-    pid_t pid;
-    int status = -1;
-    assert_int_equal(harness_spawn(&pid, bin, args, env, log), 0);
-    free(bin);
-    assert_int_equal(harness_wait_exit(pid, 20000, &status), 0);
-    assert_true(WIFEXITED(status));
-    return WEXITSTATUS(status);
+    return svcenv_ovopctl(&E, log, args, 20000);
 }
 
 static char *read_log(const char *log)

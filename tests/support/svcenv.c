@@ -1,0 +1,190 @@
+/* See svcenv.h. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "harness.h"
+#include "migrate.h"
+#include "pgtest.h"
+#include "svcenv.h"
+
+#define MAX_ARGS 64
+
+/* Appends the NULL-terminated extra to args (holding *n), keeping room for the final NULL. */
+static void append_args(const char **args, size_t *n, const char *const *extra)
+{
+    for (size_t i = 0; extra && extra[i]; i++) {
+        assert_true(*n + 1 < MAX_ARGS);
+        args[(*n)++] = extra[i];
+    }
+    args[*n] = NULL;
+}
+
+void svcenv_spawn_broker(svcenv_t *e)
+{
+    char http[32];
+    snprintf(http, sizeof(http), "127.0.0.1:%u", e->broker_http);
+    const char *args[MAX_ARGS] = {"--bind", e->endpoint, "--http", http};
+    size_t n = 4;
+    append_args(args, &n, e->cfg.broker_args);
+    char *bin = harness_bin("ovop-broker");
+    assert_int_equal(harness_spawn(&e->broker, bin, args, NULL, "broker"), 0);
+    free(bin);
+}
+
+pid_t svcenv_spawn_daemon(svcenv_t *e, int i, const char *db, const char *log)
+{
+    assert_true(i >= 0 && i < SVCENV_MAX_INSTANCES);
+    char http[32];
+    snprintf(http, sizeof(http), "127.0.0.1:%u", e->daemon_http[i]);
+    const char *args[MAX_ARGS] = {"--broker", e->endpoint, "--database-url", db, "--http", http};
+    size_t n = 6;
+    append_args(args, &n, e->cfg.daemon_args);
+    char *bin = harness_bin(e->cfg.daemon);
+    pid_t pid;
+    assert_int_equal(harness_spawn(&pid, bin, args, NULL, log), 0);
+    free(bin);
+    return pid;
+}
+
+void svcenv_start(svcenv_t *e, const svcenv_config_t *cfg)
+{
+    *e = (svcenv_t){.cfg = *cfg};
+    if (e->cfg.instances == 0)
+        e->cfg.instances = 1;
+    assert_true(e->cfg.instances > 0 && e->cfg.instances <= SVCENV_MAX_INSTANCES);
+    if (!e->cfg.log_name)
+        e->cfg.log_name = strncmp(cfg->daemon, "ovop-", 5) == 0 ? cfg->daemon + 5 : cfg->daemon;
+
+    e->db = pgtest_create(cfg->db_name);
+    e->conn = pgtest_connect(e->db);
+    char *err = NULL;
+    if (ovop_migrate(e->conn, NULL, &err) < 0)
+        fail_msg("migrate: %s", err);
+    for (size_t i = 0; cfg->seed_sql && cfg->seed_sql[i]; i++)
+        free(pgtest_scalar(e->conn, cfg->seed_sql[i]));
+
+    assert_int_equal(harness_free_port(&e->port), 0);
+    assert_int_equal(harness_free_port(&e->broker_http), 0);
+    for (int i = 0; i < e->cfg.instances; i++)
+        assert_int_equal(harness_free_port(&e->daemon_http[i]), 0);
+    snprintf(e->endpoint, sizeof(e->endpoint), "tcp://127.0.0.1:%u", e->port);
+    e->cfg.client.brokers = e->endpoint;
+
+    svcenv_spawn_broker(e);
+    for (int i = 0; i < e->cfg.instances; i++) {
+        char log[64];
+        if (e->cfg.instances == 1)
+            snprintf(log, sizeof(log), "%s", e->cfg.log_name);
+        else
+            snprintf(log, sizeof(log), "%s-%d", e->cfg.log_name, i);
+        e->daemon[i] = svcenv_spawn_daemon(e, i, e->db, log);
+    }
+    assert_int_equal(harness_wait_service(e->endpoint, e->cfg.service, 15000), 0);
+}
+
+void svcenv_stop(svcenv_t *e)
+{
+    for (int i = 0; i < SVCENV_MAX_INSTANCES; i++)
+        harness_stop(e->daemon[i]);
+    harness_stop(e->broker);
+    if (e->conn)
+        PQfinish(e->conn);
+    e->conn = NULL;
+    pgtest_drop(&e->db);
+}
+
+ovop_client_t *svcenv_client(const svcenv_t *e)
+{
+    ovop_client_t *c;
+    assert_int_equal(ovop_client_new(&c, NULL, &e->cfg.client), 0);
+    return c;
+}
+
+int svcenv_call(const svcenv_t *e, const char *method, const char *rid, const ProtobufCMessage *in,
+                const ProtobufCMessageDescriptor *out_desc, ProtobufCMessage **ret_out,
+                Ovop__V1__Reply **ret_rep)
+{
+    ovop_client_t *c = svcenv_client(e);
+    Ovop__V1__Reply *rep = NULL;
+    ProtobufCMessage *out = NULL;
+    int r = ovop_client_call(c, e->cfg.service, method, rid, in, out_desc, &rep, &out);
+    ovop_client_destroy(&c);
+    assert_int_equal(r, 0);
+    int code = rep->status ? (int)rep->status->code : 0;
+    if (ret_rep)
+        *ret_rep = rep;
+    else
+        ovop__v1__reply__free_unpacked(rep, NULL);
+    if (ret_out)
+        *ret_out = out;
+    else if (out)
+        protobuf_c_message_free_unpacked(out, NULL);
+    return code;
+}
+
+long svcenv_count(const svcenv_t *e, const char *sql)
+{
+    char *v = pgtest_scalar(e->conn, sql);
+    long n = strtol(v, NULL, 10);
+    free(v);
+    return n;
+}
+
+/* The formatted query (malloc'd). */
+static char *vformat(const char *fmt, va_list ap) OVOP_PRINTF(1, 0);
+static char *vformat(const char *fmt, va_list ap)
+{
+    va_list aq;
+    va_copy(aq, ap);
+    int n = vsnprintf(NULL, 0, fmt, aq);
+    va_end(aq);
+    assert_true(n >= 0);
+    char *s = xmalloc((size_t)n + 1);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    return s;
+}
+
+long svcenv_countf(const svcenv_t *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *sql = vformat(fmt, ap);
+    va_end(ap);
+    long n = svcenv_count(e, sql);
+    free(sql);
+    return n;
+}
+
+char *svcenv_scalarf(const svcenv_t *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *sql = vformat(fmt, ap);
+    va_end(ap);
+    char *v = pgtest_scalar(e->conn, sql);
+    free(sql);
+    return v;
+}
+
+int svcenv_ovopctl(const svcenv_t *e, const char *log, const char *const *args, unsigned timeout_ms)
+{
+    char *bin = harness_bin("ovopctl");
+    char env_broker[96];
+    snprintf(env_broker, sizeof(env_broker), "OVOP_BROKER=%s", e->endpoint);
+    const char *env[] = {env_broker, NULL};
+    pid_t pid;
+    int status = -1;
+    assert_int_equal(harness_spawn(&pid, bin, args, env, log), 0);
+    free(bin);
+    assert_int_equal(harness_wait_exit(pid, timeout_ms, &status), 0);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
