@@ -490,8 +490,9 @@ static int cert_change(ctl_t *c, const char *verb, const char *method, int argc,
     return r < 0 ? CTL_EXIT_OK : r;
 }
 
-static void print_cert_row(const Ovop__V1__Certificate *ct)
+static void print_cert_row(const ProtobufCMessage *m)
 {
+    const Ovop__V1__Certificate *ct = (const Ovop__V1__Certificate *)m;
     char producer[24], stars[8];
     snprintf(producer, sizeof(producer), "%lld", (long long)ct->producer_id);
     snprintf(stars, sizeof(stars), "%u", ct->stars);
@@ -503,6 +504,17 @@ static void print_cert_row(const Ovop__V1__Certificate *ct)
     ctl_print_cell(ct->issued_on, 10);
     ctl_print_cell(ct->expires_on, 10);
     printf("%s\n", ct->renewed_from);
+}
+
+static void print_cert_header(void)
+{
+    ctl_print_cell("NUMBER", 16);
+    ctl_print_cell("STATUS", 9);
+    ctl_print_cell("STARS", 5);
+    ctl_print_cell("PRODUCER", 10);
+    ctl_print_cell("ISSUED", 10);
+    ctl_print_cell("EXPIRES", 10);
+    printf("RENEWED FROM\n");
 }
 
 static int cert_list(ctl_t *c, int argc, char **argv)
@@ -538,48 +550,23 @@ static int cert_list(ctl_t *c, int argc, char **argv)
                 status);
         goto out;
     }
-    char *next = xstrdup(token ? token : "");
-    unsigned total = 0;
-    if (!c->json) {
-        ctl_print_cell("NUMBER", 16);
-        ctl_print_cell("STATUS", 9);
-        ctl_print_cell("STARS", 5);
-        ctl_print_cell("PRODUCER", 10);
-        ctl_print_cell("ISSUED", 10);
-        ctl_print_cell("EXPIRES", 10);
-        printf("RENEWED FROM\n");
-    }
-    do {
-        Ovop__V1__ListCertificatesRequest in = OVOP__V1__LIST_CERTIFICATES_REQUEST__INIT;
-        in.producer_id = producer;
-        in.territory_prefix = territory ? territory : "";
-        in.status = st;
-        in.page_size = (uint32_t)page_size;
-        in.page_token = next;
-        ProtobufCMessage *out = NULL;
-        r = ctl_call(c, SERVICE, "ListCertificates", &in.base,
-                     &ovop__v1__list_certificates_response__descriptor, &out);
-        if (r != CTL_EXIT_OK)
-            break;
-        const Ovop__V1__ListCertificatesResponse *resp =
-            (const Ovop__V1__ListCertificatesResponse *)out;
-        if (c->json)
-            ctl_print_json(out);
-        else
-            for (size_t i = 0; i < resp->n_certificates; i++)
-                print_cert_row(resp->certificates[i]);
-        total += (unsigned)resp->n_certificates;
-        free(next);
-        next = xstrdup(resp->next_page_token);
-        protobuf_c_message_free_unpacked(out, NULL);
-    } while (all && next[0]);
-    if (r == CTL_EXIT_OK && !c->json) {
-        printf("(%u certificate%s", total, total == 1 ? "" : "s");
-        if (next[0])
-            printf("; more with --page-token %s or --all", next);
-        printf(")\n");
-    }
-    free(next);
+    Ovop__V1__ListCertificatesRequest in = OVOP__V1__LIST_CERTIFICATES_REQUEST__INIT;
+    in.producer_id = producer;
+    in.territory_prefix = territory ? territory : "";
+    in.status = st;
+    in.page_size = (uint32_t)page_size;
+    r = ctl_list_pages(c,
+                       &(ctl_list_t){.service = SERVICE,
+                                     .method = "ListCertificates",
+                                     .request = &in.base,
+                                     .response = &ovop__v1__list_certificates_response__descriptor,
+                                     .rows = "certificates",
+                                     .page_token = token,
+                                     .all = all,
+                                     .print_header = print_cert_header,
+                                     .print_row = print_cert_row,
+                                     .one = "certificate",
+                                     .many = "certificates"});
 out:
     ovop_config_free(opts, n_opts);
     return r < 0 ? CTL_EXIT_OK : r;

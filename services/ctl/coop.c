@@ -183,6 +183,27 @@ static unsigned current_members(const Ovop__V1__Cooperative *c)
     return n;
 }
 
+static void print_list_header(void)
+{
+    ctl_print_cell("ID", 8);
+    ctl_print_cell("NAME", 36);
+    ctl_print_cell("TERRITORY", 14);
+    ctl_print_cell("FOUNDED", 10);
+    printf("MEMBERS\n");
+}
+
+static void print_list_row(const ProtobufCMessage *m)
+{
+    const Ovop__V1__Cooperative *co = (const Ovop__V1__Cooperative *)m;
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", (long long)co->id);
+    ctl_print_cell(id, 8);
+    ctl_print_cell(co->name, 36);
+    ctl_print_cell(co->territory_code, 14);
+    ctl_print_cell(co->founded_on, 10);
+    printf("%u\n", current_members(co));
+}
+
 static int coop_list(ctl_t *c, int argc, char **argv)
 {
     char *territory = NULL, *hs = NULL, *token = NULL;
@@ -197,7 +218,6 @@ static int coop_list(ctl_t *c, int argc, char **argv)
     };
     size_t n = OVOP_ARRAY_SIZE(opts);
     int argi;
-    char *next = NULL;
     int r = ctl_parse_flags("ovopctl coop list", "[options]", "Lists cooperatives.", opts, n, argc,
                             argv, &argi);
     if (r != 0)
@@ -207,55 +227,23 @@ static int coop_list(ctl_t *c, int argc, char **argv)
         r = CTL_EXIT_USAGE;
         goto out;
     }
-    next = xstrdup(token ? token : "");
-    unsigned total = 0;
-    if (!c->json) {
-        ctl_print_cell("ID", 8);
-        ctl_print_cell("NAME", 36);
-        ctl_print_cell("TERRITORY", 14);
-        ctl_print_cell("FOUNDED", 10);
-        printf("MEMBERS\n");
-    }
-    do {
-        Ovop__V1__ListCooperativesRequest in = OVOP__V1__LIST_COOPERATIVES_REQUEST__INIT;
-        in.territory_prefix = territory ? territory : "";
-        in.hs_prefix = hs ? hs : "";
-        in.page_size = (uint32_t)page_size;
-        in.page_token = next;
-        ProtobufCMessage *out = NULL;
-        r = ctl_call(c, "ovop.registry", "ListCooperatives", &in.base,
-                     &ovop__v1__list_cooperatives_response__descriptor, &out);
-        if (r != CTL_EXIT_OK)
-            break;
-        const Ovop__V1__ListCooperativesResponse *resp =
-            (const Ovop__V1__ListCooperativesResponse *)out;
-        if (c->json) {
-            ctl_print_json(out);
-        } else {
-            for (size_t i = 0; i < resp->n_cooperatives; i++) {
-                const Ovop__V1__Cooperative *co = resp->cooperatives[i];
-                char id[24];
-                snprintf(id, sizeof(id), "%lld", (long long)co->id);
-                ctl_print_cell(id, 8);
-                ctl_print_cell(co->name, 36);
-                ctl_print_cell(co->territory_code, 14);
-                ctl_print_cell(co->founded_on, 10);
-                printf("%u\n", current_members(co));
-            }
-        }
-        total += (unsigned)resp->n_cooperatives;
-        free(next);
-        next = xstrdup(resp->next_page_token);
-        protobuf_c_message_free_unpacked(out, NULL);
-    } while (all && next[0]);
-    if (r == CTL_EXIT_OK && !c->json) {
-        printf("(%u cooperative%s", total, total == 1 ? "" : "s");
-        if (next[0])
-            printf("; more with --page-token %s or --all", next);
-        printf(")\n");
-    }
+    Ovop__V1__ListCooperativesRequest in = OVOP__V1__LIST_COOPERATIVES_REQUEST__INIT;
+    in.territory_prefix = territory ? territory : "";
+    in.hs_prefix = hs ? hs : "";
+    in.page_size = (uint32_t)page_size;
+    r = ctl_list_pages(c,
+                       &(ctl_list_t){.service = "ovop.registry",
+                                     .method = "ListCooperatives",
+                                     .request = &in.base,
+                                     .response = &ovop__v1__list_cooperatives_response__descriptor,
+                                     .rows = "cooperatives",
+                                     .page_token = token,
+                                     .all = all,
+                                     .print_header = print_list_header,
+                                     .print_row = print_list_row,
+                                     .one = "cooperative",
+                                     .many = "cooperatives"});
 out:
-    free(next);
     ovop_config_free(opts, n);
     return r < 0 ? CTL_EXIT_OK : r;
 }

@@ -39,6 +39,27 @@ int ctl_call(ctl_t *c, const char *service, const char *method, const ProtobufCM
 int ctl_parse_flags(const char *prog, const char *usage, const char *summary,
                     const ovop_opt_t *opts, size_t n, int argc, char **argv, int *ret_argi);
 
+/* A list verb's paging: the request to send again and again with only its page_token
+ * changed, and how to show the response's rows. */
+typedef struct ctl_list {
+    const char *service;
+    const char *method;
+    ProtobufCMessage *request;                  /* filled in but for page_token */
+    const ProtobufCMessageDescriptor *response; /* has `rows` and next_page_token */
+    const char *rows;                           /* the response's repeated field of rows */
+    const char *page_token;                     /* --page-token; NULL: from the start */
+    bool all;                                   /* --all: follow next_page_token to the end */
+    void (*print_header)(void);                 /* the table's header line */
+    void (*print_row)(const ProtobufCMessage *row);
+    const char *one, *many; /* the summary's noun: "(1 <one>" or "(N <many>" */
+} ctl_list_t;
+
+/* Calls spec->method page by page (one page unless spec->all): with --json prints each
+ * response as JSON, else a header, the rows and "(N things; more with --page-token T or
+ * --all)". Returns CTL_EXIT_OK or the failed call's exit code (its error printed, no
+ * summary). */
+int ctl_list_pages(ctl_t *c, const ctl_list_t *spec);
+
 /* Prints m as one JSON document on stdout. */
 void ctl_print_json(const ProtobufCMessage *m);
 /* Prints s left-aligned in a column `width` characters wide (UTF-8 aware), then a space. */

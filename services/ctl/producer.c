@@ -349,8 +349,9 @@ out:
     return r < 0 ? CTL_EXIT_OK : r;
 }
 
-static void print_row(const Ovop__V1__Producer *p)
+static void print_row(const ProtobufCMessage *m)
 {
+    const Ovop__V1__Producer *p = (const Ovop__V1__Producer *)m;
     char id[24];
     snprintf(id, sizeof(id), "%lld", (long long)p->id);
     ctl_print_cell(id, 8);
@@ -359,6 +360,16 @@ static void print_row(const Ovop__V1__Producer *p)
     ctl_print_cell(p->territory_code, 14);
     ctl_print_cell(NAME_OF(statuses, p->status), 9);
     printf("%u\n", p->stars);
+}
+
+static void print_header(void)
+{
+    ctl_print_cell("ID", 8);
+    ctl_print_cell("KIND", 12);
+    ctl_print_cell("LEGAL NAME", 40);
+    ctl_print_cell("TERRITORY", 14);
+    ctl_print_cell("STATUS", 9);
+    printf("STARS\n");
 }
 
 static int producer_list(ctl_t *c, int argc, char **argv)
@@ -384,7 +395,6 @@ static int producer_list(ctl_t *c, int argc, char **argv)
     };
     size_t n = OVOP_ARRAY_SIZE(opts);
     int argi;
-    char *next = NULL;
     int r = ctl_parse_flags("ovopctl producer list", "[options]", "Lists producers.", opts, n, argc,
                             argv, &argi);
     if (r != 0)
@@ -402,51 +412,27 @@ static int producer_list(ctl_t *c, int argc, char **argv)
         r = CTL_EXIT_USAGE;
         goto out;
     }
-    next = xstrdup(token ? token : "");
-    unsigned total = 0;
-    if (!c->json) {
-        ctl_print_cell("ID", 8);
-        ctl_print_cell("KIND", 12);
-        ctl_print_cell("LEGAL NAME", 40);
-        ctl_print_cell("TERRITORY", 14);
-        ctl_print_cell("STATUS", 9);
-        printf("STARS\n");
-    }
-    do {
-        Ovop__V1__ListProducersRequest in = OVOP__V1__LIST_PRODUCERS_REQUEST__INIT;
-        in.territory_prefix = territory ? territory : "";
-        in.hs_prefix = hs ? hs : "";
-        in.category = category ? category : "";
-        in.min_stars = (uint32_t)min_stars;
-        in.certified_only = certified;
-        in.status = st;
-        in.kind = kd;
-        in.page_size = (uint32_t)page_size;
-        in.page_token = next;
-        ProtobufCMessage *out = NULL;
-        r = ctl_call(c, "ovop.registry", "ListProducers", &in.base,
-                     &ovop__v1__list_producers_response__descriptor, &out);
-        if (r != CTL_EXIT_OK)
-            break;
-        const Ovop__V1__ListProducersResponse *resp = (const Ovop__V1__ListProducersResponse *)out;
-        if (c->json)
-            ctl_print_json(out);
-        else
-            for (size_t i = 0; i < resp->n_producers; i++)
-                print_row(resp->producers[i]);
-        total += (unsigned)resp->n_producers;
-        free(next);
-        next = xstrdup(resp->next_page_token);
-        protobuf_c_message_free_unpacked(out, NULL);
-    } while (all && next[0]);
-    if (r == CTL_EXIT_OK && !c->json) {
-        printf("(%u producer%s", total, total == 1 ? "" : "s");
-        if (next[0])
-            printf("; more with --page-token %s or --all", next);
-        printf(")\n");
-    }
+    Ovop__V1__ListProducersRequest in = OVOP__V1__LIST_PRODUCERS_REQUEST__INIT;
+    in.territory_prefix = territory ? territory : "";
+    in.hs_prefix = hs ? hs : "";
+    in.category = category ? category : "";
+    in.min_stars = (uint32_t)min_stars;
+    in.certified_only = certified;
+    in.status = st;
+    in.kind = kd;
+    in.page_size = (uint32_t)page_size;
+    r = ctl_list_pages(c, &(ctl_list_t){.service = "ovop.registry",
+                                        .method = "ListProducers",
+                                        .request = &in.base,
+                                        .response = &ovop__v1__list_producers_response__descriptor,
+                                        .rows = "producers",
+                                        .page_token = token,
+                                        .all = all,
+                                        .print_header = print_header,
+                                        .print_row = print_row,
+                                        .one = "producer",
+                                        .many = "producers"});
 out:
-    free(next);
     ovop_config_free(opts, n);
     return r < 0 ? CTL_EXIT_OK : r;
 }

@@ -252,8 +252,9 @@ static int product_get(ctl_t *c, int argc, char **argv)
     return r;
 }
 
-static void print_row(const Ovop__V1__Product *p)
+static void print_row(const ProtobufCMessage *m)
 {
+    const Ovop__V1__Product *p = (const Ovop__V1__Product *)m;
     char id[24], producer[24], cap[48], amount[32];
     snprintf(id, sizeof(id), "%lld", (long long)p->id);
     snprintf(producer, sizeof(producer), "%lld", (long long)p->producer_id);
@@ -268,6 +269,16 @@ static void print_row(const Ovop__V1__Product *p)
     ctl_print_cell(name, 32);
     ctl_print_cell(p->category, 16);
     printf("%s\n", cap);
+}
+
+static void print_header(void)
+{
+    ctl_print_cell("ID", 8);
+    ctl_print_cell("PRODUCER", 9);
+    ctl_print_cell("HS", 7);
+    ctl_print_cell("NAME", 32);
+    ctl_print_cell("CATEGORY", 16);
+    printf("CAPACITY A MONTH\n");
 }
 
 static int product_list(ctl_t *c, int argc, char **argv)
@@ -289,7 +300,6 @@ static int product_list(ctl_t *c, int argc, char **argv)
     };
     size_t n = OVOP_ARRAY_SIZE(opts);
     int argi;
-    char *next = NULL;
     int64_t producer_id = 0;
     Ovop__V1__ProductCertification *cv = NULL;
     size_t ncv = 0;
@@ -305,49 +315,25 @@ static int product_list(ctl_t *c, int argc, char **argv)
     if ((producer && (r = ctl_parse_id("--producer", producer, &producer_id)) != 0) ||
         (cert && (r = parse_certs(&cert, 1, &cv, &ncv)) != 0))
         goto out;
-    next = xstrdup(token ? token : "");
-    unsigned total = 0;
-    if (!c->json) {
-        ctl_print_cell("ID", 8);
-        ctl_print_cell("PRODUCER", 9);
-        ctl_print_cell("HS", 7);
-        ctl_print_cell("NAME", 32);
-        ctl_print_cell("CATEGORY", 16);
-        printf("CAPACITY A MONTH\n");
-    }
-    do {
-        Ovop__V1__ListProductsRequest in = OVOP__V1__LIST_PRODUCTS_REQUEST__INIT;
-        in.producer_id = producer_id;
-        in.territory_prefix = territory ? territory : "";
-        in.hs_prefix = hs ? hs : "";
-        in.category = category ? category : "";
-        in.certification = ncv ? cv[0] : 0;
-        in.page_size = (uint32_t)page_size;
-        in.page_token = next;
-        ProtobufCMessage *out = NULL;
-        r = ctl_call(c, "ovop.registry", "ListProducts", &in.base,
-                     &ovop__v1__list_products_response__descriptor, &out);
-        if (r != CTL_EXIT_OK)
-            break;
-        const Ovop__V1__ListProductsResponse *resp = (const Ovop__V1__ListProductsResponse *)out;
-        if (c->json)
-            ctl_print_json(out);
-        else
-            for (size_t i = 0; i < resp->n_products; i++)
-                print_row(resp->products[i]);
-        total += (unsigned)resp->n_products;
-        free(next);
-        next = xstrdup(resp->next_page_token);
-        protobuf_c_message_free_unpacked(out, NULL);
-    } while (all && next[0]);
-    if (r == CTL_EXIT_OK && !c->json) {
-        printf("(%u product%s", total, total == 1 ? "" : "s");
-        if (next[0])
-            printf("; more with --page-token %s or --all", next);
-        printf(")\n");
-    }
+    Ovop__V1__ListProductsRequest in = OVOP__V1__LIST_PRODUCTS_REQUEST__INIT;
+    in.producer_id = producer_id;
+    in.territory_prefix = territory ? territory : "";
+    in.hs_prefix = hs ? hs : "";
+    in.category = category ? category : "";
+    in.certification = ncv ? cv[0] : 0;
+    in.page_size = (uint32_t)page_size;
+    r = ctl_list_pages(c, &(ctl_list_t){.service = "ovop.registry",
+                                        .method = "ListProducts",
+                                        .request = &in.base,
+                                        .response = &ovop__v1__list_products_response__descriptor,
+                                        .rows = "products",
+                                        .page_token = token,
+                                        .all = all,
+                                        .print_header = print_header,
+                                        .print_row = print_row,
+                                        .one = "product",
+                                        .many = "products"});
 out:
-    free(next);
     free(cv);
     ovop_config_free(opts, n);
     return r < 0 ? CTL_EXIT_OK : r;

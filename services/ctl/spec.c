@@ -121,6 +121,29 @@ typedef struct paging {
     bool all;
 } paging_t;
 
+static void print_spec_header(void)
+{
+    ctl_print_cell("ID", 8);
+    ctl_print_cell("TERRITORY", 14);
+    ctl_print_cell("HS", 6);
+    ctl_print_cell("DECLARED", 10);
+    ctl_print_cell("WITHDRAWN", 10);
+    printf("VERSION\n");
+}
+
+static void print_spec_row(const ProtobufCMessage *m)
+{
+    const Ovop__V1__Specialization *s = (const Ovop__V1__Specialization *)m;
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", (long long)s->id);
+    ctl_print_cell(id, 8);
+    ctl_print_cell(s->territory_code, 14);
+    ctl_print_cell(s->hs_code, 6);
+    ctl_print_cell(s->declared_on, 10);
+    ctl_print_cell(s->withdrawn_on[0] ? s->withdrawn_on : "-", 10);
+    printf("%d\n", s->version);
+}
+
 static int spec_list(ctl_t *c, int argc, char **argv)
 {
     static const char usage[] = "list [--territory CODE] [--hs PREFIX] [--page-size N] "
@@ -147,57 +170,42 @@ static int spec_list(ctl_t *c, int argc, char **argv)
         r = usage_error(usage);
         goto out;
     }
-    char *next = xstrdup(pg.token ? pg.token : "");
-    unsigned total = 0;
-    if (!c->json) {
-        ctl_print_cell("ID", 8);
-        ctl_print_cell("TERRITORY", 14);
-        ctl_print_cell("HS", 6);
-        ctl_print_cell("DECLARED", 10);
-        ctl_print_cell("WITHDRAWN", 10);
-        printf("VERSION\n");
-    }
-    do {
-        Ovop__V1__ListSpecializationsRequest in = OVOP__V1__LIST_SPECIALIZATIONS_REQUEST__INIT;
-        in.territory_prefix = pg.territory ? pg.territory : "";
-        in.hs_prefix = hs ? hs : "";
-        in.page_size = (uint32_t)pg.page_size;
-        in.page_token = next;
-        ProtobufCMessage *out = NULL;
-        r = ctl_call(c, "ovop.registry", "ListSpecializations", &in.base,
-                     &ovop__v1__list_specializations_response__descriptor, &out);
-        if (r != CTL_EXIT_OK)
-            break;
-        const Ovop__V1__ListSpecializationsResponse *resp =
-            (const Ovop__V1__ListSpecializationsResponse *)out;
-        if (c->json)
-            ctl_print_json(out);
-        for (size_t i = 0; !c->json && i < resp->n_specializations; i++) {
-            const Ovop__V1__Specialization *s = resp->specializations[i];
-            char id[24];
-            snprintf(id, sizeof(id), "%lld", (long long)s->id);
-            ctl_print_cell(id, 8);
-            ctl_print_cell(s->territory_code, 14);
-            ctl_print_cell(s->hs_code, 6);
-            ctl_print_cell(s->declared_on, 10);
-            ctl_print_cell(s->withdrawn_on[0] ? s->withdrawn_on : "-", 10);
-            printf("%d\n", s->version);
-        }
-        total += (unsigned)resp->n_specializations;
-        free(next);
-        next = xstrdup(resp->next_page_token);
-        protobuf_c_message_free_unpacked(out, NULL);
-    } while (pg.all && next[0]);
-    if (r == CTL_EXIT_OK && !c->json) {
-        printf("(%u specialization%s", total, total == 1 ? "" : "s");
-        if (next[0])
-            printf("; more with --page-token %s or --all", next);
-        printf(")\n");
-    }
-    free(next);
+    Ovop__V1__ListSpecializationsRequest in = OVOP__V1__LIST_SPECIALIZATIONS_REQUEST__INIT;
+    in.territory_prefix = pg.territory ? pg.territory : "";
+    in.hs_prefix = hs ? hs : "";
+    in.page_size = (uint32_t)pg.page_size;
+    r = ctl_list_pages(
+        c, &(ctl_list_t){.service = "ovop.registry",
+                         .method = "ListSpecializations",
+                         .request = &in.base,
+                         .response = &ovop__v1__list_specializations_response__descriptor,
+                         .rows = "specializations",
+                         .page_token = pg.token,
+                         .all = pg.all,
+                         .print_header = print_spec_header,
+                         .print_row = print_spec_row,
+                         .one = "specialization",
+                         .many = "specializations"});
 out:
     ovop_config_free(opts, n);
     return r < 0 ? CTL_EXIT_OK : r;
+}
+
+static void print_unspecialized_header(void)
+{
+    ctl_print_cell("CODE", 14);
+    ctl_print_cell("KIND", 10);
+    ctl_print_cell("NAME (RU)", 30);
+    printf("NAME\n");
+}
+
+static void print_unspecialized_row(const ProtobufCMessage *m)
+{
+    const Ovop__V1__Territory *t = (const Ovop__V1__Territory *)m;
+    ctl_print_cell(t->code, 14);
+    ctl_print_cell(t->kind, 10);
+    ctl_print_cell(t->name ? t->name->ru : "", 30);
+    printf("%s\n", t->name ? t->name->en : "");
 }
 
 static int spec_unspecialized(ctl_t *c, int argc, char **argv)
@@ -228,49 +236,23 @@ static int spec_unspecialized(ctl_t *c, int argc, char **argv)
         r = usage_error(usage);
         goto out;
     }
-    char *next = xstrdup(pg.token ? pg.token : "");
-    unsigned total = 0;
-    if (!c->json) {
-        ctl_print_cell("CODE", 14);
-        ctl_print_cell("KIND", 10);
-        ctl_print_cell("NAME (RU)", 30);
-        printf("NAME\n");
-    }
-    do {
-        Ovop__V1__UnspecializedTerritoriesRequest in =
-            OVOP__V1__UNSPECIALIZED_TERRITORIES_REQUEST__INIT;
-        in.territory_prefix = pg.territory ? pg.territory : "";
-        in.kind = kind ? kind : "";
-        in.page_size = (uint32_t)pg.page_size;
-        in.page_token = next;
-        ProtobufCMessage *out = NULL;
-        r = ctl_call(c, "ovop.registry", "ListUnspecializedTerritories", &in.base,
-                     &ovop__v1__list_territories_response__descriptor, &out);
-        if (r != CTL_EXIT_OK)
-            break;
-        const Ovop__V1__ListTerritoriesResponse *resp =
-            (const Ovop__V1__ListTerritoriesResponse *)out;
-        if (c->json)
-            ctl_print_json(out);
-        for (size_t i = 0; !c->json && i < resp->n_territories; i++) {
-            const Ovop__V1__Territory *t = resp->territories[i];
-            ctl_print_cell(t->code, 14);
-            ctl_print_cell(t->kind, 10);
-            ctl_print_cell(t->name ? t->name->ru : "", 30);
-            printf("%s\n", t->name ? t->name->en : "");
-        }
-        total += (unsigned)resp->n_territories;
-        free(next);
-        next = xstrdup(resp->next_page_token);
-        protobuf_c_message_free_unpacked(out, NULL);
-    } while (pg.all && next[0]);
-    if (r == CTL_EXIT_OK && !c->json) {
-        printf("(%u territor%s without a specialization", total, total == 1 ? "y" : "ies");
-        if (next[0])
-            printf("; more with --page-token %s or --all", next);
-        printf(")\n");
-    }
-    free(next);
+    Ovop__V1__UnspecializedTerritoriesRequest in =
+        OVOP__V1__UNSPECIALIZED_TERRITORIES_REQUEST__INIT;
+    in.territory_prefix = pg.territory ? pg.territory : "";
+    in.kind = kind ? kind : "";
+    in.page_size = (uint32_t)pg.page_size;
+    r = ctl_list_pages(c,
+                       &(ctl_list_t){.service = "ovop.registry",
+                                     .method = "ListUnspecializedTerritories",
+                                     .request = &in.base,
+                                     .response = &ovop__v1__list_territories_response__descriptor,
+                                     .rows = "territories",
+                                     .page_token = pg.token,
+                                     .all = pg.all,
+                                     .print_header = print_unspecialized_header,
+                                     .print_row = print_unspecialized_row,
+                                     .one = "territory without a specialization",
+                                     .many = "territories without a specialization"});
 out:
     ovop_config_free(opts, n);
     return r < 0 ? CTL_EXIT_OK : r;

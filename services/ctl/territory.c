@@ -61,13 +61,23 @@ out:
     return r < 0 ? CTL_EXIT_OK : r;
 }
 
-static void print_row(const Ovop__V1__Territory *t)
+static void print_row(const ProtobufCMessage *m)
 {
+    const Ovop__V1__Territory *t = (const Ovop__V1__Territory *)m;
     ctl_print_cell(t->code, 14);
     ctl_print_cell(t->kind, 15);
     ctl_print_cell(t->name ? t->name->en : "", 24);
     ctl_print_cell(t->name ? t->name->ru : "", 30);
     printf("%u\n", t->children);
+}
+
+static void print_header(void)
+{
+    ctl_print_cell("CODE", 14);
+    ctl_print_cell("KIND", 15);
+    ctl_print_cell("NAME", 24);
+    ctl_print_cell("NAME (RU)", 30);
+    printf("CHILDREN\n");
 }
 
 static int territory_list(ctl_t *c, int argc, char **argv)
@@ -94,46 +104,22 @@ static int territory_list(ctl_t *c, int argc, char **argv)
         r = CTL_EXIT_USAGE;
         goto out;
     }
-    char *next = token ? strdup(token) : strdup("");
-    unsigned total = 0;
-    if (!c->json) {
-        ctl_print_cell("CODE", 14);
-        ctl_print_cell("KIND", 15);
-        ctl_print_cell("NAME", 24);
-        ctl_print_cell("NAME (RU)", 30);
-        printf("CHILDREN\n");
-    }
-    do {
-        Ovop__V1__ListTerritoriesRequest in = OVOP__V1__LIST_TERRITORIES_REQUEST__INIT;
-        in.parent_code = parent ? parent : "";
-        in.kind = kind ? kind : "";
-        in.page_size = (uint32_t)page_size;
-        in.page_token = next;
-        ProtobufCMessage *out = NULL;
-        r = ctl_call(c, "ovop.registry", "ListTerritories", &in.base,
-                     &ovop__v1__list_territories_response__descriptor, &out);
-        if (r != CTL_EXIT_OK)
-            break;
-        const Ovop__V1__ListTerritoriesResponse *resp =
-            (const Ovop__V1__ListTerritoriesResponse *)out;
-        if (c->json) {
-            ctl_print_json(out);
-        } else {
-            for (size_t i = 0; i < resp->n_territories; i++)
-                print_row(resp->territories[i]);
-        }
-        total += (unsigned)resp->n_territories;
-        free(next);
-        next = strdup(resp->next_page_token);
-        protobuf_c_message_free_unpacked(out, NULL);
-    } while (all && next[0]);
-    if (r == CTL_EXIT_OK && !c->json) {
-        printf("(%u territor%s", total, total == 1 ? "y" : "ies");
-        if (next[0])
-            printf("; more with --page-token %s or --all", next);
-        printf(")\n");
-    }
-    free(next);
+    Ovop__V1__ListTerritoriesRequest in = OVOP__V1__LIST_TERRITORIES_REQUEST__INIT;
+    in.parent_code = parent ? parent : "";
+    in.kind = kind ? kind : "";
+    in.page_size = (uint32_t)page_size;
+    r = ctl_list_pages(c,
+                       &(ctl_list_t){.service = "ovop.registry",
+                                     .method = "ListTerritories",
+                                     .request = &in.base,
+                                     .response = &ovop__v1__list_territories_response__descriptor,
+                                     .rows = "territories",
+                                     .page_token = token,
+                                     .all = all,
+                                     .print_header = print_header,
+                                     .print_row = print_row,
+                                     .one = "territory",
+                                     .many = "territories"});
 out:
     ovop_config_free(opts, n_opts);
     return r < 0 ? CTL_EXIT_OK : r;
