@@ -141,7 +141,8 @@ static void test_utf8_and_dates(void **state)
     assert_false(ovop_date_valid("2024-13-01"));
     assert_false(ovop_date_valid("2024-1-01"));
     assert_false(ovop_date_valid("20240101"));
-    char bad[] = "ok \xff\xfe \xd0\x9d\xd0 \x01" "end \xe2\x82";
+    char bad[] = "ok \xff\xfe \xd0\x9d\xd0 \x01"
+                 "end \xe2\x82";
     ovop_utf8_sanitize(bad);
     assert_true(ovop_utf8_valid(bad, strlen(bad)));
     assert_string_equal(bad, "ok ?? \xd0\x9d? ?end ??");
