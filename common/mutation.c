@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "log.h"
 #include "util.h"
 
@@ -13,21 +14,6 @@ typedef struct mutation {
     ovop_call_t *call;
     ovop_sequencer_t *sequencer;
 } mutation_t;
-
-/* PostgreSQL's hex bytea input: "\x" then two hex digits per byte. */
-static char *bytea_hex(const uint8_t *p, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    char *s = xmalloc(2 * n + 3);
-    s[0] = '\\';
-    s[1] = 'x';
-    for (size_t i = 0; i < n; i++) {
-        s[2 + 2 * i] = hex[p[i] >> 4];
-        s[3 + 2 * i] = hex[p[i] & 15];
-    }
-    s[2 * n + 2] = '\0';
-    return s;
-}
 
 void ovop_mutation_fail_db(ovop_call_t *call, PGresult *res, const char *error)
 {
@@ -124,7 +110,7 @@ void ovop_mutate(ovop_call_t *call, const ovop_mutator_t *m, const char *sql, in
     char fingerprint[17];
     size_t len;
     uint8_t *reply = ovop_call_encode_ok(call, output, &len);
-    char *reply_hex = bytea_hex(reply, len);
+    char *reply_hex = ovop_bytea_hex(reply, len);
     free(reply);
     ovop_call_fingerprint(call, fingerprint);
 

@@ -174,7 +174,7 @@ static void store_renewal(change_ctx_t *cx, PGresult *res)
     snprintf(version, sizeof(version), "%d", cx->in->version);
     snprintf(at, sizeof(at), "%lld", (long long)ovop_now_us());
     ovop_uuid4(uuid);
-    char *event = registry_bytea_param(&c.base);
+    char *event = ovop_bytea_message(&c.base);
     const char *args[] = {c.renewed_from, version, number, today, at, uuid, event};
     ovop_mutate(cx->call, &cx->r->mutator,
                 "SELECT * FROM registry.renew_certificate($1, $2, $3, $4, $5, $6, $7, $8, $9, "
@@ -206,7 +206,7 @@ static void store_change(change_ctx_t *cx, PGresult *res)
     snprintf(version, sizeof(version), "%d", cx->in->version);
     snprintf(at, sizeof(at), "%lld", (long long)ovop_now_us());
     ovop_uuid4(uuid);
-    char *event = registry_bytea_param(&c.base);
+    char *event = ovop_bytea_message(&c.base);
     const char *args[] = {c.number, version, cert_action_to_string(cx->action), c.reason, at,
                           uuid,     event};
     ovop_mutate(cx->call, &cx->r->mutator,
@@ -238,7 +238,7 @@ static void change_certificate(ovop_call_t *call, const ProtobufCMessage *input,
     check_number(call, in->number);
     if (in->version <= 0)
         ovop_call_violation(call, "version", "must be the version you read, got %d", in->version);
-    if (registry_check_text(call, "reason", in->reason, MAX_REASON, false) && !in->reason[0] &&
+    if (ovop_check_text(call, "reason", in->reason, MAX_REASON, false) && !in->reason[0] &&
         (action == CERT_SUSPEND || action == CERT_REVOKE))
         ovop_call_violation(call, "reason", "is required to %s a certificate",
                             cert_action_to_string(action));
@@ -343,7 +343,8 @@ static void list_certificates(ovop_call_t *call, const ProtobufCMessage *input, 
     }
     if ((unsigned)in->status >= OVOP_ARRAY_SIZE(status_names))
         ovop_call_violation(call, "status", "unknown certificate status %d", (int)in->status);
-    unsigned page = registry_page_size(call, in->page_size);
+    unsigned page =
+        ovop_check_page_size(call, in->page_size, REGISTRY_DEFAULT_PAGE, REGISTRY_MAX_PAGE);
     if (in->page_token[0]) {
         size_t pl = strlen(TOKEN_PREFIX);
         if (strncmp(in->page_token, TOKEN_PREFIX, pl) == 0 && number_valid(in->page_token + pl))

@@ -284,7 +284,7 @@ static void set_rubric(ovop_call_t *call, const ProtobufCMessage *input, void *u
     char version[16], uuid[37];
     snprintf(version, sizeof(version), "%d", in->rubric->version);
     ovop_uuid4(uuid);
-    char *event = registry_bytea_param(&out.base);
+    char *event = ovop_bytea_message(&out.base);
     const char *args[] = {version, crit_s, thr_s, uuid, event};
     ovop_mutate(call, &r->mutator,
                 "SELECT * FROM registry.set_rubric($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -413,7 +413,7 @@ static void on_application_id(int64_t id, const char *error, void *userdata)
     snprintf(product, sizeof(product), "%lld", (long long)a.product_id);
     snprintf(at, sizeof(at), "%lld", (long long)a.updated_us);
     ovop_uuid4(uuid);
-    char *event = registry_bytea_param(&a.base);
+    char *event = ovop_bytea_message(&a.base);
     const char *args[] = {id_s, producer, product, at, uuid, event};
     ovop_mutate(s->call, &s->r->mutator,
                 "SELECT * FROM registry.submit_application($1, $2, $3, $4, $5, $6, $7, $8, $9, "
@@ -575,7 +575,7 @@ static void build_scored(change_ctx_t *cx, PGresult *res)
     snprintf(at, sizeof(at), "%lld", (long long)a.updated_us);
     ovop_uuid4(uuid);
     char *scores_s = json_dumps(stored, JSON_COMPACT);
-    char *event = registry_bytea_param(&a.base);
+    char *event = ovop_bytea_message(&a.base);
     const char *args[] = {
         id,          version, rubric_version, scores_s, total, stars, level_names[a.approval_level],
         a.committee, at,      uuid,           event};
@@ -602,9 +602,9 @@ static void score_application(ovop_call_t *call, const ProtobufCMessage *input, 
     for (size_t i = 0; i < in->n_scores && i < MAX_SCORES; i++) {
         char field[48];
         snprintf(field, sizeof(field), "scores[%zu].criterion", i);
-        registry_check_text(call, field, in->scores[i]->criterion, MAX_CRITERION, true);
+        ovop_check_text(call, field, in->scores[i]->criterion, MAX_CRITERION, true);
     }
-    registry_check_text(call, "committee", in->committee, MAX_COMMITTEE, false);
+    ovop_check_text(call, "committee", in->committee, MAX_COMMITTEE, false);
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
         return;
@@ -665,8 +665,8 @@ static void build_decided(change_ctx_t *cx, PGresult *res)
     snprintf(at, sizeof(at), "%lld", (long long)a.updated_us);
     ovop_uuid4(uuid);
     ovop_uuid4(cert_uuid);
-    char *event = registry_bytea_param(&a.base);
-    char *cert_event = in->approve ? registry_bytea_param(&c.base) : NULL;
+    char *event = ovop_bytea_message(&a.base);
+    char *cert_event = in->approve ? ovop_bytea_message(&c.base) : NULL;
     const char *args[] = {id,
                           version,
                           in->approve ? "true" : "false",
@@ -701,8 +701,8 @@ static void decide_application(ovop_call_t *call, const ProtobufCMessage *input,
         ovop_call_violation(call, "level",
                             "is required when approving: DISTRICT (1 to 3 stars), REGION (4) or "
                             "NATIONAL (5)");
-    registry_check_text(call, "decided_by", in->decided_by, MAX_COMMITTEE, false);
-    if (registry_check_text(call, "reason", in->reason, MAX_REASON, false) && !in->approve &&
+    ovop_check_text(call, "decided_by", in->decided_by, MAX_COMMITTEE, false);
+    if (ovop_check_text(call, "reason", in->reason, MAX_REASON, false) && !in->approve &&
         !in->reason[0])
         ovop_call_violation(call, "reason", "is required when rejecting");
     if (ovop_call_has_violations(call)) {

@@ -158,7 +158,7 @@ static void on_create_id(PGresult *res, const char *error, void *userdata)
     snprintf(at, sizeof(at), "%lld", (long long)c.created_us);
     ovop_uuid4(uuid);
     char *members_param = json_dumps(ids_json, JSON_COMPACT);
-    char *event = registry_bytea_param(&c.base);
+    char *event = ovop_bytea_message(&c.base);
     const char *args[] = {id,   c.name, c.territory_code, c.founded_on, members_param, at,
                           uuid, event};
     ovop_mutate(cx->call, &cx->r->mutator,
@@ -180,7 +180,7 @@ static void create_cooperative(ovop_call_t *call, const ProtobufCMessage *input,
         (const Ovop__V1__CreateCooperativeRequest *)input;
     registry_t *r = userdata;
     const char *why;
-    registry_check_text(call, "name", in->name, MAX_NAME, true);
+    ovop_check_text(call, "name", in->name, MAX_NAME, true);
     if (!in->territory_code[0])
         ovop_call_violation(call, "territory_code", "is required");
     else if (!registry_soate_valid(in->territory_code, &why))
@@ -268,7 +268,7 @@ static void on_current(PGresult *res, const char *error, void *userdata)
     snprintf(producer, sizeof(producer), "%lld", (long long)cx->producer);
     snprintf(at, sizeof(at), "%lld", (long long)row.c.updated_us);
     ovop_uuid4(uuid);
-    char *event = registry_bytea_param(&row.c.base);
+    char *event = ovop_bytea_message(&row.c.base);
     const char *args[] = {id, version, producer, on, at, uuid, event};
     ovop_mutate(cx->call, &cx->r->mutator,
                 cx->join ? "SELECT * FROM registry.join_cooperative($1, $2, $3, $4, $5, $6, $7, "
@@ -442,8 +442,9 @@ static void list_cooperatives(ovop_call_t *call, const ProtobufCMessage *input, 
             registry_soate_prefix(in->territory_prefix, prefix);
     }
     check_hs_prefix(call, "hs_prefix", in->hs_prefix, false);
-    unsigned page = registry_page_size(call, in->page_size);
-    registry_page_token(call, in->page_token, TOKEN_PREFIX, &after);
+    unsigned page =
+        ovop_check_page_size(call, in->page_size, REGISTRY_DEFAULT_PAGE, REGISTRY_MAX_PAGE);
+    ovop_check_page_token(call, in->page_token, TOKEN_PREFIX, &after);
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
         return;

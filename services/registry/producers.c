@@ -136,7 +136,7 @@ static void check_fields(ovop_call_t *call, const producer_fields_t *f)
     if (f->kind < 1 || f->kind >= (int)OVOP_ARRAY_SIZE(kind_names))
         ovop_call_violation(call, "kind",
                             "must be one of INDIVIDUAL, FAMILY_GROUP, COOPERATIVE, SME");
-    registry_check_text(call, "legal_name", f->legal_name, 300, true);
+    ovop_check_text(call, "legal_name", f->legal_name, 300, true);
     if (!f->tax_id[0])
         ovop_call_violation(call, "tax_id", "is required");
     else if (!registry_inn_valid(f->tax_id, &why))
@@ -144,14 +144,14 @@ static void check_fields(ovop_call_t *call, const producer_fields_t *f)
     else if (f->kind == 1 && f->tax_id[0] == '0')
         ovop_call_violation(call, "tax_id", "an individual's INN starts with 1 or 2");
     if (f->contact) {
-        if (registry_check_text(call, "contact.phone", f->contact->phone, 32, false) &&
+        if (ovop_check_text(call, "contact.phone", f->contact->phone, 32, false) &&
             f->contact->phone[0] && !phone_valid(f->contact->phone))
             ovop_call_violation(call, "contact.phone",
                                 "must be 6 to 15 digits with optional + - ( ) and spaces");
-        if (registry_check_text(call, "contact.email", f->contact->email, 254, false) &&
+        if (ovop_check_text(call, "contact.email", f->contact->email, 254, false) &&
             f->contact->email[0] && !email_valid(f->contact->email))
             ovop_call_violation(call, "contact.email", "is not an e-mail address");
-        registry_check_text(call, "contact.address", f->contact->address, 500, false);
+        ovop_check_text(call, "contact.address", f->contact->address, 500, false);
     }
     if (!f->territory_code[0])
         ovop_call_violation(call, "territory_code", "is required");
@@ -175,9 +175,9 @@ static void check_fields(ovop_call_t *call, const producer_fields_t *f)
     for (size_t i = 0; i < f->n_members && i < MAX_MEMBERS; i++) {
         char field[48];
         snprintf(field, sizeof(field), "members[%zu].name", i);
-        registry_check_text(call, field, f->members[i]->name, 200, true);
+        ovop_check_text(call, field, f->members[i]->name, 200, true);
         snprintf(field, sizeof(field), "members[%zu].role", i);
-        registry_check_text(call, field, f->members[i]->role, 100, false);
+        ovop_check_text(call, field, f->members[i]->role, 100, false);
         if (f->members[i]->tax_id[0] && !registry_inn_valid(f->members[i]->tax_id, &why)) {
             snprintf(field, sizeof(field), "members[%zu].tax_id", i);
             ovop_call_violation(call, field, "is not a valid INN: %s", why);
@@ -244,7 +244,7 @@ static void store_draft(producer_draft_t *dr, bool update)
     snprintf(lon, sizeof(lon), "%.8f", dr->loc.lon);
     ovop_uuid4(uuid);
     char *members = members_json(&dr->f);
-    char *event = registry_bytea_param(&dr->p.base);
+    char *event = ovop_bytea_message(&dr->p.base);
     const char *kind = kind_names[dr->p.kind];
 
     if (update) {
@@ -371,7 +371,7 @@ static void on_current(PGresult *res, int row, const char *error, void *userdata
         snprintf(version, sizeof(version), "%d", dr->expected_version);
         snprintf(at, sizeof(at), "%lld", (long long)dr->p.updated_us);
         ovop_uuid4(uuid);
-        char *event = registry_bytea_param(&dr->p.base);
+        char *event = ovop_bytea_message(&dr->p.base);
         const char *args[] = {id,   version, status_names[cx->new_status], dr->status_reason, at,
                               uuid, event};
         ovop_mutate(dr->call, &dr->r->mutator,
@@ -436,9 +436,9 @@ static void set_producer_status(ovop_call_t *call, const ProtobufCMessage *input
         ovop_call_violation(call, "version", "must be the version you read, got %d", in->version);
     if (in->status < 1 || in->status >= (int)OVOP_ARRAY_SIZE(status_names))
         ovop_call_violation(call, "status", "must be ACTIVE, SUSPENDED or CLOSED");
-    registry_check_text(call, "reason", in->reason, 500,
-                        in->status == OVOP__V1__PRODUCER_STATUS__PRODUCER_STATUS_SUSPENDED ||
-                            in->status == OVOP__V1__PRODUCER_STATUS__PRODUCER_STATUS_CLOSED);
+    ovop_check_text(call, "reason", in->reason, 500,
+                    in->status == OVOP__V1__PRODUCER_STATUS__PRODUCER_STATUS_SUSPENDED ||
+                        in->status == OVOP__V1__PRODUCER_STATUS__PRODUCER_STATUS_CLOSED);
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
         return;
@@ -574,15 +574,16 @@ static void list_producers(ovop_call_t *call, const ProtobufCMessage *input, voi
     if (hl > 6 || (hl && !ovop_all_digits(in->hs_prefix, hl)))
         ovop_call_violation(call, "hs_prefix", "must be 1 to 6 digits, got \"%.16s\"",
                             in->hs_prefix);
-    registry_check_text(call, "category", in->category, 100, false);
+    ovop_check_text(call, "category", in->category, 100, false);
     if (in->min_stars > 5)
         ovop_call_violation(call, "min_stars", "must be 0 to 5, got %u", in->min_stars);
     if ((unsigned)in->status >= OVOP_ARRAY_SIZE(status_names))
         ovop_call_violation(call, "status", "unknown status %d", (int)in->status);
     if ((unsigned)in->kind >= OVOP_ARRAY_SIZE(kind_names))
         ovop_call_violation(call, "kind", "unknown kind %d", (int)in->kind);
-    unsigned page = registry_page_size(call, in->page_size);
-    registry_page_token(call, in->page_token, TOKEN_PREFIX, &after);
+    unsigned page =
+        ovop_check_page_size(call, in->page_size, REGISTRY_DEFAULT_PAGE, REGISTRY_MAX_PAGE);
+    ovop_check_page_token(call, in->page_token, TOKEN_PREFIX, &after);
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
         return;

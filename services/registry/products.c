@@ -180,11 +180,11 @@ static void check_fields(ovop_call_t *call, const product_fields_t *f)
     if (!nm || (!nm->ru[0] && !nm->en[0] && !nm->ky[0])) {
         ovop_call_violation(call, "name", "give the product's name in at least one of ru, en, ky");
     } else {
-        registry_check_text(call, "name.ru", nm->ru, MAX_NAME, false);
-        registry_check_text(call, "name.en", nm->en, MAX_NAME, false);
-        registry_check_text(call, "name.ky", nm->ky, MAX_NAME, false);
+        ovop_check_text(call, "name.ru", nm->ru, MAX_NAME, false);
+        ovop_check_text(call, "name.en", nm->en, MAX_NAME, false);
+        ovop_check_text(call, "name.ky", nm->ky, MAX_NAME, false);
     }
-    registry_check_text(call, "category", f->category, MAX_CATEGORY, true);
+    ovop_check_text(call, "category", f->category, MAX_CATEGORY, true);
     if (!f->hs_code[0])
         ovop_call_violation(call, "hs_code", "is required");
     else if (!registry_hs_valid(f->hs_code))
@@ -240,7 +240,7 @@ static void check_fields(ovop_call_t *call, const product_fields_t *f)
     for (size_t i = 0; i < f->n_raw && i < MAX_RAW; i++) {
         char field[48];
         snprintf(field, sizeof(field), "raw_materials[%zu]", i);
-        registry_check_text(call, field, f->raw[i], MAX_RAW_LEN, true);
+        ovop_check_text(call, field, f->raw[i], MAX_RAW_LEN, true);
     }
 
     bool seen[OVOP_ARRAY_SIZE(cert_names)] = {false};
@@ -369,7 +369,7 @@ static void store_draft(product_draft_t *dr, bool update)
     char *season = season_json(dr);
     char *raw = raw_json(dr);
     char *certs = certs_json(dr);
-    char *event = registry_bytea_param(&dr->p.base);
+    char *event = ovop_bytea_message(&dr->p.base);
     const char *args[] = {id,
                           update ? version : owner,
                           dr->name.ru,
@@ -599,12 +599,13 @@ static void list_products(ovop_call_t *call, const ProtobufCMessage *input, void
     if (hl > 6 || (hl && !ovop_all_digits(in->hs_prefix, hl)))
         ovop_call_violation(call, "hs_prefix", "must be 1 to 6 digits, got \"%s\"",
                             shown(in->hs_prefix, buf));
-    registry_check_text(call, "category", in->category, MAX_CATEGORY, false);
+    ovop_check_text(call, "category", in->category, MAX_CATEGORY, false);
     if ((unsigned)in->certification >= OVOP_ARRAY_SIZE(cert_names))
         ovop_call_violation(call, "certification", "unknown certification %d",
                             (int)in->certification);
-    unsigned page = registry_page_size(call, in->page_size);
-    registry_page_token(call, in->page_token, TOKEN_PREFIX, &after);
+    unsigned page =
+        ovop_check_page_size(call, in->page_size, REGISTRY_DEFAULT_PAGE, REGISTRY_MAX_PAGE);
+    ovop_check_page_token(call, in->page_token, TOKEN_PREFIX, &after);
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
         return;
@@ -673,7 +674,7 @@ static void search(ovop_call_t *call, const ProtobufCMessage *input, void *userd
 {
     const Ovop__V1__SearchRequest *in = (const Ovop__V1__SearchRequest *)input;
     registry_t *r = userdata;
-    if (registry_check_text(call, "query", in->query, SEARCH_MAX_QUERY, true) &&
+    if (ovop_check_text(call, "query", in->query, SEARCH_MAX_QUERY, true) &&
         strspn(in->query, " ") == strlen(in->query))
         ovop_call_violation(call, "query", "is required");
     if (in->limit > SEARCH_MAX)

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "check.h"
 #include "daemon.h"
 #include "lookup.h"
 #include "mutation.h"
@@ -36,7 +37,7 @@ void registry_certificates_register(registry_t *r);
 void registry_territory_admin_register(registry_t *r);
 void registry_specializations_register(registry_t *r);
 
-/* --- checks shared by the handlers (check.c) --- */
+/* --- checks shared by the handlers (check.c; the generic ones are in common/check.h) --- */
 
 /* A SOATE code: 14 digits starting with 417. Writes the reason otherwise. */
 bool registry_soate_valid(const char *code, const char **ret_why);
@@ -46,17 +47,8 @@ void registry_soate_prefix(const char *code, char out[static 15]);
 /* A Kyrgyz INN: 14 digits; first digit 0 (organisation) or 1/2 (person, by sex); digits
  * 2..9 a real date DDMMYYYY (birth or registration). */
 bool registry_inn_valid(const char *inn, const char **ret_why);
-/* Checks a required or optional text field: UTF-8, no control characters, at most max
- * bytes; adds a violation on `field` otherwise. Returns validity. */
-bool registry_check_text(ovop_call_t *call, const char *field, const char *value, size_t max,
-                         bool required);
 /* An HS code of 6 digits (existence in the list is the database's check). */
 bool registry_hs_valid(const char *hs);
-/* A page token "<prefix><id>" this service issued; *ret_after = id. Adds a violation. */
-bool registry_page_token(ovop_call_t *call, const char *token, const char *prefix,
-                         int64_t *ret_after);
-/* page_size 0 means the default; over the maximum adds a violation. */
-unsigned registry_page_size(ovop_call_t *call, unsigned page_size);
 
 /* Fails a call whose query could not run. */
 void registry_fail_db(ovop_call_t *call, const char *error);
@@ -64,9 +56,6 @@ void registry_fail_db(ovop_call_t *call, const char *error);
 /* Reserves a new id from registry.ids. cb gets id > 0, or error. */
 typedef void (*registry_id_cb)(int64_t id, const char *error, void *userdata);
 void registry_next_id(registry_t *r, registry_id_cb cb, void *userdata);
-
-/* Encodes a message to "\x..." hex, the text form of bytea parameters (malloc'd). */
-char *registry_bytea_param(const ProtobufCMessage *m);
 
 /* --- territory rows (territories.c), for every handler that answers with territories --- */
 

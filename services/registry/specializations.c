@@ -134,7 +134,7 @@ static void on_declare_id(PGresult *res, const char *error, void *userdata)
     char id[24], uuid[37];
     snprintf(id, sizeof(id), "%lld", (long long)sp.id);
     ovop_uuid4(uuid);
-    char *event = registry_bytea_param(&sp.base);
+    char *event = ovop_bytea_message(&sp.base);
     const char *args[] = {id,   sp.territory_code, sp.hs_code, sp.narrative, sp.declared_on, uuid,
                           event};
     ovop_mutate(dc->call, &dc->r->mutator,
@@ -204,7 +204,7 @@ static void on_withdraw_current(PGresult *res, const char *error, void *userdata
     snprintf(id, sizeof(id), "%lld", (long long)sp.id);
     snprintf(version, sizeof(version), "%d", wc->in->version);
     ovop_uuid4(uuid);
-    char *event = registry_bytea_param(&sp.base);
+    char *event = ovop_bytea_message(&sp.base);
     const char *args[] = {id, version, sp.withdrawn_on, uuid, event};
     ovop_mutate(wc->call, &wc->r->mutator,
                 "SELECT * FROM registry.withdraw_specialization($1, $2, $3, $4, $5, $6, $7, $8, "
@@ -290,8 +290,9 @@ static void list_specializations(ovop_call_t *call, const ProtobufCMessage *inpu
     int64_t after = 0;
     check_prefix(call, "territory_prefix", in->territory_prefix, prefix);
     check_hs_prefix(call, in->hs_prefix);
-    unsigned page = registry_page_size(call, in->page_size);
-    registry_page_token(call, in->page_token, TOKEN_PREFIX, &after);
+    unsigned page =
+        ovop_check_page_size(call, in->page_size, REGISTRY_DEFAULT_PAGE, REGISTRY_MAX_PAGE);
+    ovop_check_page_token(call, in->page_token, TOKEN_PREFIX, &after);
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
         return;
@@ -352,7 +353,8 @@ static void list_unspecialized(ovop_call_t *call, const ProtobufCMessage *input,
     const char *after = "", *why;
     check_prefix(call, "territory_prefix", in->territory_prefix, prefix);
     const char *kind = check_kind(call, in->kind);
-    unsigned page = registry_page_size(call, in->page_size);
+    unsigned page =
+        ovop_check_page_size(call, in->page_size, REGISTRY_DEFAULT_PAGE, REGISTRY_MAX_PAGE);
     if (in->page_token[0]) {
         const char *t = in->page_token;
         if (strncmp(t, TERRITORY_TOKEN_PREFIX, 3) != 0 || !registry_soate_valid(t + 3, &why))

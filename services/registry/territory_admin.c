@@ -357,7 +357,7 @@ static void store_create(change_t *c, const territory_states_t *s)
     snprintf(lon, sizeof(lon), "%.8f", t.lon);
     snprintf(parent_version, sizeof(parent_version), "%d", parent->version);
     ovop_uuid4(uuid);
-    char *event = registry_bytea_param(&m.t.base);
+    char *event = ovop_bytea_message(&m.t.base);
     const char *args[] = {c->code,
                           c->kind,
                           c->parent,
@@ -412,7 +412,7 @@ static void store_rename(change_t *c, const territory_states_t *s)
     char version[16], uuid[37];
     snprintf(version, sizeof(version), "%d", cur->version);
     ovop_uuid4(uuid);
-    char *event = registry_bytea_param(&m.t.base);
+    char *event = ovop_bytea_message(&m.t.base);
     const char *args[] = {c->code, version, s->on, t.name_ru, t.name_ky, t.name_en, uuid, event};
     ovop_mutate(c->call, &c->r->mutator,
                 "SELECT * FROM registry.rename_territory($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
@@ -451,7 +451,7 @@ static void store_reparent(change_t *c, const territory_states_t *s)
     snprintf(version, sizeof(version), "%d", cur->version);
     snprintf(parent_version, sizeof(parent_version), "%d", parent->version);
     ovop_uuid4(uuid);
-    char *event = registry_bytea_param(&m.t.base);
+    char *event = ovop_bytea_message(&m.t.base);
     const char *args[] = {c->code, version, s->on, c->parent, parent_version, uuid, event};
     ovop_mutate(c->call, &c->r->mutator,
                 "SELECT * FROM registry.reparent_territory($1, $2, $3, $4, $5, $6, $7, $8, $9, "
@@ -497,7 +497,7 @@ static void store_retire(change_t *c, const territory_states_t *s)
     snprintf(version, sizeof(version), "%d", cur->version);
     snprintf(next_version, sizeof(next_version), "%d", next ? next->version : 0);
     ovop_uuid4(uuid);
-    char *event = registry_bytea_param(&m.t.base);
+    char *event = ovop_bytea_message(&m.t.base);
     const char *args[] = {c->code,      version, s->on, c->successor[0] ? c->successor : NULL,
                           next_version, uuid,    event};
     ovop_mutate(c->call, &c->r->mutator,
@@ -609,9 +609,9 @@ static void create_territory(ovop_call_t *call, const ProtobufCMessage *input, v
         ovop_call_violation(call, "kind", "must be one of %s; got \"%.32s\"", territory_kind_list,
                             in->kind);
     check_code(call, "parent_code", in->parent_code, true);
-    registry_check_text(call, "name.ru", name->ru, TERRITORY_MAX_NAME, true);
-    registry_check_text(call, "name.ky", name->ky, TERRITORY_MAX_NAME, false);
-    registry_check_text(call, "name.en", name->en, TERRITORY_MAX_NAME, false);
+    ovop_check_text(call, "name.ru", name->ru, TERRITORY_MAX_NAME, true);
+    ovop_check_text(call, "name.ky", name->ky, TERRITORY_MAX_NAME, false);
+    ovop_check_text(call, "name.en", name->en, TERRITORY_MAX_NAME, false);
     check_location(call, in->location);
     check_date(call, "valid_from", in->valid_from);
     if (ovop_call_has_violations(call)) {
@@ -637,9 +637,9 @@ static void rename_territory(ovop_call_t *call, const ProtobufCMessage *input, v
         ovop_call_violation(call, "name",
                             "is required: the new name in at least one of ru, ky, en (the "
                             "others keep their current value)");
-    registry_check_text(call, "name.ru", name->ru, TERRITORY_MAX_NAME, false);
-    registry_check_text(call, "name.ky", name->ky, TERRITORY_MAX_NAME, false);
-    registry_check_text(call, "name.en", name->en, TERRITORY_MAX_NAME, false);
+    ovop_check_text(call, "name.ru", name->ru, TERRITORY_MAX_NAME, false);
+    ovop_check_text(call, "name.ky", name->ky, TERRITORY_MAX_NAME, false);
+    ovop_check_text(call, "name.en", name->en, TERRITORY_MAX_NAME, false);
     check_date(call, "effective_on", in->effective_on);
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);

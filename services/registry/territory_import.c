@@ -347,7 +347,7 @@ static json_t *write_json(import_row_t *row)
     char uuid[37];
     ovop_uuid4(uuid);
     territory_from_state(&row->msg, &row->next);
-    char *event = registry_bytea_param(&row->msg.t.base);
+    char *event = ovop_bytea_message(&row->msg.t.base);
     json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "op",
                           row->fate == ROW_INSERT ? "insert" : "update", "code", row->code, "kind",
                           row->next.kind, "parent", row->parent, "ru", row->next.name_ru, "ky",
