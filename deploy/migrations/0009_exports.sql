@@ -8,6 +8,10 @@
 -- parameters are service, request id, method, fingerprint and reply), writing the change, its
 -- event(s) and the reply in one transaction. Depends on 0001-0005 only.
 --
+-- The mutation functions run with jit off: their statements are small, but the planner's
+-- estimates for functions over arrays can cross the JIT threshold, and compiling costs far
+-- more than running them.
+--
 -- Events carry an ovop.v1.ExportEvent payload that the functions assemble by concatenating
 -- three protobuf encodings the daemon made (concatenation merges protobuf messages; the parts
 -- set disjoint fields): the move (made per request), the goods and route (shipments.event_pb,
@@ -445,10 +449,17 @@ CREATE TABLE exports.shipments (
     origin_territory char(14) NOT NULL,         -- the exporter's location
     hs6 char(6) NOT NULL,                       -- the heaviest lot's: events' hs6 dimension
     origins text[] NOT NULL,                    -- registry.hs_codes.origin of the lots
+    -- The documents it needs, from exports.document_rules when it was created (a migration
+    -- that changes the rules updates the shipments still open).
+    required_docs text[] NOT NULL,
     net_kg numeric(16, 3) NOT NULL,
     value_usd numeric(16, 2) NOT NULL,
     value_som numeric(18, 2) NOT NULL,
-    status text NOT NULL REFERENCES exports.statuses,
+    -- A CHECK, not a reference to exports.statuses: a foreign key would share-lock that
+    -- table's row on every move, and every move of every shipment would meet on it.
+    status text NOT NULL CHECK (status IN ('draft', 'declared', 'documents_complete', 'released',
+                                           'departed', 'delivered', 'cancelled', 'rejected',
+                                           'returned')),
     version int NOT NULL DEFAULT 1,
     created_at timestamptz NOT NULL,
     created_by text NOT NULL DEFAULT '',
@@ -488,7 +499,7 @@ CREATE INDEX lots_hs ON exports.lots (hs6 bpchar_pattern_ops, shipment_id);
 CREATE TABLE exports.documents (
     id bigint PRIMARY KEY,
     shipment_id bigint NOT NULL REFERENCES exports.shipments,
-    doc_type text NOT NULL REFERENCES exports.document_types,
+    doc_type text NOT NULL,                     -- checked by the functions that write it
     number text NOT NULL CHECK (number <> ''),
     issuer text NOT NULL CHECK (issuer <> ''),
     issued_on date,
@@ -577,37 +588,48 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     SELECT date_trunc('month', p_at AT TIME ZONE 'Asia/Bishkek')::date;
 $$;
 
+-- The helpers below are PL/pgSQL, not SQL functions: a session plans a PL/pgSQL body once
+-- and keeps the plan, where a SQL function called from another statement is planned again
+-- on every call.
+
 -- The document types a shipment to p_destination of goods of p_origins by p_mode needs, in
 -- document_types order.
 CREATE FUNCTION exports.required_documents(p_destination text, p_origins text[], p_mode text)
-RETURNS text[] LANGUAGE sql STABLE AS $$
-    SELECT coalesce(array_agg(t.code ORDER BY t.ord), '{}')
-      FROM exports.document_types t
-     WHERE EXISTS (
-         SELECT 1 FROM exports.document_rules r
-          WHERE r.doc_type = t.code
-            AND (r.destination_group IS NULL OR EXISTS (
-                     SELECT 1 FROM exports.country_groups g
-                      WHERE g.group_name = r.destination_group AND g.country = p_destination))
-            AND NOT EXISTS (
-                     SELECT 1 FROM exports.country_groups g
-                      WHERE g.group_name = ANY (r.unless_groups) AND g.country = p_destination)
-            AND (r.product_origin IS NULL OR r.product_origin = ANY (p_origins))
-            AND (r.transport_mode IS NULL OR r.transport_mode = p_mode));
+RETURNS text[] LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (
+        SELECT coalesce(array_agg(t.code ORDER BY t.ord), '{}')
+          FROM exports.document_types t
+         WHERE EXISTS (
+             SELECT 1 FROM exports.document_rules r
+              WHERE r.doc_type = t.code
+                AND (r.destination_group IS NULL OR EXISTS (
+                         SELECT 1 FROM exports.country_groups g
+                          WHERE g.group_name = r.destination_group AND g.country = p_destination))
+                AND NOT EXISTS (
+                         SELECT 1 FROM exports.country_groups g
+                          WHERE g.group_name = ANY (r.unless_groups)
+                            AND g.country = p_destination)
+                AND (r.product_origin IS NULL OR r.product_origin = ANY (p_origins))
+                AND (r.transport_mode IS NULL OR r.transport_mode = p_mode)));
+END
 $$;
 
 -- The required documents of a shipment that are not issued and valid today.
 CREATE FUNCTION exports.missing_documents(p_shipment bigint) RETURNS text[]
-LANGUAGE sql STABLE AS $$
-    SELECT coalesce(array_agg(req.code ORDER BY req.n), '{}')
-      FROM exports.shipments s,
-           unnest(exports.required_documents(s.destination, s.origins, s.transport_mode))
-               WITH ORDINALITY AS req(code, n)
-     WHERE s.id = p_shipment
-       AND NOT EXISTS (
-           SELECT 1 FROM exports.documents d
-            WHERE d.shipment_id = s.id AND d.doc_type = req.code AND d.status = 'issued'
-              AND (d.valid_until IS NULL OR d.valid_until >= current_date));
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (
+        SELECT coalesce(array_agg(req.code ORDER BY req.n), '{}')
+          FROM exports.shipments s,
+               unnest(s.required_docs) WITH ORDINALITY AS req(code, n)
+         WHERE s.id = p_shipment
+           AND NOT EXISTS (
+               SELECT 1 FROM exports.documents d
+                WHERE d.shipment_id = p_shipment AND d.doc_type = req.code
+                  AND d.status = 'issued'
+                  AND (d.valid_until IS NULL OR d.valid_until >= current_date)));
+END
 $$;
 
 -- The phytosanitary block of an exporter on p_on: the first day it is free again and the
@@ -616,7 +638,9 @@ $$;
 CREATE FUNCTION exports.phyto_block(p_kind text, p_id bigint, p_on date,
                                     p_extra_country text DEFAULT NULL,
                                     p_extra_on date DEFAULT NULL)
-RETURNS TABLE (blocked_until date, country char(2)) LANGUAGE sql STABLE AS $$
+RETURNS TABLE (blocked_until date, country char(2)) LANGUAGE plpgsql STABLE ROWS 1 AS $$
+BEGIN
+    RETURN QUERY
     WITH n AS (
         SELECT v.id, v.country, v.noticed_on FROM exports.violation_notices v
          WHERE v.exporter_kind = p_kind AND v.exporter_id = p_id
@@ -633,14 +657,17 @@ RETURNS TABLE (blocked_until date, country char(2)) LANGUAGE sql STABLE AS $$
                AND (n1.noticed_on, n1.id) <= (n2.noticed_on, n2.id)) >= p.notices
      ORDER BY 1 DESC
      LIMIT 1;
+END
 $$;
 
 -- The encoded documents list of a shipment's events: its issued documents.
 CREATE FUNCTION exports.document_refs(p_shipment bigint) RETURNS bytea
-LANGUAGE sql STABLE AS $$
-    SELECT coalesce(string_agg(d.ref_pb, ''::bytea ORDER BY d.id), ''::bytea)
-      FROM exports.documents d
-     WHERE d.shipment_id = p_shipment AND d.status = 'issued';
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT coalesce(string_agg(d.ref_pb, ''::bytea ORDER BY d.id), ''::bytea)
+              FROM exports.documents d
+             WHERE d.shipment_id = p_shipment AND d.status = 'issued');
+END
 $$;
 CREATE INDEX documents_shipment ON exports.documents (shipment_id, status);
 
@@ -657,7 +684,7 @@ CREATE FUNCTION exports.create_shipment(
     p_departure date, p_arrival date, p_lots jsonb, p_at_us bigint, p_event_id uuid,
     p_head bytea, p_static bytea)
 RETURNS TABLE (outcome text, reply bytea, field text, message text)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
     v_prev bytea;
     v_name text;
@@ -771,18 +798,21 @@ BEGIN
     INSERT INTO exports.shipments (
         id, exporter_kind, exporter_id, exporter_name, buyer_name, buyer_country, buyer_address,
         destination, incoterm, transport_mode, vehicle, consignment_note, border_point,
-        planned_departure, planned_arrival, origin_territory, hs6, origins, net_kg, value_usd,
-        value_som, status, version, created_at, created_by, status_at, event_pb)
+        planned_departure, planned_arrival, origin_territory, hs6, origins, required_docs,
+        net_kg, value_usd, value_som, status, version, created_at, created_by, status_at,
+        event_pb)
     SELECT p_id, p_exporter_kind, p_exporter_id, v_name, p_buyer_name, p_buyer_country,
            p_buyer_address, p_destination, p_incoterm, p_mode, p_vehicle, p_note, p_border,
-           p_departure, p_arrival, v_territory,
-           (array_agg(p.hs6 ORDER BY (x.e->>4)::numeric DESC, x.n))[1],
-           array_agg(DISTINCT h.origin ORDER BY h.origin),
-           sum((x.e->>4)::numeric), sum((x.e->>5)::numeric), sum((x.e->>6)::numeric),
-           'draft', 1, v_at, p_caller, v_at, p_static
-      FROM jsonb_array_elements(p_lots) WITH ORDINALITY AS x(e, n)
-      JOIN registry.products p ON p.id = (x.e->>0)::bigint
-      JOIN registry.hs_codes h ON h.hs6 = p.hs6
+           p_departure, p_arrival, v_territory, g.hs6, g.origins,
+           exports.required_documents(p_destination, g.origins, p_mode), g.net_kg, g.value_usd,
+           g.value_som, 'draft', 1, v_at, p_caller, v_at, p_static
+      FROM (SELECT (array_agg(p.hs6 ORDER BY (x.e->>4)::numeric DESC, x.n))[1] AS hs6,
+                   array_agg(DISTINCT h.origin ORDER BY h.origin) AS origins,
+                   sum((x.e->>4)::numeric) AS net_kg, sum((x.e->>5)::numeric) AS value_usd,
+                   sum((x.e->>6)::numeric) AS value_som
+              FROM jsonb_array_elements(p_lots) WITH ORDINALITY AS x(e, n)
+              JOIN registry.products p ON p.id = (x.e->>0)::bigint
+              JOIN registry.hs_codes h ON h.hs6 = p.hs6) g
     RETURNING hs6 INTO v_hs6;
     INSERT INTO exports.lots (shipment_id, ord, product_id, producer_id, hs6, product_name,
                               quantity, unit, net_kg, value_usd, value_som, territory_code)
@@ -805,45 +835,226 @@ BEGIN
 END
 $$;
 
+-- Why a move of shipment p_s from p_from (reached at p_prev_at, at version p_version) to p_to
+-- at p_at may not happen: kind (an outcome of the mutation convention), field and message;
+-- all NULL when it may. The one list of the lifecycle's checks, for single moves and batches
+-- alike.
+CREATE FUNCTION exports.move_problem(p_s exports.shipments, p_from text, p_prev_at timestamptz,
+                                     p_version int, p_to text, p_at timestamptz,
+                                     p_agency text, p_border text, p_expected int,
+                                     OUT kind text, OUT field text, OUT message text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_t exports.transitions%ROWTYPE;
+    v_missing text[];
+    v_until date;
+    v_country text;
+    v_modes text[];
+BEGIN
+    IF p_expected <> 0 AND p_expected <> p_version THEN
+        kind := 'stale';
+        field := 'expected_version';
+        message := format('shipment %s is at version %s, not %s: read it again', p_s.id,
+                          p_version, p_expected);
+        RETURN;
+    END IF;
+    SELECT * INTO v_t FROM exports.transitions WHERE from_status = p_from AND to_status = p_to;
+    IF NOT FOUND THEN
+        kind := 'precondition';
+        field := 'to';
+        message := format('shipment %s is %s and cannot become %s%s', p_s.id, p_from, p_to,
+                          coalesce((SELECT format(' (it can become %s)',
+                                                  string_agg(t.to_status, ', ' ORDER BY st.ord))
+                                      FROM exports.transitions t
+                                      JOIN exports.statuses st ON st.code = t.to_status
+                                     WHERE t.from_status = p_from
+                                    HAVING count(*) > 0),
+                                   format(': %s is final', p_from)));
+        RETURN;
+    END IF;
+    IF cardinality(v_t.agencies) > 0 AND NOT p_agency = ANY (v_t.agencies) THEN
+        kind := 'invalid';
+        field := 'agency';
+        message := format('a move to %s is recorded by %s, got "%s"', p_to,
+                          array_to_string(v_t.agencies, ' or '), p_agency);
+        RETURN;
+    END IF;
+    IF p_at < p_prev_at THEN
+        kind := 'invalid';
+        field := 'at_us';
+        message := format('%s is before the shipment became %s (%s)', p_at, p_from, p_prev_at);
+        RETURN;
+    END IF;
+    IF v_t.needs_documents THEN
+        v_missing := exports.missing_documents(p_s.id);
+        IF cardinality(v_missing) > 0 THEN
+            kind := 'precondition';
+            field := 'to';
+            message := format('shipment %s cannot become %s: missing documents: %s', p_s.id,
+                              p_to, array_to_string(v_missing, ', '));
+            RETURN;
+        END IF;
+    END IF;
+    -- Most exporters never had a notice: look for a block only when there are some.
+    IF v_t.phyto_check AND 'plant' = ANY (p_s.origins) AND EXISTS (
+           SELECT 1 FROM exports.violation_notices v
+            WHERE v.exporter_kind = p_s.exporter_kind AND v.exporter_id = p_s.exporter_id) THEN
+        SELECT b.blocked_until, b.country INTO v_until, v_country
+          FROM exports.phyto_block(p_s.exporter_kind, p_s.exporter_id, current_date) b;
+        IF FOUND THEN
+            kind := 'precondition';
+            field := 'to';
+            message := format('shipment %s carries plant products and %s %s is blocked from '
+                              'new phytosanitary certificates until %s, after violation '
+                              'notices from %s', p_s.id, p_s.exporter_kind, p_s.exporter_id,
+                              v_until, v_country);
+            RETURN;
+        END IF;
+    END IF;
+    IF p_border <> '' THEN
+        SELECT modes INTO v_modes FROM exports.border_points WHERE code = p_border;
+        IF NOT FOUND OR NOT p_s.transport_mode = ANY (v_modes) THEN
+            kind := 'invalid';
+            field := 'border_point';
+            message := format('%s is not a crossing point for %s transport', p_border,
+                              p_s.transport_mode);
+            RETURN;
+        END IF;
+    END IF;
+END
+$$;
+
+-- Adds (p_sign 1, at departure) or takes away (-1, at return) a shipment in the statistics of
+-- p_month, in this connection's stripe.
+CREATE FUNCTION exports.count_export(p_shipment bigint, p_destination text, p_month date,
+                                     p_sign int) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO exports.stats_monthly AS t (month, region, district, hs6, destination, stripe,
+                                            net_kg, value_usd, value_som, shipments)
+    SELECT p_month, exports.region_of(l.territory_code), exports.district_of(l.territory_code),
+           l.hs6, p_destination, (pg_backend_pid() % 8)::smallint, p_sign * sum(l.net_kg),
+           p_sign * sum(l.value_usd), p_sign * sum(l.value_som), p_sign
+      FROM exports.lots l
+     WHERE l.shipment_id = p_shipment
+     GROUP BY 1, 2, 3, 4
+     ORDER BY 1, 2, 3, 4
+    ON CONFLICT (month, region, district, hs6, destination, stripe) DO UPDATE
+       SET net_kg = t.net_kg + excluded.net_kg, value_usd = t.value_usd + excluded.value_usd,
+           value_som = t.value_som + excluded.value_som,
+           shipments = t.shipments + excluded.shipments;
+$$;
+
+-- One move of the lifecycle (TransitionShipment): the shipment's new state, a history row,
+-- the event and, for DEPARTED and RETURNED, the statistics, after exports.move_problem found
+-- nothing against it. Simple statements on the locked row: the hot path of the service.
+CREATE FUNCTION exports.record_move(
+    p_service text, p_request_id text, p_method text, p_fp text, p_reply bytea,
+    p_caller text, p_id bigint, p_to text, p_at_us bigint, p_agency text, p_reason text,
+    p_reference text, p_border text, p_expected int, p_event_id uuid, p_type text,
+    p_head bytea)
+RETURNS TABLE (outcome text, reply bytea, field text, message text)
+LANGUAGE plpgsql SET jit = off AS $$
+DECLARE
+    v_prev bytea;
+    v_s exports.shipments%ROWTYPE;
+    v_kind text;
+    v_field text;
+    v_message text;
+    v_at timestamptz := exports.at_us(p_at_us);
+    v_via text;
+BEGIN
+    v_prev := bus.replay(p_service, p_request_id, p_fp);
+    IF v_prev IS NOT NULL THEN
+        RETURN QUERY SELECT 'replay', v_prev, '', '';
+        RETURN;
+    END IF;
+    SELECT * INTO v_s FROM exports.shipments WHERE id = p_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'not_found', NULL::bytea, 'shipment_id',
+            format('no shipment with id %s', p_id);
+        RETURN;
+    END IF;
+    SELECT p.kind, p.field, p.message INTO v_kind, v_field, v_message
+      FROM exports.move_problem(v_s, v_s.status, v_s.status_at, v_s.version, p_to, v_at,
+                                p_agency, p_border, p_expected) p;
+    IF v_kind IS NOT NULL THEN
+        RETURN QUERY SELECT v_kind, NULL::bytea, v_field, v_message;
+        RETURN;
+    END IF;
+    IF p_to = 'departed' THEN
+        v_via := coalesce(nullif(p_border, ''), v_s.border_point);
+    END IF;
+    UPDATE exports.shipments
+       SET status = p_to, version = version + 1, status_at = v_at,
+           declared_at = CASE WHEN p_to = 'declared' THEN v_at ELSE declared_at END,
+           documents_complete_at = CASE WHEN p_to = 'documents_complete' THEN v_at
+                                        ELSE documents_complete_at END,
+           released_at = CASE WHEN p_to = 'released' THEN v_at ELSE released_at END,
+           departed_at = CASE WHEN p_to = 'departed' THEN v_at ELSE departed_at END,
+           delivered_at = CASE WHEN p_to = 'delivered' THEN v_at ELSE delivered_at END,
+           departed_via = coalesce(v_via, departed_via),
+           stats_month = CASE WHEN p_to = 'departed' THEN exports.month_of(v_at)
+                              WHEN p_to = 'returned' THEN NULL ELSE stats_month END
+     WHERE id = p_id;
+    INSERT INTO exports.shipment_history (shipment_id, version, from_status, to_status, at,
+                                          caller, agency, reason, reference, border_point,
+                                          request_id, event_id)
+    VALUES (p_id, v_s.version + 1, v_s.status, p_to, v_at, p_caller, p_agency, p_reason,
+            p_reference, v_via, p_request_id, p_event_id);
+    INSERT INTO bus.events (id, source, type, subject, data_schema, data, hs6, soate,
+                            destination, request_id)
+    VALUES (p_event_id, '/ovop/exports', p_type, 'shipment/' || p_id, 'ovop.v1.ExportEvent',
+            p_head || v_s.event_pb || exports.document_refs(p_id), v_s.hs6,
+            v_s.origin_territory, v_s.destination, p_request_id);
+    IF p_to = 'departed' THEN
+        PERFORM exports.count_export(p_id, v_s.destination, exports.month_of(v_at), 1);
+    ELSIF p_to = 'returned' THEN
+        PERFORM exports.count_export(p_id, v_s.destination, v_s.stats_month, -1);
+    END IF;
+    PERFORM bus.remember(p_service, p_request_id, p_method, p_fp, p_reply);
+    RETURN QUERY SELECT 'ok', p_reply, '', '';
+END
+$$;
+
 -- Moves with the state each meets: the stored one for a shipment's first move in the list,
 -- the previous move's for the next ones. Reads the shipments as the calling statement sees
--- them.
+-- them, one index lookup per move (a join would be planned for a thousand moves and scan).
 CREATE FUNCTION exports.moves(p_ids bigint[], p_to text[], p_at_us bigint[], p_border text[],
                               p_expected int[])
 RETURNS TABLE (idx int, id bigint, to_status text, at timestamptz, border text, expected int,
                found bool, s exports.shipments, from_status text, prev_at timestamptz,
                version_before int, departed_before timestamptz)
 LANGUAGE sql STABLE AS $$
-    SELECT i.idx, i.id, i.to_status, i.at, i.border, i.expected, s.id IS NOT NULL, s,
-           coalesce(lag(i.to_status) OVER w, s.status),
-           coalesce(lag(i.at) OVER w, s.status_at),
-           s.version + (row_number() OVER w)::int - 1,
+    SELECT i.idx, i.id, i.to_status, i.at, i.border, i.expected, (i.s).id IS NOT NULL, i.s,
+           coalesce(lag(i.to_status) OVER w, (i.s).status),
+           coalesce(lag(i.at) OVER w, (i.s).status_at),
+           (i.s).version + (row_number() OVER w)::int - 1,
            coalesce(max(i.at) FILTER (WHERE i.to_status = 'departed')
                         OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
-                    s.departed_at)
+                    (i.s).departed_at)
       FROM (SELECT g AS idx, p_ids[g] AS id, p_to[g] AS to_status,
                    exports.at_us(p_at_us[g]) AS at, p_border[g] AS border,
-                   p_expected[g] AS expected
-              FROM generate_subscripts(p_ids, 1) AS g) i
-      LEFT JOIN exports.shipments s ON s.id = i.id
+                   p_expected[g] AS expected,
+                   (SELECT s FROM exports.shipments s WHERE s.id = p_ids[g]) AS s
+              FROM generate_subscripts(p_ids, 1) AS g
+            OFFSET 0) i
     WINDOW w AS (PARTITION BY i.id ORDER BY i.idx);
 $$;
 
--- Applies moves of the lifecycle, in order, all or nothing: TransitionShipment (one move,
--- p_prefix '') and RecordShipmentEvents (many, p_prefix 'transitions'). Each move is checked
--- against the state it meets (exports.moves); on any refusal nothing is written and every bad
--- move is reported in problems, [["transitions[i].field", "message"], ...], the outcome and
--- field/message being those of the first. Otherwise, in one statement: the shipments' new
--- state, a history row and an event per move, and the statistics of DEPARTED and RETURNED.
--- Shipments are locked in id order, statistics rows in key order: concurrent calls never
--- deadlock on them.
+-- Applies a batch of moves (RecordShipmentEvents), in order, all or nothing. Each move is
+-- checked (exports.move_problem) against the state it meets (exports.moves); on any refusal
+-- nothing is written and every bad move is reported in problems,
+-- [["transitions[i].field", "message"], ...], the outcome and field/message being those of
+-- the first. Otherwise, in one statement: the shipments' new state, a history row and an
+-- event per move, and the statistics of DEPARTED and RETURNED. Shipments are locked in id
+-- order and statistics rows in key order, so concurrent batches never deadlock on them.
 CREATE FUNCTION exports.record_moves(
     p_service text, p_request_id text, p_method text, p_fp text, p_reply bytea,
-    p_caller text, p_prefix text, p_ids bigint[], p_to text[], p_at_us bigint[],
-    p_agency text[], p_reason text[], p_reference text[], p_border text[], p_expected int[],
+    p_caller text, p_ids bigint[], p_to text[], p_at_us bigint[], p_agency text[],
+    p_reason text[], p_reference text[], p_border text[], p_expected int[],
     p_event_ids uuid[], p_types text[], p_heads bytea[])
 RETURNS TABLE (outcome text, reply bytea, field text, message text, problems json)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET jit = off SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_prev bytea;
     v_kinds text[];
@@ -858,64 +1069,21 @@ BEGIN
     PERFORM 1 FROM exports.shipments WHERE exports.shipments.id = ANY (p_ids)
      ORDER BY exports.shipments.id FOR UPDATE;
 
-    SELECT array_agg(CASE x.ord WHEN 1 THEN 'not_found' WHEN 2 THEN 'stale'
-                                WHEN 3 THEN 'precondition' WHEN 6 THEN 'precondition'
-                                WHEN 7 THEN 'precondition' ELSE 'invalid' END ORDER BY m.idx),
-           array_agg(CASE WHEN p_prefix = '' THEN '' ELSE format('%s[%s].', p_prefix, m.idx - 1) END
-                     || CASE x.ord WHEN 1 THEN 'shipment_id' WHEN 2 THEN 'expected_version'
-                                   WHEN 4 THEN 'agency' WHEN 5 THEN 'at_us'
-                                   WHEN 8 THEN 'border_point' ELSE 'to' END ORDER BY m.idx),
-           array_agg(CASE x.ord
-               WHEN 1 THEN format('no shipment with id %s', m.id)
-               WHEN 2 THEN format('shipment %s is at version %s, not %s: read it again',
-                                  m.id, m.version_before, m.expected)
-               WHEN 3 THEN format('shipment %s is %s and cannot become %s%s', m.id,
-                                  m.from_status, m.to_status,
-                                  coalesce((SELECT format(' (it can become %s)',
-                                                          string_agg(tt.to_status, ', '
-                                                                     ORDER BY st.ord))
-                                              FROM exports.transitions tt
-                                              JOIN exports.statuses st ON st.code = tt.to_status
-                                             WHERE tt.from_status = m.from_status
-                                            HAVING count(*) > 0),
-                                           format(': %s is final', m.from_status)))
-               WHEN 4 THEN format('a move to %s is recorded by %s, got "%s"', m.to_status,
-                                  array_to_string(t.agencies, ' or '), p_agency[m.idx])
-               WHEN 5 THEN format('%s is before the shipment became %s (%s)',
-                                  m.at, m.from_status, m.prev_at)
-               WHEN 6 THEN format('shipment %s cannot become %s: missing documents: %s', m.id,
-                                  m.to_status, array_to_string(md.missing, ', '))
-               WHEN 7 THEN format('shipment %s carries plant products and %s %s is blocked '
-                                  'from new phytosanitary certificates until %s, after '
-                                  'violation notices from %s',
-                                  m.id, (m.s).exporter_kind, (m.s).exporter_id,
-                                  pb.blocked_until, pb.country)
-               ELSE format('%s is not a crossing point for %s transport', m.border,
-                           (m.s).transport_mode) END ORDER BY m.idx)
+    SELECT array_agg(pr.kind ORDER BY m.idx),
+           array_agg(format('transitions[%s].%s', m.idx - 1, pr.field) ORDER BY m.idx),
+           array_agg(pr.message ORDER BY m.idx)
       INTO v_kinds, v_fields, v_messages
       FROM exports.moves(p_ids, p_to, p_at_us, p_border, p_expected) m
-      LEFT JOIN exports.transitions t
-             ON t.from_status = m.from_status AND t.to_status = m.to_status
-      LEFT JOIN LATERAL (SELECT exports.missing_documents(m.id) AS missing
-                          WHERE t.needs_documents) md ON true
-      LEFT JOIN LATERAL (SELECT b.blocked_until, b.country
-                           FROM exports.phyto_block((m.s).exporter_kind, (m.s).exporter_id,
-                                                    current_date) b
-                          WHERE t.phyto_check AND 'plant' = ANY ((m.s).origins)) pb ON true
-      LEFT JOIN exports.border_points bp ON bp.code = m.border
      CROSS JOIN LATERAL (
-           SELECT f.ord FROM (VALUES
-               (1, NOT m.found),
-               (2, m.expected <> 0 AND m.expected <> m.version_before),
-               (3, t.to_status IS NULL),
-               (4, cardinality(t.agencies) > 0 AND NOT p_agency[m.idx] = ANY (t.agencies)),
-               (5, m.at < m.prev_at),
-               (6, cardinality(md.missing) > 0),
-               (7, pb.blocked_until IS NOT NULL),
-               (8, m.border <> '' AND (bp.code IS NULL
-                                       OR NOT (m.s).transport_mode = ANY (bp.modes)))
-           ) f(ord, bad)
-           WHERE f.bad ORDER BY f.ord LIMIT 1) x;
+           SELECT 'not_found' AS kind, 'shipment_id' AS field,
+                  format('no shipment with id %s', m.id) AS message
+            WHERE NOT m.found
+           UNION ALL
+           SELECT q.kind, q.field, q.message
+             FROM exports.move_problem(m.s, m.from_status, m.prev_at, m.version_before,
+                                       m.to_status, m.at, p_agency[m.idx], m.border,
+                                       m.expected) q
+            WHERE m.found AND q.kind IS NOT NULL) pr;
     IF v_kinds IS NOT NULL THEN
         RETURN QUERY SELECT v_kinds[1], NULL::bytea, v_fields[1], v_messages[1],
             (SELECT json_agg(json_build_array(u.f, u.msg))
@@ -964,13 +1132,15 @@ BEGIN
         SELECT m.id, m.version_before + 1, m.from_status, m.to_status, m.at, p_caller,
                m.agency, m.reason, m.reference, m.via, p_request_id, m.event_id
           FROM m
+    ), docs AS (
+        SELECT k.id, exports.document_refs(k.id) AS refs FROM marks k
     ), ev AS (
         INSERT INTO bus.events (id, source, type, subject, data_schema, data, hs6, soate,
                                 destination, request_id)
         SELECT m.event_id, '/ovop/exports', m.event_type, 'shipment/' || m.id,
-               'ovop.v1.ExportEvent', m.head || (m.s).event_pb || exports.document_refs(m.id),
-               (m.s).hs6, (m.s).origin_territory, (m.s).destination, p_request_id
-          FROM m ORDER BY m.idx
+               'ovop.v1.ExportEvent', m.head || (m.s).event_pb || d.refs, (m.s).hs6,
+               (m.s).origin_territory, (m.s).destination, p_request_id
+          FROM m JOIN docs d ON d.id = m.id ORDER BY m.idx
     ), counted AS (
         SELECT m.idx, m.id, (m.s).destination AS destination,
                CASE m.to_status WHEN 'departed' THEN 1 ELSE -1 END AS sign,
@@ -1005,10 +1175,13 @@ $$;
 -- Why the exporter of p_shipment may not receive a phytosanitary certificate dated p_on, as
 -- a message, or NULL when it may.
 CREATE FUNCTION exports.phyto_refusal(p_kind text, p_id bigint, p_on date) RETURNS text
-LANGUAGE sql STABLE AS $$
-    SELECT format('%s %s may not receive new phytosanitary certificates until %s, after '
-                  'violation notices from %s', p_kind, p_id, b.blocked_until, b.country)
-      FROM exports.phyto_block(p_kind, p_id, p_on) b;
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT format('%s %s may not receive new phytosanitary certificates until %s, '
+                          'after violation notices from %s', p_kind, p_id, b.blocked_until,
+                          b.country)
+              FROM exports.phyto_block(p_kind, p_id, p_on) b);
+END
 $$;
 
 -- Attaches a document to a shipment that has not left yet. p_head is the move part of its
@@ -1019,7 +1192,7 @@ CREATE FUNCTION exports.attach_document(
     p_issued_on date, p_valid_until date, p_status text, p_at_us bigint, p_event_id uuid,
     p_head bytea, p_ref bytea)
 RETURNS TABLE (outcome text, reply bytea, field text, message text)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
     v_prev bytea;
     v_s exports.shipments%ROWTYPE;
@@ -1042,6 +1215,11 @@ BEGIN
         RETURN QUERY SELECT 'precondition', NULL::bytea, 'shipment_id',
             format('shipment %s is %s: documents can no longer be attached', p_shipment,
                    v_s.status);
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM exports.document_types WHERE code = p_type) THEN
+        RETURN QUERY SELECT 'invalid', NULL::bytea, 'type',
+            format('unknown document type %s', p_type);
         RETURN;
     END IF;
     SELECT id INTO v_other FROM exports.documents
@@ -1082,7 +1260,7 @@ CREATE FUNCTION exports.set_document_status(
     p_id bigint, p_status text, p_reason text, p_issued_on date, p_at_us bigint,
     p_event_id uuid, p_event_type text, p_head bytea, p_ref bytea)
 RETURNS TABLE (outcome text, reply bytea, field text, message text)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
     v_prev bytea;
     v_d exports.documents%ROWTYPE;
@@ -1146,7 +1324,7 @@ CREATE FUNCTION exports.record_violation(
     p_authority text, p_reference text, p_description text, p_shipment bigint,
     p_expected_until date, p_at_us bigint, p_event_id uuid, p_event bytea)
 RETURNS TABLE (outcome text, reply bytea, field text, message text)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
     v_prev bytea;
     v_territory text;

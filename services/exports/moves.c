@@ -1,7 +1,8 @@
-/* Moves of the shipment lifecycle: TransitionShipment (one) and RecordShipmentEvents (a
- * batch, all or nothing). Both run exports.record_moves, one statement without a read
- * before it: the reply (TransitionResult) and the per-request part of each event are built
- * here from the request alone. */
+/* Moves of the shipment lifecycle: TransitionShipment (one, exports.record_move) and
+ * RecordShipmentEvents (a batch, all or nothing, exports.record_moves). Each request is one
+ * statement without a read before it: the reply (TransitionResult) and the per-request part
+ * of each event are built here from the request alone; the database checks each move with
+ * the same function (exports.move_problem). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +11,12 @@
 #include "exports.h"
 #include "log.h"
 
+static const char move_sql[] =
+    "SELECT * FROM exports.record_move($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+    "$14, $15, $16, $17)";
 static const char moves_sql[] =
     "SELECT * FROM exports.record_moves($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
-    "$14, $15, $16, $17, $18)";
+    "$14, $15, $16, $17)";
 
 /* Writes a moment as 2026-11-27T05:36:52Z into out. */
 static void format_us(int64_t us, char out[static 32])
@@ -143,30 +147,28 @@ static void moves_free(moves_t *m)
     free(m->uuids);
 }
 
-/* The arguments after the five conventional ones. */
-static void moves_args(const moves_t *m, ovop_call_t *call, const char *prefix,
-                       const char *args[static 13])
+/* The arguments of exports.record_moves after the five conventional ones. */
+static void moves_args(const moves_t *m, ovop_call_t *call, const char *args[static 12])
 {
     args[0] = ovop_call_caller(call);
-    args[1] = prefix;
-    args[2] = m->ids.data;
-    args[3] = m->to.data;
-    args[4] = m->at.data;
-    args[5] = m->agency.data;
-    args[6] = m->reason.data;
-    args[7] = m->reference.data;
-    args[8] = m->border.data;
-    args[9] = m->expected.data;
-    args[10] = m->event_ids.data;
-    args[11] = m->types.data;
-    args[12] = m->heads.data;
+    args[1] = m->ids.data;
+    args[2] = m->to.data;
+    args[3] = m->at.data;
+    args[4] = m->agency.data;
+    args[5] = m->reason.data;
+    args[6] = m->reference.data;
+    args[7] = m->border.data;
+    args[8] = m->expected.data;
+    args[9] = m->event_ids.data;
+    args[10] = m->types.data;
+    args[11] = m->heads.data;
 }
 
 /* --- TransitionShipment --- */
 
 static void transition_shipment(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
-    Ovop__V1__ShipmentTransition *in = (Ovop__V1__ShipmentTransition *)input;
+    const Ovop__V1__ShipmentTransition *in = (const Ovop__V1__ShipmentTransition *)input;
     exports_t *e = userdata;
     int64_t now = ovop_now_us();
     check_move(call, "", in, now);
@@ -174,13 +176,37 @@ static void transition_shipment(ovop_call_t *call, const ProtobufCMessage *input
         ovop_call_fail_violations(call);
         return;
     }
-    moves_t m;
-    moves_build(&m, call, &in, 1, now);
-    const char *args[13];
-    moves_args(&m, call, "", args);
-    /* The one-move outcomes (not_found, stale, precondition, invalid) are the convention's. */
-    ovop_mutate(call, &e->mutator, moves_sql, 13, args, &m.results[0].base);
-    moves_free(&m);
+    int64_t at = in->at_us ? in->at_us : now;
+    char id[24], at_s[24], expected[16], type[64], uuid[37];
+    snprintf(id, sizeof(id), "%lld", (long long)in->shipment_id);
+    snprintf(at_s, sizeof(at_s), "%lld", (long long)at);
+    snprintf(expected, sizeof(expected), "%d", in->expected_version);
+    snprintf(type, sizeof(type), "ovop.exports.shipment.%s", exports_move_kind((int)in->to)->type);
+    ovop_uuid4(uuid);
+    char *head =
+        exports_event_head(in->shipment_id, (int)in->to, at, in->agency, ovop_call_caller(call),
+                           in->reason, in->reference, in->border_point, NULL);
+    Ovop__V1__TransitionResult r = OVOP__V1__TRANSITION_RESULT__INIT;
+    r.shipment_id = in->shipment_id;
+    r.status = in->to;
+    r.version = in->expected_version ? in->expected_version + 1 : 0;
+    r.at_us = at;
+    r.event_id = uuid;
+    const char *args[] = {ovop_call_caller(call),
+                          id,
+                          exports_name(&exports_statuses, (int)in->to),
+                          at_s,
+                          in->agency,
+                          in->reason,
+                          in->reference,
+                          in->border_point,
+                          expected,
+                          uuid,
+                          type,
+                          head};
+    /* The outcomes (not_found, stale, precondition, invalid) are the convention's. */
+    ovop_mutate(call, &e->mutator, move_sql, (int)OVOP_ARRAY_SIZE(args), args, &r.base);
+    free(head);
 }
 
 /* --- RecordShipmentEvents --- */
@@ -287,15 +313,15 @@ static void record_events(ovop_call_t *call, const ProtobufCMessage *input, void
     char *reply_hex = hex_of(reply, len);
     free(reply);
     ovop_call_fingerprint(call, fingerprint);
-    const char *params[18] = {EXPORTS_SERVICE, ovop_call_request_id(call), ovop_call_method(call),
+    const char *params[17] = {EXPORTS_SERVICE, ovop_call_request_id(call), ovop_call_method(call),
                               fingerprint, reply_hex};
-    moves_args(&m, call, "transitions", params + 5);
+    moves_args(&m, call, params + 5);
 
     batch_ctx_t *b = xmalloc(sizeof(*b));
     b->call = call;
     b->sequencer = e->sequencer;
     b->n = m.n;
-    ovop_pg_query(e->pg, moves_sql, 18, params, on_batch, b);
+    ovop_pg_query(e->pg, moves_sql, 17, params, on_batch, b);
     free(reply_hex);
     moves_free(&m);
 }

@@ -35,7 +35,7 @@
     "            d.status_reason, exports.us_of(d.created_at), exports.us_of(d.updated_at)) "      \
     "            ORDER BY d.id) "                                                                  \
     "     FROM exports.documents d WHERE d.shipment_id = s.id), "                                  \
-    "exports.required_documents(s.destination, s.origins, s.transport_mode), "                     \
+    "s.required_docs, "                                                                            \
     "exports.missing_documents(s.id)"
 
 static const char get_sql[] = "SELECT " GET_COLUMNS " FROM exports.shipments s WHERE s.id = $1";

@@ -1755,6 +1755,7 @@ static void test_concurrent_statistics(void **state)
                 " s.exporter_name, s.buyer_name, s.buyer_country, s.buyer_address, s.destination, "
                 " s.incoterm, s.transport_mode, s.vehicle, s.consignment_note, s.border_point, "
                 " s.planned_departure, s.planned_arrival, s.origin_territory, s.hs6, s.origins, "
+                " s.required_docs, "
                 " s.net_kg, s.value_usd, s.value_som, s.status, s.version, s.created_at, "
                 " s.created_by, s.status_at, s.declared_at, s.documents_complete_at, "
                 " s.released_at, NULL, NULL, NULL, NULL, s.event_pb "
