@@ -55,32 +55,6 @@ int exports_value(const exports_names_t *t, const char *s)
     return 0;
 }
 
-bool exports_check_text(ovop_call_t *call, const char *field, const char *value, size_t max,
-                        bool required)
-{
-    size_t n = strlen(value);
-    if (required && n == 0) {
-        ovop_call_violation(call, field, "is required");
-        return false;
-    }
-    if (n > max) {
-        ovop_call_violation(call, field, "must be at most %zu bytes, got %zu", max, n);
-        return false;
-    }
-    if (!ovop_utf8_valid(value, n)) {
-        ovop_call_violation(call, field, "must be valid UTF-8");
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)value[i];
-        if (c < 0x20 || c == 0x7f) {
-            ovop_call_violation(call, field, "must not contain control characters");
-            return false;
-        }
-    }
-    return true;
-}
-
 bool exports_check_country(ovop_call_t *call, const char *field, const char *code)
 {
     if (!code[0]) {
@@ -192,64 +166,12 @@ bool exports_check_hs_prefix(ovop_call_t *call, const char *field, const char *p
     return true;
 }
 
-unsigned exports_page_size(ovop_call_t *call, unsigned page_size)
-{
-    if (page_size > EXPORTS_MAX_PAGE)
-        ovop_call_violation(call, "page_size", "must be at most %d, got %u", EXPORTS_MAX_PAGE,
-                            page_size);
-    return page_size ? page_size : EXPORTS_DEFAULT_PAGE;
-}
-
-bool exports_page_token(ovop_call_t *call, const char *token, const char *prefix,
-                        int64_t *ret_after)
-{
-    size_t pl = strlen(prefix);
-    *ret_after = 0;
-    if (!token[0])
-        return true;
-    char *end = NULL;
-    long long v = -1;
-    if (strncmp(token, prefix, pl) == 0 && token[pl] >= '0' && token[pl] <= '9')
-        v = strtoll(token + pl, &end, 10);
-    if (v < 0 || !end || *end != '\0') {
-        ovop_call_violation(call, "page_token",
-                            "is not a token this service returned; start without one");
-        return false;
-    }
-    *ret_after = v;
-    return true;
-}
-
 void exports_today(char out[static 11])
 {
     time_t t = (time_t)(ovop_now_us() / 1000000 + 6 * 3600);
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(out, 11, "%Y-%m-%d", &tm);
-}
-
-void exports_fail_db(ovop_call_t *call, const char *error)
-{
-    log_error_rid(ovop_call_request_id(call), "%s failed: %s", ovop_call_method(call), error);
-    ovop_call_fail(call, OVOP_UNAVAILABLE, "the exports database is unavailable, retry later");
-}
-
-char *exports_bytea_param(const ProtobufCMessage *m)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t n = protobuf_c_message_get_packed_size(m);
-    uint8_t *buf = xmalloc(n ? n : 1);
-    protobuf_c_message_pack(m, buf);
-    char *s = xmalloc(2 * n + 3);
-    s[0] = '\\';
-    s[1] = 'x';
-    for (size_t i = 0; i < n; i++) {
-        s[2 + 2 * i] = hex[buf[i] >> 4];
-        s[3 + 2 * i] = hex[buf[i] & 15];
-    }
-    s[2 * n + 2] = '\0';
-    free(buf);
-    return s;
 }
 
 void exports_array_add(ovop_buf_t *b, const char *s)

@@ -52,7 +52,7 @@ static void on_preview(PGresult *res, const char *error, void *userdata)
     snprintf(shipment, sizeof(shipment), "%lld", (long long)in->shipment_id);
     snprintf(at, sizeof(at), "%lld", (long long)now);
     ovop_uuid4(uuid);
-    char *event = exports_bytea_param(&v.base);
+    char *event = ovop_bytea_message(&v.base);
     const char *args[] = {id,
                           ovop_call_caller(cx->call),
                           exports_name(&exports_exporter_kinds, (int)in->exporter->kind),
@@ -89,9 +89,9 @@ static void record_notice(ovop_call_t *call, const ProtobufCMessage *input, void
         strcmp(in->noticed_on, today) > 0)
         ovop_call_violation(call, "noticed_on", "%s is in the future (today is %s)", in->noticed_on,
                             today);
-    exports_check_text(call, "authority", in->authority, 100, true);
-    exports_check_text(call, "reference", in->reference, 100, false);
-    exports_check_text(call, "description", in->description, 2000, false);
+    ovop_check_text(call, "authority", in->authority, 100, true);
+    ovop_check_text(call, "reference", in->reference, 100, false);
+    ovop_check_text(call, "description", in->description, 2000, false);
     if (in->shipment_id < 0)
         ovop_call_violation(call, "shipment_id", "must be a shipment id or 0, got %lld",
                             (long long)in->shipment_id);

@@ -87,8 +87,8 @@ static void attach_document(ovop_call_t *call, const ProtobufCMessage *input, vo
                             (long long)in->shipment_id);
     if (!exports_name(&exports_doc_types, (int)in->type)[0])
         ovop_call_violation(call, "type", "unknown document type %d", (int)in->type);
-    exports_check_text(call, "number", in->number, 64, true);
-    exports_check_text(call, "issuer", in->issuer, 200, true);
+    ovop_check_text(call, "number", in->number, 64, true);
+    ovop_check_text(call, "issuer", in->issuer, 200, true);
     if (!requested && status != OVOP__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_ISSUED)
         ovop_call_violation(call, "status",
                             "a document is attached as REQUESTED or ISSUED; change it later with "
@@ -195,7 +195,7 @@ static void set_document_status(ovop_call_t *call, const ProtobufCMessage *input
                             (long long)in->document_id);
     if (!issuing && !needs_reason((int)in->status))
         ovop_call_violation(call, "status", "must be ISSUED, REJECTED or REVOKED");
-    exports_check_text(call, "reason", in->reason, 500, needs_reason((int)in->status));
+    ovop_check_text(call, "reason", in->reason, 500, needs_reason((int)in->status));
     if (!issuing && in->issued_on[0])
         ovop_call_violation(call, "issued_on", "only an ISSUED document takes a date of issue");
     else if (exports_check_date(call, "issued_on", in->issued_on, false) && in->issued_on[0] &&

@@ -50,7 +50,7 @@ char *exports_event_head(int64_t shipment_id, int status, int64_t at_us, const c
     ev.reference = (char *)(reference ? reference : "");
     ev.read_point = (char *)(read_point ? read_point : "");
     ev.document = (Ovop__V1__Document *)document;
-    return exports_bytea_param(&ev.base);
+    return ovop_bytea_message(&ev.base);
 }
 
 char *exports_event_ref(const Ovop__V1__Document *d)
@@ -65,5 +65,5 @@ char *exports_event_ref(const Ovop__V1__Document *d)
     /* An event with only this entry encodes as exactly the entry's bytes. */
     ev.n_documents = 1;
     ev.documents = refs;
-    return exports_bytea_param(&ev.base);
+    return ovop_bytea_message(&ev.base);
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "check.h"
 #include "daemon.h"
 #include "mutation.h"
 #include "ovop/v1/exports.pb-c.h"
@@ -56,11 +57,9 @@ const char *exports_name(const exports_names_t *t, int v);
 /* The value named s, or 0 when no value has that name. */
 int exports_value(const exports_names_t *t, const char *s);
 
-/* --- checks shared by the handlers (check.c); each adds a violation on `field` --- */
+/* --- checks shared by the handlers (check.c; the generic ones are common/check.h's);
+ * each adds a violation on `field` --- */
 
-/* A required or optional text: UTF-8, no control characters, at most max bytes. */
-bool exports_check_text(ovop_call_t *call, const char *field, const char *value, size_t max,
-                        bool required);
 /* An ISO 3166-1 alpha-2 code by its form (two capital letters); the database knows which
  * codes exist. */
 bool exports_check_country(ovop_call_t *call, const char *field, const char *code);
@@ -78,22 +77,18 @@ bool exports_check_territory_prefix(ovop_call_t *call, const char *field, const 
                                     char out[static 15]);
 /* An HS prefix: 1 to 6 digits (or empty). */
 bool exports_check_hs_prefix(ovop_call_t *call, const char *field, const char *prefix);
-/* page_size 0 means the default; over the maximum adds a violation. */
-unsigned exports_page_size(ovop_call_t *call, unsigned page_size);
-/* A page token "<prefix><number>" this service issued; *ret_after = number. */
-bool exports_page_token(ovop_call_t *call, const char *token, const char *prefix,
-                        int64_t *ret_after);
 
 /* Today's date in Kyrgyzstan (UTC+6 all year), YYYY-MM-DD. */
 void exports_today(char out[static 11]);
 
-/* Fails a call whose query could not run. */
-void exports_fail_db(ovop_call_t *call, const char *error);
-
 /* --- parameters --- */
 
-/* A message encoded as bytea text ("\x..."), malloc'd. */
-char *exports_bytea_param(const ProtobufCMessage *m);
+/* page_size 0 means EXPORTS_DEFAULT_PAGE; over EXPORTS_MAX_PAGE adds a violation. */
+#define exports_page_size(call, n)                                                                 \
+    ovop_check_page_size((call), (n), EXPORTS_DEFAULT_PAGE, EXPORTS_MAX_PAGE)
+/* Fails a call whose query could not run (UNAVAILABLE). */
+#define exports_fail_db(call, error) ovop_call_fail_db((call), "exports", (error))
+
 /* Appends s to a PostgreSQL array literal being built in b ("{" ... "}"), quoted. */
 void exports_array_add(ovop_buf_t *b, const char *s);
 /* Parses a PostgreSQL array of simple words ("{a,b}") into enum values of t; returns the

@@ -60,8 +60,8 @@ static void check_move(ovop_call_t *call, const char *prefix, const Ovop__V1__Sh
                             "%s is in the future (now %s): a move records what happened", at, nw);
     }
     exports_check_agency(call, FIELD("agency"), t->agency);
-    exports_check_text(call, FIELD("reason"), t->reason, 500, needs_reason((int)t->to));
-    exports_check_text(call, FIELD("reference"), t->reference, 100, false);
+    ovop_check_text(call, FIELD("reason"), t->reason, 500, needs_reason((int)t->to));
+    ovop_check_text(call, FIELD("reference"), t->reference, 100, false);
     if (exports_check_border_point(call, FIELD("border_point"), t->border_point) &&
         t->border_point[0] && t->to != OVOP__V1__SHIPMENT_STATUS__SHIPMENT_STATUS_DEPARTED)
         ovop_call_violation(call, FIELD("border_point"),
@@ -217,20 +217,6 @@ typedef struct batch_ctx {
     size_t n;
 } batch_ctx_t;
 
-static char *hex_of(const uint8_t *p, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    char *s = xmalloc(2 * n + 3);
-    s[0] = '\\';
-    s[1] = 'x';
-    for (size_t i = 0; i < n; i++) {
-        s[2 + 2 * i] = hex[p[i] >> 4];
-        s[3 + 2 * i] = hex[p[i] & 15];
-    }
-    s[2 * n + 2] = '\0';
-    return s;
-}
-
 /* Like ovop_mutate's, but a refusal lists every bad move (column 5: [[field, message]...]). */
 static void on_batch(PGresult *res, const char *error, void *userdata)
 {
@@ -310,7 +296,7 @@ static void record_events(ovop_call_t *call, const ProtobufCMessage *input, void
     char fingerprint[17];
     size_t len;
     uint8_t *reply = ovop_call_encode_ok(call, &out.base, &len);
-    char *reply_hex = hex_of(reply, len);
+    char *reply_hex = ovop_bytea_hex(reply, len);
     free(reply);
     ovop_call_fingerprint(call, fingerprint);
     const char *params[17] = {EXPORTS_SERVICE, ovop_call_request_id(call), ovop_call_method(call),

@@ -238,7 +238,7 @@ static void check_lot(ovop_call_t *call, size_t i, const Ovop__V1__Lot *l)
         ovop_call_violation(call, LOT_FIELD("producer_id"), "must be a producer id, got %lld",
                             (long long)l->producer_id);
     check_amount(call, LOT_FIELD("quantity"), l->quantity, 1e9, 3, true);
-    exports_check_text(call, LOT_FIELD("unit"), l->unit, 8, false);
+    ovop_check_text(call, LOT_FIELD("unit"), l->unit, 8, false);
     check_amount(call, LOT_FIELD("net_weight_kg"), l->net_weight_kg, 1e9, 3, true);
     check_amount(call, LOT_FIELD("value_usd"), l->value_usd, 1e12, 2, true);
     check_amount(call, LOT_FIELD("value_som"), l->value_som, 1e14, 2, false);
@@ -251,9 +251,9 @@ static void check_create(ovop_call_t *call, const Ovop__V1__CreateShipmentReques
     if (!in->buyer) {
         ovop_call_violation(call, "buyer", "is required (name and country)");
     } else {
-        exports_check_text(call, "buyer.name", in->buyer->name, 300, true);
+        ovop_check_text(call, "buyer.name", in->buyer->name, 300, true);
         exports_check_country(call, "buyer.country", in->buyer->country);
-        exports_check_text(call, "buyer.address", in->buyer->address, 500, false);
+        ovop_check_text(call, "buyer.address", in->buyer->address, 500, false);
     }
     if (exports_check_country(call, "destination", in->destination) &&
         strcmp(in->destination, "KG") == 0)
@@ -272,9 +272,9 @@ static void check_create(ovop_call_t *call, const Ovop__V1__CreateShipmentReques
     if (!in->transport || !exports_name(&exports_modes, (int)in->transport->mode)[0]) {
         ovop_call_violation(call, "transport.mode", "must be ROAD, RAIL or AIR");
     } else {
-        exports_check_text(call, "transport.vehicle", in->transport->vehicle, 32, false);
-        exports_check_text(call, "transport.consignment_note", in->transport->consignment_note, 64,
-                           false);
+        ovop_check_text(call, "transport.vehicle", in->transport->vehicle, 32, false);
+        ovop_check_text(call, "transport.consignment_note", in->transport->consignment_note, 64,
+                        false);
     }
     if (!in->border_point[0])
         ovop_call_violation(call, "border_point", "is required, e.g. KG-IRKESHTAM");
@@ -438,7 +438,7 @@ static void on_preread(PGresult *res, const char *error, void *userdata)
     snprintf(at, sizeof(at), "%lld", (long long)now);
     ovop_uuid4(uuid);
     char *lots_json = lots_param(lots, n);
-    char *stat = exports_bytea_param(&st.base);
+    char *stat = ovop_bytea_message(&st.base);
     char *head =
         exports_event_head(id, s.status, now, "", ovop_call_caller(call), "", "", "", NULL);
     const char *args[] = {id_s,
@@ -618,7 +618,7 @@ static void list_shipments(ovop_call_t *call, const ProtobufCMessage *input, voi
     if (!departed && in->date_basis != OVOP__V1__SHIPMENT_DATE_BASIS__SHIPMENT_DATE_BASIS_CREATED)
         ovop_call_violation(call, "date_basis", "must be CREATED or DEPARTED");
     unsigned page = exports_page_size(call, in->page_size);
-    exports_page_token(call, in->page_token, LIST_TOKEN, &after);
+    ovop_check_page_token(call, in->page_token, LIST_TOKEN, &after);
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
         return;
@@ -759,7 +759,7 @@ static void get_history(ovop_call_t *call, const ProtobufCMessage *input, void *
         ovop_call_violation(call, "shipment_id", "must be a shipment id, got %lld",
                             (long long)in->shipment_id);
     unsigned page = exports_page_size(call, in->page_size);
-    exports_page_token(call, in->page_token, HISTORY_TOKEN, &after);
+    ovop_check_page_token(call, in->page_token, HISTORY_TOKEN, &after);
     if (after > INT32_MAX)
         ovop_call_violation(call, "page_token",
                             "is not a token this service returned; start without one");
