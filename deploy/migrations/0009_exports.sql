@@ -554,7 +554,8 @@ CREATE UNIQUE INDEX violation_notices_reference
 -- month it departed in (Asia/Bishkek), RETURNED takes it out of that month again. One row per
 -- (month, region, district, HS code, destination) and stripe: a transaction adds to the
 -- stripe of its connection (pg_backend_pid() % 8), so concurrent writers on different
--- connections never wait for each other on a hot cell; readers sum the stripes.
+-- connections never wait for each other on a hot cell; readers sum the stripes, which
+-- exports.fold_stats folds back into stripe 0 every few seconds.
 CREATE TABLE exports.stats_monthly (
     month date NOT NULL,
     region char(14) NOT NULL,
@@ -562,12 +563,55 @@ CREATE TABLE exports.stats_monthly (
     hs6 char(6) NOT NULL,
     destination char(2) NOT NULL,
     stripe smallint NOT NULL,
-    net_kg numeric NOT NULL,
-    value_usd numeric NOT NULL,
-    value_som numeric NOT NULL,
+    -- Integers (grams, US cents, tyiyn) sum about three times faster than numeric.
+    net_g bigint NOT NULL,
+    usd_cents bigint NOT NULL,
+    som_tyiyn bigint NOT NULL,
     shipments bigint NOT NULL,
     PRIMARY KEY (month, region, district, hs6, destination, stripe)
 );
+
+-- Folds the stripes of the statistics into stripe 0, so that readers sum about one row per
+-- cell. Run by every exportd on a timer; one at a time (returns -1 when another runs). Rows
+-- a writer holds right now are skipped (folded next time), so writers never wait for it;
+-- rows are locked in key order, as writers lock theirs, so it deadlocks with none. Returns
+-- the number of rows folded.
+CREATE FUNCTION exports.fold_stats(p_max int DEFAULT 50000) RETURNS int
+LANGUAGE plpgsql SET jit = off AS $$
+DECLARE
+    v_n int;
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(7310091) THEN
+        RETURN -1;
+    END IF;
+    WITH picked AS (
+        SELECT month, region, district, hs6, destination, stripe
+          FROM exports.stats_monthly
+         WHERE stripe <> 0
+         ORDER BY month, region, district, hs6, destination, stripe
+         LIMIT p_max
+           FOR UPDATE SKIP LOCKED
+    ), moved AS (
+        DELETE FROM exports.stats_monthly t USING picked p
+         WHERE (t.month, t.region, t.district, t.hs6, t.destination, t.stripe)
+             = (p.month, p.region, p.district, p.hs6, p.destination, p.stripe)
+        RETURNING t.*
+    )
+    INSERT INTO exports.stats_monthly AS t (month, region, district, hs6, destination, stripe,
+                                            net_g, usd_cents, som_tyiyn, shipments)
+    SELECT month, region, district, hs6, destination, 0, sum(net_g), sum(usd_cents),
+           sum(som_tyiyn), sum(shipments)
+      FROM moved
+     GROUP BY 1, 2, 3, 4, 5
+     ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (month, region, district, hs6, destination, stripe) DO UPDATE
+       SET net_g = t.net_g + excluded.net_g, usd_cents = t.usd_cents + excluded.usd_cents,
+           som_tyiyn = t.som_tyiyn + excluded.som_tyiyn,
+           shipments = t.shipments + excluded.shipments;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    RETURN v_n;
+END
+$$;
 
 -- ---------------------------------------------------------------- rules as functions
 
@@ -930,17 +974,18 @@ CREATE FUNCTION exports.count_export(p_shipment bigint, p_destination text, p_mo
                                      p_sign int) RETURNS void
 LANGUAGE sql AS $$
     INSERT INTO exports.stats_monthly AS t (month, region, district, hs6, destination, stripe,
-                                            net_kg, value_usd, value_som, shipments)
+                                            net_g, usd_cents, som_tyiyn, shipments)
     SELECT p_month, exports.region_of(l.territory_code), exports.district_of(l.territory_code),
-           l.hs6, p_destination, (pg_backend_pid() % 8)::smallint, p_sign * sum(l.net_kg),
-           p_sign * sum(l.value_usd), p_sign * sum(l.value_som), p_sign
+           l.hs6, p_destination, (pg_backend_pid() % 8)::smallint,
+           (p_sign * sum(l.net_kg) * 1000)::bigint, (p_sign * sum(l.value_usd) * 100)::bigint,
+           (p_sign * sum(l.value_som) * 100)::bigint, p_sign
       FROM exports.lots l
      WHERE l.shipment_id = p_shipment
      GROUP BY 1, 2, 3, 4
      ORDER BY 1, 2, 3, 4
     ON CONFLICT (month, region, district, hs6, destination, stripe) DO UPDATE
-       SET net_kg = t.net_kg + excluded.net_kg, value_usd = t.value_usd + excluded.value_usd,
-           value_som = t.value_som + excluded.value_som,
+       SET net_g = t.net_g + excluded.net_g, usd_cents = t.usd_cents + excluded.usd_cents,
+           som_tyiyn = t.som_tyiyn + excluded.som_tyiyn,
            shipments = t.shipments + excluded.shipments;
 $$;
 
@@ -1150,21 +1195,23 @@ BEGIN
     ), cells AS (
         SELECT c.month, exports.region_of(l.territory_code) AS region,
                exports.district_of(l.territory_code) AS district, l.hs6, c.destination,
-               c.sign * sum(l.net_kg) AS net_kg, c.sign * sum(l.value_usd) AS usd,
-               c.sign * sum(l.value_som) AS som, c.sign AS n
+               (c.sign * sum(l.net_kg) * 1000)::bigint AS net_g,
+               (c.sign * sum(l.value_usd) * 100)::bigint AS usd_cents,
+               (c.sign * sum(l.value_som) * 100)::bigint AS som_tyiyn, c.sign AS n
           FROM counted c JOIN exports.lots l ON l.shipment_id = c.id
          GROUP BY c.idx, c.sign, c.month, 2, 3, l.hs6, c.destination
     )
     INSERT INTO exports.stats_monthly AS t (month, region, district, hs6, destination, stripe,
-                                            net_kg, value_usd, value_som, shipments)
+                                            net_g, usd_cents, som_tyiyn, shipments)
     SELECT c.month, c.region, c.district, c.hs6, c.destination,
-           (pg_backend_pid() % 8)::smallint, sum(c.net_kg), sum(c.usd), sum(c.som), sum(c.n)
+           (pg_backend_pid() % 8)::smallint, sum(c.net_g), sum(c.usd_cents), sum(c.som_tyiyn),
+           sum(c.n)
       FROM cells c
      GROUP BY 1, 2, 3, 4, 5
      ORDER BY 1, 2, 3, 4, 5
     ON CONFLICT (month, region, district, hs6, destination, stripe) DO UPDATE
-       SET net_kg = t.net_kg + excluded.net_kg, value_usd = t.value_usd + excluded.value_usd,
-           value_som = t.value_som + excluded.value_som,
+       SET net_g = t.net_g + excluded.net_g, usd_cents = t.usd_cents + excluded.usd_cents,
+           som_tyiyn = t.som_tyiyn + excluded.som_tyiyn,
            shipments = t.shipments + excluded.shipments;
 
     PERFORM bus.remember(p_service, p_request_id, p_method, p_fp, p_reply);

@@ -28,6 +28,9 @@ typedef struct exports {
     ovop_sequencer_t *sequencer;
     ovop_mutator_t mutator;
     unsigned batch_max; /* transitions per RecordShipmentEvents */
+    unsigned fold_ms;   /* how often to fold the statistics' stripes */
+    uv_timer_t fold_timer;
+    bool folding; /* a fold query is out */
 } exports_t;
 
 /* Each registers its methods on the dispatcher. */
@@ -36,6 +39,10 @@ void exports_moves_register(exports_t *e);
 void exports_documents_register(exports_t *e);
 void exports_compliance_register(exports_t *e);
 void exports_stats_register(exports_t *e);
+/* Starts folding the statistics' stripes every e->fold_ms (exports.fold_stats), and stops
+ * it; stop closes the timer, the state outlives the close. */
+void exports_stats_start(exports_t *e);
+void exports_stats_stop(exports_t *e);
 
 /* --- names: enum values <-> the text the database stores (check.c) --- */
 

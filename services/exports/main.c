@@ -7,6 +7,7 @@
 
 static int64_t batch_max = 500;
 static int64_t sequencer_ms = 25;
+static int64_t fold_ms = 5000;
 
 static const ovop_opt_t extra_opts[] = {
     {"batch-max", OVOP_OPT_INT, "500", 1, 10000,
@@ -14,6 +15,8 @@ static const ovop_opt_t extra_opts[] = {
     {"sequencer-ms", OVOP_OPT_INT, "25", 5, 10000,
      "how often this instance numbers committed events (single changes do not wake it)",
      &sequencer_ms},
+    {"stats-fold-ms", OVOP_OPT_INT, "5000", 100, 3600000,
+     "how often the statistics' per-connection stripes are folded into one row per cell", &fold_ms},
 };
 
 static int setup(ovop_daemon_t *d, void **ret_state)
@@ -22,6 +25,7 @@ static int setup(ovop_daemon_t *d, void **ret_state)
     e->d = d;
     e->pg = ovop_daemon_pg(d);
     e->batch_max = (unsigned)batch_max;
+    e->fold_ms = (unsigned)fold_ms;
     ovop_sequencer_new(&e->sequencer, ovop_daemon_loop(d), e->pg, (unsigned)sequencer_ms,
                        ovop_daemon_metrics(d));
     /* Single changes do not kick the sequencer: under load that runs one numbering
@@ -33,6 +37,7 @@ static int setup(ovop_daemon_t *d, void **ret_state)
     exports_documents_register(e);
     exports_compliance_register(e);
     exports_stats_register(e);
+    exports_stats_start(e);
     *ret_state = e;
     return 0;
 }
@@ -41,6 +46,7 @@ static void stop(void *state)
 {
     exports_t *e = state;
     ovop_sequencer_destroy(&e->sequencer);
+    exports_stats_stop(e);
 }
 
 static void teardown(void *state)

@@ -9,17 +9,19 @@
 #include "exports.h"
 #include "log.h"
 
-/* Columns of stats_monthly per dimension (index: StatsDimension), as text. */
+/* Per dimension (index: StatsDimension): the column grouped on and its text in the reply
+ * (formatting after grouping, not once per row). */
 static const struct {
-    const char *expr;
+    const char *column;
+    const char *text;
     const char *name;
 } dims[] = {
-    {NULL, NULL},
-    {"to_char(m.month, 'YYYY-MM')", "MONTH"},
-    {"m.region::text", "REGION"},
-    {"m.district::text", "DISTRICT"},
-    {"m.hs6::text", "HS_CODE"},
-    {"m.destination::text", "DESTINATION"},
+    {NULL, NULL, NULL},
+    {"m.month", "to_char(m.month, 'YYYY-MM')", "MONTH"},
+    {"m.region", "m.region::text", "REGION"},
+    {"m.district", "m.district::text", "DISTRICT"},
+    {"m.hs6", "m.hs6::text", "HS_CODE"},
+    {"m.destination", "m.destination::text", "DESTINATION"},
 };
 #define N_DIMS 6
 
@@ -132,11 +134,12 @@ static void get_statistics(ovop_call_t *call, const ProtobufCMessage *input, voi
         if (!want[d])
             continue;
         cx->order[cx->n++] = d;
-        ovop_buf_printf(&sql, "%s, ", dims[d].expr);
-        ovop_buf_printf(&group, "%s%d", group.len ? ", " : "", cx->n);
+        ovop_buf_printf(&sql, "%s, ", dims[d].text);
+        ovop_buf_printf(&group, "%s%s", group.len ? ", " : "", dims[d].column);
     }
-    ovop_buf_puts(&sql, "(coalesce(sum(m.net_kg), 0) / 1000)::text, "
-                        "coalesce(sum(m.value_usd), 0)::text, coalesce(sum(m.value_som), 0)::text, "
+    ovop_buf_puts(&sql, "(coalesce(sum(m.net_g), 0) / 1000000.0)::text, "
+                        "(coalesce(sum(m.usd_cents), 0) / 100.0)::text, "
+                        "(coalesce(sum(m.som_tyiyn), 0) / 100.0)::text, "
                         "coalesce(sum(m.shipments), 0) "
                         "FROM exports.stats_monthly m "
                         "WHERE ($1 = '' OR m.month >= ($1 || '-01')::date) "
@@ -152,6 +155,40 @@ static void get_statistics(ovop_call_t *call, const ProtobufCMessage *input, voi
     ovop_pg_query(e->pg, sql.data, 5, params, on_stats, cx);
     ovop_buf_free(&sql);
     ovop_buf_free(&group);
+}
+
+/* --- folding the stripes --- */
+
+static void on_fold(PGresult *res, const char *error, void *userdata)
+{
+    exports_t *e = userdata;
+    e->folding = false;
+    if (error)
+        log_warn("could not fold the export statistics: %s, retrying in %u ms", error, e->fold_ms);
+}
+
+static void on_fold_timer(uv_timer_t *t)
+{
+    exports_t *e = t->data;
+    if (e->folding)
+        return;
+    e->folding = true;
+    ovop_pg_query(e->pg, "SELECT exports.fold_stats()", 0, NULL, on_fold, e);
+}
+
+void exports_stats_start(exports_t *e)
+{
+    uv_timer_init(ovop_daemon_loop(e->d), &e->fold_timer);
+    e->fold_timer.data = e;
+    uv_timer_start(&e->fold_timer, on_fold_timer, e->fold_ms, e->fold_ms);
+}
+
+void exports_stats_stop(exports_t *e)
+{
+    if (uv_is_closing((uv_handle_t *)&e->fold_timer))
+        return;
+    uv_timer_stop(&e->fold_timer);
+    uv_close((uv_handle_t *)&e->fold_timer, NULL);
 }
 
 void exports_stats_register(exports_t *e)

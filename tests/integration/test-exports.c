@@ -114,9 +114,10 @@ static int setup(void **state)
     bin = harness_bin("ovop-exportd");
     for (int i = 0; i < 2; i++) {
         snprintf(ehttp[i], sizeof(ehttp[i]), "127.0.0.1:%u", http[1 + i]);
-        const char *eargs[] = {"--broker",    E.endpoint, "--database-url",
-                               E.db,          "--http",   ehttp[i],
-                               "--batch-max", "20",       NULL};
+        /* Statistics folded every 200 ms: folds run among the writers of the tests. */
+        const char *eargs[] = {
+            "--broker",    E.endpoint, "--database-url",  E.db,  "--http", ehttp[i],
+            "--batch-max", "20",       "--stats-fold-ms", "200", NULL};
         assert_int_equal(harness_spawn(&E.exp[i], bin, eargs, NULL, i ? "exportd-2" : "exportd-1"),
                          0);
     }
@@ -235,7 +236,7 @@ static snapshot_t snap(void)
     s.versions = pgtest_scalar(E.conn, "SELECT coalesce(string_agg(id || ':' || version || ':' "
                                        "|| status, ',' ORDER BY id), '') FROM exports.shipments");
     s.stats = pgtest_scalar(E.conn, "SELECT coalesce(sum(shipments), 0) || '/' || "
-                                    "coalesce(sum(net_kg), 0) FROM exports.stats_monthly");
+                                    "coalesce(sum(net_g), 0) FROM exports.stats_monthly");
     return s;
 }
 
@@ -1581,7 +1582,7 @@ static void test_batch(void **state)
 
     /* Departed and returned in one batch leave the statistics as they were. */
     int64_t r1 = shipment_in(S(RELEASED));
-    char *stats = pgtest_scalar(E.conn, "SELECT sum(shipments) || '/' || sum(net_kg) FROM "
+    char *stats = pgtest_scalar(E.conn, "SELECT sum(shipments) || '/' || sum(net_g) FROM "
                                         "exports.stats_monthly");
     batch_init(&b);
     batch_add(&b, r1, S(DEPARTED), "customs");
@@ -1589,7 +1590,7 @@ static void test_batch(void **state)
     batch_add(&b, r1, S(RETURNED), "");
     b.items[1].reason = "refused by the buyer";
     assert_int_equal(call("RecordShipmentEvents", NULL, &b.in.base, NULL, NULL, NULL), OVOP_OK);
-    char *after = pgtest_scalar(E.conn, "SELECT sum(shipments) || '/' || sum(net_kg) FROM "
+    char *after = pgtest_scalar(E.conn, "SELECT sum(shipments) || '/' || sum(net_g) FROM "
                                         "exports.stats_monthly");
     assert_string_equal(after, stats);
     free(stats);
@@ -1770,7 +1771,7 @@ static void test_concurrent_statistics(void **state)
         }
     }
     char *before = pgtest_scalar(E.conn, "SELECT coalesce(sum(shipments), 0) || '/' || "
-                                         "coalesce(sum(net_kg), 0) FROM exports.stats_monthly");
+                                         "coalesce(sum(net_g), 0) FROM exports.stats_monthly");
     for (int k = 0; k < 8; k++)
         pthread_create(&th[k], NULL, writer_main, &w[k]);
     for (int k = 0; k < 8; k++)
@@ -1789,6 +1790,23 @@ static void test_concurrent_statistics(void **state)
     long before_n = strtol(before, NULL, 10);
     assert_int_equal(n, before_n + 48);
     free(before);
+
+    /* Folding the stripes into one row per cell changes no figure. */
+    char *totals = pgtest_scalar(E.conn, "SELECT sum(shipments) || '/' || sum(net_g) || '/' || "
+                                         "sum(usd_cents) FROM exports.stats_monthly");
+    long folded = count("SELECT exports.fold_stats()");
+    assert_true(folded >= -1);
+    for (int i = 0; i < 50 && count("SELECT count(*) FROM exports.stats_monthly WHERE stripe <> 0");
+         i++) {
+        harness_sleep_ms(100);
+        count("SELECT exports.fold_stats()");
+    }
+    assert_int_equal(count("SELECT count(*) FROM exports.stats_monthly WHERE stripe <> 0"), 0);
+    char *after = pgtest_scalar(E.conn, "SELECT sum(shipments) || '/' || sum(net_g) || '/' || "
+                                        "sum(usd_cents) FROM exports.stats_monthly");
+    assert_string_equal(after, totals);
+    free(totals);
+    free(after);
 }
 
 /* --- ovopctl export --- */
