@@ -24,6 +24,8 @@ typedef struct notice_ctx {
     const Ovop__V1__RecordViolationNoticeRequest *in;
 } notice_ctx_t;
 
+/* Builds the notice (with the block the preview found) and stores it; the statement
+ * refuses with a serialization failure (ABORTED, retry) if the notices changed meanwhile. */
 static void on_preview(PGresult *res, const char *error, void *userdata)
 {
     notice_ctx_t *cx = userdata;
@@ -75,6 +77,7 @@ static void on_preview(PGresult *res, const char *error, void *userdata)
     free(cx);
 }
 
+/* RecordViolationNotice: checks the fields, then previews the block the notice makes. */
 static void record_notice(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
     const Ovop__V1__RecordViolationNoticeRequest *in =
@@ -133,6 +136,7 @@ typedef struct compliance_ctx {
     const Ovop__V1__GetExporterComplianceRequest *in;
 } compliance_ctx_t;
 
+/* Answers with the block today and the notices of the policy window, newest first. */
 static void on_compliance(PGresult *res, const char *error, void *userdata)
 {
     compliance_ctx_t *cx = userdata;
@@ -178,6 +182,7 @@ out:
     free(cx);
 }
 
+/* GetExporterCompliance: NOT_FOUND for an exporter the registry does not have. */
 static void get_compliance(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
     const Ovop__V1__GetExporterComplianceRequest *in =

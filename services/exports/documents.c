@@ -7,6 +7,7 @@
 #include "exports.h"
 #include "log.h"
 
+/* True for the statuses that must say why (REJECTED, REVOKED). */
 static bool needs_reason(int status)
 {
     return status == OVOP__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_REJECTED ||
@@ -22,6 +23,7 @@ typedef struct attach_ctx {
     int status;
 } attach_ctx_t;
 
+/* With a new id: builds the Document (the reply and the event's document), stores it. */
 static void on_attach_id(PGresult *res, const char *error, void *userdata)
 {
     attach_ctx_t *cx = userdata;
@@ -73,6 +75,8 @@ static void on_attach_id(PGresult *res, const char *error, void *userdata)
     free(cx);
 }
 
+/* AttachDocument: a document as REQUESTED (no date yet) or ISSUED (dated, not in the
+ * future); the database checks the shipment's status, duplicates and the phytosanitary block. */
 static void attach_document(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
     const Ovop__V1__AttachDocumentRequest *in = (const Ovop__V1__AttachDocumentRequest *)input;
@@ -129,6 +133,8 @@ typedef struct status_ctx {
     char issued_on[11];
 } status_ctx_t;
 
+/* With the stored document: builds its new state (reply, event, documents-list entry)
+ * and stores it; the database checks the move from the status it holds. */
 static void on_document(PGresult *res, const char *error, void *userdata)
 {
     status_ctx_t *cx = userdata;
@@ -181,6 +187,8 @@ out:
     free(cx);
 }
 
+/* SetDocumentStatus: ISSUED (date of issue, default today), REJECTED or REVOKED (with a
+ * reason). */
 static void set_document_status(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
     const Ovop__V1__SetDocumentStatusRequest *in =

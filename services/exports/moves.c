@@ -27,6 +27,7 @@ static void format_us(int64_t us, char out[static 32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* True for the moves that must say why (CANCELLED, REJECTED, RETURNED). */
 static bool needs_reason(int to)
 {
     return to == OVOP__V1__SHIPMENT_STATUS__SHIPMENT_STATUS_CANCELLED ||
@@ -82,6 +83,7 @@ typedef struct moves {
     size_t n;
 } moves_t;
 
+/* Fills m with the arrays of moves (at 0 becomes now) and their results. */
 static void moves_build(moves_t *m, ovop_call_t *call, Ovop__V1__ShipmentTransition *const *items,
                         size_t n, int64_t now)
 {
@@ -135,6 +137,7 @@ static void moves_build(moves_t *m, ovop_call_t *call, Ovop__V1__ShipmentTransit
         ovop_buf_puts(arrays[k], "}");
 }
 
+/* Frees what moves_build allocated. */
 static void moves_free(moves_t *m)
 {
     ovop_buf_t *arrays[] = {&m->ids,       &m->to,        &m->at,     &m->agency,
@@ -265,6 +268,8 @@ out:
     free(b);
 }
 
+/* RecordShipmentEvents: every move checked here first (all violations listed), then
+ * one statement for the batch; a refusal there lists every bad move too (on_batch). */
 static void record_events(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
     const Ovop__V1__RecordShipmentEventsRequest *in =

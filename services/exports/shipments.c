@@ -56,6 +56,7 @@ typedef struct shipment_row {
     json_t *docs_json;
 } shipment_row_t;
 
+/* Frees what shipment_from_row allocated (the row's strings belong to the PGresult). */
 static void shipment_row_free(shipment_row_t *r)
 {
     free(r->lots);
@@ -72,21 +73,25 @@ static const char *jstr(json_t *a, size_t i)
     return s ? s : "";
 }
 
+/* Element i of a JSON array as an integer (0 when absent). */
 static int64_t jint(json_t *a, size_t i)
 {
     return (int64_t)json_integer_value(json_array_get(a, i));
 }
 
+/* Element i of a JSON array, a decimal written as a string, as a double. */
 static double jnum(json_t *a, size_t i)
 {
     return strtod(jstr(a, i), NULL);
 }
 
+/* A column of a result as an integer. */
 static int64_t col_int(PGresult *res, int row, int col)
 {
     return strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
+/* Decodes row i of a SHIPMENT_COLUMNS (full: GET_COLUMNS) result into r. */
 static void shipment_from_row(PGresult *res, int i, shipment_row_t *r, bool full)
 {
     memset(r, 0, sizeof(*r));
@@ -227,6 +232,7 @@ static void check_amount(ovop_call_t *call, const char *field, double v, double 
                             decimals == 3 ? "0.001" : "0.01", v);
 }
 
+/* Checks lot i of a CreateShipmentRequest; the registry checks are the database's. */
 static void check_lot(ovop_call_t *call, size_t i, const Ovop__V1__Lot *l)
 {
     char f[48];
@@ -245,6 +251,7 @@ static void check_lot(ovop_call_t *call, size_t i, const Ovop__V1__Lot *l)
 #undef LOT_FIELD
 }
 
+/* Checks the fields of a CreateShipmentRequest that need no database. */
 static void check_create(ovop_call_t *call, const Ovop__V1__CreateShipmentRequest *in)
 {
     exports_check_exporter(call, "exporter", in->exporter);
@@ -307,6 +314,8 @@ static char *lots_param(const Ovop__V1__Lot *lots, size_t n)
     return s;
 }
 
+/* With the registry's answer: builds the Shipment (reply), the goods-and-route part of
+ * its events and the creation's move part, and stores them in one statement. */
 static void on_preread(PGresult *res, const char *error, void *userdata)
 {
     create_ctx_t *cx = userdata;
@@ -478,6 +487,8 @@ out:
     free(cx);
 }
 
+/* CreateShipment: checks, then one read of the registry (exporter, products, crossing
+ * point, required documents) and one statement. */
 static void create_shipment(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
     const Ovop__V1__CreateShipmentRequest *in = (const Ovop__V1__CreateShipmentRequest *)input;
@@ -516,6 +527,7 @@ typedef struct get_ctx {
     long long id;
 } get_ctx_t;
 
+/* Answers GetShipment from its row, or NOT_FOUND. */
 static void on_get(PGresult *res, const char *error, void *userdata)
 {
     get_ctx_t *g = userdata;
@@ -532,6 +544,7 @@ static void on_get(PGresult *res, const char *error, void *userdata)
     free(g);
 }
 
+/* GetShipment: the shipment with its documents and what it still misses. */
 static void get_shipment(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
     const Ovop__V1__GetShipmentRequest *in = (const Ovop__V1__GetShipmentRequest *)input;
@@ -557,6 +570,7 @@ typedef struct list_ctx {
     unsigned page_size;
 } list_ctx_t;
 
+/* Answers a page, with a token when a further row exists. */
 static void on_list(PGresult *res, const char *error, void *userdata)
 {
     list_ctx_t *l = userdata;
@@ -699,6 +713,7 @@ typedef struct history_ctx {
     bool first_page;
 } history_ctx_t;
 
+/* Answers a page of history, or NOT_FOUND when the first page is empty. */
 static void on_history(PGresult *res, const char *error, void *userdata)
 {
     history_ctx_t *h = userdata;
@@ -749,6 +764,7 @@ static void on_history(PGresult *res, const char *error, void *userdata)
     free(h);
 }
 
+/* GetShipmentHistory: every move, oldest first, by version. */
 static void get_history(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
     const Ovop__V1__GetShipmentHistoryRequest *in =

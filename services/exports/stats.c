@@ -25,6 +25,7 @@ static const struct {
 };
 #define N_DIMS 6
 
+/* True for a month written YYYY-MM. */
 static bool month_valid(const char *s)
 {
     char date[11];
@@ -40,6 +41,7 @@ typedef struct stats_ctx {
     int n;
 } stats_ctx_t;
 
+/* Answers the rows, dimensions in select-list order, then the sums. */
 static void on_stats(PGresult *res, const char *error, void *userdata)
 {
     stats_ctx_t *cx = userdata;
@@ -167,6 +169,7 @@ static void on_fold(PGresult *res, const char *error, void *userdata)
         log_warn("could not fold the export statistics: %s, retrying in %u ms", error, e->fold_ms);
 }
 
+/* Starts a fold unless one is out. */
 static void on_fold_timer(uv_timer_t *t)
 {
     exports_t *e = t->data;
