@@ -16,7 +16,7 @@ static PGconn *connect_db(ctl_t *c)
         return NULL;
     }
     /* Keep the server's notices (e.g. "schema already exists") off the operator's screen. */
-    PQexec(conn, "SET client_min_messages = warning");
+    PQclear(PQexec(conn, "SET client_min_messages = warning"));
     return conn;
 }
 
