@@ -569,6 +569,11 @@ CREATE TABLE exports.stats_monthly (
     som_tyiyn bigint NOT NULL,
     shipments bigint NOT NULL,
     PRIMARY KEY (month, region, district, hs6, destination, stripe)
+) WITH (
+    -- Small and rewritten all the time: room for HOT updates, frequent vacuums, and no
+    -- parallel scans (starting a worker costs more than reading it).
+    fillfactor = 70, parallel_workers = 0, autovacuum_vacuum_scale_factor = 0.02,
+    autovacuum_vacuum_threshold = 1000
 );
 
 -- Folds the stripes of the statistics into stripe 0, so that readers sum about one row per
