@@ -33,6 +33,7 @@ typedef enum drop_reason {
     DROP_TOO_MANY_SERVICES,
     DROP_TOO_MANY_WORKERS,
     DROP_SEND_FAILED,
+    DROP_DRAINING,
     DROP__MAX,
 } drop_reason_t;
 
@@ -48,6 +49,7 @@ static const char *const drop_reason_names[DROP__MAX] = {
     [DROP_TOO_MANY_SERVICES] = "too_many_services",
     [DROP_TOO_MANY_WORKERS] = "too_many_workers",
     [DROP_SEND_FAILED] = "send_failed",
+    [DROP_DRAINING] = "draining",
 };
 
 static const char *drop_reason_to_string(drop_reason_t r)
@@ -99,6 +101,7 @@ struct ovop_broker {
     ovop_metric_t *m_requeued;
     ovop_metric_t *m_unreg_requests;
     ovop_metric_t *m_unreg_queue;
+    bool draining; /* stopping: new client requests are dropped, the rest finish */
 };
 
 /* ---- metrics and small helpers ---- */
@@ -491,6 +494,11 @@ static void on_client(ovop_broker_t *b, ovop_msg_t **msg)
         on_mmi(b, *msg, &v);
         return;
     }
+    if (b->draining) {
+        /* The client's retry goes to the other broker, or to this one restarted. */
+        drop(b, DROP_DRAINING);
+        return;
+    }
     service_t *s = service_require(b, v.service, v.service_len);
     if (!s) {
         drop(b, DROP_TOO_MANY_SERVICES);
@@ -687,6 +695,27 @@ void ovop_broker_destroy(ovop_broker_t **bp)
     ovop_zsock_destroy(&b->sock);
     uv_timer_stop(&b->timer);
     uv_close((uv_handle_t *)&b->timer, on_timer_closed);
+}
+
+static void count_pending(table_entry_t *e, void *userdata)
+{
+    service_t *s = (service_t *)e; /* entry is the first member */
+    size_t *n = userdata;
+    *n += s->queue.n;
+    for (worker_t *w = s->workers; w; w = w->next)
+        *n += w->outstanding.n;
+}
+
+size_t ovop_broker_pending(ovop_broker_t *b)
+{
+    size_t n = 0;
+    table_foreach(&b->services, count_pending, &n);
+    return n;
+}
+
+void ovop_broker_drain(ovop_broker_t *b)
+{
+    b->draining = true;
 }
 
 size_t ovop_broker_workers(const ovop_broker_t *b)

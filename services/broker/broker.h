@@ -37,6 +37,13 @@ int ovop_broker_new(ovop_broker_t **ret, uv_loop_t *loop, void *zctx,
  * freed once the loop has run the close callbacks. Accepts NULL; nulls *b. */
 void ovop_broker_destroy(ovop_broker_t **b);
 
+/* Starts a graceful stop: from now on new client requests are dropped (counted as
+ * ovop_broker_dropped_total{reason="draining"}; their clients retry elsewhere), while queued
+ * and outstanding requests still reach their workers and their replies their clients. */
+void ovop_broker_drain(ovop_broker_t *b);
+/* Requests queued or held by workers. */
+size_t ovop_broker_pending(ovop_broker_t *b);
+
 /* Workers registered right now, over all services. */
 size_t ovop_broker_workers(const ovop_broker_t *b);
 

@@ -24,6 +24,7 @@ typedef struct broker_conf {
     int64_t liveness;
     int64_t max_msg;
     int64_t request_timeout_ms;
+    int64_t drain_ms;
 } broker_conf_t;
 
 static bool is_ready(void *userdata, ovop_buf_t *why)
@@ -34,10 +35,44 @@ static bool is_ready(void *userdata, ovop_buf_t *why)
     return true;
 }
 
+typedef struct drain {
+    ovop_broker_t *broker;
+    uv_timer_t timer;
+    int64_t deadline_us;
+    int64_t drain_ms;
+    bool started;
+} drain_t;
+
+static void on_drain_tick(uv_timer_t *t)
+{
+    drain_t *d = t->data;
+    size_t pending = ovop_broker_pending(d->broker);
+    if (pending == 0) {
+        log_info("drained, exiting");
+        uv_stop(t->loop);
+    } else if (ovop_mono_us() >= d->deadline_us) {
+        log_warn("drain timeout with %zu requests pending, exiting anyway (clients retry)",
+                 pending);
+        uv_stop(t->loop);
+    }
+}
+
+/* SIGTERM: take no new requests, let the ones in hand finish (bounded), then stop. A second
+ * signal stops at once. */
 static void on_signal(uv_signal_t *s, int signum)
 {
-    log_info("received %s, stopping", strsignal(signum));
-    uv_stop(s->loop);
+    drain_t *d = s->data;
+    if (d->started) {
+        log_warn("second %s while draining, stopping now", strsignal(signum));
+        uv_stop(s->loop);
+        return;
+    }
+    d->started = true;
+    d->deadline_us = ovop_mono_us() + d->drain_ms * 1000;
+    ovop_broker_drain(d->broker);
+    log_info("received %s, draining %zu pending requests", strsignal(signum),
+             ovop_broker_pending(d->broker));
+    uv_timer_start(&d->timer, on_drain_tick, 0, 20);
 }
 
 int main(int argc, char **argv)
@@ -57,6 +92,8 @@ int main(int argc, char **argv)
          &c.liveness},
         {"max-msg", OVOP_OPT_INT, "1048576", 1024, 64 * 1024 * 1024,
          "largest message accepted, in bytes (a larger one drops its peer)", &c.max_msg},
+        {"drain-ms", OVOP_OPT_INT, "5000", 0, 600000,
+         "on SIGTERM, how long requests in hand may take to finish", &c.drain_ms},
         {"request-timeout-ms", OVOP_OPT_INT, "10000", 100, 3600000,
          "how long a request may wait in a queue for a worker before it is dropped",
          &c.request_timeout_ms},
@@ -111,8 +148,13 @@ int main(int argc, char **argv)
         log_error("could not listen on %s for http: %s", c.http, strerror(-r));
         goto out_broker;
     }
+    drain_t drain = {.broker = broker, .drain_ms = c.drain_ms};
+    uv_timer_init(&loop, &drain.timer);
+    drain.timer.data = &drain;
     uv_signal_init(&loop, &sigterm);
     uv_signal_init(&loop, &sigint);
+    sigterm.data = sigint.data = &drain;
+    drain.deadline_us = INT64_MAX;
     uv_signal_start(&sigterm, on_signal, SIGTERM);
     uv_signal_start(&sigint, on_signal, SIGINT);
     log_info("listening on %s, heartbeat %lld ms x %lld, http on 127.0.0.1:%u (/metrics "
@@ -121,6 +163,7 @@ int main(int argc, char **argv)
 
     uv_run(&loop, UV_RUN_DEFAULT);
     exit_code = 0;
+    uv_close((uv_handle_t *)&drain.timer, NULL);
     uv_close((uv_handle_t *)&sigterm, NULL);
     uv_close((uv_handle_t *)&sigint, NULL);
     ovop_http_destroy(&http);

@@ -283,6 +283,29 @@ static void test_request_reply(void **state)
     e->broker = 0;
 }
 
+/* SIGTERM with requests in hand: the broker takes no new ones but forwards the replies of
+ * those its worker holds (the clients here never retry), then exits 0. */
+static void test_sigterm_drains_requests_in_hand(void **state)
+{
+    env_t *e = *state;
+    load_run_t run;
+    load_t sum;
+    spawn_broker(e, "10000");
+    spawn_worker(e, "w1", "8", "600");
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000), 0);
+    load_start(&run, e, 4, 1, 5000, 0);
+    assert_true(wait_metric(e, "ovop_broker_requests_total{service=\"echo\"}", 4) >= 4);
+    int status = -1;
+    assert_int_equal(harness_kill(e->broker, SIGTERM), 0);
+    load_finish(&run, &sum);
+    assert_int_equal(sum.failed, 0);
+    assert_int_equal(sum.answered, 4);
+    assert_int_equal(harness_wait_exit(e->broker, 5000, &status), 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    e->broker = 0;
+}
+
 static void test_mmi(void **state)
 {
     env_t *e = *state;
@@ -649,6 +672,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_request_reply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_drains_requests_in_hand, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mmi, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_workers_share_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_killed_mid_load, setup, teardown),
