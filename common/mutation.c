@@ -46,6 +46,53 @@ void ovop_mutation_fail_db(ovop_call_t *call, PGresult *res, const char *error)
     }
 }
 
+void ovop_mutation_finish(ovop_call_t *call, PGresult *res, int row, ovop_sequencer_t *seq)
+{
+    const char *outcome = PQgetvalue(res, row, 0);
+    const char *field = PQgetvalue(res, row, 2);
+    const char *message = PQgetvalue(res, row, 3);
+    if (strcmp(outcome, "ok") == 0 || strcmp(outcome, "replay") == 0) {
+        size_t len = 0;
+        unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, row, 1), &len);
+        if (!raw) {
+            ovop_call_fail(call, OVOP_INTERNAL, "could not read the stored reply");
+            return;
+        }
+        void *reply = xmemdup(raw, len);
+        PQfreemem(raw);
+        if (outcome[0] == 'o')
+            ovop_sequencer_kick(seq);
+        ovop_call_finish_encoded(call, reply, len);
+        return;
+    }
+    static const struct {
+        const char *outcome;
+        ovop_code_t code;
+    } refusals[] = {
+        {"not_found", OVOP_NOT_FOUND},
+        {"stale", OVOP_FAILED_PRECONDITION},
+        {"precondition", OVOP_FAILED_PRECONDITION},
+        {"denied", OVOP_PERMISSION_DENIED},
+        {"exists", OVOP_ALREADY_EXISTS},
+    };
+    if (strcmp(outcome, "invalid") == 0) {
+        ovop_call_violation(call, field[0] ? field : "request", "%s", message);
+        ovop_call_fail_violations(call);
+        return;
+    }
+    for (size_t i = 0; i < OVOP_ARRAY_SIZE(refusals); i++) {
+        if (strcmp(outcome, refusals[i].outcome) == 0) {
+            if (field[0])
+                ovop_call_violation(call, field, "%s", message);
+            ovop_call_fail(call, refusals[i].code, "%s", message);
+            return;
+        }
+    }
+    log_error_rid(ovop_call_request_id(call), "%s returned unknown outcome \"%s\"",
+                  ovop_call_method(call), outcome);
+    ovop_call_fail(call, OVOP_INTERNAL, "the mutation returned an unexpected result");
+}
+
 static void on_result(PGresult *res, const char *error, void *userdata)
 {
     mutation_t *mu = userdata;
@@ -63,45 +110,7 @@ static void on_result(PGresult *res, const char *error, void *userdata)
         ovop_call_fail(call, OVOP_INTERNAL, "the mutation returned an unexpected result");
         return;
     }
-    const char *outcome = PQgetvalue(res, 0, 0);
-    const char *field = PQgetvalue(res, 0, 2);
-    const char *message = PQgetvalue(res, 0, 3);
-    if (strcmp(outcome, "ok") == 0 || strcmp(outcome, "replay") == 0) {
-        size_t len = 0;
-        unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 1), &len);
-        if (!raw) {
-            ovop_call_fail(call, OVOP_INTERNAL, "could not read the stored reply");
-            return;
-        }
-        void *reply = xmemdup(raw, len);
-        PQfreemem(raw);
-        if (outcome[0] == 'o')
-            ovop_sequencer_kick(seq);
-        ovop_call_finish_encoded(call, reply, len);
-    } else if (strcmp(outcome, "invalid") == 0) {
-        ovop_call_violation(call, field[0] ? field : "request", "%s", message);
-        ovop_call_fail_violations(call);
-    } else if (strcmp(outcome, "not_found") == 0) {
-        if (field[0])
-            ovop_call_violation(call, field, "%s", message);
-        ovop_call_fail(call, OVOP_NOT_FOUND, "%s", message);
-    } else if (strcmp(outcome, "stale") == 0 || strcmp(outcome, "precondition") == 0) {
-        if (field[0])
-            ovop_call_violation(call, field, "%s", message);
-        ovop_call_fail(call, OVOP_FAILED_PRECONDITION, "%s", message);
-    } else if (strcmp(outcome, "denied") == 0) {
-        if (field[0])
-            ovop_call_violation(call, field, "%s", message);
-        ovop_call_fail(call, OVOP_PERMISSION_DENIED, "%s", message);
-    } else if (strcmp(outcome, "exists") == 0) {
-        if (field[0])
-            ovop_call_violation(call, field, "%s", message);
-        ovop_call_fail(call, OVOP_ALREADY_EXISTS, "%s", message);
-    } else {
-        log_error_rid(ovop_call_request_id(call), "%s returned unknown outcome \"%s\"",
-                      ovop_call_method(call), outcome);
-        ovop_call_fail(call, OVOP_INTERNAL, "the mutation returned an unexpected result");
-    }
+    ovop_mutation_finish(call, res, 0, seq);
 }
 
 void ovop_mutate(ovop_call_t *call, const ovop_mutator_t *m, const char *sql, int n_args,

@@ -26,6 +26,11 @@ typedef struct ovop_mutator {
 void ovop_mutate(ovop_call_t *call, const ovop_mutator_t *m, const char *sql, int n_args,
                  const char *const *args, const ProtobufCMessage *output);
 
+/* Finishes call with row `row` of res in the convention's columns (outcome, reply, field,
+ * message): the reply for ok and replay (kicking seq, which may be NULL, after ok), the
+ * status of a refusal otherwise. For handlers whose statement answers many requests. */
+void ovop_mutation_finish(ovop_call_t *call, PGresult *res, int row, ovop_sequencer_t *seq);
+
 /* Maps a PostgreSQL error result of a mutation (a constraint the function did not foresee,
  * a serialization failure...) to a status and finishes the call. Exposed for handlers that
  * run their own statements. */

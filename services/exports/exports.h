@@ -22,13 +22,22 @@
 /* How far ahead of this host's clock a reported moment may be: clocks differ a little. */
 #define EXPORTS_CLOCK_SKEW_US (5 * 60 * INT64_C(1000000))
 
+typedef struct exports_group exports_group_t; /* a request's moves, queued (moves.c) */
+
 typedef struct exports {
     ovop_daemon_t *d;
     ovop_pg_t *pg;
     ovop_sequencer_t *sequencer;
     ovop_mutator_t mutator;
-    unsigned batch_max; /* transitions per RecordShipmentEvents */
-    unsigned fold_ms;   /* how often to fold the statistics' stripes */
+    unsigned batch_max;  /* transitions per RecordShipmentEvents, and per statement */
+    unsigned move_lanes; /* statements of moves out at once */
+    unsigned lanes_busy;
+    exports_group_t *queue_head, *queue_tail; /* requests waiting for a lane */
+    uv_check_t moves_check;                   /* sends them after the loop turn's I/O */
+    bool moves_stopped;
+    ovop_metric_t *move_statements[3]; /* by kind: transitions, batch, refusals */
+    ovop_metric_t *move_requests;      /* requests per statement */
+    unsigned fold_ms;                  /* how often to fold the statistics' stripes */
     uv_timer_t fold_timer;
     bool folding; /* a fold query is out */
 } exports_t;
@@ -39,6 +48,8 @@ void exports_moves_register(exports_t *e);
 void exports_documents_register(exports_t *e);
 void exports_compliance_register(exports_t *e);
 void exports_stats_register(exports_t *e);
+/* Fails the requests still queued and closes the queue's handle (the daemon stops). */
+void exports_moves_stop(exports_t *e);
 /* Starts folding the statistics' stripes every e->fold_ms (exports.fold_stats), and stops
  * it; stop closes the timer, the state outlives the close. */
 void exports_stats_start(exports_t *e);

@@ -7,6 +7,7 @@
 
 static int64_t batch_max = 500;
 static int64_t sequencer_ms = 25;
+static int64_t move_lanes = 1;
 static int64_t fold_ms = 5000;
 
 static const ovop_opt_t extra_opts[] = {
@@ -15,6 +16,10 @@ static const ovop_opt_t extra_opts[] = {
     {"sequencer-ms", OVOP_OPT_INT, "25", 5, 10000,
      "how often this instance numbers committed events (single changes do not wake it)",
      &sequencer_ms},
+    {"move-lanes", OVOP_OPT_INT, "1", 1, 64,
+     "statements of lifecycle moves out at once; moves arriving meanwhile go together in "
+     "the next one (one transaction for many requests); more lanes for more cores",
+     &move_lanes},
     {"stats-fold-ms", OVOP_OPT_INT, "5000", 100, 3600000,
      "how often the statistics' per-connection stripes are folded into one row per cell", &fold_ms},
 };
@@ -25,6 +30,7 @@ static int setup(ovop_daemon_t *d, void **ret_state)
     e->d = d;
     e->pg = ovop_daemon_pg(d);
     e->batch_max = (unsigned)batch_max;
+    e->move_lanes = (unsigned)move_lanes;
     e->fold_ms = (unsigned)fold_ms;
     ovop_sequencer_new(&e->sequencer, ovop_daemon_loop(d), e->pg, (unsigned)sequencer_ms,
                        ovop_daemon_metrics(d));
@@ -45,6 +51,7 @@ static int setup(ovop_daemon_t *d, void **ret_state)
 static void stop(void *state)
 {
     exports_t *e = state;
+    exports_moves_stop(e);
     ovop_sequencer_destroy(&e->sequencer);
     exports_stats_stop(e);
 }

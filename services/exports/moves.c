@@ -1,8 +1,12 @@
-/* Moves of the shipment lifecycle: TransitionShipment (one, exports.record_move) and
- * RecordShipmentEvents (a batch, all or nothing, exports.record_moves). Each request is one
- * statement without a read before it: the reply (TransitionResult) and the per-request part
- * of each event are built here from the request alone; the database checks each move with
- * the same function (exports.move_problem). */
+/* Moves of the shipment lifecycle: TransitionShipment (one move) and RecordShipmentEvents (a
+ * batch, all or nothing). Each request becomes a "group" of moves, with its reply
+ * (TransitionResult, or the batch's results) and the per-request part of each event built
+ * here from the request alone. Groups wait in a queue; whenever fewer than --move-lanes
+ * statements are out, the groups queued by the end of the loop turn go to the database
+ * together in one call of exports.apply_moves: one transaction and one commit for all of
+ * them, each group with its own outcome (a refused request does not hold back the others).
+ * Under load that is where the throughput comes from; an idle service sends each request on
+ * its own at once. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,13 +14,21 @@
 
 #include "exports.h"
 #include "log.h"
+#include "util.h"
 
-static const char move_sql[] =
-    "SELECT * FROM exports.record_move($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
-    "$14, $15, $16, $17)";
-static const char moves_sql[] =
-    "SELECT * FROM exports.record_moves($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
-    "$14, $15, $16, $17)";
+/* A statement per kind: single moves of many requests, a batch, and the reasons of the single
+ * moves that apply_transitions did not make. */
+static const char transitions_sql[] =
+    "SELECT * FROM exports.apply_transitions($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+    "$13, $14, $15, $16)";
+static const char batch_sql[] =
+    "SELECT * FROM exports.apply_moves($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+    "$14, $15, $16, $17, $18)";
+static const char refusals_sql[] =
+    "SELECT * FROM exports.move_refusals($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+/* How often a single move whose shipment kept changing under it is tried again. */
+#define MOVE_ATTEMPTS 3
 
 /* Writes a moment as 2026-11-27T05:36:52Z into out. */
 static void format_us(int64_t us, char out[static 32])
@@ -74,104 +86,439 @@ static void check_move(ovop_call_t *call, const char *prefix, const Ovop__V1__Sh
 #undef FIELD
 }
 
-/* The parameters of exports.record_moves for a list of moves, and the results to reply. */
-typedef struct moves {
-    ovop_buf_t ids, to, at, agency, reason, reference, border, expected, event_ids, types, heads;
-    Ovop__V1__TransitionResult *results;
-    Ovop__V1__TransitionResult **result_ptrs;
-    char (*uuids)[37];
-    size_t n;
-} moves_t;
+/* The array elements of one move, in exports.apply_moves' order. */
+enum {
+    F_ID,
+    F_TO,
+    F_AT,
+    F_AGENCY,
+    F_REASON,
+    F_REFERENCE,
+    F_BORDER,
+    F_EXPECTED,
+    F_EVENT_ID,
+    F_TYPE,
+    F_HEAD,
+    MOVE_FIELDS
+};
 
-/* Fills m with the arrays of moves (at 0 becomes now) and their results. */
-static void moves_build(moves_t *m, ovop_call_t *call, Ovop__V1__ShipmentTransition *const *items,
-                        size_t n, int64_t now)
+/* One request waiting for, or in, a statement. */
+struct exports_group {
+    exports_group_t *next;
+    ovop_call_t *call;
+    bool batch;      /* RecordShipmentEvents: problems are named transitions[i].field */
+    bool alone;      /* after its statement failed as a whole: retried in one of its own */
+    int attempts;    /* statements it was in without being answered */
+    size_t n;        /* moves */
+    int64_t *ids;    /* the shipments it moves */
+    char **fields;   /* n * MOVE_FIELDS strings */
+    char *reply_hex; /* the reply when it succeeds, as bytea text */
+    char fingerprint[17];
+};
+
+typedef enum { STMT_TRANSITIONS, STMT_BATCH, STMT_REFUSALS } stmt_kind_t;
+
+/* A statement out: its kind and groups, in order (group g is row grp = g + 1). */
+typedef struct applied {
+    exports_t *e;
+    stmt_kind_t kind;
+    exports_group_t **groups;
+    size_t n;
+} applied_t;
+
+static void group_free(exports_group_t *g)
 {
-    ovop_buf_t *arrays[] = {&m->ids,       &m->to,        &m->at,     &m->agency,
-                            &m->reason,    &m->reference, &m->border, &m->expected,
-                            &m->event_ids, &m->types,     &m->heads};
-    for (size_t k = 0; k < OVOP_ARRAY_SIZE(arrays); k++) {
-        ovop_buf_init(arrays[k]);
-        ovop_buf_puts(arrays[k], "{");
-    }
-    m->n = n;
-    m->results = xcalloc(n, sizeof(*m->results));
-    m->result_ptrs = xcalloc(n, sizeof(*m->result_ptrs));
-    m->uuids = xcalloc(n, sizeof(*m->uuids));
+    for (size_t i = 0; i < g->n * MOVE_FIELDS; i++)
+        free(g->fields[i]);
+    free(g->fields);
+    free(g->ids);
+    free(g->reply_hex);
+    free(g);
+}
+
+static char *format_int(long long v)
+{
+    char num[32];
+    snprintf(num, sizeof(num), "%lld", v);
+    return xstrdup(num);
+}
+
+/* A group for the moves of call (checked), filling results[i] (TransitionResult of move i:
+ * the event ids point into the group). The reply is encoded by the caller once the results
+ * are complete (group_seal). */
+static exports_group_t *group_new(ovop_call_t *call, bool batch,
+                                  Ovop__V1__ShipmentTransition *const *items, size_t n, int64_t now,
+                                  Ovop__V1__TransitionResult *results)
+{
+    exports_group_t *g = xcalloc(1, sizeof(*g));
+    g->call = call;
+    g->batch = batch;
+    g->n = n;
+    g->ids = xcalloc(n, sizeof(*g->ids));
+    g->fields = xcalloc(n * MOVE_FIELDS, sizeof(char *));
     for (size_t i = 0; i < n; i++) {
         const Ovop__V1__ShipmentTransition *t = items[i];
+        char **f = g->fields + i * MOVE_FIELDS;
         int64_t at = t->at_us ? t->at_us : now;
-        char num[32], type[64];
-        ovop_uuid4(m->uuids[i]);
-        snprintf(num, sizeof(num), "%lld", (long long)t->shipment_id);
-        exports_array_add(&m->ids, num);
-        exports_array_add(&m->to, exports_name(&exports_statuses, (int)t->to));
-        snprintf(num, sizeof(num), "%lld", (long long)at);
-        exports_array_add(&m->at, num);
-        exports_array_add(&m->agency, t->agency);
-        exports_array_add(&m->reason, t->reason);
-        exports_array_add(&m->reference, t->reference);
-        exports_array_add(&m->border, t->border_point);
-        snprintf(num, sizeof(num), "%d", t->expected_version);
-        exports_array_add(&m->expected, num);
-        exports_array_add(&m->event_ids, m->uuids[i]);
+        char uuid[37], type[64];
+        ovop_uuid4(uuid);
         snprintf(type, sizeof(type), "ovop.exports.shipment.%s",
                  exports_move_kind((int)t->to)->type);
-        exports_array_add(&m->types, type);
-        char *head =
+        g->ids[i] = t->shipment_id;
+        f[F_ID] = format_int((long long)t->shipment_id);
+        f[F_TO] = xstrdup(exports_name(&exports_statuses, (int)t->to));
+        f[F_AT] = format_int((long long)at);
+        f[F_AGENCY] = xstrdup(t->agency);
+        f[F_REASON] = xstrdup(t->reason);
+        f[F_REFERENCE] = xstrdup(t->reference);
+        f[F_BORDER] = xstrdup(t->border_point);
+        f[F_EXPECTED] = format_int(t->expected_version);
+        f[F_EVENT_ID] = xstrdup(uuid);
+        f[F_TYPE] = xstrdup(type);
+        f[F_HEAD] =
             exports_event_head(t->shipment_id, (int)t->to, at, t->agency, ovop_call_caller(call),
                                t->reason, t->reference, t->border_point, NULL);
-        exports_array_add(&m->heads, head);
-        free(head);
 
-        Ovop__V1__TransitionResult *r = &m->results[i];
+        Ovop__V1__TransitionResult *r = &results[i];
         ovop__v1__transition_result__init(r);
         r->shipment_id = t->shipment_id;
         r->status = t->to;
         r->version = t->expected_version ? t->expected_version + 1 : 0;
         r->at_us = at;
-        r->event_id = m->uuids[i];
-        m->result_ptrs[i] = r;
+        r->event_id = f[F_EVENT_ID];
     }
-    for (size_t k = 0; k < OVOP_ARRAY_SIZE(arrays); k++)
-        ovop_buf_puts(arrays[k], "}");
+    return g;
 }
 
-/* Frees what moves_build allocated. */
-static void moves_free(moves_t *m)
+/* Stores the reply the group answers with when it succeeds, and its fingerprint. */
+static void group_seal(exports_group_t *g, const ProtobufCMessage *reply)
 {
-    ovop_buf_t *arrays[] = {&m->ids,       &m->to,        &m->at,     &m->agency,
-                            &m->reason,    &m->reference, &m->border, &m->expected,
-                            &m->event_ids, &m->types,     &m->heads};
-    for (size_t k = 0; k < OVOP_ARRAY_SIZE(arrays); k++)
-        ovop_buf_free(arrays[k]);
-    free(m->results);
-    free(m->result_ptrs);
-    free(m->uuids);
+    size_t len;
+    uint8_t *raw = ovop_call_encode_ok(g->call, reply, &len);
+    g->reply_hex = ovop_bytea_hex(raw, len);
+    free(raw);
+    ovop_call_fingerprint(g->call, g->fingerprint);
 }
 
-/* The arguments of exports.record_moves after the five conventional ones. */
-static void moves_args(const moves_t *m, ovop_call_t *call, const char *args[static 12])
+static void enqueue(exports_t *e, exports_group_t *g, bool front);
+static void on_moves_check(uv_check_t *h);
+static void on_applied(PGresult *res, const char *error, void *userdata);
+
+/* --- finishing a group from its row: (outcome, reply, field, message, grp, problems) --- */
+
+/* A refused batch: every refused move as a violation, the first one's outcome as status. */
+static void fail_batch(exports_group_t *g, const char *outcome, const char *field,
+                       const char *message, const char *problems_json)
 {
-    args[0] = ovop_call_caller(call);
-    args[1] = m->ids.data;
-    args[2] = m->to.data;
-    args[3] = m->at.data;
-    args[4] = m->agency.data;
-    args[5] = m->reason.data;
-    args[6] = m->reference.data;
-    args[7] = m->border.data;
-    args[8] = m->expected.data;
-    args[9] = m->event_ids.data;
-    args[10] = m->types.data;
-    args[11] = m->heads.data;
+    json_t *problems = json_loads(problems_json, 0, NULL);
+    size_t n = json_is_array(problems) ? json_array_size(problems) : 0;
+    long long first_bad = -1;
+    for (size_t i = 0; i < n; i++) {
+        json_t *p = json_array_get(problems, i);
+        /* A batch has a statement of its own: move indexes are the request's. */
+        long long idx = (long long)json_integer_value(json_array_get(p, 0));
+        if (first_bad < 0)
+            first_bad = idx;
+        char name[96];
+        snprintf(name, sizeof(name), "transitions[%lld].%s", idx,
+                 json_string_value(json_array_get(p, 1)) ?: "to");
+        ovop_call_violation(g->call, name, "%s",
+                            json_string_value(json_array_get(p, 2)) ?: "refused");
+    }
+    json_decref(problems);
+    ovop_code_t code = strcmp(outcome, "not_found") == 0 ? OVOP_NOT_FOUND
+                       : strcmp(outcome, "invalid") == 0 ? OVOP_INVALID_ARGUMENT
+                                                         : OVOP_FAILED_PRECONDITION;
+    ovop_call_fail(g->call, code,
+                   "%zu of %zu transitions refused, none recorded; first: "
+                   "transitions[%lld].%s: %s",
+                   n, g->n, first_bad, field, message);
+}
+
+static void finish_group(exports_t *e, exports_group_t *g, PGresult *res, int row)
+{
+    const char *outcome = PQgetvalue(res, row, 0);
+    if (g->batch && PQnfields(res) > 5 && !PQgetisnull(res, row, 5))
+        fail_batch(g, outcome, PQgetvalue(res, row, 2), PQgetvalue(res, row, 3),
+                   PQgetvalue(res, row, 5));
+    else
+        /* A batch's numbering is worth a kick; single moves wait for the sequencer's timer
+         * (one numbering transaction per move would double the work under load). */
+        ovop_mutation_finish(g->call, res, row, g->batch ? e->sequencer : NULL);
+}
+
+/* --- statements --- */
+
+/* The columns of a statement's arrays: per group, then per move (the F_ fields). */
+enum { C_METHOD = MOVE_FIELDS, C_REQUEST, C_FP, C_REPLY, C_CALLER, C_GROUP };
+
+/* Sends a statement of kind over a's groups: the service, then one array per column. */
+static void send_arrays(exports_t *e, applied_t *a, const char *sql, const int *cols, size_t n_cols)
+{
+    ovop_buf_t arrays[24];
+    const char *params[25];
+    params[0] = EXPORTS_SERVICE;
+    for (size_t k = 0; k < n_cols; k++) {
+        ovop_buf_init(&arrays[k]);
+        ovop_buf_puts(&arrays[k], "{");
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        exports_group_t *g = a->groups[i];
+        char num[24];
+        snprintf(num, sizeof(num), "%zu", i + 1);
+        for (size_t k = 0; k < n_cols; k++) {
+            switch (cols[k]) {
+            case C_METHOD:
+                exports_array_add(&arrays[k], ovop_call_method(g->call));
+                break;
+            case C_REQUEST:
+                exports_array_add(&arrays[k], ovop_call_request_id(g->call));
+                break;
+            case C_FP:
+                exports_array_add(&arrays[k], g->fingerprint);
+                break;
+            case C_REPLY:
+                exports_array_add(&arrays[k], g->reply_hex);
+                break;
+            case C_CALLER:
+                exports_array_add(&arrays[k], ovop_call_caller(g->call));
+                break;
+            case C_GROUP:
+                for (size_t m = 0; m < g->n; m++)
+                    exports_array_add(&arrays[k], num);
+                break;
+            default:
+                for (size_t m = 0; m < g->n; m++)
+                    exports_array_add(&arrays[k], g->fields[m * MOVE_FIELDS + (size_t)cols[k]]);
+            }
+        }
+    }
+    for (size_t k = 0; k < n_cols; k++) {
+        ovop_buf_puts(&arrays[k], "}");
+        params[k + 1] = arrays[k].data;
+    }
+    ovop_pg_query(e->pg, sql, (int)n_cols + 1, params, on_applied, a);
+    for (size_t k = 0; k < n_cols; k++)
+        ovop_buf_free(&arrays[k]);
+}
+
+static void send_kind(exports_t *e, applied_t *a)
+{
+    static const int transitions[] = {C_REQUEST, C_FP,       C_REPLY,    C_CALLER, F_ID,
+                                      F_TO,      F_AT,       F_AGENCY,   F_REASON, F_REFERENCE,
+                                      F_BORDER,  F_EXPECTED, F_EVENT_ID, F_TYPE,   F_HEAD};
+    static const int batch[] = {C_METHOD, C_REQUEST,  C_FP,       C_REPLY,  C_CALLER, C_GROUP,
+                                F_ID,     F_TO,       F_AT,       F_AGENCY, F_REASON, F_REFERENCE,
+                                F_BORDER, F_EXPECTED, F_EVENT_ID, F_TYPE,   F_HEAD};
+    static const int refusals[] = {C_REQUEST, C_FP,     F_ID,     F_TO,
+                                   F_AT,      F_AGENCY, F_BORDER, F_EXPECTED};
+    ovop_metric_inc(e->move_statements[a->kind]);
+    ovop_metric_observe(e->move_requests, (double)a->n);
+    switch (a->kind) {
+    case STMT_TRANSITIONS:
+        send_arrays(e, a, transitions_sql, transitions, OVOP_ARRAY_SIZE(transitions));
+        break;
+    case STMT_BATCH:
+        send_arrays(e, a, batch_sql, batch, OVOP_ARRAY_SIZE(batch));
+        break;
+    case STMT_REFUSALS:
+        send_arrays(e, a, refusals_sql, refusals, OVOP_ARRAY_SIZE(refusals));
+        break;
+    }
+}
+
+static applied_t *applied_new(exports_t *e, stmt_kind_t kind, size_t cap)
+{
+    applied_t *a = xcalloc(1, sizeof(*a));
+    a->e = e;
+    a->kind = kind;
+    a->groups = xcalloc(cap ? cap : 1, sizeof(*a->groups));
+    return a;
+}
+
+/* Handles the rows of a statement: finishes the groups answered, sends the single moves that
+ * were not made to exports.move_refusals, and queues again those it found nothing against. */
+static void on_rows(exports_t *e, applied_t *a, PGresult *res)
+{
+    applied_t *check = applied_new(e, STMT_REFUSALS, a->n);
+    bool *answered = xcalloc(a->n, sizeof(bool));
+    int rows = PQntuples(res);
+    for (int r = 0; r < rows && PQnfields(res) >= 5; r++) {
+        long gi = strtol(PQgetvalue(res, r, 4), NULL, 10);
+        if (gi < 1 || (size_t)gi > a->n || answered[gi - 1])
+            continue;
+        exports_group_t *g = a->groups[gi - 1];
+        const char *outcome = PQgetvalue(res, r, 0);
+        answered[gi - 1] = true;
+        if (strcmp(outcome, "check") == 0) {
+            check->groups[check->n++] = g;
+        } else if (strcmp(outcome, "none") == 0 && ++g->attempts < MOVE_ATTEMPTS) {
+            enqueue(e, g, true);
+        } else if (strcmp(outcome, "none") == 0) {
+            ovop_call_fail(g->call, OVOP_ABORTED,
+                           "shipment %lld kept changing under the move, retry",
+                           (long long)g->ids[0]);
+            group_free(g);
+        } else {
+            finish_group(e, g, res, r);
+            group_free(g);
+        }
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        if (answered[i])
+            continue;
+        log_error_rid(ovop_call_request_id(a->groups[i]->call),
+                      "a statement of moves returned no row for request %zu of %zu", i + 1, a->n);
+        ovop_call_fail(a->groups[i]->call, OVOP_INTERNAL,
+                       "the mutation returned an unexpected result");
+        group_free(a->groups[i]);
+    }
+    free(answered);
+    if (check->n > 0) {
+        send_kind(e, check);
+    } else {
+        free(check->groups);
+        free(check);
+    }
+}
+
+static void on_applied(PGresult *res, const char *error, void *userdata)
+{
+    applied_t *a = userdata;
+    exports_t *e = a->e;
+    if (a->kind != STMT_REFUSALS)
+        e->lanes_busy--;
+    if (error && a->n > 1) {
+        /* One request broke the statement for all (a retried twin committing first, a lock
+         * timeout...): each goes again in a statement of its own, to get its own answer. */
+        log_warn("a statement of %zu requests failed, retrying each alone: %s", a->n, error);
+        for (size_t i = a->n; i-- > 0;) {
+            a->groups[i]->alone = true;
+            enqueue(e, a->groups[i], true);
+        }
+    } else if (error) {
+        ovop_mutation_fail_db(a->groups[0]->call, res, error);
+        group_free(a->groups[0]);
+    } else {
+        on_rows(e, a, res);
+    }
+    free(a->groups);
+    free(a);
+    if (e->queue_head && !e->moves_stopped)
+        uv_check_start(&e->moves_check, on_moves_check);
+}
+
+/* --- the queue --- */
+
+/* A set of shipment ids (open addressing; ids are > 0, 0 marks a free slot). */
+typedef struct id_set {
+    int64_t *slots;
+    size_t mask;
+} id_set_t;
+
+static bool id_set_has(const id_set_t *s, int64_t id)
+{
+    for (size_t i = (size_t)((uint64_t)id * 0x9E3779B97F4A7C15u) & s->mask;;
+         i = (i + 1) & s->mask) {
+        if (s->slots[i] == id)
+            return true;
+        if (s->slots[i] == 0)
+            return false;
+    }
+}
+
+static void id_set_add(id_set_t *s, int64_t id)
+{
+    size_t i = (size_t)((uint64_t)id * 0x9E3779B97F4A7C15u) & s->mask;
+    while (s->slots[i] != 0 && s->slots[i] != id)
+        i = (i + 1) & s->mask;
+    s->slots[i] = id;
+}
+
+/* True when g moves a shipment that set already holds, or twice itself. A batch may move
+ * one shipment several times (a chain); requests in one statement may not share one. */
+static bool group_clashes(const exports_group_t *g, const id_set_t *set)
+{
+    for (size_t i = 0; i < g->n; i++)
+        if (id_set_has(set, g->ids[i]))
+            return true;
+    return false;
+}
+
+/* Sends the groups at the head of the queue as one statement: a batch on its own; single
+ * moves, in order, as many as fit in --batch-max, up to the first that moves a shipment
+ * already in the statement (it waits for the next one, so that each move meets its
+ * shipment as the previous one left it) or that must go alone. */
+static void send_statement(exports_t *e)
+{
+    exports_group_t *head = e->queue_head;
+    applied_t *a =
+        applied_new(e, head->batch ? STMT_BATCH : STMT_TRANSITIONS, head->batch ? 1 : e->batch_max);
+    if (head->batch || head->alone) {
+        e->queue_head = head->next;
+        a->groups[a->n++] = head;
+    } else {
+        size_t cap = 16;
+        while (cap < 2 * (size_t)e->batch_max)
+            cap *= 2;
+        id_set_t set = {xcalloc(cap, sizeof(int64_t)), cap - 1};
+        while (e->queue_head && a->n < e->batch_max) {
+            exports_group_t *g = e->queue_head;
+            if (g->batch || g->alone || group_clashes(g, &set))
+                break;
+            e->queue_head = g->next;
+            id_set_add(&set, g->ids[0]);
+            a->groups[a->n++] = g;
+        }
+        free(set.slots);
+    }
+    if (!e->queue_head)
+        e->queue_tail = NULL;
+    for (size_t i = 0; i < a->n; i++)
+        a->groups[i]->next = NULL;
+    e->lanes_busy++;
+    send_kind(e, a);
+}
+
+/* After the loop turn's I/O: sends what the turn queued while a lane is free. */
+static void on_moves_check(uv_check_t *h)
+{
+    exports_t *e = h->data;
+    while (e->queue_head && e->lanes_busy < e->move_lanes)
+        send_statement(e);
+    if (!e->queue_head || e->lanes_busy >= e->move_lanes)
+        uv_check_stop(h);
+}
+
+static void enqueue(exports_t *e, exports_group_t *g, bool front)
+{
+    if (e->moves_stopped) {
+        ovop_call_fail(g->call, OVOP_UNAVAILABLE, "the service is stopping, retry");
+        group_free(g);
+        return;
+    }
+    if (front) {
+        g->next = e->queue_head;
+        e->queue_head = g;
+        if (!e->queue_tail)
+            e->queue_tail = g;
+    } else {
+        g->next = NULL;
+        if (e->queue_tail)
+            e->queue_tail->next = g;
+        else
+            e->queue_head = g;
+        e->queue_tail = g;
+    }
+    if (e->lanes_busy < e->move_lanes)
+        uv_check_start(&e->moves_check, on_moves_check);
 }
 
 /* --- TransitionShipment --- */
 
 static void transition_shipment(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
-    const Ovop__V1__ShipmentTransition *in = (const Ovop__V1__ShipmentTransition *)input;
+    Ovop__V1__ShipmentTransition *in = (Ovop__V1__ShipmentTransition *)input;
     exports_t *e = userdata;
     int64_t now = ovop_now_us();
     check_move(call, "", in, now);
@@ -179,97 +526,16 @@ static void transition_shipment(ovop_call_t *call, const ProtobufCMessage *input
         ovop_call_fail_violations(call);
         return;
     }
-    int64_t at = in->at_us ? in->at_us : now;
-    char id[24], at_s[24], expected[16], type[64], uuid[37];
-    snprintf(id, sizeof(id), "%lld", (long long)in->shipment_id);
-    snprintf(at_s, sizeof(at_s), "%lld", (long long)at);
-    snprintf(expected, sizeof(expected), "%d", in->expected_version);
-    snprintf(type, sizeof(type), "ovop.exports.shipment.%s", exports_move_kind((int)in->to)->type);
-    ovop_uuid4(uuid);
-    char *head =
-        exports_event_head(in->shipment_id, (int)in->to, at, in->agency, ovop_call_caller(call),
-                           in->reason, in->reference, in->border_point, NULL);
-    Ovop__V1__TransitionResult r = OVOP__V1__TRANSITION_RESULT__INIT;
-    r.shipment_id = in->shipment_id;
-    r.status = in->to;
-    r.version = in->expected_version ? in->expected_version + 1 : 0;
-    r.at_us = at;
-    r.event_id = uuid;
-    const char *args[] = {ovop_call_caller(call),
-                          id,
-                          exports_name(&exports_statuses, (int)in->to),
-                          at_s,
-                          in->agency,
-                          in->reason,
-                          in->reference,
-                          in->border_point,
-                          expected,
-                          uuid,
-                          type,
-                          head};
-    /* The outcomes (not_found, stale, precondition, invalid) are the convention's. */
-    ovop_mutate(call, &e->mutator, move_sql, (int)OVOP_ARRAY_SIZE(args), args, &r.base);
-    free(head);
+    Ovop__V1__TransitionResult r;
+    exports_group_t *g = group_new(call, false, &in, 1, now, &r);
+    group_seal(g, &r.base);
+    enqueue(e, g, false);
 }
 
 /* --- RecordShipmentEvents --- */
 
-typedef struct batch_ctx {
-    ovop_call_t *call;
-    ovop_sequencer_t *sequencer;
-    size_t n;
-} batch_ctx_t;
-
-/* Like ovop_mutate's, but a refusal lists every bad move (column 5: [[field, message]...]). */
-static void on_batch(PGresult *res, const char *error, void *userdata)
-{
-    batch_ctx_t *b = userdata;
-    ovop_call_t *call = b->call;
-    if (error) {
-        ovop_mutation_fail_db(call, res, error);
-        goto out;
-    }
-    if (PQntuples(res) != 1 || PQnfields(res) < 5) {
-        log_error_rid(ovop_call_request_id(call), "record_moves returned %d rows of %d columns",
-                      PQntuples(res), PQnfields(res));
-        ovop_call_fail(call, OVOP_INTERNAL, "the mutation returned an unexpected result");
-        goto out;
-    }
-    const char *outcome = PQgetvalue(res, 0, 0);
-    if (strcmp(outcome, "ok") == 0 || strcmp(outcome, "replay") == 0) {
-        size_t len = 0;
-        unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 1), &len);
-        if (!raw) {
-            ovop_call_fail(call, OVOP_INTERNAL, "could not read the stored reply");
-            goto out;
-        }
-        void *reply = xmemdup(raw, len);
-        PQfreemem(raw);
-        if (outcome[0] == 'o')
-            ovop_sequencer_kick(b->sequencer);
-        ovop_call_finish_encoded(call, reply, len);
-        goto out;
-    }
-    json_t *problems = json_loads(PQgetvalue(res, 0, 4), 0, NULL);
-    size_t n = json_is_array(problems) ? json_array_size(problems) : 0;
-    for (size_t i = 0; i < n; i++) {
-        json_t *p = json_array_get(problems, i);
-        ovop_call_violation(call, json_string_value(json_array_get(p, 0)) ?: "transitions", "%s",
-                            json_string_value(json_array_get(p, 1)) ?: "refused");
-    }
-    json_decref(problems);
-    const char *message = PQgetvalue(res, 0, 3);
-    ovop_code_t code = strcmp(outcome, "not_found") == 0 ? OVOP_NOT_FOUND
-                       : strcmp(outcome, "invalid") == 0 ? OVOP_INVALID_ARGUMENT
-                                                         : OVOP_FAILED_PRECONDITION;
-    ovop_call_fail(call, code, "%zu of %zu transitions refused, none recorded; first: %s: %s", n,
-                   b->n, PQgetvalue(res, 0, 2), message);
-out:
-    free(b);
-}
-
-/* RecordShipmentEvents: every move checked here first (all violations listed), then
- * one statement for the batch; a refusal there lists every bad move too (on_batch). */
+/* Every move checked here first (all violations listed), then the batch is one group: a
+ * refusal in the database lists every bad move too (fail_batch). */
 static void record_events(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
     const Ovop__V1__RecordShipmentEventsRequest *in =
@@ -291,35 +557,52 @@ static void record_events(ovop_call_t *call, const ProtobufCMessage *input, void
         ovop_call_fail_violations(call);
         return;
     }
-
-    moves_t m;
-    moves_build(&m, call, in->transitions, in->n_transitions, now);
+    size_t n = in->n_transitions;
+    Ovop__V1__TransitionResult *results = xcalloc(n, sizeof(*results));
+    Ovop__V1__TransitionResult **ptrs = xcalloc(n, sizeof(*ptrs));
+    exports_group_t *g = group_new(call, true, in->transitions, n, now, results);
+    for (size_t i = 0; i < n; i++)
+        ptrs[i] = &results[i];
     Ovop__V1__RecordShipmentEventsResponse out = OVOP__V1__RECORD_SHIPMENT_EVENTS_RESPONSE__INIT;
-    out.n_results = m.n;
-    out.results = m.result_ptrs;
-
-    char fingerprint[17];
-    size_t len;
-    uint8_t *reply = ovop_call_encode_ok(call, &out.base, &len);
-    char *reply_hex = ovop_bytea_hex(reply, len);
-    free(reply);
-    ovop_call_fingerprint(call, fingerprint);
-    const char *params[17] = {EXPORTS_SERVICE, ovop_call_request_id(call), ovop_call_method(call),
-                              fingerprint, reply_hex};
-    moves_args(&m, call, params + 5);
-
-    batch_ctx_t *b = xmalloc(sizeof(*b));
-    b->call = call;
-    b->sequencer = e->sequencer;
-    b->n = m.n;
-    ovop_pg_query(e->pg, moves_sql, 17, params, on_batch, b);
-    free(reply_hex);
-    moves_free(&m);
+    out.n_results = n;
+    out.results = ptrs;
+    group_seal(g, &out.base);
+    free(ptrs);
+    free(results);
+    enqueue(e, g, false);
 }
 
 void exports_moves_register(exports_t *e)
 {
     ovop_dispatch_t *d = ovop_daemon_dispatch(e->d);
+    static const double sizes[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
+    static const char *const kinds[] = {"kind=\"transitions\"", "kind=\"batch\"",
+                                        "kind=\"refusals\""};
+    ovop_metrics_t *metrics = ovop_daemon_metrics(e->d);
+    for (size_t k = 0; k < OVOP_ARRAY_SIZE(kinds); k++)
+        e->move_statements[k] = ovop_metrics_counter(
+            metrics, "ovop_exports_move_statements_total",
+            "Statements of lifecycle moves sent to the database, by kind", kinds[k]);
+    e->move_requests = ovop_metrics_histogram(
+        metrics, "ovop_exports_move_requests_per_statement",
+        "Requests answered by one statement of moves (single moves are coalesced)", NULL, sizes,
+        OVOP_ARRAY_SIZE(sizes));
+    uv_check_init(ovop_daemon_loop(e->d), &e->moves_check);
+    e->moves_check.data = e;
     ovop_dispatch_register(d, "TransitionShipment", transition_shipment, e);
     ovop_dispatch_register(d, "RecordShipmentEvents", record_events, e);
+}
+
+void exports_moves_stop(exports_t *e)
+{
+    e->moves_stopped = true;
+    while (e->queue_head) {
+        exports_group_t *g = e->queue_head;
+        e->queue_head = g->next;
+        ovop_call_fail(g->call, OVOP_UNAVAILABLE, "the service is stopping, retry");
+        group_free(g);
+    }
+    e->queue_tail = NULL;
+    if (!uv_is_closing((uv_handle_t *)&e->moves_check))
+        uv_close((uv_handle_t *)&e->moves_check, NULL);
 }

@@ -52,6 +52,7 @@ static struct env {
     char endpoint[64];
     pid_t broker;
     pid_t exp[2];
+    uint16_t exp_http[2]; /* their /metrics */
 } E;
 
 static void sql(const char *q)
@@ -114,6 +115,7 @@ static int setup(void **state)
     bin = harness_bin("ovop-exportd");
     for (int i = 0; i < 2; i++) {
         snprintf(ehttp[i], sizeof(ehttp[i]), "127.0.0.1:%u", http[1 + i]);
+        E.exp_http[i] = http[1 + i];
         /* Statistics folded every 200 ms: folds run among the writers of the tests. */
         const char *eargs[] = {
             "--broker",    E.endpoint, "--database-url",  E.db,  "--http", ehttp[i],
@@ -1809,6 +1811,154 @@ static void test_concurrent_statistics(void **state)
     free(after);
 }
 
+/* Sixteen clients move at once, so that exportd puts many requests in one statement: each
+ * must get its own answer. Per round: 8 valid departures, 4 illegal moves (FAILED_PRECONDITION
+ * naming their own shipment), 2 different requests racing on one shipment (exactly one
+ * wins), and 2 copies of one request (same id and body: one move, the same reply twice). */
+typedef struct mover {
+    const char *request_id;
+    int64_t shipment_id;
+    int to;
+    const char *agency;
+    pthread_barrier_t *start;
+    int code;
+    char *message;
+    uint8_t *body;
+    size_t body_len;
+} mover_t;
+
+static void *mover_main(void *arg)
+{
+    mover_t *m = arg;
+    ovop_client_t *c = client();
+    Ovop__V1__ShipmentTransition t = OVOP__V1__SHIPMENT_TRANSITION__INIT;
+    t.shipment_id = m->shipment_id;
+    t.to = m->to;
+    t.agency = (char *)m->agency;
+    Ovop__V1__Reply *rep = NULL;
+    pthread_barrier_wait(m->start);
+    m->code = -1;
+    if (ovop_client_call(c, SERVICE, "TransitionShipment", m->request_id, &t.base, NULL, &rep,
+                         NULL) == 0) {
+        m->code = rep->status ? rep->status->code : OVOP_OK;
+        m->message = xstrdup(rep->status ? rep->status->message : "");
+        m->body = xmemdup(rep->body.data, rep->body.len);
+        m->body_len = rep->body.len;
+        ovop__v1__reply__free_unpacked(rep, NULL);
+    }
+    ovop_client_destroy(&c);
+    return NULL;
+}
+
+/* A value of exportd i's /metrics: the first line starting with `series`. */
+static double metric(int i, const char *series)
+{
+    ovop_buf_t body;
+    ovop_buf_init(&body);
+    assert_int_equal(harness_http_get(E.exp_http[i], "/metrics", &body), 200);
+    const char *p = strstr(body.data, series);
+    double v = p ? strtod(p + strlen(series), NULL) : 0;
+    ovop_buf_free(&body);
+    return v;
+}
+
+static void test_coalesced_moves(void **state)
+{
+    enum { N = 16, ROUNDS = 3 };
+    double requests = 0, statements = 0;
+    for (int i = 0; i < 2; i++) {
+        requests -= metric(i, "ovop_exports_move_requests_per_statement_sum ");
+        statements -= metric(i, "ovop_exports_move_requests_per_statement_count ");
+    }
+    for (int round = 0; round < ROUNDS; round++) {
+        int64_t released[8], illegal[4], raced, twin;
+        for (int i = 0; i < 8; i++)
+            released[i] = shipment_in(S(RELEASED));
+        for (int i = 0; i < 4; i++)
+            illegal[i] = shipment_in(S(RELEASED));
+        raced = shipment_in(S(RELEASED));
+        twin = shipment_in(S(RELEASED));
+        long events = count("SELECT count(*) FROM bus.events");
+
+        mover_t m[N];
+        pthread_t th[N];
+        pthread_barrier_t start;
+        pthread_barrier_init(&start, NULL, N);
+        char ids[N][48];
+        for (int i = 0; i < N; i++) {
+            snprintf(ids[i], sizeof(ids[i]), "coalesced-%d-%d", round, i);
+            m[i] = (mover_t){
+                .request_id = ids[i], .to = S(DEPARTED), .agency = "customs", .start = &start};
+        }
+        for (int i = 0; i < 8; i++)
+            m[i].shipment_id = released[i];
+        for (int i = 0; i < 4; i++) {
+            m[8 + i].shipment_id = illegal[i];
+            m[8 + i].to = S(DELIVERED); /* not before DEPARTED */
+            m[8 + i].agency = "";
+        }
+        m[12].shipment_id = m[13].shipment_id = raced;
+        m[14].shipment_id = m[15].shipment_id = twin;
+        m[15].request_id = m[14].request_id;
+        for (int i = 0; i < N; i++)
+            pthread_create(&th[i], NULL, mover_main, &m[i]);
+        for (int i = 0; i < N; i++)
+            pthread_join(th[i], NULL);
+        pthread_barrier_destroy(&start);
+
+        for (int i = 0; i < 8; i++) {
+            assert_int_equal(m[i].code, OVOP_OK);
+            Ovop__V1__TransitionResult *r =
+                ovop__v1__transition_result__unpack(NULL, m[i].body_len, m[i].body);
+            assert_non_null(r);
+            assert_int_equal(r->shipment_id, released[i]);
+            assert_int_equal(r->status, S(DEPARTED));
+            assert_int_equal(countf("SELECT count(*) FROM exports.shipment_history WHERE "
+                                    "shipment_id = %lld AND to_status = 'departed' AND "
+                                    "request_id = '%s' AND from_status = 'released'",
+                                    (long long)released[i], m[i].request_id),
+                             1);
+            ovop__v1__transition_result__free_unpacked(r, NULL);
+        }
+        for (int i = 8; i < 12; i++) {
+            assert_int_equal(m[i].code, OVOP_FAILED_PRECONDITION);
+            char want[64];
+            snprintf(want, sizeof(want), "shipment %lld is released", (long long)illegal[i - 8]);
+            assert_non_null(strstr(m[i].message, want));
+            assert_int_equal(countf("SELECT count(*) FROM bus.idempotency WHERE request_id = '%s'",
+                                    m[i].request_id),
+                             0);
+        }
+        /* The race: one winner, and the loser is told the shipment already departed. */
+        assert_true((m[12].code == OVOP_OK) != (m[13].code == OVOP_OK));
+        mover_t *loser = m[12].code == OVOP_OK ? &m[13] : &m[12];
+        assert_int_equal(loser->code, OVOP_FAILED_PRECONDITION);
+        assert_non_null(strstr(loser->message, "departed and cannot become departed"));
+        /* The twins: one move, one reply for both. */
+        assert_int_equal(m[14].code, OVOP_OK);
+        assert_int_equal(m[15].code, OVOP_OK);
+        assert_int_equal(m[14].body_len, m[15].body_len);
+        assert_memory_equal(m[14].body, m[15].body, m[14].body_len);
+        assert_int_equal(countf("SELECT count(*) FROM exports.shipment_history WHERE "
+                                "shipment_id = %lld AND to_status = 'departed'",
+                                (long long)twin),
+                         1);
+        /* 8 departures, the race's winner and the twins' one move. */
+        assert_int_equal(count("SELECT count(*) FROM bus.events"), events + 10);
+        for (int i = 0; i < N; i++) {
+            free(m[i].message);
+            free(m[i].body);
+        }
+    }
+    /* Some statement answered several of these requests at once. */
+    for (int i = 0; i < 2; i++) {
+        requests += metric(i, "ovop_exports_move_requests_per_statement_sum ");
+        statements += metric(i, "ovop_exports_move_requests_per_statement_count ");
+    }
+    assert_true(statements > 0);
+    assert_true(requests > statements);
+}
+
 /* --- ovopctl export --- */
 
 /* Runs ovopctl with args; returns its exit code; output goes to <tmpdir>/<log>.log. */
@@ -1957,6 +2107,7 @@ int main(void)
         cmocka_unit_test(test_batch),
         cmocka_unit_test(test_statistics),
         cmocka_unit_test(test_concurrent_statistics),
+        cmocka_unit_test(test_coalesced_moves),
         cmocka_unit_test(test_ovopctl),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
