@@ -19,6 +19,9 @@
 #define EXPORTS_DEFAULT_PAGE 100
 #define EXPORTS_MAX_PAGE     1000
 #define EXPORTS_MAX_LOTS     100
+/* Requests waiting before a second lane of moves opens (--move-lanes): fewer would split the
+ * batch the first lane carries next and cost more per move. */
+#define EXPORTS_LANE_MIN 4
 /* How far ahead of this host's clock a reported moment may be: clocks differ a little. */
 #define EXPORTS_CLOCK_SKEW_US (5 * 60 * INT64_C(1000000))
 
@@ -32,6 +35,8 @@ typedef struct exports {
     unsigned batch_max;  /* transitions per RecordShipmentEvents, and per statement */
     unsigned move_lanes; /* statements of moves out at once */
     unsigned lanes_busy;
+    unsigned lane_min; /* requests waiting before a second lane opens */
+    unsigned queued;
     exports_group_t *queue_head, *queue_tail; /* requests waiting for a lane */
     uv_check_t moves_check;                   /* sends them after the loop turn's I/O */
     bool moves_stopped;

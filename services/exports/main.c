@@ -18,7 +18,8 @@ static const ovop_opt_t extra_opts[] = {
      &sequencer_ms},
     {"move-lanes", OVOP_OPT_INT, "1", 1, 64,
      "statements of lifecycle moves out at once; moves arriving meanwhile go together in "
-     "the next one (one transaction for many requests); more lanes for more cores",
+     "the next one (one transaction for many requests); more lanes for more cores (a lane "
+     "past the first opens only for 4 or more waiting requests)",
      &move_lanes},
     {"stats-fold-ms", OVOP_OPT_INT, "5000", 100, 3600000,
      "how often the statistics' per-connection stripes are folded into one row per cell", &fold_ms},
@@ -31,6 +32,7 @@ static int setup(ovop_daemon_t *d, void **ret_state)
     e->pg = ovop_daemon_pg(d);
     e->batch_max = (unsigned)batch_max;
     e->move_lanes = (unsigned)move_lanes;
+    e->lane_min = EXPORTS_LANE_MIN;
     e->fold_ms = (unsigned)fold_ms;
     ovop_sequencer_new(&e->sequencer, ovop_daemon_loop(d), e->pg, (unsigned)sequencer_ms,
                        ovop_daemon_metrics(d));

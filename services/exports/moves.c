@@ -202,6 +202,7 @@ static void group_seal(exports_group_t *g, const ProtobufCMessage *reply)
 
 static void enqueue(exports_t *e, exports_group_t *g, bool front);
 static void on_moves_check(uv_check_t *h);
+static bool lane_wanted(const exports_t *e);
 static void on_applied(PGresult *res, const char *error, void *userdata);
 
 /* --- finishing a group from its row: (outcome, reply, field, message, grp, problems) --- */
@@ -404,7 +405,7 @@ static void on_applied(PGresult *res, const char *error, void *userdata)
     }
     free(a->groups);
     free(a);
-    if (e->queue_head && !e->moves_stopped)
+    if (lane_wanted(e) && !e->moves_stopped)
         uv_check_start(&e->moves_check, on_moves_check);
 }
 
@@ -456,6 +457,7 @@ static void send_statement(exports_t *e)
         applied_new(e, head->batch ? STMT_BATCH : STMT_TRANSITIONS, head->batch ? 1 : e->batch_max);
     if (head->batch || head->alone) {
         e->queue_head = head->next;
+        e->queued--;
         a->groups[a->n++] = head;
     } else {
         size_t cap = 16;
@@ -467,6 +469,7 @@ static void send_statement(exports_t *e)
             if (g->batch || g->alone || group_clashes(g, &set))
                 break;
             e->queue_head = g->next;
+            e->queued--;
             id_set_add(&set, g->ids[0]);
             a->groups[a->n++] = g;
         }
@@ -481,13 +484,21 @@ static void send_statement(exports_t *e)
 }
 
 /* After the loop turn's I/O: sends what the turn queued while a lane is free. */
+/* True when another statement should go now: the first lane takes whatever waits (an idle
+ * service answers at once); another opens only for a backlog worth a statement of its own,
+ * so that lanes do not split the batches the first one would carry. */
+static bool lane_wanted(const exports_t *e)
+{
+    return e->queue_head && e->lanes_busy < e->move_lanes &&
+           (e->lanes_busy == 0 || e->queued >= e->lane_min);
+}
+
 static void on_moves_check(uv_check_t *h)
 {
     exports_t *e = h->data;
-    while (e->queue_head && e->lanes_busy < e->move_lanes)
+    while (lane_wanted(e))
         send_statement(e);
-    if (!e->queue_head || e->lanes_busy >= e->move_lanes)
-        uv_check_stop(h);
+    uv_check_stop(h);
 }
 
 static void enqueue(exports_t *e, exports_group_t *g, bool front)
@@ -510,7 +521,8 @@ static void enqueue(exports_t *e, exports_group_t *g, bool front)
             e->queue_head = g;
         e->queue_tail = g;
     }
-    if (e->lanes_busy < e->move_lanes)
+    e->queued++;
+    if (lane_wanted(e))
         uv_check_start(&e->moves_check, on_moves_check);
 }
 
@@ -603,6 +615,7 @@ void exports_moves_stop(exports_t *e)
         group_free(g);
     }
     e->queue_tail = NULL;
+    e->queued = 0;
     if (!uv_is_closing((uv_handle_t *)&e->moves_check))
         uv_close((uv_handle_t *)&e->moves_check, NULL);
 }

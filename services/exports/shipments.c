@@ -36,7 +36,7 @@
     "            ORDER BY d.id) "                                                                  \
     "     FROM exports.documents d WHERE d.shipment_id = s.id), "                                  \
     "s.required_docs, "                                                                            \
-    "exports.missing_documents(s.id)"
+    "(SELECT m.missing FROM exports.missing_docs(s.id, s.required_docs) m)"
 
 static const char get_sql[] = "SELECT " GET_COLUMNS " FROM exports.shipments s WHERE s.id = $1";
 

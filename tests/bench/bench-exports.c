@@ -13,7 +13,8 @@
  *   3. GetExportStatistics latency on the aggregates of 1,000,000 departed shipments, with
  *      their 8 per-connection stripes and after exports.fold_stats folded them.
  *
- * Needs OVOP_TEST_PG_URL (a superuser URL; `./deploy/ovop bench` provides one).
+ * Needs OVOP_TEST_PG_URL (a superuser URL; `./deploy/ovop bench` provides one);
+ * OVOP_BENCH_ONLY=moves runs part 1 only.
  * Usage: bench-exports [SECONDS]. Not a test: prints figures and ratios, exits 0 unless it
  * cannot start. */
 #include <errno.h>
@@ -576,9 +577,13 @@ int main(int argc, char **argv)
 
     printf("\n%-60s %12s %8s\n", "Durable single writes, 8 connections / 8 clients", "per second",
            "ratio");
+    /* Phases on stderr, to profile one of them from outside. */
+    fprintf(stderr, "bench: raw single writes\n");
     double raw1 = raw_single(seconds);
+    fprintf(stderr, "bench: TransitionShipment\n");
     const bench_client_ops_t move_ops = {mover_open, mover_move, mover_close};
     double moves = bench_run(&move_ops, zctx, CLIENTS, seconds, &errors);
+    fprintf(stderr, "bench: GetShipment\n");
     const bench_client_ops_t get_ops = {mover_open, mover_get, mover_close};
     double gets = bench_run(&get_ops, zctx, CLIENTS, seconds / 2, NULL);
     printf("  raw libpq INSERT + COMMIT, 1 row each %21s %12.0f\n", "", raw1);
@@ -588,7 +593,13 @@ int main(int argc, char **argv)
 
     printf("\n%-60s %12s %8s\n", "Batches of 500 moves (100 shipments x 5), 1 client", "events/s",
            "ratio");
+    /* OVOP_BENCH_ONLY=moves stops here (to compare settings of the moves quickly). */
+    const char *only = getenv("OVOP_BENCH_ONLY");
+    if (only && strcmp(only, "moves") == 0)
+        goto out;
+    fprintf(stderr, "bench: raw batch writes\n");
     double raw2 = raw_batch(seconds);
+    fprintf(stderr, "bench: RecordShipmentEvents\n");
     const bench_client_ops_t batch_ops = {batcher_open, batcher_send, batcher_close};
     double batches = bench_run(&batch_ops, zctx, 1, seconds, &errors);
     printf("  raw libpq multi-row INSERT of the same rows (500 history + 500 events) %s %8.0f\n",
@@ -660,6 +671,7 @@ int main(int argc, char **argv)
                n_rows[q], n_rows[q] == 1 ? "" : "s");
     }
 
+out:
     for (int i = 0; i < N_EXPORTD; i++) {
         harness_kill(exp[i], SIGTERM);
         harness_wait_exit(exp[i], 5000, NULL);
