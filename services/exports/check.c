@@ -179,10 +179,14 @@ void exports_array_add(ovop_buf_t *b, const char *s)
     if (b->len > 1)
         ovop_buf_append(b, ",", 1);
     ovop_buf_append(b, "\"", 1);
-    for (const char *p = s; *p; p++) {
-        if (*p == '"' || *p == '\\')
+    for (const char *p = s; *p;) {
+        size_t run = strcspn(p, "\"\\");
+        ovop_buf_append(b, p, run);
+        p += run;
+        if (*p) {
             ovop_buf_append(b, "\\", 1);
-        ovop_buf_append(b, p, 1);
+            ovop_buf_append(b, p++, 1);
+        }
     }
     ovop_buf_append(b, "\"", 1);
 }

@@ -12,7 +12,9 @@ static int64_t fold_ms = 5000;
 
 static const ovop_opt_t extra_opts[] = {
     {"batch-max", OVOP_OPT_INT, "500", 1, 10000,
-     "transitions accepted in one RecordShipmentEvents request", &batch_max},
+     "transitions accepted in one RecordShipmentEvents request, and single moves carried by "
+     "one statement",
+     &batch_max},
     {"sequencer-ms", OVOP_OPT_INT, "25", 5, 10000,
      "how often this instance numbers committed events (single changes do not wake it)",
      &sequencer_ms},
