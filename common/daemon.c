@@ -11,6 +11,7 @@
 #include "http.h"
 #include "log.h"
 #include "migrate.h"
+#include "periodic.h"
 #include "worker.h"
 
 #define DRAIN_POLL_MS 20
@@ -29,6 +30,8 @@ typedef struct daemon_conf {
     int64_t db_pool;
     int64_t drain_ms;
     int64_t schema_wait_ms;
+    int64_t replay_window_h;
+    int64_t replay_prune_ms;
 } daemon_conf_t;
 
 struct ovop_daemon {
@@ -44,6 +47,7 @@ struct ovop_daemon {
     uv_signal_t sigterm;
     uv_signal_t sigint;
     uv_timer_t drain_timer;
+    ovop_periodic_t *pruner; /* forgets stored replies past the replay window */
     void *state;
     bool draining;
     int64_t drain_deadline;
@@ -124,6 +128,7 @@ static void stop_everything(ovop_daemon_t *d)
     uv_timer_stop(&d->drain_timer);
     if (d->spec->stop)
         d->spec->stop(d->state);
+    ovop_periodic_destroy(&d->pruner);
     /* The pool first: its error callbacks finish the calls still out (after a drain
      * timeout), and their replies need the worker. */
     ovop_pg_destroy(&d->pg);
@@ -236,6 +241,14 @@ int ovop_daemon_main(const ovop_daemon_spec_t *spec, int argc, char **argv)
          "on SIGTERM, how long in-flight requests may take", &c->drain_ms},
         {"schema-wait-ms", OVOP_OPT_INT, "30000", 0, 600000,
          "at start, how long to wait for the database", &c->schema_wait_ms},
+        {"replay-window-h", OVOP_OPT_INT, "168", 1, 87600,
+         "how long a retried request gets its first reply back, in hours; older stored "
+         "replies are deleted (a retry after that is a new request)",
+         &c->replay_window_h},
+        {"replay-prune-ms", OVOP_OPT_INT, "60000", 100, 86400000,
+         "how often stored replies past the replay window are deleted (in batches; one "
+         "instance at a time)",
+         &c->replay_prune_ms},
     };
     size_t n_std = OVOP_ARRAY_SIZE(std_opts);
     size_t n_opts = n_std + spec->n_extra_opts;
@@ -289,6 +302,21 @@ int ovop_daemon_main(const ovop_daemon_spec_t *spec, int argc, char **argv)
         log_error("could not set up %s: %s", spec->service, strerror(-r));
         goto out_setup;
     }
+    char hours[24];
+    snprintf(hours, sizeof(hours), "%lld", (long long)c->replay_window_h);
+    const ovop_periodic_spec_t prune = {
+        .what = "delete old stored replies",
+        .sql = "SELECT bus.prune_idempotency($1::int, $2::int)",
+        .n_params = 2,
+        .params = {hours, "10000"},
+        .batch = 10000,
+        .done_metric = "ovop_replies_pruned_total",
+        .done_help = "Stored replies past the replay window deleted by this process",
+        .runs_metric = "ovop_reply_prune_runs_total",
+        .runs_help = "Runs of this process's pruning of stored replies",
+    };
+    ovop_periodic_new(&d->pruner, &d->loop, d->pg, (unsigned)c->replay_prune_ms, &prune,
+                      d->metrics);
     r = ovop_http_new(&d->http, &d->loop, c->http, d->metrics, is_ready, d);
     if (r < 0) {
         log_error("could not listen on %s for http: %s", c->http, strerror(-r));
@@ -330,6 +358,7 @@ out_state:
         /* Error paths after partial start-up: close what is open, then let callbacks run. */
         if (spec->stop)
             spec->stop(d->state);
+        ovop_periodic_destroy(&d->pruner);
         ovop_pg_destroy(&d->pg);
         ovop_worker_destroy(&d->worker);
         ovop_http_destroy(&d->http);

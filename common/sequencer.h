@@ -9,9 +9,11 @@
 #include <uv.h>
 
 #include "metrics.h"
+#include "periodic.h"
 #include "pg.h"
 
-typedef struct ovop_sequencer ovop_sequencer_t;
+/* A periodic job (periodic.h) running bus.sequence_events(). */
+typedef ovop_periodic_t ovop_sequencer_t;
 
 /* interval_ms: how often to look for unnumbered events when nobody kicks (e.g. 50). */
 int ovop_sequencer_new(ovop_sequencer_t **ret, uv_loop_t *loop, ovop_pg_t *pg, unsigned interval_ms,

@@ -30,9 +30,20 @@
 static svcenv_t E;
 
 static const char *const broker_args[] = {"--heartbeat-ms", HEARTBEAT_MS, NULL};
-static const char *const registryd_args[] = {
-    "--heartbeat-ms", HEARTBEAT_MS,       "--credit", "16", "--drain-ms",
-    "5000",           "--schema-wait-ms", "2000",     NULL};
+/* Stored replies older than an hour are deleted every 200 ms (test_replay_window). */
+static const char *const registryd_args[] = {"--heartbeat-ms",
+                                             HEARTBEAT_MS,
+                                             "--credit",
+                                             "16",
+                                             "--drain-ms",
+                                             "5000",
+                                             "--schema-wait-ms",
+                                             "2000",
+                                             "--replay-window-h",
+                                             "1",
+                                             "--replay-prune-ms",
+                                             "200",
+                                             NULL};
 
 static pid_t spawn_registryd(int i, const char *db, const char *log)
 {
@@ -514,6 +525,49 @@ static void test_refuses_unknown_schema(void **state)
     assert_non_null(strstr(buf, "upgrade this binary"));
 }
 
+/* Stored replies are kept for the replay window (an hour here), then deleted by the daemons
+ * in the background; younger ones stay, whatever their service. */
+static void test_replay_window(void **state)
+{
+    long before = svcenv_count(&E, "SELECT count(*) FROM bus.idempotency");
+    free(pgtest_scalar(
+        E.conn, "INSERT INTO bus.idempotency (service, request_id, method, reply, "
+                "created_at) SELECT s, 'old-' || g, 'M', '\\x00', now() - interval '2 hours' "
+                "FROM generate_series(1, 50) g, unnest(ARRAY['ovop.registry', "
+                "'ovop.exports']) s RETURNING 1"));
+    free(pgtest_scalar(E.conn,
+                       "INSERT INTO bus.idempotency (service, request_id, method, reply, "
+                       "created_at) SELECT 'ovop.registry', 'young-' || g, 'M', '\\x00', "
+                       "now() - interval '50 minutes' FROM generate_series(1, 5) g RETURNING 1"));
+    long old = 1;
+    for (int i = 0; i < 100 && old > 0; i++) {
+        harness_sleep_ms(100);
+        old =
+            svcenv_count(&E, "SELECT count(*) FROM bus.idempotency WHERE request_id LIKE 'old-%'");
+    }
+    assert_int_equal(old, 0);
+    assert_int_equal(
+        svcenv_count(&E, "SELECT count(*) FROM bus.idempotency WHERE request_id LIKE 'young-%'"),
+        5);
+    assert_int_equal(svcenv_count(&E, "SELECT count(*) FROM bus.idempotency"), before + 5);
+    /* The daemons say so on /metrics. */
+    double pruned = 0;
+    for (int i = 0; i < 2; i++) {
+        ovop_buf_t body;
+        ovop_buf_init(&body);
+        assert_int_equal(harness_http_get(E.daemon_http[i], "/metrics", &body), 200);
+        const char *p = strstr(body.data, "\novop_replies_pruned_total ");
+        assert_non_null(p);
+        pruned += strtod(p + strlen("\novop_replies_pruned_total "), NULL);
+        ovop_buf_free(&body);
+    }
+    assert_true(pruned >= 100);
+    /* Nonsense arguments are refused, not taken as "everything". */
+    PGresult *res = PQexec(E.conn, "SELECT bus.prune_idempotency(0, 10)");
+    assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+    PQclear(res);
+}
+
 /* Runs ovopctl with args and returns its exit code; output goes to <tmpdir>/<log>.log. */
 static int ovopctl(const char *log, const char *const *args)
 {
@@ -592,6 +646,7 @@ int main(void)
         cmocka_unit_test(test_bad_input_through_broker),
         cmocka_unit_test(test_health_endpoints),
         cmocka_unit_test(test_ovopctl),
+        cmocka_unit_test(test_replay_window),
         cmocka_unit_test(test_sigkill_one_instance_under_load),
         cmocka_unit_test(test_broker_restart_under_load),
         cmocka_unit_test(test_sigterm_drains),
