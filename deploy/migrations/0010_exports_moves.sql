@@ -337,6 +337,10 @@ BEGIN
                (SELECT x FROM bus.idempotency x
                  WHERE x.service = p_service AND x.request_id = p_requests[g]) AS prev
           FROM generate_subscripts(p_ids, 1) AS g
+         -- The UPDATE meets (and locks) the shipments in this order: by id, as every
+         -- statement of moves does, so that two of them rarely wait on each other in a
+         -- cycle (when they do, PostgreSQL breaks it and exportd retries each request).
+         ORDER BY p_ids[g]
     ), u AS (
         UPDATE exports.shipments s
            SET status = i.to_status, previous_status = s.status, version = s.version + 1,
