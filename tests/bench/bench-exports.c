@@ -46,6 +46,7 @@
 #define PRODUCT    7101
 
 static char endpoint[64];
+static uint16_t exportd_http[N_EXPORTD]; /* their /metrics */
 static char *db_url;
 static int64_t *ids; /* cloned shipments, in draft with every document */
 static size_t n_ids;
@@ -157,10 +158,25 @@ static int start(const char *db, pid_t *broker, pid_t *exp)
         return r;
     bin = harness_bin("ovop-exportd");
     for (int i = 0; i < N_EXPORTD && r == 0; i++) {
+        char ehttp[32];
+        if (harness_free_port(&exportd_http[i]) < 0)
+            return -EADDRNOTAVAIL;
+        snprintf(ehttp, sizeof(ehttp), "127.0.0.1:%u", exportd_http[i]);
         /* Folding is left to this program, to measure the statistics before and after. */
-        const char *eargs[] = {"--broker",    endpoint, "--database-url",  db,
-                               "--credit",    "64",     "--db-pool",       POOL,
-                               "--log-level", "warn",   "--stats-fold-ms", "3600000",
+        const char *eargs[] = {"--broker",
+                               endpoint,
+                               "--database-url",
+                               db,
+                               "--credit",
+                               "64",
+                               "--db-pool",
+                               POOL,
+                               "--log-level",
+                               "warn",
+                               "--stats-fold-ms",
+                               "3600000",
+                               "--http",
+                               ehttp,
                                NULL};
         r = harness_spawn(&exp[i], bin, eargs, NULL, "bench-exportd");
     }
@@ -168,6 +184,25 @@ static int start(const char *db, pid_t *broker, pid_t *exp)
     if (r == 0)
         r = harness_wait_service(endpoint, "ovop.exports", 15000);
     return r;
+}
+
+/* The sum over the exportd of a series of their /metrics (the line starting with it). */
+static double exportd_metric(const char *series)
+{
+    double v = 0;
+    char key[160];
+    snprintf(key, sizeof(key), "\n%s ", series);
+    for (int i = 0; i < N_EXPORTD; i++) {
+        ovop_buf_t body;
+        ovop_buf_init(&body);
+        if (harness_http_get(exportd_http[i], "/metrics", &body) == 200) {
+            const char *p = strstr(body.data, key);
+            if (p)
+                v += strtod(p + strlen(key), NULL);
+        }
+        ovop_buf_free(&body);
+    }
+    return v;
 }
 
 /* --- clients --- */
@@ -582,7 +617,12 @@ int main(int argc, char **argv)
     double raw1 = raw_single(seconds);
     fprintf(stderr, "bench: TransitionShipment\n");
     const bench_client_ops_t move_ops = {mover_open, mover_move, mover_close};
+    double requests0 = exportd_metric("ovop_exports_move_requests_per_statement_sum");
+    double statements0 = exportd_metric("ovop_exports_move_requests_per_statement_count");
     double moves = bench_run(&move_ops, zctx, CLIENTS, seconds, &errors);
+    double requests = exportd_metric("ovop_exports_move_requests_per_statement_sum") - requests0;
+    double statements =
+        exportd_metric("ovop_exports_move_requests_per_statement_count") - statements0;
     fprintf(stderr, "bench: GetShipment\n");
     const bench_client_ops_t get_ops = {mover_open, mover_get, mover_close};
     double gets = bench_run(&get_ops, zctx, CLIENTS, seconds / 2, NULL);
@@ -590,6 +630,8 @@ int main(int argc, char **argv)
     printf("  (for scale: GetShipment through the broker, a read %8s %12.0f)\n", "", gets);
     printf("  TransitionShipment through the broker (5-move walks) %6s %12.0f %8.2f%s\n", "", moves,
            raw1 > 0 ? moves / raw1 : 0, errors ? " (errors!)" : "");
+    printf("  (coalesced: %.0f requests in %.0f statements, %.1f per statement)\n", requests,
+           statements, statements > 0 ? requests / statements : 0);
 
     printf("\n%-60s %12s %8s\n", "Batches of 500 moves (100 shipments x 5), 1 client", "events/s",
            "ratio");
