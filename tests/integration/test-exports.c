@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1959,6 +1960,104 @@ static void test_coalesced_moves(void **state)
     assert_true(requests > statements);
 }
 
+/* Statements of moves are killed under the clients (their PostgreSQL backends terminated)
+ * while 8 clients depart 48 shipments: every request is answered OK in the end (a client
+ * retries UNAVAILABLE with the same request id, as clients must), each shipment departs
+ * exactly once with one event, and the daemons keep serving. */
+typedef struct departer {
+    int64_t ids[6];
+    int ok;
+} departer_t;
+
+static atomic_bool killing;
+
+static void *departer_main(void *arg)
+{
+    departer_t *d = arg;
+    ovop_client_t *c = client();
+    for (int i = 0; i < 6; i++) {
+        Ovop__V1__ShipmentTransition t = OVOP__V1__SHIPMENT_TRANSITION__INIT;
+        t.shipment_id = d->ids[i];
+        t.to = S(DEPARTED);
+        t.agency = "customs";
+        char rid[48];
+        snprintf(rid, sizeof(rid), "killed-%lld", (long long)d->ids[i]);
+        for (int attempt = 0; attempt < 20; attempt++) {
+            Ovop__V1__Reply *rep = NULL;
+            int r =
+                ovop_client_call(c, SERVICE, "TransitionShipment", rid, &t.base, NULL, &rep, NULL);
+            int code = r == 0 ? (rep->status ? (int)rep->status->code : OVOP_OK) : -1;
+            if (rep)
+                ovop__v1__reply__free_unpacked(rep, NULL);
+            if (code == OVOP_OK) {
+                d->ok++;
+                break;
+            }
+            harness_sleep_ms(50);
+        }
+    }
+    ovop_client_destroy(&c);
+    return NULL;
+}
+
+/* Kills up to 12 statements of moves, one every 30 ms or so, while the clients run. */
+static atomic_int kills;
+
+static void *killer_main(void *arg)
+{
+    PGconn *conn = pgtest_connect(E.db);
+    while (atomic_load(&killing) && atomic_load(&kills) < 12) {
+        char *n = pgtest_scalar(conn, "SELECT count(pg_terminate_backend(pid)) FROM "
+                                      "pg_stat_activity WHERE query LIKE '%apply_transitions%' "
+                                      "AND state = 'active' AND pid <> pg_backend_pid()");
+        int killed = atoi(n);
+        free(n);
+        atomic_fetch_add(&kills, killed);
+        harness_sleep_ms(killed ? 30 : 1);
+    }
+    PQfinish(conn);
+    return arg;
+}
+
+static void test_moves_survive_killed_connections(void **state)
+{
+    departer_t d[8];
+    pthread_t th[8], killer;
+    for (int k = 0; k < 8; k++) {
+        d[k].ok = 0;
+        for (int i = 0; i < 6; i++)
+            d[k].ids[i] = shipment_in(S(RELEASED));
+    }
+    long events = count("SELECT count(*) FROM bus.events");
+    atomic_store(&kills, 0);
+    atomic_store(&killing, true);
+    pthread_create(&killer, NULL, killer_main, NULL);
+    for (int k = 0; k < 8; k++)
+        pthread_create(&th[k], NULL, departer_main, &d[k]);
+    for (int k = 0; k < 8; k++)
+        pthread_join(th[k], NULL);
+    atomic_store(&killing, false);
+    pthread_join(killer, NULL);
+    assert_true(atomic_load(&kills) > 0);
+    for (int k = 0; k < 8; k++) {
+        assert_int_equal(d[k].ok, 6);
+        for (int i = 0; i < 6; i++) {
+            assert_int_equal(countf("SELECT count(*) FROM exports.shipment_history WHERE "
+                                    "shipment_id = %lld AND to_status = 'departed'",
+                                    (long long)d[k].ids[i]),
+                             1);
+            assert_int_equal(countf("SELECT count(*) FROM bus.events WHERE subject = "
+                                    "'shipment/%lld' AND type = 'ovop.exports.shipment.departed'",
+                                    (long long)d[k].ids[i]),
+                             1);
+        }
+    }
+    assert_int_equal(count("SELECT count(*) FROM bus.events"), events + 48);
+    /* Still serving. */
+    int64_t after = shipment_in(S(RELEASED));
+    assert_int_equal(move(after, S(DEPARTED), "customs", NULL), OVOP_OK);
+}
+
 /* --- ovopctl export --- */
 
 /* Runs ovopctl with args; returns its exit code; output goes to <tmpdir>/<log>.log. */
@@ -2108,6 +2207,7 @@ int main(void)
         cmocka_unit_test(test_statistics),
         cmocka_unit_test(test_concurrent_statistics),
         cmocka_unit_test(test_coalesced_moves),
+        cmocka_unit_test(test_moves_survive_killed_connections),
         cmocka_unit_test(test_ovopctl),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
