@@ -617,12 +617,23 @@ int main(int argc, char **argv)
     double raw1 = raw_single(seconds);
     fprintf(stderr, "bench: TransitionShipment\n");
     const bench_client_ops_t move_ops = {mover_open, mover_move, mover_close};
+#define TS_LATENCY                                                                                 \
+    "ovop_request_duration_seconds_%s{service=\"ovop.exports\",method=\"TransitionShipment\"}"
+    char lat_sum[128], lat_count[128];
+    snprintf(lat_sum, sizeof(lat_sum), TS_LATENCY, "sum");
+    snprintf(lat_count, sizeof(lat_count), TS_LATENCY, "count");
+    double lat0 = exportd_metric(lat_sum), lat_n0 = exportd_metric(lat_count);
+    double pg0 = exportd_metric("ovop_pg_query_duration_seconds_sum");
+    double pg_n0 = exportd_metric("ovop_pg_query_duration_seconds_count");
     double requests0 = exportd_metric("ovop_exports_move_requests_per_statement_sum");
     double statements0 = exportd_metric("ovop_exports_move_requests_per_statement_count");
     double moves = bench_run(&move_ops, zctx, CLIENTS, seconds, &errors);
     double requests = exportd_metric("ovop_exports_move_requests_per_statement_sum") - requests0;
     double statements =
         exportd_metric("ovop_exports_move_requests_per_statement_count") - statements0;
+    double lat = exportd_metric(lat_sum) - lat0, lat_n = exportd_metric(lat_count) - lat_n0;
+    double pgt = exportd_metric("ovop_pg_query_duration_seconds_sum") - pg0;
+    double pg_n = exportd_metric("ovop_pg_query_duration_seconds_count") - pg_n0;
     fprintf(stderr, "bench: GetShipment\n");
     const bench_client_ops_t get_ops = {mover_open, mover_get, mover_close};
     double gets = bench_run(&get_ops, zctx, CLIENTS, seconds / 2, NULL);
@@ -632,6 +643,11 @@ int main(int argc, char **argv)
            raw1 > 0 ? moves / raw1 : 0, errors ? " (errors!)" : "");
     printf("  (coalesced: %.0f requests in %.0f statements, %.1f per statement)\n", requests,
            statements, statements > 0 ? requests / statements : 0);
+    /* Where a move's time goes: in exportd (queue and statement), of which the statement
+     * (queries of the pool, the sequencer's included), the rest between client and exportd. */
+    printf("  (per move: %.2f ms at the client, %.2f ms in exportd, %.2f ms per statement)\n",
+           moves > 0 ? CLIENTS * 1000.0 / moves : 0, lat_n > 0 ? lat * 1000 / lat_n : 0,
+           pg_n > 0 ? pgt * 1000 / pg_n : 0);
 
     printf("\n%-60s %12s %8s\n", "Batches of 500 moves (100 shipments x 5), 1 client", "events/s",
            "ratio");
