@@ -21,6 +21,7 @@
 #include "migrate.h"
 #include "ovop/v1/exports.pb-c.h"
 #include "pgtest.h"
+#include "svcenv.h"
 #include "util.h"
 
 #define SERVICE   "ovop.exports"
@@ -47,95 +48,67 @@ enum {
     P_OUTSIDER = 9206,
 };
 
-static struct env {
-    char *db;
-    PGconn *conn;
-    char endpoint[64];
-    pid_t broker;
-    pid_t exp[2];
-    uint16_t exp_http[2]; /* their /metrics */
-} E;
+static svcenv_t E;
 
 static void sql(const char *q)
 {
     free(pgtest_scalar(E.conn, q));
 }
 
+/* Registry rows the shipments refer to, straight in the tables. */
+static const char *const seed_sql[] = {
+    "INSERT INTO registry.territories (code, kind, parent_code, name_ru, name_en, valid_from) "
+    "VALUES ('" VILLAGE_B "', 'village', '41705214000000', 'Кара-Бак', 'Kara-Bak', "
+    "'2000-01-01'), ('" VILLAGE_N "', 'village', '41704235000000', 'Кочкор', 'Kochkor', "
+    "'2000-01-01'), ('" VILLAGE_O "', 'village', '41706226000000', 'Кара-Суу', 'Kara-Suu', "
+    "'2000-01-01') RETURNING 1",
+    "INSERT INTO registry.producers (id, kind, legal_name, tax_id, territory_code, status, "
+    "created_at, updated_at) VALUES "
+    "(9001, 'sme', 'Batken Apricot LLC', '01503201910001', '" VILLAGE_B
+    "', 'active', now(), now()), "
+    "(9002, 'sme', 'Kochkor Honey LLC', '01503201910002', '" VILLAGE_N
+    "', 'active', now(), now()), "
+    "(9003, 'sme', 'Dormant LLC', '01503201910003', '" VILLAGE_B "', 'suspended', now(), now()), "
+    "(9004, 'individual', 'Walnut grower', '21503198510004', '" VILLAGE_O
+    "', 'active', now(), now()), "
+    "(9005, 'sme', 'Kochkor Felt LLC', '01503201910005', '" VILLAGE_N "', 'active', now(), now()), "
+    "(9006, 'individual', 'Outsider', '21503198510006', '" VILLAGE_O
+    "', 'active', now(), now()) RETURNING 1",
+    "INSERT INTO registry.products (id, producer_id, name_en, category, hs6, unit, "
+    "capacity_per_month, price_usd, created_at, updated_at) VALUES "
+    "(9201, 9001, 'Dried apricots', 'dried fruit', '081310', 'kg', 20000, 4.1, now(), now()), "
+    "(9202, 9002, 'Mountain honey', 'honey', '040900', 'kg', 3000, 9.5, now(), now()), "
+    "(9203, 9003, 'Dried apricots', 'dried fruit', '081310', 'kg', 500, 4, now(), now()), "
+    "(9204, 9004, 'Walnuts shelled', 'nuts', '080232', 'kg', 4000, 6, now(), now()), "
+    "(9205, 9005, 'Shyrdak', 'felt', '570500', 'm2', 200, 60, now(), now()), "
+    "(9206, 9006, 'Walnuts shelled', 'nuts', '080232', 'kg', 1000, 6, now(), now()) "
+    "RETURNING 1",
+    "INSERT INTO registry.cooperatives (id, name, territory_code, founded_on, created_at, "
+    "updated_at) VALUES (9100, 'Kara-Suu Walnut Cooperative', '" VILLAGE_O
+    "', '2020-01-01', now(), now()) RETURNING 1",
+    "INSERT INTO registry.cooperative_members (cooperative_id, producer_id, joined_on) "
+    "VALUES (9100, 9004, '2020-01-01') RETURNING 1",
+    NULL};
+
+/* Statistics folded every 200 ms: folds run among the writers of the tests. */
+static const char *const exportd_args[] = {"--batch-max", "20", "--stats-fold-ms", "200", NULL};
+
 static int setup(void **state)
 {
-    uint16_t port, http[3];
-    E.db = pgtest_create("exports");
-    E.conn = pgtest_connect(E.db);
-    char *err = NULL;
-    if (ovop_migrate(E.conn, NULL, &err) < 0)
-        fail_msg("migrate: %s", err);
-    sql("INSERT INTO registry.territories (code, kind, parent_code, name_ru, name_en, valid_from) "
-        "VALUES ('" VILLAGE_B "', 'village', '41705214000000', 'Кара-Бак', 'Kara-Bak', "
-        "'2000-01-01'), ('" VILLAGE_N "', 'village', '41704235000000', 'Кочкор', 'Kochkor', "
-        "'2000-01-01'), ('" VILLAGE_O "', 'village', '41706226000000', 'Кара-Суу', 'Kara-Suu', "
-        "'2000-01-01') RETURNING 1");
-    sql("INSERT INTO registry.producers (id, kind, legal_name, tax_id, territory_code, status, "
-        "created_at, updated_at) VALUES "
-        "(9001, 'sme', 'Batken Apricot LLC', '01503201910001', '" VILLAGE_B
-        "', 'active', now(), now()), "
-        "(9002, 'sme', 'Kochkor Honey LLC', '01503201910002', '" VILLAGE_N
-        "', 'active', now(), now()), "
-        "(9003, 'sme', 'Dormant LLC', '01503201910003', '" VILLAGE_B
-        "', 'suspended', now(), now()), "
-        "(9004, 'individual', 'Walnut grower', '21503198510004', '" VILLAGE_O
-        "', 'active', now(), now()), "
-        "(9005, 'sme', 'Kochkor Felt LLC', '01503201910005', '" VILLAGE_N
-        "', 'active', now(), now()), "
-        "(9006, 'individual', 'Outsider', '21503198510006', '" VILLAGE_O
-        "', 'active', now(), now()) RETURNING 1");
-    sql("INSERT INTO registry.products (id, producer_id, name_en, category, hs6, unit, "
-        "capacity_per_month, price_usd, created_at, updated_at) VALUES "
-        "(9201, 9001, 'Dried apricots', 'dried fruit', '081310', 'kg', 20000, 4.1, now(), now()), "
-        "(9202, 9002, 'Mountain honey', 'honey', '040900', 'kg', 3000, 9.5, now(), now()), "
-        "(9203, 9003, 'Dried apricots', 'dried fruit', '081310', 'kg', 500, 4, now(), now()), "
-        "(9204, 9004, 'Walnuts shelled', 'nuts', '080232', 'kg', 4000, 6, now(), now()), "
-        "(9205, 9005, 'Shyrdak', 'felt', '570500', 'm2', 200, 60, now(), now()), "
-        "(9206, 9006, 'Walnuts shelled', 'nuts', '080232', 'kg', 1000, 6, now(), now()) "
-        "RETURNING 1");
-    sql("INSERT INTO registry.cooperatives (id, name, territory_code, founded_on, created_at, "
-        "updated_at) VALUES (9100, 'Kara-Suu Walnut Cooperative', '" VILLAGE_O
-        "', '2020-01-01', now(), now()) RETURNING 1");
-    sql("INSERT INTO registry.cooperative_members (cooperative_id, producer_id, joined_on) "
-        "VALUES (9100, 9004, '2020-01-01') RETURNING 1");
-
-    assert_int_equal(harness_free_port(&port), 0);
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(harness_free_port(&http[i]), 0);
-    snprintf(E.endpoint, sizeof(E.endpoint), "tcp://127.0.0.1:%u", port);
-    char bhttp[32], ehttp[2][32];
-    snprintf(bhttp, sizeof(bhttp), "127.0.0.1:%u", http[0]);
-    const char *bargs[] = {"--bind", E.endpoint, "--http", bhttp, NULL};
-    char *bin = harness_bin("ovop-broker");
-    assert_int_equal(harness_spawn(&E.broker, bin, bargs, NULL, "broker"), 0);
-    free(bin);
-    bin = harness_bin("ovop-exportd");
-    for (int i = 0; i < 2; i++) {
-        snprintf(ehttp[i], sizeof(ehttp[i]), "127.0.0.1:%u", http[1 + i]);
-        E.exp_http[i] = http[1 + i];
-        /* Statistics folded every 200 ms: folds run among the writers of the tests. */
-        const char *eargs[] = {
-            "--broker",    E.endpoint, "--database-url",  E.db,  "--http", ehttp[i],
-            "--batch-max", "20",       "--stats-fold-ms", "200", NULL};
-        assert_int_equal(harness_spawn(&E.exp[i], bin, eargs, NULL, i ? "exportd-2" : "exportd-1"),
-                         0);
-    }
-    free(bin);
-    assert_int_equal(harness_wait_service(E.endpoint, SERVICE, 15000), 0);
+    svcenv_start(
+        &E, &(svcenv_config_t){.db_name = "exports",
+                               .seed_sql = seed_sql,
+                               .daemon = "ovop-exportd",
+                               .service = SERVICE,
+                               .instances = 2,
+                               .daemon_args = exportd_args,
+                               .client = {.timeout_ms = 10000, .retries = 1, .caller = CALLER}});
     return 0;
 }
 
 static int teardown(void **state)
 {
-    for (int i = 0; i < 2; i++)
-        harness_stop(E.exp[i]);
-    harness_stop(E.broker);
-    PQfinish(E.conn);
-    pgtest_drop(&E.db);
+    svcenv_stop(&E);
     return 0;
 }
 
@@ -143,67 +116,13 @@ static int teardown(void **state)
 
 static ovop_client_t *client(void)
 {
-    ovop_client_t *c;
-    ovop_client_options_t o = {
-        .brokers = E.endpoint, .timeout_ms = 10000, .retries = 1, .caller = CALLER};
-    assert_int_equal(ovop_client_new(&c, NULL, &o), 0);
-    return c;
+    return svcenv_client(&E);
 }
 
-static long count(const char *q)
-{
-    char *v = pgtest_scalar(E.conn, q);
-    long n = strtol(v, NULL, 10);
-    free(v);
-    return n;
-}
-
-static long countf(const char *fmt, ...) OVOP_PRINTF(1, 2);
-static long countf(const char *fmt, ...)
-{
-    char q[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(q, sizeof(q), fmt, ap);
-    va_end(ap);
-    return count(q);
-}
-
-static char *scalarf(const char *fmt, ...) OVOP_PRINTF(1, 2);
-static char *scalarf(const char *fmt, ...)
-{
-    char q[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(q, sizeof(q), fmt, ap);
-    va_end(ap);
-    return pgtest_scalar(E.conn, q);
-}
-
-/* Calls method; returns the status code; *ret_out the output on OK, *ret_rep the reply. */
-static int call(const char *method, const char *rid, const ProtobufCMessage *in,
-                const ProtobufCMessageDescriptor *out_desc, ProtobufCMessage **ret_out,
-                Ovop__V1__Reply **ret_rep)
-{
-    ovop_client_t *c = client();
-    Ovop__V1__Reply *rep = NULL;
-    ProtobufCMessage *out = NULL;
-    int r = ovop_client_call(c, SERVICE, method, rid, in, out_desc, &rep, &out);
-    ovop_client_destroy(&c);
-    assert_int_equal(r, 0);
-    int code = rep->status ? (int)rep->status->code : 0;
-    if (code && getenv("TEST_EXPORTS_VERBOSE"))
-        fprintf(stderr, "%s: %d %s\n", method, code, rep->status->message);
-    if (ret_rep)
-        *ret_rep = rep;
-    else
-        ovop__v1__reply__free_unpacked(rep, NULL);
-    if (ret_out)
-        *ret_out = out;
-    else if (out)
-        protobuf_c_message_free_unpacked(out, NULL);
-    return code;
-}
+#define count(q)     svcenv_count(&E, (q))
+#define countf(...)  svcenv_countf(&E, __VA_ARGS__)
+#define scalarf(...) svcenv_scalarf(&E, __VA_ARGS__)
+#define call(...)    svcenv_call(&E, __VA_ARGS__)
 
 /* Asserts the reply names `field` in a violation whose text holds `fragment` (may be NULL). */
 static void assert_violation(const Ovop__V1__Reply *rep, const char *field, const char *fragment)
@@ -1856,7 +1775,7 @@ static double metric(int i, const char *series)
 {
     ovop_buf_t body;
     ovop_buf_init(&body);
-    assert_int_equal(harness_http_get(E.exp_http[i], "/metrics", &body), 200);
+    assert_int_equal(harness_http_get(E.daemon_http[i], "/metrics", &body), 200);
     const char *p = strstr(body.data, series);
     double v = p ? strtod(p + strlen(series), NULL) : 0;
     ovop_buf_free(&body);
@@ -2063,17 +1982,7 @@ static void test_moves_survive_killed_connections(void **state)
 /* Runs ovopctl with args; returns its exit code; output goes to <tmpdir>/<log>.log. */
 static int ovopctl(const char *log, const char *const *args)
 {
-    char *bin = harness_bin("ovopctl");
-    char env_broker[96];
-    snprintf(env_broker, sizeof(env_broker), "OVOP_BROKER=%s", E.endpoint);
-    const char *env[] = {env_broker, NULL};
-    pid_t pid;
-    int status = -1;
-    assert_int_equal(harness_spawn(&pid, bin, args, env, log), 0);
-    free(bin);
-    assert_int_equal(harness_wait_exit(pid, 20000, &status), 0);
-    assert_true(WIFEXITED(status));
-    return WEXITSTATUS(status);
+    return svcenv_ovopctl(&E, log, args, 20000);
 }
 
 static char *read_log(const char *log)
