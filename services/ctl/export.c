@@ -485,8 +485,15 @@ static int export_history(ctl_t *c, int argc, char **argv)
 
 /* --- list --- */
 
-static void print_row(const Ovop__V1__Shipment *s)
+static void print_header(void)
 {
+    printf("ID       STATUS              EXPORTER         TO   HS      NET KG       USD          "
+           "CREATED\n");
+}
+
+static void print_row(const ProtobufCMessage *m)
+{
+    const Ovop__V1__Shipment *s = (const Ovop__V1__Shipment *)m;
     char id[24], who[48], a[32], b[32], t[32];
     snprintf(id, sizeof(id), "%lld", (long long)s->id);
     snprintf(who, sizeof(who), "%s %lld",
@@ -528,7 +535,6 @@ static int export_list(ctl_t *c, int argc, char **argv)
     };
     size_t n = OVOP_ARRAY_SIZE(opts);
     int argi;
-    char *next = NULL;
     int r = ctl_parse_flags("ovopctl export list", "[options]", "Lists export shipments.", opts, n,
                             argc, argv, &argi);
     if (r != 0)
@@ -548,48 +554,29 @@ static int export_list(ctl_t *c, int argc, char **argv)
         r = CTL_EXIT_USAGE;
         goto out;
     }
-    next = xstrdup(token ? token : "");
-    unsigned total = 0;
-    if (!c->json)
-        printf("ID       STATUS              EXPORTER         TO   HS      NET KG       USD      "
-               "    CREATED\n");
-    do {
-        Ovop__V1__ListShipmentsRequest in = OVOP__V1__LIST_SHIPMENTS_REQUEST__INIT;
-        in.exporter = exporter ? &x : NULL;
-        in.territory_prefix = territory ? territory : "";
-        in.hs_prefix = hs ? hs : "";
-        in.destination = destination ? destination : "";
-        in.status = st;
-        in.from_date = from ? from : "";
-        in.to_date = to ? to : "";
-        in.date_basis = departed ? OVOP__V1__SHIPMENT_DATE_BASIS__SHIPMENT_DATE_BASIS_DEPARTED
-                                 : OVOP__V1__SHIPMENT_DATE_BASIS__SHIPMENT_DATE_BASIS_CREATED;
-        in.page_size = (uint32_t)page_size;
-        in.page_token = next;
-        ProtobufCMessage *res = NULL;
-        r = ctl_call(c, SERVICE, "ListShipments", &in.base,
-                     &ovop__v1__list_shipments_response__descriptor, &res);
-        if (r != CTL_EXIT_OK)
-            break;
-        const Ovop__V1__ListShipmentsResponse *l = (const Ovop__V1__ListShipmentsResponse *)res;
-        if (c->json)
-            ctl_print_json(res);
-        else
-            for (size_t i = 0; i < l->n_shipments; i++)
-                print_row(l->shipments[i]);
-        total += (unsigned)l->n_shipments;
-        free(next);
-        next = xstrdup(l->next_page_token);
-        protobuf_c_message_free_unpacked(res, NULL);
-    } while (all && next[0]);
-    if (r == CTL_EXIT_OK && !c->json) {
-        printf("(%u shipment%s", total, total == 1 ? "" : "s");
-        if (next[0])
-            printf("; more with --page-token %s or --all", next);
-        printf(")\n");
-    }
+    Ovop__V1__ListShipmentsRequest in = OVOP__V1__LIST_SHIPMENTS_REQUEST__INIT;
+    in.exporter = exporter ? &x : NULL;
+    in.territory_prefix = territory ? territory : "";
+    in.hs_prefix = hs ? hs : "";
+    in.destination = destination ? destination : "";
+    in.status = st;
+    in.from_date = from ? from : "";
+    in.to_date = to ? to : "";
+    in.date_basis = departed ? OVOP__V1__SHIPMENT_DATE_BASIS__SHIPMENT_DATE_BASIS_DEPARTED
+                             : OVOP__V1__SHIPMENT_DATE_BASIS__SHIPMENT_DATE_BASIS_CREATED;
+    in.page_size = (uint32_t)page_size;
+    r = ctl_list_pages(c, &(ctl_list_t){.service = SERVICE,
+                                        .method = "ListShipments",
+                                        .request = &in.base,
+                                        .response = &ovop__v1__list_shipments_response__descriptor,
+                                        .rows = "shipments",
+                                        .page_token = token,
+                                        .all = all,
+                                        .print_header = print_header,
+                                        .print_row = print_row,
+                                        .one = "shipment",
+                                        .many = "shipments"});
 out:
-    free(next);
     ovop_config_free(opts, n);
     return r < 0 ? CTL_EXIT_OK : r;
 }
