@@ -1,28 +1,18 @@
 /* The paging loop every list verb shares; see ctl_list_pages() in ctl.h. */
-#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "ctl.h"
-
-/* The field `name` of desc, which must exist with the given label and type. */
-static const ProtobufCFieldDescriptor *field(const ProtobufCMessageDescriptor *desc,
-                                             const char *name, ProtobufCLabel label,
-                                             ProtobufCType type)
-{
-    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(desc, name);
-    assert(f && f->label == label && f->type == type);
-    return f;
-}
+#include "page.h"
 
 int ctl_list_pages(ctl_t *c, const ctl_list_t *spec)
 {
-    const ProtobufCFieldDescriptor *token_f = field(spec->request->descriptor, "page_token",
-                                                    PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_STRING);
-    const ProtobufCFieldDescriptor *rows_f =
-        field(spec->response, spec->rows, PROTOBUF_C_LABEL_REPEATED, PROTOBUF_C_TYPE_MESSAGE);
-    const ProtobufCFieldDescriptor *next_f =
-        field(spec->response, "next_page_token", PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_STRING);
+    const ProtobufCFieldDescriptor *token_f = ovop_pb_field(
+        spec->request->descriptor, "page_token", PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_STRING);
+    const ProtobufCFieldDescriptor *rows_f = ovop_pb_field(
+        spec->response, spec->rows, PROTOBUF_C_LABEL_REPEATED, PROTOBUF_C_TYPE_MESSAGE);
+    const ProtobufCFieldDescriptor *next_f = ovop_pb_field(
+        spec->response, "next_page_token", PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_STRING);
     char **in_token = (char **)((char *)spec->request + token_f->offset);
 
     char *next = xstrdup(spec->page_token ? spec->page_token : "");

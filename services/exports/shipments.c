@@ -6,6 +6,7 @@
 
 #include "exports.h"
 #include "log.h"
+#include "page.h"
 
 #define LIST_TOKEN    "s1."
 #define HISTORY_TOKEN "h1."
@@ -570,6 +571,26 @@ typedef struct list_ctx {
     unsigned page_size;
 } list_ctx_t;
 
+static void shipment_decode(PGresult *res, int i, void *row)
+{
+    shipment_from_row(res, i, row, false);
+}
+
+static void shipment_free(void *row)
+{
+    shipment_row_free(row);
+}
+
+static const ovop_page_t shipment_page = {
+    .response = &ovop__v1__list_shipments_response__descriptor,
+    .rows = "shipments",
+    .row_size = sizeof(shipment_row_t),
+    .decode = shipment_decode,
+    .free_row = shipment_free,
+    .token_prefix = LIST_TOKEN,
+    .key_column = 0,
+};
+
 /* Answers a page, with a token when a further row exists. */
 static void on_list(PGresult *res, const char *error, void *userdata)
 {
@@ -579,28 +600,7 @@ static void on_list(PGresult *res, const char *error, void *userdata)
         free(l);
         return;
     }
-    int n = PQntuples(res);
-    bool more = (unsigned)n > l->page_size;
-    if (more)
-        n = (int)l->page_size;
-    shipment_row_t *rows = xcalloc((size_t)n + 1, sizeof(*rows));
-    Ovop__V1__Shipment **ptrs = xcalloc((size_t)n + 1, sizeof(*ptrs));
-    for (int i = 0; i < n; i++) {
-        shipment_from_row(res, i, &rows[i], false);
-        ptrs[i] = &rows[i].s;
-    }
-    Ovop__V1__ListShipmentsResponse out = OVOP__V1__LIST_SHIPMENTS_RESPONSE__INIT;
-    out.n_shipments = (size_t)n;
-    out.shipments = ptrs;
-    char token[40] = "";
-    if (more)
-        snprintf(token, sizeof(token), LIST_TOKEN "%lld", (long long)rows[n - 1].s.id);
-    out.next_page_token = token;
-    ovop_call_finish(l->call, &out.base);
-    for (int i = 0; i < n; i++)
-        shipment_row_free(&rows[i]);
-    free(ptrs);
-    free(rows);
+    ovop_page_finish(l->call, res, l->page_size, &shipment_page);
     free(l);
 }
 
@@ -713,6 +713,34 @@ typedef struct history_ctx {
     bool first_page;
 } history_ctx_t;
 
+static void history_decode(PGresult *res, int i, void *row)
+{
+    Ovop__V1__HistoryEntry *x = row;
+    ovop__v1__history_entry__init(x);
+    x->version = (int32_t)col_int(res, i, 0);
+    x->from_status = exports_value(&exports_statuses, PQgetvalue(res, i, 1));
+    x->to_status = exports_value(&exports_statuses, PQgetvalue(res, i, 2));
+    x->at_us = col_int(res, i, 3);
+    x->recorded_us = col_int(res, i, 4);
+    x->caller = PQgetvalue(res, i, 5);
+    x->agency = PQgetvalue(res, i, 6);
+    x->reason = PQgetvalue(res, i, 7);
+    x->reference = PQgetvalue(res, i, 8);
+    x->border_point = PQgetvalue(res, i, 9);
+    x->request_id = PQgetvalue(res, i, 10);
+    x->event_id = PQgetvalue(res, i, 11);
+}
+
+static const ovop_page_t history_page = {
+    .response = &ovop__v1__shipment_history__descriptor,
+    .rows = "entries",
+    .row_size = sizeof(Ovop__V1__HistoryEntry),
+    .decode = history_decode,
+    .free_row = NULL,
+    .token_prefix = HISTORY_TOKEN,
+    .key_column = 0,
+};
+
 /* Answers a page of history, or NOT_FOUND when the first page is empty. */
 static void on_history(PGresult *res, const char *error, void *userdata)
 {
@@ -729,38 +757,7 @@ static void on_history(PGresult *res, const char *error, void *userdata)
         free(h);
         return;
     }
-    bool more = (unsigned)n > h->page_size;
-    if (more)
-        n = (int)h->page_size;
-    Ovop__V1__HistoryEntry *entries = xcalloc((size_t)n + 1, sizeof(*entries));
-    Ovop__V1__HistoryEntry **ptrs = xcalloc((size_t)n + 1, sizeof(*ptrs));
-    for (int i = 0; i < n; i++) {
-        Ovop__V1__HistoryEntry *x = &entries[i];
-        ovop__v1__history_entry__init(x);
-        x->version = (int32_t)col_int(res, i, 0);
-        x->from_status = exports_value(&exports_statuses, PQgetvalue(res, i, 1));
-        x->to_status = exports_value(&exports_statuses, PQgetvalue(res, i, 2));
-        x->at_us = col_int(res, i, 3);
-        x->recorded_us = col_int(res, i, 4);
-        x->caller = PQgetvalue(res, i, 5);
-        x->agency = PQgetvalue(res, i, 6);
-        x->reason = PQgetvalue(res, i, 7);
-        x->reference = PQgetvalue(res, i, 8);
-        x->border_point = PQgetvalue(res, i, 9);
-        x->request_id = PQgetvalue(res, i, 10);
-        x->event_id = PQgetvalue(res, i, 11);
-        ptrs[i] = x;
-    }
-    Ovop__V1__ShipmentHistory out = OVOP__V1__SHIPMENT_HISTORY__INIT;
-    out.n_entries = (size_t)n;
-    out.entries = ptrs;
-    char token[40] = "";
-    if (more)
-        snprintf(token, sizeof(token), HISTORY_TOKEN "%d", entries[n - 1].version);
-    out.next_page_token = token;
-    ovop_call_finish(h->call, &out.base);
-    free(entries);
-    free(ptrs);
+    ovop_page_finish(h->call, res, h->page_size, &history_page);
     free(h);
 }
 

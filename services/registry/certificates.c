@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "page.h"
 #include "ovop/v1/registry.pb-c.h"
 #include "registry.h"
 
@@ -292,6 +293,21 @@ typedef struct list_ctx {
     unsigned page_size;
 } list_ctx_t;
 
+static void cert_decode(PGresult *res, int i, void *row)
+{
+    cert_from_row(res, i, row);
+}
+
+static const ovop_page_t cert_page = {
+    .response = &ovop__v1__list_certificates_response__descriptor,
+    .rows = "certificates",
+    .row_size = sizeof(Ovop__V1__Certificate),
+    .decode = cert_decode,
+    .free_row = NULL,
+    .token_prefix = TOKEN_PREFIX,
+    .key_column = 0,
+};
+
 static void on_list(PGresult *res, const char *error, void *userdata)
 {
     list_ctx_t *l = userdata;
@@ -300,26 +316,7 @@ static void on_list(PGresult *res, const char *error, void *userdata)
         free(l);
         return;
     }
-    int n = PQntuples(res);
-    bool more = (unsigned)n > l->page_size;
-    if (more)
-        n = (int)l->page_size;
-    Ovop__V1__Certificate *certs = xcalloc((size_t)n, sizeof(*certs));
-    Ovop__V1__Certificate **ptrs = xcalloc((size_t)n, sizeof(*ptrs));
-    for (int i = 0; i < n; i++) {
-        cert_from_row(res, i, &certs[i]);
-        ptrs[i] = &certs[i];
-    }
-    Ovop__V1__ListCertificatesResponse out = OVOP__V1__LIST_CERTIFICATES_RESPONSE__INIT;
-    out.n_certificates = (size_t)n;
-    out.certificates = ptrs;
-    char token[40] = "";
-    if (more)
-        snprintf(token, sizeof(token), TOKEN_PREFIX "%s", certs[n - 1].number);
-    out.next_page_token = token;
-    ovop_call_finish(l->call, &out.base);
-    free(ptrs);
-    free(certs);
+    ovop_page_finish(l->call, res, l->page_size, &cert_page);
     free(l);
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "page.h"
 #include "ovop/v1/registry.pb-c.h"
 #include "registry.h"
 
@@ -381,6 +382,26 @@ typedef struct list_ctx {
     unsigned page_size;
 } list_ctx_t;
 
+static void coop_decode(PGresult *res, int i, void *row)
+{
+    coop_from_row(res, i, row, 0);
+}
+
+static void coop_free(void *row)
+{
+    coop_row_free(row);
+}
+
+static const ovop_page_t coop_page = {
+    .response = &ovop__v1__list_cooperatives_response__descriptor,
+    .rows = "cooperatives",
+    .row_size = sizeof(coop_row_t),
+    .decode = coop_decode,
+    .free_row = coop_free,
+    .token_prefix = TOKEN_PREFIX,
+    .key_column = 0,
+};
+
 static void on_list(PGresult *res, const char *error, void *userdata)
 {
     list_ctx_t *l = userdata;
@@ -389,28 +410,7 @@ static void on_list(PGresult *res, const char *error, void *userdata)
         free(l);
         return;
     }
-    int n = PQntuples(res);
-    bool more = (unsigned)n > l->page_size;
-    if (more)
-        n = (int)l->page_size;
-    coop_row_t *rows = xcalloc((size_t)n + 1, sizeof(*rows));
-    Ovop__V1__Cooperative **ptrs = xcalloc((size_t)n + 1, sizeof(*ptrs));
-    for (int i = 0; i < n; i++) {
-        coop_from_row(res, i, &rows[i], 0);
-        ptrs[i] = &rows[i].c;
-    }
-    Ovop__V1__ListCooperativesResponse out = OVOP__V1__LIST_COOPERATIVES_RESPONSE__INIT;
-    out.n_cooperatives = (size_t)n;
-    out.cooperatives = ptrs;
-    char token[40] = "";
-    if (more)
-        snprintf(token, sizeof(token), TOKEN_PREFIX "%lld", (long long)rows[n - 1].c.id);
-    out.next_page_token = token;
-    ovop_call_finish(l->call, &out.base);
-    for (int i = 0; i < n; i++)
-        coop_row_free(&rows[i]);
-    free(ptrs);
-    free(rows);
+    ovop_page_finish(l->call, res, l->page_size, &coop_page);
     free(l);
 }
 

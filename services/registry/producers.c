@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "page.h"
 #include "ovop/v1/registry.pb-c.h"
 #include "registry.h"
 
@@ -522,6 +523,26 @@ typedef struct list_ctx {
     unsigned page_size;
 } list_ctx_t;
 
+static void producer_decode(PGresult *res, int i, void *row)
+{
+    producer_from_row(res, i, row);
+}
+
+static void producer_free(void *row)
+{
+    producer_row_free(row);
+}
+
+static const ovop_page_t producer_page = {
+    .response = &ovop__v1__list_producers_response__descriptor,
+    .rows = "producers",
+    .row_size = sizeof(producer_row_t),
+    .decode = producer_decode,
+    .free_row = producer_free,
+    .token_prefix = TOKEN_PREFIX,
+    .key_column = 0,
+};
+
 static void on_list(PGresult *res, const char *error, void *userdata)
 {
     list_ctx_t *l = userdata;
@@ -530,28 +551,7 @@ static void on_list(PGresult *res, const char *error, void *userdata)
         free(l);
         return;
     }
-    int n = PQntuples(res);
-    bool more = (unsigned)n > l->page_size;
-    if (more)
-        n = (int)l->page_size;
-    producer_row_t *rows = xcalloc((size_t)n, sizeof(*rows));
-    Ovop__V1__Producer **ptrs = xcalloc((size_t)n, sizeof(*ptrs));
-    for (int i = 0; i < n; i++) {
-        producer_from_row(res, i, &rows[i]);
-        ptrs[i] = &rows[i].p;
-    }
-    Ovop__V1__ListProducersResponse out = OVOP__V1__LIST_PRODUCERS_RESPONSE__INIT;
-    out.n_producers = (size_t)n;
-    out.producers = ptrs;
-    char token[40] = "";
-    if (more)
-        snprintf(token, sizeof(token), TOKEN_PREFIX "%lld", (long long)rows[n - 1].p.id);
-    out.next_page_token = token;
-    ovop_call_finish(l->call, &out.base);
-    for (int i = 0; i < n; i++)
-        producer_row_free(&rows[i]);
-    free(ptrs);
-    free(rows);
+    ovop_page_finish(l->call, res, l->page_size, &producer_page);
     free(l);
 }
 

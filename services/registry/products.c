@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "page.h"
 #include "ovop/v1/registry.pb-c.h"
 #include "registry.h"
 
@@ -544,6 +545,26 @@ typedef struct list_ctx {
     unsigned page_size;
 } list_ctx_t;
 
+static void product_decode(PGresult *res, int i, void *row)
+{
+    product_from_row(res, i, row);
+}
+
+static void product_free(void *row)
+{
+    product_row_free(row);
+}
+
+static const ovop_page_t product_page = {
+    .response = &ovop__v1__list_products_response__descriptor,
+    .rows = "products",
+    .row_size = sizeof(product_row_t),
+    .decode = product_decode,
+    .free_row = product_free,
+    .token_prefix = TOKEN_PREFIX,
+    .key_column = 0,
+};
+
 static void on_list(PGresult *res, const char *error, void *userdata)
 {
     list_ctx_t *l = userdata;
@@ -552,28 +573,7 @@ static void on_list(PGresult *res, const char *error, void *userdata)
         free(l);
         return;
     }
-    int n = PQntuples(res);
-    bool more = (unsigned)n > l->page_size;
-    if (more)
-        n = (int)l->page_size;
-    product_row_t *rows = xcalloc((size_t)n + 1, sizeof(*rows));
-    Ovop__V1__Product **ptrs = xcalloc((size_t)n + 1, sizeof(*ptrs));
-    for (int i = 0; i < n; i++) {
-        product_from_row(res, i, &rows[i]);
-        ptrs[i] = &rows[i].p;
-    }
-    Ovop__V1__ListProductsResponse out = OVOP__V1__LIST_PRODUCTS_RESPONSE__INIT;
-    out.n_products = (size_t)n;
-    out.products = ptrs;
-    char token[40] = "";
-    if (more)
-        snprintf(token, sizeof(token), TOKEN_PREFIX "%lld", (long long)rows[n - 1].p.id);
-    out.next_page_token = token;
-    ovop_call_finish(l->call, &out.base);
-    for (int i = 0; i < n; i++)
-        product_row_free(&rows[i]);
-    free(ptrs);
-    free(rows);
+    ovop_page_finish(l->call, res, l->page_size, &product_page);
     free(l);
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "page.h"
 #include "registry.h"
 
 #define MAX_NARRATIVE          2000
@@ -250,6 +251,21 @@ typedef struct page_ctx {
     unsigned page_size;
 } page_ctx_t;
 
+static void specialization_decode(PGresult *res, int i, void *row)
+{
+    specialization_from_row(res, i, row);
+}
+
+static const ovop_page_t specialization_page = {
+    .response = &ovop__v1__list_specializations_response__descriptor,
+    .rows = "specializations",
+    .row_size = sizeof(Ovop__V1__Specialization),
+    .decode = specialization_decode,
+    .free_row = NULL,
+    .token_prefix = TOKEN_PREFIX,
+    .key_column = 0,
+};
+
 static void on_list(PGresult *res, const char *error, void *userdata)
 {
     page_ctx_t *p = userdata;
@@ -258,26 +274,7 @@ static void on_list(PGresult *res, const char *error, void *userdata)
         free(p);
         return;
     }
-    int n = PQntuples(res);
-    bool more = (unsigned)n > p->page_size;
-    if (more)
-        n = (int)p->page_size;
-    Ovop__V1__Specialization *items = xcalloc((size_t)n + 1, sizeof(*items));
-    Ovop__V1__Specialization **ptrs = xcalloc((size_t)n + 1, sizeof(*ptrs));
-    for (int i = 0; i < n; i++) {
-        specialization_from_row(res, i, &items[i]);
-        ptrs[i] = &items[i];
-    }
-    Ovop__V1__ListSpecializationsResponse out = OVOP__V1__LIST_SPECIALIZATIONS_RESPONSE__INIT;
-    out.n_specializations = (size_t)n;
-    out.specializations = ptrs;
-    char token[40] = "";
-    if (more)
-        snprintf(token, sizeof(token), TOKEN_PREFIX "%lld", (long long)items[n - 1].id);
-    out.next_page_token = token;
-    ovop_call_finish(p->call, &out.base);
-    free(items);
-    free(ptrs);
+    ovop_page_finish(p->call, res, p->page_size, &specialization_page);
     free(p);
 }
 
@@ -313,6 +310,21 @@ static void list_specializations(ovop_call_t *call, const ProtobufCMessage *inpu
 
 /* --- ListUnspecializedTerritories --- */
 
+static void unspecialized_decode(PGresult *res, int i, void *row)
+{
+    registry_territory_from_row(res, i, row);
+}
+
+static const ovop_page_t unspecialized_page = {
+    .response = &ovop__v1__list_territories_response__descriptor,
+    .rows = "territories",
+    .row_size = sizeof(registry_territory_row_t),
+    .decode = unspecialized_decode,
+    .free_row = NULL,
+    .token_prefix = TERRITORY_TOKEN_PREFIX,
+    .key_column = 0,
+};
+
 static void on_unspecialized(PGresult *res, const char *error, void *userdata)
 {
     page_ctx_t *p = userdata;
@@ -321,26 +333,7 @@ static void on_unspecialized(PGresult *res, const char *error, void *userdata)
         free(p);
         return;
     }
-    int n = PQntuples(res);
-    bool more = (unsigned)n > p->page_size;
-    if (more)
-        n = (int)p->page_size;
-    registry_territory_row_t *rows = xcalloc((size_t)n + 1, sizeof(*rows));
-    Ovop__V1__Territory **ptrs = xcalloc((size_t)n + 1, sizeof(*ptrs));
-    for (int i = 0; i < n; i++) {
-        registry_territory_from_row(res, i, &rows[i]);
-        ptrs[i] = &rows[i].t;
-    }
-    Ovop__V1__ListTerritoriesResponse out = OVOP__V1__LIST_TERRITORIES_RESPONSE__INIT;
-    out.n_territories = (size_t)n;
-    out.territories = ptrs;
-    char token[32] = "";
-    if (more)
-        snprintf(token, sizeof(token), TERRITORY_TOKEN_PREFIX "%s", rows[n - 1].t.code);
-    out.next_page_token = token;
-    ovop_call_finish(p->call, &out.base);
-    free(rows);
-    free(ptrs);
+    ovop_page_finish(p->call, res, p->page_size, &unspecialized_page);
     free(p);
 }
 

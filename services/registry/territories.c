@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "page.h"
 #include "ovop/v1/registry.pb-c.h"
 #include "registry.h"
 
@@ -165,6 +166,21 @@ static void on_parent_checked(PGresult *res, const char *error, void *userdata)
     free(l);
 }
 
+static void territory_decode(PGresult *res, int i, void *row)
+{
+    registry_territory_from_row(res, i, row);
+}
+
+static const ovop_page_t territory_page = {
+    .response = &ovop__v1__list_territories_response__descriptor,
+    .rows = "territories",
+    .row_size = sizeof(registry_territory_row_t),
+    .decode = territory_decode,
+    .free_row = NULL,
+    .token_prefix = TOKEN_PREFIX,
+    .key_column = 0,
+};
+
 static void on_list(PGresult *res, const char *error, void *userdata)
 {
     list_ctx_t *l = userdata;
@@ -180,25 +196,7 @@ static void on_list(PGresult *res, const char *error, void *userdata)
         ovop_pg_query(l->r->pg, exists_sql, 2, params, on_parent_checked, l);
         return;
     }
-    bool more = (unsigned)n > l->page_size;
-    if (more)
-        n = (int)l->page_size;
-    registry_territory_row_t *rows = xcalloc((size_t)n, sizeof(*rows));
-    Ovop__V1__Territory **ptrs = xcalloc((size_t)n, sizeof(*ptrs));
-    for (int i = 0; i < n; i++) {
-        registry_territory_from_row(res, i, &rows[i]);
-        ptrs[i] = &rows[i].t;
-    }
-    Ovop__V1__ListTerritoriesResponse out = OVOP__V1__LIST_TERRITORIES_RESPONSE__INIT;
-    out.n_territories = (size_t)n;
-    out.territories = ptrs;
-    char token[32] = "";
-    if (more)
-        snprintf(token, sizeof(token), TOKEN_PREFIX "%s", rows[n - 1].t.code);
-    out.next_page_token = token;
-    ovop_call_finish(l->call, &out.base);
-    free(ptrs);
-    free(rows);
+    ovop_page_finish(l->call, res, l->page_size, &territory_page);
     free(l);
 }
 
