@@ -1,12 +1,12 @@
--- 0010 exports: one set-based path for every move of the lifecycle.
+-- 0010 exports: set-based moves of the lifecycle, many requests per statement.
 --
 -- exportd coalesces the TransitionShipment requests that arrive while its previous statement
--- runs into one call of exports.apply_moves, and sends each RecordShipmentEvents batch as one
--- call too: a "group" is one request (a single move, or a batch of moves that is all or
--- nothing) and one call applies many groups in one transaction, each with its own outcome.
--- The checks of a move are exports.move_check, one inlinable SQL function for both kinds of
--- request; the single-move function (exports.record_move) and the PL/pgSQL checks it called
--- (exports.move_problem) are gone.
+-- runs into one call of exports.apply_transitions (each request with its own outcome; the
+-- reasons of refusals from exports.move_refusals), and sends each RecordShipmentEvents batch
+-- to exports.apply_moves (all or nothing). The checks of a move are exports.move_check, one
+-- inlinable SQL function for both; the single-move function (exports.record_move), the batch
+-- function (exports.record_moves) and the PL/pgSQL checks they called (exports.move_problem)
+-- are gone.
 
 DROP FUNCTION exports.record_move(text, text, text, text, bytea, text, bigint, text, bigint,
                                   text, text, text, text, int, uuid, text, bytea);
