@@ -17,6 +17,10 @@ DROP FUNCTION exports.count_export(bigint, text, date, int);
 DROP FUNCTION exports.move_problem(exports.shipments, text, timestamptz, int, text,
                                    timestamptz, text, text, int);
 
+-- The status a shipment left by its last move, written by the move itself (an UPDATE's
+-- RETURNING sees only the new row, and the history needs both ends of the move).
+ALTER TABLE exports.shipments ADD COLUMN previous_status text;
+
 -- Their bodies use timestamptz arithmetic, which is STABLE: declared IMMUTABLE they were
 -- never inlined, and a SQL function that is not inlined is parsed and planned again in every
 -- statement that calls it.
@@ -24,8 +28,9 @@ ALTER FUNCTION exports.at_us(bigint) STABLE;
 ALTER FUNCTION exports.us_of(timestamptz) STABLE;
 
 -- The required documents (of p_required, in order) of shipment p_shipment that are not issued
--- and valid today, as one row; none without looking when p_needed is false. A plain SELECT, so that the statements of the moves inline it
--- (a PL/pgSQL call per move would start its own executor every time).
+-- and valid today, as one row; none without looking when p_needed is false. A plain SELECT,
+-- so that the statements of the moves inline it (a PL/pgSQL call per move would start its own
+-- executor every time).
 CREATE FUNCTION exports.missing_docs(p_shipment bigint, p_required text[],
                                      p_needed bool DEFAULT true)
 RETURNS TABLE (missing text[]) LANGUAGE sql STABLE AS $$
@@ -217,7 +222,8 @@ BEGIN
                     THEN coalesce(nullif(c.border, ''), (c.s).border_point) END AS via
           FROM checked c JOIN groups k ON k.g = c.g AND k.fate = 'ok'
     ), last AS (
-        SELECT DISTINCT ON (m.id) m.id, m.to_status, m.at, m.version_before + 1 AS version
+        SELECT DISTINCT ON (m.id) m.id, m.from_status, m.to_status, m.at,
+               m.version_before + 1 AS version
           FROM m ORDER BY m.id, m.idx DESC
     ), marks AS (
         SELECT m.id,
@@ -230,7 +236,8 @@ BEGIN
           FROM m GROUP BY m.id
     ), upd AS (
         UPDATE exports.shipments s
-           SET status = l.to_status, version = l.version, status_at = l.at,
+           SET status = l.to_status, previous_status = l.from_status, version = l.version,
+               status_at = l.at,
                declared_at = coalesce(k.declared, s.declared_at),
                documents_complete_at = coalesce(k.complete, s.documents_complete_at),
                released_at = coalesce(k.released, s.released_at),
@@ -302,10 +309,6 @@ BEGIN
       FROM groups k;
 END
 $$;
-
--- The status a shipment left by its last move, written by the move itself (an UPDATE's
--- RETURNING sees only the new row, and the history needs both ends of the move).
-ALTER TABLE exports.shipments ADD COLUMN previous_status text;
 
 -- Applies single moves of many requests (TransitionShipment), one per shipment, in one
 -- statement: request g moves shipment p_ids[g]. Each row of the result is one request, in the
