@@ -154,19 +154,20 @@ LANGUAGE sql STABLE AS $$
                               p_border, p_expected) c;
 $$;
 
--- Applies moves of the lifecycle for many requests ("groups") in one transaction. Group g
--- (1-based) is request p_requests[g] of method p_methods[g] with fingerprint p_fps[g], reply p_replies[g] and caller
--- p_callers[g]; move i belongs to group p_group[i], and the moves of a group are contiguous
--- and in order. The caller puts a shipment in one group only.
+-- Applies moves of the lifecycle for many requests ("groups") in one transaction; exportd
+-- sends each RecordShipmentEvents batch as one group. Group g (1-based) is request
+-- p_requests[g] of method p_methods[g] with fingerprint p_fps[g], reply p_replies[g] and
+-- caller p_callers[g]; move i belongs to group p_group[i], the moves of a group are contiguous
+-- and in order, and a shipment is in one group only.
 --
 -- Each group g gets one row: its outcome in the mutation convention's columns ('ok' or
 -- 'replay' with the reply; 'invalid' for a request id reused for another request; otherwise
--- the first refused move's), then g, and for a refusal every refused move in problems, [[i, field, message], ...] with
--- i the 0-based index of the move in the arrays. A group is all or nothing; groups do not
--- wait for one another's refusals. Written for the accepted groups, in one statement: the
--- shipments' new state, a history row and an event per move, the statistics of DEPARTED and
--- RETURNED, and the stored reply. Shipments are locked in id order and statistics rows in key
--- order, so concurrent calls never deadlock on them.
+-- the first refused move's), then g, and for a refusal every refused move in problems,
+-- [[i, field, message], ...] with i the 0-based index of the move in the arrays. A group is
+-- all or nothing; groups do not wait for one another's refusals. Written for the accepted
+-- groups, in one statement: the shipments' new state, a history row and an event per move,
+-- the statistics of DEPARTED and RETURNED, and the stored reply. Shipments are locked in id
+-- order and statistics rows in key order, so concurrent calls never deadlock on them.
 --
 -- Every table here is read by key. Its plans are made once per session (generic plans: the
 -- arrays would make PostgreSQL plan every call again) and a plan made while a table was
