@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "daemon.h"
+#include "lookup.h"
 #include "mutation.h"
 #include "ovop/v1/exports.pb-c.h"
 #include "sequencer.h"
@@ -31,6 +32,7 @@ typedef struct exports {
     ovop_daemon_t *d;
     ovop_pg_t *pg;
     ovop_sequencer_t *sequencer;
+    ovop_lookup_t *shipment_lookup; /* GetShipment's batched reads */
     ovop_mutator_t mutator;
     unsigned batch_max;  /* transitions per RecordShipmentEvents, and per statement */
     unsigned move_lanes; /* statements of moves out at once */

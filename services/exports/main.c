@@ -56,6 +56,7 @@ static void stop(void *state)
 {
     exports_t *e = state;
     exports_moves_stop(e);
+    ovop_lookup_destroy(&e->shipment_lookup);
     ovop_sequencer_destroy(&e->sequencer);
     exports_stats_stop(e);
 }

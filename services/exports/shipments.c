@@ -39,7 +39,9 @@
     "s.required_docs, "                                                                            \
     "(SELECT m.missing FROM exports.missing_docs(s.id, s.required_docs) m)"
 
-static const char get_sql[] = "SELECT " GET_COLUMNS " FROM exports.shipments s WHERE s.id = $1";
+/* Batched by common/lookup.h: the GetShipment requests of one loop turn share a statement. */
+static const char get_sql[] = "SELECT " GET_COLUMNS " FROM exports.shipments s "
+                              "WHERE s.id IN ($1, $2, $3, $4, $5, $6, $7, $8)";
 
 /* A Shipment decoded from a row; strings borrow the PGresult and the JSON it holds. */
 typedef struct shipment_row {
@@ -529,16 +531,16 @@ typedef struct get_ctx {
 } get_ctx_t;
 
 /* Answers GetShipment from its row, or NOT_FOUND. */
-static void on_get(PGresult *res, const char *error, void *userdata)
+static void on_get(PGresult *res, int i, const char *error, void *userdata)
 {
     get_ctx_t *g = userdata;
     if (error) {
         exports_fail_db(g->call, error);
-    } else if (PQntuples(res) == 0) {
+    } else if (i < 0) {
         ovop_call_fail(g->call, OVOP_NOT_FOUND, "no shipment with id %lld", g->id);
     } else {
         shipment_row_t row;
-        shipment_from_row(res, 0, &row, true);
+        shipment_from_row(res, i, &row, true);
         ovop_call_finish(g->call, &row.s.base);
         shipment_row_free(&row);
     }
@@ -560,8 +562,7 @@ static void get_shipment(ovop_call_t *call, const ProtobufCMessage *input, void 
     g->id = (long long)in->id;
     char id[24];
     snprintf(id, sizeof(id), "%lld", g->id);
-    const char *params[] = {id};
-    ovop_pg_query(e->pg, get_sql, 1, params, on_get, g);
+    ovop_lookup_get(e->shipment_lookup, id, on_get, g);
 }
 
 /* --- ListShipments --- */
@@ -796,6 +797,7 @@ static void get_history(ovop_call_t *call, const ProtobufCMessage *input, void *
 void exports_shipments_register(exports_t *e)
 {
     ovop_dispatch_t *d = ovop_daemon_dispatch(e->d);
+    ovop_lookup_new(&e->shipment_lookup, ovop_daemon_loop(e->d), e->pg, get_sql);
     ovop_dispatch_register(d, "CreateShipment", create_shipment, e);
     ovop_dispatch_register(d, "GetShipment", get_shipment, e);
     ovop_dispatch_register(d, "ListShipments", list_shipments, e);
