@@ -46,6 +46,22 @@ void ovop_mutation_fail_db(ovop_call_t *call, PGresult *res, const char *error)
     }
 }
 
+ovop_code_t ovop_mutation_status(const char *outcome)
+{
+    static const struct {
+        const char *outcome;
+        ovop_code_t code;
+    } refusals[] = {
+        {"invalid", OVOP_INVALID_ARGUMENT},  {"not_found", OVOP_NOT_FOUND},
+        {"stale", OVOP_FAILED_PRECONDITION}, {"precondition", OVOP_FAILED_PRECONDITION},
+        {"denied", OVOP_PERMISSION_DENIED},  {"exists", OVOP_ALREADY_EXISTS},
+    };
+    for (size_t i = 0; i < OVOP_ARRAY_SIZE(refusals); i++)
+        if (strcmp(outcome, refusals[i].outcome) == 0)
+            return refusals[i].code;
+    return OVOP_INTERNAL;
+}
+
 void ovop_mutation_finish(ovop_call_t *call, PGresult *res, int row, ovop_sequencer_t *seq)
 {
     const char *outcome = PQgetvalue(res, row, 0);
@@ -65,28 +81,17 @@ void ovop_mutation_finish(ovop_call_t *call, PGresult *res, int row, ovop_sequen
         ovop_call_finish_encoded(call, reply, len);
         return;
     }
-    static const struct {
-        const char *outcome;
-        ovop_code_t code;
-    } refusals[] = {
-        {"not_found", OVOP_NOT_FOUND},
-        {"stale", OVOP_FAILED_PRECONDITION},
-        {"precondition", OVOP_FAILED_PRECONDITION},
-        {"denied", OVOP_PERMISSION_DENIED},
-        {"exists", OVOP_ALREADY_EXISTS},
-    };
-    if (strcmp(outcome, "invalid") == 0) {
+    ovop_code_t code = ovop_mutation_status(outcome);
+    if (code == OVOP_INVALID_ARGUMENT) {
         ovop_call_violation(call, field[0] ? field : "request", "%s", message);
         ovop_call_fail_violations(call);
         return;
     }
-    for (size_t i = 0; i < OVOP_ARRAY_SIZE(refusals); i++) {
-        if (strcmp(outcome, refusals[i].outcome) == 0) {
-            if (field[0])
-                ovop_call_violation(call, field, "%s", message);
-            ovop_call_fail(call, refusals[i].code, "%s", message);
-            return;
-        }
+    if (code != OVOP_INTERNAL) {
+        if (field[0])
+            ovop_call_violation(call, field, "%s", message);
+        ovop_call_fail(call, code, "%s", message);
+        return;
     }
     log_error_rid(ovop_call_request_id(call), "%s returned unknown outcome \"%s\"",
                   ovop_call_method(call), outcome);

@@ -26,6 +26,10 @@ typedef struct ovop_mutator {
 void ovop_mutate(ovop_call_t *call, const ovop_mutator_t *m, const char *sql, int n_args,
                  const char *const *args, const ProtobufCMessage *output);
 
+/* The status of a refusal outcome of the convention ("invalid" is INVALID_ARGUMENT,
+ * "not_found" NOT_FOUND...), OVOP_INTERNAL for an outcome it does not define. */
+ovop_code_t ovop_mutation_status(const char *outcome);
+
 /* Finishes call with row `row` of res in the convention's columns (outcome, reply, field,
  * message): the reply for ok and replay (kicking seq, which may be NULL, after ok), the
  * status of a refusal otherwise. For handlers whose statement answers many requests. */

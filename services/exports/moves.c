@@ -228,10 +228,7 @@ static void fail_batch(exports_group_t *g, const char *outcome, const char *fiel
                             json_string_value(json_array_get(p, 2)) ?: "refused");
     }
     json_decref(problems);
-    ovop_code_t code = strcmp(outcome, "not_found") == 0 ? OVOP_NOT_FOUND
-                       : strcmp(outcome, "invalid") == 0 ? OVOP_INVALID_ARGUMENT
-                                                         : OVOP_FAILED_PRECONDITION;
-    ovop_call_fail(g->call, code,
+    ovop_call_fail(g->call, ovop_mutation_status(outcome),
                    "%zu of %zu transitions refused, none recorded; first: "
                    "transitions[%lld].%s: %s",
                    n, g->n, first_bad, field, message);
