@@ -186,22 +186,13 @@ static int start(const char *db, pid_t *broker, pid_t *exp)
     return r;
 }
 
-/* The sum over the exportd of a series of their /metrics (the line starting with it). */
+/* The sum over the exportd of a series of their /metrics (absent: -1 each, which the
+ * differences this program takes cancel). */
 static double exportd_metric(const char *series)
 {
     double v = 0;
-    char key[160];
-    snprintf(key, sizeof(key), "\n%s ", series);
-    for (int i = 0; i < N_EXPORTD; i++) {
-        ovop_buf_t body;
-        ovop_buf_init(&body);
-        if (harness_http_get(exportd_http[i], "/metrics", &body) == 200) {
-            const char *p = strstr(body.data, key);
-            if (p)
-                v += strtod(p + strlen(key), NULL);
-        }
-        ovop_buf_free(&body);
-    }
+    for (int i = 0; i < N_EXPORTD; i++)
+        v += harness_port_metric(exportd_http[i], series);
     return v;
 }
 

@@ -205,3 +205,14 @@ double harness_metric(const char *page, const char *series)
     }
     return -1;
 }
+
+double harness_port_metric(uint16_t port, const char *series)
+{
+    ovop_buf_t page;
+    ovop_buf_init(&page);
+    double v = harness_http_get(port, "/metrics", &page) == 200 && page.data
+                   ? harness_metric(page.data, series)
+                   : -1;
+    ovop_buf_free(&page);
+    return v;
+}

@@ -48,5 +48,9 @@ int harness_http_get(uint16_t port, const char *path, ovop_buf_t *body);
  * ovop_broker_dropped_total{reason="bad_header"}) in a Prometheus text page; -1 when absent. */
 double harness_metric(const char *page, const char *series);
 
+/* harness_metric() of the /metrics page of 127.0.0.1:port; -1 when the page cannot be read
+ * or has no such sample. */
+double harness_port_metric(uint16_t port, const char *series);
+
 /* Sleeps ms milliseconds. */
 void harness_sleep_ms(unsigned ms);
