@@ -1634,6 +1634,27 @@ static void test_statistics(void **state)
     stats(&bad, OVOP_INVALID_ARGUMENT);
 }
 
+/* TransitionShipment from a client thread (no cmocka asserts there): moves shipment id to
+ * `to` under request id rid (NULL: a fresh one). Returns the status code, or -1 when no
+ * answer came; *ret_rep gets the reply when asked for (else it is freed). */
+static int thread_move(ovop_client_t *c, const char *rid, int64_t id, int to, const char *agency,
+                       Ovop__V1__Reply **ret_rep)
+{
+    Ovop__V1__ShipmentTransition t = OVOP__V1__SHIPMENT_TRANSITION__INIT;
+    t.shipment_id = id;
+    t.to = to;
+    t.agency = (char *)agency;
+    Ovop__V1__Reply *rep = NULL;
+    if (ovop_client_call(c, SERVICE, "TransitionShipment", rid, &t.base, NULL, &rep, NULL) != 0)
+        return -1;
+    int code = rep->status ? (int)rep->status->code : OVOP_OK;
+    if (ret_rep)
+        *ret_rep = rep;
+    else
+        ovop__v1__reply__free_unpacked(rep, NULL);
+    return code;
+}
+
 /* Eight writers depart shipments of the same cell at once: no lost update, no deadlock. */
 typedef struct writer {
     int64_t ids[8];
@@ -1645,18 +1666,9 @@ static void *writer_main(void *arg)
 {
     writer_t *w = arg;
     for (int i = 0; i < w->n; i++) {
-        Ovop__V1__ShipmentTransition t = OVOP__V1__SHIPMENT_TRANSITION__INIT;
-        t.shipment_id = w->ids[i];
-        t.to = S(DEPARTED);
-        t.agency = "customs";
         ovop_client_t *c = client();
-        Ovop__V1__Reply *rep = NULL;
-        if (ovop_client_call(c, SERVICE, "TransitionShipment", NULL, &t.base, NULL, &rep, NULL) !=
-                0 ||
-            (rep->status && rep->status->code != OVOP_OK))
+        if (thread_move(c, NULL, w->ids[i], S(DEPARTED), "customs", NULL) != OVOP_OK)
             w->failures++;
-        if (rep)
-            ovop__v1__reply__free_unpacked(rep, NULL);
         ovop_client_destroy(&c);
     }
     return NULL;
@@ -1751,16 +1763,10 @@ static void *mover_main(void *arg)
 {
     mover_t *m = arg;
     ovop_client_t *c = client();
-    Ovop__V1__ShipmentTransition t = OVOP__V1__SHIPMENT_TRANSITION__INIT;
-    t.shipment_id = m->shipment_id;
-    t.to = m->to;
-    t.agency = (char *)m->agency;
     Ovop__V1__Reply *rep = NULL;
     pthread_barrier_wait(m->start);
-    m->code = -1;
-    if (ovop_client_call(c, SERVICE, "TransitionShipment", m->request_id, &t.base, NULL, &rep,
-                         NULL) == 0) {
-        m->code = rep->status ? rep->status->code : OVOP_OK;
+    m->code = thread_move(c, m->request_id, m->shipment_id, m->to, m->agency, &rep);
+    if (rep) {
         m->message = xstrdup(rep->status ? rep->status->message : "");
         m->body = xmemdup(rep->body.data, rep->body.len);
         m->body_len = rep->body.len;
@@ -1891,20 +1897,10 @@ static void *departer_main(void *arg)
     departer_t *d = arg;
     ovop_client_t *c = client();
     for (int i = 0; i < 6; i++) {
-        Ovop__V1__ShipmentTransition t = OVOP__V1__SHIPMENT_TRANSITION__INIT;
-        t.shipment_id = d->ids[i];
-        t.to = S(DEPARTED);
-        t.agency = "customs";
         char rid[48];
         snprintf(rid, sizeof(rid), "killed-%lld", (long long)d->ids[i]);
         for (int attempt = 0; attempt < 20; attempt++) {
-            Ovop__V1__Reply *rep = NULL;
-            int r =
-                ovop_client_call(c, SERVICE, "TransitionShipment", rid, &t.base, NULL, &rep, NULL);
-            int code = r == 0 ? (rep->status ? (int)rep->status->code : OVOP_OK) : -1;
-            if (rep)
-                ovop__v1__reply__free_unpacked(rep, NULL);
-            if (code == OVOP_OK) {
+            if (thread_move(c, rid, d->ids[i], S(DEPARTED), "customs", NULL) == OVOP_OK) {
                 d->ok++;
                 break;
             }
