@@ -37,7 +37,6 @@ typedef struct exports {
     unsigned batch_max;  /* transitions per RecordShipmentEvents, and per statement */
     unsigned move_lanes; /* statements of moves out at once */
     unsigned lanes_busy;
-    unsigned lane_min; /* requests waiting before a second lane opens */
     unsigned queued;
     exports_group_t *queue_head, *queue_tail; /* requests waiting for a lane */
     uv_check_t moves_check;                   /* sends them after the loop turn's I/O */

@@ -34,7 +34,6 @@ static int setup(ovop_daemon_t *d, void **ret_state)
     e->pg = ovop_daemon_pg(d);
     e->batch_max = (unsigned)batch_max;
     e->move_lanes = (unsigned)move_lanes;
-    e->lane_min = EXPORTS_LANE_MIN;
     e->fold_ms = (unsigned)fold_ms;
     ovop_sequencer_new(&e->sequencer, ovop_daemon_loop(d), e->pg, (unsigned)sequencer_ms,
                        ovop_daemon_metrics(d));

@@ -137,13 +137,6 @@ static void group_free(exports_group_t *g)
     free(g);
 }
 
-static char *format_int(long long v)
-{
-    char num[32];
-    snprintf(num, sizeof(num), "%lld", v);
-    return xstrdup(num);
-}
-
 /* A group for the moves of call (checked), filling results[i] (TransitionResult of move i:
  * the event ids point into the group). The reply is encoded by the caller once the results
  * are complete (group_seal). */
@@ -166,14 +159,14 @@ static exports_group_t *group_new(ovop_call_t *call, bool batch,
         snprintf(type, sizeof(type), "ovop.exports.shipment.%s",
                  exports_move_kind((int)t->to)->type);
         g->ids[i] = t->shipment_id;
-        f[F_ID] = format_int((long long)t->shipment_id);
+        f[F_ID] = xasprintf("%lld", (long long)t->shipment_id);
         f[F_TO] = xstrdup(exports_name(&exports_statuses, (int)t->to));
-        f[F_AT] = format_int((long long)at);
+        f[F_AT] = xasprintf("%lld", (long long)at);
         f[F_AGENCY] = xstrdup(t->agency);
         f[F_REASON] = xstrdup(t->reason);
         f[F_REFERENCE] = xstrdup(t->reference);
         f[F_BORDER] = xstrdup(t->border_point);
-        f[F_EXPECTED] = format_int(t->expected_version);
+        f[F_EXPECTED] = xasprintf("%d", t->expected_version);
         f[F_EVENT_ID] = xstrdup(uuid);
         f[F_TYPE] = xstrdup(type);
         f[F_HEAD] =
@@ -489,7 +482,7 @@ static void send_statement(exports_t *e)
 static bool lane_wanted(const exports_t *e)
 {
     return e->queue_head && e->lanes_busy < e->move_lanes &&
-           (e->lanes_busy == 0 || e->queued >= e->lane_min);
+           (e->lanes_busy == 0 || e->queued >= EXPORTS_LANE_MIN);
 }
 
 static void on_moves_check(uv_check_t *h)
