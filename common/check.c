@@ -60,13 +60,6 @@ unsigned ovop_check_page_size(ovop_call_t *call, unsigned page_size, unsigned de
     return page_size ? page_size : def;
 }
 
-void ovop_call_fail_db(ovop_call_t *call, const char *service_word, const char *error)
-{
-    log_error_rid(ovop_call_request_id(call), "%s failed: %s", ovop_call_method(call), error);
-    ovop_call_fail(call, OVOP_UNAVAILABLE, "the %s database is unavailable, retry later",
-                   service_word);
-}
-
 char *ovop_bytea_hex(const void *data, size_t n)
 {
     static const char hex[] = "0123456789abcdef";

@@ -22,9 +22,6 @@ bool ovop_check_page_token(ovop_call_t *call, const char *token, const char *pre
 /* page_size 0 means def; over max adds a violation. Returns the size to use. */
 unsigned ovop_check_page_size(ovop_call_t *call, unsigned page_size, unsigned def, unsigned max);
 
-/* Fails a call whose query could not run: logs the cause once, and tells the client the
- * service's database is unavailable (UNAVAILABLE: a retry may succeed). */
-void ovop_call_fail_db(ovop_call_t *call, const char *service_word, const char *error);
 
 /* PostgreSQL's hex text form of bytea ("\x0a1b..."), malloc'd. */
 char *ovop_bytea_hex(const void *p, size_t n);

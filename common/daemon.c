@@ -96,7 +96,7 @@ static void on_request(ovop_worker_t *w, ovop_request_t *req, const void *body, 
     size_t rlen;
     int r = ovop_request_decode(body, len, (size_t)d->conf.max_msg, &env, &err);
     void *rep = ovop_reply_error(r == 0 ? env->request_id : "", OVOP_UNAVAILABLE,
-                                 "this instance is shutting down, retry", &rlen);
+                                 "SHUTTING_DOWN", "this instance is shutting down, retry", &rlen);
     if (env)
         ovop__v1__request__free_unpacked(env, NULL);
     ovop_metric_inc(d->refused);
@@ -301,6 +301,13 @@ int ovop_daemon_main(const ovop_daemon_spec_t *spec, int argc, char **argv)
     if (r < 0) {
         log_error("could not set up %s: %s", spec->service, strerror(-r));
         goto out_setup;
+    }
+    const char *why;
+    r = ovop_dispatch_verify(d->dispatch, &why);
+    if (r < 0) {
+        /* A build whose method table and service descriptor disagree must not serve. */
+        log_error("could not start %s: %s", spec->service, why);
+        goto out_state;
     }
     char hours[24];
     snprintf(hours, sizeof(hours), "%lld", (long long)c->replay_window_h);

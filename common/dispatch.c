@@ -7,9 +7,11 @@
 #include <string.h>
 
 #define MAX_VIOLATIONS 64
+#define MAX_METADATA   16
 
 typedef struct method_entry {
     const ProtobufCMethodDescriptor *desc;
+    const ovop_method_t *row; /* the declared row, NULL while undeclared */
     ovop_handler_fn fn;
     void *userdata;
     ovop_metric_t *requests;
@@ -20,8 +22,11 @@ typedef struct method_entry {
 struct ovop_dispatch {
     const ProtobufCServiceDescriptor *desc;
     method_entry_t *methods; /* one per descriptor method, same order */
+    char *service;
     size_t max_msg;
     unsigned inflight;
+    int declare_error; /* the first failed declaration, for ovop_dispatch_verify */
+    char *declare_why;
     ovop_metric_t *rejected_size;
     ovop_metric_t *rejected_decode;
     ovop_metric_t *rejected_method;
@@ -39,6 +44,10 @@ struct ovop_call {
     int64_t deadline;
     Ovop__V1__FieldViolation *viol;
     size_t n_viol;
+    ovop_arena_t *arena;
+    const char *reason; /* in the arena */
+    Ovop__V1__Status__MetadataEntry meta[MAX_METADATA];
+    size_t n_meta;
 };
 
 ovop_dispatch_t *ovop_dispatch_new(const ProtobufCServiceDescriptor *desc, const char *service,
@@ -46,6 +55,7 @@ ovop_dispatch_t *ovop_dispatch_new(const ProtobufCServiceDescriptor *desc, const
 {
     ovop_dispatch_t *d = xcalloc(1, sizeof(*d));
     d->desc = desc;
+    d->service = xstrdup(service);
     d->max_msg = max_msg;
     d->methods = xcalloc(desc->n_methods, sizeof(method_entry_t));
     for (unsigned i = 0; i < desc->n_methods; i++) {
@@ -91,21 +101,72 @@ void ovop_dispatch_destroy(ovop_dispatch_t **dp)
     if (!d)
         return;
     free(d->methods);
+    free(d->declare_why);
+    free(d->service);
     free(d);
     *dp = NULL;
 }
 
-int ovop_dispatch_register(ovop_dispatch_t *d, const char *method, ovop_handler_fn fn,
-                           void *userdata)
+static method_entry_t *find_method(const ovop_dispatch_t *d, const char *name)
 {
+    for (unsigned i = 0; i < d->desc->n_methods; i++)
+        if (strcmp(d->desc->methods[i].name, name) == 0)
+            return &d->methods[i];
+    return NULL;
+}
+
+static int declare_failed(ovop_dispatch_t *d, int error, char *why)
+{
+    if (!d->declare_error) {
+        d->declare_error = error;
+        d->declare_why = why;
+    } else {
+        free(why);
+    }
+    return error;
+}
+
+int ovop_dispatch_declare(ovop_dispatch_t *d, const ovop_method_t *table, size_t n, void *userdata)
+{
+    for (size_t i = 0; i < n; i++) {
+        method_entry_t *m = find_method(d, table[i].name);
+        if (!m)
+            return declare_failed(d, -ENOENT,
+                                  xasprintf("a handler is declared for %s, which %s does not have",
+                                            table[i].name, d->desc->name));
+        if (m->row)
+            return declare_failed(
+                d, -EEXIST, xasprintf("%s.%s is declared twice", d->desc->name, table[i].name));
+        m->row = &table[i];
+        m->fn = table[i].fn;
+        m->userdata = userdata;
+    }
+    return 0;
+}
+
+int ovop_dispatch_verify(const ovop_dispatch_t *d, const char **ret_why)
+{
+    if (d->declare_error) {
+        *ret_why = d->declare_why;
+        return d->declare_error;
+    }
     for (unsigned i = 0; i < d->desc->n_methods; i++) {
-        if (strcmp(d->desc->methods[i].name, method) == 0) {
-            d->methods[i].fn = fn;
-            d->methods[i].userdata = userdata;
-            return 0;
+        if (!d->methods[i].fn) {
+            ovop_dispatch_t *md = (ovop_dispatch_t *)d; /* remembers the message */
+            declare_failed(
+                md, -ENOENT,
+                xasprintf("%s.%s has no handler", d->desc->name, d->desc->methods[i].name));
+            *ret_why = d->declare_why;
+            return d->declare_error;
         }
     }
-    return -ENOENT;
+    return 0;
+}
+
+const ovop_method_t *ovop_dispatch_method(const ovop_dispatch_t *d, const char *name)
+{
+    method_entry_t *m = find_method(d, name);
+    return m ? m->row : NULL;
 }
 
 unsigned ovop_dispatch_inflight(const ovop_dispatch_t *d)
@@ -118,7 +179,7 @@ static void answer_early(const char *rid, ovop_code_t code, const char *msg,
                          ovop_dispatch_done_fn done, void *ud)
 {
     size_t len;
-    void *rep = ovop_reply_error(rid, code, msg, &len);
+    void *rep = ovop_reply_error(rid, code, ovop_code_reason(code), msg, &len);
     done(ud, rep, len);
 }
 
@@ -141,10 +202,7 @@ void ovop_dispatch_handle(ovop_dispatch_t *d, const void *body, size_t len,
         return;
     }
 
-    method_entry_t *m = NULL;
-    for (unsigned i = 0; i < d->desc->n_methods; i++)
-        if (strcmp(d->desc->methods[i].name, req->method) == 0)
-            m = &d->methods[i];
+    method_entry_t *m = find_method(d, req->method);
     if (!m || !m->fn) {
         char msg[160];
         ovop_metric_inc(d->rejected_method);
@@ -154,18 +212,21 @@ void ovop_dispatch_handle(ovop_dispatch_t *d, const void *body, size_t len,
         return;
     }
 
-    ProtobufCMessage *in =
-        protobuf_c_message_unpack(m->desc->input, NULL, req->body.len, req->body.data);
+    ovop_arena_t *arena = ovop_arena_new();
+    ProtobufCMessage *in = protobuf_c_message_unpack(m->desc->input, ovop_arena_allocator(arena),
+                                                     req->body.len, req->body.data);
     if (!in) {
         char msg[200];
         ovop_metric_inc(d->rejected_decode);
         snprintf(msg, sizeof(msg), "body is not a valid %s", m->desc->input->name);
         answer_early(req->request_id, OVOP_INVALID_ARGUMENT, msg, done, done_userdata);
         ovop__v1__request__free_unpacked(req, NULL);
+        ovop_arena_destroy(&arena);
         return;
     }
 
     ovop_call_t *c = xcalloc(1, sizeof(*c));
+    c->arena = arena;
     c->d = d;
     c->m = m;
     c->req = req;
@@ -198,6 +259,67 @@ const char *ovop_call_caller(const ovop_call_t *c)
 int64_t ovop_call_deadline(const ovop_call_t *c)
 {
     return c->deadline;
+}
+
+bool ovop_call_expired(const ovop_call_t *c)
+{
+    return c->deadline && ovop_mono_us() >= c->deadline;
+}
+
+ovop_arena_t *ovop_call_arena(ovop_call_t *c)
+{
+    return c->arena;
+}
+
+void *ovop_call_alloc(ovop_call_t *c, size_t n)
+{
+    return ovop_arena_alloc(c->arena, n);
+}
+
+char *ovop_call_strdup(ovop_call_t *c, const char *s)
+{
+    return ovop_arena_strdup(c->arena, s);
+}
+
+char *ovop_call_printf(ovop_call_t *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = ovop_arena_vprintf(c->arena, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+ProtobufCMessage *ovop_call_message(ovop_call_t *c, const ProtobufCMessageDescriptor *desc)
+{
+    ProtobufCMessage *m = ovop_arena_alloc(c->arena, desc->sizeof_message);
+    protobuf_c_message_init(desc, m);
+    return m;
+}
+
+void ovop_call_reason(ovop_call_t *c, const char *reason)
+{
+    c->reason = ovop_arena_strdup(c->arena, reason);
+}
+
+void ovop_call_meta(ovop_call_t *c, const char *key, const char *fmt, ...)
+{
+    if (c->n_meta >= MAX_METADATA)
+        return;
+    Ovop__V1__Status__MetadataEntry *e = &c->meta[c->n_meta++];
+    ovop__v1__status__metadata_entry__init(e);
+    e->key = ovop_arena_strdup(c->arena, key);
+    va_list ap;
+    va_start(ap, fmt);
+    e->value = ovop_arena_vprintf(c->arena, fmt, ap);
+    va_end(ap);
+    ovop_utf8_sanitize(e->key);
+    ovop_utf8_sanitize(e->value);
+}
+
+const char *ovop_code_reason(ovop_code_t code)
+{
+    return code == OVOP_OK ? "" : ovop_code_to_string(code);
 }
 
 void ovop_call_violation(ovop_call_t *c, const char *field, const char *fmt, ...)
@@ -272,8 +394,8 @@ static void complete(ovop_call_t *c, bool ok, void *rep, size_t len)
         free(c->viol[i].description);
     }
     free(c->viol);
-    protobuf_c_message_free_unpacked(c->input, NULL);
     ovop__v1__request__free_unpacked(c->req, NULL);
+    ovop_arena_destroy(&c->arena); /* the input and everything built for the reply */
     free(c);
     done(ud, rep, len);
 }
@@ -295,23 +417,47 @@ void ovop_call_finish(ovop_call_t *c, const ProtobufCMessage *output)
     finish(c, NULL, output);
 }
 
-void ovop_call_fail(ovop_call_t *c, ovop_code_t code, const char *fmt, ...)
+static void fail_v(ovop_call_t *c, ovop_code_t code, const char *reason, const char *fmt,
+                   va_list ap) OVOP_PRINTF(4, 0);
+static void fail_v(ovop_call_t *c, ovop_code_t code, const char *reason, const char *fmt,
+                   va_list ap)
 {
     Ovop__V1__Status st = OVOP__V1__STATUS__INIT;
     char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
     ovop_utf8_sanitize(msg);
     st.code = code;
     st.message = msg;
+    st.reason = (char *)(reason ? reason : c->reason ? c->reason : ovop_code_reason(code));
+    st.domain = c->d->service;
     Ovop__V1__FieldViolation *ptrs[MAX_VIOLATIONS];
     for (size_t i = 0; i < c->n_viol; i++)
         ptrs[i] = &c->viol[i];
     st.n_violations = c->n_viol;
     st.violations = ptrs;
+    Ovop__V1__Status__MetadataEntry *meta[MAX_METADATA];
+    for (size_t i = 0; i < c->n_meta; i++)
+        meta[i] = &c->meta[i];
+    st.n_metadata = c->n_meta;
+    st.metadata = meta;
     finish(c, &st, NULL);
+}
+
+void ovop_call_fail(ovop_call_t *c, ovop_code_t code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fail_v(c, code, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void ovop_call_fail_reason(ovop_call_t *c, ovop_code_t code, const char *reason, const char *fmt,
+                           ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fail_v(c, code, reason, fmt, ap);
+    va_end(ap);
 }
 
 void ovop_call_fail_violations(ovop_call_t *c)

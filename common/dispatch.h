@@ -2,14 +2,21 @@
  * generated service descriptor: the descriptor gives each method's input and output message
  * types, so the dispatcher decodes the input and encodes the output for every handler.
  *
+ * Methods are declared, not registered one by one: each service file has a static table of
+ * ovop_method_t rows (as sd-bus vtables) that it hands to ovop_dispatch_declare(); the daemon
+ * then calls ovop_dispatch_verify(), which fails when an rpc of the descriptor has no row.
+ *
  * Handlers are asynchronous: each gets a call and finishes it exactly once, now or later
- * from a database callback, with ovop_call_finish() or ovop_call_fail(). */
+ * from a database callback, with ovop_call_finish() or ovop_call_fail(). A call owns an arena
+ * (ovop_call_arena) freed when the reply is sent: what a handler builds for its reply goes
+ * there, and the decoded input lives there too. */
 #pragma once
 
 #include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "arena.h"
 #include "envelope.h"
 #include "metrics.h"
 #include "util.h"
@@ -26,10 +33,30 @@ ovop_dispatch_t *ovop_dispatch_new(const ProtobufCServiceDescriptor *desc, const
                                    size_t max_msg, ovop_metrics_t *metrics);
 void ovop_dispatch_destroy(ovop_dispatch_t **d);
 
-/* Binds a handler to an rpc of the descriptor. Returns 0 or -ENOENT for a name the service
- * does not have. Methods left unbound answer UNIMPLEMENTED. */
-int ovop_dispatch_register(ovop_dispatch_t *d, const char *method, ovop_handler_fn fn,
-                           void *userdata);
+/* One row of a service's method table. */
+typedef struct ovop_method {
+    const char *name; /* the rpc's name in the service descriptor */
+    ovop_handler_fn fn;
+    /* The roles that may call it, NULL-terminated; NULL while identity does not exist yet.
+     * This is the one place where a method's permission will be written. */
+    const char *const *roles;
+} ovop_method_t;
+
+/* Binds each row of table to its rpc, with userdata. A row whose name the descriptor does
+ * not have, or whose rpc is bound already, is a programming error the daemon must not start
+ * with: the first such row makes this return -ENOENT or -EEXIST and is remembered for
+ * ovop_dispatch_verify(), which reports it. */
+int ovop_dispatch_declare(ovop_dispatch_t *d, const ovop_method_t *table, size_t n, void *userdata);
+#define OVOP_DECLARE_METHODS(d, table, userdata)                                                   \
+    ovop_dispatch_declare((d), (table), OVOP_ARRAY_SIZE(table), (userdata))
+
+/* Checks the declarations against the service descriptor: 0 when every rpc has exactly one
+ * handler; otherwise -ENOENT or -EEXIST with *ret_why (static until the dispatcher is
+ * destroyed) naming the method. */
+int ovop_dispatch_verify(const ovop_dispatch_t *d, const char **ret_why);
+
+/* The declared row of a method, or NULL. */
+const ovop_method_t *ovop_dispatch_method(const ovop_dispatch_t *d, const char *name);
 
 /* Handles one encoded Request. done is called exactly once, possibly before this returns.
  * Errors found before a handler runs (oversized, undecodable envelope or body, unknown
@@ -43,8 +70,20 @@ unsigned ovop_dispatch_inflight(const ovop_dispatch_t *d);
 const char *ovop_call_request_id(const ovop_call_t *c);
 const char *ovop_call_method(const ovop_call_t *c);
 const char *ovop_call_caller(const ovop_call_t *c);
-/* Monotonic deadline in µs (ovop_mono_us() scale); 0 when the caller set none. */
+/* Monotonic deadline in µs (ovop_mono_us() scale), counted from the request's arrival; 0 when
+ * the caller set none. Pass it to ovop_pg_query_until() (or use ovop_call_query()). */
 int64_t ovop_call_deadline(const ovop_call_t *c);
+/* True once the call's deadline has passed. */
+bool ovop_call_expired(const ovop_call_t *c);
+
+/* The call's arena: freed when the call finishes (after the reply is encoded). */
+ovop_arena_t *ovop_call_arena(ovop_call_t *c);
+/* Shorthands for allocating in the call's arena. */
+void *ovop_call_alloc(ovop_call_t *c, size_t n);
+char *ovop_call_strdup(ovop_call_t *c, const char *s);
+char *ovop_call_printf(ovop_call_t *c, const char *fmt, ...) OVOP_PRINTF(2, 3);
+/* A zeroed, initialised message of type desc in the call's arena. */
+ProtobufCMessage *ovop_call_message(ovop_call_t *c, const ProtobufCMessageDescriptor *desc);
 
 /* Adds a per-field violation; the call then fails with INVALID_ARGUMENT when finished with
  * ovop_call_fail_violations(). */
@@ -64,5 +103,16 @@ void ovop_call_finish_encoded(ovop_call_t *c, void *reply, size_t len);
  * same one, another request under the same id almost surely not. */
 void ovop_call_fingerprint(const ovop_call_t *c, char out[static 17]);
 
-/* Finishes with an error, and frees the call. */
+/* Finishes with an error, and frees the call. The status's reason is the one set with
+ * ovop_call_reason() if any, else the code's name (NOT_FOUND...). */
 void ovop_call_fail(ovop_call_t *c, ovop_code_t code, const char *fmt, ...) OVOP_PRINTF(3, 4);
+/* Finishes with an error and a stable reason (UPPER_SNAKE_CASE, e.g. "VERSION_MISMATCH"). */
+void ovop_call_fail_reason(ovop_call_t *c, ovop_code_t code, const char *reason, const char *fmt,
+                           ...) OVOP_PRINTF(4, 5);
+/* Sets the reason the next failure carries (copied). */
+void ovop_call_reason(ovop_call_t *c, const char *reason);
+/* Adds a metadata entry to the failure's status (copied; at most 16 entries). */
+void ovop_call_meta(ovop_call_t *c, const char *key, const char *fmt, ...) OVOP_PRINTF(3, 4);
+
+/* The stable reason of a code when nothing more specific is known: its name. */
+const char *ovop_code_reason(ovop_code_t code);

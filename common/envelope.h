@@ -48,5 +48,5 @@ void *ovop_reply_encode(const char *request_id, const Ovop__V1__Status *status, 
                         size_t body_len, size_t *ret_len);
 
 /* A Reply with just a code and message, for errors found before a handler runs. */
-void *ovop_reply_error(const char *request_id, ovop_code_t code, const char *message,
-                       size_t *ret_len);
+void *ovop_reply_error(const char *request_id, ovop_code_t code, const char *reason,
+                       const char *message, size_t *ret_len);

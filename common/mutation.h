@@ -27,15 +27,13 @@ void ovop_mutate(ovop_call_t *call, const ovop_mutator_t *m, const char *sql, in
                  const char *const *args, const ProtobufCMessage *output);
 
 /* The status of a refusal outcome of the convention ("invalid" is INVALID_ARGUMENT,
- * "not_found" NOT_FOUND...), OVOP_INTERNAL for an outcome it does not define. */
+ * "not_found" NOT_FOUND, "stale" ABORTED...), OVOP_INTERNAL for an outcome it does not
+ * define; and its default reason. */
 ovop_code_t ovop_mutation_status(const char *outcome);
+const char *ovop_mutation_reason(const char *outcome);
 
 /* Finishes call with row `row` of res in the convention's columns (outcome, reply, field,
  * message): the reply for ok and replay (kicking seq, which may be NULL, after ok), the
  * status of a refusal otherwise. For handlers whose statement answers many requests. */
 void ovop_mutation_finish(ovop_call_t *call, PGresult *res, int row, ovop_sequencer_t *seq);
 
-/* Maps a PostgreSQL error result of a mutation (a constraint the function did not foresee,
- * a serialization failure...) to a status and finishes the call. Exposed for handlers that
- * run their own statements. */
-void ovop_mutation_fail_db(ovop_call_t *call, PGresult *res, const char *error);

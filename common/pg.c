@@ -28,7 +28,11 @@
  * connect_timeout only in its blocking connect, so the pool times attempts itself. */
 #define PG_CONNECT_TIMEOUT_MS 10000u
 
-#define PG_ERR_LOST             "connection to database lost"
+#define PG_ERR_LOST "connection to database lost"
+/* Deadlines: a query whose deadline passed while it waited is never sent; a running one is
+ * cancelled. Callers recognise both through ovop_pg_deadline_error(). */
+static const char pg_err_deadline_queued[] = "deadline passed before the statement started";
+static const char pg_err_deadline_running[] = "statement cancelled at its deadline";
 #define PG_ERR_SHUTDOWN         "database pool is shutting down"
 #define PG_ERR_SHUTDOWN_RUNNING "database pool shut down while the query was running"
 
@@ -42,6 +46,8 @@ struct pg_query {
     ovop_pg_cb cb;
     void *userdata;
     int64_t start_us;
+    int64_t deadline_us; /* monotonic; 0: none */
+    bool cancelled;      /* a cancel request was sent for it at its deadline */
     const char *sql;
     uint64_t hash; /* of sql, for the statement caches */
     bool retried;  /* re-prepared once after its statement went stale */
@@ -64,6 +70,7 @@ typedef enum pg_conn_state {
     PG_CONN_CONNECTING, /* PQconnectPoll in progress */
     PG_CONN_IDLE,       /* established, no query */
     PG_CONN_BUSY,       /* established, running c->query */
+    PG_CONN_CANCELLING, /* established, no query, a cancel request still on its way */
 } pg_conn_state_t;
 
 struct pg_conn {
@@ -75,7 +82,9 @@ struct pg_conn {
     uv_poll_t *poll;
     int poll_fd;
     int poll_events;
-    uv_timer_t timer; /* connect timeout while connecting, the next attempt while down */
+    uv_timer_t timer;          /* connect timeout while connecting, the next attempt while down */
+    uv_timer_t deadline_timer; /* the running query's deadline */
+    bool cancel_out;           /* a cancel request runs in libuv's thread pool */
     unsigned backoff_ms;
     pg_query_t *query;
     PGresult *res; /* the running query's result so far */
@@ -105,6 +114,8 @@ struct ovop_pg {
     ovop_metric_t *m_connections;
     ovop_metric_t *m_queue_depth;
     ovop_metric_t *m_duration;
+    ovop_metric_t *m_deadline_queued;
+    ovop_metric_t *m_deadline_cancelled;
 };
 
 static void pg_dispatch(ovop_pg_t *pg);
@@ -113,6 +124,7 @@ static void on_poll(uv_poll_t *h, int status, int events);
 static void on_retry_timer(uv_timer_t *t);
 static void on_connect_timeout(uv_timer_t *t);
 static void on_idle(uv_idle_t *h);
+static void on_deadline(uv_timer_t *t);
 
 static void list_push(pg_list_t *l, pg_query_t *q)
 {
@@ -282,7 +294,7 @@ static void conn_close(pg_conn_t *c)
 {
     ovop_pg_t *pg = c->pg;
 
-    if (c->state == PG_CONN_IDLE || c->state == PG_CONN_BUSY) {
+    if (c->state == PG_CONN_IDLE || c->state == PG_CONN_BUSY || c->state == PG_CONN_CANCELLING) {
         pg->n_up--;
         ovop_metric_set(pg->m_connections, pg->n_up);
     }
@@ -319,15 +331,22 @@ static void conn_connect_failed(pg_conn_t *c, const char *why)
     log_warn("could not connect to database: %s, retrying in %u ms", msg, delay);
 }
 
-/* The running query leaves c, which becomes idle (until conn_close, if it is broken). */
+/* The running query leaves c, which becomes idle (until conn_close, if it is broken) — or,
+ * while a cancel request for it is on its way, waits for that to arrive first: a cancel that
+ * reached the server during the next query would cancel that one. */
 static pg_query_t *conn_release(pg_conn_t *c)
 {
     pg_query_t *q = c->query;
+    uv_timer_stop(&c->deadline_timer);
     c->query = NULL;
     c->stmt = NULL;
-    c->state = PG_CONN_IDLE;
     c->pg->n_running--;
-    c->pg->n_idle++;
+    if (c->cancel_out) {
+        c->state = PG_CONN_CANCELLING;
+    } else {
+        c->state = PG_CONN_IDLE;
+        c->pg->n_idle++;
+    }
     return q;
 }
 
@@ -504,6 +523,10 @@ static void conn_send(pg_conn_t *c, pg_query_t *q)
     c->pg->n_running++;
     c->query = q;
     c->stmt = pg_stmt_get(&c->stmts, q->sql, q->hash);
+    if (q->deadline_us) {
+        int64_t left_ms = (q->deadline_us - ovop_mono_us() + 999) / 1000;
+        uv_timer_start(&c->deadline_timer, on_deadline, left_ms > 0 ? (uint64_t)left_ms : 0, 0);
+    }
     conn_step(c);
 }
 
@@ -585,6 +608,9 @@ static void conn_read_results(pg_conn_t *c)
     PGresult *res = c->res;
     char buf[512];
     const char *error = result_error(res, buf, sizeof(buf));
+    const char *state = error && res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (q->cancelled && state && strcmp(state, "57014") == 0)
+        error = pg_err_deadline_running;
     c->res = NULL;
     conn_release(c);
     if (conn_watch(c, UV_READABLE, false) < 0)
@@ -643,8 +669,14 @@ static void pg_dispatch(ovop_pg_t *pg)
             }
         }
         assert(c);
-        conn_send(c, list_pop(&pg->queue));
+        pg_query_t *q = list_pop(&pg->queue);
         ovop_metric_set(pg->m_queue_depth, pg->queue.n);
+        if (q->deadline_us && ovop_mono_us() >= q->deadline_us) {
+            ovop_metric_inc(pg->m_deadline_queued);
+            query_fail_later(pg, q, NULL, pg_err_deadline_queued, false);
+            continue;
+        }
+        conn_send(c, q);
     }
 }
 
@@ -692,6 +724,14 @@ int ovop_pg_new(ovop_pg_t **ret, uv_loop_t *loop, const char *conninfo, unsigned
             metrics, "ovop_pg_query_duration_seconds",
             "Time from submitting a query to its callback, queueing included.", NULL,
             ovop_latency_buckets, ovop_latency_buckets_n);
+        pg->m_deadline_queued = ovop_metrics_counter(
+            metrics, "ovop_pg_deadline_total",
+            "Queries ended by their call's deadline: never sent, or cancelled while running.",
+            "stage=\"queued\"");
+        pg->m_deadline_cancelled = ovop_metrics_counter(
+            metrics, "ovop_pg_deadline_total",
+            "Queries ended by their call's deadline: never sent, or cancelled while running.",
+            "stage=\"running\"");
         ovop_metric_set(pg->m_connections, 0);
         ovop_metric_set(pg->m_queue_depth, 0);
     }
@@ -706,7 +746,9 @@ int ovop_pg_new(ovop_pg_t **ret, uv_loop_t *loop, const char *conninfo, unsigned
         c->backoff_ms = PG_BACKOFF_MIN_MS;
         uv_timer_init(loop, &c->timer);
         c->timer.data = c;
-        pg->handles_open++;
+        uv_timer_init(loop, &c->deadline_timer);
+        c->deadline_timer.data = c;
+        pg->handles_open += 2;
     }
     for (unsigned i = 0; i < pool_size; i++)
         conn_connect_start(&pg->conns[i]);
@@ -745,6 +787,8 @@ static pg_query_t *query_new(const char *sql, int nparams, const char *const *va
     q->cb = cb;
     q->userdata = userdata;
     q->start_us = ovop_mono_us();
+    q->deadline_us = 0;
+    q->cancelled = false;
     q->hash = pg_stmt_hash(sql, sql_len - 1);
     q->retried = false;
     q->res = NULL;
@@ -754,9 +798,80 @@ static pg_query_t *query_new(const char *sql, int nparams, const char *const *va
     return q;
 }
 
+/* A cancel request, sent from libuv's thread pool: PQcancel blocks while it connects. */
+typedef struct pg_cancel {
+    uv_work_t work;
+    pg_conn_t *c;
+    PGcancel *cancel;
+    bool sent;
+    char error[256];
+} pg_cancel_t;
+
+static void cancel_work(uv_work_t *w)
+{
+    pg_cancel_t *k = w->data;
+    k->sent = PQcancel(k->cancel, k->error, (int)sizeof(k->error)) == 1;
+}
+
+/* The cancel request has been delivered (or failed): the connection may take queries again. */
+static void cancel_done(uv_work_t *w, int status)
+{
+    pg_cancel_t *k = w->data;
+    pg_conn_t *c = k->c;
+    ovop_pg_t *pg = c->pg;
+    OVOP_UNUSED(status);
+    if (!k->sent)
+        log_warn("could not cancel a statement past its deadline: %s", k->error);
+    PQfreeCancel(k->cancel);
+    free(k);
+    c->cancel_out = false;
+    if (!pg->closing && c->state == PG_CONN_CANCELLING) {
+        c->state = PG_CONN_IDLE;
+        pg->n_idle++;
+        pg_dispatch(pg);
+    }
+    pg_handle_closed(pg);
+}
+
+/* The running query's deadline passed: ask the server to cancel it. Its error result, when
+ * it comes, is reported as pg_err_deadline_running. */
+static void on_deadline(uv_timer_t *t)
+{
+    pg_conn_t *c = t->data;
+    if (c->state != PG_CONN_BUSY || !c->query || c->cancel_out || c->pg->closing)
+        return;
+    PGcancel *cancel = PQgetCancel(c->conn);
+    if (!cancel)
+        return;
+    pg_cancel_t *k = xcalloc(1, sizeof(*k));
+    k->c = c;
+    k->cancel = cancel;
+    k->work.data = k;
+    if (uv_queue_work(c->pg->loop, &k->work, cancel_work, cancel_done) < 0) {
+        PQfreeCancel(cancel);
+        free(k);
+        return;
+    }
+    c->pg->handles_open++; /* the pool outlives the work */
+    c->cancel_out = true;
+    c->query->cancelled = true;
+    ovop_metric_inc(c->pg->m_deadline_cancelled);
+}
+
+bool ovop_pg_deadline_error(const char *error)
+{
+    return error == pg_err_deadline_queued || error == pg_err_deadline_running;
+}
+
 /* Queues one statement and starts it when a connection is idle; see pg.h. */
 void ovop_pg_query(ovop_pg_t *pg, const char *sql, int nparams, const char *const *values,
                    ovop_pg_cb cb, void *userdata)
+{
+    ovop_pg_query_until(pg, 0, sql, nparams, values, cb, userdata);
+}
+
+void ovop_pg_query_until(ovop_pg_t *pg, int64_t deadline_us, const char *sql, int nparams,
+                         const char *const *values, ovop_pg_cb cb, void *userdata)
 {
     assert(pg && sql && cb && nparams >= 0 && (nparams == 0 || values));
     assert(!pg->drained); /* used after ovop_pg_destroy returned */
@@ -771,6 +886,7 @@ void ovop_pg_query(ovop_pg_t *pg, const char *sql, int nparams, const char *cons
         return;
     }
     pg_query_t *q = query_new(sql, nparams, values, cb, userdata);
+    q->deadline_us = deadline_us;
     if (pg->closing) {
         query_fail_later(pg, q, NULL, PG_ERR_SHUTDOWN, false);
         return;
@@ -817,6 +933,8 @@ void ovop_pg_destroy(ovop_pg_t **p)
         conn_close(c);
         uv_close((uv_handle_t *)&c->timer, on_handle_closed);
         c->timer.data = pg;
+        uv_close((uv_handle_t *)&c->deadline_timer, on_handle_closed);
+        c->deadline_timer.data = pg;
     }
     uv_close((uv_handle_t *)&pg->idle, on_handle_closed);
 

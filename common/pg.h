@@ -37,6 +37,17 @@ int ovop_pg_new(ovop_pg_t **ret, uv_loop_t *loop, const char *conninfo, unsigned
 void ovop_pg_query(ovop_pg_t *pg, const char *sql, int nparams, const char *const *values,
                    ovop_pg_cb cb, void *userdata);
 
+/* The same with a deadline (monotonic µs, ovop_mono_us() scale; 0 for none): a query still
+ * waiting for a connection at its deadline is never sent, and a running one is cancelled
+ * (PQcancel, from libuv's thread pool; the connection takes no other query until the cancel
+ * request has been delivered). Either way cb gets an error for which
+ * ovop_pg_deadline_error() is true; a cancelled statement's transaction rolled back. */
+void ovop_pg_query_until(ovop_pg_t *pg, int64_t deadline_us, const char *sql, int nparams,
+                         const char *const *values, ovop_pg_cb cb, void *userdata);
+
+/* True for the errors of a query ended by its deadline (see ovop_pg_query_until). */
+bool ovop_pg_deadline_error(const char *error);
+
 /* True when at least one connection is established. */
 bool ovop_pg_ready(const ovop_pg_t *pg);
 /* Queries running or queued. */

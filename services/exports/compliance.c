@@ -31,7 +31,7 @@ static void on_preview(PGresult *res, const char *error, void *userdata)
     notice_ctx_t *cx = userdata;
     const Ovop__V1__RecordViolationNoticeRequest *in = cx->in;
     if (error) {
-        exports_fail_db(cx->call, error);
+        ovop_call_fail_db(cx->call, res, error);
         free(cx);
         return;
     }
@@ -110,7 +110,7 @@ static void record_notice(ovop_call_t *call, const ProtobufCMessage *input, void
     snprintf(exporter, sizeof(exporter), "%lld", (long long)in->exporter->id);
     const char *params[] = {exports_name(&exports_exporter_kinds, (int)in->exporter->kind),
                             exporter, in->country, in->noticed_on};
-    ovop_pg_query(e->pg, preview_sql, 4, params, on_preview, cx);
+    ovop_call_query(call, e->pg, preview_sql, 4, params, on_preview, cx);
 }
 
 /* --- GetExporterCompliance --- */
@@ -143,7 +143,7 @@ static void on_compliance(PGresult *res, const char *error, void *userdata)
     const Ovop__V1__ExporterRef *x = cx->in->exporter;
     const char *kind = exports_name(&exports_exporter_kinds, (int)x->kind);
     if (error) {
-        exports_fail_db(cx->call, error);
+        ovop_call_fail_db(cx->call, res, error);
         goto out;
     }
     if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
@@ -199,12 +199,15 @@ static void get_compliance(ovop_call_t *call, const ProtobufCMessage *input, voi
     snprintf(exporter, sizeof(exporter), "%lld", (long long)in->exporter->id);
     const char *params[] = {exports_name(&exports_exporter_kinds, (int)in->exporter->kind),
                             exporter};
-    ovop_pg_query(e->pg, compliance_sql, 2, params, on_compliance, cx);
+    ovop_call_query(call, e->pg, compliance_sql, 2, params, on_compliance, cx);
 }
+
+static const ovop_method_t methods[] = {
+    {"RecordViolationNotice", record_notice, NULL},
+    {"GetExporterCompliance", get_compliance, NULL},
+};
 
 void exports_compliance_register(exports_t *e)
 {
-    ovop_dispatch_t *d = ovop_daemon_dispatch(e->d);
-    ovop_dispatch_register(d, "RecordViolationNotice", record_notice, e);
-    ovop_dispatch_register(d, "GetExporterCompliance", get_compliance, e);
+    OVOP_DECLARE_METHODS(ovop_daemon_dispatch(e->d), methods, e);
 }

@@ -29,7 +29,7 @@ static void on_attach_id(PGresult *res, const char *error, void *userdata)
     attach_ctx_t *cx = userdata;
     const Ovop__V1__AttachDocumentRequest *in = cx->in;
     if (error) {
-        exports_fail_db(cx->call, error);
+        ovop_call_fail_db(cx->call, res, error);
         free(cx);
         return;
     }
@@ -116,7 +116,7 @@ static void attach_document(ovop_call_t *call, const ProtobufCMessage *input, vo
     cx->e = e;
     cx->in = in;
     cx->status = status;
-    ovop_pg_query(e->pg, "SELECT nextval('exports.ids')", 0, NULL, on_attach_id, cx);
+    ovop_call_query(call, e->pg, "SELECT nextval('exports.ids')", 0, NULL, on_attach_id, cx);
 }
 
 /* --- SetDocumentStatus: read the document, build its new state, store --- */
@@ -140,7 +140,7 @@ static void on_document(PGresult *res, const char *error, void *userdata)
     status_ctx_t *cx = userdata;
     const Ovop__V1__SetDocumentStatusRequest *in = cx->in;
     if (error) {
-        exports_fail_db(cx->call, error);
+        ovop_call_fail_db(cx->call, res, error);
         goto out;
     }
     if (PQntuples(res) == 0) {
@@ -222,12 +222,15 @@ static void set_document_status(ovop_call_t *call, const ProtobufCMessage *input
     char id[24];
     snprintf(id, sizeof(id), "%lld", (long long)in->document_id);
     const char *params[] = {id};
-    ovop_pg_query(e->pg, doc_sql, 1, params, on_document, cx);
+    ovop_call_query(call, e->pg, doc_sql, 1, params, on_document, cx);
 }
+
+static const ovop_method_t methods[] = {
+    {"AttachDocument", attach_document, NULL},
+    {"SetDocumentStatus", set_document_status, NULL},
+};
 
 void exports_documents_register(exports_t *e)
 {
-    ovop_dispatch_t *d = ovop_daemon_dispatch(e->d);
-    ovop_dispatch_register(d, "AttachDocument", attach_document, e);
-    ovop_dispatch_register(d, "SetDocumentStatus", set_document_status, e);
+    OVOP_DECLARE_METHODS(ovop_daemon_dispatch(e->d), methods, e);
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "check.h"
+#include "dbcall.h"
 #include "daemon.h"
 #include "lookup.h"
 #include "mutation.h"
@@ -110,8 +111,6 @@ void exports_today(char out[static 11]);
 /* page_size 0 means EXPORTS_DEFAULT_PAGE; over EXPORTS_MAX_PAGE adds a violation. */
 #define exports_page_size(call, n)                                                                 \
     ovop_check_page_size((call), (n), EXPORTS_DEFAULT_PAGE, EXPORTS_MAX_PAGE)
-/* Fails a call whose query could not run (UNAVAILABLE). */
-#define exports_fail_db(call, error) ovop_call_fail_db((call), "exports", (error))
 
 /* Appends s to a PostgreSQL array literal being built in b ("{" ... "}"), quoted. */
 void exports_array_add(ovop_buf_t *b, const char *s);

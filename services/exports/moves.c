@@ -221,18 +221,19 @@ static void fail_batch(exports_group_t *g, const char *outcome, const char *fiel
                             json_string_value(json_array_get(p, 2)) ?: "refused");
     }
     json_decref(problems);
-    ovop_call_fail(g->call, ovop_mutation_status(outcome),
-                   "%zu of %zu transitions refused, none recorded; first: "
-                   "transitions[%lld].%s: %s",
-                   n, g->n, first_bad, field, message);
+    ovop_call_fail_reason(g->call, ovop_mutation_status(outcome), ovop_mutation_reason(outcome),
+                          "%zu of %zu transitions refused, none recorded; first: "
+                          "transitions[%lld].%s: %s",
+                          n, g->n, first_bad, field, message);
 }
 
 static void finish_group(exports_t *e, exports_group_t *g, PGresult *res, int row)
 {
-    const char *outcome = PQgetvalue(res, row, 0);
-    if (g->batch && PQnfields(res) > 5 && !PQgetisnull(res, row, 5))
-        fail_batch(g, outcome, PQgetvalue(res, row, 2), PQgetvalue(res, row, 3),
-                   PQgetvalue(res, row, 5));
+    const char *outcome = PQgetvalue(res, row, PQfnumber(res, "outcome"));
+    int problems = PQfnumber(res, "problems");
+    if (g->batch && problems >= 0 && !PQgetisnull(res, row, problems))
+        fail_batch(g, outcome, PQgetvalue(res, row, PQfnumber(res, "field")),
+                   PQgetvalue(res, row, PQfnumber(res, "message")), PQgetvalue(res, row, problems));
     else
         /* A batch's numbering is worth a kick; single moves wait for the sequencer's timer
          * (one numbering transaction per move would double the work under load). */
@@ -390,7 +391,7 @@ static void on_applied(PGresult *res, const char *error, void *userdata)
             enqueue(e, a->groups[i], true);
         }
     } else if (error) {
-        ovop_mutation_fail_db(a->groups[0]->call, res, error);
+        ovop_call_fail_db(a->groups[0]->call, res, error);
         group_free(a->groups[0]);
     } else {
         on_rows(e, a, res);
@@ -576,9 +577,13 @@ static void record_events(ovop_call_t *call, const ProtobufCMessage *input, void
     enqueue(e, g, false);
 }
 
+static const ovop_method_t methods[] = {
+    {"TransitionShipment", transition_shipment, NULL},
+    {"RecordShipmentEvents", record_events, NULL},
+};
+
 void exports_moves_register(exports_t *e)
 {
-    ovop_dispatch_t *d = ovop_daemon_dispatch(e->d);
     static const double sizes[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
     static const char *const kinds[] = {"kind=\"transitions\"", "kind=\"batch\"",
                                         "kind=\"refusals\""};
@@ -593,8 +598,7 @@ void exports_moves_register(exports_t *e)
         OVOP_ARRAY_SIZE(sizes));
     uv_check_init(ovop_daemon_loop(e->d), &e->moves_check);
     e->moves_check.data = e;
-    ovop_dispatch_register(d, "TransitionShipment", transition_shipment, e);
-    ovop_dispatch_register(d, "RecordShipmentEvents", record_events, e);
+    OVOP_DECLARE_METHODS(ovop_daemon_dispatch(e->d), methods, e);
 }
 
 void exports_moves_stop(exports_t *e)

@@ -332,7 +332,7 @@ static void on_preread(PGresult *res, const char *error, void *userdata)
     Ovop__V1__EventItem **item_ptrs = NULL;
 
     if (error) {
-        exports_fail_db(call, error);
+        ovop_call_fail_db(call, res, error);
         goto out;
     }
     int64_t id = col_int(res, 0, 0);
@@ -519,7 +519,7 @@ static void create_shipment(ovop_call_t *call, const ProtobufCMessage *input, vo
                             in->border_point,
                             in->destination,
                             exports_name(&exports_modes, (int)in->transport->mode)};
-    ovop_pg_query(e->pg, preread_sql, (int)OVOP_ARRAY_SIZE(params), params, on_preread, cx);
+    ovop_call_query(call, e->pg, preread_sql, (int)OVOP_ARRAY_SIZE(params), params, on_preread, cx);
     ovop_buf_free(&ids);
 }
 
@@ -535,7 +535,7 @@ static void on_get(PGresult *res, int i, const char *error, void *userdata)
 {
     get_ctx_t *g = userdata;
     if (error) {
-        exports_fail_db(g->call, error);
+        ovop_call_fail_db(g->call, res, error);
     } else if (i < 0) {
         ovop_call_fail(g->call, OVOP_NOT_FOUND, "no shipment with id %lld", g->id);
     } else {
@@ -597,7 +597,7 @@ static void on_list(PGresult *res, const char *error, void *userdata)
 {
     list_ctx_t *l = userdata;
     if (error) {
-        exports_fail_db(l->call, error);
+        ovop_call_fail_db(l->call, res, error);
         free(l);
         return;
     }
@@ -693,7 +693,7 @@ static void list_shipments(ovop_call_t *call, const ProtobufCMessage *input, voi
     list_ctx_t *l = xmalloc(sizeof(*l));
     l->call = call;
     l->page_size = page;
-    ovop_pg_query(e->pg, sql.data, np, params, on_list, l);
+    ovop_call_query(call, e->pg, sql.data, np, params, on_list, l);
     ovop_buf_free(&sql);
 }
 
@@ -747,7 +747,7 @@ static void on_history(PGresult *res, const char *error, void *userdata)
 {
     history_ctx_t *h = userdata;
     if (error) {
-        exports_fail_db(h->call, error);
+        ovop_call_fail_db(h->call, res, error);
         free(h);
         return;
     }
@@ -791,15 +791,18 @@ static void get_history(ovop_call_t *call, const ProtobufCMessage *input, void *
     snprintf(after_s, sizeof(after_s), "%lld", (long long)after);
     snprintf(limit, sizeof(limit), "%u", page + 1);
     const char *params[] = {id, after_s, limit};
-    ovop_pg_query(e->pg, history_sql, 3, params, on_history, h);
+    ovop_call_query(call, e->pg, history_sql, 3, params, on_history, h);
 }
+
+static const ovop_method_t methods[] = {
+    {"CreateShipment", create_shipment, NULL},
+    {"GetShipment", get_shipment, NULL},
+    {"ListShipments", list_shipments, NULL},
+    {"GetShipmentHistory", get_history, NULL},
+};
 
 void exports_shipments_register(exports_t *e)
 {
-    ovop_dispatch_t *d = ovop_daemon_dispatch(e->d);
     ovop_lookup_new(&e->shipment_lookup, ovop_daemon_loop(e->d), e->pg, get_sql);
-    ovop_dispatch_register(d, "CreateShipment", create_shipment, e);
-    ovop_dispatch_register(d, "GetShipment", get_shipment, e);
-    ovop_dispatch_register(d, "ListShipments", list_shipments, e);
-    ovop_dispatch_register(d, "GetShipmentHistory", get_history, e);
+    OVOP_DECLARE_METHODS(ovop_daemon_dispatch(e->d), methods, e);
 }

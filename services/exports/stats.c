@@ -46,7 +46,7 @@ static void on_stats(PGresult *res, const char *error, void *userdata)
 {
     stats_ctx_t *cx = userdata;
     if (error) {
-        exports_fail_db(cx->call, error);
+        ovop_call_fail_db(cx->call, res, error);
         free(cx);
         return;
     }
@@ -154,7 +154,7 @@ static void get_statistics(ovop_call_t *call, const ProtobufCMessage *input, voi
         ovop_buf_printf(&sql, "GROUP BY %s HAVING sum(m.shipments) <> 0 ORDER BY %s", group.data,
                         group.data);
     const char *params[] = {in->from_month, in->to_month, prefix, in->hs_prefix, in->destination};
-    ovop_pg_query(e->pg, sql.data, 5, params, on_stats, cx);
+    ovop_call_query(call, e->pg, sql.data, 5, params, on_stats, cx);
     ovop_buf_free(&sql);
     ovop_buf_free(&group);
 }
@@ -194,8 +194,11 @@ void exports_stats_stop(exports_t *e)
     uv_close((uv_handle_t *)&e->fold_timer, NULL);
 }
 
+static const ovop_method_t methods[] = {
+    {"GetExportStatistics", get_statistics, NULL},
+};
+
 void exports_stats_register(exports_t *e)
 {
-    ovop_dispatch_t *d = ovop_daemon_dispatch(e->d);
-    ovop_dispatch_register(d, "GetExportStatistics", get_statistics, e);
+    OVOP_DECLARE_METHODS(ovop_daemon_dispatch(e->d), methods, e);
 }

@@ -96,7 +96,7 @@ static void on_get(PGresult *res, const char *error, void *userdata)
 {
     get_ctx_t *g = userdata;
     if (error) {
-        registry_fail_db(g->call, error);
+        ovop_call_fail_db(g->call, res, error);
     } else if (PQntuples(res) == 0) {
         ovop_call_fail(g->call, OVOP_NOT_FOUND, "no certificate with number %s", g->number);
     } else {
@@ -119,7 +119,7 @@ static void get_certificate(ovop_call_t *call, const ProtobufCMessage *input, vo
     g->call = call;
     snprintf(g->number, sizeof(g->number), "%s", in->number);
     const char *params[] = {g->number};
-    ovop_pg_query(r->pg, get_sql, 1, params, on_get, g);
+    ovop_call_query(call, r->pg, get_sql, 1, params, on_get, g);
 }
 
 /* --- RenewCertificate, SuspendCertificate, ReinstateCertificate, RevokeCertificate --- */
@@ -221,7 +221,7 @@ static void on_current(PGresult *res, const char *error, void *userdata)
 {
     change_ctx_t *cx = userdata;
     if (error)
-        registry_fail_db(cx->call, error);
+        ovop_call_fail_db(cx->call, res, error);
     else if (PQntuples(res) == 0)
         ovop_call_fail(cx->call, OVOP_NOT_FOUND, "no certificate with number %s", cx->in->number);
     else if (cx->action == CERT_RENEW)
@@ -253,7 +253,8 @@ static void change_certificate(ovop_call_t *call, const ProtobufCMessage *input,
     cx->action = action;
     cx->in = in;
     const char *params[] = {in->number};
-    ovop_pg_query(r->pg, action == CERT_RENEW ? renew_sql : get_sql, 1, params, on_current, cx);
+    ovop_call_query(call, r->pg, action == CERT_RENEW ? renew_sql : get_sql, 1, params, on_current,
+                    cx);
 }
 
 static void renew_certificate(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
@@ -312,7 +313,7 @@ static void on_list(PGresult *res, const char *error, void *userdata)
 {
     list_ctx_t *l = userdata;
     if (error) {
-        registry_fail_db(l->call, error);
+        ovop_call_fail_db(l->call, res, error);
         free(l);
         return;
     }
@@ -361,16 +362,19 @@ static void list_certificates(ovop_call_t *call, const ProtobufCMessage *input, 
     snprintf(producer, sizeof(producer), "%lld", (long long)in->producer_id);
     snprintf(limit, sizeof(limit), "%u", page + 1);
     const char *params[] = {producer, prefix, status_names[in->status], after, limit};
-    ovop_pg_query(r->pg, list_sql, 5, params, on_list, l);
+    ovop_call_query(call, r->pg, list_sql, 5, params, on_list, l);
 }
+
+static const ovop_method_t methods[] = {
+    {"GetCertificate", get_certificate, NULL},
+    {"RenewCertificate", renew_certificate, NULL},
+    {"SuspendCertificate", suspend_certificate, NULL},
+    {"ReinstateCertificate", reinstate_certificate, NULL},
+    {"RevokeCertificate", revoke_certificate, NULL},
+    {"ListCertificates", list_certificates, NULL},
+};
 
 void registry_certificates_register(registry_t *r)
 {
-    ovop_dispatch_t *d = ovop_daemon_dispatch(r->d);
-    ovop_dispatch_register(d, "GetCertificate", get_certificate, r);
-    ovop_dispatch_register(d, "RenewCertificate", renew_certificate, r);
-    ovop_dispatch_register(d, "SuspendCertificate", suspend_certificate, r);
-    ovop_dispatch_register(d, "ReinstateCertificate", reinstate_certificate, r);
-    ovop_dispatch_register(d, "RevokeCertificate", revoke_certificate, r);
-    ovop_dispatch_register(d, "ListCertificates", list_certificates, r);
+    OVOP_DECLARE_METHODS(ovop_daemon_dispatch(r->d), methods, r);
 }

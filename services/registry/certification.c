@@ -154,7 +154,7 @@ static void on_get_rubric(PGresult *res, const char *error, void *userdata)
     ovop_call_t *call = userdata;
     rubric_t r;
     if (error) {
-        registry_fail_db(call, error);
+        ovop_call_fail_db(call, res, error);
         return;
     }
     if (rubric_parse(PQgetvalue(res, 0, 0), &r) < 0) {
@@ -172,7 +172,7 @@ static void on_get_rubric(PGresult *res, const char *error, void *userdata)
 static void get_rubric(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
     registry_t *r = userdata;
-    ovop_pg_query(r->pg, "SELECT registry.rubric()::text", 0, NULL, on_get_rubric, call);
+    ovop_call_query(call, r->pg, "SELECT registry.rubric()::text", 0, NULL, on_get_rubric, call);
 }
 
 static bool criterion_name_valid(const char *s)
@@ -396,7 +396,7 @@ static void on_application_id(int64_t id, const char *error, void *userdata)
 {
     submit_ctx_t *s = userdata;
     if (error) {
-        registry_fail_db(s->call, error);
+        ovop_call_fail_db(s->call, NULL, error);
         free(s);
         return;
     }
@@ -455,7 +455,7 @@ static void on_current(PGresult *res, const char *error, void *userdata)
 {
     change_ctx_t *cx = userdata;
     if (error)
-        registry_fail_db(cx->call, error);
+        ovop_call_fail_db(cx->call, res, error);
     else if (PQntuples(res) == 0)
         ovop_call_fail(cx->call, OVOP_NOT_FOUND, "no application with id %lld", (long long)cx->id);
     else
@@ -475,7 +475,7 @@ static void read_current(ovop_call_t *call, registry_t *r, int64_t id, bool appr
     char id_s[24];
     snprintf(id_s, sizeof(id_s), "%lld", (long long)id);
     const char *params[] = {id_s, approving ? "true" : "false"};
-    ovop_pg_query(r->pg, current_sql, 2, params, on_current, cx);
+    ovop_call_query(call, r->pg, current_sql, 2, params, on_current, cx);
 }
 
 /* Matches the request's scores with the rubric's criteria: every criterion scored exactly
@@ -723,7 +723,7 @@ static void on_get(PGresult *res, const char *error, void *userdata)
 {
     get_ctx_t *g = userdata;
     if (error) {
-        registry_fail_db(g->call, error);
+        ovop_call_fail_db(g->call, res, error);
     } else if (PQntuples(res) == 0) {
         ovop_call_fail(g->call, OVOP_NOT_FOUND, "no application with id %lld", g->id);
     } else {
@@ -749,16 +749,19 @@ static void get_application(ovop_call_t *call, const ProtobufCMessage *input, vo
     char id[24];
     snprintf(id, sizeof(id), "%lld", g->id);
     const char *params[] = {id};
-    ovop_pg_query(r->pg, get_sql, 1, params, on_get, g);
+    ovop_call_query(call, r->pg, get_sql, 1, params, on_get, g);
 }
+
+static const ovop_method_t methods[] = {
+    {"GetRubric", get_rubric, NULL},
+    {"SetRubric", set_rubric, NULL},
+    {"SubmitApplication", submit_application, NULL},
+    {"ScoreApplication", score_application, NULL},
+    {"DecideApplication", decide_application, NULL},
+    {"GetApplication", get_application, NULL},
+};
 
 void registry_certification_register(registry_t *r)
 {
-    ovop_dispatch_t *d = ovop_daemon_dispatch(r->d);
-    ovop_dispatch_register(d, "GetRubric", get_rubric, r);
-    ovop_dispatch_register(d, "SetRubric", set_rubric, r);
-    ovop_dispatch_register(d, "SubmitApplication", submit_application, r);
-    ovop_dispatch_register(d, "ScoreApplication", score_application, r);
-    ovop_dispatch_register(d, "DecideApplication", decide_application, r);
-    ovop_dispatch_register(d, "GetApplication", get_application, r);
+    OVOP_DECLARE_METHODS(ovop_daemon_dispatch(r->d), methods, r);
 }

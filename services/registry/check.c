@@ -61,11 +61,6 @@ bool registry_hs_valid(const char *hs)
     return ovop_all_digits(hs, 6);
 }
 
-void registry_fail_db(ovop_call_t *call, const char *error)
-{
-    ovop_call_fail_db(call, "registry", error);
-}
-
 typedef struct id_req {
     registry_id_cb cb;
     void *userdata;

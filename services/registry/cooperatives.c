@@ -123,7 +123,7 @@ static void on_create_id(PGresult *res, const char *error, void *userdata)
     create_ctx_t *cx = userdata;
     const Ovop__V1__CreateCooperativeRequest *in = cx->in;
     if (error) {
-        registry_fail_db(cx->call, error);
+        ovop_call_fail_db(cx->call, res, error);
         free(cx);
         return;
     }
@@ -215,8 +215,8 @@ static void create_cooperative(ovop_call_t *call, const ProtobufCMessage *input,
     cx->call = call;
     cx->r = r;
     cx->in = in; /* the request outlives the call's queries */
-    ovop_pg_query(r->pg, "SELECT nextval('registry.ids'), current_date::text", 0, NULL,
-                  on_create_id, cx);
+    ovop_call_query(call, r->pg, "SELECT nextval('registry.ids'), current_date::text", 0, NULL,
+                    on_create_id, cx);
 }
 
 /* --- JoinCooperative and LeaveCooperative: read, build the new state, store --- */
@@ -235,7 +235,7 @@ static void on_current(PGresult *res, const char *error, void *userdata)
 {
     change_ctx_t *cx = userdata;
     if (error) {
-        registry_fail_db(cx->call, error);
+        ovop_call_fail_db(cx->call, res, error);
         goto out;
     }
     if (PQntuples(res) == 0) {
@@ -304,7 +304,7 @@ static void change_membership(ovop_call_t *call, registry_t *r, bool join, int64
     char id_s[24];
     snprintf(id_s, sizeof(id_s), "%lld", (long long)id);
     const char *params[] = {id_s};
-    ovop_pg_query(r->pg, get_sql, 1, params, on_current, cx);
+    ovop_call_query(call, r->pg, get_sql, 1, params, on_current, cx);
 }
 
 static void join_cooperative(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
@@ -332,7 +332,7 @@ static void on_get(PGresult *res, const char *error, void *userdata)
 {
     get_ctx_t *g = userdata;
     if (error) {
-        registry_fail_db(g->call, error);
+        ovop_call_fail_db(g->call, res, error);
     } else if (PQntuples(res) == 0) {
         ovop_call_fail(g->call, OVOP_NOT_FOUND, "no cooperative with id %lld", g->id);
     } else {
@@ -359,7 +359,7 @@ static void get_cooperative(ovop_call_t *call, const ProtobufCMessage *input, vo
     char id[24];
     snprintf(id, sizeof(id), "%lld", g->id);
     const char *params[] = {id};
-    ovop_pg_query(r->pg, get_sql, 1, params, on_get, g);
+    ovop_call_query(call, r->pg, get_sql, 1, params, on_get, g);
 }
 
 /* --- ListCooperatives --- */
@@ -406,7 +406,7 @@ static void on_list(PGresult *res, const char *error, void *userdata)
 {
     list_ctx_t *l = userdata;
     if (error) {
-        registry_fail_db(l->call, error);
+        ovop_call_fail_db(l->call, res, error);
         free(l);
         return;
     }
@@ -456,7 +456,7 @@ static void list_cooperatives(ovop_call_t *call, const ProtobufCMessage *input, 
     snprintf(after_s, sizeof(after_s), "%lld", (long long)after);
     snprintf(limit, sizeof(limit), "%u", page + 1);
     const char *params[] = {prefix, in->hs_prefix, after_s, limit};
-    ovop_pg_query(r->pg, list_sql, 4, params, on_list, l);
+    ovop_call_query(call, r->pg, list_sql, 4, params, on_list, l);
 }
 
 /* --- GetCooperativeCapacity --- */
@@ -493,7 +493,7 @@ static void on_capacity(PGresult *res, const char *error, void *userdata)
 {
     capacity_ctx_t *cx = userdata;
     if (error) {
-        registry_fail_db(cx->call, error);
+        ovop_call_fail_db(cx->call, res, error);
     } else if (PQgetvalue(res, 0, 0)[0] != 't') {
         ovop_call_fail(cx->call, OVOP_NOT_FOUND, "no cooperative with id %lld", (long long)cx->id);
     } else {
@@ -528,16 +528,16 @@ static void get_capacity(ovop_call_t *call, const ProtobufCMessage *input, void 
     char id[24];
     snprintf(id, sizeof(id), "%lld", (long long)in->cooperative_id);
     const char *params[] = {id, in->hs_code, in->as_of[0] ? in->as_of : "today"};
-    ovop_pg_query(r->pg, capacity_sql, 3, params, on_capacity, cx);
+    ovop_call_query(call, r->pg, capacity_sql, 3, params, on_capacity, cx);
 }
+
+static const ovop_method_t methods[] = {
+    {"CreateCooperative", create_cooperative, NULL}, {"JoinCooperative", join_cooperative, NULL},
+    {"LeaveCooperative", leave_cooperative, NULL},   {"GetCooperative", get_cooperative, NULL},
+    {"ListCooperatives", list_cooperatives, NULL},   {"GetCooperativeCapacity", get_capacity, NULL},
+};
 
 void registry_cooperatives_register(registry_t *r)
 {
-    ovop_dispatch_t *d = ovop_daemon_dispatch(r->d);
-    ovop_dispatch_register(d, "CreateCooperative", create_cooperative, r);
-    ovop_dispatch_register(d, "JoinCooperative", join_cooperative, r);
-    ovop_dispatch_register(d, "LeaveCooperative", leave_cooperative, r);
-    ovop_dispatch_register(d, "GetCooperative", get_cooperative, r);
-    ovop_dispatch_register(d, "ListCooperatives", list_cooperatives, r);
-    ovop_dispatch_register(d, "GetCooperativeCapacity", get_capacity, r);
+    OVOP_DECLARE_METHODS(ovop_daemon_dispatch(r->d), methods, r);
 }

@@ -299,7 +299,7 @@ static void on_new_id(int64_t id, const char *error, void *userdata)
 {
     producer_draft_t *dr = userdata;
     if (error) {
-        registry_fail_db(dr->call, error);
+        ovop_call_fail_db(dr->call, NULL, error);
         free(dr);
         return;
     }
@@ -341,7 +341,7 @@ static void on_current(PGresult *res, int row, const char *error, void *userdata
     change_ctx_t *cx = userdata;
     producer_draft_t *dr = cx->dr;
     if (error) {
-        registry_fail_db(dr->call, error);
+        ovop_call_fail_db(dr->call, res, error);
         goto out_free;
     }
     if (row < 0) {
@@ -470,7 +470,7 @@ static void on_get(PGresult *res, int i, const char *error, void *userdata)
 {
     get_ctx_t *g = userdata;
     if (error) {
-        registry_fail_db(g->call, error);
+        ovop_call_fail_db(g->call, res, error);
     } else if (i < 0) {
         ovop_call_fail(g->call, OVOP_NOT_FOUND, "no producer with id %lld", g->id);
     } else {
@@ -547,7 +547,7 @@ static void on_list(PGresult *res, const char *error, void *userdata)
 {
     list_ctx_t *l = userdata;
     if (error) {
-        registry_fail_db(l->call, error);
+        ovop_call_fail_db(l->call, res, error);
         free(l);
         return;
     }
@@ -644,17 +644,18 @@ static void list_producers(ovop_call_t *call, const ProtobufCMessage *input, voi
     lq_cond(&q, "p.id > ", "::bigint", after_s);
     q.params[q.n++] = limit;
     ovop_buf_printf(&q.sql, " ORDER BY p.id LIMIT $%d::int", q.n);
-    ovop_pg_query(r->pg, q.sql.data, q.n, q.params, on_list, l);
+    ovop_call_query(call, r->pg, q.sql.data, q.n, q.params, on_list, l);
     ovop_buf_free(&q.sql);
 }
+
+static const ovop_method_t methods[] = {
+    {"RegisterProducer", register_producer, NULL},    {"UpdateProducer", update_producer, NULL},
+    {"SetProducerStatus", set_producer_status, NULL}, {"GetProducer", get_producer, NULL},
+    {"ListProducers", list_producers, NULL},
+};
 
 void registry_producers_register(registry_t *r)
 {
     ovop_lookup_new(&r->producer_lookup, ovop_daemon_loop(r->d), r->pg, get_sql);
-    ovop_dispatch_t *d = ovop_daemon_dispatch(r->d);
-    ovop_dispatch_register(d, "RegisterProducer", register_producer, r);
-    ovop_dispatch_register(d, "UpdateProducer", update_producer, r);
-    ovop_dispatch_register(d, "SetProducerStatus", set_producer_status, r);
-    ovop_dispatch_register(d, "GetProducer", get_producer, r);
-    ovop_dispatch_register(d, "ListProducers", list_producers, r);
+    OVOP_DECLARE_METHODS(ovop_daemon_dispatch(r->d), methods, r);
 }

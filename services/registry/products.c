@@ -406,7 +406,7 @@ static void on_new_id(int64_t id, const char *error, void *userdata)
 {
     product_draft_t *dr = userdata;
     if (error) {
-        registry_fail_db(dr->call, error);
+        ovop_call_fail_db(dr->call, NULL, error);
         free(dr);
         return;
     }
@@ -442,7 +442,7 @@ static void on_current(PGresult *res, const char *error, void *userdata)
 {
     product_draft_t *dr = userdata;
     if (error) {
-        registry_fail_db(dr->call, error);
+        ovop_call_fail_db(dr->call, res, error);
         free(dr);
         return;
     }
@@ -484,7 +484,7 @@ static void update_product(ovop_call_t *call, const ProtobufCMessage *input, voi
     char id[24];
     snprintf(id, sizeof(id), "%lld", (long long)in->id);
     const char *params[] = {id};
-    ovop_pg_query(r->pg, get_sql, 1, params, on_current, dr);
+    ovop_call_query(call, r->pg, get_sql, 1, params, on_current, dr);
 }
 
 /* --- GetProduct --- */
@@ -498,7 +498,7 @@ static void on_get(PGresult *res, const char *error, void *userdata)
 {
     get_ctx_t *g = userdata;
     if (error) {
-        registry_fail_db(g->call, error);
+        ovop_call_fail_db(g->call, res, error);
     } else if (PQntuples(res) == 0) {
         ovop_call_fail(g->call, OVOP_NOT_FOUND, "no product with id %lld", g->id);
     } else {
@@ -525,7 +525,7 @@ static void get_product(ovop_call_t *call, const ProtobufCMessage *input, void *
     char id[24];
     snprintf(id, sizeof(id), "%lld", g->id);
     const char *params[] = {id};
-    ovop_pg_query(r->pg, get_sql, 1, params, on_get, g);
+    ovop_call_query(call, r->pg, get_sql, 1, params, on_get, g);
 }
 
 /* --- ListProducts --- */
@@ -569,7 +569,7 @@ static void on_list(PGresult *res, const char *error, void *userdata)
 {
     list_ctx_t *l = userdata;
     if (error) {
-        registry_fail_db(l->call, error);
+        ovop_call_fail_db(l->call, res, error);
         free(l);
         return;
     }
@@ -620,7 +620,7 @@ static void list_products(ovop_call_t *call, const ProtobufCMessage *input, void
     const char *params[] = {
         producer, prefix, in->hs_prefix, in->category, cert_names[in->certification],
         after_s,  limit};
-    ovop_pg_query(r->pg, list_sql, 7, params, on_list, l);
+    ovop_call_query(call, r->pg, list_sql, 7, params, on_list, l);
 }
 
 /* --- Search --- */
@@ -646,7 +646,7 @@ static void on_search(PGresult *res, const char *error, void *userdata)
 {
     ovop_call_t *call = userdata;
     if (error) {
-        registry_fail_db(call, error);
+        ovop_call_fail_db(call, res, error);
         return;
     }
     int n = PQntuples(res);
@@ -686,15 +686,18 @@ static void search(ovop_call_t *call, const ProtobufCMessage *input, void *userd
     char limit[16];
     snprintf(limit, sizeof(limit), "%u", in->limit ? in->limit : SEARCH_DEFAULT);
     const char *params[] = {in->query, limit};
-    ovop_pg_query(r->pg, search_sql, 2, params, on_search, call);
+    ovop_call_query(call, r->pg, search_sql, 2, params, on_search, call);
 }
+
+static const ovop_method_t methods[] = {
+    {"CreateProduct", create_product, NULL},
+    {"UpdateProduct", update_product, NULL},
+    {"GetProduct", get_product, NULL},
+    {"ListProducts", list_products, NULL},
+    {"Search", search, NULL},
+};
 
 void registry_products_register(registry_t *r)
 {
-    ovop_dispatch_t *d = ovop_daemon_dispatch(r->d);
-    ovop_dispatch_register(d, "CreateProduct", create_product, r);
-    ovop_dispatch_register(d, "UpdateProduct", update_product, r);
-    ovop_dispatch_register(d, "GetProduct", get_product, r);
-    ovop_dispatch_register(d, "ListProducts", list_products, r);
-    ovop_dispatch_register(d, "Search", search, r);
+    OVOP_DECLARE_METHODS(ovop_daemon_dispatch(r->d), methods, r);
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "check.h"
+#include "dbcall.h"
 #include "daemon.h"
 #include "lookup.h"
 #include "mutation.h"
@@ -50,8 +51,6 @@ bool registry_inn_valid(const char *inn, const char **ret_why);
 /* An HS code of 6 digits (existence in the list is the database's check). */
 bool registry_hs_valid(const char *hs);
 
-/* Fails a call whose query could not run. */
-void registry_fail_db(ovop_call_t *call, const char *error);
 
 /* Reserves a new id from registry.ids. cb gets id > 0, or error. */
 typedef void (*registry_id_cb)(int64_t id, const char *error, void *userdata);

@@ -119,7 +119,7 @@ static void on_declare_id(PGresult *res, const char *error, void *userdata)
 {
     declare_ctx_t *dc = userdata;
     if (error) {
-        registry_fail_db(dc->call, error);
+        ovop_call_fail_db(dc->call, res, error);
         free(dc);
         return;
     }
@@ -171,8 +171,8 @@ static void declare_specialization(ovop_call_t *call, const ProtobufCMessage *in
     dc->call = call;
     dc->r = r;
     dc->in = in;
-    ovop_pg_query(r->pg, "SELECT nextval('registry.ids'), current_date::text", 0, NULL,
-                  on_declare_id, dc);
+    ovop_call_query(call, r->pg, "SELECT nextval('registry.ids'), current_date::text", 0, NULL,
+                    on_declare_id, dc);
 }
 
 /* --- WithdrawSpecialization --- */
@@ -187,7 +187,7 @@ static void on_withdraw_current(PGresult *res, const char *error, void *userdata
 {
     withdraw_ctx_t *wc = userdata;
     if (error) {
-        registry_fail_db(wc->call, error);
+        ovop_call_fail_db(wc->call, res, error);
         goto out;
     }
     if (PQntuples(res) == 0) {
@@ -238,10 +238,10 @@ static void withdraw_specialization(ovop_call_t *call, const ProtobufCMessage *i
     char id[24];
     snprintf(id, sizeof(id), "%lld", (long long)in->id);
     const char *params[] = {id};
-    ovop_pg_query(r->pg,
-                  "SELECT " SPECIALIZATION_COLUMNS ", current_date::text "
-                  "FROM registry.specializations s WHERE s.id = $1::bigint",
-                  1, params, on_withdraw_current, wc);
+    ovop_call_query(call, r->pg,
+                    "SELECT " SPECIALIZATION_COLUMNS ", current_date::text "
+                    "FROM registry.specializations s WHERE s.id = $1::bigint",
+                    1, params, on_withdraw_current, wc);
 }
 
 /* --- ListSpecializations: current and withdrawn declarations, oldest first --- */
@@ -270,7 +270,7 @@ static void on_list(PGresult *res, const char *error, void *userdata)
 {
     page_ctx_t *p = userdata;
     if (error) {
-        registry_fail_db(p->call, error);
+        ovop_call_fail_db(p->call, res, error);
         free(p);
         return;
     }
@@ -301,11 +301,11 @@ static void list_specializations(ovop_call_t *call, const ProtobufCMessage *inpu
     snprintf(after_s, sizeof(after_s), "%lld", (long long)after);
     snprintf(limit, sizeof(limit), "%u", page + 1);
     const char *params[] = {prefix, in->hs_prefix, after_s, limit};
-    ovop_pg_query(r->pg,
-                  "SELECT " SPECIALIZATION_COLUMNS " FROM registry.specializations s "
-                  "WHERE s.territory_code LIKE $1 || '%' AND s.hs6 LIKE $2 || '%' "
-                  "  AND s.id > $3::bigint ORDER BY s.id LIMIT $4::int",
-                  4, params, on_list, p);
+    ovop_call_query(call, r->pg,
+                    "SELECT " SPECIALIZATION_COLUMNS " FROM registry.specializations s "
+                    "WHERE s.territory_code LIKE $1 || '%' AND s.hs6 LIKE $2 || '%' "
+                    "  AND s.id > $3::bigint ORDER BY s.id LIMIT $4::int",
+                    4, params, on_list, p);
 }
 
 /* --- ListUnspecializedTerritories --- */
@@ -329,7 +329,7 @@ static void on_unspecialized(PGresult *res, const char *error, void *userdata)
 {
     page_ctx_t *p = userdata;
     if (error) {
-        registry_fail_db(p->call, error);
+        ovop_call_fail_db(p->call, res, error);
         free(p);
         return;
     }
@@ -366,15 +366,16 @@ static void list_unspecialized(ovop_call_t *call, const ProtobufCMessage *input,
     char limit[16];
     snprintf(limit, sizeof(limit), "%u", page + 1);
     const char *params[] = {prefix, "today", kind, after, limit};
-    ovop_pg_query(r->pg,
-                  "SELECT " REGISTRY_TERRITORY_COLUMNS " FROM registry.territories t "
-                  "WHERE t.kind = $3 AND t.code LIKE $1 || '%' AND t.code > $4 "
-                  "  AND " REGISTRY_VALID_ON(
-                      "t", "$2") " AND NOT EXISTS ("
-                                 "    SELECT 1 FROM registry.specializations s "
-                                 "     WHERE s.territory_code = t.code AND s.withdrawn_on IS NULL) "
-                                 "ORDER BY t.code LIMIT $5::int",
-                  5, params, on_unspecialized, p);
+    ovop_call_query(
+        call, r->pg,
+        "SELECT " REGISTRY_TERRITORY_COLUMNS " FROM registry.territories t "
+        "WHERE t.kind = $3 AND t.code LIKE $1 || '%' AND t.code > $4 "
+        "  AND " REGISTRY_VALID_ON(
+            "t", "$2") " AND NOT EXISTS ("
+                       "    SELECT 1 FROM registry.specializations s "
+                       "     WHERE s.territory_code = t.code AND s.withdrawn_on IS NULL) "
+                       "ORDER BY t.code LIMIT $5::int",
+        5, params, on_unspecialized, p);
 }
 
 /* --- CountSpecializations: per first-level region (oblasts and the cities of republican
@@ -385,7 +386,7 @@ static void on_counts(PGresult *res, const char *error, void *userdata)
 {
     ovop_call_t *call = userdata;
     if (error) {
-        registry_fail_db(call, error);
+        ovop_call_fail_db(call, res, error);
         return;
     }
     int n = PQntuples(res);
@@ -427,8 +428,8 @@ static void count_specializations(ovop_call_t *call, const ProtobufCMessage *inp
         return;
     }
     const char *params[] = {in->hs_prefix, kind};
-    ovop_pg_query(
-        r->pg,
+    ovop_call_query(
+        call, r->pg,
         "SELECT g.code, g.name_ru, g.name_en, g.name_ky, "
         "  (SELECT count(DISTINCT t.code) FROM registry.territories t "
         "     JOIN registry.specializations s ON s.territory_code = t.code "
@@ -447,12 +448,15 @@ static void count_specializations(ovop_call_t *call, const ProtobufCMessage *inp
         2, params, on_counts, call);
 }
 
+static const ovop_method_t methods[] = {
+    {"DeclareSpecialization", declare_specialization, NULL},
+    {"WithdrawSpecialization", withdraw_specialization, NULL},
+    {"ListSpecializations", list_specializations, NULL},
+    {"ListUnspecializedTerritories", list_unspecialized, NULL},
+    {"CountSpecializations", count_specializations, NULL},
+};
+
 void registry_specializations_register(registry_t *r)
 {
-    ovop_dispatch_t *d = ovop_daemon_dispatch(r->d);
-    ovop_dispatch_register(d, "DeclareSpecialization", declare_specialization, r);
-    ovop_dispatch_register(d, "WithdrawSpecialization", withdraw_specialization, r);
-    ovop_dispatch_register(d, "ListSpecializations", list_specializations, r);
-    ovop_dispatch_register(d, "ListUnspecializedTerritories", list_unspecialized, r);
-    ovop_dispatch_register(d, "CountSpecializations", count_specializations, r);
+    OVOP_DECLARE_METHODS(ovop_daemon_dispatch(r->d), methods, r);
 }

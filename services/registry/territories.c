@@ -89,7 +89,7 @@ typedef struct get_ctx {
 static void answer_get(get_ctx_t *g, PGresult *res, int i, const char *error)
 {
     if (error) {
-        registry_fail_db(g->call, error);
+        ovop_call_fail_db(g->call, res, error);
     } else if (i < 0) {
         if (strcmp(g->as_of, "today") == 0)
             ovop_call_fail(g->call, OVOP_NOT_FOUND, "no territory with code %s", g->code);
@@ -138,7 +138,7 @@ static void get_territory(ovop_call_t *call, const ProtobufCMessage *input, void
         return;
     }
     const char *params[] = {g->code, g->as_of};
-    ovop_pg_query(r->pg, get_sql, 2, params, on_get, g);
+    ovop_call_query(call, r->pg, get_sql, 2, params, on_get, g);
 }
 
 /* --- ListTerritories --- */
@@ -155,7 +155,7 @@ static void on_parent_checked(PGresult *res, const char *error, void *userdata)
 {
     list_ctx_t *l = userdata;
     if (error) {
-        registry_fail_db(l->call, error);
+        ovop_call_fail_db(l->call, res, error);
     } else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
         ovop_call_fail(l->call, OVOP_NOT_FOUND, "no territory with code %s to list children of",
                        l->parent);
@@ -185,7 +185,7 @@ static void on_list(PGresult *res, const char *error, void *userdata)
 {
     list_ctx_t *l = userdata;
     if (error) {
-        registry_fail_db(l->call, error);
+        ovop_call_fail_db(l->call, res, error);
         free(l);
         return;
     }
@@ -193,7 +193,7 @@ static void on_list(PGresult *res, const char *error, void *userdata)
     if (n == 0 && l->parent[0]) {
         /* An empty page: tell an unknown parent apart from a leaf. */
         const char *params[] = {l->parent, l->as_of};
-        ovop_pg_query(l->r->pg, exists_sql, 2, params, on_parent_checked, l);
+        ovop_call_query(l->call, l->r->pg, exists_sql, 2, params, on_parent_checked, l);
         return;
     }
     ovop_page_finish(l->call, res, l->page_size, &territory_page);
@@ -240,13 +240,16 @@ static void list_territories(ovop_call_t *call, const ProtobufCMessage *input, v
     char limit[16];
     snprintf(limit, sizeof(limit), "%u", l->page_size + 1);
     const char *params[] = {l->parent, l->as_of, in->kind, after, limit};
-    ovop_pg_query(r->pg, list_sql, 5, params, on_list, l);
+    ovop_call_query(call, r->pg, list_sql, 5, params, on_list, l);
 }
+
+static const ovop_method_t methods[] = {
+    {"GetTerritory", get_territory, NULL},
+    {"ListTerritories", list_territories, NULL},
+};
 
 void registry_territories_register(registry_t *r)
 {
-    ovop_dispatch_t *disp = ovop_daemon_dispatch(r->d);
     ovop_lookup_new(&r->territory_lookup, ovop_daemon_loop(r->d), r->pg, today_sql);
-    ovop_dispatch_register(disp, "GetTerritory", get_territory, r);
-    ovop_dispatch_register(disp, "ListTerritories", list_territories, r);
+    OVOP_DECLARE_METHODS(ovop_daemon_dispatch(r->d), methods, r);
 }

@@ -196,7 +196,7 @@ void territory_read_state(registry_t *r, ovop_call_t *call, const char *const *c
     q->userdata = userdata;
     const char *params[] = {arr.data, on && on[0] ? on : NULL, r->mutator.service,
                             ovop_call_request_id(call)};
-    ovop_pg_query(r->pg, state_sql, 4, params, on_state, q);
+    ovop_call_query(call, r->pg, state_sql, 4, params, on_state, q);
     ovop_buf_free(&arr);
 }
 
@@ -545,7 +545,7 @@ static void on_change_state(territory_states_t *s, const char *error, void *user
 {
     change_t *c = userdata;
     if (error)
-        registry_fail_db(c->call, error);
+        ovop_call_fail_db(c->call, NULL, error);
     else if (s->replay)
         replay_change(c, s);
     else if (c->op == CHANGE_CREATE)
@@ -683,12 +683,13 @@ static void retire_territory(ovop_call_t *call, const ProtobufCMessage *input, v
     start_change(c);
 }
 
+static const ovop_method_t methods[] = {
+    {"CreateTerritory", create_territory, NULL},     {"RenameTerritory", rename_territory, NULL},
+    {"ReparentTerritory", reparent_territory, NULL}, {"RetireTerritory", retire_territory, NULL},
+    {"ImportTerritories", territory_import, NULL},
+};
+
 void registry_territory_admin_register(registry_t *r)
 {
-    ovop_dispatch_t *d = ovop_daemon_dispatch(r->d);
-    ovop_dispatch_register(d, "CreateTerritory", create_territory, r);
-    ovop_dispatch_register(d, "RenameTerritory", rename_territory, r);
-    ovop_dispatch_register(d, "ReparentTerritory", reparent_territory, r);
-    ovop_dispatch_register(d, "RetireTerritory", retire_territory, r);
-    ovop_dispatch_register(d, "ImportTerritories", territory_import, r);
+    OVOP_DECLARE_METHODS(ovop_daemon_dispatch(r->d), methods, r);
 }

@@ -361,7 +361,7 @@ static void on_import_state(territory_states_t *s, const char *error, void *user
 {
     import_t *im = userdata;
     if (error) {
-        registry_fail_db(im->call, error);
+        ovop_call_fail_db(im->call, NULL, error);
         import_free(im);
         return;
     }

@@ -27,8 +27,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static ovop_dispatch_t *d;
     if (!d) {
         d = ovop_dispatch_new(&ovop__v1__registry__descriptor, "ovop.registry", 65536, NULL);
-        ovop_dispatch_register(d, "GetTerritory", handler, NULL);
-        ovop_dispatch_register(d, "ListTerritories", handler, NULL);
+        static const ovop_method_t methods[] = {
+            {"GetTerritory", handler, NULL},
+            {"ListTerritories", handler, NULL},
+        };
+        OVOP_DECLARE_METHODS(d, methods, NULL);
     }
     ovop_dispatch_handle(d, data, size, on_done, NULL);
     return 0;

@@ -1038,7 +1038,7 @@ static void test_illegal_transitions(void **state)
     t.border_point = "";
     t.expected_version = 1;
     assert_int_equal(call("TransitionShipment", NULL, &t.base, NULL, NULL, &rep),
-                     OVOP_FAILED_PRECONDITION);
+                     OVOP_ABORTED);
     assert_violation(rep, "expected_version", "at version 2, not 1");
     ovop__v1__reply__free_unpacked(rep, NULL);
     t.shipment_id = 987654321;

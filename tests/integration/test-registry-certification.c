@@ -467,7 +467,7 @@ static void test_rubric(void **state)
     expect_refused("SetRubric", &empty.base, OVOP_INVALID_ARGUMENT, "rubric", "required");
     /* A stale version. */
     rubric_request(&q, v + 5);
-    expect_refused("SetRubric", &q.in.base, OVOP_FAILED_PRECONDITION, "rubric.version",
+    expect_refused("SetRubric", &q.in.base, OVOP_ABORTED, "rubric.version",
                    "version 1, not 6");
 
     /* Four criteria; a retry returns the same reply and changes nothing more. */
@@ -579,7 +579,7 @@ static void test_lifecycle(void **state)
     expect_refused("DecideApplication", &d.base, OVOP_PERMISSION_DENIED, "level", "region level");
     d.level = OVOP__V1__APPROVAL_LEVEL__APPROVAL_LEVEL_REGION;
     d.version = 2;
-    expect_refused("DecideApplication", &d.base, OVOP_FAILED_PRECONDITION, "version",
+    expect_refused("DecideApplication", &d.base, OVOP_ABORTED, "version",
                    "at version 3, not 2");
 
     /* Approve: the certificate is issued in the same transaction. */
@@ -710,7 +710,7 @@ static void test_lifecycle(void **state)
                    "only an active or expired certificate");
     /* Stale. */
     ch.version = 1;
-    expect_refused("ReinstateCertificate", &ch.base, OVOP_FAILED_PRECONDITION, "version",
+    expect_refused("ReinstateCertificate", &ch.base, OVOP_ABORTED, "version",
                    "at version 2, not 1");
 
     /* Reinstate. */
@@ -900,7 +900,7 @@ static void test_score_refusals(void **state)
     score_request(&s, 987654321, 1, 35, 20, 30);
     expect_refused("ScoreApplication", &s.in.base, OVOP_NOT_FOUND, NULL, "no application");
     score_request(&s, a->id, 7, 35, 20, 30);
-    expect_refused("ScoreApplication", &s.in.base, OVOP_FAILED_PRECONDITION, "version",
+    expect_refused("ScoreApplication", &s.in.base, OVOP_ABORTED, "version",
                    "at version 1, not 7");
 
     /* Below every threshold: 0 stars, no level; approving is refused, rejecting needs a
@@ -1344,7 +1344,7 @@ static void test_ovopctl(void **state)
     const char *a17[] = {
         "rubric",      "set",        "--version", version,          "--criterion", "community=50",
         "--criterion", "quality=50", "--stars",   "50,60,70,80,90", NULL};
-    assert_int_equal(ovopctl("ctl-rubric-stale", a17), 10 + OVOP_FAILED_PRECONDITION);
+    assert_int_equal(ovopctl("ctl-rubric-stale", a17), 10 + OVOP_ABORTED);
     snprintf(version, sizeof(version), "%ld", count("SELECT version FROM registry.rubric_version"));
     const char *a18[] = {"rubric",      "set",          "--version",   version,
                          "--criterion", "community=40", "--criterion", "marketing=25",

@@ -323,9 +323,9 @@ static void test_update_and_versions(void **state)
     /* The stale version (1) is refused and changes nothing. */
     u.legal_name = "Overwritten";
     Ovop__V1__Reply *rep = NULL;
-    assert_int_equal(call("UpdateProducer", NULL, &u.base, NULL, NULL, &rep),
-                     OVOP_FAILED_PRECONDITION);
-    assert_non_null(strstr(rep->status->message, "version 2"));
+    assert_int_equal(call("UpdateProducer", NULL, &u.base, NULL, NULL, &rep), OVOP_ABORTED);
+    assert_string_equal(rep->status->reason, "VERSION_MISMATCH");
+    assert_string_equal(rep->status->domain, "ovop.registry");
     ovop__v1__reply__free_unpacked(rep, NULL);
     stored = get(p->id);
     assert_string_equal(stored->legal_name, "Toktogulov family apiary and felt");
@@ -348,7 +348,7 @@ static void test_update_and_versions(void **state)
         for (int i = 0; i < 2; i++)
             pthread_join(t[i], NULL);
         assert_true((w[0].code == OVOP_OK) != (w[1].code == OVOP_OK));
-        assert_true(w[0].code == OVOP_FAILED_PRECONDITION || w[1].code == OVOP_FAILED_PRECONDITION);
+        assert_true(w[0].code == OVOP_ABORTED || w[1].code == OVOP_ABORTED);
         Ovop__V1__Producer *after = get(p->id);
         assert_int_equal(after->version, cur->version + 1);
         protobuf_c_message_free_unpacked(&after->base, NULL);

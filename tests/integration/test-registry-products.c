@@ -157,7 +157,7 @@ static int race(racer_t r[2])
     for (int i = 0; i < 2; i++)
         pthread_join(t[i], NULL);
     assert_true((r[0].code == OVOP_OK) != (r[1].code == OVOP_OK));
-    assert_true(r[0].code == OVOP_FAILED_PRECONDITION || r[1].code == OVOP_FAILED_PRECONDITION);
+    assert_true(r[0].code == OVOP_ABORTED || r[1].code == OVOP_ABORTED);
     return r[0].code == OVOP_OK ? 0 : 1;
 }
 
@@ -611,7 +611,7 @@ static void test_update_product(void **state)
 
     /* The version read before the change is stale now. */
     u.capacity_per_month = 1;
-    expect_refused("UpdateProduct", &u.base, OVOP_FAILED_PRECONDITION, "version", "version 2");
+    expect_refused("UpdateProduct", &u.base, OVOP_ABORTED, "version", "version 2");
     u.version = 0;
     expect_refused("UpdateProduct", &u.base, OVOP_INVALID_ARGUMENT, "version", NULL);
     u.version = 2;
@@ -1104,7 +1104,7 @@ static void test_membership(void **state)
     const char *J = "JoinCooperative", *L = "LeaveCooperative";
     expect_membership_refused(J, coop, 2, apricot, "2021-04-01", OVOP_ALREADY_EXISTS, "producer_id",
                               "already a member");
-    expect_membership_refused(J, coop, 1, F.producer[DRIED], "2021-04-01", OVOP_FAILED_PRECONDITION,
+    expect_membership_refused(J, coop, 1, F.producer[DRIED], "2021-04-01", OVOP_ABORTED,
                               "version", "version 2");
     expect_membership_refused(J, coop, 2, F.producer[SUSPENDED], "2021-04-01",
                               OVOP_FAILED_PRECONDITION, "producer_id", "suspended");
@@ -1130,7 +1130,7 @@ static void test_membership(void **state)
                               "producer_id", "not a member");
     expect_membership_refused(L, coop, 2, apricot, "2999-01-01", OVOP_INVALID_ARGUMENT, "left_on",
                               "future");
-    expect_membership_refused(L, coop, 1, apricot, "2022-01-01", OVOP_FAILED_PRECONDITION,
+    expect_membership_refused(L, coop, 1, apricot, "2022-01-01", OVOP_ABORTED,
                               "version", NULL);
     assert_int_equal(membership(L, "leave-1", coop, 2, apricot, "2022-01-01", &c, &rep), OVOP_OK);
     assert_int_equal(c->version, 3);
@@ -1484,7 +1484,7 @@ static void test_ovopctl(void **state)
     snprintf(coops, sizeof(coops), "%lld", (long long)coop);
     const char *c2[] = {"coop", "join", coops, felt, "--version", "1", "--on", "2024-02-01", NULL};
     assert_int_equal(ovopctl("ctl-coop-join", c2), 0);
-    assert_int_equal(ovopctl("ctl-coop-join-again", c2), 10 + OVOP_FAILED_PRECONDITION);
+    assert_int_equal(ovopctl("ctl-coop-join-again", c2), 10 + OVOP_ABORTED);
     expect_output("ctl-coop-join-again", "version");
     const char *c3[] = {"coop", "leave", coops, felt, "--version", "2", "--on", "2024-03-01", NULL};
     assert_int_equal(ovopctl("ctl-coop-leave", c3), 0);

@@ -491,7 +491,7 @@ static void test_concurrent_renames(void **state)
         }
         for (int i = 0; i < 3; i++) {
             pthread_join(t[i], NULL);
-            if (w[i].code != OVOP_OK && w[i].code != OVOP_FAILED_PRECONDITION)
+            if (w[i].code != OVOP_OK && w[i].code != OVOP_ABORTED)
                 fail_msg("round %d: rename %d answered %d: %s", round, i, w[i].code, w[i].message);
             applied += w[i].code == OVOP_OK;
         }
@@ -1189,7 +1189,7 @@ static void test_declare_withdraw(void **state)
     const char *mw = "WithdrawSpecialization";
     w.id = d->id;
     w.version = 7;
-    expect_refused(mw, &w.base, OVOP_FAILED_PRECONDITION, "version", "at version 1, not 7");
+    expect_refused(mw, &w.base, OVOP_ABORTED, "version", "at version 1, not 7");
     w.version = 1;
     w.withdrawn_on = "2000-01-01";
     expect_refused(mw, &w.base, OVOP_INVALID_ARGUMENT, "withdrawn_on", "between");
@@ -1210,7 +1210,7 @@ static void test_declare_withdraw(void **state)
     assert_int_equal(count("SELECT count(*) FROM bus.events WHERE type = "
                            "'ovop.registry.specialization.withdrawn' AND hs6 = '" FELT "'"),
                      1);
-    expect_refused(mw, &w.base, OVOP_FAILED_PRECONDITION, "version", "at version 2, not 1");
+    expect_refused(mw, &w.base, OVOP_ABORTED, "version", "at version 2, not 1");
     w.version = 2;
     expect_refused(mw, &w.base, OVOP_FAILED_PRECONDITION, "id", "already withdrawn");
     w.id = 987654;

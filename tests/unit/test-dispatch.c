@@ -65,8 +65,8 @@ static ovop_dispatch_t *new_dispatch(ovop_metrics_t *m)
 {
     ovop_dispatch_t *d =
         ovop_dispatch_new(&ovop__v1__registry__descriptor, "ovop.registry", 4096, m);
-    assert_int_equal(ovop_dispatch_register(d, "GetTerritory", handler_get, NULL), 0);
-    assert_int_equal(ovop_dispatch_register(d, "NoSuchMethod", handler_get, NULL), -ENOENT);
+    static const ovop_method_t methods[] = {{"GetTerritory", handler_get, NULL}};
+    assert_int_equal(OVOP_DECLARE_METHODS(d, methods, NULL), 0);
     return d;
 }
 
