@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "page.h"
 #include "util.h"
 
 bool ovop_check_text(ovop_call_t *call, const char *field, const char *value, size_t max,
@@ -33,20 +34,20 @@ bool ovop_check_text(ovop_call_t *call, const char *field, const char *value, si
     return true;
 }
 
-bool ovop_check_page_token(ovop_call_t *call, const char *token, const char *prefix,
-                           int64_t *ret_after)
+bool ovop_check_page_token(ovop_call_t *call, const char *token, int64_t *ret_after)
 {
-    size_t pl = strlen(prefix);
+    const char *key;
     *ret_after = 0;
     if (!token[0])
         return true;
+    if (!ovop_page_token_read(call, token, &key))
+        return false;
     char *end = NULL;
-    long long v = -1;
-    if (strncmp(token, prefix, pl) == 0 && token[pl] >= '0' && token[pl] <= '9')
-        v = strtoll(token + pl, &end, 10);
+    long long v = key[0] >= '0' && key[0] <= '9' ? strtoll(key, &end, 10) : -1;
     if (v < 0 || !end || *end != '\0') {
         ovop_call_violation(call, "page_token",
                             "is not a token this service returned; start without one");
+        ovop_call_reason(call, "PAGE_TOKEN_INVALID");
         return false;
     }
     *ret_after = v;

@@ -14,10 +14,9 @@
 bool ovop_check_text(ovop_call_t *call, const char *field, const char *value, size_t max,
                      bool required);
 
-/* A keyset page token "<prefix><id>" that the service issued: *ret_after = id (0 for an
- * empty token). Adds a violation on page_token otherwise. */
-bool ovop_check_page_token(ovop_call_t *call, const char *token, const char *prefix,
-                           int64_t *ret_after);
+/* A keyset page token that the service issued for this request (see page.h) whose key is an
+ * id: *ret_after = id (0 for an empty token). Adds a violation on page_token otherwise. */
+bool ovop_check_page_token(ovop_call_t *call, const char *token, int64_t *ret_after);
 
 /* page_size 0 means def; over max adds a violation. Returns the size to use. */
 unsigned ovop_check_page_size(ovop_call_t *call, unsigned page_size, unsigned def, unsigned max);

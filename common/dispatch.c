@@ -256,6 +256,11 @@ const char *ovop_call_caller(const ovop_call_t *c)
     return c->req->caller;
 }
 
+const ProtobufCMessage *ovop_call_input(const ovop_call_t *c)
+{
+    return c->input;
+}
+
 int64_t ovop_call_deadline(const ovop_call_t *c)
 {
     return c->deadline;
@@ -368,12 +373,10 @@ void *ovop_call_encode_ok(const ovop_call_t *c, const ProtobufCMessage *output, 
 void ovop_call_fingerprint(const ovop_call_t *c, char out[static 17])
 {
     /* FNV-1a, 64 bits, over the method name, a separator and the body. */
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (const char *p = c->req->method; *p; p++)
-        h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
-    h = (h ^ 0xff) * 0x100000001b3ULL;
-    for (size_t i = 0; i < c->req->body.len; i++)
-        h = (h ^ c->req->body.data[i]) * 0x100000001b3ULL;
+    static const uint8_t sep = 0xff;
+    uint64_t h = ovop_fnv1a(OVOP_FNV_INIT, c->req->method, strlen(c->req->method));
+    h = ovop_fnv1a(h, &sep, 1);
+    h = ovop_fnv1a(h, c->req->body.data, c->req->body.len);
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 

@@ -70,6 +70,8 @@ unsigned ovop_dispatch_inflight(const ovop_dispatch_t *d);
 const char *ovop_call_request_id(const ovop_call_t *c);
 const char *ovop_call_method(const ovop_call_t *c);
 const char *ovop_call_caller(const ovop_call_t *c);
+/* The decoded input message (of the method's input type). */
+const ProtobufCMessage *ovop_call_input(const ovop_call_t *c);
 /* Monotonic deadline in µs (ovop_mono_us() scale), counted from the request's arrival; 0 when
  * the caller set none. Pass it to ovop_pg_query_until() (or use ovop_call_query()). */
 int64_t ovop_call_deadline(const ovop_call_t *c);

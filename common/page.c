@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util.h"
 
@@ -14,6 +15,68 @@ const ProtobufCFieldDescriptor *ovop_pb_field(const ProtobufCMessageDescriptor *
     const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(desc, name);
     assert(f && f->label == label && f->type == type);
     return f;
+}
+
+#define TOKEN_VERSION "p2."
+#define TOKEN_MAX     512
+
+/* The hash a token is bound to: the method and the request without its paging fields. */
+static uint64_t request_hash(ovop_call_t *call)
+{
+    const ProtobufCMessage *in = ovop_call_input(call);
+    const ProtobufCMessageDescriptor *desc = in->descriptor;
+    ProtobufCMessage *copy = ovop_call_alloc(call, desc->sizeof_message);
+    memcpy(copy, in, desc->sizeof_message); /* shallow: packing only reads it */
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(desc, "page_token");
+    if (f && f->type == PROTOBUF_C_TYPE_STRING && f->label == PROTOBUF_C_LABEL_NONE)
+        *(const char **)((char *)copy + f->offset) = "";
+    f = protobuf_c_message_descriptor_get_field_by_name(desc, "page_size");
+    if (f && f->type == PROTOBUF_C_TYPE_UINT32 && f->label == PROTOBUF_C_LABEL_NONE)
+        *(uint32_t *)((char *)copy + f->offset) = 0;
+    size_t n = protobuf_c_message_get_packed_size(copy);
+    uint8_t *buf = ovop_call_alloc(call, n ? n : 1);
+    protobuf_c_message_pack(copy, buf);
+    const char *method = ovop_call_method(call);
+    uint64_t h = ovop_fnv1a(OVOP_FNV_INIT, method, strlen(method) + 1);
+    return ovop_fnv1a(h, buf, n);
+}
+
+char *ovop_page_token_make(ovop_call_t *call, const char *key)
+{
+    char *raw = ovop_call_printf(call, TOKEN_VERSION "%016llx.%s",
+                                 (unsigned long long)request_hash(call), key);
+    char *enc = ovop_base64url_encode(raw, strlen(raw));
+    char *token = ovop_call_strdup(call, enc);
+    free(enc);
+    return token;
+}
+
+bool ovop_page_token_read(ovop_call_t *call, const char *token, const char **ret_key)
+{
+    *ret_key = "";
+    if (!token[0])
+        return true;
+    size_t n = 0;
+    char *raw = strlen(token) <= TOKEN_MAX ? ovop_base64url_decode(token, &n) : NULL;
+    char want[64];
+    snprintf(want, sizeof(want), TOKEN_VERSION "%016llx.", (unsigned long long)request_hash(call));
+    size_t wl = strlen(want);
+    bool ok = raw && n > wl && strlen(raw) == n && strncmp(raw, want, 3) == 0;
+    if (ok && strncmp(raw, want, wl) != 0) {
+        ovop_call_violation(call, "page_token",
+                            "was issued for a request with other filters; repeat that request's "
+                            "filters or start without a token");
+    } else if (!ok) {
+        ovop_call_violation(call, "page_token",
+                            "is not a token this service returned; start without one");
+    } else {
+        *ret_key = ovop_call_strdup(call, raw + wl);
+    }
+    free(raw);
+    if (!ok || !(*ret_key)[0])
+        ovop_call_reason(call, "PAGE_TOKEN_INVALID");
+    return ok && (*ret_key)[0];
 }
 
 void ovop_page_finish(ovop_call_t *call, PGresult *res, unsigned page_size, const ovop_page_t *page)
@@ -36,10 +99,9 @@ void ovop_page_finish(ovop_call_t *call, PGresult *res, unsigned page_size, cons
     protobuf_c_message_init(page->response, out);
     *(size_t *)((char *)out + rows_f->quantifier_offset) = n;
     *(ProtobufCMessage ***)((char *)out + rows_f->offset) = ptrs;
-    char token[128] = "";
+    char *token = "";
     if (more && n > 0)
-        snprintf(token, sizeof(token), "%s%s", page->token_prefix,
-                 PQgetvalue(res, (int)n - 1, page->key_column));
+        token = ovop_page_token_make(call, PQgetvalue(res, (int)n - 1, page->key_column));
     *(char **)((char *)out + token_f->offset) = token;
     ovop_call_finish(call, out);
     for (size_t i = 0; page->free_row && i < n; i++)

@@ -1,12 +1,18 @@
 /* One page of a list method's answer. Its query fetched up to page_size + 1 rows in key
  * order (the extra row only says that a next page exists); each shown row is decoded into
  * a record whose first member is the row's message, the records fill the response's
- * repeated field, and next_page_token is the prefix and the key column of the last row
- * shown (the column the query orders by and continues after). */
+ * repeated field, and next_page_token carries the key column of the last row shown (the
+ * column the query orders by and continues after).
+ *
+ * Page tokens are opaque (base64url) and bound to the request they continue (AIP-158): they
+ * hold the key and a hash of the method and of every field of the request but page_token and
+ * page_size, so a token reused with other filters is refused (PAGE_TOKEN_INVALID), never
+ * silently applied to another listing. */
 #pragma once
 
 #include <libpq-fe.h>
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "dispatch.h"
@@ -19,9 +25,15 @@ typedef struct ovop_page {
     void (*decode)(PGresult *res, int i, void *row);
     /* Frees what decode allocated in row (not row itself); may be NULL. */
     void (*free_row)(void *row);
-    const char *token_prefix;
     int key_column;
 } ovop_page_t;
+
+/* The token continuing after `key` for the call's request (in the call's arena). */
+char *ovop_page_token_make(ovop_call_t *call, const char *key);
+/* Reads a token issued by ovop_page_token_make for a request like the call's: *ret_key (in
+ * the call's arena; "" for an empty token). Otherwise adds a violation on page_token, sets
+ * the reason PAGE_TOKEN_INVALID and returns false. */
+bool ovop_page_token_read(ovop_call_t *call, const char *token, const char **ret_key);
 
 /* The field `name` of desc, which must exist with the given label and type (a message that
  * lacks it is a programming error: asserted). For code that fills messages by descriptor,

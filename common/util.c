@@ -266,3 +266,62 @@ bool ovop_date_valid(const char *s)
         max = 29;
     return d <= max;
 }
+
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+char *ovop_base64url_encode(const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    char *out = xmalloc((n + 2) / 3 * 4 + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < n)
+            v |= p[i + 2];
+        out[o++] = b64url[(v >> 18) & 63];
+        out[o++] = b64url[(v >> 12) & 63];
+        if (i + 1 < n)
+            out[o++] = b64url[(v >> 6) & 63];
+        if (i + 2 < n)
+            out[o++] = b64url[v & 63];
+    }
+    out[o] = '\0';
+    return out;
+}
+
+char *ovop_base64url_decode(const char *s, size_t *ret_len)
+{
+    size_t n = strlen(s);
+    if (n % 4 == 1)
+        return NULL;
+    char *out = xmalloc(n / 4 * 3 + 3);
+    size_t o = 0;
+    uint32_t v = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *at = strchr(b64url, s[i]);
+        if (!s[i] || !at) {
+            free(out);
+            return NULL;
+        }
+        v = (v << 6) | (uint32_t)(at - b64url);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (char)((v >> bits) & 0xff);
+        }
+    }
+    out[o] = '\0';
+    *ret_len = o;
+    return out;
+}
+
+uint64_t ovop_fnv1a(uint64_t h, const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}

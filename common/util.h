@@ -61,3 +61,13 @@ void ovop_buf_printf(ovop_buf_t *b, const char *fmt, ...) OVOP_PRINTF(2, 3);
 
 /* True when s is a real calendar date written YYYY-MM-DD (years 1900..9999). */
 bool ovop_date_valid(const char *s);
+
+/* base64url (RFC 4648 §5) without padding, malloc'd and NUL-terminated. */
+char *ovop_base64url_encode(const void *p, size_t n);
+/* Decodes s (no padding, no other characters) into a malloc'd buffer with a NUL after it;
+ * NULL when s is not base64url. */
+char *ovop_base64url_decode(const char *s, size_t *ret_len);
+
+/* 64-bit FNV-1a of n bytes, continuing from h (start with OVOP_FNV_INIT). */
+#define OVOP_FNV_INIT 0xcbf29ce484222325ULL
+uint64_t ovop_fnv1a(uint64_t h, const void *p, size_t n);

@@ -8,8 +8,6 @@
 #include "log.h"
 #include "page.h"
 
-#define LIST_TOKEN    "s1."
-#define HISTORY_TOKEN "h1."
 #define MAX_DOCS      64 /* document types a shipment can need: fewer than this */
 
 /* Columns of a shipment, in the order shipment_from_row reads them; GET_COLUMNS adds the
@@ -588,7 +586,6 @@ static const ovop_page_t shipment_page = {
     .row_size = sizeof(shipment_row_t),
     .decode = shipment_decode,
     .free_row = shipment_free,
-    .token_prefix = LIST_TOKEN,
     .key_column = 0,
 };
 
@@ -633,7 +630,7 @@ static void list_shipments(ovop_call_t *call, const ProtobufCMessage *input, voi
     if (!departed && in->date_basis != OVOP__V1__SHIPMENT_DATE_BASIS__SHIPMENT_DATE_BASIS_CREATED)
         ovop_call_violation(call, "date_basis", "must be CREATED or DEPARTED");
     unsigned page = exports_page_size(call, in->page_size);
-    ovop_check_page_token(call, in->page_token, LIST_TOKEN, &after);
+    ovop_check_page_token(call, in->page_token, &after);
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
         return;
@@ -738,7 +735,6 @@ static const ovop_page_t history_page = {
     .row_size = sizeof(Ovop__V1__HistoryEntry),
     .decode = history_decode,
     .free_row = NULL,
-    .token_prefix = HISTORY_TOKEN,
     .key_column = 0,
 };
 
@@ -773,7 +769,7 @@ static void get_history(ovop_call_t *call, const ProtobufCMessage *input, void *
         ovop_call_violation(call, "shipment_id", "must be a shipment id, got %lld",
                             (long long)in->shipment_id);
     unsigned page = exports_page_size(call, in->page_size);
-    ovop_check_page_token(call, in->page_token, HISTORY_TOKEN, &after);
+    ovop_check_page_token(call, in->page_token, &after);
     if (after > INT32_MAX)
         ovop_call_violation(call, "page_token",
                             "is not a token this service returned; start without one");

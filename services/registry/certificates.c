@@ -14,7 +14,6 @@
 
 #define MAX_REASON        500
 #define MAX_CERT_SEQUENCE 999999
-#define TOKEN_PREFIX      "c1."
 
 static const char *const status_names[] = {"", "active", "suspended", "revoked", "expired"};
 
@@ -305,7 +304,6 @@ static const ovop_page_t cert_page = {
     .row_size = sizeof(Ovop__V1__Certificate),
     .decode = cert_decode,
     .free_row = NULL,
-    .token_prefix = TOKEN_PREFIX,
     .key_column = 0,
 };
 
@@ -343,14 +341,9 @@ static void list_certificates(ovop_call_t *call, const ProtobufCMessage *input, 
         ovop_call_violation(call, "status", "unknown certificate status %d", (int)in->status);
     unsigned page =
         ovop_check_page_size(call, in->page_size, REGISTRY_DEFAULT_PAGE, REGISTRY_MAX_PAGE);
-    if (in->page_token[0]) {
-        size_t pl = strlen(TOKEN_PREFIX);
-        if (strncmp(in->page_token, TOKEN_PREFIX, pl) == 0 && number_valid(in->page_token + pl))
-            after = in->page_token + pl;
-        else
-            ovop_call_violation(call, "page_token",
-                                "is not a token this service returned; start without one");
-    }
+    if (ovop_page_token_read(call, in->page_token, &after) && after[0] && !number_valid(after))
+        ovop_call_violation(call, "page_token",
+                            "is not a token this service returned; start without one");
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
         return;

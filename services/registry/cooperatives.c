@@ -9,7 +9,6 @@
 #include "ovop/v1/registry.pb-c.h"
 #include "registry.h"
 
-#define TOKEN_PREFIX "c1."
 #define MAX_NAME     300
 #define MAX_FOUNDERS 200
 
@@ -398,7 +397,6 @@ static const ovop_page_t coop_page = {
     .row_size = sizeof(coop_row_t),
     .decode = coop_decode,
     .free_row = coop_free,
-    .token_prefix = TOKEN_PREFIX,
     .key_column = 0,
 };
 
@@ -444,7 +442,7 @@ static void list_cooperatives(ovop_call_t *call, const ProtobufCMessage *input, 
     check_hs_prefix(call, "hs_prefix", in->hs_prefix, false);
     unsigned page =
         ovop_check_page_size(call, in->page_size, REGISTRY_DEFAULT_PAGE, REGISTRY_MAX_PAGE);
-    ovop_check_page_token(call, in->page_token, TOKEN_PREFIX, &after);
+    ovop_check_page_token(call, in->page_token, &after);
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
         return;

@@ -10,7 +10,6 @@
 #include "registry.h"
 
 #define MAX_MEMBERS  200
-#define TOKEN_PREFIX "p1."
 
 static const char *const kind_names[] = {"", "individual", "family_group", "cooperative", "sme"};
 static const char *const status_names[] = {"", "active", "suspended", "closed"};
@@ -539,7 +538,6 @@ static const ovop_page_t producer_page = {
     .row_size = sizeof(producer_row_t),
     .decode = producer_decode,
     .free_row = producer_free,
-    .token_prefix = TOKEN_PREFIX,
     .key_column = 0,
 };
 
@@ -583,7 +581,7 @@ static void list_producers(ovop_call_t *call, const ProtobufCMessage *input, voi
         ovop_call_violation(call, "kind", "unknown kind %d", (int)in->kind);
     unsigned page =
         ovop_check_page_size(call, in->page_size, REGISTRY_DEFAULT_PAGE, REGISTRY_MAX_PAGE);
-    ovop_check_page_token(call, in->page_token, TOKEN_PREFIX, &after);
+    ovop_check_page_token(call, in->page_token, &after);
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
         return;

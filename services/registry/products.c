@@ -10,7 +10,6 @@
 #include "ovop/v1/registry.pb-c.h"
 #include "registry.h"
 
-#define TOKEN_PREFIX     "pd1."
 #define MAX_NAME         200
 #define MAX_CATEGORY     100
 #define MAX_UNIT         8
@@ -561,7 +560,6 @@ static const ovop_page_t product_page = {
     .row_size = sizeof(product_row_t),
     .decode = product_decode,
     .free_row = product_free,
-    .token_prefix = TOKEN_PREFIX,
     .key_column = 0,
 };
 
@@ -605,7 +603,7 @@ static void list_products(ovop_call_t *call, const ProtobufCMessage *input, void
                             (int)in->certification);
     unsigned page =
         ovop_check_page_size(call, in->page_size, REGISTRY_DEFAULT_PAGE, REGISTRY_MAX_PAGE);
-    ovop_check_page_token(call, in->page_token, TOKEN_PREFIX, &after);
+    ovop_check_page_token(call, in->page_token, &after);
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
         return;

@@ -9,8 +9,6 @@
 #include "registry.h"
 
 #define MAX_NARRATIVE          2000
-#define TOKEN_PREFIX           "s1."
-#define TERRITORY_TOKEN_PREFIX "t1."
 
 /* Kinds of territory that declare specializations (the SQL function checks the same list). */
 static const char *const declaring_kinds[] = {"village",    "town",  "city_oblast",
@@ -262,7 +260,6 @@ static const ovop_page_t specialization_page = {
     .row_size = sizeof(Ovop__V1__Specialization),
     .decode = specialization_decode,
     .free_row = NULL,
-    .token_prefix = TOKEN_PREFIX,
     .key_column = 0,
 };
 
@@ -289,7 +286,7 @@ static void list_specializations(ovop_call_t *call, const ProtobufCMessage *inpu
     check_hs_prefix(call, in->hs_prefix);
     unsigned page =
         ovop_check_page_size(call, in->page_size, REGISTRY_DEFAULT_PAGE, REGISTRY_MAX_PAGE);
-    ovop_check_page_token(call, in->page_token, TOKEN_PREFIX, &after);
+    ovop_check_page_token(call, in->page_token, &after);
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
         return;
@@ -321,7 +318,6 @@ static const ovop_page_t unspecialized_page = {
     .row_size = sizeof(registry_territory_row_t),
     .decode = unspecialized_decode,
     .free_row = NULL,
-    .token_prefix = TERRITORY_TOKEN_PREFIX,
     .key_column = 0,
 };
 
@@ -348,14 +344,10 @@ static void list_unspecialized(ovop_call_t *call, const ProtobufCMessage *input,
     const char *kind = check_kind(call, in->kind);
     unsigned page =
         ovop_check_page_size(call, in->page_size, REGISTRY_DEFAULT_PAGE, REGISTRY_MAX_PAGE);
-    if (in->page_token[0]) {
-        const char *t = in->page_token;
-        if (strncmp(t, TERRITORY_TOKEN_PREFIX, 3) != 0 || !registry_soate_valid(t + 3, &why))
-            ovop_call_violation(call, "page_token",
-                                "is not a token this service returned; start without one");
-        else
-            after = t + 3;
-    }
+    if (ovop_page_token_read(call, in->page_token, &after) && after[0] &&
+        !registry_soate_valid(after, &why))
+        ovop_call_violation(call, "page_token",
+                            "is not a token this service returned; start without one");
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
         return;

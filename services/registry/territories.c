@@ -11,7 +11,6 @@
 
 #define DEFAULT_PAGE 100
 #define MAX_PAGE     1000
-#define TOKEN_PREFIX "t1."
 
 static const char *const kinds[] = {"republic",    "oblast",        "city_republican",
                                     "city_oblast", "city_district", "rayon",
@@ -177,7 +176,6 @@ static const ovop_page_t territory_page = {
     .row_size = sizeof(registry_territory_row_t),
     .decode = territory_decode,
     .free_row = NULL,
-    .token_prefix = TOKEN_PREFIX,
     .key_column = 0,
 };
 
@@ -217,14 +215,10 @@ static void list_territories(ovop_call_t *call, const ProtobufCMessage *input, v
     if (in->page_size > MAX_PAGE)
         ovop_call_violation(call, "page_size", "must be at most %d, got %u", MAX_PAGE,
                             in->page_size);
-    if (in->page_token[0]) {
-        const char *t = in->page_token;
-        if (strncmp(t, TOKEN_PREFIX, 3) != 0 || !registry_soate_valid(t + 3, &why))
-            ovop_call_violation(call, "page_token",
-                                "is not a token this service returned; start without one");
-        else
-            after = t + 3;
-    }
+    if (ovop_page_token_read(call, in->page_token, &after) && after[0] &&
+        !registry_soate_valid(after, &why))
+        ovop_call_violation(call, "page_token",
+                            "is not a token this service returned; start without one");
     const char *as_of = as_of_param(call, in->as_of);
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
