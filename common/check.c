@@ -85,3 +85,18 @@ char *ovop_bytea_message(const ProtobufCMessage *m)
     free(buf);
     return s;
 }
+
+char *ovop_call_bytea(ovop_call_t *call, const ProtobufCMessage *m)
+{
+    char *s = ovop_bytea_message(m);
+    char *copy = ovop_call_strdup(call, s);
+    free(s);
+    return copy;
+}
+
+char *ovop_call_uuid(ovop_call_t *call)
+{
+    char uuid[37];
+    ovop_uuid4(uuid);
+    return ovop_call_strdup(call, uuid);
+}

@@ -21,8 +21,11 @@ bool ovop_check_page_token(ovop_call_t *call, const char *token, int64_t *ret_af
 /* page_size 0 means def; over max adds a violation. Returns the size to use. */
 unsigned ovop_check_page_size(ovop_call_t *call, unsigned page_size, unsigned def, unsigned max);
 
-
 /* PostgreSQL's hex text form of bytea ("\x0a1b..."), malloc'd. */
 char *ovop_bytea_hex(const void *p, size_t n);
 /* A message encoded, in that form. */
 char *ovop_bytea_message(const ProtobufCMessage *m);
+/* The same in the call's arena. */
+char *ovop_call_bytea(ovop_call_t *call, const ProtobufCMessage *m);
+/* A new random UUID (an event id) in the call's arena. */
+char *ovop_call_uuid(ovop_call_t *call);

@@ -144,9 +144,11 @@ static void send_mutation(mutation_t *mu)
     ovop_call_query(mu->call, mu->pg, mu->sql, mu->n, mu->params, on_result, mu);
 }
 
-void ovop_mutate(ovop_call_t *call, const ovop_mutator_t *m, const char *sql, int n_args,
-                 const char *const *args, const ProtobufCMessage *output)
+void ovop_mutate(ovop_call_t *call, const ovop_mutator_t *m, const char *function,
+                 const ovop_arg_t *args, size_t n_args, const ProtobufCMessage *output)
 {
+    static const char *const conventional[CONVENTIONAL_PARAMS] = {"p_service", "p_request_id",
+                                                                  "p_method", "p_fp", "p_reply"};
     char fingerprint[17];
     size_t len;
     uint8_t *reply = ovop_call_encode_ok(call, output, &len);
@@ -155,6 +157,48 @@ void ovop_mutate(ovop_call_t *call, const ovop_mutator_t *m, const char *sql, in
     ovop_call_fingerprint(call, fingerprint);
 
     /* Kept in the call's arena: a retry after a serialization failure sends them again. */
+    int n = CONVENTIONAL_PARAMS + (int)n_args;
+    const char **params = ovop_call_alloc(call, (size_t)n * sizeof(char *));
+    params[0] = m->service;
+    params[1] = ovop_call_request_id(call);
+    params[2] = ovop_call_method(call);
+    params[3] = ovop_call_strdup(call, fingerprint);
+    params[4] = ovop_call_strdup(call, reply_hex);
+    free(reply_hex);
+    ovop_buf_t sql;
+    ovop_buf_init(&sql);
+    ovop_buf_printf(&sql, "SELECT * FROM %s(", function);
+    for (int i = 0; i < n; i++) {
+        const char *name =
+            i < CONVENTIONAL_PARAMS ? conventional[i] : args[i - CONVENTIONAL_PARAMS].name;
+        ovop_buf_printf(&sql, "%s%s => $%d", i ? ", " : "", name, i + 1);
+        if (i >= CONVENTIONAL_PARAMS) {
+            const char *v = args[i - CONVENTIONAL_PARAMS].value;
+            params[i] = v ? ovop_call_strdup(call, v) : NULL;
+        }
+    }
+    ovop_buf_puts(&sql, ")");
+
+    mutation_t *mu = xcalloc(1, sizeof(*mu));
+    mu->call = call;
+    mu->pg = m->pg;
+    mu->sequencer = m->sequencer;
+    mu->sql = ovop_call_strdup(call, sql.data);
+    mu->params = params;
+    mu->n = n;
+    ovop_buf_free(&sql);
+    send_mutation(mu);
+}
+
+void ovop_mutate_sql(ovop_call_t *call, const ovop_mutator_t *m, const char *sql, int n_args,
+                     const char *const *args, const ProtobufCMessage *output)
+{
+    char fingerprint[17];
+    size_t len;
+    uint8_t *reply = ovop_call_encode_ok(call, output, &len);
+    char *reply_hex = ovop_bytea_hex(reply, len);
+    free(reply);
+    ovop_call_fingerprint(call, fingerprint);
     int n = CONVENTIONAL_PARAMS + n_args;
     const char **params = ovop_call_alloc(call, (size_t)n * sizeof(char *));
     params[0] = m->service;
@@ -162,10 +206,9 @@ void ovop_mutate(ovop_call_t *call, const ovop_mutator_t *m, const char *sql, in
     params[2] = ovop_call_method(call);
     params[3] = ovop_call_strdup(call, fingerprint);
     params[4] = ovop_call_strdup(call, reply_hex);
+    free(reply_hex);
     for (int i = 0; i < n_args; i++)
         params[CONVENTIONAL_PARAMS + i] = args[i] ? ovop_call_strdup(call, args[i]) : NULL;
-    free(reply_hex);
-
     mutation_t *mu = xcalloc(1, sizeof(*mu));
     mu->call = call;
     mu->pg = m->pg;

@@ -21,10 +21,26 @@ typedef struct ovop_mutator {
     const char *service;         /* e.g. "ovop.registry" */
 } ovop_mutator_t;
 
-/* Runs `sql` with the five conventional parameters ($1..$5) followed by args ($6...), the
- * reply being ovop_call_encode_ok(call, output); finishes the call with the outcome. */
-void ovop_mutate(ovop_call_t *call, const ovop_mutator_t *m, const char *sql, int n_args,
-                 const char *const *args, const ProtobufCMessage *output);
+/* A named argument of a mutation function: `name => value` (value NULL for SQL NULL). */
+typedef struct ovop_arg {
+    const char *name;
+    const char *value;
+} ovop_arg_t;
+
+/* Calls the SQL function `function` (e.g. "registry.change_certificate") in named notation:
+ * the five conventional parameters (p_service, p_request_id, p_method, p_fp, p_reply, the
+ * reply being ovop_call_encode_ok(call, output)) and then each of args by its name, so an
+ * argument can never land in another's place, a misspelt name fails when the statement is
+ * prepared, and a parameter added with a default leaves old callers working. Finishes the
+ * call with the outcome. */
+void ovop_mutate(ovop_call_t *call, const ovop_mutator_t *m, const char *function,
+                 const ovop_arg_t *args, size_t n_args, const ProtobufCMessage *output);
+/* Deprecated, being replaced by ovop_mutate: `sql` with the five conventional parameters
+ * ($1..$5) followed by args ($6...) by position. */
+void ovop_mutate_sql(ovop_call_t *call, const ovop_mutator_t *m, const char *sql, int n_args,
+                     const char *const *args, const ProtobufCMessage *output);
+#define OVOP_MUTATE(call, m, function, args, output)                                               \
+    ovop_mutate((call), (m), (function), (args), OVOP_ARRAY_SIZE(args), (output))
 
 /* The status of a refusal outcome of the convention ("invalid" is INVALID_ARGUMENT,
  * "not_found" NOT_FOUND, "stale" ABORTED...), OVOP_INTERNAL for an outcome it does not
@@ -36,4 +52,3 @@ const char *ovop_mutation_reason(const char *outcome);
  * message): the reply for ok and replay (kicking seq, which may be NULL, after ok), the
  * status of a refusal otherwise. For handlers whose statement answers many requests. */
 void ovop_mutation_finish(ovop_call_t *call, PGresult *res, int row, ovop_sequencer_t *seq);
-

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+#include "pbrow.h"
 #include "util.h"
 
 const ProtobufCFieldDescriptor *ovop_pb_field(const ProtobufCMessageDescriptor *desc,
@@ -79,34 +81,60 @@ bool ovop_page_token_read(ovop_call_t *call, const char *token, const char **ret
     return ok && (*ret_key)[0];
 }
 
+/* Decodes the shown rows by column name into messages in the call's arena. */
+static ProtobufCMessage **decode_by_name(ovop_call_t *call, PGresult *res, size_t n,
+                                         const ProtobufCFieldDescriptor *rows_f)
+{
+    ProtobufCMessage **ptrs = ovop_call_alloc(call, (n + 1) * sizeof(*ptrs));
+    ovop_rowmap_t *map = ovop_rowmap_new(ovop_call_arena(call), rows_f->descriptor, res);
+    for (size_t i = 0; i < n; i++) {
+        const char *why = "";
+        ptrs[i] = ovop_rowmap_decode(map, res, (int)i, &why);
+        if (!ptrs[i]) {
+            log_error_rid(ovop_call_request_id(call), "%s: column %s of row %zu does not convert",
+                          ovop_call_method(call), why, i);
+            return NULL;
+        }
+    }
+    return ptrs;
+}
+
 void ovop_page_finish(ovop_call_t *call, PGresult *res, unsigned page_size, const ovop_page_t *page)
 {
     const ProtobufCFieldDescriptor *rows_f = ovop_pb_field(
         page->response, page->rows, PROTOBUF_C_LABEL_REPEATED, PROTOBUF_C_TYPE_MESSAGE);
     const ProtobufCFieldDescriptor *token_f = ovop_pb_field(
         page->response, "next_page_token", PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_STRING);
+    int key = PQfnumber(res, page->key);
+    assert(key >= 0); /* the statement and its page description disagree */
     size_t n = (size_t)PQntuples(res);
     bool more = n > page_size;
     if (more)
         n = page_size;
-    char *rows = xcalloc(n + 1, page->row_size);
-    ProtobufCMessage **ptrs = xcalloc(n + 1, sizeof(*ptrs));
-    for (size_t i = 0; i < n; i++) {
-        page->decode(res, (int)i, rows + i * page->row_size);
-        ptrs[i] = (ProtobufCMessage *)(rows + i * page->row_size);
+    char *rows = NULL;
+    ProtobufCMessage **ptrs;
+    if (page->decode) {
+        rows = xcalloc(n + 1, page->row_size);
+        ptrs = ovop_call_alloc(call, (n + 1) * sizeof(*ptrs));
+        for (size_t i = 0; i < n; i++) {
+            page->decode(res, (int)i, rows + i * page->row_size);
+            ptrs[i] = (ProtobufCMessage *)(rows + i * page->row_size);
+        }
+    } else if (!(ptrs = decode_by_name(call, res, n, rows_f))) {
+        ovop_call_fail_reason(call, OVOP_INTERNAL, "INTERNAL",
+                              "internal error; it has been logged with request id %.128s",
+                              ovop_call_request_id(call));
+        return;
     }
-    ProtobufCMessage *out = xcalloc(1, page->response->sizeof_message);
-    protobuf_c_message_init(page->response, out);
+    ProtobufCMessage *out = ovop_call_message(call, page->response);
     *(size_t *)((char *)out + rows_f->quantifier_offset) = n;
     *(ProtobufCMessage ***)((char *)out + rows_f->offset) = ptrs;
     char *token = "";
     if (more && n > 0)
-        token = ovop_page_token_make(call, PQgetvalue(res, (int)n - 1, page->key_column));
+        token = ovop_page_token_make(call, PQgetvalue(res, (int)n - 1, key));
     *(char **)((char *)out + token_f->offset) = token;
     ovop_call_finish(call, out);
     for (size_t i = 0; page->free_row && i < n; i++)
         page->free_row(rows + i * page->row_size);
-    free(out);
-    free(ptrs);
     free(rows);
 }

@@ -20,12 +20,13 @@
 typedef struct ovop_page {
     const ProtobufCMessageDescriptor *response; /* has `rows` and next_page_token */
     const char *rows;                           /* its repeated message field */
-    size_t row_size;                            /* a decoded record, its message first */
-    /* Decodes row i of res into the zeroed record row. */
+    const char *key; /* the column the query orders by and continues after */
+    /* Rows decode by column name into the rows field's message type (pbrow.h), unless a
+     * decode function is given: then row i of res goes into the zeroed record row (of
+     * row_size bytes, its message first), and free_row (may be NULL) frees what it kept. */
     void (*decode)(PGresult *res, int i, void *row);
-    /* Frees what decode allocated in row (not row itself); may be NULL. */
     void (*free_row)(void *row);
-    int key_column;
+    size_t row_size;
 } ovop_page_t;
 
 /* The token continuing after `key` for the call's request (in the call's arena). */

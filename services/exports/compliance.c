@@ -69,7 +69,7 @@ static void on_preview(PGresult *res, const char *error, void *userdata)
                           at,
                           uuid,
                           event};
-    ovop_mutate(cx->call, &cx->e->mutator,
+    ovop_mutate_sql(cx->call, &cx->e->mutator,
                 "SELECT * FROM exports.record_violation($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
                 "$11, $12, $13, $14, $15, $16, $17, $18, $19)",
                 (int)OVOP_ARRAY_SIZE(args), args, &v.base);

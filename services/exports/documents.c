@@ -66,7 +66,7 @@ static void on_attach_id(PGresult *res, const char *error, void *userdata)
                           uuid,
                           head,
                           ref};
-    ovop_mutate(cx->call, &cx->e->mutator,
+    ovop_mutate_sql(cx->call, &cx->e->mutator,
                 "SELECT * FROM exports.attach_document($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
                 "$11, $12, $13, $14, $15, $16, $17)",
                 (int)OVOP_ARRAY_SIZE(args), args, &d.base);
@@ -177,7 +177,7 @@ static void on_document(PGresult *res, const char *error, void *userdata)
                           at,         uuid,
                           type,       head,
                           ref};
-    ovop_mutate(cx->call, &cx->e->mutator,
+    ovop_mutate_sql(cx->call, &cx->e->mutator,
                 "SELECT * FROM exports.set_document_status($1, $2, $3, $4, $5, $6, $7, $8, $9, "
                 "$10, $11, $12, $13, $14)",
                 (int)OVOP_ARRAY_SIZE(args), args, &d.base);

@@ -471,7 +471,7 @@ static void on_preread(PGresult *res, const char *error, void *userdata)
                           uuid,
                           head,
                           stat};
-    ovop_mutate(call, &cx->e->mutator,
+    ovop_mutate_sql(call, &cx->e->mutator,
                 "SELECT * FROM exports.create_shipment($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
                 "$11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)",
                 (int)OVOP_ARRAY_SIZE(args), args, &s.base);
@@ -586,7 +586,7 @@ static const ovop_page_t shipment_page = {
     .row_size = sizeof(shipment_row_t),
     .decode = shipment_decode,
     .free_row = shipment_free,
-    .key_column = 0,
+    .key = "id",
 };
 
 /* Answers a page, with a token when a further row exists. */
@@ -735,7 +735,7 @@ static const ovop_page_t history_page = {
     .row_size = sizeof(Ovop__V1__HistoryEntry),
     .decode = history_decode,
     .free_row = NULL,
-    .key_column = 0,
+    .key = "version",
 };
 
 /* Answers a page of history, or NOT_FOUND when the first page is empty. */

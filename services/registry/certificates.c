@@ -8,56 +8,36 @@
 #include <string.h>
 
 #include "log.h"
-#include "page.h"
+#include "pbrow.h"
+#include "read.h"
 #include "ovop/v1/registry.pb-c.h"
 #include "registry.h"
 
 #define MAX_REASON        500
 #define MAX_CERT_SEQUENCE 999999
 
-static const char *const status_names[] = {"", "active", "suspended", "revoked", "expired"};
-
-static int status_index(const char *s)
-{
-    for (size_t i = 1; i < OVOP_ARRAY_SIZE(status_names); i++)
-        if (strcmp(status_names[i], s) == 0)
-            return (int)i;
-    return 0;
-}
-
-/* The certificate columns, in the order cert_from_row reads them. */
+/* A Certificate, its columns named as its fields (read by name, pbrow.h). */
 #define CERTIFICATE_COLUMNS                                                                        \
     "c.number, c.producer_id, c.product_id, c.application_id, c.stars, c.issued_on::text, "        \
-    "c.expires_on::text, registry.certificate_status(c.status, c.expires_on), c.reason, "          \
-    "coalesce(c.renewed_from, ''), c.version"
-#define CERTIFICATE_NCOLS 11
+    "c.expires_on::text, registry.certificate_status(c.status, c.expires_on) AS status, "          \
+    "c.reason, coalesce(c.renewed_from, '') AS renewed_from, c.version"
 
-static const char get_sql[] =
-    "SELECT " CERTIFICATE_COLUMNS " FROM registry.certificates c WHERE c.number = $1";
+static const ovop_read_t certificate = {
+    .sql = "SELECT " CERTIFICATE_COLUMNS " FROM registry.certificates c WHERE c.number = $1",
+    .row = &ovop__v1__certificate__descriptor,
+    .noun = "certificate with number",
+};
 
 /* For a renewal, also the database's today, the expiry of a certificate issued today and
- * the successor's number. */
-static const char renew_sql[] = "SELECT " CERTIFICATE_COLUMNS ", current_date::text, "
-                                "registry.certificate_expiry(current_date)::text, "
-                                "nextval('registry.certificate_numbers') "
-                                "FROM registry.certificates c WHERE c.number = $1";
-
-/* Strings borrow res. */
-static void cert_from_row(PGresult *res, int i, Ovop__V1__Certificate *c)
-{
-    ovop__v1__certificate__init(c);
-    c->number = PQgetvalue(res, i, 0);
-    c->producer_id = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-    c->product_id = strtoll(PQgetvalue(res, i, 2), NULL, 10);
-    c->application_id = strtoll(PQgetvalue(res, i, 3), NULL, 10);
-    c->stars = (uint32_t)strtoul(PQgetvalue(res, i, 4), NULL, 10);
-    c->issued_on = PQgetvalue(res, i, 5);
-    c->expires_on = PQgetvalue(res, i, 6);
-    c->status = status_index(PQgetvalue(res, i, 7));
-    c->reason = PQgetvalue(res, i, 8);
-    c->renewed_from = PQgetvalue(res, i, 9);
-    c->version = (int32_t)strtol(PQgetvalue(res, i, 10), NULL, 10);
-}
+ * the successor's sequence number. */
+static const ovop_read_t renewal = {
+    .sql = "SELECT " CERTIFICATE_COLUMNS ", current_date::text AS today, "
+           "registry.certificate_expiry(current_date)::text AS new_expiry, "
+           "nextval('registry.certificate_numbers') AS new_sequence "
+           "FROM registry.certificates c WHERE c.number = $1",
+    .row = &ovop__v1__certificate__descriptor,
+    .noun = "certificate with number",
+};
 
 /* OVOP-<4-digit year>-<6-digit sequence>. */
 static bool number_valid(const char *s)
@@ -86,26 +66,6 @@ static bool check_number(ovop_call_t *call, const char *number)
 
 /* --- GetCertificate --- */
 
-typedef struct get_ctx {
-    ovop_call_t *call;
-    char number[17];
-} get_ctx_t;
-
-static void on_get(PGresult *res, const char *error, void *userdata)
-{
-    get_ctx_t *g = userdata;
-    if (error) {
-        ovop_call_fail_db(g->call, res, error);
-    } else if (PQntuples(res) == 0) {
-        ovop_call_fail(g->call, OVOP_NOT_FOUND, "no certificate with number %s", g->number);
-    } else {
-        Ovop__V1__Certificate c;
-        cert_from_row(res, 0, &c);
-        ovop_call_finish(g->call, &c.base);
-    }
-    free(g);
-}
-
 static void get_certificate(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
     const Ovop__V1__GetCertificateRequest *in = (const Ovop__V1__GetCertificateRequest *)input;
@@ -114,11 +74,8 @@ static void get_certificate(ovop_call_t *call, const ProtobufCMessage *input, vo
         ovop_call_fail_violations(call);
         return;
     }
-    get_ctx_t *g = xmalloc(sizeof(*g));
-    g->call = call;
-    snprintf(g->number, sizeof(g->number), "%s", in->number);
-    const char *params[] = {g->number};
-    ovop_call_query(call, r->pg, get_sql, 1, params, on_get, g);
+    const char *params[] = {in->number};
+    ovop_read_one(call, r->pg, &certificate, in->number, 1, params);
 }
 
 /* --- RenewCertificate, SuspendCertificate, ReinstateCertificate, RevokeCertificate --- */
@@ -143,11 +100,17 @@ typedef struct change_ctx {
     const Ovop__V1__ChangeCertificateRequest *in; /* outlives the call's queries */
 } change_ctx_t;
 
-/* The successor of the certificate in res, issued today. */
-static void store_renewal(change_ctx_t *cx, PGresult *res)
+/* Column `name` of the first row of res (a column of our own statement). */
+static const char *value(PGresult *res, const char *name)
 {
-    const char *today = PQgetvalue(res, 0, CERTIFICATE_NCOLS);
-    long long seq = strtoll(PQgetvalue(res, 0, CERTIFICATE_NCOLS + 2), NULL, 10);
+    return PQgetvalue(res, 0, PQfnumber(res, name));
+}
+
+/* The successor of the certificate c read with `renewal`, issued today. */
+static void store_renewal(change_ctx_t *cx, Ovop__V1__Certificate *c, PGresult *res)
+{
+    const char *today = value(res, "today");
+    long long seq = strtoll(value(res, "new_sequence"), NULL, 10);
     if (seq > MAX_CERT_SEQUENCE) {
         log_error_rid(ovop_call_request_id(cx->call),
                       "registry.certificate_numbers reached %lld, past the six digits of "
@@ -158,76 +121,64 @@ static void store_renewal(change_ctx_t *cx, PGresult *res)
                        "numbering");
         return;
     }
-    char number[32];
-    snprintf(number, sizeof(number), "OVOP-%.4s-%06lld", today, seq);
-    Ovop__V1__Certificate c;
-    cert_from_row(res, 0, &c);
-    c.renewed_from = c.number;
-    c.number = number;
-    c.issued_on = (char *)today;
-    c.expires_on = PQgetvalue(res, 0, CERTIFICATE_NCOLS + 1);
-    c.status = OVOP__V1__CERTIFICATE_STATUS__CERTIFICATE_STATUS_ACTIVE;
-    c.reason = "";
-    c.version = 1;
-
-    char version[16], at[24], uuid[37];
-    snprintf(version, sizeof(version), "%d", cx->in->version);
-    snprintf(at, sizeof(at), "%lld", (long long)ovop_now_us());
-    ovop_uuid4(uuid);
-    char *event = ovop_bytea_message(&c.base);
-    const char *args[] = {c.renewed_from, version, number, today, at, uuid, event};
-    ovop_mutate(cx->call, &cx->r->mutator,
-                "SELECT * FROM registry.renew_certificate($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-                "$10, $11, $12)",
-                (int)OVOP_ARRAY_SIZE(args), args, &c.base);
-    free(event);
+    ovop_call_t *call = cx->call;
+    c->renewed_from = c->number;
+    c->number = ovop_call_printf(call, "OVOP-%.4s-%06lld", today, seq);
+    c->issued_on = ovop_call_strdup(call, today);
+    c->expires_on = ovop_call_strdup(call, value(res, "new_expiry"));
+    c->status = OVOP__V1__CERTIFICATE_STATUS__CERTIFICATE_STATUS_ACTIVE;
+    c->reason = "";
+    c->version = 1;
+    const ovop_arg_t args[] = {
+        {"p_number", c->renewed_from},
+        {"p_version", ovop_call_printf(call, "%d", cx->in->version)},
+        {"p_new_number", c->number},
+        {"p_today", c->issued_on},
+        {"p_at_us", ovop_call_printf(call, "%lld", (long long)ovop_now_us())},
+        {"p_event_id", ovop_call_uuid(call)},
+        {"p_event", ovop_call_bytea(call, &c->base)},
+    };
+    OVOP_MUTATE(call, &cx->r->mutator, "registry.renew_certificate", args, &c->base);
 }
 
-/* The certificate in res with its new status and reason. */
-static void store_change(change_ctx_t *cx, PGresult *res)
+/* The certificate c with its new status and reason. */
+static void store_change(change_ctx_t *cx, Ovop__V1__Certificate *c)
 {
-    Ovop__V1__Certificate c;
-    cert_from_row(res, 0, &c);
-    switch (cx->action) {
-    case CERT_SUSPEND:
-        c.status = OVOP__V1__CERTIFICATE_STATUS__CERTIFICATE_STATUS_SUSPENDED;
-        break;
-    case CERT_REINSTATE:
-        c.status = OVOP__V1__CERTIFICATE_STATUS__CERTIFICATE_STATUS_ACTIVE;
-        break;
-    default:
-        c.status = OVOP__V1__CERTIFICATE_STATUS__CERTIFICATE_STATUS_REVOKED;
-        break;
-    }
-    c.reason = cx->in->reason;
-    c.version = cx->in->version + 1;
-
-    char version[16], at[24], uuid[37];
-    snprintf(version, sizeof(version), "%d", cx->in->version);
-    snprintf(at, sizeof(at), "%lld", (long long)ovop_now_us());
-    ovop_uuid4(uuid);
-    char *event = ovop_bytea_message(&c.base);
-    const char *args[] = {c.number, version, cert_action_to_string(cx->action), c.reason, at,
-                          uuid,     event};
-    ovop_mutate(cx->call, &cx->r->mutator,
-                "SELECT * FROM registry.change_certificate($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-                "$10, $11, $12)",
-                (int)OVOP_ARRAY_SIZE(args), args, &c.base);
-    free(event);
+    static const int status_after[] = {
+        [CERT_SUSPEND] = OVOP__V1__CERTIFICATE_STATUS__CERTIFICATE_STATUS_SUSPENDED,
+        [CERT_REINSTATE] = OVOP__V1__CERTIFICATE_STATUS__CERTIFICATE_STATUS_ACTIVE,
+        [CERT_REVOKE] = OVOP__V1__CERTIFICATE_STATUS__CERTIFICATE_STATUS_REVOKED,
+    };
+    ovop_call_t *call = cx->call;
+    c->status = status_after[cx->action];
+    c->reason = cx->in->reason;
+    c->version = cx->in->version + 1;
+    const ovop_arg_t args[] = {
+        {"p_number", c->number},
+        {"p_version", ovop_call_printf(call, "%d", cx->in->version)},
+        {"p_action", cert_action_to_string(cx->action)},
+        {"p_reason", c->reason},
+        {"p_at_us", ovop_call_printf(call, "%lld", (long long)ovop_now_us())},
+        {"p_event_id", ovop_call_uuid(call)},
+        {"p_event", ovop_call_bytea(call, &c->base)},
+    };
+    OVOP_MUTATE(call, &cx->r->mutator, "registry.change_certificate", args, &c->base);
 }
 
 static void on_current(PGresult *res, const char *error, void *userdata)
 {
     change_ctx_t *cx = userdata;
+    Ovop__V1__Certificate *c;
     if (error)
         ovop_call_fail_db(cx->call, res, error);
     else if (PQntuples(res) == 0)
         ovop_call_fail(cx->call, OVOP_NOT_FOUND, "no certificate with number %s", cx->in->number);
+    else if (!(c = (Ovop__V1__Certificate *)ovop_read_row(cx->call, &certificate, res, 0)))
+        return; /* failed */
     else if (cx->action == CERT_RENEW)
-        store_renewal(cx, res);
+        store_renewal(cx, c, res);
     else
-        store_change(cx, res);
-    free(cx);
+        store_change(cx, c);
 }
 
 static void change_certificate(ovop_call_t *call, const ProtobufCMessage *input, registry_t *r,
@@ -246,14 +197,14 @@ static void change_certificate(ovop_call_t *call, const ProtobufCMessage *input,
         ovop_call_fail_violations(call);
         return;
     }
-    change_ctx_t *cx = xcalloc(1, sizeof(*cx));
+    change_ctx_t *cx = ovop_call_alloc(call, sizeof(*cx));
     cx->call = call;
     cx->r = r;
     cx->action = action;
     cx->in = in;
     const char *params[] = {in->number};
-    ovop_call_query(call, r->pg, action == CERT_RENEW ? renew_sql : get_sql, 1, params, on_current,
-                    cx);
+    ovop_call_query(call, r->pg, action == CERT_RENEW ? renewal.sql : certificate.sql, 1, params,
+                    on_current, cx);
 }
 
 static void renew_certificate(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
@@ -279,45 +230,18 @@ static void revoke_certificate(ovop_call_t *call, const ProtobufCMessage *input,
 /* --- ListCertificates --- */
 
 /* $3 is the status a client sees, so "expired" and "active" follow the dates. */
-static const char list_sql[] =
-    "SELECT " CERTIFICATE_COLUMNS " FROM registry.certificates c "
-    "JOIN registry.producers p ON p.id = c.producer_id "
-    "WHERE ($1::bigint = 0 OR c.producer_id = $1::bigint) "
-    "  AND ($2 = '' OR p.territory_code LIKE $2 || '%') "
-    "  AND ($3 = '' OR registry.certificate_status(c.status, c.expires_on) = $3) "
-    "  AND c.number > $4 "
-    "ORDER BY c.number LIMIT $5::int";
-
-typedef struct list_ctx {
-    ovop_call_t *call;
-    unsigned page_size;
-} list_ctx_t;
-
-static void cert_decode(PGresult *res, int i, void *row)
-{
-    cert_from_row(res, i, row);
-}
-
-static const ovop_page_t cert_page = {
-    .response = &ovop__v1__list_certificates_response__descriptor,
-    .rows = "certificates",
-    .row_size = sizeof(Ovop__V1__Certificate),
-    .decode = cert_decode,
-    .free_row = NULL,
-    .key_column = 0,
+static const ovop_read_t certificate_list = {
+    .sql = "SELECT " CERTIFICATE_COLUMNS " FROM registry.certificates c "
+           "JOIN registry.producers p ON p.id = c.producer_id "
+           "WHERE ($1::bigint = 0 OR c.producer_id = $1::bigint) "
+           "  AND ($2 = '' OR p.territory_code LIKE $2 || '%') "
+           "  AND ($3 = '' OR registry.certificate_status(c.status, c.expires_on) = $3) "
+           "  AND c.number > $4 "
+           "ORDER BY c.number LIMIT $5::int",
+    .page = {.response = &ovop__v1__list_certificates_response__descriptor,
+             .rows = "certificates",
+             .key = "number"},
 };
-
-static void on_list(PGresult *res, const char *error, void *userdata)
-{
-    list_ctx_t *l = userdata;
-    if (error) {
-        ovop_call_fail_db(l->call, res, error);
-        free(l);
-        return;
-    }
-    ovop_page_finish(l->call, res, l->page_size, &cert_page);
-    free(l);
-}
 
 static void list_certificates(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
@@ -337,7 +261,8 @@ static void list_certificates(ovop_call_t *call, const ProtobufCMessage *input, 
         else
             registry_soate_prefix(in->territory_prefix, prefix);
     }
-    if ((unsigned)in->status >= OVOP_ARRAY_SIZE(status_names))
+    const char *status = ovop_enum_text(&ovop__v1__certificate_status__descriptor, in->status);
+    if (in->status && !status[0])
         ovop_call_violation(call, "status", "unknown certificate status %d", (int)in->status);
     unsigned page =
         ovop_check_page_size(call, in->page_size, REGISTRY_DEFAULT_PAGE, REGISTRY_MAX_PAGE);
@@ -348,14 +273,9 @@ static void list_certificates(ovop_call_t *call, const ProtobufCMessage *input, 
         ovop_call_fail_violations(call);
         return;
     }
-    list_ctx_t *l = xmalloc(sizeof(*l));
-    l->call = call;
-    l->page_size = page;
-    char producer[24], limit[16];
-    snprintf(producer, sizeof(producer), "%lld", (long long)in->producer_id);
-    snprintf(limit, sizeof(limit), "%u", page + 1);
-    const char *params[] = {producer, prefix, status_names[in->status], after, limit};
-    ovop_call_query(call, r->pg, list_sql, 5, params, on_list, l);
+    const char *params[] = {ovop_call_printf(call, "%lld", (long long)in->producer_id), prefix,
+                            status, after, ovop_call_printf(call, "%u", page + 1)};
+    ovop_read_page(call, r->pg, &certificate_list, NULL, 5, params, page);
 }
 
 static const ovop_method_t methods[] = {

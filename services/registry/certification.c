@@ -286,7 +286,7 @@ static void set_rubric(ovop_call_t *call, const ProtobufCMessage *input, void *u
     ovop_uuid4(uuid);
     char *event = ovop_bytea_message(&out.base);
     const char *args[] = {version, crit_s, thr_s, uuid, event};
-    ovop_mutate(call, &r->mutator,
+    ovop_mutate_sql(call, &r->mutator,
                 "SELECT * FROM registry.set_rubric($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 (int)OVOP_ARRAY_SIZE(args), args, &out.base);
     free(event);
@@ -415,7 +415,7 @@ static void on_application_id(int64_t id, const char *error, void *userdata)
     ovop_uuid4(uuid);
     char *event = ovop_bytea_message(&a.base);
     const char *args[] = {id_s, producer, product, at, uuid, event};
-    ovop_mutate(s->call, &s->r->mutator,
+    ovop_mutate_sql(s->call, &s->r->mutator,
                 "SELECT * FROM registry.submit_application($1, $2, $3, $4, $5, $6, $7, $8, $9, "
                 "$10, $11)",
                 (int)OVOP_ARRAY_SIZE(args), args, &a.base);
@@ -579,7 +579,7 @@ static void build_scored(change_ctx_t *cx, PGresult *res)
     const char *args[] = {
         id,          version, rubric_version, scores_s, total, stars, level_names[a.approval_level],
         a.committee, at,      uuid,           event};
-    ovop_mutate(cx->call, &cx->r->mutator,
+    ovop_mutate_sql(cx->call, &cx->r->mutator,
                 "SELECT * FROM registry.score_application($1, $2, $3, $4, $5, $6, $7, $8, $9, "
                 "$10, $11, $12, $13, $14, $15, $16)",
                 (int)OVOP_ARRAY_SIZE(args), args, &a.base);
@@ -680,7 +680,7 @@ static void build_decided(change_ctx_t *cx, PGresult *res)
                           event,
                           in->approve ? cert_uuid : NULL,
                           cert_event};
-    ovop_mutate(cx->call, &cx->r->mutator,
+    ovop_mutate_sql(cx->call, &cx->r->mutator,
                 "SELECT * FROM registry.decide_application($1, $2, $3, $4, $5, $6, $7, $8, $9, "
                 "$10, $11, $12, $13, $14, $15, $16, $17, $18)",
                 (int)OVOP_ARRAY_SIZE(args), args, &a.base);

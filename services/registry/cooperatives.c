@@ -161,7 +161,7 @@ static void on_create_id(PGresult *res, const char *error, void *userdata)
     char *event = ovop_bytea_message(&c.base);
     const char *args[] = {id,   c.name, c.territory_code, c.founded_on, members_param, at,
                           uuid, event};
-    ovop_mutate(cx->call, &cx->r->mutator,
+    ovop_mutate_sql(cx->call, &cx->r->mutator,
                 "SELECT * FROM registry.create_cooperative($1, $2, $3, $4, $5, $6, $7, $8, $9, "
                 "$10, $11, $12, $13)",
                 (int)OVOP_ARRAY_SIZE(args), args, &c.base);
@@ -270,7 +270,7 @@ static void on_current(PGresult *res, const char *error, void *userdata)
     ovop_uuid4(uuid);
     char *event = ovop_bytea_message(&row.c.base);
     const char *args[] = {id, version, producer, on, at, uuid, event};
-    ovop_mutate(cx->call, &cx->r->mutator,
+    ovop_mutate_sql(cx->call, &cx->r->mutator,
                 cx->join ? "SELECT * FROM registry.join_cooperative($1, $2, $3, $4, $5, $6, $7, "
                            "$8, $9, $10, $11, $12)"
                          : "SELECT * FROM registry.leave_cooperative($1, $2, $3, $4, $5, $6, $7, "
@@ -397,7 +397,7 @@ static const ovop_page_t coop_page = {
     .row_size = sizeof(coop_row_t),
     .decode = coop_decode,
     .free_row = coop_free,
-    .key_column = 0,
+    .key = "id",
 };
 
 static void on_list(PGresult *res, const char *error, void *userdata)

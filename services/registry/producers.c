@@ -263,7 +263,7 @@ static void store_draft(producer_draft_t *dr, bool update)
                               at,
                               uuid,
                               event};
-        ovop_mutate(dr->call, &dr->r->mutator,
+        ovop_mutate_sql(dr->call, &dr->r->mutator,
                     "SELECT * FROM registry.update_producer($1, $2, $3, $4, $5, $6, $7, $8, $9, "
                     "$10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
                     (int)OVOP_ARRAY_SIZE(args), args, &dr->p.base);
@@ -282,7 +282,7 @@ static void store_draft(producer_draft_t *dr, bool update)
                               at,
                               uuid,
                               event};
-        ovop_mutate(dr->call, &dr->r->mutator,
+        ovop_mutate_sql(dr->call, &dr->r->mutator,
                     "SELECT * FROM registry.register_producer($1, $2, $3, $4, $5, $6, $7, $8, "
                     "$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
                     (int)OVOP_ARRAY_SIZE(args), args, &dr->p.base);
@@ -374,7 +374,7 @@ static void on_current(PGresult *res, int row, const char *error, void *userdata
         char *event = ovop_bytea_message(&dr->p.base);
         const char *args[] = {id,   version, status_names[cx->new_status], dr->status_reason, at,
                               uuid, event};
-        ovop_mutate(dr->call, &dr->r->mutator,
+        ovop_mutate_sql(dr->call, &dr->r->mutator,
                     "SELECT * FROM registry.set_producer_status($1, $2, $3, $4, $5, $6, $7, $8, "
                     "$9, $10, $11, $12)",
                     (int)OVOP_ARRAY_SIZE(args), args, &dr->p.base);
@@ -538,7 +538,7 @@ static const ovop_page_t producer_page = {
     .row_size = sizeof(producer_row_t),
     .decode = producer_decode,
     .free_row = producer_free,
-    .key_column = 0,
+    .key = "id",
 };
 
 static void on_list(PGresult *res, const char *error, void *userdata)

@@ -386,7 +386,7 @@ static void store_draft(product_draft_t *dr, bool update)
                           at,
                           uuid,
                           event};
-    ovop_mutate(dr->call, &dr->r->mutator,
+    ovop_mutate_sql(dr->call, &dr->r->mutator,
                 update ? "SELECT * FROM registry.update_product($1, $2, $3, $4, $5, $6, $7, $8, "
                          "$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
                        : "SELECT * FROM registry.create_product($1, $2, $3, $4, $5, $6, $7, $8, "
@@ -560,7 +560,7 @@ static const ovop_page_t product_page = {
     .row_size = sizeof(product_row_t),
     .decode = product_decode,
     .free_row = product_free,
-    .key_column = 0,
+    .key = "id",
 };
 
 static void on_list(PGresult *res, const char *error, void *userdata)

@@ -136,7 +136,7 @@ static void on_declare_id(PGresult *res, const char *error, void *userdata)
     char *event = ovop_bytea_message(&sp.base);
     const char *args[] = {id,   sp.territory_code, sp.hs_code, sp.narrative, sp.declared_on, uuid,
                           event};
-    ovop_mutate(dc->call, &dc->r->mutator,
+    ovop_mutate_sql(dc->call, &dc->r->mutator,
                 "SELECT * FROM registry.declare_specialization($1, $2, $3, $4, $5, $6, $7, $8, "
                 "$9, $10, $11, $12)",
                 (int)OVOP_ARRAY_SIZE(args), args, &sp.base);
@@ -205,7 +205,7 @@ static void on_withdraw_current(PGresult *res, const char *error, void *userdata
     ovop_uuid4(uuid);
     char *event = ovop_bytea_message(&sp.base);
     const char *args[] = {id, version, sp.withdrawn_on, uuid, event};
-    ovop_mutate(wc->call, &wc->r->mutator,
+    ovop_mutate_sql(wc->call, &wc->r->mutator,
                 "SELECT * FROM registry.withdraw_specialization($1, $2, $3, $4, $5, $6, $7, $8, "
                 "$9, $10)",
                 (int)OVOP_ARRAY_SIZE(args), args, &sp.base);
@@ -260,7 +260,7 @@ static const ovop_page_t specialization_page = {
     .row_size = sizeof(Ovop__V1__Specialization),
     .decode = specialization_decode,
     .free_row = NULL,
-    .key_column = 0,
+    .key = "id",
 };
 
 static void on_list(PGresult *res, const char *error, void *userdata)
@@ -318,7 +318,7 @@ static const ovop_page_t unspecialized_page = {
     .row_size = sizeof(registry_territory_row_t),
     .decode = unspecialized_decode,
     .free_row = NULL,
-    .key_column = 0,
+    .key = "code",
 };
 
 static void on_unspecialized(PGresult *res, const char *error, void *userdata)

@@ -176,7 +176,7 @@ static const ovop_page_t territory_page = {
     .row_size = sizeof(registry_territory_row_t),
     .decode = territory_decode,
     .free_row = NULL,
-    .key_column = 0,
+    .key = "code",
 };
 
 static void on_list(PGresult *res, const char *error, void *userdata)

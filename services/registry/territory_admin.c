@@ -370,7 +370,7 @@ static void store_create(change_t *c, const territory_states_t *s)
                           parent_version,
                           uuid,
                           event};
-    ovop_mutate(c->call, &c->r->mutator,
+    ovop_mutate_sql(c->call, &c->r->mutator,
                 "SELECT * FROM registry.create_territory($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
                 "$11, $12, $13, $14, $15, $16, $17)",
                 (int)OVOP_ARRAY_SIZE(args), args, &m.t.base);
@@ -414,7 +414,7 @@ static void store_rename(change_t *c, const territory_states_t *s)
     ovop_uuid4(uuid);
     char *event = ovop_bytea_message(&m.t.base);
     const char *args[] = {c->code, version, s->on, t.name_ru, t.name_ky, t.name_en, uuid, event};
-    ovop_mutate(c->call, &c->r->mutator,
+    ovop_mutate_sql(c->call, &c->r->mutator,
                 "SELECT * FROM registry.rename_territory($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
                 "$11, $12, $13)",
                 (int)OVOP_ARRAY_SIZE(args), args, &m.t.base);
@@ -453,7 +453,7 @@ static void store_reparent(change_t *c, const territory_states_t *s)
     ovop_uuid4(uuid);
     char *event = ovop_bytea_message(&m.t.base);
     const char *args[] = {c->code, version, s->on, c->parent, parent_version, uuid, event};
-    ovop_mutate(c->call, &c->r->mutator,
+    ovop_mutate_sql(c->call, &c->r->mutator,
                 "SELECT * FROM registry.reparent_territory($1, $2, $3, $4, $5, $6, $7, $8, $9, "
                 "$10, $11, $12)",
                 (int)OVOP_ARRAY_SIZE(args), args, &m.t.base);
@@ -500,7 +500,7 @@ static void store_retire(change_t *c, const territory_states_t *s)
     char *event = ovop_bytea_message(&m.t.base);
     const char *args[] = {c->code,      version, s->on, c->successor[0] ? c->successor : NULL,
                           next_version, uuid,    event};
-    ovop_mutate(c->call, &c->r->mutator,
+    ovop_mutate_sql(c->call, &c->r->mutator,
                 "SELECT * FROM registry.retire_territory($1, $2, $3, $4, $5, $6, $7, $8, $9, "
                 "$10, $11, $12)",
                 (int)OVOP_ARRAY_SIZE(args), args, &m.t.base);
@@ -537,7 +537,7 @@ static void replay_change(change_t *c, const territory_states_t *s)
     }
     int n = c->op == CHANGE_CREATE ? 12 : c->op == CHANGE_RENAME ? 8 : 7;
     Ovop__V1__Territory placeholder = OVOP__V1__TERRITORY__INIT;
-    ovop_mutate(c->call, &c->r->mutator, sql[c->op], n,
+    ovop_mutate_sql(c->call, &c->r->mutator, sql[c->op], n,
                 c->op == CHANGE_CREATE ? create_args : change_args, &placeholder.base);
 }
 

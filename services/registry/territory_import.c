@@ -408,7 +408,7 @@ static void on_import_state(territory_states_t *s, const char *error, void *user
     char *writes_s = json_dumps(writes, JSON_COMPACT);
     char *expect_s = json_dumps(expect, JSON_COMPACT);
     const char *args[] = {s->on, expect_s, writes_s};
-    ovop_mutate(im->call, &im->r->mutator,
+    ovop_mutate_sql(im->call, &im->r->mutator,
                 "SELECT * FROM registry.import_territories($1, $2, $3, $4, $5, $6, $7, $8)",
                 (int)OVOP_ARRAY_SIZE(args), args, &out.base);
     free(writes_s);
