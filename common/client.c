@@ -18,6 +18,7 @@ struct ovop_client {
     char **endpoints;
     size_t n_endpoints;
     uint32_t timeout_ms;
+    uint32_t deadline_ms;
     uint32_t retries;
     size_t max_msg;
     char *caller;
@@ -78,6 +79,7 @@ int ovop_client_new(ovop_client_t **ret, void *zctx, const ovop_client_options_t
         c->own_ctx = true;
     }
     c->timeout_ms = opts->timeout_ms;
+    c->deadline_ms = opts->deadline_ms ? opts->deadline_ms : opts->timeout_ms;
     c->retries = opts->retries;
     c->max_msg = opts->max_msg;
     c->caller = opts->caller ? xstrdup(opts->caller) : NULL;
@@ -275,7 +277,7 @@ int ovop_client_call(ovop_client_t *c, const char *service, const char *method,
     }
     size_t env_len;
     void *env =
-        ovop_request_encode(request_id, method, in_buf, in_len, c->timeout_ms, c->caller, &env_len);
+        ovop_request_encode(request_id, method, in_buf, in_len, c->deadline_ms, c->caller, &env_len);
     free(in_buf);
 
     call_match_t cm = {.request_id = request_id};

@@ -20,6 +20,9 @@ typedef struct ovop_client_options {
     uint32_t retries;    /* attempts after the first */
     size_t max_msg;      /* ZMQ_MAXMSGSIZE of the socket */
     const char *caller;  /* stamped into every Request; may be NULL */
+    /* The deadline_ms stamped into requests: how long the service may work on one; 0 means
+     * timeout_ms (the service gives up when this attempt would). */
+    uint32_t deadline_ms;
 } ovop_client_options_t;
 
 /* zctx may be NULL: the client then owns a context of its own. */

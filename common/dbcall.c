@@ -6,9 +6,15 @@
 
 ovop_db_status_t ovop_db_status(const PGresult *res, const char *error)
 {
+    return ovop_db_status_of(res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL,
+                             res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL,
+                             error);
+}
+
+ovop_db_status_t ovop_db_status_of(const char *state, const char *constraint, const char *error)
+{
     if (ovop_pg_deadline_error(error))
         return (ovop_db_status_t){OVOP_DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED", false};
-    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     if (!state || strlen(state) != 5)
         /* The pool's own errors: connection lost, shutting down, queue full. */
         return (ovop_db_status_t){OVOP_UNAVAILABLE, "DATABASE_UNAVAILABLE", false};
@@ -20,7 +26,6 @@ ovop_db_status_t ovop_db_status(const PGresult *res, const char *error)
     if (strncmp(state, "40", 2) == 0)
         return (ovop_db_status_t){OVOP_ABORTED, "CONCURRENT_CHANGE", false};
     if (strcmp(state, "23505") == 0) {
-        const char *constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
         if (constraint && strcmp(constraint, "idempotency_pkey") == 0)
             /* The twin of a retried request committed first: a retry gets its reply. */
             return (ovop_db_status_t){OVOP_ABORTED, "REQUEST_IN_PROGRESS", false};

@@ -175,11 +175,16 @@ unsigned ovop_dispatch_inflight(const ovop_dispatch_t *d)
 }
 
 /* Answers without a call object: the request never reached a handler. */
-static void answer_early(const char *rid, ovop_code_t code, const char *msg,
-                         ovop_dispatch_done_fn done, void *ud)
+static void answer_early(const ovop_dispatch_t *d, const char *rid, ovop_code_t code,
+                         const char *msg, ovop_dispatch_done_fn done, void *ud)
 {
+    Ovop__V1__Status st = OVOP__V1__STATUS__INIT;
+    st.code = code;
+    st.message = (char *)msg;
+    st.reason = (char *)ovop_code_reason(code);
+    st.domain = d->service;
     size_t len;
-    void *rep = ovop_reply_error(rid, code, ovop_code_reason(code), msg, &len);
+    void *rep = ovop_reply_encode(rid, &st, NULL, 0, &len);
     done(ud, rep, len);
 }
 
@@ -196,7 +201,7 @@ void ovop_dispatch_handle(ovop_dispatch_t *d, const void *body, size_t len,
         if (req && req->request_id[0] && strlen(req->request_id) <= OVOP_MAX_REQUEST_ID &&
             ovop_utf8_valid(req->request_id, strlen(req->request_id)))
             rid = req->request_id;
-        answer_early(rid, OVOP_INVALID_ARGUMENT, err, done, done_userdata);
+        answer_early(d, rid, OVOP_INVALID_ARGUMENT, err, done, done_userdata);
         if (req)
             ovop__v1__request__free_unpacked(req, NULL);
         return;
@@ -207,7 +212,7 @@ void ovop_dispatch_handle(ovop_dispatch_t *d, const void *body, size_t len,
         char msg[160];
         ovop_metric_inc(d->rejected_method);
         snprintf(msg, sizeof(msg), "%s has no method \"%s\"", d->desc->name, req->method);
-        answer_early(req->request_id, OVOP_UNIMPLEMENTED, msg, done, done_userdata);
+        answer_early(d, req->request_id, OVOP_UNIMPLEMENTED, msg, done, done_userdata);
         ovop__v1__request__free_unpacked(req, NULL);
         return;
     }
@@ -219,7 +224,7 @@ void ovop_dispatch_handle(ovop_dispatch_t *d, const void *body, size_t len,
         char msg[200];
         ovop_metric_inc(d->rejected_decode);
         snprintf(msg, sizeof(msg), "body is not a valid %s", m->desc->input->name);
-        answer_early(req->request_id, OVOP_INVALID_ARGUMENT, msg, done, done_userdata);
+        answer_early(d, req->request_id, OVOP_INVALID_ARGUMENT, msg, done, done_userdata);
         ovop__v1__request__free_unpacked(req, NULL);
         ovop_arena_destroy(&arena);
         return;

@@ -69,7 +69,9 @@ void svcenv_start(svcenv_t *e, const svcenv_config_t *cfg)
     if (ovop_migrate(e->conn, NULL, &err) < 0)
         fail_msg("migrate: %s", err);
     for (size_t i = 0; cfg->seed_sql && cfg->seed_sql[i]; i++)
-        free(pgtest_scalar(e->conn, cfg->seed_sql[i]));
+        if (strcmp(pgtest_sqlstate(e->conn, cfg->seed_sql[i]), "00000") != 0)
+            fail_msg("seed statement failed: %s: %s", cfg->seed_sql[i],
+                     PQerrorMessage(e->conn));
 
     assert_int_equal(harness_free_port(&e->port), 0);
     assert_int_equal(harness_free_port(&e->broker_http), 0);

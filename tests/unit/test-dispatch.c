@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <stdio.h>
 
 #include "dispatch.h"
 #include "envelope.h"
@@ -235,6 +236,106 @@ static void test_code_names(void **state)
     assert_string_equal(ovop_code_to_string(-1), "UNKNOWN");
 }
 
+/* Start-up fails unless every rpc has exactly one declared handler. */
+static void test_declared_methods(void **state)
+{
+    const char *why = NULL;
+    ovop_dispatch_t *d = new_dispatch(NULL);
+    assert_int_equal(ovop_dispatch_verify(d, &why), -ENOENT); /* the other rpcs lack rows */
+    assert_non_null(strstr(why, "has no handler"));
+    assert_non_null(ovop_dispatch_method(d, "GetTerritory"));
+    assert_null(ovop_dispatch_method(d, "ListTerritories"));
+    ovop_dispatch_destroy(&d);
+
+    static const ovop_method_t unknown[] = {{"GetTerritory", handler_get, NULL},
+                                            {"DeleteEverything", handler_get, NULL}};
+    d = ovop_dispatch_new(&ovop__v1__registry__descriptor, "ovop.registry", 4096, NULL);
+    assert_int_equal(OVOP_DECLARE_METHODS(d, unknown, NULL), -ENOENT);
+    assert_int_equal(ovop_dispatch_verify(d, &why), -ENOENT);
+    assert_non_null(strstr(why, "DeleteEverything"));
+    ovop_dispatch_destroy(&d);
+
+    static const ovop_method_t twice[] = {{"GetTerritory", handler_get, NULL}};
+    d = ovop_dispatch_new(&ovop__v1__registry__descriptor, "ovop.registry", 4096, NULL);
+    assert_int_equal(OVOP_DECLARE_METHODS(d, twice, NULL), 0);
+    assert_int_equal(OVOP_DECLARE_METHODS(d, twice, NULL), -EEXIST);
+    assert_int_equal(ovop_dispatch_verify(d, &why), -EEXIST);
+    assert_non_null(strstr(why, "declared twice"));
+    ovop_dispatch_destroy(&d);
+
+    /* Every rpc of the descriptor declared: verified. */
+    const ProtobufCServiceDescriptor *sd = &ovop__v1__registry__descriptor;
+    ovop_method_t *all = calloc(sd->n_methods, sizeof(*all));
+    for (unsigned i = 0; i < sd->n_methods; i++)
+        all[i] = (ovop_method_t){sd->methods[i].name, handler_get, NULL};
+    d = ovop_dispatch_new(sd, "ovop.registry", 4096, NULL);
+    assert_int_equal(ovop_dispatch_declare(d, all, sd->n_methods, NULL), 0);
+    assert_int_equal(ovop_dispatch_verify(d, &why), 0);
+    ovop_dispatch_destroy(&d);
+    free(all);
+}
+
+/* A failure carries its reason (the code's name unless one is given), metadata, the
+ * service as domain; the arena lives until the reply. */
+static void test_reasons_and_arena(void **state)
+{
+    ovop_dispatch_t *d = new_dispatch(NULL);
+    size_t n;
+    reply_box_t b;
+    void *req = encode_get("r-8", "GetTerritory", "defer", &n);
+    handle(d, req, n, &b);
+    char *big = ovop_call_alloc(deferred, 10000);
+    for (int i = 0; i < 10000; i++)
+        assert_int_equal(big[i], 0);
+    char *s = ovop_call_printf(deferred, "%s-%d", "shipment", 41);
+    assert_string_equal(s, "shipment-41");
+    ovop_call_meta(deferred, "shipment_id", "%d", 41);
+    ovop_call_fail_reason(deferred, OVOP_FAILED_PRECONDITION, "DOCUMENT_MISSING", "missing: %s",
+                          "invoice");
+    assert_string_equal(b.rep->status->reason, "DOCUMENT_MISSING");
+    assert_string_equal(b.rep->status->domain, "ovop.registry");
+    assert_int_equal(b.rep->status->n_metadata, 1);
+    assert_string_equal(b.rep->status->metadata[0]->key, "shipment_id");
+    assert_string_equal(b.rep->status->metadata[0]->value, "41");
+    ovop__v1__reply__free_unpacked(b.rep, NULL);
+    handle(d, req, n, &b);
+    ovop_call_fail(deferred, OVOP_NOT_FOUND, "gone");
+    assert_string_equal(b.rep->status->reason, "NOT_FOUND");
+    ovop__v1__reply__free_unpacked(b.rep, NULL);
+    free(req);
+    ovop_dispatch_destroy(&d);
+}
+
+static void test_arena(void **state)
+{
+    ovop_arena_t *a = ovop_arena_new();
+    char *small[100];
+    for (int i = 0; i < 100; i++) {
+        small[i] = ovop_arena_printf(a, "item %d", i);
+        assert_int_equal((uintptr_t)small[i] % _Alignof(max_align_t), 0);
+    }
+    char *large = ovop_arena_alloc(a, 100000); /* a chunk of its own */
+    large[99999] = 'x';
+    char *after = ovop_arena_strdup(a, "after");
+    for (int i = 0; i < 100; i++) {
+        char want[16];
+        snprintf(want, sizeof(want), "item %d", i);
+        assert_string_equal(small[i], want);
+    }
+    assert_string_equal(after, "after");
+    assert_true(ovop_arena_used(a) >= 100000);
+    ProtobufCAllocator *pa = ovop_arena_allocator(a);
+    Ovop__V1__GetTerritoryRequest in = OVOP__V1__GET_TERRITORY_REQUEST__INIT;
+    in.code = "41704000000000";
+    uint8_t buf[64];
+    size_t n = ovop__v1__get_territory_request__pack(&in, buf);
+    Ovop__V1__GetTerritoryRequest *out = ovop__v1__get_territory_request__unpack(pa, n, buf);
+    assert_string_equal(out->code, "41704000000000");
+    ovop_arena_destroy(&a);
+    assert_null(a);
+    ovop_arena_destroy(&a); /* accepts NULL */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -244,6 +345,9 @@ int main(void)
         cmocka_unit_test(test_garbage_and_limits),
         cmocka_unit_test(test_async_finish),
         cmocka_unit_test(test_code_names),
+        cmocka_unit_test(test_declared_methods),
+        cmocka_unit_test(test_reasons_and_arena),
+        cmocka_unit_test(test_arena),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
