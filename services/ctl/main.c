@@ -122,7 +122,12 @@ static void print_status(ctl_t *c, const Ovop__V1__Status *st)
         ctl_print_json(&st->base);
         return;
     }
-    fprintf(stderr, "ovopctl: %s: %s\n", ovop_code_to_string(st->code), st->message);
+    /* The reason only when it says more than the code. */
+    bool reason = st->reason[0] && strcmp(st->reason, ovop_code_to_string(st->code)) != 0;
+    fprintf(stderr, "ovopctl: %s%s%s: %s\n", ovop_code_to_string(st->code), reason ? " " : "",
+            reason ? st->reason : "", st->message);
+    for (size_t i = 0; i < st->n_metadata; i++)
+        fprintf(stderr, "  %s = %s\n", st->metadata[i]->key, st->metadata[i]->value);
     for (size_t i = 0; i < st->n_violations; i++)
         fprintf(stderr, "  %s: %s\n", st->violations[i]->field, st->violations[i]->description);
 }

@@ -486,9 +486,32 @@ static bool lane_wanted(const exports_t *e)
            (e->lanes_busy == 0 || e->queued >= EXPORTS_LANE_MIN);
 }
 
+/* Requests whose deadline passed while they waited are answered DEADLINE_EXCEEDED and never
+ * sent. (A statement in flight carries many requests: it is not cancelled for one.) */
+static void drop_expired(exports_t *e)
+{
+    exports_group_t **link = &e->queue_head, *prev = NULL;
+    while (*link) {
+        exports_group_t *g = *link;
+        if (!ovop_call_expired(g->call)) {
+            prev = g;
+            link = &g->next;
+            continue;
+        }
+        *link = g->next;
+        e->queued--;
+        ovop_call_fail_reason(g->call, OVOP_DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED",
+                              "the request's deadline passed before it could start; nothing "
+                              "was changed");
+        group_free(g);
+    }
+    e->queue_tail = prev;
+}
+
 static void on_moves_check(uv_check_t *h)
 {
     exports_t *e = h->data;
+    drop_expired(e);
     while (lane_wanted(e))
         send_statement(e);
     uv_check_stop(h);
