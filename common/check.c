@@ -24,8 +24,7 @@ bool ovop_check_text(ovop_call_t *call, const char *field, const char *value, si
         return false;
     }
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)value[i];
-        if (c < 0x20 || c == 0x7f) {
+        if (ovop_control_len(value + i)) {
             ovop_call_violation(call, field, "must not contain control characters");
             return false;
         }
