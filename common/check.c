@@ -1,5 +1,6 @@
 #include "check.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +42,12 @@ bool ovop_check_page_token(ovop_call_t *call, const char *token, const char *pre
         return true;
     char *end = NULL;
     long long v = -1;
-    if (strncmp(token, prefix, pl) == 0 && token[pl] >= '0' && token[pl] <= '9')
+    if (strncmp(token, prefix, pl) == 0 && token[pl] >= '0' && token[pl] <= '9') {
+        errno = 0;
         v = strtoll(token + pl, &end, 10);
+        if (errno == ERANGE) /* past INT64_MAX: not an id we issued */
+            v = -1;
+    }
     if (v < 0 || !end || *end != '\0') {
         ovop_call_violation(call, "page_token",
                             "is not a token this service returned; start without one");
