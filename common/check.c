@@ -1,5 +1,6 @@
 #include "check.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +26,7 @@ bool ovop_check_text(ovop_call_t *call, const char *field, const char *value, si
         return false;
     }
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)value[i];
-        if (c < 0x20 || c == 0x7f) {
+        if (ovop_control_len(value + i)) {
             ovop_call_violation(call, field, "must not contain control characters");
             return false;
         }
@@ -43,7 +43,13 @@ bool ovop_check_page_token(ovop_call_t *call, const char *token, int64_t *ret_af
     if (!ovop_page_token_read(call, token, &key))
         return false;
     char *end = NULL;
-    long long v = key[0] >= '0' && key[0] <= '9' ? strtoll(key, &end, 10) : -1;
+    long long v = -1;
+    if (key[0] >= '0' && key[0] <= '9') {
+        errno = 0;
+        v = strtoll(key, &end, 10);
+        if (errno == ERANGE) /* past INT64_MAX: not an id we issued */
+            v = -1;
+    }
     if (v < 0 || !end || *end != '\0') {
         ovop_call_violation(call, "page_token",
                             "is not a token this service returned; start without one");

@@ -9,8 +9,8 @@
 
 #include "dispatch.h"
 
-/* A text field: valid UTF-8, no control characters, at most max bytes, present when
- * required. Returns its validity. */
+/* A text field: valid UTF-8, no control characters (C0 including tab and newline, DEL, C1),
+ * at most max bytes, present when required. Returns its validity. */
 bool ovop_check_text(ovop_call_t *call, const char *field, const char *value, size_t max,
                      bool required);
 

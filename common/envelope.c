@@ -32,10 +32,61 @@ const char *ovop_code_to_string(int code)
     return code_names[code];
 }
 
-static bool str_ok(const char *s, size_t max)
+/* Field numbers of Request's strings (envelope.proto: field numbers are a contract). */
+enum { REQUEST_ID_FIELD = 1, METHOD_FIELD = 2, CALLER_FIELD = 5 };
+
+static bool read_varint(const uint8_t *p, size_t n, size_t *i, uint64_t *ret)
 {
-    size_t n = strlen(s);
-    return n <= max && ovop_utf8_valid(s, n);
+    uint64_t v = 0;
+    for (unsigned shift = 0; *i < n && shift < 64; shift += 7) {
+        uint8_t b = p[(*i)++];
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *ret = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* True when a length-delimited occurrence of field in the encoded message p[0..n) holds a NUL
+ * byte. protobuf-c ends a string at its first NUL, so "ab\0cd" would arrive as "ab". */
+static bool wire_field_has_nul(const uint8_t *p, size_t n, uint64_t field)
+{
+    size_t i = 0;
+    uint64_t key, v;
+    while (i < n && read_varint(p, n, &i, &key)) {
+        switch (key & 7) {
+        case 0: /* varint */
+            if (!read_varint(p, n, &i, &v))
+                return false;
+            break;
+        case 1: /* 64-bit */
+            i += 8;
+            break;
+        case 5: /* 32-bit */
+            i += 4;
+            break;
+        case 2: /* length-delimited */
+            if (!read_varint(p, n, &i, &v) || v > n - i)
+                return false;
+            if (key >> 3 == field && memchr(p + i, 0, v))
+                return true;
+            i += v;
+            break;
+        default: /* groups: protobuf-c refused the message already */
+            return false;
+        }
+    }
+    return false;
+}
+
+/* s, the string field `field` of the encoded Request p[0..n): UTF-8 of at most max bytes,
+ * with no NUL on the wire. */
+static bool str_ok(const char *s, size_t max, const void *p, size_t n, uint64_t field)
+{
+    size_t len = strlen(s);
+    return len <= max && ovop_utf8_valid(s, len) && !wire_field_has_nul(p, n, field);
 }
 
 int ovop_request_decode(const void *p, size_t n, size_t max, Ovop__V1__Request **ret_req,
@@ -54,13 +105,13 @@ int ovop_request_decode(const void *p, size_t n, size_t max, Ovop__V1__Request *
     const char *err = NULL;
     if (req->request_id[0] == '\0')
         err = "request_id is required";
-    else if (!str_ok(req->request_id, OVOP_MAX_REQUEST_ID))
+    else if (!str_ok(req->request_id, OVOP_MAX_REQUEST_ID, p, n, REQUEST_ID_FIELD))
         err = "request_id must be UTF-8 of at most 128 bytes";
     else if (req->method[0] == '\0')
         err = "method is required";
-    else if (!str_ok(req->method, OVOP_MAX_METHOD))
+    else if (!str_ok(req->method, OVOP_MAX_METHOD, p, n, METHOD_FIELD))
         err = "method must be UTF-8 of at most 64 bytes";
-    else if (!str_ok(req->caller, OVOP_MAX_CALLER))
+    else if (!str_ok(req->caller, OVOP_MAX_CALLER, p, n, CALLER_FIELD))
         err = "caller must be UTF-8 of at most 128 bytes";
     if (err) {
         /* Keep the request so the caller can still answer with its request_id when valid. */

@@ -161,15 +161,27 @@ void ovop_utf8_sanitize(char *s)
                      : (c & 0xf8) == 0xf0 ? 4
                                           : 0;
         if (len == 1) {
-            if (c < 0x20 && c != '\t')
+            if (c != '\t' && ovop_control_len(s + i))
                 s[i] = '?';
             i++;
         } else if (len && i + len <= n && ovop_utf8_valid(s + i, len)) {
+            if (ovop_control_len(s + i))
+                memset(s + i, '?', len);
             i += len;
         } else {
             s[i++] = '?';
         }
     }
+}
+
+size_t ovop_control_len(const char *s)
+{
+    unsigned char c = (unsigned char)s[0];
+    if ((c > 0 && c < 0x20) || c == 0x7f)
+        return 1;
+    if (c == 0xc2 && (unsigned char)s[1] >= 0x80 && (unsigned char)s[1] < 0xa0)
+        return 2;
+    return 0;
 }
 
 bool ovop_all_digits(const char *s, size_t n)

@@ -42,6 +42,11 @@ bool ovop_utf8_valid(const char *s, size_t n);
  * protobuf string or a log line. */
 void ovop_utf8_sanitize(char *s);
 
+/* The length in bytes of the control character that starts the UTF-8 text s: 1 for C0
+ * controls (U+0001..U+001F) and DEL, 2 for C1 controls (U+0080..U+009F), 0 for anything
+ * else. */
+size_t ovop_control_len(const char *s);
+
 /* True when s is exactly n ASCII digits. */
 bool ovop_all_digits(const char *s, size_t n);
 
