@@ -1,6 +1,7 @@
 #include "pbjson.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -98,6 +99,33 @@ static size_t elem_size(const ProtobufCFieldDescriptor *f)
     }
 }
 
+/* True for the entry messages protoc makes for a map field (repeated XEntry{key, value}):
+ * proto3's JSON mapping writes the map as an object. */
+static bool is_map(const ProtobufCFieldDescriptor *f)
+{
+    if (f->label != PROTOBUF_C_LABEL_REPEATED || f->type != PROTOBUF_C_TYPE_MESSAGE)
+        return false;
+    const ProtobufCMessageDescriptor *e = f->descriptor;
+    size_t n = strlen(e->short_name);
+    return n > 5 && strcmp(e->short_name + n - 5, "Entry") == 0 && e->n_fields == 2 &&
+           strcmp(e->fields[0].name, "key") == 0 && e->fields[0].type == PROTOBUF_C_TYPE_STRING &&
+           strcmp(e->fields[1].name, "value") == 0;
+}
+
+static json_t *map_object(const ProtobufCFieldDescriptor *f, ProtobufCMessage *const *entries,
+                          size_t n)
+{
+    const ProtobufCMessageDescriptor *ed = f->descriptor;
+    const ProtobufCFieldDescriptor *vf = &ed->fields[1];
+    json_t *o = json_object();
+    for (size_t k = 0; k < n; k++) {
+        const char *e = (const char *)entries[k];
+        const char *key = *(char *const *)(e + ed->fields[0].offset);
+        json_object_set_new(o, key ? key : "", scalar(vf, e + vf->offset));
+    }
+    return o;
+}
+
 json_t *ovop_pb_to_json(const ProtobufCMessage *m)
 {
     json_t *o = json_object();
@@ -108,6 +136,10 @@ json_t *ovop_pb_to_json(const ProtobufCMessage *m)
         if (f->label == PROTOBUF_C_LABEL_REPEATED) {
             size_t n = *(const size_t *)(base + f->quantifier_offset);
             const char *arr = *(char *const *)(base + f->offset);
+            if (is_map(f)) {
+                json_object_set_new(o, f->name, map_object(f, (ProtobufCMessage *const *)arr, n));
+                continue;
+            }
             json_t *a = json_array();
             for (size_t k = 0; k < n; k++)
                 json_array_append_new(a, scalar(f, arr + k * elem_size(f)));

@@ -135,15 +135,22 @@ static void test_repeated(void **state)
     st.code = OVOP__V1__STATUS__CODE__INVALID_ARGUMENT;
     st.message = "invalid";
     Ovop__V1__Status empty = OVOP__V1__STATUS__INIT;
-    assert_json(&empty.base, "{\"code\":\"OK\",\"domain\":\"\",\"message\":\"\",\"metadata\":[],"
+    assert_json(&empty.base, "{\"code\":\"OK\",\"domain\":\"\",\"message\":\"\",\"metadata\":{},"
                              "\"reason\":\"\",\"violations\":[]}");
     st.n_violations = 2;
     st.violations = vs;
     st.reason = "INVALID_ARGUMENT";
-    assert_json(&st.base, "{\"code\":\"INVALID_ARGUMENT\",\"domain\":\"\",\"message\":\"invalid\","
-                          "\"metadata\":[],\"reason\":\"INVALID_ARGUMENT\",\"violations\":"
-                          "[{\"description\":\"must be 14 digits\",\"field\":\"code\"},"
-                          "{\"description\":\"\",\"field\":\"lots[2].quantity\"}]}");
+    Ovop__V1__Status__MetadataEntry me = OVOP__V1__STATUS__METADATA_ENTRY__INIT, *mes[] = {&me};
+    me.key = "shipment_id";
+    me.value = "41";
+    st.n_metadata = 1;
+    st.metadata = mes;
+    assert_json(
+        &st.base,
+        "{\"code\":\"INVALID_ARGUMENT\",\"domain\":\"\",\"message\":\"invalid\","
+        "\"metadata\":{\"shipment_id\":\"41\"},\"reason\":\"INVALID_ARGUMENT\",\"violations\":"
+        "[{\"description\":\"must be 14 digits\",\"field\":\"code\"},"
+        "{\"description\":\"\",\"field\":\"lots[2].quantity\"}]}");
 }
 
 static void test_shipment(void **state)
