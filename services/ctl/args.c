@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "ovop/v1/common.pb-c.h"
 
 int ctl_take_repeated(int *argc, char **argv, const char *name, char ***values, size_t *n)
 {
@@ -44,6 +45,44 @@ static const ovop_opt_t *find(const ovop_opt_t *opts, size_t n, const char *name
         if (strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0)
             return &opts[i];
     return NULL;
+}
+
+int ctl_parse_update(const char *prog, const char *summary, const ovop_opt_t *opts, size_t n,
+                     int argc, char **argv, int64_t *ret_id, int32_t *ret_version)
+{
+    int64_t version = 0;
+    ovop_opt_t *all = xcalloc(n + 1, sizeof(*all));
+    memcpy(all, opts, n * sizeof(*opts));
+    all[n] = (ovop_opt_t){
+        "version", OVOP_OPT_INT, "0", 0, INT32_MAX, "the version you read (required)", &version};
+    int argi;
+    ctl_flags_first(&argc, argv, all, n + 1);
+    int r =
+        ctl_parse_flags(prog, "ID --version V [options]", summary, all, n + 1, argc, argv, &argi);
+    free(all);
+    if (r != 0)
+        return r;
+    if (argi != argc - 1 || version <= 0) {
+        fprintf(stderr, "ovopctl: usage: %s ID --version V [options]\n", prog);
+        return CTL_EXIT_USAGE;
+    }
+    *ret_version = (int32_t)version;
+    return ctl_parse_id("the id", argv[argi], ret_id);
+}
+
+int ctl_update_mask(const char *prog, const ctl_mask_flag_t *flags, size_t n, char **paths,
+                    Ovop__V1__FieldMask *mask)
+{
+    ovop__v1__field_mask__init(mask);
+    for (size_t i = 0; i < n; i++)
+        if (flags[i].given)
+            paths[mask->n_paths++] = flags[i].path;
+    mask->paths = paths;
+    if (mask->n_paths == 0) {
+        fprintf(stderr, "%s: give at least one detail to change\n", prog);
+        return CTL_EXIT_USAGE;
+    }
+    return 0;
 }
 
 void ctl_flags_first(int *argc, char **argv, const ovop_opt_t *opts, size_t n)

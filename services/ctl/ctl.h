@@ -90,10 +90,32 @@ int ctl_export(ctl_t *c, int argc, char **argv);
  * *values (grown with xrealloc; the strings stay argv's). Returns 0, or CTL_EXIT_USAGE after
  * printing when the last --name has no value. For flags that may be given several times. */
 int ctl_take_repeated(int *argc, char **argv, const char *name, char ***values, size_t *n);
+/* The frame of the update verbs, "VERB ID --version V [detail flags]": parses argv with the
+ * verb's detail opts and --version (flags may follow the ID) into *ret_id and *ret_version,
+ * which must be positive. Returns 0, or an exit code as ctl_parse_flags() does. */
+int ctl_parse_update(const char *prog, const char *summary, const ovop_opt_t *opts, size_t n,
+                     int argc, char **argv, int64_t *ret_id, int32_t *ret_version);
+
+/* A detail flag of an update verb and the update_mask path of its field. */
+typedef struct ctl_mask_flag {
+    const void *given; /* the flag's value, NULL when not given */
+    char *path;
+} ctl_mask_flag_t;
+
+/* Fills mask with the paths of the flags given, kept in paths (room for n): the update then
+ * changes exactly what the operator named. With none given prints "<prog>: give at least one
+ * detail to change" and returns CTL_EXIT_USAGE. */
+struct Ovop__V1__FieldMask;
+int ctl_update_mask(const char *prog, const ctl_mask_flag_t *flags, size_t n, char **paths,
+                    struct Ovop__V1__FieldMask *mask);
+
 /* Reorders argv[1..] so that options (with their values, as opts tells) come before the
  * positional arguments, so that `coop join 5 7 --version 2` parses; "--" ends the options. */
 void ctl_flags_first(int *argc, char **argv, const ovop_opt_t *opts, size_t n);
 /* A positive id; prints "<what> must be a positive number" and returns CTL_EXIT_USAGE. */
 int ctl_parse_id(const char *what, const char *s, int64_t *ret);
+/* An amount of money written in decimal units (dollars, som) as minor units (cents, tyiyn),
+ * exactly; prints "<flag> must be an amount ..." and returns CTL_EXIT_USAGE otherwise. */
+int ctl_parse_money(const char *flag, const char *s, int64_t *ret);
 /* v with at most 3 decimals and no trailing zeros, into out. */
 const char *ctl_amount(double v, char out[static 32]);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "money.h"
 #include "ovop/v1/exports.pb-c.h"
 
 #define SERVICE "ovop.exports"
@@ -128,7 +129,7 @@ static void print_exporter(const Ovop__V1__ExporterRef *x)
 
 static void print_shipment(const Ovop__V1__Shipment *s)
 {
-    char a[32], b[32], c[32], t[32], name[48];
+    char a[32], usd[OVOP_MONEY_TEXT], som[OVOP_MONEY_TEXT], t[32], name[48];
     printf("id             %lld\n", (long long)s->id);
     printf("status         %s (version %d, since %s)\n", status_name(s->status), s->version,
            when(s->status_us, t));
@@ -151,8 +152,8 @@ static void print_shipment(const Ovop__V1__Shipment *s)
     printf("planned        %s -> %s\n", s->planned_departure,
            s->planned_arrival[0] ? s->planned_arrival : "?");
     printf("goods          HS %s; %s kg net, %s USD, %s KGS\n", s->hs_code,
-           ctl_amount(s->net_weight_kg, a), ctl_amount(s->value_usd, b),
-           ctl_amount(s->value_som, c));
+           ctl_amount(s->net_weight_kg, a), ovop_money_format(s->value_usd_cents, usd),
+           ovop_money_format(s->value_som_tyiyn, som));
     printf("created        %s\n", when(s->created_us, t));
     if (s->declared_us)
         printf("declared       %s\n", when(s->declared_us, t));
@@ -175,8 +176,8 @@ static void print_shipment(const Ovop__V1__Shipment *s)
         ctl_print_cell(pr, 9);
         ctl_print_cell(l->hs_code, 7);
         ctl_print_cell(q, 13);
-        ctl_print_cell(ctl_amount(l->net_weight_kg, b), 13);
-        ctl_print_cell(ctl_amount(l->value_usd, c), 13);
+        ctl_print_cell(ctl_amount(l->net_weight_kg, a), 13);
+        ctl_print_cell(ovop_money_format(l->value_usd_cents, usd), 13);
         printf("%s\n", l->product_name);
     }
     if (s->n_documents) {
@@ -313,8 +314,9 @@ static int parse_lot(char *spec, Ovop__V1__Lot *l)
         return r;
     l->quantity = strtod(f[2], NULL);
     l->net_weight_kg = strtod(f[3], NULL);
-    l->value_usd = strtod(f[4], NULL);
-    l->value_som = n > 5 ? strtod(f[5], NULL) : 0;
+    if ((r = ctl_parse_money("a lot's USD", f[4], &l->value_usd_cents)) != 0 ||
+        (n > 5 && (r = ctl_parse_money("a lot's SOM", f[5], &l->value_som_tyiyn)) != 0))
+        return r;
     l->unit = n > 6 ? f[6] : "";
     return 0;
 }
@@ -494,7 +496,7 @@ static void print_header(void)
 static void print_row(const ProtobufCMessage *m)
 {
     const Ovop__V1__Shipment *s = (const Ovop__V1__Shipment *)m;
-    char id[24], who[48], a[32], b[32], t[32];
+    char id[24], who[48], a[32], usd[OVOP_MONEY_TEXT], t[32];
     snprintf(id, sizeof(id), "%lld", (long long)s->id);
     snprintf(who, sizeof(who), "%s %lld",
              s->exporter && s->exporter->kind == OVOP__V1__EXPORTER_KIND__EXPORTER_KIND_COOPERATIVE
@@ -507,7 +509,7 @@ static void print_row(const ProtobufCMessage *m)
     ctl_print_cell(s->destination, 4);
     ctl_print_cell(s->hs_code, 7);
     ctl_print_cell(ctl_amount(s->net_weight_kg, a), 12);
-    ctl_print_cell(ctl_amount(s->value_usd, b), 12);
+    ctl_print_cell(ovop_money_format(s->value_usd_cents, usd), 12);
     printf("%.10s\n", when(s->created_us, t));
 }
 
@@ -563,7 +565,7 @@ static int export_list(ctl_t *c, int argc, char **argv)
     in.from_date = from ? from : "";
     in.to_date = to ? to : "";
     in.date_basis = departed ? OVOP__V1__SHIPMENT_DATE_BASIS__SHIPMENT_DATE_BASIS_DEPARTED
-                             : OVOP__V1__SHIPMENT_DATE_BASIS__SHIPMENT_DATE_BASIS_CREATED;
+                             : OVOP__V1__SHIPMENT_DATE_BASIS__SHIPMENT_DATE_BASIS_UNSPECIFIED;
     in.page_size = (uint32_t)page_size;
     r = ctl_list_pages(c, &(ctl_list_t){.service = SERVICE,
                                         .method = "ListShipments",
@@ -1048,12 +1050,12 @@ static int export_stats(ctl_t *c, int argc, char **argv)
             const Ovop__V1__StatsRow *row = s->rows[i];
             const char *vals[] = {"",           row->month,      row->region, row->district,
                                   row->hs_code, row->destination};
-            char t[32], u[32];
+            char t[32], u[OVOP_MONEY_TEXT];
             for (int d = 1; d < 6; d++)
                 if (want[d])
                     ctl_print_cell(vals[d], widths[d]);
-            printf("%-14s %-16s %lld\n", ctl_amount(row->tonnes, t), ctl_amount(row->value_usd, u),
-                   (long long)row->shipments);
+            printf("%-14s %-16s %lld\n", ctl_amount(row->tonnes, t),
+                   ovop_money_format(row->value_usd_cents, u), (long long)row->shipments);
         }
     }
     protobuf_c_message_free_unpacked(res, NULL);

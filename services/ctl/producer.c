@@ -222,70 +222,63 @@ static int producer_get(ctl_t *c, int argc, char **argv)
     return r;
 }
 
-/* Reads the producer, applies the given flags and sends the whole record with --version. */
+/* Sends the flags given with an update_mask naming exactly their fields: the others keep
+ * their stored values. No read first: --version is the version you read. */
 static int producer_update(ctl_t *c, int argc, char **argv)
 {
+    static const char prog[] = "ovopctl producer update";
     details_t d = {0};
-    int64_t version = 0;
-    const ovop_opt_t opts[] = {
-        DETAIL_OPTS(d),
-        {"version", OVOP_OPT_INT, "0", 0, 1000000000, "the version you read (required)", &version},
-    };
+    const ovop_opt_t opts[] = {DETAIL_OPTS(d)};
     size_t n = OVOP_ARRAY_SIZE(opts);
-    int argi;
-    int64_t id = 0;
+    int kind = 0;
     member_list_t ml = {0};
-    Ovop__V1__Producer *p = NULL;
-    ctl_flags_first(&argc, argv, opts, n);
-    int r = ctl_parse_flags("ovopctl producer update", "ID --version V [--name N ...]",
-                            "Changes a producer's details.", opts, n, argc, argv, &argi);
-    if (r != 0)
+    Ovop__V1__UpdateProducerRequest in = OVOP__V1__UPDATE_PRODUCER_REQUEST__INIT;
+    int r = ctl_parse_update(prog,
+                             "Changes the details given, and only those, of a producer "
+                             "(--members \"\" clears the members).",
+                             opts, n, argc, argv, &in.id, &in.version);
+    if (r != 0 || (d.kind && (r = parse_kind(d.kind, &kind)) != 0))
         goto out;
-    if (argi != argc - 1 || version <= 0) {
-        fprintf(stderr, "ovopctl: usage: ovopctl producer update ID --version V [options]\n");
+    if (!d.lat != !d.lon) {
+        fprintf(stderr, "ovopctl: --lat and --lon go together\n");
         r = CTL_EXIT_USAGE;
         goto out;
     }
-    if ((r = parse_id(argv[argi], &id)) != 0)
+    const ctl_mask_flag_t flags[] = {
+        {d.kind, "kind"},
+        {d.name, "legal_name"},
+        {d.tax_id, "tax_id"},
+        {d.territory, "territory_code"},
+        {d.phone, "contact.phone"},
+        {d.email, "contact.email"},
+        {d.address, "contact.address"},
+        {d.lat, "location"},
+        {d.members, "members"},
+    };
+    char *paths[OVOP_ARRAY_SIZE(flags)];
+    Ovop__V1__FieldMask mask;
+    if ((r = ctl_update_mask(prog, flags, OVOP_ARRAY_SIZE(flags), paths, &mask)) != 0)
         goto out;
-    if ((r = fetch(c, id, &p)) != CTL_EXIT_OK)
-        goto out;
-    Ovop__V1__UpdateProducerRequest in = OVOP__V1__UPDATE_PRODUCER_REQUEST__INIT;
-    Ovop__V1__Contact contact = *p->contact;
-    Ovop__V1__GeoPoint loc = *p->location;
-    in.id = id;
-    in.version = (int32_t)version;
-    in.kind = p->kind;
-    if (d.kind) {
-        int k;
-        if ((r = parse_kind(d.kind, &k)) != 0)
-            goto out;
-        in.kind = k;
-    }
-    in.legal_name = d.name ? d.name : p->legal_name;
-    in.tax_id = d.tax_id ? d.tax_id : p->tax_id;
-    in.territory_code = d.territory ? d.territory : p->territory_code;
-    if (d.phone)
-        contact.phone = d.phone;
-    if (d.email)
-        contact.email = d.email;
-    if (d.address)
-        contact.address = d.address;
-    if (d.lat && d.lon) {
+    Ovop__V1__Contact contact = OVOP__V1__CONTACT__INIT;
+    Ovop__V1__GeoPoint loc = OVOP__V1__GEO_POINT__INIT;
+    in.kind = kind;
+    in.legal_name = d.name ? d.name : "";
+    in.tax_id = d.tax_id ? d.tax_id : "";
+    in.territory_code = d.territory ? d.territory : "";
+    contact.phone = d.phone ? d.phone : "";
+    contact.email = d.email ? d.email : "";
+    contact.address = d.address ? d.address : "";
+    in.contact = &contact;
+    if (d.lat) {
         loc.set = true;
         loc.lat = strtod(d.lat, NULL);
         loc.lon = strtod(d.lon, NULL);
     }
-    in.contact = &contact;
     in.location = &loc;
-    if (d.members) {
-        parse_members(d.members, &ml);
-        in.n_members = ml.n;
-        in.members = ml.ptrs;
-    } else {
-        in.n_members = p->n_members;
-        in.members = p->members;
-    }
+    parse_members(d.members, &ml);
+    in.n_members = ml.n;
+    in.members = ml.ptrs;
+    in.update_mask = &mask;
     ProtobufCMessage *out = NULL;
     r = ctl_call(c, "ovop.registry", "UpdateProducer", &in.base, &ovop__v1__producer__descriptor,
                  &out);
@@ -297,8 +290,6 @@ static int producer_update(ctl_t *c, int argc, char **argv)
         protobuf_c_message_free_unpacked(out, NULL);
     }
 out:
-    if (p)
-        protobuf_c_message_free_unpacked(&p->base, NULL);
     free_members(&ml);
     ovop_config_free(opts, n);
     return r < 0 ? CTL_EXIT_OK : r;

@@ -1,4 +1,4 @@
-/* ovopctl product and search: create, show and list products; search producers and
+/* ovopctl product and search: create, show, change and list products; search producers and
  * products by words. */
 #include <errno.h>
 #include <stdio.h>
@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "money.h"
 #include "ovop/v1/registry.pb-c.h"
 
 static const char *const certs[] = {"-", "conformity", "organic", "halal",
@@ -39,6 +40,23 @@ static int parse_number(const char *flag, const char *s, double *ret)
     return 0;
 }
 
+int ctl_parse_money(const char *flag, const char *s, int64_t *ret)
+{
+    int r = ovop_money_parse(s, ret);
+    if (r == -ERANGE) {
+        fprintf(stderr, "ovopctl: %s is too large, got \"%s\"\n", flag, s);
+        return CTL_EXIT_USAGE;
+    }
+    if (r < 0) {
+        fprintf(stderr,
+                "ovopctl: %s must be an amount with at most two decimals, like 8200 or 12.50; "
+                "got \"%s\"\n",
+                flag, s);
+        return CTL_EXIT_USAGE;
+    }
+    return 0;
+}
+
 const char *ctl_amount(double v, char out[static 32])
 {
     snprintf(out, 32, "%.3f", v);
@@ -55,7 +73,7 @@ const char *ctl_amount(double v, char out[static 32])
 
 static void print_product(const Ovop__V1__Product *p)
 {
-    char amount[32];
+    char amount[32], price[OVOP_MONEY_TEXT];
     printf("id             %lld\n", (long long)p->id);
     printf("producer       %lld\n", (long long)p->producer_id);
     if (p->name && p->name->en[0])
@@ -73,7 +91,7 @@ static void print_product(const Ovop__V1__Product *p)
     for (size_t i = 0; i < p->n_season_months; i++)
         printf("%s%u", i ? ", " : "", p->season_months[i]);
     printf("\n");
-    printf("price          %.2f USD per %s\n", p->price_usd, p->unit);
+    printf("price          %s USD per %s\n", ovop_money_format(p->price_usd_cents, price), p->unit);
     if (p->n_raw_materials) {
         printf("raw materials  ");
         for (size_t i = 0; i < p->n_raw_materials; i++)
@@ -145,31 +163,114 @@ static int parse_certs(char **values, size_t nv, Ovop__V1__ProductCertification 
     return 0;
 }
 
+/* The flags a product's details are given with, for create and update (NULL when not given),
+ * and what they parse into. */
+typedef struct details {
+    char *name_en, *name_ru, *name_ky, *category, *hs, *unit, *capacity, *price, *season;
+    char **cert_flags, **raw; /* repeated flags: strings of argv */
+    size_t n_cert_flags, n_raw;
+    Ovop__V1__LocalizedName name;
+    double capacity_v;
+    int64_t price_cents;
+    uint32_t *months;
+    size_t n_months;
+    Ovop__V1__ProductCertification *certs;
+    size_t n_certs;
+} details_t;
+
+#define DETAIL_OPTS(d)                                                                             \
+    {"name-en", OVOP_OPT_STRING, NULL, 0, 0, "name in English", &(d).name_en},                     \
+        {"name-ru", OVOP_OPT_STRING, NULL, 0, 0, "name in Russian", &(d).name_ru},                 \
+        {"name-ky", OVOP_OPT_STRING, NULL, 0, 0, "name in Kyrgyz", &(d).name_ky},                  \
+        {"category", OVOP_OPT_STRING, NULL, 0, 0, "e.g. honey, felt, dried fruit", &(d).category}, \
+        {"hs", OVOP_OPT_STRING, NULL, 0, 0, "HS code, 6 digits", &(d).hs},                         \
+        {"unit", OVOP_OPT_STRING, NULL, 0, 0, "kg, l, pcs, pair, m2 or t", &(d).unit},             \
+        {"capacity", OVOP_OPT_STRING, NULL, 0, 0, "units a month in season", &(d).capacity},       \
+        {"price", OVOP_OPT_STRING, NULL, 0, 0, "USD per unit, e.g. 12.50", &(d).price},            \
+    {                                                                                              \
+        "season", OVOP_OPT_STRING, NULL, 0, 0, "months, e.g. 6,7,8 (empty: all year)", &(d).season \
+    }
+
+/* Sets the details of a CreateProductRequest or an UpdateProductRequest, which name them alike,
+ * from d's values: those of flags not given are empty. */
+#define SET_DETAILS(in, d)                                                                         \
+    do {                                                                                           \
+        (in).name = &(d).name;                                                                     \
+        (in).category = (d).category ? (d).category : "";                                          \
+        (in).hs_code = (d).hs ? (d).hs : "";                                                       \
+        (in).unit = (d).unit ? (d).unit : "";                                                      \
+        (in).capacity_per_month = (d).capacity_v;                                                  \
+        (in).price_usd_cents = (d).price_cents;                                                    \
+        (in).season_months = (d).months;                                                           \
+        (in).n_season_months = (d).n_months;                                                       \
+        (in).raw_materials = (d).raw;                                                              \
+        (in).n_raw_materials = (d).n_raw;                                                          \
+        (in).certifications = (d).certs;                                                           \
+        (in).n_certifications = (d).n_certs;                                                       \
+    } while (0)
+
+/* Takes the repeated --cert and --raw flags out of argv into d. */
+static int take_details(int *argc, char **argv, details_t *d)
+{
+    int r = ctl_take_repeated(argc, argv, "cert", &d->cert_flags, &d->n_cert_flags);
+    if (r == 0)
+        r = ctl_take_repeated(argc, argv, "raw", &d->raw, &d->n_raw);
+    /* A single empty --raw "" means none. */
+    if (r == 0 && d->n_raw == 1 && !d->raw[0][0])
+        d->n_raw = 0;
+    return r;
+}
+
+/* Parses the flags given into d's values. */
+static int parse_details(details_t *d)
+{
+    int r = 0;
+    ovop__v1__localized_name__init(&d->name);
+    d->name.en = d->name_en ? d->name_en : "";
+    d->name.ru = d->name_ru ? d->name_ru : "";
+    d->name.ky = d->name_ky ? d->name_ky : "";
+    if ((d->capacity && (r = parse_number("capacity", d->capacity, &d->capacity_v)) != 0) ||
+        (d->price && (r = ctl_parse_money("--price", d->price, &d->price_cents)) != 0) ||
+        (d->season && (r = parse_season(d->season, &d->months, &d->n_months)) != 0))
+        return r;
+    return parse_certs(d->cert_flags, d->n_cert_flags, &d->certs, &d->n_certs);
+}
+
+static void free_details(details_t *d)
+{
+    free(d->cert_flags);
+    free(d->raw);
+    free(d->months);
+    free(d->certs);
+}
+
+/* Calls method with in (a product's creation or update) and prints the product. */
+static int send_product(ctl_t *c, const char *method, const ProtobufCMessage *in)
+{
+    ProtobufCMessage *res = NULL;
+    int r = ctl_call(c, "ovop.registry", method, in, &ovop__v1__product__descriptor, &res);
+    if (r == CTL_EXIT_OK) {
+        if (c->json)
+            ctl_print_json(res);
+        else
+            print_product((const Ovop__V1__Product *)res);
+        protobuf_c_message_free_unpacked(res, NULL);
+    }
+    return r;
+}
+
 static int product_create(ctl_t *c, int argc, char **argv)
 {
-    char *producer = NULL, *name_en = NULL, *name_ru = NULL, *name_ky = NULL, *category = NULL,
-         *hs = NULL, *unit = NULL, *capacity = NULL, *price = NULL, *season = NULL;
-    char **cert_flags = NULL, **raw = NULL;
-    size_t n_cert_flags = 0, n_raw = 0, n_season = 0, n_certs = 0;
-    uint32_t *months = NULL;
-    Ovop__V1__ProductCertification *cert_values = NULL;
+    details_t d = {0};
+    char *producer = NULL;
     const ovop_opt_t opts[] = {
+        DETAIL_OPTS(d),
         {"producer", OVOP_OPT_STRING, NULL, 0, 0, "the producer's id", &producer},
-        {"name-en", OVOP_OPT_STRING, NULL, 0, 0, "name in English", &name_en},
-        {"name-ru", OVOP_OPT_STRING, NULL, 0, 0, "name in Russian", &name_ru},
-        {"name-ky", OVOP_OPT_STRING, NULL, 0, 0, "name in Kyrgyz", &name_ky},
-        {"category", OVOP_OPT_STRING, NULL, 0, 0, "e.g. honey, felt, dried fruit", &category},
-        {"hs", OVOP_OPT_STRING, NULL, 0, 0, "HS code, 6 digits", &hs},
-        {"unit", OVOP_OPT_STRING, NULL, 0, 0, "kg, l, pcs, pair, m2 or t", &unit},
-        {"capacity", OVOP_OPT_STRING, NULL, 0, 0, "units a month in season", &capacity},
-        {"price", OVOP_OPT_STRING, "0", 0, 0, "USD per unit", &price},
-        {"season", OVOP_OPT_STRING, NULL, 0, 0, "months, e.g. 6,7,8 (default: all year)", &season},
     };
     size_t n = OVOP_ARRAY_SIZE(opts);
     int argi, r;
     /* --cert and --raw may be given several times. */
-    if ((r = ctl_take_repeated(&argc, argv, "cert", &cert_flags, &n_cert_flags)) != 0 ||
-        (r = ctl_take_repeated(&argc, argv, "raw", &raw, &n_raw)) != 0)
+    if ((r = take_details(&argc, argv, &d)) != 0)
         goto out_nofree;
     r = ctl_parse_flags("ovopctl product create",
                         "--producer ID --name-en N [--name-ru N] [--name-ky N] --category C "
@@ -178,51 +279,67 @@ static int product_create(ctl_t *c, int argc, char **argv)
                         "Adds a product to a producer.", opts, n, argc, argv, &argi);
     if (r != 0)
         goto out;
-    if (argi != argc || !producer || !(name_en || name_ru || name_ky) || !category || !hs ||
-        !unit || !capacity) {
+    if (argi != argc || !producer || !(d.name_en || d.name_ru || d.name_ky) || !d.category ||
+        !d.hs || !d.unit || !d.capacity) {
         fprintf(stderr, "ovopctl: product create needs --producer, a name (--name-en, --name-ru "
                         "or --name-ky), --category, --hs, --unit and --capacity\n");
         r = CTL_EXIT_USAGE;
         goto out;
     }
     Ovop__V1__CreateProductRequest in = OVOP__V1__CREATE_PRODUCT_REQUEST__INIT;
-    Ovop__V1__LocalizedName nm = OVOP__V1__LOCALIZED_NAME__INIT;
     if ((r = ctl_parse_id("--producer", producer, &in.producer_id)) != 0 ||
-        (r = parse_number("capacity", capacity, &in.capacity_per_month)) != 0 ||
-        (r = parse_number("price", price, &in.price_usd)) != 0 ||
-        (season && (r = parse_season(season, &months, &n_season)) != 0) ||
-        (r = parse_certs(cert_flags, n_cert_flags, &cert_values, &n_certs)) != 0)
+        (r = parse_details(&d)) != 0)
         goto out;
-    nm.en = name_en ? name_en : "";
-    nm.ru = name_ru ? name_ru : "";
-    nm.ky = name_ky ? name_ky : "";
-    in.name = &nm;
-    in.category = category;
-    in.hs_code = hs;
-    in.unit = unit;
-    in.season_months = months;
-    in.n_season_months = n_season;
-    in.raw_materials = raw;
-    in.n_raw_materials = n_raw;
-    in.certifications = cert_values;
-    in.n_certifications = n_certs;
-    ProtobufCMessage *res = NULL;
-    r = ctl_call(c, "ovop.registry", "CreateProduct", &in.base, &ovop__v1__product__descriptor,
-                 &res);
-    if (r == CTL_EXIT_OK) {
-        if (c->json)
-            ctl_print_json(res);
-        else
-            print_product((const Ovop__V1__Product *)res);
-        protobuf_c_message_free_unpacked(res, NULL);
-    }
+    SET_DETAILS(in, d);
+    r = send_product(c, "CreateProduct", &in.base);
 out:
     ovop_config_free(opts, n);
 out_nofree:
-    free(cert_flags);
-    free(raw);
-    free(months);
-    free(cert_values);
+    free_details(&d);
+    return r < 0 ? CTL_EXIT_OK : r;
+}
+
+/* As producer update: the flags given and a mask of their fields, no read first. */
+static int product_update(ctl_t *c, int argc, char **argv)
+{
+    static const char prog[] = "ovopctl product update";
+    details_t d = {0};
+    const ovop_opt_t opts[] = {DETAIL_OPTS(d)};
+    size_t n = OVOP_ARRAY_SIZE(opts);
+    Ovop__V1__UpdateProductRequest in = OVOP__V1__UPDATE_PRODUCT_REQUEST__INIT;
+    int r = take_details(&argc, argv, &d);
+    if (r != 0)
+        goto out_nofree;
+    r = ctl_parse_update(prog,
+                         "Changes the details given, and only those, of a product (--season \"\", "
+                         "--cert \"\" and --raw \"\" clear theirs).",
+                         opts, n, argc, argv, &in.id, &in.version);
+    if (r != 0 || (r = parse_details(&d)) != 0)
+        goto out;
+    const ctl_mask_flag_t flags[] = {
+        {d.name_en, "name.en"},
+        {d.name_ru, "name.ru"},
+        {d.name_ky, "name.ky"},
+        {d.category, "category"},
+        {d.hs, "hs_code"},
+        {d.unit, "unit"},
+        {d.capacity, "capacity_per_month"},
+        {d.season, "season_months"},
+        {d.price, "price_usd_cents"},
+        {d.raw, "raw_materials"},
+        {d.cert_flags, "certifications"},
+    };
+    char *paths[OVOP_ARRAY_SIZE(flags)];
+    Ovop__V1__FieldMask mask;
+    if ((r = ctl_update_mask(prog, flags, OVOP_ARRAY_SIZE(flags), paths, &mask)) != 0)
+        goto out;
+    SET_DETAILS(in, d);
+    in.update_mask = &mask;
+    r = send_product(c, "UpdateProduct", &in.base);
+out:
+    ovop_config_free(opts, n);
+out_nofree:
+    free_details(&d);
     return r < 0 ? CTL_EXIT_OK : r;
 }
 
@@ -348,7 +465,9 @@ int ctl_product(ctl_t *c, int argc, char **argv)
         return product_get(c, argc - 1, argv + 1);
     if (strcmp(v, "list") == 0)
         return product_list(c, argc - 1, argv + 1);
-    fprintf(stderr, "ovopctl: usage: ovopctl product create|get|list ...\n");
+    if (strcmp(v, "update") == 0)
+        return product_update(c, argc - 1, argv + 1);
+    fprintf(stderr, "ovopctl: usage: ovopctl product create|get|list|update ...\n");
     return CTL_EXIT_USAGE;
 }
 

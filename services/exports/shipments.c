@@ -6,9 +6,14 @@
 
 #include "exports.h"
 #include "log.h"
+#include "money.h"
 #include "page.h"
 
 #define MAX_DOCS      64 /* document types a shipment can need: fewer than this */
+/* A lot's value: USD 1,000,000,000 (in cents) and its worth in som (in tyiyn), far beyond any
+ * shipment, while the totals of 100 such lots still fit the columns. */
+#define MAX_LOT_USD_CENTS INT64_C(100000000000)
+#define MAX_LOT_SOM_TYIYN INT64_C(10000000000000)
 
 /* Columns of a shipment, in the order shipment_from_row reads them; GET_COLUMNS adds the
  * documents, required and missing documents. */
@@ -17,12 +22,14 @@
     "s.buyer_address, s.destination, s.incoterm, s.transport_mode, s.vehicle, "                    \
     "s.consignment_note, s.border_point, s.planned_departure::text, "                              \
     "coalesce(s.planned_arrival::text, ''), s.status, s.version, exports.us_of(s.created_at), "    \
-    "exports.us_of(s.status_at), s.origin_territory, s.hs6, s.net_kg::text, s.value_usd::text, "   \
-    "s.value_som::text, coalesce(exports.us_of(s.declared_at), 0), "                               \
+    "exports.us_of(s.status_at), s.origin_territory, s.hs6, s.net_kg::text, "                      \
+    "(s.value_usd * 100)::bigint, (s.value_som * 100)::bigint, "                                   \
+    "coalesce(exports.us_of(s.declared_at), 0), "                                                  \
     "coalesce(exports.us_of(s.released_at), 0), coalesce(exports.us_of(s.departed_at), 0), "       \
     "coalesce(exports.us_of(s.delivered_at), 0), coalesce(s.departed_via, ''), "                   \
     "(SELECT json_agg(json_build_array(l.product_id, l.producer_id, l.quantity::text, l.unit, "    \
-    "         l.net_kg::text, l.value_usd::text, l.value_som::text, l.hs6, l.product_name, "       \
+    "         l.net_kg::text, (l.value_usd * 100)::bigint, (l.value_som * 100)::bigint, l.hs6, "   \
+    "         l.product_name, "                                                                    \
     "         l.territory_code) ORDER BY l.ord) "                                                  \
     "   FROM exports.lots l WHERE l.shipment_id = s.id)"
 #define N_SHIPMENT_COLUMNS 30
@@ -126,8 +133,8 @@ static void shipment_from_row(PGresult *res, int i, shipment_row_t *r, bool full
     s->origin_territory = PQgetvalue(res, i, 19);
     s->hs_code = PQgetvalue(res, i, 20);
     s->net_weight_kg = strtod(PQgetvalue(res, i, 21), NULL);
-    s->value_usd = strtod(PQgetvalue(res, i, 22), NULL);
-    s->value_som = strtod(PQgetvalue(res, i, 23), NULL);
+    s->value_usd_cents = col_int(res, i, 22);
+    s->value_som_tyiyn = col_int(res, i, 23);
     s->declared_us = col_int(res, i, 24);
     s->released_us = col_int(res, i, 25);
     s->departed_us = col_int(res, i, 26);
@@ -147,8 +154,8 @@ static void shipment_from_row(PGresult *res, int i, shipment_row_t *r, bool full
         l->quantity = jnum(a, 2);
         l->unit = (char *)jstr(a, 3);
         l->net_weight_kg = jnum(a, 4);
-        l->value_usd = jnum(a, 5);
-        l->value_som = jnum(a, 6);
+        l->value_usd_cents = jint(a, 5);
+        l->value_som_tyiyn = jint(a, 6);
         l->hs_code = (char *)jstr(a, 7);
         l->product_name = (char *)jstr(a, 8);
         l->territory_code = (char *)jstr(a, 9);
@@ -233,6 +240,18 @@ static void check_amount(ovop_call_t *call, const char *field, double v, double 
                             decimals == 3 ? "0.001" : "0.01", v);
 }
 
+/* An amount of money in minor units: positive (or zero when !positive), at most max. */
+static void check_money(ovop_call_t *call, const char *field, int64_t v, int64_t max, bool positive)
+{
+    if (positive && v <= 0)
+        ovop_call_violation(call, field, "must be positive, got %lld", (long long)v);
+    else if (!positive && v < 0)
+        ovop_call_violation(call, field, "must be zero or positive, got %lld", (long long)v);
+    else if (v > max)
+        ovop_call_violation(call, field, "must be at most %lld, got %lld", (long long)max,
+                            (long long)v);
+}
+
 /* Checks lot i of a CreateShipmentRequest; the registry checks are the database's. */
 static void check_lot(ovop_call_t *call, size_t i, const Ovop__V1__Lot *l)
 {
@@ -247,8 +266,8 @@ static void check_lot(ovop_call_t *call, size_t i, const Ovop__V1__Lot *l)
     check_amount(call, LOT_FIELD("quantity"), l->quantity, 1e9, 3, true);
     ovop_check_text(call, LOT_FIELD("unit"), l->unit, 8, false);
     check_amount(call, LOT_FIELD("net_weight_kg"), l->net_weight_kg, 1e9, 3, true);
-    check_amount(call, LOT_FIELD("value_usd"), l->value_usd, 1e12, 2, true);
-    check_amount(call, LOT_FIELD("value_som"), l->value_som, 1e14, 2, false);
+    check_money(call, LOT_FIELD("value_usd_cents"), l->value_usd_cents, MAX_LOT_USD_CENTS, true);
+    check_money(call, LOT_FIELD("value_som_tyiyn"), l->value_som_tyiyn, MAX_LOT_SOM_TYIYN, false);
 #undef LOT_FIELD
 }
 
@@ -301,11 +320,11 @@ static char *lots_param(const Ovop__V1__Lot *lots, size_t n)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++) {
-        char q[40], kg[40], usd[40], som[40];
+        char q[40], kg[40], usd[OVOP_MONEY_TEXT], som[OVOP_MONEY_TEXT];
         snprintf(q, sizeof(q), "%.3f", lots[i].quantity);
         snprintf(kg, sizeof(kg), "%.3f", lots[i].net_weight_kg);
-        snprintf(usd, sizeof(usd), "%.2f", lots[i].value_usd);
-        snprintf(som, sizeof(som), "%.2f", lots[i].value_som);
+        ovop_money_format(lots[i].value_usd_cents, usd);
+        ovop_money_format(lots[i].value_som_tyiyn, som);
         json_array_append_new(a, json_pack("[IIsssss]", (json_int_t)lots[i].product_id,
                                            (json_int_t)lots[i].producer_id, q, lots[i].unit, kg,
                                            usd, som));
@@ -345,13 +364,14 @@ static void on_preread(PGresult *res, const char *error, void *userdata)
         goto out;
     }
 
-    /* The lots as stored: values rounded as the columns keep them, the rest from the
-     * registry; totals in thousandths so that they equal the database's sums. */
+    /* The lots as stored: amounts rounded as the columns keep them, the rest from the
+     * registry; weights in thousandths so that totals equal the database's sums. */
     lots = xcalloc(n, sizeof(*lots));
     lot_ptrs = xcalloc(n, sizeof(*lot_ptrs));
     items = xcalloc(n, sizeof(*items));
     item_ptrs = xcalloc(n, sizeof(*item_ptrs));
-    long long kg_milli = 0, usd_cents = 0, som_cents = 0, heaviest = -1;
+    long long kg_milli = 0, heaviest = -1;
+    int64_t usd_cents = 0, som_tyiyn = 0;
     size_t main_lot = 0;
     for (size_t i = 0; i < n; i++) {
         const Ovop__V1__Lot *src = in->lots[i];
@@ -371,16 +391,16 @@ static void on_preread(PGresult *res, const char *error, void *userdata)
         l->quantity = exports_round(src->quantity, 3);
         l->unit = src->unit[0] ? src->unit : (char *)jstr(p, 1);
         l->net_weight_kg = exports_round(src->net_weight_kg, 3);
-        l->value_usd = exports_round(src->value_usd, 2);
-        l->value_som = exports_round(src->value_som, 2);
+        l->value_usd_cents = src->value_usd_cents;
+        l->value_som_tyiyn = src->value_som_tyiyn;
         l->hs_code = (char *)jstr(p, 0);
         l->product_name = (char *)jstr(p, 2);
         l->territory_code = (char *)jstr(p, 4);
         lot_ptrs[i] = l;
         long long kg = llround(src->net_weight_kg * 1000);
         kg_milli += kg;
-        usd_cents += llround(src->value_usd * 100);
-        som_cents += llround(src->value_som * 100);
+        usd_cents += src->value_usd_cents;
+        som_tyiyn += src->value_som_tyiyn;
         if (kg > heaviest) {
             heaviest = kg;
             main_lot = i;
@@ -393,7 +413,7 @@ static void on_preread(PGresult *res, const char *error, void *userdata)
         it->quantity = l->quantity;
         it->unit = l->unit;
         it->net_weight_kg = l->net_weight_kg;
-        it->value_usd = l->value_usd;
+        it->value_usd_cents = l->value_usd_cents;
         it->producer_id = l->producer_id;
         it->territory_code = l->territory_code;
         item_ptrs[i] = it;
@@ -426,8 +446,8 @@ static void on_preread(PGresult *res, const char *error, void *userdata)
     s.origin_territory = (char *)jstr(exporter, 1);
     s.hs_code = lots[main_lot].hs_code;
     s.net_weight_kg = (double)kg_milli / 1000.0;
-    s.value_usd = (double)usd_cents / 100.0;
-    s.value_som = (double)som_cents / 100.0;
+    s.value_usd_cents = usd_cents;
+    s.value_som_tyiyn = som_tyiyn;
     s.n_required_documents = s.n_missing_documents = n_required;
     s.required_documents = s.missing_documents = (Ovop__V1__DocumentType *)required;
 
@@ -611,6 +631,7 @@ static void list_shipments(ovop_call_t *call, const ProtobufCMessage *input, voi
     char prefix[15];
     int64_t after = 0;
     bool by_exporter = in->exporter && (in->exporter->id != 0 || in->exporter->kind != 0);
+    /* UNSPECIFIED is the default, CREATED. */
     bool departed = in->date_basis == OVOP__V1__SHIPMENT_DATE_BASIS__SHIPMENT_DATE_BASIS_DEPARTED;
 
     if (by_exporter)
@@ -627,8 +648,9 @@ static void list_shipments(ovop_call_t *call, const ProtobufCMessage *input, voi
         strcmp(in->to_date, in->from_date) < 0)
         ovop_call_violation(call, "to_date", "%s is before from_date %s", in->to_date,
                             in->from_date);
-    if (!departed && in->date_basis != OVOP__V1__SHIPMENT_DATE_BASIS__SHIPMENT_DATE_BASIS_CREATED)
-        ovop_call_violation(call, "date_basis", "must be CREATED or DEPARTED");
+    if (!departed && in->date_basis != OVOP__V1__SHIPMENT_DATE_BASIS__SHIPMENT_DATE_BASIS_CREATED &&
+        in->date_basis != OVOP__V1__SHIPMENT_DATE_BASIS__SHIPMENT_DATE_BASIS_UNSPECIFIED)
+        ovop_call_violation(call, "date_basis", "must be CREATED or DEPARTED (unset: CREATED)");
     unsigned page = exports_page_size(call, in->page_size);
     ovop_check_page_token(call, in->page_token, &after);
     if (ovop_call_has_violations(call)) {

@@ -76,8 +76,8 @@ static void on_stats(PGresult *res, const char *error, void *userdata)
             }
         }
         r[i].tonnes = strtod(PQgetvalue(res, i, cx->n), NULL);
-        r[i].value_usd = strtod(PQgetvalue(res, i, cx->n + 1), NULL);
-        r[i].value_som = strtod(PQgetvalue(res, i, cx->n + 2), NULL);
+        r[i].value_usd_cents = strtoll(PQgetvalue(res, i, cx->n + 1), NULL, 10);
+        r[i].value_som_tyiyn = strtoll(PQgetvalue(res, i, cx->n + 2), NULL, 10);
         r[i].shipments = strtoll(PQgetvalue(res, i, cx->n + 3), NULL, 10);
         ptrs[i] = &r[i];
     }
@@ -140,8 +140,7 @@ static void get_statistics(ovop_call_t *call, const ProtobufCMessage *input, voi
         ovop_buf_printf(&group, "%s%s", group.len ? ", " : "", dims[d].column);
     }
     ovop_buf_puts(&sql, "(coalesce(sum(m.net_g), 0) / 1000000.0)::text, "
-                        "(coalesce(sum(m.usd_cents), 0) / 100.0)::text, "
-                        "(coalesce(sum(m.som_tyiyn), 0) / 100.0)::text, "
+                        "coalesce(sum(m.usd_cents), 0), coalesce(sum(m.som_tyiyn), 0), "
                         "coalesce(sum(m.shipments), 0) "
                         "FROM exports.stats_monthly m "
                         "WHERE ($1 = '' OR m.month >= ($1 || '-01')::date) "

@@ -61,6 +61,44 @@ bool registry_hs_valid(const char *hs)
     return ovop_all_digits(hs, 6);
 }
 
+uint32_t registry_mask_fields(ovop_call_t *call, const Ovop__V1__FieldMask *mask,
+                              const registry_mask_path_t *paths, size_t n, uint32_t given)
+{
+    uint32_t all = 0, named = 0;
+    for (size_t k = 0; k < n; k++)
+        all |= paths[k].fields;
+    size_t n_paths = mask ? mask->n_paths : 0;
+    for (size_t i = 0; i < n_paths; i++) {
+        const char *path = mask->paths[i];
+        size_t k = 0;
+        while (k < n && strcmp(paths[k].path, path) != 0)
+            k++;
+        if (k < n) {
+            named |= paths[k].fields;
+        } else if (strcmp(path, "*") == 0) {
+            named |= all;
+        } else {
+            ovop_buf_t known;
+            ovop_buf_init(&known);
+            for (k = 0; k < n; k++)
+                ovop_buf_printf(&known, "%s%s", k ? ", " : "", paths[k].path);
+            char *shown = xstrndup(path, 64);
+            ovop_utf8_sanitize(shown);
+            ovop_call_violation(call, "update_mask",
+                                "no field \"%s\" to change; the paths are %s, or * for all", shown,
+                                known.data);
+            free(shown);
+            ovop_buf_free(&known);
+        }
+    }
+    uint32_t fields = n_paths ? named : given;
+    if (!fields && !ovop_call_has_violations(call))
+        ovop_call_violation(call, "update_mask",
+                            "the update changes nothing: name the fields to change, or give "
+                            "them values");
+    return fields;
+}
+
 typedef struct id_req {
     registry_id_cb cb;
     void *userdata;

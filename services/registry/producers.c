@@ -100,16 +100,106 @@ static void producer_from_row(PGresult *res, int i, producer_row_t *r)
 
 /* --- validation shared by RegisterProducer and UpdateProducer --- */
 
+/* A producer's details, as a request gives them or as stored; strings are never NULL. */
 typedef struct producer_fields {
     int kind;
     const char *legal_name;
     const char *tax_id;
-    const Ovop__V1__Contact *contact;
+    const char *phone, *email, *address;
     const char *territory_code;
-    const Ovop__V1__GeoPoint *location;
+    Ovop__V1__GeoPoint location; /* .set false: none */
     size_t n_members;
     Ovop__V1__Member *const *members;
 } producer_fields_t;
+
+/* The details, as bits: which ones an update changes and which ones are checked. */
+enum {
+    PF_KIND = 1 << 0,
+    PF_LEGAL_NAME = 1 << 1,
+    PF_TAX_ID = 1 << 2,
+    PF_PHONE = 1 << 3,
+    PF_EMAIL = 1 << 4,
+    PF_ADDRESS = 1 << 5,
+    PF_TERRITORY = 1 << 6,
+    PF_LOCATION = 1 << 7,
+    PF_MEMBERS = 1 << 8,
+    PF_ALL = (1 << 9) - 1,
+};
+
+/* UpdateProducerRequest.update_mask's paths. */
+static const registry_mask_path_t update_paths[] = {
+    {"kind", PF_KIND},
+    {"legal_name", PF_LEGAL_NAME},
+    {"tax_id", PF_TAX_ID},
+    {"contact", PF_PHONE | PF_EMAIL | PF_ADDRESS},
+    {"contact.phone", PF_PHONE},
+    {"contact.email", PF_EMAIL},
+    {"contact.address", PF_ADDRESS},
+    {"territory_code", PF_TERRITORY},
+    {"location", PF_LOCATION},
+    {"members", PF_MEMBERS},
+};
+
+static producer_fields_t fields_of(int kind, const char *legal_name, const char *tax_id,
+                                   const Ovop__V1__Contact *contact, const char *territory_code,
+                                   const Ovop__V1__GeoPoint *location, size_t n_members,
+                                   Ovop__V1__Member *const *members)
+{
+    producer_fields_t f = {.kind = kind,
+                           .legal_name = legal_name,
+                           .tax_id = tax_id,
+                           .phone = contact ? contact->phone : "",
+                           .email = contact ? contact->email : "",
+                           .address = contact ? contact->address : "",
+                           .territory_code = territory_code,
+                           .n_members = n_members,
+                           .members = members};
+    ovop__v1__geo_point__init(&f.location);
+    if (location && location->set)
+        f.location = *location;
+    return f;
+}
+
+/* The details of a RegisterProducerRequest, an UpdateProducerRequest or a Producer, which
+ * name them alike. */
+#define FIELDS_OF(m)                                                                               \
+    fields_of((int)(m)->kind, (m)->legal_name, (m)->tax_id, (m)->contact, (m)->territory_code,     \
+              (m)->location, (m)->n_members, (m)->members)
+
+/* The details f gives a value: what an update without a mask changes. */
+static uint32_t given_fields(const producer_fields_t *f)
+{
+    return (f->kind ? PF_KIND : 0) | (f->legal_name[0] ? PF_LEGAL_NAME : 0) |
+           (f->tax_id[0] ? PF_TAX_ID : 0) | (f->phone[0] ? PF_PHONE : 0) |
+           (f->email[0] ? PF_EMAIL : 0) | (f->address[0] ? PF_ADDRESS : 0) |
+           (f->territory_code[0] ? PF_TERRITORY : 0) | (f->location.set ? PF_LOCATION : 0) |
+           (f->n_members ? PF_MEMBERS : 0);
+}
+
+/* Copies into f the details of `from` that `changed` names. */
+static void merge_fields(producer_fields_t *f, const producer_fields_t *from, uint32_t changed)
+{
+    if (changed & PF_KIND)
+        f->kind = from->kind;
+    if (changed & PF_LEGAL_NAME)
+        f->legal_name = from->legal_name;
+    if (changed & PF_TAX_ID)
+        f->tax_id = from->tax_id;
+    if (changed & PF_PHONE)
+        f->phone = from->phone;
+    if (changed & PF_EMAIL)
+        f->email = from->email;
+    if (changed & PF_ADDRESS)
+        f->address = from->address;
+    if (changed & PF_TERRITORY)
+        f->territory_code = from->territory_code;
+    if (changed & PF_LOCATION)
+        f->location = from->location;
+    if (changed & PF_MEMBERS) {
+        f->n_members = from->n_members;
+        f->members = from->members;
+    }
+}
 
 static bool email_valid(const char *e)
 {
@@ -130,49 +220,52 @@ static bool phone_valid(const char *p)
     return digits >= 6 && digits <= 15;
 }
 
-static void check_fields(ovop_call_t *call, const producer_fields_t *f)
+/* Checks the details `changed` names, and the rules between kind, tax id and members when one
+ * of those changes; f is the whole new state. */
+static void check_fields(ovop_call_t *call, const producer_fields_t *f, uint32_t changed)
 {
     const char *why;
-    if (f->kind < 1 || f->kind >= (int)OVOP_ARRAY_SIZE(kind_names))
+    if ((changed & PF_KIND) && (f->kind < 1 || f->kind >= (int)OVOP_ARRAY_SIZE(kind_names)))
         ovop_call_violation(call, "kind",
                             "must be one of INDIVIDUAL, FAMILY_GROUP, COOPERATIVE, SME");
-    ovop_check_text(call, "legal_name", f->legal_name, 300, true);
-    if (!f->tax_id[0])
+    if (changed & PF_LEGAL_NAME)
+        ovop_check_text(call, "legal_name", f->legal_name, 300, true);
+    if ((changed & PF_TAX_ID) && !f->tax_id[0])
         ovop_call_violation(call, "tax_id", "is required");
-    else if (!registry_inn_valid(f->tax_id, &why))
+    else if ((changed & PF_TAX_ID) && !registry_inn_valid(f->tax_id, &why))
         ovop_call_violation(call, "tax_id", "is not a valid INN: %s", why);
-    else if (f->kind == 1 && f->tax_id[0] == '0')
+    else if ((changed & (PF_KIND | PF_TAX_ID)) && f->kind == 1 && f->tax_id[0] == '0')
         ovop_call_violation(call, "tax_id", "an individual's INN starts with 1 or 2");
-    if (f->contact) {
-        if (ovop_check_text(call, "contact.phone", f->contact->phone, 32, false) &&
-            f->contact->phone[0] && !phone_valid(f->contact->phone))
-            ovop_call_violation(call, "contact.phone",
-                                "must be 6 to 15 digits with optional + - ( ) and spaces");
-        if (ovop_check_text(call, "contact.email", f->contact->email, 254, false) &&
-            f->contact->email[0] && !email_valid(f->contact->email))
-            ovop_call_violation(call, "contact.email", "is not an e-mail address");
-        ovop_check_text(call, "contact.address", f->contact->address, 500, false);
-    }
-    if (!f->territory_code[0])
+    if ((changed & PF_PHONE) && ovop_check_text(call, "contact.phone", f->phone, 32, false) &&
+        f->phone[0] && !phone_valid(f->phone))
+        ovop_call_violation(call, "contact.phone",
+                            "must be 6 to 15 digits with optional + - ( ) and spaces");
+    if ((changed & PF_EMAIL) && ovop_check_text(call, "contact.email", f->email, 254, false) &&
+        f->email[0] && !email_valid(f->email))
+        ovop_call_violation(call, "contact.email", "is not an e-mail address");
+    if (changed & PF_ADDRESS)
+        ovop_check_text(call, "contact.address", f->address, 500, false);
+    if ((changed & PF_TERRITORY) && !f->territory_code[0])
         ovop_call_violation(call, "territory_code", "is required");
-    else if (!registry_soate_valid(f->territory_code, &why))
+    else if ((changed & PF_TERRITORY) && !registry_soate_valid(f->territory_code, &why))
         ovop_call_violation(call, "territory_code", "%s, got \"%.32s\"", why, f->territory_code);
-    if (f->location && f->location->set) {
-        /* Kyrgyzstan lies within 39.1..43.3 N, 69.2..80.3 E. */
-        if (!isfinite(f->location->lat) || f->location->lat < 39.1 || f->location->lat > 43.3 ||
-            !isfinite(f->location->lon) || f->location->lon < 69.2 || f->location->lon > 80.3)
-            ovop_call_violation(call, "location",
-                                "must lie in Kyrgyzstan (39.1..43.3 N, 69.2..80.3 E), got %g, %g",
-                                f->location->lat, f->location->lon);
-    }
-    if (f->n_members > MAX_MEMBERS)
+    const Ovop__V1__GeoPoint *loc = &f->location;
+    /* Kyrgyzstan lies within 39.1..43.3 N, 69.2..80.3 E. */
+    if ((changed & PF_LOCATION) && loc->set &&
+        (!isfinite(loc->lat) || loc->lat < 39.1 || loc->lat > 43.3 || !isfinite(loc->lon) ||
+         loc->lon < 69.2 || loc->lon > 80.3))
+        ovop_call_violation(call, "location",
+                            "must lie in Kyrgyzstan (39.1..43.3 N, 69.2..80.3 E), got %g, %g",
+                            loc->lat, loc->lon);
+    bool group = changed & (PF_KIND | PF_MEMBERS);
+    if ((changed & PF_MEMBERS) && f->n_members > MAX_MEMBERS)
         ovop_call_violation(call, "members", "at most %d, got %zu", MAX_MEMBERS, f->n_members);
-    else if (f->kind == 1 && f->n_members > 0)
+    else if (group && f->kind == 1 && f->n_members > 0)
         ovop_call_violation(call, "members", "an individual producer has no members");
-    else if (f->kind == 2 && f->n_members < 2)
+    else if (group && f->kind == 2 && f->n_members < 2)
         ovop_call_violation(call, "members", "a family group lists at least 2 members, got %zu",
                             f->n_members);
-    for (size_t i = 0; i < f->n_members && i < MAX_MEMBERS; i++) {
+    for (size_t i = 0; (changed & PF_MEMBERS) && i < f->n_members && i < MAX_MEMBERS; i++) {
         char field[48];
         snprintf(field, sizeof(field), "members[%zu].name", i);
         ovop_check_text(call, field, f->members[i]->name, 200, true);
@@ -218,15 +311,12 @@ static void draft_from_fields(producer_draft_t *dr, const producer_fields_t *f)
     dr->p.kind = f->kind;
     dr->p.legal_name = (char *)f->legal_name;
     dr->p.tax_id = (char *)f->tax_id;
-    if (f->contact) {
-        dr->contact.phone = f->contact->phone;
-        dr->contact.email = f->contact->email;
-        dr->contact.address = f->contact->address;
-    }
+    dr->contact.phone = (char *)f->phone;
+    dr->contact.email = (char *)f->email;
+    dr->contact.address = (char *)f->address;
     dr->p.contact = &dr->contact;
     dr->p.territory_code = (char *)f->territory_code;
-    if (f->location && f->location->set)
-        dr->loc = *f->location;
+    dr->loc = f->location;
     dr->p.location = &dr->loc;
     dr->p.n_members = f->n_members;
     dr->p.members = (Ovop__V1__Member **)f->members;
@@ -313,9 +403,8 @@ static void on_new_id(int64_t id, const char *error, void *userdata)
 static void register_producer(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
     const Ovop__V1__RegisterProducerRequest *in = (const Ovop__V1__RegisterProducerRequest *)input;
-    producer_fields_t f = {(int)in->kind,      in->legal_name, in->tax_id,    in->contact,
-                           in->territory_code, in->location,   in->n_members, in->members};
-    check_fields(call, &f);
+    producer_fields_t f = FIELDS_OF(in);
+    check_fields(call, &f, PF_ALL);
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
         return;
@@ -331,6 +420,8 @@ static void register_producer(ovop_call_t *call, const ProtobufCMessage *input, 
 
 typedef struct change_ctx {
     producer_draft_t *dr;
+    const Ovop__V1__UpdateProducerRequest *in; /* UpdateProducer: outlives the read */
+    uint32_t changed;                          /* and the details it changes */
     bool status_change;
     int new_status;
 } change_ctx_t;
@@ -349,21 +440,26 @@ static void on_current(PGresult *res, int row, const char *error, void *userdata
     }
     producer_row_t cur;
     producer_from_row(res, row, &cur);
+    /* The new state: the stored one, with the details an update names taken from its request
+     * (a status change keeps them all). Strings borrow res, which outlives the sending. */
+    producer_fields_t f = FIELDS_OF(&cur.p);
+    if (!cx->status_change) {
+        producer_fields_t from = FIELDS_OF(cx->in);
+        merge_fields(&f, &from, cx->changed);
+        check_fields(dr->call, &f, cx->changed);
+        if (ovop_call_has_violations(dr->call)) {
+            ovop_call_fail_violations(dr->call);
+            producer_row_free(&cur);
+            goto out_free;
+        }
+    }
+    draft_from_fields(dr, &f);
+    dr->p.id = cur.p.id;
     dr->p.created_us = cur.p.created_us;
     dr->p.stars = cur.p.stars;
     dr->p.version = dr->expected_version + 1;
     dr->p.updated_us = ovop_now_us();
     if (cx->status_change) {
-        /* Everything but the status stays as stored. */
-        producer_fields_t f = {cur.p.kind,      cur.p.legal_name,     cur.p.tax_id,
-                               cur.p.contact,   cur.p.territory_code, cur.p.location,
-                               cur.p.n_members, cur.p.members};
-        draft_from_fields(dr, &f);
-        dr->p.id = cur.p.id;
-        dr->p.created_us = cur.p.created_us;
-        dr->p.stars = cur.p.stars;
-        dr->p.version = dr->expected_version + 1;
-        dr->p.updated_us = ovop_now_us();
         dr->p.status = cx->new_status;
         dr->p.status_reason = (char *)dr->status_reason;
         char id[24], version[16], at[24], uuid[37];
@@ -379,19 +475,13 @@ static void on_current(PGresult *res, int row, const char *error, void *userdata
                     "$9, $10, $11, $12)",
                     (int)OVOP_ARRAY_SIZE(args), args, &dr->p.base);
         free(event);
-        producer_row_free(&cur);
         free(dr);
-        free(cx);
-        return;
+    } else {
+        dr->p.status = cur.p.status;
+        dr->p.status_reason = cur.p.status_reason;
+        store_draft(dr, true);
     }
-    dr->p.status = cur.p.status;
-    dr->p.status_reason = "";
-    /* The stored reason stays; copy it out of the result before it is freed. */
-    char *reason = xstrdup(cur.p.status_reason);
-    dr->p.status_reason = reason;
     producer_row_free(&cur);
-    store_draft(dr, true);
-    free(reason);
     free(cx);
     return;
 out_free:
@@ -402,25 +492,27 @@ out_free:
 static void update_producer(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
     const Ovop__V1__UpdateProducerRequest *in = (const Ovop__V1__UpdateProducerRequest *)input;
-    producer_fields_t f = {(int)in->kind,      in->legal_name, in->tax_id,    in->contact,
-                           in->territory_code, in->location,   in->n_members, in->members};
+    producer_fields_t given = FIELDS_OF(in);
     if (in->id <= 0)
         ovop_call_violation(call, "id", "must be a producer id, got %lld", (long long)in->id);
     if (in->version <= 0)
         ovop_call_violation(call, "version", "must be the version you read, got %d", in->version);
-    check_fields(call, &f);
+    uint32_t changed = registry_mask_fields(call, in->update_mask, update_paths,
+                                            OVOP_ARRAY_SIZE(update_paths), given_fields(&given));
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
         return;
     }
+    /* The details are checked once merged into the stored ones (on_current). */
     producer_draft_t *dr = xcalloc(1, sizeof(*dr));
     dr->call = call;
     dr->r = userdata;
-    draft_from_fields(dr, &f);
     dr->p.id = in->id;
     dr->expected_version = in->version;
     change_ctx_t *cx = xcalloc(1, sizeof(*cx));
     cx->dr = dr;
+    cx->in = in;
+    cx->changed = changed;
     char id[24];
     snprintf(id, sizeof(id), "%lld", (long long)in->id);
     ovop_lookup_get(dr->r->producer_lookup, id, on_current, cx);

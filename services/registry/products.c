@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "money.h"
 #include "page.h"
 #include "ovop/v1/registry.pb-c.h"
 #include "registry.h"
@@ -15,8 +16,8 @@
 #define MAX_UNIT         8
 #define MAX_RAW          20
 #define MAX_RAW_LEN      100
-#define MAX_CAPACITY     10000000.0 /* per month: more than any village makes of anything */
-#define MAX_PRICE        1000000.0  /* USD per unit */
+#define MAX_CAPACITY     10000000.0         /* per month: more than any village makes of anything */
+#define MAX_PRICE_CENTS  INT64_C(100000000) /* USD 1,000,000 per unit */
 #define SEARCH_DEFAULT   20
 #define SEARCH_MAX       100
 #define SEARCH_MAX_QUERY 200
@@ -54,7 +55,7 @@ static const char *shown(const char *s, char out[static 36])
 /* The product columns, in the order product_from_row reads them. */
 #define PRODUCT_COLUMNS                                                                            \
     "pr.id, pr.producer_id, pr.name_ru, pr.name_en, pr.name_ky, pr.category, pr.hs6, pr.unit, "    \
-    "pr.capacity_per_month, array_to_json(pr.season_months), pr.price_usd, "                       \
+    "pr.capacity_per_month, array_to_json(pr.season_months), (pr.price_usd * 100)::bigint, "       \
     "array_to_json(pr.raw_materials), array_to_json(pr.certifications), pr.version, "              \
     "(extract(epoch FROM pr.created_at) * 1000000)::bigint, "                                      \
     "(extract(epoch FROM pr.updated_at) * 1000000)::bigint"
@@ -103,7 +104,7 @@ static void product_from_row(PGresult *res, int i, product_row_t *r)
     r->p.hs_code = PQgetvalue(res, i, 6);
     r->p.unit = PQgetvalue(res, i, 7);
     r->p.capacity_per_month = strtod(PQgetvalue(res, i, 8), NULL);
-    r->p.price_usd = strtod(PQgetvalue(res, i, 10), NULL);
+    r->p.price_usd_cents = strtoll(PQgetvalue(res, i, 10), NULL, 10);
     r->p.version = (int32_t)strtol(PQgetvalue(res, i, 13), NULL, 10);
     r->p.created_us = strtoll(PQgetvalue(res, i, 14), NULL, 10);
     r->p.updated_us = strtoll(PQgetvalue(res, i, 15), NULL, 10);
@@ -136,20 +137,115 @@ static void product_from_row(PGresult *res, int i, product_row_t *r)
 
 /* --- validation shared by CreateProduct and UpdateProduct --- */
 
+/* A product's details, as a request gives them or as stored; strings are never NULL. */
 typedef struct product_fields {
-    const Ovop__V1__LocalizedName *name; /* may be NULL */
+    const char *ru, *en, *ky; /* the name */
     const char *category;
     const char *hs_code;
     const char *unit;
     double capacity;
     size_t n_season;
     const uint32_t *season;
-    double price;
+    int64_t price; /* US cents */
     size_t n_raw;
     char *const *raw;
     size_t n_certs;
     const Ovop__V1__ProductCertification *certs;
 } product_fields_t;
+
+/* The details, as bits: which ones an update changes and which ones are checked. */
+enum {
+    PD_NAME_RU = 1 << 0,
+    PD_NAME_EN = 1 << 1,
+    PD_NAME_KY = 1 << 2,
+    PD_CATEGORY = 1 << 3,
+    PD_HS_CODE = 1 << 4,
+    PD_UNIT = 1 << 5,
+    PD_CAPACITY = 1 << 6,
+    PD_SEASON = 1 << 7,
+    PD_PRICE = 1 << 8,
+    PD_RAW = 1 << 9,
+    PD_CERTS = 1 << 10,
+    PD_NAME = PD_NAME_RU | PD_NAME_EN | PD_NAME_KY,
+    PD_ALL = (1 << 11) - 1,
+};
+
+/* UpdateProductRequest.update_mask's paths. */
+static const registry_mask_path_t update_paths[] = {
+    {"name", PD_NAME},
+    {"name.ru", PD_NAME_RU},
+    {"name.en", PD_NAME_EN},
+    {"name.ky", PD_NAME_KY},
+    {"category", PD_CATEGORY},
+    {"hs_code", PD_HS_CODE},
+    {"unit", PD_UNIT},
+    {"capacity_per_month", PD_CAPACITY},
+    {"season_months", PD_SEASON},
+    {"price_usd_cents", PD_PRICE},
+    {"raw_materials", PD_RAW},
+    {"certifications", PD_CERTS},
+};
+
+/* The details of a CreateProductRequest, an UpdateProductRequest or a Product, which name
+ * them alike. */
+#define FIELDS_OF(m)                                                                               \
+    ((product_fields_t){.ru = (m)->name ? (m)->name->ru : "",                                      \
+                        .en = (m)->name ? (m)->name->en : "",                                      \
+                        .ky = (m)->name ? (m)->name->ky : "",                                      \
+                        .category = (m)->category,                                                 \
+                        .hs_code = (m)->hs_code,                                                   \
+                        .unit = (m)->unit,                                                         \
+                        .capacity = (m)->capacity_per_month,                                       \
+                        .n_season = (m)->n_season_months,                                          \
+                        .season = (m)->season_months,                                              \
+                        .price = (m)->price_usd_cents,                                             \
+                        .n_raw = (m)->n_raw_materials,                                             \
+                        .raw = (m)->raw_materials,                                                 \
+                        .n_certs = (m)->n_certifications,                                          \
+                        .certs = (m)->certifications})
+
+/* The details f gives a value: what an update without a mask changes. */
+static uint32_t given_fields(const product_fields_t *f)
+{
+    return (f->ru[0] ? PD_NAME_RU : 0) | (f->en[0] ? PD_NAME_EN : 0) | (f->ky[0] ? PD_NAME_KY : 0) |
+           (f->category[0] ? PD_CATEGORY : 0) | (f->hs_code[0] ? PD_HS_CODE : 0) |
+           (f->unit[0] ? PD_UNIT : 0) | (f->capacity != 0 ? PD_CAPACITY : 0) |
+           (f->n_season ? PD_SEASON : 0) | (f->price ? PD_PRICE : 0) | (f->n_raw ? PD_RAW : 0) |
+           (f->n_certs ? PD_CERTS : 0);
+}
+
+/* Copies into f the details of `from` that `changed` names. */
+static void merge_fields(product_fields_t *f, const product_fields_t *from, uint32_t changed)
+{
+    if (changed & PD_NAME_RU)
+        f->ru = from->ru;
+    if (changed & PD_NAME_EN)
+        f->en = from->en;
+    if (changed & PD_NAME_KY)
+        f->ky = from->ky;
+    if (changed & PD_CATEGORY)
+        f->category = from->category;
+    if (changed & PD_HS_CODE)
+        f->hs_code = from->hs_code;
+    if (changed & PD_UNIT)
+        f->unit = from->unit;
+    if (changed & PD_CAPACITY)
+        f->capacity = from->capacity;
+    if (changed & PD_SEASON) {
+        f->n_season = from->n_season;
+        f->season = from->season;
+    }
+    if (changed & PD_PRICE)
+        f->price = from->price;
+    if (changed & PD_RAW) {
+        f->n_raw = from->n_raw;
+        f->raw = from->raw;
+    }
+    if (changed & PD_CERTS) {
+        f->n_certs = from->n_certs;
+        f->certs = from->certs;
+    }
+}
 
 static bool unit_known(const char *u)
 {
@@ -172,24 +268,21 @@ static bool unit_plausible(const char *u)
     return true;
 }
 
-/* Adds a violation for each field of f that is wrong on its face. */
-static void check_fields(ovop_call_t *call, const product_fields_t *f)
+/* Each adds a violation when its field of f is wrong on its face. */
+
+static void check_hs_code(ovop_call_t *call, const product_fields_t *f)
 {
     char buf[36];
-    const Ovop__V1__LocalizedName *nm = f->name;
-    if (!nm || (!nm->ru[0] && !nm->en[0] && !nm->ky[0])) {
-        ovop_call_violation(call, "name", "give the product's name in at least one of ru, en, ky");
-    } else {
-        ovop_check_text(call, "name.ru", nm->ru, MAX_NAME, false);
-        ovop_check_text(call, "name.en", nm->en, MAX_NAME, false);
-        ovop_check_text(call, "name.ky", nm->ky, MAX_NAME, false);
-    }
-    ovop_check_text(call, "category", f->category, MAX_CATEGORY, true);
     if (!f->hs_code[0])
         ovop_call_violation(call, "hs_code", "is required");
     else if (!registry_hs_valid(f->hs_code))
         ovop_call_violation(call, "hs_code", "must be 6 digits, got \"%s\"",
                             shown(f->hs_code, buf));
+}
+
+static void check_unit(ovop_call_t *call, const product_fields_t *f)
+{
+    char buf[36];
     if (!f->unit[0])
         ovop_call_violation(call, "unit", "is required");
     else if (!unit_known(f->unit) && !unit_plausible(f->unit))
@@ -197,7 +290,10 @@ static void check_fields(ovop_call_t *call, const product_fields_t *f)
                             "must be kg, l, pcs, pair, m2, t or the unit of the HS code, got "
                             "\"%s\"",
                             shown(f->unit, buf));
+}
 
+static void check_capacity(ovop_call_t *call, const product_fields_t *f)
+{
     if (!isfinite(f->capacity))
         ovop_call_violation(call, "capacity_per_month", "must be a finite number");
     else if (f->capacity <= 0)
@@ -209,32 +305,41 @@ static void check_fields(ovop_call_t *call, const product_fields_t *f)
         ovop_call_violation(call, "capacity_per_month",
                             "must be at least 0.001 (capacities are kept to 3 decimals), got %g",
                             f->capacity);
+}
 
+static void check_season(ovop_call_t *call, const product_fields_t *f)
+{
     if (f->n_season > 12) {
         ovop_call_violation(call, "season_months", "at most 12 months, got %zu", f->n_season);
-    } else {
-        bool seen[13] = {false};
-        for (size_t i = 0; i < f->n_season; i++) {
-            char field[48];
-            snprintf(field, sizeof(field), "season_months[%zu]", i);
-            uint32_t m = f->season[i];
-            if (m < 1 || m > 12)
-                ovop_call_violation(call, field, "must be a month 1..12, got %u", m);
-            else if (seen[m])
-                ovop_call_violation(call, field, "month %u is listed twice", m);
-            else
-                seen[m] = true;
-        }
+        return;
     }
+    bool seen[13] = {false};
+    for (size_t i = 0; i < f->n_season; i++) {
+        char field[48];
+        snprintf(field, sizeof(field), "season_months[%zu]", i);
+        uint32_t m = f->season[i];
+        if (m < 1 || m > 12)
+            ovop_call_violation(call, field, "must be a month 1..12, got %u", m);
+        else if (seen[m])
+            ovop_call_violation(call, field, "month %u is listed twice", m);
+        else
+            seen[m] = true;
+    }
+}
 
-    if (!isfinite(f->price))
-        ovop_call_violation(call, "price_usd", "must be a finite number");
-    else if (f->price < 0)
-        ovop_call_violation(call, "price_usd", "must not be negative, got %g", f->price);
-    else if (f->price > MAX_PRICE)
-        ovop_call_violation(call, "price_usd", "must be at most %.0f USD per unit, got %g",
-                            MAX_PRICE, f->price);
+static void check_price(ovop_call_t *call, const product_fields_t *f)
+{
+    if (f->price < 0)
+        ovop_call_violation(call, "price_usd_cents", "must not be negative, got %lld",
+                            (long long)f->price);
+    else if (f->price > MAX_PRICE_CENTS)
+        ovop_call_violation(call, "price_usd_cents",
+                            "must be at most %lld (USD 1,000,000) per unit, got %lld",
+                            (long long)MAX_PRICE_CENTS, (long long)f->price);
+}
 
+static void check_raw(ovop_call_t *call, const product_fields_t *f)
+{
     if (f->n_raw > MAX_RAW)
         ovop_call_violation(call, "raw_materials", "at most %d, got %zu", MAX_RAW, f->n_raw);
     for (size_t i = 0; i < f->n_raw && i < MAX_RAW; i++) {
@@ -242,7 +347,10 @@ static void check_fields(ovop_call_t *call, const product_fields_t *f)
         snprintf(field, sizeof(field), "raw_materials[%zu]", i);
         ovop_check_text(call, field, f->raw[i], MAX_RAW_LEN, true);
     }
+}
 
+static void check_certs(ovop_call_t *call, const product_fields_t *f)
+{
     bool seen[OVOP_ARRAY_SIZE(cert_names)] = {false};
     for (size_t i = 0; i < f->n_certs; i++) {
         char field[48];
@@ -261,6 +369,36 @@ static void check_fields(ovop_call_t *call, const product_fields_t *f)
     }
 }
 
+/* Checks the fields `changed` names; f is the whole new state (a name needs one of its
+ * languages, whichever of them changes). */
+static void check_fields(ovop_call_t *call, const product_fields_t *f, uint32_t changed)
+{
+    if ((changed & PD_NAME) && !f->ru[0] && !f->en[0] && !f->ky[0])
+        ovop_call_violation(call, "name", "give the product's name in at least one of ru, en, ky");
+    if (changed & PD_NAME_RU)
+        ovop_check_text(call, "name.ru", f->ru, MAX_NAME, false);
+    if (changed & PD_NAME_EN)
+        ovop_check_text(call, "name.en", f->en, MAX_NAME, false);
+    if (changed & PD_NAME_KY)
+        ovop_check_text(call, "name.ky", f->ky, MAX_NAME, false);
+    if (changed & PD_CATEGORY)
+        ovop_check_text(call, "category", f->category, MAX_CATEGORY, true);
+    if (changed & PD_HS_CODE)
+        check_hs_code(call, f);
+    if (changed & PD_UNIT)
+        check_unit(call, f);
+    if (changed & PD_CAPACITY)
+        check_capacity(call, f);
+    if (changed & PD_SEASON)
+        check_season(call, f);
+    if (changed & PD_PRICE)
+        check_price(call, f);
+    if (changed & PD_RAW)
+        check_raw(call, f);
+    if (changed & PD_CERTS)
+        check_certs(call, f);
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -275,7 +413,8 @@ static int cmp_cert(const void *a, const void *b)
 }
 
 /* The new state of a product, built before the statement that stores it: the reply and the
- * event payload are this message. Strings borrow the request, which outlives the call. */
+ * event payload are this message. Strings borrow the request, which outlives the call, or the
+ * stored row, which outlives the statement's sending. */
 typedef struct product_draft {
     ovop_call_t *call;
     registry_t *r;
@@ -283,8 +422,8 @@ typedef struct product_draft {
     Ovop__V1__LocalizedName name;
     uint32_t season[12];
     Ovop__V1__ProductCertification certs[OVOP_ARRAY_SIZE(cert_names)];
-    char capacity[32]; /* as stored: numeric(14, 3) */
-    char price[32];    /* numeric(14, 2) */
+    char capacity[32];           /* as stored: numeric(14, 3) */
+    char price[OVOP_MONEY_TEXT]; /* numeric(14, 2), exactly the cents */
     int32_t expected_version;
 } product_draft_t;
 
@@ -297,17 +436,17 @@ static product_draft_t *draft_new(ovop_call_t *call, registry_t *r, const produc
     dr->r = r;
     ovop__v1__product__init(&dr->p);
     ovop__v1__localized_name__init(&dr->name);
-    dr->name.ru = f->name->ru;
-    dr->name.en = f->name->en;
-    dr->name.ky = f->name->ky;
+    dr->name.ru = (char *)f->ru;
+    dr->name.en = (char *)f->en;
+    dr->name.ky = (char *)f->ky;
     dr->p.name = &dr->name;
     dr->p.category = (char *)f->category;
     dr->p.hs_code = (char *)f->hs_code;
     dr->p.unit = (char *)f->unit;
     snprintf(dr->capacity, sizeof(dr->capacity), "%.3f", f->capacity);
     dr->p.capacity_per_month = strtod(dr->capacity, NULL);
-    snprintf(dr->price, sizeof(dr->price), "%.2f", f->price);
-    dr->p.price_usd = strtod(dr->price, NULL);
+    ovop_money_format(f->price, dr->price);
+    dr->p.price_usd_cents = f->price;
     if (f->n_season) { /* an empty repeated field is NULL, which memcpy and qsort refuse */
         memcpy(dr->season, f->season, f->n_season * sizeof(*f->season));
         qsort(dr->season, f->n_season, sizeof(*dr->season), cmp_u32);
@@ -418,14 +557,11 @@ static void on_new_id(int64_t id, const char *error, void *userdata)
 static void create_product(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
     const Ovop__V1__CreateProductRequest *in = (const Ovop__V1__CreateProductRequest *)input;
-    product_fields_t f = {in->name,          in->category,           in->hs_code,
-                          in->unit,          in->capacity_per_month, in->n_season_months,
-                          in->season_months, in->price_usd,          in->n_raw_materials,
-                          in->raw_materials, in->n_certifications,   in->certifications};
+    product_fields_t f = FIELDS_OF(in);
     if (in->producer_id <= 0)
         ovop_call_violation(call, "producer_id", "must be a producer id, got %lld",
                             (long long)in->producer_id);
-    check_fields(call, &f);
+    check_fields(call, &f, PD_ALL);
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
         return;
@@ -435,55 +571,75 @@ static void create_product(ovop_call_t *call, const ProtobufCMessage *input, voi
     registry_next_id(dr->r, on_new_id, dr);
 }
 
-/* --- UpdateProduct: read the current row, build the new state, store --- */
+/* --- UpdateProduct: read the current row, merge the change in, store --- */
+
+typedef struct update_ctx {
+    ovop_call_t *call;
+    registry_t *r;
+    const Ovop__V1__UpdateProductRequest *in; /* outlives the read */
+    uint32_t changed;                         /* the details it changes */
+} update_ctx_t;
 
 static void on_current(PGresult *res, const char *error, void *userdata)
 {
-    product_draft_t *dr = userdata;
+    update_ctx_t *cx = userdata;
+    const Ovop__V1__UpdateProductRequest *in = cx->in;
     if (error) {
-        ovop_call_fail_db(dr->call, res, error);
-        free(dr);
-        return;
+        ovop_call_fail_db(cx->call, res, error);
+        goto out;
     }
     if (PQntuples(res) == 0) {
-        ovop_call_violation(dr->call, "id", "no product with id %lld", (long long)dr->p.id);
-        ovop_call_fail(dr->call, OVOP_NOT_FOUND, "no product with id %lld", (long long)dr->p.id);
-        free(dr);
-        return;
+        ovop_call_violation(cx->call, "id", "no product with id %lld", (long long)in->id);
+        ovop_call_fail(cx->call, OVOP_NOT_FOUND, "no product with id %lld", (long long)in->id);
+        goto out;
     }
-    /* What the request does not carry stays as stored; a stale version is refused by the
-     * statement, which sees the row under lock. */
-    dr->p.producer_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-    dr->p.created_us = strtoll(PQgetvalue(res, 0, 14), NULL, 10);
-    dr->p.version = dr->expected_version + 1;
-    dr->p.updated_us = ovop_now_us();
-    store_draft(dr, true);
+    /* The details the update names take the request's values, the others stay as stored; a
+     * stale version is refused by the statement, which sees the row under lock. */
+    product_row_t cur;
+    product_from_row(res, 0, &cur);
+    product_fields_t f = FIELDS_OF(&cur.p);
+    product_fields_t from = FIELDS_OF(in);
+    merge_fields(&f, &from, cx->changed);
+    check_fields(cx->call, &f, cx->changed);
+    if (ovop_call_has_violations(cx->call)) {
+        ovop_call_fail_violations(cx->call);
+    } else {
+        product_draft_t *dr = draft_new(cx->call, cx->r, &f);
+        dr->p.id = in->id;
+        dr->expected_version = in->version;
+        dr->p.producer_id = cur.p.producer_id;
+        dr->p.created_us = cur.p.created_us;
+        dr->p.version = in->version + 1;
+        dr->p.updated_us = ovop_now_us();
+        store_draft(dr, true);
+    }
+    product_row_free(&cur);
+out:
+    free(cx);
 }
 
 static void update_product(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
     const Ovop__V1__UpdateProductRequest *in = (const Ovop__V1__UpdateProductRequest *)input;
     registry_t *r = userdata;
-    product_fields_t f = {in->name,          in->category,           in->hs_code,
-                          in->unit,          in->capacity_per_month, in->n_season_months,
-                          in->season_months, in->price_usd,          in->n_raw_materials,
-                          in->raw_materials, in->n_certifications,   in->certifications};
+    product_fields_t given = FIELDS_OF(in);
     if (in->id <= 0)
         ovop_call_violation(call, "id", "must be a product id, got %lld", (long long)in->id);
     if (in->version <= 0)
         ovop_call_violation(call, "version", "must be the version you read, got %d", in->version);
-    check_fields(call, &f);
+    uint32_t changed = registry_mask_fields(call, in->update_mask, update_paths,
+                                            OVOP_ARRAY_SIZE(update_paths), given_fields(&given));
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
         return;
     }
-    product_draft_t *dr = draft_new(call, r, &f);
-    dr->p.id = in->id;
-    dr->expected_version = in->version;
+    /* The details are checked once merged into the stored ones (on_current). */
+    update_ctx_t *cx = xmalloc(sizeof(*cx));
+    *cx = (update_ctx_t){.call = call, .r = r, .in = in, .changed = changed};
     char id[24];
     snprintf(id, sizeof(id), "%lld", (long long)in->id);
     const char *params[] = {id};
-    ovop_call_query(call, r->pg, get_sql, 1, params, on_current, dr);
+    ovop_call_query(call, r->pg, get_sql, 1, params, on_current, cx);
 }
 
 /* --- GetProduct --- */

@@ -51,6 +51,20 @@ bool registry_inn_valid(const char *inn, const char **ret_why);
 /* An HS code of 6 digits (existence in the list is the database's check). */
 bool registry_hs_valid(const char *hs);
 
+/* --- field masks of the update methods (AIP-134) --- */
+
+/* A path an update method accepts, and the fields it names as bits of the method's own. */
+typedef struct registry_mask_path {
+    const char *path;
+    uint32_t fields;
+} registry_mask_path_t;
+
+/* The fields an update changes: those mask's paths name (looked up in the method's table of n
+ * paths; "*" names all of them), or, when mask is absent or has no paths, `given`: the fields
+ * the request gives a value. Adds a violation on update_mask for each path not in the table,
+ * and when the update would change no field. */
+uint32_t registry_mask_fields(ovop_call_t *call, const Ovop__V1__FieldMask *mask,
+                              const registry_mask_path_t *paths, size_t n, uint32_t given);
 
 /* Reserves a new id from registry.ids. cb gets id > 0, or error. */
 typedef void (*registry_id_cb)(int64_t id, const char *error, void *userdata);

@@ -253,8 +253,8 @@ static int make_shipments(void *zctx, size_t n)
     lot.product_id = PRODUCT;
     lot.producer_id = PRODUCER;
     lot.quantity = lot.net_weight_kg = 20000;
-    lot.value_usd = 82000;
-    lot.value_som = 7175000;
+    lot.value_usd_cents = 8200000;   /* USD 82,000 */
+    lot.value_som_tyiyn = 717500000; /* 7,175,000 som */
     in.exporter = &x;
     in.buyer = &b;
     in.destination = "CN";

@@ -191,7 +191,8 @@ typedef struct req {
     Ovop__V1__Lot *lot_ptrs[3];
 } req_t;
 
-/* One lot of `product` by `producer`, 1000 kg worth 4100 USD, by road through Irkeshtam. */
+/* One lot of `product` by `producer`, 1000 kg worth USD 4,100 (358,750.25 som), by road through
+ * Irkeshtam. */
 static void req_init(req_t *r, int kind, int64_t exporter, int64_t product, int64_t producer,
                      const char *destination)
 {
@@ -214,8 +215,8 @@ static void req_init(req_t *r, int kind, int64_t exporter, int64_t product, int6
         r->lots[i].producer_id = producer;
         r->lots[i].quantity = 1000;
         r->lots[i].net_weight_kg = 1000;
-        r->lots[i].value_usd = 4100;
-        r->lots[i].value_som = 358750;
+        r->lots[i].value_usd_cents = 410000;
+        r->lots[i].value_som_tyiyn = 35875025;
         r->lot_ptrs[i] = &r->lots[i];
     }
     r->in.exporter = &r->exporter;
@@ -404,7 +405,11 @@ static void test_create_get_and_retry(void **state)
     assert_string_equal(s->lots[0]->product_name, "Dried apricots");
     assert_string_equal(s->lots[0]->unit, "kg");
     assert_true(s->lots[0]->quantity == 1200.0);
-    assert_true(s->net_weight_kg == 1000.0 && s->value_usd == 4100.0);
+    assert_true(s->net_weight_kg == 1000.0);
+    assert_int_equal(s->value_usd_cents, 410000);
+    assert_int_equal(s->value_som_tyiyn, 35875025);
+    assert_int_equal(s->lots[0]->value_usd_cents, 410000);
+    assert_int_equal(s->lots[0]->value_som_tyiyn, 35875025);
     /* Dried apricots to China by road: no preference regime, plant goods, leaves the EAEU. */
     static const int want[] = {D(CONTRACT),           D(INVOICE),        D(CMR),
                                D(PACKING_LIST),       D(ORIGIN_GENERAL), D(PHYTOSANITARY),
@@ -433,6 +438,7 @@ static void test_create_get_and_retry(void **state)
     assert_string_equal(ev->caller, CALLER);
     assert_int_equal(ev->n_what, 1);
     assert_string_equal(ev->what[0]->hs_code, "081310");
+    assert_int_equal(ev->what[0]->value_usd_cents, 410000);
     assert_string_equal(ev->origin_soate, VILLAGE_B);
     assert_string_equal(ev->border_soate, "41706207000000");
     assert_string_equal(ev->destination, "CN");
@@ -479,7 +485,18 @@ static void test_create_get_and_retry(void **state)
     assert_string_equal(g->border_point, "KG-IRKESHTAM");
     assert_string_equal(g->planned_departure, "2026-06-01");
     assert_true(g->lots[0]->quantity == s->lots[0]->quantity);
-    assert_true(g->net_weight_kg == s->net_weight_kg && g->value_som == s->value_som);
+    assert_true(g->net_weight_kg == s->net_weight_kg);
+    assert_int_equal(g->value_usd_cents, s->value_usd_cents);
+    assert_int_equal(g->value_som_tyiyn, s->value_som_tyiyn);
+    assert_int_equal(g->lots[0]->value_usd_cents, s->lots[0]->value_usd_cents);
+    assert_int_equal(g->lots[0]->value_som_tyiyn, s->lots[0]->value_som_tyiyn);
+    /* Exactly the cents in the columns. */
+    assert_int_equal(countf("SELECT count(*) FROM exports.shipments s JOIN exports.lots l "
+                            "ON l.shipment_id = s.id WHERE s.id = %lld AND s.value_usd = 4100.00 "
+                            "AND s.value_som = 358750.25 AND l.value_usd = 4100.00 "
+                            "AND l.value_som = 358750.25",
+                            (long long)s->id),
+                     1);
     assert_int_equal(g->n_missing_documents, OVOP_ARRAY_SIZE(want));
     assert_int_equal(g->n_documents, 0);
     protobuf_c_message_free_unpacked(&g->base, NULL);
@@ -539,11 +556,21 @@ static void test_create_bad_input(void **state)
     r.lots[0].net_weight_kg = 0;
     expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "lots[0].net_weight_kg", "positive");
     FRESH();
-    r.lots[0].value_usd = -1;
-    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "lots[0].value_usd", "positive");
+    r.lots[0].value_usd_cents = -1;
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "lots[0].value_usd_cents", "positive");
     FRESH();
-    r.lots[0].value_som = -1;
-    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "lots[0].value_som", "zero or positive");
+    r.lots[0].value_usd_cents = 0;
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "lots[0].value_usd_cents", "positive");
+    FRESH();
+    r.lots[0].value_usd_cents = 100000000001; /* USD 1,000,000,000.01 */
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "lots[0].value_usd_cents",
+                          "at most 100000000000");
+    FRESH();
+    r.lots[0].value_som_tyiyn = -1;
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "lots[0].value_som_tyiyn", "zero or positive");
+    FRESH();
+    r.lots[0].value_som_tyiyn = INT64_MAX;
+    expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "lots[0].value_som_tyiyn", "at most");
     FRESH();
     r.in.n_lots = 0;
     expect_create_refused(&r, OVOP_INVALID_ARGUMENT, "lots", "1 to 100");
@@ -714,6 +741,15 @@ static void test_list(void **state)
     in.date_basis = OVOP__V1__SHIPMENT_DATE_BASIS__SHIPMENT_DATE_BASIS_DEPARTED;
     assert_int_equal(list_count(&in), count("SELECT count(*) FROM exports.shipments WHERE "
                                             "departed_at IS NOT NULL"));
+    /* Unset is CREATED, as said explicitly; a value the enum does not have is refused. */
+    in.from_date = day;
+    in.date_basis = OVOP__V1__SHIPMENT_DATE_BASIS__SHIPMENT_DATE_BASIS_CREATED;
+    assert_int_equal(list_count(&in), all);
+    in.date_basis = OVOP__V1__SHIPMENT_DATE_BASIS__SHIPMENT_DATE_BASIS_UNSPECIFIED;
+    assert_int_equal(list_count(&in), all);
+    in.date_basis = 7;
+    assert_null(list(&in, OVOP_INVALID_ARGUMENT));
+    in.from_date = "";
     in.date_basis = 0;
 
     /* Pages of 2 cover everything once, in id order. */
@@ -936,6 +972,7 @@ static void test_lifecycle(void **state)
     assert_int_equal(ev->exporter->id, APRICOT);
     assert_int_equal(ev->n_what, 1);
     assert_string_equal(ev->what[0]->hs_code, "081310");
+    assert_int_equal(ev->what[0]->value_usd_cents, 410000);
     assert_string_equal(ev->what[0]->unit, "kg");
     assert_true(ev->what[0]->quantity == 1000.0);
     assert_string_equal(ev->origin_soate, VILLAGE_B);
@@ -1531,29 +1568,50 @@ static Ovop__V1__ExportStatisticsResponse *stats(Ovop__V1__ExportStatisticsReque
 }
 
 /* Totals recomputed from the shipments, to compare with the aggregates. */
-static void recount(const char *where, double *ret_tonnes, long *ret_shipments)
+typedef struct totals {
+    double tonnes;
+    long shipments;
+    int64_t usd_cents, som_tyiyn;
+} totals_t;
+
+static totals_t recount(const char *where)
 {
-    char *v = scalarf("SELECT coalesce(sum(l.net_kg), 0) / 1000 FROM exports.shipments s JOIN "
-                      "exports.lots l ON l.shipment_id = s.id WHERE s.stats_month IS NOT NULL %s",
+    totals_t t;
+    char *v = scalarf("SELECT (coalesce(sum(l.net_kg), 0) / 1000) || ' ' || "
+                      "(coalesce(sum(l.value_usd), 0) * 100)::bigint || ' ' || "
+                      "(coalesce(sum(l.value_som), 0) * 100)::bigint "
+                      "FROM exports.shipments s JOIN exports.lots l ON l.shipment_id = s.id "
+                      "WHERE s.stats_month IS NOT NULL %s",
                       where);
-    *ret_tonnes = strtod(v, NULL);
+    char *end;
+    t.tonnes = strtod(v, &end);
+    t.usd_cents = strtoll(end, &end, 10);
+    t.som_tyiyn = strtoll(end, NULL, 10);
     free(v);
-    *ret_shipments = countf("SELECT count(*) FROM exports.shipments s WHERE s.stats_month IS NOT "
-                            "NULL %s",
-                            where);
+    t.shipments = countf("SELECT count(*) FROM exports.shipments s WHERE s.stats_month IS NOT "
+                         "NULL %s",
+                         where);
+    return t;
+}
+
+/* A row of statistics has the recounted totals, money to the cent. */
+static void assert_totals(const Ovop__V1__StatsRow *row, const totals_t *t)
+{
+    assert_int_equal(row->shipments, t->shipments);
+    assert_true(row->tonnes == t->tonnes);
+    assert_int_equal(row->value_usd_cents, t->usd_cents);
+    assert_int_equal(row->value_som_tyiyn, t->som_tyiyn);
 }
 
 static void test_statistics(void **state)
 {
     Ovop__V1__ExportStatisticsRequest in = OVOP__V1__EXPORT_STATISTICS_REQUEST__INIT;
     Ovop__V1__ExportStatisticsResponse *r = stats(&in, OVOP_OK);
-    double tonnes;
-    long n;
-    recount("", &tonnes, &n);
+    totals_t t = recount("");
+    long n = t.shipments;
     assert_int_equal(r->n_rows, 1);
-    assert_true(n > 0);
-    assert_int_equal(r->rows[0]->shipments, n);
-    assert_true(r->rows[0]->tonnes == tonnes);
+    assert_true(n > 0 && t.usd_cents > 0 && t.som_tyiyn > 0);
+    assert_totals(r->rows[0], &t);
     protobuf_c_message_free_unpacked(&r->base, NULL);
 
     /* A returned shipment leaves the month it departed in. */
@@ -1598,11 +1656,10 @@ static void test_statistics(void **state)
     in.n_group_by = 1;
     in.territory_prefix = "41705000000000";
     r = stats(&in, OVOP_OK);
-    recount("AND s.origin_territory LIKE '41705%'", &tonnes, &n);
+    t = recount("AND s.origin_territory LIKE '41705%'");
     assert_int_equal(r->n_rows, 1);
     assert_string_equal(r->rows[0]->region, "41705000000000");
-    assert_int_equal(r->rows[0]->shipments, n);
-    assert_true(r->rows[0]->tonnes == tonnes);
+    assert_totals(r->rows[0], &t);
     protobuf_c_message_free_unpacked(&r->base, NULL);
     in.territory_prefix = "";
     in.hs_prefix = "0409";
@@ -1713,16 +1770,13 @@ static void test_concurrent_statistics(void **state)
     for (int k = 0; k < 8; k++)
         assert_int_equal(w[k].failures, 0);
     /* The aggregates equal a recount from the shipments. */
-    double tonnes;
-    long n;
-    recount("", &tonnes, &n);
+    totals_t t = recount("");
     Ovop__V1__ExportStatisticsRequest in = OVOP__V1__EXPORT_STATISTICS_REQUEST__INIT;
     Ovop__V1__ExportStatisticsResponse *r = stats(&in, OVOP_OK);
-    assert_int_equal(r->rows[0]->shipments, n);
-    assert_true(r->rows[0]->tonnes == tonnes);
+    assert_totals(r->rows[0], &t);
     protobuf_c_message_free_unpacked(&r->base, NULL);
     long before_n = strtol(before, NULL, 10);
-    assert_int_equal(n, before_n + 48);
+    assert_int_equal(t.shipments, before_n + 48);
     free(before);
 
     /* Folding the stripes into one row per cell changes no figure. */
@@ -2020,6 +2074,20 @@ static void test_ovopctl(void **state)
     snprintf(id, sizeof(id), "%lld", strtoll(idp + 3, NULL, 10));
     assert_non_null(strstr(out, "missing        contract, invoice, packing_list, origin_form_a, "
                                 "veterinary, customs_declaration, transport_waybill"));
+    /* Decimal dollars and som in, cents and tyiyn over the wire, two places out. */
+    assert_non_null(strstr(out, "500 kg net, 4750.00 USD, 415000.00 KGS"));
+    free(out);
+    assert_int_equal(countf("SELECT count(*) FROM exports.shipments WHERE id = %s AND "
+                            "value_usd = 4750.00 AND value_som = 415000.00",
+                            id),
+                     1);
+    const char *bad_money[] = {
+        "export",   "create",        "--exporter", "producer:9002", "--buyer",
+        "B",        "--destination", "JP",         "--lot",         "9202:9002:500:500:4750.005",
+        "--border", "KG-MANAS",      "--depart",   "2026-07-01",    NULL};
+    assert_int_equal(ovopctl("ctl-bad-money", bad_money), 2);
+    out = read_log("ctl-bad-money");
+    assert_non_null(strstr(out, "at most two decimals"));
     free(out);
 
     const char *get[] = {"export", "get", id, NULL};

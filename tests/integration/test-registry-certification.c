@@ -218,7 +218,7 @@ static int64_t new_product(int64_t producer)
     in.hs_code = "570500";
     in.unit = "m2";
     in.capacity_per_month = 40;
-    in.price_usd = 85;
+    in.price_usd_cents = 8500;
     result_t r = call("CreateProduct", NULL, &in.base, &ovop__v1__product__descriptor);
     if (r.code != 0)
         fail_msg("CreateProduct: %s", r.rep->status->message);

@@ -285,9 +285,10 @@ static void *writer_thread(void *arg)
     return NULL;
 }
 
-static void test_update_and_versions(void **state)
+/* A family group of two (the first its head) in VILLAGE, as base_request() has it. */
+static Ovop__V1__Producer *register_family(const char *tax_id, const char *legal_name)
 {
-    Ovop__V1__RegisterProducerRequest in = base_request("01604201910022");
+    Ovop__V1__RegisterProducerRequest in = base_request(tax_id);
     in.kind = OVOP__V1__PRODUCER_KIND__PRODUCER_KIND_FAMILY_GROUP;
     Ovop__V1__Member m1 = OVOP__V1__MEMBER__INIT, m2 = OVOP__V1__MEMBER__INIT;
     m1.name = "Aigul Toktogulova";
@@ -296,8 +297,13 @@ static void test_update_and_versions(void **state)
     Ovop__V1__Member *members[] = {&m1, &m2};
     in.n_members = 2;
     in.members = members;
-    in.legal_name = "Toktogulov family apiary";
-    Ovop__V1__Producer *p = register_ok(&in, NULL);
+    in.legal_name = (char *)legal_name;
+    return register_ok(&in, NULL);
+}
+
+static void test_update_and_versions(void **state)
+{
+    Ovop__V1__Producer *p = register_family("01604201910022", "Toktogulov family apiary");
     assert_int_equal(p->n_members, 2);
 
     Ovop__V1__UpdateProducerRequest u = update_from(p);
@@ -391,6 +397,159 @@ static void test_update_and_versions(void **state)
     protobuf_c_message_free_unpacked(&susp->base, NULL);
     protobuf_c_message_free_unpacked(&stored->base, NULL);
     protobuf_c_message_free_unpacked(&p2->base, NULL);
+    protobuf_c_message_free_unpacked(&p->base, NULL);
+}
+
+/* UpdateProducer: the status code, *ret_rep the reply when asked. */
+static int update(Ovop__V1__UpdateProducerRequest *u, Ovop__V1__Reply **ret_rep)
+{
+    return call("UpdateProducer", NULL, &u->base, NULL, NULL, ret_rep);
+}
+
+/* Expects u refused with INVALID_ARGUMENT and a violation on field that says fragment, and
+ * no event written. */
+static void update_refused(Ovop__V1__UpdateProducerRequest *u, const char *field,
+                           const char *fragment)
+{
+    long events = count("SELECT count(*) FROM bus.events");
+    Ovop__V1__Reply *rep = NULL;
+    assert_int_equal(update(u, &rep), OVOP_INVALID_ARGUMENT);
+    bool found = false;
+    for (size_t i = 0; i < rep->status->n_violations; i++)
+        found |= strcmp(rep->status->violations[i]->field, field) == 0 &&
+                 strstr(rep->status->violations[i]->description, fragment);
+    if (!found)
+        fail_msg("no violation on %s saying \"%s\" (message: %s)", field, fragment,
+                 rep->status->message);
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_int_equal(count("SELECT count(*) FROM bus.events"), events);
+}
+
+/* UpdateProducer with an update_mask changes the fields it names, to the request's values
+ * even when empty, and leaves every other field as stored, whatever the request holds there. */
+static void test_update_mask(void **state)
+{
+    Ovop__V1__Producer *p = register_family("01705201910033", "Asanov family dairy");
+
+    /* Named: the legal name and the phone. The request's other fields are empty or wrong (no
+     * kind, no members, no e-mail, a bad INN); they are not read. */
+    Ovop__V1__Contact contact = OVOP__V1__CONTACT__INIT;
+    contact.phone = "+996 700 111 222";
+    Ovop__V1__UpdateProducerRequest u = OVOP__V1__UPDATE_PRODUCER_REQUEST__INIT;
+    u.id = p->id;
+    u.version = 1;
+    u.legal_name = "Asanov family dairy and cheese";
+    u.tax_id = "not an INN";
+    u.contact = &contact;
+    u.update_mask = SVCENV_MASK("legal_name", "contact.phone");
+    assert_int_equal(update(&u, NULL), OVOP_OK);
+    Ovop__V1__Producer *s = get(p->id);
+    assert_int_equal(s->version, 2);
+    assert_string_equal(s->legal_name, "Asanov family dairy and cheese");
+    assert_string_equal(s->contact->phone, "+996 700 111 222");
+    assert_string_equal(s->contact->email, "honey@example.kg");
+    assert_string_equal(s->contact->address, "Kochkor, Orozbekov 12");
+    assert_string_equal(s->tax_id, "01705201910033");
+    assert_int_equal(s->kind, OVOP__V1__PRODUCER_KIND__PRODUCER_KIND_FAMILY_GROUP);
+    assert_int_equal(s->n_members, 2);
+    assert_true(s->location->set);
+    assert_string_equal(s->territory_code, VILLAGE);
+    protobuf_c_message_free_unpacked(&s->base, NULL);
+
+    /* A named field with no value is cleared: the e-mail, the location. */
+    u.version = 2;
+    u.location = NULL;
+    u.update_mask = SVCENV_MASK("contact.email", "location");
+    assert_int_equal(update(&u, NULL), OVOP_OK);
+    s = get(p->id);
+    assert_string_equal(s->contact->email, "");
+    assert_false(s->location->set);
+    assert_string_equal(s->contact->phone, "+996 700 111 222");
+    assert_string_equal(s->legal_name, "Asanov family dairy and cheese");
+    protobuf_c_message_free_unpacked(&s->base, NULL);
+
+    /* Checks apply to the named fields, and to the rules between them and the stored ones: an
+     * individual has no members and a personal INN. */
+    u.version = 3;
+    u.update_mask = SVCENV_MASK("tax_id");
+    update_refused(&u, "tax_id", "14 digits");
+    u.kind = OVOP__V1__PRODUCER_KIND__PRODUCER_KIND_INDIVIDUAL;
+    u.update_mask = SVCENV_MASK("kind");
+    update_refused(&u, "members", "no members");
+    update_refused(&u, "tax_id", "starts with 1 or 2");
+    u.kind = 0;
+
+    /* Paths the request does not have are refused on update_mask. */
+    u.update_mask = SVCENV_MASK("legal_name", "contact.fax");
+    update_refused(&u, "update_mask", "contact.fax");
+    u.update_mask = SVCENV_MASK("status");
+    update_refused(&u, "update_mask", "status");
+
+    /* Without a mask, the fields given a value change; a request with none is refused. */
+    Ovop__V1__UpdateProducerRequest bare = OVOP__V1__UPDATE_PRODUCER_REQUEST__INIT;
+    bare.id = p->id;
+    bare.version = 3;
+    update_refused(&bare, "update_mask", "changes nothing");
+    bare.legal_name = "Asanov dairy";
+    assert_int_equal(update(&bare, NULL), OVOP_OK);
+    s = get(p->id);
+    assert_string_equal(s->legal_name, "Asanov dairy");
+    assert_string_equal(s->contact->phone, "+996 700 111 222");
+    assert_int_equal(s->n_members, 2);
+
+    /* "*" replaces every field: an SME without members or contact. */
+    u = update_from(s);
+    u.kind = OVOP__V1__PRODUCER_KIND__PRODUCER_KIND_SME;
+    u.n_members = 0;
+    u.contact = NULL;
+    u.update_mask = SVCENV_MASK("*");
+    assert_int_equal(update(&u, NULL), OVOP_OK);
+    Ovop__V1__Producer *r = get(p->id);
+    assert_int_equal(r->version, 5);
+    assert_int_equal(r->kind, OVOP__V1__PRODUCER_KIND__PRODUCER_KIND_SME);
+    assert_int_equal(r->n_members, 0);
+    assert_string_equal(r->contact->phone, "");
+    assert_string_equal(r->legal_name, "Asanov dairy");
+    assert_int_equal(count("SELECT count(*) FROM bus.events WHERE type = "
+                           "'ovop.registry.producer.updated' AND subject = 'producer/' || "
+                           "(SELECT id FROM registry.producers WHERE tax_id = '01705201910033')"),
+                     4);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    protobuf_c_message_free_unpacked(&s->base, NULL);
+    protobuf_c_message_free_unpacked(&p->base, NULL);
+}
+
+/* ovopctl producer update sends a mask of exactly the options given: an option given empty
+ * clears its field, the others stay. */
+static void test_ovopctl_update(void **state)
+{
+    Ovop__V1__RegisterProducerRequest in = base_request("01806201910044");
+    Ovop__V1__Producer *p = register_ok(&in, NULL);
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", (long long)p->id);
+    const char *a1[] = {"producer", "update",           id,        "--version", "1",
+                        "--phone",  "+996 555 000 111", "--email", "",          NULL};
+    assert_int_equal(svcenv_ovopctl(&E, "ctl-producer-update", a1, 20000), 0);
+    Ovop__V1__Producer *s = get(p->id);
+    assert_int_equal(s->version, 2);
+    assert_string_equal(s->contact->phone, "+996 555 000 111");
+    assert_string_equal(s->contact->email, "");
+    assert_string_equal(s->contact->address, "Kochkor, Orozbekov 12");
+    assert_string_equal(s->legal_name, "Kochkor Felt Makers LLC");
+    assert_true(s->location->set);
+    protobuf_c_message_free_unpacked(&s->base, NULL);
+    /* Nothing to change, or half a location: usage errors, nothing sent. */
+    const char *a2[] = {"producer", "update", id, "--version", "2", NULL};
+    assert_int_equal(svcenv_ovopctl(&E, "ctl-producer-update-none", a2, 20000), 2);
+    const char *a3[] = {"producer", "update", id, "--version", "2", "--lat", "42.1", NULL};
+    assert_int_equal(svcenv_ovopctl(&E, "ctl-producer-update-lat", a3, 20000), 2);
+    /* A refusal names the field. */
+    const char *a4[] = {"producer", "update", id, "--version", "2", "--tax-id", "123", NULL};
+    assert_int_equal(svcenv_ovopctl(&E, "ctl-producer-update-bad", a4, 20000),
+                     10 + OVOP_INVALID_ARGUMENT);
+    s = get(p->id);
+    assert_int_equal(s->version, 2);
+    protobuf_c_message_free_unpacked(&s->base, NULL);
     protobuf_c_message_free_unpacked(&p->base, NULL);
 }
 
@@ -527,10 +686,9 @@ static void test_list(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_register_get_and_retry),
-        cmocka_unit_test(test_register_bad_input),
-        cmocka_unit_test(test_update_and_versions),
-        cmocka_unit_test(test_list),
+        cmocka_unit_test(test_register_get_and_retry), cmocka_unit_test(test_register_bad_input),
+        cmocka_unit_test(test_update_and_versions),    cmocka_unit_test(test_update_mask),
+        cmocka_unit_test(test_ovopctl_update),         cmocka_unit_test(test_list),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

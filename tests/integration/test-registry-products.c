@@ -252,7 +252,7 @@ static Ovop__V1__CreateProductRequest apricots(void)
     in.capacity_per_month = 1234.5678;
     in.n_season_months = 3;
     in.season_months = summer;
-    in.price_usd = 3.456;
+    in.price_usd_cents = 346;
     in.n_raw_materials = 2;
     in.raw_materials = apricot_raw;
     in.n_certifications = 2;
@@ -283,7 +283,7 @@ static int64_t add_product(int p, const char *name, const char *category, const 
     in.hs_code = (char *)hs;
     in.unit = (char *)unit;
     in.capacity_per_month = capacity;
-    in.price_usd = 5;
+    in.price_usd_cents = 500;
     Ovop__V1__Product *pr = create_product(&in, NULL, NULL);
     int64_t id = pr->id;
     protobuf_c_message_free_unpacked(&pr->base, NULL);
@@ -315,7 +315,7 @@ static void test_create_product_get_retry(void **state)
     assert_string_equal(p->hs_code, "081310");
     /* Amounts as the columns keep them; months and certifications in order. */
     assert_true(p->capacity_per_month == 1234.568);
-    assert_true(p->price_usd == 3.46);
+    assert_int_equal(p->price_usd_cents, 346);
     assert_int_equal(p->n_season_months, 3);
     assert_int_equal(p->season_months[0], 6);
     assert_int_equal(p->season_months[2], 8);
@@ -426,12 +426,12 @@ static void test_create_product_bad_input(void **state)
 
     /* Price. */
     in = apricots();
-    in.price_usd = -0.01;
-    REFUSED("price_usd", "negative");
-    in.price_usd = 2e6;
-    REFUSED("price_usd", "at most");
-    in.price_usd = -INFINITY;
-    REFUSED("price_usd", "finite");
+    in.price_usd_cents = -1;
+    REFUSED("price_usd_cents", "negative");
+    in.price_usd_cents = 100000001; /* USD 1,000,000.01 */
+    REFUSED("price_usd_cents", "at most 100000000");
+    in.price_usd_cents = INT64_MAX;
+    REFUSED("price_usd_cents", "at most");
 
     /* Names: none at all, over-long, not UTF-8, control characters. */
     in = apricots();
@@ -562,7 +562,7 @@ static Ovop__V1__UpdateProductRequest update_from(const Ovop__V1__Product *p)
     u.capacity_per_month = p->capacity_per_month;
     u.n_season_months = p->n_season_months;
     u.season_months = p->season_months;
-    u.price_usd = p->price_usd;
+    u.price_usd_cents = p->price_usd_cents;
     u.n_raw_materials = p->n_raw_materials;
     u.raw_materials = p->raw_materials;
     u.n_certifications = p->n_certifications;
@@ -662,6 +662,129 @@ static void test_update_product(void **state)
     protobuf_c_message_free_unpacked(&p2->base, NULL);
     protobuf_c_message_free_unpacked(&cur->base, NULL);
     ovop__v1__reply__free_unpacked(rep, NULL);
+}
+
+/* UpdateProductRequest u: the status code, *ret_out the product on OK when asked. */
+static int update(Ovop__V1__UpdateProductRequest *u, ProtobufCMessage **ret_out)
+{
+    return call("UpdateProduct", NULL, &u->base, ret_out ? &ovop__v1__product__descriptor : NULL,
+                ret_out, NULL);
+}
+
+/* UpdateProduct with an update_mask changes the fields it names, to the request's values even
+ * when empty, and leaves every other field as stored, whatever the request holds there. */
+static void test_update_product_mask(void **state)
+{
+    Ovop__V1__LocalizedName wool_name = OVOP__V1__LOCALIZED_NAME__INIT;
+    wool_name.ru = "Шерсть яка";
+    wool_name.en = "Yak wool";
+    wool_name.ky = "Топоз жүнү";
+    Ovop__V1__CreateProductRequest in = apricots(); /* the details but name and HS code */
+    in.producer_id = F.producer[WOOL];
+    in.name = &wool_name;
+    in.category = "wool";
+    in.hs_code = "510111";
+    Ovop__V1__Product *p = create_product(&in, NULL, NULL);
+
+    /* Named: capacity, price (to zero) and raw materials (to none). The request's other fields
+     * are empty or wrong; they are not read. */
+    Ovop__V1__LocalizedName junk = OVOP__V1__LOCALIZED_NAME__INIT;
+    junk.en = "\xff not even UTF-8";
+    Ovop__V1__UpdateProductRequest u = OVOP__V1__UPDATE_PRODUCT_REQUEST__INIT;
+    u.id = p->id;
+    u.version = 1;
+    u.name = &junk;
+    u.hs_code = "12";
+    u.unit = "bushel";
+    u.capacity_per_month = 450.5;
+    u.price_usd_cents = 0;
+    u.update_mask = SVCENV_MASK("capacity_per_month", "price_usd_cents", "raw_materials");
+    ProtobufCMessage *out = NULL;
+    assert_int_equal(update(&u, &out), OVOP_OK);
+    Ovop__V1__Product *p2 = (Ovop__V1__Product *)out;
+    Ovop__V1__Product *stored = get_product(p->id);
+    assert_same_message(&stored->base, &p2->base);
+    assert_int_equal(stored->version, 2);
+    assert_true(stored->capacity_per_month == 450.5);
+    assert_int_equal(stored->price_usd_cents, 0);
+    assert_int_equal(stored->n_raw_materials, 0);
+    assert_string_equal(stored->name->en, "Yak wool");
+    assert_string_equal(stored->name->ru, "Шерсть яка");
+    assert_string_equal(stored->category, "wool");
+    assert_string_equal(stored->hs_code, "510111");
+    assert_string_equal(stored->unit, "kg");
+    assert_int_equal(stored->n_season_months, 3);
+    assert_int_equal(stored->n_certifications, 2);
+    protobuf_c_message_free_unpacked(&stored->base, NULL);
+    protobuf_c_message_free_unpacked(&p2->base, NULL);
+
+    /* One language of the name; the others stay. */
+    Ovop__V1__LocalizedName ky = OVOP__V1__LOCALIZED_NAME__INIT;
+    ky.ky = "Топоз жүн";
+    u = (Ovop__V1__UpdateProductRequest)OVOP__V1__UPDATE_PRODUCT_REQUEST__INIT;
+    u.id = p->id;
+    u.version = 2;
+    u.name = &ky;
+    u.update_mask = SVCENV_MASK("name.ky");
+    assert_int_equal(update(&u, NULL), OVOP_OK);
+    stored = get_product(p->id);
+    assert_string_equal(stored->name->ky, "Топоз жүн");
+    assert_string_equal(stored->name->en, "Yak wool");
+    assert_string_equal(stored->name->ru, "Шерсть яка");
+    protobuf_c_message_free_unpacked(&stored->base, NULL);
+
+    /* Checks apply to the named fields: no name at all, a bad HS code, a negative price. A
+     * path the request does not have, or a detail that is not the product's own: refused on
+     * update_mask. Nothing changes. */
+    char *before = db_state();
+    u.version = 3;
+    u.name = NULL;
+    u.update_mask = SVCENV_MASK("name");
+    expect_refused("UpdateProduct", &u.base, OVOP_INVALID_ARGUMENT, "name", "at least one");
+    u.hs_code = "12";
+    u.update_mask = SVCENV_MASK("hs_code");
+    expect_refused("UpdateProduct", &u.base, OVOP_INVALID_ARGUMENT, "hs_code", "6 digits");
+    u.price_usd_cents = -5;
+    u.update_mask = SVCENV_MASK("price_usd_cents");
+    expect_refused("UpdateProduct", &u.base, OVOP_INVALID_ARGUMENT, "price_usd_cents", "negative");
+    u.update_mask = SVCENV_MASK("name.ky", "colour");
+    expect_refused("UpdateProduct", &u.base, OVOP_INVALID_ARGUMENT, "update_mask", "colour");
+    u.update_mask = SVCENV_MASK("producer_id");
+    expect_refused("UpdateProduct", &u.base, OVOP_INVALID_ARGUMENT, "update_mask", "producer_id");
+
+    /* Without a mask, the fields given a value change; a request that gives none changes
+     * nothing and is refused. */
+    u = (Ovop__V1__UpdateProductRequest)OVOP__V1__UPDATE_PRODUCT_REQUEST__INIT;
+    u.id = p->id;
+    u.version = 3;
+    expect_refused("UpdateProduct", &u.base, OVOP_INVALID_ARGUMENT, "update_mask", "nothing");
+    char *after = db_state();
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    u.category = "yak wool";
+    assert_int_equal(update(&u, NULL), OVOP_OK);
+    stored = get_product(p->id);
+    assert_string_equal(stored->category, "yak wool");
+    assert_true(stored->capacity_per_month == 450.5);
+    assert_int_equal(stored->n_season_months, 3);
+
+    /* "*": every field takes the request's value, empty lists included. */
+    u = update_from(stored);
+    u.n_season_months = 0;
+    u.n_certifications = 0;
+    u.price_usd_cents = 999;
+    u.update_mask = SVCENV_MASK("*");
+    assert_int_equal(update(&u, NULL), OVOP_OK);
+    Ovop__V1__Product *replaced = get_product(p->id);
+    assert_int_equal(replaced->n_season_months, 0);
+    assert_int_equal(replaced->n_certifications, 0);
+    assert_int_equal(replaced->price_usd_cents, 999);
+    assert_string_equal(replaced->category, "yak wool");
+    assert_int_equal(replaced->version, 5);
+    protobuf_c_message_free_unpacked(&replaced->base, NULL);
+    protobuf_c_message_free_unpacked(&stored->base, NULL);
+    protobuf_c_message_free_unpacked(&p->base, NULL);
 }
 
 static int list_products(Ovop__V1__ListProductsRequest *in, Ovop__V1__ListProductsResponse **ret)
@@ -1425,6 +1548,29 @@ static void test_ovopctl(void **state)
                      1);
     char ids[24];
     snprintf(ids, sizeof(ids), "%lld", (long long)id);
+    expect_output("ctl-product-create", "price          12.00 USD per kg");
+
+    /* update sends a mask of exactly the options given: the price changes, the raw materials
+     * are cleared (given empty), nothing else moves. */
+    const char *u1[] = {"product", "update", ids,     "--version", "1",
+                        "--price", "12.75",  "--raw", "",          NULL};
+    assert_int_equal(ovopctl("ctl-product-update", u1), 0);
+    expect_output("ctl-product-update", "12.75 USD per kg");
+    assert_int_equal(countf("SELECT count(*) FROM registry.products WHERE id = %lld AND "
+                            "version = 2 AND price_usd = 12.75 AND raw_materials = '{}' AND "
+                            "season_months = '{6,7,8}' AND capacity_per_month = 750.5 AND "
+                            "certifications = '{organic,halal}' AND name_ru = 'Горный мёд' AND "
+                            "name_en = 'Mountain honey' AND category = 'honey'",
+                            (long long)id),
+                     1);
+    const char *u2[] = {"product", "update", ids, "--version", "2", NULL};
+    assert_int_equal(ovopctl("ctl-product-update-none", u2), 2);
+    const char *u3[] = {"product", "update", ids, "--version", "2", "--price", "1.234", NULL};
+    assert_int_equal(ovopctl("ctl-product-update-cents", u3), 2);
+    expect_output("ctl-product-update-cents", "at most two decimals");
+    const char *u4[] = {"product", "update", ids, "--version", "2", "--hs", "12", NULL};
+    assert_int_equal(ovopctl("ctl-product-update-bad", u4), 10 + OVOP_INVALID_ARGUMENT);
+    expect_output("ctl-product-update-bad", "hs_code");
 
     const char *a2[] = {"product", "get", ids, NULL};
     assert_int_equal(ovopctl("ctl-product-get", a2), 0);
@@ -1520,6 +1666,7 @@ int main(void)
         cmocka_unit_test(test_create_product_get_retry),
         cmocka_unit_test(test_create_product_bad_input),
         cmocka_unit_test(test_update_product),
+        cmocka_unit_test(test_update_product_mask),
         cmocka_unit_test(test_list_products),
         cmocka_unit_test(test_search),
         cmocka_unit_test(test_create_cooperative),

@@ -11,9 +11,16 @@
 #include <sys/types.h>
 
 #include "client.h"
+#include "ovop/v1/common.pb-c.h"
 #include "util.h"
 
 #define SVCENV_MAX_INSTANCES 4
+
+/* A FieldMask (update_mask) of the paths given, e.g. SVCENV_MASK("legal_name", "members"),
+ * living as long as the enclosing block. */
+#define SVCENV_MASK(...)                                                                           \
+    (&(Ovop__V1__FieldMask){PROTOBUF_C_MESSAGE_INIT(&ovop__v1__field_mask__descriptor),            \
+                            OVOP_ARRAY_SIZE(((char *[]){__VA_ARGS__})), (char *[]){__VA_ARGS__}})
 
 /* What to start. Only db_name, daemon and service are required. */
 typedef struct svcenv_config {

@@ -164,7 +164,7 @@ static void test_shipment(void **state)
     walnuts.unit = "kg";
     Ovop__V1__Lot honey = OVOP__V1__LOT__INIT;
     honey.product_id = 6;
-    honey.value_usd = 12.25;
+    honey.value_usd_cents = 1225;
     Ovop__V1__Lot *lots[] = {&walnuts, &honey};
     Ovop__V1__DocumentType required[] = {OVOP__V1__DOCUMENT_TYPE__DOCUMENT_TYPE_INVOICE,
                                          OVOP__V1__DOCUMENT_TYPE__DOCUMENT_TYPE_PHYTOSANITARY};
@@ -199,10 +199,10 @@ static void test_shipment(void **state)
         {"lots",
          "[{\"hs_code\":\"\",\"net_weight_kg\":0.0,\"producer_id\":\"0\",\"product_id\":\"5\","
          "\"product_name\":\"\",\"quantity\":1.5,\"territory_code\":\"\",\"unit\":\"kg\","
-         "\"value_som\":0.0,\"value_usd\":0.0},"
+         "\"value_som_tyiyn\":\"0\",\"value_usd_cents\":\"0\"},"
          "{\"hs_code\":\"\",\"net_weight_kg\":0.0,\"producer_id\":\"0\",\"product_id\":\"6\","
          "\"product_name\":\"\",\"quantity\":0.0,\"territory_code\":\"\",\"unit\":\"\","
-         "\"value_som\":0.0,\"value_usd\":12.25}]"},
+         "\"value_som_tyiyn\":\"0\",\"value_usd_cents\":\"1225\"}]"},
         {"documents", "[]"},
         {"required_documents", "[\"DOCUMENT_TYPE_INVOICE\",\"DOCUMENT_TYPE_PHYTOSANITARY\"]"},
         {"missing_documents", "[42]"},
