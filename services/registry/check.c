@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "page.h"
 #include "registry.h"
 
 bool registry_soate_valid(const char *code, const char **ret_why)
@@ -59,6 +60,21 @@ bool registry_inn_valid(const char *inn, const char **ret_why)
 bool registry_hs_valid(const char *hs)
 {
     return ovop_all_digits(hs, 6);
+}
+
+bool registry_check_code_token(ovop_call_t *call, const char *token, const char **ret_after)
+{
+    const char *why;
+    if (!ovop_page_token_read(call, token, ret_after))
+        return false;
+    if ((*ret_after)[0] && !registry_soate_valid(*ret_after, &why)) {
+        ovop_call_violation(call, "page_token",
+                            "is not a token this service returned; start without one");
+        ovop_call_reason(call, "PAGE_TOKEN_INVALID");
+        *ret_after = "";
+        return false;
+    }
+    return true;
 }
 
 typedef struct id_req {

@@ -50,7 +50,9 @@ void registry_soate_prefix(const char *code, char out[static 15]);
 bool registry_inn_valid(const char *inn, const char **ret_why);
 /* An HS code of 6 digits (existence in the list is the database's check). */
 bool registry_hs_valid(const char *hs);
-
+/* A page token of a list ordered by SOATE code: *ret_after is the code to continue after
+ * ("" without a token). Adds a violation on page_token otherwise. */
+bool registry_check_code_token(ovop_call_t *call, const char *token, const char **ret_after);
 
 /* Reserves a new id from registry.ids. cb gets id > 0, or error. */
 typedef void (*registry_id_cb)(int64_t id, const char *error, void *userdata);
@@ -58,14 +60,17 @@ void registry_next_id(registry_t *r, registry_id_cb cb, void *userdata);
 
 /* --- territory rows (territories.c), for every handler that answers with territories --- */
 
-/* The columns registry_territory_from_row() reads, from registry.territories aliased t. The
- * children count covers the versions valid on the query's date parameter $2. */
+/* A Territory's columns, named as its fields (read by name, pbrow.h), from
+ * registry.territories aliased t. The children count covers the versions valid on `date`
+ * (REGISTRY_TERRITORY_COLUMNS: the query's date parameter $2). */
 #define REGISTRY_TERRITORY_COLUMNS_ON(date)                                                        \
-    "t.code, t.kind, coalesce(t.parent_code, ''), t.name_ru, t.name_en, t.name_ky, "               \
-    "t.lat, t.lon, t.valid_from::text, coalesce(t.valid_to::text, ''), "                           \
-    "coalesce(t.superseded_by, ''), "                                                              \
+    "t.code, t.kind, coalesce(t.parent_code, '') AS parent_code, t.name_ru AS \"name.ru\", "       \
+    "t.name_en AS \"name.en\", t.name_ky AS \"name.ky\", t.lat IS NOT NULL AS \"location.set\", "  \
+    "t.lat AS \"location.lat\", t.lon AS \"location.lon\", t.valid_from::text AS valid_from, "     \
+    "coalesce(t.valid_to::text, '') AS valid_to, coalesce(t.superseded_by, '') AS superseded_by, " \
     "(SELECT count(*) FROM registry.territories c WHERE c.parent_code = t.code "                   \
-    "   AND c.valid_from <= " date " AND (c.valid_to IS NULL OR c.valid_to > " date "))"
+    "   AND c.valid_from <= " date " AND (c.valid_to IS NULL OR c.valid_to > " date ")) "          \
+    "AS children"
 #define REGISTRY_TERRITORY_COLUMNS REGISTRY_TERRITORY_COLUMNS_ON("$2::date")
 
 /* The condition "the version aliased `alias` is valid on the date parameter `param`". */
@@ -79,6 +84,3 @@ typedef struct registry_territory_row {
     Ovop__V1__LocalizedName name;
     Ovop__V1__GeoPoint loc;
 } registry_territory_row_t;
-
-/* Fills r from row i of a result selecting REGISTRY_TERRITORY_COLUMNS. */
-void registry_territory_from_row(PGresult *res, int i, registry_territory_row_t *r);

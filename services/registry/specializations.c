@@ -307,17 +307,9 @@ static void list_specializations(ovop_call_t *call, const ProtobufCMessage *inpu
 
 /* --- ListUnspecializedTerritories --- */
 
-static void unspecialized_decode(PGresult *res, int i, void *row)
-{
-    registry_territory_from_row(res, i, row);
-}
-
 static const ovop_page_t unspecialized_page = {
     .response = &ovop__v1__list_territories_response__descriptor,
     .rows = "territories",
-    .row_size = sizeof(registry_territory_row_t),
-    .decode = unspecialized_decode,
-    .free_row = NULL,
     .key = "code",
 };
 
