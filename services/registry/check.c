@@ -77,6 +77,33 @@ bool registry_check_code_token(ovop_call_t *call, const char *token, const char 
     return true;
 }
 
+typedef struct new_id {
+    ovop_call_t *call;
+    registry_new_id_fn cb;
+    void *userdata;
+} new_id_t;
+
+static void on_new_id(PGresult *res, const char *error, void *userdata)
+{
+    new_id_t *q = userdata;
+    if (error) {
+        ovop_call_fail_db(q->call, res, error);
+        return;
+    }
+    int64_t id = strtoll(PQgetvalue(res, 0, PQfnumber(res, "id")), NULL, 10);
+    q->cb(q->call, id, ovop_call_strdup(q->call, PQgetvalue(res, 0, PQfnumber(res, "today"))),
+          q->userdata);
+}
+
+void registry_new_id(ovop_call_t *call, registry_t *r, registry_new_id_fn cb, void *userdata)
+{
+    new_id_t *q = ovop_call_alloc(call, sizeof(*q));
+    *q = (new_id_t){call, cb, userdata};
+    ovop_call_query(call, r->pg,
+                    "SELECT nextval('registry.ids') AS id, current_date::text AS today", 0, NULL,
+                    on_new_id, q);
+}
+
 typedef struct id_req {
     registry_id_cb cb;
     void *userdata;
@@ -89,7 +116,7 @@ static void on_id(PGresult *res, const char *error, void *userdata)
     if (error)
         q.cb(0, error, q.userdata);
     else
-        q.cb(strtoll(PQgetvalue(res, 0, 0), NULL, 10), NULL, q.userdata);
+        q.cb(strtoll(PQgetvalue(res, 0, PQfnumber(res, "id")), NULL, 10), NULL, q.userdata);
 }
 
 void registry_next_id(registry_t *r, registry_id_cb cb, void *userdata)
@@ -97,5 +124,5 @@ void registry_next_id(registry_t *r, registry_id_cb cb, void *userdata)
     id_req_t *q = xmalloc(sizeof(*q));
     q->cb = cb;
     q->userdata = userdata;
-    ovop_pg_query(r->pg, "SELECT nextval('registry.ids')", 0, NULL, on_id, q);
+    ovop_pg_query(r->pg, "SELECT nextval('registry.ids') AS id", 0, NULL, on_id, q);
 }

@@ -54,7 +54,13 @@ bool registry_hs_valid(const char *hs);
  * ("" without a token). Adds a violation on page_token otherwise. */
 bool registry_check_code_token(ovop_call_t *call, const char *token, const char **ret_after);
 
-/* Reserves a new id from registry.ids. cb gets id > 0, or error. */
+/* Reserves a new id from registry.ids and reads the database's today (YYYY-MM-DD, in the
+ * call's arena), under the call's deadline, for a handler about to build a new record. cb
+ * runs once with them; on a database error the call fails instead and cb never runs. */
+typedef void (*registry_new_id_fn)(ovop_call_t *call, int64_t id, const char *today,
+                                   void *userdata);
+void registry_new_id(ovop_call_t *call, registry_t *r, registry_new_id_fn cb, void *userdata);
+/* The same without a call: cb gets id > 0, or error (producers.c, products.c). */
 typedef void (*registry_id_cb)(int64_t id, const char *error, void *userdata);
 void registry_next_id(registry_t *r, registry_id_cb cb, void *userdata);
 
