@@ -62,6 +62,13 @@ bool registry_hs_valid(const char *hs)
     return ovop_all_digits(hs, 6);
 }
 
+void registry_check_date(ovop_call_t *call, const char *field, const char *date)
+{
+    if (date[0] && !ovop_date_valid(date))
+        ovop_call_violation(call, field, "must be a real date written YYYY-MM-DD, got \"%.32s\"",
+                            date);
+}
+
 bool registry_check_code_token(ovop_call_t *call, const char *token, const char **ret_after)
 {
     const char *why;

@@ -50,6 +50,8 @@ void registry_soate_prefix(const char *code, char out[static 15]);
 bool registry_inn_valid(const char *inn, const char **ret_why);
 /* An HS code of 6 digits (existence in the list is the database's check). */
 bool registry_hs_valid(const char *hs);
+/* An optional date field: empty, or a real date written YYYY-MM-DD. Adds a violation. */
+void registry_check_date(ovop_call_t *call, const char *field, const char *date);
 /* A page token of a list ordered by SOATE code: *ret_after is the code to continue after
  * ("" without a token). Adds a violation on page_token otherwise. */
 bool registry_check_code_token(ovop_call_t *call, const char *token, const char **ret_after);
