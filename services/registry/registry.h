@@ -85,10 +85,3 @@ void registry_next_id(registry_t *r, registry_id_cb cb, void *userdata);
 #define REGISTRY_VALID_ON(alias, param)                                                            \
     alias ".valid_from <= " param "::date AND (" alias ".valid_to IS NULL OR " alias               \
           ".valid_to > " param "::date)"
-
-/* A Territory decoded from a row; its strings point into the PGresult. */
-typedef struct registry_territory_row {
-    Ovop__V1__Territory t;
-    Ovop__V1__LocalizedName name;
-    Ovop__V1__GeoPoint loc;
-} registry_territory_row_t;
