@@ -62,6 +62,36 @@ bool registry_hs_valid(const char *hs)
     return ovop_all_digits(hs, 6);
 }
 
+const char *registry_value(PGresult *res, const char *name)
+{
+    return PQgetvalue(res, 0, PQfnumber(res, name));
+}
+
+char *registry_json_text(ovop_call_t *call, json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT);
+    char *copy = ovop_call_strdup(call, s);
+    free(s);
+    json_decref(j);
+    return copy;
+}
+
+char *registry_certificate_number(ovop_call_t *call, const char *today, const char *sequence)
+{
+    long long seq = strtoll(sequence, NULL, 10);
+    if (seq > REGISTRY_MAX_CERT_SEQUENCE) {
+        log_error_rid(ovop_call_request_id(call),
+                      "registry.certificate_numbers reached %lld, past the six digits of "
+                      "certificate numbers",
+                      seq);
+        ovop_call_fail(call, OVOP_RESOURCE_EXHAUSTED,
+                       "certificate numbers are exhausted; ask the operators to extend the "
+                       "numbering");
+        return NULL;
+    }
+    return ovop_call_printf(call, "OVOP-%.4s-%06lld", today, seq);
+}
+
 void registry_check_date(ovop_call_t *call, const char *field, const char *date)
 {
     if (date[0] && !ovop_date_valid(date))
@@ -97,9 +127,8 @@ static void on_new_id(PGresult *res, const char *error, void *userdata)
         ovop_call_fail_db(q->call, res, error);
         return;
     }
-    int64_t id = strtoll(PQgetvalue(res, 0, PQfnumber(res, "id")), NULL, 10);
-    q->cb(q->call, id, ovop_call_strdup(q->call, PQgetvalue(res, 0, PQfnumber(res, "today"))),
-          q->userdata);
+    int64_t id = strtoll(registry_value(res, "id"), NULL, 10);
+    q->cb(q->call, id, ovop_call_strdup(q->call, registry_value(res, "today")), q->userdata);
 }
 
 void registry_new_id(ovop_call_t *call, registry_t *r, registry_new_id_fn cb, void *userdata)
@@ -123,7 +152,7 @@ static void on_id(PGresult *res, const char *error, void *userdata)
     if (error)
         q.cb(0, error, q.userdata);
     else
-        q.cb(strtoll(PQgetvalue(res, 0, PQfnumber(res, "id")), NULL, 10), NULL, q.userdata);
+        q.cb(strtoll(registry_value(res, "id"), NULL, 10), NULL, q.userdata);
 }
 
 void registry_next_id(registry_t *r, registry_id_cb cb, void *userdata)

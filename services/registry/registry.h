@@ -18,6 +18,8 @@
 #define REGISTRY_SOURCE       "/ovop/registry"
 #define REGISTRY_DEFAULT_PAGE 100
 #define REGISTRY_MAX_PAGE     1000
+/* The six digits of certificate numbers, OVOP-<year>-<sequence>. */
+#define REGISTRY_MAX_CERT_SEQUENCE 999999
 
 typedef struct registry {
     ovop_daemon_t *d;
@@ -55,6 +57,19 @@ void registry_check_date(ovop_call_t *call, const char *field, const char *date)
 /* A page token of a list ordered by SOATE code: *ret_after is the code to continue after
  * ("" without a token). Adds a violation on page_token otherwise. */
 bool registry_check_code_token(ovop_call_t *call, const char *token, const char **ret_after);
+
+/* --- helpers of the handlers (check.c) --- */
+
+/* Column `name` of the first row of res (a column of the handler's own statement). */
+const char *registry_value(PGresult *res, const char *name);
+/* A JSON document as compact text in the call's arena, for a jsonb argument; takes j's
+ * reference. */
+char *registry_json_text(ovop_call_t *call, json_t *j);
+/* The number of a certificate issued on `today` (YYYY-MM-DD) whose sequence is `sequence`
+ * (the text of nextval('registry.certificate_numbers')): OVOP-<year>-<6 digits>, in the
+ * call's arena. Past six digits it logs, fails the call with RESOURCE_EXHAUSTED and returns
+ * NULL. */
+char *registry_certificate_number(ovop_call_t *call, const char *today, const char *sequence);
 
 /* Reserves a new id from registry.ids and reads the database's today (YYYY-MM-DD, in the
  * call's arena), under the call's deadline, for a handler about to build a new record. cb

@@ -1,8 +1,6 @@
 /* Specializations: the products (HS codes) a village, town, city, aiyl aimak, district or
  * region declares it is known for, and the programme's two questions about them: which
  * territories have declared nothing yet, and how many specialize in a product, per region. */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "read.h"
@@ -170,9 +168,8 @@ static void on_withdraw_current(PGresult *res, const char *error, void *userdata
     if (!(sp = (Ovop__V1__Specialization *)ovop_read_row(call, &specialization_today, res, 0)))
         return;
     /* The rest (version, already withdrawn, dates) is checked where the change is made. */
-    sp->withdrawn_on = in->withdrawn_on[0]
-                           ? in->withdrawn_on
-                           : ovop_call_strdup(call, PQgetvalue(res, 0, PQfnumber(res, "today")));
+    sp->withdrawn_on = in->withdrawn_on[0] ? in->withdrawn_on
+                                           : ovop_call_strdup(call, registry_value(res, "today"));
     sp->version = in->version + 1;
     const ovop_arg_t args[] = {
         {"p_id", ovop_call_printf(call, "%lld", (long long)sp->id)},

@@ -170,10 +170,10 @@ static void on_state(PGresult *res, const char *error, void *userdata)
         return;
     }
     territory_states_t s = {
-        .on = PQgetvalue(res, 0, PQfnumber(res, "on_date")),
-        .replay = strcmp(PQgetvalue(res, 0, PQfnumber(res, "replay")), "t") == 0,
+        .on = registry_value(res, "on_date"),
+        .replay = strcmp(registry_value(res, "replay"), "t") == 0,
     };
-    json_t *states = json_loads(PQgetvalue(res, 0, PQfnumber(res, "states")), 0, NULL);
+    json_t *states = json_loads(registry_value(res, "states"), 0, NULL);
     s.n = json_is_array(states) ? json_array_size(states) : 0;
     s.items = ovop_call_alloc(q->call, (s.n + 1) * sizeof(*s.items));
     for (size_t i = 0; i < s.n; i++)

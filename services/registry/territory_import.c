@@ -357,16 +357,6 @@ static json_t *write_json(ovop_call_t *call, import_row_t *row)
                      ovop_call_uuid(call), "event", event + 2 /* past "\x" */);
 }
 
-/* A JSON document as text in the call's arena (it takes the reference to j). */
-static char *json_text(ovop_call_t *call, json_t *j)
-{
-    char *s = json_dumps(j, JSON_COMPACT);
-    char *copy = ovop_call_strdup(call, s);
-    free(s);
-    json_decref(j);
-    return copy;
-}
-
 /* Classifies the rows, parents first, and returns the writes of those to insert or update. */
 static char *classify_all(import_t *im, const territory_states_t *s)
 {
@@ -381,7 +371,7 @@ static char *classify_all(import_t *im, const territory_states_t *s)
         if (order[i]->fate == ROW_INSERT || order[i]->fate == ROW_UPDATE)
             json_array_append_new(writes, write_json(im->call, order[i]));
     }
-    return json_text(im->call, writes);
+    return registry_json_text(im->call, writes);
 }
 
 /* The version of every code read (0: none), which the statement checks are still current. */
@@ -393,7 +383,7 @@ static char *expected_json(import_t *im, const territory_states_t *s)
         json_array_append_new(
             expect, json_pack("{s:s,s:i}", "code", im->codes[i], "version", t ? t->version : 0));
     }
-    return json_text(im->call, expect);
+    return registry_json_text(im->call, expect);
 }
 
 /* The reply: how many rows were inserted, updated and unchanged, and the rejections. */
