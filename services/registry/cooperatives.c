@@ -25,14 +25,8 @@
     "          FROM registry.cooperative_members m WHERE m.cooperative_id = c.id), '[]') "         \
     "AS members"
 
+/* With the database's today, which a change takes when the request leaves its date empty. */
 static const ovop_read_t cooperative = {
-    .sql = "SELECT " COOPERATIVE_COLUMNS " FROM registry.cooperatives c WHERE c.id = $1::bigint",
-    .row = &ovop__v1__cooperative__descriptor,
-    .noun = "cooperative with id",
-};
-
-/* For a change, also the database's today (an empty date means today). */
-static const ovop_read_t cooperative_today = {
     .sql = "SELECT " COOPERATIVE_COLUMNS ", current_date::text AS today "
            "FROM registry.cooperatives c WHERE c.id = $1::bigint",
     .row = &ovop__v1__cooperative__descriptor,
@@ -213,7 +207,7 @@ static void change_members(change_ctx_t *cx, Ovop__V1__Cooperative *c, const cha
     sort_members(c);
 }
 
-/* The cooperative c read with cooperative_today (res), with the membership changed. */
+/* The cooperative c read into res, with the membership changed. */
 static void store_membership(change_ctx_t *cx, Ovop__V1__Cooperative *c, PGresult *res)
 {
     ovop_call_t *call = cx->call;
@@ -245,7 +239,7 @@ static void on_current(PGresult *res, const char *error, void *userdata)
         ovop_call_violation(cx->call, "cooperative_id", "no cooperative with id %lld",
                             (long long)cx->id);
         ovop_call_fail(cx->call, OVOP_NOT_FOUND, "no cooperative with id %lld", (long long)cx->id);
-    } else if ((c = (Ovop__V1__Cooperative *)ovop_read_row(cx->call, &cooperative_today, res, 0))) {
+    } else if ((c = (Ovop__V1__Cooperative *)ovop_read_row(cx->call, &cooperative, res, 0))) {
         store_membership(cx, c, res);
     }
 }
@@ -269,7 +263,7 @@ static void change_membership(ovop_call_t *call, registry_t *r, bool join, int64
     change_ctx_t *cx = ovop_call_alloc(call, sizeof(*cx));
     *cx = (change_ctx_t){call, r, join, id, version, producer, on};
     const char *params[] = {number(call, id)};
-    ovop_call_query(call, r->pg, cooperative_today.sql, 1, params, on_current, cx);
+    ovop_call_query(call, r->pg, cooperative.sql, 1, params, on_current, cx);
 }
 
 static void join_cooperative(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
