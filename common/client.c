@@ -79,7 +79,9 @@ int ovop_client_new(ovop_client_t **ret, void *zctx, const ovop_client_options_t
         c->own_ctx = true;
     }
     c->timeout_ms = opts->timeout_ms;
-    c->deadline_ms = opts->deadline_ms ? opts->deadline_ms : opts->timeout_ms;
+    uint64_t total = (uint64_t)opts->timeout_ms * ((uint64_t)opts->retries + 1);
+    c->deadline_ms = opts->deadline_ms ? opts->deadline_ms
+                                       : (uint32_t)(total > UINT32_MAX ? UINT32_MAX : total);
     c->retries = opts->retries;
     c->max_msg = opts->max_msg;
     c->caller = opts->caller ? xstrdup(opts->caller) : NULL;

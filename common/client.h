@@ -21,7 +21,8 @@ typedef struct ovop_client_options {
     size_t max_msg;      /* ZMQ_MAXMSGSIZE of the socket */
     const char *caller;  /* stamped into every Request; may be NULL */
     /* The deadline_ms stamped into requests: how long the service may work on one; 0 means
-     * timeout_ms (the service gives up when this attempt would). */
+     * all the time the client will wait, timeout_ms × (retries + 1): a retry carries the
+     * same request id, so a slow first attempt that completes is answered to the retry. */
     uint32_t deadline_ms;
 } ovop_client_options_t;
 

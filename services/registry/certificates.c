@@ -3,18 +3,14 @@
  * the certificate itself. EXPIRED is never stored: an active certificate reads as expired
  * from the day of its expiry date (registry.certificate_status), the same rule by which
  * registry.producer_stars stops counting it, so expiry needs no job. */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
 #include "pbrow.h"
 #include "read.h"
 #include "ovop/v1/registry.pb-c.h"
 #include "registry.h"
 
-#define MAX_REASON        500
-#define MAX_CERT_SEQUENCE 999999
+#define MAX_REASON 500
 
 /* A Certificate, its columns named as its fields (read by name, pbrow.h). */
 #define CERTIFICATE_COLUMNS                                                                        \
@@ -100,32 +96,18 @@ typedef struct change_ctx {
     const Ovop__V1__ChangeCertificateRequest *in; /* outlives the call's queries */
 } change_ctx_t;
 
-/* Column `name` of the first row of res (a column of our own statement). */
-static const char *value(PGresult *res, const char *name)
-{
-    return PQgetvalue(res, 0, PQfnumber(res, name));
-}
-
 /* The successor of the certificate c read with `renewal`, issued today. */
 static void store_renewal(change_ctx_t *cx, Ovop__V1__Certificate *c, PGresult *res)
 {
-    const char *today = value(res, "today");
-    long long seq = strtoll(value(res, "new_sequence"), NULL, 10);
-    if (seq > MAX_CERT_SEQUENCE) {
-        log_error_rid(ovop_call_request_id(cx->call),
-                      "registry.certificate_numbers reached %lld, past the six digits of "
-                      "certificate numbers",
-                      seq);
-        ovop_call_fail(cx->call, OVOP_RESOURCE_EXHAUSTED,
-                       "certificate numbers are exhausted; ask the operators to extend the "
-                       "numbering");
-        return;
-    }
     ovop_call_t *call = cx->call;
+    const char *today = registry_value(res, "today");
+    char *number = registry_certificate_number(call, today, registry_value(res, "new_sequence"));
+    if (!number)
+        return;
     c->renewed_from = c->number;
-    c->number = ovop_call_printf(call, "OVOP-%.4s-%06lld", today, seq);
+    c->number = number;
     c->issued_on = ovop_call_strdup(call, today);
-    c->expires_on = ovop_call_strdup(call, value(res, "new_expiry"));
+    c->expires_on = ovop_call_strdup(call, registry_value(res, "new_expiry"));
     c->status = OVOP__V1__CERTIFICATE_STATUS__CERTIFICATE_STATUS_ACTIVE;
     c->reason = "";
     c->version = 1;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "page.h"
 #include "registry.h"
 
 bool registry_soate_valid(const char *code, const char **ret_why)
@@ -99,6 +100,84 @@ uint32_t registry_mask_fields(ovop_call_t *call, const Ovop__V1__FieldMask *mask
     return fields;
 }
 
+const char *registry_value(PGresult *res, const char *name)
+{
+    return PQgetvalue(res, 0, PQfnumber(res, name));
+}
+
+char *registry_json_text(ovop_call_t *call, json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT);
+    char *copy = ovop_call_strdup(call, s);
+    free(s);
+    json_decref(j);
+    return copy;
+}
+
+char *registry_certificate_number(ovop_call_t *call, const char *today, const char *sequence)
+{
+    long long seq = strtoll(sequence, NULL, 10);
+    if (seq > REGISTRY_MAX_CERT_SEQUENCE) {
+        log_error_rid(ovop_call_request_id(call),
+                      "registry.certificate_numbers reached %lld, past the six digits of "
+                      "certificate numbers",
+                      seq);
+        ovop_call_fail(call, OVOP_RESOURCE_EXHAUSTED,
+                       "certificate numbers are exhausted; ask the operators to extend the "
+                       "numbering");
+        return NULL;
+    }
+    return ovop_call_printf(call, "OVOP-%.4s-%06lld", today, seq);
+}
+
+void registry_check_date(ovop_call_t *call, const char *field, const char *date)
+{
+    if (date[0] && !ovop_date_valid(date))
+        ovop_call_violation(call, field, "must be a real date written YYYY-MM-DD, got \"%.32s\"",
+                            date);
+}
+
+bool registry_check_code_token(ovop_call_t *call, const char *token, const char **ret_after)
+{
+    const char *why;
+    if (!ovop_page_token_read(call, token, ret_after))
+        return false;
+    if ((*ret_after)[0] && !registry_soate_valid(*ret_after, &why)) {
+        ovop_call_violation(call, "page_token",
+                            "is not a token this service returned; start without one");
+        ovop_call_reason(call, "PAGE_TOKEN_INVALID");
+        *ret_after = "";
+        return false;
+    }
+    return true;
+}
+
+typedef struct new_id {
+    ovop_call_t *call;
+    registry_new_id_fn cb;
+    void *userdata;
+} new_id_t;
+
+static void on_new_id(PGresult *res, const char *error, void *userdata)
+{
+    new_id_t *q = userdata;
+    if (error) {
+        ovop_call_fail_db(q->call, res, error);
+        return;
+    }
+    int64_t id = strtoll(registry_value(res, "id"), NULL, 10);
+    q->cb(q->call, id, ovop_call_strdup(q->call, registry_value(res, "today")), q->userdata);
+}
+
+void registry_new_id(ovop_call_t *call, registry_t *r, registry_new_id_fn cb, void *userdata)
+{
+    new_id_t *q = ovop_call_alloc(call, sizeof(*q));
+    *q = (new_id_t){call, cb, userdata};
+    ovop_call_query(call, r->pg,
+                    "SELECT nextval('registry.ids') AS id, current_date::text AS today", 0, NULL,
+                    on_new_id, q);
+}
+
 typedef struct id_req {
     registry_id_cb cb;
     void *userdata;
@@ -111,7 +190,7 @@ static void on_id(PGresult *res, const char *error, void *userdata)
     if (error)
         q.cb(0, error, q.userdata);
     else
-        q.cb(strtoll(PQgetvalue(res, 0, 0), NULL, 10), NULL, q.userdata);
+        q.cb(strtoll(registry_value(res, "id"), NULL, 10), NULL, q.userdata);
 }
 
 void registry_next_id(registry_t *r, registry_id_cb cb, void *userdata)
@@ -119,5 +198,5 @@ void registry_next_id(registry_t *r, registry_id_cb cb, void *userdata)
     id_req_t *q = xmalloc(sizeof(*q));
     q->cb = cb;
     q->userdata = userdata;
-    ovop_pg_query(r->pg, "SELECT nextval('registry.ids')", 0, NULL, on_id, q);
+    ovop_pg_query(r->pg, "SELECT nextval('registry.ids') AS id", 0, NULL, on_id, q);
 }

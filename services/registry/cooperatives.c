@@ -4,73 +4,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "page.h"
+#include "read.h"
 #include "ovop/v1/registry.pb-c.h"
 #include "registry.h"
 
 #define MAX_NAME     300
 #define MAX_FOUNDERS 200
 
-/* The cooperative columns, in the order coop_from_row reads them. Members are ordered by
- * joined_on, producer and left_on (an open membership after a closed empty one of the same
+/* A Cooperative, its columns named as its fields (read by name, pbrow.h). Members are ordered
+ * by joined_on, producer and left_on (an open membership after a closed empty one of the same
  * day), as sort_members orders a draft's. */
-#define COOP_COLUMNS                                                                               \
+#define COOPERATIVE_COLUMNS                                                                        \
     "c.id, c.name, c.territory_code, c.founded_on::text, c.version, "                              \
-    "(extract(epoch FROM c.created_at) * 1000000)::bigint, "                                       \
-    "(extract(epoch FROM c.updated_at) * 1000000)::bigint, "                                       \
-    "coalesce((SELECT json_agg(json_build_array(m.producer_id, m.joined_on::text, "                \
-    "                                           coalesce(m.left_on::text, '')) "                   \
+    "(extract(epoch FROM c.created_at) * 1000000)::bigint AS created_us, "                         \
+    "(extract(epoch FROM c.updated_at) * 1000000)::bigint AS updated_us, "                         \
+    "coalesce((SELECT json_agg(json_build_object('producer_id', m.producer_id, "                   \
+    "                                            'joined_on', m.joined_on::text, "                 \
+    "                                            'left_on', coalesce(m.left_on::text, '')) "       \
     "                          ORDER BY m.joined_on, m.producer_id, m.left_on NULLS LAST) "        \
-    "          FROM registry.cooperative_members m WHERE m.cooperative_id = c.id), '[]')"
+    "          FROM registry.cooperative_members m WHERE m.cooperative_id = c.id), '[]') "         \
+    "AS members"
 
-/* The current row and the database's today, for changes ("empty: today"). */
-static const char get_sql[] = "SELECT " COOP_COLUMNS ", current_date::text "
-                              "FROM registry.cooperatives c WHERE c.id = $1::bigint";
-
-/* A Cooperative decoded from a row; strings borrow the PGresult and the members' JSON. */
-typedef struct coop_row {
-    Ovop__V1__Cooperative c;
-    Ovop__V1__CooperativeMember *members;
-    Ovop__V1__CooperativeMember **ptrs;
-    json_t *members_json;
-} coop_row_t;
-
-static void coop_row_free(coop_row_t *r)
-{
-    free(r->members);
-    free(r->ptrs);
-    json_decref(r->members_json);
-}
-
-/* Fills r from row i with room for `extra` more members. */
-static void coop_from_row(PGresult *res, int i, coop_row_t *r, size_t extra)
-{
-    memset(r, 0, sizeof(*r));
-    ovop__v1__cooperative__init(&r->c);
-    r->c.id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-    r->c.name = PQgetvalue(res, i, 1);
-    r->c.territory_code = PQgetvalue(res, i, 2);
-    r->c.founded_on = PQgetvalue(res, i, 3);
-    r->c.version = (int32_t)strtol(PQgetvalue(res, i, 4), NULL, 10);
-    r->c.created_us = strtoll(PQgetvalue(res, i, 5), NULL, 10);
-    r->c.updated_us = strtoll(PQgetvalue(res, i, 6), NULL, 10);
-    r->members_json = json_loads(PQgetvalue(res, i, 7), 0, NULL);
-    size_t n = json_is_array(r->members_json) ? json_array_size(r->members_json) : 0;
-    r->members = xcalloc(n + extra + 1, sizeof(*r->members));
-    r->ptrs = xcalloc(n + extra + 1, sizeof(*r->ptrs));
-    for (size_t k = 0; k < n; k++) {
-        json_t *m = json_array_get(r->members_json, k);
-        Ovop__V1__CooperativeMember *cm = &r->members[k];
-        ovop__v1__cooperative_member__init(cm);
-        cm->producer_id = (int64_t)json_integer_value(json_array_get(m, 0));
-        cm->joined_on = (char *)(json_string_value(json_array_get(m, 1)) ?: "");
-        cm->left_on = (char *)(json_string_value(json_array_get(m, 2)) ?: "");
-        r->ptrs[k] = cm;
-    }
-    r->c.n_members = n;
-    r->c.members = r->ptrs;
-}
+/* With the database's today, which a change takes when the request leaves its date empty. */
+static const ovop_read_t cooperative = {
+    .sql = "SELECT " COOPERATIVE_COLUMNS ", current_date::text AS today "
+           "FROM registry.cooperatives c WHERE c.id = $1::bigint",
+    .row = &ovop__v1__cooperative__descriptor,
+    .noun = "cooperative with id",
+};
 
 static int cmp_member(const void *a, const void *b)
 {
@@ -92,6 +53,22 @@ static void sort_members(Ovop__V1__Cooperative *c)
         qsort(c->members, c->n_members, sizeof(*c->members), cmp_member);
 }
 
+/* A new membership of producer from `on`, in the call's arena. */
+static Ovop__V1__CooperativeMember *new_member(ovop_call_t *call, int64_t producer, const char *on)
+{
+    Ovop__V1__CooperativeMember *m = (Ovop__V1__CooperativeMember *)ovop_call_message(
+        call, &ovop__v1__cooperative_member__descriptor);
+    m->producer_id = producer;
+    m->joined_on = (char *)on;
+    return m;
+}
+
+/* The decimal text of v, in the call's arena. */
+static char *number(ovop_call_t *call, int64_t v)
+{
+    return ovop_call_printf(call, "%lld", (long long)v);
+}
+
 /* An optional date: empty (today, as the database has it) or YYYY-MM-DD. Adds a violation. */
 static bool check_date(ovop_call_t *call, const char *field, const char *value)
 {
@@ -104,88 +81,60 @@ static bool check_date(ovop_call_t *call, const char *field, const char *value)
 
 /* --- CreateCooperative --- */
 
-typedef struct create_ctx {
-    ovop_call_t *call;
-    registry_t *r;
-    const Ovop__V1__CreateCooperativeRequest *in;
-} create_ctx_t;
-
-static int cmp_i64(const void *a, const void *b)
+/* The cooperative the request founds, with its new id, on `today` when it names no date. */
+static Ovop__V1__Cooperative *founded(ovop_call_t *call,
+                                      const Ovop__V1__CreateCooperativeRequest *in, int64_t id,
+                                      const char *today)
 {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
+    Ovop__V1__Cooperative *c =
+        (Ovop__V1__Cooperative *)ovop_call_message(call, &ovop__v1__cooperative__descriptor);
+    c->id = id;
+    c->name = in->name;
+    c->territory_code = in->territory_code;
+    c->founded_on = in->founded_on[0] ? in->founded_on : (char *)today;
+    c->version = 1;
+    c->created_us = c->updated_us = ovop_now_us();
+    c->n_members = in->n_founding_members;
+    c->members = ovop_call_alloc(call, (c->n_members + 1) * sizeof(*c->members));
+    for (size_t i = 0; i < c->n_members; i++)
+        c->members[i] = new_member(call, in->founding_members[i], c->founded_on);
+    sort_members(c); /* the reply lists them as a read does */
+    return c;
 }
 
-/* With an id and today's date: builds the cooperative as founded, and stores it. */
-static void on_create_id(PGresult *res, const char *error, void *userdata)
+/* The founders in the request's order, a JSON array: the statement checks them in that
+ * order, so that a refusal names the index the client sent. */
+static char *founders_json(ovop_call_t *call, const Ovop__V1__CreateCooperativeRequest *in)
 {
-    create_ctx_t *cx = userdata;
-    const Ovop__V1__CreateCooperativeRequest *in = cx->in;
-    if (error) {
-        ovop_call_fail_db(cx->call, res, error);
-        free(cx);
-        return;
-    }
-    Ovop__V1__Cooperative c = OVOP__V1__COOPERATIVE__INIT;
-    c.id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    c.name = in->name;
-    c.territory_code = in->territory_code;
-    c.founded_on = in->founded_on[0] ? in->founded_on : PQgetvalue(res, 0, 1);
-    c.version = 1;
-    c.created_us = c.updated_us = ovop_now_us();
-
-    size_t n = in->n_founding_members;
-    int64_t *ids = xmemdup(in->founding_members, n * sizeof(*ids));
-    if (n) /* NULL with no elements is undefined for qsort */
-        qsort(ids, n, sizeof(*ids), cmp_i64);
-    Ovop__V1__CooperativeMember *members = xcalloc(n, sizeof(*members));
-    Ovop__V1__CooperativeMember **ptrs = xcalloc(n, sizeof(*ptrs));
-    /* The statement checks them in the request's order, so that a refusal names the index
-     * the client sent; the reply lists them as a read does. */
-    json_t *ids_json = json_array();
-    for (size_t i = 0; i < n; i++) {
-        ovop__v1__cooperative_member__init(&members[i]);
-        members[i].producer_id = ids[i];
-        members[i].joined_on = c.founded_on;
-        ptrs[i] = &members[i];
-        json_array_append_new(ids_json, json_integer(in->founding_members[i]));
-    }
-    c.n_members = n;
-    c.members = ptrs;
-
-    char id[24], at[24], uuid[37];
-    snprintf(id, sizeof(id), "%lld", (long long)c.id);
-    snprintf(at, sizeof(at), "%lld", (long long)c.created_us);
-    ovop_uuid4(uuid);
-    char *members_param = json_dumps(ids_json, JSON_COMPACT);
-    char *event = ovop_bytea_message(&c.base);
-    const char *args[] = {id,   c.name, c.territory_code, c.founded_on, members_param, at,
-                          uuid, event};
-    ovop_mutate_sql(cx->call, &cx->r->mutator,
-                "SELECT * FROM registry.create_cooperative($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-                "$10, $11, $12, $13)",
-                (int)OVOP_ARRAY_SIZE(args), args, &c.base);
-    free(event);
-    free(members_param);
-    json_decref(ids_json);
-    free(ptrs);
-    free(members);
-    free(ids);
-    free(cx);
+    ovop_buf_t b;
+    ovop_buf_init(&b);
+    ovop_buf_puts(&b, "[");
+    for (size_t i = 0; i < in->n_founding_members; i++)
+        ovop_buf_printf(&b, "%s%lld", i ? "," : "", (long long)in->founding_members[i]);
+    ovop_buf_puts(&b, "]");
+    char *s = ovop_call_strdup(call, b.data);
+    ovop_buf_free(&b);
+    return s;
 }
 
-static void create_cooperative(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
+static void store_founded(ovop_call_t *call, int64_t id, const char *today, void *userdata)
 {
-    const Ovop__V1__CreateCooperativeRequest *in =
-        (const Ovop__V1__CreateCooperativeRequest *)input;
     registry_t *r = userdata;
-    const char *why;
-    ovop_check_text(call, "name", in->name, MAX_NAME, true);
-    if (!in->territory_code[0])
-        ovop_call_violation(call, "territory_code", "is required");
-    else if (!registry_soate_valid(in->territory_code, &why))
-        ovop_call_violation(call, "territory_code", "%s", why);
-    check_date(call, "founded_on", in->founded_on);
+    const Ovop__V1__CreateCooperativeRequest *in =
+        (const Ovop__V1__CreateCooperativeRequest *)ovop_call_input(call);
+    Ovop__V1__Cooperative *c = founded(call, in, id, today);
+    const ovop_arg_t args[] = {
+        {"p_id", number(call, c->id)},          {"p_name", c->name},
+        {"p_territory", c->territory_code},     {"p_founded", c->founded_on},
+        {"p_members", founders_json(call, in)}, {"p_at_us", number(call, c->created_us)},
+        {"p_event_id", ovop_call_uuid(call)},   {"p_event", ovop_call_bytea(call, &c->base)},
+    };
+    OVOP_MUTATE(call, &r->mutator, "registry.create_cooperative", args, &c->base);
+}
+
+/* At least two distinct producers, at most MAX_FOUNDERS. */
+static void check_founders(ovop_call_t *call, const Ovop__V1__CreateCooperativeRequest *in)
+{
     size_t n = in->n_founding_members;
     if (n < 2)
         ovop_call_violation(call, "founding_members",
@@ -206,16 +155,25 @@ static void create_cooperative(ovop_call_t *call, const ProtobufCMessage *input,
                 break;
             }
     }
+}
+
+static void create_cooperative(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
+{
+    const Ovop__V1__CreateCooperativeRequest *in =
+        (const Ovop__V1__CreateCooperativeRequest *)input;
+    const char *why;
+    ovop_check_text(call, "name", in->name, MAX_NAME, true);
+    if (!in->territory_code[0])
+        ovop_call_violation(call, "territory_code", "is required");
+    else if (!registry_soate_valid(in->territory_code, &why))
+        ovop_call_violation(call, "territory_code", "%s", why);
+    check_date(call, "founded_on", in->founded_on);
+    check_founders(call, in);
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
         return;
     }
-    create_ctx_t *cx = xmalloc(sizeof(*cx));
-    cx->call = call;
-    cx->r = r;
-    cx->in = in; /* the request outlives the call's queries */
-    ovop_call_query(call, r->pg, "SELECT nextval('registry.ids'), current_date::text", 0, NULL,
-                    on_create_id, cx);
+    registry_new_id(call, userdata, store_founded, userdata);
 }
 
 /* --- JoinCooperative and LeaveCooperative: read, build the new state, store --- */
@@ -230,56 +188,60 @@ typedef struct change_ctx {
     const char *on; /* borrows the request; empty: today */
 } change_ctx_t;
 
+/* Opens the producer's membership of c on `on`, or closes its open one (when it has none,
+ * the statement refuses). */
+static void change_members(change_ctx_t *cx, Ovop__V1__Cooperative *c, const char *on)
+{
+    if (cx->join) {
+        Ovop__V1__CooperativeMember **members =
+            ovop_call_alloc(cx->call, (c->n_members + 1) * sizeof(*members));
+        for (size_t i = 0; i < c->n_members; i++)
+            members[i] = c->members[i];
+        members[c->n_members++] = new_member(cx->call, cx->producer, on);
+        c->members = members;
+    } else {
+        for (size_t i = 0; i < c->n_members; i++)
+            if (c->members[i]->producer_id == cx->producer && !c->members[i]->left_on[0])
+                c->members[i]->left_on = (char *)on;
+    }
+    sort_members(c);
+}
+
+/* The cooperative c read into res, with the membership changed. */
+static void store_membership(change_ctx_t *cx, Ovop__V1__Cooperative *c, PGresult *res)
+{
+    ovop_call_t *call = cx->call;
+    const char *on = cx->on[0] ? cx->on : ovop_call_strdup(call, registry_value(res, "today"));
+    change_members(cx, c, on);
+    c->version = cx->version + 1;
+    c->updated_us = ovop_now_us();
+    const ovop_arg_t args[] = {
+        {"p_id", number(call, cx->id)},
+        {"p_version", ovop_call_printf(call, "%d", cx->version)},
+        {"p_producer", number(call, cx->producer)},
+        {"p_on", on},
+        {"p_at_us", number(call, c->updated_us)},
+        {"p_event_id", ovop_call_uuid(call)},
+        {"p_event", ovop_call_bytea(call, &c->base)},
+    };
+    OVOP_MUTATE(call, &cx->r->mutator,
+                cx->join ? "registry.join_cooperative" : "registry.leave_cooperative", args,
+                &c->base);
+}
+
 static void on_current(PGresult *res, const char *error, void *userdata)
 {
     change_ctx_t *cx = userdata;
+    Ovop__V1__Cooperative *c;
     if (error) {
         ovop_call_fail_db(cx->call, res, error);
-        goto out;
-    }
-    if (PQntuples(res) == 0) {
+    } else if (PQntuples(res) == 0) {
         ovop_call_violation(cx->call, "cooperative_id", "no cooperative with id %lld",
                             (long long)cx->id);
         ovop_call_fail(cx->call, OVOP_NOT_FOUND, "no cooperative with id %lld", (long long)cx->id);
-        goto out;
+    } else if ((c = (Ovop__V1__Cooperative *)ovop_read_row(cx->call, &cooperative, res, 0))) {
+        store_membership(cx, c, res);
     }
-    coop_row_t row;
-    coop_from_row(res, 0, &row, 1);
-    const char *on = cx->on[0] ? cx->on : PQgetvalue(res, 0, 8);
-    if (cx->join) {
-        Ovop__V1__CooperativeMember *m = &row.members[row.c.n_members];
-        ovop__v1__cooperative_member__init(m);
-        m->producer_id = cx->producer;
-        m->joined_on = (char *)on;
-        row.ptrs[row.c.n_members++] = m;
-    } else {
-        /* The open membership ends; when there is none the statement refuses. */
-        for (size_t i = 0; i < row.c.n_members; i++)
-            if (row.members[i].producer_id == cx->producer && !row.members[i].left_on[0])
-                row.members[i].left_on = (char *)on;
-    }
-    sort_members(&row.c);
-    row.c.version = cx->version + 1;
-    row.c.updated_us = ovop_now_us();
-
-    char id[24], version[16], producer[24], at[24], uuid[37];
-    snprintf(id, sizeof(id), "%lld", (long long)cx->id);
-    snprintf(version, sizeof(version), "%d", cx->version);
-    snprintf(producer, sizeof(producer), "%lld", (long long)cx->producer);
-    snprintf(at, sizeof(at), "%lld", (long long)row.c.updated_us);
-    ovop_uuid4(uuid);
-    char *event = ovop_bytea_message(&row.c.base);
-    const char *args[] = {id, version, producer, on, at, uuid, event};
-    ovop_mutate_sql(cx->call, &cx->r->mutator,
-                cx->join ? "SELECT * FROM registry.join_cooperative($1, $2, $3, $4, $5, $6, $7, "
-                           "$8, $9, $10, $11, $12)"
-                         : "SELECT * FROM registry.leave_cooperative($1, $2, $3, $4, $5, $6, $7, "
-                           "$8, $9, $10, $11, $12)",
-                (int)OVOP_ARRAY_SIZE(args), args, &row.c.base);
-    free(event);
-    coop_row_free(&row);
-out:
-    free(cx);
 }
 
 static void change_membership(ovop_call_t *call, registry_t *r, bool join, int64_t id,
@@ -298,12 +260,10 @@ static void change_membership(ovop_call_t *call, registry_t *r, bool join, int64
         ovop_call_fail_violations(call);
         return;
     }
-    change_ctx_t *cx = xmalloc(sizeof(*cx));
+    change_ctx_t *cx = ovop_call_alloc(call, sizeof(*cx));
     *cx = (change_ctx_t){call, r, join, id, version, producer, on};
-    char id_s[24];
-    snprintf(id_s, sizeof(id_s), "%lld", (long long)id);
-    const char *params[] = {id_s};
-    ovop_call_query(call, r->pg, get_sql, 1, params, on_current, cx);
+    const char *params[] = {number(call, id)};
+    ovop_call_query(call, r->pg, cooperative.sql, 1, params, on_current, cx);
 }
 
 static void join_cooperative(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
@@ -322,27 +282,6 @@ static void leave_cooperative(ovop_call_t *call, const ProtobufCMessage *input, 
 
 /* --- GetCooperative --- */
 
-typedef struct get_ctx {
-    ovop_call_t *call;
-    long long id;
-} get_ctx_t;
-
-static void on_get(PGresult *res, const char *error, void *userdata)
-{
-    get_ctx_t *g = userdata;
-    if (error) {
-        ovop_call_fail_db(g->call, res, error);
-    } else if (PQntuples(res) == 0) {
-        ovop_call_fail(g->call, OVOP_NOT_FOUND, "no cooperative with id %lld", g->id);
-    } else {
-        coop_row_t row;
-        coop_from_row(res, 0, &row, 0);
-        ovop_call_finish(g->call, &row.c.base);
-        coop_row_free(&row);
-    }
-    free(g);
-}
-
 static void get_cooperative(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
     const Ovop__V1__GetCooperativeRequest *in = (const Ovop__V1__GetCooperativeRequest *)input;
@@ -352,65 +291,28 @@ static void get_cooperative(ovop_call_t *call, const ProtobufCMessage *input, vo
         ovop_call_fail_violations(call);
         return;
     }
-    get_ctx_t *g = xmalloc(sizeof(*g));
-    g->call = call;
-    g->id = (long long)in->id;
-    char id[24];
-    snprintf(id, sizeof(id), "%lld", g->id);
-    const char *params[] = {id};
-    ovop_call_query(call, r->pg, get_sql, 1, params, on_get, g);
+    const char *params[] = {number(call, in->id)};
+    ovop_read_one(call, r->pg, &cooperative, params[0], 1, params);
 }
 
 /* --- ListCooperatives --- */
 
 /* hs_prefix: a member today produces under the prefix. */
-static const char list_sql[] =
-    "SELECT " COOP_COLUMNS " FROM registry.cooperatives c "
-    "WHERE ($1 = '' OR c.territory_code LIKE $1 || '%') "
-    "  AND ($2 = '' OR EXISTS ("
-    "      SELECT 1 FROM registry.cooperative_members m "
-    "        JOIN registry.products pr ON pr.producer_id = m.producer_id "
-    "       WHERE m.cooperative_id = c.id AND m.joined_on <= current_date "
-    "         AND (m.left_on IS NULL OR m.left_on > current_date) "
-    "         AND pr.hs6 LIKE $2 || '%')) "
-    "  AND c.id > $3::bigint "
-    "ORDER BY c.id LIMIT $4::int";
-
-typedef struct list_ctx {
-    ovop_call_t *call;
-    unsigned page_size;
-} list_ctx_t;
-
-static void coop_decode(PGresult *res, int i, void *row)
-{
-    coop_from_row(res, i, row, 0);
-}
-
-static void coop_free(void *row)
-{
-    coop_row_free(row);
-}
-
-static const ovop_page_t coop_page = {
-    .response = &ovop__v1__list_cooperatives_response__descriptor,
-    .rows = "cooperatives",
-    .row_size = sizeof(coop_row_t),
-    .decode = coop_decode,
-    .free_row = coop_free,
-    .key = "id",
+static const ovop_read_t cooperative_list = {
+    .sql = "SELECT " COOPERATIVE_COLUMNS " FROM registry.cooperatives c "
+           "WHERE ($1 = '' OR c.territory_code LIKE $1 || '%') "
+           "  AND ($2 = '' OR EXISTS ("
+           "      SELECT 1 FROM registry.cooperative_members m "
+           "        JOIN registry.products pr ON pr.producer_id = m.producer_id "
+           "       WHERE m.cooperative_id = c.id AND m.joined_on <= current_date "
+           "         AND (m.left_on IS NULL OR m.left_on > current_date) "
+           "         AND pr.hs6 LIKE $2 || '%')) "
+           "  AND c.id > $3::bigint "
+           "ORDER BY c.id LIMIT $4::int",
+    .page = {.response = &ovop__v1__list_cooperatives_response__descriptor,
+             .rows = "cooperatives",
+             .key = "id"},
 };
-
-static void on_list(PGresult *res, const char *error, void *userdata)
-{
-    list_ctx_t *l = userdata;
-    if (error) {
-        ovop_call_fail_db(l->call, res, error);
-        free(l);
-        return;
-    }
-    ovop_page_finish(l->call, res, l->page_size, &coop_page);
-    free(l);
-}
 
 /* A 1..6-digit HS prefix; adds a violation on field otherwise. */
 static bool check_hs_prefix(ovop_call_t *call, const char *field, const char *hs, bool required)
@@ -447,14 +349,9 @@ static void list_cooperatives(ovop_call_t *call, const ProtobufCMessage *input, 
         ovop_call_fail_violations(call);
         return;
     }
-    list_ctx_t *l = xmalloc(sizeof(*l));
-    l->call = call;
-    l->page_size = page;
-    char after_s[24], limit[16];
-    snprintf(after_s, sizeof(after_s), "%lld", (long long)after);
-    snprintf(limit, sizeof(limit), "%u", page + 1);
-    const char *params[] = {prefix, in->hs_prefix, after_s, limit};
-    ovop_call_query(call, r->pg, list_sql, 4, params, on_list, l);
+    const char *params[] = {prefix, in->hs_prefix, number(call, after),
+                            ovop_call_printf(call, "%u", page + 1)};
+    ovop_read_page(call, r->pg, &cooperative_list, NULL, 4, params, page);
 }
 
 /* --- GetCooperativeCapacity --- */
@@ -463,48 +360,27 @@ static void list_cooperatives(ovop_call_t *call, const ProtobufCMessage *input, 
  * producers count: a suspended or closed one cannot supply a lot. Products are counted in
  * their own units and units do not convert (kg of honey, pieces of soap), so when the
  * members' products under the prefix use several units, the answer is the unit holding the
- * most capacity and the sum over that unit only (ties: the unit first by name). The first
- * column tells a missing cooperative from one with nothing to offer. */
-static const char capacity_sql[] =
-    "WITH members AS ("
-    "  SELECT DISTINCT m.producer_id FROM registry.cooperative_members m "
-    "    JOIN registry.producers p ON p.id = m.producer_id "
-    "   WHERE m.cooperative_id = $1::bigint AND m.joined_on <= $3::date "
-    "     AND (m.left_on IS NULL OR m.left_on > $3::date) AND p.status = 'active'), "
-    "by_unit AS ("
-    "  SELECT pr.unit, sum(pr.capacity_per_month) AS capacity, "
-    "         count(DISTINCT pr.producer_id) AS producers "
-    "    FROM registry.products pr JOIN members USING (producer_id) "
-    "   WHERE pr.hs6 LIKE $2 || '%' GROUP BY pr.unit "
-    "   ORDER BY capacity DESC, pr.unit LIMIT 1) "
-    "SELECT EXISTS (SELECT 1 FROM registry.cooperatives WHERE id = $1::bigint), "
-    "       coalesce(u.unit, ''), coalesce(u.capacity, 0), coalesce(u.producers, 0) "
-    "  FROM (SELECT 1) one LEFT JOIN by_unit u ON true";
-
-typedef struct capacity_ctx {
-    ovop_call_t *call;
-    int64_t id;
-    const char *hs; /* borrows the request */
-} capacity_ctx_t;
-
-static void on_capacity(PGresult *res, const char *error, void *userdata)
-{
-    capacity_ctx_t *cx = userdata;
-    if (error) {
-        ovop_call_fail_db(cx->call, res, error);
-    } else if (PQgetvalue(res, 0, 0)[0] != 't') {
-        ovop_call_fail(cx->call, OVOP_NOT_FOUND, "no cooperative with id %lld", (long long)cx->id);
-    } else {
-        Ovop__V1__CooperativeCapacity out = OVOP__V1__COOPERATIVE_CAPACITY__INIT;
-        out.cooperative_id = cx->id;
-        out.hs_code = (char *)cx->hs;
-        out.unit = PQgetvalue(res, 0, 1);
-        out.capacity_per_month = strtod(PQgetvalue(res, 0, 2), NULL);
-        out.members_contributing = (uint32_t)strtoul(PQgetvalue(res, 0, 3), NULL, 10);
-        ovop_call_finish(cx->call, &out.base);
-    }
-    free(cx);
-}
+ * most capacity and the sum over that unit only (ties: the unit first by name). A missing
+ * cooperative has no row; one with nothing to offer has zeros. */
+static const ovop_read_t capacity = {
+    .sql = "WITH members AS ("
+           "  SELECT DISTINCT m.producer_id FROM registry.cooperative_members m "
+           "    JOIN registry.producers p ON p.id = m.producer_id "
+           "   WHERE m.cooperative_id = $1::bigint AND m.joined_on <= $3::date "
+           "     AND (m.left_on IS NULL OR m.left_on > $3::date) AND p.status = 'active'), "
+           "by_unit AS ("
+           "  SELECT pr.unit, sum(pr.capacity_per_month) AS capacity, "
+           "         count(DISTINCT pr.producer_id) AS producers "
+           "    FROM registry.products pr JOIN members USING (producer_id) "
+           "   WHERE pr.hs6 LIKE $2 || '%' GROUP BY pr.unit "
+           "   ORDER BY capacity DESC, pr.unit LIMIT 1) "
+           "SELECT c.id AS cooperative_id, $2::text AS hs_code, coalesce(u.unit, '') AS unit, "
+           "       coalesce(u.capacity, 0) AS capacity_per_month, "
+           "       coalesce(u.producers, 0) AS members_contributing "
+           "  FROM registry.cooperatives c LEFT JOIN by_unit u ON true WHERE c.id = $1::bigint",
+    .row = &ovop__v1__cooperative_capacity__descriptor,
+    .noun = "cooperative with id",
+};
 
 static void get_capacity(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
@@ -521,12 +397,9 @@ static void get_capacity(ovop_call_t *call, const ProtobufCMessage *input, void 
         ovop_call_fail_violations(call);
         return;
     }
-    capacity_ctx_t *cx = xmalloc(sizeof(*cx));
-    *cx = (capacity_ctx_t){call, in->cooperative_id, in->hs_code};
-    char id[24];
-    snprintf(id, sizeof(id), "%lld", (long long)in->cooperative_id);
-    const char *params[] = {id, in->hs_code, in->as_of[0] ? in->as_of : "today"};
-    ovop_call_query(call, r->pg, capacity_sql, 3, params, on_capacity, cx);
+    const char *params[] = {number(call, in->cooperative_id), in->hs_code,
+                            in->as_of[0] ? in->as_of : "today"};
+    ovop_read_one(call, r->pg, &capacity, params[0], 3, params);
 }
 
 static const ovop_method_t methods[] = {

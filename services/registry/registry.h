@@ -18,6 +18,8 @@
 #define REGISTRY_SOURCE       "/ovop/registry"
 #define REGISTRY_DEFAULT_PAGE 100
 #define REGISTRY_MAX_PAGE     1000
+/* The six digits of certificate numbers, OVOP-<year>-<sequence>. */
+#define REGISTRY_MAX_CERT_SEQUENCE 999999
 
 typedef struct registry {
     ovop_daemon_t *d;
@@ -50,6 +52,11 @@ void registry_soate_prefix(const char *code, char out[static 15]);
 bool registry_inn_valid(const char *inn, const char **ret_why);
 /* An HS code of 6 digits (existence in the list is the database's check). */
 bool registry_hs_valid(const char *hs);
+/* An optional date field: empty, or a real date written YYYY-MM-DD. Adds a violation. */
+void registry_check_date(ovop_call_t *call, const char *field, const char *date);
+/* A page token of a list ordered by SOATE code: *ret_after is the code to continue after
+ * ("" without a token). Adds a violation on page_token otherwise. */
+bool registry_check_code_token(ovop_call_t *call, const char *token, const char **ret_after);
 
 /* --- field masks of the update methods (AIP-134) --- */
 
@@ -66,33 +73,45 @@ typedef struct registry_mask_path {
 uint32_t registry_mask_fields(ovop_call_t *call, const Ovop__V1__FieldMask *mask,
                               const registry_mask_path_t *paths, size_t n, uint32_t given);
 
-/* Reserves a new id from registry.ids. cb gets id > 0, or error. */
+/* --- helpers of the handlers (check.c) --- */
+
+/* Column `name` of the first row of res (a column of the handler's own statement). */
+const char *registry_value(PGresult *res, const char *name);
+/* A JSON document as compact text in the call's arena, for a jsonb argument; takes j's
+ * reference. */
+char *registry_json_text(ovop_call_t *call, json_t *j);
+/* The number of a certificate issued on `today` (YYYY-MM-DD) whose sequence is `sequence`
+ * (the text of nextval('registry.certificate_numbers')): OVOP-<year>-<6 digits>, in the
+ * call's arena. Past six digits it logs, fails the call with RESOURCE_EXHAUSTED and returns
+ * NULL. */
+char *registry_certificate_number(ovop_call_t *call, const char *today, const char *sequence);
+
+/* Reserves a new id from registry.ids and reads the database's today (YYYY-MM-DD, in the
+ * call's arena), under the call's deadline, for a handler about to build a new record. cb
+ * runs once with them; on a database error the call fails instead and cb never runs. */
+typedef void (*registry_new_id_fn)(ovop_call_t *call, int64_t id, const char *today,
+                                   void *userdata);
+void registry_new_id(ovop_call_t *call, registry_t *r, registry_new_id_fn cb, void *userdata);
+/* The same without a call: cb gets id > 0, or error (producers.c, products.c). */
 typedef void (*registry_id_cb)(int64_t id, const char *error, void *userdata);
 void registry_next_id(registry_t *r, registry_id_cb cb, void *userdata);
 
 /* --- territory rows (territories.c), for every handler that answers with territories --- */
 
-/* The columns registry_territory_from_row() reads, from registry.territories aliased t. The
- * children count covers the versions valid on the query's date parameter $2. */
+/* A Territory's columns, named as its fields (read by name, pbrow.h), from
+ * registry.territories aliased t. The children count covers the versions valid on `date`
+ * (REGISTRY_TERRITORY_COLUMNS: the query's date parameter $2). */
 #define REGISTRY_TERRITORY_COLUMNS_ON(date)                                                        \
-    "t.code, t.kind, coalesce(t.parent_code, ''), t.name_ru, t.name_en, t.name_ky, "               \
-    "t.lat, t.lon, t.valid_from::text, coalesce(t.valid_to::text, ''), "                           \
-    "coalesce(t.superseded_by, ''), "                                                              \
+    "t.code, t.kind, coalesce(t.parent_code, '') AS parent_code, t.name_ru AS \"name.ru\", "       \
+    "t.name_en AS \"name.en\", t.name_ky AS \"name.ky\", t.lat IS NOT NULL AS \"location.set\", "  \
+    "t.lat AS \"location.lat\", t.lon AS \"location.lon\", t.valid_from::text AS valid_from, "     \
+    "coalesce(t.valid_to::text, '') AS valid_to, coalesce(t.superseded_by, '') AS superseded_by, " \
     "(SELECT count(*) FROM registry.territories c WHERE c.parent_code = t.code "                   \
-    "   AND c.valid_from <= " date " AND (c.valid_to IS NULL OR c.valid_to > " date "))"
+    "   AND c.valid_from <= " date " AND (c.valid_to IS NULL OR c.valid_to > " date ")) "          \
+    "AS children"
 #define REGISTRY_TERRITORY_COLUMNS REGISTRY_TERRITORY_COLUMNS_ON("$2::date")
 
 /* The condition "the version aliased `alias` is valid on the date parameter `param`". */
 #define REGISTRY_VALID_ON(alias, param)                                                            \
     alias ".valid_from <= " param "::date AND (" alias ".valid_to IS NULL OR " alias               \
           ".valid_to > " param "::date)"
-
-/* A Territory decoded from a row; its strings point into the PGresult. */
-typedef struct registry_territory_row {
-    Ovop__V1__Territory t;
-    Ovop__V1__LocalizedName name;
-    Ovop__V1__GeoPoint loc;
-} registry_territory_row_t;
-
-/* Fills r from row i of a result selecting REGISTRY_TERRITORY_COLUMNS. */
-void registry_territory_from_row(PGresult *res, int i, registry_territory_row_t *r);

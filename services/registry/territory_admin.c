@@ -115,14 +115,16 @@ const char *territory_parent_problem(const territory_state_t *p, const char *cod
 /* --- reading the state --- */
 
 static const char state_sql[] =
-    "SELECT coalesce($2::date, current_date)::text, "
+    "SELECT coalesce($2::date, current_date)::text AS on_date, "
     "       coalesce((SELECT json_agg(s ORDER BY s.code) "
     "                   FROM registry.territory_state($1::text[], "
     "                                                 coalesce($2::date, current_date)) s), "
-    "                '[]'), "
-    "       EXISTS (SELECT 1 FROM bus.idempotency WHERE service = $3 AND request_id = $4)";
+    "                '[]') AS states, "
+    "       EXISTS (SELECT 1 FROM bus.idempotency WHERE service = $3 AND request_id = $4) "
+    "       AS replay";
 
 typedef struct state_req {
+    ovop_call_t *call;
     territory_state_fn cb;
     void *userdata;
 } state_req_t;
@@ -138,45 +140,49 @@ static int compare_state(const void *a, const void *b)
     return strcmp(((const territory_state_t *)a)->code, ((const territory_state_t *)b)->code);
 }
 
+/* Fills t from a row of registry.territory_state() as JSON (members named as its columns). */
+static void state_from_json(territory_state_t *t, json_t *o)
+{
+    t->code = jstr(o, "code");
+    t->kind = jstr(o, "kind");
+    t->parent_code = jstr(o, "parent_code");
+    t->name_ru = jstr(o, "name_ru");
+    t->name_ky = jstr(o, "name_ky");
+    t->name_en = jstr(o, "name_en");
+    t->valid_from = jstr(o, "valid_from");
+    t->valid_to = jstr(o, "valid_to");
+    t->superseded_by = jstr(o, "superseded_by");
+    t->first_from = jstr(o, "first_from");
+    json_t *lat = json_object_get(o, "lat"), *lon = json_object_get(o, "lon");
+    t->has_loc = json_is_number(lat) && json_is_number(lon);
+    t->lat = json_number_value(lat);
+    t->lon = json_number_value(lon);
+    t->version = (int)json_integer_value(json_object_get(o, "version"));
+    t->children = (uint32_t)json_integer_value(json_object_get(o, "children"));
+    t->children_after = (uint32_t)json_integer_value(json_object_get(o, "children_after"));
+}
+
 static void on_state(PGresult *res, const char *error, void *userdata)
 {
-    state_req_t q = *(state_req_t *)userdata;
-    free(userdata);
+    state_req_t *q = userdata;
     if (error) {
-        q.cb(NULL, error, q.userdata);
+        ovop_call_fail_db(q->call, res, error);
         return;
     }
-    territory_states_t *s = xcalloc(1, sizeof(*s));
-    snprintf(s->on, sizeof(s->on), "%s", PQgetvalue(res, 0, 0));
-    s->replay = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
-    s->json = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
-    s->n = json_is_array(s->json) ? json_array_size(s->json) : 0;
-    s->items = xcalloc(s->n ? s->n : 1, sizeof(*s->items));
-    for (size_t i = 0; i < s->n; i++) {
-        json_t *o = json_array_get(s->json, i);
-        territory_state_t *t = &s->items[i];
-        t->code = jstr(o, "code");
-        t->kind = jstr(o, "kind");
-        t->parent_code = jstr(o, "parent_code");
-        t->name_ru = jstr(o, "name_ru");
-        t->name_ky = jstr(o, "name_ky");
-        t->name_en = jstr(o, "name_en");
-        t->valid_from = jstr(o, "valid_from");
-        t->valid_to = jstr(o, "valid_to");
-        t->superseded_by = jstr(o, "superseded_by");
-        t->first_from = jstr(o, "first_from");
-        json_t *lat = json_object_get(o, "lat"), *lon = json_object_get(o, "lon");
-        t->has_loc = json_is_number(lat) && json_is_number(lon);
-        t->lat = json_number_value(lat);
-        t->lon = json_number_value(lon);
-        t->version = (int)json_integer_value(json_object_get(o, "version"));
-        t->children = (uint32_t)json_integer_value(json_object_get(o, "children"));
-        t->children_after = (uint32_t)json_integer_value(json_object_get(o, "children_after"));
-    }
+    territory_states_t s = {
+        .on = registry_value(res, "on_date"),
+        .replay = strcmp(registry_value(res, "replay"), "t") == 0,
+    };
+    json_t *states = json_loads(registry_value(res, "states"), 0, NULL);
+    s.n = json_is_array(states) ? json_array_size(states) : 0;
+    s.items = ovop_call_alloc(q->call, (s.n + 1) * sizeof(*s.items));
+    for (size_t i = 0; i < s.n; i++)
+        state_from_json(&s.items[i], json_array_get(states, i));
     /* json_agg is ordered by code already; sorting again keeps the lookup safe regardless. */
-    if (s->n) /* NULL with no elements is undefined for qsort */
-        qsort(s->items, s->n, sizeof(*s->items), compare_state);
-    q.cb(s, NULL, q.userdata);
+    if (s.n) /* NULL with no elements is undefined for qsort */
+        qsort(s.items, s.n, sizeof(*s.items), compare_state);
+    q->cb(&s, q->userdata);
+    json_decref(states);
 }
 
 void territory_read_state(registry_t *r, ovop_call_t *call, const char *const *codes, size_t n,
@@ -191,9 +197,8 @@ void territory_read_state(registry_t *r, ovop_call_t *call, const char *const *c
         ovop_buf_puts(&arr, codes[i]); /* checked: 14 digits */
     }
     ovop_buf_puts(&arr, "}");
-    state_req_t *q = xmalloc(sizeof(*q));
-    q->cb = cb;
-    q->userdata = userdata;
+    state_req_t *q = ovop_call_alloc(call, sizeof(*q));
+    *q = (state_req_t){call, cb, userdata};
     const char *params[] = {arr.data, on && on[0] ? on : NULL, r->mutator.service,
                             ovop_call_request_id(call)};
     ovop_call_query(call, r->pg, state_sql, 4, params, on_state, q);
@@ -202,46 +207,37 @@ void territory_read_state(registry_t *r, ovop_call_t *call, const char *const *c
 
 const territory_state_t *territory_state_find(const territory_states_t *s, const char *code)
 {
-    if (!s)
-        return NULL;
     territory_state_t key = {.code = code};
-    return bsearch(&key, s->items, s->n, sizeof(*s->items), compare_state);
+    return s->n ? bsearch(&key, s->items, s->n, sizeof(*s->items), compare_state) : NULL;
 }
 
-void territory_states_free(territory_states_t **s)
+Ovop__V1__Territory *territory_message(ovop_call_t *call, const territory_state_t *t)
 {
-    if (!*s)
-        return;
-    json_decref((*s)->json);
-    free((*s)->items);
-    xfree(*s);
-}
-
-void territory_from_state(registry_territory_row_t *m, const territory_state_t *t)
-{
-    ovop__v1__territory__init(&m->t);
-    ovop__v1__localized_name__init(&m->name);
-    ovop__v1__geo_point__init(&m->loc);
-    m->t.code = (char *)t->code;
-    m->t.kind = (char *)t->kind;
-    m->t.parent_code = (char *)t->parent_code;
-    m->name.ru = (char *)t->name_ru;
-    m->name.ky = (char *)t->name_ky;
-    m->name.en = (char *)t->name_en;
-    m->t.name = &m->name;
+    Ovop__V1__Territory *m =
+        (Ovop__V1__Territory *)ovop_call_message(call, &ovop__v1__territory__descriptor);
+    Ovop__V1__LocalizedName *name =
+        (Ovop__V1__LocalizedName *)ovop_call_message(call, &ovop__v1__localized_name__descriptor);
+    Ovop__V1__GeoPoint *loc =
+        (Ovop__V1__GeoPoint *)ovop_call_message(call, &ovop__v1__geo_point__descriptor);
+    m->code = (char *)t->code;
+    m->kind = (char *)t->kind;
+    m->parent_code = (char *)t->parent_code;
+    name->ru = (char *)t->name_ru;
+    name->ky = (char *)t->name_ky;
+    name->en = (char *)t->name_en;
+    m->name = name;
     if (t->has_loc) {
-        m->loc.set = true;
-        m->loc.lat = t->lat;
-        m->loc.lon = t->lon;
+        loc->set = true;
+        loc->lat = t->lat;
+        loc->lon = t->lon;
     }
-    m->t.location = &m->loc;
-    m->t.valid_from = (char *)t->valid_from;
-    m->t.valid_to = (char *)t->valid_to;
-    m->t.superseded_by = (char *)t->superseded_by;
-    m->t.children = t->children;
+    m->location = loc;
+    m->valid_from = (char *)t->valid_from;
+    m->valid_to = (char *)t->valid_to;
+    m->superseded_by = (char *)t->superseded_by;
+    m->children = t->children;
+    return m;
 }
-
-/* --- input checks shared by the four changes --- */
 
 /* A required or optional SOATE code field. */
 static void check_code(ovop_call_t *call, const char *field, const char *code, bool required)
@@ -255,13 +251,6 @@ static void check_code(ovop_call_t *call, const char *field, const char *code, b
     }
 }
 
-static void check_date(ovop_call_t *call, const char *field, const char *date)
-{
-    if (date[0] && !ovop_date_valid(date))
-        ovop_call_violation(call, field, "must be a real date written YYYY-MM-DD, got \"%.32s\"",
-                            date);
-}
-
 /* --- the four changes: one context, read, check, build, store --- */
 
 typedef enum change_op {
@@ -270,6 +259,14 @@ typedef enum change_op {
     CHANGE_REPARENT,
     CHANGE_RETIRE,
 } change_op_t;
+
+/* The SQL function (0007) that stores each change. */
+static const char *const change_function[] = {
+    [CHANGE_CREATE] = "registry.create_territory",
+    [CHANGE_RENAME] = "registry.rename_territory",
+    [CHANGE_REPARENT] = "registry.reparent_territory",
+    [CHANGE_RETIRE] = "registry.retire_territory",
+};
 
 typedef struct change {
     ovop_call_t *call;
@@ -280,6 +277,22 @@ typedef struct change {
     const Ovop__V1__LocalizedName *name;
     const Ovop__V1__GeoPoint *location;
 } change_t;
+
+static char *version_text(change_t *c, int version)
+{
+    return ovop_call_printf(c->call, "%d", version);
+}
+
+/* Stores the change with its function's arguments args and the territory t, which is both
+ * the reply and the event. */
+static void store(change_t *c, const ovop_arg_t *args, size_t n, Ovop__V1__Territory *t)
+{
+    ovop_arg_t *all = ovop_call_alloc(c->call, (n + 2) * sizeof(*all));
+    memcpy(all, args, n * sizeof(*args));
+    all[n] = (ovop_arg_t){"p_event_id", ovop_call_uuid(c->call)};
+    all[n + 1] = (ovop_arg_t){"p_event", ovop_call_bytea(c->call, &t->base)};
+    ovop_mutate(c->call, &c->r->mutator, change_function[c->op], all, n + 2, &t->base);
+}
 
 /* Fails the call when the territory to change is unknown or retired; true when it is
  * current. */
@@ -299,6 +312,17 @@ static bool require_current(change_t *c, const territory_state_t *t)
     return true;
 }
 
+/* A change of the current version cur takes effect on `on`: on or after the day cur took
+ * effect (after it, when `after`). Adds the violation otherwise. */
+static void check_effective(change_t *c, const territory_state_t *cur, const char *on, bool after)
+{
+    int d = strcmp(on, cur->valid_from);
+    if (d < 0 || (after && d == 0))
+        ovop_call_violation(c->call, "effective_on",
+                            "must be %s %s, when the current version of %s took effect, got %s",
+                            after ? "after" : "on or after", cur->valid_from, c->code, on);
+}
+
 /* Checks that `parent` can hold a territory of `kind` coded `code` from date `on` (`move`: an
  * existing one moving there); adds the violation on `field` otherwise. */
 static void check_placement(ovop_call_t *call, const char *field, const territory_state_t *p,
@@ -313,29 +337,32 @@ static void check_placement(ovop_call_t *call, const char *field, const territor
         ovop_call_violation(call, field, "%s", why);
 }
 
+/* A new code must never have had rows: SOATE codes are not reused. */
+static bool require_new(change_t *c, const territory_state_t *cur)
+{
+    if (!cur)
+        return true;
+    if (cur->valid_to[0])
+        ovop_call_violation(c->call, "code",
+                            "code %s belonged to %s, retired on %s; SOATE codes are not reused",
+                            c->code, cur->name_ru, cur->valid_to);
+    else
+        ovop_call_violation(c->call, "code", "territory %s already exists (%s %s)", c->code,
+                            cur->kind, cur->name_ru);
+    ovop_call_fail(c->call, OVOP_ALREADY_EXISTS, "territory %s exists already", c->code);
+    return false;
+}
+
 static void store_create(change_t *c, const territory_states_t *s)
 {
-    const territory_state_t *cur = territory_state_find(s, c->code);
     const territory_state_t *parent = territory_state_find(s, c->parent);
-    if (cur) {
-        if (cur->valid_to[0])
-            ovop_call_violation(c->call, "code",
-                                "code %s belonged to %s, retired on %s; SOATE codes are not "
-                                "reused",
-                                c->code, cur->name_ru, cur->valid_to);
-        else
-            ovop_call_violation(c->call, "code", "territory %s already exists (%s %s)", c->code,
-                                cur->kind, cur->name_ru);
-        ovop_call_fail(c->call, OVOP_ALREADY_EXISTS, "territory %s exists already", c->code);
+    if (!require_new(c, territory_state_find(s, c->code)))
         return;
-    }
     check_placement(c->call, "parent_code", parent, c->parent, c->code, c->kind, s->on, false);
     if (ovop_call_has_violations(c->call)) {
         ovop_call_fail_violations(c->call);
         return;
     }
-
-    registry_territory_row_t m;
     territory_state_t t = {.code = c->code,
                            .kind = c->kind,
                            .parent_code = c->parent,
@@ -350,31 +377,19 @@ static void store_create(change_t *c, const territory_states_t *s)
         t.lat = c->location->lat;
         t.lon = c->location->lon;
     }
-    territory_from_state(&m, &t);
-
-    char lat[32], lon[32], parent_version[16], uuid[37];
-    snprintf(lat, sizeof(lat), "%.8f", t.lat);
-    snprintf(lon, sizeof(lon), "%.8f", t.lon);
-    snprintf(parent_version, sizeof(parent_version), "%d", parent->version);
-    ovop_uuid4(uuid);
-    char *event = ovop_bytea_message(&m.t.base);
-    const char *args[] = {c->code,
-                          c->kind,
-                          c->parent,
-                          t.name_ru,
-                          t.name_ky,
-                          t.name_en,
-                          t.has_loc ? lat : NULL,
-                          t.has_loc ? lon : NULL,
-                          s->on,
-                          parent_version,
-                          uuid,
-                          event};
-    ovop_mutate_sql(c->call, &c->r->mutator,
-                "SELECT * FROM registry.create_territory($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
-                "$11, $12, $13, $14, $15, $16, $17)",
-                (int)OVOP_ARRAY_SIZE(args), args, &m.t.base);
-    free(event);
+    const ovop_arg_t args[] = {
+        {"p_code", c->code},
+        {"p_kind", c->kind},
+        {"p_parent", c->parent},
+        {"p_name_ru", t.name_ru},
+        {"p_name_ky", t.name_ky},
+        {"p_name_en", t.name_en},
+        {"p_lat", t.has_loc ? ovop_call_printf(c->call, "%.8f", t.lat) : NULL},
+        {"p_lon", t.has_loc ? ovop_call_printf(c->call, "%.8f", t.lon) : NULL},
+        {"p_valid_from", s->on},
+        {"p_parent_version", version_text(c, parent->version)},
+    };
+    store(c, args, OVOP_ARRAY_SIZE(args), territory_message(c->call, &t));
 }
 
 /* Name fields left empty keep their current value. */
@@ -388,11 +403,7 @@ static void store_rename(change_t *c, const territory_states_t *s)
     const territory_state_t *cur = territory_state_find(s, c->code);
     if (!require_current(c, cur))
         return;
-    if (strcmp(s->on, cur->valid_from) < 0)
-        ovop_call_violation(c->call, "effective_on",
-                            "must be on or after %s, when the current version of %s took "
-                            "effect, got %s",
-                            cur->valid_from, c->code, s->on);
+    check_effective(c, cur, s->on, false);
     territory_state_t t = *cur;
     t.name_ru = keep(c->name->ru, cur->name_ru);
     t.name_ky = keep(c->name->ky, cur->name_ky);
@@ -406,19 +417,12 @@ static void store_rename(change_t *c, const territory_states_t *s)
         return;
     }
     t.valid_from = s->on;
-    registry_territory_row_t m;
-    territory_from_state(&m, &t);
-
-    char version[16], uuid[37];
-    snprintf(version, sizeof(version), "%d", cur->version);
-    ovop_uuid4(uuid);
-    char *event = ovop_bytea_message(&m.t.base);
-    const char *args[] = {c->code, version, s->on, t.name_ru, t.name_ky, t.name_en, uuid, event};
-    ovop_mutate_sql(c->call, &c->r->mutator,
-                "SELECT * FROM registry.rename_territory($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
-                "$11, $12, $13)",
-                (int)OVOP_ARRAY_SIZE(args), args, &m.t.base);
-    free(event);
+    const ovop_arg_t args[] = {
+        {"p_code", c->code},      {"p_version", version_text(c, cur->version)},
+        {"p_on", s->on},          {"p_name_ru", t.name_ru},
+        {"p_name_ky", t.name_ky}, {"p_name_en", t.name_en},
+    };
+    store(c, args, OVOP_ARRAY_SIZE(args), territory_message(c->call, &t));
 }
 
 static void store_reparent(change_t *c, const territory_states_t *s)
@@ -427,11 +431,7 @@ static void store_reparent(change_t *c, const territory_states_t *s)
     const territory_state_t *parent = territory_state_find(s, c->parent);
     if (!require_current(c, cur))
         return;
-    if (strcmp(s->on, cur->valid_from) < 0)
-        ovop_call_violation(c->call, "effective_on",
-                            "must be on or after %s, when the current version of %s took "
-                            "effect, got %s",
-                            cur->valid_from, c->code, s->on);
+    check_effective(c, cur, s->on, false);
     if (strcmp(cur->parent_code, c->parent) == 0)
         ovop_call_violation(c->call, "parent_code", "%s is already the parent of %s", c->parent,
                             c->code);
@@ -444,20 +444,28 @@ static void store_reparent(change_t *c, const territory_states_t *s)
     territory_state_t t = *cur;
     t.parent_code = c->parent;
     t.valid_from = s->on;
-    registry_territory_row_t m;
-    territory_from_state(&m, &t);
+    const ovop_arg_t args[] = {
+        {"p_code", c->code},
+        {"p_version", version_text(c, cur->version)},
+        {"p_on", s->on},
+        {"p_parent", c->parent},
+        {"p_parent_version", version_text(c, parent->version)},
+    };
+    store(c, args, OVOP_ARRAY_SIZE(args), territory_message(c->call, &t));
+}
 
-    char version[16], parent_version[16], uuid[37];
-    snprintf(version, sizeof(version), "%d", cur->version);
-    snprintf(parent_version, sizeof(parent_version), "%d", parent->version);
-    ovop_uuid4(uuid);
-    char *event = ovop_bytea_message(&m.t.base);
-    const char *args[] = {c->code, version, s->on, c->parent, parent_version, uuid, event};
-    ovop_mutate_sql(c->call, &c->r->mutator,
-                "SELECT * FROM registry.reparent_territory($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-                "$10, $11, $12)",
-                (int)OVOP_ARRAY_SIZE(args), args, &m.t.base);
-    free(event);
+/* A territory is retired when nothing lies under it after the date. */
+static bool require_empty(change_t *c, const territory_state_t *cur, const char *on)
+{
+    if (cur->children_after == 0)
+        return true;
+    ovop_call_violation(c->call, "code",
+                        "territory %s has %u territories under it after %s; re-parent or "
+                        "retire them first",
+                        c->code, cur->children_after, on);
+    ovop_call_fail(c->call, OVOP_FAILED_PRECONDITION, "territory %s still has territories under it",
+                   c->code);
+    return false;
 }
 
 static void store_retire(change_t *c, const territory_states_t *s)
@@ -466,11 +474,7 @@ static void store_retire(change_t *c, const territory_states_t *s)
     const territory_state_t *next = c->successor[0] ? territory_state_find(s, c->successor) : NULL;
     if (!require_current(c, cur))
         return;
-    if (strcmp(s->on, cur->valid_from) <= 0)
-        ovop_call_violation(c->call, "effective_on",
-                            "must be after %s, when the current version of %s took effect, "
-                            "got %s",
-                            cur->valid_from, c->code, s->on);
+    check_effective(c, cur, s->on, true);
     char buf[200];
     if (c->successor[0] && territory_parent_problem(next, c->successor, s->on, buf, sizeof(buf)))
         ovop_call_violation(c->call, "superseded_by", "%s", buf);
@@ -478,33 +482,19 @@ static void store_retire(change_t *c, const territory_states_t *s)
         ovop_call_fail_violations(c->call);
         return;
     }
-    if (cur->children_after > 0) {
-        ovop_call_violation(c->call, "code",
-                            "territory %s has %u territories under it after %s; re-parent or "
-                            "retire them first",
-                            c->code, cur->children_after, s->on);
-        ovop_call_fail(c->call, OVOP_FAILED_PRECONDITION,
-                       "territory %s still has territories under it", c->code);
+    if (!require_empty(c, cur, s->on))
         return;
-    }
     territory_state_t t = *cur;
     t.valid_to = s->on;
     t.superseded_by = c->successor;
-    registry_territory_row_t m;
-    territory_from_state(&m, &t);
-
-    char version[16], next_version[16], uuid[37];
-    snprintf(version, sizeof(version), "%d", cur->version);
-    snprintf(next_version, sizeof(next_version), "%d", next ? next->version : 0);
-    ovop_uuid4(uuid);
-    char *event = ovop_bytea_message(&m.t.base);
-    const char *args[] = {c->code,      version, s->on, c->successor[0] ? c->successor : NULL,
-                          next_version, uuid,    event};
-    ovop_mutate_sql(c->call, &c->r->mutator,
-                "SELECT * FROM registry.retire_territory($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-                "$10, $11, $12)",
-                (int)OVOP_ARRAY_SIZE(args), args, &m.t.base);
-    free(event);
+    const ovop_arg_t args[] = {
+        {"p_code", c->code},
+        {"p_version", version_text(c, cur->version)},
+        {"p_on", s->on},
+        {"p_successor", c->successor[0] ? c->successor : NULL},
+        {"p_successor_version", version_text(c, next ? next->version : 0)},
+    };
+    store(c, args, OVOP_ARRAY_SIZE(args), territory_message(c->call, &t));
 }
 
 /* A request id that has a stored reply already: the SQL function answers with that reply,
@@ -513,40 +503,41 @@ static void store_retire(change_t *c, const territory_states_t *s)
  * territory), so they are skipped and the function gets placeholders it never reads. */
 static void replay_change(change_t *c, const territory_states_t *s)
 {
-    static const char *const sql[] = {
-        "SELECT * FROM registry.create_territory($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-        "$12, $13, $14, $15, $16, $17)",
-        "SELECT * FROM registry.rename_territory($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-        "$12, $13)",
-        "SELECT * FROM registry.reparent_territory($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-        "$12)",
-        "SELECT * FROM registry.retire_territory($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-        "$12)",
+    const ovop_arg_t create[] = {
+        {"p_code", c->code},       {"p_kind", ""},    {"p_parent", ""},
+        {"p_name_ru", ""},         {"p_name_ky", ""}, {"p_name_en", ""},
+        {"p_lat", NULL},           {"p_lon", NULL},   {"p_valid_from", s->on},
+        {"p_parent_version", "0"},
     };
-    char uuid[37];
-    ovop_uuid4(uuid);
-    const char *create_args[] = {c->code, "", "", "", "", "", NULL, NULL, s->on, "0", uuid, "\\x"};
-    const char *change_args[] = {c->code, "0", s->on, "", "0", uuid, "\\x", NULL};
-    if (c->op == CHANGE_RENAME) {
-        change_args[4] = "";
-        change_args[5] = "";
-        change_args[6] = uuid;
-        change_args[7] = "\\x";
-    } else if (c->op == CHANGE_RETIRE) {
-        change_args[3] = NULL;
-    }
-    int n = c->op == CHANGE_CREATE ? 12 : c->op == CHANGE_RENAME ? 8 : 7;
-    Ovop__V1__Territory placeholder = OVOP__V1__TERRITORY__INIT;
-    ovop_mutate_sql(c->call, &c->r->mutator, sql[c->op], n,
-                c->op == CHANGE_CREATE ? create_args : change_args, &placeholder.base);
+    const ovop_arg_t rename[] = {
+        {"p_code", c->code}, {"p_version", "0"}, {"p_on", s->on},
+        {"p_name_ru", ""},   {"p_name_ky", ""},  {"p_name_en", ""},
+    };
+    const ovop_arg_t reparent[] = {
+        {"p_code", c->code}, {"p_version", "0"},        {"p_on", s->on},
+        {"p_parent", ""},    {"p_parent_version", "0"},
+    };
+    const ovop_arg_t retire[] = {
+        {"p_code", c->code},   {"p_version", "0"},           {"p_on", s->on},
+        {"p_successor", NULL}, {"p_successor_version", "0"},
+    };
+    const struct {
+        const ovop_arg_t *args;
+        size_t n;
+    } placeholders[] = {
+        [CHANGE_CREATE] = {create, OVOP_ARRAY_SIZE(create)},
+        [CHANGE_RENAME] = {rename, OVOP_ARRAY_SIZE(rename)},
+        [CHANGE_REPARENT] = {reparent, OVOP_ARRAY_SIZE(reparent)},
+        [CHANGE_RETIRE] = {retire, OVOP_ARRAY_SIZE(retire)},
+    };
+    store(c, placeholders[c->op].args, placeholders[c->op].n,
+          (Ovop__V1__Territory *)ovop_call_message(c->call, &ovop__v1__territory__descriptor));
 }
 
-static void on_change_state(territory_states_t *s, const char *error, void *userdata)
+static void on_change_state(const territory_states_t *s, void *userdata)
 {
     change_t *c = userdata;
-    if (error)
-        ovop_call_fail_db(c->call, NULL, error);
-    else if (s->replay)
+    if (s->replay)
         replay_change(c, s);
     else if (c->op == CHANGE_CREATE)
         store_create(c, s);
@@ -556,8 +547,6 @@ static void on_change_state(territory_states_t *s, const char *error, void *user
         store_reparent(c, s);
     else
         store_retire(c, s);
-    territory_states_free(&s);
-    free(c);
 }
 
 /* Reads the state of the change's code and of the other territory it names, then stores. */
@@ -575,7 +564,7 @@ static void start_change(change_t *c)
 static change_t *new_change(ovop_call_t *call, void *userdata, change_op_t op, const char *code,
                             const char *on)
 {
-    change_t *c = xcalloc(1, sizeof(*c));
+    change_t *c = ovop_call_alloc(call, sizeof(*c));
     c->call = call;
     c->r = userdata;
     c->op = op;
@@ -584,7 +573,6 @@ static change_t *new_change(ovop_call_t *call, void *userdata, change_op_t op, c
     c->kind = c->parent = c->successor = "";
     return c;
 }
-
 static void check_location(ovop_call_t *call, const Ovop__V1__GeoPoint *loc)
 {
     /* Kyrgyzstan lies within 39.1..43.3 N, 69.2..80.3 E. */
@@ -613,7 +601,7 @@ static void create_territory(ovop_call_t *call, const ProtobufCMessage *input, v
     ovop_check_text(call, "name.ky", name->ky, TERRITORY_MAX_NAME, false);
     ovop_check_text(call, "name.en", name->en, TERRITORY_MAX_NAME, false);
     check_location(call, in->location);
-    check_date(call, "valid_from", in->valid_from);
+    registry_check_date(call, "valid_from", in->valid_from);
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
         return;
@@ -640,7 +628,7 @@ static void rename_territory(ovop_call_t *call, const ProtobufCMessage *input, v
     ovop_check_text(call, "name.ru", name->ru, TERRITORY_MAX_NAME, false);
     ovop_check_text(call, "name.ky", name->ky, TERRITORY_MAX_NAME, false);
     ovop_check_text(call, "name.en", name->en, TERRITORY_MAX_NAME, false);
-    check_date(call, "effective_on", in->effective_on);
+    registry_check_date(call, "effective_on", in->effective_on);
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
         return;
@@ -656,7 +644,7 @@ static void reparent_territory(ovop_call_t *call, const ProtobufCMessage *input,
         (const Ovop__V1__ReparentTerritoryRequest *)input;
     check_code(call, "code", in->code, true);
     check_code(call, "parent_code", in->parent_code, true);
-    check_date(call, "effective_on", in->effective_on);
+    registry_check_date(call, "effective_on", in->effective_on);
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
         return;
@@ -673,7 +661,7 @@ static void retire_territory(ovop_call_t *call, const ProtobufCMessage *input, v
     check_code(call, "superseded_by", in->superseded_by, false);
     if (in->superseded_by[0] && strcmp(in->superseded_by, in->code) == 0)
         ovop_call_violation(call, "superseded_by", "must differ from code");
-    check_date(call, "effective_on", in->effective_on);
+    registry_check_date(call, "effective_on", in->effective_on);
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
         return;

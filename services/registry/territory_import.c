@@ -40,7 +40,6 @@ typedef struct import_row {
     char *reason;           /* when rejected */
     const char *type;       /* event type when written */
     territory_state_t next; /* the state it is written with */
-    registry_territory_row_t msg;
 } import_row_t;
 
 typedef struct import {
@@ -54,24 +53,16 @@ typedef struct import {
     size_t n_codes;
 } import_t;
 
-static void import_free(import_t *im)
+/* Rejects row with a reason of at most MAX_REASON - 1 bytes. */
+static void reject(ovop_call_t *call, import_row_t *row, const char *fmt, ...) OVOP_PRINTF(3, 4);
+static void reject(ovop_call_t *call, import_row_t *row, const char *fmt, ...)
 {
-    for (size_t i = 0; i < im->n; i++)
-        free(im->rows[i].reason);
-    free(im->rows);
-    free(im->by_code);
-    free(im->codes);
-    free(im);
-}
-
-static void reject(import_row_t *row, const char *fmt, ...) OVOP_PRINTF(2, 3);
-static void reject(import_row_t *row, const char *fmt, ...)
-{
+    char reason[MAX_REASON];
     va_list ap;
     va_start(ap, fmt);
-    row->reason = xmalloc(MAX_REASON);
-    vsnprintf(row->reason, MAX_REASON, fmt, ap);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
     va_end(ap);
+    row->reason = ovop_call_strdup(call, reason);
     row->fate = ROW_REJECTED;
 }
 
@@ -121,21 +112,22 @@ static const char *name_problem(const char *s, bool required)
 }
 
 /* Checks a code field; fills out (15 bytes) or rejects the row. */
-static bool row_code(import_row_t *row, const char *field, const char *value, char *out)
+static bool row_code(ovop_call_t *call, import_row_t *row, const char *field, const char *value,
+                     char *out)
 {
     char digits[33];
     const char *why;
     size_t n = strip_digits(value, digits);
     if (n == 0) {
-        reject(row, "%s is required", field);
+        reject(call, row, "%s is required", field);
         return false;
     }
     if (n != 14) {
-        reject(row, "%s %s must be 14 digits, got %zu", field, digits, n);
+        reject(call, row, "%s %s must be 14 digits, got %zu", field, digits, n);
         return false;
     }
     if (!registry_soate_valid(digits, &why)) {
-        reject(row, "%s %s %s", field, digits, why);
+        reject(call, row, "%s %s %s", field, digits, why);
         return false;
     }
     memcpy(out, digits, 15);
@@ -143,41 +135,41 @@ static bool row_code(import_row_t *row, const char *field, const char *value, ch
 }
 
 /* The checks that need nothing but the row. */
-static void check_row(import_row_t *row)
+static void check_row(ovop_call_t *call, import_row_t *row)
 {
     const Ovop__V1__TerritoryImportRow *in = row->in;
     char q[36];
     const char *why;
     strip_digits(in->code, row->digits);
-    if (!row_code(row, "code", in->code, row->code))
+    if (!row_code(call, row, "code", in->code, row->code))
         return;
     if (!in->kind[0]) {
-        reject(row, "kind is required");
+        reject(call, row, "kind is required");
         return;
     }
     if (!territory_kind_known(in->kind)) {
-        reject(row, "kind \"%s\" is not one of %s", quoted(in->kind, q), territory_kind_list);
+        reject(call, row, "kind \"%s\" is not one of %s", quoted(in->kind, q), territory_kind_list);
         return;
     }
     if ((why = name_problem(in->name_ru, true))) {
-        reject(row, "name_ru %s", why);
+        reject(call, row, "name_ru %s", why);
         return;
     }
     if ((why = name_problem(in->name_ky, false))) {
-        reject(row, "name_ky %s", why);
+        reject(call, row, "name_ky %s", why);
         return;
     }
     if ((why = name_problem(in->name_en, false))) {
-        reject(row, "name_en %s", why);
+        reject(call, row, "name_en %s", why);
         return;
     }
     if (strcmp(in->kind, "republic") == 0) {
         char digits[33];
         if (strip_digits(in->parent_code, digits) > 0)
-            reject(row, "the republic has no parent, got parent code %s", digits);
+            reject(call, row, "the republic has no parent, got parent code %s", digits);
         return;
     }
-    row_code(row, "parent code", in->parent_code, row->parent);
+    row_code(call, row, "parent code", in->parent_code, row->parent);
 }
 
 static int compare_row_code(const void *a, const void *b)
@@ -212,7 +204,8 @@ static int compare_str(const void *a, const void *b)
  * and collects the distinct codes to read: theirs and their parents'. */
 static void index_rows(import_t *im)
 {
-    im->by_code = xcalloc(im->n, sizeof(*im->by_code));
+    ovop_call_t *call = im->call;
+    im->by_code = ovop_call_alloc(call, (im->n + 1) * sizeof(*im->by_code));
     for (size_t i = 0; i < im->n; i++)
         if (im->rows[i].fate == ROW_PENDING)
             im->by_code[im->n_by_code++] = &im->rows[i];
@@ -222,14 +215,14 @@ static void index_rows(import_t *im)
     for (size_t i = 0; i < im->n_by_code; i++) {
         import_row_t *row = im->by_code[i];
         if (kept && strcmp(im->by_code[kept - 1]->code, row->code) == 0)
-            reject(row, "code %s appears again (first on line %u)", row->code,
+            reject(call, row, "code %s appears again (first on line %u)", row->code,
                    im->by_code[kept - 1]->in->line);
         else
             im->by_code[kept++] = row;
     }
     im->n_by_code = kept;
 
-    im->codes = xcalloc(2 * kept + 1, sizeof(*im->codes));
+    im->codes = ovop_call_alloc(call, (2 * kept + 1) * sizeof(*im->codes));
     for (size_t i = 0; i < kept; i++) {
         im->codes[im->n_codes++] = im->by_code[i]->code;
         if (im->by_code[i]->parent[0])
@@ -277,31 +270,17 @@ static const char *placement(const import_t *im, const territory_states_t *s,
                                        buf, size);
 }
 
-static void classify(import_t *im, const territory_states_t *s, import_row_t *row)
+/* The state row is written with from date `on`: cur (NULL for a new code) with the row's
+ * kind, parent and names. */
+static void next_state(import_row_t *row, const territory_state_t *cur, const char *on)
 {
     const Ovop__V1__TerritoryImportRow *in = row->in;
-    const territory_state_t *cur = territory_state_find(s, row->code);
-    char buf[MAX_REASON];
-    const char *why;
-
     if (cur) {
-        if (cur->valid_to[0]) {
-            reject(row, "territory %s was retired on %s; a retired code is not reused", row->code,
-                   cur->valid_to);
-            return;
-        }
-        if (strcmp(cur->valid_from, s->on) > 0) {
-            reject(row,
-                   "territory %s has a version from %s, after the import date %s; import with "
-                   "a later valid_from",
-                   row->code, cur->valid_from, s->on);
-            return;
-        }
         row->next = *cur;
     } else {
         memset(&row->next, 0, sizeof(row->next));
         row->next.code = row->code;
-        row->next.valid_from = row->next.first_from = s->on;
+        row->next.first_from = on;
     }
     row->next.kind = in->kind;
     row->next.parent_code = row->parent;
@@ -309,9 +288,34 @@ static void classify(import_t *im, const territory_states_t *s, import_row_t *ro
     row->next.name_ru = in->name_ru;
     row->next.name_ky = in->name_ky[0] || !cur ? in->name_ky : cur->name_ky;
     row->next.name_en = in->name_en[0] || !cur ? in->name_en : cur->name_en;
-    row->next.valid_from = s->on;
+    row->next.valid_from = on;
     row->next.valid_to = "";
     row->next.superseded_by = "";
+}
+
+static void classify(import_t *im, const territory_states_t *s, import_row_t *row)
+{
+    ovop_call_t *call = im->call;
+    const Ovop__V1__TerritoryImportRow *in = row->in;
+    const territory_state_t *cur = territory_state_find(s, row->code);
+    char buf[MAX_REASON];
+    const char *why;
+
+    if (cur) {
+        if (cur->valid_to[0]) {
+            reject(call, row, "territory %s was retired on %s; a retired code is not reused",
+                   row->code, cur->valid_to);
+            return;
+        }
+        if (strcmp(cur->valid_from, s->on) > 0) {
+            reject(call, row,
+                   "territory %s has a version from %s, after the import date %s; import with "
+                   "a later valid_from",
+                   row->code, cur->valid_from, s->on);
+            return;
+        }
+    }
+    next_state(row, cur, s->on);
 
     bool kind_changed = cur && strcmp(cur->kind, row->next.kind) != 0;
     bool parent_changed = cur && strcmp(cur->parent_code, row->parent) != 0;
@@ -323,12 +327,12 @@ static void classify(import_t *im, const territory_states_t *s, import_row_t *ro
         return;
     }
     if (!cur && strcmp(in->kind, "republic") == 0) {
-        reject(row, "the republic cannot be created");
+        reject(call, row, "the republic cannot be created");
         return;
     }
     if ((!cur || kind_changed || parent_changed) && row->parent[0] &&
         (why = placement(im, s, row, buf, sizeof(buf)))) {
-        reject(row, "%s", why);
+        reject(call, row, "%s", why);
         return;
     }
     if (!cur) {
@@ -342,83 +346,83 @@ static void classify(import_t *im, const territory_states_t *s, import_row_t *ro
     }
 }
 
-static json_t *write_json(import_row_t *row)
+/* What registry.import_territories() writes for row, an insert or an update, as JSON. */
+static json_t *write_json(ovop_call_t *call, import_row_t *row)
 {
-    char uuid[37];
-    ovop_uuid4(uuid);
-    territory_from_state(&row->msg, &row->next);
-    char *event = ovop_bytea_message(&row->msg.t.base);
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "op",
-                          row->fate == ROW_INSERT ? "insert" : "update", "code", row->code, "kind",
-                          row->next.kind, "parent", row->parent, "ru", row->next.name_ru, "ky",
-                          row->next.name_ky, "en", row->next.name_en, "type", row->type, "id", uuid,
-                          "event", event + 2 /* past "\x" */);
-    free(event);
-    return o;
+    const char *event = ovop_call_bytea(call, &territory_message(call, &row->next)->base);
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "op",
+                     row->fate == ROW_INSERT ? "insert" : "update", "code", row->code, "kind",
+                     row->next.kind, "parent", row->parent, "ru", row->next.name_ru, "ky",
+                     row->next.name_ky, "en", row->next.name_en, "type", row->type, "id",
+                     ovop_call_uuid(call), "event", event + 2 /* past "\x" */);
 }
 
-static void on_import_state(territory_states_t *s, const char *error, void *userdata)
+/* Classifies the rows, parents first, and returns the writes of those to insert or update. */
+static char *classify_all(import_t *im, const territory_states_t *s)
 {
-    import_t *im = userdata;
-    if (error) {
-        ovop_call_fail_db(im->call, NULL, error);
-        import_free(im);
-        return;
-    }
-    import_row_t **order =
-        xmemdup(im->by_code, (im->n_by_code ? im->n_by_code : 1) * sizeof(*order));
+    import_row_t **order = ovop_call_alloc(im->call, (im->n_by_code + 1) * sizeof(*order));
+    for (size_t i = 0; i < im->n_by_code; i++)
+        order[i] = im->by_code[i];
     if (im->n_by_code) /* NULL with no elements is undefined for qsort */
         qsort(order, im->n_by_code, sizeof(*order), compare_depth);
     json_t *writes = json_array();
     for (size_t i = 0; i < im->n_by_code; i++) {
         classify(im, s, order[i]);
         if (order[i]->fate == ROW_INSERT || order[i]->fate == ROW_UPDATE)
-            json_array_append_new(writes, write_json(order[i]));
+            json_array_append_new(writes, write_json(im->call, order[i]));
     }
-    free(order);
+    return registry_json_text(im->call, writes);
+}
+
+/* The version of every code read (0: none), which the statement checks are still current. */
+static char *expected_json(import_t *im, const territory_states_t *s)
+{
     json_t *expect = json_array();
     for (size_t i = 0; i < im->n_codes; i++) {
         const territory_state_t *t = territory_state_find(s, im->codes[i]);
         json_array_append_new(
             expect, json_pack("{s:s,s:i}", "code", im->codes[i], "version", t ? t->version : 0));
     }
+    return registry_json_text(im->call, expect);
+}
 
-    Ovop__V1__ImportTerritoriesResponse out = OVOP__V1__IMPORT_TERRITORIES_RESPONSE__INIT;
-    Ovop__V1__ImportRejection *rej = xcalloc(im->n, sizeof(*rej));
-    Ovop__V1__ImportRejection **rej_ptrs = xcalloc(im->n, sizeof(*rej_ptrs));
+/* The reply: how many rows were inserted, updated and unchanged, and the rejections. */
+static Ovop__V1__ImportTerritoriesResponse *summary(import_t *im)
+{
+    Ovop__V1__ImportTerritoriesResponse *out =
+        (Ovop__V1__ImportTerritoriesResponse *)ovop_call_message(
+            im->call, &ovop__v1__import_territories_response__descriptor);
+    out->rejected = ovop_call_alloc(im->call, (im->n + 1) * sizeof(*out->rejected));
     for (size_t i = 0; i < im->n; i++) {
         import_row_t *row = &im->rows[i];
-        if (row->fate == ROW_INSERT)
-            out.inserted++;
-        else if (row->fate == ROW_UPDATE)
-            out.updated++;
-        else if (row->fate == ROW_UNCHANGED)
-            out.unchanged++;
-        else {
-            Ovop__V1__ImportRejection *x = &rej[out.n_rejected];
-            ovop__v1__import_rejection__init(x);
+        if (row->fate == ROW_INSERT) {
+            out->inserted++;
+        } else if (row->fate == ROW_UPDATE) {
+            out->updated++;
+        } else if (row->fate == ROW_UNCHANGED) {
+            out->unchanged++;
+        } else {
+            Ovop__V1__ImportRejection *x = (Ovop__V1__ImportRejection *)ovop_call_message(
+                im->call, &ovop__v1__import_rejection__descriptor);
             x->line = row->in->line;
             x->code = row->digits;
             x->reason = row->reason;
-            rej_ptrs[out.n_rejected++] = x;
+            out->rejected[out->n_rejected++] = x;
         }
     }
-    out.rejected = rej_ptrs;
+    return out;
+}
 
-    char *writes_s = json_dumps(writes, JSON_COMPACT);
-    char *expect_s = json_dumps(expect, JSON_COMPACT);
-    const char *args[] = {s->on, expect_s, writes_s};
-    ovop_mutate_sql(im->call, &im->r->mutator,
-                "SELECT * FROM registry.import_territories($1, $2, $3, $4, $5, $6, $7, $8)",
-                (int)OVOP_ARRAY_SIZE(args), args, &out.base);
-    free(writes_s);
-    free(expect_s);
-    json_decref(writes);
-    json_decref(expect);
-    free(rej);
-    free(rej_ptrs);
-    territory_states_free(&s);
-    import_free(im);
+static void on_import_state(const territory_states_t *s, void *userdata)
+{
+    import_t *im = userdata;
+    const char *writes = classify_all(im, s); /* decides each row's fate */
+    const ovop_arg_t args[] = {
+        {"p_valid_from", s->on},
+        {"p_expect", expected_json(im, s)},
+        {"p_rows", writes},
+    };
+    OVOP_MUTATE(im->call, &im->r->mutator, "registry.import_territories", args, &summary(im)->base);
 }
 
 void territory_import(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
@@ -430,23 +434,20 @@ void territory_import(ovop_call_t *call, const ProtobufCMessage *input, void *us
     else if (in->n_rows > MAX_ROWS)
         ovop_call_violation(call, "rows", "at most %d rows per request, got %zu", MAX_ROWS,
                             in->n_rows);
-    if (in->valid_from[0] && !ovop_date_valid(in->valid_from))
-        ovop_call_violation(call, "valid_from",
-                            "must be a real date written YYYY-MM-DD, got \"%.32s\"",
-                            in->valid_from);
+    registry_check_date(call, "valid_from", in->valid_from);
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
         return;
     }
-    import_t *im = xcalloc(1, sizeof(*im));
+    import_t *im = ovop_call_alloc(call, sizeof(*im));
     im->call = call;
     im->r = userdata;
     im->n = in->n_rows;
-    im->rows = xcalloc(im->n, sizeof(*im->rows));
+    im->rows = ovop_call_alloc(call, im->n * sizeof(*im->rows));
     for (size_t i = 0; i < im->n; i++) {
         im->rows[i].in = in->rows[i];
         im->rows[i].index = i;
-        check_row(&im->rows[i]);
+        check_row(call, &im->rows[i]);
     }
     index_rows(im);
     territory_read_state(im->r, call, (const char *const *)im->codes, im->n_codes, in->valid_from,

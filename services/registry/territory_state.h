@@ -3,7 +3,6 @@
  * read with registry.territory_state(), and the rules of where a territory may lie. */
 #pragma once
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -11,7 +10,7 @@
 
 #define TERRITORY_MAX_NAME 200 /* bytes, for each of name_ru, name_ky, name_en */
 
-/* The latest version of one code. Strings borrow the territory_states_t's JSON. */
+/* The latest version of one code. Strings borrow the read's result. */
 typedef struct territory_state {
     const char *code, *kind, *parent_code, *name_ru, *name_ky, *name_en;
     const char *valid_from;    /* of the latest version */
@@ -26,26 +25,25 @@ typedef struct territory_state {
 } territory_state_t;
 
 typedef struct territory_states {
-    char on[11]; /* the date read for: the one asked, or the database's today */
+    const char *on; /* the date read for: the one asked, or the database's today */
     territory_state_t *items;
     size_t n;
-    json_t *json;
     bool replay; /* the request id has a stored reply: the mutation will answer with it */
 } territory_states_t;
 
-/* Gets states (ownership moves: free with territory_states_free) or an error. */
-typedef void (*territory_state_fn)(territory_states_t *states, const char *error, void *userdata);
+/* Gets the states read; they are valid only during the call of this function. */
+typedef void (*territory_state_fn)(const territory_states_t *states, void *userdata);
 
 /* Reads the latest version of each of codes (checked SOATE codes; those without rows are
  * absent from the result) as of date `on` (YYYY-MM-DD, or NULL or "" for the database's
- * today), and whether call's request id has a stored reply. */
+ * today), and whether call's request id has a stored reply, under the call's deadline. cb
+ * runs once with them; on a database error the call fails instead and cb never runs. */
 void territory_read_state(registry_t *r, ovop_call_t *call, const char *const *codes, size_t n,
                           const char *on, territory_state_fn cb, void *userdata);
 /* The state of code, or NULL when it has no rows. */
 const territory_state_t *territory_state_find(const territory_states_t *s, const char *code);
-void territory_states_free(territory_states_t **s);
-/* Fills a Territory message from a state; its strings are borrowed. */
-void territory_from_state(registry_territory_row_t *m, const territory_state_t *t);
+/* A Territory message of a state, in the call's arena; its strings are borrowed. */
+Ovop__V1__Territory *territory_message(ovop_call_t *call, const territory_state_t *t);
 
 /* The kinds a client may create or import, for messages. */
 extern const char *const territory_kind_list;
