@@ -117,8 +117,9 @@ static void record_notice(ovop_call_t *call, const ProtobufCMessage *input, void
 
 static const char compliance_sql[] =
     "SELECT CASE $1 WHEN 'producer' "
-    "            THEN EXISTS (SELECT 1 FROM registry.producers WHERE id = $2::bigint) "
-    "            ELSE EXISTS (SELECT 1 FROM registry.cooperatives WHERE id = $2::bigint) END, "
+    "            THEN EXISTS (SELECT 1 FROM registry_api.producers WHERE id = $2::bigint) "
+    "            ELSE EXISTS (SELECT 1 FROM registry_api.cooperatives WHERE id = $2::bigint) "
+    "       END, "
     "       coalesce(b.blocked_until::text, ''), coalesce(b.country::text, ''), "
     "       (SELECT json_agg(json_build_array(n.id, n.country, n.noticed_on::text, n.authority, "
     "                                         n.reference, n.description, "

@@ -97,7 +97,7 @@ bool exports_check_agency(ovop_call_t *call, const char *field, const char *agen
 /* A crossing point code: "KG-" then capitals, digits and '-' (empty allowed). */
 bool exports_check_border_point(ovop_call_t *call, const char *field, const char *code);
 /* A SOATE code (14 digits starting with 417) reduced to its significant prefix, as
- * registry.soate_prefix() does, into out (15 bytes); empty stays empty. */
+ * the registry's soate_prefix() does, into out (15 bytes); empty stays empty. */
 bool exports_check_territory_prefix(ovop_call_t *call, const char *field, const char *code,
                                     char out[static 15]);
 /* An HS prefix: 1 to 6 digits (or empty). */

@@ -204,18 +204,19 @@ static void shipment_from_row(PGresult *res, int i, shipment_row_t *r, bool full
 static const char preread_sql[] =
     "SELECT nextval('exports.ids'), "
     "  CASE $1 WHEN 'producer' THEN (SELECT json_build_array(p.legal_name, p.territory_code) "
-    "                                  FROM registry.producers p WHERE p.id = $2::bigint) "
+    "                                  FROM registry_api.producers p WHERE p.id = $2::bigint) "
     "          ELSE (SELECT json_build_array(c.name, c.territory_code) "
-    "                  FROM registry.cooperatives c WHERE c.id = $2::bigint) END, "
+    "                  FROM registry_api.cooperatives c WHERE c.id = $2::bigint) END, "
     "  (SELECT json_object_agg(p.id, json_build_array(p.hs6, p.unit, "
     "            coalesce(nullif(p.name_en, ''), nullif(p.name_ru, ''), p.name_ky), h.origin, "
     "            pr.territory_code)) "
-    "     FROM registry.products p JOIN registry.hs_codes h ON h.hs6 = p.hs6 "
-    "     JOIN registry.producers pr ON pr.id = p.producer_id "
+    "     FROM registry_api.products p JOIN registry_api.hs_codes h ON h.hs6 = p.hs6 "
+    "     JOIN registry_api.producers pr ON pr.id = p.producer_id "
     "    WHERE p.id = ANY ($3::bigint[])), "
     "  coalesce((SELECT b.soate FROM exports.border_points b WHERE b.code = $4), ''), "
-    "  exports.required_documents($5, ARRAY(SELECT DISTINCT h.origin FROM registry.products p "
-    "      JOIN registry.hs_codes h ON h.hs6 = p.hs6 WHERE p.id = ANY ($3::bigint[])), $6)";
+    "  exports.required_documents($5, ARRAY(SELECT DISTINCT h.origin "
+    "      FROM registry_api.products p JOIN registry_api.hs_codes h ON h.hs6 = p.hs6 "
+    "      WHERE p.id = ANY ($3::bigint[])), $6)";
 
 typedef struct create_ctx {
     ovop_call_t *call;

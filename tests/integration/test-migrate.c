@@ -1,6 +1,7 @@
 /* Migrations against a real PostgreSQL: apply, idempotence, version checks, the advisory
- * lock under concurrent migrators, rollback of a failing migration, and what 0001/0002
- * build (territories and their constraints, the daemons' roles). */
+ * lock under concurrent migrators, rollback of a failing migration, what 0001/0002 build
+ * (territories and their constraints, the daemons' roles), and that the exports schema reads
+ * the registry only through its published interface (registry_api, 0013). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -423,6 +424,44 @@ static void test_schema_contents(void **state)
     pgtest_drop(&db);
 }
 
+/* No function or view of schema exports names a table (or function) of schema registry: they
+ * read registry_api's views, and exportd's role may read those and nothing of registry. */
+static void test_registry_interface(void **state)
+{
+    char *db = pgtest_create("migrate_interface");
+    PGconn *conn = pgtest_connect(db);
+    char *err = NULL;
+
+    if (ovop_migrate(conn, NULL, &err) < 0)
+        fail_msg("ovop_migrate: %s", err);
+    assert_scalar(conn,
+                  "SELECT coalesce(string_agg(proname, ', ' ORDER BY proname), '') FROM pg_proc "
+                  "WHERE pronamespace = 'exports'::regnamespace AND prosrc ~ 'registry\\.'",
+                  "");
+    assert_scalar(conn,
+                  "SELECT count(*) FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid "
+                  "JOIN pg_class v ON v.oid = r.ev_class JOIN pg_class t ON t.oid = d.refobjid "
+                  "WHERE v.relnamespace = 'exports'::regnamespace "
+                  "AND t.relnamespace = 'registry'::regnamespace",
+                  "0");
+    assert_scalar(conn,
+                  "SELECT has_schema_privilege('ovop_exports', 'registry_api', 'USAGE')"
+                  " AND has_table_privilege('ovop_exports', 'registry_api.products', 'SELECT')"
+                  " AND NOT has_table_privilege('ovop_exports', 'registry_api.products', 'UPDATE')"
+                  " AND NOT has_schema_privilege('ovop_exports', 'registry', 'USAGE')"
+                  " AND NOT has_table_privilege('ovop_exports', 'registry.products', 'SELECT')",
+                  "t");
+    /* Every view of the interface says it is one. */
+    assert_scalar(conn,
+                  "SELECT count(*) FROM pg_class c WHERE c.relnamespace = "
+                  "'registry_api'::regnamespace AND c.relkind = 'v' AND coalesce("
+                  "obj_description(c.oid, 'pg_class'), '') NOT LIKE 'published interface%'",
+                  "0");
+
+    PQfinish(conn);
+    pgtest_drop(&db);
+}
+
 int main(void)
 {
     if (!pgtest_server_url())
@@ -435,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_concurrent),
         cmocka_unit_test(test_changed_migration),
         cmocka_unit_test(test_schema_contents),
+        cmocka_unit_test(test_registry_interface),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
