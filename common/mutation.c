@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "check.h"
 #include "dbcall.h"
 #include "log.h"
@@ -66,6 +68,21 @@ static const char *column(PGresult *res, int row, const char *name)
     return c >= 0 && !PQgetisnull(res, row, c) ? PQgetvalue(res, row, c) : "";
 }
 
+void ovop_mutation_metadata(ovop_call_t *call, const char *json_text)
+{
+    if (!json_text || !json_text[0])
+        return;
+    json_t *o = json_loads(json_text, 0, NULL);
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v)
+    {
+        if (json_is_string(v))
+            ovop_call_meta(call, key, "%s", json_string_value(v));
+    }
+    json_decref(o);
+}
+
 void ovop_mutation_finish(ovop_call_t *call, PGresult *res, int row, ovop_sequencer_t *seq)
 {
     const char *outcome = column(res, row, "outcome");
@@ -99,6 +116,7 @@ void ovop_mutation_finish(ovop_call_t *call, PGresult *res, int row, ovop_sequen
         return;
     }
     ovop_call_reason(call, reason[0] ? reason : r->reason);
+    ovop_mutation_metadata(call, column(res, row, "metadata"));
     if (r->code == OVOP_INVALID_ARGUMENT) {
         ovop_call_violation(call, field[0] ? field : "request", "%s", message);
         ovop_call_fail_violations(call);

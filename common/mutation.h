@@ -48,6 +48,10 @@ void ovop_mutate_sql(ovop_call_t *call, const ovop_mutator_t *m, const char *sql
 ovop_code_t ovop_mutation_status(const char *outcome);
 const char *ovop_mutation_reason(const char *outcome);
 
+/* Adds the members of a JSON object of strings (a mutation's optional `metadata` column) to
+ * the call's failure metadata; NULL or "" adds nothing. */
+void ovop_mutation_metadata(ovop_call_t *call, const char *json_text);
+
 /* Finishes call with row `row` of res in the convention's columns (outcome, reply, field,
  * message): the reply for ok and replay (kicking seq, which may be NULL, after ok), the
  * status of a refusal otherwise. For handlers whose statement answers many requests. */

@@ -176,7 +176,7 @@ $$;
 -- Name: apply_moves(text, text[], text[], text[], bytea[], text[], integer[], bigint[], text[], bigint[], text[], text[], text[], text[], integer[], uuid[], text[], bytea[]); Type: FUNCTION; Schema: exports; Owner: -
 --
 
-CREATE FUNCTION exports.apply_moves(p_service text, p_methods text[], p_requests text[], p_fps text[], p_replies bytea[], p_callers text[], p_group integer[], p_ids bigint[], p_to text[], p_at_us bigint[], p_agency text[], p_reason text[], p_reference text[], p_border text[], p_expected integer[], p_event_ids uuid[], p_types text[], p_heads bytea[]) RETURNS TABLE(outcome text, reply bytea, field text, message text, grp integer, problems json)
+CREATE FUNCTION exports.apply_moves(p_service text, p_methods text[], p_requests text[], p_fps text[], p_replies bytea[], p_callers text[], p_group integer[], p_ids bigint[], p_to text[], p_at_us bigint[], p_agency text[], p_reason text[], p_reference text[], p_border text[], p_expected integer[], p_event_ids uuid[], p_types text[], p_heads bytea[]) RETURNS TABLE(outcome text, reply bytea, field text, message text, grp integer, problems json, reason text, metadata json)
     LANGUAGE plpgsql
     SET jit TO 'off'
     SET plan_cache_mode TO 'force_generic_plan'
@@ -197,7 +197,7 @@ BEGIN
           FROM generate_subscripts(p_requests, 1) AS g
     ), checked AS MATERIALIZED (
         SELECT m.*, p_group[m.idx] AS g, v.kind, v.field AS problem_field,
-               v.message AS problem
+               v.message AS problem, v.reason AS problem_reason, v.metadata AS problem_metadata
           FROM exports.moves(p_ids, p_to, p_at_us, p_border, p_expected) m
          CROSS JOIN LATERAL exports.move_verdict(m.id, m.s, m.from_status, m.prev_at,
                                                  m.version_before, m.to_status, m.at,
@@ -208,12 +208,17 @@ BEGIN
                     WHEN r.i IS NOT NULL THEN 'reused'
                     WHEN b.g IS NOT NULL THEN 'refused'
                     ELSE 'ok' END AS fate,
-               b.kind, b.problem_field, b.problem, b.problems
+               b.kind, b.problem_field, b.problem, b.problems, b.problem_reason,
+               b.problem_metadata
           FROM r
           LEFT JOIN (SELECT c.g, (array_agg(c.kind ORDER BY c.idx))[1] AS kind,
                             (array_agg(c.problem_field ORDER BY c.idx))[1] AS problem_field,
                             (array_agg(c.problem ORDER BY c.idx))[1] AS problem,
-                            json_agg(json_build_array(c.idx - 1, c.problem_field, c.problem)
+                            (array_agg(c.problem_reason ORDER BY c.idx))[1] AS problem_reason,
+                            (array_agg(c.problem_metadata ORDER BY c.idx))[1]
+                                AS problem_metadata,
+                            json_agg(json_build_array(c.idx - 1, c.problem_field, c.problem,
+                                                      c.problem_reason)
                                      ORDER BY c.idx) AS problems
                        FROM checked c WHERE c.kind IS NOT NULL GROUP BY c.g) b ON b.g = r.g
     ), m AS MATERIALIZED (
@@ -308,7 +313,10 @@ BEGIN
            CASE k.fate WHEN 'refused' THEN k.problem
                        WHEN 'reused' THEN 'was already used for a different request'
                        ELSE '' END,
-           k.g, CASE k.fate WHEN 'refused' THEN k.problems END
+           k.g, CASE k.fate WHEN 'refused' THEN k.problems END,
+           CASE k.fate WHEN 'refused' THEN k.problem_reason
+                       WHEN 'reused' THEN 'REQUEST_ID_REUSED' END,
+           CASE k.fate WHEN 'refused' THEN k.problem_metadata END
       FROM groups k;
 END
 $$;
@@ -439,7 +447,7 @@ $$;
 -- Name: attach_document(text, text, text, text, bytea, bigint, bigint, text, text, text, date, date, text, bigint, uuid, bytea, bytea); Type: FUNCTION; Schema: exports; Owner: -
 --
 
-CREATE FUNCTION exports.attach_document(p_service text, p_request_id text, p_method text, p_fp text, p_reply bytea, p_id bigint, p_shipment bigint, p_type text, p_number text, p_issuer text, p_issued_on date, p_valid_until date, p_status text, p_at_us bigint, p_event_id uuid, p_head bytea, p_ref bytea) RETURNS TABLE(outcome text, reply bytea, field text, message text)
+CREATE FUNCTION exports.attach_document(p_service text, p_request_id text, p_method text, p_fp text, p_reply bytea, p_id bigint, p_shipment bigint, p_type text, p_number text, p_issuer text, p_issued_on date, p_valid_until date, p_status text, p_at_us bigint, p_event_id uuid, p_head bytea, p_ref bytea) RETURNS TABLE(outcome text, reply bytea, field text, message text, reason text)
     LANGUAGE plpgsql
     SET jit TO 'off'
     AS $$
@@ -452,24 +460,24 @@ DECLARE
 BEGIN
     v_prev := bus.replay(p_service, p_request_id, p_fp);
     IF v_prev IS NOT NULL THEN
-        RETURN QUERY SELECT 'replay', v_prev, '', '';
+        RETURN QUERY SELECT 'replay', v_prev, '', '', NULL::text;
         RETURN;
     END IF;
     SELECT * INTO v_s FROM exports.shipments WHERE id = p_shipment FOR UPDATE;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'not_found', NULL::bytea, 'shipment_id',
-            format('no shipment with id %s', p_shipment);
+            format('no shipment with id %s', p_shipment), 'NOT_FOUND';
         RETURN;
     END IF;
     IF v_s.status NOT IN ('draft', 'declared', 'documents_complete', 'released') THEN
         RETURN QUERY SELECT 'precondition', NULL::bytea, 'shipment_id',
             format('shipment %s is %s: documents can no longer be attached', p_shipment,
-                   v_s.status);
+                   v_s.status), 'DOCUMENTS_CLOSED';
         RETURN;
     END IF;
     IF NOT EXISTS (SELECT 1 FROM exports.document_types WHERE code = p_type) THEN
         RETURN QUERY SELECT 'invalid', NULL::bytea, 'type',
-            format('unknown document type %s', p_type);
+            format('unknown document type %s', p_type), 'DOCUMENT_TYPE_UNKNOWN';
         RETURN;
     END IF;
     SELECT id INTO v_other FROM exports.documents
@@ -477,7 +485,7 @@ BEGIN
     IF FOUND THEN
         RETURN QUERY SELECT 'exists', NULL::bytea, 'number',
             format('shipment %s already has %s %s (document %s)', p_shipment, p_type, p_number,
-                   v_other);
+                   v_other), 'DOCUMENT_EXISTS';
         RETURN;
     END IF;
     IF p_type = 'phytosanitary' THEN
@@ -485,7 +493,7 @@ BEGIN
             exports.phyto_refusal(v_s.exporter_kind, v_s.exporter_id, current_date),
             exports.phyto_refusal(v_s.exporter_kind, v_s.exporter_id, p_issued_on));
         IF v_refusal IS NOT NULL THEN
-            RETURN QUERY SELECT 'precondition', NULL::bytea, 'type', v_refusal;
+            RETURN QUERY SELECT 'precondition', NULL::bytea, 'type', v_refusal, 'PHYTO_BLOCKED';
             RETURN;
         END IF;
     END IF;
@@ -499,7 +507,7 @@ BEGIN
                      p_head || v_s.event_pb || exports.document_refs(p_shipment), v_s.hs6,
                      v_s.origin_territory, v_s.destination, p_request_id);
     PERFORM bus.remember(p_service, p_request_id, p_method, p_fp, p_reply);
-    RETURN QUERY SELECT 'ok', p_reply, '', '';
+    RETURN QUERY SELECT 'ok', p_reply, '', '', NULL::text;
 END
 $$;
 
@@ -867,7 +875,7 @@ $$;
 -- Name: move_refusals(text, text[], text[], bigint[], text[], bigint[], text[], text[], integer[]); Type: FUNCTION; Schema: exports; Owner: -
 --
 
-CREATE FUNCTION exports.move_refusals(p_service text, p_requests text[], p_fps text[], p_ids bigint[], p_to text[], p_at_us bigint[], p_agency text[], p_border text[], p_expected integer[]) RETURNS TABLE(outcome text, reply bytea, field text, message text, grp integer)
+CREATE FUNCTION exports.move_refusals(p_service text, p_requests text[], p_fps text[], p_ids bigint[], p_to text[], p_at_us bigint[], p_agency text[], p_border text[], p_expected integer[]) RETURNS TABLE(outcome text, reply bytea, field text, message text, grp integer, reason text, metadata json)
     LANGUAGE plpgsql STABLE
     SET jit TO 'off'
     AS $$
@@ -883,7 +891,10 @@ BEGIN
            CASE WHEN k.prev IS NOT NULL AND (k.prev).fingerprint <> p_fps[k.g]
                 THEN 'was already used for a different request'
                 WHEN k.prev IS NULL THEN coalesce(v.message, '') ELSE '' END,
-           k.g
+           k.g,
+           CASE WHEN k.prev IS NOT NULL AND (k.prev).fingerprint <> p_fps[k.g]
+                THEN 'REQUEST_ID_REUSED' WHEN k.prev IS NULL THEN v.reason END,
+           CASE WHEN k.prev IS NULL THEN v.metadata END
       FROM (SELECT g, (SELECT x FROM bus.idempotency x
                         WHERE x.service = p_service AND x.request_id = p_requests[g]) AS prev,
                    (SELECT s FROM exports.shipments s WHERE s.id = p_ids[g]) AS s
@@ -900,7 +911,7 @@ $$;
 -- Name: move_verdict(bigint, exports.shipments, text, timestamp with time zone, integer, text, timestamp with time zone, text, text, integer); Type: FUNCTION; Schema: exports; Owner: -
 --
 
-CREATE FUNCTION exports.move_verdict(p_id bigint, p_s exports.shipments, p_from text, p_prev_at timestamp with time zone, p_version integer, p_to text, p_at timestamp with time zone, p_agency text, p_border text, p_expected integer) RETURNS TABLE(kind text, field text, message text)
+CREATE FUNCTION exports.move_verdict(p_id bigint, p_s exports.shipments, p_from text, p_prev_at timestamp with time zone, p_version integer, p_to text, p_at timestamp with time zone, p_agency text, p_border text, p_expected integer) RETURNS TABLE(kind text, field text, message text, reason text, metadata json)
     LANGUAGE sql STABLE
     AS $$
     SELECT (ARRAY['not_found', 'stale', 'precondition', 'invalid', 'invalid', 'precondition',
@@ -932,6 +943,23 @@ CREATE FUNCTION exports.move_verdict(p_id bigint, p_s exports.shipments, p_from 
                               (p_s).exporter_id, c.blocked_until, c.block_country)
            WHEN 8 THEN format('%s is not a crossing point for %s transport', p_border,
                               (p_s).transport_mode)
+           END,
+           (ARRAY['NOT_FOUND', 'VERSION_MISMATCH', 'TRANSITION_NOT_ALLOWED',
+                  'AGENCY_NOT_ALLOWED', 'AT_BEFORE_PREVIOUS_MOVE', 'DOCUMENT_MISSING',
+                  'PHYTO_BLOCKED', 'BORDER_POINT_INVALID'])[c.problem],
+           CASE c.problem
+           WHEN 0 THEN NULL
+           WHEN 2 THEN json_build_object('shipment_id', p_id::text, 'version', p_version::text)
+           WHEN 3 THEN json_build_object('shipment_id', p_id::text, 'status', p_from,
+                                         'to', p_to)
+           WHEN 4 THEN json_build_object('shipment_id', p_id::text,
+                                         'agencies', array_to_string(c.agencies, ','))
+           WHEN 6 THEN json_build_object('shipment_id', p_id::text,
+                                         'missing_documents', array_to_string(c.missing, ','))
+           WHEN 7 THEN json_build_object('shipment_id', p_id::text,
+                                         'blocked_until', c.blocked_until::text,
+                                         'country', c.block_country)
+           ELSE json_build_object('shipment_id', p_id::text)
            END
       FROM exports.move_check(p_s, p_from, p_prev_at, p_version, p_to, p_at, p_agency,
                               p_border, p_expected) c;
@@ -1114,7 +1142,7 @@ $$;
 -- Name: set_document_status(text, text, text, text, bytea, bigint, text, text, date, bigint, uuid, text, bytea, bytea); Type: FUNCTION; Schema: exports; Owner: -
 --
 
-CREATE FUNCTION exports.set_document_status(p_service text, p_request_id text, p_method text, p_fp text, p_reply bytea, p_id bigint, p_status text, p_reason text, p_issued_on date, p_at_us bigint, p_event_id uuid, p_event_type text, p_head bytea, p_ref bytea) RETURNS TABLE(outcome text, reply bytea, field text, message text)
+CREATE FUNCTION exports.set_document_status(p_service text, p_request_id text, p_method text, p_fp text, p_reply bytea, p_id bigint, p_status text, p_reason text, p_issued_on date, p_at_us bigint, p_event_id uuid, p_event_type text, p_head bytea, p_ref bytea) RETURNS TABLE(outcome text, reply bytea, field text, message text, reason text)
     LANGUAGE plpgsql
     SET jit TO 'off'
     AS $$
@@ -1126,33 +1154,34 @@ DECLARE
 BEGIN
     v_prev := bus.replay(p_service, p_request_id, p_fp);
     IF v_prev IS NOT NULL THEN
-        RETURN QUERY SELECT 'replay', v_prev, '', '';
+        RETURN QUERY SELECT 'replay', v_prev, '', '', NULL::text;
         RETURN;
     END IF;
     SELECT * INTO v_d FROM exports.documents WHERE id = p_id FOR UPDATE;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'not_found', NULL::bytea, 'document_id',
-            format('no document with id %s', p_id);
+            format('no document with id %s', p_id), 'NOT_FOUND';
         RETURN;
     END IF;
     IF NOT (v_d.status, p_status) IN (('requested', 'issued'), ('requested', 'rejected'),
                                        ('issued', 'revoked')) THEN
         RETURN QUERY SELECT 'precondition', NULL::bytea, 'status',
-            format('document %s is %s and cannot become %s', p_id, v_d.status, p_status);
+            format('document %s is %s and cannot become %s', p_id, v_d.status, p_status),
+            'DOCUMENT_TRANSITION_NOT_ALLOWED';
         RETURN;
     END IF;
     IF p_issued_on IS NOT NULL AND v_d.valid_until IS NOT NULL
        AND p_issued_on > v_d.valid_until THEN
         RETURN QUERY SELECT 'invalid', NULL::bytea, 'issued_on',
             format('%s is after the document''s validity ends (%s)', p_issued_on,
-                   v_d.valid_until);
+                   v_d.valid_until), 'INVALID_ARGUMENT';
         RETURN;
     END IF;
     SELECT * INTO v_s FROM exports.shipments WHERE id = v_d.shipment_id FOR UPDATE;
     IF p_status = 'issued' AND v_d.doc_type = 'phytosanitary' THEN
         v_refusal := exports.phyto_refusal(v_s.exporter_kind, v_s.exporter_id, p_issued_on);
         IF v_refusal IS NOT NULL THEN
-            RETURN QUERY SELECT 'precondition', NULL::bytea, 'status', v_refusal;
+            RETURN QUERY SELECT 'precondition', NULL::bytea, 'status', v_refusal, 'PHYTO_BLOCKED';
             RETURN;
         END IF;
     END IF;
@@ -1167,7 +1196,7 @@ BEGIN
                      p_head || v_s.event_pb || exports.document_refs(v_s.id), v_s.hs6,
                      v_s.origin_territory, v_s.destination, p_request_id);
     PERFORM bus.remember(p_service, p_request_id, p_method, p_fp, p_reply);
-    RETURN QUERY SELECT 'ok', p_reply, '', '';
+    RETURN QUERY SELECT 'ok', p_reply, '', '', NULL::text;
 END
 $$;
 

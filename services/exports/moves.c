@@ -202,8 +202,8 @@ static void on_applied(PGresult *res, const char *error, void *userdata);
 /* --- finishing a group from its row: (outcome, reply, field, message, grp, problems) --- */
 
 /* A refused batch: every refused move as a violation, the first one's outcome as status. */
-static void fail_batch(exports_group_t *g, const char *outcome, const char *field,
-                       const char *message, const char *problems_json)
+static void fail_batch(exports_group_t *g, PGresult *res, int row, const char *outcome,
+                       const char *field, const char *message, const char *problems_json)
 {
     json_t *problems = json_loads(problems_json, 0, NULL);
     size_t n = json_is_array(problems) ? json_array_size(problems) : 0;
@@ -221,7 +221,12 @@ static void fail_batch(exports_group_t *g, const char *outcome, const char *fiel
                             json_string_value(json_array_get(p, 2)) ?: "refused");
     }
     json_decref(problems);
-    ovop_call_fail_reason(g->call, ovop_mutation_status(outcome), ovop_mutation_reason(outcome),
+    int reason = PQfnumber(res, "reason"), metadata = PQfnumber(res, "metadata");
+    const char *why = reason >= 0 && !PQgetisnull(res, row, reason) ? PQgetvalue(res, row, reason)
+                                                                    : ovop_mutation_reason(outcome);
+    if (metadata >= 0 && !PQgetisnull(res, row, metadata))
+        ovop_mutation_metadata(g->call, PQgetvalue(res, row, metadata));
+    ovop_call_fail_reason(g->call, ovop_mutation_status(outcome), why,
                           "%zu of %zu transitions refused, none recorded; first: "
                           "transitions[%lld].%s: %s",
                           n, g->n, first_bad, field, message);
@@ -232,7 +237,7 @@ static void finish_group(exports_t *e, exports_group_t *g, PGresult *res, int ro
     const char *outcome = PQgetvalue(res, row, PQfnumber(res, "outcome"));
     int problems = PQfnumber(res, "problems");
     if (g->batch && problems >= 0 && !PQgetisnull(res, row, problems))
-        fail_batch(g, outcome, PQgetvalue(res, row, PQfnumber(res, "field")),
+        fail_batch(g, res, row, outcome, PQgetvalue(res, row, PQfnumber(res, "field")),
                    PQgetvalue(res, row, PQfnumber(res, "message")), PQgetvalue(res, row, problems));
     else
         /* A batch's numbering is worth a kick; single moves wait for the sequencer's timer

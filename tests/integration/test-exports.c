@@ -138,6 +138,25 @@ static void assert_violation(const Ovop__V1__Reply *rep, const char *field, cons
              rep->status->message);
 }
 
+/* The reply's reason, what clients branch on (never the English of the message). */
+static void assert_reason(const Ovop__V1__Reply *rep, const char *reason)
+{
+    if (strcmp(rep->status->reason, reason) != 0)
+        fail_msg("reason %s, expected %s (%s)", rep->status->reason, reason, rep->status->message);
+    assert_string_equal(rep->status->domain, "ovop.exports");
+}
+
+/* The reply's metadata entry key has value. */
+static void assert_meta(const Ovop__V1__Reply *rep, const char *key, const char *value)
+{
+    for (size_t i = 0; i < rep->status->n_metadata; i++)
+        if (strcmp(rep->status->metadata[i]->key, key) == 0) {
+            assert_string_equal(rep->status->metadata[i]->value, value);
+            return;
+        }
+    fail_msg("no metadata %s (reason %s)", key, rep->status->reason);
+}
+
 /* Everything a change writes, to check that a refusal wrote nothing. */
 typedef struct snapshot {
     long shipments, lots, documents, history, events, notices, idem;
@@ -826,6 +845,9 @@ static void test_lifecycle(void **state)
     assert_violation(rep, "to",
                      "missing documents: contract, invoice, cmr, packing_list, origin_general, "
                      "phytosanitary, customs_declaration");
+    assert_reason(rep, "DOCUMENT_MISSING");
+    assert_meta(rep, "missing_documents", "contract,invoice,cmr,packing_list,origin_general,"
+                                          "phytosanitary,customs_declaration");
     ovop__v1__reply__free_unpacked(rep, NULL);
     assert_unchanged(&before);
 
@@ -839,6 +861,8 @@ static void test_lifecycle(void **state)
     assert_int_equal(move_at(id, S(DOCUMENTS_COMPLETE), "", NULL, 0, &rep),
                      OVOP_FAILED_PRECONDITION);
     assert_violation(rep, "to", "missing documents: phytosanitary");
+    assert_reason(rep, "DOCUMENT_MISSING");
+    assert_meta(rep, "missing_documents", "phytosanitary");
     ovop__v1__reply__free_unpacked(rep, NULL);
 
     /* A requested certificate does not count until it is issued. */
@@ -875,6 +899,8 @@ static void test_lifecycle(void **state)
     /* Release is customs' to record. */
     assert_int_equal(move_at(id, S(RELEASED), "tax", NULL, 0, &rep), OVOP_INVALID_ARGUMENT);
     assert_violation(rep, "agency", "recorded by customs");
+    assert_reason(rep, "AGENCY_NOT_ALLOWED");
+    assert_meta(rep, "agencies", "customs");
     ovop__v1__reply__free_unpacked(rep, NULL);
     assert_int_equal(move(id, S(RELEASED), "customs", NULL), OVOP_OK);
 
@@ -911,6 +937,7 @@ static void test_lifecycle(void **state)
         move_at(id, S(DELIVERED), "", NULL, departed_us - 3600 * INT64_C(1000000), &rep),
         OVOP_INVALID_ARGUMENT);
     assert_violation(rep, "at_us", "before the shipment became departed");
+    assert_reason(rep, "AT_BEFORE_PREVIOUS_MOVE");
     ovop__v1__reply__free_unpacked(rep, NULL);
     assert_unchanged(&before);
     assert_int_equal(move(id, S(DELIVERED), "", NULL), OVOP_OK);
@@ -1034,6 +1061,7 @@ static void test_illegal_transitions(void **state)
             assert_int_equal(call("TransitionShipment", NULL, &t.base, NULL, NULL, &rep),
                              OVOP_FAILED_PRECONDITION);
             assert_violation(rep, "to", "cannot become");
+            assert_reason(rep, "TRANSITION_NOT_ALLOWED");
             ovop__v1__reply__free_unpacked(rep, NULL);
             assert_unchanged(&before);
             refused++;
@@ -1077,6 +1105,7 @@ static void test_illegal_transitions(void **state)
     assert_int_equal(call("TransitionShipment", NULL, &t.base, NULL, NULL, &rep),
                      OVOP_ABORTED);
     assert_violation(rep, "expected_version", "at version 2, not 1");
+    assert_reason(rep, "VERSION_MISMATCH");
     ovop__v1__reply__free_unpacked(rep, NULL);
     t.shipment_id = 987654321;
     t.expected_version = 0;
@@ -1095,6 +1124,7 @@ static void test_illegal_transitions(void **state)
     assert_int_equal(call("TransitionShipment", NULL, &t.base, NULL, NULL, &rep),
                      OVOP_INVALID_ARGUMENT);
     assert_violation(rep, "border_point", "not a crossing point for road");
+    assert_reason(rep, "BORDER_POINT_INVALID");
     ovop__v1__reply__free_unpacked(rep, NULL);
     t.border_point = "KG-NOWHERE";
     assert_int_equal(call("TransitionShipment", NULL, &t.base, NULL, NULL, &rep),
@@ -1177,6 +1207,7 @@ static void test_documents(void **state)
     before = snap();
     assert_int_equal(attach(id, D(INVOICE), "INV-1", day, NULL, &rep), OVOP_ALREADY_EXISTS);
     assert_violation(rep, "number", "already has invoice INV-1");
+    assert_reason(rep, "DOCUMENT_EXISTS");
     ovop__v1__reply__free_unpacked(rep, NULL);
     assert_unchanged(&before);
 
@@ -1186,6 +1217,7 @@ static void test_documents(void **state)
     ovop__v1__reply__free_unpacked(rep, NULL);
     assert_int_equal(set_doc(doc, DS(ISSUED), NULL, NULL, &rep), OVOP_FAILED_PRECONDITION);
     assert_violation(rep, "status", "issued and cannot become issued");
+    assert_reason(rep, "DOCUMENT_TRANSITION_NOT_ALLOWED");
     ovop__v1__reply__free_unpacked(rep, NULL);
     assert_int_equal(set_doc(doc, DS(REQUESTED), NULL, NULL, &rep), OVOP_INVALID_ARGUMENT);
     assert_violation(rep, "status", "ISSUED, REJECTED or REVOKED");
@@ -1206,6 +1238,7 @@ static void test_documents(void **state)
     assert_int_equal(move_at(id, S(DOCUMENTS_COMPLETE), "", NULL, 0, &rep),
                      OVOP_FAILED_PRECONDITION);
     assert_violation(rep, "to", "missing documents: origin_general");
+    assert_reason(rep, "DOCUMENT_MISSING");
     ovop__v1__reply__free_unpacked(rep, NULL);
     Ovop__V1__AttachDocumentRequest a = OVOP__V1__ATTACH_DOCUMENT_REQUEST__INIT;
     a.shipment_id = id;
@@ -1230,6 +1263,7 @@ static void test_documents(void **state)
     assert_int_equal(set_doc(phyto, DS(REVOKED), "wrong consignee", NULL, NULL), OVOP_OK);
     assert_int_equal(move_at(id, S(RELEASED), "customs", NULL, 0, &rep), OVOP_FAILED_PRECONDITION);
     assert_violation(rep, "to", "missing documents: phytosanitary");
+    assert_reason(rep, "DOCUMENT_MISSING");
     ovop__v1__reply__free_unpacked(rep, NULL);
 
     /* Requested, then rejected. */
@@ -1255,6 +1289,7 @@ static void test_documents(void **state)
     before = snap();
     assert_int_equal(attach(gone, D(INVOICE), "LATE-1", day, NULL, &rep), OVOP_FAILED_PRECONDITION);
     assert_violation(rep, "shipment_id", "can no longer be attached");
+    assert_reason(rep, "DOCUMENTS_CLOSED");
     ovop__v1__reply__free_unpacked(rep, NULL);
     assert_unchanged(&before);
 }
@@ -1382,12 +1417,14 @@ static void test_blocked_exporter(void **state)
     before = snap();
     assert_int_equal(move_at(draft, S(DECLARED), "", NULL, 0, &rep), OVOP_FAILED_PRECONDITION);
     assert_violation(rep, "to", until);
-    assert_non_null(strstr(rep->status->message, "phytosanitary"));
+    assert_reason(rep, "PHYTO_BLOCKED");
+    assert_meta(rep, "blocked_until", until);
     ovop__v1__reply__free_unpacked(rep, NULL);
     /* So does a new phytosanitary certificate. */
     assert_int_equal(attach(draft, D(PHYTOSANITARY), "PHYTO-X", day, NULL, &rep),
                      OVOP_FAILED_PRECONDITION);
     assert_violation(rep, "type", until);
+    assert_reason(rep, "PHYTO_BLOCKED");
     ovop__v1__reply__free_unpacked(rep, NULL);
     assert_unchanged(&before);
     /* Other documents are fine, and so is another exporter's honey. */
@@ -1455,6 +1492,7 @@ static void test_batch(void **state)
     assert_int_equal(call("RecordShipmentEvents", NULL, &b.in.base, NULL, NULL, &rep),
                      OVOP_FAILED_PRECONDITION);
     assert_violation(rep, "transitions[9].to", "cannot become delivered");
+    assert_reason(rep, "TRANSITION_NOT_ALLOWED");
     assert_non_null(strstr(rep->status->message, "none recorded"));
     ovop__v1__reply__free_unpacked(rep, NULL);
     assert_unchanged(&before);
