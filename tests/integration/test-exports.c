@@ -846,8 +846,9 @@ static void test_lifecycle(void **state)
                      "missing documents: contract, invoice, cmr, packing_list, origin_general, "
                      "phytosanitary, customs_declaration");
     assert_reason(rep, "DOCUMENT_MISSING");
-    assert_meta(rep, "missing_documents", "contract,invoice,cmr,packing_list,origin_general,"
-                                          "phytosanitary,customs_declaration");
+    assert_meta(rep, "missing_documents",
+                "contract,invoice,cmr,packing_list,origin_general,"
+                "phytosanitary,customs_declaration");
     ovop__v1__reply__free_unpacked(rep, NULL);
     assert_unchanged(&before);
 
@@ -1102,8 +1103,7 @@ static void test_illegal_transitions(void **state)
     ovop__v1__reply__free_unpacked(rep, NULL);
     t.border_point = "";
     t.expected_version = 1;
-    assert_int_equal(call("TransitionShipment", NULL, &t.base, NULL, NULL, &rep),
-                     OVOP_ABORTED);
+    assert_int_equal(call("TransitionShipment", NULL, &t.base, NULL, NULL, &rep), OVOP_ABORTED);
     assert_violation(rep, "expected_version", "at version 2, not 1");
     assert_reason(rep, "VERSION_MISMATCH");
     ovop__v1__reply__free_unpacked(rep, NULL);

@@ -151,6 +151,7 @@ static void expect_refused(const char *method, const ProtobufCMessage *in, int c
             fail_msg("%s: expected code %d, got %d: %s", method, code, r.code,
                      r.rep->status ? r.rep->status->message : "");
         assert_says(&r, field, fragment);
+        svcenv_assert_reason(&E, r.rep, svcenv_default_reason(code, field));
         result_free(&r);
     }
     char *after = state_signature();
@@ -467,8 +468,7 @@ static void test_rubric(void **state)
     expect_refused("SetRubric", &empty.base, OVOP_INVALID_ARGUMENT, "rubric", "required");
     /* A stale version. */
     rubric_request(&q, v + 5);
-    expect_refused("SetRubric", &q.in.base, OVOP_ABORTED, "rubric.version",
-                   "version 1, not 6");
+    expect_refused("SetRubric", &q.in.base, OVOP_ABORTED, "rubric.version", "version 1, not 6");
 
     /* Four criteria; a retry returns the same reply and changes nothing more. */
     rubric_request(&q, v);
@@ -579,8 +579,7 @@ static void test_lifecycle(void **state)
     expect_refused("DecideApplication", &d.base, OVOP_PERMISSION_DENIED, "level", "region level");
     d.level = OVOP__V1__APPROVAL_LEVEL__APPROVAL_LEVEL_REGION;
     d.version = 2;
-    expect_refused("DecideApplication", &d.base, OVOP_ABORTED, "version",
-                   "at version 3, not 2");
+    expect_refused("DecideApplication", &d.base, OVOP_ABORTED, "version", "at version 3, not 2");
 
     /* Approve: the certificate is issued in the same transaction. */
     d.version = 3;
@@ -900,8 +899,7 @@ static void test_score_refusals(void **state)
     score_request(&s, 987654321, 1, 35, 20, 30);
     expect_refused("ScoreApplication", &s.in.base, OVOP_NOT_FOUND, NULL, "no application");
     score_request(&s, a->id, 7, 35, 20, 30);
-    expect_refused("ScoreApplication", &s.in.base, OVOP_ABORTED, "version",
-                   "at version 1, not 7");
+    expect_refused("ScoreApplication", &s.in.base, OVOP_ABORTED, "version", "at version 1, not 7");
 
     /* Below every threshold: 0 stars, no level; approving is refused, rejecting needs a
      * reason. */

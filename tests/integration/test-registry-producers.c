@@ -159,6 +159,7 @@ static void expect_refused(Ovop__V1__RegisterProducerRequest *in, int code, cons
     long events = count("SELECT count(*) FROM bus.events");
     Ovop__V1__Reply *rep = NULL;
     assert_int_equal(call("RegisterProducer", NULL, &in->base, NULL, NULL, &rep), code);
+    svcenv_assert_reason(&E, rep, svcenv_default_reason(code, field));
     bool found = false;
     for (size_t i = 0; i < rep->status->n_violations; i++)
         if (strcmp(rep->status->violations[i]->field, field) == 0) {

@@ -72,6 +72,7 @@ static void expect_refused(const char *method, const ProtobufCMessage *in, int c
     if (got != code)
         fail_msg("%s: expected code %d on %s, got %d: %s", method, code, field, got,
                  rep->status ? rep->status->message : "");
+    svcenv_assert_reason(&E, rep, svcenv_default_reason(code, field));
     bool found = false;
     for (size_t i = 0; i < rep->status->n_violations; i++)
         if (strcmp(rep->status->violations[i]->field, field) == 0) {
@@ -1227,8 +1228,8 @@ static void test_membership(void **state)
     const char *J = "JoinCooperative", *L = "LeaveCooperative";
     expect_membership_refused(J, coop, 2, apricot, "2021-04-01", OVOP_ALREADY_EXISTS, "producer_id",
                               "already a member");
-    expect_membership_refused(J, coop, 1, F.producer[DRIED], "2021-04-01", OVOP_ABORTED,
-                              "version", "version 2");
+    expect_membership_refused(J, coop, 1, F.producer[DRIED], "2021-04-01", OVOP_ABORTED, "version",
+                              "version 2");
     expect_membership_refused(J, coop, 2, F.producer[SUSPENDED], "2021-04-01",
                               OVOP_FAILED_PRECONDITION, "producer_id", "suspended");
     expect_membership_refused(J, coop, 2, 8888888, "2021-04-01", OVOP_NOT_FOUND, "producer_id",
@@ -1253,8 +1254,7 @@ static void test_membership(void **state)
                               "producer_id", "not a member");
     expect_membership_refused(L, coop, 2, apricot, "2999-01-01", OVOP_INVALID_ARGUMENT, "left_on",
                               "future");
-    expect_membership_refused(L, coop, 1, apricot, "2022-01-01", OVOP_ABORTED,
-                              "version", NULL);
+    expect_membership_refused(L, coop, 1, apricot, "2022-01-01", OVOP_ABORTED, "version", NULL);
     assert_int_equal(membership(L, "leave-1", coop, 2, apricot, "2022-01-01", &c, &rep), OVOP_OK);
     assert_int_equal(c->version, 3);
     assert_string_equal(c->members[2]->left_on, "2022-01-01");

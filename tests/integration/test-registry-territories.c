@@ -106,6 +106,7 @@ static void expect_refused(const char *method, const ProtobufCMessage *in, int c
     if (got != code)
         fail_msg("%s: status %d, expected %d (%s)", method, got, code,
                  rep->status ? rep->status->message : "");
+    svcenv_assert_reason(&E, rep, svcenv_default_reason(code, field));
     if (field) {
         bool found = false;
         for (size_t i = 0; i < rep->status->n_violations; i++)

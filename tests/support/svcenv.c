@@ -70,8 +70,7 @@ void svcenv_start(svcenv_t *e, const svcenv_config_t *cfg)
         fail_msg("migrate: %s", err);
     for (size_t i = 0; cfg->seed_sql && cfg->seed_sql[i]; i++)
         if (strcmp(pgtest_sqlstate(e->conn, cfg->seed_sql[i]), "00000") != 0)
-            fail_msg("seed statement failed: %s: %s", cfg->seed_sql[i],
-                     PQerrorMessage(e->conn));
+            fail_msg("seed statement failed: %s: %s", cfg->seed_sql[i], PQerrorMessage(e->conn));
 
     assert_int_equal(harness_free_port(&e->port), 0);
     assert_int_equal(harness_free_port(&e->broker_http), 0);
@@ -130,6 +129,25 @@ int svcenv_call(const svcenv_t *e, const char *method, const char *rid, const Pr
     else if (out)
         protobuf_c_message_free_unpacked(out, NULL);
     return code;
+}
+
+const char *svcenv_default_reason(int code, const char *field)
+{
+    if (field && strcmp(field, "request_id") == 0)
+        return "REQUEST_ID_REUSED";
+    if (field && strcmp(field, "page_token") == 0)
+        return "PAGE_TOKEN_INVALID";
+    if (code == OVOP_ABORTED)
+        return "VERSION_MISMATCH";
+    return ovop_code_to_string(code);
+}
+
+void svcenv_assert_reason(const svcenv_t *e, const Ovop__V1__Reply *rep, const char *reason)
+{
+    assert_non_null(rep->status);
+    if (strcmp(rep->status->reason, reason) != 0)
+        fail_msg("reason %s, expected %s (%s)", rep->status->reason, reason, rep->status->message);
+    assert_string_equal(rep->status->domain, e->cfg.service);
 }
 
 long svcenv_count(const svcenv_t *e, const char *sql)

@@ -74,6 +74,13 @@ int svcenv_call(const svcenv_t *e, const char *method, const char *rid, const Pr
                 const ProtobufCMessageDescriptor *out_desc, ProtobufCMessage **ret_out,
                 Ovop__V1__Reply **ret_rep);
 
+/* The reason a refusal with `code` and a violation on `field` (may be NULL) carries when the
+ * method has none more precise: REQUEST_ID_REUSED on request_id, PAGE_TOKEN_INVALID on
+ * page_token, VERSION_MISMATCH for ABORTED, else the code's name. */
+const char *svcenv_default_reason(int code, const char *field);
+/* Fails unless rep's status carries `reason` and the service as its domain. */
+void svcenv_assert_reason(const svcenv_t *e, const Ovop__V1__Reply *rep, const char *reason);
+
 /* The first column of the first row of sql, as a number (0 for none). */
 long svcenv_count(const svcenv_t *e, const char *sql);
 
