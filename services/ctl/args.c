@@ -1,9 +1,12 @@
-/* ovopctl: argument helpers for verbs that take repeated flags or flags after their IDs. */
+/* ovopctl: argument values: repeated flags, flags after the IDs, the update verbs' frame and
+ * mask, ids and amounts of money. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
+#include "money.h"
 #include "ovop/v1/common.pb-c.h"
 
 int ctl_take_repeated(int *argc, char **argv, const char *name, char ***values, size_t *n)
@@ -50,22 +53,23 @@ static const ovop_opt_t *find(const ovop_opt_t *opts, size_t n, const char *name
 int ctl_parse_update(const char *prog, const char *summary, const ovop_opt_t *opts, size_t n,
                      int argc, char **argv, int64_t *ret_id, int32_t *ret_version)
 {
+    const ctl_verb_t verb = {.prog = prog,
+                             .usage = "ID --version V [options]",
+                             .summary = summary,
+                             .n_args = 1,
+                             .flags_anywhere = true};
     int64_t version = 0;
     ovop_opt_t *all = xcalloc(n + 1, sizeof(*all));
     memcpy(all, opts, n * sizeof(*opts));
     all[n] = (ovop_opt_t){
         "version", OVOP_OPT_INT, "0", 0, INT32_MAX, "the version you read (required)", &version};
     int argi;
-    ctl_flags_first(&argc, argv, all, n + 1);
-    int r =
-        ctl_parse_flags(prog, "ID --version V [options]", summary, all, n + 1, argc, argv, &argi);
+    int r = ctl_verb_parse(&verb, all, n + 1, &argc, argv, &argi);
     free(all);
     if (r != 0)
         return r;
-    if (argi != argc - 1 || version <= 0) {
-        fprintf(stderr, "ovopctl: usage: %s ID --version V [options]\n", prog);
-        return CTL_EXIT_USAGE;
-    }
+    if (version <= 0)
+        return ctl_misuse(&verb);
     *ret_version = (int32_t)version;
     return ctl_parse_id("the id", argv[argi], ret_id);
 }
@@ -116,4 +120,34 @@ void ctl_flags_first(int *argc, char **argv, const ovop_opt_t *opts, size_t n)
     *argc = k;
     free(flags);
     free(positional);
+}
+
+int ctl_parse_id(const char *what, const char *s, int64_t *ret)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || !end || *end || end == s || v <= 0) {
+        fprintf(stderr, "ovopctl: %s must be a positive number, got \"%s\"\n", what, s);
+        return CTL_EXIT_USAGE;
+    }
+    *ret = v;
+    return 0;
+}
+
+int ctl_parse_money(const char *flag, const char *s, int64_t *ret)
+{
+    int r = ovop_money_parse(s, ret);
+    if (r == -ERANGE) {
+        fprintf(stderr, "ovopctl: %s is too large, got \"%s\"\n", flag, s);
+        return CTL_EXIT_USAGE;
+    }
+    if (r < 0) {
+        fprintf(stderr,
+                "ovopctl: %s must be an amount with at most two decimals, like 8200 or 12.50; "
+                "got \"%s\"\n",
+                flag, s);
+        return CTL_EXIT_USAGE;
+    }
+    return 0;
 }

@@ -14,19 +14,14 @@ static const char *const app_status_names[] = {"-", "submitted", "scored", "appr
 static const char *const level_names[] = {"-", "district", "region", "national"};
 static const char *const cert_status_names[] = {"-", "active", "suspended", "revoked", "expired"};
 
-static const char *enum_name(const char *const *names, size_t n, int v)
-{
-    return v >= 0 && (size_t)v < n ? names[v] : "?";
-}
+#define NAME_OF(names, v) ctl_name_of(names, OVOP_ARRAY_SIZE(names), (int)(v))
 
-/* The index of s in names[1..n), or 0. */
-static int enum_value(const char *const *names, size_t n, const char *s)
-{
-    for (size_t i = 1; i < n; i++)
-        if (strcmp(names[i], s) == 0)
-            return (int)i;
-    return 0;
-}
+/* The frame of a verb taking one argument, before or after its flags. */
+#define ONE_ARG_VERB(prog_, usage_, summary_)                                                      \
+    {                                                                                              \
+        .prog = (prog_), .usage = (usage_), .summary = (summary_), .n_args = 1,                    \
+        .flags_anywhere = true                                                                     \
+    }
 
 /* The NAME=NUMBER values of a flag given once per item (--score quality=30 ...). */
 typedef struct pairs {
@@ -79,50 +74,22 @@ out:
     return r;
 }
 
-/* Parses the verb's flags and its one positional argument, which may come before or after
- * them. Returns 0 with *ret_arg, or an exit code (-1: --help was printed). */
-static int parse_with_arg(const char *prog, const char *usage, const char *summary,
-                          const ovop_opt_t *opts, size_t n, int argc, char **argv,
-                          const char **ret_arg)
-{
-    int argi;
-    ctl_flags_first(&argc, argv, opts, n);
-    int r = ctl_parse_flags(prog, usage, summary, opts, n, argc, argv, &argi);
-    if (r != 0)
-        return r;
-    if (argi != argc - 1) {
-        fprintf(stderr, "ovopctl: usage: %s %s\n", prog, usage);
-        return CTL_EXIT_USAGE;
-    }
-    *ret_arg = argv[argi];
-    return 0;
-}
-
 /* Calls method and prints its output with print (or as JSON). Returns the exit code. */
 static int call_and_print(ctl_t *c, const char *method, const ProtobufCMessage *in,
-                          const ProtobufCMessageDescriptor *out_desc,
-                          void (*print)(const ProtobufCMessage *))
+                          const ProtobufCMessageDescriptor *out_desc, ctl_print_fn print)
 {
-    ProtobufCMessage *out = NULL;
-    int r = ctl_call(c, SERVICE, method, in, out_desc, &out);
-    if (r == CTL_EXIT_OK) {
-        if (c->json)
-            ctl_print_json(out);
-        else
-            print(out);
-        protobuf_c_message_free_unpacked(out, NULL);
-    }
-    return r;
+    return ctl_call_show(c, SERVICE, method, in, out_desc, print);
 }
 
 /* --- rubric --- */
 
 static void print_rubric(const ProtobufCMessage *m)
 {
+    static const ctl_column_t criteria[] = {{"CRITERION", 24}, {"MAX POINTS", 0}};
+    static const ctl_column_t thresholds[] = {{"STARS", 24}, {"MIN POINTS", 0}};
     const Ovop__V1__Rubric *rb = (const Ovop__V1__Rubric *)m;
     uint32_t sum = 0;
-    ctl_print_cell("CRITERION", 24);
-    printf("MAX POINTS\n");
+    ctl_print_header(criteria, OVOP_ARRAY_SIZE(criteria));
     for (size_t i = 0; i < rb->n_criteria; i++) {
         ctl_print_cell(rb->criteria[i]->name, 24);
         printf("%u\n", rb->criteria[i]->max_points);
@@ -130,12 +97,9 @@ static void print_rubric(const ProtobufCMessage *m)
     }
     ctl_print_cell("(total)", 24);
     printf("%u\n\n", sum);
-    ctl_print_cell("STARS", 24);
-    printf("MIN POINTS\n");
+    ctl_print_header(thresholds, OVOP_ARRAY_SIZE(thresholds));
     for (size_t i = 0; i < rb->n_thresholds; i++) {
-        char stars[16];
-        snprintf(stars, sizeof(stars), "%u", rb->thresholds[i]->stars);
-        ctl_print_cell(stars, 24);
+        ctl_print_int_cell(rb->thresholds[i]->stars, 24);
         printf("%u\n", rb->thresholds[i]->min_points);
     }
     printf("\nversion %d\n", rb->version);
@@ -151,9 +115,43 @@ static int rubric_get(ctl_t *c, int argc, char **argv)
     return call_and_print(c, "GetRubric", &in.base, &ovop__v1__rubric__descriptor, print_rubric);
 }
 
+/* The star thresholds "P1,P2,..." (each a number of points, for 1, 2, ... stars) into
+ * *ret_items and *ret_ptrs (malloc'd; *ret_n of them). Returns 0, or CTL_EXIT_USAGE after
+ * saying what is wrong (*ret_items and *ret_ptrs are then still the caller's to free). */
+static int parse_stars(const char *stars, Ovop__V1__StarThreshold **ret_items,
+                       Ovop__V1__StarThreshold ***ret_ptrs, size_t *ret_n)
+{
+    size_t max = 1, n = 0;
+    for (const char *p = stars; *p; p++)
+        max += *p == ',';
+    Ovop__V1__StarThreshold *items = *ret_items = xcalloc(max, sizeof(*items));
+    Ovop__V1__StarThreshold **ptrs = *ret_ptrs = xcalloc(max, sizeof(*ptrs));
+    for (const char *p = stars; n < max; n++) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long v = *p >= '0' && *p <= '9' ? strtoul(p, &end, 10) : 0;
+        if (!end || errno || v > UINT32_MAX || (*end && *end != ',')) {
+            fprintf(stderr, "ovopctl: --stars must be numbers separated by commas, got \"%s\"\n",
+                    stars);
+            return CTL_EXIT_USAGE;
+        }
+        ovop__v1__star_threshold__init(&items[n]);
+        items[n].stars = (uint32_t)n + 1;
+        items[n].min_points = (uint32_t)v;
+        ptrs[n] = &items[n];
+        p = *end ? end + 1 : end;
+    }
+    *ret_n = n;
+    return 0;
+}
+
 static int rubric_set(ctl_t *c, int argc, char **argv)
 {
-    static const char usage[] = "--version V --criterion NAME=MAX... --stars P1,P2,P3,P4,P5";
+    static const ctl_verb_t verb = {
+        .prog = "ovopctl rubric set",
+        .usage = "--version V --criterion NAME=MAX... --stars P1,P2,P3,P4,P5",
+        .summary = "Replaces the certification rubric (each --criterion NAME=MAX once per "
+                   "criterion, in order)."};
     int64_t version = 0;
     char *stars = NULL;
     int argi;
@@ -166,22 +164,16 @@ static int rubric_set(ctl_t *c, int argc, char **argv)
     pairs_t crit = {0};
     Ovop__V1__RubricCriterion *criteria = NULL, **criterion_ptrs = NULL;
     Ovop__V1__StarThreshold *thresholds = NULL, **threshold_ptrs = NULL;
-    size_t n_thresholds = 0;
+    Ovop__V1__Rubric rb = OVOP__V1__RUBRIC__INIT;
 
     int r = take_pairs(&argc, argv, "criterion", &crit);
     if (r != 0)
         return r;
-    r = ctl_parse_flags("ovopctl rubric set", usage,
-                        "Replaces the certification rubric (each --criterion NAME=MAX once per "
-                        "criterion, in order).",
-                        opts, n_opts, argc, argv, &argi);
+    r = ctl_verb_parse(&verb, opts, n_opts, &argc, argv, &argi);
+    if (r == 0 && (crit.n == 0 || !stars))
+        r = ctl_misuse(&verb);
     if (r != 0)
         goto out;
-    r = CTL_EXIT_USAGE;
-    if (argi != argc || crit.n == 0 || !stars) {
-        fprintf(stderr, "ovopctl: usage: ovopctl rubric set %s\n", usage);
-        goto out;
-    }
     criteria = xcalloc(crit.n, sizeof(*criteria));
     criterion_ptrs = xcalloc(crit.n, sizeof(*criterion_ptrs));
     for (size_t i = 0; i < crit.n; i++) {
@@ -190,30 +182,10 @@ static int rubric_set(ctl_t *c, int argc, char **argv)
         criteria[i].max_points = crit.values[i];
         criterion_ptrs[i] = &criteria[i];
     }
-    size_t max_thresholds = 1;
-    for (const char *p = stars; *p; p++)
-        max_thresholds += *p == ',';
-    thresholds = xcalloc(max_thresholds, sizeof(*thresholds));
-    threshold_ptrs = xcalloc(max_thresholds, sizeof(*threshold_ptrs));
-    for (char *p = stars; n_thresholds < max_thresholds; n_thresholds++) {
-        char *end = NULL;
-        errno = 0;
-        unsigned long v = *p >= '0' && *p <= '9' ? strtoul(p, &end, 10) : 0;
-        if (!end || errno || v > UINT32_MAX || (*end && *end != ',')) {
-            fprintf(stderr, "ovopctl: --stars must be numbers separated by commas, got \"%s\"\n",
-                    stars);
-            goto out;
-        }
-        ovop__v1__star_threshold__init(&thresholds[n_thresholds]);
-        thresholds[n_thresholds].stars = (uint32_t)n_thresholds + 1;
-        thresholds[n_thresholds].min_points = (uint32_t)v;
-        threshold_ptrs[n_thresholds] = &thresholds[n_thresholds];
-        p = *end ? end + 1 : end;
-    }
-    Ovop__V1__Rubric rb = OVOP__V1__RUBRIC__INIT;
+    if ((r = parse_stars(stars, &thresholds, &threshold_ptrs, &rb.n_thresholds)) != 0)
+        goto out;
     rb.n_criteria = crit.n;
     rb.criteria = criterion_ptrs;
-    rb.n_thresholds = n_thresholds;
     rb.thresholds = threshold_ptrs;
     rb.version = (int32_t)version;
     Ovop__V1__SetRubricRequest in = OVOP__V1__SET_RUBRIC_REQUEST__INIT;
@@ -231,13 +203,13 @@ out:
 
 int ctl_rubric(ctl_t *c, int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "get") == 0)
-        return rubric_get(c, argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "set") == 0)
-        return rubric_set(c, argc - 1, argv + 1);
-    fprintf(stderr, "ovopctl: usage: ovopctl rubric get | rubric set --version V --criterion "
-                    "NAME=MAX... --stars P1,P2,P3,P4,P5\n");
-    return CTL_EXIT_USAGE;
+    static const ctl_cmd_t cmds[] = {
+        {.name = "get", .run = rubric_get},
+        {.name = "set", .run = rubric_set},
+    };
+    return ctl_run(c, cmds, OVOP_ARRAY_SIZE(cmds), argc - 1, argv + 1,
+                   "ovopctl rubric get | rubric set --version V --criterion NAME=MAX... --stars "
+                   "P1,P2,P3,P4,P5");
 }
 
 /* --- application --- */
@@ -248,8 +220,7 @@ static void print_application(const ProtobufCMessage *m)
     printf("application    %lld\n", (long long)a->id);
     printf("producer       %lld\n", (long long)a->producer_id);
     printf("product        %lld\n", (long long)a->product_id);
-    printf("status         %s\n",
-           enum_name(app_status_names, OVOP_ARRAY_SIZE(app_status_names), (int)a->status));
+    printf("status         %s\n", NAME_OF(app_status_names, a->status));
     if (a->n_scores > 0) {
         printf("scores        ");
         for (size_t i = 0; i < a->n_scores; i++)
@@ -257,8 +228,7 @@ static void print_application(const ProtobufCMessage *m)
         printf("\n");
         printf("total          %u points\n", a->total);
         printf("stars          %u\n", a->stars);
-        printf("approved by    %s level\n",
-               enum_name(level_names, OVOP_ARRAY_SIZE(level_names), (int)a->approval_level));
+        printf("approved by    %s level\n", NAME_OF(level_names, a->approval_level));
     }
     if (a->committee[0])
         printf("committee      %s\n", a->committee);
@@ -273,21 +243,20 @@ static void print_application(const ProtobufCMessage *m)
 
 static int application_submit(ctl_t *c, int argc, char **argv)
 {
+    static const ctl_verb_t verb = {.prog = "ovopctl application submit",
+                                    .usage = "--producer ID --product ID",
+                                    .summary = "Submits a product for certification."};
     int64_t producer = 0, product = 0;
     int argi;
     const ovop_opt_t opts[] = {
         {"producer", OVOP_OPT_INT, "0", 0, INT64_MAX, "the applying producer's id", &producer},
         {"product", OVOP_OPT_INT, "0", 0, INT64_MAX, "the product to certify", &product},
     };
-    int r = ctl_parse_flags("ovopctl application submit", "--producer ID --product ID",
-                            "Submits a product for certification.", opts, OVOP_ARRAY_SIZE(opts),
-                            argc, argv, &argi);
+    int r = ctl_verb_parse(&verb, opts, OVOP_ARRAY_SIZE(opts), &argc, argv, &argi);
+    if (r == 0 && (producer == 0 || product == 0))
+        r = ctl_misuse(&verb);
     if (r != 0)
         return r < 0 ? CTL_EXIT_OK : r;
-    if (argi != argc || producer == 0 || product == 0) {
-        fprintf(stderr, "ovopctl: usage: ovopctl application submit --producer ID --product ID\n");
-        return CTL_EXIT_USAGE;
-    }
     Ovop__V1__SubmitApplicationRequest in = OVOP__V1__SUBMIT_APPLICATION_REQUEST__INIT;
     in.producer_id = producer;
     in.product_id = product;
@@ -297,10 +266,12 @@ static int application_submit(ctl_t *c, int argc, char **argv)
 
 static int application_score(ctl_t *c, int argc, char **argv)
 {
-    static const char usage[] = "ID --version V --score CRITERION=POINTS... [--committee NAME]";
+    static const ctl_verb_t verb =
+        ONE_ARG_VERB("ovopctl application score",
+                     "ID --version V --score CRITERION=POINTS... [--committee NAME]",
+                     "Records the committee's scores (--score once per rubric criterion).");
     int64_t version = 0, id = 0;
     char *committee = NULL;
-    const char *id_s = NULL;
     const ovop_opt_t opts[] = {
         {"version", OVOP_OPT_INT, "0", 0, INT32_MAX, "the application's version you read",
          &version},
@@ -309,20 +280,16 @@ static int application_score(ctl_t *c, int argc, char **argv)
     size_t n_opts = OVOP_ARRAY_SIZE(opts);
     pairs_t sc = {0};
     Ovop__V1__CriterionScore *scores = NULL, **score_ptrs = NULL;
+    int argi;
 
     int r = take_pairs(&argc, argv, "score", &sc);
     if (r != 0)
         return r;
-    r = parse_with_arg("ovopctl application score", usage,
-                       "Records the committee's scores (--score once per rubric criterion).", opts,
-                       n_opts, argc, argv, &id_s);
-    if (r != 0 || (r = ctl_parse_id("application id", id_s, &id)) != 0)
+    r = ctl_verb_parse(&verb, opts, n_opts, &argc, argv, &argi);
+    if (r == 0 && (r = ctl_parse_id("application id", argv[argi], &id)) == 0 && sc.n == 0)
+        r = ctl_misuse(&verb);
+    if (r != 0)
         goto out;
-    if (sc.n == 0) {
-        fprintf(stderr, "ovopctl: usage: ovopctl application score %s\n", usage);
-        r = CTL_EXIT_USAGE;
-        goto out;
-    }
     scores = xcalloc(sc.n, sizeof(*scores));
     score_ptrs = xcalloc(sc.n, sizeof(*score_ptrs));
     for (size_t i = 0; i < sc.n; i++) {
@@ -349,12 +316,14 @@ out:
 
 static int application_decide(ctl_t *c, int argc, char **argv)
 {
-    static const char usage[] = "ID --version V --approve|--reject --level "
-                                "district|region|national [--reason R] [--decided-by NAME]";
+    static const ctl_verb_t verb =
+        ONE_ARG_VERB("ovopctl application decide",
+                     "ID --version V --approve|--reject --level district|region|national "
+                     "[--reason R] [--decided-by NAME]",
+                     "Approves (issuing the certificate) or rejects an application.");
     int64_t version = 0;
     bool approve = false, reject = false;
     char *level = NULL, *reason = NULL, *decided_by = NULL;
-    const char *id_s = NULL;
     const ovop_opt_t opts[] = {
         {"version", OVOP_OPT_INT, "0", 0, INT32_MAX, "the application's version you read",
          &version},
@@ -367,65 +336,56 @@ static int application_decide(ctl_t *c, int argc, char **argv)
     };
     size_t n_opts = OVOP_ARRAY_SIZE(opts);
     int64_t id = 0;
-    int r = parse_with_arg("ovopctl application decide", usage,
-                           "Approves (issuing the certificate) or rejects an application.", opts,
-                           n_opts, argc, argv, &id_s);
-    if (r != 0 || (r = ctl_parse_id("application id", id_s, &id)) != 0)
-        goto out;
-    r = CTL_EXIT_USAGE;
-    if (approve == reject) {
-        fprintf(stderr, "ovopctl: usage: ovopctl application decide %s\n", usage);
-        goto out;
-    }
-    int lv = level ? enum_value(level_names, OVOP_ARRAY_SIZE(level_names), level) : 0;
-    if (level && !lv) {
+    int argi;
+    int r = ctl_verb_parse(&verb, opts, n_opts, &argc, argv, &argi);
+    if (r == 0 && (r = ctl_parse_id("application id", argv[argi], &id)) == 0 && approve == reject)
+        r = ctl_misuse(&verb);
+    int lv = r == 0 && level ? ctl_name_index(level_names, OVOP_ARRAY_SIZE(level_names), level) : 0;
+    if (r == 0 && lv < 0) {
         fprintf(stderr, "ovopctl: --level must be district, region or national, got \"%s\"\n",
                 level);
-        goto out;
+        r = CTL_EXIT_USAGE;
     }
-    Ovop__V1__DecideApplicationRequest in = OVOP__V1__DECIDE_APPLICATION_REQUEST__INIT;
-    in.application_id = id;
-    in.version = (int32_t)version;
-    in.approve = approve;
-    in.level = lv;
-    in.reason = reason ? reason : "";
-    in.decided_by = decided_by ? decided_by : "";
-    r = call_and_print(c, "DecideApplication", &in.base, &ovop__v1__application__descriptor,
-                       print_application);
-out:
+    if (r == 0) {
+        Ovop__V1__DecideApplicationRequest in = OVOP__V1__DECIDE_APPLICATION_REQUEST__INIT;
+        in.application_id = id;
+        in.version = (int32_t)version;
+        in.approve = approve;
+        in.level = lv;
+        in.reason = reason ? reason : "";
+        in.decided_by = decided_by ? decided_by : "";
+        r = call_and_print(c, "DecideApplication", &in.base, &ovop__v1__application__descriptor,
+                           print_application);
+    }
     ovop_config_free(opts, n_opts);
     return r < 0 ? CTL_EXIT_OK : r;
 }
 
 static int application_get(ctl_t *c, int argc, char **argv)
 {
-    int64_t id = 0;
+    Ovop__V1__GetApplicationRequest in = OVOP__V1__GET_APPLICATION_REQUEST__INIT;
     if (argc != 2) {
         fprintf(stderr, "ovopctl: usage: ovopctl application get ID\n");
         return CTL_EXIT_USAGE;
     }
-    int r = ctl_parse_id("application id", argv[1], &id);
+    int r = ctl_parse_id("application id", argv[1], &in.id);
     if (r != 0)
         return r;
-    Ovop__V1__GetApplicationRequest in = OVOP__V1__GET_APPLICATION_REQUEST__INIT;
-    in.id = id;
     return call_and_print(c, "GetApplication", &in.base, &ovop__v1__application__descriptor,
                           print_application);
 }
 
 int ctl_application(ctl_t *c, int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "submit") == 0)
-        return application_submit(c, argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "score") == 0)
-        return application_score(c, argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "decide") == 0)
-        return application_decide(c, argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "get") == 0)
-        return application_get(c, argc - 1, argv + 1);
-    fprintf(stderr, "ovopctl: usage: ovopctl application submit|score|decide|get ... "
-                    "(ovopctl application VERB --help)\n");
-    return CTL_EXIT_USAGE;
+    static const ctl_cmd_t cmds[] = {
+        {.name = "submit", .run = application_submit},
+        {.name = "score", .run = application_score},
+        {.name = "decide", .run = application_decide},
+        {.name = "get", .run = application_get},
+    };
+    return ctl_run(c, cmds, OVOP_ARRAY_SIZE(cmds), argc - 1, argv + 1,
+                   "ovopctl application submit|score|decide|get ... (ovopctl application VERB "
+                   "--help)");
 }
 
 /* --- cert --- */
@@ -434,8 +394,7 @@ static void print_certificate(const ProtobufCMessage *m)
 {
     const Ovop__V1__Certificate *ct = (const Ovop__V1__Certificate *)m;
     printf("certificate    %s\n", ct->number);
-    printf("status         %s\n",
-           enum_name(cert_status_names, OVOP_ARRAY_SIZE(cert_status_names), (int)ct->status));
+    printf("status         %s\n", NAME_OF(cert_status_names, ct->status));
     printf("stars          %u\n", ct->stars);
     printf("producer       %lld\n", (long long)ct->producer_id);
     printf("product        %lld\n", (long long)ct->product_id);
@@ -461,29 +420,29 @@ static int cert_get(ctl_t *c, int argc, char **argv)
                           print_certificate);
 }
 
-/* renew, suspend, reinstate, revoke: method is the rpc. */
-static int cert_change(ctl_t *c, const char *verb, const char *method, int argc, char **argv)
+/* renew, suspend, reinstate, revoke: cmd->method is the rpc. */
+static int cert_change(ctl_t *c, const ctl_cmd_t *cmd, int argc, char **argv)
 {
+    char prog[64];
+    snprintf(prog, sizeof(prog), "ovopctl cert %s", cmd->name);
+    const ctl_verb_t verb = ONE_ARG_VERB(prog, "NUMBER --version V [--reason R]",
+                                         "Changes a certificate (renewal issues a successor).");
     int64_t version = 0;
     char *reason = NULL;
-    const char *number = NULL;
-    char prog[64];
-    snprintf(prog, sizeof(prog), "ovopctl cert %s", verb);
     const ovop_opt_t opts[] = {
         {"version", OVOP_OPT_INT, "0", 0, INT32_MAX, "the certificate's version you read",
          &version},
         {"reason", OVOP_OPT_STRING, NULL, 0, 0, "why; required to suspend or revoke", &reason},
     };
     size_t n_opts = OVOP_ARRAY_SIZE(opts);
-    int r = parse_with_arg(prog, "NUMBER --version V [--reason R]",
-                           "Changes a certificate (renewal issues a successor).", opts, n_opts,
-                           argc, argv, &number);
+    int argi;
+    int r = ctl_verb_parse(&verb, opts, n_opts, &argc, argv, &argi);
     if (r == 0) {
         Ovop__V1__ChangeCertificateRequest in = OVOP__V1__CHANGE_CERTIFICATE_REQUEST__INIT;
-        in.number = (char *)number;
+        in.number = argv[argi];
         in.version = (int32_t)version;
         in.reason = reason ? reason : "";
-        r = call_and_print(c, method, &in.base, &ovop__v1__certificate__descriptor,
+        r = call_and_print(c, cmd->method, &in.base, &ovop__v1__certificate__descriptor,
                            print_certificate);
     }
     ovop_config_free(opts, n_opts);
@@ -493,102 +452,78 @@ static int cert_change(ctl_t *c, const char *verb, const char *method, int argc,
 static void print_cert_row(const ProtobufCMessage *m)
 {
     const Ovop__V1__Certificate *ct = (const Ovop__V1__Certificate *)m;
-    char producer[24], stars[8];
-    snprintf(producer, sizeof(producer), "%lld", (long long)ct->producer_id);
-    snprintf(stars, sizeof(stars), "%u", ct->stars);
     ctl_print_cell(ct->number, 16);
-    ctl_print_cell(
-        enum_name(cert_status_names, OVOP_ARRAY_SIZE(cert_status_names), (int)ct->status), 9);
-    ctl_print_cell(stars, 5);
-    ctl_print_cell(producer, 10);
+    ctl_print_cell(NAME_OF(cert_status_names, ct->status), 9);
+    ctl_print_int_cell(ct->stars, 5);
+    ctl_print_int_cell(ct->producer_id, 10);
     ctl_print_cell(ct->issued_on, 10);
     ctl_print_cell(ct->expires_on, 10);
     printf("%s\n", ct->renewed_from);
 }
 
-static void print_cert_header(void)
+static const ctl_column_t cert_columns[] = {
+    {"NUMBER", 16}, {"STATUS", 9},   {"STARS", 5},        {"PRODUCER", 10},
+    {"ISSUED", 10}, {"EXPIRES", 10}, {"RENEWED FROM", 0},
+};
+
+static int parse_cert_status(const char *s, int64_t *ret)
 {
-    ctl_print_cell("NUMBER", 16);
-    ctl_print_cell("STATUS", 9);
-    ctl_print_cell("STARS", 5);
-    ctl_print_cell("PRODUCER", 10);
-    ctl_print_cell("ISSUED", 10);
-    ctl_print_cell("EXPIRES", 10);
-    printf("RENEWED FROM\n");
+    int st = ctl_name_index(cert_status_names, OVOP_ARRAY_SIZE(cert_status_names), s);
+    if (st < 0) {
+        fprintf(stderr,
+                "ovopctl: --status must be active, suspended, revoked or expired, got \"%s\"\n", s);
+        return CTL_EXIT_USAGE;
+    }
+    *ret = st;
+    return 0;
 }
 
-static int cert_list(ctl_t *c, int argc, char **argv)
-{
-    int64_t producer = 0, page_size = 0;
-    char *territory = NULL, *status = NULL, *token = NULL;
-    bool all = false;
-    int argi;
-    const ovop_opt_t opts[] = {
-        {"producer", OVOP_OPT_INT, "0", 0, INT64_MAX, "only this producer's", &producer},
-        {"territory", OVOP_OPT_STRING, NULL, 0, 0,
-         "only producers in this SOATE territory (a region covers its villages)", &territory},
-        {"status", OVOP_OPT_STRING, NULL, 0, 0, "active, suspended, revoked or expired", &status},
-        {"page-size", OVOP_OPT_INT, "0", 0, 1000, "rows per page (0: the server's default)",
-         &page_size},
-        {"page-token", OVOP_OPT_STRING, NULL, 0, 0, "continue from a previous page", &token},
-        {"all", OVOP_OPT_BOOL, "false", 0, 0, "follow page tokens to the end", &all},
-    };
-    size_t n_opts = OVOP_ARRAY_SIZE(opts);
-    int r = ctl_parse_flags("ovopctl cert list", "[options]", "Lists certificates.", opts, n_opts,
-                            argc, argv, &argi);
-    if (r != 0)
-        goto out;
-    r = CTL_EXIT_USAGE;
-    if (argi != argc) {
-        fprintf(stderr, "ovopctl: unexpected argument \"%s\"\n", argv[argi]);
-        goto out;
-    }
-    int st = status ? enum_value(cert_status_names, OVOP_ARRAY_SIZE(cert_status_names), status) : 0;
-    if (status && !st) {
-        fprintf(stderr,
-                "ovopctl: --status must be active, suspended, revoked or expired, got \"%s\"\n",
-                status);
-        goto out;
-    }
-    Ovop__V1__ListCertificatesRequest in = OVOP__V1__LIST_CERTIFICATES_REQUEST__INIT;
-    in.producer_id = producer;
-    in.territory_prefix = territory ? territory : "";
-    in.status = st;
-    in.page_size = (uint32_t)page_size;
-    r = ctl_list_pages(c,
-                       &(ctl_list_t){.service = SERVICE,
-                                     .method = "ListCertificates",
-                                     .request = &in.base,
-                                     .response = &ovop__v1__list_certificates_response__descriptor,
-                                     .rows = "certificates",
-                                     .page_token = token,
-                                     .all = all,
-                                     .print_header = print_cert_header,
-                                     .print_row = print_cert_row,
-                                     .one = "certificate",
-                                     .many = "certificates"});
-out:
-    ovop_config_free(opts, n_opts);
-    return r < 0 ? CTL_EXIT_OK : r;
-}
+static const ctl_filter_t cert_filters[] = {
+    {.name = "producer",
+     .type = OVOP_OPT_INT,
+     .max = INT64_MAX,
+     .help = "only this producer's",
+     .field = "producer_id"},
+    CTL_FILTER("territory", "only producers in this SOATE territory (a region covers its villages)",
+               "territory_prefix"),
+    {.name = "status",
+     .type = OVOP_OPT_STRING,
+     .help = "active, suspended, revoked or expired",
+     .field = "status",
+     .parse = parse_cert_status},
+};
+
+static const ctl_list_verb_t cert_list = {
+    .verb = {.prog = "ovopctl cert list",
+             .usage = "[options]",
+             .summary = "Lists certificates.",
+             .unexpected = true},
+    .filters = cert_filters,
+    .n_filters = OVOP_ARRAY_SIZE(cert_filters),
+    .page_size_help = CTL_PAGE_SIZE_DEFAULT_HELP,
+    .request = &ovop__v1__list_certificates_request__descriptor,
+    .list = {.service = SERVICE,
+             .method = "ListCertificates",
+             .response = &ovop__v1__list_certificates_response__descriptor,
+             .rows = "certificates",
+             .columns = cert_columns,
+             .n_columns = OVOP_ARRAY_SIZE(cert_columns),
+             .print_row = print_cert_row,
+             .one = "certificate",
+             .many = "certificates"},
+};
 
 int ctl_cert(ctl_t *c, int argc, char **argv)
 {
-    static const struct {
-        const char *verb;
-        const char *method;
-    } changes[] = {{"renew", "RenewCertificate"},
-                   {"suspend", "SuspendCertificate"},
-                   {"reinstate", "ReinstateCertificate"},
-                   {"revoke", "RevokeCertificate"}};
-    if (argc >= 2 && strcmp(argv[1], "get") == 0)
-        return cert_get(c, argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "list") == 0)
-        return cert_list(c, argc - 1, argv + 1);
-    for (size_t i = 0; argc >= 2 && i < OVOP_ARRAY_SIZE(changes); i++)
-        if (strcmp(argv[1], changes[i].verb) == 0)
-            return cert_change(c, changes[i].verb, changes[i].method, argc - 1, argv + 1);
-    fprintf(stderr, "ovopctl: usage: ovopctl cert get|renew|suspend|reinstate|revoke NUMBER ... "
-                    "| cert list [options]\n");
-    return CTL_EXIT_USAGE;
+    static const ctl_cmd_t cmds[] = {
+        {.name = "get", .run = cert_get},
+        {.name = "list", .run_with = ctl_list_cmd, .list = &cert_list},
+        {.name = "renew", .run_with = cert_change, .method = "RenewCertificate"},
+        {.name = "suspend", .run_with = cert_change, .method = "SuspendCertificate"},
+        {.name = "reinstate", .run_with = cert_change, .method = "ReinstateCertificate"},
+        {.name = "revoke", .run_with = cert_change, .method = "RevokeCertificate"},
+    };
+    return ctl_run(c, cmds, OVOP_ARRAY_SIZE(cmds), argc - 1, argv + 1,
+                   "ovopctl cert get|renew|suspend|reinstate|revoke NUMBER ... | cert list "
+                   "[options]");
 }

@@ -127,8 +127,9 @@ static void print_exporter(const Ovop__V1__ExporterRef *x)
 
 /* --- showing --- */
 
-static void print_shipment(const Ovop__V1__Shipment *s)
+static void human_shipment(const ProtobufCMessage *m)
 {
+    const Ovop__V1__Shipment *s = (const Ovop__V1__Shipment *)m;
     char a[32], usd[OVOP_MONEY_TEXT], som[OVOP_MONEY_TEXT], t[32], name[48];
     printf("id             %lld\n", (long long)s->id);
     printf("status         %s (version %d, since %s)\n", status_name(s->status), s->version,
@@ -167,13 +168,11 @@ static void print_shipment(const Ovop__V1__Shipment *s)
            "NAME\n");
     for (size_t i = 0; i < s->n_lots; i++) {
         const Ovop__V1__Lot *l = s->lots[i];
-        char id[24], pr[24], q[48];
-        snprintf(id, sizeof(id), "%lld", (long long)l->product_id);
-        snprintf(pr, sizeof(pr), "%lld", (long long)l->producer_id);
+        char q[48];
         snprintf(q, sizeof(q), "%s %s", ctl_amount(l->quantity, a), l->unit);
         printf("               ");
-        ctl_print_cell(id, 8);
-        ctl_print_cell(pr, 9);
+        ctl_print_int_cell(l->product_id, 8);
+        ctl_print_int_cell(l->producer_id, 9);
         ctl_print_cell(l->hs_code, 7);
         ctl_print_cell(q, 13);
         ctl_print_cell(ctl_amount(l->net_weight_kg, a), 13);
@@ -185,10 +184,8 @@ static void print_shipment(const Ovop__V1__Shipment *s)
                "ISSUED      ISSUER\n");
         for (size_t i = 0; i < s->n_documents; i++) {
             const Ovop__V1__Document *d = s->documents[i];
-            char id[24];
-            snprintf(id, sizeof(id), "%lld", (long long)d->id);
             printf("               ");
-            ctl_print_cell(id, 7);
+            ctl_print_int_cell(d->id, 7);
             ctl_print_cell(doc_type_name(d->type), 20);
             ctl_print_cell(d->number, 20);
             ctl_print_cell(enum_name(&ovop__v1__document_status__descriptor, d->status, name), 10);
@@ -205,21 +202,6 @@ static void print_shipment(const Ovop__V1__Shipment *s)
             printf("%s%s", i ? ", " : "", doc_type_name(s->missing_documents[i]));
         printf("%s\n", s->n_missing_documents ? "" : "none");
     }
-}
-
-/* Prints a successful call's output (owned: freed here) with `human`, or as JSON. */
-static void show(ctl_t *c, ProtobufCMessage *out, void (*human)(const ProtobufCMessage *))
-{
-    if (c->json)
-        ctl_print_json(out);
-    else
-        human(out);
-    protobuf_c_message_free_unpacked(out, NULL);
-}
-
-static void human_shipment(const ProtobufCMessage *m)
-{
-    print_shipment((const Ovop__V1__Shipment *)m);
 }
 
 static void human_result(const ProtobufCMessage *m)
@@ -250,9 +232,7 @@ static void human_document(const ProtobufCMessage *m)
 
 static void print_notice(const Ovop__V1__ViolationNotice *v)
 {
-    char id[24];
-    snprintf(id, sizeof(id), "%lld", (long long)v->id);
-    ctl_print_cell(id, 7);
+    ctl_print_int_cell(v->id, 7);
     ctl_print_cell(v->noticed_on, 11);
     ctl_print_cell(v->country, 3);
     ctl_print_cell(v->authority, 10);
@@ -321,62 +301,24 @@ static int parse_lot(char *spec, Ovop__V1__Lot *l)
     return 0;
 }
 
-static int export_create(ctl_t *c, int argc, char **argv)
+/* The --lot flags (n of them) as lots (malloc'd: *ret_lots, and *ret_ptrs to them). Returns 0,
+ * or the exit code of the first lot refused (the arrays are then still the caller's to free). */
+static int parse_lots(char **flags, size_t n, Ovop__V1__Lot **ret_lots, Ovop__V1__Lot ***ret_ptrs)
 {
-    char *exporter = NULL, *buyer = NULL, *buyer_country = NULL, *buyer_address = NULL;
-    char *destination = NULL, *incoterm = NULL, *mode = NULL, *vehicle = NULL, *note = NULL;
-    char *border = NULL, *depart = NULL, *arrive = NULL;
-    char **lot_flags = NULL;
-    size_t n_lots = 0;
-    const ovop_opt_t opts[] = {
-        {"exporter", OVOP_OPT_STRING, NULL, 0, 0, "producer:ID or cooperative:ID", &exporter},
-        {"buyer", OVOP_OPT_STRING, NULL, 0, 0, "the buyer's name", &buyer},
-        {"buyer-country", OVOP_OPT_STRING, NULL, 0, 0, "ISO 3166-1 alpha-2 (default: destination)",
-         &buyer_country},
-        {"buyer-address", OVOP_OPT_STRING, NULL, 0, 0, "the buyer's address", &buyer_address},
-        {"destination", OVOP_OPT_STRING, NULL, 0, 0, "ISO 3166-1 alpha-2, e.g. CN", &destination},
-        {"incoterm", OVOP_OPT_STRING, "FCA", 0, 0, "Incoterms 2020 rule, e.g. FCA, DAP, CIF",
-         &incoterm},
-        {"mode", OVOP_OPT_STRING, "road", 0, 0, "road, rail or air", &mode},
-        {"vehicle", OVOP_OPT_STRING, NULL, 0, 0, "plate, wagon or flight number", &vehicle},
-        {"note", OVOP_OPT_STRING, NULL, 0, 0, "CMR, SMGS or air waybill number", &note},
-        {"border", OVOP_OPT_STRING, NULL, 0, 0, "crossing point, e.g. KG-IRKESHTAM", &border},
-        {"depart", OVOP_OPT_STRING, NULL, 0, 0, "planned departure YYYY-MM-DD", &depart},
-        {"arrive", OVOP_OPT_STRING, NULL, 0, 0, "planned arrival YYYY-MM-DD", &arrive},
-    };
-    size_t n = OVOP_ARRAY_SIZE(opts);
-    int argi;
-    Ovop__V1__Lot *lots = NULL;
-    Ovop__V1__Lot **lot_ptrs = NULL;
-    int r = ctl_take_repeated(&argc, argv, "lot", &lot_flags, &n_lots);
-    if (r != 0)
-        goto out;
-    r = ctl_parse_flags("ovopctl export create",
-                        "--exporter producer:ID --buyer NAME --destination CC "
-                        "--lot PRODUCT:PRODUCER:QTY:NET_KG:USD[:SOM[:UNIT]]... --border POINT "
-                        "--depart DATE [options]",
-                        "Creates a draft export shipment.", opts, n, argc, argv, &argi);
-    if (r != 0)
-        goto out;
-    if (argi != argc || !exporter || !buyer || !destination || !border || !depart || !n_lots) {
-        fprintf(stderr, "ovopctl: export create needs --exporter, --buyer, --destination, "
-                        "--border, --depart and at least one --lot\n");
-        r = CTL_EXIT_USAGE;
-        goto out;
+    Ovop__V1__Lot *lots = *ret_lots = xcalloc(n, sizeof(*lots));
+    Ovop__V1__Lot **ptrs = *ret_ptrs = xcalloc(n, sizeof(*ptrs));
+    for (size_t i = 0; i < n; i++) {
+        int r = parse_lot(flags[i], &lots[i]);
+        if (r != 0)
+            return r;
+        ptrs[i] = &lots[i];
     }
-    Ovop__V1__CreateShipmentRequest in = OVOP__V1__CREATE_SHIPMENT_REQUEST__INIT;
-    Ovop__V1__ExporterRef x = OVOP__V1__EXPORTER_REF__INIT;
-    Ovop__V1__Buyer b = OVOP__V1__BUYER__INIT;
-    Ovop__V1__Transport t = OVOP__V1__TRANSPORT__INIT;
-    if ((r = parse_exporter(exporter, &x)) != 0)
-        goto out;
-    lots = xcalloc(n_lots, sizeof(*lots));
-    lot_ptrs = xcalloc(n_lots, sizeof(*lot_ptrs));
-    for (size_t i = 0; i < n_lots; i++) {
-        if ((r = parse_lot(lot_flags[i], &lots[i])) != 0)
-            goto out;
-        lot_ptrs[i] = &lots[i];
-    }
+    return 0;
+}
+
+/* --incoterm (in either case) and --mode into *ret_incoterm and t->mode. */
+static int parse_terms(char *incoterm, const char *mode, int *ret_incoterm, Ovop__V1__Transport *t)
+{
     int inco = enum_value(&ovop__v1__incoterm__descriptor, incoterm);
     for (char *p = incoterm; inco < 0 && *p; p++)
         *p = (char)tolower((unsigned char)*p);
@@ -386,32 +328,83 @@ static int export_create(ctl_t *c, int argc, char **argv)
     if (inco < 0 || m < 0) {
         fprintf(stderr, "ovopctl: --incoterm must be an Incoterms 2020 rule (EXW, FCA, CPT, CIP, "
                         "DAP, DPU, DDP, FAS, FOB, CFR, CIF) and --mode road, rail or air\n");
-        r = CTL_EXIT_USAGE;
-        goto out;
+        return CTL_EXIT_USAGE;
     }
-    b.name = buyer;
-    b.country = buyer_country ? buyer_country : destination;
-    b.address = buyer_address ? buyer_address : "";
-    t.mode = m;
-    t.vehicle = vehicle ? vehicle : "";
-    t.consignment_note = note ? note : "";
-    in.exporter = &x;
-    in.buyer = &b;
-    in.destination = destination;
-    in.incoterm = inco;
-    in.n_lots = n_lots;
-    in.lots = lot_ptrs;
-    in.transport = &t;
-    in.border_point = border;
-    in.planned_departure = depart;
-    in.planned_arrival = arrive ? arrive : "";
-    ProtobufCMessage *res = NULL;
-    r = ctl_call(c, SERVICE, "CreateShipment", &in.base, &ovop__v1__shipment__descriptor, &res);
-    if (r == CTL_EXIT_OK)
-        show(c, res, human_shipment);
-out:
+    *ret_incoterm = inco;
+    t->mode = m;
+    return 0;
+}
+
+/* The flags of export create. */
+typedef struct create_flags {
+    char *exporter, *buyer, *buyer_country, *buyer_address, *destination, *incoterm, *mode;
+    char *vehicle, *note, *border, *depart, *arrive;
+} create_flags_t;
+
+static int export_create(ctl_t *c, int argc, char **argv)
+{
+    static const ctl_verb_t verb = {
+        .prog = "ovopctl export create",
+        .usage = "--exporter producer:ID --buyer NAME --destination CC --lot "
+                 "PRODUCT:PRODUCER:QTY:NET_KG:USD[:SOM[:UNIT]]... --border POINT --depart DATE "
+                 "[options]",
+        .summary = "Creates a draft export shipment.",
+        .needs = "export create needs --exporter, --buyer, --destination, --border, --depart "
+                 "and at least one --lot"};
+    create_flags_t f = {0};
+    const ovop_opt_t opts[] = {
+        {"exporter", OVOP_OPT_STRING, NULL, 0, 0, "producer:ID or cooperative:ID", &f.exporter},
+        {"buyer", OVOP_OPT_STRING, NULL, 0, 0, "the buyer's name", &f.buyer},
+        {"buyer-country", OVOP_OPT_STRING, NULL, 0, 0, "ISO 3166-1 alpha-2 (default: destination)",
+         &f.buyer_country},
+        {"buyer-address", OVOP_OPT_STRING, NULL, 0, 0, "the buyer's address", &f.buyer_address},
+        {"destination", OVOP_OPT_STRING, NULL, 0, 0, "ISO 3166-1 alpha-2, e.g. CN", &f.destination},
+        {"incoterm", OVOP_OPT_STRING, "FCA", 0, 0, "Incoterms 2020 rule, e.g. FCA, DAP, CIF",
+         &f.incoterm},
+        {"mode", OVOP_OPT_STRING, "road", 0, 0, "road, rail or air", &f.mode},
+        {"vehicle", OVOP_OPT_STRING, NULL, 0, 0, "plate, wagon or flight number", &f.vehicle},
+        {"note", OVOP_OPT_STRING, NULL, 0, 0, "CMR, SMGS or air waybill number", &f.note},
+        {"border", OVOP_OPT_STRING, NULL, 0, 0, "crossing point, e.g. KG-IRKESHTAM", &f.border},
+        {"depart", OVOP_OPT_STRING, NULL, 0, 0, "planned departure YYYY-MM-DD", &f.depart},
+        {"arrive", OVOP_OPT_STRING, NULL, 0, 0, "planned arrival YYYY-MM-DD", &f.arrive},
+    };
+    size_t n = OVOP_ARRAY_SIZE(opts);
+    int argi;
+    char **lot_flags = NULL;
+    Ovop__V1__CreateShipmentRequest in = OVOP__V1__CREATE_SHIPMENT_REQUEST__INIT;
+    Ovop__V1__ExporterRef x = OVOP__V1__EXPORTER_REF__INIT;
+    Ovop__V1__Buyer b = OVOP__V1__BUYER__INIT;
+    Ovop__V1__Transport t = OVOP__V1__TRANSPORT__INIT;
+    Ovop__V1__Lot *lots = NULL;
+    int incoterm = 0;
+    int r = ctl_take_repeated(&argc, argv, "lot", &lot_flags, &in.n_lots);
+    if (r == 0)
+        r = ctl_verb_parse(&verb, opts, n, &argc, argv, &argi);
+    if (r == 0 &&
+        (!f.exporter || !f.buyer || !f.destination || !f.border || !f.depart || !in.n_lots))
+        r = ctl_misuse(&verb);
+    if (r == 0 && (r = parse_exporter(f.exporter, &x)) == 0 &&
+        (r = parse_lots(lot_flags, in.n_lots, &lots, &in.lots)) == 0)
+        r = parse_terms(f.incoterm, f.mode, &incoterm, &t);
+    if (r == 0) {
+        in.incoterm = incoterm;
+        b.name = f.buyer;
+        b.country = f.buyer_country ? f.buyer_country : f.destination;
+        b.address = f.buyer_address ? f.buyer_address : "";
+        t.vehicle = f.vehicle ? f.vehicle : "";
+        t.consignment_note = f.note ? f.note : "";
+        in.exporter = &x;
+        in.buyer = &b;
+        in.destination = f.destination;
+        in.transport = &t;
+        in.border_point = f.border;
+        in.planned_departure = f.depart;
+        in.planned_arrival = f.arrive ? f.arrive : "";
+        r = ctl_call_show(c, SERVICE, "CreateShipment", &in.base, &ovop__v1__shipment__descriptor,
+                          human_shipment);
+    }
     free(lots);
-    free(lot_ptrs);
+    free(in.lots);
     free(lot_flags);
     ovop_config_free(opts, n);
     return r < 0 ? CTL_EXIT_OK : r;
@@ -421,89 +414,75 @@ out:
 
 static int export_get(ctl_t *c, int argc, char **argv)
 {
-    int64_t id;
+    Ovop__V1__GetShipmentRequest in = OVOP__V1__GET_SHIPMENT_REQUEST__INIT;
     if (argc != 2) {
         fprintf(stderr, "ovopctl: usage: ovopctl export get ID\n");
         return CTL_EXIT_USAGE;
     }
-    int r = ctl_parse_id("the shipment id", argv[1], &id);
+    int r = ctl_parse_id("the shipment id", argv[1], &in.id);
     if (r)
         return r;
-    Ovop__V1__GetShipmentRequest in = OVOP__V1__GET_SHIPMENT_REQUEST__INIT;
-    in.id = id;
-    ProtobufCMessage *res = NULL;
-    r = ctl_call(c, SERVICE, "GetShipment", &in.base, &ovop__v1__shipment__descriptor, &res);
-    if (r == CTL_EXIT_OK)
-        show(c, res, human_shipment);
-    return r;
+    return ctl_call_show(c, SERVICE, "GetShipment", &in.base, &ovop__v1__shipment__descriptor,
+                         human_shipment);
 }
+
+static void print_history_row(const ProtobufCMessage *m)
+{
+    const Ovop__V1__HistoryEntry *e = (const Ovop__V1__HistoryEntry *)m;
+    char t[32];
+    ctl_print_int_cell(e->version, 4);
+    ctl_print_cell(e->from_status ? status_name(e->from_status) : "-", 20);
+    ctl_print_cell(status_name(e->to_status), 20);
+    ctl_print_cell(when(e->at_us, t), 24);
+    ctl_print_cell(e->caller[0] ? e->caller : "-", 15);
+    ctl_print_cell(e->agency[0] ? e->agency : "-", 17);
+    printf("%s%s%s%s%s\n", e->reason, e->reason[0] && e->reference[0] ? "; " : "", e->reference,
+           e->border_point[0] ? " via " : "", e->border_point);
+}
+
+static const ctl_column_t history_columns[] = {
+    {"VER", 4}, {"FROM", 20}, {"TO", 20}, {"AT", 24}, {"CALLER", 15}, {"AGENCY", 17}, {"DETAIL", 0},
+};
+
+/* Every page of a shipment's history, without a summary line. */
+static const ctl_list_t history = {.service = SERVICE,
+                                   .method = "GetShipmentHistory",
+                                   .response = &ovop__v1__shipment_history__descriptor,
+                                   .rows = "entries",
+                                   .columns = history_columns,
+                                   .n_columns = OVOP_ARRAY_SIZE(history_columns),
+                                   .print_row = print_history_row};
 
 static int export_history(ctl_t *c, int argc, char **argv)
 {
-    int64_t id;
+    Ovop__V1__GetShipmentHistoryRequest in = OVOP__V1__GET_SHIPMENT_HISTORY_REQUEST__INIT;
     if (argc != 2) {
         fprintf(stderr, "ovopctl: usage: ovopctl export history ID\n");
         return CTL_EXIT_USAGE;
     }
-    int r = ctl_parse_id("the shipment id", argv[1], &id);
+    int r = ctl_parse_id("the shipment id", argv[1], &in.shipment_id);
     if (r)
         return r;
-    char *token = xstrdup("");
-    if (!c->json)
-        printf("VER  FROM                 TO                   AT                       "
-               "CALLER          AGENCY            DETAIL\n");
-    do {
-        Ovop__V1__GetShipmentHistoryRequest in = OVOP__V1__GET_SHIPMENT_HISTORY_REQUEST__INIT;
-        in.shipment_id = id;
-        in.page_token = token;
-        ProtobufCMessage *res = NULL;
-        r = ctl_call(c, SERVICE, "GetShipmentHistory", &in.base,
-                     &ovop__v1__shipment_history__descriptor, &res);
-        if (r != CTL_EXIT_OK)
-            break;
-        const Ovop__V1__ShipmentHistory *h = (const Ovop__V1__ShipmentHistory *)res;
-        if (c->json)
-            ctl_print_json(res);
-        for (size_t i = 0; !c->json && i < h->n_entries; i++) {
-            const Ovop__V1__HistoryEntry *e = h->entries[i];
-            char v[16], t[32];
-            snprintf(v, sizeof(v), "%d", e->version);
-            ctl_print_cell(v, 4);
-            ctl_print_cell(e->from_status ? status_name(e->from_status) : "-", 20);
-            ctl_print_cell(status_name(e->to_status), 20);
-            ctl_print_cell(when(e->at_us, t), 24);
-            ctl_print_cell(e->caller[0] ? e->caller : "-", 15);
-            ctl_print_cell(e->agency[0] ? e->agency : "-", 17);
-            printf("%s%s%s%s%s\n", e->reason, e->reason[0] && e->reference[0] ? "; " : "",
-                   e->reference, e->border_point[0] ? " via " : "", e->border_point);
-        }
-        free(token);
-        token = xstrdup(h->next_page_token);
-        protobuf_c_message_free_unpacked(res, NULL);
-    } while (token[0]);
-    free(token);
-    return r;
+    return ctl_list_pages(c, &history, &in.base, NULL, true);
 }
 
 /* --- list --- */
 
-static void print_header(void)
-{
-    printf("ID       STATUS              EXPORTER         TO   HS      NET KG       USD          "
-           "CREATED\n");
-}
+static const ctl_column_t list_columns[] = {
+    {"ID", 8}, {"STATUS", 19}, {"EXPORTER", 16}, {"TO", 4},
+    {"HS", 7}, {"NET KG", 12}, {"USD", 12},      {"CREATED", 0},
+};
 
 static void print_row(const ProtobufCMessage *m)
 {
     const Ovop__V1__Shipment *s = (const Ovop__V1__Shipment *)m;
-    char id[24], who[48], a[32], usd[OVOP_MONEY_TEXT], t[32];
-    snprintf(id, sizeof(id), "%lld", (long long)s->id);
+    char who[48], a[32], usd[OVOP_MONEY_TEXT], t[32];
     snprintf(who, sizeof(who), "%s %lld",
              s->exporter && s->exporter->kind == OVOP__V1__EXPORTER_KIND__EXPORTER_KIND_COOPERATIVE
                  ? "coop"
                  : "producer",
              s->exporter ? (long long)s->exporter->id : 0LL);
-    ctl_print_cell(id, 8);
+    ctl_print_int_cell(s->id, 8);
     ctl_print_cell(status_name(s->status), 19);
     ctl_print_cell(who, 16);
     ctl_print_cell(s->destination, 4);
@@ -513,94 +492,82 @@ static void print_row(const ProtobufCMessage *m)
     printf("%.10s\n", when(s->created_us, t));
 }
 
-static int export_list(ctl_t *c, int argc, char **argv)
+static int exporter_filter(const char *s, ProtobufCMessage *ret)
 {
-    char *exporter = NULL, *territory = NULL, *hs = NULL, *destination = NULL, *status = NULL;
-    char *from = NULL, *to = NULL, *token = NULL;
-    int64_t page_size = 0;
-    bool departed = false, all = false;
-    const ovop_opt_t opts[] = {
-        {"exporter", OVOP_OPT_STRING, NULL, 0, 0, "producer:ID or cooperative:ID", &exporter},
-        {"territory", OVOP_OPT_STRING, NULL, 0, 0, "SOATE code of a region, district or village",
-         &territory},
-        {"hs", OVOP_OPT_STRING, NULL, 0, 0, "with a lot under this HS prefix", &hs},
-        {"destination", OVOP_OPT_STRING, NULL, 0, 0, "ISO 3166-1 alpha-2", &destination},
-        {"status", OVOP_OPT_STRING, NULL, 0, 0, "draft, declared, documents_complete, ...",
-         &status},
-        {"from", OVOP_OPT_STRING, NULL, 0, 0, "created (or departed) on or after YYYY-MM-DD",
-         &from},
-        {"to", OVOP_OPT_STRING, NULL, 0, 0, "created (or departed) on or before YYYY-MM-DD", &to},
-        {"departed", OVOP_OPT_BOOL, "false", 0, 0, "dates are departure dates", &departed},
-        {"page-size", OVOP_OPT_INT, "0", 0, 1000, "rows per page", &page_size},
-        {"page-token", OVOP_OPT_STRING, NULL, 0, 0, "continue from a previous page", &token},
-        {"all", OVOP_OPT_BOOL, "false", 0, 0, "follow page tokens to the end", &all},
-    };
-    size_t n = OVOP_ARRAY_SIZE(opts);
-    int argi;
-    int r = ctl_parse_flags("ovopctl export list", "[options]", "Lists export shipments.", opts, n,
-                            argc, argv, &argi);
-    if (r != 0)
-        goto out;
-    Ovop__V1__ExporterRef x = OVOP__V1__EXPORTER_REF__INIT;
-    if (exporter && (r = parse_exporter(exporter, &x)) != 0)
-        goto out;
-    int st = 0;
-    if (status && (st = enum_value(&ovop__v1__shipment_status__descriptor, status)) < 0) {
+    return parse_exporter(s, (Ovop__V1__ExporterRef *)ret);
+}
+
+static int status_filter(const char *s, int64_t *ret)
+{
+    int st = enum_value(&ovop__v1__shipment_status__descriptor, s);
+    if (st < 0) {
         fprintf(stderr, "ovopctl: --status must be draft, declared, documents_complete, released, "
                         "departed, delivered, cancelled, rejected or returned\n");
-        r = CTL_EXIT_USAGE;
-        goto out;
+        return CTL_EXIT_USAGE;
     }
-    if (argi != argc) {
-        fprintf(stderr, "ovopctl: unexpected argument \"%s\"\n", argv[argi]);
-        r = CTL_EXIT_USAGE;
-        goto out;
-    }
-    Ovop__V1__ListShipmentsRequest in = OVOP__V1__LIST_SHIPMENTS_REQUEST__INIT;
-    in.exporter = exporter ? &x : NULL;
-    in.territory_prefix = territory ? territory : "";
-    in.hs_prefix = hs ? hs : "";
-    in.destination = destination ? destination : "";
-    in.status = st;
-    in.from_date = from ? from : "";
-    in.to_date = to ? to : "";
-    in.date_basis = departed ? OVOP__V1__SHIPMENT_DATE_BASIS__SHIPMENT_DATE_BASIS_DEPARTED
-                             : OVOP__V1__SHIPMENT_DATE_BASIS__SHIPMENT_DATE_BASIS_UNSPECIFIED;
-    in.page_size = (uint32_t)page_size;
-    r = ctl_list_pages(c, &(ctl_list_t){.service = SERVICE,
-                                        .method = "ListShipments",
-                                        .request = &in.base,
-                                        .response = &ovop__v1__list_shipments_response__descriptor,
-                                        .rows = "shipments",
-                                        .page_token = token,
-                                        .all = all,
-                                        .print_header = print_header,
-                                        .print_row = print_row,
-                                        .one = "shipment",
-                                        .many = "shipments"});
-out:
-    ovop_config_free(opts, n);
-    return r < 0 ? CTL_EXIT_OK : r;
+    *ret = st;
+    return 0;
 }
+
+static const ctl_filter_t list_filters[] = {
+    {.name = "exporter",
+     .type = OVOP_OPT_STRING,
+     .help = "producer:ID or cooperative:ID",
+     .field = "exporter",
+     .parse_message = exporter_filter},
+    CTL_FILTER("territory", "SOATE code of a region, district or village", "territory_prefix"),
+    CTL_FILTER("hs", "with a lot under this HS prefix", "hs_prefix"),
+    CTL_FILTER("destination", "ISO 3166-1 alpha-2", "destination"),
+    {.name = "status",
+     .type = OVOP_OPT_STRING,
+     .help = "draft, declared, documents_complete, ...",
+     .field = "status",
+     .parse = status_filter},
+    CTL_FILTER("from", "created (or departed) on or after YYYY-MM-DD", "from_date"),
+    CTL_FILTER("to", "created (or departed) on or before YYYY-MM-DD", "to_date"),
+    {.name = "departed",
+     .type = OVOP_OPT_BOOL,
+     .help = "dates are departure dates",
+     .field = "date_basis",
+     .when_set = OVOP__V1__SHIPMENT_DATE_BASIS__SHIPMENT_DATE_BASIS_DEPARTED},
+};
+
+static const ctl_list_verb_t export_list = {
+    .verb = {.prog = "ovopctl export list",
+             .usage = "[options]",
+             .summary = "Lists export shipments.",
+             .unexpected = true},
+    .filters = list_filters,
+    .n_filters = OVOP_ARRAY_SIZE(list_filters),
+    .filters_first = true,
+    .page_size_help = CTL_PAGE_SIZE_HELP,
+    .request = &ovop__v1__list_shipments_request__descriptor,
+    .list = {.service = SERVICE,
+             .method = "ListShipments",
+             .response = &ovop__v1__list_shipments_response__descriptor,
+             .rows = "shipments",
+             .columns = list_columns,
+             .n_columns = OVOP_ARRAY_SIZE(list_columns),
+             .print_row = print_row,
+             .one = "shipment",
+             .many = "shipments"},
+};
 
 /* --- moves --- */
 
-static const struct {
-    const char *verb;
-    int to;
-} move_verbs[] = {
-    {"declare", OVOP__V1__SHIPMENT_STATUS__SHIPMENT_STATUS_DECLARED},
-    {"complete", OVOP__V1__SHIPMENT_STATUS__SHIPMENT_STATUS_DOCUMENTS_COMPLETE},
-    {"release", OVOP__V1__SHIPMENT_STATUS__SHIPMENT_STATUS_RELEASED},
-    {"depart", OVOP__V1__SHIPMENT_STATUS__SHIPMENT_STATUS_DEPARTED},
-    {"deliver", OVOP__V1__SHIPMENT_STATUS__SHIPMENT_STATUS_DELIVERED},
-    {"cancel", OVOP__V1__SHIPMENT_STATUS__SHIPMENT_STATUS_CANCELLED},
-    {"reject", OVOP__V1__SHIPMENT_STATUS__SHIPMENT_STATUS_REJECTED},
-    {"return", OVOP__V1__SHIPMENT_STATUS__SHIPMENT_STATUS_RETURNED},
-};
-
-static int export_move(ctl_t *c, int to, int argc, char **argv)
+/* declare, complete, release, ...: cmd->value is the status the shipment moves to. */
+static int export_move(ctl_t *c, const ctl_cmd_t *cmd, int argc, char **argv)
 {
+    char needs[64];
+    snprintf(needs, sizeof(needs), "usage: ovopctl export %s ID [options]", cmd->name);
+    const ctl_verb_t verb = {
+        .prog = "ovopctl export declare|complete|release|depart|deliver|cancel|reject|return",
+        .usage = "ID [--agency A] [--reason R] [--reference R] [--at TIME] [--border POINT] "
+                 "[--version V]",
+        .summary = "Moves a shipment along its lifecycle.",
+        .n_args = 1,
+        .flags_anywhere = true,
+        .needs = needs};
     char *agency = NULL, *reason = NULL, *reference = NULL, *at = NULL, *border = NULL;
     int64_t version = 0;
     const ovop_opt_t opts[] = {
@@ -614,38 +581,20 @@ static int export_move(ctl_t *c, int to, int argc, char **argv)
     };
     size_t n = OVOP_ARRAY_SIZE(opts);
     int argi;
-    int64_t id = 0;
-    ctl_flags_first(&argc, argv, opts, n);
-    int r = ctl_parse_flags("ovopctl export declare|complete|release|depart|deliver|cancel|"
-                            "reject|return",
-                            "ID [--agency A] [--reason R] [--reference R] [--at TIME] "
-                            "[--border POINT] [--version V]",
-                            "Moves a shipment along its lifecycle.", opts, n, argc, argv, &argi);
-    if (r != 0)
-        goto out;
-    if (argi != argc - 1) {
-        fprintf(stderr, "ovopctl: usage: ovopctl export %s ID [options]\n", argv[0]);
-        r = CTL_EXIT_USAGE;
-        goto out;
-    }
     Ovop__V1__ShipmentTransition in = OVOP__V1__SHIPMENT_TRANSITION__INIT;
-    if ((r = ctl_parse_id("the shipment id", argv[argi], &id)) != 0)
-        goto out;
-    if (at && (r = parse_time(at, &in.at_us)) != 0)
-        goto out;
-    in.shipment_id = id;
-    in.to = to;
-    in.agency = agency ? agency : "";
-    in.reason = reason ? reason : "";
-    in.reference = reference ? reference : "";
-    in.border_point = border ? border : "";
-    in.expected_version = (int32_t)version;
-    ProtobufCMessage *res = NULL;
-    r = ctl_call(c, SERVICE, "TransitionShipment", &in.base,
-                 &ovop__v1__transition_result__descriptor, &res);
-    if (r == CTL_EXIT_OK)
-        show(c, res, human_result);
-out:
+    int r = ctl_verb_parse(&verb, opts, n, &argc, argv, &argi);
+    if (r == 0 && (r = ctl_parse_id("the shipment id", argv[argi], &in.shipment_id)) == 0 && at)
+        r = parse_time(at, &in.at_us);
+    if (r == 0) {
+        in.to = cmd->value;
+        in.agency = agency ? agency : "";
+        in.reason = reason ? reason : "";
+        in.reference = reference ? reference : "";
+        in.border_point = border ? border : "";
+        in.expected_version = (int32_t)version;
+        r = ctl_call_show(c, SERVICE, "TransitionShipment", &in.base,
+                          &ovop__v1__transition_result__descriptor, human_result);
+    }
     ovop_config_free(opts, n);
     return r < 0 ? CTL_EXIT_OK : r;
 }
@@ -732,34 +681,17 @@ static int record_batch(ctl_t *c, record_line_t *lines, size_t from, size_t to)
     return r;
 }
 
-static int export_record(ctl_t *c, int argc, char **argv)
+/* Reads the moves of f, one a line, into *ret_lines (*ret_n of them, malloc'd, each line's
+ * buffer too). Stops at the first line refused: returns its exit code (the lines before it
+ * and that line are in *ret_lines). */
+static int read_records(FILE *f, record_line_t **ret_lines, size_t *ret_n)
 {
-    int64_t batch = 500;
-    const ovop_opt_t opts[] = {
-        {"batch", OVOP_OPT_INT, "500", 1, 10000,
-         "moves per request (each request is all or nothing)", &batch},
-    };
-    int argi;
-    int r = ctl_parse_flags("ovopctl export record", "FILE|- [--batch N]",
-                            "Records shipment moves from a CSV file: "
-                            "shipment_id,status[,agency[,reason[,reference[,border_point[,at]]]]]",
-                            opts, 1, argc, argv, &argi);
-    if (r != 0)
-        return r < 0 ? CTL_EXIT_OK : r;
-    if (argi != argc - 1) {
-        fprintf(stderr, "ovopctl: usage: ovopctl export record FILE|- [--batch N]\n");
-        return CTL_EXIT_USAGE;
-    }
-    FILE *f = strcmp(argv[argi], "-") == 0 ? stdin : fopen(argv[argi], "r");
-    if (!f) {
-        fprintf(stderr, "ovopctl: could not open %s: %s\n", argv[argi], strerror(errno));
-        return CTL_EXIT_FAILURE;
-    }
     record_line_t *lines = NULL;
     size_t n = 0, cap = 0;
     char *text = NULL;
     size_t text_cap = 0;
     unsigned line = 0;
+    int r = 0;
     while (getline(&text, &text_cap, f) >= 0) {
         line++;
         if (n == cap) {
@@ -777,6 +709,36 @@ static int export_record(ctl_t *c, int argc, char **argv)
         }
     }
     free(text);
+    *ret_lines = lines;
+    *ret_n = n;
+    return r;
+}
+
+static int export_record(ctl_t *c, int argc, char **argv)
+{
+    static const ctl_verb_t verb = {
+        .prog = "ovopctl export record",
+        .usage = "FILE|- [--batch N]",
+        .summary = "Records shipment moves from a CSV file: "
+                   "shipment_id,status[,agency[,reason[,reference[,border_point[,at]]]]]",
+        .n_args = 1};
+    int64_t batch = 500;
+    const ovop_opt_t opts[] = {
+        {"batch", OVOP_OPT_INT, "500", 1, 10000,
+         "moves per request (each request is all or nothing)", &batch},
+    };
+    int argi;
+    int r = ctl_verb_parse(&verb, opts, 1, &argc, argv, &argi);
+    if (r != 0)
+        return r < 0 ? CTL_EXIT_OK : r;
+    FILE *f = strcmp(argv[argi], "-") == 0 ? stdin : fopen(argv[argi], "r");
+    if (!f) {
+        fprintf(stderr, "ovopctl: could not open %s: %s\n", argv[argi], strerror(errno));
+        return CTL_EXIT_FAILURE;
+    }
+    record_line_t *lines = NULL;
+    size_t n = 0;
+    r = read_records(f, &lines, &n);
     if (f != stdin)
         fclose(f);
     for (size_t i = 0; r == 0 && i < n; i += (size_t)batch)
@@ -791,6 +753,15 @@ static int export_record(ctl_t *c, int argc, char **argv)
 
 static int doc_attach(ctl_t *c, int argc, char **argv)
 {
+    static const ctl_verb_t verb = {
+        .prog = "ovopctl export doc attach",
+        .usage = "SHIPMENT --type T --number N --issuer I [--issued-on D] [--valid-until D] "
+                 "[--requested]",
+        .summary = "Attaches a document to a shipment.",
+        .n_args = 1,
+        .flags_anywhere = true,
+        .needs = "usage: ovopctl export doc attach SHIPMENT --type T --number N --issuer I "
+                 "[--issued-on D]"};
     char *type = NULL, *number = NULL, *issuer = NULL, *issued_on = NULL, *valid_until = NULL;
     bool requested = false;
     const ovop_opt_t opts[] = {
@@ -807,48 +778,44 @@ static int doc_attach(ctl_t *c, int argc, char **argv)
     };
     size_t n = OVOP_ARRAY_SIZE(opts);
     int argi;
-    int64_t id = 0;
-    ctl_flags_first(&argc, argv, opts, n);
-    int r = ctl_parse_flags("ovopctl export doc attach",
-                            "SHIPMENT --type T --number N --issuer I [--issued-on D] "
-                            "[--valid-until D] [--requested]",
-                            "Attaches a document to a shipment.", opts, n, argc, argv, &argi);
-    if (r != 0)
-        goto out;
-    if (argi != argc - 1 || !type || !number || !issuer) {
-        fprintf(stderr, "ovopctl: usage: ovopctl export doc attach SHIPMENT --type T --number N "
-                        "--issuer I [--issued-on D]\n");
-        r = CTL_EXIT_USAGE;
-        goto out;
-    }
-    if ((r = ctl_parse_id("the shipment id", argv[argi], &id)) != 0)
-        goto out;
-    int t = enum_value(&ovop__v1__document_type__descriptor, type);
+    Ovop__V1__AttachDocumentRequest in = OVOP__V1__ATTACH_DOCUMENT_REQUEST__INIT;
+    int r = ctl_verb_parse(&verb, opts, n, &argc, argv, &argi);
+    if (r == 0 && (!type || !number || !issuer))
+        r = ctl_misuse(&verb);
+    if (r == 0)
+        r = ctl_parse_id("the shipment id", argv[argi], &in.shipment_id);
+    int t = r == 0 ? enum_value(&ovop__v1__document_type__descriptor, type) : 0;
     if (t < 0) {
         fprintf(stderr, "ovopctl: unknown document type \"%s\" (see --help)\n", type);
         r = CTL_EXIT_USAGE;
-        goto out;
     }
-    Ovop__V1__AttachDocumentRequest in = OVOP__V1__ATTACH_DOCUMENT_REQUEST__INIT;
-    in.shipment_id = id;
-    in.type = t;
-    in.number = number;
-    in.issuer = issuer;
-    in.issued_on = issued_on ? issued_on : "";
-    in.valid_until = valid_until ? valid_until : "";
-    in.status = requested ? OVOP__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_REQUESTED
-                          : OVOP__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_ISSUED;
-    ProtobufCMessage *res = NULL;
-    r = ctl_call(c, SERVICE, "AttachDocument", &in.base, &ovop__v1__document__descriptor, &res);
-    if (r == CTL_EXIT_OK)
-        show(c, res, human_document);
-out:
+    if (r == 0) {
+        in.type = t;
+        in.number = number;
+        in.issuer = issuer;
+        in.issued_on = issued_on ? issued_on : "";
+        in.valid_until = valid_until ? valid_until : "";
+        in.status = requested ? OVOP__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_REQUESTED
+                              : OVOP__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_ISSUED;
+        r = ctl_call_show(c, SERVICE, "AttachDocument", &in.base, &ovop__v1__document__descriptor,
+                          human_document);
+    }
     ovop_config_free(opts, n);
     return r < 0 ? CTL_EXIT_OK : r;
 }
 
-static int doc_status(ctl_t *c, int status, int argc, char **argv)
+/* issue, reject, revoke: cmd->value is the document's new status. */
+static int doc_status(ctl_t *c, const ctl_cmd_t *cmd, int argc, char **argv)
 {
+    char needs[80];
+    snprintf(needs, sizeof(needs), "usage: ovopctl export doc %s DOCUMENT_ID [--reason R]",
+             cmd->name);
+    const ctl_verb_t verb = {.prog = "ovopctl export doc issue|reject|revoke",
+                             .usage = "DOCUMENT_ID [--reason R] [--issued-on D]",
+                             .summary = "Changes a document's status.",
+                             .n_args = 1,
+                             .flags_anywhere = true,
+                             .needs = needs};
     char *reason = NULL, *issued_on = NULL;
     const ovop_opt_t opts[] = {
         {"reason", OVOP_OPT_STRING, NULL, 0, 0, "why (reject, revoke)", &reason},
@@ -857,56 +824,49 @@ static int doc_status(ctl_t *c, int status, int argc, char **argv)
     };
     size_t n = OVOP_ARRAY_SIZE(opts);
     int argi;
-    int64_t id = 0;
-    ctl_flags_first(&argc, argv, opts, n);
-    int r = ctl_parse_flags("ovopctl export doc issue|reject|revoke",
-                            "DOCUMENT_ID [--reason R] [--issued-on D]",
-                            "Changes a document's status.", opts, n, argc, argv, &argi);
-    if (r != 0)
-        goto out;
-    if (argi != argc - 1) {
-        fprintf(stderr, "ovopctl: usage: ovopctl export doc %s DOCUMENT_ID [--reason R]\n",
-                argv[0]);
-        r = CTL_EXIT_USAGE;
-        goto out;
-    }
-    if ((r = ctl_parse_id("the document id", argv[argi], &id)) != 0)
-        goto out;
     Ovop__V1__SetDocumentStatusRequest in = OVOP__V1__SET_DOCUMENT_STATUS_REQUEST__INIT;
-    in.document_id = id;
-    in.status = status;
-    in.reason = reason ? reason : "";
-    in.issued_on = issued_on ? issued_on : "";
-    ProtobufCMessage *res = NULL;
-    r = ctl_call(c, SERVICE, "SetDocumentStatus", &in.base, &ovop__v1__document__descriptor, &res);
-    if (r == CTL_EXIT_OK)
-        show(c, res, human_document);
-out:
+    int r = ctl_verb_parse(&verb, opts, n, &argc, argv, &argi);
+    if (r == 0)
+        r = ctl_parse_id("the document id", argv[argi], &in.document_id);
+    if (r == 0) {
+        in.status = cmd->value;
+        in.reason = reason ? reason : "";
+        in.issued_on = issued_on ? issued_on : "";
+        r = ctl_call_show(c, SERVICE, "SetDocumentStatus", &in.base,
+                          &ovop__v1__document__descriptor, human_document);
+    }
     ovop_config_free(opts, n);
     return r < 0 ? CTL_EXIT_OK : r;
 }
 
 static int export_doc(ctl_t *c, int argc, char **argv)
 {
-    const char *v = argc >= 2 ? argv[1] : "";
-    if (strcmp(v, "attach") == 0)
-        return doc_attach(c, argc - 1, argv + 1);
-    if (strcmp(v, "issue") == 0)
-        return doc_status(c, OVOP__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_ISSUED, argc - 1, argv + 1);
-    if (strcmp(v, "reject") == 0)
-        return doc_status(c, OVOP__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_REJECTED, argc - 1,
-                          argv + 1);
-    if (strcmp(v, "revoke") == 0)
-        return doc_status(c, OVOP__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_REVOKED, argc - 1,
-                          argv + 1);
-    fprintf(stderr, "ovopctl: usage: ovopctl export doc attach|issue|reject|revoke ...\n");
-    return CTL_EXIT_USAGE;
+    static const ctl_cmd_t cmds[] = {
+        {.name = "attach", .run = doc_attach},
+        {.name = "issue",
+         .run_with = doc_status,
+         .value = OVOP__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_ISSUED},
+        {.name = "reject",
+         .run_with = doc_status,
+         .value = OVOP__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_REJECTED},
+        {.name = "revoke",
+         .run_with = doc_status,
+         .value = OVOP__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_REVOKED},
+    };
+    return ctl_run(c, cmds, OVOP_ARRAY_SIZE(cmds), argc - 1, argv + 1,
+                   "ovopctl export doc attach|issue|reject|revoke ...");
 }
 
 /* --- compliance --- */
 
 static int export_violation(ctl_t *c, int argc, char **argv)
 {
+    static const ctl_verb_t verb = {
+        .prog = "ovopctl export violation",
+        .usage = "--exporter producer:ID --country CC --on DATE --authority A [--reference R] "
+                 "[--description D] [--shipment ID]",
+        .summary = "Records a violation notice from a destination country.",
+        .needs = "export violation needs --exporter, --country, --on and --authority"};
     char *exporter = NULL, *country = NULL, *on = NULL, *authority = NULL, *reference = NULL;
     char *description = NULL;
     int64_t shipment = 0;
@@ -922,36 +882,24 @@ static int export_violation(ctl_t *c, int argc, char **argv)
     };
     size_t n = OVOP_ARRAY_SIZE(opts);
     int argi;
-    int r = ctl_parse_flags("ovopctl export violation",
-                            "--exporter producer:ID --country CC --on DATE --authority A "
-                            "[--reference R] [--description D] [--shipment ID]",
-                            "Records a violation notice from a destination country.", opts, n, argc,
-                            argv, &argi);
-    if (r != 0)
-        goto out;
-    if (argi != argc || !exporter || !country || !on || !authority) {
-        fprintf(stderr, "ovopctl: export violation needs --exporter, --country, --on and "
-                        "--authority\n");
-        r = CTL_EXIT_USAGE;
-        goto out;
-    }
     Ovop__V1__ExporterRef x = OVOP__V1__EXPORTER_REF__INIT;
-    if ((r = parse_exporter(exporter, &x)) != 0)
-        goto out;
-    Ovop__V1__RecordViolationNoticeRequest in = OVOP__V1__RECORD_VIOLATION_NOTICE_REQUEST__INIT;
-    in.exporter = &x;
-    in.country = country;
-    in.noticed_on = on;
-    in.authority = authority;
-    in.reference = reference ? reference : "";
-    in.description = description ? description : "";
-    in.shipment_id = shipment;
-    ProtobufCMessage *res = NULL;
-    r = ctl_call(c, SERVICE, "RecordViolationNotice", &in.base,
-                 &ovop__v1__violation_notice__descriptor, &res);
-    if (r == CTL_EXIT_OK)
-        show(c, res, human_notice);
-out:
+    int r = ctl_verb_parse(&verb, opts, n, &argc, argv, &argi);
+    if (r == 0 && (!exporter || !country || !on || !authority))
+        r = ctl_misuse(&verb);
+    if (r == 0)
+        r = parse_exporter(exporter, &x);
+    if (r == 0) {
+        Ovop__V1__RecordViolationNoticeRequest in = OVOP__V1__RECORD_VIOLATION_NOTICE_REQUEST__INIT;
+        in.exporter = &x;
+        in.country = country;
+        in.noticed_on = on;
+        in.authority = authority;
+        in.reference = reference ? reference : "";
+        in.description = description ? description : "";
+        in.shipment_id = shipment;
+        r = ctl_call_show(c, SERVICE, "RecordViolationNotice", &in.base,
+                          &ovop__v1__violation_notice__descriptor, human_notice);
+    }
     ovop_config_free(opts, n);
     return r < 0 ? CTL_EXIT_OK : r;
 }
@@ -968,18 +916,67 @@ static int export_compliance(ctl_t *c, int argc, char **argv)
         return r;
     Ovop__V1__GetExporterComplianceRequest in = OVOP__V1__GET_EXPORTER_COMPLIANCE_REQUEST__INIT;
     in.exporter = &x;
-    ProtobufCMessage *res = NULL;
-    r = ctl_call(c, SERVICE, "GetExporterCompliance", &in.base,
-                 &ovop__v1__exporter_compliance__descriptor, &res);
-    if (r == CTL_EXIT_OK)
-        show(c, res, human_compliance);
-    return r;
+    return ctl_call_show(c, SERVICE, "GetExporterCompliance", &in.base,
+                         &ovop__v1__exporter_compliance__descriptor, human_compliance);
 }
 
 /* --- stats --- */
 
+/* The dimensions of --by (comma-separated; at most 8) into dims. Returns 0, or
+ * CTL_EXIT_USAGE after naming the one not known. */
+static int parse_dims(char *by, Ovop__V1__StatsDimension dims[static 8], size_t *ret_n)
+{
+    size_t n = 0;
+    for (char *save = NULL, *tok = by ? strtok_r(by, ",", &save) : NULL; tok && n < 8;
+         tok = strtok_r(NULL, ",", &save)) {
+        int d = strcmp(tok, "hs") == 0 ? OVOP__V1__STATS_DIMENSION__STATS_DIMENSION_HS_CODE
+                                       : enum_value(&ovop__v1__stats_dimension__descriptor, tok);
+        if (d < 0) {
+            fprintf(stderr,
+                    "ovopctl: --by takes month, region, district, hs, destination; got "
+                    "\"%s\"\n",
+                    tok);
+            return CTL_EXIT_USAGE;
+        }
+        dims[n++] = d;
+    }
+    *ret_n = n;
+    return 0;
+}
+
+/* The statistics as a table of the dimensions asked for (dims, n_dims), then the figures. */
+static void print_stats(const Ovop__V1__ExportStatisticsResponse *s,
+                        const Ovop__V1__StatsDimension *dims, size_t n_dims)
+{
+    static const char *const heads[] = {"", "MONTH", "REGION", "DISTRICT", "HS", "TO"};
+    static const int widths[] = {0, 7, 14, 14, 6, 3};
+    bool want[6] = {false};
+    for (size_t i = 0; i < n_dims; i++)
+        want[dims[i]] = true;
+    for (int d = 1; d < 6; d++)
+        if (want[d])
+            ctl_print_cell(heads[d], widths[d]);
+    printf("%-14s %-16s %s\n", "TONNES", "USD", "SHIPMENTS");
+    for (size_t i = 0; i < s->n_rows; i++) {
+        const Ovop__V1__StatsRow *row = s->rows[i];
+        const char *vals[] = {"",           row->month,      row->region, row->district,
+                              row->hs_code, row->destination};
+        char t[32], u[OVOP_MONEY_TEXT];
+        for (int d = 1; d < 6; d++)
+            if (want[d])
+                ctl_print_cell(vals[d], widths[d]);
+        printf("%-14s %-16s %lld\n", ctl_amount(row->tonnes, t),
+               ovop_money_format(row->value_usd_cents, u), (long long)row->shipments);
+    }
+}
+
 static int export_stats(ctl_t *c, int argc, char **argv)
 {
+    static const ctl_verb_t verb = {
+        .prog = "ovopctl export stats",
+        .usage = "[--by month,region,...] [filters]",
+        .summary = "Export statistics: tonnes, USD and shipments, counted at departure.",
+        .unexpected = true};
     char *by = NULL, *from = NULL, *to = NULL, *territory = NULL, *hs = NULL, *destination = NULL;
     const ovop_opt_t opts[] = {
         {"by", OVOP_OPT_STRING, NULL, 0, 0,
@@ -994,102 +991,60 @@ static int export_stats(ctl_t *c, int argc, char **argv)
     size_t n = OVOP_ARRAY_SIZE(opts);
     int argi;
     Ovop__V1__StatsDimension dims[8];
-    size_t n_dims = 0;
-    int r = ctl_parse_flags("ovopctl export stats", "[--by month,region,...] [filters]",
-                            "Export statistics: tonnes, USD and shipments, counted at departure.",
-                            opts, n, argc, argv, &argi);
-    if (r != 0)
-        goto out;
-    if (argi != argc) {
-        fprintf(stderr, "ovopctl: unexpected argument \"%s\"\n", argv[argi]);
-        r = CTL_EXIT_USAGE;
-        goto out;
-    }
-    for (char *save = NULL, *tok = by ? strtok_r(by, ",", &save) : NULL; tok && n_dims < 8;
-         tok = strtok_r(NULL, ",", &save)) {
-        int d = strcmp(tok, "hs") == 0 ? OVOP__V1__STATS_DIMENSION__STATS_DIMENSION_HS_CODE
-                                       : enum_value(&ovop__v1__stats_dimension__descriptor, tok);
-        if (d < 0) {
-            fprintf(stderr,
-                    "ovopctl: --by takes month, region, district, hs, destination; got "
-                    "\"%s\"\n",
-                    tok);
-            r = CTL_EXIT_USAGE;
-            goto out;
-        }
-        dims[n_dims++] = d;
-    }
     Ovop__V1__ExportStatisticsRequest in = OVOP__V1__EXPORT_STATISTICS_REQUEST__INIT;
-    in.n_group_by = n_dims;
-    in.group_by = dims;
-    in.from_month = from ? from : "";
-    in.to_month = to ? to : "";
-    in.territory_prefix = territory ? territory : "";
-    in.hs_prefix = hs ? hs : "";
-    in.destination = destination ? destination : "";
+    int r = ctl_verb_parse(&verb, opts, n, &argc, argv, &argi);
+    if (r == 0)
+        r = parse_dims(by, dims, &in.n_group_by);
     ProtobufCMessage *res = NULL;
-    r = ctl_call(c, SERVICE, "GetExportStatistics", &in.base,
-                 &ovop__v1__export_statistics_response__descriptor, &res);
-    if (r != CTL_EXIT_OK)
-        goto out;
-    if (c->json) {
-        ctl_print_json(res);
-    } else {
-        const Ovop__V1__ExportStatisticsResponse *s =
-            (const Ovop__V1__ExportStatisticsResponse *)res;
-        bool want[6] = {false};
-        for (size_t i = 0; i < n_dims; i++)
-            want[dims[i]] = true;
-        static const char *const heads[] = {"", "MONTH", "REGION", "DISTRICT", "HS", "TO"};
-        static const int widths[] = {0, 7, 14, 14, 6, 3};
-        for (int d = 1; d < 6; d++)
-            if (want[d])
-                ctl_print_cell(heads[d], widths[d]);
-        printf("%-14s %-16s %s\n", "TONNES", "USD", "SHIPMENTS");
-        for (size_t i = 0; i < s->n_rows; i++) {
-            const Ovop__V1__StatsRow *row = s->rows[i];
-            const char *vals[] = {"",           row->month,      row->region, row->district,
-                                  row->hs_code, row->destination};
-            char t[32], u[OVOP_MONEY_TEXT];
-            for (int d = 1; d < 6; d++)
-                if (want[d])
-                    ctl_print_cell(vals[d], widths[d]);
-            printf("%-14s %-16s %lld\n", ctl_amount(row->tonnes, t),
-                   ovop_money_format(row->value_usd_cents, u), (long long)row->shipments);
-        }
+    if (r == 0) {
+        in.group_by = dims;
+        in.from_month = from ? from : "";
+        in.to_month = to ? to : "";
+        in.territory_prefix = territory ? territory : "";
+        in.hs_prefix = hs ? hs : "";
+        in.destination = destination ? destination : "";
+        r = ctl_call(c, SERVICE, "GetExportStatistics", &in.base,
+                     &ovop__v1__export_statistics_response__descriptor, &res);
     }
-    protobuf_c_message_free_unpacked(res, NULL);
-out:
+    if (r == CTL_EXIT_OK) {
+        if (c->json)
+            ctl_print_json(res);
+        else
+            print_stats((const Ovop__V1__ExportStatisticsResponse *)res, dims, in.n_group_by);
+        protobuf_c_message_free_unpacked(res, NULL);
+    }
     ovop_config_free(opts, n);
     return r < 0 ? CTL_EXIT_OK : r;
 }
 
+/* A move verb and the status it moves a shipment to. */
+#define MOVE(verb_, status_)                                                                       \
+    {                                                                                              \
+        .name = (verb_), .run_with = export_move, .value = OVOP__V1__SHIPMENT_STATUS__##status_    \
+    }
+
 int ctl_export(ctl_t *c, int argc, char **argv)
 {
-    const char *v = argc >= 2 ? argv[1] : "";
-    if (strcmp(v, "create") == 0)
-        return export_create(c, argc - 1, argv + 1);
-    if (strcmp(v, "get") == 0)
-        return export_get(c, argc - 1, argv + 1);
-    if (strcmp(v, "list") == 0)
-        return export_list(c, argc - 1, argv + 1);
-    if (strcmp(v, "history") == 0)
-        return export_history(c, argc - 1, argv + 1);
-    if (strcmp(v, "record") == 0)
-        return export_record(c, argc - 1, argv + 1);
-    if (strcmp(v, "doc") == 0)
-        return export_doc(c, argc - 1, argv + 1);
-    if (strcmp(v, "violation") == 0)
-        return export_violation(c, argc - 1, argv + 1);
-    if (strcmp(v, "compliance") == 0)
-        return export_compliance(c, argc - 1, argv + 1);
-    if (strcmp(v, "stats") == 0)
-        return export_stats(c, argc - 1, argv + 1);
-    for (size_t i = 0; i < OVOP_ARRAY_SIZE(move_verbs); i++)
-        if (strcmp(v, move_verbs[i].verb) == 0)
-            return export_move(c, move_verbs[i].to, argc - 1, argv + 1);
-    fprintf(stderr, "ovopctl: usage: ovopctl export create|get|list|history|declare|complete|"
-                    "release|depart|deliver|cancel|reject|return|record|doc|violation|"
-                    "compliance|stats ...\n");
-    return CTL_EXIT_USAGE;
+    static const ctl_cmd_t cmds[] = {
+        {.name = "create", .run = export_create},
+        {.name = "get", .run = export_get},
+        {.name = "list", .run_with = ctl_list_cmd, .list = &export_list},
+        {.name = "history", .run = export_history},
+        {.name = "record", .run = export_record},
+        {.name = "doc", .run = export_doc},
+        {.name = "violation", .run = export_violation},
+        {.name = "compliance", .run = export_compliance},
+        {.name = "stats", .run = export_stats},
+        MOVE("declare", SHIPMENT_STATUS_DECLARED),
+        MOVE("complete", SHIPMENT_STATUS_DOCUMENTS_COMPLETE),
+        MOVE("release", SHIPMENT_STATUS_RELEASED),
+        MOVE("depart", SHIPMENT_STATUS_DEPARTED),
+        MOVE("deliver", SHIPMENT_STATUS_DELIVERED),
+        MOVE("cancel", SHIPMENT_STATUS_CANCELLED),
+        MOVE("reject", SHIPMENT_STATUS_REJECTED),
+        MOVE("return", SHIPMENT_STATUS_RETURNED),
+    };
+    return ctl_run(c, cmds, OVOP_ARRAY_SIZE(cmds), argc - 1, argv + 1,
+                   "ovopctl export create|get|list|history|declare|complete|release|depart|"
+                   "deliver|cancel|reject|return|record|doc|violation|compliance|stats ...");
 }

@@ -1,12 +1,10 @@
 /* ovopctl: command-line client of the OVOP backend for operators and scripts. */
-#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "ctl.h"
 #include "log.h"
-#include "pbjson.h"
 
 static const char usage_text[] =
     "Verbs:\n"
@@ -60,136 +58,61 @@ static const char usage_text[] =
     "Exit codes: 0 ok, 1 failure, 2 usage, 3 broker or service unreachable (timeout),\n"
     "10+N when the service answered with status code N (13 INVALID_ARGUMENT, 15 NOT_FOUND, ...).\n";
 
-int ctl_parse_flags(const char *prog, const char *usage, const char *summary,
-                    const ovop_opt_t *opts, size_t n, int argc, char **argv, int *ret_argi)
+/* The verbs, by the first word after the global options. */
+static const ctl_cmd_t verbs[] = {
+    {"db", ctl_db},
+    {"ping", ctl_ping},
+    {"territory", ctl_territory},
+    {"producer", ctl_producer},
+    {"spec", ctl_spec},
+    {"product", ctl_product},
+    {"search", ctl_search},
+    {"coop", ctl_coop},
+    {"rubric", ctl_rubric},
+    {"application", ctl_application},
+    {"cert", ctl_cert},
+    {"export", ctl_export},
+};
+
+/* Parses the global options (opts, n) of argv; *ret_argi: the verb. Returns 0, CTL_HELP after
+ * printing the help and the verbs, or CTL_EXIT_USAGE after printing the problem. */
+static int parse_globals(const ovop_opt_t *opts, size_t n, int argc, char **argv, int *ret_argi)
 {
-    ovop_config_t cfg = {prog, summary, usage, opts, n, true, true};
+    ovop_config_t cfg = {"ovopctl",
+                         "Operators' client of the OVOP backend. Global options come before "
+                         "the verb.",
+                         "[options] VERB [ARGS]",
+                         opts,
+                         n,
+                         true,
+                         false};
     char *err = NULL;
     int r = ovop_config_parse(&cfg, argc, argv, ret_argi, &err);
-    if (r == 1)
-        return -1;
+    if (r == 1) {
+        printf("\n%s", usage_text);
+        return CTL_HELP;
+    }
     if (r < 0) {
         fprintf(stderr, "ovopctl: %s\n", err);
         free(err);
         return CTL_EXIT_USAGE;
     }
-    return 0;
-}
-
-void ctl_print_json(const ProtobufCMessage *m)
-{
-    json_t *j = ovop_pb_to_json(m);
-    json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    fputc('\n', stdout);
-    json_decref(j);
-}
-
-void ctl_print_cell(const char *s, int width)
-{
-    int chars = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if ((*p & 0xc0) != 0x80)
-            chars++;
-    fputs(s, stdout);
-    for (int i = chars; i < width; i++)
-        fputc(' ', stdout);
-    fputc(' ', stdout);
-}
-
-static int get_client(ctl_t *c, ovop_client_t **ret)
-{
-    if (!c->client) {
-        ovop_client_options_t o = {
-            .brokers = c->broker,
-            .timeout_ms = (uint32_t)c->timeout_ms,
-            .retries = (uint32_t)c->retries,
-            .max_msg = OVOP_DEFAULT_MAX_MSG * 16,
-            .caller = c->caller,
-        };
-        int r = ovop_client_new(&c->client, NULL, &o);
-        if (r < 0) {
-            fprintf(stderr, "ovopctl: could not connect to broker \"%s\": %s\n", c->broker,
-                    strerror(-r));
-            return r;
-        }
-    }
-    *ret = c->client;
-    return 0;
-}
-
-static void print_status(ctl_t *c, const Ovop__V1__Status *st)
-{
-    if (c->json) {
-        ctl_print_json(&st->base);
-        return;
-    }
-    /* The reason only when it says more than the code. */
-    bool reason = st->reason[0] && strcmp(st->reason, ovop_code_to_string(st->code)) != 0;
-    fprintf(stderr, "ovopctl: %s%s%s: %s\n", ovop_code_to_string(st->code), reason ? " " : "",
-            reason ? st->reason : "", st->message);
-    for (size_t i = 0; i < st->n_metadata; i++)
-        fprintf(stderr, "  %s = %s\n", st->metadata[i]->key, st->metadata[i]->value);
-    for (size_t i = 0; i < st->n_violations; i++)
-        fprintf(stderr, "  %s: %s\n", st->violations[i]->field, st->violations[i]->description);
-}
-
-int ctl_call(ctl_t *c, const char *service, const char *method, const ProtobufCMessage *in,
-             const ProtobufCMessageDescriptor *out_desc, ProtobufCMessage **ret_out)
-{
-    ovop_client_t *cl;
-    Ovop__V1__Reply *rep = NULL;
-    ProtobufCMessage *out = NULL;
-
-    if (get_client(c, &cl) < 0)
-        return CTL_EXIT_UNREACHABLE;
-    int r = ovop_client_call(cl, service, method, c->request_id, in, out_desc, &rep, &out);
-    if (r == -ETIMEDOUT) {
-        fprintf(stderr,
-                "ovopctl: no answer from %s via broker %s after %lld attempts of %lld ms; is "
-                "the service running? (ovopctl ping %s)\n",
-                service, c->broker, (long long)c->retries + 1, (long long)c->timeout_ms, service);
-        return CTL_EXIT_UNREACHABLE;
-    }
-    if (r < 0) {
-        fprintf(stderr, "ovopctl: %s %s failed: %s\n", service, method, strerror(-r));
-        return CTL_EXIT_FAILURE;
-    }
-    int code = rep->status ? (int)rep->status->code : 0;
-    if (code != OVOP_OK) {
-        print_status(c, rep->status);
-        ovop__v1__reply__free_unpacked(rep, NULL);
-        return CTL_EXIT_STATUS_BASE + code;
-    }
-    ovop__v1__reply__free_unpacked(rep, NULL);
-    *ret_out = out;
-    return CTL_EXIT_OK;
-}
-
-static int ctl_ping(ctl_t *c, int argc, char **argv)
-{
-    ovop_client_t *cl;
-    if (argc != 2) {
-        fprintf(stderr, "ovopctl: usage: ovopctl ping SERVICE (e.g. ovop.registry)\n");
+    if (*ret_argi >= argc) {
+        fprintf(stderr, "Usage: ovopctl [options] VERB [ARGS] (ovopctl --help lists them)\n\n%s",
+                usage_text);
         return CTL_EXIT_USAGE;
     }
-    if (get_client(c, &cl) < 0)
-        return CTL_EXIT_UNREACHABLE;
-    int64_t t0 = ovop_mono_us();
-    int r = ovop_client_mmi_service(cl, argv[1]);
-    double ms = (double)(ovop_mono_us() - t0) / 1000.0;
-    const char *state = r == 0 ? "up" : r == -ENOENT ? "no workers" : "broker unreachable";
-    if (c->json) {
-        json_t *j = json_pack("{s:s,s:s,s:b,s:f}", "service", argv[1], "state", state, "ok", r == 0,
-                              "round_trip_ms", ms);
-        json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        fputc('\n', stdout);
-        json_decref(j);
-    } else {
-        printf("%s: %s (%.2f ms)\n", argv[1], state, ms);
-    }
-    if (r == 0)
-        return CTL_EXIT_OK;
-    return r == -ENOENT ? CTL_EXIT_STATUS_BASE + OVOP_NOT_FOUND : CTL_EXIT_UNREACHABLE;
+    return 0;
+}
+
+/* Runs the verb argv[0] with its arguments. */
+static int run_verb(ctl_t *c, int argc, char **argv)
+{
+    for (size_t i = 0; i < OVOP_ARRAY_SIZE(verbs); i++)
+        if (strcmp(argv[0], verbs[i].name) == 0)
+            return verbs[i].run(c, argc, argv);
+    fprintf(stderr, "ovopctl: unknown verb \"%s\"\n\n%s", argv[0], usage_text);
+    return CTL_EXIT_USAGE;
 }
 
 int main(int argc, char **argv)
@@ -211,70 +134,15 @@ int main(int argc, char **argv)
         {"retries", OVOP_OPT_INT, "2", 0, 100, "attempts after the first, same request id",
          &c.retries},
     };
-    ovop_config_t cfg = {"ovopctl",
-                         "Operators' client of the OVOP backend. Global options come before "
-                         "the verb.",
-                         "[options] VERB [ARGS]",
-                         opts,
-                         OVOP_ARRAY_SIZE(opts),
-                         true,
-                         false};
-    char *err = NULL;
     int argi = 0;
-    int exit_code;
 
     ovop_log_setup("ovopctl", "", "text", "warn");
-    int r = ovop_config_parse(&cfg, argc, argv, &argi, &err);
-    if (r == 1) {
-        printf("\n%s", usage_text);
-        exit_code = CTL_EXIT_OK;
-        goto out;
-    }
-    if (r < 0) {
-        fprintf(stderr, "ovopctl: %s\n", err);
-        free(err);
-        exit_code = CTL_EXIT_USAGE;
-        goto out;
-    }
-    if (argi >= argc) {
-        fprintf(stderr, "Usage: ovopctl [options] VERB [ARGS] (ovopctl --help lists them)\n\n%s",
-                usage_text);
-        exit_code = CTL_EXIT_USAGE;
-        goto out;
-    }
-    const char *verb = argv[argi];
-    int vargc = argc - argi;
-    char **vargv = argv + argi;
-    if (strcmp(verb, "db") == 0)
-        exit_code = ctl_db(&c, vargc, vargv);
-    else if (strcmp(verb, "ping") == 0)
-        exit_code = ctl_ping(&c, vargc, vargv);
-    else if (strcmp(verb, "territory") == 0)
-        exit_code = ctl_territory(&c, vargc, vargv);
-    else if (strcmp(verb, "producer") == 0)
-        exit_code = ctl_producer(&c, vargc, vargv);
-    else if (strcmp(verb, "spec") == 0)
-        exit_code = ctl_spec(&c, vargc, vargv);
-    else if (strcmp(verb, "product") == 0)
-        exit_code = ctl_product(&c, vargc, vargv);
-    else if (strcmp(verb, "search") == 0)
-        exit_code = ctl_search(&c, vargc, vargv);
-    else if (strcmp(verb, "coop") == 0)
-        exit_code = ctl_coop(&c, vargc, vargv);
-    else if (strcmp(verb, "rubric") == 0)
-        exit_code = ctl_rubric(&c, vargc, vargv);
-    else if (strcmp(verb, "application") == 0)
-        exit_code = ctl_application(&c, vargc, vargv);
-    else if (strcmp(verb, "cert") == 0)
-        exit_code = ctl_cert(&c, vargc, vargv);
-    else if (strcmp(verb, "export") == 0)
-        exit_code = ctl_export(&c, vargc, vargv);
-    else {
-        fprintf(stderr, "ovopctl: unknown verb \"%s\"\n\n%s", verb, usage_text);
-        exit_code = CTL_EXIT_USAGE;
-    }
-out:
+    int r = parse_globals(opts, OVOP_ARRAY_SIZE(opts), argc, argv, &argi);
+    if (r == 0)
+        r = run_verb(&c, argc - argi, argv + argi);
+    else if (r == CTL_HELP)
+        r = CTL_EXIT_OK;
     ovop_client_destroy(&c.client);
     ovop_config_free(opts, OVOP_ARRAY_SIZE(opts));
-    return exit_code;
+    return r;
 }

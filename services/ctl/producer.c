@@ -9,18 +9,11 @@
 static const char *const kinds[] = {"-", "individual", "family_group", "cooperative", "sme"};
 static const char *const statuses[] = {"-", "active", "suspended", "closed"};
 
-static int lookup(const char *const *names, size_t n, const char *s)
-{
-    for (size_t i = 1; i < n; i++)
-        if (strcmp(names[i], s) == 0)
-            return (int)i;
-    return -1;
-}
+#define NAME_OF(names, v) ctl_name_of(names, OVOP_ARRAY_SIZE(names), (int)(v))
 
-#define NAME_OF(names, v) ((unsigned)(v) < OVOP_ARRAY_SIZE(names) ? names[v] : "?")
-
-static void print_producer(const Ovop__V1__Producer *p)
+static void print_producer(const ProtobufCMessage *m)
 {
+    const Ovop__V1__Producer *p = (const Ovop__V1__Producer *)m;
     printf("id             %lld\n", (long long)p->id);
     printf("kind           %s\n", NAME_OF(kinds, p->kind));
     printf("legal name     %s\n", p->legal_name);
@@ -112,9 +105,28 @@ static void free_members(member_list_t *ml)
     free(ml->buf);
 }
 
-static int parse_kind(const char *s, int *ret)
+/* The parts of a producer that register and update send alike, from the flags given: the
+ * contact (empty fields for flags not given), the location (set when --lat and --lon are) and
+ * the members. */
+static void build_details(const details_t *d, Ovop__V1__Contact *contact, Ovop__V1__GeoPoint *loc,
+                          member_list_t *ml)
 {
-    int k = lookup(kinds, OVOP_ARRAY_SIZE(kinds), s);
+    ovop__v1__contact__init(contact);
+    ovop__v1__geo_point__init(loc);
+    contact->phone = d->phone ? d->phone : "";
+    contact->email = d->email ? d->email : "";
+    contact->address = d->address ? d->address : "";
+    if (d->lat && d->lon) {
+        loc->set = true;
+        loc->lat = strtod(d->lat, NULL);
+        loc->lon = strtod(d->lon, NULL);
+    }
+    parse_members(d->members, ml);
+}
+
+static int parse_kind(const char *s, int64_t *ret)
+{
+    int k = ctl_name_index(kinds, OVOP_ARRAY_SIZE(kinds), s);
     if (k < 0) {
         fprintf(stderr, "ovopctl: --kind must be individual, family_group, cooperative or sme\n");
         return CTL_EXIT_USAGE;
@@ -123,58 +135,51 @@ static int parse_kind(const char *s, int *ret)
     return 0;
 }
 
+static int parse_status(const char *s, int64_t *ret)
+{
+    int v = ctl_name_index(statuses, OVOP_ARRAY_SIZE(statuses), s);
+    if (v < 0) {
+        fprintf(stderr, "ovopctl: --status must be active, suspended or closed\n");
+        return CTL_EXIT_USAGE;
+    }
+    *ret = v;
+    return 0;
+}
+
 static int producer_register(ctl_t *c, int argc, char **argv)
 {
+    static const ctl_verb_t verb = {
+        .prog = "ovopctl producer register",
+        .usage = "--kind K --name N --tax-id INN --territory CODE [options]",
+        .summary = "Registers a producer.",
+        .needs = "producer register needs --kind, --name, --tax-id and --territory"};
     details_t d = {0};
     const ovop_opt_t opts[] = {DETAIL_OPTS(d)};
     size_t n = OVOP_ARRAY_SIZE(opts);
-    int argi, kind = 0;
+    int argi;
+    int64_t kind = 0;
     member_list_t ml = {0};
-    int r = ctl_parse_flags("ovopctl producer register",
-                            "--kind K --name N --tax-id INN "
-                            "--territory CODE [options]",
-                            "Registers a producer.", opts, n, argc, argv, &argi);
-    if (r != 0)
-        goto out;
-    if (argi != argc || !d.kind || !d.name || !d.tax_id || !d.territory) {
-        fprintf(stderr, "ovopctl: producer register needs --kind, --name, --tax-id and "
-                        "--territory\n");
-        r = CTL_EXIT_USAGE;
-        goto out;
+    int r = ctl_verb_parse(&verb, opts, n, &argc, argv, &argi);
+    if (r == 0 && (!d.kind || !d.name || !d.tax_id || !d.territory))
+        r = ctl_misuse(&verb);
+    if (r == 0)
+        r = parse_kind(d.kind, &kind);
+    if (r == 0) {
+        Ovop__V1__RegisterProducerRequest in = OVOP__V1__REGISTER_PRODUCER_REQUEST__INIT;
+        Ovop__V1__Contact contact;
+        Ovop__V1__GeoPoint loc;
+        build_details(&d, &contact, &loc, &ml);
+        in.kind = (int)kind;
+        in.legal_name = d.name;
+        in.tax_id = d.tax_id;
+        in.contact = &contact;
+        in.territory_code = d.territory;
+        in.location = &loc;
+        in.n_members = ml.n;
+        in.members = ml.ptrs;
+        r = ctl_call_show(c, "ovop.registry", "RegisterProducer", &in.base,
+                          &ovop__v1__producer__descriptor, print_producer);
     }
-    if ((r = parse_kind(d.kind, &kind)) != 0)
-        goto out;
-    Ovop__V1__RegisterProducerRequest in = OVOP__V1__REGISTER_PRODUCER_REQUEST__INIT;
-    Ovop__V1__Contact contact = OVOP__V1__CONTACT__INIT;
-    Ovop__V1__GeoPoint loc = OVOP__V1__GEO_POINT__INIT;
-    contact.phone = d.phone ? d.phone : "";
-    contact.email = d.email ? d.email : "";
-    contact.address = d.address ? d.address : "";
-    if (d.lat && d.lon) {
-        loc.set = true;
-        loc.lat = strtod(d.lat, NULL);
-        loc.lon = strtod(d.lon, NULL);
-    }
-    parse_members(d.members, &ml);
-    in.kind = kind;
-    in.legal_name = d.name;
-    in.tax_id = d.tax_id;
-    in.contact = &contact;
-    in.territory_code = d.territory;
-    in.location = &loc;
-    in.n_members = ml.n;
-    in.members = ml.ptrs;
-    ProtobufCMessage *out = NULL;
-    r = ctl_call(c, "ovop.registry", "RegisterProducer", &in.base, &ovop__v1__producer__descriptor,
-                 &out);
-    if (r == CTL_EXIT_OK) {
-        if (c->json)
-            ctl_print_json(out);
-        else
-            print_producer((const Ovop__V1__Producer *)out);
-        protobuf_c_message_free_unpacked(out, NULL);
-    }
-out:
     free_members(&ml);
     ovop_config_free(opts, n);
     return r < 0 ? CTL_EXIT_OK : r;
@@ -192,34 +197,18 @@ static int parse_id(const char *s, int64_t *ret)
     return 0;
 }
 
-static int fetch(ctl_t *c, int64_t id, Ovop__V1__Producer **ret)
-{
-    Ovop__V1__GetProducerRequest in = OVOP__V1__GET_PRODUCER_REQUEST__INIT;
-    in.id = id;
-    return ctl_call(c, "ovop.registry", "GetProducer", &in.base, &ovop__v1__producer__descriptor,
-                    (ProtobufCMessage **)ret);
-}
-
 static int producer_get(ctl_t *c, int argc, char **argv)
 {
-    int64_t id;
+    Ovop__V1__GetProducerRequest in = OVOP__V1__GET_PRODUCER_REQUEST__INIT;
     if (argc != 2) {
         fprintf(stderr, "ovopctl: usage: ovopctl producer get ID\n");
         return CTL_EXIT_USAGE;
     }
-    int r = parse_id(argv[1], &id);
+    int r = parse_id(argv[1], &in.id);
     if (r)
         return r;
-    Ovop__V1__Producer *p = NULL;
-    r = fetch(c, id, &p);
-    if (r == CTL_EXIT_OK) {
-        if (c->json)
-            ctl_print_json(&p->base);
-        else
-            print_producer(p);
-        protobuf_c_message_free_unpacked(&p->base, NULL);
-    }
-    return r;
+    return ctl_call_show(c, "ovop.registry", "GetProducer", &in.base,
+                         &ovop__v1__producer__descriptor, print_producer);
 }
 
 /* Sends the flags given with an update_mask naming exactly their fields: the others keep
@@ -230,7 +219,7 @@ static int producer_update(ctl_t *c, int argc, char **argv)
     details_t d = {0};
     const ovop_opt_t opts[] = {DETAIL_OPTS(d)};
     size_t n = OVOP_ARRAY_SIZE(opts);
-    int kind = 0;
+    int64_t kind = 0;
     member_list_t ml = {0};
     Ovop__V1__UpdateProducerRequest in = OVOP__V1__UPDATE_PRODUCER_REQUEST__INIT;
     int r = ctl_parse_update(prog,
@@ -259,44 +248,38 @@ static int producer_update(ctl_t *c, int argc, char **argv)
     Ovop__V1__FieldMask mask;
     if ((r = ctl_update_mask(prog, flags, OVOP_ARRAY_SIZE(flags), paths, &mask)) != 0)
         goto out;
-    Ovop__V1__Contact contact = OVOP__V1__CONTACT__INIT;
-    Ovop__V1__GeoPoint loc = OVOP__V1__GEO_POINT__INIT;
-    in.kind = kind;
+    Ovop__V1__Contact contact;
+    Ovop__V1__GeoPoint loc;
+    build_details(&d, &contact, &loc, &ml);
+    in.kind = (int)kind;
     in.legal_name = d.name ? d.name : "";
     in.tax_id = d.tax_id ? d.tax_id : "";
     in.territory_code = d.territory ? d.territory : "";
-    contact.phone = d.phone ? d.phone : "";
-    contact.email = d.email ? d.email : "";
-    contact.address = d.address ? d.address : "";
     in.contact = &contact;
-    if (d.lat) {
-        loc.set = true;
-        loc.lat = strtod(d.lat, NULL);
-        loc.lon = strtod(d.lon, NULL);
-    }
     in.location = &loc;
-    parse_members(d.members, &ml);
     in.n_members = ml.n;
     in.members = ml.ptrs;
     in.update_mask = &mask;
-    ProtobufCMessage *out = NULL;
-    r = ctl_call(c, "ovop.registry", "UpdateProducer", &in.base, &ovop__v1__producer__descriptor,
-                 &out);
-    if (r == CTL_EXIT_OK) {
-        if (c->json)
-            ctl_print_json(out);
-        else
-            print_producer((const Ovop__V1__Producer *)out);
-        protobuf_c_message_free_unpacked(out, NULL);
-    }
+    r = ctl_call_show(c, "ovop.registry", "UpdateProducer", &in.base,
+                      &ovop__v1__producer__descriptor, print_producer);
 out:
     free_members(&ml);
     ovop_config_free(opts, n);
     return r < 0 ? CTL_EXIT_OK : r;
 }
 
-static int producer_status(ctl_t *c, int status, int argc, char **argv)
+/* suspend, reactivate, close: cmd->value is the status. */
+static int producer_status(ctl_t *c, const ctl_cmd_t *cmd, int argc, char **argv)
 {
+    char needs[96];
+    snprintf(needs, sizeof(needs), "usage: ovopctl producer %s ID --version V [--reason R]",
+             cmd->name);
+    const ctl_verb_t verb = {.prog = "ovopctl producer suspend|reactivate|close",
+                             .usage = "ID --version V [--reason R]",
+                             .summary = "Changes a producer's status.",
+                             .n_args = 1,
+                             .flags_anywhere = true,
+                             .needs = needs};
     char *reason = NULL;
     int64_t version = 0;
     const ovop_opt_t opts[] = {
@@ -304,38 +287,19 @@ static int producer_status(ctl_t *c, int status, int argc, char **argv)
         {"reason", OVOP_OPT_STRING, NULL, 0, 0, "why (required to suspend or close)", &reason},
     };
     int argi;
-    int64_t id = 0;
-    ctl_flags_first(&argc, argv, opts, 2);
-    int r = ctl_parse_flags("ovopctl producer suspend|reactivate|close",
-                            "ID --version V "
-                            "[--reason R]",
-                            "Changes a producer's status.", opts, 2, argc, argv, &argi);
-    if (r != 0)
-        goto out;
-    if (argi != argc - 1 || version <= 0) {
-        fprintf(stderr, "ovopctl: usage: ovopctl producer %s ID --version V [--reason R]\n",
-                argv[0]);
-        r = CTL_EXIT_USAGE;
-        goto out;
-    }
-    if ((r = parse_id(argv[argi], &id)) != 0)
-        goto out;
     Ovop__V1__SetProducerStatusRequest in = OVOP__V1__SET_PRODUCER_STATUS_REQUEST__INIT;
-    in.id = id;
-    in.version = (int32_t)version;
-    in.status = status;
-    in.reason = reason ? reason : "";
-    ProtobufCMessage *out = NULL;
-    r = ctl_call(c, "ovop.registry", "SetProducerStatus", &in.base, &ovop__v1__producer__descriptor,
-                 &out);
-    if (r == CTL_EXIT_OK) {
-        if (c->json)
-            ctl_print_json(out);
-        else
-            print_producer((const Ovop__V1__Producer *)out);
-        protobuf_c_message_free_unpacked(out, NULL);
+    int r = ctl_verb_parse(&verb, opts, 2, &argc, argv, &argi);
+    if (r == 0 && version <= 0)
+        r = ctl_misuse(&verb);
+    if (r == 0)
+        r = parse_id(argv[argi], &in.id);
+    if (r == 0) {
+        in.version = (int32_t)version;
+        in.status = cmd->value;
+        in.reason = reason ? reason : "";
+        r = ctl_call_show(c, "ovop.registry", "SetProducerStatus", &in.base,
+                          &ovop__v1__producer__descriptor, print_producer);
     }
-out:
     ovop_config_free(opts, 2);
     return r < 0 ? CTL_EXIT_OK : r;
 }
@@ -343,9 +307,7 @@ out:
 static void print_row(const ProtobufCMessage *m)
 {
     const Ovop__V1__Producer *p = (const Ovop__V1__Producer *)m;
-    char id[24];
-    snprintf(id, sizeof(id), "%lld", (long long)p->id);
-    ctl_print_cell(id, 8);
+    ctl_print_int_cell(p->id, 8);
     ctl_print_cell(NAME_OF(kinds, p->kind), 12);
     ctl_print_cell(p->legal_name, 40);
     ctl_print_cell(p->territory_code, 14);
@@ -353,99 +315,67 @@ static void print_row(const ProtobufCMessage *m)
     printf("%u\n", p->stars);
 }
 
-static void print_header(void)
-{
-    ctl_print_cell("ID", 8);
-    ctl_print_cell("KIND", 12);
-    ctl_print_cell("LEGAL NAME", 40);
-    ctl_print_cell("TERRITORY", 14);
-    ctl_print_cell("STATUS", 9);
-    printf("STARS\n");
-}
+static const ctl_column_t columns[] = {
+    {"ID", 8}, {"KIND", 12}, {"LEGAL NAME", 40}, {"TERRITORY", 14}, {"STATUS", 9}, {"STARS", 0},
+};
 
-static int producer_list(ctl_t *c, int argc, char **argv)
-{
-    char *territory = NULL, *hs = NULL, *category = NULL, *status = NULL, *kind = NULL;
-    char *token = NULL;
-    int64_t min_stars = 0, page_size = 0;
-    bool certified = false, all = false;
-    const ovop_opt_t opts[] = {
-        {"territory", OVOP_OPT_STRING, NULL, 0, 0, "SOATE code: a region covers its villages",
-         &territory},
-        {"hs", OVOP_OPT_STRING, NULL, 0, 0, "with a product under this HS prefix", &hs},
-        {"category", OVOP_OPT_STRING, NULL, 0, 0, "with a product of this category", &category},
-        {"min-stars", OVOP_OPT_INT, "0", 0, 5, "certified with at least this many stars",
-         &min_stars},
-        {"certified", OVOP_OPT_BOOL, "false", 0, 0, "holding a certificate valid today",
-         &certified},
-        {"status", OVOP_OPT_STRING, NULL, 0, 0, "active, suspended or closed", &status},
-        {"kind", OVOP_OPT_STRING, NULL, 0, 0, "individual, family_group, cooperative, sme", &kind},
-        {"page-size", OVOP_OPT_INT, "0", 0, 1000, "rows per page", &page_size},
-        {"page-token", OVOP_OPT_STRING, NULL, 0, 0, "continue from a previous page", &token},
-        {"all", OVOP_OPT_BOOL, "false", 0, 0, "follow page tokens to the end", &all},
-    };
-    size_t n = OVOP_ARRAY_SIZE(opts);
-    int argi;
-    int r = ctl_parse_flags("ovopctl producer list", "[options]", "Lists producers.", opts, n, argc,
-                            argv, &argi);
-    if (r != 0)
-        goto out;
-    int st = 0, kd = 0;
-    if (status && (st = lookup(statuses, OVOP_ARRAY_SIZE(statuses), status)) < 0) {
-        fprintf(stderr, "ovopctl: --status must be active, suspended or closed\n");
-        r = CTL_EXIT_USAGE;
-        goto out;
-    }
-    if (kind && (r = parse_kind(kind, &kd)) != 0)
-        goto out;
-    if (argi != argc) {
-        fprintf(stderr, "ovopctl: unexpected argument \"%s\"\n", argv[argi]);
-        r = CTL_EXIT_USAGE;
-        goto out;
-    }
-    Ovop__V1__ListProducersRequest in = OVOP__V1__LIST_PRODUCERS_REQUEST__INIT;
-    in.territory_prefix = territory ? territory : "";
-    in.hs_prefix = hs ? hs : "";
-    in.category = category ? category : "";
-    in.min_stars = (uint32_t)min_stars;
-    in.certified_only = certified;
-    in.status = st;
-    in.kind = kd;
-    in.page_size = (uint32_t)page_size;
-    r = ctl_list_pages(c, &(ctl_list_t){.service = "ovop.registry",
-                                        .method = "ListProducers",
-                                        .request = &in.base,
-                                        .response = &ovop__v1__list_producers_response__descriptor,
-                                        .rows = "producers",
-                                        .page_token = token,
-                                        .all = all,
-                                        .print_header = print_header,
-                                        .print_row = print_row,
-                                        .one = "producer",
-                                        .many = "producers"});
-out:
-    ovop_config_free(opts, n);
-    return r < 0 ? CTL_EXIT_OK : r;
-}
+static const ctl_filter_t filters[] = {
+    CTL_FILTER("territory", "SOATE code: a region covers its villages", "territory_prefix"),
+    CTL_FILTER("hs", "with a product under this HS prefix", "hs_prefix"),
+    CTL_FILTER("category", "with a product of this category", "category"),
+    {.name = "min-stars",
+     .type = OVOP_OPT_INT,
+     .max = 5,
+     .help = "certified with at least this many stars",
+     .field = "min_stars"},
+    {.name = "certified",
+     .type = OVOP_OPT_BOOL,
+     .help = "holding a certificate valid today",
+     .field = "certified_only"},
+    {.name = "status",
+     .type = OVOP_OPT_STRING,
+     .help = "active, suspended or closed",
+     .field = "status",
+     .parse = parse_status},
+    {.name = "kind",
+     .type = OVOP_OPT_STRING,
+     .help = "individual, family_group, cooperative, sme",
+     .field = "kind",
+     .parse = parse_kind},
+};
+
+static const ctl_list_verb_t producer_list = {
+    .verb = {.prog = "ovopctl producer list",
+             .usage = "[options]",
+             .summary = "Lists producers.",
+             .unexpected = true},
+    .filters = filters,
+    .n_filters = OVOP_ARRAY_SIZE(filters),
+    .filters_first = true,
+    .page_size_help = CTL_PAGE_SIZE_HELP,
+    .request = &ovop__v1__list_producers_request__descriptor,
+    .list = {.service = "ovop.registry",
+             .method = "ListProducers",
+             .response = &ovop__v1__list_producers_response__descriptor,
+             .rows = "producers",
+             .columns = columns,
+             .n_columns = OVOP_ARRAY_SIZE(columns),
+             .print_row = print_row,
+             .one = "producer",
+             .many = "producers"},
+};
 
 int ctl_producer(ctl_t *c, int argc, char **argv)
 {
-    const char *v = argc >= 2 ? argv[1] : "";
-    if (strcmp(v, "register") == 0)
-        return producer_register(c, argc - 1, argv + 1);
-    if (strcmp(v, "get") == 0)
-        return producer_get(c, argc - 1, argv + 1);
-    if (strcmp(v, "list") == 0)
-        return producer_list(c, argc - 1, argv + 1);
-    if (strcmp(v, "update") == 0)
-        return producer_update(c, argc - 1, argv + 1);
-    if (strcmp(v, "suspend") == 0)
-        return producer_status(c, 2, argc - 1, argv + 1);
-    if (strcmp(v, "reactivate") == 0)
-        return producer_status(c, 1, argc - 1, argv + 1);
-    if (strcmp(v, "close") == 0)
-        return producer_status(c, 3, argc - 1, argv + 1);
-    fprintf(stderr, "ovopctl: usage: ovopctl producer "
-                    "register|get|list|update|suspend|reactivate|close ...\n");
-    return CTL_EXIT_USAGE;
+    static const ctl_cmd_t cmds[] = {
+        {.name = "register", .run = producer_register},
+        {.name = "get", .run = producer_get},
+        {.name = "list", .run_with = ctl_list_cmd, .list = &producer_list},
+        {.name = "update", .run = producer_update},
+        {.name = "suspend", .run_with = producer_status, .value = 2},
+        {.name = "reactivate", .run_with = producer_status, .value = 1},
+        {.name = "close", .run_with = producer_status, .value = 3},
+    };
+    return ctl_run(c, cmds, OVOP_ARRAY_SIZE(cmds), argc - 1, argv + 1,
+                   "ovopctl producer register|get|list|update|suspend|reactivate|close ...");
 }

@@ -1,6 +1,5 @@
 /* ovopctl product and search: create, show, change and list products; search producers and
  * products by words. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,20 +11,7 @@
 static const char *const certs[] = {"-", "conformity", "organic", "halal",
                                     "geographical_indication"};
 
-#define CERT_NAME(v) ((unsigned)(v) < OVOP_ARRAY_SIZE(certs) ? certs[v] : "?")
-
-int ctl_parse_id(const char *what, const char *s, int64_t *ret)
-{
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || !end || *end || end == s || v <= 0) {
-        fprintf(stderr, "ovopctl: %s must be a positive number, got \"%s\"\n", what, s);
-        return CTL_EXIT_USAGE;
-    }
-    *ret = v;
-    return 0;
-}
+#define CERT_NAME(v) ctl_name_of(certs, OVOP_ARRAY_SIZE(certs), (int)(v))
 
 /* A decimal number of a flag; NaN and infinities pass so that the service judges them. */
 static int parse_number(const char *flag, const char *s, double *ret)
@@ -40,39 +26,9 @@ static int parse_number(const char *flag, const char *s, double *ret)
     return 0;
 }
 
-int ctl_parse_money(const char *flag, const char *s, int64_t *ret)
+static void print_product(const ProtobufCMessage *m)
 {
-    int r = ovop_money_parse(s, ret);
-    if (r == -ERANGE) {
-        fprintf(stderr, "ovopctl: %s is too large, got \"%s\"\n", flag, s);
-        return CTL_EXIT_USAGE;
-    }
-    if (r < 0) {
-        fprintf(stderr,
-                "ovopctl: %s must be an amount with at most two decimals, like 8200 or 12.50; "
-                "got \"%s\"\n",
-                flag, s);
-        return CTL_EXIT_USAGE;
-    }
-    return 0;
-}
-
-const char *ctl_amount(double v, char out[static 32])
-{
-    snprintf(out, 32, "%.3f", v);
-    char *dot = strchr(out, '.');
-    if (dot) {
-        char *end = out + strlen(out) - 1;
-        while (end > dot && *end == '0')
-            *end-- = '\0';
-        if (end == dot)
-            *end = '\0';
-    }
-    return out;
-}
-
-static void print_product(const Ovop__V1__Product *p)
-{
+    const Ovop__V1__Product *p = (const Ovop__V1__Product *)m;
     char amount[32], price[OVOP_MONEY_TEXT];
     printf("id             %lld\n", (long long)p->id);
     printf("producer       %lld\n", (long long)p->producer_id);
@@ -247,20 +203,20 @@ static void free_details(details_t *d)
 /* Calls method with in (a product's creation or update) and prints the product. */
 static int send_product(ctl_t *c, const char *method, const ProtobufCMessage *in)
 {
-    ProtobufCMessage *res = NULL;
-    int r = ctl_call(c, "ovop.registry", method, in, &ovop__v1__product__descriptor, &res);
-    if (r == CTL_EXIT_OK) {
-        if (c->json)
-            ctl_print_json(res);
-        else
-            print_product((const Ovop__V1__Product *)res);
-        protobuf_c_message_free_unpacked(res, NULL);
-    }
-    return r;
+    return ctl_call_show(c, "ovop.registry", method, in, &ovop__v1__product__descriptor,
+                         print_product);
 }
 
 static int product_create(ctl_t *c, int argc, char **argv)
 {
+    static const ctl_verb_t verb = {
+        .prog = "ovopctl product create",
+        .usage = "--producer ID --name-en N [--name-ru N] [--name-ky N] --category C --hs CODE "
+                 "--unit U --capacity Q [--price USD] [--season 6,7,8] [--cert organic]... "
+                 "[--raw MATERIAL]...",
+        .summary = "Adds a product to a producer.",
+        .needs = "product create needs --producer, a name (--name-en, --name-ru or --name-ky), "
+                 "--category, --hs, --unit and --capacity"};
     details_t d = {0};
     char *producer = NULL;
     const ovop_opt_t opts[] = {
@@ -268,33 +224,22 @@ static int product_create(ctl_t *c, int argc, char **argv)
         {"producer", OVOP_OPT_STRING, NULL, 0, 0, "the producer's id", &producer},
     };
     size_t n = OVOP_ARRAY_SIZE(opts);
-    int argi, r;
-    /* --cert and --raw may be given several times. */
-    if ((r = take_details(&argc, argv, &d)) != 0)
-        goto out_nofree;
-    r = ctl_parse_flags("ovopctl product create",
-                        "--producer ID --name-en N [--name-ru N] [--name-ky N] --category C "
-                        "--hs CODE --unit U --capacity Q [--price USD] [--season 6,7,8] "
-                        "[--cert organic]... [--raw MATERIAL]...",
-                        "Adds a product to a producer.", opts, n, argc, argv, &argi);
-    if (r != 0)
-        goto out;
-    if (argi != argc || !producer || !(d.name_en || d.name_ru || d.name_ky) || !d.category ||
-        !d.hs || !d.unit || !d.capacity) {
-        fprintf(stderr, "ovopctl: product create needs --producer, a name (--name-en, --name-ru "
-                        "or --name-ky), --category, --hs, --unit and --capacity\n");
-        r = CTL_EXIT_USAGE;
-        goto out;
-    }
+    int argi;
     Ovop__V1__CreateProductRequest in = OVOP__V1__CREATE_PRODUCT_REQUEST__INIT;
-    if ((r = ctl_parse_id("--producer", producer, &in.producer_id)) != 0 ||
-        (r = parse_details(&d)) != 0)
-        goto out;
-    SET_DETAILS(in, d);
-    r = send_product(c, "CreateProduct", &in.base);
-out:
+    /* --cert and --raw may be given several times. */
+    int r = take_details(&argc, argv, &d);
+    if (r == 0)
+        r = ctl_verb_parse(&verb, opts, n, &argc, argv, &argi);
+    if (r == 0 && (!producer || !(d.name_en || d.name_ru || d.name_ky) || !d.category || !d.hs ||
+                   !d.unit || !d.capacity))
+        r = ctl_misuse(&verb);
+    if (r == 0 && (r = ctl_parse_id("--producer", producer, &in.producer_id)) == 0)
+        r = parse_details(&d);
+    if (r == 0) {
+        SET_DETAILS(in, d);
+        r = send_product(c, "CreateProduct", &in.base);
+    }
     ovop_config_free(opts, n);
-out_nofree:
     free_details(&d);
     return r < 0 ? CTL_EXIT_OK : r;
 }
@@ -308,12 +253,11 @@ static int product_update(ctl_t *c, int argc, char **argv)
     size_t n = OVOP_ARRAY_SIZE(opts);
     Ovop__V1__UpdateProductRequest in = OVOP__V1__UPDATE_PRODUCT_REQUEST__INIT;
     int r = take_details(&argc, argv, &d);
-    if (r != 0)
-        goto out_nofree;
-    r = ctl_parse_update(prog,
-                         "Changes the details given, and only those, of a product (--season \"\", "
-                         "--cert \"\" and --raw \"\" clear theirs).",
-                         opts, n, argc, argv, &in.id, &in.version);
+    if (r == 0)
+        r = ctl_parse_update(prog,
+                             "Changes the details given, and only those, of a product (--season "
+                             "\"\", --cert \"\" and --raw \"\" clear theirs).",
+                             opts, n, argc, argv, &in.id, &in.version);
     if (r != 0 || (r = parse_details(&d)) != 0)
         goto out;
     const ctl_mask_flag_t flags[] = {
@@ -338,157 +282,148 @@ static int product_update(ctl_t *c, int argc, char **argv)
     r = send_product(c, "UpdateProduct", &in.base);
 out:
     ovop_config_free(opts, n);
-out_nofree:
     free_details(&d);
     return r < 0 ? CTL_EXIT_OK : r;
 }
 
 static int product_get(ctl_t *c, int argc, char **argv)
 {
+    static const ctl_verb_t verb = {
+        .prog = "ovopctl product get", .usage = "ID", .summary = "Shows one product.", .n_args = 1};
     int argi;
-    int r = ctl_parse_flags("ovopctl product get", "ID", "Shows one product.", NULL, 0, argc, argv,
-                            &argi);
+    int r = ctl_verb_parse(&verb, NULL, 0, &argc, argv, &argi);
     if (r != 0)
         return r < 0 ? CTL_EXIT_OK : r;
-    if (argi != argc - 1) {
-        fprintf(stderr, "ovopctl: usage: ovopctl product get ID\n");
-        return CTL_EXIT_USAGE;
-    }
     Ovop__V1__GetProductRequest in = OVOP__V1__GET_PRODUCT_REQUEST__INIT;
     if ((r = ctl_parse_id("product id", argv[argi], &in.id)) != 0)
         return r;
-    ProtobufCMessage *res = NULL;
-    r = ctl_call(c, "ovop.registry", "GetProduct", &in.base, &ovop__v1__product__descriptor, &res);
-    if (r == CTL_EXIT_OK) {
-        if (c->json)
-            ctl_print_json(res);
-        else
-            print_product((const Ovop__V1__Product *)res);
-        protobuf_c_message_free_unpacked(res, NULL);
-    }
-    return r;
+    return send_product(c, "GetProduct", &in.base);
 }
 
 static void print_row(const ProtobufCMessage *m)
 {
     const Ovop__V1__Product *p = (const Ovop__V1__Product *)m;
-    char id[24], producer[24], cap[48], amount[32];
-    snprintf(id, sizeof(id), "%lld", (long long)p->id);
-    snprintf(producer, sizeof(producer), "%lld", (long long)p->producer_id);
+    char cap[48], amount[32];
     snprintf(cap, sizeof(cap), "%s %s", ctl_amount(p->capacity_per_month, amount), p->unit);
     const char *name = !p->name         ? ""
                        : p->name->en[0] ? p->name->en
                        : p->name->ru[0] ? p->name->ru
                                         : p->name->ky;
-    ctl_print_cell(id, 8);
-    ctl_print_cell(producer, 9);
+    ctl_print_int_cell(p->id, 8);
+    ctl_print_int_cell(p->producer_id, 9);
     ctl_print_cell(p->hs_code, 7);
     ctl_print_cell(name, 32);
     ctl_print_cell(p->category, 16);
     printf("%s\n", cap);
 }
 
-static void print_header(void)
+static const ctl_column_t columns[] = {
+    {"ID", 8}, {"PRODUCER", 9}, {"HS", 7}, {"NAME", 32}, {"CATEGORY", 16}, {"CAPACITY A MONTH", 0},
+};
+
+static int parse_producer(const char *s, int64_t *ret)
 {
-    ctl_print_cell("ID", 8);
-    ctl_print_cell("PRODUCER", 9);
-    ctl_print_cell("HS", 7);
-    ctl_print_cell("NAME", 32);
-    ctl_print_cell("CATEGORY", 16);
-    printf("CAPACITY A MONTH\n");
+    return ctl_parse_id("--producer", s, ret);
 }
 
-static int product_list(ctl_t *c, int argc, char **argv)
+/* The first certification of a --cert flag (0 for none). */
+static int parse_cert(const char *s, int64_t *ret)
 {
-    char *producer = NULL, *territory = NULL, *hs = NULL, *category = NULL, *cert = NULL,
-         *token = NULL;
-    int64_t page_size = 0;
-    bool all = false;
-    const ovop_opt_t opts[] = {
-        {"producer", OVOP_OPT_STRING, NULL, 0, 0, "products of this producer", &producer},
-        {"territory", OVOP_OPT_STRING, NULL, 0, 0, "SOATE code: its villages' producers",
-         &territory},
-        {"hs", OVOP_OPT_STRING, NULL, 0, 0, "HS code or prefix", &hs},
-        {"category", OVOP_OPT_STRING, NULL, 0, 0, "this category", &category},
-        {"cert", OVOP_OPT_STRING, NULL, 0, 0, "holding this certification", &cert},
-        {"page-size", OVOP_OPT_INT, "0", 0, 1000, "rows per page", &page_size},
-        {"page-token", OVOP_OPT_STRING, NULL, 0, 0, "continue from a previous page", &token},
-        {"all", OVOP_OPT_BOOL, "false", 0, 0, "follow page tokens to the end", &all},
-    };
-    size_t n = OVOP_ARRAY_SIZE(opts);
-    int argi;
-    int64_t producer_id = 0;
     Ovop__V1__ProductCertification *cv = NULL;
     size_t ncv = 0;
-    int r = ctl_parse_flags("ovopctl product list", "[options]", "Lists products.", opts, n, argc,
-                            argv, &argi);
-    if (r != 0)
-        goto out;
-    if (argi != argc) {
-        fprintf(stderr, "ovopctl: unexpected argument \"%s\"\n", argv[argi]);
-        r = CTL_EXIT_USAGE;
-        goto out;
-    }
-    if ((producer && (r = ctl_parse_id("--producer", producer, &producer_id)) != 0) ||
-        (cert && (r = parse_certs(&cert, 1, &cv, &ncv)) != 0))
-        goto out;
-    Ovop__V1__ListProductsRequest in = OVOP__V1__LIST_PRODUCTS_REQUEST__INIT;
-    in.producer_id = producer_id;
-    in.territory_prefix = territory ? territory : "";
-    in.hs_prefix = hs ? hs : "";
-    in.category = category ? category : "";
-    in.certification = ncv ? cv[0] : 0;
-    in.page_size = (uint32_t)page_size;
-    r = ctl_list_pages(c, &(ctl_list_t){.service = "ovop.registry",
-                                        .method = "ListProducts",
-                                        .request = &in.base,
-                                        .response = &ovop__v1__list_products_response__descriptor,
-                                        .rows = "products",
-                                        .page_token = token,
-                                        .all = all,
-                                        .print_header = print_header,
-                                        .print_row = print_row,
-                                        .one = "product",
-                                        .many = "products"});
-out:
+    char *flag = (char *)s;
+    int r = parse_certs(&flag, 1, &cv, &ncv);
+    if (r == 0)
+        *ret = ncv ? cv[0] : 0;
     free(cv);
-    ovop_config_free(opts, n);
-    return r < 0 ? CTL_EXIT_OK : r;
+    return r;
 }
+
+static const ctl_filter_t filters[] = {
+    {.name = "producer",
+     .type = OVOP_OPT_STRING,
+     .help = "products of this producer",
+     .field = "producer_id",
+     .parse = parse_producer},
+    CTL_FILTER("territory", "SOATE code: its villages' producers", "territory_prefix"),
+    CTL_FILTER("hs", "HS code or prefix", "hs_prefix"),
+    CTL_FILTER("category", "this category", "category"),
+    {.name = "cert",
+     .type = OVOP_OPT_STRING,
+     .help = "holding this certification",
+     .field = "certification",
+     .parse = parse_cert},
+};
+
+static const ctl_list_verb_t product_list = {
+    .verb = {.prog = "ovopctl product list",
+             .usage = "[options]",
+             .summary = "Lists products.",
+             .unexpected = true},
+    .filters = filters,
+    .n_filters = OVOP_ARRAY_SIZE(filters),
+    .page_size_help = CTL_PAGE_SIZE_HELP,
+    .request = &ovop__v1__list_products_request__descriptor,
+    .list = {.service = "ovop.registry",
+             .method = "ListProducts",
+             .response = &ovop__v1__list_products_response__descriptor,
+             .rows = "products",
+             .columns = columns,
+             .n_columns = OVOP_ARRAY_SIZE(columns),
+             .print_row = print_row,
+             .one = "product",
+             .many = "products"},
+};
 
 int ctl_product(ctl_t *c, int argc, char **argv)
 {
-    const char *v = argc >= 2 ? argv[1] : "";
-    if (strcmp(v, "create") == 0)
-        return product_create(c, argc - 1, argv + 1);
-    if (strcmp(v, "get") == 0)
-        return product_get(c, argc - 1, argv + 1);
-    if (strcmp(v, "list") == 0)
-        return product_list(c, argc - 1, argv + 1);
-    if (strcmp(v, "update") == 0)
-        return product_update(c, argc - 1, argv + 1);
-    fprintf(stderr, "ovopctl: usage: ovopctl product create|get|list|update ...\n");
-    return CTL_EXIT_USAGE;
+    static const ctl_cmd_t cmds[] = {
+        {.name = "create", .run = product_create},
+        {.name = "get", .run = product_get},
+        {.name = "list", .run_with = ctl_list_cmd, .list = &product_list},
+        {.name = "update", .run = product_update},
+    };
+    return ctl_run(c, cmds, OVOP_ARRAY_SIZE(cmds), argc - 1, argv + 1,
+                   "ovopctl product create|get|list|update ...");
+}
+
+static void print_hits(const ProtobufCMessage *m)
+{
+    static const ctl_column_t hit_columns[] = {
+        {"ENTITY", 9}, {"ID", 8}, {"TERRITORY", 14}, {"RANK", 8}, {"TITLE", 0},
+    };
+    const Ovop__V1__SearchResponse *resp = (const Ovop__V1__SearchResponse *)m;
+    ctl_print_header(hit_columns, OVOP_ARRAY_SIZE(hit_columns));
+    for (size_t i = 0; i < resp->n_hits; i++) {
+        const Ovop__V1__SearchHit *h = resp->hits[i];
+        char rank[24];
+        snprintf(rank, sizeof(rank), "%.4f", h->rank);
+        ctl_print_cell(h->entity, 9);
+        ctl_print_int_cell(h->id, 8);
+        ctl_print_cell(h->territory_code, 14);
+        ctl_print_cell(rank, 8);
+        printf("%s\n", h->title);
+    }
+    printf("(%zu hit%s)\n", resp->n_hits, resp->n_hits == 1 ? "" : "s");
 }
 
 /* ovopctl search WORDS... [--limit N] */
 int ctl_search(ctl_t *c, int argc, char **argv)
 {
+    static const ctl_verb_t verb = {
+        .prog = "ovopctl search",
+        .usage = "WORDS... [--limit N]",
+        .summary = "Finds producers and products by words in Russian, English or Kyrgyz.",
+        .n_args = CTL_ARGS_SOME,
+        .flags_anywhere = true};
     int64_t limit = 0;
     const ovop_opt_t opts[] = {
         {"limit", OVOP_OPT_INT, "0", 0, 100, "at most this many hits (0: 20)", &limit},
     };
     int argi;
-    ctl_flags_first(&argc, argv, opts, 1);
-    int r = ctl_parse_flags("ovopctl search", "WORDS... [--limit N]",
-                            "Finds producers and products by words in Russian, English or Kyrgyz.",
-                            opts, 1, argc, argv, &argi);
+    int r = ctl_verb_parse(&verb, opts, 1, &argc, argv, &argi);
     if (r != 0)
         return r < 0 ? CTL_EXIT_OK : r;
-    if (argi >= argc) {
-        fprintf(stderr, "ovopctl: usage: ovopctl search WORDS... [--limit N]\n");
-        return CTL_EXIT_USAGE;
-    }
     ovop_buf_t q;
     ovop_buf_init(&q);
     for (int i = argi; i < argc; i++)
@@ -496,34 +431,8 @@ int ctl_search(ctl_t *c, int argc, char **argv)
     Ovop__V1__SearchRequest in = OVOP__V1__SEARCH_REQUEST__INIT;
     in.query = q.data;
     in.limit = (uint32_t)limit;
-    ProtobufCMessage *out = NULL;
-    r = ctl_call(c, "ovop.registry", "Search", &in.base, &ovop__v1__search_response__descriptor,
-                 &out);
-    if (r == CTL_EXIT_OK) {
-        const Ovop__V1__SearchResponse *resp = (const Ovop__V1__SearchResponse *)out;
-        if (c->json) {
-            ctl_print_json(out);
-        } else {
-            ctl_print_cell("ENTITY", 9);
-            ctl_print_cell("ID", 8);
-            ctl_print_cell("TERRITORY", 14);
-            ctl_print_cell("RANK", 8);
-            printf("TITLE\n");
-            for (size_t i = 0; i < resp->n_hits; i++) {
-                const Ovop__V1__SearchHit *h = resp->hits[i];
-                char id[24], rank[24];
-                snprintf(id, sizeof(id), "%lld", (long long)h->id);
-                snprintf(rank, sizeof(rank), "%.4f", h->rank);
-                ctl_print_cell(h->entity, 9);
-                ctl_print_cell(id, 8);
-                ctl_print_cell(h->territory_code, 14);
-                ctl_print_cell(rank, 8);
-                printf("%s\n", h->title);
-            }
-            printf("(%zu hit%s)\n", resp->n_hits, resp->n_hits == 1 ? "" : "s");
-        }
-        protobuf_c_message_free_unpacked(out, NULL);
-    }
+    r = ctl_call_show(c, "ovop.registry", "Search", &in.base,
+                      &ovop__v1__search_response__descriptor, print_hits);
     ovop_buf_free(&q);
     return r;
 }

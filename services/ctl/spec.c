@@ -2,26 +2,20 @@
  * the territories without one, and counts per region. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "ctl.h"
 #include "ovop/v1/registry.pb-c.h"
 
-static int parse(const char *prog, const char *usage, const char *summary, const ovop_opt_t *opts,
-                 size_t n, int *argc, char **argv, int *ret_argi)
-{
-    ctl_flags_first(argc, argv, opts, n);
-    return ctl_parse_flags(prog, usage, summary, opts, n, *argc, argv, ret_argi);
-}
+/* A spec verb: flags may follow its arguments, and its usage line names the family. */
+#define SPEC_VERB(prog_, usage_, summary_, n_args_)                                                \
+    {                                                                                              \
+        .prog = (prog_), .usage = (usage_), .summary = (summary_), .n_args = (n_args_),            \
+        .flags_anywhere = true, .usage_prog = "ovopctl spec"                                       \
+    }
 
-static int usage_error(const char *usage)
+static void print_specialization(const ProtobufCMessage *m)
 {
-    fprintf(stderr, "ovopctl: usage: ovopctl spec %s\n", usage);
-    return CTL_EXIT_USAGE;
-}
-
-static void print_specialization(const Ovop__V1__Specialization *s)
-{
+    const Ovop__V1__Specialization *s = (const Ovop__V1__Specialization *)m;
     printf("id             %lld\n", (long long)s->id);
     printf("territory      %s\n", s->territory_code);
     printf("hs code        %s\n", s->hs_code);
@@ -33,21 +27,13 @@ static void print_specialization(const Ovop__V1__Specialization *s)
     printf("version        %d\n", s->version);
 }
 
-static int print_one(ctl_t *c, int r, ProtobufCMessage *out)
-{
-    if (r == CTL_EXIT_OK) {
-        if (c->json)
-            ctl_print_json(out);
-        else
-            print_specialization((const Ovop__V1__Specialization *)out);
-        protobuf_c_message_free_unpacked(out, NULL);
-    }
-    return r;
-}
-
 static int spec_declare(ctl_t *c, int argc, char **argv)
 {
-    static const char usage[] = "declare TERRITORY HS_CODE [--narrative TEXT] [--on YYYY-MM-DD]";
+    static const ctl_verb_t verb = SPEC_VERB(
+        "ovopctl spec declare", "declare TERRITORY HS_CODE [--narrative TEXT] [--on YYYY-MM-DD]",
+        "Declares that a village, town, city, aiyl aimak, district or region "
+        "specializes in a product.",
+        2);
     char *narrative = NULL, *on = NULL;
     const ovop_opt_t opts[] = {
         {"narrative", OVOP_OPT_STRING, NULL, 0, 0, "what the territory is known for (2000 bytes)",
@@ -56,33 +42,25 @@ static int spec_declare(ctl_t *c, int argc, char **argv)
     };
     size_t n = OVOP_ARRAY_SIZE(opts);
     int argi;
-    int r = parse("ovopctl spec declare", usage,
-                  "Declares that a village, town, city, aiyl aimak, district or region "
-                  "specializes in a product.",
-                  opts, n, &argc, argv, &argi);
-    if (r != 0)
-        goto out;
-    if (argi != argc - 2) {
-        r = usage_error(usage);
-        goto out;
+    int r = ctl_verb_parse(&verb, opts, n, &argc, argv, &argi);
+    if (r == 0) {
+        Ovop__V1__DeclareSpecializationRequest in = OVOP__V1__DECLARE_SPECIALIZATION_REQUEST__INIT;
+        in.territory_code = argv[argi];
+        in.hs_code = argv[argi + 1];
+        in.narrative = narrative ? narrative : "";
+        in.declared_on = on ? on : "";
+        r = ctl_call_show(c, "ovop.registry", "DeclareSpecialization", &in.base,
+                          &ovop__v1__specialization__descriptor, print_specialization);
     }
-    Ovop__V1__DeclareSpecializationRequest in = OVOP__V1__DECLARE_SPECIALIZATION_REQUEST__INIT;
-    in.territory_code = argv[argi];
-    in.hs_code = argv[argi + 1];
-    in.narrative = narrative ? narrative : "";
-    in.declared_on = on ? on : "";
-    ProtobufCMessage *out = NULL;
-    r = ctl_call(c, "ovop.registry", "DeclareSpecialization", &in.base,
-                 &ovop__v1__specialization__descriptor, &out);
-    r = print_one(c, r, out);
-out:
     ovop_config_free(opts, n);
     return r < 0 ? CTL_EXIT_OK : r;
 }
 
 static int spec_withdraw(ctl_t *c, int argc, char **argv)
 {
-    static const char usage[] = "withdraw ID --version V [--on YYYY-MM-DD]";
+    static const ctl_verb_t verb =
+        SPEC_VERB("ovopctl spec withdraw", "withdraw ID --version V [--on YYYY-MM-DD]",
+                  "Withdraws a specialization.", 1);
     char *on = NULL;
     int64_t version = 0;
     const ovop_opt_t opts[] = {
@@ -91,52 +69,32 @@ static int spec_withdraw(ctl_t *c, int argc, char **argv)
     };
     size_t n = OVOP_ARRAY_SIZE(opts);
     int argi;
-    int r = parse("ovopctl spec withdraw", usage, "Withdraws a specialization.", opts, n, &argc,
-                  argv, &argi);
-    if (r != 0)
-        goto out;
+    int r = ctl_verb_parse(&verb, opts, n, &argc, argv, &argi);
     char *end = NULL;
-    long long id = argi == argc - 1 ? strtoll(argv[argi], &end, 10) : 0;
-    if (id <= 0 || !end || *end || version <= 0) {
-        r = usage_error(usage);
-        goto out;
+    long long id = r == 0 ? strtoll(argv[argi], &end, 10) : 0;
+    if (r == 0 && (id <= 0 || !end || *end || version <= 0))
+        r = ctl_misuse(&verb);
+    if (r == 0) {
+        Ovop__V1__WithdrawSpecializationRequest in =
+            OVOP__V1__WITHDRAW_SPECIALIZATION_REQUEST__INIT;
+        in.id = id;
+        in.version = (int32_t)version;
+        in.withdrawn_on = on ? on : "";
+        r = ctl_call_show(c, "ovop.registry", "WithdrawSpecialization", &in.base,
+                          &ovop__v1__specialization__descriptor, print_specialization);
     }
-    Ovop__V1__WithdrawSpecializationRequest in = OVOP__V1__WITHDRAW_SPECIALIZATION_REQUEST__INIT;
-    in.id = id;
-    in.version = (int32_t)version;
-    in.withdrawn_on = on ? on : "";
-    ProtobufCMessage *out = NULL;
-    r = ctl_call(c, "ovop.registry", "WithdrawSpecialization", &in.base,
-                 &ovop__v1__specialization__descriptor, &out);
-    r = print_one(c, r, out);
-out:
     ovop_config_free(opts, n);
     return r < 0 ? CTL_EXIT_OK : r;
 }
 
-/* Options shared by the two paged listings. */
-typedef struct paging {
-    char *territory, *token;
-    int64_t page_size;
-    bool all;
-} paging_t;
-
-static void print_spec_header(void)
-{
-    ctl_print_cell("ID", 8);
-    ctl_print_cell("TERRITORY", 14);
-    ctl_print_cell("HS", 6);
-    ctl_print_cell("DECLARED", 10);
-    ctl_print_cell("WITHDRAWN", 10);
-    printf("VERSION\n");
-}
+static const ctl_column_t spec_columns[] = {
+    {"ID", 8}, {"TERRITORY", 14}, {"HS", 6}, {"DECLARED", 10}, {"WITHDRAWN", 10}, {"VERSION", 0},
+};
 
 static void print_spec_row(const ProtobufCMessage *m)
 {
     const Ovop__V1__Specialization *s = (const Ovop__V1__Specialization *)m;
-    char id[24];
-    snprintf(id, sizeof(id), "%lld", (long long)s->id);
-    ctl_print_cell(id, 8);
+    ctl_print_int_cell(s->id, 8);
     ctl_print_cell(s->territory_code, 14);
     ctl_print_cell(s->hs_code, 6);
     ctl_print_cell(s->declared_on, 10);
@@ -144,60 +102,37 @@ static void print_spec_row(const ProtobufCMessage *m)
     printf("%d\n", s->version);
 }
 
-static int spec_list(ctl_t *c, int argc, char **argv)
-{
-    static const char usage[] = "list [--territory CODE] [--hs PREFIX] [--page-size N] "
-                                "[--page-token T] [--all]";
-    paging_t pg = {0};
-    char *hs = NULL;
-    const ovop_opt_t opts[] = {
-        {"territory", OVOP_OPT_STRING, NULL, 0, 0, "only in this territory and under it",
-         &pg.territory},
-        {"hs", OVOP_OPT_STRING, NULL, 0, 0, "only HS codes starting with this", &hs},
-        {"page-size", OVOP_OPT_INT, "0", 0, 1000, "rows per page (0: the server's default)",
-         &pg.page_size},
-        {"page-token", OVOP_OPT_STRING, NULL, 0, 0, "continue from a previous page", &pg.token},
-        {"all", OVOP_OPT_BOOL, "false", 0, 0, "follow page tokens to the end", &pg.all},
-    };
-    size_t n = OVOP_ARRAY_SIZE(opts);
-    int argi;
-    int r = parse("ovopctl spec list", usage,
-                  "Lists specializations, current and withdrawn, oldest first.", opts, n, &argc,
-                  argv, &argi);
-    if (r != 0)
-        goto out;
-    if (argi != argc) {
-        r = usage_error(usage);
-        goto out;
-    }
-    Ovop__V1__ListSpecializationsRequest in = OVOP__V1__LIST_SPECIALIZATIONS_REQUEST__INIT;
-    in.territory_prefix = pg.territory ? pg.territory : "";
-    in.hs_prefix = hs ? hs : "";
-    in.page_size = (uint32_t)pg.page_size;
-    r = ctl_list_pages(
-        c, &(ctl_list_t){.service = "ovop.registry",
-                         .method = "ListSpecializations",
-                         .request = &in.base,
-                         .response = &ovop__v1__list_specializations_response__descriptor,
-                         .rows = "specializations",
-                         .page_token = pg.token,
-                         .all = pg.all,
-                         .print_header = print_spec_header,
-                         .print_row = print_spec_row,
-                         .one = "specialization",
-                         .many = "specializations"});
-out:
-    ovop_config_free(opts, n);
-    return r < 0 ? CTL_EXIT_OK : r;
-}
+static const ctl_filter_t spec_filters[] = {
+    CTL_FILTER("territory", "only in this territory and under it", "territory_prefix"),
+    CTL_FILTER("hs", "only HS codes starting with this", "hs_prefix"),
+};
 
-static void print_unspecialized_header(void)
-{
-    ctl_print_cell("CODE", 14);
-    ctl_print_cell("KIND", 10);
-    ctl_print_cell("NAME (RU)", 30);
-    printf("NAME\n");
-}
+static const ctl_list_verb_t spec_list = {
+    .verb = SPEC_VERB("ovopctl spec list",
+                      "list [--territory CODE] [--hs PREFIX] [--page-size N] [--page-token T] "
+                      "[--all]",
+                      "Lists specializations, current and withdrawn, oldest first.", 0),
+    .filters = spec_filters,
+    .n_filters = OVOP_ARRAY_SIZE(spec_filters),
+    .page_size_help = CTL_PAGE_SIZE_DEFAULT_HELP,
+    .request = &ovop__v1__list_specializations_request__descriptor,
+    .list = {.service = "ovop.registry",
+             .method = "ListSpecializations",
+             .response = &ovop__v1__list_specializations_response__descriptor,
+             .rows = "specializations",
+             .columns = spec_columns,
+             .n_columns = OVOP_ARRAY_SIZE(spec_columns),
+             .print_row = print_spec_row,
+             .one = "specialization",
+             .many = "specializations"},
+};
+
+static const ctl_column_t unspecialized_columns[] = {
+    {"CODE", 14},
+    {"KIND", 10},
+    {"NAME (RU)", 30},
+    {"NAME", 0},
+};
 
 static void print_unspecialized_row(const ProtobufCMessage *m)
 {
@@ -208,123 +143,87 @@ static void print_unspecialized_row(const ProtobufCMessage *m)
     printf("%s\n", t->name ? t->name->en : "");
 }
 
-static int spec_unspecialized(ctl_t *c, int argc, char **argv)
+#define KIND_HELP "village (default), town, city_oblast, aiyl_aimak, rayon or oblast"
+
+static const ctl_filter_t unspecialized_filters[] = {
+    CTL_FILTER("territory", "only under this territory (e.g. a region)", "territory_prefix"),
+    CTL_FILTER("kind", KIND_HELP, "kind"),
+};
+
+static const ctl_list_verb_t spec_unspecialized = {
+    .verb = SPEC_VERB("ovopctl spec unspecialized",
+                      "unspecialized [--territory CODE] [--kind KIND] [--page-size N] "
+                      "[--page-token T] [--all]",
+                      "Lists the territories (villages by default) that have declared no "
+                      "specialization yet.",
+                      0),
+    .filters = unspecialized_filters,
+    .n_filters = OVOP_ARRAY_SIZE(unspecialized_filters),
+    .page_size_help = CTL_PAGE_SIZE_DEFAULT_HELP,
+    .request = &ovop__v1__unspecialized_territories_request__descriptor,
+    .list = {.service = "ovop.registry",
+             .method = "ListUnspecializedTerritories",
+             .response = &ovop__v1__list_territories_response__descriptor,
+             .rows = "territories",
+             .columns = unspecialized_columns,
+             .n_columns = OVOP_ARRAY_SIZE(unspecialized_columns),
+             .print_row = print_unspecialized_row,
+             .one = "territory without a specialization",
+             .many = "territories without a specialization"},
+};
+
+static void print_counts(const ProtobufCMessage *m)
 {
-    static const char usage[] = "unspecialized [--territory CODE] [--kind KIND] [--page-size N] "
-                                "[--page-token T] [--all]";
-    paging_t pg = {0};
-    char *kind = NULL;
-    const ovop_opt_t opts[] = {
-        {"territory", OVOP_OPT_STRING, NULL, 0, 0, "only under this territory (e.g. a region)",
-         &pg.territory},
-        {"kind", OVOP_OPT_STRING, NULL, 0, 0,
-         "village (default), town, city_oblast, aiyl_aimak, rayon or oblast", &kind},
-        {"page-size", OVOP_OPT_INT, "0", 0, 1000, "rows per page (0: the server's default)",
-         &pg.page_size},
-        {"page-token", OVOP_OPT_STRING, NULL, 0, 0, "continue from a previous page", &pg.token},
-        {"all", OVOP_OPT_BOOL, "false", 0, 0, "follow page tokens to the end", &pg.all},
-    };
-    size_t n = OVOP_ARRAY_SIZE(opts);
-    int argi;
-    int r = parse("ovopctl spec unspecialized", usage,
-                  "Lists the territories (villages by default) that have declared no "
-                  "specialization yet.",
-                  opts, n, &argc, argv, &argi);
-    if (r != 0)
-        goto out;
-    if (argi != argc) {
-        r = usage_error(usage);
-        goto out;
+    static const ctl_column_t columns[] = {
+        {"REGION", 14}, {"NAME", 24}, {"COUNT", 7}, {"TOTAL", 0}};
+    const Ovop__V1__SpecializationCountsResponse *resp =
+        (const Ovop__V1__SpecializationCountsResponse *)m;
+    ctl_print_header(columns, OVOP_ARRAY_SIZE(columns));
+    for (size_t i = 0; i < resp->n_regions; i++) {
+        const Ovop__V1__RegionCount *g = resp->regions[i];
+        ctl_print_cell(g->region_code, 14);
+        ctl_print_cell(g->region_name ? g->region_name->en : "", 24);
+        ctl_print_int_cell(g->count, 7);
+        printf("%u\n", g->total);
     }
-    Ovop__V1__UnspecializedTerritoriesRequest in =
-        OVOP__V1__UNSPECIALIZED_TERRITORIES_REQUEST__INIT;
-    in.territory_prefix = pg.territory ? pg.territory : "";
-    in.kind = kind ? kind : "";
-    in.page_size = (uint32_t)pg.page_size;
-    r = ctl_list_pages(c,
-                       &(ctl_list_t){.service = "ovop.registry",
-                                     .method = "ListUnspecializedTerritories",
-                                     .request = &in.base,
-                                     .response = &ovop__v1__list_territories_response__descriptor,
-                                     .rows = "territories",
-                                     .page_token = pg.token,
-                                     .all = pg.all,
-                                     .print_header = print_unspecialized_header,
-                                     .print_row = print_unspecialized_row,
-                                     .one = "territory without a specialization",
-                                     .many = "territories without a specialization"});
-out:
-    ovop_config_free(opts, n);
-    return r < 0 ? CTL_EXIT_OK : r;
 }
 
 static int spec_counts(ctl_t *c, int argc, char **argv)
 {
-    static const char usage[] = "counts [--hs PREFIX] [--kind KIND]";
+    static const ctl_verb_t verb =
+        SPEC_VERB("ovopctl spec counts", "counts [--hs PREFIX] [--kind KIND]",
+                  "Counts, per region, the territories of a kind that specialize in a product, "
+                  "out of all of that kind.",
+                  0);
     char *hs = NULL, *kind = NULL;
     const ovop_opt_t opts[] = {
         {"hs", OVOP_OPT_STRING, NULL, 0, 0, "HS code or prefix (e.g. 0409 for honey)", &hs},
-        {"kind", OVOP_OPT_STRING, NULL, 0, 0,
-         "village (default), town, city_oblast, aiyl_aimak, rayon or oblast", &kind},
+        {"kind", OVOP_OPT_STRING, NULL, 0, 0, KIND_HELP, &kind},
     };
     size_t n = OVOP_ARRAY_SIZE(opts);
     int argi;
-    int r = parse("ovopctl spec counts", usage,
-                  "Counts, per region, the territories of a kind that specialize in a product, "
-                  "out of all of that kind.",
-                  opts, n, &argc, argv, &argi);
-    if (r != 0)
-        goto out;
-    if (argi != argc) {
-        r = usage_error(usage);
-        goto out;
+    int r = ctl_verb_parse(&verb, opts, n, &argc, argv, &argi);
+    if (r == 0) {
+        Ovop__V1__SpecializationCountsRequest in = OVOP__V1__SPECIALIZATION_COUNTS_REQUEST__INIT;
+        in.hs_prefix = hs ? hs : "";
+        in.kind = kind ? kind : "";
+        r = ctl_call_show(c, "ovop.registry", "CountSpecializations", &in.base,
+                          &ovop__v1__specialization_counts_response__descriptor, print_counts);
     }
-    Ovop__V1__SpecializationCountsRequest in = OVOP__V1__SPECIALIZATION_COUNTS_REQUEST__INIT;
-    in.hs_prefix = hs ? hs : "";
-    in.kind = kind ? kind : "";
-    ProtobufCMessage *out = NULL;
-    r = ctl_call(c, "ovop.registry", "CountSpecializations", &in.base,
-                 &ovop__v1__specialization_counts_response__descriptor, &out);
-    if (r == CTL_EXIT_OK) {
-        const Ovop__V1__SpecializationCountsResponse *resp =
-            (const Ovop__V1__SpecializationCountsResponse *)out;
-        if (c->json) {
-            ctl_print_json(out);
-        } else {
-            ctl_print_cell("REGION", 14);
-            ctl_print_cell("NAME", 24);
-            ctl_print_cell("COUNT", 7);
-            printf("TOTAL\n");
-            for (size_t i = 0; i < resp->n_regions; i++) {
-                const Ovop__V1__RegionCount *g = resp->regions[i];
-                char count[16];
-                snprintf(count, sizeof(count), "%u", g->count);
-                ctl_print_cell(g->region_code, 14);
-                ctl_print_cell(g->region_name ? g->region_name->en : "", 24);
-                ctl_print_cell(count, 7);
-                printf("%u\n", g->total);
-            }
-        }
-        protobuf_c_message_free_unpacked(out, NULL);
-    }
-out:
     ovop_config_free(opts, n);
     return r < 0 ? CTL_EXIT_OK : r;
 }
 
 int ctl_spec(ctl_t *c, int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "declare") == 0)
-        return spec_declare(c, argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "withdraw") == 0)
-        return spec_withdraw(c, argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "list") == 0)
-        return spec_list(c, argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "unspecialized") == 0)
-        return spec_unspecialized(c, argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "counts") == 0)
-        return spec_counts(c, argc - 1, argv + 1);
-    fprintf(stderr, "ovopctl: usage: ovopctl spec declare|withdraw|list|unspecialized|counts "
-                    "... (--help after the verb)\n");
-    return CTL_EXIT_USAGE;
+    static const ctl_cmd_t cmds[] = {
+        {.name = "declare", .run = spec_declare},
+        {.name = "withdraw", .run = spec_withdraw},
+        {.name = "list", .run_with = ctl_list_cmd, .list = &spec_list},
+        {.name = "unspecialized", .run_with = ctl_list_cmd, .list = &spec_unspecialized},
+        {.name = "counts", .run = spec_counts},
+    };
+    return ctl_run(c, cmds, OVOP_ARRAY_SIZE(cmds), argc - 1, argv + 1,
+                   "ovopctl spec declare|withdraw|list|unspecialized|counts ... (--help after the "
+                   "verb)");
 }

@@ -13,38 +13,27 @@
 #define IMPORT_MAX_BYTES (1 << 19) /* keep a request well under the 1 MiB message limit */
 #define MAX_FIELDS       16
 
-static int parse(const char *prog, const char *usage, const char *summary, const ovop_opt_t *opts,
-                 size_t n, int *argc, char **argv, int *ret_argi)
-{
-    ctl_flags_first(argc, argv, opts, n);
-    return ctl_parse_flags(prog, usage, summary, opts, n, *argc, argv, ret_argi);
-}
-
-static int usage_error(const char *usage)
-{
-    fprintf(stderr, "ovopctl: usage: ovopctl territory %s\n", usage);
-    return CTL_EXIT_USAGE;
-}
+/* The verbs' frame: flags may follow the code, and the usage line names the family. */
+#define ADMIN_VERB(prog_, usage_, summary_)                                                        \
+    {                                                                                              \
+        .prog = (prog_), .usage = (usage_), .summary = (summary_), .n_args = 1,                    \
+        .flags_anywhere = true, .usage_prog = "ovopctl territory"                                  \
+    }
 
 /* Sends one change and prints the territory it answers with. */
 static int send_change(ctl_t *c, const char *method, const ProtobufCMessage *in)
 {
-    ProtobufCMessage *out = NULL;
-    int r = ctl_call(c, "ovop.registry", method, in, &ovop__v1__territory__descriptor, &out);
-    if (r == CTL_EXIT_OK) {
-        if (c->json)
-            ctl_print_json(out);
-        else
-            ctl_print_territory((const Ovop__V1__Territory *)out);
-        protobuf_c_message_free_unpacked(out, NULL);
-    }
-    return r;
+    return ctl_call_show(c, "ovop.registry", method, in, &ovop__v1__territory__descriptor,
+                         ctl_print_territory);
 }
 
 static int territory_create(ctl_t *c, int argc, char **argv)
 {
-    static const char usage[] = "create CODE --kind KIND --parent CODE --ru NAME [--ky NAME] "
-                                "[--en NAME] [--lat X --lon Y] [--valid-from YYYY-MM-DD]";
+    static const ctl_verb_t verb =
+        ADMIN_VERB("ovopctl territory create",
+                   "create CODE --kind KIND --parent CODE --ru NAME [--ky NAME] [--en NAME] "
+                   "[--lat X --lon Y] [--valid-from YYYY-MM-DD]",
+                   "Creates a territory.");
     char *kind = NULL, *parent = NULL, *ru = NULL, *ky = NULL, *en = NULL, *lat = NULL, *lon = NULL,
          *valid_from = NULL;
     const ovop_opt_t opts[] = {
@@ -62,41 +51,39 @@ static int territory_create(ctl_t *c, int argc, char **argv)
     };
     size_t n = OVOP_ARRAY_SIZE(opts);
     int argi;
-    int r = parse("ovopctl territory create", usage, "Creates a territory.", opts, n, &argc, argv,
-                  &argi);
-    if (r != 0)
-        goto out;
-    if (argi != argc - 1 || !kind || !parent || !ru || (!lat != !lon)) {
-        r = usage_error(usage);
-        goto out;
+    int r = ctl_verb_parse(&verb, opts, n, &argc, argv, &argi);
+    if (r == 0 && (!kind || !parent || !ru || (!lat != !lon)))
+        r = ctl_misuse(&verb);
+    if (r == 0) {
+        Ovop__V1__CreateTerritoryRequest in = OVOP__V1__CREATE_TERRITORY_REQUEST__INIT;
+        Ovop__V1__LocalizedName name = OVOP__V1__LOCALIZED_NAME__INIT;
+        Ovop__V1__GeoPoint loc = OVOP__V1__GEO_POINT__INIT;
+        name.ru = ru;
+        name.ky = ky ? ky : "";
+        name.en = en ? en : "";
+        if (lat) {
+            loc.set = true;
+            loc.lat = strtod(lat, NULL);
+            loc.lon = strtod(lon, NULL);
+        }
+        in.code = argv[argi];
+        in.kind = kind;
+        in.parent_code = parent;
+        in.name = &name;
+        in.location = &loc;
+        in.valid_from = valid_from ? valid_from : "";
+        r = send_change(c, "CreateTerritory", &in.base);
     }
-    Ovop__V1__CreateTerritoryRequest in = OVOP__V1__CREATE_TERRITORY_REQUEST__INIT;
-    Ovop__V1__LocalizedName name = OVOP__V1__LOCALIZED_NAME__INIT;
-    Ovop__V1__GeoPoint loc = OVOP__V1__GEO_POINT__INIT;
-    name.ru = ru;
-    name.ky = ky ? ky : "";
-    name.en = en ? en : "";
-    if (lat) {
-        loc.set = true;
-        loc.lat = strtod(lat, NULL);
-        loc.lon = strtod(lon, NULL);
-    }
-    in.code = argv[argi];
-    in.kind = kind;
-    in.parent_code = parent;
-    in.name = &name;
-    in.location = &loc;
-    in.valid_from = valid_from ? valid_from : "";
-    r = send_change(c, "CreateTerritory", &in.base);
-out:
     ovop_config_free(opts, n);
     return r < 0 ? CTL_EXIT_OK : r;
 }
 
 static int territory_rename(ctl_t *c, int argc, char **argv)
 {
-    static const char usage[] = "rename CODE [--ru NAME] [--ky NAME] [--en NAME] "
-                                "[--on YYYY-MM-DD]";
+    static const ctl_verb_t verb =
+        ADMIN_VERB("ovopctl territory rename",
+                   "rename CODE [--ru NAME] [--ky NAME] [--en NAME] [--on YYYY-MM-DD]",
+                   "Renames a territory from a date; names not given stay as they are.");
     char *ru = NULL, *ky = NULL, *en = NULL, *on = NULL;
     const ovop_opt_t opts[] = {
         {"ru", OVOP_OPT_STRING, NULL, 0, 0, "new name in Russian", &ru},
@@ -107,32 +94,29 @@ static int territory_rename(ctl_t *c, int argc, char **argv)
     };
     size_t n = OVOP_ARRAY_SIZE(opts);
     int argi;
-    int r = parse("ovopctl territory rename", usage,
-                  "Renames a territory from a date; names not given stay as they are.", opts, n,
-                  &argc, argv, &argi);
-    if (r != 0)
-        goto out;
-    if (argi != argc - 1 || (!ru && !ky && !en)) {
-        r = usage_error(usage);
-        goto out;
+    int r = ctl_verb_parse(&verb, opts, n, &argc, argv, &argi);
+    if (r == 0 && !ru && !ky && !en)
+        r = ctl_misuse(&verb);
+    if (r == 0) {
+        Ovop__V1__RenameTerritoryRequest in = OVOP__V1__RENAME_TERRITORY_REQUEST__INIT;
+        Ovop__V1__LocalizedName name = OVOP__V1__LOCALIZED_NAME__INIT;
+        name.ru = ru ? ru : "";
+        name.ky = ky ? ky : "";
+        name.en = en ? en : "";
+        in.code = argv[argi];
+        in.name = &name;
+        in.effective_on = on ? on : "";
+        r = send_change(c, "RenameTerritory", &in.base);
     }
-    Ovop__V1__RenameTerritoryRequest in = OVOP__V1__RENAME_TERRITORY_REQUEST__INIT;
-    Ovop__V1__LocalizedName name = OVOP__V1__LOCALIZED_NAME__INIT;
-    name.ru = ru ? ru : "";
-    name.ky = ky ? ky : "";
-    name.en = en ? en : "";
-    in.code = argv[argi];
-    in.name = &name;
-    in.effective_on = on ? on : "";
-    r = send_change(c, "RenameTerritory", &in.base);
-out:
     ovop_config_free(opts, n);
     return r < 0 ? CTL_EXIT_OK : r;
 }
 
 static int territory_reparent(ctl_t *c, int argc, char **argv)
 {
-    static const char usage[] = "reparent CODE --parent CODE [--on YYYY-MM-DD]";
+    static const ctl_verb_t verb =
+        ADMIN_VERB("ovopctl territory reparent", "reparent CODE --parent CODE [--on YYYY-MM-DD]",
+                   "Moves a territory under another parent from a date.");
     char *parent = NULL, *on = NULL;
     const ovop_opt_t opts[] = {
         {"parent", OVOP_OPT_STRING, NULL, 0, 0, "code of the new parent", &parent},
@@ -140,28 +124,25 @@ static int territory_reparent(ctl_t *c, int argc, char **argv)
     };
     size_t n = OVOP_ARRAY_SIZE(opts);
     int argi;
-    int r =
-        parse("ovopctl territory reparent", usage,
-              "Moves a territory under another parent from a date.", opts, n, &argc, argv, &argi);
-    if (r != 0)
-        goto out;
-    if (argi != argc - 1 || !parent) {
-        r = usage_error(usage);
-        goto out;
+    int r = ctl_verb_parse(&verb, opts, n, &argc, argv, &argi);
+    if (r == 0 && !parent)
+        r = ctl_misuse(&verb);
+    if (r == 0) {
+        Ovop__V1__ReparentTerritoryRequest in = OVOP__V1__REPARENT_TERRITORY_REQUEST__INIT;
+        in.code = argv[argi];
+        in.parent_code = parent;
+        in.effective_on = on ? on : "";
+        r = send_change(c, "ReparentTerritory", &in.base);
     }
-    Ovop__V1__ReparentTerritoryRequest in = OVOP__V1__REPARENT_TERRITORY_REQUEST__INIT;
-    in.code = argv[argi];
-    in.parent_code = parent;
-    in.effective_on = on ? on : "";
-    r = send_change(c, "ReparentTerritory", &in.base);
-out:
     ovop_config_free(opts, n);
     return r < 0 ? CTL_EXIT_OK : r;
 }
 
 static int territory_retire(ctl_t *c, int argc, char **argv)
 {
-    static const char usage[] = "retire CODE [--on YYYY-MM-DD] [--superseded-by CODE]";
+    static const ctl_verb_t verb = ADMIN_VERB(
+        "ovopctl territory retire", "retire CODE [--on YYYY-MM-DD] [--superseded-by CODE]",
+        "Retires a territory from a date.");
     char *on = NULL, *successor = NULL;
     const ovop_opt_t opts[] = {
         {"on", OVOP_OPT_STRING, NULL, 0, 0, "the first day it no longer exists (default: today)",
@@ -170,20 +151,14 @@ static int territory_retire(ctl_t *c, int argc, char **argv)
     };
     size_t n = OVOP_ARRAY_SIZE(opts);
     int argi;
-    int r = parse("ovopctl territory retire", usage, "Retires a territory from a date.", opts, n,
-                  &argc, argv, &argi);
-    if (r != 0)
-        goto out;
-    if (argi != argc - 1) {
-        r = usage_error(usage);
-        goto out;
+    int r = ctl_verb_parse(&verb, opts, n, &argc, argv, &argi);
+    if (r == 0) {
+        Ovop__V1__RetireTerritoryRequest in = OVOP__V1__RETIRE_TERRITORY_REQUEST__INIT;
+        in.code = argv[argi];
+        in.effective_on = on ? on : "";
+        in.superseded_by = successor ? successor : "";
+        r = send_change(c, "RetireTerritory", &in.base);
     }
-    Ovop__V1__RetireTerritoryRequest in = OVOP__V1__RETIRE_TERRITORY_REQUEST__INIT;
-    in.code = argv[argi];
-    in.effective_on = on ? on : "";
-    in.superseded_by = successor ? successor : "";
-    r = send_change(c, "RetireTerritory", &in.base);
-out:
     ovop_config_free(opts, n);
     return r < 0 ? CTL_EXIT_OK : r;
 }
@@ -476,65 +451,31 @@ static void print_summary(ctl_t *c, import_totals_t *t)
                t->rejected[i]->code, t->rejected[i]->code[0] ? ")" : "", t->rejected[i]->reason);
 }
 
-static const char import_usage[] = "import FILE [--valid-from YYYY-MM-DD] [--batch N] [--progress]";
-static const char import_summary[] =
-    "Imports the statistics committee's list of territories: a CSV file (UTF-8, comma-separated, "
-    "RFC 4180 quoting) with a header line, then code, kind, name_ru, name_ky, parent code and "
-    "optionally name_en. Codes may be written with spaces. New codes are inserted; codes whose "
-    "kind, parent or names changed get a new version from --valid-from; empty name_ky or "
-    "name_en keep the stored ones; parents must come before what lies under them. Lines that "
-    "cannot be imported are listed with their number and reason, the others are imported. "
-    "Exit status: 0 when every line was imported or unchanged, 1 when some lines were "
-    "rejected (or the file could not be read), 10+N when the service answered with status N "
-    "(the batches before it stay imported; running the file again is safe).";
-
-static int territory_import_file(ctl_t *c, int argc, char **argv)
+static void totals_free(import_totals_t *t)
 {
-    char *valid_from = NULL;
-    int64_t batch = 500;
-    bool progress = false;
-    const ovop_opt_t opts[] = {
-        {"valid-from", OVOP_OPT_STRING, NULL, 0, 0,
-         "first day of new and changed territories (default: today)", &valid_from},
-        {"batch", OVOP_OPT_INT, "500", 1, IMPORT_MAX_BATCH, "rows per request", &batch},
-        {"progress", OVOP_OPT_BOOL, "false", 0, 0,
-         "report each batch on stderr even when it is not a terminal", &progress},
-    };
-    size_t n_opts = OVOP_ARRAY_SIZE(opts);
-    csv_file_t f = {0};
-    import_totals_t t = {.sum = OVOP__V1__IMPORT_TERRITORIES_RESPONSE__INIT};
-    sendable_t *s = NULL;
-    sendable_t **by_code = NULL;
-    size_t n_send = 0;
-    int argi;
-    int r = parse("ovopctl territory import", import_usage, import_summary, opts, n_opts, &argc,
-                  argv, &argi);
-    if (r != 0)
-        goto out;
-    if (argi != argc - 1) {
-        r = usage_error(import_usage);
-        goto out;
+    for (size_t i = 0; i < t->n_rejected; i++) {
+        free(t->rejected[i]->code);
+        free(t->rejected[i]->reason);
+        free(t->rejected[i]);
     }
-    const char *path = argv[argi];
-    int err = csv_read(path, &f);
-    if (err < 0) {
-        fprintf(stderr, "ovopctl: could not read \"%s\": %s\n", path, strerror(-err));
-        r = CTL_EXIT_FAILURE;
-        goto out;
-    }
-    progress = progress || isatty(STDERR_FILENO);
+    free(t->rejected);
+}
 
-    /* Rows the reader rejects, and repeated codes (the later lines), never reach the service. */
-    s = xcalloc(f.n + 1, sizeof(*s));
-    for (size_t i = 0; i < f.n; i++) {
+/* The records of f to send, in file order (*ret_n of them): the reader's rejections and
+ * repeated codes (the later lines) never reach the service, they go to t's rejections. */
+static sendable_t *screen_records(csv_file_t *f, import_totals_t *t, size_t *ret_n)
+{
+    sendable_t *s = xcalloc(f->n + 1, sizeof(*s));
+    size_t n_send = 0;
+    for (size_t i = 0; i < f->n; i++) {
         char buf[200];
-        csv_record_t *rec = &f.records[i];
+        csv_record_t *rec = &f->records[i];
         const char *why = record_problem(rec, buf, sizeof(buf));
         if (why) {
             char code[33] = "";
             if (rec->n_fields > 1 || (!rec->error && rec->n_fields > 0))
                 digits_of(rec->fields[0], code);
-            add_rejection(&t, rec->line, code, why);
+            add_rejection(t, rec->line, code, why);
             continue;
         }
         s[n_send].rec = rec;
@@ -542,7 +483,7 @@ static int territory_import_file(ctl_t *c, int argc, char **argv)
         digits_of(rec->fields[0], s[n_send].code);
         n_send++;
     }
-    by_code = xcalloc(n_send + 1, sizeof(*by_code));
+    sendable_t **by_code = xcalloc(n_send + 1, sizeof(*by_code));
     for (size_t i = 0; i < n_send; i++)
         by_code[i] = &s[i];
     if (n_send) /* NULL with no elements is undefined for qsort */
@@ -553,21 +494,36 @@ static int territory_import_file(ctl_t *c, int argc, char **argv)
             char why[120];
             snprintf(why, sizeof(why), "code %s appears again (first on line %u)", again->code,
                      first->rec->line);
-            add_rejection(&t, again->rec->line, again->code, why);
+            add_rejection(t, again->rec->line, again->code, why);
             again->rec = NULL; /* dropped; `first` stays the reference for later repeats */
             by_code[i] = first;
         }
     }
+    free(by_code);
     size_t kept = 0;
     for (size_t i = 0; i < n_send; i++)
         if (s[i].rec)
             s[kept++] = s[i];
-    n_send = kept;
+    *ret_n = kept;
+    return s;
+}
 
-    /* Batches of at most --batch rows and IMPORT_MAX_BYTES of text. */
-    for (size_t from = 0; from < n_send;) {
+/* The import's flags. */
+typedef struct import_opts {
+    char *valid_from;
+    int64_t batch;
+    bool progress;
+} import_opts_t;
+
+/* Sends s[0..n) (of the n_records of the file) in batches of at most o->batch rows and
+ * IMPORT_MAX_BYTES of text, adding the answers to t. Stops at the first batch refused and
+ * returns its exit code. */
+static int send_batches(ctl_t *c, sendable_t *s, size_t n, size_t n_records, const import_opts_t *o,
+                        import_totals_t *t)
+{
+    for (size_t from = 0; from < n;) {
         size_t to = from, bytes = 0;
-        while (to < n_send && to - from < (size_t)batch) {
+        while (to < n && to - from < (size_t)o->batch) {
             size_t row = 64;
             for (size_t k = 0; k < s[to].rec->n_fields; k++)
                 row += strlen(s[to].rec->fields[k]);
@@ -576,27 +532,65 @@ static int territory_import_file(ctl_t *c, int argc, char **argv)
             bytes += row;
             to++;
         }
-        r = send_batch(c, s, from, to, valid_from ? valid_from : "", &t);
+        int r = send_batch(c, s, from, to, o->valid_from ? o->valid_from : "", t);
         if (r != CTL_EXIT_OK) {
             fprintf(stderr, "ovopctl: stopped at line %u; the lines before it were imported\n",
                     s[from].rec->line);
-            break;
+            return r;
         }
-        if (progress)
-            fprintf(stderr, "imported %zu/%zu rows\n", to < n_send ? s[to].ordinal : f.n, f.n);
+        if (o->progress)
+            fprintf(stderr, "imported %zu/%zu rows\n", to < n ? s[to].ordinal : n_records,
+                    n_records);
         from = to;
     }
+    return CTL_EXIT_OK;
+}
+
+static int territory_import_file(ctl_t *c, int argc, char **argv)
+{
+    static const ctl_verb_t verb = ADMIN_VERB(
+        "ovopctl territory import",
+        "import FILE [--valid-from YYYY-MM-DD] [--batch N] [--progress]",
+        "Imports the statistics committee's list of territories: a CSV file (UTF-8, "
+        "comma-separated, RFC 4180 quoting) with a header line, then code, kind, name_ru, name_ky, "
+        "parent code and optionally name_en. Codes may be written with spaces. New codes are "
+        "inserted; codes whose kind, parent or names changed get a new version from --valid-from; "
+        "empty name_ky or name_en keep the stored ones; parents must come before what lies under "
+        "them. Lines that cannot be imported are listed with their number and reason, the others "
+        "are imported. Exit status: 0 when every line was imported or unchanged, 1 when some "
+        "lines were rejected (or the file could not be read), 10+N when the service answered "
+        "with status N (the batches before it stay imported; running the file again is safe).");
+    import_opts_t o = {0};
+    const ovop_opt_t opts[] = {
+        {"valid-from", OVOP_OPT_STRING, NULL, 0, 0,
+         "first day of new and changed territories (default: today)", &o.valid_from},
+        {"batch", OVOP_OPT_INT, "500", 1, IMPORT_MAX_BATCH, "rows per request", &o.batch},
+        {"progress", OVOP_OPT_BOOL, "false", 0, 0,
+         "report each batch on stderr even when it is not a terminal", &o.progress},
+    };
+    size_t n_opts = OVOP_ARRAY_SIZE(opts);
+    csv_file_t f = {0};
+    import_totals_t t = {.sum = OVOP__V1__IMPORT_TERRITORIES_RESPONSE__INIT};
+    sendable_t *s = NULL;
+    size_t n_send = 0;
+    int argi;
+    int r = ctl_verb_parse(&verb, opts, n_opts, &argc, argv, &argi);
+    if (r != 0)
+        goto out;
+    int err = csv_read(argv[argi], &f);
+    if (err < 0) {
+        fprintf(stderr, "ovopctl: could not read \"%s\": %s\n", argv[argi], strerror(-err));
+        r = CTL_EXIT_FAILURE;
+        goto out;
+    }
+    o.progress = o.progress || isatty(STDERR_FILENO);
+    s = screen_records(&f, &t, &n_send);
+    r = send_batches(c, s, n_send, f.n, &o, &t);
     print_summary(c, &t);
     if (r == CTL_EXIT_OK && t.n_rejected > 0)
         r = CTL_EXIT_FAILURE;
 out:
-    for (size_t i = 0; i < t.n_rejected; i++) {
-        free(t.rejected[i]->code);
-        free(t.rejected[i]->reason);
-        free(t.rejected[i]);
-    }
-    free(t.rejected);
-    free(by_code);
+    totals_free(&t);
     free(s);
     csv_free(&f);
     ovop_config_free(opts, n_opts);
@@ -605,15 +599,14 @@ out:
 
 int ctl_territory_admin(ctl_t *c, int argc, char **argv)
 {
-    if (strcmp(argv[0], "create") == 0)
-        return territory_create(c, argc, argv);
-    if (strcmp(argv[0], "rename") == 0)
-        return territory_rename(c, argc, argv);
-    if (strcmp(argv[0], "reparent") == 0)
-        return territory_reparent(c, argc, argv);
-    if (strcmp(argv[0], "retire") == 0)
-        return territory_retire(c, argc, argv);
-    if (strcmp(argv[0], "import") == 0)
-        return territory_import_file(c, argc, argv);
-    return usage_error("create|rename|reparent|retire|import ... (--help after the verb)");
+    static const ctl_cmd_t cmds[] = {
+        {.name = "create", .run = territory_create},
+        {.name = "rename", .run = territory_rename},
+        {.name = "reparent", .run = territory_reparent},
+        {.name = "retire", .run = territory_retire},
+        {.name = "import", .run = territory_import_file},
+    };
+    return ctl_run(c, cmds, OVOP_ARRAY_SIZE(cmds), argc, argv,
+                   "ovopctl territory create|rename|reparent|retire|import ... (--help after the "
+                   "verb)");
 }
