@@ -750,6 +750,9 @@ int ovop_pg_new(ovop_pg_t **ret, uv_loop_t *loop, const char *conninfo, unsigned
         c->deadline_timer.data = c;
         pg->handles_open += 2;
     }
+    /* The connect timeouts count from now: the loop's cached time may be old when the pool
+     * is made outside a callback (after a slow start-up step). */
+    uv_update_time(loop);
     for (unsigned i = 0; i < pool_size; i++)
         conn_connect_start(&pg->conns[i]);
 
