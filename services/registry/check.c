@@ -121,3 +121,14 @@ void registry_next_id(registry_t *r, registry_id_cb cb, void *userdata)
     q->userdata = userdata;
     ovop_pg_query(r->pg, "SELECT nextval('registry.ids')", 0, NULL, on_id, q);
 }
+
+/* --- arguments of mutation functions --- */
+
+char *registry_json_arg(ovop_call_t *call, json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    char *copy = ovop_call_strdup(call, s);
+    free(s);
+    return copy;
+}

@@ -96,3 +96,8 @@ typedef struct registry_territory_row {
 
 /* Fills r from row i of a result selecting REGISTRY_TERRITORY_COLUMNS. */
 void registry_territory_from_row(PGresult *res, int i, registry_territory_row_t *r);
+
+/* --- arguments of mutation functions (check.c) --- */
+
+/* j as compact JSON text in the call's arena, for a jsonb argument; takes j. */
+char *registry_json_arg(ovop_call_t *call, json_t *j);
