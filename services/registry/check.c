@@ -200,3 +200,4 @@ void registry_next_id(registry_t *r, registry_id_cb cb, void *userdata)
     q->userdata = userdata;
     ovop_pg_query(r->pg, "SELECT nextval('registry.ids') AS id", 0, NULL, on_id, q);
 }
+

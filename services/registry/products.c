@@ -1,13 +1,14 @@
 /* Products of producers: creation, updates under optimistic versioning, queries, and the
  * full-text search over producers and products. */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
 #include "money.h"
-#include "page.h"
+#include "pbrow.h"
+#include "read.h"
 #include "ovop/v1/registry.pb-c.h"
 #include "registry.h"
 
@@ -22,20 +23,11 @@
 #define SEARCH_MAX       100
 #define SEARCH_MAX_QUERY 200
 
-static const char *const cert_names[] = {"", "conformity", "organic", "halal",
-                                         "geographical_indication"};
-static const char *const cert_labels[] = {"", "CONFORMITY", "ORGANIC", "HALAL",
-                                          "GEOGRAPHICAL_INDICATION"};
+/* The database stores certifications as this enum's texts (pbrow.h): "organic". */
+#define CERTIFICATIONS (&ovop__v1__product_certification__descriptor)
+
 /* Units any product may be counted in, besides the unit of its HS code. */
 static const char *const units[] = {"kg", "l", "pcs", "pair", "m2", "t"};
-
-static int cert_index(const char *s)
-{
-    for (size_t i = 1; i < OVOP_ARRAY_SIZE(cert_names); i++)
-        if (strcmp(cert_names[i], s) == 0)
-            return (int)i;
-    return 0;
-}
 
 /* Up to 32 bytes of s for a message, printable ASCII kept and anything else shown as '?',
  * so that echoing a client's bad input never puts invalid UTF-8 into a reply. */
@@ -52,106 +44,24 @@ static const char *shown(const char *s, char out[static 36])
     return out;
 }
 
-/* The product columns, in the order product_from_row reads them. */
+/* A Product, its columns named as its fields (read by name, pbrow.h). */
 #define PRODUCT_COLUMNS                                                                            \
-    "pr.id, pr.producer_id, pr.name_ru, pr.name_en, pr.name_ky, pr.category, pr.hs6, pr.unit, "    \
-    "pr.capacity_per_month, array_to_json(pr.season_months), (pr.price_usd * 100)::bigint, "       \
-    "array_to_json(pr.raw_materials), array_to_json(pr.certifications), pr.version, "              \
-    "(extract(epoch FROM pr.created_at) * 1000000)::bigint, "                                      \
-    "(extract(epoch FROM pr.updated_at) * 1000000)::bigint"
+    "pr.id, pr.producer_id, pr.name_ru AS \"name.ru\", pr.name_en AS \"name.en\", "                \
+    "pr.name_ky AS \"name.ky\", pr.category, pr.hs6 AS hs_code, pr.unit, "                         \
+    "pr.capacity_per_month, array_to_json(pr.season_months) AS season_months, "                    \
+    "(pr.price_usd * 100)::bigint AS price_usd_cents, "                                            \
+    "array_to_json(pr.raw_materials) AS raw_materials, "                                           \
+    "array_to_json(pr.certifications) AS certifications, pr.version, "                             \
+    "(extract(epoch FROM pr.created_at) * 1000000)::bigint AS created_us, "                        \
+    "(extract(epoch FROM pr.updated_at) * 1000000)::bigint AS updated_us"
 
-static const char get_sql[] = "SELECT " PRODUCT_COLUMNS " FROM registry.products pr "
-                              "WHERE pr.id = $1::bigint";
+static const ovop_read_t product = {
+    .sql = "SELECT " PRODUCT_COLUMNS " FROM registry.products pr WHERE pr.id = $1::bigint",
+    .row = &ovop__v1__product__descriptor,
+    .noun = "product with id",
+};
 
-/* A Product decoded from a row; strings borrow the PGresult and the arrays' JSON. */
-typedef struct product_row {
-    Ovop__V1__Product p;
-    Ovop__V1__LocalizedName name;
-    json_t *raw_json;
-} product_row_t;
-
-static void product_row_free(product_row_t *r)
-{
-    free(r->p.season_months);
-    free(r->p.raw_materials);
-    free(r->p.certifications);
-    json_decref(r->raw_json);
-}
-
-/* A JSON array of the row's column col (NULL when it is not one). */
-static json_t *json_column(PGresult *res, int i, int col)
-{
-    json_t *j = json_loads(PQgetvalue(res, i, col), 0, NULL);
-    if (j && !json_is_array(j)) {
-        json_decref(j);
-        return NULL;
-    }
-    return j;
-}
-
-static void product_from_row(PGresult *res, int i, product_row_t *r)
-{
-    memset(r, 0, sizeof(*r));
-    ovop__v1__product__init(&r->p);
-    ovop__v1__localized_name__init(&r->name);
-    r->p.id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-    r->p.producer_id = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-    r->name.ru = PQgetvalue(res, i, 2);
-    r->name.en = PQgetvalue(res, i, 3);
-    r->name.ky = PQgetvalue(res, i, 4);
-    r->p.name = &r->name;
-    r->p.category = PQgetvalue(res, i, 5);
-    r->p.hs_code = PQgetvalue(res, i, 6);
-    r->p.unit = PQgetvalue(res, i, 7);
-    r->p.capacity_per_month = strtod(PQgetvalue(res, i, 8), NULL);
-    r->p.price_usd_cents = strtoll(PQgetvalue(res, i, 10), NULL, 10);
-    r->p.version = (int32_t)strtol(PQgetvalue(res, i, 13), NULL, 10);
-    r->p.created_us = strtoll(PQgetvalue(res, i, 14), NULL, 10);
-    r->p.updated_us = strtoll(PQgetvalue(res, i, 15), NULL, 10);
-
-    json_t *season = json_column(res, i, 9);
-    size_t n = season ? json_array_size(season) : 0;
-    r->p.season_months = xcalloc(n ? n : 1, sizeof(*r->p.season_months));
-    for (size_t k = 0; k < n; k++)
-        r->p.season_months[k] = (uint32_t)json_integer_value(json_array_get(season, k));
-    r->p.n_season_months = n;
-    json_decref(season);
-
-    r->raw_json = json_column(res, i, 11);
-    n = r->raw_json ? json_array_size(r->raw_json) : 0;
-    r->p.raw_materials = xcalloc(n ? n : 1, sizeof(*r->p.raw_materials));
-    for (size_t k = 0; k < n; k++)
-        r->p.raw_materials[k] = (char *)(json_string_value(json_array_get(r->raw_json, k)) ?: "");
-    r->p.n_raw_materials = n;
-
-    json_t *certs = json_column(res, i, 12);
-    n = certs ? json_array_size(certs) : 0;
-    r->p.certifications = xcalloc(n ? n : 1, sizeof(*r->p.certifications));
-    for (size_t k = 0; k < n; k++) {
-        const char *s = json_string_value(json_array_get(certs, k));
-        r->p.certifications[k] = (Ovop__V1__ProductCertification)cert_index(s ? s : "");
-    }
-    r->p.n_certifications = n;
-    json_decref(certs);
-}
-
-/* --- validation shared by CreateProduct and UpdateProduct --- */
-
-/* A product's details, as a request gives them or as stored; strings are never NULL. */
-typedef struct product_fields {
-    const char *ru, *en, *ky; /* the name */
-    const char *category;
-    const char *hs_code;
-    const char *unit;
-    double capacity;
-    size_t n_season;
-    const uint32_t *season;
-    int64_t price; /* US cents */
-    size_t n_raw;
-    char *const *raw;
-    size_t n_certs;
-    const Ovop__V1__ProductCertification *certs;
-} product_fields_t;
+/* --- the details of a product, shared by CreateProduct and UpdateProduct --- */
 
 /* The details, as bits: which ones an update changes and which ones are checked. */
 enum {
@@ -186,64 +96,79 @@ static const registry_mask_path_t update_paths[] = {
     {"certifications", PD_CERTS},
 };
 
-/* The details of a CreateProductRequest, an UpdateProductRequest or a Product, which name
- * them alike. */
-#define FIELDS_OF(m)                                                                               \
-    ((product_fields_t){.ru = (m)->name ? (m)->name->ru : "",                                      \
-                        .en = (m)->name ? (m)->name->en : "",                                      \
-                        .ky = (m)->name ? (m)->name->ky : "",                                      \
-                        .category = (m)->category,                                                 \
-                        .hs_code = (m)->hs_code,                                                   \
-                        .unit = (m)->unit,                                                         \
-                        .capacity = (m)->capacity_per_month,                                       \
-                        .n_season = (m)->n_season_months,                                          \
-                        .season = (m)->season_months,                                              \
-                        .price = (m)->price_usd_cents,                                             \
-                        .n_raw = (m)->n_raw_materials,                                             \
-                        .raw = (m)->raw_materials,                                                 \
-                        .n_certs = (m)->n_certifications,                                          \
-                        .certs = (m)->certifications})
-
-/* The details f gives a value: what an update without a mask changes. */
-static uint32_t given_fields(const product_fields_t *f)
+/* A product in the call's arena whose name is there. */
+static Ovop__V1__Product *product_new(ovop_call_t *call)
 {
-    return (f->ru[0] ? PD_NAME_RU : 0) | (f->en[0] ? PD_NAME_EN : 0) | (f->ky[0] ? PD_NAME_KY : 0) |
-           (f->category[0] ? PD_CATEGORY : 0) | (f->hs_code[0] ? PD_HS_CODE : 0) |
-           (f->unit[0] ? PD_UNIT : 0) | (f->capacity != 0 ? PD_CAPACITY : 0) |
-           (f->n_season ? PD_SEASON : 0) | (f->price ? PD_PRICE : 0) | (f->n_raw ? PD_RAW : 0) |
-           (f->n_certs ? PD_CERTS : 0);
+    Ovop__V1__Product *p =
+        (Ovop__V1__Product *)ovop_call_message(call, &ovop__v1__product__descriptor);
+    p->name =
+        (Ovop__V1__LocalizedName *)ovop_call_message(call, &ovop__v1__localized_name__descriptor);
+    return p;
 }
 
-/* Copies into f the details of `from` that `changed` names. */
-static void merge_fields(product_fields_t *f, const product_fields_t *from, uint32_t changed)
+/* Sets on the product p the details of m, a CreateProductRequest or an UpdateProductRequest,
+ * which name them as Product does; a missing name has empty languages. */
+#define SET_DETAILS(p, m)                                                                          \
+    do {                                                                                           \
+        if ((m)->name) {                                                                           \
+            (p)->name->ru = (m)->name->ru;                                                         \
+            (p)->name->en = (m)->name->en;                                                         \
+            (p)->name->ky = (m)->name->ky;                                                         \
+        }                                                                                          \
+        (p)->category = (m)->category;                                                             \
+        (p)->hs_code = (m)->hs_code;                                                               \
+        (p)->unit = (m)->unit;                                                                     \
+        (p)->capacity_per_month = (m)->capacity_per_month;                                         \
+        (p)->n_season_months = (m)->n_season_months;                                               \
+        (p)->season_months = (m)->season_months;                                                   \
+        (p)->price_usd_cents = (m)->price_usd_cents;                                               \
+        (p)->n_raw_materials = (m)->n_raw_materials;                                               \
+        (p)->raw_materials = (m)->raw_materials;                                                   \
+        (p)->n_certifications = (m)->n_certifications;                                             \
+        (p)->certifications = (m)->certifications;                                                 \
+    } while (0)
+
+/* The details d gives a value: what an update without a mask changes. */
+static uint32_t given_fields(const Ovop__V1__Product *d)
+{
+    const Ovop__V1__LocalizedName *n = d->name;
+    return (n->ru[0] ? PD_NAME_RU : 0) | (n->en[0] ? PD_NAME_EN : 0) | (n->ky[0] ? PD_NAME_KY : 0) |
+           (d->category[0] ? PD_CATEGORY : 0) | (d->hs_code[0] ? PD_HS_CODE : 0) |
+           (d->unit[0] ? PD_UNIT : 0) | (d->capacity_per_month != 0 ? PD_CAPACITY : 0) |
+           (d->n_season_months ? PD_SEASON : 0) | (d->price_usd_cents ? PD_PRICE : 0) |
+           (d->n_raw_materials ? PD_RAW : 0) | (d->n_certifications ? PD_CERTS : 0);
+}
+
+/* Copies into p the details of `from` that `changed` names. */
+static void merge_fields(Ovop__V1__Product *p, const Ovop__V1__Product *from, uint32_t changed)
 {
     if (changed & PD_NAME_RU)
-        f->ru = from->ru;
+        p->name->ru = from->name->ru;
     if (changed & PD_NAME_EN)
-        f->en = from->en;
+        p->name->en = from->name->en;
     if (changed & PD_NAME_KY)
-        f->ky = from->ky;
+        p->name->ky = from->name->ky;
     if (changed & PD_CATEGORY)
-        f->category = from->category;
+        p->category = from->category;
     if (changed & PD_HS_CODE)
-        f->hs_code = from->hs_code;
+        p->hs_code = from->hs_code;
     if (changed & PD_UNIT)
-        f->unit = from->unit;
+        p->unit = from->unit;
     if (changed & PD_CAPACITY)
-        f->capacity = from->capacity;
+        p->capacity_per_month = from->capacity_per_month;
     if (changed & PD_SEASON) {
-        f->n_season = from->n_season;
-        f->season = from->season;
+        p->n_season_months = from->n_season_months;
+        p->season_months = from->season_months;
     }
     if (changed & PD_PRICE)
-        f->price = from->price;
+        p->price_usd_cents = from->price_usd_cents;
     if (changed & PD_RAW) {
-        f->n_raw = from->n_raw;
-        f->raw = from->raw;
+        p->n_raw_materials = from->n_raw_materials;
+        p->raw_materials = from->raw_materials;
     }
     if (changed & PD_CERTS) {
-        f->n_certs = from->n_certs;
-        f->certs = from->certs;
+        p->n_certifications = from->n_certifications;
+        p->certifications = from->certifications;
     }
 }
 
@@ -268,56 +193,58 @@ static bool unit_plausible(const char *u)
     return true;
 }
 
-/* Each adds a violation when its field of f is wrong on its face. */
+/* Each adds a violation when its field of p is wrong on its face. */
 
-static void check_hs_code(ovop_call_t *call, const product_fields_t *f)
+static void check_hs_code(ovop_call_t *call, const Ovop__V1__Product *p)
 {
     char buf[36];
-    if (!f->hs_code[0])
+    if (!p->hs_code[0])
         ovop_call_violation(call, "hs_code", "is required");
-    else if (!registry_hs_valid(f->hs_code))
+    else if (!registry_hs_valid(p->hs_code))
         ovop_call_violation(call, "hs_code", "must be 6 digits, got \"%s\"",
-                            shown(f->hs_code, buf));
+                            shown(p->hs_code, buf));
 }
 
-static void check_unit(ovop_call_t *call, const product_fields_t *f)
+static void check_unit(ovop_call_t *call, const Ovop__V1__Product *p)
 {
     char buf[36];
-    if (!f->unit[0])
+    if (!p->unit[0])
         ovop_call_violation(call, "unit", "is required");
-    else if (!unit_known(f->unit) && !unit_plausible(f->unit))
+    else if (!unit_known(p->unit) && !unit_plausible(p->unit))
         ovop_call_violation(call, "unit",
                             "must be kg, l, pcs, pair, m2, t or the unit of the HS code, got "
                             "\"%s\"",
-                            shown(f->unit, buf));
+                            shown(p->unit, buf));
 }
 
-static void check_capacity(ovop_call_t *call, const product_fields_t *f)
+static void check_capacity(ovop_call_t *call, const Ovop__V1__Product *p)
 {
-    if (!isfinite(f->capacity))
+    double c = p->capacity_per_month;
+    if (!isfinite(c))
         ovop_call_violation(call, "capacity_per_month", "must be a finite number");
-    else if (f->capacity <= 0)
-        ovop_call_violation(call, "capacity_per_month", "must be positive, got %g", f->capacity);
-    else if (f->capacity > MAX_CAPACITY)
+    else if (c <= 0)
+        ovop_call_violation(call, "capacity_per_month", "must be positive, got %g", c);
+    else if (c > MAX_CAPACITY)
         ovop_call_violation(call, "capacity_per_month", "must be at most %.0f a month, got %g",
-                            MAX_CAPACITY, f->capacity);
-    else if (f->capacity < 0.001)
+                            MAX_CAPACITY, c);
+    else if (c < 0.001)
         ovop_call_violation(call, "capacity_per_month",
                             "must be at least 0.001 (capacities are kept to 3 decimals), got %g",
-                            f->capacity);
+                            c);
 }
 
-static void check_season(ovop_call_t *call, const product_fields_t *f)
+static void check_season(ovop_call_t *call, const Ovop__V1__Product *p)
 {
-    if (f->n_season > 12) {
-        ovop_call_violation(call, "season_months", "at most 12 months, got %zu", f->n_season);
+    if (p->n_season_months > 12) {
+        ovop_call_violation(call, "season_months", "at most 12 months, got %zu",
+                            p->n_season_months);
         return;
     }
     bool seen[13] = {false};
-    for (size_t i = 0; i < f->n_season; i++) {
+    for (size_t i = 0; i < p->n_season_months; i++) {
         char field[48];
         snprintf(field, sizeof(field), "season_months[%zu]", i);
-        uint32_t m = f->season[i];
+        uint32_t m = p->season_months[i];
         if (m < 1 || m > 12)
             ovop_call_violation(call, field, "must be a month 1..12, got %u", m);
         else if (seen[m])
@@ -327,77 +254,91 @@ static void check_season(ovop_call_t *call, const product_fields_t *f)
     }
 }
 
-static void check_price(ovop_call_t *call, const product_fields_t *f)
+static void check_price(ovop_call_t *call, const Ovop__V1__Product *p)
 {
-    if (f->price < 0)
+    int64_t price = p->price_usd_cents;
+    if (price < 0)
         ovop_call_violation(call, "price_usd_cents", "must not be negative, got %lld",
-                            (long long)f->price);
-    else if (f->price > MAX_PRICE_CENTS)
+                            (long long)price);
+    else if (price > MAX_PRICE_CENTS)
         ovop_call_violation(call, "price_usd_cents",
                             "must be at most %lld (USD 1,000,000) per unit, got %lld",
-                            (long long)MAX_PRICE_CENTS, (long long)f->price);
+                            (long long)MAX_PRICE_CENTS, (long long)price);
 }
 
-static void check_raw(ovop_call_t *call, const product_fields_t *f)
+static void check_raw(ovop_call_t *call, const Ovop__V1__Product *p)
 {
-    if (f->n_raw > MAX_RAW)
-        ovop_call_violation(call, "raw_materials", "at most %d, got %zu", MAX_RAW, f->n_raw);
-    for (size_t i = 0; i < f->n_raw && i < MAX_RAW; i++) {
+    if (p->n_raw_materials > MAX_RAW)
+        ovop_call_violation(call, "raw_materials", "at most %d, got %zu", MAX_RAW,
+                            p->n_raw_materials);
+    for (size_t i = 0; i < p->n_raw_materials && i < MAX_RAW; i++) {
         char field[48];
         snprintf(field, sizeof(field), "raw_materials[%zu]", i);
-        ovop_check_text(call, field, f->raw[i], MAX_RAW_LEN, true);
+        ovop_check_text(call, field, p->raw_materials[i], MAX_RAW_LEN, true);
     }
 }
 
-static void check_certs(ovop_call_t *call, const product_fields_t *f)
+/* A certification as messages name it: its enum value's name without the prefix (ORGANIC). */
+static const char *cert_label(int c, char out[static 32])
 {
-    bool seen[OVOP_ARRAY_SIZE(cert_names)] = {false};
-    for (size_t i = 0; i < f->n_certs; i++) {
-        char field[48];
+    snprintf(out, 32, "%s", ovop_enum_text(CERTIFICATIONS, c));
+    for (char *s = out; *s; s++)
+        *s = (char)toupper((unsigned char)*s);
+    return out;
+}
+
+static void check_certs(ovop_call_t *call, const Ovop__V1__Product *p)
+{
+    uint32_t seen = 0; /* bit c: certification c */
+    for (size_t i = 0; i < p->n_certifications; i++) {
+        char field[48], label[32];
         snprintf(field, sizeof(field), "certifications[%zu]", i);
-        int c = (int)f->certs[i];
-        if (c < 1 || c >= (int)OVOP_ARRAY_SIZE(cert_names)) {
+        int c = (int)p->certifications[i];
+        if (!ovop_enum_text(CERTIFICATIONS, c)[0]) {
             ovop_call_violation(call, field,
                                 "must be CONFORMITY, ORGANIC, HALAL or GEOGRAPHICAL_INDICATION, "
                                 "got %d",
                                 c);
-        } else if (seen[c]) {
-            ovop_call_violation(call, field, "%s is listed twice", cert_labels[c]);
+        } else if (seen & (1u << c)) {
+            ovop_call_violation(call, field, "%s is listed twice", cert_label(c, label));
         } else {
-            seen[c] = true;
+            seen |= 1u << c;
         }
     }
 }
 
-/* Checks the fields `changed` names; f is the whole new state (a name needs one of its
+/* Checks the fields `changed` names; p is the whole new state (a name needs one of its
  * languages, whichever of them changes). */
-static void check_fields(ovop_call_t *call, const product_fields_t *f, uint32_t changed)
+static void check_fields(ovop_call_t *call, const Ovop__V1__Product *p, uint32_t changed)
 {
-    if ((changed & PD_NAME) && !f->ru[0] && !f->en[0] && !f->ky[0])
+    const Ovop__V1__LocalizedName *n = p->name;
+    if ((changed & PD_NAME) && !n->ru[0] && !n->en[0] && !n->ky[0])
         ovop_call_violation(call, "name", "give the product's name in at least one of ru, en, ky");
     if (changed & PD_NAME_RU)
-        ovop_check_text(call, "name.ru", f->ru, MAX_NAME, false);
+        ovop_check_text(call, "name.ru", n->ru, MAX_NAME, false);
     if (changed & PD_NAME_EN)
-        ovop_check_text(call, "name.en", f->en, MAX_NAME, false);
+        ovop_check_text(call, "name.en", n->en, MAX_NAME, false);
     if (changed & PD_NAME_KY)
-        ovop_check_text(call, "name.ky", f->ky, MAX_NAME, false);
+        ovop_check_text(call, "name.ky", n->ky, MAX_NAME, false);
     if (changed & PD_CATEGORY)
-        ovop_check_text(call, "category", f->category, MAX_CATEGORY, true);
+        ovop_check_text(call, "category", p->category, MAX_CATEGORY, true);
     if (changed & PD_HS_CODE)
-        check_hs_code(call, f);
+        check_hs_code(call, p);
     if (changed & PD_UNIT)
-        check_unit(call, f);
+        check_unit(call, p);
     if (changed & PD_CAPACITY)
-        check_capacity(call, f);
+        check_capacity(call, p);
     if (changed & PD_SEASON)
-        check_season(call, f);
+        check_season(call, p);
     if (changed & PD_PRICE)
-        check_price(call, f);
+        check_price(call, p);
     if (changed & PD_RAW)
-        check_raw(call, f);
+        check_raw(call, p);
     if (changed & PD_CERTS)
-        check_certs(call, f);
+        check_certs(call, p);
 }
+
+/* --- storing a change --- */
 
 static int cmp_u32(const void *a, const void *b)
 {
@@ -412,258 +353,191 @@ static int cmp_cert(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The new state of a product, built before the statement that stores it: the reply and the
- * event payload are this message. Strings borrow the request, which outlives the call, or the
- * stored row, which outlives the statement's sending. */
-typedef struct product_draft {
+/* A sorted copy of the n elements of size `size` at p, in the call's arena (the request's own
+ * arrays are left as they came). */
+static void *sorted(ovop_call_t *call, const void *p, size_t n, size_t size,
+                    int (*cmp)(const void *, const void *))
+{
+    void *copy = ovop_call_alloc(call, (n ? n : 1) * size);
+    if (n) { /* an empty repeated field is NULL, which memcpy and qsort refuse */
+        memcpy(copy, p, n * size);
+        qsort(copy, n, size, cmp);
+    }
+    return copy;
+}
+
+/* The checked new state p as it will be stored: the capacity rounded as its column keeps it,
+ * months and certifications sorted, so the reply is exactly what a later read returns. */
+static void round_as_stored(ovop_call_t *call, Ovop__V1__Product *p)
+{
+    p->capacity_per_month = strtod(ovop_call_printf(call, "%.3f", p->capacity_per_month), NULL);
+    p->season_months =
+        sorted(call, p->season_months, p->n_season_months, sizeof(*p->season_months), cmp_u32);
+    p->certifications =
+        sorted(call, p->certifications, p->n_certifications, sizeof(*p->certifications), cmp_cert);
+}
+
+/* The arrays as the SQL functions take them (jsonb). */
+static char *season_json(ovop_call_t *call, const Ovop__V1__Product *p)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < p->n_season_months; i++)
+        json_array_append_new(a, json_integer(p->season_months[i]));
+    return registry_json_text(call, a);
+}
+
+static char *raw_json(ovop_call_t *call, const Ovop__V1__Product *p)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < p->n_raw_materials; i++)
+        json_array_append_new(a, json_string(p->raw_materials[i]));
+    return registry_json_text(call, a);
+}
+
+static char *certs_json(ovop_call_t *call, const Ovop__V1__Product *p)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < p->n_certifications; i++)
+        json_array_append_new(a, json_string(ovop_enum_text(CERTIFICATIONS, p->certifications[i])));
+    return registry_json_text(call, a);
+}
+
+/* A change being made. */
+typedef struct product_change {
     ovop_call_t *call;
     registry_t *r;
-    Ovop__V1__Product p;
-    Ovop__V1__LocalizedName name;
-    uint32_t season[12];
-    Ovop__V1__ProductCertification certs[OVOP_ARRAY_SIZE(cert_names)];
-    char capacity[32];           /* as stored: numeric(14, 3) */
+    Ovop__V1__Product *p;          /* CreateProduct: the new state */
+    const Ovop__V1__Product *from; /* UpdateProduct: the request's details, */
+    uint32_t changed;              /* and the ones it changes */
+} product_change_t;
+
+/* Stores p, checked and rounded, with registry.create_product, or registry.update_product
+ * when `version` (the version the request read) is not 0. */
+static void store_product(product_change_t *cx, const Ovop__V1__Product *p, int32_t version)
+{
+    ovop_call_t *call = cx->call;
     char price[OVOP_MONEY_TEXT]; /* numeric(14, 2), exactly the cents */
-    int32_t expected_version;
-} product_draft_t;
-
-/* A draft from checked fields. Amounts are rounded as the columns keep them, and months and
- * certifications sorted, so the reply is exactly what a later read returns. */
-static product_draft_t *draft_new(ovop_call_t *call, registry_t *r, const product_fields_t *f)
-{
-    product_draft_t *dr = xcalloc(1, sizeof(*dr));
-    dr->call = call;
-    dr->r = r;
-    ovop__v1__product__init(&dr->p);
-    ovop__v1__localized_name__init(&dr->name);
-    dr->name.ru = (char *)f->ru;
-    dr->name.en = (char *)f->en;
-    dr->name.ky = (char *)f->ky;
-    dr->p.name = &dr->name;
-    dr->p.category = (char *)f->category;
-    dr->p.hs_code = (char *)f->hs_code;
-    dr->p.unit = (char *)f->unit;
-    snprintf(dr->capacity, sizeof(dr->capacity), "%.3f", f->capacity);
-    dr->p.capacity_per_month = strtod(dr->capacity, NULL);
-    ovop_money_format(f->price, dr->price);
-    dr->p.price_usd_cents = f->price;
-    if (f->n_season) { /* an empty repeated field is NULL, which memcpy and qsort refuse */
-        memcpy(dr->season, f->season, f->n_season * sizeof(*f->season));
-        qsort(dr->season, f->n_season, sizeof(*dr->season), cmp_u32);
-    }
-    dr->p.season_months = dr->season;
-    dr->p.n_season_months = f->n_season;
-    dr->p.raw_materials = (char **)f->raw;
-    dr->p.n_raw_materials = f->n_raw;
-    if (f->n_certs) {
-        memcpy(dr->certs, f->certs, f->n_certs * sizeof(*f->certs));
-        qsort(dr->certs, f->n_certs, sizeof(*dr->certs), cmp_cert);
-    }
-    dr->p.certifications = dr->certs;
-    dr->p.n_certifications = f->n_certs;
-    return dr;
-}
-
-/* The draft's arrays as the JSON the SQL functions take (malloc'd). */
-static char *season_json(const product_draft_t *dr)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < dr->p.n_season_months; i++)
-        json_array_append_new(a, json_integer(dr->p.season_months[i]));
-    char *s = json_dumps(a, JSON_COMPACT);
-    json_decref(a);
-    return s;
-}
-
-static char *raw_json(const product_draft_t *dr)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < dr->p.n_raw_materials; i++)
-        json_array_append_new(a, json_string(dr->p.raw_materials[i]));
-    char *s = json_dumps(a, JSON_COMPACT);
-    json_decref(a);
-    return s;
-}
-
-static char *certs_json(const product_draft_t *dr)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < dr->p.n_certifications; i++)
-        json_array_append_new(a, json_string(cert_names[dr->p.certifications[i]]));
-    char *s = json_dumps(a, JSON_COMPACT);
-    json_decref(a);
-    return s;
-}
-
-/* Stores the draft with registry.create_product or registry.update_product, finishing the
- * call, and frees the draft. */
-static void store_draft(product_draft_t *dr, bool update)
-{
-    char id[24], owner[24], version[16], at[24], uuid[37];
-    snprintf(id, sizeof(id), "%lld", (long long)dr->p.id);
-    snprintf(owner, sizeof(owner), "%lld", (long long)dr->p.producer_id);
-    snprintf(version, sizeof(version), "%d", dr->expected_version);
-    snprintf(at, sizeof(at), "%lld", (long long)dr->p.updated_us);
-    ovop_uuid4(uuid);
-    char *season = season_json(dr);
-    char *raw = raw_json(dr);
-    char *certs = certs_json(dr);
-    char *event = ovop_bytea_message(&dr->p.base);
-    const char *args[] = {id,
-                          update ? version : owner,
-                          dr->name.ru,
-                          dr->name.en,
-                          dr->name.ky,
-                          dr->p.category,
-                          dr->p.hs_code,
-                          dr->p.unit,
-                          dr->capacity,
-                          season,
-                          dr->price,
-                          raw,
-                          certs,
-                          at,
-                          uuid,
-                          event};
-    ovop_mutate_sql(dr->call, &dr->r->mutator,
-                update ? "SELECT * FROM registry.update_product($1, $2, $3, $4, $5, $6, $7, $8, "
-                         "$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
-                       : "SELECT * FROM registry.create_product($1, $2, $3, $4, $5, $6, $7, $8, "
-                         "$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
-                (int)OVOP_ARRAY_SIZE(args), args, &dr->p.base);
-    free(season);
-    free(raw);
-    free(certs);
-    free(event);
-    free(dr);
+    const ovop_arg_t args[] = {
+        {"p_id", ovop_call_printf(call, "%lld", (long long)p->id)},
+        /* an update names the version it read, a creation the producer */
+        version
+            ? (ovop_arg_t){"p_version", ovop_call_printf(call, "%d", version)}
+            : (ovop_arg_t){"p_producer", ovop_call_printf(call, "%lld", (long long)p->producer_id)},
+        {"p_name_ru", p->name->ru},
+        {"p_name_en", p->name->en},
+        {"p_name_ky", p->name->ky},
+        {"p_category", p->category},
+        {"p_hs", p->hs_code},
+        {"p_unit", p->unit},
+        {"p_capacity", ovop_call_printf(call, "%.3f", p->capacity_per_month)}, /* numeric(14, 3) */
+        {"p_season", season_json(call, p)},
+        {"p_price", ovop_money_format(p->price_usd_cents, price)},
+        {"p_raw", raw_json(call, p)},
+        {"p_certs", certs_json(call, p)},
+        {"p_at_us", ovop_call_printf(call, "%lld", (long long)p->updated_us)},
+        {"p_event_id", ovop_call_uuid(call)},
+        {"p_event", ovop_call_bytea(call, &p->base)},
+    };
+    OVOP_MUTATE(call, &cx->r->mutator,
+                version ? "registry.update_product" : "registry.create_product", args, &p->base);
 }
 
 /* --- CreateProduct --- */
 
 static void on_new_id(int64_t id, const char *error, void *userdata)
 {
-    product_draft_t *dr = userdata;
+    product_change_t *cx = userdata;
     if (error) {
-        ovop_call_fail_db(dr->call, NULL, error);
-        free(dr);
+        ovop_call_fail_db(cx->call, NULL, error);
         return;
     }
-    dr->p.id = id;
-    dr->p.version = 1;
-    dr->p.created_us = dr->p.updated_us = ovop_now_us();
-    store_draft(dr, false);
+    Ovop__V1__Product *p = cx->p;
+    p->id = id;
+    p->version = 1;
+    p->created_us = p->updated_us = ovop_now_us();
+    store_product(cx, p, 0);
 }
 
 static void create_product(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
     const Ovop__V1__CreateProductRequest *in = (const Ovop__V1__CreateProductRequest *)input;
-    product_fields_t f = FIELDS_OF(in);
+    Ovop__V1__Product *p = product_new(call);
+    SET_DETAILS(p, in);
+    p->producer_id = in->producer_id;
     if (in->producer_id <= 0)
         ovop_call_violation(call, "producer_id", "must be a producer id, got %lld",
                             (long long)in->producer_id);
-    check_fields(call, &f, PD_ALL);
+    check_fields(call, p, PD_ALL);
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
         return;
     }
-    product_draft_t *dr = draft_new(call, userdata, &f);
-    dr->p.producer_id = in->producer_id;
-    registry_next_id(dr->r, on_new_id, dr);
+    round_as_stored(call, p);
+    product_change_t *cx = ovop_call_alloc(call, sizeof(*cx)); /* freed with the call */
+    *cx = (product_change_t){.call = call, .r = userdata, .p = p};
+    registry_next_id(cx->r, on_new_id, cx);
 }
 
 /* --- UpdateProduct: read the current row, merge the change in, store --- */
 
-typedef struct update_ctx {
-    ovop_call_t *call;
-    registry_t *r;
-    const Ovop__V1__UpdateProductRequest *in; /* outlives the read */
-    uint32_t changed;                         /* the details it changes */
-} update_ctx_t;
+/* The stored product p with the details the update names taken from its request; a stale
+ * version is refused by the statement, which sees the row under lock. */
+static void apply_update(product_change_t *cx, Ovop__V1__Product *p)
+{
+    const Ovop__V1__UpdateProductRequest *in =
+        (const Ovop__V1__UpdateProductRequest *)ovop_call_input(cx->call);
+    merge_fields(p, cx->from, cx->changed);
+    check_fields(cx->call, p, cx->changed);
+    if (ovop_call_has_violations(cx->call)) {
+        ovop_call_fail_violations(cx->call);
+        return;
+    }
+    round_as_stored(cx->call, p);
+    p->version = in->version + 1;
+    p->updated_us = ovop_now_us();
+    store_product(cx, p, in->version);
+}
 
 static void on_current(PGresult *res, const char *error, void *userdata)
 {
-    update_ctx_t *cx = userdata;
-    const Ovop__V1__UpdateProductRequest *in = cx->in;
+    product_change_t *cx = userdata;
+    const Ovop__V1__UpdateProductRequest *in =
+        (const Ovop__V1__UpdateProductRequest *)ovop_call_input(cx->call);
+    Ovop__V1__Product *p;
     if (error) {
         ovop_call_fail_db(cx->call, res, error);
-        goto out;
-    }
-    if (PQntuples(res) == 0) {
+    } else if (PQntuples(res) == 0) {
         ovop_call_violation(cx->call, "id", "no product with id %lld", (long long)in->id);
         ovop_call_fail(cx->call, OVOP_NOT_FOUND, "no product with id %lld", (long long)in->id);
-        goto out;
+    } else if ((p = (Ovop__V1__Product *)ovop_read_row(cx->call, &product, res, 0))) {
+        apply_update(cx, p);
     }
-    /* The details the update names take the request's values, the others stay as stored; a
-     * stale version is refused by the statement, which sees the row under lock. */
-    product_row_t cur;
-    product_from_row(res, 0, &cur);
-    product_fields_t f = FIELDS_OF(&cur.p);
-    product_fields_t from = FIELDS_OF(in);
-    merge_fields(&f, &from, cx->changed);
-    check_fields(cx->call, &f, cx->changed);
-    if (ovop_call_has_violations(cx->call)) {
-        ovop_call_fail_violations(cx->call);
-    } else {
-        product_draft_t *dr = draft_new(cx->call, cx->r, &f);
-        dr->p.id = in->id;
-        dr->expected_version = in->version;
-        dr->p.producer_id = cur.p.producer_id;
-        dr->p.created_us = cur.p.created_us;
-        dr->p.version = in->version + 1;
-        dr->p.updated_us = ovop_now_us();
-        store_draft(dr, true);
-    }
-    product_row_free(&cur);
-out:
-    free(cx);
 }
 
 static void update_product(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
     const Ovop__V1__UpdateProductRequest *in = (const Ovop__V1__UpdateProductRequest *)input;
     registry_t *r = userdata;
-    product_fields_t given = FIELDS_OF(in);
+    Ovop__V1__Product *from = product_new(call);
+    SET_DETAILS(from, in);
     if (in->id <= 0)
         ovop_call_violation(call, "id", "must be a product id, got %lld", (long long)in->id);
     if (in->version <= 0)
         ovop_call_violation(call, "version", "must be the version you read, got %d", in->version);
     uint32_t changed = registry_mask_fields(call, in->update_mask, update_paths,
-                                            OVOP_ARRAY_SIZE(update_paths), given_fields(&given));
+                                            OVOP_ARRAY_SIZE(update_paths), given_fields(from));
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
         return;
     }
-    /* The details are checked once merged into the stored ones (on_current). */
-    update_ctx_t *cx = xmalloc(sizeof(*cx));
-    *cx = (update_ctx_t){.call = call, .r = r, .in = in, .changed = changed};
-    char id[24];
-    snprintf(id, sizeof(id), "%lld", (long long)in->id);
-    const char *params[] = {id};
-    ovop_call_query(call, r->pg, get_sql, 1, params, on_current, cx);
+    /* The details are checked once merged into the stored ones (apply_update). */
+    product_change_t *cx = ovop_call_alloc(call, sizeof(*cx));
+    *cx = (product_change_t){.call = call, .r = r, .from = from, .changed = changed};
+    const char *params[] = {ovop_call_printf(call, "%lld", (long long)in->id)};
+    ovop_call_query(call, r->pg, product.sql, 1, params, on_current, cx);
 }
 
 /* --- GetProduct --- */
-
-typedef struct get_ctx {
-    ovop_call_t *call;
-    long long id;
-} get_ctx_t;
-
-static void on_get(PGresult *res, const char *error, void *userdata)
-{
-    get_ctx_t *g = userdata;
-    if (error) {
-        ovop_call_fail_db(g->call, res, error);
-    } else if (PQntuples(res) == 0) {
-        ovop_call_fail(g->call, OVOP_NOT_FOUND, "no product with id %lld", g->id);
-    } else {
-        product_row_t row;
-        product_from_row(res, 0, &row);
-        ovop_call_finish(g->call, &row.p.base);
-        product_row_free(&row);
-    }
-    free(g);
-}
 
 static void get_product(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
@@ -674,62 +548,26 @@ static void get_product(ovop_call_t *call, const ProtobufCMessage *input, void *
         ovop_call_fail_violations(call);
         return;
     }
-    get_ctx_t *g = xmalloc(sizeof(*g));
-    g->call = call;
-    g->id = (long long)in->id;
-    char id[24];
-    snprintf(id, sizeof(id), "%lld", g->id);
-    const char *params[] = {id};
-    ovop_call_query(call, r->pg, get_sql, 1, params, on_get, g);
+    const char *params[] = {ovop_call_printf(call, "%lld", (long long)in->id)};
+    ovop_read_one(call, r->pg, &product, params[0], 1, params);
 }
 
 /* --- ListProducts --- */
 
-static const char list_sql[] = "SELECT " PRODUCT_COLUMNS " FROM registry.products pr "
-                               "JOIN registry.producers p ON p.id = pr.producer_id "
-                               "WHERE ($1::bigint = 0 OR pr.producer_id = $1::bigint) "
-                               "  AND ($2 = '' OR p.territory_code LIKE $2 || '%') "
-                               "  AND ($3 = '' OR pr.hs6 LIKE $3 || '%') "
-                               "  AND ($4 = '' OR pr.category = $4) "
-                               "  AND ($5 = '' OR $5 = ANY (pr.certifications)) "
-                               "  AND pr.id > $6::bigint "
-                               "ORDER BY pr.id LIMIT $7::int";
-
-typedef struct list_ctx {
-    ovop_call_t *call;
-    unsigned page_size;
-} list_ctx_t;
-
-static void product_decode(PGresult *res, int i, void *row)
-{
-    product_from_row(res, i, row);
-}
-
-static void product_free(void *row)
-{
-    product_row_free(row);
-}
-
-static const ovop_page_t product_page = {
-    .response = &ovop__v1__list_products_response__descriptor,
-    .rows = "products",
-    .row_size = sizeof(product_row_t),
-    .decode = product_decode,
-    .free_row = product_free,
-    .key = "id",
+static const ovop_read_t product_list = {
+    .sql = "SELECT " PRODUCT_COLUMNS " FROM registry.products pr "
+           "JOIN registry.producers p ON p.id = pr.producer_id "
+           "WHERE ($1::bigint = 0 OR pr.producer_id = $1::bigint) "
+           "  AND ($2 = '' OR p.territory_code LIKE $2 || '%') "
+           "  AND ($3 = '' OR pr.hs6 LIKE $3 || '%') "
+           "  AND ($4 = '' OR pr.category = $4) "
+           "  AND ($5 = '' OR $5 = ANY (pr.certifications)) "
+           "  AND pr.id > $6::bigint "
+           "ORDER BY pr.id LIMIT $7::int",
+    .page = {.response = &ovop__v1__list_products_response__descriptor,
+             .rows = "products",
+             .key = "id"},
 };
-
-static void on_list(PGresult *res, const char *error, void *userdata)
-{
-    list_ctx_t *l = userdata;
-    if (error) {
-        ovop_call_fail_db(l->call, res, error);
-        free(l);
-        return;
-    }
-    ovop_page_finish(l->call, res, l->page_size, &product_page);
-    free(l);
-}
 
 static void list_products(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
@@ -754,7 +592,8 @@ static void list_products(ovop_call_t *call, const ProtobufCMessage *input, void
         ovop_call_violation(call, "hs_prefix", "must be 1 to 6 digits, got \"%s\"",
                             shown(in->hs_prefix, buf));
     ovop_check_text(call, "category", in->category, MAX_CATEGORY, false);
-    if ((unsigned)in->certification >= OVOP_ARRAY_SIZE(cert_names))
+    const char *cert = ovop_enum_text(CERTIFICATIONS, in->certification);
+    if (in->certification && !cert[0])
         ovop_call_violation(call, "certification", "unknown certification %d",
                             (int)in->certification);
     unsigned page =
@@ -764,65 +603,41 @@ static void list_products(ovop_call_t *call, const ProtobufCMessage *input, void
         ovop_call_fail_violations(call);
         return;
     }
-    list_ctx_t *l = xmalloc(sizeof(*l));
-    l->call = call;
-    l->page_size = page;
-    char producer[24], after_s[24], limit[16];
-    snprintf(producer, sizeof(producer), "%lld", (long long)in->producer_id);
-    snprintf(after_s, sizeof(after_s), "%lld", (long long)after);
-    snprintf(limit, sizeof(limit), "%u", page + 1);
-    const char *params[] = {
-        producer, prefix, in->hs_prefix, in->category, cert_names[in->certification],
-        after_s,  limit};
-    ovop_call_query(call, r->pg, list_sql, 7, params, on_list, l);
+    const char *params[] = {ovop_call_printf(call, "%lld", (long long)in->producer_id),
+                            prefix,
+                            in->hs_prefix,
+                            in->category,
+                            cert,
+                            ovop_call_printf(call, "%lld", (long long)after),
+                            ovop_call_printf(call, "%u", page + 1)};
+    ovop_read_page(call, r->pg, &product_list, NULL, 7, params, page);
 }
 
 /* --- Search --- */
 
-/* Producers by legal name and products by their names and category, best first. The query
- * is built once (registry.search_query: every word, the last also as a prefix); ties go by
- * entity and id so that pages of equal ranks are stable. */
-static const char search_sql[] =
-    "WITH q AS MATERIALIZED (SELECT registry.search_query($1) AS tsq) "
-    "SELECT h.entity, h.id, h.title, h.territory_code, h.rank FROM ("
-    "  SELECT 'producer' AS entity, p.id, p.legal_name AS title, p.territory_code, "
-    "         ts_rank(p.search, q.tsq) AS rank "
-    "    FROM q, registry.producers p WHERE p.search @@ q.tsq "
-    "  UNION ALL "
-    "  SELECT 'product', pr.id, "
-    "         coalesce(nullif(pr.name_en, ''), nullif(pr.name_ru, ''), pr.name_ky), "
-    "         p.territory_code, ts_rank(pr.search, q.tsq) "
-    "    FROM q, registry.products pr JOIN registry.producers p ON p.id = pr.producer_id "
-    "   WHERE pr.search @@ q.tsq"
-    ") h ORDER BY h.rank DESC, h.entity, h.id LIMIT $2::int";
-
-static void on_search(PGresult *res, const char *error, void *userdata)
-{
-    ovop_call_t *call = userdata;
-    if (error) {
-        ovop_call_fail_db(call, res, error);
-        return;
-    }
-    int n = PQntuples(res);
-    Ovop__V1__SearchHit *hits = xcalloc((size_t)n + 1, sizeof(*hits));
-    Ovop__V1__SearchHit **ptrs = xcalloc((size_t)n + 1, sizeof(*ptrs));
-    for (int i = 0; i < n; i++) {
-        Ovop__V1__SearchHit *h = &hits[i];
-        ovop__v1__search_hit__init(h);
-        h->entity = PQgetvalue(res, i, 0);
-        h->id = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-        h->title = PQgetvalue(res, i, 2);
-        h->territory_code = PQgetvalue(res, i, 3);
-        h->rank = strtod(PQgetvalue(res, i, 4), NULL);
-        ptrs[i] = h;
-    }
-    Ovop__V1__SearchResponse out = OVOP__V1__SEARCH_RESPONSE__INIT;
-    out.n_hits = (size_t)n;
-    out.hits = ptrs;
-    ovop_call_finish(call, &out.base);
-    free(ptrs);
-    free(hits);
-}
+/* Producers by legal name and products by their names and category, best first, as one row
+ * whose `hits` are SearchHits. The query is built once (registry.search_query: every word,
+ * the last also as a prefix); ties go by entity and id so that pages of equal ranks are
+ * stable. */
+static const ovop_read_t search_hits = {
+    .sql = "WITH q AS MATERIALIZED (SELECT registry.search_query($1) AS tsq) "
+           "SELECT json_agg(json_build_object('entity', h.entity, 'id', h.id, 'title', h.title, "
+           "                'territory_code', h.territory_code, 'rank', h.rank) "
+           "                ORDER BY h.rank DESC, h.entity, h.id) AS hits FROM ("
+           "  SELECT 'producer' AS entity, p.id, p.legal_name AS title, p.territory_code, "
+           "         ts_rank(p.search, q.tsq) AS rank "
+           "    FROM q, registry.producers p WHERE p.search @@ q.tsq "
+           "  UNION ALL "
+           "  SELECT 'product', pr.id, "
+           "         coalesce(nullif(pr.name_en, ''), nullif(pr.name_ru, ''), pr.name_ky), "
+           "         p.territory_code, ts_rank(pr.search, q.tsq) "
+           "    FROM q, registry.products pr JOIN registry.producers p ON p.id = pr.producer_id "
+           "   WHERE pr.search @@ q.tsq"
+           "  ORDER BY rank DESC, entity, id LIMIT $2::int"
+           ") h",
+    .row = &ovop__v1__search_response__descriptor,
+    .noun = "search result for", /* never: the aggregate always has its row */
+};
 
 static void search(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
@@ -837,10 +652,9 @@ static void search(ovop_call_t *call, const ProtobufCMessage *input, void *userd
         ovop_call_fail_violations(call);
         return;
     }
-    char limit[16];
-    snprintf(limit, sizeof(limit), "%u", in->limit ? in->limit : SEARCH_DEFAULT);
-    const char *params[] = {in->query, limit};
-    ovop_call_query(call, r->pg, search_sql, 2, params, on_search, call);
+    const char *params[] = {in->query,
+                            ovop_call_printf(call, "%u", in->limit ? in->limit : SEARCH_DEFAULT)};
+    ovop_read_one(call, r->pg, &search_hits, in->query, 2, params);
 }
 
 static const ovop_method_t methods[] = {
