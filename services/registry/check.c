@@ -177,27 +177,3 @@ void registry_new_id(ovop_call_t *call, registry_t *r, registry_new_id_fn cb, vo
                     "SELECT nextval('registry.ids') AS id, current_date::text AS today", 0, NULL,
                     on_new_id, q);
 }
-
-typedef struct id_req {
-    registry_id_cb cb;
-    void *userdata;
-} id_req_t;
-
-static void on_id(PGresult *res, const char *error, void *userdata)
-{
-    id_req_t q = *(id_req_t *)userdata;
-    free(userdata);
-    if (error)
-        q.cb(0, error, q.userdata);
-    else
-        q.cb(strtoll(registry_value(res, "id"), NULL, 10), NULL, q.userdata);
-}
-
-void registry_next_id(registry_t *r, registry_id_cb cb, void *userdata)
-{
-    id_req_t *q = xmalloc(sizeof(*q));
-    q->cb = cb;
-    q->userdata = userdata;
-    ovop_pg_query(r->pg, "SELECT nextval('registry.ids') AS id", 0, NULL, on_id, q);
-}
-

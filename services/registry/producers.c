@@ -302,13 +302,11 @@ static void store_details(producer_change_t *cx, int32_t version)
 
 /* --- RegisterProducer --- */
 
-static void on_new_id(int64_t id, const char *error, void *userdata)
+static void on_new_id(ovop_call_t *call, int64_t id, const char *today, void *userdata)
 {
     producer_change_t *cx = userdata;
-    if (error) {
-        ovop_call_fail_db(cx->call, NULL, error);
-        return;
-    }
+    OVOP_UNUSED(call);
+    OVOP_UNUSED(today);
     Ovop__V1__Producer *p = cx->p;
     p->id = id;
     p->version = 1;
@@ -329,7 +327,7 @@ static void register_producer(ovop_call_t *call, const ProtobufCMessage *input, 
     }
     producer_change_t *cx = ovop_call_alloc(call, sizeof(*cx)); /* freed with the call */
     *cx = (producer_change_t){.call = call, .r = userdata, .p = p};
-    registry_next_id(cx->r, on_new_id, cx);
+    registry_new_id(call, cx->r, on_new_id, cx);
 }
 
 /* --- UpdateProducer and SetProducerStatus: read, build the new state, store --- */

@@ -444,13 +444,11 @@ static void store_product(product_change_t *cx, const Ovop__V1__Product *p, int3
 
 /* --- CreateProduct --- */
 
-static void on_new_id(int64_t id, const char *error, void *userdata)
+static void on_new_id(ovop_call_t *call, int64_t id, const char *today, void *userdata)
 {
     product_change_t *cx = userdata;
-    if (error) {
-        ovop_call_fail_db(cx->call, NULL, error);
-        return;
-    }
+    OVOP_UNUSED(call);
+    OVOP_UNUSED(today);
     Ovop__V1__Product *p = cx->p;
     p->id = id;
     p->version = 1;
@@ -475,7 +473,7 @@ static void create_product(ovop_call_t *call, const ProtobufCMessage *input, voi
     round_as_stored(call, p);
     product_change_t *cx = ovop_call_alloc(call, sizeof(*cx)); /* freed with the call */
     *cx = (product_change_t){.call = call, .r = userdata, .p = p};
-    registry_next_id(cx->r, on_new_id, cx);
+    registry_new_id(call, cx->r, on_new_id, cx);
 }
 
 /* --- UpdateProduct: read the current row, merge the change in, store --- */

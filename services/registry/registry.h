@@ -92,9 +92,6 @@ char *registry_certificate_number(ovop_call_t *call, const char *today, const ch
 typedef void (*registry_new_id_fn)(ovop_call_t *call, int64_t id, const char *today,
                                    void *userdata);
 void registry_new_id(ovop_call_t *call, registry_t *r, registry_new_id_fn cb, void *userdata);
-/* The same without a call: cb gets id > 0, or error (producers.c, products.c). */
-typedef void (*registry_id_cb)(int64_t id, const char *error, void *userdata);
-void registry_next_id(registry_t *r, registry_id_cb cb, void *userdata);
 
 /* --- territory rows (territories.c), for every handler that answers with territories --- */
 
