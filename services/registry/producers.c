@@ -15,9 +15,8 @@
 #define STATUSES (&ovop__v1__producer_status__descriptor)
 
 /* A Producer, its columns named as its fields (read by name, pbrow.h). The location is always
- * there, unset unless both coordinates are; the members, stored as [name, role, tax id]
- * arrays, are read as objects named like Member's fields (only where there are members: most
- * producers have none, and the conversion costs more than the rest of the row). */
+ * there, unset unless both coordinates are; the members are stored as objects named like
+ * Member's fields (migration 0015). */
 #define PRODUCER_COLUMNS                                                                           \
     "p.id, p.kind, p.legal_name, p.tax_id, p.phone AS \"contact.phone\", "                         \
     "p.email AS \"contact.email\", p.address AS \"contact.address\", p.territory_code, "           \
@@ -30,10 +29,7 @@
     "(SELECT coalesce(max(c.stars), 0) FROM registry.certificates c "                              \
     "  WHERE c.producer_id = p.id AND c.status = 'active' AND c.issued_on <= current_date "        \
     "    AND c.expires_on > current_date) AS stars, "                                              \
-    "CASE WHEN p.members <> '[]' THEN "                                                            \
-    "  (SELECT json_agg(json_build_object('name', m.e->>0, 'role', m.e->>1, 'tax_id', m.e->>2) "   \
-    "                   ORDER BY m.n) "                                                            \
-    "     FROM jsonb_array_elements(p.members) WITH ORDINALITY m(e, n)) END AS members"
+    "p.members"
 
 /* Producers by id, batched (see lookup.h): the id is the first column. */
 static const ovop_read_t producer = {
@@ -265,8 +261,8 @@ static char *members_json(ovop_call_t *call, const Ovop__V1__Producer *p)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < p->n_members; i++)
-        json_array_append_new(
-            a, json_pack("[sss]", p->members[i]->name, p->members[i]->role, p->members[i]->tax_id));
+        json_array_append_new(a, json_pack("{s:s,s:s,s:s}", "name", p->members[i]->name, "role",
+                                           p->members[i]->role, "tax_id", p->members[i]->tax_id));
     return registry_json_text(call, a);
 }
 

@@ -462,6 +462,38 @@ static void test_registry_interface(void **state)
     pgtest_drop(&db);
 }
 
+/* 0015 turns the members stored by earlier versions ([name, role, tax id] arrays) into
+ * objects named like Member's fields, and leaves producers without members as they were. */
+static void test_members_as_objects(void **state)
+{
+    char *db = pgtest_create("migrate_members");
+    PGconn *conn = pgtest_connect(db);
+    char *err = NULL;
+
+    if (ovop_migrate_list(conn, ovop_migrations, 14, NULL, &err) != 14)
+        fail_msg("ovop_migrate_list: %s", err);
+    free(pgtest_scalar(
+        conn, "INSERT INTO registry.territories (code, kind, parent_code, name_ru, name_en, "
+              "valid_from) VALUES ('41704235000101', 'village', '41704235000000', 'Кочкор', "
+              "'Kochkor', '2000-01-01') RETURNING 1"));
+    free(pgtest_scalar(
+        conn, "INSERT INTO registry.producers (id, kind, legal_name, tax_id, territory_code, "
+              "members, created_at, updated_at) VALUES "
+              "(1, 'family_group', 'Family', '10101199000015', '41704235000101', "
+              "'[[\"Aibek\", \"head\", \"\"], [\"Nurgul\", \"\", \"21203198500027\"]]', "
+              "now(), now()), "
+              "(2, 'individual', 'Alone', '10101199000023', '41704235000101', '[]', now(), now()) "
+              "RETURNING 1"));
+    if (ovop_migrate(conn, NULL, &err) < 0)
+        fail_msg("ovop_migrate: %s", err);
+    assert_scalar(conn, "SELECT members::text FROM registry.producers WHERE id = 1",
+                  "[{\"name\": \"Aibek\", \"role\": \"head\", \"tax_id\": \"\"}, "
+                  "{\"name\": \"Nurgul\", \"role\": \"\", \"tax_id\": \"21203198500027\"}]");
+    assert_scalar(conn, "SELECT members::text FROM registry.producers WHERE id = 2", "[]");
+    PQfinish(conn);
+    pgtest_drop(&db);
+}
+
 int main(void)
 {
     if (!pgtest_server_url())
@@ -475,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_changed_migration),
         cmocka_unit_test(test_schema_contents),
         cmocka_unit_test(test_registry_interface),
+        cmocka_unit_test(test_members_as_objects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
