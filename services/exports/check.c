@@ -55,6 +55,19 @@ int exports_value(const exports_names_t *t, const char *s)
     return 0;
 }
 
+const char *exports_incoterm_text(int v)
+{
+    static const char prefix[] = "INCOTERM_";
+    const ProtobufCEnumValue *ev =
+        v ? protobuf_c_enum_descriptor_get_value(&ovop__v1__incoterm__descriptor, v) : NULL;
+    return ev ? ev->name + sizeof(prefix) - 1 : "";
+}
+
+const char *exports_kind_text(const Ovop__V1__ExporterRef *x)
+{
+    return ovop_enum_text(&ovop__v1__exporter_kind__descriptor, (int)x->kind);
+}
+
 bool exports_check_country(ovop_call_t *call, const char *field, const char *code)
 {
     if (!code[0]) {
@@ -172,6 +185,11 @@ void exports_today(char out[static 11])
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+char *exports_number(ovop_call_t *call, int64_t v)
+{
+    return ovop_call_printf(call, "%lld", (long long)v);
 }
 
 void exports_array_add(ovop_buf_t *b, const char *s)

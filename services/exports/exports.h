@@ -14,6 +14,8 @@
 #include "lookup.h"
 #include "mutation.h"
 #include "ovop/v1/exports.pb-c.h"
+#include "pbrow.h"
+#include "read.h"
 #include "sequencer.h"
 
 #define EXPORTS_SERVICE      "ovop.exports"
@@ -82,6 +84,14 @@ const char *exports_name(const exports_names_t *t, int v);
 /* The value named s, or 0 when no value has that name. */
 int exports_value(const exports_names_t *t, const char *s);
 
+/* An Incoterms rule as the database stores it: in capitals, as the ICC writes the rules
+ * ("EXW"), which is the value's name without its prefix; "" for UNSPECIFIED and values the
+ * enum does not have. Reads select lower(incoterm) so that rows decode by the descriptor. */
+const char *exports_incoterm_text(int v);
+
+/* The stored text of an exporter's kind ("producer", "cooperative"). */
+const char *exports_kind_text(const Ovop__V1__ExporterRef *x);
+
 /* --- checks shared by the handlers (check.c; the generic ones are common/check.h's);
  * each adds a violation on `field` --- */
 
@@ -112,6 +122,8 @@ void exports_today(char out[static 11]);
 #define exports_page_size(call, n)                                                                 \
     ovop_check_page_size((call), (n), EXPORTS_DEFAULT_PAGE, EXPORTS_MAX_PAGE)
 
+/* The decimal text of v, in the call's arena. */
+char *exports_number(ovop_call_t *call, int64_t v);
 /* Appends s to a PostgreSQL array literal being built in b ("{" ... "}"), quoted. */
 void exports_array_add(ovop_buf_t *b, const char *s);
 /* Parses a PostgreSQL array of simple words ("{a,b}") into enum values of t; returns the
@@ -140,3 +152,9 @@ char *exports_event_head(int64_t shipment_id, int status, int64_t at_us, const c
                          const char *read_point, const Ovop__V1__Document *document);
 /* The documents-list entry of a document, as bytea text (malloc'd). */
 char *exports_event_ref(const Ovop__V1__Document *d);
+/* The head of the event of a change the call's caller makes without agency, reference or
+ * crossing point (a creation, a document's change), and the documents-list entry of a
+ * document: both as bytea text in the call's arena. */
+char *exports_call_event_head(ovop_call_t *call, int64_t shipment_id, int status, int64_t at_us,
+                              const char *reason, const Ovop__V1__Document *document);
+char *exports_call_event_ref(ovop_call_t *call, const Ovop__V1__Document *d);
