@@ -69,21 +69,6 @@ char *exports_call_event_head(ovop_call_t *call, int64_t shipment_id, int status
     return ovop_call_bytea(call, &ev.base);
 }
 
-char *exports_event_ref(const Ovop__V1__Document *d)
-{
-    Ovop__V1__DocumentRef ref = OVOP__V1__DOCUMENT_REF__INIT;
-    Ovop__V1__DocumentRef *refs[] = {&ref};
-    Ovop__V1__ExportEvent ev = OVOP__V1__EXPORT_EVENT__INIT;
-    ref.type = d->type;
-    ref.number = d->number;
-    ref.issuer = d->issuer;
-    ref.issued_on = d->issued_on;
-    /* An event with only this entry encodes as exactly the entry's bytes. */
-    ev.n_documents = 1;
-    ev.documents = refs;
-    return ovop_bytea_message(&ev.base);
-}
-
 char *exports_call_event_ref(ovop_call_t *call, const Ovop__V1__Document *d)
 {
     Ovop__V1__DocumentRef ref = OVOP__V1__DOCUMENT_REF__INIT;
