@@ -81,12 +81,11 @@ bool ovop_page_token_read(ovop_call_t *call, const char *token, const char **ret
     return ok && (*ret_key)[0];
 }
 
-/* Decodes the shown rows by column name into messages in the call's arena. */
-static ProtobufCMessage **decode_by_name(ovop_call_t *call, PGresult *res, size_t n,
-                                         const ProtobufCFieldDescriptor *rows_f)
+ProtobufCMessage **ovop_page_decode(ovop_call_t *call, const ProtobufCMessageDescriptor *desc,
+                                    PGresult *res, size_t n)
 {
     ProtobufCMessage **ptrs = ovop_call_alloc(call, (n + 1) * sizeof(*ptrs));
-    ovop_rowmap_t *map = ovop_rowmap_new(ovop_call_arena(call), rows_f->descriptor, res);
+    ovop_rowmap_t *map = ovop_rowmap_new(ovop_call_arena(call), desc, res);
     for (size_t i = 0; i < n; i++) {
         const char *why = "";
         ptrs[i] = ovop_rowmap_decode(map, res, (int)i, &why);
@@ -120,7 +119,7 @@ void ovop_page_finish(ovop_call_t *call, PGresult *res, unsigned page_size, cons
             page->decode(res, (int)i, rows + i * page->row_size);
             ptrs[i] = (ProtobufCMessage *)(rows + i * page->row_size);
         }
-    } else if (!(ptrs = decode_by_name(call, res, n, rows_f))) {
+    } else if (!(ptrs = ovop_page_decode(call, rows_f->descriptor, res, n))) {
         ovop_call_fail_reason(call, OVOP_INTERNAL, "INTERNAL",
                               "internal error; it has been logged with request id %.128s",
                               ovop_call_request_id(call));

@@ -43,6 +43,11 @@ const ProtobufCFieldDescriptor *ovop_pb_field(const ProtobufCMessageDescriptor *
                                               const char *name, ProtobufCLabel label,
                                               ProtobufCType type);
 
+/* Decodes rows [0, n) of res by column name (pbrow.h) into messages of type desc in the
+ * call's arena; NULL, logged with the request id, when a value does not convert (a bug). */
+ProtobufCMessage **ovop_page_decode(ovop_call_t *call, const ProtobufCMessageDescriptor *desc,
+                                    PGresult *res, size_t n);
+
 /* Finishes call with the page of res (rows beyond page_size are not shown). */
 void ovop_page_finish(ovop_call_t *call, PGresult *res, unsigned page_size,
                       const ovop_page_t *page);

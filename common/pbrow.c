@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -300,6 +301,383 @@ ProtobufCMessage *ovop_pb_from_json(ovop_arena_t *a, const ProtobufCMessageDescr
     return m;
 }
 
+/* --- JSON text, decoded as it is read ---
+ *
+ * The JSON columns of a page of rows (lots, documents, members) are decoded straight into
+ * their messages, without building a jansson document first: objects there cost a hash table
+ * and an allocation per member, several times the decoding itself. The result is the one
+ * ovop_pb_from_json(json_loads(text, JSON_DECODE_ANY)) gives, failures included: the grammar,
+ * the limits and the conversions are jansson's (numbers reach a field as jansson's value
+ * printed, "%lld" or "%.17g", then set_from_text; strings are checked UTF-8 without NUL), a
+ * member named twice keeps its last value (but each must convert). tests/fuzz/fuzz-pbrow.c
+ * compares the two on any text. */
+
+#define JSON_MAX_DEPTH 2048 /* jansson's nesting limit */
+
+typedef struct jtext {
+    ovop_arena_t *a;
+    const char *p; /* the next character */
+    int depth;
+} jtext_t;
+
+static bool jfield(jtext_t *j, ProtobufCMessage *m, const ProtobufCFieldDescriptor *f);
+
+static void jspace(jtext_t *j)
+{
+    while (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')
+        j->p++;
+}
+
+/* Consumes c (after white space) when it comes next. */
+static bool jtake(jtext_t *j, char c)
+{
+    jspace(j);
+    if (*j->p != c)
+        return false;
+    j->p++;
+    return true;
+}
+
+/* Consumes the literal word (true, false, null), which no letter may follow. */
+static bool jword(jtext_t *j, const char *word)
+{
+    size_t n = strlen(word);
+    if (strncmp(j->p, word, n) != 0 || isalpha((unsigned char)j->p[n]))
+        return false;
+    j->p += n;
+    return true;
+}
+
+static int hex4(const char *s)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        int c = tolower((unsigned char)s[i]);
+        if (!isxdigit(c))
+            return -1;
+        v = v * 16 + (isdigit(c) ? c - '0' : c - 'a' + 10);
+    }
+    return v;
+}
+
+/* Appends code point cp as UTF-8 at *o. */
+static void put_utf8(char **o, uint32_t cp)
+{
+    unsigned char *u = (unsigned char *)*o;
+    if (cp < 0x80) {
+        *u++ = (unsigned char)cp;
+    } else if (cp < 0x800) {
+        *u++ = (unsigned char)(0xc0 | cp >> 6);
+        *u++ = (unsigned char)(0x80 | (cp & 0x3f));
+    } else if (cp < 0x10000) {
+        *u++ = (unsigned char)(0xe0 | cp >> 12);
+        *u++ = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+        *u++ = (unsigned char)(0x80 | (cp & 0x3f));
+    } else {
+        *u++ = (unsigned char)(0xf0 | cp >> 18);
+        *u++ = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
+        *u++ = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+        *u++ = (unsigned char)(0x80 | (cp & 0x3f));
+    }
+    *o = (char *)u;
+}
+
+/* An escape after the backslash at *s: its bytes at *o; false when malformed. */
+static bool unescape(const char **s, char **o)
+{
+    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+    const char *e = strchr(from, **s);
+    if (**s && e) {
+        *(*o)++ = to[e - from];
+        (*s)++;
+        return true;
+    }
+    if (**s != 'u')
+        return false;
+    int hi = hex4(*s + 1), lo;
+    *s += 5;
+    if (hi < 0 || (hi >= 0xdc00 && hi <= 0xdfff))
+        return false;
+    if (hi >= 0xd800 && hi <= 0xdbff) { /* a surrogate pair */
+        if ((*s)[0] != '\\' || (*s)[1] != 'u' || (lo = hex4(*s + 2)) < 0xdc00 || lo > 0xdfff)
+            return false;
+        *s += 6;
+        put_utf8(o, 0x10000 + (((uint32_t)hi - 0xd800) << 10) + ((uint32_t)lo - 0xdc00));
+    } else {
+        put_utf8(o, (uint32_t)hi);
+    }
+    return true;
+}
+
+/* The string at j->p (its opening quote), unescaped into the arena; NULL when malformed, or
+ * when it holds a control character, invalid UTF-8 or NUL. */
+static char *jstring(jtext_t *j)
+{
+    const char *s = j->p + 1, *end = s;
+    bool escapes = false;
+    for (; *end != '"'; end++) {
+        if (!*end || (unsigned char)*end < 0x20)
+            return NULL;
+        if (*end == '\\') {
+            escapes = true;
+            if (!*++end)
+                return NULL;
+        }
+    }
+    /* Escapes only shrink: \uXXXX (6 bytes) is at most 3 bytes of UTF-8, a pair 4 of 12. */
+    char *out = ovop_arena_alloc(j->a, (size_t)(end - s) + 1), *o = out;
+    if (!escapes) {
+        memcpy(out, s, (size_t)(end - s));
+        o += end - s;
+    }
+    while (escapes && s < end) {
+        if (*s != '\\')
+            *o++ = *s++;
+        else if (s++, !unescape(&s, &o))
+            return NULL;
+    }
+    *o = '\0';
+    j->p = end + 1;
+    return ovop_utf8_valid(out, (size_t)(o - out)) ? out : NULL;
+}
+
+/* A member's name and its colon, the name in the arena; NULL when malformed. */
+static char *jkey(jtext_t *j)
+{
+    jspace(j);
+    char *key = *j->p == '"' ? jstring(j) : NULL;
+    return key && jtake(j, ':') ? key : NULL;
+}
+
+/* The number at j->p, by JSON's grammar: its text in *ret (NUL-terminated, in buf when it
+ * fits, else in the arena) and whether it is an integer (no fraction, no exponent). */
+static bool jnumber(jtext_t *j, char buf[static 64], const char **ret, bool *ret_integral)
+{
+    const char *s = j->p, *q = s;
+    q += *q == '-';
+    if (*q == '0')
+        q++;
+    else if (isdigit((unsigned char)*q))
+        while (isdigit((unsigned char)*q))
+            q++;
+    else
+        return false;
+    bool integral = true;
+    if (*q == '.') {
+        integral = false;
+        if (!isdigit((unsigned char)*++q))
+            return false;
+        while (isdigit((unsigned char)*q))
+            q++;
+    }
+    if (*q == 'e' || *q == 'E') {
+        integral = false;
+        q += q[1] == '+' || q[1] == '-';
+        if (!isdigit((unsigned char)*++q))
+            return false;
+        while (isdigit((unsigned char)*q))
+            q++;
+    }
+    if (isdigit((unsigned char)*q)) /* "01" */
+        return false;
+    size_t n = (size_t)(q - s);
+    *ret = n < 64 ? memcpy(buf, s, n) : ovop_arena_strndup(j->a, s, n);
+    if (n < 64)
+        buf[n] = '\0';
+    *ret_integral = integral;
+    j->p = q;
+    return true;
+}
+
+/* A number as jansson holds it: false where jansson refuses it (an integer beyond int64, a
+ * real beyond double); its printed form in text. */
+static bool jansson_number(const char *s, bool integral, char text[static 32])
+{
+    errno = 0;
+    if (integral) {
+        long long v = strtoll(s, NULL, 10);
+        snprintf(text, 32, "%lld", v);
+        return errno != ERANGE;
+    }
+    double d = strtod(s, NULL);
+    snprintf(text, 32, "%.17g", d);
+    return !((d == HUGE_VAL || d == -HUGE_VAL) && errno == ERANGE);
+}
+
+static bool is_integer(const ProtobufCFieldDescriptor *f)
+{
+    return f->type == PROTOBUF_C_TYPE_INT32 || f->type == PROTOBUF_C_TYPE_SINT32 ||
+           f->type == PROTOBUF_C_TYPE_SFIXED32 || f->type == PROTOBUF_C_TYPE_UINT32 ||
+           f->type == PROTOBUF_C_TYPE_FIXED32 || f->type == PROTOBUF_C_TYPE_INT64 ||
+           f->type == PROTOBUF_C_TYPE_SINT64 || f->type == PROTOBUF_C_TYPE_SFIXED64 ||
+           f->type == PROTOBUF_C_TYPE_UINT64 || f->type == PROTOBUF_C_TYPE_FIXED64;
+}
+
+/* A number into the scalar at p. Where the text converts as jansson's printed value would
+ * (integers into integer fields, reals into floating point ones), from the text itself. */
+static bool jnumber_into(jtext_t *j, const ProtobufCFieldDescriptor *f, void *p)
+{
+    char buf[64], text[32];
+    const char *s;
+    bool integral;
+    if (!jnumber(j, buf, &s, &integral) || f->type == PROTOBUF_C_TYPE_BYTES)
+        return false;
+    bool floating = f->type == PROTOBUF_C_TYPE_DOUBLE || f->type == PROTOBUF_C_TYPE_FLOAT;
+    if ((integral && is_integer(f)) || (!integral && floating))
+        return set_from_text(j->a, f, p, s);
+    return jansson_number(s, integral, text) && set_from_text(j->a, f, p, text);
+}
+
+/* Skips a value of no field (a member the message does not have), checking it as jansson
+ * would read it. */
+static bool jskip(jtext_t *j)
+{
+    char buf[64], text[32];
+    const char *s;
+    bool integral, ok = true;
+    jspace(j);
+    switch (*j->p) {
+    case '"':
+        return jstring(j) != NULL;
+    case '{':
+    case '[': {
+        char close = *j->p == '{' ? '}' : ']';
+        if (++j->depth > JSON_MAX_DEPTH)
+            return false;
+        j->p++;
+        if (!jtake(j, close)) {
+            do {
+                if (close == '}' && !jkey(j))
+                    return false;
+                ok = jskip(j);
+            } while (ok && jtake(j, ','));
+            ok = ok && jtake(j, close);
+        }
+        j->depth--;
+        return ok;
+    }
+    case 't':
+        return jword(j, "true");
+    case 'f':
+        return jword(j, "false");
+    case 'n':
+        return jword(j, "null");
+    default:
+        return jnumber(j, buf, &s, &integral) && jansson_number(s, integral, text);
+    }
+}
+
+/* The object at j->p as a new message of type desc, at *ret. */
+static bool jobject(jtext_t *j, const ProtobufCMessageDescriptor *desc, ProtobufCMessage **ret)
+{
+    if (!jtake(j, '{') || ++j->depth > JSON_MAX_DEPTH)
+        return false;
+    ProtobufCMessage *m = new_message(j->a, desc);
+    if (!jtake(j, '}')) {
+        do {
+            char *key = jkey(j);
+            if (!key)
+                return false;
+            const ProtobufCFieldDescriptor *f =
+                protobuf_c_message_descriptor_get_field_by_name(desc, key);
+            if (!(f ? jfield(j, m, f) : jskip(j)))
+                return false;
+        } while (jtake(j, ','));
+        if (!jtake(j, '}'))
+            return false;
+    }
+    j->depth--;
+    *ret = m;
+    return true;
+}
+
+/* One value (not null) into the slot p of field f's type: a message from an object, a scalar
+ * from a string, number or boolean. */
+static bool jelement(jtext_t *j, const ProtobufCFieldDescriptor *f, void *p)
+{
+    jspace(j);
+    if (f->type == PROTOBUF_C_TYPE_MESSAGE)
+        return jobject(j, f->descriptor, p);
+    if (f->type == PROTOBUF_C_TYPE_BYTES)
+        return false;
+    char *str;
+    switch (*j->p) {
+    case '"':
+        if (!(str = jstring(j)))
+            return false;
+        if (f->type != PROTOBUF_C_TYPE_STRING)
+            return set_from_text(j->a, f, p, str);
+        *(char **)p = str;
+        return true;
+    case 't':
+        return jword(j, "true") && set_from_text(j->a, f, p, "t");
+    case 'f':
+        return jword(j, "false") && set_from_text(j->a, f, p, "f");
+    default:
+        return jnumber_into(j, f, p);
+    }
+}
+
+/* An array into repeated field f of m. */
+static bool jarray(jtext_t *j, ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+{
+    if (!jtake(j, '[') || ++j->depth > JSON_MAX_DEPTH)
+        return false;
+    size_t n = 0, cap = 8, sz = elem_size(f);
+    char *elems = ovop_arena_alloc(j->a, cap * sz);
+    if (!jtake(j, ']')) {
+        do {
+            if (n == cap) { /* the arena keeps the old block: arrays here are short */
+                char *more = ovop_arena_alloc(j->a, 2 * cap * sz);
+                memcpy(more, elems, n * sz);
+                elems = more;
+                cap *= 2;
+            }
+            if (!jelement(j, f, elems + n++ * sz))
+                return false;
+        } while (jtake(j, ','));
+        if (!jtake(j, ']'))
+            return false;
+    }
+    j->depth--;
+    *(size_t *)((char *)m + f->quantifier_offset) = n;
+    *(void **)((char *)m + f->offset) = elems;
+    return true;
+}
+
+/* The value of member f of m: null leaves the field unset, a repeated field takes an array. */
+static bool jfield(jtext_t *j, ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+{
+    jspace(j);
+    if (*j->p == 'n')
+        return jword(j, "null");
+    if (f->label == PROTOBUF_C_LABEL_REPEATED)
+        return jarray(j, m, f);
+    if (!jelement(j, f, (char *)m + f->offset))
+        return false;
+    mark_present(m, f);
+    return true;
+}
+
+/* The whole of text as the value of field f of m: nothing may follow it. */
+static bool json_text_field(ovop_arena_t *a, ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
+                            const char *text)
+{
+    jtext_t j = {.a = a, .p = text};
+    return jfield(&j, m, f) && (jspace(&j), *j.p == '\0');
+}
+
+ProtobufCMessage *ovop_pb_from_json_text(ovop_arena_t *a, const ProtobufCMessageDescriptor *desc,
+                                         const char *text, const char **ret_why)
+{
+    jtext_t j = {.a = a, .p = text};
+    ProtobufCMessage *m;
+    if (jobject(&j, desc, &m) && (jspace(&j), *j.p == '\0'))
+        return m;
+    *ret_why = desc->name;
+    return NULL;
+}
+
 /* --- rows --- */
 
 #define MAX_DEPTH 4
@@ -382,9 +760,7 @@ ProtobufCMessage *ovop_rowmap_decode(const ovop_rowmap_t *m, const PGresult *res
         const char *text = PQgetvalue(res, row, c->col);
         bool ok;
         if (f->label == PROTOBUF_C_LABEL_REPEATED || f->type == PROTOBUF_C_TYPE_MESSAGE) {
-            json_t *j = json_loads(text, JSON_DECODE_ANY, NULL);
-            ok = j && json_field(m->arena, owner, f, j, ret_why);
-            json_decref(j);
+            ok = json_text_field(m->arena, owner, f, text);
         } else {
             ok = set_from_text(m->arena, f, (char *)owner + f->offset, text);
             if (ok)

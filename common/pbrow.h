@@ -44,3 +44,9 @@ ProtobufCMessage *ovop_rowmap_decode(const ovop_rowmap_t *m, const PGresult *res
  * member has the wrong type. Members naming no field are ignored. */
 ProtobufCMessage *ovop_pb_from_json(ovop_arena_t *a, const ProtobufCMessageDescriptor *desc,
                                     json_t *obj, const char **ret_why);
+/* The same from JSON text, decoded as it is read (no document is built): what
+ * ovop_pb_from_json(json_loads(text, JSON_DECODE_ANY)) gives, failures included, but that
+ * every value of a member named twice must convert (the last one counts). Row columns of
+ * JSON decode this way. */
+ProtobufCMessage *ovop_pb_from_json_text(ovop_arena_t *a, const ProtobufCMessageDescriptor *desc,
+                                         const char *text, const char **ret_why);

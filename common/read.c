@@ -1,5 +1,7 @@
 #include "read.h"
 
+#include <assert.h>
+
 #include "dbcall.h"
 #include "log.h"
 #include "pbrow.h"
@@ -9,6 +11,8 @@ typedef struct read_ctx {
     const ovop_read_t *r;
     const char *key;
     unsigned page_size;
+    ovop_read_then_fn then; /* ovop_read_then */
+    void *userdata;
 } read_ctx_t;
 
 static read_ctx_t *ctx_new(ovop_call_t *call, const ovop_read_t *r, const char *key,
@@ -22,6 +26,14 @@ static read_ctx_t *ctx_new(ovop_call_t *call, const ovop_read_t *r, const char *
     return x;
 }
 
+/* For a bug already logged: the client learns only the request id it was logged with. */
+static void fail_internal(ovop_call_t *call)
+{
+    ovop_call_fail_reason(call, OVOP_INTERNAL, "INTERNAL",
+                          "internal error; it has been logged with request id %.128s",
+                          ovop_call_request_id(call));
+}
+
 ProtobufCMessage *ovop_read_row(ovop_call_t *call, const ovop_read_t *r, PGresult *res, int i)
 {
     const char *why = "";
@@ -30,9 +42,7 @@ ProtobufCMessage *ovop_read_row(ovop_call_t *call, const ovop_read_t *r, PGresul
     if (!m) {
         log_error_rid(ovop_call_request_id(call), "%s: column %s of a %s row does not convert",
                       ovop_call_method(call), why, r->row->name);
-        ovop_call_fail_reason(call, OVOP_INTERNAL, "INTERNAL",
-                              "internal error; it has been logged with request id %.128s",
-                              ovop_call_request_id(call));
+        fail_internal(call);
     }
     return m;
 }
@@ -91,4 +101,76 @@ void ovop_read_page(ovop_call_t *call, ovop_pg_t *pg, const ovop_read_t *r, cons
 {
     ovop_call_query(call, pg, sql ? sql : r->sql, nparams, params, on_page,
                     ctx_new(call, r, NULL, page_size));
+}
+
+static void on_all(PGresult *res, const char *error, void *userdata)
+{
+    read_ctx_t *x = userdata;
+    if (error) {
+        ovop_call_fail_db(x->call, res, error);
+        return;
+    }
+    const ovop_page_t *page = &x->r->page;
+    const ProtobufCFieldDescriptor *rows_f = ovop_pb_field(
+        page->response, page->rows, PROTOBUF_C_LABEL_REPEATED, PROTOBUF_C_TYPE_MESSAGE);
+    size_t n = (size_t)PQntuples(res);
+    ProtobufCMessage **rows = ovop_page_decode(x->call, rows_f->descriptor, res, n);
+    if (!rows) {
+        fail_internal(x->call);
+        return;
+    }
+    ProtobufCMessage *out = ovop_call_message(x->call, page->response);
+    *(size_t *)((char *)out + rows_f->quantifier_offset) = n;
+    *(ProtobufCMessage ***)((char *)out + rows_f->offset) = rows;
+    ovop_call_finish(x->call, out);
+}
+
+void ovop_read_all(ovop_call_t *call, ovop_pg_t *pg, const ovop_read_t *r, const char *sql,
+                   int nparams, const char *const *params)
+{
+    ovop_call_query(call, pg, sql ? sql : r->sql, nparams, params, on_all,
+                    ctx_new(call, r, NULL, 0));
+}
+
+static void on_then(PGresult *res, const char *error, void *userdata)
+{
+    read_ctx_t *x = userdata;
+    ProtobufCMessage *row = NULL;
+    if (error) {
+        ovop_call_fail_db(x->call, res, error);
+    } else if (PQntuples(res) == 0 && x->r->noun) {
+        answer_row(x, res, -1);
+    } else if (PQntuples(res) == 0 || (row = ovop_read_row(x->call, x->r, res, 0))) {
+        x->then(x->call, row, res, x->userdata);
+    }
+}
+
+void ovop_read_then(ovop_call_t *call, ovop_pg_t *pg, const ovop_read_t *r, const char *key,
+                    int nparams, const char *const *params, ovop_read_then_fn then, void *userdata)
+{
+    read_ctx_t *x = ctx_new(call, r, key, 0);
+    x->then = then;
+    x->userdata = userdata;
+    ovop_call_query(call, pg, r->sql, nparams, params, on_then, x);
+}
+
+void ovop_filter_init(ovop_filter_t *f, const char *head)
+{
+    ovop_buf_init(&f->sql);
+    ovop_buf_puts(&f->sql, head);
+    f->n = 0;
+}
+
+void ovop_filter_add(ovop_filter_t *f, const char *before, const char *after, const char *value)
+{
+    assert(f->n < OVOP_FILTER_PARAMS);
+    f->params[f->n++] = value;
+    ovop_buf_printf(&f->sql, "%s$%d%s", before, f->n, after);
+}
+
+const char *ovop_filter_sql(ovop_call_t *call, ovop_filter_t *f)
+{
+    const char *text = ovop_call_strdup(call, f->sql.data);
+    ovop_buf_free(&f->sql);
+    return text;
 }

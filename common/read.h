@@ -19,6 +19,7 @@
 #include "lookup.h"
 #include "page.h"
 #include "pg.h"
+#include "util.h"
 
 typedef struct ovop_read {
     const char *sql;                       /* NULL when the caller builds it (filters) */
@@ -39,6 +40,44 @@ void ovop_read_lookup(ovop_call_t *call, ovop_lookup_t *l, const ovop_read_t *r,
  * and answers with the page (page.h). */
 void ovop_read_page(ovop_call_t *call, ovop_pg_t *pg, const ovop_read_t *r, const char *sql,
                     int nparams, const char *const *params, unsigned page_size);
+
+/* Runs sql (r->sql when NULL) with params and answers with a r->page.response whose repeated
+ * field r->page.rows holds every row (r->page.key unused): a list the client takes whole,
+ * such as statistics. */
+void ovop_read_all(ovop_call_t *call, ovop_pg_t *pg, const ovop_read_t *r, const char *sql,
+                   int nparams, const char *const *params);
+
+/* A list's statement built for the filters a request gives: only those become conditions,
+ * each with its own parameter, so that each combination is its own prepared statement with a
+ * plan made for what it asks (one statement with "$1 = '' OR ..." everywhere gets a generic
+ * plan that suits no combination). */
+#define OVOP_FILTER_PARAMS 16
+typedef struct ovop_filter {
+    ovop_buf_t sql;
+    const char *params[OVOP_FILTER_PARAMS];
+    int n;
+} ovop_filter_t;
+
+/* Starts the statement's text with head (ovop_buf_puts(&f->sql, ...) adds more). */
+void ovop_filter_init(ovop_filter_t *f, const char *head);
+/* Appends before, "$n" and after, value being the new parameter n. More than
+ * OVOP_FILTER_PARAMS is a programming error: asserted. */
+void ovop_filter_add(ovop_filter_t *f, const char *before, const char *after, const char *value);
+/* The text, in the call's arena; frees what f holds (its parameters stay the caller's). */
+const char *ovop_filter_sql(ovop_call_t *call, ovop_filter_t *f);
+
+/* A handler's next step after ovop_read_then: row is the first row of res decoded as r->row
+ * (in the call's arena), or NULL when the statement returned none. res is valid only during
+ * the call. */
+typedef void (*ovop_read_then_fn)(ovop_call_t *call, ProtobufCMessage *row, PGresult *res,
+                                  void *userdata);
+
+/* Runs r->sql with params and calls then with its first row: for methods that read a current
+ * state (or a new id) before they change it. Without a row, fails with NOT_FOUND ("no <noun>
+ * <key>") when r has a noun, else calls then with NULL. A database error, or a row that does
+ * not decode, fails the call and then is not called. */
+void ovop_read_then(ovop_call_t *call, ovop_pg_t *pg, const ovop_read_t *r, const char *key,
+                    int nparams, const char *const *params, ovop_read_then_fn then, void *userdata);
 
 /* Decodes row i of res as r->row into the call's arena; on a value that does not convert
  * (a bug), fails the call with INTERNAL and returns NULL. For handlers that read a current

@@ -1,4 +1,4 @@
-/* Names, input checks and parameter encodings shared by exportd's handlers. */
+/* Stored texts of enums, input checks and parameter encodings shared by exportd's handlers. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,51 +8,17 @@
 #include "exports.h"
 #include "log.h"
 
-#define NAMES(arr)                                                                                 \
-    {                                                                                              \
-        arr, OVOP_ARRAY_SIZE(arr)                                                                  \
-    }
-
-static const char *const status_names[] = {
-    "",         "draft",     "declared",  "documents_complete", "released",
-    "departed", "delivered", "cancelled", "rejected",           "returned"};
-static const char *const doc_type_names[] = {"",
-                                             "contract",
-                                             "invoice",
-                                             "cmr",
-                                             "packing_list",
-                                             "origin_ct1",
-                                             "origin_form_a",
-                                             "origin_general",
-                                             "conformity",
-                                             "phytosanitary",
-                                             "veterinary",
-                                             "customs_declaration",
-                                             "transport_waybill"};
-static const char *const doc_status_names[] = {"", "requested", "issued", "rejected", "revoked"};
-static const char *const incoterm_names[] = {"",    "EXW", "FCA", "CPT", "CIP", "DAP",
-                                             "DPU", "DDP", "FAS", "FOB", "CFR", "CIF"};
-static const char *const mode_names[] = {"", "road", "rail", "air"};
-static const char *const exporter_kind_names[] = {"", "producer", "cooperative"};
-
-const exports_names_t exports_statuses = NAMES(status_names);
-const exports_names_t exports_doc_types = NAMES(doc_type_names);
-const exports_names_t exports_doc_statuses = NAMES(doc_status_names);
-const exports_names_t exports_incoterms = NAMES(incoterm_names);
-const exports_names_t exports_modes = NAMES(mode_names);
-const exports_names_t exports_exporter_kinds = NAMES(exporter_kind_names);
-
-const char *exports_name(const exports_names_t *t, int v)
+const char *exports_incoterm_text(int v)
 {
-    return v > 0 && (size_t)v < t->n ? t->names[v] : "";
+    static const char prefix[] = "INCOTERM_";
+    const ProtobufCEnumValue *ev =
+        v ? protobuf_c_enum_descriptor_get_value(&ovop__v1__incoterm__descriptor, v) : NULL;
+    return ev ? ev->name + sizeof(prefix) - 1 : "";
 }
 
-int exports_value(const exports_names_t *t, const char *s)
+const char *exports_kind_text(const Ovop__V1__ExporterRef *x)
 {
-    for (size_t i = 1; i < t->n; i++)
-        if (strcmp(t->names[i], s) == 0)
-            return (int)i;
-    return 0;
+    return ovop_enum_text(&ovop__v1__exporter_kind__descriptor, (int)x->kind);
 }
 
 bool exports_check_country(ovop_call_t *call, const char *field, const char *code)
@@ -90,7 +56,7 @@ bool exports_check_exporter(ovop_call_t *call, const char *field, const Ovop__V1
     char f[64];
     bool ok = true;
     snprintf(f, sizeof(f), "%s.kind", field);
-    if (!x || !exports_name(&exports_exporter_kinds, (int)x->kind)[0]) {
+    if (!x || !exports_kind_text(x)[0]) {
         ovop_call_violation(call, f, "must be PRODUCER or COOPERATIVE");
         ok = false;
     }
@@ -174,6 +140,11 @@ void exports_today(char out[static 11])
     strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
+char *exports_number(ovop_call_t *call, int64_t v)
+{
+    return ovop_call_printf(call, "%lld", (long long)v);
+}
+
 void exports_array_add(ovop_buf_t *b, const char *s)
 {
     if (b->len > 1)
@@ -189,25 +160,6 @@ void exports_array_add(ovop_buf_t *b, const char *s)
         }
     }
     ovop_buf_append(b, "\"", 1);
-}
-
-size_t exports_parse_enum_array(const char *s, const exports_names_t *t, int *out, size_t max)
-{
-    size_t n = 0;
-    if (*s == '{')
-        s++;
-    while (*s && *s != '}' && n < max) {
-        size_t len = strcspn(s, ",}");
-        char word[64];
-        snprintf(word, sizeof(word), "%.*s", (int)(len < sizeof(word) ? len : sizeof(word) - 1), s);
-        int v = exports_value(t, word);
-        if (v)
-            out[n++] = v;
-        s += len;
-        if (*s == ',')
-            s++;
-    }
-    return n;
 }
 
 double exports_round(double v, int decimals)

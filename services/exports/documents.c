@@ -1,11 +1,8 @@
 /* Documents of shipments: attaching them and changing their status. Which documents a
  * shipment needs is data (exports.document_rules); GetShipment shows what is missing. */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "exports.h"
-#include "log.h"
 
 /* True for the statuses that must say why (REJECTED, REVOKED). */
 static bool needs_reason(int status)
@@ -14,65 +11,51 @@ static bool needs_reason(int status)
            status == OVOP__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_REVOKED;
 }
 
+/* The status a document is attached with: REQUESTED or ISSUED (UNSPECIFIED). */
+static int attached_status(const Ovop__V1__AttachDocumentRequest *in)
+{
+    return in->status ? (int)in->status : OVOP__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_ISSUED;
+}
+
 /* --- AttachDocument --- */
 
-typedef struct attach_ctx {
-    ovop_call_t *call;
-    exports_t *e;
-    const Ovop__V1__AttachDocumentRequest *in;
-    int status;
-} attach_ctx_t;
+/* The new document's id. */
+static const ovop_read_t new_document = {
+    .sql = "SELECT nextval('exports.ids') AS id",
+    .row = &ovop__v1__document__descriptor,
+};
 
 /* With a new id: builds the Document (the reply and the event's document), stores it. */
-static void on_attach_id(PGresult *res, const char *error, void *userdata)
+static void store_attached(ovop_call_t *call, ProtobufCMessage *row, PGresult *res, void *userdata)
 {
-    attach_ctx_t *cx = userdata;
-    const Ovop__V1__AttachDocumentRequest *in = cx->in;
-    if (error) {
-        ovop_call_fail_db(cx->call, res, error);
-        free(cx);
-        return;
-    }
-    int64_t now = ovop_now_us();
-    Ovop__V1__Document d = OVOP__V1__DOCUMENT__INIT;
-    d.id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    d.shipment_id = in->shipment_id;
-    d.type = in->type;
-    d.number = in->number;
-    d.issuer = in->issuer;
-    d.issued_on = in->issued_on;
-    d.valid_until = in->valid_until;
-    d.status = cx->status;
-    d.status_reason = "";
-    d.created_us = d.updated_us = now;
-
-    char id[24], shipment[24], at[24], uuid[37];
-    snprintf(id, sizeof(id), "%lld", (long long)d.id);
-    snprintf(shipment, sizeof(shipment), "%lld", (long long)in->shipment_id);
-    snprintf(at, sizeof(at), "%lld", (long long)now);
-    ovop_uuid4(uuid);
-    char *head =
-        exports_event_head(in->shipment_id, 0, now, "", ovop_call_caller(cx->call), "", "", "", &d);
-    char *ref = exports_event_ref(&d);
-    const char *args[] = {id,
-                          shipment,
-                          exports_name(&exports_doc_types, (int)in->type),
-                          in->number,
-                          in->issuer,
-                          in->issued_on[0] ? in->issued_on : NULL,
-                          in->valid_until[0] ? in->valid_until : NULL,
-                          exports_name(&exports_doc_statuses, cx->status),
-                          at,
-                          uuid,
-                          head,
-                          ref};
-    ovop_mutate_sql(cx->call, &cx->e->mutator,
-                "SELECT * FROM exports.attach_document($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
-                "$11, $12, $13, $14, $15, $16, $17)",
-                (int)OVOP_ARRAY_SIZE(args), args, &d.base);
-    free(head);
-    free(ref);
-    free(cx);
+    (void)res;
+    exports_t *e = userdata;
+    const Ovop__V1__AttachDocumentRequest *in =
+        (const Ovop__V1__AttachDocumentRequest *)ovop_call_input(call);
+    Ovop__V1__Document *d = (Ovop__V1__Document *)row;
+    d->shipment_id = in->shipment_id;
+    d->type = in->type;
+    d->number = in->number;
+    d->issuer = in->issuer;
+    d->issued_on = in->issued_on;
+    d->valid_until = in->valid_until;
+    d->status = attached_status(in);
+    d->created_us = d->updated_us = ovop_now_us();
+    const ovop_arg_t args[] = {
+        {"p_id", exports_number(call, d->id)},
+        {"p_shipment", exports_number(call, d->shipment_id)},
+        {"p_type", ovop_enum_text(&ovop__v1__document_type__descriptor, (int)d->type)},
+        {"p_number", d->number},
+        {"p_issuer", d->issuer},
+        {"p_issued_on", d->issued_on[0] ? d->issued_on : NULL},
+        {"p_valid_until", d->valid_until[0] ? d->valid_until : NULL},
+        {"p_status", ovop_enum_text(&ovop__v1__document_status__descriptor, (int)d->status)},
+        {"p_at_us", exports_number(call, d->created_us)},
+        {"p_event_id", ovop_call_uuid(call)},
+        {"p_head", exports_call_event_head(call, d->shipment_id, 0, d->created_us, "", d)},
+        {"p_ref", exports_call_event_ref(call, d)},
+    };
+    OVOP_MUTATE(call, &e->mutator, "exports.attach_document", args, &d->base);
 }
 
 /* AttachDocument: a document as REQUESTED (no date yet) or ISSUED (dated, not in the
@@ -83,13 +66,13 @@ static void attach_document(ovop_call_t *call, const ProtobufCMessage *input, vo
     exports_t *e = userdata;
     char today[11];
     exports_today(today);
-    int status = in->status ? (int)in->status : OVOP__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_ISSUED;
+    int status = attached_status(in);
     bool requested = status == OVOP__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_REQUESTED;
 
     if (in->shipment_id <= 0)
         ovop_call_violation(call, "shipment_id", "must be a shipment id, got %lld",
                             (long long)in->shipment_id);
-    if (!exports_name(&exports_doc_types, (int)in->type)[0])
+    if (!ovop_enum_text(&ovop__v1__document_type__descriptor, (int)in->type)[0])
         ovop_call_violation(call, "type", "unknown document type %d", (int)in->type);
     ovop_check_text(call, "number", in->number, 64, true);
     ovop_check_text(call, "issuer", in->issuer, 200, true);
@@ -111,80 +94,52 @@ static void attach_document(ovop_call_t *call, const ProtobufCMessage *input, vo
         ovop_call_fail_violations(call);
         return;
     }
-    attach_ctx_t *cx = xcalloc(1, sizeof(*cx));
-    cx->call = call;
-    cx->e = e;
-    cx->in = in;
-    cx->status = status;
-    ovop_call_query(call, e->pg, "SELECT nextval('exports.ids')", 0, NULL, on_attach_id, cx);
+    ovop_read_then(call, e->pg, &new_document, NULL, 0, NULL, store_attached, e);
 }
 
 /* --- SetDocumentStatus: read the document, build its new state, store --- */
 
-static const char doc_sql[] =
-    "SELECT d.shipment_id, d.doc_type, d.number, d.issuer, coalesce(d.issued_on::text, ''), "
-    "       coalesce(d.valid_until::text, ''), d.status, exports.us_of(d.created_at) "
-    "  FROM exports.documents d WHERE d.id = $1::bigint";
-
-typedef struct status_ctx {
-    ovop_call_t *call;
-    exports_t *e;
-    const Ovop__V1__SetDocumentStatusRequest *in;
-    char issued_on[11];
-} status_ctx_t;
+static const ovop_read_t document = {
+    .sql = "SELECT d.id, d.shipment_id, d.doc_type AS type, d.number, d.issuer, "
+           "       d.issued_on::text, d.valid_until::text, d.status, d.status_reason, "
+           "       exports.us_of(d.created_at) AS created_us, "
+           "       exports.us_of(d.updated_at) AS updated_us "
+           "  FROM exports.documents d WHERE d.id = $1::bigint",
+    .row = &ovop__v1__document__descriptor,
+    .noun = "document with id",
+};
 
 /* With the stored document: builds its new state (reply, event, documents-list entry)
  * and stores it; the database checks the move from the status it holds. */
-static void on_document(PGresult *res, const char *error, void *userdata)
+static void store_status(ovop_call_t *call, ProtobufCMessage *row, PGresult *res, void *userdata)
 {
-    status_ctx_t *cx = userdata;
-    const Ovop__V1__SetDocumentStatusRequest *in = cx->in;
-    if (error) {
-        ovop_call_fail_db(cx->call, res, error);
-        goto out;
-    }
-    if (PQntuples(res) == 0) {
-        ovop_call_fail(cx->call, OVOP_NOT_FOUND, "no document with id %lld",
-                       (long long)in->document_id);
-        goto out;
-    }
-    int64_t now = ovop_now_us();
+    (void)res;
+    exports_t *e = userdata;
+    const Ovop__V1__SetDocumentStatusRequest *in =
+        (const Ovop__V1__SetDocumentStatusRequest *)ovop_call_input(call);
+    Ovop__V1__Document *d = (Ovop__V1__Document *)row;
+    const char *status = ovop_enum_text(&ovop__v1__document_status__descriptor, (int)in->status);
     bool issuing = in->status == OVOP__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_ISSUED;
-    Ovop__V1__Document d = OVOP__V1__DOCUMENT__INIT;
-    d.id = in->document_id;
-    d.shipment_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    d.type = exports_value(&exports_doc_types, PQgetvalue(res, 0, 1));
-    d.number = PQgetvalue(res, 0, 2);
-    d.issuer = PQgetvalue(res, 0, 3);
-    d.issued_on = issuing ? cx->issued_on : PQgetvalue(res, 0, 4);
-    d.valid_until = PQgetvalue(res, 0, 5);
-    d.status = in->status;
-    d.status_reason = in->reason;
-    d.created_us = strtoll(PQgetvalue(res, 0, 7), NULL, 10);
-    d.updated_us = now;
-
-    char id[24], at[24], uuid[37], type[64];
-    snprintf(id, sizeof(id), "%lld", (long long)d.id);
-    snprintf(at, sizeof(at), "%lld", (long long)now);
-    snprintf(type, sizeof(type), "ovop.exports.document.%s",
-             exports_name(&exports_doc_statuses, (int)in->status));
-    ovop_uuid4(uuid);
-    char *head = exports_event_head(d.shipment_id, 0, now, "", ovop_call_caller(cx->call),
-                                    in->reason, "", "", &d);
-    char *ref = exports_event_ref(&d);
-    const char *args[] = {id,         exports_name(&exports_doc_statuses, (int)in->status),
-                          in->reason, issuing ? cx->issued_on : NULL,
-                          at,         uuid,
-                          type,       head,
-                          ref};
-    ovop_mutate_sql(cx->call, &cx->e->mutator,
-                "SELECT * FROM exports.set_document_status($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-                "$10, $11, $12, $13, $14)",
-                (int)OVOP_ARRAY_SIZE(args), args, &d.base);
-    free(head);
-    free(ref);
-out:
-    free(cx);
+    if (issuing) {
+        char today[11];
+        exports_today(today);
+        d->issued_on = in->issued_on[0] ? in->issued_on : ovop_call_strdup(call, today);
+    }
+    d->status = in->status;
+    d->status_reason = in->reason;
+    d->updated_us = ovop_now_us();
+    const ovop_arg_t args[] = {
+        {"p_id", exports_number(call, d->id)},
+        {"p_status", status},
+        {"p_reason", in->reason},
+        {"p_issued_on", issuing ? d->issued_on : NULL},
+        {"p_at_us", exports_number(call, d->updated_us)},
+        {"p_event_id", ovop_call_uuid(call)},
+        {"p_event_type", ovop_call_printf(call, "ovop.exports.document.%s", status)},
+        {"p_head", exports_call_event_head(call, d->shipment_id, 0, d->updated_us, in->reason, d)},
+        {"p_ref", exports_call_event_ref(call, d)},
+    };
+    OVOP_MUTATE(call, &e->mutator, "exports.set_document_status", args, &d->base);
 }
 
 /* SetDocumentStatus: ISSUED (date of issue, default today), REJECTED or REVOKED (with a
@@ -214,15 +169,8 @@ static void set_document_status(ovop_call_t *call, const ProtobufCMessage *input
         ovop_call_fail_violations(call);
         return;
     }
-    status_ctx_t *cx = xcalloc(1, sizeof(*cx));
-    cx->call = call;
-    cx->e = e;
-    cx->in = in;
-    snprintf(cx->issued_on, sizeof(cx->issued_on), "%s", in->issued_on[0] ? in->issued_on : today);
-    char id[24];
-    snprintf(id, sizeof(id), "%lld", (long long)in->document_id);
-    const char *params[] = {id};
-    ovop_call_query(call, e->pg, doc_sql, 1, params, on_document, cx);
+    const char *params[] = {exports_number(call, in->document_id)};
+    ovop_read_then(call, e->pg, &document, params[0], 1, params, store_status, e);
 }
 
 static const ovop_method_t methods[] = {

@@ -30,30 +30,46 @@ const exports_move_kind_t *exports_move_kind(int status)
     return &kinds[status];
 }
 
+/* The move part of an event, in ev; strings borrow the arguments. */
+static void head(Ovop__V1__ExportEvent *ev, int64_t shipment_id, int status, int64_t at_us,
+                 const char *agency, const char *caller, const char *reason, const char *reference,
+                 const char *read_point, const Ovop__V1__Document *document)
+{
+    const exports_move_kind_t *k = exports_move_kind(status);
+    ev->shipment_id = shipment_id;
+    ev->status = status;
+    ev->event_time_us = at_us;
+    ev->event_time_zone_offset = TZ_OFFSET;
+    if (k) {
+        ev->biz_step = (char *)k->biz_step;
+        ev->disposition = (char *)k->disposition;
+    }
+    ev->agency = (char *)(agency ? agency : "");
+    ev->caller = (char *)(caller ? caller : "");
+    ev->reason = (char *)(reason ? reason : "");
+    ev->reference = (char *)(reference ? reference : "");
+    ev->read_point = (char *)(read_point ? read_point : "");
+    ev->document = (Ovop__V1__Document *)document;
+}
+
 char *exports_event_head(int64_t shipment_id, int status, int64_t at_us, const char *agency,
                          const char *caller, const char *reason, const char *reference,
                          const char *read_point, const Ovop__V1__Document *document)
 {
     Ovop__V1__ExportEvent ev = OVOP__V1__EXPORT_EVENT__INIT;
-    const exports_move_kind_t *k = exports_move_kind(status);
-    ev.shipment_id = shipment_id;
-    ev.status = status;
-    ev.event_time_us = at_us;
-    ev.event_time_zone_offset = TZ_OFFSET;
-    if (k) {
-        ev.biz_step = (char *)k->biz_step;
-        ev.disposition = (char *)k->disposition;
-    }
-    ev.agency = (char *)(agency ? agency : "");
-    ev.caller = (char *)(caller ? caller : "");
-    ev.reason = (char *)(reason ? reason : "");
-    ev.reference = (char *)(reference ? reference : "");
-    ev.read_point = (char *)(read_point ? read_point : "");
-    ev.document = (Ovop__V1__Document *)document;
+    head(&ev, shipment_id, status, at_us, agency, caller, reason, reference, read_point, document);
     return ovop_bytea_message(&ev.base);
 }
 
-char *exports_event_ref(const Ovop__V1__Document *d)
+char *exports_call_event_head(ovop_call_t *call, int64_t shipment_id, int status, int64_t at_us,
+                              const char *reason, const Ovop__V1__Document *document)
+{
+    Ovop__V1__ExportEvent ev = OVOP__V1__EXPORT_EVENT__INIT;
+    head(&ev, shipment_id, status, at_us, "", ovop_call_caller(call), reason, "", "", document);
+    return ovop_call_bytea(call, &ev.base);
+}
+
+char *exports_call_event_ref(ovop_call_t *call, const Ovop__V1__Document *d)
 {
     Ovop__V1__DocumentRef ref = OVOP__V1__DOCUMENT_REF__INIT;
     Ovop__V1__DocumentRef *refs[] = {&ref};
@@ -65,5 +81,5 @@ char *exports_event_ref(const Ovop__V1__Document *d)
     /* An event with only this entry encodes as exactly the entry's bytes. */
     ev.n_documents = 1;
     ev.documents = refs;
-    return ovop_bytea_message(&ev.base);
+    return ovop_call_bytea(call, &ev.base);
 }

@@ -14,6 +14,8 @@
 #include "lookup.h"
 #include "mutation.h"
 #include "ovop/v1/exports.pb-c.h"
+#include "pbrow.h"
+#include "read.h"
 #include "sequencer.h"
 
 #define EXPORTS_SERVICE      "ovop.exports"
@@ -62,25 +64,22 @@ void exports_moves_stop(exports_t *e);
 void exports_stats_start(exports_t *e);
 void exports_stats_stop(exports_t *e);
 
-/* --- names: enum values <-> the text the database stores (check.c) --- */
+/* --- enum values <-> the text the database stores: ovop_enum_text / ovop_enum_value on the
+ * enum descriptors (pbrow.h: the value's name without its prefix, in lower case), for every
+ * enum but Incoterm --- */
 
-/* A table of names indexed by enum value; index 0 (UNSPECIFIED) is "". */
-typedef struct exports_names {
-    const char *const *names;
-    size_t n;
-} exports_names_t;
+/* An Incoterms rule as the database stores it: in capitals, as the ICC writes the rules
+ * ("EXW"), which is the value's name without its prefix; "" for UNSPECIFIED and values the
+ * enum does not have. Reads select lower(incoterm) so that rows decode by the descriptor. */
+const char *exports_incoterm_text(int v);
 
-extern const exports_names_t exports_statuses;       /* ShipmentStatus */
-extern const exports_names_t exports_doc_types;      /* DocumentType */
-extern const exports_names_t exports_doc_statuses;   /* DocumentStatus */
-extern const exports_names_t exports_incoterms;      /* Incoterm: "EXW"... */
-extern const exports_names_t exports_modes;          /* TransportMode */
-extern const exports_names_t exports_exporter_kinds; /* ExporterKind */
+/* The stored text of an exporter's kind ("producer", "cooperative"). */
+const char *exports_kind_text(const Ovop__V1__ExporterRef *x);
 
-/* The name of value v, or "" when out of range. */
-const char *exports_name(const exports_names_t *t, int v);
-/* The value named s, or 0 when no value has that name. */
-int exports_value(const exports_names_t *t, const char *s);
+/* Compatibility for moves.c (being changed in parallel, not converted here): its uses of the
+ * former names table of ShipmentStatus. Remove with them, for ovop_enum_text. */
+#define exports_statuses      ovop__v1__shipment_status__descriptor
+#define exports_name(desc, v) ovop_enum_text((desc), (v))
 
 /* --- checks shared by the handlers (check.c; the generic ones are common/check.h's);
  * each adds a violation on `field` --- */
@@ -112,11 +111,10 @@ void exports_today(char out[static 11]);
 #define exports_page_size(call, n)                                                                 \
     ovop_check_page_size((call), (n), EXPORTS_DEFAULT_PAGE, EXPORTS_MAX_PAGE)
 
+/* The decimal text of v, in the call's arena. */
+char *exports_number(ovop_call_t *call, int64_t v);
 /* Appends s to a PostgreSQL array literal being built in b ("{" ... "}"), quoted. */
 void exports_array_add(ovop_buf_t *b, const char *s);
-/* Parses a PostgreSQL array of simple words ("{a,b}") into enum values of t; returns the
- * count written to out (at most max). */
-size_t exports_parse_enum_array(const char *s, const exports_names_t *t, int *out, size_t max);
 /* Rounds to `decimals` places, as numeric(.., decimals) stores it. */
 double exports_round(double v, int decimals);
 
@@ -138,5 +136,9 @@ const exports_move_kind_t *exports_move_kind(int status);
 char *exports_event_head(int64_t shipment_id, int status, int64_t at_us, const char *agency,
                          const char *caller, const char *reason, const char *reference,
                          const char *read_point, const Ovop__V1__Document *document);
-/* The documents-list entry of a document, as bytea text (malloc'd). */
-char *exports_event_ref(const Ovop__V1__Document *d);
+/* The head of the event of a change the call's caller makes without agency, reference or
+ * crossing point (a creation, a document's change), and the documents-list entry of a
+ * document: both as bytea text in the call's arena. */
+char *exports_call_event_head(ovop_call_t *call, int64_t shipment_id, int status, int64_t at_us,
+                              const char *reason, const Ovop__V1__Document *document);
+char *exports_call_event_ref(ovop_call_t *call, const Ovop__V1__Document *d);

@@ -3,27 +3,31 @@
  * producers, HS code and destination. Reading them sums a few rows per cell (the stripes),
  * never the shipments. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "exports.h"
 #include "log.h"
 
-/* Per dimension (index: StatsDimension): the column grouped on and its text in the reply
- * (formatting after grouping, not once per row). */
+/* Per dimension (index: StatsDimension): the column grouped on and its text in the reply,
+ * named as StatsRow's field (formatting after grouping, not once per row). */
 static const struct {
     const char *column;
     const char *text;
     const char *name;
 } dims[] = {
     {NULL, NULL, NULL},
-    {"m.month", "to_char(m.month, 'YYYY-MM')", "MONTH"},
-    {"m.region", "m.region::text", "REGION"},
-    {"m.district", "m.district::text", "DISTRICT"},
-    {"m.hs6", "m.hs6::text", "HS_CODE"},
-    {"m.destination", "m.destination::text", "DESTINATION"},
+    {"m.month", "to_char(m.month, 'YYYY-MM') AS month", "MONTH"},
+    {"m.region", "m.region::text AS region", "REGION"},
+    {"m.district", "m.district::text AS district", "DISTRICT"},
+    {"m.hs6", "m.hs6::text AS hs_code", "HS_CODE"},
+    {"m.destination", "m.destination::text AS destination", "DESTINATION"},
 };
 #define N_DIMS 6
+
+/* Every row in the response; the statement depends on the dimensions (statistics_sql). */
+static const ovop_read_t statistics = {
+    .page = {.response = &ovop__v1__export_statistics_response__descriptor, .rows = "rows"},
+};
 
 /* True for a month written YYYY-MM. */
 static bool month_valid(const char *s)
@@ -35,69 +39,10 @@ static bool month_valid(const char *s)
     return ovop_date_valid(date);
 }
 
-typedef struct stats_ctx {
-    ovop_call_t *call;
-    int order[N_DIMS]; /* dimensions in the order of the select list */
-    int n;
-} stats_ctx_t;
-
-/* Answers the rows, dimensions in select-list order, then the sums. */
-static void on_stats(PGresult *res, const char *error, void *userdata)
+/* The dimensions asked for, each once, into want. */
+static void check_dimensions(ovop_call_t *call, const Ovop__V1__ExportStatisticsRequest *in,
+                             bool want[static N_DIMS])
 {
-    stats_ctx_t *cx = userdata;
-    if (error) {
-        ovop_call_fail_db(cx->call, res, error);
-        free(cx);
-        return;
-    }
-    int rows = PQntuples(res);
-    Ovop__V1__StatsRow *r = xcalloc((size_t)rows + 1, sizeof(*r));
-    Ovop__V1__StatsRow **ptrs = xcalloc((size_t)rows + 1, sizeof(*ptrs));
-    for (int i = 0; i < rows; i++) {
-        ovop__v1__stats_row__init(&r[i]);
-        for (int k = 0; k < cx->n; k++) {
-            char *v = PQgetvalue(res, i, k);
-            switch (cx->order[k]) {
-            case OVOP__V1__STATS_DIMENSION__STATS_DIMENSION_MONTH:
-                r[i].month = v;
-                break;
-            case OVOP__V1__STATS_DIMENSION__STATS_DIMENSION_REGION:
-                r[i].region = v;
-                break;
-            case OVOP__V1__STATS_DIMENSION__STATS_DIMENSION_DISTRICT:
-                r[i].district = v;
-                break;
-            case OVOP__V1__STATS_DIMENSION__STATS_DIMENSION_HS_CODE:
-                r[i].hs_code = v;
-                break;
-            default:
-                r[i].destination = v;
-                break;
-            }
-        }
-        r[i].tonnes = strtod(PQgetvalue(res, i, cx->n), NULL);
-        r[i].value_usd_cents = strtoll(PQgetvalue(res, i, cx->n + 1), NULL, 10);
-        r[i].value_som_tyiyn = strtoll(PQgetvalue(res, i, cx->n + 2), NULL, 10);
-        r[i].shipments = strtoll(PQgetvalue(res, i, cx->n + 3), NULL, 10);
-        ptrs[i] = &r[i];
-    }
-    Ovop__V1__ExportStatisticsResponse out = OVOP__V1__EXPORT_STATISTICS_RESPONSE__INIT;
-    out.n_rows = (size_t)rows;
-    out.rows = ptrs;
-    ovop_call_finish(cx->call, &out.base);
-    free(r);
-    free(ptrs);
-    free(cx);
-}
-
-/* The SQL text depends only on the set of dimensions (at most 32 texts), never on values. */
-static void get_statistics(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
-{
-    const Ovop__V1__ExportStatisticsRequest *in = (const Ovop__V1__ExportStatisticsRequest *)input;
-    exports_t *e = userdata;
-    bool want[N_DIMS] = {false};
-    char prefix[15];
-
     for (size_t i = 0; i < in->n_group_by; i++) {
         int d = (int)in->group_by[i];
         if (d <= 0 || d >= N_DIMS)
@@ -108,6 +53,50 @@ static void get_statistics(ovop_call_t *call, const ProtobufCMessage *input, voi
         else
             want[d] = true;
     }
+}
+
+/* The statement for the set of dimensions (at most 32 texts), never for values: the sums
+ * over the stripes of each cell, in the call's arena. */
+static const char *statistics_sql(ovop_call_t *call, const bool want[static N_DIMS])
+{
+    ovop_buf_t sql, group;
+    ovop_buf_init(&sql);
+    ovop_buf_init(&group);
+    ovop_buf_puts(&sql, "SELECT ");
+    for (int d = 1; d < N_DIMS; d++) {
+        if (!want[d])
+            continue;
+        ovop_buf_printf(&sql, "%s, ", dims[d].text);
+        ovop_buf_printf(&group, "%s%s", group.len ? ", " : "", dims[d].column);
+    }
+    ovop_buf_puts(&sql, "coalesce(sum(m.net_g), 0) / 1000000.0 AS tonnes, "
+                        "coalesce(sum(m.usd_cents), 0) AS value_usd_cents, "
+                        "coalesce(sum(m.som_tyiyn), 0) AS value_som_tyiyn, "
+                        "coalesce(sum(m.shipments), 0) AS shipments "
+                        "FROM exports.stats_monthly m "
+                        "WHERE ($1 = '' OR m.month >= ($1 || '-01')::date) "
+                        "AND ($2 = '' OR m.month <= ($2 || '-01')::date) "
+                        "AND ($3 = '' OR m.district LIKE $3 || '%') "
+                        "AND ($4 = '' OR m.hs6 LIKE $4 || '%') "
+                        "AND ($5 = '' OR m.destination = $5) ");
+    /* Without dimensions: one row of totals, zero when nothing departed. */
+    if (group.len)
+        ovop_buf_printf(&sql, "GROUP BY %s HAVING sum(m.shipments) <> 0 ORDER BY %s", group.data,
+                        group.data);
+    const char *text = ovop_call_strdup(call, sql.data);
+    ovop_buf_free(&sql);
+    ovop_buf_free(&group);
+    return text;
+}
+
+static void get_statistics(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
+{
+    const Ovop__V1__ExportStatisticsRequest *in = (const Ovop__V1__ExportStatisticsRequest *)input;
+    exports_t *e = userdata;
+    bool want[N_DIMS] = {false};
+    char prefix[15];
+
+    check_dimensions(call, in, want);
     if (in->from_month[0] && !month_valid(in->from_month))
         ovop_call_violation(call, "from_month", "must be a month written YYYY-MM, got \"%.16s\"",
                             in->from_month);
@@ -125,37 +114,8 @@ static void get_statistics(ovop_call_t *call, const ProtobufCMessage *input, voi
         ovop_call_fail_violations(call);
         return;
     }
-
-    stats_ctx_t *cx = xcalloc(1, sizeof(*cx));
-    cx->call = call;
-    ovop_buf_t sql, group;
-    ovop_buf_init(&sql);
-    ovop_buf_init(&group);
-    ovop_buf_puts(&sql, "SELECT ");
-    for (int d = 1; d < N_DIMS; d++) {
-        if (!want[d])
-            continue;
-        cx->order[cx->n++] = d;
-        ovop_buf_printf(&sql, "%s, ", dims[d].text);
-        ovop_buf_printf(&group, "%s%s", group.len ? ", " : "", dims[d].column);
-    }
-    ovop_buf_puts(&sql, "(coalesce(sum(m.net_g), 0) / 1000000.0)::text, "
-                        "coalesce(sum(m.usd_cents), 0), coalesce(sum(m.som_tyiyn), 0), "
-                        "coalesce(sum(m.shipments), 0) "
-                        "FROM exports.stats_monthly m "
-                        "WHERE ($1 = '' OR m.month >= ($1 || '-01')::date) "
-                        "AND ($2 = '' OR m.month <= ($2 || '-01')::date) "
-                        "AND ($3 = '' OR m.district LIKE $3 || '%') "
-                        "AND ($4 = '' OR m.hs6 LIKE $4 || '%') "
-                        "AND ($5 = '' OR m.destination = $5) ");
-    /* Without dimensions: one row of totals, zero when nothing departed. */
-    if (group.len)
-        ovop_buf_printf(&sql, "GROUP BY %s HAVING sum(m.shipments) <> 0 ORDER BY %s", group.data,
-                        group.data);
     const char *params[] = {in->from_month, in->to_month, prefix, in->hs_prefix, in->destination};
-    ovop_call_query(call, e->pg, sql.data, 5, params, on_stats, cx);
-    ovop_buf_free(&sql);
-    ovop_buf_free(&group);
+    ovop_read_all(call, e->pg, &statistics, statistics_sql(call, want), 5, params);
 }
 
 /* --- folding the stripes --- */

@@ -1,4 +1,4 @@
-/* Unit tests of exportd's input checks, enum names and parameter encodings
+/* Unit tests of exportd's input checks, enum texts and parameter encodings
  * (services/exports/check.c), on real calls of the dispatcher. */
 #include <ctype.h>
 #include <setjmp.h>
@@ -13,49 +13,41 @@
 #include "exports.h"
 #include "unitcall.h"
 
-static void test_names_follow_the_enums(void **state)
+static void test_incoterm_text(void **state)
 {
-    /* Each table spells the enum's values without their common prefix, in lower case but
-     * for the incoterms. */
-    static const struct {
-        const exports_names_t *t;
-        const ProtobufCEnumDescriptor *desc;
-        bool lower;
-    } tables[] = {
-        {&exports_statuses, &ovop__v1__shipment_status__descriptor, true},
-        {&exports_doc_types, &ovop__v1__document_type__descriptor, true},
-        {&exports_doc_statuses, &ovop__v1__document_status__descriptor, true},
-        {&exports_incoterms, &ovop__v1__incoterm__descriptor, false},
-        {&exports_modes, &ovop__v1__transport_mode__descriptor, true},
-        {&exports_exporter_kinds, &ovop__v1__exporter_kind__descriptor, true},
-    };
-    for (size_t i = 0; i < OVOP_ARRAY_SIZE(tables); i++) {
-        const exports_names_t *t = tables[i].t;
-        const ProtobufCEnumDescriptor *desc = tables[i].desc;
-        assert_int_equal(t->n, desc->n_values);
-        const char *unspecified = protobuf_c_enum_descriptor_get_value(desc, 0)->name;
-        size_t skip = strlen(unspecified) - strlen("UNSPECIFIED");
-        for (int v = 1; (size_t)v < t->n; v++) {
-            const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(desc, v);
-            assert_non_null(ev);
-            char want[64];
-            snprintf(want, sizeof(want), "%s", ev->name + skip);
-            for (char *p = want; tables[i].lower && *p; p++)
-                *p = (char)tolower((unsigned char)*p);
-            assert_string_equal(exports_name(t, v), want);
-            assert_int_equal(exports_value(t, want), v);
-        }
-        assert_string_equal(exports_name(t, 0), "");
-        assert_string_equal(exports_name(t, -1), "");
-        assert_string_equal(exports_name(t, (int)t->n), "");
-        assert_int_equal(exports_value(t, ""), 0);
-        assert_int_equal(exports_value(t, "unspecified"), 0);
+    /* The database stores the rules in capitals: each value's name without its prefix. */
+    const ProtobufCEnumDescriptor *desc = &ovop__v1__incoterm__descriptor;
+    for (unsigned i = 0; i < desc->n_values; i++) {
+        int v = desc->values[i].value;
+        if (v == 0)
+            continue;
+        const char *text = exports_incoterm_text(v);
+        assert_int_equal(strlen(text), 3);
+        assert_string_equal(desc->values[i].name + strlen("INCOTERM_"), text);
+        /* Reads lower() it, which the descriptor decodes. */
+        char lower[4];
+        for (size_t k = 0; k < 4; k++)
+            lower[k] = (char)tolower((unsigned char)text[k]);
+        assert_int_equal(ovop_enum_value(desc, lower), v);
     }
-    /* Names are matched exactly. */
-    assert_int_equal(exports_value(&exports_statuses, "DRAFT"), 0);
-    assert_int_equal(exports_value(&exports_statuses, "draft "), 0);
-    assert_int_equal(exports_value(&exports_incoterms, "fob"), 0);
-    assert_int_equal(exports_value(&exports_incoterms, "FOB"), 9);
+    assert_string_equal(exports_incoterm_text(OVOP__V1__INCOTERM__INCOTERM_EXW), "EXW");
+    assert_string_equal(exports_incoterm_text(OVOP__V1__INCOTERM__INCOTERM_FOB), "FOB");
+    assert_string_equal(exports_incoterm_text(0), "");
+    assert_string_equal(exports_incoterm_text(-1), "");
+    assert_string_equal(exports_incoterm_text((int)desc->n_values), "");
+}
+
+static void test_kind_text(void **state)
+{
+    Ovop__V1__ExporterRef x = OVOP__V1__EXPORTER_REF__INIT;
+    x.kind = OVOP__V1__EXPORTER_KIND__EXPORTER_KIND_PRODUCER;
+    assert_string_equal(exports_kind_text(&x), "producer");
+    x.kind = OVOP__V1__EXPORTER_KIND__EXPORTER_KIND_COOPERATIVE;
+    assert_string_equal(exports_kind_text(&x), "cooperative");
+    x.kind = OVOP__V1__EXPORTER_KIND__EXPORTER_KIND_UNSPECIFIED;
+    assert_string_equal(exports_kind_text(&x), "");
+    x.kind = (Ovop__V1__ExporterKind)3;
+    assert_string_equal(exports_kind_text(&x), "");
 }
 
 static const unit_check_case_t country_cases[] = {
@@ -264,41 +256,6 @@ static void test_array_add(void **state)
     ovop_buf_free(&b);
 }
 
-static void test_parse_enum_array(void **state)
-{
-    static const struct {
-        const exports_names_t *t;
-        const char *s;
-        size_t max;
-        size_t n;
-        int want[4];
-    } cases[] = {
-        {&exports_statuses, "{}", 4, 0, {0}},
-        {&exports_statuses, "", 4, 0, {0}},
-        {&exports_statuses, "{draft}", 4, 1, {1}},
-        {&exports_statuses, "{draft,departed}", 4, 2, {1, 5}},
-        {&exports_statuses, "draft,departed", 4, 2, {1, 5}},
-        {&exports_statuses, "{draft,bogus,,departed}", 4, 2, {1, 5}},
-        {&exports_statuses, "{documents_complete,returned}", 4, 2, {3, 9}},
-        {&exports_statuses, "{draft,declared,released,departed,delivered}", 4, 4, {1, 2, 4, 5}},
-        {&exports_statuses, "{draft,departed}", 1, 1, {1}},
-        {&exports_statuses, "{DRAFT}", 4, 0, {0}},
-        {&exports_statuses,
-         "{draftdraftdraftdraftdraftdraftdraftdraftdraftdraftdraftdraftdraftdraft,draft}",
-         4,
-         1,
-         {1}},
-        {&exports_incoterms, "{EXW,FOB,CIF}", 4, 3, {1, 9, 11}},
-        {&exports_doc_types, "{phytosanitary,transport_waybill}", 4, 2, {9, 12}},
-    };
-    for (size_t i = 0; i < OVOP_ARRAY_SIZE(cases); i++) {
-        int out[4] = {0};
-        size_t n = exports_parse_enum_array(cases[i].s, cases[i].t, out, cases[i].max);
-        assert_int_equal(n, cases[i].n);
-        assert_memory_equal(out, cases[i].want, n * sizeof(int));
-    }
-}
-
 static void test_round(void **state)
 {
     static const struct {
@@ -336,12 +293,12 @@ static void test_today(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names_follow_the_enums),
+        cmocka_unit_test(test_incoterm_text),
+        cmocka_unit_test(test_kind_text),
         cmocka_unit_test(test_field_checks),
         cmocka_unit_test(test_exporter),
         cmocka_unit_test(test_territory_prefix),
         cmocka_unit_test(test_array_add),
-        cmocka_unit_test(test_parse_enum_array),
         cmocka_unit_test(test_round),
         cmocka_unit_test(test_today),
     };

@@ -134,6 +134,80 @@ static void test_json(void **state)
     ovop_arena_destroy(&a);
 }
 
+/* JSON text decoded as it is read, as jansson's document would decode (the fuzz target
+ * fuzz-pbrow compares the two on any text). */
+static void test_json_text(void **state)
+{
+    ovop_arena_t *a = ovop_arena_new();
+    const char *why = NULL;
+    const ProtobufCMessageDescriptor *desc = &ovop__v1__shipment__descriptor;
+    Ovop__V1__Shipment *s = (Ovop__V1__Shipment *)ovop_pb_from_json_text(
+        a, desc,
+        " {\"id\": \"41\", \"exporter\": {\"kind\": \"cooperative\", \"id\": 9100}, "
+        "\"exporter_name\": \"\\u041a\\u0430\\u0440\\u0430 \\\"x\\\"\\n\\ud83c\\udf51\", "
+        "\"incoterm\": \"INCOTERM_CIF\", \"buyer\": null, \"version\": 12.0, "
+        "\"net_weight_kg\": 2000.444, \"value_usd_cents\": 1e2, \"border_point\": 12, "
+        "\"lots\": [{\"ord\": 1, \"quantity\": 1000.123, \"unit\": \"kg\"}, {}], "
+        "\"required_documents\": [\"contract\", \"cmr\"], \"missing_documents\": [], "
+        "\"unknown\": {\"a\": [1, 2.5e10, {\"b\": null}], \"c\": true}} ",
+        &why);
+    assert_non_null(s);
+    assert_int_equal(s->id, 41);
+    assert_int_equal(s->exporter->kind, OVOP__V1__EXPORTER_KIND__EXPORTER_KIND_COOPERATIVE);
+    assert_int_equal(s->exporter->id, 9100);
+    assert_string_equal(s->exporter_name,
+                        "\xd0\x9a\xd0\xb0\xd1\x80\xd0\xb0 \"x\"\n\xf0\x9f\x8d\x91");
+    assert_int_equal(s->incoterm, OVOP__V1__INCOTERM__INCOTERM_CIF);
+    assert_null(s->buyer);
+    assert_int_equal(s->version, 12); /* jansson's 12.0, printed "12" */
+    assert_true(s->net_weight_kg == 2000.444);
+    assert_int_equal(s->value_usd_cents, 100); /* 1e2 */
+    assert_string_equal(s->border_point, "12");
+    assert_int_equal(s->n_lots, 2);
+    assert_true(s->lots[0]->quantity == 1000.123);
+    assert_string_equal(s->lots[0]->unit, "kg");
+    assert_string_equal(s->lots[1]->unit, "");
+    assert_int_equal(s->n_required_documents, 2);
+    assert_int_equal(s->required_documents[1], OVOP__V1__DOCUMENT_TYPE__DOCUMENT_TYPE_CMR);
+    assert_int_equal(s->n_missing_documents, 0);
+
+    /* Refused as jansson refuses them, or as their values do not convert. */
+    static const char *const refused[] = {
+        "",
+        "[{\"id\": 1}]",
+        "{\"id\": 1} x",
+        "{\"id\": 01}",
+        "{\"id\": 1.5}",
+        "{\"id\": 99999999999999999999}",
+        "{\"unknown\": 99999999999999999999}",
+        "{\"unknown\": 1e400}",
+        "{\"net_weight_kg\": 1e400}",
+        "{\"exporter_name\": \"a\\u0000b\"}",
+        "{\"exporter_name\": \"\\udc00\"}",
+        "{\"exporter_name\": \"\\ud800x\"}",
+        "{\"exporter_name\": \"\xc3\x28\"}",
+        "{\"exporter_name\": \"tab\there\"}",
+        "{\"exporter_name\": \"\\q\"}",
+        "{\"exporter_name\": truex}",
+        "{\"incoterm\": \"bogus\"}",
+        "{\"lots\": 5}",
+        "{\"lots\": [null]}",
+        "{\"lots\": [[]]}",
+        "{\"exporter\": \"producer\"}",
+        "{\"id\": {}}",
+        "{\"id\" 1}",
+        "{\"id\": 1,}",
+        "{id: 1}",
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++) {
+        why = NULL;
+        if (ovop_pb_from_json_text(a, desc, refused[i], &why))
+            fail_msg("accepted %s", refused[i]);
+        assert_string_equal(why, desc->name);
+    }
+    ovop_arena_destroy(&a);
+}
+
 static void test_sqlstate_classes(void **state)
 {
     static const struct {
@@ -171,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_enum_text),
         cmocka_unit_test(test_row_by_name),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_json_text),
         cmocka_unit_test(test_sqlstate_classes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
