@@ -80,8 +80,8 @@ int ovop_client_new(ovop_client_t **ret, void *zctx, const ovop_client_options_t
     }
     c->timeout_ms = opts->timeout_ms;
     uint64_t total = (uint64_t)opts->timeout_ms * ((uint64_t)opts->retries + 1);
-    c->deadline_ms = opts->deadline_ms ? opts->deadline_ms
-                                       : (uint32_t)(total > UINT32_MAX ? UINT32_MAX : total);
+    c->deadline_ms =
+        opts->deadline_ms ? opts->deadline_ms : (uint32_t)(total > UINT32_MAX ? UINT32_MAX : total);
     c->retries = opts->retries;
     c->max_msg = opts->max_msg;
     c->caller = opts->caller ? xstrdup(opts->caller) : NULL;
@@ -278,8 +278,8 @@ int ovop_client_call(ovop_client_t *c, const char *service, const char *method,
         protobuf_c_message_pack(in, in_buf);
     }
     size_t env_len;
-    void *env =
-        ovop_request_encode(request_id, method, in_buf, in_len, c->deadline_ms, c->caller, &env_len);
+    void *env = ovop_request_encode(request_id, method, in_buf, in_len, c->deadline_ms, c->caller,
+                                    &env_len);
     free(in_buf);
 
     call_match_t cm = {.request_id = request_id};

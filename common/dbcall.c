@@ -7,8 +7,7 @@
 ovop_db_status_t ovop_db_status(const PGresult *res, const char *error)
 {
     return ovop_db_status_of(res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL,
-                             res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL,
-                             error);
+                             res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL, error);
 }
 
 ovop_db_status_t ovop_db_status_of(const char *state, const char *constraint, const char *error)
@@ -79,8 +78,7 @@ void ovop_call_fail_db(ovop_call_t *call, const PGresult *res, const char *error
     else
         log_warn_rid(rid, "%s failed: %s", ovop_call_method(call), error ? error : "");
     if (st.code == OVOP_INTERNAL)
-        ovop_call_fail_reason(call, st.code, st.reason,
-                              "internal error; it has been logged with request id %.128s", rid);
+        ovop_call_fail_internal(call);
     else
         ovop_call_fail_reason(call, st.code, st.reason, "%s", message_for(st.code, st.reason));
 }

@@ -31,8 +31,7 @@ typedef struct ovop_db_status {
 ovop_db_status_t ovop_db_status(const PGresult *res, const char *error);
 /* The same from its parts: the SQLSTATE (NULL when the server gave none) and the name of the
  * constraint it names (may be NULL). */
-ovop_db_status_t ovop_db_status_of(const char *sqlstate, const char *constraint,
-                                   const char *error);
+ovop_db_status_t ovop_db_status_of(const char *sqlstate, const char *constraint, const char *error);
 
 /* True for errors worth retrying the same statement at once (40001, 40P01). */
 bool ovop_db_retryable(const PGresult *res);

@@ -468,6 +468,13 @@ void ovop_call_fail_reason(ovop_call_t *c, ovop_code_t code, const char *reason,
     va_end(ap);
 }
 
+void ovop_call_fail_internal(ovop_call_t *c)
+{
+    ovop_call_fail_reason(c, OVOP_INTERNAL, "INTERNAL",
+                          "internal error; it has been logged with request id %.128s",
+                          c->req->request_id);
+}
+
 void ovop_call_fail_violations(ovop_call_t *c)
 {
     ovop_buf_t b;

@@ -111,6 +111,9 @@ void ovop_call_fail(ovop_call_t *c, ovop_code_t code, const char *fmt, ...) OVOP
 /* Finishes with an error and a stable reason (UPPER_SNAKE_CASE, e.g. "VERSION_MISMATCH"). */
 void ovop_call_fail_reason(ovop_call_t *c, ovop_code_t code, const char *reason, const char *fmt,
                            ...) OVOP_PRINTF(4, 5);
+/* Fails with INTERNAL for a bug the caller has logged: the client learns only the request id
+ * it was logged with, never SQL or internals. */
+void ovop_call_fail_internal(ovop_call_t *c);
 /* Sets the reason the next failure carries (copied). */
 void ovop_call_reason(ovop_call_t *c, const char *reason);
 /* Adds a metadata entry to the failure's status (copied; at most 16 entries). */

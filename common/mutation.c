@@ -207,32 +207,3 @@ void ovop_mutate(ovop_call_t *call, const ovop_mutator_t *m, const char *functio
     ovop_buf_free(&sql);
     send_mutation(mu);
 }
-
-void ovop_mutate_sql(ovop_call_t *call, const ovop_mutator_t *m, const char *sql, int n_args,
-                     const char *const *args, const ProtobufCMessage *output)
-{
-    char fingerprint[17];
-    size_t len;
-    uint8_t *reply = ovop_call_encode_ok(call, output, &len);
-    char *reply_hex = ovop_bytea_hex(reply, len);
-    free(reply);
-    ovop_call_fingerprint(call, fingerprint);
-    int n = CONVENTIONAL_PARAMS + n_args;
-    const char **params = ovop_call_alloc(call, (size_t)n * sizeof(char *));
-    params[0] = m->service;
-    params[1] = ovop_call_request_id(call);
-    params[2] = ovop_call_method(call);
-    params[3] = ovop_call_strdup(call, fingerprint);
-    params[4] = ovop_call_strdup(call, reply_hex);
-    free(reply_hex);
-    for (int i = 0; i < n_args; i++)
-        params[CONVENTIONAL_PARAMS + i] = args[i] ? ovop_call_strdup(call, args[i]) : NULL;
-    mutation_t *mu = xcalloc(1, sizeof(*mu));
-    mu->call = call;
-    mu->pg = m->pg;
-    mu->sequencer = m->sequencer;
-    mu->sql = ovop_call_strdup(call, sql);
-    mu->params = params;
-    mu->n = n;
-    send_mutation(mu);
-}

@@ -35,10 +35,6 @@ typedef struct ovop_arg {
  * call with the outcome. */
 void ovop_mutate(ovop_call_t *call, const ovop_mutator_t *m, const char *function,
                  const ovop_arg_t *args, size_t n_args, const ProtobufCMessage *output);
-/* Deprecated, being replaced by ovop_mutate: `sql` with the five conventional parameters
- * ($1..$5) followed by args ($6...) by position. */
-void ovop_mutate_sql(ovop_call_t *call, const ovop_mutator_t *m, const char *sql, int n_args,
-                     const char *const *args, const ProtobufCMessage *output);
 #define OVOP_MUTATE(call, m, function, args, output)                                               \
     ovop_mutate((call), (m), (function), (args), OVOP_ARRAY_SIZE(args), (output))
 

@@ -110,19 +110,9 @@ void ovop_page_finish(ovop_call_t *call, PGresult *res, unsigned page_size, cons
     bool more = n > page_size;
     if (more)
         n = page_size;
-    char *rows = NULL;
-    ProtobufCMessage **ptrs;
-    if (page->decode) {
-        rows = xcalloc(n + 1, page->row_size);
-        ptrs = ovop_call_alloc(call, (n + 1) * sizeof(*ptrs));
-        for (size_t i = 0; i < n; i++) {
-            page->decode(res, (int)i, rows + i * page->row_size);
-            ptrs[i] = (ProtobufCMessage *)(rows + i * page->row_size);
-        }
-    } else if (!(ptrs = ovop_page_decode(call, rows_f->descriptor, res, n))) {
-        ovop_call_fail_reason(call, OVOP_INTERNAL, "INTERNAL",
-                              "internal error; it has been logged with request id %.128s",
-                              ovop_call_request_id(call));
+    ProtobufCMessage **ptrs = ovop_page_decode(call, rows_f->descriptor, res, n);
+    if (!ptrs) {
+        ovop_call_fail_internal(call);
         return;
     }
     ProtobufCMessage *out = ovop_call_message(call, page->response);
@@ -133,7 +123,4 @@ void ovop_page_finish(ovop_call_t *call, PGresult *res, unsigned page_size, cons
         token = ovop_page_token_make(call, PQgetvalue(res, (int)n - 1, key));
     *(char **)((char *)out + token_f->offset) = token;
     ovop_call_finish(call, out);
-    for (size_t i = 0; page->free_row && i < n; i++)
-        page->free_row(rows + i * page->row_size);
-    free(rows);
 }

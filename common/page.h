@@ -21,12 +21,7 @@ typedef struct ovop_page {
     const ProtobufCMessageDescriptor *response; /* has `rows` and next_page_token */
     const char *rows;                           /* its repeated message field */
     const char *key; /* the column the query orders by and continues after */
-    /* Rows decode by column name into the rows field's message type (pbrow.h), unless a
-     * decode function is given: then row i of res goes into the zeroed record row (of
-     * row_size bytes, its message first), and free_row (may be NULL) frees what it kept. */
-    void (*decode)(PGresult *res, int i, void *row);
-    void (*free_row)(void *row);
-    size_t row_size;
+    /* Rows decode by column name into the rows field's message type (pbrow.h). */
 } ovop_page_t;
 
 /* The token continuing after `key` for the call's request (in the call's arena). */

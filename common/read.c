@@ -26,14 +26,6 @@ static read_ctx_t *ctx_new(ovop_call_t *call, const ovop_read_t *r, const char *
     return x;
 }
 
-/* For a bug already logged: the client learns only the request id it was logged with. */
-static void fail_internal(ovop_call_t *call)
-{
-    ovop_call_fail_reason(call, OVOP_INTERNAL, "INTERNAL",
-                          "internal error; it has been logged with request id %.128s",
-                          ovop_call_request_id(call));
-}
-
 ProtobufCMessage *ovop_read_row(ovop_call_t *call, const ovop_read_t *r, PGresult *res, int i)
 {
     const char *why = "";
@@ -42,7 +34,7 @@ ProtobufCMessage *ovop_read_row(ovop_call_t *call, const ovop_read_t *r, PGresul
     if (!m) {
         log_error_rid(ovop_call_request_id(call), "%s: column %s of a %s row does not convert",
                       ovop_call_method(call), why, r->row->name);
-        fail_internal(call);
+        ovop_call_fail_internal(call);
     }
     return m;
 }
@@ -116,7 +108,7 @@ static void on_all(PGresult *res, const char *error, void *userdata)
     size_t n = (size_t)PQntuples(res);
     ProtobufCMessage **rows = ovop_page_decode(x->call, rows_f->descriptor, res, n);
     if (!rows) {
-        fail_internal(x->call);
+        ovop_call_fail_internal(x->call);
         return;
     }
     ProtobufCMessage *out = ovop_call_message(x->call, page->response);

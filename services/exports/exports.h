@@ -76,11 +76,6 @@ const char *exports_incoterm_text(int v);
 /* The stored text of an exporter's kind ("producer", "cooperative"). */
 const char *exports_kind_text(const Ovop__V1__ExporterRef *x);
 
-/* Compatibility for moves.c (being changed in parallel, not converted here): its uses of the
- * former names table of ShipmentStatus. Remove with them, for ovop_enum_text. */
-#define exports_statuses      ovop__v1__shipment_status__descriptor
-#define exports_name(desc, v) ovop_enum_text((desc), (v))
-
 /* --- checks shared by the handlers (check.c; the generic ones are common/check.h's);
  * each adds a violation on `field` --- */
 

@@ -58,7 +58,7 @@ static void check_move(ovop_call_t *call, const char *prefix, const Ovop__V1__Sh
         ovop_call_violation(call, FIELD("shipment_id"), "must be a shipment id, got %lld",
                             (long long)t->shipment_id);
     if (t->to < OVOP__V1__SHIPMENT_STATUS__SHIPMENT_STATUS_DECLARED ||
-        !exports_name(&exports_statuses, (int)t->to)[0])
+        !ovop_enum_text(&ovop__v1__shipment_status__descriptor, (int)t->to)[0])
         ovop_call_violation(call, FIELD("to"),
                             "must be one of DECLARED, DOCUMENTS_COMPLETE, RELEASED, DEPARTED, "
                             "DELIVERED, CANCELLED, REJECTED, RETURNED");
@@ -160,7 +160,7 @@ static exports_group_t *group_new(ovop_call_t *call, bool batch,
                  exports_move_kind((int)t->to)->type);
         g->ids[i] = t->shipment_id;
         f[F_ID] = xasprintf("%lld", (long long)t->shipment_id);
-        f[F_TO] = xstrdup(exports_name(&exports_statuses, (int)t->to));
+        f[F_TO] = xstrdup(ovop_enum_text(&ovop__v1__shipment_status__descriptor, (int)t->to));
         f[F_AT] = xasprintf("%lld", (long long)at);
         f[F_AGENCY] = xstrdup(t->agency);
         f[F_REASON] = xstrdup(t->reason);

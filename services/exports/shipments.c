@@ -344,9 +344,7 @@ static void on_preread(ovop_call_t *call, ProtobufCMessage *row, PGresult *res, 
     if (s->n_lots != in->n_lots) { /* one per product id sent: a bug in the statement */
         log_error_rid(ovop_call_request_id(call), "CreateShipment: %zu lots read for %zu sent",
                       s->n_lots, in->n_lots);
-        ovop_call_fail_reason(call, OVOP_INTERNAL, "INTERNAL",
-                              "internal error; it has been logged with request id %.128s",
-                              ovop_call_request_id(call));
+        ovop_call_fail_internal(call);
         return;
     }
     complete_lots(call, in, s);
