@@ -75,6 +75,64 @@ static void on_signal(uv_signal_t *s, int signum)
     uv_timer_start(&d->timer, on_drain_tick, 0, 20);
 }
 
+/* Runs the broker with configuration c until it has drained after a signal; the exit code. */
+static int serve(const broker_conf_t *c)
+{
+    signal(SIGPIPE, SIG_IGN);
+
+    uv_loop_t loop;
+    uv_signal_t sigterm, sigint;
+    ovop_broker_t *broker = NULL;
+    ovop_http_t *http = NULL;
+    void *zctx = zmq_ctx_new();
+    ovop_metrics_t *metrics = ovop_metrics_new();
+    uv_loop_init(&loop);
+    int exit_code = 1;
+
+    ovop_broker_options_t bo = {
+        .bind = c->bind,
+        .heartbeat_ms = (uint32_t)c->heartbeat_ms,
+        .liveness = (uint32_t)c->liveness,
+        .max_msg = (size_t)c->max_msg,
+        .request_timeout_ms = (uint32_t)c->request_timeout_ms,
+    };
+    int r = ovop_broker_new(&broker, &loop, zctx, &bo, metrics);
+    if (r < 0)
+        goto out_loop; /* logged by the broker */
+    r = ovop_http_new(&http, &loop, c->http, metrics, is_ready, broker);
+    if (r < 0) {
+        log_error("could not listen on %s for http: %s", c->http, strerror(-r));
+        goto out_broker;
+    }
+    drain_t drain = {.broker = broker, .drain_ms = c->drain_ms};
+    uv_timer_init(&loop, &drain.timer);
+    drain.timer.data = &drain;
+    uv_signal_init(&loop, &sigterm);
+    uv_signal_init(&loop, &sigint);
+    sigterm.data = sigint.data = &drain;
+    drain.deadline_us = INT64_MAX;
+    uv_signal_start(&sigterm, on_signal, SIGTERM);
+    uv_signal_start(&sigint, on_signal, SIGINT);
+    log_info("listening on %s, heartbeat %lld ms x %lld, http on 127.0.0.1:%u (/metrics "
+             "/healthz /readyz)",
+             c->bind, (long long)c->heartbeat_ms, (long long)c->liveness, ovop_http_port(http));
+
+    uv_run(&loop, UV_RUN_DEFAULT);
+    exit_code = 0;
+    uv_close((uv_handle_t *)&drain.timer, NULL);
+    uv_close((uv_handle_t *)&sigterm, NULL);
+    uv_close((uv_handle_t *)&sigint, NULL);
+    ovop_http_destroy(&http);
+out_broker:
+    ovop_broker_destroy(&broker);
+out_loop:
+    uv_run(&loop, UV_RUN_DEFAULT); /* the close callbacks */
+    uv_loop_close(&loop);
+    ovop_metrics_destroy(&metrics);
+    zmq_ctx_term(zctx);
+    return exit_code;
+}
+
 int main(int argc, char **argv)
 {
     broker_conf_t c = {0};
@@ -122,58 +180,7 @@ int main(int argc, char **argv)
                         "debug, info, warn, error\n");
         goto out_config;
     }
-    signal(SIGPIPE, SIG_IGN);
-
-    uv_loop_t loop;
-    uv_signal_t sigterm, sigint;
-    ovop_broker_t *broker = NULL;
-    ovop_http_t *http = NULL;
-    void *zctx = zmq_ctx_new();
-    ovop_metrics_t *metrics = ovop_metrics_new();
-    uv_loop_init(&loop);
-    exit_code = 1;
-
-    ovop_broker_options_t bo = {
-        .bind = c.bind,
-        .heartbeat_ms = (uint32_t)c.heartbeat_ms,
-        .liveness = (uint32_t)c.liveness,
-        .max_msg = (size_t)c.max_msg,
-        .request_timeout_ms = (uint32_t)c.request_timeout_ms,
-    };
-    r = ovop_broker_new(&broker, &loop, zctx, &bo, metrics);
-    if (r < 0)
-        goto out_loop; /* logged by the broker */
-    r = ovop_http_new(&http, &loop, c.http, metrics, is_ready, broker);
-    if (r < 0) {
-        log_error("could not listen on %s for http: %s", c.http, strerror(-r));
-        goto out_broker;
-    }
-    drain_t drain = {.broker = broker, .drain_ms = c.drain_ms};
-    uv_timer_init(&loop, &drain.timer);
-    drain.timer.data = &drain;
-    uv_signal_init(&loop, &sigterm);
-    uv_signal_init(&loop, &sigint);
-    sigterm.data = sigint.data = &drain;
-    drain.deadline_us = INT64_MAX;
-    uv_signal_start(&sigterm, on_signal, SIGTERM);
-    uv_signal_start(&sigint, on_signal, SIGINT);
-    log_info("listening on %s, heartbeat %lld ms x %lld, http on 127.0.0.1:%u (/metrics "
-             "/healthz /readyz)",
-             c.bind, (long long)c.heartbeat_ms, (long long)c.liveness, ovop_http_port(http));
-
-    uv_run(&loop, UV_RUN_DEFAULT);
-    exit_code = 0;
-    uv_close((uv_handle_t *)&drain.timer, NULL);
-    uv_close((uv_handle_t *)&sigterm, NULL);
-    uv_close((uv_handle_t *)&sigint, NULL);
-    ovop_http_destroy(&http);
-out_broker:
-    ovop_broker_destroy(&broker);
-out_loop:
-    uv_run(&loop, UV_RUN_DEFAULT); /* the close callbacks */
-    uv_loop_close(&loop);
-    ovop_metrics_destroy(&metrics);
-    zmq_ctx_term(zctx);
+    exit_code = serve(&c);
 out_config:
     ovop_config_free(opts, OVOP_ARRAY_SIZE(opts));
     return exit_code;
