@@ -75,7 +75,7 @@ static json_t *scalar(const ProtobufCFieldDescriptor *f, const void *p)
     return json_null();
 }
 
-static size_t elem_size(const ProtobufCFieldDescriptor *f)
+size_t ovop_pb_elem_size(const ProtobufCFieldDescriptor *f)
 {
     switch (f->type) {
     case PROTOBUF_C_TYPE_INT64:
@@ -142,7 +142,7 @@ json_t *ovop_pb_to_json(const ProtobufCMessage *m)
             }
             json_t *a = json_array();
             for (size_t k = 0; k < n; k++)
-                json_array_append_new(a, scalar(f, arr + k * elem_size(f)));
+                json_array_append_new(a, scalar(f, arr + k * ovop_pb_elem_size(f)));
             json_object_set_new(o, f->name, a);
             continue;
         }

@@ -9,3 +9,6 @@
 
 /* Returns a new JSON object (never NULL). */
 json_t *ovop_pb_to_json(const ProtobufCMessage *m);
+
+/* The size of one element of a repeated field of f's type in a protobuf-c message. */
+size_t ovop_pb_elem_size(const ProtobufCFieldDescriptor *f);

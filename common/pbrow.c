@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pbjson.h"
 #include "util.h"
 
 /* --- enums --- */
@@ -94,29 +95,6 @@ int ovop_enum_value(const ProtobufCEnumDescriptor *desc, const char *text)
 }
 
 /* --- scalars from text --- */
-
-static size_t elem_size(const ProtobufCFieldDescriptor *f)
-{
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        return 8;
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return sizeof(double);
-    case PROTOBUF_C_TYPE_BOOL:
-        return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_STRING:
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return sizeof(void *);
-    case PROTOBUF_C_TYPE_BYTES:
-        return sizeof(ProtobufCBinaryData);
-    default:
-        return 4;
-    }
-}
 
 static bool parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
 {
@@ -238,7 +216,7 @@ static bool json_field(ovop_arena_t *a, ProtobufCMessage *m, const ProtobufCFiel
             *ret_why = f->name;
             return false;
         }
-        size_t n = json_array_size(v), sz = elem_size(f);
+        size_t n = json_array_size(v), sz = ovop_pb_elem_size(f);
         char *elems = ovop_arena_alloc(a, (n ? n : 1) * sz);
         for (size_t i = 0; i < n; i++)
             if (!set_from_json(a, f, elems + i * sz, json_array_get(v, i), ret_why))
@@ -623,7 +601,7 @@ static bool jarray(jtext_t *j, ProtobufCMessage *m, const ProtobufCFieldDescript
 {
     if (!jtake(j, '[') || ++j->depth > JSON_MAX_DEPTH)
         return false;
-    size_t n = 0, cap = 8, sz = elem_size(f);
+    size_t n = 0, cap = 8, sz = ovop_pb_elem_size(f);
     char *elems = ovop_arena_alloc(j->a, cap * sz);
     if (!jtake(j, ']')) {
         do {
