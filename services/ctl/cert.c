@@ -10,11 +10,11 @@
 
 #define SERVICE "ovop.registry"
 
-static const char *const app_status_names[] = {"-", "submitted", "scored", "approved", "rejected"};
-static const char *const level_names[] = {"-", "district", "region", "national"};
-static const char *const cert_status_names[] = {"-", "active", "suspended", "revoked", "expired"};
+#define APP_STATUSES  (&ovop__v1__application_status__descriptor)
+#define LEVELS        (&ovop__v1__approval_level__descriptor)
+#define CERT_STATUSES (&ovop__v1__certificate_status__descriptor)
 
-#define NAME_OF(names, v) ctl_name_of(names, OVOP_ARRAY_SIZE(names), (int)(v))
+#define NAME_OF(desc, v) ctl_enum_name((desc), (int)(v))
 
 /* The frame of a verb taking one argument, before or after its flags. */
 #define ONE_ARG_VERB(prog_, usage_, summary_)                                                      \
@@ -220,7 +220,7 @@ static void print_application(const ProtobufCMessage *m)
     printf("application    %lld\n", (long long)a->id);
     printf("producer       %lld\n", (long long)a->producer_id);
     printf("product        %lld\n", (long long)a->product_id);
-    printf("status         %s\n", NAME_OF(app_status_names, a->status));
+    printf("status         %s\n", NAME_OF(APP_STATUSES, a->status));
     if (a->n_scores > 0) {
         printf("scores        ");
         for (size_t i = 0; i < a->n_scores; i++)
@@ -228,7 +228,7 @@ static void print_application(const ProtobufCMessage *m)
         printf("\n");
         printf("total          %u points\n", a->total);
         printf("stars          %u\n", a->stars);
-        printf("approved by    %s level\n", NAME_OF(level_names, a->approval_level));
+        printf("approved by    %s level\n", NAME_OF(LEVELS, a->approval_level));
     }
     if (a->committee[0])
         printf("committee      %s\n", a->committee);
@@ -340,7 +340,7 @@ static int application_decide(ctl_t *c, int argc, char **argv)
     int r = ctl_verb_parse(&verb, opts, n_opts, &argc, argv, &argi);
     if (r == 0 && (r = ctl_parse_id("application id", argv[argi], &id)) == 0 && approve == reject)
         r = ctl_misuse(&verb);
-    int lv = r == 0 && level ? ctl_name_index(level_names, OVOP_ARRAY_SIZE(level_names), level) : 0;
+    int lv = r == 0 && level ? ctl_enum_index(LEVELS, level) : 0;
     if (r == 0 && lv < 0) {
         fprintf(stderr, "ovopctl: --level must be district, region or national, got \"%s\"\n",
                 level);
@@ -394,7 +394,7 @@ static void print_certificate(const ProtobufCMessage *m)
 {
     const Ovop__V1__Certificate *ct = (const Ovop__V1__Certificate *)m;
     printf("certificate    %s\n", ct->number);
-    printf("status         %s\n", NAME_OF(cert_status_names, ct->status));
+    printf("status         %s\n", NAME_OF(CERT_STATUSES, ct->status));
     printf("stars          %u\n", ct->stars);
     printf("producer       %lld\n", (long long)ct->producer_id);
     printf("product        %lld\n", (long long)ct->product_id);
@@ -453,7 +453,7 @@ static void print_cert_row(const ProtobufCMessage *m)
 {
     const Ovop__V1__Certificate *ct = (const Ovop__V1__Certificate *)m;
     ctl_print_cell(ct->number, 16);
-    ctl_print_cell(NAME_OF(cert_status_names, ct->status), 9);
+    ctl_print_cell(NAME_OF(CERT_STATUSES, ct->status), 9);
     ctl_print_int_cell(ct->stars, 5);
     ctl_print_int_cell(ct->producer_id, 10);
     ctl_print_cell(ct->issued_on, 10);
@@ -468,7 +468,7 @@ static const ctl_column_t cert_columns[] = {
 
 static int parse_cert_status(const char *s, int64_t *ret)
 {
-    int st = ctl_name_index(cert_status_names, OVOP_ARRAY_SIZE(cert_status_names), s);
+    int st = ctl_enum_index(CERT_STATUSES, s);
     if (st < 0) {
         fprintf(stderr,
                 "ovopctl: --status must be active, suspended, revoked or expired, got \"%s\"\n", s);

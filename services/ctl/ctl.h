@@ -126,10 +126,11 @@ typedef struct ctl_column {
 void ctl_print_header(const ctl_column_t *cols, size_t n);
 /* v with at most 3 decimals and no trailing zeros, into out. */
 const char *ctl_amount(double v, char out[static 32]);
-/* names[v] of a table of n names, "?" when v is not in it. */
-const char *ctl_name_of(const char *const *names, size_t n, int v);
-/* The index of s in names[1..n), or -1: names[0] is the unset value's. */
-int ctl_name_index(const char *const *names, size_t n, const char *s);
+/* The text of enum value v as the services store it (ovop_enum_text), "-" for the zero value,
+ * "?" for a value the enum does not have. */
+const char *ctl_enum_name(const ProtobufCEnumDescriptor *desc, int v);
+/* The value whose text (or full name) is s; -1 when there is none (the zero value never). */
+int ctl_enum_index(const ProtobufCEnumDescriptor *desc, const char *s);
 
 /* --- lists (list.c) --- */
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "pbrow.h"
 #include "pbjson.h"
 
 void ctl_print_json(const ProtobufCMessage *m)
@@ -54,15 +55,15 @@ const char *ctl_amount(double v, char out[static 32])
     return out;
 }
 
-const char *ctl_name_of(const char *const *names, size_t n, int v)
+const char *ctl_enum_name(const ProtobufCEnumDescriptor *desc, int v)
 {
-    return v >= 0 && (size_t)v < n ? names[v] : "?";
+    if (v == 0)
+        return "-";
+    const char *text = ovop_enum_text(desc, v);
+    return text[0] ? text : "?";
 }
 
-int ctl_name_index(const char *const *names, size_t n, const char *s)
+int ctl_enum_index(const ProtobufCEnumDescriptor *desc, const char *s)
 {
-    for (size_t i = 1; i < n; i++)
-        if (strcmp(names[i], s) == 0)
-            return (int)i;
-    return -1;
+    return ovop_enum_value(desc, s);
 }

@@ -6,16 +6,16 @@
 #include "ctl.h"
 #include "ovop/v1/registry.pb-c.h"
 
-static const char *const kinds[] = {"-", "individual", "family_group", "cooperative", "sme"};
-static const char *const statuses[] = {"-", "active", "suspended", "closed"};
+#define KINDS    (&ovop__v1__producer_kind__descriptor)
+#define STATUSES (&ovop__v1__producer_status__descriptor)
 
-#define NAME_OF(names, v) ctl_name_of(names, OVOP_ARRAY_SIZE(names), (int)(v))
+#define NAME_OF(desc, v) ctl_enum_name((desc), (int)(v))
 
 static void print_producer(const ProtobufCMessage *m)
 {
     const Ovop__V1__Producer *p = (const Ovop__V1__Producer *)m;
     printf("id             %lld\n", (long long)p->id);
-    printf("kind           %s\n", NAME_OF(kinds, p->kind));
+    printf("kind           %s\n", NAME_OF(KINDS, p->kind));
     printf("legal name     %s\n", p->legal_name);
     printf("tax id (INN)   %s\n", p->tax_id);
     printf("territory      %s\n", p->territory_code);
@@ -27,7 +27,7 @@ static void print_producer(const ProtobufCMessage *m)
         printf("e-mail         %s\n", p->contact->email);
     if (p->contact && p->contact->address[0])
         printf("address        %s\n", p->contact->address);
-    printf("status         %s%s%s\n", NAME_OF(statuses, p->status), p->status_reason[0] ? ": " : "",
+    printf("status         %s%s%s\n", NAME_OF(STATUSES, p->status), p->status_reason[0] ? ": " : "",
            p->status_reason);
     printf("stars          %u\n", p->stars);
     printf("version        %d\n", p->version);
@@ -126,7 +126,7 @@ static void build_details(const details_t *d, Ovop__V1__Contact *contact, Ovop__
 
 static int parse_kind(const char *s, int64_t *ret)
 {
-    int k = ctl_name_index(kinds, OVOP_ARRAY_SIZE(kinds), s);
+    int k = ctl_enum_index(KINDS, s);
     if (k < 0) {
         fprintf(stderr, "ovopctl: --kind must be individual, family_group, cooperative or sme\n");
         return CTL_EXIT_USAGE;
@@ -137,7 +137,7 @@ static int parse_kind(const char *s, int64_t *ret)
 
 static int parse_status(const char *s, int64_t *ret)
 {
-    int v = ctl_name_index(statuses, OVOP_ARRAY_SIZE(statuses), s);
+    int v = ctl_enum_index(STATUSES, s);
     if (v < 0) {
         fprintf(stderr, "ovopctl: --status must be active, suspended or closed\n");
         return CTL_EXIT_USAGE;
@@ -308,10 +308,10 @@ static void print_row(const ProtobufCMessage *m)
 {
     const Ovop__V1__Producer *p = (const Ovop__V1__Producer *)m;
     ctl_print_int_cell(p->id, 8);
-    ctl_print_cell(NAME_OF(kinds, p->kind), 12);
+    ctl_print_cell(NAME_OF(KINDS, p->kind), 12);
     ctl_print_cell(p->legal_name, 40);
     ctl_print_cell(p->territory_code, 14);
-    ctl_print_cell(NAME_OF(statuses, p->status), 9);
+    ctl_print_cell(NAME_OF(STATUSES, p->status), 9);
     printf("%u\n", p->stars);
 }
 

@@ -8,10 +8,8 @@
 #include "money.h"
 #include "ovop/v1/registry.pb-c.h"
 
-static const char *const certs[] = {"-", "conformity", "organic", "halal",
-                                    "geographical_indication"};
-
-#define CERT_NAME(v) ctl_name_of(certs, OVOP_ARRAY_SIZE(certs), (int)(v))
+#define CERTIFICATIONS (&ovop__v1__product_certification__descriptor)
+#define CERT_NAME(v)   ctl_enum_name(CERTIFICATIONS, (int)(v))
 
 /* A decimal number of a flag; NaN and infinities pass so that the service judges them. */
 static int parse_number(const char *flag, const char *s, double *ret)
@@ -97,10 +95,8 @@ static int parse_certs(char **values, size_t nv, Ovop__V1__ProductCertification 
     for (size_t i = 0; i < nv; i++) {
         char *buf = xstrdup(values[i]), *save = NULL;
         for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-            size_t k = 1;
-            while (k < OVOP_ARRAY_SIZE(certs) && strcmp(certs[k], tok) != 0)
-                k++;
-            if (k == OVOP_ARRAY_SIZE(certs)) {
+            int k = ctl_enum_index(CERTIFICATIONS, tok);
+            if (k < 0) {
                 fprintf(stderr,
                         "ovopctl: --cert must be conformity, organic, halal or "
                         "geographical_indication; got \"%s\"\n",
