@@ -10,6 +10,7 @@
 
 typedef struct waiter {
     char key[MAX_KEY];
+    int64_t deadline_us; /* 0: none */
     ovop_lookup_cb cb;
     void *userdata;
 } waiter_t;
@@ -60,7 +61,18 @@ static void flush(ovop_lookup_t *l)
         const char *params[OVOP_LOOKUP_KEYS];
         for (unsigned i = 0; i < OVOP_LOOKUP_KEYS; i++)
             params[i] = b->w[i < n ? i : 0].key;
-        ovop_pg_query(l->pg, l->sql, OVOP_LOOKUP_KEYS, params, on_result, b);
+        /* The statement serves every waiter: it is given up only when all their deadlines
+         * have passed (the latest of them; none when one waiter has none). */
+        int64_t deadline = 0;
+        for (unsigned i = 0; i < n; i++) {
+            if (!b->w[i].deadline_us) {
+                deadline = 0;
+                break;
+            }
+            if (b->w[i].deadline_us > deadline)
+                deadline = b->w[i].deadline_us;
+        }
+        ovop_pg_query_until(l->pg, deadline, l->sql, OVOP_LOOKUP_KEYS, params, on_result, b);
     }
     free(all.w);
 }
@@ -98,6 +110,12 @@ static bool key_ok(const char *k)
 
 void ovop_lookup_get(ovop_lookup_t *l, const char *key, ovop_lookup_cb cb, void *userdata)
 {
+    ovop_lookup_get_until(l, key, 0, cb, userdata);
+}
+
+void ovop_lookup_get_until(ovop_lookup_t *l, const char *key, int64_t deadline_us,
+                           ovop_lookup_cb cb, void *userdata)
+{
     if (l->closing || !key_ok(key)) {
         cb(NULL, -1, l->closing ? "shutting down" : "invalid lookup key", userdata);
         return;
@@ -107,6 +125,7 @@ void ovop_lookup_get(ovop_lookup_t *l, const char *key, ovop_lookup_cb cb, void 
         p->w = xrealloc(p->w, (p->n + 16) * sizeof(waiter_t));
     waiter_t *w = &p->w[p->n++];
     memcpy(w->key, key, strlen(key) + 1);
+    w->deadline_us = deadline_us;
     w->cb = cb;
     w->userdata = userdata;
     if (p->n >= 8 * OVOP_LOOKUP_KEYS)

@@ -28,5 +28,9 @@ typedef void (*ovop_lookup_cb)(PGresult *res, int row, const char *error, void *
  * (text output of the key must equal the key as given, e.g. digits without leading zeros). */
 int ovop_lookup_new(ovop_lookup_t **ret, uv_loop_t *loop, ovop_pg_t *pg, const char *sql);
 void ovop_lookup_get(ovop_lookup_t *l, const char *key, ovop_lookup_cb cb, void *userdata);
+/* The same for a call with a deadline (monotonic µs, 0 for none): a batch's statement is not
+ * started, or is cancelled, once the deadlines of all its keys have passed. */
+void ovop_lookup_get_until(ovop_lookup_t *l, const char *key, int64_t deadline_us,
+                           ovop_lookup_cb cb, void *userdata);
 /* Keys waiting to be sent get an error callback. Accepts NULL. */
 void ovop_lookup_destroy(ovop_lookup_t **l);

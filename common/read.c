@@ -76,7 +76,7 @@ static void on_lookup(PGresult *res, int row, const char *error, void *userdata)
 
 void ovop_read_lookup(ovop_call_t *call, ovop_lookup_t *l, const ovop_read_t *r, const char *key)
 {
-    ovop_lookup_get(l, key, on_lookup, ctx_new(call, r, key, 0));
+    ovop_lookup_get_until(l, key, ovop_call_deadline(call), on_lookup, ctx_new(call, r, key, 0));
 }
 
 static void on_page(PGresult *res, const char *error, void *userdata)

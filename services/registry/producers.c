@@ -342,8 +342,9 @@ static void on_current(PGresult *res, int row, const char *error, void *userdata
 /* Reads producer cx->id (batched with the reads of other calls), then applies the change. */
 static void change_producer(producer_change_t *cx)
 {
-    ovop_lookup_get(cx->r->producer_lookup, ovop_call_printf(cx->call, "%lld", (long long)cx->id),
-                    on_current, cx);
+    ovop_lookup_get_until(cx->r->producer_lookup,
+                          ovop_call_printf(cx->call, "%lld", (long long)cx->id),
+                          ovop_call_deadline(cx->call), on_current, cx);
 }
 
 /* The stored producer with the details the update names taken from its request. */
