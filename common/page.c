@@ -81,8 +81,10 @@ bool ovop_page_token_read(ovop_call_t *call, const char *token, const char **ret
     return ok && (*ret_key)[0];
 }
 
-ProtobufCMessage **ovop_page_decode(ovop_call_t *call, const ProtobufCMessageDescriptor *desc,
-                                    PGresult *res, size_t n)
+/* Decodes rows [0, n) of res by column name (pbrow.h) into messages of type desc in the
+ * call's arena; NULL, logged with the request id, when a value does not convert (a bug). */
+static ProtobufCMessage **decode_rows(ovop_call_t *call, const ProtobufCMessageDescriptor *desc,
+                                      PGresult *res, size_t n)
 {
     ProtobufCMessage **ptrs = ovop_call_alloc(call, (n + 1) * sizeof(*ptrs));
     ovop_rowmap_t *map = ovop_rowmap_new(ovop_call_arena(call), desc, res);
@@ -98,10 +100,24 @@ ProtobufCMessage **ovop_page_decode(ovop_call_t *call, const ProtobufCMessageDes
     return ptrs;
 }
 
-void ovop_page_finish(ovop_call_t *call, PGresult *res, unsigned page_size, const ovop_page_t *page)
+ProtobufCMessage *ovop_page_response(ovop_call_t *call, const ovop_page_t *page, PGresult *res,
+                                     size_t n)
 {
     const ProtobufCFieldDescriptor *rows_f = ovop_pb_field(
         page->response, page->rows, PROTOBUF_C_LABEL_REPEATED, PROTOBUF_C_TYPE_MESSAGE);
+    ProtobufCMessage **ptrs = decode_rows(call, rows_f->descriptor, res, n);
+    if (!ptrs) {
+        ovop_call_fail_internal(call);
+        return NULL;
+    }
+    ProtobufCMessage *out = ovop_call_message(call, page->response);
+    *(size_t *)((char *)out + rows_f->quantifier_offset) = n;
+    *(ProtobufCMessage ***)((char *)out + rows_f->offset) = ptrs;
+    return out;
+}
+
+void ovop_page_finish(ovop_call_t *call, PGresult *res, unsigned page_size, const ovop_page_t *page)
+{
     const ProtobufCFieldDescriptor *token_f = ovop_pb_field(
         page->response, "next_page_token", PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_STRING);
     int key = PQfnumber(res, page->key);
@@ -110,14 +126,9 @@ void ovop_page_finish(ovop_call_t *call, PGresult *res, unsigned page_size, cons
     bool more = n > page_size;
     if (more)
         n = page_size;
-    ProtobufCMessage **ptrs = ovop_page_decode(call, rows_f->descriptor, res, n);
-    if (!ptrs) {
-        ovop_call_fail_internal(call);
+    ProtobufCMessage *out = ovop_page_response(call, page, res, n);
+    if (!out)
         return;
-    }
-    ProtobufCMessage *out = ovop_call_message(call, page->response);
-    *(size_t *)((char *)out + rows_f->quantifier_offset) = n;
-    *(ProtobufCMessage ***)((char *)out + rows_f->offset) = ptrs;
     char *token = "";
     if (more && n > 0)
         token = ovop_page_token_make(call, PQgetvalue(res, (int)n - 1, key));

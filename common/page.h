@@ -38,10 +38,10 @@ const ProtobufCFieldDescriptor *ovop_pb_field(const ProtobufCMessageDescriptor *
                                               const char *name, ProtobufCLabel label,
                                               ProtobufCType type);
 
-/* Decodes rows [0, n) of res by column name (pbrow.h) into messages of type desc in the
- * call's arena; NULL, logged with the request id, when a value does not convert (a bug). */
-ProtobufCMessage **ovop_page_decode(ovop_call_t *call, const ProtobufCMessageDescriptor *desc,
-                                    PGresult *res, size_t n);
+/* A new `page->response` in the call's arena whose rows field holds rows [0, n) of res
+ * decoded by name; NULL after failing the call (INTERNAL) when a row does not convert. */
+ProtobufCMessage *ovop_page_response(ovop_call_t *call, const ovop_page_t *page, PGresult *res,
+                                     size_t n);
 
 /* Finishes call with the page of res (rows beyond page_size are not shown). */
 void ovop_page_finish(ovop_call_t *call, PGresult *res, unsigned page_size,

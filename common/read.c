@@ -102,19 +102,9 @@ static void on_all(PGresult *res, const char *error, void *userdata)
         ovop_call_fail_db(x->call, res, error);
         return;
     }
-    const ovop_page_t *page = &x->r->page;
-    const ProtobufCFieldDescriptor *rows_f = ovop_pb_field(
-        page->response, page->rows, PROTOBUF_C_LABEL_REPEATED, PROTOBUF_C_TYPE_MESSAGE);
-    size_t n = (size_t)PQntuples(res);
-    ProtobufCMessage **rows = ovop_page_decode(x->call, rows_f->descriptor, res, n);
-    if (!rows) {
-        ovop_call_fail_internal(x->call);
-        return;
-    }
-    ProtobufCMessage *out = ovop_call_message(x->call, page->response);
-    *(size_t *)((char *)out + rows_f->quantifier_offset) = n;
-    *(ProtobufCMessage ***)((char *)out + rows_f->offset) = rows;
-    ovop_call_finish(x->call, out);
+    ProtobufCMessage *out = ovop_page_response(x->call, &x->r->page, res, (size_t)PQntuples(res));
+    if (out)
+        ovop_call_finish(x->call, out);
 }
 
 void ovop_read_all(ovop_call_t *call, ovop_pg_t *pg, const ovop_read_t *r, const char *sql,
@@ -153,11 +143,17 @@ void ovop_filter_init(ovop_filter_t *f, const char *head)
     f->n = 0;
 }
 
-void ovop_filter_add(ovop_filter_t *f, const char *before, const char *after, const char *value)
+int ovop_filter_param(ovop_filter_t *f, const char *value)
 {
     assert(f->n < OVOP_FILTER_PARAMS);
     f->params[f->n++] = value;
-    ovop_buf_printf(&f->sql, "%s$%d%s", before, f->n, after);
+    return f->n;
+}
+
+void ovop_filter_add(ovop_filter_t *f, const char *before, const char *after, const char *value)
+{
+    int n = ovop_filter_param(f, value);
+    ovop_buf_printf(&f->sql, "%s$%d%s", before, n, after);
 }
 
 const char *ovop_filter_sql(ovop_call_t *call, ovop_filter_t *f)

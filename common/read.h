@@ -60,8 +60,10 @@ typedef struct ovop_filter {
 
 /* Starts the statement's text with head (ovop_buf_puts(&f->sql, ...) adds more). */
 void ovop_filter_init(ovop_filter_t *f, const char *head);
-/* Appends before, "$n" and after, value being the new parameter n. More than
+/* Adds value as the next parameter and returns its number n (for "$n"). More than
  * OVOP_FILTER_PARAMS is a programming error: asserted. */
+int ovop_filter_param(ovop_filter_t *f, const char *value);
+/* Appends before, "$n" and after, value being the new parameter n. */
 void ovop_filter_add(ovop_filter_t *f, const char *before, const char *after, const char *value);
 /* The text, in the call's arena; frees what f holds (its parameters stay the caller's). */
 const char *ovop_filter_sql(ovop_call_t *call, ovop_filter_t *f);

@@ -498,79 +498,60 @@ static bool check_list(ovop_call_t *call, const Ovop__V1__ListProducersRequest *
     return !ovop_call_has_violations(call);
 }
 
-/* A query builder for ListProducers: only the filters given become conditions, so each
- * combination is its own prepared statement with a plan made for it (a single statement with
- * "$1 = '' OR ..." everywhere gets a generic plan that suits no combination). With an HS
- * prefix the candidates come from the products (hs6, territory_code, producer_id) index. */
-typedef struct list_query {
-    ovop_buf_t sql;
-    const char *params[10];
-    int n;
-} list_query_t;
-
-/* Adds value as the next parameter; returns its number. */
-static int lq_param(list_query_t *q, const char *value)
-{
-    q->params[q->n++] = value;
-    return q->n;
-}
-
-/* Appends " AND <before>$n<after>" with value as parameter n. */
-static void lq_cond(list_query_t *q, const char *before, const char *after, const char *value)
-{
-    int n = lq_param(q, value);
-    ovop_buf_printf(&q->sql, " AND %s$%d%s", before, n, after);
-}
-
-/* The producers to consider, ready for " AND ..." conditions. With an HS prefix they are
+/* ListProducers' statement is an ovop_filter_t: only the filters given become conditions.
+ * The producers to consider, ready for " AND ..." conditions. With an HS prefix they are
  * the candidates from the products: within a territory they are few, and joining their
  * distinct ids lets the planner probe the producers one by one; across the whole country a
- * semi-join that walks the producers in id order stops sooner. */
-static void lq_producers(list_query_t *q, const char *hs_prefix, const list_filters_t *f)
+ * semi-join that walks the producers in id order stops sooner (the products' (hs6,
+ * territory_code, producer_id) index). */
+static void lq_producers(ovop_filter_t *q, const char *hs_prefix, const list_filters_t *f)
 {
     size_t pl = strlen(f->prefix);
-    ovop_buf_puts(&q->sql, "SELECT " PRODUCER_COLUMNS " FROM registry.producers p");
+    ovop_filter_init(q, "SELECT " PRODUCER_COLUMNS " FROM registry.producers p");
     if (!hs_prefix[0]) {
         ovop_buf_puts(&q->sql, " WHERE true");
         if (pl)
-            lq_cond(q, "p.territory_code LIKE ", " || '%'", f->prefix);
+            ovop_filter_add(q, " AND p.territory_code LIKE ", " || '%'", f->prefix);
         return;
     }
     ovop_buf_puts(&q->sql, pl ? " JOIN (SELECT DISTINCT pr.producer_id"
                               : " WHERE p.id IN (SELECT pr.producer_id");
     ovop_buf_printf(&q->sql, " FROM registry.products pr WHERE pr.hs6 LIKE $%d || '%%'",
-                    lq_param(q, hs_prefix));
+                    ovop_filter_param(q, hs_prefix));
     if (pl == 5 || pl == 8) /* matches the products_region_hs / products_district_hs indexes */
         ovop_buf_printf(&q->sql, " AND left(pr.territory_code::text, %zu) = $%d", pl,
-                        lq_param(q, f->prefix));
+                        ovop_filter_param(q, f->prefix));
     else if (pl)
-        ovop_buf_printf(&q->sql, " AND pr.territory_code LIKE $%d || '%%'", lq_param(q, f->prefix));
-    ovop_buf_printf(&q->sql, " AND pr.producer_id > $%d::bigint)%s", lq_param(q, f->after),
+        ovop_buf_printf(&q->sql, " AND pr.territory_code LIKE $%d || '%%'",
+                        ovop_filter_param(q, f->prefix));
+    ovop_buf_printf(&q->sql, " AND pr.producer_id > $%d::bigint)%s", ovop_filter_param(q, f->after),
                     pl ? " c ON c.producer_id = p.id WHERE true" : "");
 }
 
 /* The conditions on the producers themselves, and the page. */
-static void lq_conditions(ovop_call_t *call, list_query_t *q,
+static void lq_conditions(ovop_call_t *call, ovop_filter_t *q,
                           const Ovop__V1__ListProducersRequest *in, const list_filters_t *f)
 {
     if (in->category[0])
-        lq_cond(q,
-                "EXISTS (SELECT 1 FROM registry.products pc WHERE pc.producer_id = p.id "
-                "AND pc.category = ",
-                ")", in->category);
+        ovop_filter_add(
+            q,
+            " AND EXISTS (SELECT 1 FROM registry.products pc WHERE pc.producer_id = p.id "
+            "AND pc.category = ",
+            ")", in->category);
     if (in->min_stars || in->certified_only)
-        lq_cond(q,
-                "EXISTS (SELECT 1 FROM registry.certificates c WHERE c.producer_id = p.id "
-                "AND c.status = 'active' AND c.issued_on <= current_date "
-                "AND c.expires_on > current_date AND c.stars >= ",
-                "::int)", ovop_call_printf(call, "%u", in->min_stars ? in->min_stars : 1));
+        ovop_filter_add(
+            q,
+            " AND EXISTS (SELECT 1 FROM registry.certificates c WHERE c.producer_id = p.id "
+            "AND c.status = 'active' AND c.issued_on <= current_date "
+            "AND c.expires_on > current_date AND c.stars >= ",
+            "::int)", ovop_call_printf(call, "%u", in->min_stars ? in->min_stars : 1));
     if (f->status[0])
-        lq_cond(q, "p.status = ", "", f->status);
+        ovop_filter_add(q, " AND p.status = ", "", f->status);
     if (f->kind[0])
-        lq_cond(q, "p.kind = ", "", f->kind);
-    lq_cond(q, "p.id > ", "::bigint", f->after);
+        ovop_filter_add(q, " AND p.kind = ", "", f->kind);
+    ovop_filter_add(q, " AND p.id > ", "::bigint", f->after);
     ovop_buf_printf(&q->sql, " ORDER BY p.id LIMIT $%d::int",
-                    lq_param(q, ovop_call_printf(call, "%u", f->page + 1)));
+                    ovop_filter_param(q, ovop_call_printf(call, "%u", f->page + 1)));
 }
 
 static void list_producers(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
@@ -582,12 +563,10 @@ static void list_producers(ovop_call_t *call, const ProtobufCMessage *input, voi
         ovop_call_fail_violations(call);
         return;
     }
-    list_query_t q = {.n = 0};
-    ovop_buf_init(&q.sql);
+    ovop_filter_t q;
     lq_producers(&q, in->hs_prefix, &f);
     lq_conditions(call, &q, in, &f);
-    ovop_read_page(call, r->pg, &producer_list, q.sql.data, q.n, q.params, f.page);
-    ovop_buf_free(&q.sql); /* the statement is copied */
+    ovop_read_page(call, r->pg, &producer_list, ovop_filter_sql(call, &q), q.n, q.params, f.page);
 }
 
 static const ovop_method_t methods[] = {
