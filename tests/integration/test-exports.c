@@ -2011,7 +2011,8 @@ static void *killer_main(void *arg)
     PGconn *conn = pgtest_connect(E.db);
     while (atomic_load(&killing) && atomic_load(&kills) < 12) {
         char *n = pgtest_scalar(conn, "SELECT count(pg_terminate_backend(pid)) FROM "
-                                      "pg_stat_activity WHERE query LIKE '%apply_transitions%' "
+                                      "pg_stat_activity WHERE datname = current_database() "
+                                      "AND query LIKE '%apply_transitions%' "
                                       "AND state = 'active' AND pid <> pg_backend_pid()");
         int killed = atoi(n);
         free(n);
