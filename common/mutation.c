@@ -55,22 +55,10 @@ ovop_code_t ovop_mutation_status(const char *outcome)
     return r ? r->code : OVOP_INTERNAL;
 }
 
-const char *ovop_mutation_reason(const char *outcome)
+/* Adds the members of a JSON object of strings to the call's failure metadata. */
+static void add_metadata(ovop_call_t *call, const char *json_text)
 {
-    const struct refusal *r = refusal_of(outcome);
-    return r ? r->reason : "INTERNAL";
-}
-
-/* Column `name` of row, "" when the result has no such column or it is NULL. */
-static const char *column(PGresult *res, int row, const char *name)
-{
-    int c = PQfnumber(res, name);
-    return c >= 0 && !PQgetisnull(res, row, c) ? PQgetvalue(res, row, c) : "";
-}
-
-void ovop_mutation_metadata(ovop_call_t *call, const char *json_text)
-{
-    if (!json_text || !json_text[0])
+    if (!json_text[0])
         return;
     json_t *o = json_loads(json_text, 0, NULL);
     const char *key;
@@ -83,16 +71,23 @@ void ovop_mutation_metadata(ovop_call_t *call, const char *json_text)
     json_decref(o);
 }
 
+void ovop_mutation_explain(ovop_call_t *call, PGresult *res, int row)
+{
+    const char *reason = ovop_pg_value(res, row, "reason");
+    const struct refusal *r = refusal_of(ovop_pg_value(res, row, "outcome"));
+    ovop_call_reason(call, reason[0] ? reason : r ? r->reason : "INTERNAL");
+    add_metadata(call, ovop_pg_value(res, row, "metadata"));
+}
+
 void ovop_mutation_finish(ovop_call_t *call, PGresult *res, int row, ovop_sequencer_t *seq)
 {
-    const char *outcome = column(res, row, "outcome");
-    const char *field = column(res, row, "field");
-    const char *message = column(res, row, "message");
-    const char *reason = column(res, row, "reason");
+    const char *outcome = ovop_pg_value(res, row, "outcome");
+    const char *field = ovop_pg_value(res, row, "field");
+    const char *message = ovop_pg_value(res, row, "message");
     if (strcmp(outcome, "ok") == 0 || strcmp(outcome, "replay") == 0) {
         size_t len = 0;
         unsigned char *raw =
-            PQunescapeBytea((const unsigned char *)column(res, row, "reply"), &len);
+            PQunescapeBytea((const unsigned char *)ovop_pg_value(res, row, "reply"), &len);
         if (!raw || len == 0) {
             PQfreemem(raw);
             log_error_rid(ovop_call_request_id(call), "%s stored no reply", ovop_call_method(call));
@@ -115,8 +110,7 @@ void ovop_mutation_finish(ovop_call_t *call, PGresult *res, int row, ovop_sequen
                               "the mutation returned an unexpected result");
         return;
     }
-    ovop_call_reason(call, reason[0] ? reason : r->reason);
-    ovop_mutation_metadata(call, column(res, row, "metadata"));
+    ovop_mutation_explain(call, res, row);
     if (r->code == OVOP_INVALID_ARGUMENT) {
         ovop_call_violation(call, field[0] ? field : "request", "%s", message);
         ovop_call_fail_violations(call);

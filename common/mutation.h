@@ -42,11 +42,11 @@ void ovop_mutate(ovop_call_t *call, const ovop_mutator_t *m, const char *functio
  * "not_found" NOT_FOUND, "stale" ABORTED...), OVOP_INTERNAL for an outcome it does not
  * define; and its default reason. */
 ovop_code_t ovop_mutation_status(const char *outcome);
-const char *ovop_mutation_reason(const char *outcome);
 
-/* Adds the members of a JSON object of strings (a mutation's optional `metadata` column) to
- * the call's failure metadata; NULL or "" adds nothing. */
-void ovop_mutation_metadata(ovop_call_t *call, const char *json_text);
+/* Gives the call's coming failure the reason and metadata of refusal row `row` of res: its
+ * `reason` column, or its outcome's default; its `metadata` column (a JSON object of
+ * strings) as Status.metadata. */
+void ovop_mutation_explain(ovop_call_t *call, PGresult *res, int row);
 
 /* Finishes call with row `row` of res in the convention's columns (outcome, reply, field,
  * message): the reply for ok and replay (kicking seq, which may be NULL, after ok), the

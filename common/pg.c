@@ -903,6 +903,12 @@ void ovop_pg_query_until(ovop_pg_t *pg, int64_t deadline_us, const char *sql, in
     ovop_metric_set(pg->m_queue_depth, pg->queue.n);
 }
 
+const char *ovop_pg_value(const PGresult *res, int row, const char *name)
+{
+    int c = PQfnumber(res, name);
+    return c >= 0 && !PQgetisnull(res, row, c) ? PQgetvalue(res, row, c) : "";
+}
+
 bool ovop_pg_ready(const ovop_pg_t *pg)
 {
     return pg && pg->n_up > 0;

@@ -48,6 +48,10 @@ void ovop_pg_query_until(ovop_pg_t *pg, int64_t deadline_us, const char *sql, in
 /* True for the errors of a query ended by its deadline (see ovop_pg_query_until). */
 bool ovop_pg_deadline_error(const char *error);
 
+/* Column `name` of row `row` of res as text: "" when the result has no such column or the
+ * value is NULL. Reading by name keeps a statement and its reader from drifting apart. */
+const char *ovop_pg_value(const PGresult *res, int row, const char *name);
+
 /* True when at least one connection is established. */
 bool ovop_pg_ready(const ovop_pg_t *pg);
 /* Queries running or queued. */

@@ -221,24 +221,20 @@ static void fail_batch(exports_group_t *g, PGresult *res, int row, const char *o
                             json_string_value(json_array_get(p, 2)) ?: "refused");
     }
     json_decref(problems);
-    int reason = PQfnumber(res, "reason"), metadata = PQfnumber(res, "metadata");
-    const char *why = reason >= 0 && !PQgetisnull(res, row, reason) ? PQgetvalue(res, row, reason)
-                                                                    : ovop_mutation_reason(outcome);
-    if (metadata >= 0 && !PQgetisnull(res, row, metadata))
-        ovop_mutation_metadata(g->call, PQgetvalue(res, row, metadata));
-    ovop_call_fail_reason(g->call, ovop_mutation_status(outcome), why,
-                          "%zu of %zu transitions refused, none recorded; first: "
-                          "transitions[%lld].%s: %s",
-                          n, g->n, first_bad, field, message);
+    ovop_mutation_explain(g->call, res, row);
+    ovop_call_fail(g->call, ovop_mutation_status(outcome),
+                   "%zu of %zu transitions refused, none recorded; first: "
+                   "transitions[%lld].%s: %s",
+                   n, g->n, first_bad, field, message);
 }
 
 static void finish_group(exports_t *e, exports_group_t *g, PGresult *res, int row)
 {
-    const char *outcome = PQgetvalue(res, row, PQfnumber(res, "outcome"));
-    int problems = PQfnumber(res, "problems");
-    if (g->batch && problems >= 0 && !PQgetisnull(res, row, problems))
-        fail_batch(g, res, row, outcome, PQgetvalue(res, row, PQfnumber(res, "field")),
-                   PQgetvalue(res, row, PQfnumber(res, "message")), PQgetvalue(res, row, problems));
+    const char *outcome = ovop_pg_value(res, row, "outcome");
+    const char *problems = ovop_pg_value(res, row, "problems");
+    if (g->batch && problems[0])
+        fail_batch(g, res, row, outcome, ovop_pg_value(res, row, "field"),
+                   ovop_pg_value(res, row, "message"), problems);
     else
         /* A batch's numbering is worth a kick; single moves wait for the sequencer's timer
          * (one numbering transaction per move would double the work under load). */

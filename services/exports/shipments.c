@@ -353,7 +353,7 @@ static void on_preread(ovop_call_t *call, ProtobufCMessage *row, PGresult *res, 
         return;
     }
     fill_draft(in, s);
-    store_shipment(call, e, in, s, PQgetvalue(res, 0, PQfnumber(res, "border_soate")));
+    store_shipment(call, e, in, s, ovop_pg_value(res, 0, "border_soate"));
 }
 
 /* The lots' product ids as a PostgreSQL array, in the call's arena. */

@@ -100,14 +100,14 @@ typedef struct change_ctx {
 static void store_renewal(change_ctx_t *cx, Ovop__V1__Certificate *c, PGresult *res)
 {
     ovop_call_t *call = cx->call;
-    const char *today = registry_value(res, "today");
-    char *number = registry_certificate_number(call, today, registry_value(res, "new_sequence"));
+    const char *today = ovop_pg_value(res, 0, "today");
+    char *number = registry_certificate_number(call, today, ovop_pg_value(res, 0, "new_sequence"));
     if (!number)
         return;
     c->renewed_from = c->number;
     c->number = number;
     c->issued_on = ovop_call_strdup(call, today);
-    c->expires_on = ovop_call_strdup(call, registry_value(res, "new_expiry"));
+    c->expires_on = ovop_call_strdup(call, ovop_pg_value(res, 0, "new_expiry"));
     c->status = OVOP__V1__CERTIFICATE_STATUS__CERTIFICATE_STATUS_ACTIVE;
     c->reason = "";
     c->version = 1;

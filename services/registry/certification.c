@@ -328,7 +328,7 @@ static void read_current(ovop_call_t *call, registry_t *r, int64_t id, bool appr
  * when it does not decode (a database edited by hand). */
 static Ovop__V1__Rubric *current_rubric(ovop_call_t *call, PGresult *res)
 {
-    const char *text = registry_value(res, "rubric"), *why = "rubric";
+    const char *text = ovop_pg_value(res, 0, "rubric"), *why = "rubric";
     json_t *j = json_loads(text, 0, NULL);
     ProtobufCMessage *rb =
         j ? ovop_pb_from_json(ovop_call_arena(call), &ovop__v1__rubric__descriptor, j, &why) : NULL;
@@ -521,14 +521,14 @@ static void store_decided(change_ctx_t *cx, Ovop__V1__Application *a, PGresult *
     ovop_call_t *call = cx->call;
     const Ovop__V1__DecideApplicationRequest *in =
         (const Ovop__V1__DecideApplicationRequest *)ovop_call_input(call);
-    const char *today = registry_value(res, "today");
+    const char *today = ovop_pg_value(res, 0, "today");
     char *cert_number = "";
     if (in->approve && !(cert_number = registry_certificate_number(
-                             call, today, registry_value(res, "new_sequence"))))
+                             call, today, ovop_pg_value(res, 0, "new_sequence"))))
         return;
     decide(call, a, in, cert_number);
     Ovop__V1__Certificate *c =
-        in->approve ? issued(call, a, today, registry_value(res, "new_expiry")) : NULL;
+        in->approve ? issued(call, a, today, ovop_pg_value(res, 0, "new_expiry")) : NULL;
     const ovop_arg_t args[] = {
         {"p_id", number(call, a->id)},
         {"p_version", ovop_call_printf(call, "%d", in->version)},

@@ -100,11 +100,6 @@ uint32_t registry_mask_fields(ovop_call_t *call, const Ovop__V1__FieldMask *mask
     return fields;
 }
 
-const char *registry_value(PGresult *res, const char *name)
-{
-    return PQgetvalue(res, 0, PQfnumber(res, name));
-}
-
 char *registry_json_text(ovop_call_t *call, json_t *j)
 {
     char *s = json_dumps(j, JSON_COMPACT);
@@ -165,8 +160,8 @@ static void on_new_id(PGresult *res, const char *error, void *userdata)
         ovop_call_fail_db(q->call, res, error);
         return;
     }
-    int64_t id = strtoll(registry_value(res, "id"), NULL, 10);
-    q->cb(q->call, id, ovop_call_strdup(q->call, registry_value(res, "today")), q->userdata);
+    int64_t id = strtoll(ovop_pg_value(res, 0, "id"), NULL, 10);
+    q->cb(q->call, id, ovop_call_strdup(q->call, ovop_pg_value(res, 0, "today")), q->userdata);
 }
 
 void registry_new_id(ovop_call_t *call, registry_t *r, registry_new_id_fn cb, void *userdata)

@@ -211,7 +211,7 @@ static void change_members(change_ctx_t *cx, Ovop__V1__Cooperative *c, const cha
 static void store_membership(change_ctx_t *cx, Ovop__V1__Cooperative *c, PGresult *res)
 {
     ovop_call_t *call = cx->call;
-    const char *on = cx->on[0] ? cx->on : ovop_call_strdup(call, registry_value(res, "today"));
+    const char *on = cx->on[0] ? cx->on : ovop_call_strdup(call, ovop_pg_value(res, 0, "today"));
     change_members(cx, c, on);
     c->version = cx->version + 1;
     c->updated_us = ovop_now_us();

@@ -75,8 +75,6 @@ uint32_t registry_mask_fields(ovop_call_t *call, const Ovop__V1__FieldMask *mask
 
 /* --- helpers of the handlers (check.c) --- */
 
-/* Column `name` of the first row of res (a column of the handler's own statement). */
-const char *registry_value(PGresult *res, const char *name);
 /* A JSON document as compact text in the call's arena, for a jsonb argument; takes j's
  * reference. */
 char *registry_json_text(ovop_call_t *call, json_t *j);

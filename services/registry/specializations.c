@@ -169,7 +169,7 @@ static void on_withdraw_current(PGresult *res, const char *error, void *userdata
         return;
     /* The rest (version, already withdrawn, dates) is checked where the change is made. */
     sp->withdrawn_on = in->withdrawn_on[0] ? in->withdrawn_on
-                                           : ovop_call_strdup(call, registry_value(res, "today"));
+                                           : ovop_call_strdup(call, ovop_pg_value(res, 0, "today"));
     sp->version = in->version + 1;
     const ovop_arg_t args[] = {
         {"p_id", ovop_call_printf(call, "%lld", (long long)sp->id)},

@@ -88,7 +88,7 @@ static void on_parent_checked(PGresult *res, const char *error, void *userdata)
     list_ctx_t *l = userdata;
     if (error) {
         ovop_call_fail_db(l->call, res, error);
-    } else if (strcmp(registry_value(res, "found"), "t") != 0) {
+    } else if (strcmp(ovop_pg_value(res, 0, "found"), "t") != 0) {
         ovop_call_fail(l->call, OVOP_NOT_FOUND, "no territory with code %s to list children of",
                        l->parent);
     } else {

@@ -170,10 +170,10 @@ static void on_state(PGresult *res, const char *error, void *userdata)
         return;
     }
     territory_states_t s = {
-        .on = registry_value(res, "on_date"),
-        .replay = strcmp(registry_value(res, "replay"), "t") == 0,
+        .on = ovop_pg_value(res, 0, "on_date"),
+        .replay = strcmp(ovop_pg_value(res, 0, "replay"), "t") == 0,
     };
-    json_t *states = json_loads(registry_value(res, "states"), 0, NULL);
+    json_t *states = json_loads(ovop_pg_value(res, 0, "states"), 0, NULL);
     s.n = json_is_array(states) ? json_array_size(states) : 0;
     s.items = ovop_call_alloc(q->call, (s.n + 1) * sizeof(*s.items));
     for (size_t i = 0; i < s.n; i++)
