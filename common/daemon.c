@@ -95,8 +95,8 @@ static void on_request(ovop_worker_t *w, ovop_request_t *req, const void *body, 
     const char *err;
     size_t rlen;
     int r = ovop_request_decode(body, len, (size_t)d->conf.max_msg, &env, &err);
-    void *rep = ovop_reply_error(r == 0 ? env->request_id : "", OVOP_UNAVAILABLE, "SHUTTING_DOWN",
-                                 "this instance is shutting down, retry", &rlen);
+    void *rep = ovop_reply_error(r == 0 ? env->request_id : "", d->spec->service, OVOP_UNAVAILABLE,
+                                 "SHUTTING_DOWN", "this instance is shutting down, retry", &rlen);
     if (env)
         ovop__v1__request__free_unpacked(env, NULL);
     ovop_metric_inc(d->refused);

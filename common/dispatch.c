@@ -178,13 +178,8 @@ unsigned ovop_dispatch_inflight(const ovop_dispatch_t *d)
 static void answer_early(const ovop_dispatch_t *d, const char *rid, ovop_code_t code,
                          const char *msg, ovop_dispatch_done_fn done, void *ud)
 {
-    Ovop__V1__Status st = OVOP__V1__STATUS__INIT;
-    st.code = code;
-    st.message = (char *)msg;
-    st.reason = (char *)ovop_code_reason(code);
-    st.domain = d->service;
     size_t len;
-    void *rep = ovop_reply_encode(rid, &st, NULL, 0, &len);
+    void *rep = ovop_reply_error(rid, d->service, code, ovop_code_reason(code), msg, &len);
     done(ud, rep, len);
 }
 

@@ -158,11 +158,12 @@ void *ovop_reply_encode(const char *request_id, const Ovop__V1__Status *status, 
     return buf;
 }
 
-void *ovop_reply_error(const char *request_id, ovop_code_t code, const char *reason,
-                       const char *message, size_t *ret_len)
+void *ovop_reply_error(const char *request_id, const char *domain, ovop_code_t code,
+                       const char *reason, const char *message, size_t *ret_len)
 {
     Ovop__V1__Status st = OVOP__V1__STATUS__INIT;
     st.code = code;
+    st.domain = (char *)(domain ? domain : "");
     st.reason = (char *)(reason ? reason : "");
     st.message = (char *)message;
     return ovop_reply_encode(request_id, &st, NULL, 0, ret_len);

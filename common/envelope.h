@@ -47,6 +47,7 @@ void *ovop_request_encode(const char *request_id, const char *method, const void
 void *ovop_reply_encode(const char *request_id, const Ovop__V1__Status *status, const void *body,
                         size_t body_len, size_t *ret_len);
 
-/* A Reply with just a code and message, for errors found before a handler runs. */
-void *ovop_reply_error(const char *request_id, ovop_code_t code, const char *reason,
-                       const char *message, size_t *ret_len);
+/* A Reply with just a status, for errors found before a handler runs; domain (the service)
+ * and reason may be NULL. */
+void *ovop_reply_error(const char *request_id, const char *domain, ovop_code_t code,
+                       const char *reason, const char *message, size_t *ret_len);

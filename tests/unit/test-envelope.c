@@ -212,7 +212,8 @@ static void test_reply_round_trip(void **state)
     assert_reply(p, n, "r-2", OVOP_OK, "", "\0\1", 2);
     p = ovop_reply_encode(NULL, NULL, NULL, 5, &n); /* no body: its length is ignored */
     assert_reply(p, n, "", OVOP_OK, "", NULL, 0);
-    p = ovop_reply_error("r-3", OVOP_NOT_FOUND, "NOT_FOUND", "no territory 41799999999999", &n);
+    p = ovop_reply_error("r-3", "ovop.registry", OVOP_NOT_FOUND, "NOT_FOUND",
+                         "no territory 41799999999999", &n);
     assert_reply(p, n, "r-3", OVOP_NOT_FOUND, "no territory 41799999999999", NULL, 0);
 }
 
