@@ -9,21 +9,7 @@
 
 static json_t *base64(const ProtobufCBinaryData *b)
 {
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = b->len, o = 0;
-    char *out = xmalloc(4 * ((n + 2) / 3) + 1);
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)b->data[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)b->data[i + 1] << 8;
-        if (i + 2 < n)
-            v |= b->data[i + 2];
-        out[o++] = tbl[(v >> 18) & 63];
-        out[o++] = tbl[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? tbl[v & 63] : '=';
-    }
-    out[o] = '\0';
+    char *out = ovop_base64_encode(b->data, b->len);
     json_t *j = json_string(out);
     free(out);
     return j;

@@ -281,7 +281,8 @@ bool ovop_date_valid(const char *s)
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-char *ovop_base64url_encode(const void *data, size_t n)
+/* base64 of n bytes with alphabet tbl; a short last group is padded with '=' when pad. */
+static char *base64_with(const char *tbl, bool pad, const void *data, size_t n)
 {
     const uint8_t *p = data;
     char *out = xmalloc((n + 2) / 3 * 4 + 1);
@@ -292,15 +293,26 @@ char *ovop_base64url_encode(const void *data, size_t n)
             v |= (uint32_t)p[i + 1] << 8;
         if (i + 2 < n)
             v |= p[i + 2];
-        out[o++] = b64url[(v >> 18) & 63];
-        out[o++] = b64url[(v >> 12) & 63];
-        if (i + 1 < n)
-            out[o++] = b64url[(v >> 6) & 63];
-        if (i + 2 < n)
-            out[o++] = b64url[v & 63];
+        out[o++] = tbl[(v >> 18) & 63];
+        out[o++] = tbl[(v >> 12) & 63];
+        if (i + 1 < n || pad)
+            out[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+        if (i + 2 < n || pad)
+            out[o++] = i + 2 < n ? tbl[v & 63] : '=';
     }
     out[o] = '\0';
     return out;
+}
+
+char *ovop_base64_encode(const void *data, size_t n)
+{
+    return base64_with("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", true,
+                       data, n);
+}
+
+char *ovop_base64url_encode(const void *data, size_t n)
+{
+    return base64_with(b64url, false, data, n);
 }
 
 char *ovop_base64url_decode(const char *s, size_t *ret_len)

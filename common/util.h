@@ -67,6 +67,8 @@ void ovop_buf_printf(ovop_buf_t *b, const char *fmt, ...) OVOP_PRINTF(2, 3);
 /* True when s is a real calendar date written YYYY-MM-DD (years 1900..9999). */
 bool ovop_date_valid(const char *s);
 
+/* base64 (RFC 4648 §4) with padding, malloc'd and NUL-terminated. */
+char *ovop_base64_encode(const void *p, size_t n);
 /* base64url (RFC 4648 §5) without padding, malloc'd and NUL-terminated. */
 char *ovop_base64url_encode(const void *p, size_t n);
 /* Decodes s (no padding, no other characters) into a malloc'd buffer with a NUL after it;
