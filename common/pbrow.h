@@ -41,7 +41,8 @@ ProtobufCMessage *ovop_rowmap_decode(const ovop_rowmap_t *m, const PGresult *res
                                      const char **ret_why);
 
 /* Decodes a JSON object into a new message of type desc in a; NULL with *ret_why when a
- * member has the wrong type. Members naming no field are ignored. */
+ * member has the wrong type. Members naming no field are ignored. The reference that
+ * ovop_pb_from_json_text is held to (tests/fuzz/fuzz-pbrow.c). */
 ProtobufCMessage *ovop_pb_from_json(ovop_arena_t *a, const ProtobufCMessageDescriptor *desc,
                                     json_t *obj, const char **ret_why);
 /* The same from JSON text, decoded as it is read (no document is built): what

@@ -329,10 +329,8 @@ static void read_current(ovop_call_t *call, registry_t *r, int64_t id, bool appr
 static Ovop__V1__Rubric *current_rubric(ovop_call_t *call, PGresult *res)
 {
     const char *text = ovop_pg_value(res, 0, "rubric"), *why = "rubric";
-    json_t *j = json_loads(text, 0, NULL);
     ProtobufCMessage *rb =
-        j ? ovop_pb_from_json(ovop_call_arena(call), &ovop__v1__rubric__descriptor, j, &why) : NULL;
-    json_decref(j);
+        ovop_pb_from_json_text(ovop_call_arena(call), &ovop__v1__rubric__descriptor, text, &why);
     if (!rb) {
         log_error_rid(ovop_call_request_id(call), "the stored rubric does not decode (%s): %s", why,
                       text);
