@@ -21,8 +21,88 @@ struct ovop_client {
     uint32_t deadline_ms;
     uint32_t retries;
     size_t max_msg;
-    char *caller;
+    char *on_behalf_of;
+    ovop_security_t security;
+    void *monitor;          /* PAIR receiving the handshake failures of sock */
+    unsigned generation;    /* of sock, to name its monitor endpoint */
+    int refused;            /* -EACCES or -EPROTO seen on sock's handshakes, else 0 */
+    bool refused_temporary; /* the broker said 300: its keyring is not loaded yet */
 };
+
+#define HANDSHAKE_EVENTS                                                                           \
+    (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |                      \
+     ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+
+static void close_sockets(ovop_client_t *c)
+{
+    if (c->sock) {
+        zmq_socket_monitor(c->sock, NULL, 0);
+        zmq_close(c->sock);
+        c->sock = NULL;
+    }
+    if (c->monitor) {
+        zmq_close(c->monitor);
+        c->monitor = NULL;
+    }
+}
+
+/* Watches s's handshakes, so that a refused key fails the call at once instead of timing out.
+ * Returns 0 or -errno. */
+static int watch_handshakes(ovop_client_t *c, void *s)
+{
+    char ep[64];
+    int linger = 0;
+    snprintf(ep, sizeof(ep), "inproc://ovop-client-%p-%u", (void *)c, ++c->generation);
+    if (zmq_socket_monitor(s, ep, HANDSHAKE_EVENTS) < 0)
+        return -errno;
+    c->monitor = zmq_socket(c->zctx, ZMQ_PAIR);
+    if (!c->monitor)
+        return -errno;
+    zmq_setsockopt(c->monitor, ZMQ_LINGER, &linger, sizeof(linger));
+    if (zmq_connect(c->monitor, ep) < 0)
+        return -errno;
+    c->refused = 0;
+    c->refused_temporary = false;
+    return 0;
+}
+
+/* Reads the monitor's events: sets c->refused on a failed handshake. */
+static void read_monitor(ovop_client_t *c)
+{
+    ovop_msg_t *ev = NULL;
+    while (c->monitor && ovop_msg_recv(&ev, c->monitor, ZMQ_DONTWAIT) == 0) {
+        if (ovop_msg_frames(ev) >= 1 && ovop_msg_len(ev, 0) == 6) {
+            const uint8_t *p = ovop_msg_data(ev, 0);
+            uint16_t event;
+            uint32_t value;
+            memcpy(&event, p, 2);
+            memcpy(&value, p + 2, 4);
+            if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+                c->refused_temporary = value == 300;
+                if (!c->refused_temporary)
+                    c->refused = -EACCES;
+            } else {
+                c->refused = -EPROTO;
+            }
+        }
+        ovop_msg_destroy(&ev);
+    }
+}
+
+/* Polls the socket for events and the monitor for handshake failures, up to left_ms.
+ * Returns what zmq_poll returns for the socket (0 when only the monitor spoke), or -errno;
+ * *refused is set when the broker refused us and every broker has (one broker: at once). */
+static int poll_sock(ovop_client_t *c, short events, long left_ms)
+{
+    zmq_pollitem_t items[2] = {{.socket = c->sock, .events = events},
+                               {.socket = c->monitor, .events = ZMQ_POLLIN}};
+    int n = zmq_poll(items, c->monitor ? 2 : 1, left_ms);
+    if (n < 0)
+        return errno == EINTR ? 0 : -errno;
+    if (c->monitor && (items[1].revents & ZMQ_POLLIN))
+        read_monitor(c);
+    return (items[0].revents & events) ? 1 : 0;
+}
 
 /* Opens a fresh DEALER connected to every broker, replacing the old one (lazy pirate: a
  * new socket cannot receive the stale replies of the old one). Returns 0 or -errno. */
@@ -33,13 +113,12 @@ static int client_reopen(ovop_client_t *c)
     int immediate = 1;
     int r = 0;
 
-    if (c->sock) {
-        zmq_close(c->sock);
-        c->sock = NULL;
-    }
+    close_sockets(c);
     void *s = zmq_socket(c->zctx, ZMQ_DEALER);
     if (!s)
         return -errno;
+    if ((r = ovop_security_apply_client(s, &c->security)) < 0 || (r = watch_handshakes(c, s)) < 0)
+        goto fail_close;
     /* IMMEDIATE: with several brokers, never queue a request for one that is down. */
     if (zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
         zmq_setsockopt(s, ZMQ_IMMEDIATE, &immediate, sizeof(immediate)) < 0 ||
@@ -57,7 +136,12 @@ static int client_reopen(ovop_client_t *c)
     return 0;
 
 fail_close:
+    zmq_socket_monitor(s, NULL, 0);
     zmq_close(s);
+    if (c->monitor) {
+        zmq_close(c->monitor);
+        c->monitor = NULL;
+    }
     return r;
 }
 
@@ -84,7 +168,11 @@ int ovop_client_new(ovop_client_t **ret, void *zctx, const ovop_client_options_t
         opts->deadline_ms ? opts->deadline_ms : (uint32_t)(total > UINT32_MAX ? UINT32_MAX : total);
     c->retries = opts->retries;
     c->max_msg = opts->max_msg;
-    c->caller = opts->caller ? xstrdup(opts->caller) : NULL;
+    c->on_behalf_of = opts->on_behalf_of ? xstrdup(opts->on_behalf_of) : NULL;
+    if (opts->security)
+        c->security = *opts->security;
+    else
+        c->security.plaintext = true;
     for (const char *p = opts->brokers; *p;) {
         const char *end = strchr(p, ',');
         size_t n = end ? (size_t)(end - p) : strlen(p);
@@ -116,14 +204,14 @@ void ovop_client_destroy(ovop_client_t **cp)
     ovop_client_t *c = *cp;
     if (!c)
         return;
-    if (c->sock)
-        zmq_close(c->sock);
+    close_sockets(c);
+    ovop_security_clear(&c->security);
     if (c->own_ctx)
         zmq_ctx_term(c->zctx);
     for (size_t i = 0; i < c->n_endpoints; i++)
         free(c->endpoints[i]);
     free(c->endpoints);
-    free(c->caller);
+    free(c->on_behalf_of);
     free(c);
     *cp = NULL;
 }
@@ -150,12 +238,14 @@ static int client_send(ovop_client_t *c, ovop_msg_t **req, int64_t deadline)
         int r = ovop_msg_send(req, c->sock, ZMQ_DONTWAIT);
         if (r != -EAGAIN && r != -EINTR)
             return r;
+        if (c->refused && c->n_endpoints == 1)
+            return c->refused;
         long left = ms_left(deadline);
         if (left == 0)
-            return -ETIMEDOUT;
-        zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLOUT};
-        if (zmq_poll(&item, 1, left) < 0 && errno != EINTR)
-            return -errno;
+            return c->refused ? c->refused : -ETIMEDOUT;
+        int n = poll_sock(c, ZMQ_POLLOUT, left > 50 ? 50 : left);
+        if (n < 0)
+            return n;
     }
 }
 
@@ -177,13 +267,9 @@ static int client_attempt(ovop_client_t *c, const char *service, const void *bod
         long left_ms = ms_left(deadline);
         if (left_ms == 0)
             return -ETIMEDOUT;
-        zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLIN};
-        int n = zmq_poll(&item, 1, left_ms);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
+        int n = poll_sock(c, ZMQ_POLLIN, left_ms);
+        if (n < 0)
+            return n;
         if (n == 0)
             continue;
         ovop_msg_t *m = NULL;
@@ -228,6 +314,8 @@ int ovop_client_raw(ovop_client_t *c, const char *service, const void *body, siz
         r = client_attempt(c, service, body, len, accept, userdata, ret_body, ret_len);
         if (r != -ETIMEDOUT)
             return r;
+        if (c->refused)
+            return c->refused;
     }
     return r;
 }
@@ -278,8 +366,8 @@ int ovop_client_call(ovop_client_t *c, const char *service, const char *method,
         protobuf_c_message_pack(in, in_buf);
     }
     size_t env_len;
-    void *env = ovop_request_encode(request_id, method, in_buf, in_len, c->deadline_ms, c->caller,
-                                    &env_len);
+    void *env = ovop_request_encode(request_id, method, in_buf, in_len, c->deadline_ms,
+                                    c->on_behalf_of, &env_len);
     free(in_buf);
 
     call_match_t cm = {.request_id = request_id};
@@ -295,6 +383,8 @@ int ovop_client_call(ovop_client_t *c, const char *service, const char *method,
         cm.undecodable = false;
         r = client_attempt(c, service, env, env_len, call_accept, &cm, &rep_body, &rep_len);
         free(rep_body);
+        if (r == -ETIMEDOUT && c->refused)
+            r = c->refused;
         if (r == -ETIMEDOUT)
             continue;
         if (r < 0)

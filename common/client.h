@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "envelope.h"
+#include "keys.h"
 
 typedef struct ovop_client ovop_client_t;
 
@@ -19,7 +20,11 @@ typedef struct ovop_client_options {
     uint32_t timeout_ms; /* per attempt */
     uint32_t retries;    /* attempts after the first */
     size_t max_msg;      /* ZMQ_MAXMSGSIZE of the socket */
-    const char *caller;  /* stamped into every Request; may be NULL */
+    /* CURVE keys (copied), or NULL for plaintext, which a broker accepts only when it runs
+     * with --insecure-plaintext on loopback. */
+    const ovop_security_t *security;
+    /* For a service principal acting for someone: Request.on_behalf_of; may be NULL. */
+    const char *on_behalf_of;
     /* The deadline_ms stamped into requests: how long the service may work on one; 0 means
      * all the time the client will wait, timeout_ms × (retries + 1): a retry carries the
      * same request id, so a slow first attempt that completes is answered to the retry. */
@@ -37,6 +42,10 @@ void ovop_client_destroy(ovop_client_t **c);
 typedef bool (*ovop_client_accept_fn)(const void *body, size_t len, void *userdata);
 int ovop_client_raw(ovop_client_t *c, const char *service, const void *body, size_t len,
                     ovop_client_accept_fn accept, void *userdata, void **ret_body, size_t *ret_len);
+
+/* -EACCES: the broker refused our key (unknown, disabled, revoked or expired, or no key
+ * where it wants one); -EPROTO: the security of the two ends does not match (CURVE against a
+ * plaintext broker or the other way round). Both are returned at once, not after retries. */
 
 /* Calls method of service with input `in`. request_id NULL makes a fresh UUID. Retries
  * (same request_id) on timeout and on UNAVAILABLE replies.

@@ -10,8 +10,10 @@
 
 #include "http.h"
 #include "log.h"
+#include "keys.h"
 #include "migrate.h"
 #include "periodic.h"
+#include "permissions.h"
 #include "worker.h"
 
 #define DRAIN_POLL_MS 20
@@ -23,6 +25,9 @@ typedef struct daemon_conf {
     char *log_format;
     char *log_level;
     char *instance;
+    char *key;
+    char *broker_key;
+    bool insecure_plaintext;
     int64_t credit;
     int64_t heartbeat_ms;
     int64_t liveness;
@@ -44,6 +49,7 @@ struct ovop_daemon {
     ovop_dispatch_t *dispatch;
     ovop_worker_t *worker;
     ovop_http_t *http;
+    ovop_security_t security;
     uv_signal_t sigterm;
     uv_signal_t sigint;
     uv_timer_t drain_timer;
@@ -82,11 +88,12 @@ static void on_reply_ready(void *userdata, void *reply, size_t len)
 }
 
 static void on_request(ovop_worker_t *w, ovop_request_t *req, const void *body, size_t len,
-                       void *userdata)
+                       const void *principal, size_t principal_len, void *userdata)
 {
     ovop_daemon_t *d = userdata;
     if (!d->draining) {
-        ovop_dispatch_handle(d->dispatch, body, len, on_reply_ready, req);
+        ovop_dispatch_handle(d->dispatch, body, len, principal, principal_len, on_reply_ready,
+                             req);
         return;
     }
     /* Stopping: refuse politely so the client retries, with the same request id, on
@@ -229,6 +236,13 @@ int ovop_daemon_main(const ovop_daemon_spec_t *spec, int argc, char **argv)
         {"log-level", OVOP_OPT_STRING, "info", 0, 0, "debug, info, warn or error", &c->log_level},
         {"instance", OVOP_OPT_STRING, default_instance, 0, 0, "instance name in logs",
          &c->instance},
+        {"key", OVOP_OPT_STRING, NULL, 0, 0,
+         "secret key file of this service's principal (ovopctl keygen; mode 0600)", &c->key},
+        {"broker-key", OVOP_OPT_STRING, NULL, 0, 0,
+         "the broker's public key: 40 Z85 characters or its .key file", &c->broker_key},
+        {"insecure-plaintext", OVOP_OPT_BOOL, "false", 0, 0,
+         "no CURVE: for local development, refused unless every broker is on loopback",
+         &c->insecure_plaintext},
         {"credit", OVOP_OPT_INT, "32", 1, 1024, "requests this instance holds at once", &c->credit},
         {"heartbeat-ms", OVOP_OPT_INT, "1000", 100, 60000,
          "MDP heartbeat interval (the broker's must match)", &c->heartbeat_ms},
@@ -281,6 +295,17 @@ int ovop_daemon_main(const ovop_daemon_spec_t *spec, int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
 
+    char *sec_err = NULL;
+    if (ovop_security_setup(&d->security, c->insecure_plaintext, c->key,
+                            c->broker_key ? c->broker_key : "", c->broker, &sec_err) < 0) {
+        log_error("refusing to start: %s", sec_err);
+        free(sec_err);
+        exit_code = 2;
+        goto out_config;
+    }
+    if (c->insecure_plaintext)
+        log_warn("plaintext to the broker (--insecure-plaintext): for local development only");
+
     if (check_schema(c) < 0)
         goto out_config;
 
@@ -297,6 +322,7 @@ int ovop_daemon_main(const ovop_daemon_spec_t *spec, int argc, char **argv)
     }
     d->dispatch =
         ovop_dispatch_new(spec->descriptor, spec->service, (size_t)c->max_msg, d->metrics);
+    ovop_dispatch_permit(d->dispatch, ovop_permissions_tsv);
     r = spec->setup(d, &d->state);
     if (r < 0) {
         log_error("could not set up %s: %s", spec->service, strerror(-r));
@@ -336,6 +362,7 @@ int ovop_daemon_main(const ovop_daemon_spec_t *spec, int argc, char **argv)
         .heartbeat_ms = (uint32_t)c->heartbeat_ms,
         .liveness = (uint32_t)c->liveness,
         .max_msg = (size_t)c->max_msg,
+        .security = &d->security,
     };
     r = ovop_worker_new(&d->worker, &d->loop, d->zctx, &wo, d->metrics, on_request, d);
     if (r < 0) {
@@ -382,6 +409,7 @@ out_loop:
     ovop_metrics_destroy(&d->metrics);
     zmq_ctx_term(d->zctx);
 out_config:
+    ovop_security_clear(&d->security);
     ovop_config_free(opts, n_opts);
     free(opts);
     free(d);

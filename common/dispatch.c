@@ -6,12 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "permissions.h"
+
 #define MAX_VIOLATIONS 64
 #define MAX_METADATA   16
 
 typedef struct method_entry {
     const ProtobufCMethodDescriptor *desc;
     const ovop_method_t *row; /* the declared row, NULL while undeclared */
+    char **roles;             /* from the permission table; NULL: no row (nobody may call) */
+    size_t n_roles;
     ovop_handler_fn fn;
     void *userdata;
     ovop_metric_t *requests;
@@ -30,6 +34,9 @@ struct ovop_dispatch {
     ovop_metric_t *rejected_size;
     ovop_metric_t *rejected_decode;
     ovop_metric_t *rejected_method;
+    ovop_metric_t *rejected_unauthenticated;
+    ovop_metric_t *rejected_permission;
+    bool permitted; /* ovop_dispatch_permit ran */
     ovop_metric_t *inflight_gauge;
 };
 
@@ -37,6 +44,8 @@ struct ovop_call {
     ovop_dispatch_t *d;
     method_entry_t *m;
     Ovop__V1__Request *req;
+    Ovop__V1__Principal *principal; /* in the arena */
+    const char *actor;              /* in the arena: principal id [" for " on_behalf_of] */
     ProtobufCMessage *input;
     ovop_dispatch_done_fn done;
     void *done_userdata;
@@ -87,6 +96,14 @@ ovop_dispatch_t *ovop_dispatch_new(const ProtobufCServiceDescriptor *desc, const
         d->rejected_method =
             ovop_metrics_counter(metrics, "ovop_requests_rejected_total", help, labels);
         free(labels);
+        labels = xasprintf("service=\"%s\",reason=\"unauthenticated\"", service);
+        d->rejected_unauthenticated =
+            ovop_metrics_counter(metrics, "ovop_requests_rejected_total", help, labels);
+        free(labels);
+        labels = xasprintf("service=\"%s\",reason=\"permission\"", service);
+        d->rejected_permission =
+            ovop_metrics_counter(metrics, "ovop_requests_rejected_total", help, labels);
+        free(labels);
         labels = xasprintf("service=\"%s\"", service);
         d->inflight_gauge = ovop_metrics_gauge(metrics, "ovop_requests_inflight",
                                                "Requests being handled now", labels);
@@ -100,6 +117,11 @@ void ovop_dispatch_destroy(ovop_dispatch_t **dp)
     ovop_dispatch_t *d = *dp;
     if (!d)
         return;
+    for (unsigned i = 0; i < d->desc->n_methods; i++) {
+        for (size_t j = 0; j < d->methods[i].n_roles; j++)
+            free(d->methods[i].roles[j]);
+        free(d->methods[i].roles);
+    }
     free(d->methods);
     free(d->declare_why);
     free(d->service);
@@ -144,6 +166,36 @@ int ovop_dispatch_declare(ovop_dispatch_t *d, const ovop_method_t *table, size_t
     return 0;
 }
 
+void ovop_dispatch_permit(ovop_dispatch_t *d, const char *table)
+{
+    ovop_permission_row_t *rows = NULL;
+    size_t n = 0;
+    char *why = NULL;
+    d->permitted = true;
+    if (ovop_permissions_parse(table, &rows, &n, &why) < 0) {
+        declare_failed(d, -EINVAL, xasprintf("the permission table does not parse: %s", why));
+        free(why);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(rows[i].service, d->service) != 0)
+            continue;
+        method_entry_t *m = find_method(d, rows[i].method);
+        if (!m) {
+            declare_failed(d, -ENOENT,
+                           xasprintf("the permission table (line %d) names %s, which %s does "
+                                     "not have",
+                                     rows[i].line, rows[i].method, d->desc->name));
+            continue;
+        }
+        m->roles = rows[i].roles;
+        m->n_roles = rows[i].n_roles;
+        rows[i].roles = NULL;
+        rows[i].n_roles = 0;
+    }
+    ovop_permissions_free(rows, n);
+}
+
 int ovop_dispatch_verify(const ovop_dispatch_t *d, const char **ret_why)
 {
     if (d->declare_error) {
@@ -159,6 +211,23 @@ int ovop_dispatch_verify(const ovop_dispatch_t *d, const char **ret_why)
             *ret_why = d->declare_why;
             return d->declare_error;
         }
+    }
+    for (unsigned i = 0; i < d->desc->n_methods && d->permitted; i++) {
+        if (!d->methods[i].roles) {
+            ovop_dispatch_t *md = (ovop_dispatch_t *)d;
+            declare_failed(md, -EACCES,
+                           xasprintf("%s.%s has no row in the permission table "
+                                     "(services/permissions.tsv): nobody could call it",
+                                     d->desc->name, d->desc->methods[i].name));
+            *ret_why = d->declare_why;
+            return d->declare_error;
+        }
+    }
+    if (!d->permitted) {
+        ovop_dispatch_t *md = (ovop_dispatch_t *)d;
+        declare_failed(md, -EACCES, xasprintf("%s has no permission table", d->desc->name));
+        *ret_why = d->declare_why;
+        return d->declare_error;
     }
     return 0;
 }
@@ -183,8 +252,63 @@ static void answer_early(const ovop_dispatch_t *d, const char *rid, ovop_code_t 
     done(ud, rep, len);
 }
 
-void ovop_dispatch_handle(ovop_dispatch_t *d, const void *body, size_t len,
-                          ovop_dispatch_done_fn done, void *done_userdata)
+/* True when p holds one of m's roles (or m allows everyone). */
+static bool allowed(const method_entry_t *m, const Ovop__V1__Principal *p)
+{
+    for (size_t i = 0; i < m->n_roles; i++) {
+        if (strcmp(m->roles[i], OVOP_PERMISSION_ANY) == 0)
+            return true;
+        for (size_t j = 0; j < p->n_roles; j++)
+            if (strcmp(p->roles[j], m->roles[i]) == 0 || strcmp(p->roles[j], "*") == 0)
+                return true;
+    }
+    return false;
+}
+
+/* Decodes the principal into arena and checks it may call m. Returns it, or NULL after
+ * answering UNAUTHENTICATED or PERMISSION_DENIED. */
+static Ovop__V1__Principal *authorize(ovop_dispatch_t *d, method_entry_t *m,
+                                      const Ovop__V1__Request *req, const void *principal,
+                                      size_t principal_len, ovop_arena_t *arena,
+                                      ovop_dispatch_done_fn done, void *ud)
+{
+    Ovop__V1__Principal *p =
+        principal ? ovop__v1__principal__unpack(ovop_arena_allocator(arena), principal_len,
+                                                principal)
+                  : NULL;
+    size_t len;
+    void *rep = NULL;
+    if (!p || !p->id[0]) {
+        ovop_metric_inc(d->rejected_unauthenticated);
+        rep = ovop_reply_error(req->request_id, d->service, OVOP_UNAUTHENTICATED,
+                               "UNAUTHENTICATED",
+                               "no authenticated principal came with this request", &len);
+    } else if (!allowed(m, p)) {
+        ovop_metric_inc(d->rejected_permission);
+        ovop_buf_t need;
+        ovop_buf_init(&need);
+        for (size_t i = 0; i < m->n_roles; i++)
+            ovop_buf_printf(&need, "%s%s", i ? " or " : "", m->roles[i]);
+        char *msg = xasprintf("%s.%s needs the role %s, which principal %.64s does not have",
+                              d->service, m->desc->name, need.data ? need.data : "(none)", p->id);
+        rep = ovop_reply_error(req->request_id, d->service, OVOP_PERMISSION_DENIED,
+                               "MISSING_ROLE", msg, &len);
+        free(msg);
+        ovop_buf_free(&need);
+    } else if (req->on_behalf_of[0] && strcmp(p->kind, "service") != 0) {
+        ovop_metric_inc(d->rejected_permission);
+        rep = ovop_reply_error(req->request_id, d->service, OVOP_PERMISSION_DENIED,
+                               "ON_BEHALF_NOT_ALLOWED",
+                               "only a service principal may act on behalf of someone", &len);
+    } else {
+        return p;
+    }
+    done(ud, rep, len);
+    return NULL;
+}
+
+void ovop_dispatch_handle(ovop_dispatch_t *d, const void *body, size_t len, const void *principal,
+                          size_t principal_len, ovop_dispatch_done_fn done, void *done_userdata)
 {
     Ovop__V1__Request *req = NULL;
     const char *err = NULL;
@@ -213,6 +337,13 @@ void ovop_dispatch_handle(ovop_dispatch_t *d, const void *body, size_t len,
     }
 
     ovop_arena_t *arena = ovop_arena_new();
+    Ovop__V1__Principal *who =
+        authorize(d, m, req, principal, principal_len, arena, done, done_userdata);
+    if (!who) {
+        ovop__v1__request__free_unpacked(req, NULL);
+        ovop_arena_destroy(&arena);
+        return;
+    }
     ProtobufCMessage *in = protobuf_c_message_unpack(m->desc->input, ovop_arena_allocator(arena),
                                                      req->body.len, req->body.data);
     if (!in) {
@@ -230,6 +361,10 @@ void ovop_dispatch_handle(ovop_dispatch_t *d, const void *body, size_t len,
     c->d = d;
     c->m = m;
     c->req = req;
+    c->principal = who;
+    c->actor = req->on_behalf_of[0]
+                   ? ovop_arena_printf(arena, "%s for %s", who->id, req->on_behalf_of)
+                   : who->id;
     c->input = in;
     c->done = done;
     c->done_userdata = done_userdata;
@@ -253,8 +388,27 @@ const char *ovop_call_method(const ovop_call_t *c)
 
 const char *ovop_call_caller(const ovop_call_t *c)
 {
-    return c->req->caller;
+    return c->actor;
 }
+
+const Ovop__V1__Principal *ovop_call_principal(const ovop_call_t *c)
+{
+    return c->principal;
+}
+
+bool ovop_call_has_role(const ovop_call_t *c, const char *role)
+{
+    for (size_t i = 0; i < c->principal->n_roles; i++)
+        if (strcmp(c->principal->roles[i], role) == 0 || strcmp(c->principal->roles[i], "*") == 0)
+            return true;
+    return false;
+}
+
+const char *ovop_call_on_behalf_of(const ovop_call_t *c)
+{
+    return c->req->on_behalf_of;
+}
+
 
 const ProtobufCMessage *ovop_call_input(const ovop_call_t *c)
 {

@@ -33,13 +33,12 @@ ovop_dispatch_t *ovop_dispatch_new(const ProtobufCServiceDescriptor *desc, const
                                    size_t max_msg, ovop_metrics_t *metrics);
 void ovop_dispatch_destroy(ovop_dispatch_t **d);
 
-/* One row of a service's method table. */
+/* One row of a service's method table. Who may call it is not here but in the one
+ * permission table of every service (services/permissions.tsv, see permissions.h), so that
+ * all permissions are reviewed in one place. */
 typedef struct ovop_method {
     const char *name; /* the rpc's name in the service descriptor */
     ovop_handler_fn fn;
-    /* The roles that may call it, NULL-terminated; NULL while identity does not exist yet.
-     * This is the one place where a method's permission will be written. */
-    const char *const *roles;
 } ovop_method_t;
 
 /* Binds each row of table to its rpc, with userdata. A row whose name the descriptor does
@@ -50,26 +49,42 @@ int ovop_dispatch_declare(ovop_dispatch_t *d, const ovop_method_t *table, size_t
 #define OVOP_DECLARE_METHODS(d, table, userdata)                                                   \
     ovop_dispatch_declare((d), (table), OVOP_ARRAY_SIZE(table), (userdata))
 
+/* Takes the rows of this service from a permission table (permissions.h; daemons pass
+ * ovop_permissions_tsv). A row naming a method the service does not have, or a table that
+ * does not parse, is remembered for ovop_dispatch_verify(). */
+void ovop_dispatch_permit(ovop_dispatch_t *d, const char *table);
+
 /* Checks the declarations against the service descriptor: 0 when every rpc has exactly one
- * handler; otherwise -ENOENT or -EEXIST with *ret_why (static until the dispatcher is
- * destroyed) naming the method. */
+ * handler and one permission row; otherwise -ENOENT, -EEXIST or -EACCES with *ret_why
+ * (static until the dispatcher is destroyed) naming the method. */
 int ovop_dispatch_verify(const ovop_dispatch_t *d, const char **ret_why);
 
 /* The declared row of a method, or NULL. */
 const ovop_method_t *ovop_dispatch_method(const ovop_dispatch_t *d, const char *name);
 
-/* Handles one encoded Request. done is called exactly once, possibly before this returns.
- * Errors found before a handler runs (oversized, undecodable envelope or body, unknown
- * method) are answered here with INVALID_ARGUMENT or UNIMPLEMENTED and counted. */
-void ovop_dispatch_handle(ovop_dispatch_t *d, const void *body, size_t len,
-                          ovop_dispatch_done_fn done, void *done_userdata);
+/* Handles one encoded Request from the principal the broker authenticated (a serialized
+ * ovop.v1.Principal; NULL or undecodable: UNAUTHENTICATED). done is called exactly once,
+ * possibly before this returns. Errors found before a handler runs (oversized, undecodable
+ * envelope or body, unknown method, no principal, a role missing) are answered here with
+ * INVALID_ARGUMENT, UNIMPLEMENTED, UNAUTHENTICATED or PERMISSION_DENIED and counted; the
+ * body is decoded only after the principal is allowed the method. */
+void ovop_dispatch_handle(ovop_dispatch_t *d, const void *body, size_t len, const void *principal,
+                          size_t principal_len, ovop_dispatch_done_fn done, void *done_userdata);
 
 /* Calls being handled right now. */
 unsigned ovop_dispatch_inflight(const ovop_dispatch_t *d);
 
 const char *ovop_call_request_id(const ovop_call_t *c);
 const char *ovop_call_method(const ovop_call_t *c);
+/* Who calls, to be recorded with a change: the authenticated principal's id (never what the
+ * client wrote), or "ID for ON_BEHALF_OF" when a service acts for someone. */
 const char *ovop_call_caller(const ovop_call_t *c);
+/* The authenticated principal (in the call's arena). */
+const Ovop__V1__Principal *ovop_call_principal(const ovop_call_t *c);
+/* True when the principal holds role. */
+bool ovop_call_has_role(const ovop_call_t *c, const char *role);
+/* Request.on_behalf_of: "" unless a service principal acts for someone. */
+const char *ovop_call_on_behalf_of(const ovop_call_t *c);
 /* The decoded input message (of the method's input type). */
 const ProtobufCMessage *ovop_call_input(const ovop_call_t *c);
 /* Monotonic deadline in µs (ovop_mono_us() scale), counted from the request's arrival; 0 when

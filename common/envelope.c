@@ -33,7 +33,7 @@ const char *ovop_code_to_string(int code)
 }
 
 /* Field numbers of Request's strings (envelope.proto: field numbers are a contract). */
-enum { REQUEST_ID_FIELD = 1, METHOD_FIELD = 2, CALLER_FIELD = 5 };
+enum { REQUEST_ID_FIELD = 1, METHOD_FIELD = 2, CALLER_FIELD = 5, ON_BEHALF_OF_FIELD = 6 };
 
 static bool read_varint(const uint8_t *p, size_t n, size_t *i, uint64_t *ret)
 {
@@ -89,6 +89,44 @@ static bool str_ok(const char *s, size_t max, const void *p, size_t n, uint64_t 
     return len <= max && ovop_utf8_valid(s, len) && !wire_field_has_nul(p, n, field);
 }
 
+void ovop_request_peek_id(const void *buf, size_t n, char out[static OVOP_MAX_REQUEST_ID + 1])
+{
+    const uint8_t *p = buf;
+    size_t i = 0;
+    uint64_t key, v;
+    out[0] = '\0';
+    while (i < n && read_varint(p, n, &i, &key)) {
+        switch (key & 7) {
+        case 0:
+            if (!read_varint(p, n, &i, &v))
+                return;
+            break;
+        case 1:
+            i += 8;
+            break;
+        case 5:
+            i += 4;
+            break;
+        case 2:
+            if (!read_varint(p, n, &i, &v) || v > n - i)
+                return;
+            if (key >> 3 == REQUEST_ID_FIELD) {
+                if (v >= 1 && v <= OVOP_MAX_REQUEST_ID && !memchr(p + i, 0, v) &&
+                    ovop_utf8_valid((const char *)p + i, v)) {
+                    memcpy(out, p + i, v);
+                    out[v] = '\0';
+                } else {
+                    out[0] = '\0';
+                }
+            }
+            i += v;
+            break;
+        default:
+            return;
+        }
+    }
+}
+
 int ovop_request_decode(const void *p, size_t n, size_t max, Ovop__V1__Request **ret_req,
                         const char **ret_err)
 {
@@ -113,6 +151,8 @@ int ovop_request_decode(const void *p, size_t n, size_t max, Ovop__V1__Request *
         err = "method must be UTF-8 of at most 64 bytes";
     else if (!str_ok(req->caller, OVOP_MAX_CALLER, p, n, CALLER_FIELD))
         err = "caller must be UTF-8 of at most 128 bytes";
+    else if (!str_ok(req->on_behalf_of, OVOP_MAX_CALLER, p, n, ON_BEHALF_OF_FIELD))
+        err = "on_behalf_of must be UTF-8 of at most 128 bytes";
     if (err) {
         /* Keep the request so the caller can still answer with its request_id when valid. */
         *ret_req = req;
@@ -125,7 +165,7 @@ int ovop_request_decode(const void *p, size_t n, size_t max, Ovop__V1__Request *
 }
 
 void *ovop_request_encode(const char *request_id, const char *method, const void *body,
-                          size_t body_len, unsigned deadline_ms, const char *caller,
+                          size_t body_len, unsigned deadline_ms, const char *on_behalf_of,
                           size_t *ret_len)
 {
     Ovop__V1__Request req = OVOP__V1__REQUEST__INIT;
@@ -134,7 +174,7 @@ void *ovop_request_encode(const char *request_id, const char *method, const void
     req.body.data = (uint8_t *)body;
     req.body.len = body_len;
     req.deadline_ms = deadline_ms;
-    req.caller = (char *)(caller ? caller : "");
+    req.on_behalf_of = (char *)(on_behalf_of ? on_behalf_of : "");
     size_t n = ovop__v1__request__get_packed_size(&req);
     void *buf = xmalloc(n);
     ovop__v1__request__pack(&req, buf);

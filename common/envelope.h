@@ -26,6 +26,7 @@ typedef Ovop__V1__Status__Code ovop_code_t;
 #define OVOP_UNIMPLEMENTED       OVOP__V1__STATUS__CODE__UNIMPLEMENTED
 #define OVOP_INTERNAL            OVOP__V1__STATUS__CODE__INTERNAL
 #define OVOP_UNAVAILABLE         OVOP__V1__STATUS__CODE__UNAVAILABLE
+#define OVOP_UNAUTHENTICATED     OVOP__V1__STATUS__CODE__UNAUTHENTICATED
 
 /* "INVALID_ARGUMENT" for OVOP_INVALID_ARGUMENT; "UNKNOWN" for values out of range. */
 const char *ovop_code_to_string(int code);
@@ -38,9 +39,13 @@ const char *ovop_code_to_string(int code);
 int ovop_request_decode(const void *p, size_t n, size_t max, Ovop__V1__Request **ret_req,
                         const char **ret_err);
 
-/* Serializes a Request; returns a malloc'd buffer and its size. */
+/* The request_id of an encoded Request, read without decoding the rest (for a refusal by
+ * the broker): copied into out when it is UTF-8 of 1..128 bytes, else out is "". */
+void ovop_request_peek_id(const void *p, size_t n, char out[static OVOP_MAX_REQUEST_ID + 1]);
+
+/* Serializes a Request; returns a malloc'd buffer and its size. on_behalf_of may be NULL. */
 void *ovop_request_encode(const char *request_id, const char *method, const void *body,
-                          size_t body_len, unsigned deadline_ms, const char *caller,
+                          size_t body_len, unsigned deadline_ms, const char *on_behalf_of,
                           size_t *ret_len);
 
 /* Serializes a Reply. status may be NULL for OK. body may be NULL. */

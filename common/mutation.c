@@ -168,9 +168,14 @@ void ovop_mutate(ovop_call_t *call, const ovop_mutator_t *m, const char *functio
     free(reply);
     ovop_call_fingerprint(call, fingerprint);
 
-    /* Kept in the call's arena: a retry after a serialization failure sends them again. */
+    /* Kept in the call's arena: a retry after a serialization failure sends them again. The
+     * last two are the principal and its territorial scope, which bus.act() makes the
+     * transaction's settings ovop.principal and ovop.scope for the triggers that check them. */
     int n = CONVENTIONAL_PARAMS + (int)n_args;
-    const char **params = ovop_call_alloc(call, (size_t)n * sizeof(char *));
+    const char **params = ovop_call_alloc(call, (size_t)(n + 2) * sizeof(char *));
+    const Ovop__V1__Principal *who = ovop_call_principal(call);
+    params[n] = who->id;
+    params[n + 1] = who->territory;
     params[0] = m->service;
     params[1] = ovop_call_request_id(call);
     params[2] = ovop_call_method(call);
@@ -179,17 +184,22 @@ void ovop_mutate(ovop_call_t *call, const ovop_mutator_t *m, const char *functio
     free(reply_hex);
     ovop_buf_t sql;
     ovop_buf_init(&sql);
-    ovop_buf_printf(&sql, "SELECT * FROM %s(", function);
-    for (int i = 0; i < n; i++) {
+    /* The function takes p_service from bus.act()'s result, so the settings are made before
+     * it runs (a LATERAL item is evaluated after what it refers to). */
+    ovop_buf_printf(&sql,
+                    "SELECT f.* FROM bus.act($%d, $%d, $1) AS a(service), LATERAL %s(p_service => "
+                    "a.service",
+                    n + 1, n + 2, function);
+    for (int i = 1; i < n; i++) {
         const char *name =
             i < CONVENTIONAL_PARAMS ? conventional[i] : args[i - CONVENTIONAL_PARAMS].name;
-        ovop_buf_printf(&sql, "%s%s => $%d", i ? ", " : "", name, i + 1);
+        ovop_buf_printf(&sql, ", %s => $%d", name, i + 1);
         if (i >= CONVENTIONAL_PARAMS) {
             const char *v = args[i - CONVENTIONAL_PARAMS].value;
             params[i] = v ? ovop_call_strdup(call, v) : NULL;
         }
     }
-    ovop_buf_puts(&sql, ")");
+    ovop_buf_puts(&sql, ") f");
 
     mutation_t *mu = xcalloc(1, sizeof(*mu));
     mu->call = call;
@@ -197,7 +207,7 @@ void ovop_mutate(ovop_call_t *call, const ovop_mutator_t *m, const char *functio
     mu->sequencer = m->sequencer;
     mu->sql = ovop_call_strdup(call, sql.data);
     mu->params = params;
-    mu->n = n;
+    mu->n = n + 2;
     ovop_buf_free(&sql);
     send_mutation(mu);
 }

@@ -27,7 +27,10 @@ typedef struct ovop_arg {
     const char *value;
 } ovop_arg_t;
 
-/* Calls the SQL function `function` (e.g. "registry.change_certificate") in named notation:
+/* Calls the SQL function `function` (e.g. "registry.change_certificate") in named notation,
+ * after bus.act() made the call's principal and its territorial scope the transaction's
+ * settings ovop.principal and ovop.scope (current_setting('ovop.scope', true): "" for the
+ * whole country), which triggers check:
  * the five conventional parameters (p_service, p_request_id, p_method, p_fp, p_reply, the
  * reply being ovop_call_encode_ok(call, output)) and then each of args by its name, so an
  * argument can never land in another's place, a misspelt name fails when the statement is

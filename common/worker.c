@@ -36,6 +36,7 @@ struct ovop_request {
     ovop_msg_t *msg; /* the REQUEST as received; address and body borrow from it */
     size_t address_i;
     size_t body_i;
+    size_t principal_i;
     ovop_request_t *prev, *next;
 };
 
@@ -47,6 +48,7 @@ struct ovop_worker {
     uint32_t heartbeat_ms;
     uint32_t liveness;
     size_t max_msg;
+    ovop_security_t security;
     broker_conn_t *conns;
     size_t n_conns;
     uint64_t next_generation;
@@ -106,10 +108,11 @@ static void on_request(broker_conn_t *c, ovop_msg_t **msg, const ovop_mdp_view_t
 {
     ovop_worker_t *w = c->w;
 
-    if (ovop_msg_frames(*msg) != v->body_first + 1) {
-        /* Our envelope is exactly one body frame. */
+    if (ovop_msg_frames(*msg) != v->body_first + 2) {
+        /* Our envelope is exactly one body frame, and the broker appends the principal. */
         ovop_metric_inc(w->m_malformed);
-        log_warn("dropping a request with %zu body frames from broker %s",
+        log_warn("dropping a request with %zu frames after the address from broker %s (the "
+                 "envelope and the principal expected)",
                  ovop_msg_frames(*msg) - v->body_first, c->endpoint);
         return;
     }
@@ -121,6 +124,7 @@ static void on_request(broker_conn_t *c, ovop_msg_t **msg, const ovop_mdp_view_t
     *msg = NULL;
     req->address_i = 2;
     req->body_i = v->body_first;
+    req->principal_i = v->body_first + 1;
     req->next = w->requests;
     if (w->requests)
         w->requests->prev = req;
@@ -129,6 +133,7 @@ static void on_request(broker_conn_t *c, ovop_msg_t **msg, const ovop_mdp_view_t
     ovop_metric_inc(w->m_requests);
     log_debug("request from broker %s, %u in flight", c->endpoint, w->inflight);
     w->fn(w, req, ovop_msg_data(req->msg, req->body_i), ovop_msg_len(req->msg, req->body_i),
+          ovop_msg_data(req->msg, req->principal_i), ovop_msg_len(req->msg, req->principal_i),
           w->userdata);
 }
 
@@ -190,7 +195,9 @@ static int conn_open(broker_conn_t *c)
     int r = ovop_zsock_new(&c->sock, w->loop, w->zctx, ZMQ_DEALER, w->max_msg, on_recv, c);
     if (r < 0)
         return r;
-    r = ovop_zsock_connect(c->sock, c->endpoint);
+    r = ovop_security_apply_client(ovop_zsock_raw(c->sock), &w->security);
+    if (r == 0)
+        r = ovop_zsock_connect(c->sock, c->endpoint);
     if (r < 0) {
         ovop_zsock_destroy(&c->sock);
         return r;
@@ -223,6 +230,7 @@ static void on_handle_closed(uv_handle_t *h)
         free(w->conns[i].endpoint);
     free(w->conns);
     free(w->service);
+    ovop_security_clear(&w->security);
     free(w);
 }
 
@@ -277,6 +285,10 @@ int ovop_worker_new(ovop_worker_t **ret, uv_loop_t *loop, void *zctx,
     w->heartbeat_ms = opts->heartbeat_ms;
     w->liveness = opts->liveness;
     w->max_msg = opts->max_msg;
+    if (opts->security)
+        w->security = *opts->security;
+    else
+        w->security.plaintext = true;
     w->fn = fn;
     w->userdata = userdata;
     r = parse_brokers(w, opts->brokers);
@@ -318,6 +330,7 @@ fail_free:
         free(w->conns[i].endpoint);
     free(w->conns);
     free(w->service);
+    ovop_security_clear(&w->security);
     free(w);
     return r;
 }

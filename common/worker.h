@@ -4,6 +4,9 @@
  * `liveness` heartbeats or sends DISCONNECT, it closes that socket and reconnects on a new
  * one with back-off, sending READY again.
  *
+ * A REQUEST is [client address] [""] [body] [principal]: the broker appends the caller's
+ * authenticated principal after the one body frame; anything else is dropped and counted.
+ *
  * Each REQUEST reaches the callback with an ovop_request_t that must be answered exactly once
  * with ovop_request_reply(); the reply goes back over the socket the request came on. A reply
  * for a broker connection that has since been reset is dropped: the client retries. */
@@ -14,14 +17,17 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "keys.h"
 #include "metrics.h"
 
 typedef struct ovop_worker ovop_worker_t;
 typedef struct ovop_request ovop_request_t;
 
-/* body borrows the request; it stays valid until ovop_request_reply(). */
+/* body and principal (the serialized ovop.v1.Principal the broker authenticated, the frame
+ * after the body) borrow the request; they stay valid until ovop_request_reply(). */
 typedef void (*ovop_worker_request_fn)(ovop_worker_t *w, ovop_request_t *req, const void *body,
-                                       size_t len, void *userdata);
+                                       size_t len, const void *principal, size_t principal_len,
+                                       void *userdata);
 
 typedef struct ovop_worker_options {
     const char *brokers;   /* comma-separated endpoints, e.g. "tcp://127.0.0.1:5555" */
@@ -30,6 +36,9 @@ typedef struct ovop_worker_options {
     uint32_t heartbeat_ms; /* interval; the broker must use the same */
     uint32_t liveness;     /* missed heartbeats before a broker is taken as dead (3..) */
     size_t max_msg;        /* ZMQ_MAXMSGSIZE */
+    /* Our service principal's CURVE keys and the broker's public key (copied); NULL for
+     * plaintext (a broker accepts it only with --insecure-plaintext, on loopback). */
+    const ovop_security_t *security;
 } ovop_worker_options_t;
 
 /* Starts connecting at once. metrics may be NULL. Returns 0 or -errno

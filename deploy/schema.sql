@@ -18,6 +18,18 @@ CREATE SCHEMA bus;
 CREATE SCHEMA exports;
 
 --
+-- Name: iam; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA iam;
+
+--
+-- Name: SCHEMA iam; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON SCHEMA iam IS 'principals of the bus, their CurveZMQ public keys and roles';
+
+--
 -- Name: matching; Type: SCHEMA; Schema: -; Owner: -
 --
 
@@ -58,6 +70,20 @@ CREATE EXTENSION IF NOT EXISTS btree_gist WITH SCHEMA public;
 --
 
 COMMENT ON EXTENSION btree_gist IS 'support for indexing common datatypes in GiST';
+
+--
+-- Name: act(text, text, text); Type: FUNCTION; Schema: bus; Owner: -
+--
+
+CREATE FUNCTION bus.act(p_principal text, p_scope text, p_service text) RETURNS text
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM set_config('ovop.principal', coalesce(p_principal, ''), true);
+    PERFORM set_config('ovop.scope', coalesce(p_scope, ''), true);
+    RETURN p_service;
+END
+$$;
 
 --
 -- Name: emit(uuid, text, text, text, text, bytea, text, text, text, text); Type: FUNCTION; Schema: bus; Owner: -
@@ -1208,6 +1234,222 @@ CREATE FUNCTION exports.us_of(p_at timestamp with time zone) RETURNS bigint
     LANGUAGE sql STABLE STRICT PARALLEL SAFE
     AS $$
     SELECT (extract(epoch FROM p_at) * 1000000)::bigint;
+$$;
+
+--
+-- Name: add_principal(text, text, text, text, bytea, text, text, text, text[], text, text, text, text, timestamp with time zone); Type: FUNCTION; Schema: iam; Owner: -
+--
+
+CREATE FUNCTION iam.add_principal(p_service text, p_request_id text, p_method text, p_fp text, p_reply bytea, p_id text, p_kind text, p_display_name text, p_roles text[], p_territory text, p_agency text, p_public_key text, p_by text, p_at timestamp with time zone DEFAULT now()) RETURNS TABLE(outcome text, reply bytea, field text, message text)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_prev bytea;
+    v_bad text;
+BEGIN
+    v_prev := bus.replay(p_service, p_request_id, p_fp);
+    IF v_prev IS NOT NULL THEN
+        RETURN QUERY SELECT 'replay', v_prev, '', '';
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT 1 FROM iam.principals WHERE id = p_id) THEN
+        RETURN QUERY SELECT 'exists', NULL::bytea, 'id', format('principal %s exists already', p_id);
+        RETURN;
+    END IF;
+    SELECT r INTO v_bad FROM unnest(p_roles) r
+     WHERE NOT EXISTS (SELECT 1 FROM iam.roles WHERE name = r) LIMIT 1;
+    IF v_bad IS NOT NULL THEN
+        RETURN QUERY SELECT 'invalid', NULL::bytea, 'roles',
+            format('unknown role "%s" (ovopctl principal roles lists them)', v_bad);
+        RETURN;
+    END IF;
+    IF p_territory IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM registry_api.territories WHERE code = p_territory) THEN
+        RETURN QUERY SELECT 'invalid', NULL::bytea, 'territory',
+            format('no territory with code %s', p_territory);
+        RETURN;
+    END IF;
+    v_bad := iam.key_problem(p_public_key);
+    IF v_bad IS NOT NULL THEN
+        RETURN QUERY SELECT CASE WHEN v_bad LIKE 'this key%' THEN 'exists' ELSE 'invalid' END,
+            NULL::bytea, 'public_key', v_bad;
+        RETURN;
+    END IF;
+    INSERT INTO iam.principals (id, kind, display_name, roles, territory, agency, created_at,
+                                updated_at)
+    VALUES (p_id, p_kind, p_display_name, p_roles, p_territory, p_agency, p_at, p_at);
+    INSERT INTO iam.keys (public_key, principal_id, added_at) VALUES (p_public_key, p_id, p_at);
+    INSERT INTO iam.history (principal_id, at, change, by, detail)
+    VALUES (p_id, p_at, 'added', p_by, format('kind %s, roles %s, key %s', p_kind,
+                                        array_to_string(p_roles, ' '), p_public_key));
+    PERFORM bus.remember(p_service, p_request_id, p_method, p_fp, p_reply);
+    RETURN QUERY SELECT 'ok', p_reply, '', '';
+END
+$$;
+
+--
+-- Name: bootstrap(text, text, text, text[], text, text, text); Type: FUNCTION; Schema: iam; Owner: -
+--
+
+CREATE FUNCTION iam.bootstrap(p_id text, p_kind text, p_display_name text, p_roles text[], p_public_key text, p_territory text DEFAULT NULL::text, p_agency text DEFAULT NULL::text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO iam.principals AS p (id, kind, display_name, roles, territory, agency)
+    VALUES (p_id, p_kind, p_display_name, p_roles, p_territory, p_agency)
+    ON CONFLICT (id) DO UPDATE
+       SET kind = EXCLUDED.kind, display_name = EXCLUDED.display_name, roles = EXCLUDED.roles,
+           territory = EXCLUDED.territory, agency = EXCLUDED.agency, status = 'active',
+           version = p.version + 1, updated_at = now()
+     WHERE (p.kind, p.display_name, p.roles, p.territory, p.agency, p.status)
+           IS DISTINCT FROM (EXCLUDED.kind, EXCLUDED.display_name, EXCLUDED.roles,
+                             EXCLUDED.territory, EXCLUDED.agency, 'active');
+    IF FOUND THEN
+        INSERT INTO iam.history (principal_id, change, by, detail)
+        VALUES (p_id, 'added', 'bootstrap', format('kind %s, roles %s', p_kind,
+                                                   array_to_string(p_roles, ' ')));
+    END IF;
+    IF p_public_key IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM iam.keys WHERE public_key = p_public_key
+                                                AND principal_id = p_id AND revoked_at IS NULL) THEN
+        INSERT INTO iam.keys (public_key, principal_id) VALUES (p_public_key, p_id);
+        INSERT INTO iam.history (principal_id, change, by, detail)
+        VALUES (p_id, 'key_added', 'bootstrap', format('key %s', p_public_key));
+    END IF;
+END
+$$;
+
+--
+-- Name: bump(); Type: FUNCTION; Schema: iam; Owner: -
+--
+
+CREATE FUNCTION iam.bump() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    UPDATE iam.state SET generation = generation + 1;
+    RETURN NULL;
+END
+$$;
+
+--
+-- Name: change_principal(text, text, text, text, bytea, text, bigint, text, text, text, text[], text, integer, text, timestamp with time zone); Type: FUNCTION; Schema: iam; Owner: -
+--
+
+CREATE FUNCTION iam.change_principal(p_service text, p_request_id text, p_method text, p_fp text, p_reply bytea, p_id text, p_version bigint, p_change text, p_by text, p_status text DEFAULT NULL::text, p_roles text[] DEFAULT NULL::text[], p_public_key text DEFAULT NULL::text, p_overlap_s integer DEFAULT NULL::integer, p_detail text DEFAULT ''::text, p_at timestamp with time zone DEFAULT now()) RETURNS TABLE(outcome text, reply bytea, field text, message text)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_prev bytea;
+    v_cur iam.principals%ROWTYPE;
+    v_bad text;
+BEGIN
+    v_prev := bus.replay(p_service, p_request_id, p_fp);
+    IF v_prev IS NOT NULL THEN
+        RETURN QUERY SELECT 'replay', v_prev, '', '';
+        RETURN;
+    END IF;
+    SELECT * INTO v_cur FROM iam.principals WHERE id = p_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'not_found', NULL::bytea, 'id', format('no principal %s', p_id);
+        RETURN;
+    END IF;
+    IF v_cur.version <> p_version THEN
+        RETURN QUERY SELECT 'stale', NULL::bytea, 'id',
+            format('principal %s changed meanwhile; retry', p_id);
+        RETURN;
+    END IF;
+    IF p_change IN ('granted', 'revoked') THEN
+        SELECT r INTO v_bad FROM unnest(p_roles) r
+         WHERE NOT EXISTS (SELECT 1 FROM iam.roles WHERE name = r) LIMIT 1;
+        IF v_bad IS NOT NULL THEN
+            RETURN QUERY SELECT 'invalid', NULL::bytea, 'roles',
+                format('unknown role "%s" (ovopctl principal roles lists them)', v_bad);
+            RETURN;
+        END IF;
+        UPDATE iam.principals
+           SET roles = CASE p_change
+                   WHEN 'granted' THEN ARRAY(SELECT DISTINCT r FROM unnest(roles || p_roles) r ORDER BY r)
+                   ELSE ARRAY(SELECT r FROM unnest(roles) r WHERE r <> ALL (p_roles) ORDER BY r) END
+         WHERE id = p_id;
+        p_detail := array_to_string(p_roles, ' ');
+    ELSIF p_change IN ('disabled', 'enabled') THEN
+        UPDATE iam.principals SET status = p_status WHERE id = p_id;
+    ELSIF p_change = 'key_added' THEN
+        v_bad := iam.key_problem(p_public_key);
+        IF v_bad IS NOT NULL THEN
+            RETURN QUERY SELECT CASE WHEN v_bad LIKE 'this key%' THEN 'exists' ELSE 'invalid' END,
+                NULL::bytea, 'public_key', v_bad;
+            RETURN;
+        END IF;
+        UPDATE iam.keys
+           SET expires_at = least(coalesce(expires_at, 'infinity'),
+                                  p_at + make_interval(secs => p_overlap_s))
+         WHERE principal_id = p_id AND revoked_at IS NULL;
+        INSERT INTO iam.keys (public_key, principal_id, added_at) VALUES (p_public_key, p_id, p_at);
+        p_detail := format('key %s, other keys accepted for %s s more', p_public_key, p_overlap_s);
+    ELSIF p_change = 'key_revoked' THEN
+        UPDATE iam.keys SET revoked_at = p_at
+         WHERE principal_id = p_id AND public_key = p_public_key AND revoked_at IS NULL;
+        IF NOT FOUND THEN
+            RETURN QUERY SELECT 'not_found', NULL::bytea, 'public_key',
+                format('principal %s has no unrevoked key %s', p_id, p_public_key);
+            RETURN;
+        END IF;
+        p_detail := format('key %s', p_public_key);
+    ELSE
+        RAISE EXCEPTION 'iam.change_principal: unknown change %', p_change USING ERRCODE = '22023';
+    END IF;
+    UPDATE iam.principals SET version = version + 1, updated_at = p_at WHERE id = p_id;
+    INSERT INTO iam.history (principal_id, at, change, by, detail)
+    VALUES (p_id, p_at, p_change, p_by, coalesce(p_detail, ''));
+    PERFORM bus.remember(p_service, p_request_id, p_method, p_fp, p_reply);
+    RETURN QUERY SELECT 'ok', p_reply, '', '';
+END
+$$;
+
+--
+-- Name: check_roles(); Type: FUNCTION; Schema: iam; Owner: -
+--
+
+CREATE FUNCTION iam.check_roles() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_bad text;
+BEGIN
+    SELECT r INTO v_bad FROM unnest(NEW.roles) r
+     WHERE NOT EXISTS (SELECT 1 FROM iam.roles WHERE name = r) LIMIT 1;
+    IF v_bad IS NOT NULL THEN
+        RAISE EXCEPTION 'unknown role "%"', v_bad USING ERRCODE = '23514';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+--
+-- Name: key_problem(text); Type: FUNCTION; Schema: iam; Owner: -
+--
+
+CREATE FUNCTION iam.key_problem(p_key text) RETURNS text
+    LANGUAGE sql STABLE
+    AS $_$
+    SELECT CASE
+        WHEN p_key IS NULL OR p_key !~ '^[0-9a-zA-Z.:+=^!/*?&<>()\[\]{}@%$#-]{40}$'
+            THEN 'must be a Z85 CurveZMQ public key of 40 characters (ovopctl keygen writes one)'
+        WHEN EXISTS (SELECT 1 FROM iam.keys WHERE public_key = p_key)
+            THEN 'this key is registered already (a key belongs to one principal, once)'
+    END
+$_$;
+
+--
+-- Name: rfc3339(timestamp with time zone); Type: FUNCTION; Schema: iam; Owner: -
+--
+
+CREATE FUNCTION iam.rfc3339(t timestamp with time zone) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
 $$;
 
 --
@@ -3158,6 +3400,132 @@ CREATE TABLE exports.violation_notices (
 );
 
 --
+-- Name: history; Type: TABLE; Schema: iam; Owner: -
+--
+
+CREATE TABLE iam.history (
+    seq bigint NOT NULL,
+    principal_id text NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    change text NOT NULL,
+    by text NOT NULL,
+    detail text DEFAULT ''::text NOT NULL,
+    CONSTRAINT history_change_check CHECK ((change = ANY (ARRAY['added'::text, 'disabled'::text, 'enabled'::text, 'granted'::text, 'revoked'::text, 'key_added'::text, 'key_revoked'::text])))
+);
+
+--
+-- Name: history_seq_seq; Type: SEQUENCE; Schema: iam; Owner: -
+--
+
+CREATE SEQUENCE iam.history_seq_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: history_seq_seq; Type: SEQUENCE OWNED BY; Schema: iam; Owner: -
+--
+
+ALTER SEQUENCE iam.history_seq_seq OWNED BY iam.history.seq;
+
+--
+-- Name: keys; Type: TABLE; Schema: iam; Owner: -
+--
+
+CREATE TABLE iam.keys (
+    public_key text NOT NULL,
+    principal_id text NOT NULL,
+    added_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone,
+    revoked_at timestamp with time zone,
+    CONSTRAINT keys_public_key_check CHECK ((public_key ~ '^[0-9a-zA-Z.:+=^!/*?&<>()\[\]{}@%$#-]{40}$'::text))
+);
+
+--
+-- Name: principals; Type: TABLE; Schema: iam; Owner: -
+--
+
+CREATE TABLE iam.principals (
+    id text NOT NULL,
+    kind text NOT NULL,
+    display_name text NOT NULL,
+    roles text[] DEFAULT '{}'::text[] NOT NULL,
+    territory text,
+    agency text,
+    status text DEFAULT 'active'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    version bigint DEFAULT 1 NOT NULL,
+    CONSTRAINT principals_agency_check CHECK ((agency ~ '^[a-z][a-z0-9_]{0,31}$'::text)),
+    CONSTRAINT principals_check CHECK (((kind <> 'agency'::text) OR (agency = id))),
+    CONSTRAINT principals_display_name_check CHECK (((length(display_name) >= 1) AND (length(display_name) <= 200))),
+    CONSTRAINT principals_id_check CHECK ((id ~ '^[a-z0-9][a-z0-9._-]{0,62}$'::text)),
+    CONSTRAINT principals_kind_check CHECK ((kind = ANY (ARRAY['operator'::text, 'agency'::text, 'service'::text]))),
+    CONSTRAINT principals_status_check CHECK ((status = ANY (ARRAY['active'::text, 'disabled'::text]))),
+    CONSTRAINT principals_territory_check CHECK ((territory ~ '^417[0-9]{11}$'::text))
+);
+
+--
+-- Name: keyring; Type: VIEW; Schema: iam; Owner: -
+--
+
+CREATE VIEW iam.keyring AS
+ SELECT k.public_key,
+    p.id,
+    p.kind,
+    p.display_name,
+    p.roles,
+    COALESCE(p.territory, ''::text) AS territory,
+    COALESCE(p.agency, ''::text) AS agency,
+    COALESCE(((EXTRACT(epoch FROM k.expires_at) * (1000000)::numeric))::bigint, (0)::bigint) AS expires_us
+   FROM (iam.keys k
+     JOIN iam.principals p ON ((p.id = k.principal_id)))
+  WHERE ((p.status = 'active'::text) AND (k.revoked_at IS NULL) AND ((k.expires_at IS NULL) OR (k.expires_at > now())));
+
+--
+-- Name: principal_records; Type: VIEW; Schema: iam; Owner: -
+--
+
+CREATE VIEW iam.principal_records AS
+ SELECT p.id AS "principal.id",
+    p.kind AS "principal.kind",
+    p.roles AS "principal.roles",
+    COALESCE(p.territory, ''::text) AS "principal.territory",
+    COALESCE(p.agency, ''::text) AS "principal.agency",
+    p.display_name AS "principal.display_name",
+    p.status,
+    COALESCE(( SELECT json_agg(json_build_object('public_key', k.public_key, 'added_at', iam.rfc3339(k.added_at), 'expires_at', COALESCE(iam.rfc3339(k.expires_at), ''::text), 'revoked_at', COALESCE(iam.rfc3339(k.revoked_at), ''::text), 'current', ((k.revoked_at IS NULL) AND ((k.expires_at IS NULL) OR (k.expires_at > now())))) ORDER BY k.added_at, k.public_key) AS json_agg
+           FROM iam.keys k
+          WHERE (k.principal_id = p.id)), '[]'::json) AS keys,
+    iam.rfc3339(p.created_at) AS created_at,
+    iam.rfc3339(p.updated_at) AS updated_at,
+    p.version,
+    p.id AS sort_id
+   FROM iam.principals p;
+
+--
+-- Name: roles; Type: TABLE; Schema: iam; Owner: -
+--
+
+CREATE TABLE iam.roles (
+    name text NOT NULL,
+    description text NOT NULL,
+    CONSTRAINT roles_name_check CHECK ((name ~ '^[a-z][a-z0-9._:-]{0,63}$'::text))
+);
+
+--
+-- Name: state; Type: TABLE; Schema: iam; Owner: -
+--
+
+CREATE TABLE iam.state (
+    one boolean DEFAULT true NOT NULL,
+    generation bigint NOT NULL,
+    CONSTRAINT state_one_check CHECK (one)
+);
+
+--
 -- Name: applications; Type: TABLE; Schema: registry; Owner: -
 --
 
@@ -3513,6 +3881,30 @@ CREATE VIEW registry_api.products AS
 COMMENT ON VIEW registry_api.products IS 'published interface of the registry (read by exports): products, their maker, HS code, unit and names';
 
 --
+-- Name: territories; Type: VIEW; Schema: registry_api; Owner: -
+--
+
+CREATE VIEW registry_api.territories AS
+ SELECT territories.code,
+    territories.kind,
+    territories.parent_code,
+    territories.valid_from,
+    territories.valid_to
+   FROM registry.territories;
+
+--
+-- Name: VIEW territories; Type: COMMENT; Schema: registry_api; Owner: -
+--
+
+COMMENT ON VIEW registry_api.territories IS 'published interface of the registry: SOATE territories, every version with its validity';
+
+--
+-- Name: history seq; Type: DEFAULT; Schema: iam; Owner: -
+--
+
+ALTER TABLE ONLY iam.history ALTER COLUMN seq SET DEFAULT nextval('iam.history_seq_seq'::regclass);
+
+--
 -- Name: territories id; Type: DEFAULT; Schema: registry; Owner: -
 --
 
@@ -3678,6 +4070,41 @@ ALTER TABLE ONLY exports.transitions
 
 ALTER TABLE ONLY exports.violation_notices
     ADD CONSTRAINT violation_notices_pkey PRIMARY KEY (id);
+
+--
+-- Name: history history_pkey; Type: CONSTRAINT; Schema: iam; Owner: -
+--
+
+ALTER TABLE ONLY iam.history
+    ADD CONSTRAINT history_pkey PRIMARY KEY (seq);
+
+--
+-- Name: keys keys_pkey; Type: CONSTRAINT; Schema: iam; Owner: -
+--
+
+ALTER TABLE ONLY iam.keys
+    ADD CONSTRAINT keys_pkey PRIMARY KEY (public_key);
+
+--
+-- Name: principals principals_pkey; Type: CONSTRAINT; Schema: iam; Owner: -
+--
+
+ALTER TABLE ONLY iam.principals
+    ADD CONSTRAINT principals_pkey PRIMARY KEY (id);
+
+--
+-- Name: roles roles_pkey; Type: CONSTRAINT; Schema: iam; Owner: -
+--
+
+ALTER TABLE ONLY iam.roles
+    ADD CONSTRAINT roles_pkey PRIMARY KEY (name);
+
+--
+-- Name: state state_pkey; Type: CONSTRAINT; Schema: iam; Owner: -
+--
+
+ALTER TABLE ONLY iam.state
+    ADD CONSTRAINT state_pkey PRIMARY KEY (one);
 
 --
 -- Name: applications applications_pkey; Type: CONSTRAINT; Schema: registry; Owner: -
@@ -3851,6 +4278,18 @@ CREATE INDEX violation_notices_exporter ON exports.violation_notices USING btree
 CREATE UNIQUE INDEX violation_notices_reference ON exports.violation_notices USING btree (exporter_kind, exporter_id, country, reference) WHERE (reference <> ''::text);
 
 --
+-- Name: history_principal; Type: INDEX; Schema: iam; Owner: -
+--
+
+CREATE INDEX history_principal ON iam.history USING btree (principal_id, seq);
+
+--
+-- Name: keys_principal; Type: INDEX; Schema: iam; Owner: -
+--
+
+CREATE INDEX keys_principal ON iam.keys USING btree (principal_id);
+
+--
 -- Name: applications_open_product; Type: INDEX; Schema: registry; Owner: -
 --
 
@@ -3983,6 +4422,24 @@ CREATE INDEX territories_kind_code ON registry.territories USING btree (kind, co
 CREATE INDEX territories_parent_kind_code ON registry.territories USING btree (parent_code, kind, code);
 
 --
+-- Name: keys keys_bump; Type: TRIGGER; Schema: iam; Owner: -
+--
+
+CREATE TRIGGER keys_bump AFTER INSERT OR DELETE OR UPDATE ON iam.keys FOR EACH STATEMENT EXECUTE FUNCTION iam.bump();
+
+--
+-- Name: principals principals_bump; Type: TRIGGER; Schema: iam; Owner: -
+--
+
+CREATE TRIGGER principals_bump AFTER INSERT OR DELETE OR UPDATE ON iam.principals FOR EACH STATEMENT EXECUTE FUNCTION iam.bump();
+
+--
+-- Name: principals principals_roles; Type: TRIGGER; Schema: iam; Owner: -
+--
+
+CREATE TRIGGER principals_roles BEFORE INSERT OR UPDATE OF roles ON iam.principals FOR EACH ROW EXECUTE FUNCTION iam.check_roles();
+
+--
 -- Name: producers producers_moved; Type: TRIGGER; Schema: registry; Owner: -
 --
 
@@ -4091,6 +4548,20 @@ ALTER TABLE ONLY exports.violation_notices
 
 ALTER TABLE ONLY exports.violation_notices
     ADD CONSTRAINT violation_notices_shipment_id_fkey FOREIGN KEY (shipment_id) REFERENCES exports.shipments(id);
+
+--
+-- Name: history history_principal_id_fkey; Type: FK CONSTRAINT; Schema: iam; Owner: -
+--
+
+ALTER TABLE ONLY iam.history
+    ADD CONSTRAINT history_principal_id_fkey FOREIGN KEY (principal_id) REFERENCES iam.principals(id);
+
+--
+-- Name: keys keys_principal_id_fkey; Type: FK CONSTRAINT; Schema: iam; Owner: -
+--
+
+ALTER TABLE ONLY iam.keys
+    ADD CONSTRAINT keys_principal_id_fkey FOREIGN KEY (principal_id) REFERENCES iam.principals(id);
 
 --
 -- Name: applications applications_producer_id_fkey; Type: FK CONSTRAINT; Schema: registry; Owner: -

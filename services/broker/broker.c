@@ -5,6 +5,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "envelope.h"
 #include "log.h"
 #include "mdp.h"
 #include "msg.h"
@@ -34,6 +35,9 @@ typedef enum drop_reason {
     DROP_TOO_MANY_WORKERS,
     DROP_SEND_FAILED,
     DROP_DRAINING,
+    DROP_UNAUTHENTICATED,
+    DROP_UNAUTHORIZED_WORKER,
+    DROP_UNSOLICITED_REPLY,
     DROP__MAX,
 } drop_reason_t;
 
@@ -50,6 +54,9 @@ static const char *const drop_reason_names[DROP__MAX] = {
     [DROP_TOO_MANY_WORKERS] = "too_many_workers",
     [DROP_SEND_FAILED] = "send_failed",
     [DROP_DRAINING] = "draining",
+    [DROP_UNAUTHENTICATED] = "unauthenticated",
+    [DROP_UNAUTHORIZED_WORKER] = "unauthorized_worker",
+    [DROP_UNSOLICITED_REPLY] = "unsolicited_reply",
 };
 
 static const char *drop_reason_to_string(drop_reason_t r)
@@ -67,6 +74,7 @@ typedef struct worker {
     uint32_t credit;
     int64_t last_heard_us;
     uint64_t last_used;
+    char user[OVOP_KEY_LEN + 1]; /* the ZAP user id it connected with */
     size_t id_len;
     unsigned char id[];
 } worker_t;
@@ -102,6 +110,15 @@ struct ovop_broker {
     ovop_metric_t *m_unreg_requests;
     ovop_metric_t *m_unreg_queue;
     bool draining; /* stopping: new client requests are dropped, the rest finish */
+    ovop_keyring_t *own_keyring; /* when none was given (plaintext only) */
+    const ovop_keyring_t *keyring;
+    size_t internal_inflight;
+};
+
+struct ovop_broker_reply {
+    ovop_broker_t *b;
+    ovop_msg_t *client; /* one frame: the client's routing id */
+    char *service;
 };
 
 /* ---- metrics and small helpers ---- */
@@ -184,6 +201,46 @@ static void send_command(ovop_broker_t *b, const void *id, size_t id_len, ovop_m
     ovop_msg_addmem(m, OVOP_MDPW, 6);
     ovop_msg_addmem(m, &c, 1);
     send_msg(b, &m);
+}
+
+/* ---- identity ---- */
+
+/* The ZAP user id of the connection m came on (frame 0 is the routing id). Messages handed
+ * in by tests carry none: they count as plaintext, which only a plaintext broker accepts. */
+static const char *sender_user(ovop_broker_t *b, ovop_msg_t *m)
+{
+    const char *u = zmq_msg_gets(ovop_msg_frame(m, 0), "User-Id");
+    if ((!u || !*u) && b->opts.security->plaintext)
+        return OVOP_PLAINTEXT_USER;
+    return u;
+}
+
+/* The principal that sent m, when its key is current; NULL otherwise. */
+static const ovop_principal_t *sender(ovop_broker_t *b, ovop_msg_t *m, const char **ret_user)
+{
+    const char *u = sender_user(b, m);
+    *ret_user = u ? u : "";
+    return u ? ovop_keyring_find(b->keyring, u) : NULL;
+}
+
+/* Answers a client's REQUEST with an error Reply that echoes its request id. */
+static void refuse_client(ovop_broker_t *b, ovop_msg_t *m, const ovop_mdp_view_t *v,
+                          ovop_code_t code, const char *reason, const char *text)
+{
+    char rid[OVOP_MAX_REQUEST_ID + 1] = "";
+    if (ovop_msg_frames(m) > v->body_first)
+        ovop_request_peek_id(ovop_msg_data(m, v->body_first), ovop_msg_len(m, v->body_first),
+                             rid);
+    size_t len;
+    void *rep = ovop_reply_error(rid, "ovop.broker", code, reason, text, &len);
+    unsigned char cmd = OVOP_MDPC_FINAL;
+    ovop_msg_t *out = ovop_msg_new();
+    ovop_msg_copy_frame(out, m, 0);
+    ovop_msg_addmem(out, OVOP_MDPC, 6);
+    ovop_msg_addmem(out, &cmd, 1);
+    ovop_msg_addmem(out, v->service, v->service_len);
+    ovop_msg_addmem_take(out, rep, len);
+    send_msg(b, &out);
 }
 
 /* ---- services ---- */
@@ -332,14 +389,27 @@ static void worker_reject(ovop_broker_t *b, const void *id, size_t len, worker_t
     send_command(b, id, len, OVOP_MDPW_DISCONNECT);
 }
 
-static void worker_ready(ovop_broker_t *b, const void *id, size_t len, const ovop_mdp_view_t *v)
+static void worker_ready(ovop_broker_t *b, const void *id, size_t len, const ovop_mdp_view_t *v,
+                         const ovop_principal_t *who, const char *user)
 {
     char hex[41];
+    char role[8 + OVOP_MDP_MAX_SERVICE + 1];
     drop_reason_t reason;
 
-    if (v->service_len >= 4 && memcmp(v->service, "mmi.", 4) == 0) {
+    if ((v->service_len >= 4 && memcmp(v->service, "mmi.", 4) == 0) ||
+        (b->opts.internal_service && v->service_len == strlen(b->opts.internal_service) &&
+         memcmp(v->service, b->opts.internal_service, v->service_len) == 0)) {
         reason = DROP_RESERVED_SERVICE;
         goto reject;
+    }
+    snprintf(role, sizeof(role), "worker:%.*s", (int)v->service_len, v->service);
+    if (!ovop_principal_has_role(who, role)) {
+        id_hex(id, len, hex);
+        log_warn("refusing worker %s of principal %s for service %.*s: it lacks the role %s", hex,
+                 who->id, (int)v->service_len, v->service, role);
+        drop(b, DROP_UNAUTHORIZED_WORKER);
+        send_command(b, id, len, OVOP_MDPW_DISCONNECT);
+        return;
     }
     if (b->workers.count >= MAX_WORKERS) {
         reason = DROP_TOO_MANY_WORKERS;
@@ -358,6 +428,7 @@ static void worker_ready(ovop_broker_t *b, const void *id, size_t len, const ovo
     w->entry.key_len = len;
     w->service = s;
     w->credit = v->credit;
+    snprintf(w->user, sizeof(w->user), "%s", user);
     w->last_heard_us = ovop_mono_us();
     table_insert(&b->workers, &w->entry);
     w->next = s->workers;
@@ -367,7 +438,8 @@ static void worker_ready(ovop_broker_t *b, const void *id, size_t len, const ovo
     s->n_workers++;
     ovop_metric_set(s->m_workers, (double)s->n_workers);
     id_hex(id, len, hex);
-    log_info("worker %s ready for service %s with credit %u", hex, s->name, w->credit);
+    log_info("worker %s of principal %s ready for service %s with credit %u", hex, who->id,
+             s->name, w->credit);
     dispatch(b, s);
     return;
 
@@ -387,14 +459,23 @@ static void worker_reply(ovop_broker_t *b, worker_t *w, ovop_msg_t *m, const ovo
     bool final = v->command == OVOP_MDPW_FINAL;
     unsigned char cmd = final ? OVOP_MDPC_FINAL : OVOP_MDPC_PARTIAL;
 
-    if (final) {
-        for (pending_t *p = w->outstanding.head; p; p = p->next) {
-            if (ovop_msg_eq(p->msg, 0, v->address, v->address_len)) {
-                plist_remove(&w->outstanding, p);
-                pending_free(&b->pool, p);
-                break;
-            }
+    pending_t *held = NULL;
+    for (pending_t *p = w->outstanding.head; p; p = p->next) {
+        if (ovop_msg_eq(p->msg, 0, v->address, v->address_len)) {
+            held = p;
+            break;
         }
+    }
+    if (!held) {
+        /* Not a client whose request this worker holds: a forged or a late reply. */
+        drop(b, DROP_UNSOLICITED_REPLY);
+        log_debug("dropping a %s from a worker of %s for a client it holds no request of",
+                  final ? "FINAL" : "PARTIAL", s->name);
+        return;
+    }
+    if (final) {
+        plist_remove(&w->outstanding, held);
+        pending_free(&b->pool, held);
     }
     ovop_msg_t *out = ovop_msg_new();
     /* The client address frame follows the identity, the header and the command. */
@@ -424,6 +505,15 @@ static void on_worker(ovop_broker_t *b, ovop_msg_t *m)
         drop(b, DROP_BAD_WORKER_FRAME);
         return;
     }
+    const char *user;
+    const ovop_principal_t *who = sender(b, m, &user);
+    if (!who) {
+        drop(b, DROP_UNAUTHENTICATED);
+        if (w)
+            worker_remove(b, w, true);
+        send_command(b, id, id_len, OVOP_MDPW_DISCONNECT);
+        return;
+    }
     if (w)
         w->last_heard_us = ovop_mono_us();
     switch (v.command) {
@@ -431,7 +521,7 @@ static void on_worker(ovop_broker_t *b, ovop_msg_t *m)
         if (w)
             worker_reject(b, id, id_len, w, v.command);
         else
-            worker_ready(b, id, id_len, &v);
+            worker_ready(b, id, id_len, &v, who, user);
         break;
     case OVOP_MDPW_PARTIAL:
     case OVOP_MDPW_FINAL:
@@ -471,7 +561,11 @@ static void on_mmi(ovop_broker_t *b, ovop_msg_t *m, const ovop_mdp_view_t *v)
     if (v->service_len == 11 && memcmp(v->service, "mmi.service", 11) == 0) {
         service_t *s =
             service_find(b, ovop_msg_data(m, v->body_first), ovop_msg_len(m, v->body_first));
-        code = s && s->n_workers > 0 ? "200" : "404";
+        const char *name = ovop_msg_data(m, v->body_first);
+        size_t len = ovop_msg_len(m, v->body_first);
+        bool internal = b->opts.internal_fn && len == strlen(b->opts.internal_service) &&
+                        memcmp(name, b->opts.internal_service, len) == 0;
+        code = internal || (s && s->n_workers > 0) ? "200" : "404";
     }
     ovop_msg_t *out = ovop_msg_new();
     ovop_msg_move_frame(out, m, 0);
@@ -482,12 +576,53 @@ static void on_mmi(ovop_broker_t *b, ovop_msg_t *m, const ovop_mdp_view_t *v)
     send_msg(b, &out);
 }
 
+/* A request for the broker's own service: handed to internal_fn with the principal. */
+static void on_internal(ovop_broker_t *b, ovop_msg_t *m, const ovop_mdp_view_t *v,
+                        const ovop_principal_t *who)
+{
+    ovop_broker_reply_t *r = xcalloc(1, sizeof(*r));
+    r->b = b;
+    r->client = ovop_msg_new();
+    ovop_msg_copy_frame(r->client, m, 0);
+    r->service = xstrndup(v->service, v->service_len);
+    b->internal_inflight++;
+    b->opts.internal_fn(b->opts.internal_userdata, r, ovop_msg_data(m, v->body_first),
+                        ovop_msg_len(m, v->body_first), who->encoded, who->encoded_len);
+}
+
+void ovop_broker_reply_send(ovop_broker_reply_t **rp, const void *body, size_t len)
+{
+    ovop_broker_reply_t *r = *rp;
+    *rp = NULL;
+    unsigned char cmd = OVOP_MDPC_FINAL;
+    ovop_msg_t *out = ovop_msg_new();
+    ovop_msg_copy_frame(out, r->client, 0);
+    ovop_msg_addmem(out, OVOP_MDPC, 6);
+    ovop_msg_addmem(out, &cmd, 1);
+    ovop_msg_addstr(out, r->service);
+    ovop_msg_addmem(out, body, len);
+    send_msg(r->b, &out);
+    r->b->internal_inflight--;
+    ovop_msg_destroy(&r->client);
+    free(r->service);
+    free(r);
+}
+
 static void on_client(ovop_broker_t *b, ovop_msg_t **msg)
 {
     ovop_mdp_view_t v;
 
     if (ovop_mdp_parse_client(*msg, 1, &v) < 0 || v.command != OVOP_MDPC_REQUEST) {
         drop(b, DROP_BAD_CLIENT_FRAME);
+        return;
+    }
+    const char *user;
+    const ovop_principal_t *who = sender(b, *msg, &user);
+    if (!who) {
+        drop(b, DROP_UNAUTHENTICATED);
+        refuse_client(b, *msg, &v, OVOP_UNAUTHENTICATED, "KEY_NOT_CURRENT",
+                      "this connection's key is no longer accepted (principal disabled, key "
+                      "revoked or expired)");
         return;
     }
     if (v.service_len >= 4 && memcmp(v.service, "mmi.", 4) == 0) {
@@ -497,6 +632,18 @@ static void on_client(ovop_broker_t *b, ovop_msg_t **msg)
     if (b->draining) {
         /* The client's retry goes to the other broker, or to this one restarted. */
         drop(b, DROP_DRAINING);
+        return;
+    }
+    if (ovop_msg_frames(*msg) != v.body_first + 1) {
+        /* Requests are one envelope frame; the principal frame is the broker's to add. */
+        drop(b, DROP_BAD_CLIENT_FRAME);
+        refuse_client(b, *msg, &v, OVOP_INVALID_ARGUMENT, "INVALID_ARGUMENT",
+                      "a request is exactly one body frame (an ovop.v1.Request)");
+        return;
+    }
+    if (b->opts.internal_fn && v.service_len == strlen(b->opts.internal_service) &&
+        memcmp(v.service, b->opts.internal_service, v.service_len) == 0) {
+        on_internal(b, *msg, &v, who);
         return;
     }
     service_t *s = service_require(b, v.service, v.service_len);
@@ -511,6 +658,8 @@ static void on_client(ovop_broker_t *b, ovop_msg_t **msg)
     }
     ovop_metric_inc(s->m_requests);
     log_debug("request for %s, %zu queued", s->name, s->queue.n);
+    /* The principal travels with the request: the worker takes identity from it alone. */
+    ovop_msg_addmem(*msg, who->encoded, who->encoded_len);
     pending_t *p = pending_new(&b->pool, msg);
     plist_push_back(&s->queue, p);
     b->queued_bytes += p->bytes;
@@ -595,6 +744,40 @@ static void on_timer_closed(uv_handle_t *h)
     free(b);
 }
 
+typedef struct stale {
+    ovop_broker_t *b;
+    worker_t **list;
+    size_t n;
+} stale_t;
+
+static void find_stale(table_entry_t *e, void *userdata)
+{
+    stale_t *st = userdata;
+    worker_t *w = (worker_t *)e;
+    if (!ovop_keyring_find(st->b->keyring, w->user)) {
+        st->list = xrealloc(st->list, (st->n + 1) * sizeof(worker_t *));
+        st->list[st->n++] = w;
+    }
+}
+
+void ovop_broker_recheck(ovop_broker_t *b)
+{
+    stale_t st = {.b = b};
+    table_foreach(&b->workers, find_stale, &st);
+    for (size_t i = 0; i < st.n; i++) {
+        worker_t *w = st.list[i];
+        char hex[41];
+        id_hex(w->id, w->id_len, hex);
+        log_warn("worker %s of service %s: its key is no longer accepted, disconnecting it and "
+                 "re-queueing %zu requests",
+                 hex, w->service->name, w->outstanding.n);
+        drop(b, DROP_UNAUTHENTICATED);
+        send_command(b, w->id, w->id_len, OVOP_MDPW_DISCONNECT);
+        worker_remove(b, w, true);
+    }
+    free(st.list);
+}
+
 static int bind_all(ovop_broker_t *b, const char *list)
 {
     char *copy = xstrdup(list);
@@ -619,11 +802,24 @@ int ovop_broker_new(ovop_broker_t **ret, uv_loop_t *loop, void *zctx,
     int hwm = SOCKET_HWM;
     int r;
 
-    if (!opts->bind || !*opts->bind || opts->heartbeat_ms == 0 || opts->liveness == 0)
+    static const ovop_security_t plaintext = {.plaintext = true};
+    if (!opts->bind || !*opts->bind || opts->heartbeat_ms == 0 || opts->liveness == 0 ||
+        (opts->internal_fn && !opts->internal_service))
         return -EINVAL;
+    if ((!opts->security || opts->security->plaintext) && !ovop_endpoints_loopback(opts->bind)) {
+        log_error("refusing plaintext on %s: plaintext is for loopback only", opts->bind);
+        return -EINVAL;
+    }
+    if (!opts->keyring && opts->security && !opts->security->plaintext)
+        return -EINVAL; /* CURVE needs a keyring to know who is who */
     ovop_broker_t *b = xcalloc(1, sizeof(*b));
     b->loop = loop;
     b->opts = *opts;
+    if (!b->opts.security)
+        b->opts.security = &plaintext;
+    b->keyring = opts->keyring;
+    if (!b->keyring)
+        b->keyring = b->own_keyring = ovop_keyring_new(loop, NULL, 0, true, NULL);
     b->opts.bind = xstrdup(opts->bind);
     if (b->opts.max_queue == 0)
         b->opts.max_queue = DEFAULT_MAX_QUEUE;
@@ -652,6 +848,12 @@ int ovop_broker_new(ovop_broker_t **ret, uv_loop_t *loop, void *zctx,
     }
     zmq_setsockopt(ovop_zsock_raw(b->sock), ZMQ_SNDHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(ovop_zsock_raw(b->sock), ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    r = ovop_security_apply_server(ovop_zsock_raw(b->sock), b->opts.security);
+    if (r < 0) {
+        log_error("could not set up the socket's security (CURVE, ZAP enforcement): %s",
+                  zmq_strerror(-r));
+        goto fail_sock;
+    }
     r = bind_all(b, b->opts.bind);
     if (r < 0)
         goto fail_sock;
@@ -666,6 +868,7 @@ fail_sock:
 fail_tables:
     table_free(&b->services);
     table_free(&b->workers);
+    ovop_keyring_destroy(&b->own_keyring);
     free((char *)b->opts.bind);
     free(b);
     return r;
@@ -693,6 +896,7 @@ void ovop_broker_destroy(ovop_broker_t **bp)
     /* Give the DISCONNECTs a moment to leave; zmq_ctx_term waits at most this long. */
     zmq_setsockopt(ovop_zsock_raw(b->sock), ZMQ_LINGER, &linger, sizeof(linger));
     ovop_zsock_destroy(&b->sock);
+    ovop_keyring_destroy(&b->own_keyring);
     uv_timer_stop(&b->timer);
     uv_close((uv_handle_t *)&b->timer, on_timer_closed);
 }
@@ -708,7 +912,7 @@ static void count_pending(table_entry_t *e, void *userdata)
 
 size_t ovop_broker_pending(ovop_broker_t *b)
 {
-    size_t n = 0;
+    size_t n = b->internal_inflight;
     table_foreach(&b->services, count_pending, &n);
     return n;
 }

@@ -6,7 +6,13 @@
  * worker with the most free credit (the least recently used on a tie) and stays on that
  * worker's outstanding list until its FINAL comes back, so that when the worker dies (falls
  * silent for liveness heartbeats, or sends DISCONNECT) its requests go back to the head of
- * the queue and another worker answers them. The broker never reads a body. */
+ * the queue and another worker answers them. The broker never reads a body, except for the
+ * request id of a request it refuses and the requests of its own internal service.
+ *
+ * Identity: every connection is authenticated by the ZAP handler (zap.h); each message's
+ * sender is looked up in the keyring. A request goes to its worker with the sender's
+ * principal appended as one frame after the body; a worker registers only with the role
+ * worker:<service>; a worker's reply goes only to a client whose request it holds. */
 #pragma once
 
 #include <stdbool.h>
@@ -14,10 +20,20 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "keyring.h"
+#include "keys.h"
 #include "metrics.h"
 #include "msg.h"
 
 typedef struct ovop_broker ovop_broker_t;
+typedef struct ovop_broker_reply ovop_broker_reply_t;
+
+/* A service the broker answers itself (ovop.iam): its requests never reach a worker. handle
+ * gets the one body frame and the caller's serialized ovop.v1.Principal, and must answer
+ * exactly once with ovop_broker_reply_send(). */
+typedef void (*ovop_broker_internal_fn)(void *userdata, ovop_broker_reply_t *reply,
+                                        const void *body, size_t len, const void *principal,
+                                        size_t principal_len);
 
 typedef struct ovop_broker_options {
     const char *bind;            /* comma-separated endpoints, e.g. "tcp://127.0.0.1:5555" */
@@ -26,6 +42,14 @@ typedef struct ovop_broker_options {
     size_t max_msg;              /* ZMQ_MAXMSGSIZE: larger messages drop their peer */
     uint32_t request_timeout_ms; /* how long a request may wait in a queue before it is dropped */
     size_t max_queue;            /* requests queued per service; 0 for the default (100000) */
+    /* CURVE server key, or plaintext (loopback only); every endpoint goes through ZAP. */
+    const ovop_security_t *security;
+    /* Who may connect (the ZAP handler's keyring): each message's sender is looked up, so a
+     * principal disabled or a key revoked while connected is refused from the next message. */
+    const ovop_keyring_t *keyring;
+    const char *internal_service; /* e.g. "ovop.iam"; NULL: none */
+    ovop_broker_internal_fn internal_fn;
+    void *internal_userdata;
 } ovop_broker_options_t;
 
 /* Binds and starts serving on loop. metrics may be NULL. Logs and returns -errno when an
@@ -43,6 +67,13 @@ void ovop_broker_destroy(ovop_broker_t **b);
 void ovop_broker_drain(ovop_broker_t *b);
 /* Requests queued or held by workers. */
 size_t ovop_broker_pending(ovop_broker_t *b);
+
+/* Sends the FINAL of an internal request (body copied) and frees the reply handle. */
+void ovop_broker_reply_send(ovop_broker_reply_t **reply, const void *body, size_t len);
+
+/* Re-checks every registered worker against the keyring: a worker whose key is no longer
+ * current is told DISCONNECT and its requests go to others. Call after a keyring reload. */
+void ovop_broker_recheck(ovop_broker_t *b);
 
 /* Workers registered right now, over all services. */
 size_t ovop_broker_workers(const ovop_broker_t *b);

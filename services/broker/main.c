@@ -9,10 +9,18 @@
 
 #include "broker.h"
 #include "config.h"
+#include "dispatch.h"
 #include "http.h"
+#include "iam.h"
+#include "keyring.h"
+#include "keys.h"
 #include "log.h"
 #include "metrics.h"
+#include "migrate.h"
+#include "ovop/v1/iam.pb-c.h"
+#include "permissions.h"
 #include "util.h"
+#include "zap.h"
 
 typedef struct broker_conf {
     char *bind;
@@ -20,6 +28,11 @@ typedef struct broker_conf {
     char *log_format;
     char *log_level;
     char *instance;
+    char *key;
+    char *database_url;
+    bool insecure_plaintext;
+    int64_t auth_refresh_ms;
+    int64_t db_pool;
     int64_t heartbeat_ms;
     int64_t liveness;
     int64_t max_msg;
@@ -27,12 +40,108 @@ typedef struct broker_conf {
     int64_t drain_ms;
 } broker_conf_t;
 
+/* What the broker runs besides its socket: who may connect, and ovop.iam. */
+typedef struct auth {
+    ovop_security_t security;
+    ovop_pg_t *pg;
+    ovop_keyring_t *keyring;
+    ovop_zap_t *zap;
+    ovop_dispatch_t *dispatch;
+    iam_t *iam;
+    ovop_broker_t *broker;
+} auth_t;
+
 static bool is_ready(void *userdata, ovop_buf_t *why)
 {
-    /* Bound and looping is all a broker needs; workers come and go. */
-    OVOP_UNUSED(userdata);
-    OVOP_UNUSED(why);
+    /* Bound, looping and knowing who may connect; workers come and go. */
+    auth_t *a = userdata;
+    if (!ovop_keyring_loaded(a->keyring)) {
+        ovop_buf_puts(why, "keyring not loaded yet (database unreachable?); ");
+        return false;
+    }
     return true;
+}
+
+static void on_keyring_changed(void *userdata)
+{
+    auth_t *a = userdata;
+    if (a->broker)
+        ovop_broker_recheck(a->broker);
+}
+
+static void on_iam_reply(void *userdata, void *reply, size_t len)
+{
+    ovop_broker_reply_t *r = userdata;
+    ovop_broker_reply_send(&r, reply, len);
+    free(reply);
+}
+
+static void on_iam_request(void *userdata, ovop_broker_reply_t *reply, const void *body,
+                           size_t len, const void *principal, size_t principal_len)
+{
+    auth_t *a = userdata;
+    ovop_dispatch_handle(a->dispatch, body, len, principal, principal_len, on_iam_reply, reply);
+}
+
+/* Loads the keys and starts the keyring, the ZAP handler (before any socket binds) and
+ * ovop.iam. Returns 0 or -1 (logged). */
+static int auth_start(auth_t *a, const broker_conf_t *c, uv_loop_t *loop, void *zctx,
+                      ovop_metrics_t *metrics)
+{
+    char *err = NULL;
+    if (ovop_security_setup(&a->security, c->insecure_plaintext, c->key, NULL, c->bind, &err) <
+        0) {
+        log_error("refusing to start: %s", err);
+        free(err);
+        return -1;
+    }
+    if (c->insecure_plaintext)
+        log_warn("plaintext (--insecure-plaintext): every connection on loopback is the "
+                 "principal %s with every role; for local development only",
+                 OVOP_PLAINTEXT_PRINCIPAL);
+    if (c->database_url && *c->database_url &&
+        ovop_pg_new(&a->pg, loop, c->database_url, (unsigned)c->db_pool, metrics) < 0) {
+        log_error("invalid database-url");
+        return -1;
+    }
+    if (!a->pg && !c->insecure_plaintext) {
+        log_error("refusing to start: CURVE needs the principals, give --database-url");
+        return -1;
+    }
+    a->keyring = ovop_keyring_new(loop, a->pg, (unsigned)c->auth_refresh_ms, c->insecure_plaintext,
+                                  metrics);
+    ovop_keyring_on_change(a->keyring, on_keyring_changed, a);
+    int r = ovop_zap_new(&a->zap, loop, zctx, a->keyring, c->insecure_plaintext, metrics);
+    if (r < 0) {
+        log_error("could not start the ZAP handler: %s", zmq_strerror(-r));
+        return -1;
+    }
+    if (a->pg) {
+        const char *why;
+        a->dispatch = ovop_dispatch_new(&ovop__v1__iam__descriptor, IAM_SERVICE,
+                                        (size_t)c->max_msg, metrics);
+        ovop_dispatch_permit(a->dispatch, ovop_permissions_tsv);
+        a->iam = iam_new(a->dispatch, a->pg, a->keyring);
+        if (ovop_dispatch_verify(a->dispatch, &why) < 0) {
+            log_error("could not start %s: %s", IAM_SERVICE, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void auth_stop(auth_t *a)
+{
+    ovop_zap_destroy(&a->zap);
+    ovop_keyring_destroy(&a->keyring);
+    ovop_pg_destroy(&a->pg); /* fails the ovop.iam calls still out: their replies go now */
+}
+
+static void auth_free(auth_t *a)
+{
+    iam_free(&a->iam);
+    ovop_dispatch_destroy(&a->dispatch);
+    ovop_security_clear(&a->security);
 }
 
 typedef struct drain {
@@ -88,6 +197,9 @@ static int serve(const broker_conf_t *c)
     ovop_metrics_t *metrics = ovop_metrics_new();
     uv_loop_init(&loop);
     int exit_code = 1;
+    auth_t auth = {0};
+    if (auth_start(&auth, c, &loop, zctx, metrics) < 0)
+        goto out_auth;
 
     ovop_broker_options_t bo = {
         .bind = c->bind,
@@ -95,11 +207,17 @@ static int serve(const broker_conf_t *c)
         .liveness = (uint32_t)c->liveness,
         .max_msg = (size_t)c->max_msg,
         .request_timeout_ms = (uint32_t)c->request_timeout_ms,
+        .security = &auth.security,
+        .keyring = auth.keyring,
+        .internal_service = auth.dispatch ? IAM_SERVICE : NULL,
+        .internal_fn = auth.dispatch ? on_iam_request : NULL,
+        .internal_userdata = &auth,
     };
     int r = ovop_broker_new(&broker, &loop, zctx, &bo, metrics);
     if (r < 0)
-        goto out_loop; /* logged by the broker */
-    r = ovop_http_new(&http, &loop, c->http, metrics, is_ready, broker);
+        goto out_auth; /* logged by the broker */
+    auth.broker = broker;
+    r = ovop_http_new(&http, &loop, c->http, metrics, is_ready, &auth);
     if (r < 0) {
         log_error("could not listen on %s for http: %s", c->http, strerror(-r));
         goto out_broker;
@@ -113,9 +231,10 @@ static int serve(const broker_conf_t *c)
     drain.deadline_us = INT64_MAX;
     uv_signal_start(&sigterm, on_signal, SIGTERM);
     uv_signal_start(&sigint, on_signal, SIGINT);
-    log_info("listening on %s, heartbeat %lld ms x %lld, http on 127.0.0.1:%u (/metrics "
+    log_info("listening on %s (%s), heartbeat %lld ms x %lld, http on 127.0.0.1:%u (/metrics "
              "/healthz /readyz)",
-             c->bind, (long long)c->heartbeat_ms, (long long)c->liveness, ovop_http_port(http));
+             c->bind, c->insecure_plaintext ? "plaintext" : "CURVE", (long long)c->heartbeat_ms,
+             (long long)c->liveness, ovop_http_port(http));
 
     uv_run(&loop, UV_RUN_DEFAULT);
     exit_code = 0;
@@ -124,9 +243,14 @@ static int serve(const broker_conf_t *c)
     uv_close((uv_handle_t *)&sigint, NULL);
     ovop_http_destroy(&http);
 out_broker:
+    auth_stop(&auth);
+    uv_run(&loop, UV_RUN_DEFAULT); /* replies of ovop.iam calls failed by the pool's close */
+    auth.broker = NULL;
     ovop_broker_destroy(&broker);
-out_loop:
+out_auth:
+    auth_stop(&auth);
     uv_run(&loop, UV_RUN_DEFAULT); /* the close callbacks */
+    auth_free(&auth);
     uv_loop_close(&loop);
     ovop_metrics_destroy(&metrics);
     zmq_ctx_term(zctx);
@@ -160,6 +284,21 @@ int main(int argc, char **argv)
         {"log-format", OVOP_OPT_STRING, "json", 0, 0, "json or text", &c.log_format},
         {"log-level", OVOP_OPT_STRING, "info", 0, 0, "debug, info, warn or error", &c.log_level},
         {"instance", OVOP_OPT_STRING, default_instance, 0, 0, "instance name in logs", &c.instance},
+        {"key", OVOP_OPT_STRING, NULL, 0, 0,
+         "the broker's secret key file (ovopctl keygen; mode 0600): its CURVE server key",
+         &c.key},
+        {"database-url", OVOP_OPT_STRING, NULL, 0, 0,
+         "PostgreSQL of the principals (iam schema, as role ovop_broker); required with CURVE",
+         &c.database_url},
+        {"db-pool", OVOP_OPT_INT, "2", 1, 16, "PostgreSQL connections", &c.db_pool},
+        {"auth-refresh-ms", OVOP_OPT_INT, "1000", 100, 60000,
+         "how often the principals are checked for changes (a disabled principal or a revoked "
+         "key is refused within this)",
+         &c.auth_refresh_ms},
+        {"insecure-plaintext", OVOP_OPT_BOOL, "false", 0, 0,
+         "no CURVE: every connection is the principal local-dev with every role; for local "
+         "development, refused unless every bind endpoint is loopback",
+         &c.insecure_plaintext},
     };
     ovop_config_t cfg = {
         "ovop-broker",         "OVOP service bus: an MDP/0.2 broker with mmi.service",

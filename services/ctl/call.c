@@ -6,17 +6,35 @@
 #include "ctl.h"
 #include "pbjson.h"
 
+/* What a refusal of our key means, for people. */
+static const char *refusal_text(int r)
+{
+    return r == -EACCES ? "the broker refused this key (unknown, disabled, revoked or expired: "
+                          "see ovopctl whoami and --key)"
+                        : "the broker and this client do not speak the same security (CURVE "
+                          "against plaintext): check --key, --broker-key, --insecure-plaintext";
+}
+
 static int get_client(ctl_t *c, ovop_client_t **ret)
 {
     if (!c->client) {
+        ovop_security_t sec;
+        char *err = NULL;
+        if (ovop_security_setup(&sec, c->insecure_plaintext, c->key,
+                                c->broker_key ? c->broker_key : "", c->broker, &err) < 0) {
+            fprintf(stderr, "ovopctl: %s\n", err);
+            free(err);
+            return -EINVAL;
+        }
         ovop_client_options_t o = {
             .brokers = c->broker,
             .timeout_ms = (uint32_t)c->timeout_ms,
             .retries = (uint32_t)c->retries,
             .max_msg = OVOP_DEFAULT_MAX_MSG * 16,
-            .caller = c->caller,
+            .security = &sec,
         };
         int r = ovop_client_new(&c->client, NULL, &o);
+        ovop_security_clear(&sec);
         if (r < 0) {
             fprintf(stderr, "ovopctl: could not connect to broker \"%s\": %s\n", c->broker,
                     strerror(-r));
@@ -50,8 +68,9 @@ int ctl_call(ctl_t *c, const char *service, const char *method, const ProtobufCM
     Ovop__V1__Reply *rep = NULL;
     ProtobufCMessage *out = NULL;
 
-    if (get_client(c, &cl) < 0)
-        return CTL_EXIT_UNREACHABLE;
+    int gr = get_client(c, &cl);
+    if (gr < 0)
+        return gr == -EINVAL ? CTL_EXIT_USAGE : CTL_EXIT_UNREACHABLE;
     int r = ovop_client_call(cl, service, method, c->request_id, in, out_desc, &rep, &out);
     if (r == -ETIMEDOUT) {
         fprintf(stderr,
@@ -59,6 +78,10 @@ int ctl_call(ctl_t *c, const char *service, const char *method, const ProtobufCM
                 "the service running? (ovopctl ping %s)\n",
                 service, c->broker, (long long)c->retries + 1, (long long)c->timeout_ms, service);
         return CTL_EXIT_UNREACHABLE;
+    }
+    if (r == -EACCES || r == -EPROTO) {
+        fprintf(stderr, "ovopctl: UNAUTHENTICATED: %s\n", refusal_text(r));
+        return CTL_EXIT_STATUS_BASE + OVOP_UNAUTHENTICATED;
     }
     if (r < 0) {
         fprintf(stderr, "ovopctl: %s %s failed: %s\n", service, method, strerror(-r));
@@ -101,12 +124,18 @@ int ctl_ping(ctl_t *c, int argc, char **argv)
         fprintf(stderr, "ovopctl: usage: ovopctl ping SERVICE (e.g. ovop.registry)\n");
         return CTL_EXIT_USAGE;
     }
-    if (get_client(c, &cl) < 0)
-        return CTL_EXIT_UNREACHABLE;
+    int gr = get_client(c, &cl);
+    if (gr < 0)
+        return gr == -EINVAL ? CTL_EXIT_USAGE : CTL_EXIT_UNREACHABLE;
     int64_t t0 = ovop_mono_us();
     int r = ovop_client_mmi_service(cl, argv[1]);
     double ms = (double)(ovop_mono_us() - t0) / 1000.0;
-    const char *state = r == 0 ? "up" : r == -ENOENT ? "no workers" : "broker unreachable";
+    const char *state = r == 0                          ? "up"
+                        : r == -ENOENT                  ? "no workers"
+                        : r == -EACCES || r == -EPROTO ? "refused by the broker"
+                                                        : "broker unreachable";
+    if (r == -EACCES || r == -EPROTO)
+        fprintf(stderr, "ovopctl: UNAUTHENTICATED: %s\n", refusal_text(r));
     if (c->json) {
         json_t *j = json_pack("{s:s,s:s,s:b,s:f}", "service", argv[1], "state", state, "ok", r == 0,
                               "round_trip_ms", ms);
@@ -118,5 +147,7 @@ int ctl_ping(ctl_t *c, int argc, char **argv)
     }
     if (r == 0)
         return CTL_EXIT_OK;
+    if (r == -EACCES || r == -EPROTO)
+        return CTL_EXIT_STATUS_BASE + OVOP_UNAUTHENTICATED;
     return r == -ENOENT ? CTL_EXIT_STATUS_BASE + OVOP_NOT_FOUND : CTL_EXIT_UNREACHABLE;
 }

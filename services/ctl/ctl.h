@@ -29,7 +29,10 @@ enum {
 typedef struct ctl {
     char *broker;
     char *database_url;
-    char *caller;
+    char *caller; /* ignored: who calls is the key's principal */
+    char *key;
+    char *broker_key;
+    bool insecure_plaintext;
     char *request_id; /* --request-id: NULL for a fresh UUID per call */
     bool json;
     int64_t timeout_ms;
@@ -53,6 +56,10 @@ int ctl_call_show(ctl_t *c, const char *service, const char *method, const Proto
 void ctl_show(ctl_t *c, ProtobufCMessage *out, ctl_print_fn human);
 /* ping SERVICE: asks the broker whether SERVICE has workers (mmi.service). */
 int ctl_ping(ctl_t *c, int argc, char **argv);
+
+/* keygen PATH; db bootstrap ID ... (keys.c) */
+int ctl_keygen(ctl_t *c, int argc, char **argv);
+int ctl_db_bootstrap(ctl_t *c, int argc, char **argv);
 
 /* --- verbs (verb.c) --- */
 

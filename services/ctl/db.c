@@ -71,6 +71,8 @@ int ctl_db(ctl_t *c, int argc, char **argv)
         return db_migrate(c);
     if (argc == 2 && strcmp(argv[1], "version") == 0)
         return db_version(c);
-    fprintf(stderr, "ovopctl: usage: ovopctl [--database-url URL] db migrate|version\n");
+    if (argc >= 2 && strcmp(argv[1], "bootstrap") == 0)
+        return ctl_db_bootstrap(c, argc - 1, argv + 1);
+    fprintf(stderr, "ovopctl: usage: ovopctl [--database-url URL] db migrate|version|bootstrap\n");
     return CTL_EXIT_USAGE;
 }

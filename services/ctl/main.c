@@ -10,6 +10,9 @@ static const char usage_text[] =
     "Verbs:\n"
     "  db migrate                      apply pending schema migrations (needs --database-url)\n"
     "  db version                      show the schema version of the database and of this build\n"
+    "  db bootstrap ID --kind K --name N --key PUB [--roles R] [--territory C] [--agency A]\n"
+    "                                  a principal written by the database owner (first admin)\n"
+    "  keygen PATH [--force]           a CurveZMQ key pair: PATH.key and PATH.secret (0600)\n"
     "  ping SERVICE                    ask the broker whether SERVICE has workers (mmi.service)\n"
     "  territory get CODE [--as-of D]  one SOATE territory by its 14-digit code\n"
     "  territory list [--parent CODE] [--kind KIND] [--page-size N] [--page-token T] [--all]\n"
@@ -61,6 +64,7 @@ static const char usage_text[] =
 /* The verbs, by the first word after the global options. */
 static const ctl_cmd_t verbs[] = {
     {"db", ctl_db},
+    {"keygen", ctl_keygen},
     {"ping", ctl_ping},
     {"territory", ctl_territory},
     {"producer", ctl_producer},
@@ -123,8 +127,15 @@ int main(int argc, char **argv)
          "broker endpoints, comma-separated", &c.broker},
         {"database-url", OVOP_OPT_STRING, "postgresql:///ovop", 0, 0,
          "PostgreSQL URL, for db verbs", &c.database_url},
-        {"caller", OVOP_OPT_STRING, "ovopctl", 0, 0, "who is calling, stamped into requests",
-         &c.caller},
+        {"key", OVOP_OPT_STRING, NULL, 0, 0,
+         "your secret key file (ovopctl keygen writes one; mode 0600): who you are on the bus",
+         &c.key},
+        {"broker-key", OVOP_OPT_STRING, NULL, 0, 0,
+         "the broker's public key: 40 Z85 characters or its .key file", &c.broker_key},
+        {"insecure-plaintext", OVOP_OPT_BOOL, "false", 0, 0,
+         "no CURVE, for a broker run with --insecure-plaintext on loopback", &c.insecure_plaintext},
+        {"caller", OVOP_OPT_STRING, NULL, 0, 0,
+         "ignored (kept for old scripts): who calls is the principal of --key", &c.caller},
         {"json", OVOP_OPT_BOOL, "false", 0, 0, "print JSON for scripts", &c.json},
         {"request-id", OVOP_OPT_STRING, NULL, 0, 0,
          "idempotency key of the request (default: a fresh UUID); the same id again returns "

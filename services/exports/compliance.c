@@ -134,8 +134,8 @@ static void get_compliance(ovop_call_t *call, const ProtobufCMessage *input, voi
 }
 
 static const ovop_method_t methods[] = {
-    {"RecordViolationNotice", record_notice, NULL},
-    {"GetExporterCompliance", get_compliance, NULL},
+    {"RecordViolationNotice", record_notice},
+    {"GetExporterCompliance", get_compliance},
 };
 
 void exports_compliance_register(exports_t *e)

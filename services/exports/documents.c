@@ -174,8 +174,8 @@ static void set_document_status(ovop_call_t *call, const ProtobufCMessage *input
 }
 
 static const ovop_method_t methods[] = {
-    {"AttachDocument", attach_document, NULL},
-    {"SetDocumentStatus", set_document_status, NULL},
+    {"AttachDocument", attach_document},
+    {"SetDocumentStatus", set_document_status},
 };
 
 void exports_documents_register(exports_t *e)

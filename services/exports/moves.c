@@ -602,8 +602,8 @@ static void record_events(ovop_call_t *call, const ProtobufCMessage *input, void
 }
 
 static const ovop_method_t methods[] = {
-    {"TransitionShipment", transition_shipment, NULL},
-    {"RecordShipmentEvents", record_events, NULL},
+    {"TransitionShipment", transition_shipment},
+    {"RecordShipmentEvents", record_events},
 };
 
 void exports_moves_register(exports_t *e)

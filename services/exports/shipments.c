@@ -560,10 +560,10 @@ static void get_history(ovop_call_t *call, const ProtobufCMessage *input, void *
 }
 
 static const ovop_method_t methods[] = {
-    {"CreateShipment", create_shipment, NULL},
-    {"GetShipment", get_shipment, NULL},
-    {"ListShipments", list_shipments, NULL},
-    {"GetShipmentHistory", get_history, NULL},
+    {"CreateShipment", create_shipment},
+    {"GetShipment", get_shipment},
+    {"ListShipments", list_shipments},
+    {"GetShipmentHistory", get_history},
 };
 
 void exports_shipments_register(exports_t *e)

@@ -154,7 +154,7 @@ void exports_stats_stop(exports_t *e)
 }
 
 static const ovop_method_t methods[] = {
-    {"GetExportStatistics", get_statistics, NULL},
+    {"GetExportStatistics", get_statistics},
 };
 
 void exports_stats_register(exports_t *e)

@@ -261,12 +261,12 @@ static void list_certificates(ovop_call_t *call, const ProtobufCMessage *input, 
 }
 
 static const ovop_method_t methods[] = {
-    {"GetCertificate", get_certificate, NULL},
-    {"RenewCertificate", renew_certificate, NULL},
-    {"SuspendCertificate", suspend_certificate, NULL},
-    {"ReinstateCertificate", reinstate_certificate, NULL},
-    {"RevokeCertificate", revoke_certificate, NULL},
-    {"ListCertificates", list_certificates, NULL},
+    {"GetCertificate", get_certificate},
+    {"RenewCertificate", renew_certificate},
+    {"SuspendCertificate", suspend_certificate},
+    {"ReinstateCertificate", reinstate_certificate},
+    {"RevokeCertificate", revoke_certificate},
+    {"ListCertificates", list_certificates},
 };
 
 void registry_certificates_register(registry_t *r)

@@ -583,12 +583,12 @@ static void get_application(ovop_call_t *call, const ProtobufCMessage *input, vo
 }
 
 static const ovop_method_t methods[] = {
-    {"GetRubric", get_rubric, NULL},
-    {"SetRubric", set_rubric, NULL},
-    {"SubmitApplication", submit_application, NULL},
-    {"ScoreApplication", score_application, NULL},
-    {"DecideApplication", decide_application, NULL},
-    {"GetApplication", get_application, NULL},
+    {"GetRubric", get_rubric},
+    {"SetRubric", set_rubric},
+    {"SubmitApplication", submit_application},
+    {"ScoreApplication", score_application},
+    {"DecideApplication", decide_application},
+    {"GetApplication", get_application},
 };
 
 void registry_certification_register(registry_t *r)

@@ -403,9 +403,9 @@ static void get_capacity(ovop_call_t *call, const ProtobufCMessage *input, void 
 }
 
 static const ovop_method_t methods[] = {
-    {"CreateCooperative", create_cooperative, NULL}, {"JoinCooperative", join_cooperative, NULL},
-    {"LeaveCooperative", leave_cooperative, NULL},   {"GetCooperative", get_cooperative, NULL},
-    {"ListCooperatives", list_cooperatives, NULL},   {"GetCooperativeCapacity", get_capacity, NULL},
+    {"CreateCooperative", create_cooperative}, {"JoinCooperative", join_cooperative},
+    {"LeaveCooperative", leave_cooperative},   {"GetCooperative", get_cooperative},
+    {"ListCooperatives", list_cooperatives},   {"GetCooperativeCapacity", get_capacity},
 };
 
 void registry_cooperatives_register(registry_t *r)

@@ -570,9 +570,9 @@ static void list_producers(ovop_call_t *call, const ProtobufCMessage *input, voi
 }
 
 static const ovop_method_t methods[] = {
-    {"RegisterProducer", register_producer, NULL},    {"UpdateProducer", update_producer, NULL},
-    {"SetProducerStatus", set_producer_status, NULL}, {"GetProducer", get_producer, NULL},
-    {"ListProducers", list_producers, NULL},
+    {"RegisterProducer", register_producer},    {"UpdateProducer", update_producer},
+    {"SetProducerStatus", set_producer_status}, {"GetProducer", get_producer},
+    {"ListProducers", list_producers},
 };
 
 void registry_producers_register(registry_t *r)

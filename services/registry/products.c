@@ -656,11 +656,11 @@ static void search(ovop_call_t *call, const ProtobufCMessage *input, void *userd
 }
 
 static const ovop_method_t methods[] = {
-    {"CreateProduct", create_product, NULL},
-    {"UpdateProduct", update_product, NULL},
-    {"GetProduct", get_product, NULL},
-    {"ListProducts", list_products, NULL},
-    {"Search", search, NULL},
+    {"CreateProduct", create_product},
+    {"UpdateProduct", update_product},
+    {"GetProduct", get_product},
+    {"ListProducts", list_products},
+    {"Search", search},
 };
 
 void registry_products_register(registry_t *r)

@@ -315,11 +315,11 @@ static void count_specializations(ovop_call_t *call, const ProtobufCMessage *inp
 }
 
 static const ovop_method_t methods[] = {
-    {"DeclareSpecialization", declare_specialization, NULL},
-    {"WithdrawSpecialization", withdraw_specialization, NULL},
-    {"ListSpecializations", list_specializations, NULL},
-    {"ListUnspecializedTerritories", list_unspecialized, NULL},
-    {"CountSpecializations", count_specializations, NULL},
+    {"DeclareSpecialization", declare_specialization},
+    {"WithdrawSpecialization", withdraw_specialization},
+    {"ListSpecializations", list_specializations},
+    {"ListUnspecializedTerritories", list_unspecialized},
+    {"CountSpecializations", count_specializations},
 };
 
 void registry_specializations_register(registry_t *r)

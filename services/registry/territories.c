@@ -136,8 +136,8 @@ static void list_territories(ovop_call_t *call, const ProtobufCMessage *input, v
 }
 
 static const ovop_method_t methods[] = {
-    {"GetTerritory", get_territory, NULL},
-    {"ListTerritories", list_territories, NULL},
+    {"GetTerritory", get_territory},
+    {"ListTerritories", list_territories},
 };
 
 void registry_territories_register(registry_t *r)

@@ -672,9 +672,9 @@ static void retire_territory(ovop_call_t *call, const ProtobufCMessage *input, v
 }
 
 static const ovop_method_t methods[] = {
-    {"CreateTerritory", create_territory, NULL},     {"RenameTerritory", rename_territory, NULL},
-    {"ReparentTerritory", reparent_territory, NULL}, {"RetireTerritory", retire_territory, NULL},
-    {"ImportTerritories", territory_import, NULL},
+    {"CreateTerritory", create_territory},     {"RenameTerritory", rename_territory},
+    {"ReparentTerritory", reparent_territory}, {"RetireTerritory", retire_territory},
+    {"ImportTerritories", territory_import},
 };
 
 void registry_territory_admin_register(registry_t *r)

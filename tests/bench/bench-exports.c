@@ -182,7 +182,7 @@ static int start(const char *db, pid_t *broker, pid_t *exp)
     }
     free(bin);
     if (r == 0)
-        r = harness_wait_service(endpoint, "ovop.exports", 15000);
+        r = harness_wait_service(endpoint, "ovop.exports", 15000, NULL);
     return r;
 }
 
@@ -205,7 +205,7 @@ static void *client_open(void *arg)
                                .timeout_ms = 30000,
                                .retries = 1,
                                .max_msg = 4 << 20,
-                               .caller = "bench-exports"};
+                               .security = NULL};
     return ovop_client_new(&c, arg, &o) < 0 ? NULL : c;
 }
 

@@ -107,7 +107,7 @@ static int start_broker_and_worker(char *endpoint, size_t size, pid_t *ret_broke
     }
     free(broker_bin);
     free(worker_bin);
-    if (r == 0 && harness_wait_service(endpoint, "echo", 10000) < 0) {
+    if (r == 0 && harness_wait_service(endpoint, "echo", 10000, NULL) < 0) {
         harness_stop(*ret_worker);
         harness_stop(*ret_broker);
         r = -ETIMEDOUT;

@@ -245,7 +245,7 @@ static int start(const char *db, pid_t *broker, pid_t *reg, int nreg)
     }
     free(bin);
     if (r == 0)
-        r = harness_wait_service(endpoint, "ovop.registry", 15000);
+        r = harness_wait_service(endpoint, "ovop.registry", 15000, NULL);
     return r;
 }
 

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 
 #include "dispatch.h"
+#include "permissions.h"
+#include "testprincipal.h"
 #include "ovop/v1/registry.pb-c.h"
 
 static void handler(ovop_call_t *call, const ProtobufCMessage *in, void *ud)
@@ -28,11 +30,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!d) {
         d = ovop_dispatch_new(&ovop__v1__registry__descriptor, "ovop.registry", 65536, NULL);
         static const ovop_method_t methods[] = {
-            {"GetTerritory", handler, NULL},
-            {"ListTerritories", handler, NULL},
+            {"GetTerritory", handler},
+            {"ListTerritories", handler},
         };
         OVOP_DECLARE_METHODS(d, methods, NULL);
+        ovop_dispatch_permit(d, ovop_permissions_tsv);
     }
-    ovop_dispatch_handle(d, data, size, on_done, NULL);
+    ovop_dispatch_handle(d, data, size, test_principal, sizeof(test_principal) - 1, on_done, NULL);
     return 0;
 }

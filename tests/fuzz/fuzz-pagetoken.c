@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "dispatch.h"
+#include "permissions.h"
+#include "testprincipal.h"
 #include "ovop/v1/registry.pb-c.h"
 #include "page.h"
 
@@ -45,8 +47,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static ovop_dispatch_t *d;
     if (!d) {
         d = ovop_dispatch_new(&ovop__v1__registry__descriptor, "ovop.registry", 65536, NULL);
-        static const ovop_method_t methods[] = {{"ListTerritories", handler, NULL}};
+        static const ovop_method_t methods[] = {{"ListTerritories", handler}};
         OVOP_DECLARE_METHODS(d, methods, NULL);
+        ovop_dispatch_permit(d, ovop_permissions_tsv);
     }
     if (size > 4096)
         return 0;
@@ -57,8 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t body[64];
     size_t n = ovop__v1__list_territories_request__pack(&in, body);
     size_t len;
-    void *req = ovop_request_encode("fuzz-1", "ListTerritories", body, n, 0, "fuzz", &len);
-    ovop_dispatch_handle(d, req, len, on_done, NULL);
+    void *req = ovop_request_encode("fuzz-1", "ListTerritories", body, n, 0, NULL, &len);
+    ovop_dispatch_handle(d, req, len, test_principal, sizeof(test_principal) - 1, on_done, NULL);
     free(req);
     return 0;
 }

@@ -141,7 +141,7 @@ static ovop_client_t *client(env_t *e, unsigned timeout_ms, unsigned retries)
                                .timeout_ms = timeout_ms,
                                .retries = retries,
                                .max_msg = 1 << 20,
-                               .caller = "test-broker"};
+                               .security = NULL};
     ovop_client_t *c = NULL;
     assert_int_equal(ovop_client_new(&c, NULL, &o), 0);
     return c;
@@ -243,7 +243,7 @@ static void test_request_reply(void **state)
     env_t *e = *state;
     spawn_broker(e, "10000");
     spawn_worker(e, "w1", "4", "0");
-    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000), 0);
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, NULL), 0);
 
     ovop_client_t *c = client(e, 2000, 2);
     void *body = NULL;
@@ -292,7 +292,7 @@ static void test_sigterm_drains_requests_in_hand(void **state)
     load_t sum;
     spawn_broker(e, "10000");
     spawn_worker(e, "w1", "8", "600");
-    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000), 0);
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, NULL), 0);
     load_start(&run, e, 4, 1, 5000, 0);
     assert_true(wait_metric(e, "ovop_broker_requests_total{service=\"echo\"}", 4) >= 4);
     int status = -1;
@@ -314,7 +314,7 @@ static void test_mmi(void **state)
     ovop_client_t *c = client(e, 1000, 1);
     assert_int_equal(ovop_client_mmi_service(c, "echo"), -ENOENT);
     spawn_worker(e, "w1", "1", "0");
-    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000), 0);
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, NULL), 0);
     assert_int_equal(ovop_client_mmi_service(c, "echo"), 0);
     assert_int_equal(ovop_client_mmi_service(c, "nosuch"), -ENOENT);
 
@@ -343,7 +343,7 @@ static void test_two_workers_share_load(void **state)
     spawn_broker(e, "10000");
     spawn_worker(e, "w1", "8", "1");
     spawn_worker(e, "w2", "8", "1");
-    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000), 0);
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, NULL), 0);
     assert_int_equal(wait_metric(e, "ovop_broker_workers{service=\"echo\"}", 2), 2);
 
     load_start(&run, e, 8, 100, 5000, 2);
@@ -365,7 +365,7 @@ static void test_worker_killed_mid_load(void **state)
     spawn_broker(e, "10000");
     pid_t w1 = spawn_worker(e, "w1", "8", "20");
     spawn_worker(e, "w2", "8", "20");
-    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000), 0);
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, NULL), 0);
     assert_int_equal(wait_metric(e, "ovop_broker_workers{service=\"echo\"}", 2), 2);
 
     /* Client timeouts well above the broker's detection time (3 x 200 ms): the requests the
@@ -391,7 +391,7 @@ static void test_broker_restart_mid_load(void **state)
     spawn_broker(e, "10000");
     spawn_worker(e, "w1", "8", "5");
     spawn_worker(e, "w2", "8", "5");
-    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000), 0);
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, NULL), 0);
     assert_int_equal(wait_metric(e, "ovop_broker_workers{service=\"echo\"}", 2), 2);
 
     load_start(&run, e, 8, 60, 500, 30);
@@ -426,7 +426,7 @@ static void test_garbage_is_dropped(void **state)
     env_t *e = *state;
     spawn_broker(e, "10000");
     spawn_worker(e, "w1", "4", "0");
-    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000), 0);
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, NULL), 0);
     double header0 = metric(e, "ovop_broker_dropped_total{reason=\"bad_header\"}");
     double client0 = metric(e, "ovop_broker_dropped_total{reason=\"bad_client_frame\"}");
     double worker0 = metric(e, "ovop_broker_dropped_total{reason=\"bad_worker_frame\"}");
@@ -482,7 +482,7 @@ static void test_oversized_message(void **state)
     env_t *e = *state;
     spawn_broker(e, "10000");
     spawn_worker(e, "w1", "4", "0");
-    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000), 0);
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, NULL), 0);
 
     void *zctx = zmq_ctx_new();
     void *d = zmq_socket(zctx, ZMQ_DEALER);
@@ -546,7 +546,7 @@ static void test_unavailable_is_retried(void **state)
     env_t *e = *state;
     spawn_broker(e, "10000");
     spawn_worker_with(e, "w1", "1", "0", "3");
-    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000), 0);
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, NULL), 0);
 
     Ovop__V1__Status in = OVOP__V1__STATUS__INIT;
     Ovop__V1__Reply *rep = NULL;
@@ -614,7 +614,7 @@ static void test_protocol_violations_disconnect(void **state)
 
     /* A raw worker registers; READY a second time gets it disconnected and forgotten. */
     send_frames(d, 4, F("MDPW02"), F("\x01"), F("raw"), F("2"));
-    assert_int_equal(harness_wait_service(e->endpoint, "raw", 5000), 0);
+    assert_int_equal(harness_wait_service(e->endpoint, "raw", 5000, NULL), 0);
     assert_true(expect_command(d, 0x05)); /* the broker heartbeats it */
     send_frames(d, 3, F("MDPW02"), F("\x01"), F("raw"));
     assert_true(expect_command(d, 0x06));
@@ -623,7 +623,7 @@ static void test_protocol_violations_disconnect(void **state)
 
     /* Registered again, a REQUEST from it (a client command in worker clothes) does the same. */
     send_frames(d, 3, F("MDPW02"), F("\x01"), F("raw"));
-    assert_int_equal(harness_wait_service(e->endpoint, "raw", 5000), 0);
+    assert_int_equal(harness_wait_service(e->endpoint, "raw", 5000, NULL), 0);
     send_frames(d, 5, F("MDPW02"), F("\x02"), F("addr"), F(""), F("body"));
     assert_true(expect_command(d, 0x06));
     assert_int_equal(ovop_client_mmi_service(c, "raw"), -ENOENT);
@@ -653,7 +653,7 @@ static void test_one_of_two_brokers_down(void **state)
     char *bin = harness_bin("echo-worker");
     assert_int_equal(harness_spawn(&e->workers[e->n_workers++], bin, args, NULL, "w1"), 0);
     free(bin);
-    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000), 0);
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, NULL), 0);
 
     ovop_client_options_t o = {.brokers = both, .timeout_ms = 1000, .max_msg = 1 << 20};
     ovop_client_t *c = NULL;

@@ -25,7 +25,7 @@
 #include "util.h"
 
 #define SERVICE   "ovop.exports"
-#define CALLER    "test-exports"
+#define CALLER    IDENT_ADMIN
 #define BATCH_MAX 20
 #define VILLAGE_B "41705214001001" /* Kara-Bak, Batken District, Batken Region */
 #define VILLAGE_N "41704235000101" /* Kochkor District, Naryn Region */
@@ -102,7 +102,7 @@ static int setup(void **state)
                                .service = SERVICE,
                                .instances = 2,
                                .daemon_args = exportd_args,
-                               .client = {.timeout_ms = 10000, .retries = 1, .caller = CALLER}});
+                               .client = {.timeout_ms = 10000, .retries = 1}});
     return 0;
 }
 

@@ -819,7 +819,8 @@ static void *race_submit(void *arg)
 {
     racer_t *r = arg;
     ovop_client_t *c;
-    ovop_client_options_t o = {.brokers = E.endpoint, .timeout_ms = 5000, .retries = 1};
+    ovop_client_options_t o = {
+        .brokers = E.endpoint, .timeout_ms = 5000, .retries = 1, .security = &E.admin};
     if (ovop_client_new(&c, NULL, &o) < 0)
         return NULL;
     Ovop__V1__SubmitApplicationRequest in = submit_request(r->producer, r->product);

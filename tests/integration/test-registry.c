@@ -74,7 +74,7 @@ static ovop_client_t *new_client(unsigned timeout_ms, unsigned retries)
                                .timeout_ms = timeout_ms,
                                .retries = retries,
                                .max_msg = 4 << 20,
-                               .caller = "test"};
+                               .security = &E.admin};
     assert_int_equal(ovop_client_new(&c, NULL, &o), 0);
     return c;
 }
@@ -261,6 +261,7 @@ static void *raw_dealer(void *ctx)
     void *s = zmq_socket(ctx, ZMQ_DEALER);
     int linger = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+    assert_int_equal(ovop_security_apply_client(s, &E.admin), 0);
     assert_int_equal(zmq_connect(s, E.endpoint), 0);
     return s;
 }
@@ -290,7 +291,7 @@ static void test_bad_input_through_broker(void **state)
     uint8_t body[64];
     size_t blen = ovop__v1__get_territory_request__pack(&in, body);
     size_t elen;
-    uint8_t *env = ovop_request_encode("trunc-1", "GetTerritory", body, blen, 0, "t", &elen);
+    uint8_t *env = ovop_request_encode("trunc-1", "GetTerritory", body, blen, 0, NULL, &elen);
     rep = raw_request(s, "ovop.registry", env, elen - 5, 3000);
     assert_non_null(rep);
     assert_int_equal(rep->status->code, OVOP_INVALID_ARGUMENT);
@@ -298,7 +299,7 @@ static void test_bad_input_through_broker(void **state)
     free(env);
 
     /* A valid envelope whose body is truncated: the method's input does not decode. */
-    env = ovop_request_encode("trunc-2", "GetTerritory", body, blen - 3, 0, "t", &elen);
+    env = ovop_request_encode("trunc-2", "GetTerritory", body, blen - 3, 0, NULL, &elen);
     rep = raw_request(s, "ovop.registry", env, elen, 3000);
     assert_non_null(rep);
     assert_int_equal(rep->status->code, OVOP_INVALID_ARGUMENT);
@@ -307,7 +308,7 @@ static void test_bad_input_through_broker(void **state)
     free(env);
 
     /* Unknown method. */
-    env = ovop_request_encode("m-1", "DeleteEverything", body, blen, 0, "t", &elen);
+    env = ovop_request_encode("m-1", "DeleteEverything", body, blen, 0, NULL, &elen);
     rep = raw_request(s, "ovop.registry", env, elen, 3000);
     assert_non_null(rep);
     assert_int_equal(rep->status->code, OVOP_UNIMPLEMENTED);
@@ -394,7 +395,8 @@ static void *load_thread(void *arg)
 {
     loader_t *l = arg;
     ovop_client_t *c;
-    ovop_client_options_t o = {.brokers = E.endpoint, .timeout_ms = 700, .retries = 30};
+    ovop_client_options_t o = {
+        .brokers = E.endpoint, .timeout_ms = 700, .retries = 30, .security = &E.admin};
     if (ovop_client_new(&c, NULL, &o) < 0)
         return NULL;
     for (unsigned i = 0; i < l->requests; i++) {
@@ -462,7 +464,7 @@ static void restart_broker(void)
 static void test_broker_restart_under_load(void **state)
 {
     run_load(4, 400, 300, restart_broker);
-    assert_int_equal(harness_wait_service(E.endpoint, "ovop.registry", 10000), 0);
+    assert_int_equal(harness_wait_service(E.endpoint, "ovop.registry", 10000, &E.admin), 0);
 }
 
 static pid_t drained_pid;
@@ -481,7 +483,7 @@ static void test_sigterm_drains(void **state)
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     E.daemon[1] = spawn_registryd(1, E.db, "registryd-1b");
-    assert_int_equal(harness_wait_service(E.endpoint, "ovop.registry", 10000), 0);
+    assert_int_equal(harness_wait_service(E.endpoint, "ovop.registry", 10000, &E.admin), 0);
 }
 
 static void test_refuses_unknown_schema(void **state)

@@ -25,6 +25,9 @@ typedef struct echo_conf {
     int64_t liveness;
     int64_t delay_ms;
     int64_t unavailable;
+    char *key;
+    char *broker_key;
+    bool plaintext;
 } echo_conf_t;
 
 typedef struct held {
@@ -33,16 +36,22 @@ typedef struct held {
     ovop_request_t *req;
     void *body;
     size_t len;
+    void *principal;
+    size_t principal_len;
 } held_t;
 
 static echo_conf_t conf;
 static uint64_t served;
 static held_t *held_list;
 
-static void answer(ovop_request_t **req, const void *body, size_t len)
+/* Echoes the body with status message conf.name and, in metadata "principal", the id of
+ * the principal the broker said is calling. */
+static void answer(ovop_request_t **req, const void *body, size_t len, const void *principal,
+                   size_t principal_len)
 {
     Ovop__V1__Request *in = NULL;
     const char *err = NULL;
+    Ovop__V1__Principal *who = ovop__v1__principal__unpack(NULL, principal_len, principal);
 
     served++;
     if (ovop_request_decode(body, len, SIZE_MAX, &in, &err) == 0) {
@@ -50,6 +59,12 @@ static void answer(ovop_request_t **req, const void *body, size_t len)
         size_t n;
         st.code = OVOP_OK;
         st.message = conf.name;
+        Ovop__V1__Status__MetadataEntry e = OVOP__V1__STATUS__METADATA_ENTRY__INIT;
+        Ovop__V1__Status__MetadataEntry *ep = &e;
+        e.key = "principal";
+        e.value = who ? who->id : "";
+        st.metadata = &ep;
+        st.n_metadata = 1;
         if (conf.unavailable > 0) {
             conf.unavailable--;
             st.code = OVOP_UNAVAILABLE;
@@ -62,6 +77,8 @@ static void answer(ovop_request_t **req, const void *body, size_t len)
     }
     if (in)
         ovop__v1__request__free_unpacked(in, NULL);
+    if (who)
+        ovop__v1__principal__free_unpacked(who, NULL);
 }
 
 static void on_held_closed(uv_handle_t *h)
@@ -74,29 +91,32 @@ static void on_held_closed(uv_handle_t *h)
     if (hd->next)
         hd->next->prev = hd->prev;
     free(hd->body);
+    free(hd->principal);
     free(hd);
 }
 
 static void on_delay(uv_timer_t *t)
 {
     held_t *hd = t->data;
-    answer(&hd->req, hd->body, hd->len);
+    answer(&hd->req, hd->body, hd->len, hd->principal, hd->principal_len);
     uv_close((uv_handle_t *)&hd->timer, on_held_closed);
 }
 
 static void on_request(ovop_worker_t *w, ovop_request_t *req, const void *body, size_t len,
-                       void *userdata)
+                       const void *principal, size_t principal_len, void *userdata)
 {
     uv_loop_t *loop = userdata;
     OVOP_UNUSED(w);
     if (conf.delay_ms == 0) {
-        answer(&req, body, len);
+        answer(&req, body, len, principal, principal_len);
         return;
     }
     held_t *hd = xcalloc(1, sizeof(*hd));
     hd->req = req;
     hd->body = xmemdup(body, len);
     hd->len = len;
+    hd->principal = xmemdup(principal, principal_len ? principal_len : 1);
+    hd->principal_len = principal_len;
     hd->next = held_list;
     if (held_list)
         held_list->prev = hd;
@@ -125,6 +145,9 @@ int main(int argc, char **argv)
         {"delay-ms", OVOP_OPT_INT, "0", 0, 60000, "hold each request this long", &conf.delay_ms},
         {"unavailable", OVOP_OPT_INT, "0", 0, 1000000, "answer the first N with UNAVAILABLE",
          &conf.unavailable},
+        {"key", OVOP_OPT_STRING, NULL, 0, 0, "secret key file", &conf.key},
+        {"broker-key", OVOP_OPT_STRING, NULL, 0, 0, "the broker's public key", &conf.broker_key},
+        {"insecure-plaintext", OVOP_OPT_BOOL, "false", 0, 0, "no CURVE", &conf.plaintext},
     };
     ovop_config_t cfg = {"echo-worker", "MDP echo worker for tests", "[options]",
                          opts,          OVOP_ARRAY_SIZE(opts),       false};
@@ -138,6 +161,12 @@ int main(int argc, char **argv)
         return r == 1 ? 0 : 2;
     }
     ovop_log_setup("echo-worker", conf.name, "json", conf.log_level);
+    ovop_security_t sec;
+    if (ovop_security_setup(&sec, conf.plaintext, conf.key, conf.broker_key ? conf.broker_key : "",
+                            conf.broker, &err) < 0) {
+        log_error("%s", err);
+        return 2;
+    }
 
     uv_loop_t loop;
     uv_signal_t sigterm, sigint;
@@ -151,6 +180,7 @@ int main(int argc, char **argv)
         .heartbeat_ms = (uint32_t)conf.heartbeat_ms,
         .liveness = (uint32_t)conf.liveness,
         .max_msg = 1024 * 1024,
+        .security = &sec,
     };
     r = ovop_worker_new(&w, &loop, zctx, &wo, NULL, on_request, &loop);
     if (r < 0) {

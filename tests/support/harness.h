@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "keys.h"
 #include "util.h"
 
 /* The test's temporary directory, created on first use (under $TMPDIR or /tmp) and kept
@@ -37,8 +38,9 @@ void harness_stop(pid_t pid);
 int harness_free_port(uint16_t *ret_port);
 
 /* Polls the broker at endpoint with mmi.service until it answers "200" for service, or
- * timeout_ms passes. Returns 0 or -ETIMEDOUT. */
-int harness_wait_service(const char *endpoint, const char *service, unsigned timeout_ms);
+ * timeout_ms passes, connecting with sec (NULL: plaintext). Returns 0 or -ETIMEDOUT. */
+int harness_wait_service(const char *endpoint, const char *service, unsigned timeout_ms,
+                         const ovop_security_t *sec);
 
 /* GET path from 127.0.0.1:port (HTTP/1.0). Returns the status code with the body appended
  * to *body, or -errno. */

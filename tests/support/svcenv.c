@@ -31,8 +31,10 @@ void svcenv_spawn_broker(svcenv_t *e)
 {
     char http[32];
     snprintf(http, sizeof(http), "127.0.0.1:%u", e->broker_http);
-    const char *args[MAX_ARGS] = {"--bind", e->endpoint, "--http", http};
-    size_t n = 4;
+    const char *args[MAX_ARGS] = {"--bind",         e->endpoint, "--http", http,
+                                  "--key",          e->broker_secret_arg,
+                                  "--database-url", e->db};
+    size_t n = 8;
     append_args(args, &n, e->cfg.broker_args);
     char *bin = harness_bin("ovop-broker");
     assert_int_equal(harness_spawn(&e->broker, bin, args, NULL, "broker"), 0);
@@ -44,8 +46,10 @@ pid_t svcenv_spawn_daemon(svcenv_t *e, int i, const char *db, const char *log)
     assert_true(i >= 0 && i < SVCENV_MAX_INSTANCES);
     char http[32];
     snprintf(http, sizeof(http), "127.0.0.1:%u", e->daemon_http[i]);
-    const char *args[MAX_ARGS] = {"--broker", e->endpoint, "--database-url", db, "--http", http};
-    size_t n = 6;
+    const char *args[MAX_ARGS] = {"--broker", e->endpoint,       "--database-url", db,
+                                  "--http",   http,              "--key",          e->daemon_key_arg,
+                                  "--broker-key", e->ident.broker_key};
+    size_t n = 10;
     append_args(args, &n, e->cfg.daemon_args);
     char *bin = harness_bin(e->cfg.daemon);
     pid_t pid;
@@ -68,6 +72,12 @@ void svcenv_start(svcenv_t *e, const svcenv_config_t *cfg)
     char *err = NULL;
     if (ovop_migrate(e->conn, NULL, &err) < 0)
         fail_msg("migrate: %s", err);
+    assert_int_equal(ident_setup(&e->ident, e->conn, cfg->db_name), 0);
+    assert_int_equal(ident_security(&e->ident, IDENT_ADMIN, &e->admin), 0);
+    e->broker_secret_arg = xstrdup(e->ident.broker_secret);
+    char *svc = xasprintf("svc-%s", cfg->service);
+    e->daemon_key_arg = ident_secret(&e->ident, svc);
+    free(svc);
     for (size_t i = 0; cfg->seed_sql && cfg->seed_sql[i]; i++)
         if (strcmp(pgtest_sqlstate(e->conn, cfg->seed_sql[i]), "00000") != 0)
             fail_msg("seed statement failed: %s: %s", cfg->seed_sql[i], PQerrorMessage(e->conn));
@@ -78,6 +88,7 @@ void svcenv_start(svcenv_t *e, const svcenv_config_t *cfg)
         assert_int_equal(harness_free_port(&e->daemon_http[i]), 0);
     snprintf(e->endpoint, sizeof(e->endpoint), "tcp://127.0.0.1:%u", e->port);
     e->cfg.client.brokers = e->endpoint;
+    e->cfg.client.security = &e->admin;
 
     svcenv_spawn_broker(e);
     for (int i = 0; i < e->cfg.instances; i++) {
@@ -88,7 +99,7 @@ void svcenv_start(svcenv_t *e, const svcenv_config_t *cfg)
             snprintf(log, sizeof(log), "%s-%d", e->cfg.log_name, i);
         e->daemon[i] = svcenv_spawn_daemon(e, i, e->db, log);
     }
-    assert_int_equal(harness_wait_service(e->endpoint, e->cfg.service, 15000), 0);
+    assert_int_equal(harness_wait_service(e->endpoint, e->cfg.service, 15000, &e->admin), 0);
 }
 
 void svcenv_stop(svcenv_t *e)
@@ -100,6 +111,9 @@ void svcenv_stop(svcenv_t *e)
         PQfinish(e->conn);
     e->conn = NULL;
     pgtest_drop(&e->db);
+    xfree(e->broker_secret_arg);
+    xfree(e->daemon_key_arg);
+    ovop_security_clear(&e->admin);
 }
 
 ovop_client_t *svcenv_client(const svcenv_t *e)
@@ -109,11 +123,30 @@ ovop_client_t *svcenv_client(const svcenv_t *e)
     return c;
 }
 
+ovop_client_t *svcenv_client_as(const svcenv_t *e, const char *who)
+{
+    ovop_security_t sec;
+    assert_int_equal(ident_security(&e->ident, who, &sec), 0);
+    ovop_client_options_t o = e->cfg.client;
+    o.security = &sec;
+    ovop_client_t *c;
+    assert_int_equal(ovop_client_new(&c, NULL, &o), 0);
+    ovop_security_clear(&sec);
+    return c;
+}
+
 int svcenv_call(const svcenv_t *e, const char *method, const char *rid, const ProtobufCMessage *in,
                 const ProtobufCMessageDescriptor *out_desc, ProtobufCMessage **ret_out,
                 Ovop__V1__Reply **ret_rep)
 {
-    ovop_client_t *c = svcenv_client(e);
+    return svcenv_call_as(e, NULL, method, rid, in, out_desc, ret_out, ret_rep);
+}
+
+int svcenv_call_as(const svcenv_t *e, const char *who, const char *method, const char *rid,
+                   const ProtobufCMessage *in, const ProtobufCMessageDescriptor *out_desc,
+                   ProtobufCMessage **ret_out, Ovop__V1__Reply **ret_rep)
+{
+    ovop_client_t *c = who ? svcenv_client_as(e, who) : svcenv_client(e);
     Ovop__V1__Reply *rep = NULL;
     ProtobufCMessage *out = NULL;
     int r = ovop_client_call(c, e->cfg.service, method, rid, in, out_desc, &rep, &out);
@@ -199,11 +232,17 @@ int svcenv_ovopctl(const svcenv_t *e, const char *log, const char *const *args, 
     char *bin = harness_bin("ovopctl");
     char env_broker[96];
     snprintf(env_broker, sizeof(env_broker), "OVOP_BROKER=%s", e->endpoint);
-    const char *env[] = {env_broker, NULL};
+    char *secret = ident_secret(&e->ident, IDENT_ADMIN);
+    char *env_key = xasprintf("OVOP_KEY=%s", secret);
+    char *env_broker_key = xasprintf("OVOP_BROKER_KEY=%s", e->ident.broker_key);
+    free(secret);
+    const char *env[] = {env_broker, env_key, env_broker_key, NULL};
     pid_t pid;
     int status = -1;
     assert_int_equal(harness_spawn(&pid, bin, args, env, log), 0);
     free(bin);
+    free(env_key);
+    free(env_broker_key);
     assert_int_equal(harness_wait_exit(pid, timeout_ms, &status), 0);
     assert_true(WIFEXITED(status));
     return WEXITSTATUS(status);

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "client.h"
+#include "ident.h"
 #include "ovop/v1/common.pb-c.h"
 #include "util.h"
 
@@ -33,7 +34,8 @@ typedef struct svcenv_config {
     const char *log_name;           /* daemon log base; NULL: daemon without "ovop-" */
     const char *const *broker_args; /* after --bind and --http (NULL-terminated; may be NULL) */
     const char *const *daemon_args; /* after --broker, --database-url and --http (likewise) */
-    ovop_client_options_t client;   /* for svcenv_call; .brokers is filled in */
+    ovop_client_options_t client;   /* for svcenv_call; .brokers and .security are filled in
+                                     * (IDENT_ADMIN's keys) */
 } svcenv_config_t;
 
 /* The running environment. Tests may read everything and restart processes themselves. */
@@ -47,6 +49,10 @@ typedef struct svcenv {
     char endpoint[64];                          /* tcp://127.0.0.1:<port> */
     pid_t broker;
     pid_t daemon[SVCENV_MAX_INSTANCES];
+    ident_t ident;              /* the keys: every process talks CURVE */
+    ovop_security_t admin;      /* IDENT_ADMIN's, for the calls */
+    char *broker_secret_arg;    /* --key of the broker */
+    char *daemon_key_arg;       /* --key of the daemon: svc-<service> */
 } svcenv_t;
 
 /* Creates and migrates the database, runs the seed, starts the broker and the instances
@@ -66,6 +72,8 @@ pid_t svcenv_spawn_daemon(svcenv_t *e, int i, const char *db, const char *log);
 
 /* A new client with the configured options (destroy with ovop_client_destroy). */
 ovop_client_t *svcenv_client(const svcenv_t *e);
+/* The same with the keys of principal `who` (one of ident.h's, or one added with ident_add). */
+ovop_client_t *svcenv_client_as(const svcenv_t *e, const char *who);
 
 /* Calls method of the service with request id rid (NULL: a fresh one) on a client of its
  * own; the call itself must succeed. Returns the reply's status code, with *ret_out the
@@ -73,6 +81,11 @@ ovop_client_t *svcenv_client(const svcenv_t *e);
 int svcenv_call(const svcenv_t *e, const char *method, const char *rid, const ProtobufCMessage *in,
                 const ProtobufCMessageDescriptor *out_desc, ProtobufCMessage **ret_out,
                 Ovop__V1__Reply **ret_rep);
+
+/* svcenv_call as principal `who`. */
+int svcenv_call_as(const svcenv_t *e, const char *who, const char *method, const char *rid,
+                   const ProtobufCMessage *in, const ProtobufCMessageDescriptor *out_desc,
+                   ProtobufCMessage **ret_out, Ovop__V1__Reply **ret_rep);
 
 /* The reason a refusal with `code` and a violation on `field` (may be NULL) carries when the
  * method has none more precise: REQUEST_ID_REUSED on request_id, PAGE_TOKEN_INVALID on

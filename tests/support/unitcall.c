@@ -9,6 +9,8 @@
 #include <cmocka.h>
 
 #include "ovop/v1/registry.pb-c.h"
+#include "permissions.h"
+#include "testprincipal.h"
 
 static void on_open(ovop_call_t *call, const ProtobufCMessage *in, void *userdata)
 {
@@ -31,11 +33,12 @@ void unit_call_open(unit_call_t *u)
 {
     memset(u, 0, sizeof(*u));
     u->d = ovop_dispatch_new(&ovop__v1__registry__descriptor, "ovop.registry", 4096, NULL);
-    const ovop_method_t methods[] = {{"GetTerritory", on_open, NULL}};
+    const ovop_method_t methods[] = {{"GetTerritory", on_open}};
     assert_int_equal(ovop_dispatch_declare(u->d, methods, 1, u), 0);
+    ovop_dispatch_permit(u->d, ovop_permissions_tsv);
     size_t n;
-    void *req = ovop_request_encode("unit-1", "GetTerritory", NULL, 0, 0, "unit", &n);
-    ovop_dispatch_handle(u->d, req, n, on_done, u);
+    void *req = ovop_request_encode("unit-1", "GetTerritory", NULL, 0, 0, NULL, &n);
+    ovop_dispatch_handle(u->d, req, n, test_principal, sizeof(test_principal) - 1, on_done, u);
     free(req);
     assert_non_null(u->call);
     assert_null(u->rep);

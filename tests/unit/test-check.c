@@ -22,7 +22,7 @@ static bool check_text_required(ovop_call_t *call, const char *field, const char
 }
 
 static const unit_check_case_t text_required_cases[] = {
-    {"a", true, NULL},
+    {"a", true},
     {"123456789012", true, NULL},                                     /* 12 bytes: the limit */
     {"\xd0\x9a\xd1\x8b\xd1\x80\xd0\xb3\xd1\x8b\xd0\xb7", true, NULL}, /* 6 letters, 12 bytes */
     {"\xf0\x9f\x8d\x8e \xe2\x82\xac", true, NULL},                    /* 4- and 3-byte characters */
@@ -61,7 +61,7 @@ static bool check_text_optional(ovop_call_t *call, const char *field, const char
 
 static const unit_check_case_t text_optional_cases[] = {
     {"", true, NULL},
-    {"x", true, NULL},
+    {"x", true},
     {"\x01", false, "control characters"},
     {"1234567890123", false, "at most 12 bytes"},
 };

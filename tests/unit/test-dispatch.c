@@ -15,6 +15,28 @@
 #include "envelope.h"
 #include "metrics.h"
 #include "ovop/v1/registry.pb-c.h"
+#include "permissions.h"
+
+/* The permission rows of these tests: GetTerritory open, ListTerritories for one role. */
+static const char table[] = "# test table\n"
+                            "ovop.registry GetTerritory *\n"
+                            "ovop.registry ListTerritories territory.admin registry.editor\n"
+                            "ovop.exports  GetShipment *\n";
+
+/* A serialized Principal (malloc'd). */
+static void *principal(const char *id, const char *kind, const char *role, size_t *len)
+{
+    Ovop__V1__Principal p = OVOP__V1__PRINCIPAL__INIT;
+    char *roles[] = {(char *)role};
+    p.id = (char *)id;
+    p.kind = (char *)kind;
+    p.roles = roles;
+    p.n_roles = role ? 1 : 0;
+    *len = ovop__v1__principal__get_packed_size(&p);
+    void *buf = malloc(*len ? *len : 1);
+    ovop__v1__principal__pack(&p, buf);
+    return buf;
+}
 
 typedef struct reply_box {
     Ovop__V1__Reply *rep;
@@ -57,7 +79,7 @@ static void *encode_get(const char *rid, const char *method, const char *code, s
     size_t n = ovop__v1__get_territory_request__get_packed_size(&in);
     uint8_t *body = malloc(n);
     ovop__v1__get_territory_request__pack(&in, body);
-    void *req = ovop_request_encode(rid, method, body, n, 0, "test", len);
+    void *req = ovop_request_encode(rid, method, body, n, 0, NULL, len);
     free(body);
     return req;
 }
@@ -66,15 +88,26 @@ static ovop_dispatch_t *new_dispatch(ovop_metrics_t *m)
 {
     ovop_dispatch_t *d =
         ovop_dispatch_new(&ovop__v1__registry__descriptor, "ovop.registry", 4096, m);
-    static const ovop_method_t methods[] = {{"GetTerritory", handler_get, NULL}};
+    static const ovop_method_t methods[] = {{"GetTerritory", handler_get},
+                                            {"ListTerritories", handler_get}};
     assert_int_equal(OVOP_DECLARE_METHODS(d, methods, NULL), 0);
+    ovop_dispatch_permit(d, table);
     return d;
+}
+
+static void handle_as(ovop_dispatch_t *d, const void *p, size_t n, const char *id,
+                      const char *kind, const char *role, reply_box_t *b)
+{
+    size_t plen = 0;
+    void *who = id ? principal(id, kind, role, &plen) : NULL;
+    memset(b, 0, sizeof(*b));
+    ovop_dispatch_handle(d, p, n, who, plen, on_done, b);
+    free(who);
 }
 
 static void handle(ovop_dispatch_t *d, const void *p, size_t n, reply_box_t *b)
 {
-    memset(b, 0, sizeof(*b));
-    ovop_dispatch_handle(d, p, n, on_done, b);
+    handle_as(d, p, n, "tester", "operator", "registry.editor", b);
 }
 
 static void test_ok(void **state)
@@ -127,7 +160,7 @@ static void test_unknown_method(void **state)
     ovop__v1__reply__free_unpacked(b.rep, NULL);
     free(req);
     /* A method of the descriptor with no handler bound is unimplemented too. */
-    req = encode_get("r-4", "ListTerritories", "", &n);
+    req = encode_get("r-4", "CreateTerritory", "", &n);
     handle(d, req, n, &b);
     assert_int_equal(b.rep->status->code, OVOP_UNIMPLEMENTED);
     ovop__v1__reply__free_unpacked(b.rep, NULL);
@@ -218,7 +251,7 @@ static void test_async_finish(void **state)
     assert_int_equal(b.calls, 0);
     assert_int_equal(ovop_dispatch_inflight(d), 1);
     assert_string_equal(ovop_call_request_id(deferred), "r-7");
-    assert_string_equal(ovop_call_caller(deferred), "test");
+    assert_string_equal(ovop_call_caller(deferred), "tester");
     ovop_call_fail(deferred, OVOP_UNAVAILABLE, "database down %d", 42);
     assert_int_equal(b.calls, 1);
     assert_int_equal(b.rep->status->code, OVOP_UNAVAILABLE);
@@ -244,18 +277,18 @@ static void test_declared_methods(void **state)
     assert_int_equal(ovop_dispatch_verify(d, &why), -ENOENT); /* the other rpcs lack rows */
     assert_non_null(strstr(why, "has no handler"));
     assert_non_null(ovop_dispatch_method(d, "GetTerritory"));
-    assert_null(ovop_dispatch_method(d, "ListTerritories"));
+    assert_null(ovop_dispatch_method(d, "CreateTerritory"));
     ovop_dispatch_destroy(&d);
 
-    static const ovop_method_t unknown[] = {{"GetTerritory", handler_get, NULL},
-                                            {"DeleteEverything", handler_get, NULL}};
+    static const ovop_method_t unknown[] = {{"GetTerritory", handler_get},
+                                            {"DeleteEverything", handler_get}};
     d = ovop_dispatch_new(&ovop__v1__registry__descriptor, "ovop.registry", 4096, NULL);
     assert_int_equal(OVOP_DECLARE_METHODS(d, unknown, NULL), -ENOENT);
     assert_int_equal(ovop_dispatch_verify(d, &why), -ENOENT);
     assert_non_null(strstr(why, "DeleteEverything"));
     ovop_dispatch_destroy(&d);
 
-    static const ovop_method_t twice[] = {{"GetTerritory", handler_get, NULL}};
+    static const ovop_method_t twice[] = {{"GetTerritory", handler_get}};
     d = ovop_dispatch_new(&ovop__v1__registry__descriptor, "ovop.registry", 4096, NULL);
     assert_int_equal(OVOP_DECLARE_METHODS(d, twice, NULL), 0);
     assert_int_equal(OVOP_DECLARE_METHODS(d, twice, NULL), -EEXIST);
@@ -267,12 +300,124 @@ static void test_declared_methods(void **state)
     const ProtobufCServiceDescriptor *sd = &ovop__v1__registry__descriptor;
     ovop_method_t *all = calloc(sd->n_methods, sizeof(*all));
     for (unsigned i = 0; i < sd->n_methods; i++)
-        all[i] = (ovop_method_t){sd->methods[i].name, handler_get, NULL};
+        all[i] = (ovop_method_t){sd->methods[i].name, handler_get};
     d = ovop_dispatch_new(sd, "ovop.registry", 4096, NULL);
     assert_int_equal(ovop_dispatch_declare(d, all, sd->n_methods, NULL), 0);
+    /* ... but without a permission table nobody could call them: refused too. */
+    assert_int_equal(ovop_dispatch_verify(d, &why), -EACCES);
+    assert_non_null(strstr(why, "no permission table"));
+    ovop_dispatch_destroy(&d);
+    /* A table missing rows names the first method without one. */
+    d = ovop_dispatch_new(sd, "ovop.registry", 4096, NULL);
+    assert_int_equal(ovop_dispatch_declare(d, all, sd->n_methods, NULL), 0);
+    ovop_dispatch_permit(d, table);
+    assert_int_equal(ovop_dispatch_verify(d, &why), -EACCES);
+    assert_non_null(strstr(why, "no row in the permission table"));
+    ovop_dispatch_destroy(&d);
+    /* A row for a method the service lacks. */
+    d = ovop_dispatch_new(sd, "ovop.registry", 4096, NULL);
+    assert_int_equal(ovop_dispatch_declare(d, all, sd->n_methods, NULL), 0);
+    ovop_dispatch_permit(d, "ovop.registry DropTables *\n");
+    assert_int_equal(ovop_dispatch_verify(d, &why), -ENOENT);
+    assert_non_null(strstr(why, "DropTables"));
+    ovop_dispatch_destroy(&d);
+    /* The real table covers every method of the registry. */
+    d = ovop_dispatch_new(sd, "ovop.registry", 4096, NULL);
+    assert_int_equal(ovop_dispatch_declare(d, all, sd->n_methods, NULL), 0);
+    ovop_dispatch_permit(d, ovop_permissions_tsv);
     assert_int_equal(ovop_dispatch_verify(d, &why), 0);
     ovop_dispatch_destroy(&d);
     free(all);
+}
+
+/* The permission table's parser refuses what it cannot read, naming the line. */
+static void test_permission_table(void **state)
+{
+    ovop_permission_row_t *rows = NULL;
+    size_t n = 0;
+    char *why = NULL;
+    assert_int_equal(ovop_permissions_parse(table, &rows, &n, &why), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(rows[1].method, "ListTerritories");
+    assert_int_equal(rows[1].n_roles, 2);
+    assert_string_equal(rows[1].roles[1], "registry.editor");
+    assert_int_equal(rows[1].line, 3);
+    ovop_permissions_free(rows, n);
+    static const char *const bad[] = {
+        "ovop.registry GetTerritory\n",              /* no role */
+        "ovop.registry Get;Territory *\n",           /* not a name */
+        "ovop.registry GetTerritory *\nx y z\novop.registry GetTerritory a\n", /* twice */
+        "ovop.registry GetTerritory ro'le\n",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(ovop_permissions_parse(bad[i], &rows, &n, &why), -EINVAL);
+        assert_non_null(strstr(why, "line "));
+        free(why);
+    }
+}
+
+/* Default deny: no principal is UNAUTHENTICATED, a missing role PERMISSION_DENIED naming it,
+ * and only a service may act on behalf of someone; none of them reaches the handler. */
+static void test_authorization(void **state)
+{
+    ovop_dispatch_t *d = new_dispatch(NULL);
+    size_t n;
+    reply_box_t b;
+    void *get = encode_get("a-1", "GetTerritory", "41704000000000", &n);
+    handle_as(d, get, n, NULL, NULL, NULL, &b);
+    assert_int_equal(b.rep->status->code, OVOP__V1__STATUS__CODE__UNAUTHENTICATED);
+    assert_string_equal(b.rep->request_id, "a-1");
+    ovop__v1__reply__free_unpacked(b.rep, NULL);
+    /* Garbage where the principal goes is no principal. */
+    memset(&b, 0, sizeof(b));
+    ovop_dispatch_handle(d, get, n, "\xff\xff\xff", 3, on_done, &b);
+    assert_int_equal(b.rep->status->code, OVOP__V1__STATUS__CODE__UNAUTHENTICATED);
+    ovop__v1__reply__free_unpacked(b.rep, NULL);
+    /* "*" lets in any authenticated principal, even one without roles. */
+    handle_as(d, get, n, "tax", "agency", NULL, &b);
+    assert_int_equal(b.rep->status->code, OVOP_OK);
+    ovop__v1__reply__free_unpacked(b.rep, NULL);
+    free(get);
+
+    void *list = encode_get("a-2", "ListTerritories", "41704000000000", &n);
+    handle_as(d, list, n, "tax", "agency", "customs", &b);
+    assert_int_equal(b.rep->status->code, OVOP_PERMISSION_DENIED);
+    assert_string_equal(b.rep->status->reason, "MISSING_ROLE");
+    assert_non_null(strstr(b.rep->status->message, "territory.admin or registry.editor"));
+    assert_non_null(strstr(b.rep->status->message, "tax"));
+    ovop__v1__reply__free_unpacked(b.rep, NULL);
+    /* A holder of one of the roles reaches the handler. */
+    handle_as(d, list, n, "op", "operator", "registry.editor", &b);
+    assert_int_equal(b.rep->status->code, OVOP_OK);
+    ovop__v1__reply__free_unpacked(b.rep, NULL);
+    free(list);
+
+    /* on_behalf_of: a service only. */
+    Ovop__V1__GetTerritoryRequest in = OVOP__V1__GET_TERRITORY_REQUEST__INIT;
+    in.code = "41704000000000";
+    uint8_t body[64];
+    size_t bn = ovop__v1__get_territory_request__pack(&in, body);
+    void *behalf = ovop_request_encode("a-3", "GetTerritory", body, bn, 0, "exporter-7", &n);
+    handle_as(d, behalf, n, "op", "operator", "registry.editor", &b);
+    assert_int_equal(b.rep->status->code, OVOP_PERMISSION_DENIED);
+    assert_string_equal(b.rep->status->reason, "ON_BEHALF_NOT_ALLOWED");
+    ovop__v1__reply__free_unpacked(b.rep, NULL);
+    deferred = NULL;
+    in.code = "defer";
+    bn = ovop__v1__get_territory_request__pack(&in, body);
+    free(behalf);
+    behalf = ovop_request_encode("a-4", "GetTerritory", body, bn, 0, "exporter-7", &n);
+    handle_as(d, behalf, n, "svc-ovop.matching", "service", "worker:ovop.matching", &b);
+    assert_non_null(deferred);
+    assert_string_equal(ovop_call_caller(deferred), "svc-ovop.matching for exporter-7");
+    assert_string_equal(ovop_call_on_behalf_of(deferred), "exporter-7");
+    assert_string_equal(ovop_call_principal(deferred)->kind, "service");
+    assert_true(ovop_call_has_role(deferred, "worker:ovop.matching"));
+    assert_false(ovop_call_has_role(deferred, "customs"));
+    ovop_call_fail(deferred, OVOP_NOT_FOUND, "done");
+    ovop__v1__reply__free_unpacked(b.rep, NULL);
+    free(behalf);
+    ovop_dispatch_destroy(&d);
 }
 
 /* A failure carries its reason (the code's name unless one is given), metadata, the
@@ -346,6 +491,8 @@ int main(void)
         cmocka_unit_test(test_async_finish),
         cmocka_unit_test(test_code_names),
         cmocka_unit_test(test_declared_methods),
+        cmocka_unit_test(test_permission_table),
+        cmocka_unit_test(test_authorization),
         cmocka_unit_test(test_reasons_and_arena),
         cmocka_unit_test(test_arena),
     };

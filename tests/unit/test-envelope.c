@@ -33,7 +33,7 @@ static void test_field_limits(void **state)
     char *caller128 = repeat("c", 128), *caller129 = repeat("c", 129);
     static const char *const rid_bad = "request_id must be UTF-8 of at most 128 bytes";
     static const char *const method_bad = "method must be UTF-8 of at most 64 bytes";
-    static const char *const caller_bad = "caller must be UTF-8 of at most 128 bytes";
+    static const char *const caller_bad = "on_behalf_of must be UTF-8 of at most 128 bytes";
     const struct {
         const char *rid, *method, *caller;
         const char *err; /* NULL: decoded */
@@ -115,6 +115,8 @@ static void test_wire(void **state)
         {BYTES("\x0a\x01r\x12\x05Get\0X"), -EINVAL, "method must be UTF-8 of at most 64 bytes"},
         {BYTES("\x0a\x01r\x12\x01M\x2a\x02\0c"), -EINVAL,
          "caller must be UTF-8 of at most 128 bytes"},
+        {BYTES("\x0a\x01r\x12\x01M\x32\x02\0c"), -EINVAL,
+         "on_behalf_of must be UTF-8 of at most 128 bytes"},
         {BYTES("\x0a\x01r\x12\x01M\x1a\x02\0\0"), 0, NULL}, /* NULs in the body are bytes */
     };
     for (size_t i = 0; i < OVOP_ARRAY_SIZE(cases); i++) {
@@ -167,7 +169,8 @@ static void test_request_round_trip(void **state)
     assert_null(err);
     assert_string_equal(req->request_id, "r-\xd0\x96");
     assert_string_equal(req->method, "ListShipments");
-    assert_string_equal(req->caller, "customs");
+    assert_string_equal(req->on_behalf_of, "customs");
+    assert_string_equal(req->caller, "");
     assert_int_equal(req->deadline_ms, 4000000000u);
     assert_int_equal(req->body.len, sizeof(body));
     assert_memory_equal(req->body.data, body, sizeof(body));

@@ -69,7 +69,7 @@ static void test_scalars_and_nested(void **state)
         "\"name\":{\"en\":\"Osh\",\"ky\":\"(invalid UTF-8)\",\"ru\":\"\xd0\x9e\xd1\x88\"},"
         "\"parent_code\":\"\",\"superseded_by\":\"\",\"valid_from\":\"\",\"valid_to\":\"\"}",
         "{\"body\":\"+/8=\",\"caller\":\"\",\"deadline_ms\":1500,\"method\":\"\","
-        "\"request_id\":\"r-1\"}",
+        "\"on_behalf_of\":\"\",\"request_id\":\"r-1\"}",
     };
     const ProtobufCMessage *msgs[] = {&unset.base, &osh.base, &coop.base,
                                       &odd.base,   &t.base,   &req.base};

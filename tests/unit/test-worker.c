@@ -33,10 +33,13 @@ typedef struct fixture {
 } fixture_t;
 
 static void on_request(ovop_worker_t *w, ovop_request_t *req, const void *body, size_t len,
-                       void *userdata)
+                       const void *principal, size_t principal_len, void *userdata)
 {
     fixture_t *f = userdata;
     f->calls++;
+    /* The frame after the body reaches the handler as the principal. */
+    assert_int_equal(principal_len, 3);
+    assert_memory_equal(principal, "\x0a\x01p", 3);
     snprintf(f->last_body, sizeof(f->last_body), "%.*s", (int)len, (const char *)body);
     if (f->reply_now) {
         char reply[80];
@@ -148,6 +151,8 @@ static void broker_send(fixture_t *f, const ovop_msg_t *from, int n, ...)
 }
 
 #define F(s) (s), sizeof(s) - 1
+/* A serialized ovop.v1.Principal with id "p": the frame the broker appends. */
+#define PRINCIPAL "\x0a\x01p"
 
 static double counter(fixture_t *f, const char *name)
 {
@@ -195,7 +200,7 @@ static void test_ready_request_reply_heartbeat(void **state)
     assert_memory_equal(v.service, "svc", 3);
     assert_false(ovop_worker_connected(f->w)); /* nothing heard yet */
 
-    broker_send(f, ready, 5, F("MDPW02"), F("\x02"), F("client-1"), F(""), F("ping"));
+    broker_send(f, ready, 6, F("MDPW02"), F("\x02"), F("client-1"), F(""), F("ping"), F(PRINCIPAL));
     ovop_msg_t *fin = expect(f, OVOP_MDPW_FINAL, 1000);
     assert_int_equal(ovop_mdp_parse_worker(fin, 1, &v), 0);
     assert_int_equal(v.address_len, 8);
@@ -220,7 +225,7 @@ static void test_disconnect_reconnects_and_drops_stale_reply(void **state)
     f->reply_now = false;
     start_worker(f, 2, 50);
     ovop_msg_t *ready = expect(f, OVOP_MDPW_READY, 1000);
-    broker_send(f, ready, 5, F("MDPW02"), F("\x02"), F("c"), F(""), F("held"));
+    broker_send(f, ready, 6, F("MDPW02"), F("\x02"), F("c"), F(""), F("held"), F(PRINCIPAL));
     pump(f, 50);
     assert_int_equal(f->n_held, 1);
     assert_int_equal(ovop_worker_inflight(f->w), 1);
@@ -270,12 +275,14 @@ static void test_malformed_is_counted(void **state)
     broker_send(f, ready, 1, F("junk"));
     broker_send(f, ready, 2, F("MDPW02"), F("\x02"));                                /* truncated */
     broker_send(f, ready, 3, F("MDPW02"), F("\x01"), F("svc"));                      /* READY */
-    broker_send(f, ready, 6, F("MDPW02"), F("\x02"), F("c"), F(""), F("a"), F("b")); /* 2 bodies */
-    broker_send(f, ready, 5, F("MDPW02"), F("\x02"), F("c"), F(""), F("good"));
+    broker_send(f, ready, 7, F("MDPW02"), F("\x02"), F("c"), F(""), F("a"), F("b"),
+                F(PRINCIPAL));                                                      /* 2 bodies */
+    broker_send(f, ready, 5, F("MDPW02"), F("\x02"), F("c"), F(""), F("x")); /* no principal */
+    broker_send(f, ready, 6, F("MDPW02"), F("\x02"), F("c"), F(""), F("good"), F(PRINCIPAL));
     ovop_msg_t *fin = expect(f, OVOP_MDPW_FINAL, 1000);
     ovop_msg_destroy(&fin);
     assert_int_equal(f->calls, 1);
-    assert_int_equal(counter(f, "ovop_worker_malformed_total"), 4);
+    assert_int_equal(counter(f, "ovop_worker_malformed_total"), 5);
     ovop_msg_destroy(&ready);
 }
 
@@ -286,7 +293,7 @@ static void test_destroy_with_outstanding(void **state)
     start_worker(f, 4, 50);
     ovop_msg_t *ready = expect(f, OVOP_MDPW_READY, 1000);
     for (int i = 0; i < 3; i++)
-        broker_send(f, ready, 5, F("MDPW02"), F("\x02"), F("c"), F(""), F("x"));
+        broker_send(f, ready, 6, F("MDPW02"), F("\x02"), F("c"), F(""), F("x"), F(PRINCIPAL));
     pump(f, 50);
     assert_int_equal(ovop_worker_inflight(f->w), 3);
     /* The worker owns and frees them; the sanitizer build checks nothing leaks. */
