@@ -526,9 +526,13 @@ void *ovop_call_encode_ok(const ovop_call_t *c, const ProtobufCMessage *output, 
 
 void ovop_call_fingerprint(const ovop_call_t *c, char out[static 17])
 {
-    /* FNV-1a, 64 bits, over the method name, a separator and the body. */
+    /* FNV-1a, 64 bits, over the caller (principal and on whose behalf), the method name and
+     * the body, with separators: the same request id from another principal is another
+     * request, never a replay of someone else's reply. */
     static const uint8_t sep = 0xff;
-    uint64_t h = ovop_fnv1a(OVOP_FNV_INIT, c->req->method, strlen(c->req->method));
+    uint64_t h = ovop_fnv1a(OVOP_FNV_INIT, c->actor, strlen(c->actor));
+    h = ovop_fnv1a(h, &sep, 1);
+    h = ovop_fnv1a(h, c->req->method, strlen(c->req->method));
     h = ovop_fnv1a(h, &sep, 1);
     h = ovop_fnv1a(h, c->req->body.data, c->req->body.len);
     snprintf(out, 17, "%016llx", (unsigned long long)h);

@@ -116,8 +116,9 @@ void ovop_call_finish(ovop_call_t *c, const ProtobufCMessage *output);
 void *ovop_call_encode_ok(const ovop_call_t *c, const ProtobufCMessage *output, size_t *ret_len);
 /* Finishes with an already encoded Reply (ownership moves in), and frees the call. */
 void ovop_call_finish_encoded(ovop_call_t *c, void *reply, size_t len);
-/* A fingerprint of the request (method and body), 16 hex digits and a NUL: a retry has the
- * same one, another request under the same id almost surely not. */
+/* A fingerprint of the request (caller, method and body), 16 hex digits and a NUL: a retry
+ * has the same one, another request under the same id (or the same request from another
+ * principal) almost surely not. */
 void ovop_call_fingerprint(const ovop_call_t *c, char out[static 17]);
 
 /* Finishes with an error, and frees the call. The status's reason is the one set with

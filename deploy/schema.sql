@@ -3151,7 +3151,8 @@ CREATE TABLE bus.idempotency (
     method text NOT NULL,
     reply bytea NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    fingerprint text DEFAULT ''::text NOT NULL
+    fingerprint text DEFAULT ''::text NOT NULL,
+    principal text DEFAULT NULLIF(current_setting('ovop.principal'::text, true), ''::text)
 );
 
 --

@@ -346,6 +346,12 @@ BEGIN
 END
 $$;
 
+-- A stored reply records who made the request (the principal bus.act() set for the
+-- transaction), and since a request's fingerprint covers its principal, another principal
+-- reusing the request id is refused (REQUEST_ID_REUSED) instead of receiving the reply.
+ALTER TABLE bus.idempotency
+    ADD COLUMN principal text DEFAULT nullif(current_setting('ovop.principal', true), '');
+
 -- The broker reads the keyring and the principals, and makes the changes of ovop.iam; it
 -- touches nothing else (its ops are bus.replay and bus.remember).
 GRANT USAGE ON SCHEMA iam, bus, registry_api TO ovop_broker;

@@ -559,10 +559,9 @@ static void on_mmi(ovop_broker_t *b, ovop_msg_t *m, const ovop_mdp_view_t *v)
     unsigned char cmd = OVOP_MDPC_FINAL;
 
     if (v->service_len == 11 && memcmp(v->service, "mmi.service", 11) == 0) {
-        service_t *s =
-            service_find(b, ovop_msg_data(m, v->body_first), ovop_msg_len(m, v->body_first));
         const char *name = ovop_msg_data(m, v->body_first);
         size_t len = ovop_msg_len(m, v->body_first);
+        service_t *s = service_find(b, name, len);
         bool internal = b->opts.internal_fn && len == strlen(b->opts.internal_service) &&
                         memcmp(name, b->opts.internal_service, len) == 0;
         code = internal || (s && s->n_workers > 0) ? "200" : "404";
