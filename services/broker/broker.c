@@ -753,7 +753,10 @@ static void find_stale(table_entry_t *e, void *userdata)
 {
     stale_t *st = userdata;
     worker_t *w = (worker_t *)e;
-    if (!ovop_keyring_find(st->b->keyring, w->user)) {
+    const ovop_principal_t *p = ovop_keyring_find(st->b->keyring, w->user);
+    char role[8 + OVOP_MDP_MAX_SERVICE + 1];
+    snprintf(role, sizeof(role), "worker:%s", w->service->name);
+    if (!p || !ovop_principal_has_role(p, role)) {
         st->list = xrealloc(st->list, (st->n + 1) * sizeof(worker_t *));
         st->list[st->n++] = w;
     }
@@ -767,8 +770,8 @@ void ovop_broker_recheck(ovop_broker_t *b)
         worker_t *w = st.list[i];
         char hex[41];
         id_hex(w->id, w->id_len, hex);
-        log_warn("worker %s of service %s: its key is no longer accepted, disconnecting it and "
-                 "re-queueing %zu requests",
+        log_warn("worker %s of service %s: its key is no longer accepted or its principal lost "
+                 "the worker role, disconnecting it and re-queueing %zu requests",
                  hex, w->service->name, w->outstanding.n);
         drop(b, DROP_UNAUTHENTICATED);
         send_command(b, w->id, w->id_len, OVOP_MDPW_DISCONNECT);

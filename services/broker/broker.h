@@ -72,7 +72,8 @@ size_t ovop_broker_pending(ovop_broker_t *b);
 void ovop_broker_reply_send(ovop_broker_reply_t **reply, const void *body, size_t len);
 
 /* Re-checks every registered worker against the keyring: a worker whose key is no longer
- * current is told DISCONNECT and its requests go to others. Call after a keyring reload. */
+ * current, or whose principal lost the role worker:<service>, is told DISCONNECT and its
+ * requests go to others. Call after a keyring reload. */
 void ovop_broker_recheck(ovop_broker_t *b);
 
 /* Workers registered right now, over all services. */
