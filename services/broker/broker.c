@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <zmq.h>
 
 #include "envelope.h"
@@ -113,6 +114,14 @@ struct ovop_broker {
     ovop_keyring_t *own_keyring; /* when none was given (plaintext only) */
     const ovop_keyring_t *keyring;
     size_t internal_inflight;
+    /* The ZAP user id of the last message seen on each TCP connection, by its descriptor, so
+     * that a key no longer accepted has its connections closed (libzmq has no call to drop
+     * one peer of a ROUTER; shutdown(2) of the descriptor makes its I/O thread close it).
+     * A monitor forgets descriptors whose connection ended. */
+    char (*conn_user)[OVOP_KEY_LEN + 1];
+    size_t n_conn_user;
+    ovop_zsock_t *monitor;
+    ovop_metric_t *m_closed;
 };
 
 struct ovop_broker_reply {
@@ -666,11 +675,61 @@ static void on_client(ovop_broker_t *b, ovop_msg_t **msg)
     dispatch(b, s);
 }
 
+/* Remembers which key the connection of m uses (see conn_user). */
+static void note_connection(ovop_broker_t *b, ovop_msg_t *m)
+{
+    int fd = zmq_msg_get(ovop_msg_frame(m, 0), ZMQ_SRCFD);
+    const char *u = zmq_msg_gets(ovop_msg_frame(m, 0), "User-Id");
+    if (fd < 0 || fd > 1 << 20 || !u || strlen(u) != OVOP_KEY_LEN)
+        return;
+    if ((size_t)fd >= b->n_conn_user) {
+        size_t n = b->n_conn_user ? b->n_conn_user : 256;
+        while (n <= (size_t)fd)
+            n *= 2;
+        b->conn_user = xrealloc(b->conn_user, n * sizeof(*b->conn_user));
+        memset(b->conn_user + b->n_conn_user, 0, (n - b->n_conn_user) * sizeof(*b->conn_user));
+        b->n_conn_user = n;
+    }
+    if (strcmp(b->conn_user[fd], u) != 0)
+        memcpy(b->conn_user[fd], u, OVOP_KEY_LEN + 1);
+}
+
+/* Closes the connections whose key is no longer accepted. */
+static void close_stale_connections(ovop_broker_t *b)
+{
+    for (size_t fd = 0; fd < b->n_conn_user; fd++) {
+        if (!b->conn_user[fd][0] || ovop_keyring_find(b->keyring, b->conn_user[fd]))
+            continue;
+        log_info("closing a connection of key %s: no longer accepted", b->conn_user[fd]);
+        shutdown((int)fd, SHUT_RDWR);
+        b->conn_user[fd][0] = '\0';
+        ovop_metric_inc(b->m_closed);
+    }
+}
+
+/* ZMQ_EVENT_DISCONNECTED from the socket monitor: that descriptor's connection is gone. */
+static void on_monitor(ovop_zsock_t *sock, ovop_msg_t **msg, void *userdata)
+{
+    ovop_broker_t *b = userdata;
+    OVOP_UNUSED(sock);
+    if (ovop_msg_frames(*msg) < 1 || ovop_msg_len(*msg, 0) != 6)
+        return;
+    const uint8_t *p = ovop_msg_data(*msg, 0);
+    uint16_t event;
+    uint32_t fd;
+    memcpy(&event, p, 2);
+    memcpy(&fd, p + 2, 4);
+    if (event == ZMQ_EVENT_DISCONNECTED && fd < b->n_conn_user)
+        b->conn_user[fd][0] = '\0';
+}
+
 static void on_recv(ovop_zsock_t *sock, ovop_msg_t **msg, void *userdata)
 {
     ovop_broker_t *b = userdata;
 
     OVOP_UNUSED(sock);
+    if (!b->opts.security->plaintext)
+        note_connection(b, *msg);
     if (ovop_msg_frames(*msg) < 2)
         drop(b, DROP_BAD_HEADER);
     else if (ovop_mdp_is_client(*msg, 1))
@@ -729,6 +788,7 @@ static void on_tick(uv_timer_t *t)
 {
     ovop_broker_t *b = t->data;
     table_foreach(&b->services, tick_service, b);
+    close_stale_connections(b); /* keys whose expiry passed need no reload */
 }
 
 /* ---- life cycle ---- */
@@ -739,6 +799,7 @@ static void on_timer_closed(uv_handle_t *h)
     pending_pool_clear(&b->pool);
     table_free(&b->services);
     table_free(&b->workers);
+    free(b->conn_user);
     free((char *)b->opts.bind);
     free(b);
 }
@@ -764,6 +825,7 @@ static void find_stale(table_entry_t *e, void *userdata)
 
 void ovop_broker_recheck(ovop_broker_t *b)
 {
+    close_stale_connections(b);
     stale_t st = {.b = b};
     table_foreach(&b->workers, find_stale, &st);
     for (size_t i = 0; i < st.n; i++) {
@@ -795,6 +857,20 @@ static int bind_all(ovop_broker_t *b, const char *list)
         }
     }
     free(copy);
+    return r;
+}
+
+static int watch_disconnects(ovop_broker_t *b, void *zctx)
+{
+    char ep[64];
+    snprintf(ep, sizeof(ep), "inproc://ovop-broker-monitor-%p", (void *)b);
+    if (zmq_socket_monitor(ovop_zsock_raw(b->sock), ep, ZMQ_EVENT_DISCONNECTED) < 0)
+        return -errno;
+    int r = ovop_zsock_new(&b->monitor, b->loop, zctx, ZMQ_PAIR, 1024, on_monitor, b);
+    if (r == 0)
+        r = ovop_zsock_connect(b->monitor, ep);
+    if (r < 0)
+        ovop_zsock_destroy(&b->monitor);
     return r;
 }
 
@@ -834,6 +910,10 @@ int ovop_broker_new(ovop_broker_t **ret, uv_loop_t *loop, void *zctx,
         b->m_dropped[i] = ovop_metrics_counter(metrics, "ovop_broker_dropped_total",
                                                "Messages dropped, by reason", labels);
     }
+    b->m_closed = ovop_metrics_counter(metrics, "ovop_broker_connections_closed_total",
+                                       "Connections closed because their key is no longer "
+                                       "accepted",
+                                       NULL);
     b->m_requeued = ovop_metrics_counter(metrics, "ovop_broker_requeued_total",
                                          "Requests re-queued after their worker went away", NULL);
     b->m_unreg_requests =
@@ -859,6 +939,9 @@ int ovop_broker_new(ovop_broker_t **ret, uv_loop_t *loop, void *zctx,
     r = bind_all(b, b->opts.bind);
     if (r < 0)
         goto fail_sock;
+    if (!b->opts.security->plaintext && watch_disconnects(b, zctx) < 0)
+        log_warn("could not monitor the broker socket: connections of revoked keys are refused "
+                 "message by message but not closed");
     uv_timer_init(loop, &b->timer);
     b->timer.data = b;
     uv_timer_start(&b->timer, on_tick, opts->heartbeat_ms, opts->heartbeat_ms);
@@ -897,6 +980,9 @@ void ovop_broker_destroy(ovop_broker_t **bp)
     table_foreach(&b->services, destroy_service, b);
     /* Give the DISCONNECTs a moment to leave; zmq_ctx_term waits at most this long. */
     zmq_setsockopt(ovop_zsock_raw(b->sock), ZMQ_LINGER, &linger, sizeof(linger));
+    if (b->monitor)
+        zmq_socket_monitor(ovop_zsock_raw(b->sock), NULL, 0);
+    ovop_zsock_destroy(&b->monitor);
     ovop_zsock_destroy(&b->sock);
     ovop_keyring_destroy(&b->own_keyring);
     uv_timer_stop(&b->timer);
