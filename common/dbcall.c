@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include <jansson.h>
+
 #include "log.h"
 
 ovop_db_status_t ovop_db_status(const PGresult *res, const char *error)
@@ -19,6 +21,10 @@ ovop_db_status_t ovop_db_status_of(const char *state, const char *constraint, co
         return (ovop_db_status_t){OVOP_UNAVAILABLE, "DATABASE_UNAVAILABLE", false};
     if (strcmp(state, "OV409") == 0)
         return (ovop_db_status_t){OVOP_INVALID_ARGUMENT, "REQUEST_ID_REUSED", false};
+    if (strcmp(state, "OV403") == 0)
+        /* The principal's territorial scope (0017_registry_scope.sql): the client's request,
+         * not a fault. PostgreSQL's own 42501 (a missing grant) stays INTERNAL. */
+        return (ovop_db_status_t){OVOP_PERMISSION_DENIED, "OUT_OF_SCOPE", false};
     if (strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0 ||
         strncmp(state, "57", 2) == 0 || strncmp(state, "58", 2) == 0)
         return (ovop_db_status_t){OVOP_UNAVAILABLE, "DATABASE_UNAVAILABLE", true};
@@ -61,11 +67,34 @@ static const char *message_for(ovop_code_t code, const char *reason)
     }
 }
 
+void ovop_call_meta_json(ovop_call_t *call, const char *json_text)
+{
+    json_t *o = json_text && json_text[0] ? json_loads(json_text, 0, NULL) : NULL;
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v)
+    {
+        if (json_is_string(v) && json_string_value(v)[0])
+            ovop_call_meta(call, key, "%s", json_string_value(v));
+    }
+    json_decref(o);
+}
+
 void ovop_call_fail_db(ovop_call_t *call, const PGresult *res, const char *error)
 {
     ovop_db_status_t st = ovop_db_status(res, error);
     const char *rid = ovop_call_request_id(call);
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (st.code == OVOP_PERMISSION_DENIED) {
+        /* A rule the database enforces for every change refused this one: its message names
+         * what lay outside what, its detail carries the codes. */
+        const char *message = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        log_info_rid(rid, "%s refused: %s", ovop_call_method(call), message ? message : "");
+        ovop_call_meta_json(call, PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL));
+        ovop_call_fail_reason(call, st.code, st.reason, "%s",
+                              message ? message : "the change is outside the principal's scope");
+        return;
+    }
     if (st.code == OVOP_INVALID_ARGUMENT) {
         ovop_call_violation(call, "request_id", "was already used for a different request");
         ovop_call_reason(call, st.reason);

@@ -9,6 +9,8 @@
  *   23505 unique violation                    ALREADY_EXISTS     ALREADY_EXISTS
  *   other 23 integrity violations             FAILED_PRECONDITION CONSTRAINT_VIOLATED
  *   OV409 (request id reused, bus.replay)     INVALID_ARGUMENT   REQUEST_ID_REUSED
+ *   OV403 (outside the principal's territory, 0017's triggers)
+ *                                             PERMISSION_DENIED  OUT_OF_SCOPE
  *   anything else (a bug: 42 syntax, 22 data...)  INTERNAL       INTERNAL
  *
  * UNAVAILABLE and ABORTED invite a retry; INTERNAL is logged with the request id and is not
@@ -36,7 +38,12 @@ ovop_db_status_t ovop_db_status_of(const char *sqlstate, const char *constraint,
 /* True for errors worth retrying the same statement at once (40001, 40P01). */
 bool ovop_db_retryable(const PGresult *res);
 
-/* Fails call with the status of the failed statement, logging it once when it is a bug. */
+/* Adds the members of a JSON object of strings (json_text may be NULL or empty) to the
+ * call's failure metadata; empty values are left out. */
+void ovop_call_meta_json(ovop_call_t *call, const char *json_text);
+
+/* Fails call with the status of the failed statement, logging it once when it is a bug. An
+ * OV403 refusal carries the database's message and, as metadata, its detail's JSON object. */
 void ovop_call_fail_db(ovop_call_t *call, const PGresult *res, const char *error);
 
 /* ovop_pg_query_until() under the call's deadline. */

@@ -1942,6 +1942,29 @@ END
 $$;
 
 --
+-- Name: in_scope(text, text); Type: FUNCTION; Schema: registry; Owner: -
+--
+
+CREATE FUNCTION registry.in_scope(p_code text, p_scope text) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    AS $$
+DECLARE
+    v_code text := p_code;
+BEGIN
+    -- SOATE has five levels: ten steps end the walk a hand-made cycle would make endless.
+    FOR i IN 1..10 LOOP
+        IF v_code IS NULL THEN
+            RETURN false;
+        ELSIF v_code = p_scope THEN
+            RETURN true;
+        END IF;
+        v_code := (registry.territory_now(v_code)).parent_code;
+    END LOOP;
+    RETURN false;
+END
+$$;
+
+--
 -- Name: join_cooperative(text, text, text, text, bytea, bigint, integer, bigint, date, bigint, uuid, bytea); Type: FUNCTION; Schema: registry; Owner: -
 --
 
@@ -2205,6 +2228,16 @@ CREATE FUNCTION registry.producer_stars(p_producer bigint, p_on date DEFAULT CUR
 $$;
 
 --
+-- Name: producer_territory(bigint); Type: FUNCTION; Schema: registry; Owner: -
+--
+
+CREATE FUNCTION registry.producer_territory(p_producer bigint) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT territory_code::text FROM registry.producers WHERE id = p_producer;
+$$;
+
+--
 -- Name: product_problem(bigint, text, text); Type: FUNCTION; Schema: registry; Owner: -
 --
 
@@ -2457,6 +2490,29 @@ END
 $$;
 
 --
+-- Name: require_scope(text, text, boolean); Type: FUNCTION; Schema: registry; Owner: -
+--
+
+CREATE FUNCTION registry.require_scope(p_what text, p_code text, p_moving boolean DEFAULT false) RETURNS void
+    LANGUAGE plpgsql STABLE
+    AS $$
+DECLARE
+    v_scope text := coalesce(current_setting('ovop.scope', true), '');
+BEGIN
+    IF v_scope = '' OR registry.in_scope(p_code, v_scope) THEN
+        RETURN;
+    END IF;
+    RAISE EXCEPTION '% %, outside the territory of principal %: %', p_what,
+        CASE WHEN p_moving THEN 'cannot move to' ELSE 'is in' END ||
+            ' ' || registry.territory_label(p_code),
+        coalesce(current_setting('ovop.principal', true), ''), registry.territory_label(v_scope)
+        USING ERRCODE = 'OV403',
+              DETAIL = json_build_object('territory', coalesce(p_code, ''),
+                                         'scope', v_scope)::text;
+END
+$$;
+
+--
 -- Name: retire_territory(text, text, text, text, bytea, text, integer, date, text, integer, uuid, bytea); Type: FUNCTION; Schema: registry; Owner: -
 --
 
@@ -2517,6 +2573,116 @@ CREATE FUNCTION registry.rubric() RETURNS jsonb
                                                  ORDER BY stars)
                                   FROM registry.star_thresholds), '[]'),
         'version', (SELECT version FROM registry.rubric_version WHERE id = 1));
+$$;
+
+--
+-- Name: scope_located(); Type: FUNCTION; Schema: registry; Owner: -
+--
+
+CREATE FUNCTION registry.scope_located() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM registry.require_scope('a new ' || TG_ARGV[0], NEW.territory_code);
+        RETURN NULL;
+    END IF;
+    PERFORM registry.require_scope(TG_ARGV[0] || ' ' || OLD.id, OLD.territory_code);
+    IF TG_OP = 'UPDATE' AND NEW.territory_code <> OLD.territory_code THEN
+        PERFORM registry.require_scope(TG_ARGV[0] || ' ' || NEW.id, NEW.territory_code, true);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+--
+-- Name: scope_member(); Type: FUNCTION; Schema: registry; Owner: -
+--
+
+CREATE FUNCTION registry.scope_member() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    r registry.cooperative_members := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+BEGIN
+    PERFORM registry.require_scope('cooperative ' || r.cooperative_id,
+                                   (SELECT territory_code FROM registry.cooperatives
+                                     WHERE id = r.cooperative_id));
+    PERFORM registry.require_scope('member producer ' || r.producer_id,
+                                   registry.producer_territory(r.producer_id));
+    IF TG_OP = 'UPDATE' AND (OLD.cooperative_id, OLD.producer_id)
+                            <> (NEW.cooperative_id, NEW.producer_id) THEN
+        PERFORM registry.require_scope('cooperative ' || OLD.cooperative_id,
+                                       (SELECT territory_code FROM registry.cooperatives
+                                         WHERE id = OLD.cooperative_id));
+        PERFORM registry.require_scope('member producer ' || OLD.producer_id,
+                                       registry.producer_territory(OLD.producer_id));
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+--
+-- Name: scope_national(); Type: FUNCTION; Schema: registry; Owner: -
+--
+
+CREATE FUNCTION registry.scope_national() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_scope text := current_setting('ovop.scope', true);
+BEGIN
+    RAISE EXCEPTION '% applies to the whole country, outside the territory of principal %: %',
+        TG_ARGV[0], coalesce(current_setting('ovop.principal', true), ''),
+        registry.territory_label(v_scope)
+        USING ERRCODE = 'OV403',
+              DETAIL = json_build_object('territory', '', 'scope', v_scope)::text;
+END
+$$;
+
+--
+-- Name: scope_of_producer(); Type: FUNCTION; Schema: registry; Owner: -
+--
+
+CREATE FUNCTION registry.scope_of_producer() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_row jsonb := to_jsonb(CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END);
+    v_what text := format('%s of producer %s',
+                          CASE WHEN TG_OP = 'INSERT' THEN 'a new ' || TG_ARGV[0]
+                               ELSE TG_ARGV[0] || ' ' ||
+                                    coalesce(v_row->>'number', v_row->>'id') END,
+                          v_row->>'producer_id');
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM registry.require_scope(v_what, registry.producer_territory(OLD.producer_id));
+    END IF;
+    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.producer_id <> OLD.producer_id) THEN
+        PERFORM registry.require_scope(v_what, registry.producer_territory(NEW.producer_id));
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+--
+-- Name: scope_territory(); Type: FUNCTION; Schema: registry; Owner: -
+--
+
+CREATE FUNCTION registry.scope_territory() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM registry.require_scope('territory ' || OLD.code, OLD.parent_code);
+    END IF;
+    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.parent_code IS DISTINCT FROM OLD.parent_code)
+    THEN
+        PERFORM registry.require_scope('territory ' || NEW.code, NEW.parent_code,
+                                       TG_OP = 'UPDATE');
+    END IF;
+    RETURN NULL;
+END
 $$;
 
 --
@@ -2838,6 +3004,19 @@ END
 $$;
 
 --
+-- Name: territory_label(text); Type: FUNCTION; Schema: registry; Owner: -
+--
+
+CREATE FUNCTION registry.territory_label(p_code text) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT CASE WHEN p_code IS NULL THEN 'no territory'
+                ELSE coalesce((SELECT coalesce(nullif(t.name_en, ''), t.name_ru)
+                                 FROM registry.territory_now(p_code) t
+                                WHERE t.code IS NOT NULL) || ' (' || p_code || ')', p_code) END;
+$$;
+
+--
 -- Name: territory_moved(text, integer, text); Type: FUNCTION; Schema: registry; Owner: -
 --
 
@@ -2874,6 +3053,56 @@ BEGIN
                 v_cur.lon, p_on, v_cur.version + 1);
     END IF;
 END
+$$;
+
+--
+-- Name: territories; Type: TABLE; Schema: registry; Owner: -
+--
+
+CREATE TABLE registry.territories (
+    id bigint NOT NULL,
+    code character(14) NOT NULL,
+    kind text NOT NULL,
+    parent_code character(14),
+    name_ru text NOT NULL,
+    name_en text DEFAULT ''::text NOT NULL,
+    name_ky text DEFAULT ''::text NOT NULL,
+    lat double precision,
+    lon double precision,
+    valid_from date NOT NULL,
+    valid_to date,
+    superseded_by character(14),
+    version integer DEFAULT 1 NOT NULL,
+    CONSTRAINT territories_check CHECK ((valid_to > valid_from)),
+    CONSTRAINT territories_code_check CHECK ((code ~ '^417[0-9]{11}$'::text)),
+    CONSTRAINT territories_kind_check CHECK ((kind = ANY (ARRAY['republic'::text, 'oblast'::text, 'city_republican'::text, 'city_oblast'::text, 'city_district'::text, 'rayon'::text, 'aiyl_aimak'::text, 'village'::text, 'town'::text]))),
+    CONSTRAINT territories_lat_check CHECK (((lat >= ('-90'::integer)::double precision) AND (lat <= (90)::double precision))),
+    CONSTRAINT territories_location_pair CHECK (((lat IS NULL) = (lon IS NULL))),
+    CONSTRAINT territories_lon_check CHECK (((lon >= ('-180'::integer)::double precision) AND (lon <= (180)::double precision))),
+    CONSTRAINT territories_name_ru_check CHECK ((name_ru <> ''::text)),
+    CONSTRAINT territories_parent_code_check CHECK ((parent_code ~ '^417[0-9]{11}$'::text)),
+    CONSTRAINT territories_superseded_by_check CHECK ((superseded_by ~ '^417[0-9]{11}$'::text)),
+    CONSTRAINT territories_version_check CHECK ((version >= 1))
+);
+
+--
+-- Name: TABLE territories; Type: COMMENT; Schema: registry; Owner: -
+--
+
+COMMENT ON TABLE registry.territories IS 'SOATE territories, one row per version; valid_to NULL is the current version';
+
+--
+-- Name: territory_now(text); Type: FUNCTION; Schema: registry; Owner: -
+--
+
+CREATE FUNCTION registry.territory_now(p_code text) RETURNS registry.territories
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT * FROM registry.territories
+     WHERE code = p_code::bpchar
+     ORDER BY (valid_from <= current_date AND (valid_to IS NULL OR valid_to > current_date)) DESC,
+              valid_from DESC
+     LIMIT 1;
 $$;
 
 --
@@ -3744,42 +3973,6 @@ CREATE TABLE registry.star_thresholds (
 );
 
 --
--- Name: territories; Type: TABLE; Schema: registry; Owner: -
---
-
-CREATE TABLE registry.territories (
-    id bigint NOT NULL,
-    code character(14) NOT NULL,
-    kind text NOT NULL,
-    parent_code character(14),
-    name_ru text NOT NULL,
-    name_en text DEFAULT ''::text NOT NULL,
-    name_ky text DEFAULT ''::text NOT NULL,
-    lat double precision,
-    lon double precision,
-    valid_from date NOT NULL,
-    valid_to date,
-    superseded_by character(14),
-    version integer DEFAULT 1 NOT NULL,
-    CONSTRAINT territories_check CHECK ((valid_to > valid_from)),
-    CONSTRAINT territories_code_check CHECK ((code ~ '^417[0-9]{11}$'::text)),
-    CONSTRAINT territories_kind_check CHECK ((kind = ANY (ARRAY['republic'::text, 'oblast'::text, 'city_republican'::text, 'city_oblast'::text, 'city_district'::text, 'rayon'::text, 'aiyl_aimak'::text, 'village'::text, 'town'::text]))),
-    CONSTRAINT territories_lat_check CHECK (((lat >= ('-90'::integer)::double precision) AND (lat <= (90)::double precision))),
-    CONSTRAINT territories_location_pair CHECK (((lat IS NULL) = (lon IS NULL))),
-    CONSTRAINT territories_lon_check CHECK (((lon >= ('-180'::integer)::double precision) AND (lon <= (180)::double precision))),
-    CONSTRAINT territories_name_ru_check CHECK ((name_ru <> ''::text)),
-    CONSTRAINT territories_parent_code_check CHECK ((parent_code ~ '^417[0-9]{11}$'::text)),
-    CONSTRAINT territories_superseded_by_check CHECK ((superseded_by ~ '^417[0-9]{11}$'::text)),
-    CONSTRAINT territories_version_check CHECK ((version >= 1))
-);
-
---
--- Name: TABLE territories; Type: COMMENT; Schema: registry; Owner: -
---
-
-COMMENT ON TABLE registry.territories IS 'SOATE territories, one row per version; valid_to NULL is the current version';
-
---
 -- Name: territories_id_seq; Type: SEQUENCE; Schema: registry; Owner: -
 --
 
@@ -4441,16 +4634,88 @@ CREATE TRIGGER principals_bump AFTER INSERT OR DELETE OR UPDATE ON iam.principal
 CREATE TRIGGER principals_roles BEFORE INSERT OR UPDATE OF roles ON iam.principals FOR EACH ROW EXECUTE FUNCTION iam.check_roles();
 
 --
+-- Name: applications applications_in_scope; Type: TRIGGER; Schema: registry; Owner: -
+--
+
+CREATE TRIGGER applications_in_scope AFTER INSERT OR DELETE OR UPDATE ON registry.applications FOR EACH ROW WHEN ((current_setting('ovop.scope'::text, true) <> ''::text)) EXECUTE FUNCTION registry.scope_of_producer('application');
+
+--
+-- Name: certificates certificates_in_scope; Type: TRIGGER; Schema: registry; Owner: -
+--
+
+CREATE TRIGGER certificates_in_scope AFTER INSERT OR DELETE OR UPDATE ON registry.certificates FOR EACH ROW WHEN ((current_setting('ovop.scope'::text, true) <> ''::text)) EXECUTE FUNCTION registry.scope_of_producer('certificate');
+
+--
+-- Name: cooperative_members cooperative_members_in_scope; Type: TRIGGER; Schema: registry; Owner: -
+--
+
+CREATE TRIGGER cooperative_members_in_scope AFTER INSERT OR DELETE OR UPDATE ON registry.cooperative_members FOR EACH ROW WHEN ((current_setting('ovop.scope'::text, true) <> ''::text)) EXECUTE FUNCTION registry.scope_member();
+
+--
+-- Name: cooperatives cooperatives_in_scope; Type: TRIGGER; Schema: registry; Owner: -
+--
+
+CREATE TRIGGER cooperatives_in_scope AFTER INSERT OR DELETE OR UPDATE ON registry.cooperatives FOR EACH ROW WHEN ((current_setting('ovop.scope'::text, true) <> ''::text)) EXECUTE FUNCTION registry.scope_located('cooperative');
+
+--
+-- Name: hs_codes hs_codes_in_scope; Type: TRIGGER; Schema: registry; Owner: -
+--
+
+CREATE TRIGGER hs_codes_in_scope BEFORE INSERT OR DELETE OR UPDATE ON registry.hs_codes FOR EACH STATEMENT WHEN ((current_setting('ovop.scope'::text, true) <> ''::text)) EXECUTE FUNCTION registry.scope_national('the list of HS codes');
+
+--
+-- Name: producers producers_in_scope; Type: TRIGGER; Schema: registry; Owner: -
+--
+
+CREATE TRIGGER producers_in_scope AFTER INSERT OR DELETE OR UPDATE ON registry.producers FOR EACH ROW WHEN ((current_setting('ovop.scope'::text, true) <> ''::text)) EXECUTE FUNCTION registry.scope_located('producer');
+
+--
 -- Name: producers producers_moved; Type: TRIGGER; Schema: registry; Owner: -
 --
 
 CREATE TRIGGER producers_moved AFTER UPDATE OF territory_code ON registry.producers FOR EACH ROW WHEN ((old.territory_code IS DISTINCT FROM new.territory_code)) EXECUTE FUNCTION registry.producer_moved();
 
 --
+-- Name: products products_in_scope; Type: TRIGGER; Schema: registry; Owner: -
+--
+
+CREATE TRIGGER products_in_scope AFTER INSERT OR DELETE OR UPDATE ON registry.products FOR EACH ROW WHEN ((current_setting('ovop.scope'::text, true) <> ''::text)) EXECUTE FUNCTION registry.scope_located('product');
+
+--
 -- Name: products products_territory; Type: TRIGGER; Schema: registry; Owner: -
 --
 
 CREATE TRIGGER products_territory BEFORE INSERT OR UPDATE OF producer_id ON registry.products FOR EACH ROW EXECUTE FUNCTION registry.product_territory();
+
+--
+-- Name: rubric_criteria rubric_criteria_in_scope; Type: TRIGGER; Schema: registry; Owner: -
+--
+
+CREATE TRIGGER rubric_criteria_in_scope BEFORE INSERT OR DELETE OR UPDATE ON registry.rubric_criteria FOR EACH STATEMENT WHEN ((current_setting('ovop.scope'::text, true) <> ''::text)) EXECUTE FUNCTION registry.scope_national('the certification rubric');
+
+--
+-- Name: rubric_version rubric_version_in_scope; Type: TRIGGER; Schema: registry; Owner: -
+--
+
+CREATE TRIGGER rubric_version_in_scope BEFORE INSERT OR DELETE OR UPDATE ON registry.rubric_version FOR EACH STATEMENT WHEN ((current_setting('ovop.scope'::text, true) <> ''::text)) EXECUTE FUNCTION registry.scope_national('the certification rubric');
+
+--
+-- Name: specializations specializations_in_scope; Type: TRIGGER; Schema: registry; Owner: -
+--
+
+CREATE TRIGGER specializations_in_scope AFTER INSERT OR DELETE OR UPDATE ON registry.specializations FOR EACH ROW WHEN ((current_setting('ovop.scope'::text, true) <> ''::text)) EXECUTE FUNCTION registry.scope_located('specialization');
+
+--
+-- Name: star_thresholds star_thresholds_in_scope; Type: TRIGGER; Schema: registry; Owner: -
+--
+
+CREATE TRIGGER star_thresholds_in_scope BEFORE INSERT OR DELETE OR UPDATE ON registry.star_thresholds FOR EACH STATEMENT WHEN ((current_setting('ovop.scope'::text, true) <> ''::text)) EXECUTE FUNCTION registry.scope_national('the certification rubric');
+
+--
+-- Name: territories territories_in_scope; Type: TRIGGER; Schema: registry; Owner: -
+--
+
+CREATE TRIGGER territories_in_scope AFTER INSERT OR DELETE OR UPDATE ON registry.territories FOR EACH ROW WHEN ((current_setting('ovop.scope'::text, true) <> ''::text)) EXECUTE FUNCTION registry.scope_territory();
 
 --
 -- Name: border_points border_points_neighbour_fkey; Type: FK CONSTRAINT; Schema: exports; Owner: -

@@ -2,7 +2,12 @@
  * on approval). Renewal issues a successor; suspension, reinstatement and revocation change
  * the certificate itself. EXPIRED is never stored: an active certificate reads as expired
  * from the day of its expiry date (registry.certificate_status), the same rule by which
- * registry.producer_stars stops counting it, so expiry needs no job. */
+ * registry.producer_stars stops counting it, so expiry needs no job.
+ *
+ * Renewing needs the certification role of the certificate's stars (registry_level_allowed);
+ * suspending and reinstating are open to every certification role, revoking is national
+ * (services/permissions.tsv). Every change is bounded by the principal's territory in the
+ * database (0017_registry_scope.sql). */
 #include <string.h>
 
 #include "pbrow.h"
@@ -100,6 +105,11 @@ typedef struct change_ctx {
 static void store_renewal(change_ctx_t *cx, Ovop__V1__Certificate *c, PGresult *res)
 {
     ovop_call_t *call = cx->call;
+    /* A renewal certifies the same stars again, so it needs the role that would approve
+     * them (stars never change on a certificate: the one read is the one renewed). */
+    if (!registry_level_allowed(call, c->stars,
+                                ovop_call_printf(call, "renewing certificate %s", c->number)))
+        return;
     const char *today = ovop_pg_value(res, 0, "today");
     char *number = registry_certificate_number(call, today, ovop_pg_value(res, 0, "new_sequence"));
     if (!number)

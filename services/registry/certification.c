@@ -12,7 +12,12 @@
  * selects the database's current_date and the expiry that registry.certificate_expiry()
  * gives it; the SQL function stores exactly that date and refuses one more than a day away
  * from its own current_date (see 0008_registry_certification.sql). The daemon's clock plays
- * no part, so the reply, the stored row and registry.producer_stars() agree. */
+ * no part, so the reply, the stored row and registry.producer_stars() agree.
+ *
+ * Who decides: the principal's certification role must reach the application's level
+ * (district 1-3 stars, region 4, national 5; registry_level_allowed), the decision is
+ * recorded under the authenticated principal, and the producer must lie inside the
+ * principal's territory (checked by the database for every change, 0017_registry_scope.sql). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,19 +35,6 @@
 #define STAR_LEVELS   5
 #define MAX_COMMITTEE 200
 #define MAX_REASON    500
-
-/* Who approves an application of `stars`: district for 1-3, region for 4, national for 5;
- * UNSPECIFIED when it has none. */
-static Ovop__V1__ApprovalLevel level_for_stars(uint32_t stars)
-{
-    if (stars == 0)
-        return OVOP__V1__APPROVAL_LEVEL__APPROVAL_LEVEL_UNSPECIFIED;
-    if (stars <= 3)
-        return OVOP__V1__APPROVAL_LEVEL__APPROVAL_LEVEL_DISTRICT;
-    if (stars == 4)
-        return OVOP__V1__APPROVAL_LEVEL__APPROVAL_LEVEL_REGION;
-    return OVOP__V1__APPROVAL_LEVEL__APPROVAL_LEVEL_NATIONAL;
-}
 
 /* --- the rubric --- */
 
@@ -421,7 +413,7 @@ static char *score(ovop_call_t *call, Ovop__V1__Application *a, const Ovop__V1__
                                                 (json_int_t)s->points));
     }
     a->stars = rubric_stars(rb, a->total);
-    a->approval_level = level_for_stars(a->stars);
+    a->approval_level = registry_level_for_stars(a->stars);
     return registry_json_text(call, stored);
 }
 
@@ -500,14 +492,15 @@ static Ovop__V1__Certificate *issued(ovop_call_t *call, const Ovop__V1__Applicat
     return c;
 }
 
-/* a approved (issuing the certificate `number`) or rejected as the request says. */
+/* a approved (issuing the certificate `number`) or rejected as the request says, by the
+ * authenticated principal: the request's decided_by is ignored (a client could write any
+ * name there). */
 static void decide(ovop_call_t *call, Ovop__V1__Application *a,
                    const Ovop__V1__DecideApplicationRequest *in, char *number)
 {
-    const char *caller = ovop_call_caller(call);
     a->status = in->approve ? OVOP__V1__APPLICATION_STATUS__APPLICATION_STATUS_APPROVED
                             : OVOP__V1__APPLICATION_STATUS__APPLICATION_STATUS_REJECTED;
-    a->decided_by = in->decided_by[0] ? in->decided_by : (char *)(caller ? caller : "");
+    a->decided_by = ovop_call_strdup(call, ovop_call_caller(call));
     a->reason = in->reason;
     a->certificate_number = number;
     a->version = in->version + 1;
@@ -521,6 +514,15 @@ static void store_decided(change_ctx_t *cx, Ovop__V1__Application *a, PGresult *
         (const Ovop__V1__DecideApplicationRequest *)ovop_call_input(call);
     const char *today = ovop_pg_value(res, 0, "today");
     char *cert_number = "";
+    /* The level is the application's as read: approving needs in->level to be the same, and
+     * the function goes on only while the application is at the version the client sent,
+     * so these are the stars decided on or nothing is written. Rejecting a national
+     * application is as much a national decision as approving it. */
+    if (!registry_level_allowed(call, a->stars,
+                                ovop_call_printf(call, "%s application %lld",
+                                                 in->approve ? "approving" : "rejecting",
+                                                 (long long)a->id)))
+        return;
     if (in->approve && !(cert_number = registry_certificate_number(
                              call, today, ovop_pg_value(res, 0, "new_sequence"))))
         return;
@@ -557,7 +559,6 @@ static void decide_application(ovop_call_t *call, const ProtobufCMessage *input,
         ovop_call_violation(call, "level",
                             "is required when approving: DISTRICT (1 to 3 stars), REGION (4) or "
                             "NATIONAL (5)");
-    ovop_check_text(call, "decided_by", in->decided_by, MAX_COMMITTEE, false);
     if (ovop_check_text(call, "reason", in->reason, MAX_REASON, false) && !in->approve &&
         !in->reason[0])
         ovop_call_violation(call, "reason", "is required when rejecting");

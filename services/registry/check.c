@@ -5,6 +5,7 @@
 
 #include "log.h"
 #include "page.h"
+#include "pbrow.h"
 #include "registry.h"
 
 bool registry_soate_valid(const char *code, const char **ret_why)
@@ -123,6 +124,49 @@ char *registry_certificate_number(ovop_call_t *call, const char *today, const ch
         return NULL;
     }
     return ovop_call_printf(call, "OVOP-%.4s-%06lld", today, seq);
+}
+
+/* The role approving at each level: a role approves its own level and every level below. */
+static const char *const level_roles[] = {
+    [OVOP__V1__APPROVAL_LEVEL__APPROVAL_LEVEL_DISTRICT] = "certification.district",
+    [OVOP__V1__APPROVAL_LEVEL__APPROVAL_LEVEL_REGION] = "certification.region",
+    [OVOP__V1__APPROVAL_LEVEL__APPROVAL_LEVEL_NATIONAL] = "certification.national",
+};
+
+Ovop__V1__ApprovalLevel registry_level_for_stars(uint32_t stars)
+{
+    if (stars == 0)
+        return OVOP__V1__APPROVAL_LEVEL__APPROVAL_LEVEL_UNSPECIFIED;
+    if (stars <= 3)
+        return OVOP__V1__APPROVAL_LEVEL__APPROVAL_LEVEL_DISTRICT;
+    if (stars == 4)
+        return OVOP__V1__APPROVAL_LEVEL__APPROVAL_LEVEL_REGION;
+    return OVOP__V1__APPROVAL_LEVEL__APPROVAL_LEVEL_NATIONAL;
+}
+
+bool registry_level_allowed(ovop_call_t *call, uint32_t stars, const char *what)
+{
+    const int top = OVOP__V1__APPROVAL_LEVEL__APPROVAL_LEVEL_NATIONAL;
+    int level = (int)registry_level_for_stars(stars);
+    if (level == OVOP__V1__APPROVAL_LEVEL__APPROVAL_LEVEL_UNSPECIFIED)
+        return true; /* no star, nothing certified: any certification role decides */
+    for (int l = level; l <= top; l++)
+        if (ovop_call_has_role(call, level_roles[l]))
+            return true;
+    ovop_buf_t need;
+    ovop_buf_init(&need);
+    for (int l = level; l <= top; l++)
+        ovop_buf_printf(&need, "%s%s", l > level ? " or " : "", level_roles[l]);
+    const char *name = ovop_enum_text(&ovop__v1__approval_level__descriptor, level);
+    ovop_call_meta(call, "level", "%s", name);
+    ovop_call_meta(call, "role", "%s", level_roles[level]);
+    ovop_call_fail_reason(call, OVOP_PERMISSION_DENIED, "LEVEL_NOT_ALLOWED",
+                          "%s needs the role %s (%u star%s: %s level); principal %s does not "
+                          "have it",
+                          what, need.data, stars, stars == 1 ? "" : "s", name,
+                          ovop_call_principal(call)->id);
+    ovop_buf_free(&need);
+    return false;
 }
 
 void registry_check_date(ovop_call_t *call, const char *field, const char *date)

@@ -58,6 +58,18 @@ void registry_check_date(ovop_call_t *call, const char *field, const char *date)
  * ("" without a token). Adds a violation on page_token otherwise. */
 bool registry_check_code_token(ovop_call_t *call, const char *token, const char **ret_after);
 
+/* --- certification levels --- */
+
+/* Who approves an application (renews a certificate) of `stars`: district for 1-3, region
+ * for 4, national for 5; UNSPECIFIED when it has none. */
+Ovop__V1__ApprovalLevel registry_level_for_stars(uint32_t stars);
+/* Whether the call's principal may decide on `stars` (0: anyone who got past the permission
+ * table): certification.district approves 1-3 stars, certification.region up to 4,
+ * certification.national up to 5. Otherwise fails the call with PERMISSION_DENIED, reason
+ * LEVEL_NOT_ALLOWED, a message naming `what` ("approving application 9") and the role it
+ * needs, and metadata level and role; nothing has been written then. */
+bool registry_level_allowed(ovop_call_t *call, uint32_t stars, const char *what);
+
 /* --- field masks of the update methods (AIP-134) --- */
 
 /* A path an update method accepts, and the fields it names as bits of the method's own. */

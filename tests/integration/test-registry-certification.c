@@ -296,7 +296,7 @@ static Ovop__V1__DecideApplicationRequest decide_request(int64_t id, int32_t ver
     in.version = version;
     in.approve = approve;
     in.level = level;
-    in.decided_by = "akim";
+    in.decided_by = "akim"; /* a forged name: the registry records the principal instead */
     in.reason = (char *)reason;
     return in;
 }
@@ -589,7 +589,11 @@ static void test_lifecycle(void **state)
     a = (Ovop__V1__Application *)r.out;
     assert_int_equal(a->status, OVOP__V1__APPLICATION_STATUS__APPLICATION_STATUS_APPROVED);
     assert_int_equal(a->version, 4);
-    assert_string_equal(a->decided_by, "akim");
+    assert_string_equal(a->decided_by, IDENT_ADMIN);
+    assert_int_equal(count("SELECT count(*) FROM registry.applications WHERE id = %lld "
+                           "AND decided_by = '" IDENT_ADMIN "'",
+                           (long long)a->id),
+                     1);
     char *number = xstrdup(a->certificate_number);
     char prefix[16];
     snprintf(prefix, sizeof(prefix), "OVOP-%.4s-", today);
