@@ -3341,6 +3341,7 @@ CREATE TABLE bus.events (
     soate character(14),
     destination character(2),
     request_id text,
+    principal text DEFAULT NULLIF(current_setting('ovop.principal'::text, true), ''::text),
     CONSTRAINT events_source_check CHECK ((source <> ''::text)),
     CONSTRAINT events_type_check CHECK ((type ~ '^[a-z][a-z0-9_.]*$'::text))
 );

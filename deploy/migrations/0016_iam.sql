@@ -351,6 +351,9 @@ $$;
 -- reusing the request id is refused (REQUEST_ID_REUSED) instead of receiving the reply.
 ALTER TABLE bus.idempotency
     ADD COLUMN principal text DEFAULT nullif(current_setting('ovop.principal', true), '');
+-- Likewise every event records the principal whose change wrote it.
+ALTER TABLE bus.events
+    ADD COLUMN principal text DEFAULT nullif(current_setting('ovop.principal', true), '');
 
 -- The broker reads the keyring and the principals, and makes the changes of ovop.iam; it
 -- touches nothing else (its ops are bus.replay and bus.remember).

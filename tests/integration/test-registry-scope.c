@@ -226,6 +226,13 @@ static int64_t new_producer(const char *who, const char *village)
         ok_as(who, "RegisterProducer", &in.base, &ovop__v1__producer__descriptor);
     int64_t id = ((Ovop__V1__Producer *)out)->id;
     protobuf_c_message_free_unpacked(out, NULL);
+    /* Its event and its stored reply record the principal that made it. */
+    char *ev = svcenv_scalarf(&E,
+                              "SELECT principal FROM bus.events WHERE subject = 'producer/%lld' "
+                              "AND type = 'ovop.registry.producer.registered'",
+                              (long long)id);
+    assert_string_equal(ev, who);
+    free(ev);
     return id;
 }
 
