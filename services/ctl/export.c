@@ -564,14 +564,18 @@ static int export_move(ctl_t *c, const ctl_cmd_t *cmd, int argc, char **argv)
         .prog = "ovopctl export declare|complete|release|depart|deliver|cancel|reject|return",
         .usage = "ID [--agency A] [--reason R] [--reference R] [--at TIME] [--border POINT] "
                  "[--version V]",
-        .summary = "Moves a shipment along its lifecycle.",
+        .summary = "Moves a shipment along its lifecycle, under the agency of your key's "
+                   "principal (release and depart are customs' alone).",
         .n_args = 1,
         .flags_anywhere = true,
         .needs = needs};
     char *agency = NULL, *reason = NULL, *reference = NULL, *at = NULL, *border = NULL;
     int64_t version = 0;
     const ovop_opt_t opts[] = {
-        {"agency", OVOP_OPT_STRING, NULL, 0, 0, "the acting agency, e.g. customs", &agency},
+        {"agency", OVOP_OPT_STRING, NULL, 0, 0,
+         "optional: the move is recorded under your principal's agency; any other is refused "
+         "(PERMISSION_DENIED, AGENCY_NOT_YOURS)",
+         &agency},
         {"reason", OVOP_OPT_STRING, NULL, 0, 0, "why (cancel, reject, return)", &reason},
         {"reference", OVOP_OPT_STRING, NULL, 0, 0, "e.g. the customs release number", &reference},
         {"at", OVOP_OPT_STRING, NULL, 0, 0, "when it happened, RFC 3339 (default: now)", &at},
@@ -720,7 +724,10 @@ static int export_record(ctl_t *c, int argc, char **argv)
         .prog = "ovopctl export record",
         .usage = "FILE|- [--batch N]",
         .summary = "Records shipment moves from a CSV file: "
-                   "shipment_id,status[,agency[,reason[,reference[,border_point[,at]]]]]",
+                   "shipment_id,status[,agency[,reason[,reference[,border_point[,at]]]]]; "
+                   "every move is recorded under your principal's agency (an agency column "
+                   "is empty or that agency), and a request is refused whole when one move "
+                   "is not yours to record",
         .n_args = 1};
     int64_t batch = 500;
     const ovop_opt_t opts[] = {
@@ -757,7 +764,11 @@ static int doc_attach(ctl_t *c, int argc, char **argv)
         .prog = "ovopctl export doc attach",
         .usage = "SHIPMENT --type T --number N --issuer I [--issued-on D] [--valid-until D] "
                  "[--requested]",
-        .summary = "Attaches a document to a shipment.",
+        .summary = "Attaches a document to a shipment. The export desk attaches the exporter's "
+                   "papers and applies for certificates (--requested); a certificate is "
+                   "attached issued only by its agency: phytosanitary by plant_quarantine, "
+                   "veterinary by veterinary, origin_* by chamber, customs_declaration by "
+                   "customs.",
         .n_args = 1,
         .flags_anywhere = true,
         .needs = "usage: ovopctl export doc attach SHIPMENT --type T --number N --issuer I "
@@ -812,7 +823,9 @@ static int doc_status(ctl_t *c, const ctl_cmd_t *cmd, int argc, char **argv)
              cmd->name);
     const ctl_verb_t verb = {.prog = "ovopctl export doc issue|reject|revoke",
                              .usage = "DOCUMENT_ID [--reason R] [--issued-on D]",
-                             .summary = "Changes a document's status.",
+                             .summary = "Changes a document's status: a certificate's by its "
+                                        "agency alone, the exporter's papers' by the export "
+                                        "desk.",
                              .n_args = 1,
                              .flags_anywhere = true,
                              .needs = needs};

@@ -1,5 +1,8 @@
 /* Documents of shipments: attaching them and changing their status. Which documents a
- * shipment needs is data (exports.document_rules); GetShipment shows what is missing. */
+ * shipment needs is data (exports.document_rules); GetShipment shows what is missing. Who
+ * may attach or change which document is authority.c's table: the issuing agency issues,
+ * rejects and revokes its certificates, the export desk applies for them and handles the
+ * exporter's own papers. */
 #include <string.h>
 
 #include "exports.h"
@@ -68,6 +71,11 @@ static void attach_document(ovop_call_t *call, const ProtobufCMessage *input, vo
     exports_today(today);
     int status = attached_status(in);
     bool requested = status == OVOP__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_REQUESTED;
+    /* Whose document it is comes first; an unknown type or status is refused below. */
+    if (ovop_enum_text(&ovop__v1__document_type__descriptor, (int)in->type)[0] &&
+        (requested || status == OVOP__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_ISSUED) &&
+        !exports_authorize_attach(call, (int)in->type, status))
+        return;
 
     if (in->shipment_id <= 0)
         ovop_call_violation(call, "shipment_id", "must be a shipment id, got %lld",
@@ -109,8 +117,9 @@ static const ovop_read_t document = {
     .noun = "document with id",
 };
 
-/* With the stored document: builds its new state (reply, event, documents-list entry)
- * and stores it; the database checks the move from the status it holds. */
+/* With the stored document: checks that the principal may change a document of its type,
+ * builds its new state (reply, event, documents-list entry) and stores it; the database
+ * checks the move from the status it holds. */
 static void store_status(ovop_call_t *call, ProtobufCMessage *row, PGresult *res, void *userdata)
 {
     (void)res;
@@ -118,6 +127,8 @@ static void store_status(ovop_call_t *call, ProtobufCMessage *row, PGresult *res
     const Ovop__V1__SetDocumentStatusRequest *in =
         (const Ovop__V1__SetDocumentStatusRequest *)ovop_call_input(call);
     Ovop__V1__Document *d = (Ovop__V1__Document *)row;
+    if (!exports_authorize_document_status(call, (int)d->type, (int)in->status))
+        return;
     const char *status = ovop_enum_text(&ovop__v1__document_status__descriptor, (int)in->status);
     bool issuing = in->status == OVOP__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_ISSUED;
     if (issuing) {

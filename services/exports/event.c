@@ -65,7 +65,8 @@ char *exports_call_event_head(ovop_call_t *call, int64_t shipment_id, int status
                               const char *reason, const Ovop__V1__Document *document)
 {
     Ovop__V1__ExportEvent ev = OVOP__V1__EXPORT_EVENT__INIT;
-    head(&ev, shipment_id, status, at_us, "", ovop_call_caller(call), reason, "", "", document);
+    head(&ev, shipment_id, status, at_us, exports_agency(call), ovop_call_caller(call), reason, "",
+         "", document);
     return ovop_call_bytea(call, &ev.base);
 }
 

@@ -76,6 +76,25 @@ const char *exports_incoterm_text(int v);
 /* The stored text of an exporter's kind ("producer", "cooperative"). */
 const char *exports_kind_text(const Ovop__V1__ExporterRef *x);
 
+/* --- who may do what beyond the permission table (authority.c) --- */
+
+/* The agency the call's principal acts for (Principal.agency): "" for none. */
+const char *exports_agency(const ovop_call_t *call);
+/* Checks the agency of each of the n moves of a request (batch: fields named
+ * "transitions[i].agency"): a move names no agency or the principal's, and a move that one
+ * agency alone records (RELEASED, DEPARTED: customs) is the principal's agency's. When one is
+ * refused, fails the call with PERMISSION_DENIED (AGENCY_NOT_YOURS or AGENCY_REQUIRED), every
+ * refused move as a violation, and returns false. */
+bool exports_authorize_moves(ovop_call_t *call, bool batch,
+                             Ovop__V1__ShipmentTransition *const *items, size_t n);
+/* Checks that the principal may attach a document of `type` as `status` (REQUESTED or
+ * ISSUED), or change one to `status`: the issuing agency issues, rejects and revokes its
+ * documents, the export desk (exports.clerk) applies for them and handles the exporter's own
+ * papers. When not, fails the call with PERMISSION_DENIED (AGENCY_REQUIRED or MISSING_ROLE)
+ * and returns false. */
+bool exports_authorize_attach(ovop_call_t *call, int type, int status);
+bool exports_authorize_document_status(ovop_call_t *call, int type, int status);
+
 /* --- checks shared by the handlers (check.c; the generic ones are common/check.h's);
  * each adds a violation on `field` --- */
 
@@ -131,9 +150,9 @@ const exports_move_kind_t *exports_move_kind(int status);
 char *exports_event_head(int64_t shipment_id, int status, int64_t at_us, const char *agency,
                          const char *caller, const char *reason, const char *reference,
                          const char *read_point, const Ovop__V1__Document *document);
-/* The head of the event of a change the call's caller makes without agency, reference or
- * crossing point (a creation, a document's change), and the documents-list entry of a
- * document: both as bytea text in the call's arena. */
+/* The head of the event of a change the call's principal makes without reference or
+ * crossing point (a creation, a document's change), under the principal's agency, and the
+ * documents-list entry of a document: both as bytea text in the call's arena. */
 char *exports_call_event_head(ovop_call_t *call, int64_t shipment_id, int status, int64_t at_us,
                               const char *reason, const Ovop__V1__Document *document);
 char *exports_call_event_ref(ovop_call_t *call, const Ovop__V1__Document *d);

@@ -7,7 +7,9 @@
  * each request with its own outcome (a refused one does not hold back the others; the
  * reasons of refusals come from a second statement, exports.move_refusals). A batch goes
  * alone to exports.apply_moves. Under load the coalescing is where the throughput comes
- * from; an idle service sends each request on its own at once. */
+ * from; an idle service sends each request on its own at once. A move is recorded under the
+ * principal's agency, never the request's (authority.c checks both before anything is
+ * queued). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +50,8 @@ static bool needs_reason(int to)
            to == OVOP__V1__SHIPMENT_STATUS__SHIPMENT_STATUS_RETURNED;
 }
 
-/* Checks one move; fields are named prefix + name ("transitions[3].to"). */
+/* Checks one move; fields are named prefix + name ("transitions[3].to"). Its agency is
+ * checked before (exports_authorize_moves): the move is recorded under the principal's. */
 static void check_move(ovop_call_t *call, const char *prefix, const Ovop__V1__ShipmentTransition *t,
                        int64_t now)
 {
@@ -73,7 +76,6 @@ static void check_move(ovop_call_t *call, const char *prefix, const Ovop__V1__Sh
         ovop_call_violation(call, FIELD("at_us"),
                             "%s is in the future (now %s): a move records what happened", at, nw);
     }
-    exports_check_agency(call, FIELD("agency"), t->agency);
     ovop_check_text(call, FIELD("reason"), t->reason, 500, needs_reason((int)t->to));
     ovop_check_text(call, FIELD("reference"), t->reference, 100, false);
     if (exports_check_border_point(call, FIELD("border_point"), t->border_point) &&
@@ -150,6 +152,8 @@ static exports_group_t *group_new(ovop_call_t *call, bool batch,
     g->n = n;
     g->ids = xcalloc(n, sizeof(*g->ids));
     g->fields = xcalloc(n * MOVE_FIELDS, sizeof(char *));
+    /* Never the request's field: that one is the principal's or empty (authority.c). */
+    const char *agency = exports_agency(call);
     for (size_t i = 0; i < n; i++) {
         const Ovop__V1__ShipmentTransition *t = items[i];
         char **f = g->fields + i * MOVE_FIELDS;
@@ -162,7 +166,7 @@ static exports_group_t *group_new(ovop_call_t *call, bool batch,
         f[F_ID] = xasprintf("%lld", (long long)t->shipment_id);
         f[F_TO] = xstrdup(ovop_enum_text(&ovop__v1__shipment_status__descriptor, (int)t->to));
         f[F_AT] = xasprintf("%lld", (long long)at);
-        f[F_AGENCY] = xstrdup(t->agency);
+        f[F_AGENCY] = xstrdup(agency);
         f[F_REASON] = xstrdup(t->reason);
         f[F_REFERENCE] = xstrdup(t->reference);
         f[F_BORDER] = xstrdup(t->border_point);
@@ -170,7 +174,7 @@ static exports_group_t *group_new(ovop_call_t *call, bool batch,
         f[F_EVENT_ID] = xstrdup(uuid);
         f[F_TYPE] = xstrdup(type);
         f[F_HEAD] =
-            exports_event_head(t->shipment_id, (int)t->to, at, t->agency, ovop_call_caller(call),
+            exports_event_head(t->shipment_id, (int)t->to, at, agency, ovop_call_caller(call),
                                t->reason, t->reference, t->border_point, NULL);
 
         Ovop__V1__TransitionResult *r = &results[i];
@@ -550,6 +554,8 @@ static void transition_shipment(ovop_call_t *call, const ProtobufCMessage *input
     Ovop__V1__ShipmentTransition *in = (Ovop__V1__ShipmentTransition *)input;
     exports_t *e = userdata;
     int64_t now = ovop_now_us();
+    if (!exports_authorize_moves(call, false, &in, 1))
+        return;
     check_move(call, "", in, now);
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
@@ -563,8 +569,8 @@ static void transition_shipment(ovop_call_t *call, const ProtobufCMessage *input
 
 /* --- RecordShipmentEvents --- */
 
-/* Every move checked here first (all violations listed), then the batch is one group: a
- * refusal in the database lists every bad move too (fail_batch). */
+/* Every move checked here first (the agencies, then the fields: all violations listed), then
+ * the batch is one group: a refusal in the database lists every bad move too (fail_batch). */
 static void record_events(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
     const Ovop__V1__RecordShipmentEventsRequest *in =
@@ -577,6 +583,8 @@ static void record_events(ovop_call_t *call, const ProtobufCMessage *input, void
         ovop_call_fail_violations(call);
         return;
     }
+    if (!exports_authorize_moves(call, true, in->transitions, in->n_transitions))
+        return;
     for (size_t i = 0; i < in->n_transitions; i++) {
         char prefix[48];
         snprintf(prefix, sizeof(prefix), "transitions[%zu].", i);

@@ -13,6 +13,11 @@
  *   3. GetExportStatistics latency on the aggregates of 1,000,000 departed shipments, with
  *      their 8 per-connection stripes and after exports.fold_stats folded them.
  *
+ * Everything talks CURVE as in production, with the principals of tests/support/ident.h: the
+ * export desk (IDENT_ADMIN, exports.clerk) creates the shipments and makes the moves no agency
+ * owns, customs releases and departs them (a batch, which one principal sends, is customs'),
+ * each certificate is attached by its agency.
+ *
  * Needs OVOP_TEST_PG_URL (a superuser URL; `./deploy/ovop bench` provides one);
  * OVOP_BENCH_ONLY=moves runs part 1 only.
  * Usage: bench-exports [SECONDS]. Not a test: prints figures and ratios, exits 0 unless it
@@ -29,6 +34,7 @@
 #include "benchlib.h"
 #include "client.h"
 #include "harness.h"
+#include "ident.h"
 #include "log.h"
 #include "migrate.h"
 #include "ovop/v1/exports.pb-c.h"
@@ -52,6 +58,8 @@ static int64_t *ids; /* cloned shipments, in draft with every document */
 static size_t n_ids;
 static atomic_size_t next_shipment;
 static size_t event_bytes = 400; /* measured from the template's events */
+static ident_t ident;            /* the broker's keys and the principals' */
+static ovop_security_t desk, customs;
 
 static const int path[] = {OVOP__V1__SHIPMENT_STATUS__SHIPMENT_STATUS_DECLARED,
                            OVOP__V1__SHIPMENT_STATUS__SHIPMENT_STATUS_DOCUMENTS_COMPLETE,
@@ -59,12 +67,31 @@ static const int path[] = {OVOP__V1__SHIPMENT_STATUS__SHIPMENT_STATUS_DECLARED,
                            OVOP__V1__SHIPMENT_STATUS__SHIPMENT_STATUS_DEPARTED,
                            OVOP__V1__SHIPMENT_STATUS__SHIPMENT_STATUS_DELIVERED};
 
-static const char *agency_of(int to)
+/* True for the moves customs alone records: they are made with customs' key. */
+static bool customs_move(int to)
 {
     return to == OVOP__V1__SHIPMENT_STATUS__SHIPMENT_STATUS_RELEASED ||
-                   to == OVOP__V1__SHIPMENT_STATUS__SHIPMENT_STATUS_DEPARTED
-               ? "customs"
-               : "";
+           to == OVOP__V1__SHIPMENT_STATUS__SHIPMENT_STATUS_DEPARTED;
+}
+
+/* The principal that issues a document of `type`: its agency, or the export desk for the
+ * exporter's own papers (exportd's rule, services/exports/authority.c). */
+static const char *issuer_of(int type)
+{
+    switch (type) {
+    case OVOP__V1__DOCUMENT_TYPE__DOCUMENT_TYPE_PHYTOSANITARY:
+        return "plant_quarantine";
+    case OVOP__V1__DOCUMENT_TYPE__DOCUMENT_TYPE_VETERINARY:
+        return "veterinary";
+    case OVOP__V1__DOCUMENT_TYPE__DOCUMENT_TYPE_ORIGIN_CT1:
+    case OVOP__V1__DOCUMENT_TYPE__DOCUMENT_TYPE_ORIGIN_FORM_A:
+    case OVOP__V1__DOCUMENT_TYPE__DOCUMENT_TYPE_ORIGIN_GENERAL:
+        return "chamber";
+    case OVOP__V1__DOCUMENT_TYPE__DOCUMENT_TYPE_CUSTOMS_DECLARATION:
+        return "customs";
+    default:
+        return IDENT_ADMIN;
+    }
 }
 
 /* --- database --- */
@@ -119,6 +146,11 @@ static char *make_database(void)
         fprintf(stderr, "bench: migrate: %s\n", err);
         exit(1);
     }
+    /* The keys and principals, written as the database owner before the broker reads them. */
+    if (ident_setup(&ident, c, "bench-exports") < 0 ||
+        ident_security(&ident, IDENT_ADMIN, &desk) < 0 ||
+        ident_security(&ident, "customs", &customs) < 0)
+        exit(1);
     exec_or_die(c, "SET client_min_messages = warning");
     exec_or_die(c, "INSERT INTO registry.territories (code, kind, parent_code, name_ru, name_en, "
                    "valid_from) VALUES ('" VILLAGE "', 'village', '41705214000000', 'Кара-Бак', "
@@ -150,39 +182,34 @@ static int start(const char *db, pid_t *broker, pid_t *exp)
     snprintf(endpoint, sizeof(endpoint), "tcp://127.0.0.1:%u", port);
     snprintf(bind, sizeof(bind), "tcp://127.0.0.1:%u", port);
     snprintf(hbuf, sizeof(hbuf), "127.0.0.1:%u", http);
-    const char *bargs[] = {"--bind", bind, "--http", hbuf, "--log-level", "warn", NULL};
+    const char *bargs[] = {
+        "--bind",         bind, "--http",      hbuf,   "--key", ident.broker_secret,
+        "--database-url", db,   "--log-level", "warn", NULL};
     char *bin = harness_bin("ovop-broker");
     int r = harness_spawn(broker, bin, bargs, NULL, "bench-broker");
     free(bin);
     if (r < 0)
         return r;
     bin = harness_bin("ovop-exportd");
+    char *key = ident_secret(&ident, "svc-ovop.exports");
     for (int i = 0; i < N_EXPORTD && r == 0; i++) {
         char ehttp[32];
         if (harness_free_port(&exportd_http[i]) < 0)
             return -EADDRNOTAVAIL;
         snprintf(ehttp, sizeof(ehttp), "127.0.0.1:%u", exportd_http[i]);
         /* Folding is left to this program, to measure the statistics before and after. */
-        const char *eargs[] = {"--broker",
-                               endpoint,
-                               "--database-url",
-                               db,
-                               "--credit",
-                               "64",
-                               "--db-pool",
-                               POOL,
-                               "--log-level",
-                               "warn",
-                               "--stats-fold-ms",
-                               "3600000",
-                               "--http",
-                               ehttp,
-                               NULL};
+        const char *eargs[] = {
+            "--broker",  endpoint, "--database-url", db,     "--credit",        "64",
+            "--db-pool", POOL,     "--log-level",    "warn", "--stats-fold-ms", "3600000",
+            "--http",    ehttp,    "--key",          key,    "--broker-key",    ident.broker_key,
+            NULL,
+        };
         r = harness_spawn(&exp[i], bin, eargs, NULL, "bench-exportd");
     }
+    free(key);
     free(bin);
     if (r == 0)
-        r = harness_wait_service(endpoint, "ovop.exports", 15000, NULL);
+        r = harness_wait_service(endpoint, "ovop.exports", 15000, &desk);
     return r;
 }
 
@@ -198,15 +225,21 @@ static double exportd_metric(const char *series)
 
 /* --- clients --- */
 
-static void *client_open(void *arg)
+/* A client on context zctx with sec's keys; NULL (said on stderr) when it cannot be made. */
+static ovop_client_t *client_open(void *zctx, const ovop_security_t *sec)
 {
     ovop_client_t *c;
     ovop_client_options_t o = {.brokers = endpoint,
                                .timeout_ms = 30000,
                                .retries = 1,
                                .max_msg = 4 << 20,
-                               .security = NULL};
-    return ovop_client_new(&c, arg, &o) < 0 ? NULL : c;
+                               .security = sec};
+    int r = ovop_client_new(&c, zctx, &o);
+    if (r < 0) {
+        fprintf(stderr, "bench: could not make a client: %s\n", strerror(-r));
+        return NULL;
+    }
+    return c;
 }
 
 static void client_close(void *state)
@@ -236,9 +269,33 @@ static int call(ovop_client_t *c, const char *method, const ProtobufCMessage *in
 
 /* A shipment of dried apricots to China with every document attached, through the API; then
  * n copies of it in the tables (the setup of the write benchmarks, not measured). */
+/* A client of each issuer, opened when first needed. They stay open until the setup ends:
+ * clients made and destroyed in a row on one context may fail to open (see the report of
+ * common/client.c's monitor endpoints). */
+typedef struct issuer {
+    const char *name;
+    ovop_client_t *c;
+} issuer_t;
+
+static ovop_client_t *issuer_client(void *zctx, issuer_t *issuers, const char *name)
+{
+    size_t i = 0;
+    while (issuers[i].name && strcmp(issuers[i].name, name) != 0)
+        i++;
+    if (!issuers[i].name) {
+        ovop_security_t sec;
+        if (ident_security(&ident, name, &sec) < 0)
+            return NULL;
+        issuers[i] = (issuer_t){name, client_open(zctx, &sec)};
+        ovop_security_clear(&sec);
+    }
+    return issuers[i].c;
+}
+
 static int make_shipments(void *zctx, size_t n)
 {
-    ovop_client_t *c = client_open(zctx);
+    issuer_t issuers[8] = {{0}}; /* at most 5 issuers, and a free slot */
+    ovop_client_t *c = client_open(zctx, &desk);
     Ovop__V1__CreateShipmentRequest in = OVOP__V1__CREATE_SHIPMENT_REQUEST__INIT;
     Ovop__V1__ExporterRef x = OVOP__V1__EXPORTER_REF__INIT;
     Ovop__V1__Buyer b = OVOP__V1__BUYER__INIT;
@@ -278,11 +335,15 @@ static int make_shipments(void *zctx, size_t n)
         a.number = number;
         a.issuer = "bench";
         a.issued_on = "2026-01-15";
-        if (call(c, "AttachDocument", &a.base, NULL, NULL) < 0)
+        ovop_client_t *issuer = issuer_client(zctx, issuers, issuer_of((int)a.type));
+        if (!issuer || call(issuer, "AttachDocument", &a.base, NULL, NULL) < 0)
             return -EIO;
     }
     protobuf_c_message_free_unpacked(out, NULL);
     client_close(c);
+    for (size_t i = 0; i < OVOP_ARRAY_SIZE(issuers); i++)
+        if (issuers[i].c)
+            client_close(issuers[i].c);
 
     PGconn *db = connect_or_die(db_url);
     event_bytes = (size_t)scalar(db, "SELECT avg(length(data))::int FROM bus.events");
@@ -337,8 +398,10 @@ static int64_t take_shipment(void)
 
 /* --- 1. single moves --- */
 
+/* A client thread walking shipments: as the export desk (c) for the moves no agency owns, as
+ * customs (by_customs) for release and departure, as the two parties do. */
 typedef struct mover {
-    ovop_client_t *c;
+    ovop_client_t *c, *by_customs;
     int64_t id;
     int step;
 } mover_t;
@@ -346,7 +409,8 @@ typedef struct mover {
 static void *mover_open(void *arg)
 {
     mover_t *m = xcalloc(1, sizeof(*m));
-    m->c = client_open(arg);
+    m->c = client_open(arg, &desk);
+    m->by_customs = client_open(arg, &customs);
     m->id = take_shipment();
     return m;
 }
@@ -359,8 +423,8 @@ static int mover_move(void *state)
     Ovop__V1__ShipmentTransition t = OVOP__V1__SHIPMENT_TRANSITION__INIT;
     t.shipment_id = m->id;
     t.to = path[m->step];
-    t.agency = (char *)agency_of(t.to);
-    int r = call(m->c, "TransitionShipment", &t.base, NULL, NULL);
+    int r =
+        call(customs_move(t.to) ? m->by_customs : m->c, "TransitionShipment", &t.base, NULL, NULL);
     if (++m->step == (int)OVOP_ARRAY_SIZE(path)) {
         m->step = 0;
         m->id = take_shipment();
@@ -381,6 +445,7 @@ static void mover_close(void *state)
 {
     mover_t *m = state;
     client_close(m->c);
+    client_close(m->by_customs);
     free(m);
 }
 
@@ -439,10 +504,11 @@ typedef struct batcher {
     Ovop__V1__ShipmentTransition *ptrs[BATCH_N];
 } batcher_t;
 
+/* Batches are customs': one principal sends all five moves of each shipment. */
 static void *batcher_open(void *arg)
 {
     batcher_t *b = xcalloc(1, sizeof(*b));
-    b->c = client_open(arg);
+    b->c = client_open(arg, &customs);
     return b;
 }
 
@@ -458,7 +524,6 @@ static int batcher_send(void *state)
             ovop__v1__shipment_transition__init(&b->items[n]);
             b->items[n].shipment_id = id;
             b->items[n].to = path[k];
-            b->items[n].agency = (char *)agency_of(path[k]);
             b->ptrs[n] = &b->items[n];
         }
     }
@@ -552,10 +617,9 @@ static void load_million(void)
 }
 
 /* Mean milliseconds of `calls` GetExportStatistics with the given grouping and filters. */
-static double stats_ms(void *zctx, const Ovop__V1__StatsDimension *by, size_t n_by,
+static double stats_ms(ovop_client_t *c, const Ovop__V1__StatsDimension *by, size_t n_by,
                        const char *territory, int calls, size_t *ret_rows)
 {
-    ovop_client_t *c = client_open(zctx);
     Ovop__V1__ExportStatisticsRequest in = OVOP__V1__EXPORT_STATISTICS_REQUEST__INIT;
     in.n_group_by = n_by;
     in.group_by = (Ovop__V1__StatsDimension *)by;
@@ -569,9 +633,7 @@ static double stats_ms(void *zctx, const Ovop__V1__StatsDimension *by, size_t n_
             protobuf_c_message_free_unpacked(out, NULL);
         }
     }
-    double ms = (double)(ovop_mono_us() - t0) / 1000.0 / calls;
-    client_close(c);
-    return ms;
+    return (double)(ovop_mono_us() - t0) / 1000.0 / calls;
 }
 
 int main(int argc, char **argv)
@@ -694,9 +756,13 @@ int main(int argc, char **argv)
         {"everything by district, HS, destination, month", all, 4, "", 10},
     };
     double unfolded[OVOP_ARRAY_SIZE(queries)];
-    size_t n_rows[OVOP_ARRAY_SIZE(queries)];
+    size_t n_rows[OVOP_ARRAY_SIZE(queries)] = {0};
+    /* One reader for every query: a read is the desk's as much as anyone's. */
+    ovop_client_t *reader = client_open(zctx, &desk);
+    if (!reader)
+        goto out;
     for (size_t q = 0; q < OVOP_ARRAY_SIZE(queries); q++)
-        unfolded[q] = stats_ms(zctx, queries[q].by, queries[q].n_by, queries[q].territory,
+        unfolded[q] = stats_ms(reader, queries[q].by, queries[q].n_by, queries[q].territory,
                                queries[q].calls, &n_rows[q]);
     /* exportd folds the stripes every --stats-fold-ms (5 s by default); here, now. */
     c = connect_or_die(db_url);
@@ -714,11 +780,12 @@ int main(int argc, char **argv)
     printf("  %-52s %10s %7ld kB\n", "table size", "", folded_kb);
     for (size_t q = 0; q < OVOP_ARRAY_SIZE(queries); q++) {
         size_t n = 0;
-        double ms = stats_ms(zctx, queries[q].by, queries[q].n_by, queries[q].territory,
+        double ms = stats_ms(reader, queries[q].by, queries[q].n_by, queries[q].territory,
                              queries[q].calls, &n);
         printf("  %-52s %7.2f ms %7.2f ms  (%zu row%s)\n", queries[q].what, unfolded[q], ms,
                n_rows[q], n_rows[q] == 1 ? "" : "s");
     }
+    client_close(reader);
 
 out:
     for (int i = 0; i < N_EXPORTD; i++) {
@@ -730,5 +797,7 @@ out:
     zmq_ctx_term(zctx);
     free(ids);
     free(db_url);
+    ovop_security_clear(&desk);
+    ovop_security_clear(&customs);
     return 0;
 }

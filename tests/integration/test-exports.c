@@ -1,7 +1,13 @@
 /* exportd through the broker against PostgreSQL: shipments from draft to delivery, their
  * documents, every illegal move, the phytosanitary block, batches that are all or nothing,
  * idempotent retries, the events each change writes, statistics that stay right under
- * concurrent writers, and ovopctl export. Two exportd instances serve every test. */
+ * concurrent writers, and ovopctl export. Two exportd instances serve every test.
+ *
+ * Every call is made as a principal of tests/support/ident.h: the export desk is CALLER
+ * (IDENT_ADMIN: exports.clerk, no agency), a move customs records is made as "customs", a
+ * certificate is issued by its agency's principal; the agency rules themselves (a move is
+ * recorded under the principal's agency, release and exit are customs', certificates are
+ * their agencies') are test_agency_of_moves and test_document_issuers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +32,7 @@
 
 #define SERVICE   "ovop.exports"
 #define CALLER    IDENT_ADMIN
+#define TAX_CLERK "tax-officer" /* a tax officer at the export desk: exports.clerk, agency tax */
 #define BATCH_MAX 20
 #define VILLAGE_B "41705214001001" /* Kara-Bak, Batken District, Batken Region */
 #define VILLAGE_N "41704235000101" /* Kochkor District, Naryn Region */
@@ -95,14 +102,24 @@ static const char *const exportd_args[] = {"--batch-max", "20", "--stats-fold-ms
 
 static int setup(void **state)
 {
-    svcenv_start(
-        &E, &(svcenv_config_t){.db_name = "exports",
-                               .seed_sql = seed_sql,
-                               .daemon = "ovop-exportd",
-                               .service = SERVICE,
-                               .instances = 2,
-                               .daemon_args = exportd_args,
-                               .client = {.timeout_ms = 10000, .retries = 1}});
+    svcenv_start(&E, &(svcenv_config_t){.db_name = "exports",
+                                        .seed_sql = seed_sql,
+                                        .daemon = "ovop-exportd",
+                                        .service = SERVICE,
+                                        .instances = 2,
+                                        .daemon_args = exportd_args,
+                                        .client = {.timeout_ms = 10000, .retries = 1}});
+    /* Added once the broker runs: usable as soon as its keyring reloaded (--auth-refresh-ms).
+     * A connection refused before that stays refused, hence a new client per attempt. */
+    assert_int_equal(
+        ident_add(&E.ident, E.conn, TAX_CLERK, "operator", "exports.clerk", NULL, "tax"), 0);
+    ovop_security_t sec;
+    assert_int_equal(ident_security(&E.ident, TAX_CLERK, &sec), 0);
+    int ready = -1;
+    for (int i = 0; i < 30 && ready != 0; i++)
+        ready = harness_wait_service(E.endpoint, SERVICE, 500, &sec);
+    assert_int_equal(ready, 0);
+    ovop_security_clear(&sec);
     return 0;
 }
 
@@ -123,6 +140,13 @@ static ovop_client_t *client(void)
 #define countf(...)  svcenv_countf(&E, __VA_ARGS__)
 #define scalarf(...) svcenv_scalarf(&E, __VA_ARGS__)
 #define call(...)    svcenv_call(&E, __VA_ARGS__)
+#define call_as(...) svcenv_call_as(&E, __VA_ARGS__)
+
+/* The principal that acts for agency: the agency's own, or the export desk for "". */
+static const char *principal_of(const char *agency)
+{
+    return agency && agency[0] ? agency : CALLER;
+}
 
 /* Asserts the reply names `field` in a violation whose text holds `fragment` (may be NULL). */
 static void assert_violation(const Ovop__V1__Reply *rep, const char *field, const char *fragment)
@@ -253,7 +277,6 @@ static void req_init(req_t *r, int kind, int64_t exporter, int64_t product, int6
 #define PRODUCER    OVOP__V1__EXPORTER_KIND__EXPORTER_KIND_PRODUCER
 #define COOPERATIVE OVOP__V1__EXPORTER_KIND__EXPORTER_KIND_COOPERATIVE
 #define S(x)        OVOP__V1__SHIPMENT_STATUS__SHIPMENT_STATUS_##x
-#define D(x)        OVOP__V1__DOCUMENT_TYPE__DOCUMENT_TYPE_##x
 
 static Ovop__V1__Shipment *create_ok(req_t *r, const char *rid)
 {
@@ -288,17 +311,26 @@ static Ovop__V1__Shipment *get(int64_t id)
     return (Ovop__V1__Shipment *)out;
 }
 
-/* One move; returns the status code, *ret_rep the reply when asked. */
-static int move_at(int64_t id, int to, const char *agency, const char *reason, int64_t at_us,
-                   Ovop__V1__Reply **ret_rep)
+/* One move as principal who, naming `field` as its agency; returns the status code, *ret_rep
+ * the reply when asked. */
+static int move_as(const char *who, int64_t id, int to, const char *field, const char *reason,
+                   int64_t at_us, Ovop__V1__Reply **ret_rep)
 {
     Ovop__V1__ShipmentTransition t = OVOP__V1__SHIPMENT_TRANSITION__INIT;
     t.shipment_id = id;
     t.to = to;
-    t.agency = (char *)(agency ? agency : "");
+    t.agency = (char *)(field ? field : "");
     t.reason = (char *)(reason ? reason : "");
     t.at_us = at_us;
-    return call("TransitionShipment", NULL, &t.base, NULL, NULL, ret_rep);
+    return call_as(who, "TransitionShipment", NULL, &t.base, NULL, NULL, ret_rep);
+}
+
+/* One move by agency ("": the export desk), as its principal, the agency field left empty
+ * (the principal's is the move's). */
+static int move_at(int64_t id, int to, const char *agency, const char *reason, int64_t at_us,
+                   Ovop__V1__Reply **ret_rep)
+{
+    return move_as(principal_of(agency), id, to, "", reason, at_us, ret_rep);
 }
 
 static int move(int64_t id, int to, const char *agency, const char *reason)
@@ -306,6 +338,29 @@ static int move(int64_t id, int to, const char *agency, const char *reason)
     return move_at(id, to, agency, reason, 0, NULL);
 }
 
+#define D(x) OVOP__V1__DOCUMENT_TYPE__DOCUMENT_TYPE_##x
+
+/* Who issues a document of `type`, as exportd's rule says: the export desk for the
+ * exporter's own papers. */
+static const char *issuer_of(int type)
+{
+    switch (type) {
+    case D(PHYTOSANITARY):
+        return "plant_quarantine";
+    case D(VETERINARY):
+        return "veterinary";
+    case D(ORIGIN_CT1):
+    case D(ORIGIN_FORM_A):
+    case D(ORIGIN_GENERAL):
+        return "chamber";
+    case D(CUSTOMS_DECLARATION):
+        return "customs";
+    default:
+        return CALLER;
+    }
+}
+
+/* Attaches a document of `type` as issued, as its issuer. */
 static int attach(int64_t id, int type, const char *number, const char *issued_on, int64_t *ret_doc,
                   Ovop__V1__Reply **ret_rep)
 {
@@ -316,8 +371,8 @@ static int attach(int64_t id, int type, const char *number, const char *issued_o
     a.issuer = "Kyrgyzexpertiza";
     a.issued_on = (char *)issued_on;
     ProtobufCMessage *out = NULL;
-    int code =
-        call("AttachDocument", NULL, &a.base, &ovop__v1__document__descriptor, &out, ret_rep);
+    int code = call_as(issuer_of(type), "AttachDocument", NULL, &a.base,
+                       &ovop__v1__document__descriptor, &out, ret_rep);
     if (ret_doc)
         *ret_doc = out ? ((Ovop__V1__Document *)out)->id : 0;
     if (out)
@@ -342,7 +397,7 @@ static void day_offset(int n, char out[static 11])
     strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
-/* Attaches, as issued today, every document the shipment still misses. */
+/* Attaches, as issued today by their issuers, every document the shipment still misses. */
 static void attach_missing(int64_t id)
 {
     char day[11];
@@ -885,9 +940,9 @@ static void test_lifecycle(void **state)
     Ovop__V1__SetDocumentStatusRequest st = OVOP__V1__SET_DOCUMENT_STATUS_REQUEST__INIT;
     st.document_id = phyto;
     st.status = OVOP__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_ISSUED;
-    assert_int_equal(
-        call("SetDocumentStatus", NULL, &st.base, &ovop__v1__document__descriptor, &out, NULL),
-        OVOP_OK);
+    assert_int_equal(call_as("plant_quarantine", "SetDocumentStatus", NULL, &st.base,
+                             &ovop__v1__document__descriptor, &out, NULL),
+                     OVOP_OK);
     assert_string_equal(((Ovop__V1__Document *)out)->issued_on, day);
     assert_string_equal(((Ovop__V1__Document *)out)->number, "PHYTO-2026-0001");
     protobuf_c_message_free_unpacked(out, NULL);
@@ -895,26 +950,28 @@ static void test_lifecycle(void **state)
                             "'ovop.exports.document.issued' AND subject = 'document/%lld'",
                             (long long)phyto),
                      1);
+    /* The issue's event names who issued it and for which agency. */
+    char doc_subject[48];
+    snprintf(doc_subject, sizeof(doc_subject), "document/%lld", (long long)phyto);
+    Ovop__V1__ExportEvent *issued = event_of("ovop.exports.document.issued", doc_subject);
+    assert_string_equal(issued->caller, "plant_quarantine");
+    assert_string_equal(issued->agency, "plant_quarantine");
+    ovop__v1__export_event__free_unpacked(issued, NULL);
     assert_int_equal(move(id, S(DOCUMENTS_COMPLETE), "", NULL), OVOP_OK);
 
-    /* Release is customs' to record. */
-    assert_int_equal(move_at(id, S(RELEASED), "tax", NULL, 0, &rep), OVOP_INVALID_ARGUMENT);
-    assert_violation(rep, "agency", "recorded by customs");
-    assert_reason(rep, "AGENCY_NOT_ALLOWED");
-    assert_meta(rep, "agencies", "customs");
-    ovop__v1__reply__free_unpacked(rep, NULL);
-    assert_int_equal(move(id, S(RELEASED), "customs", NULL), OVOP_OK);
+    /* Release is customs' alone (test_agency_of_moves has the refusals); the agency field
+     * may name the principal's own. */
+    assert_int_equal(move_as("customs", id, S(RELEASED), "customs", NULL, 0, NULL), OVOP_OK);
 
     /* It left through Torugart, not the planned Irkeshtam. */
     Ovop__V1__ShipmentTransition t = OVOP__V1__SHIPMENT_TRANSITION__INIT;
     t.shipment_id = id;
     t.to = S(DEPARTED);
-    t.agency = "customs";
     t.reference = "EXIT-77";
     t.border_point = "KG-TORUGART";
     out = NULL;
-    assert_int_equal(call("TransitionShipment", NULL, &t.base,
-                          &ovop__v1__transition_result__descriptor, &out, NULL),
+    assert_int_equal(call_as("customs", "TransitionShipment", NULL, &t.base,
+                             &ovop__v1__transition_result__descriptor, &out, NULL),
                      OVOP_OK);
     Ovop__V1__TransitionResult *res = (Ovop__V1__TransitionResult *)out;
     assert_int_equal(res->shipment_id, id);
@@ -953,19 +1010,20 @@ static void test_lifecycle(void **state)
     assert_int_equal(s->n_missing_documents, 0);
     protobuf_c_message_free_unpacked(&s->base, NULL);
 
-    /* History: every move, when, by whom and which agency. */
+    /* History: every move, when, by whom and which agency: the principal's. */
     Ovop__V1__ShipmentHistory *h = history(id);
     static const int path[] = {S(DRAFT),    S(DECLARED), S(DOCUMENTS_COMPLETE),
                                S(RELEASED), S(DEPARTED), S(DELIVERED)};
     assert_int_equal(h->n_entries, OVOP_ARRAY_SIZE(path));
     for (size_t i = 0; i < h->n_entries; i++) {
+        bool by_customs = path[i] == S(RELEASED) || path[i] == S(DEPARTED);
         assert_int_equal(h->entries[i]->to_status, path[i]);
         assert_int_equal(h->entries[i]->from_status, i ? path[i - 1] : 0);
-        assert_string_equal(h->entries[i]->caller, CALLER);
+        assert_string_equal(h->entries[i]->caller, by_customs ? "customs" : CALLER);
+        assert_string_equal(h->entries[i]->agency, by_customs ? "customs" : "");
         assert_true(i == 0 || h->entries[i]->at_us >= h->entries[i - 1]->at_us);
         assert_true(i == 0 || h->entries[i]->version > h->entries[i - 1]->version);
     }
-    assert_string_equal(h->entries[3]->agency, "customs");
     assert_string_equal(h->entries[4]->border_point, "KG-TORUGART");
     assert_string_equal(h->entries[4]->reference, "EXIT-77");
     protobuf_c_message_free_unpacked(&h->base, NULL);
@@ -994,7 +1052,7 @@ static void test_lifecycle(void **state)
     assert_string_equal(ev->biz_step, "departing");
     assert_string_equal(ev->disposition, "in_transit");
     assert_string_equal(ev->agency, "customs");
-    assert_string_equal(ev->caller, CALLER);
+    assert_string_equal(ev->caller, "customs");
     assert_string_equal(ev->read_point, "KG-TORUGART");
     assert_non_null(ev->exporter);
     assert_int_equal(ev->exporter->id, APRICOT);
@@ -1057,10 +1115,11 @@ static void test_illegal_transitions(void **state)
             Ovop__V1__ShipmentTransition t = OVOP__V1__SHIPMENT_TRANSITION__INIT;
             t.shipment_id = id;
             t.to = to;
-            t.agency = "customs";
             t.reason = "testing an illegal move";
-            assert_int_equal(call("TransitionShipment", NULL, &t.base, NULL, NULL, &rep),
-                             OVOP_FAILED_PRECONDITION);
+            /* Customs may record every kind of move: what is refused is the move itself. */
+            assert_int_equal(
+                call_as("customs", "TransitionShipment", NULL, &t.base, NULL, NULL, &rep),
+                OVOP_FAILED_PRECONDITION);
             assert_violation(rep, "to", "cannot become");
             assert_reason(rep, "TRANSITION_NOT_ALLOWED");
             ovop__v1__reply__free_unpacked(rep, NULL);
@@ -1084,12 +1143,15 @@ static void test_illegal_transitions(void **state)
     assert_int_equal(move_at(id, S(CANCELLED), "", "", 0, &rep), OVOP_INVALID_ARGUMENT);
     assert_violation(rep, "reason", "required");
     ovop__v1__reply__free_unpacked(rep, NULL);
-    assert_int_equal(move_at(id, S(CANCELLED), "Customs Office", "x", 0, &rep),
-                     OVOP_INVALID_ARGUMENT);
-    assert_violation(rep, "agency", "agency code");
+    assert_int_equal(move_as(CALLER, id, S(CANCELLED), "Customs Office", "x", 0, &rep),
+                     OVOP_PERMISSION_DENIED);
+    assert_violation(rep, "agency", "Customs Office");
+    assert_reason(rep, "AGENCY_NOT_YOURS");
     ovop__v1__reply__free_unpacked(rep, NULL);
-    assert_int_equal(move_at(id, S(REJECTED), "tax", "x", 0, &rep), OVOP_INVALID_ARGUMENT);
-    assert_violation(rep, "agency", "customs or plant_quarantine or veterinary");
+    assert_int_equal(move_as(TAX_CLERK, id, S(REJECTED), "", "x", 0, &rep), OVOP_PERMISSION_DENIED);
+    assert_violation(rep, "to", "customs or plant_quarantine or veterinary");
+    assert_reason(rep, "AGENCY_REQUIRED");
+    assert_meta(rep, "agencies", "customs,plant_quarantine,veterinary");
     ovop__v1__reply__free_unpacked(rep, NULL);
     assert_int_equal(move_at(id, S(CANCELLED), "", "x", 1000000, &rep), OVOP_INVALID_ARGUMENT);
     assert_violation(rep, "at_us", "before the shipment became declared");
@@ -1117,23 +1179,22 @@ static void test_illegal_transitions(void **state)
     Ovop__V1__Shipment *s = get(rel);
     t.shipment_id = rel;
     t.to = S(DEPARTED);
-    t.agency = "customs";
     t.reason = "";
     t.border_point = "KG-MANAS"; /* an airport, for a lorry */
     t.expected_version = s->version;
-    assert_int_equal(call("TransitionShipment", NULL, &t.base, NULL, NULL, &rep),
+    assert_int_equal(call_as("customs", "TransitionShipment", NULL, &t.base, NULL, NULL, &rep),
                      OVOP_INVALID_ARGUMENT);
     assert_violation(rep, "border_point", "not a crossing point for road");
     assert_reason(rep, "BORDER_POINT_INVALID");
     ovop__v1__reply__free_unpacked(rep, NULL);
     t.border_point = "KG-NOWHERE";
-    assert_int_equal(call("TransitionShipment", NULL, &t.base, NULL, NULL, &rep),
+    assert_int_equal(call_as("customs", "TransitionShipment", NULL, &t.base, NULL, NULL, &rep),
                      OVOP_INVALID_ARGUMENT);
     assert_violation(rep, "border_point", "not a crossing point");
     ovop__v1__reply__free_unpacked(rep, NULL);
     t.border_point = "";
     long events = count("SELECT count(*) FROM bus.events");
-    ovop_client_t *c = client();
+    ovop_client_t *c = svcenv_client_as(&E, "customs");
     Ovop__V1__Reply *r1 = NULL, *r2 = NULL;
     assert_int_equal(
         ovop_client_call(c, SERVICE, "TransitionShipment", "depart-1", &t.base, NULL, &r1, NULL),
@@ -1160,17 +1221,128 @@ static void test_illegal_transitions(void **state)
     protobuf_c_message_free_unpacked(&s->base, NULL);
 }
 
+/* --- who records a move --- */
+
+/* The moves' statuses as exports.statuses spells them, indexed by ShipmentStatus. */
+static const char *const status_text[] = {"",         "draft",    "declared",  "documents_complete",
+                                          "released", "departed", "delivered", "cancelled",
+                                          "rejected", "returned"};
+
+/* The agency of a move is the principal's, never a field: a field naming another is refused,
+ * release and exit are customs' alone, and a refusal writes nothing. */
+static void test_agency_of_moves(void **state)
+{
+    int64_t id = shipment_in(S(DOCUMENTS_COMPLETE));
+    Ovop__V1__Reply *rep = NULL;
+    snapshot_t before = snap();
+
+    /* Tax cannot release a shipment: the tax service holds no role that moves shipments... */
+    assert_int_equal(move_at(id, S(RELEASED), "tax", NULL, 0, &rep), OVOP_PERMISSION_DENIED);
+    assert_reason(rep, "MISSING_ROLE");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    /* ...its officer at the export desk may move them, but release is customs', as it is not
+     * the desk's either. */
+    static const char *const not_customs[] = {TAX_CLERK, CALLER};
+    for (size_t i = 0; i < OVOP_ARRAY_SIZE(not_customs); i++) {
+        assert_int_equal(move_as(not_customs[i], id, S(RELEASED), "", NULL, 0, &rep),
+                         OVOP_PERMISSION_DENIED);
+        assert_reason(rep, "AGENCY_REQUIRED");
+        assert_violation(rep, "to", "a move to released is recorded by customs");
+        assert_violation(rep, "to", not_customs[i]);
+        assert_meta(rep, "agencies", "customs");
+        assert_meta(rep, "to", "released");
+        ovop__v1__reply__free_unpacked(rep, NULL);
+    }
+    /* Nobody names another's agency: the desk (none) naming customs, tax's officer naming
+     * customs for a move anyone may make, customs naming plant quarantine. */
+    assert_int_equal(move_as(CALLER, id, S(RELEASED), "customs", NULL, 0, &rep),
+                     OVOP_PERMISSION_DENIED);
+    assert_reason(rep, "AGENCY_NOT_YOURS");
+    assert_violation(rep, "agency", "acts for no agency");
+    assert_violation(rep, "to", "recorded by customs");
+    assert_meta(rep, "agency", "");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_int_equal(move_as(TAX_CLERK, id, S(CANCELLED), "customs", "x", 0, &rep),
+                     OVOP_PERMISSION_DENIED);
+    assert_reason(rep, "AGENCY_NOT_YOURS");
+    assert_violation(rep, "agency", "acts for tax");
+    assert_meta(rep, "agency", "tax");
+    assert_int_equal(rep->status->n_violations, 1);
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_int_equal(move_as("customs", id, S(REJECTED), "plant_quarantine", "x", 0, &rep),
+                     OVOP_PERMISSION_DENIED);
+    assert_reason(rep, "AGENCY_NOT_YOURS");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    /* Decided before the shipment is looked at. */
+    assert_int_equal(move_as(CALLER, 987654321, S(DEPARTED), "", NULL, 0, &rep),
+                     OVOP_PERMISSION_DENIED);
+    assert_reason(rep, "AGENCY_REQUIRED");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    /* Shipment rows, history rows, events, stored replies: all as they were. */
+    assert_unchanged(&before);
+
+    /* Customs can, and the history and the event say who and for which agency. */
+    assert_int_equal(move(id, S(RELEASED), "customs", NULL), OVOP_OK);
+    assert_int_equal(countf("SELECT count(*) FROM exports.shipment_history WHERE shipment_id = "
+                            "%lld AND to_status = 'released' AND caller = 'customs' AND agency = "
+                            "'customs'",
+                            (long long)id),
+                     1);
+    assert_int_equal(move(id, S(DEPARTED), "customs", NULL), OVOP_OK);
+    /* A move anyone may make is recorded under the mover's own agency. */
+    assert_int_equal(move_as(TAX_CLERK, id, S(DELIVERED), "tax", NULL, 0, NULL), OVOP_OK);
+    Ovop__V1__ShipmentHistory *h = history(id);
+    Ovop__V1__HistoryEntry *last = h->entries[h->n_entries - 1];
+    assert_int_equal(last->to_status, S(DELIVERED));
+    assert_string_equal(last->caller, TAX_CLERK);
+    assert_string_equal(last->agency, "tax");
+    protobuf_c_message_free_unpacked(&h->base, NULL);
+    char subject[48];
+    snprintf(subject, sizeof(subject), "shipment/%lld", (long long)id);
+    Ovop__V1__ExportEvent *ev = event_of("ovop.exports.shipment.delivered", subject);
+    assert_string_equal(ev->caller, TAX_CLERK);
+    assert_string_equal(ev->agency, "tax");
+    ovop__v1__export_event__free_unpacked(ev, NULL);
+    ev = event_of("ovop.exports.shipment.departed", subject);
+    assert_string_equal(ev->caller, "customs");
+    assert_string_equal(ev->agency, "customs");
+    ovop__v1__export_event__free_unpacked(ev, NULL);
+
+    /* exportd's table of the moves one agency records is exports.transitions': for every
+     * status, the desk is refused before the database exactly when the table names agencies
+     * for the moves to it (the same from every status), and the refusal names them. */
+    for (int to = S(DECLARED); to <= S(RETURNED); to++) {
+        assert_true(countf("SELECT count(DISTINCT agencies) FROM exports.transitions WHERE "
+                           "to_status = '%s'",
+                           status_text[to]) <= 1);
+        char *agencies = scalarf("SELECT coalesce(string_agg(DISTINCT a, ',' ORDER BY a), '') "
+                                 "FROM exports.transitions t, unnest(t.agencies) a WHERE "
+                                 "t.to_status = '%s'",
+                                 status_text[to]);
+        int code = move_as(CALLER, 987654321, to, "", "x", 0, &rep);
+        if (agencies[0]) {
+            assert_int_equal(code, OVOP_PERMISSION_DENIED);
+            assert_meta(rep, "agencies", agencies);
+        } else {
+            assert_int_equal(code, OVOP_NOT_FOUND);
+        }
+        ovop__v1__reply__free_unpacked(rep, NULL);
+        free(agencies);
+    }
+}
+
 /* --- documents --- */
 
-static int set_doc(int64_t doc, int status, const char *reason, const char *issued_on,
-                   Ovop__V1__Reply **ret_rep)
+/* SetDocumentStatus as principal who. */
+static int set_doc(const char *who, int64_t doc, int status, const char *reason,
+                   const char *issued_on, Ovop__V1__Reply **ret_rep)
 {
     Ovop__V1__SetDocumentStatusRequest st = OVOP__V1__SET_DOCUMENT_STATUS_REQUEST__INIT;
     st.document_id = doc;
     st.status = status;
     st.reason = (char *)(reason ? reason : "");
     st.issued_on = (char *)(issued_on ? issued_on : "");
-    return call("SetDocumentStatus", NULL, &st.base, NULL, NULL, ret_rep);
+    return call_as(who, "SetDocumentStatus", NULL, &st.base, NULL, NULL, ret_rep);
 }
 
 #define DS(x) OVOP__V1__DOCUMENT_STATUS__DOCUMENT_STATUS_##x
@@ -1212,23 +1384,23 @@ static void test_documents(void **state)
     assert_unchanged(&before);
 
     /* Status changes: issued -> revoked; nothing else from there. */
-    assert_int_equal(set_doc(doc, DS(REVOKED), "", NULL, &rep), OVOP_INVALID_ARGUMENT);
+    assert_int_equal(set_doc(CALLER, doc, DS(REVOKED), "", NULL, &rep), OVOP_INVALID_ARGUMENT);
     assert_violation(rep, "reason", "required");
     ovop__v1__reply__free_unpacked(rep, NULL);
-    assert_int_equal(set_doc(doc, DS(ISSUED), NULL, NULL, &rep), OVOP_FAILED_PRECONDITION);
+    assert_int_equal(set_doc(CALLER, doc, DS(ISSUED), NULL, NULL, &rep), OVOP_FAILED_PRECONDITION);
     assert_violation(rep, "status", "issued and cannot become issued");
     assert_reason(rep, "DOCUMENT_TRANSITION_NOT_ALLOWED");
     ovop__v1__reply__free_unpacked(rep, NULL);
-    assert_int_equal(set_doc(doc, DS(REQUESTED), NULL, NULL, &rep), OVOP_INVALID_ARGUMENT);
+    assert_int_equal(set_doc(CALLER, doc, DS(REQUESTED), NULL, NULL, &rep), OVOP_INVALID_ARGUMENT);
     assert_violation(rep, "status", "ISSUED, REJECTED or REVOKED");
     ovop__v1__reply__free_unpacked(rep, NULL);
-    assert_int_equal(set_doc(987654321, DS(REVOKED), "x", NULL, NULL), OVOP_NOT_FOUND);
-    assert_int_equal(set_doc(doc, DS(REVOKED), "amount corrected", NULL, NULL), OVOP_OK);
+    assert_int_equal(set_doc(CALLER, 987654321, DS(REVOKED), "x", NULL, NULL), OVOP_NOT_FOUND);
+    assert_int_equal(set_doc(CALLER, doc, DS(REVOKED), "amount corrected", NULL, NULL), OVOP_OK);
     assert_int_equal(countf("SELECT count(*) FROM bus.events WHERE type = "
                             "'ovop.exports.document.revoked' AND subject = 'document/%lld'",
                             (long long)doc),
                      1);
-    assert_int_equal(set_doc(doc, DS(ISSUED), NULL, NULL, NULL), OVOP_FAILED_PRECONDITION);
+    assert_int_equal(set_doc(CALLER, doc, DS(ISSUED), NULL, NULL, NULL), OVOP_FAILED_PRECONDITION);
 
     /* Every document but an expired certificate of origin: still incomplete. */
     attach_missing(id);
@@ -1247,12 +1419,13 @@ static void test_documents(void **state)
     a.issuer = "chamber";
     a.issued_on = day;
     a.valid_until = yesterday;
-    assert_int_equal(call("AttachDocument", NULL, &a.base, NULL, NULL, &rep),
+    assert_int_equal(call_as("chamber", "AttachDocument", NULL, &a.base, NULL, NULL, &rep),
                      OVOP_INVALID_ARGUMENT);
     assert_violation(rep, "valid_until", "before the date of issue");
     ovop__v1__reply__free_unpacked(rep, NULL);
     a.valid_until = "";
-    assert_int_equal(call("AttachDocument", NULL, &a.base, NULL, NULL, NULL), OVOP_OK);
+    assert_int_equal(call_as("chamber", "AttachDocument", NULL, &a.base, NULL, NULL, NULL),
+                     OVOP_OK);
     assert_int_equal(move(id, S(DOCUMENTS_COMPLETE), "", NULL), OVOP_OK);
 
     /* A revoked requirement stops the release again. */
@@ -1260,7 +1433,8 @@ static void test_documents(void **state)
         (int64_t)count("SELECT id FROM exports.documents WHERE doc_type = "
                        "'phytosanitary' AND status = 'issued' ORDER BY id DESC LIMIT 1");
     assert_true(phyto > 0 && origin > 0);
-    assert_int_equal(set_doc(phyto, DS(REVOKED), "wrong consignee", NULL, NULL), OVOP_OK);
+    assert_int_equal(set_doc("plant_quarantine", phyto, DS(REVOKED), "wrong consignee", NULL, NULL),
+                     OVOP_OK);
     assert_int_equal(move_at(id, S(RELEASED), "customs", NULL, 0, &rep), OVOP_FAILED_PRECONDITION);
     assert_violation(rep, "to", "missing documents: phytosanitary");
     assert_reason(rep, "DOCUMENT_MISSING");
@@ -1278,11 +1452,14 @@ static void test_documents(void **state)
         OVOP_OK);
     int64_t req = ((Ovop__V1__Document *)out)->id;
     protobuf_c_message_free_unpacked(out, NULL);
-    assert_int_equal(set_doc(req, DS(ISSUED), NULL, tomorrow, &rep), OVOP_INVALID_ARGUMENT);
+    assert_int_equal(set_doc("plant_quarantine", req, DS(ISSUED), NULL, tomorrow, &rep),
+                     OVOP_INVALID_ARGUMENT);
     assert_violation(rep, "issued_on", "in the future");
     ovop__v1__reply__free_unpacked(rep, NULL);
-    assert_int_equal(set_doc(req, DS(REJECTED), "samples failed", NULL, NULL), OVOP_OK);
-    assert_int_equal(set_doc(req, DS(ISSUED), NULL, NULL, NULL), OVOP_FAILED_PRECONDITION);
+    assert_int_equal(set_doc("plant_quarantine", req, DS(REJECTED), "samples failed", NULL, NULL),
+                     OVOP_OK);
+    assert_int_equal(set_doc("plant_quarantine", req, DS(ISSUED), NULL, NULL, NULL),
+                     OVOP_FAILED_PRECONDITION);
 
     /* Nothing is attached once the goods left. */
     int64_t gone = shipment_in(S(DEPARTED));
@@ -1294,10 +1471,128 @@ static void test_documents(void **state)
     assert_unchanged(&before);
 }
 
+/* AttachDocument as principal who: issued today, or REQUESTED (no date). */
+static int attach_as(const char *who, int64_t id, int type, const char *number, int status,
+                     int64_t *ret_doc, Ovop__V1__Reply **ret_rep)
+{
+    char day[11];
+    today(day);
+    Ovop__V1__AttachDocumentRequest a = OVOP__V1__ATTACH_DOCUMENT_REQUEST__INIT;
+    a.shipment_id = id;
+    a.type = type;
+    a.number = (char *)number;
+    a.issuer = "the issuing office";
+    a.status = status;
+    a.issued_on = status == DS(REQUESTED) ? "" : day;
+    ProtobufCMessage *out = NULL;
+    int code = call_as(who, "AttachDocument", NULL, &a.base, &ovop__v1__document__descriptor, &out,
+                       ret_rep);
+    if (ret_doc)
+        *ret_doc = out ? ((Ovop__V1__Document *)out)->id : 0;
+    if (out)
+        protobuf_c_message_free_unpacked(out, NULL);
+    return code;
+}
+
+/* Asserts a refusal PERMISSION_DENIED with reason, a violation on field and metadata key =
+ * value, and frees the reply. */
+static void assert_denied(Ovop__V1__Reply *rep, const char *reason, const char *field,
+                          const char *key, const char *value)
+{
+    assert_int_equal(rep->status->code, OVOP_PERMISSION_DENIED);
+    assert_reason(rep, reason);
+    assert_violation(rep, field, NULL);
+    assert_meta(rep, key, value);
+    ovop__v1__reply__free_unpacked(rep, NULL);
+}
+
+/* A certificate is issued, rejected and revoked by its agency alone, applied for by the export
+ * desk; the exporter's papers are the desk's. Every refusal writes nothing. */
+static void test_document_issuers(void **state)
+{
+    int64_t id = shipment_in(S(DECLARED)), doc = 0;
+    Ovop__V1__Reply *rep = NULL;
+    static const struct {
+        int type;
+        const char *issuer, *other;
+    } certs[] = {
+        {D(PHYTOSANITARY), "plant_quarantine", CALLER},
+        {D(VETERINARY), "veterinary", "plant_quarantine"},
+        {D(ORIGIN_CT1), "chamber", CALLER},
+        {D(ORIGIN_FORM_A), "chamber", "customs"},
+        {D(ORIGIN_GENERAL), "chamber", TAX_CLERK},
+        {D(CUSTOMS_DECLARATION), "customs", "chamber"},
+    };
+    for (size_t i = 0; i < OVOP_ARRAY_SIZE(certs); i++) {
+        char number[32];
+        snprintf(number, sizeof(number), "CERT-%zu", i);
+        snapshot_t before = snap();
+        assert_int_equal(
+            attach_as(certs[i].other, id, certs[i].type, number, DS(ISSUED), NULL, &rep),
+            OVOP_PERMISSION_DENIED);
+        assert_denied(rep, "AGENCY_REQUIRED", "status", "agencies", certs[i].issuer);
+        assert_unchanged(&before);
+        assert_int_equal(
+            attach_as(certs[i].issuer, id, certs[i].type, number, DS(ISSUED), NULL, NULL), OVOP_OK);
+    }
+
+    /* A phytosanitary certificate: the desk applies, plant quarantine alone issues it. */
+    assert_int_equal(attach_as(CALLER, id, D(PHYTOSANITARY), "PHYTO-A", DS(REQUESTED), &doc, NULL),
+                     OVOP_OK);
+    snapshot_t before = snap();
+    static const char *const not_issuer[] = {CALLER, "veterinary", "customs"};
+    for (size_t i = 0; i < OVOP_ARRAY_SIZE(not_issuer); i++) {
+        assert_int_equal(set_doc(not_issuer[i], doc, DS(ISSUED), NULL, NULL, &rep),
+                         OVOP_PERMISSION_DENIED);
+        assert_violation(rep, "status", "by plant_quarantine alone");
+        assert_denied(rep, "AGENCY_REQUIRED", "status", "type", "phytosanitary");
+        assert_int_equal(set_doc(not_issuer[i], doc, DS(REJECTED), "no", NULL, &rep),
+                         OVOP_PERMISSION_DENIED);
+        assert_denied(rep, "AGENCY_REQUIRED", "status", "agencies", "plant_quarantine");
+    }
+    /* Applying is the desk's, not plant quarantine's (it attaches what it issued). */
+    assert_int_equal(
+        attach_as("plant_quarantine", id, D(PHYTOSANITARY), "PHYTO-B", DS(REQUESTED), NULL, &rep),
+        OVOP_PERMISSION_DENIED);
+    assert_denied(rep, "MISSING_ROLE", "status", "role", "exports.clerk");
+    assert_unchanged(&before);
+    assert_int_equal(set_doc("plant_quarantine", doc, DS(ISSUED), NULL, NULL, NULL), OVOP_OK);
+    char subject[48];
+    snprintf(subject, sizeof(subject), "document/%lld", (long long)doc);
+    Ovop__V1__ExportEvent *ev = event_of("ovop.exports.document.issued", subject);
+    assert_string_equal(ev->caller, "plant_quarantine");
+    assert_string_equal(ev->agency, "plant_quarantine");
+    ovop__v1__export_event__free_unpacked(ev, NULL);
+    before = snap();
+    assert_int_equal(set_doc(CALLER, doc, DS(REVOKED), "wrong consignee", NULL, &rep),
+                     OVOP_PERMISSION_DENIED);
+    assert_denied(rep, "AGENCY_REQUIRED", "status", "agencies", "plant_quarantine");
+    assert_unchanged(&before);
+    assert_int_equal(set_doc("plant_quarantine", doc, DS(REVOKED), "wrong consignee", NULL, NULL),
+                     OVOP_OK);
+
+    /* The exporter's papers: the export desk's (its role, whatever its agency), no agency's. */
+    before = snap();
+    assert_int_equal(attach_as("customs", id, D(INVOICE), "INV-C", DS(ISSUED), NULL, &rep),
+                     OVOP_PERMISSION_DENIED);
+    assert_denied(rep, "MISSING_ROLE", "type", "role", "exports.clerk");
+    assert_unchanged(&before);
+    assert_int_equal(attach_as(TAX_CLERK, id, D(INVOICE), "INV-C", DS(ISSUED), &doc, NULL),
+                     OVOP_OK);
+    before = snap();
+    assert_int_equal(set_doc("plant_quarantine", doc, DS(REVOKED), "x", NULL, &rep),
+                     OVOP_PERMISSION_DENIED);
+    assert_denied(rep, "MISSING_ROLE", "document_id", "role", "exports.clerk");
+    assert_unchanged(&before);
+    assert_int_equal(set_doc(CALLER, doc, DS(REVOKED), "amount corrected", NULL, NULL), OVOP_OK);
+}
+
 /* --- the compliance rule --- */
 
-static int notice(int64_t exporter, const char *country, const char *on, const char *reference,
-                  const char *rid, Ovop__V1__ViolationNotice **ret, Ovop__V1__Reply **ret_rep)
+/* RecordViolationNotice as principal who. */
+static int notice_as(const char *who, int64_t exporter, const char *country, const char *on,
+                     const char *reference, const char *rid, Ovop__V1__ViolationNotice **ret,
+                     Ovop__V1__Reply **ret_rep)
 {
     Ovop__V1__RecordViolationNoticeRequest in = OVOP__V1__RECORD_VIOLATION_NOTICE_REQUEST__INIT;
     Ovop__V1__ExporterRef x = OVOP__V1__EXPORTER_REF__INIT;
@@ -1310,13 +1605,20 @@ static int notice(int64_t exporter, const char *country, const char *on, const c
     in.reference = (char *)reference;
     in.description = "live pests found in a consignment";
     ProtobufCMessage *out = NULL;
-    int code = call("RecordViolationNotice", rid, &in.base, &ovop__v1__violation_notice__descriptor,
-                    &out, ret_rep);
+    int code = call_as(who, "RecordViolationNotice", rid, &in.base,
+                       &ovop__v1__violation_notice__descriptor, &out, ret_rep);
     if (ret)
         *ret = (Ovop__V1__ViolationNotice *)out;
     else if (out)
         protobuf_c_message_free_unpacked(out, NULL);
     return code;
+}
+
+/* A notice as plant quarantine records it. */
+static int notice(int64_t exporter, const char *country, const char *on, const char *reference,
+                  const char *rid, Ovop__V1__ViolationNotice **ret, Ovop__V1__Reply **ret_rep)
+{
+    return notice_as("plant_quarantine", exporter, country, on, reference, rid, ret, ret_rep);
 }
 
 static Ovop__V1__ExporterCompliance *compliance(int64_t exporter)
@@ -1348,8 +1650,17 @@ static void test_blocked_exporter(void **state)
     Ovop__V1__ViolationNotice *v = NULL;
     Ovop__V1__Reply *rep = NULL;
 
-    /* Bad notices write nothing. */
+    /* Bad notices write nothing; nor do notices by anyone but plant quarantine. */
     snapshot_t before = snap();
+    static const char *const not_quarantine[] = {CALLER, "customs", "veterinary", "tax"};
+    for (size_t i = 0; i < OVOP_ARRAY_SIZE(not_quarantine); i++) {
+        assert_int_equal(
+            notice_as(not_quarantine[i], APRICOT, "CN", d10, "GACC-0", NULL, NULL, &rep),
+            OVOP_PERMISSION_DENIED);
+        assert_reason(rep, "MISSING_ROLE");
+        assert_non_null(strstr(rep->status->message, "plant_quarantine"));
+        ovop__v1__reply__free_unpacked(rep, NULL);
+    }
     assert_int_equal(notice(987654, "CN", d10, "", NULL, NULL, &rep), OVOP_INVALID_ARGUMENT);
     assert_violation(rep, "exporter.id", "no producer with id 987654");
     ovop__v1__reply__free_unpacked(rep, NULL);
@@ -1465,9 +1776,17 @@ static void batch_add(batch_t *b, int64_t id, int to, const char *agency)
     b->ptrs[b->in.n_transitions++] = t;
 }
 
+/* RecordShipmentEvents as customs, who may record every move of these batches. */
+static int customs_batch(const char *rid, const batch_t *b, const ProtobufCMessageDescriptor *desc,
+                         ProtobufCMessage **ret_out, Ovop__V1__Reply **ret_rep)
+{
+    return call_as("customs", "RecordShipmentEvents", rid, &b->in.base, desc, ret_out, ret_rep);
+}
+
 static void test_batch(void **state)
 {
-    /* Four shipments with their documents, each taken from draft to departed in one batch. */
+    /* Four shipments with their documents, each taken from draft to departed in one batch by
+     * customs (the declaration and completion are anyone's, the rest customs'). */
     int64_t ids[4];
     for (int i = 0; i < 4; i++) {
         ids[i] = new_shipment(PRODUCER, HONEY, P_HONEY, HONEY, "CN");
@@ -1489,8 +1808,7 @@ static void test_batch(void **state)
     snapshot_t before = snap();
     Ovop__V1__Reply *rep = NULL;
     b.items[9].to = S(DELIVERED); /* shipment 0: released -> delivered */
-    assert_int_equal(call("RecordShipmentEvents", NULL, &b.in.base, NULL, NULL, &rep),
-                     OVOP_FAILED_PRECONDITION);
+    assert_int_equal(customs_batch(NULL, &b, NULL, NULL, &rep), OVOP_FAILED_PRECONDITION);
     assert_violation(rep, "transitions[9].to", "cannot become delivered");
     assert_reason(rep, "TRANSITION_NOT_ALLOWED");
     assert_non_null(strstr(rep->status->message, "none recorded"));
@@ -1500,24 +1818,53 @@ static void test_batch(void **state)
     /* Several bad items: every one is listed. */
     before = snap();
     b.items[0].shipment_id = 987654321;
-    b.items[12].agency = "tax";
-    assert_int_equal(call("RecordShipmentEvents", NULL, &b.in.base, NULL, NULL, &rep),
-                     OVOP_NOT_FOUND);
+    assert_int_equal(customs_batch(NULL, &b, NULL, NULL, &rep), OVOP_NOT_FOUND);
     assert_violation(rep, "transitions[0].shipment_id", "no shipment");
     assert_violation(rep, "transitions[9].to", NULL);
-    assert_violation(rep, "transitions[12].agency", "customs");
     ovop__v1__reply__free_unpacked(rep, NULL);
     assert_unchanged(&before);
     b.items[0].shipment_id = ids[0];
-    b.items[12].agency = "customs";
     b.items[9].to = S(DEPARTED);
+
+    /* One move naming a foreign agency refuses the whole batch, before the database. */
+    before = snap();
+    b.items[12].agency = "tax";
+    assert_int_equal(customs_batch(NULL, &b, NULL, NULL, &rep), OVOP_PERMISSION_DENIED);
+    assert_violation(rep, "transitions[12].agency", "\"tax\"");
+    assert_int_equal(rep->status->n_violations, 1);
+    assert_reason(rep, "AGENCY_NOT_YOURS");
+    assert_meta(rep, "agency", "customs");
+    assert_non_null(strstr(rep->status->message, "1 of 16 transitions refused, none recorded"));
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_unchanged(&before);
+    before = snap();
+    b.items[12].agency = "customs";
+    /* The export desk may declare and complete, not release nor depart: all refused. */
+    assert_int_equal(call("RecordShipmentEvents", NULL, &b.in.base, NULL, NULL, &rep),
+                     OVOP_PERMISSION_DENIED);
+    assert_reason(rep, "AGENCY_NOT_YOURS"); /* items 8-15 name customs, the desk has none */
+    assert_violation(rep, "transitions[8].agency", NULL);
+    assert_violation(rep, "transitions[8].to", "recorded by customs");
+    assert_violation(rep, "transitions[15].to", "recorded by customs");
+    assert_int_equal(rep->status->n_violations, 16);
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    for (int i = 8; i < 16; i++)
+        b.items[i].agency = "";
+    assert_int_equal(call("RecordShipmentEvents", NULL, &b.in.base, NULL, NULL, &rep),
+                     OVOP_PERMISSION_DENIED);
+    assert_reason(rep, "AGENCY_REQUIRED");
+    assert_meta(rep, "agencies", "customs");
+    assert_meta(rep, "to", "released");
+    assert_int_equal(rep->status->n_violations, 8);
+    assert_non_null(strstr(rep->status->message, "8 of 16 transitions refused, none recorded"));
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_unchanged(&before);
 
     /* Checks made before the database: each bad field named, nothing written. */
     before = snap();
     b.items[3].at_us = ((int64_t)time(NULL) + 86400) * 1000000;
     b.items[5].to = 0;
-    assert_int_equal(call("RecordShipmentEvents", NULL, &b.in.base, NULL, NULL, &rep),
-                     OVOP_INVALID_ARGUMENT);
+    assert_int_equal(customs_batch(NULL, &b, NULL, NULL, &rep), OVOP_INVALID_ARGUMENT);
     assert_violation(rep, "transitions[3].at_us", "in the future");
     assert_violation(rep, "transitions[5].to", NULL);
     ovop__v1__reply__free_unpacked(rep, NULL);
@@ -1528,21 +1875,20 @@ static void test_batch(void **state)
     batch_init(&big);
     for (int i = 0; i < BATCH_MAX + 1; i++)
         batch_add(&big, ids[0], S(DECLARED), "");
-    assert_int_equal(call("RecordShipmentEvents", NULL, &big.in.base, NULL, NULL, &rep),
-                     OVOP_INVALID_ARGUMENT);
+    assert_int_equal(customs_batch(NULL, &big, NULL, NULL, &rep), OVOP_INVALID_ARGUMENT);
     assert_violation(rep, "transitions", "1 to 20");
     ovop__v1__reply__free_unpacked(rep, NULL);
     big.in.n_transitions = 0;
-    assert_int_equal(call("RecordShipmentEvents", NULL, &big.in.base, NULL, NULL, NULL),
-                     OVOP_INVALID_ARGUMENT);
+    assert_int_equal(customs_batch(NULL, &big, NULL, NULL, NULL), OVOP_INVALID_ARGUMENT);
     assert_unchanged(&before);
 
     /* The good batch: all sixteen moves, in order, with their events. */
     long events = count("SELECT count(*) FROM bus.events");
     long departed = count("SELECT coalesce(sum(shipments), 0) FROM exports.stats_monthly");
     ProtobufCMessage *out = NULL;
-    assert_int_equal(call("RecordShipmentEvents", "batch-1", &b.in.base,
-                          &ovop__v1__record_shipment_events_response__descriptor, &out, &rep),
+    assert_int_equal(customs_batch("batch-1", &b,
+                                   &ovop__v1__record_shipment_events_response__descriptor, &out,
+                                   &rep),
                      OVOP_OK);
     Ovop__V1__RecordShipmentEventsResponse *res = (Ovop__V1__RecordShipmentEventsResponse *)out;
     assert_int_equal(res->n_results, 16);
@@ -1562,14 +1908,17 @@ static void test_batch(void **state)
         assert_int_equal(h->n_entries, 5);
         assert_int_equal(h->entries[4]->from_status, S(RELEASED));
         assert_string_equal(h->entries[4]->request_id, "batch-1");
+        for (size_t k = 1; k < 5; k++) { /* every move of the batch is customs' */
+            assert_string_equal(h->entries[k]->caller, "customs");
+            assert_string_equal(h->entries[k]->agency, "customs");
+        }
         protobuf_c_message_free_unpacked(&h->base, NULL);
     }
     assert_int_equal(count("SELECT coalesce(sum(shipments), 0) FROM exports.stats_monthly"),
                      departed + 4);
     /* The retry: the same reply, nothing twice. */
     Ovop__V1__Reply *again = NULL;
-    assert_int_equal(call("RecordShipmentEvents", "batch-1", &b.in.base, NULL, NULL, &again),
-                     OVOP_OK);
+    assert_int_equal(customs_batch("batch-1", &b, NULL, NULL, &again), OVOP_OK);
     assert_int_equal(again->body.len, rep->body.len);
     assert_memory_equal(again->body.data, rep->body.data, rep->body.len);
     assert_int_equal(count("SELECT count(*) FROM bus.events"), events + 16);
@@ -1586,7 +1935,7 @@ static void test_batch(void **state)
     b.items[0].reference = "";
     batch_add(&b, r1, S(RETURNED), "");
     b.items[1].reason = "refused by the buyer";
-    assert_int_equal(call("RecordShipmentEvents", NULL, &b.in.base, NULL, NULL, NULL), OVOP_OK);
+    assert_int_equal(customs_batch(NULL, &b, NULL, NULL, NULL), OVOP_OK);
     char *after = pgtest_scalar(E.conn, "SELECT sum(shipments) || '/' || sum(net_g) FROM "
                                         "exports.stats_monthly");
     assert_string_equal(after, stats);
@@ -1730,15 +2079,15 @@ static void test_statistics(void **state)
 }
 
 /* TransitionShipment from a client thread (no cmocka asserts there): moves shipment id to
- * `to` under request id rid (NULL: a fresh one). Returns the status code, or -1 when no
- * answer came; *ret_rep gets the reply when asked for (else it is freed). */
-static int thread_move(ovop_client_t *c, const char *rid, int64_t id, int to, const char *agency,
+ * `to` under request id rid (NULL: a fresh one), as the principal of client c. Returns the
+ * status code, or -1 when no answer came; *ret_rep gets the reply when asked for (else it is
+ * freed). */
+static int thread_move(ovop_client_t *c, const char *rid, int64_t id, int to,
                        Ovop__V1__Reply **ret_rep)
 {
     Ovop__V1__ShipmentTransition t = OVOP__V1__SHIPMENT_TRANSITION__INIT;
     t.shipment_id = id;
     t.to = to;
-    t.agency = (char *)agency;
     Ovop__V1__Reply *rep = NULL;
     if (ovop_client_call(c, SERVICE, "TransitionShipment", rid, &t.base, NULL, &rep, NULL) != 0)
         return -1;
@@ -1761,8 +2110,8 @@ static void *writer_main(void *arg)
 {
     writer_t *w = arg;
     for (int i = 0; i < w->n; i++) {
-        ovop_client_t *c = client();
-        if (thread_move(c, NULL, w->ids[i], S(DEPARTED), "customs", NULL) != OVOP_OK)
+        ovop_client_t *c = svcenv_client_as(&E, "customs");
+        if (thread_move(c, NULL, w->ids[i], S(DEPARTED), NULL) != OVOP_OK)
             w->failures++;
         ovop_client_destroy(&c);
     }
@@ -1843,7 +2192,7 @@ typedef struct mover {
     const char *request_id;
     int64_t shipment_id;
     int to;
-    const char *agency;
+    const char *agency; /* whose principal moves: customs, or "" for the export desk */
     pthread_barrier_t *start;
     int code;
     char *message;
@@ -1854,10 +2203,10 @@ typedef struct mover {
 static void *mover_main(void *arg)
 {
     mover_t *m = arg;
-    ovop_client_t *c = client();
+    ovop_client_t *c = svcenv_client_as(&E, principal_of(m->agency));
     Ovop__V1__Reply *rep = NULL;
     pthread_barrier_wait(m->start);
-    m->code = thread_move(c, m->request_id, m->shipment_id, m->to, m->agency, &rep);
+    m->code = thread_move(c, m->request_id, m->shipment_id, m->to, &rep);
     if (rep) {
         m->message = xstrdup(rep->status ? rep->status->message : "");
         m->body = xmemdup(rep->body.data, rep->body.len);
@@ -1927,9 +2276,11 @@ static void test_coalesced_moves(void **state)
             assert_non_null(r);
             assert_int_equal(r->shipment_id, released[i]);
             assert_int_equal(r->status, S(DEPARTED));
+            /* Each request of a shared statement with its own principal and agency. */
             assert_int_equal(countf("SELECT count(*) FROM exports.shipment_history WHERE "
                                     "shipment_id = %lld AND to_status = 'departed' AND "
-                                    "request_id = '%s' AND from_status = 'released'",
+                                    "request_id = '%s' AND from_status = 'released' AND "
+                                    "caller = 'customs' AND agency = 'customs'",
                                     (long long)released[i], m[i].request_id),
                              1);
             ovop__v1__transition_result__free_unpacked(r, NULL);
@@ -1987,12 +2338,12 @@ static atomic_bool killing;
 static void *departer_main(void *arg)
 {
     departer_t *d = arg;
-    ovop_client_t *c = client();
+    ovop_client_t *c = svcenv_client_as(&E, "customs");
     for (int i = 0; i < 6; i++) {
         char rid[48];
         snprintf(rid, sizeof(rid), "killed-%lld", (long long)d->ids[i]);
         for (int attempt = 0; attempt < 20; attempt++) {
-            if (thread_move(c, rid, d->ids[i], S(DEPARTED), "customs", NULL) == OVOP_OK) {
+            if (thread_move(c, rid, d->ids[i], S(DEPARTED), NULL) == OVOP_OK) {
                 d->ok++;
                 break;
             }
@@ -2068,6 +2419,22 @@ static void test_moves_survive_killed_connections(void **state)
 static int ovopctl(const char *log, const char *const *args)
 {
     return svcenv_ovopctl(&E, log, args, 20000);
+}
+
+/* The same as principal who: its key file given with --key, which wins over OVOP_KEY. */
+static int ovopctl_as(const char *who, const char *log, const char *const *args)
+{
+    const char *argv[32];
+    size_t n = 0;
+    char *secret = ident_secret(&E.ident, who);
+    argv[n++] = "--key";
+    argv[n++] = secret;
+    for (size_t i = 0; args[i] && n < OVOP_ARRAY_SIZE(argv) - 1; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    int code = ovopctl(log, argv);
+    free(secret);
+    return code;
 }
 
 static char *read_log(const char *log)
@@ -2168,9 +2535,19 @@ static void test_ovopctl(void **state)
             id, id);
     fclose(f);
     const char *record[] = {"export", "record", path, NULL};
-    assert_int_equal(ovopctl("ctl-record-bad", record), 10 + OVOP_FAILED_PRECONDITION);
+    /* The export desk may not record customs' release, nor name customs as its agency. */
+    assert_int_equal(ovopctl("ctl-record-desk", record), 10 + OVOP_PERMISSION_DENIED);
+    out = read_log("ctl-record-desk");
+    assert_non_null(strstr(out, "AGENCY_NOT_YOURS"));
+    assert_non_null(strstr(out, "transitions[0].agency"));
+    assert_non_null(strstr(out, "transitions[0].to"));
+    free(out);
+    /* Customs may, but not from DECLARED. */
+    assert_int_equal(ovopctl_as("customs", "ctl-record-bad", record),
+                     10 + OVOP_FAILED_PRECONDITION);
     out = read_log("ctl-record-bad");
     assert_non_null(strstr(out, "transitions[0].to"));
+    assert_non_null(strstr(out, "cannot become released"));
     free(out);
     f = fopen(path, "w");
     fprintf(f, "%s,cancelled,,changed plans\n", id);
@@ -2182,11 +2559,41 @@ static void test_ovopctl(void **state)
     assert_non_null(strstr(out, "changed plans"));
     free(out);
 
+    /* Release through ovopctl: customs' key records it, the desk's is refused, with --agency
+     * customs as well. */
+    int64_t ready = shipment_in(S(DOCUMENTS_COMPLETE));
+    char rid[24];
+    snprintf(rid, sizeof(rid), "%lld", (long long)ready);
+    const char *release[] = {"export", "release", rid, NULL};
+    const char *release_claim[] = {"export", "release", rid, "--agency", "customs", NULL};
+    assert_int_equal(ovopctl("ctl-release-desk", release), 10 + OVOP_PERMISSION_DENIED);
+    out = read_log("ctl-release-desk");
+    assert_non_null(strstr(out, "AGENCY_REQUIRED"));
+    free(out);
+    assert_int_equal(ovopctl("ctl-release-claim", release_claim), 10 + OVOP_PERMISSION_DENIED);
+    out = read_log("ctl-release-claim");
+    assert_non_null(strstr(out, "AGENCY_NOT_YOURS"));
+    free(out);
+    assert_int_equal(countf("SELECT count(*) FROM exports.shipments WHERE id = %lld AND status "
+                            "= 'documents_complete'",
+                            (long long)ready),
+                     1);
+    assert_int_equal(ovopctl_as("customs", "ctl-release", release_claim), 0);
+    assert_int_equal(countf("SELECT count(*) FROM exports.shipment_history WHERE shipment_id = "
+                            "%lld AND to_status = 'released' AND caller = 'customs' AND agency "
+                            "= 'customs'",
+                            (long long)ready),
+                     1);
+
     const char *list_cmd[] = {"export", "list", "--exporter", "producer:9002", "--all", NULL};
     assert_int_equal(ovopctl("ctl-list", list_cmd), 0);
     const char *viol[] = {"export", "violation", "--exporter",  "producer:9005", "--country", "KZ",
                           "--on",   day,         "--authority", "KZ-VET",        NULL};
-    assert_int_equal(ovopctl("ctl-violation", viol), 0);
+    assert_int_equal(ovopctl("ctl-violation-desk", viol), 10 + OVOP_PERMISSION_DENIED);
+    out = read_log("ctl-violation-desk");
+    assert_non_null(strstr(out, "MISSING_ROLE"));
+    free(out);
+    assert_int_equal(ovopctl_as("plant_quarantine", "ctl-violation", viol), 0);
     const char *comp[] = {"export", "compliance", "producer:9005", NULL};
     assert_int_equal(ovopctl("ctl-compliance", comp), 0);
     out = read_log("ctl-compliance");
@@ -2209,7 +2616,9 @@ int main(void)
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_illegal_transitions),
+        cmocka_unit_test(test_agency_of_moves),
         cmocka_unit_test(test_documents),
+        cmocka_unit_test(test_document_issuers),
         cmocka_unit_test(test_blocked_exporter),
         cmocka_unit_test(test_batch),
         cmocka_unit_test(test_statistics),
