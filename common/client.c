@@ -1,6 +1,7 @@
 #include "client.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 #include <zmq.h>
@@ -24,7 +25,6 @@ struct ovop_client {
     char *on_behalf_of;
     ovop_security_t security;
     void *monitor;          /* PAIR receiving the handshake failures of sock */
-    unsigned generation;    /* of sock, to name its monitor endpoint */
     int refused;            /* -EACCES or -EPROTO seen on sock's handshakes, else 0 */
     bool refused_temporary; /* the broker said 300: its keyring is not loaded yet */
 };
@@ -50,9 +50,13 @@ static void close_sockets(ovop_client_t *c)
  * Returns 0 or -errno. */
 static int watch_handshakes(ovop_client_t *c, void *s)
 {
+    /* Unique in the process: a client freed and another allocated at the same address on a
+     * shared context must not collide with a monitor endpoint still being torn down. */
+    static atomic_uint next_monitor;
     char ep[64];
     int linger = 0;
-    snprintf(ep, sizeof(ep), "inproc://ovop-client-%p-%u", (void *)c, ++c->generation);
+    snprintf(ep, sizeof(ep), "inproc://ovop-client-monitor-%u",
+             atomic_fetch_add(&next_monitor, 1) + 1);
     if (zmq_socket_monitor(s, ep, HANDSHAKE_EVENTS) < 0)
         return -errno;
     c->monitor = zmq_socket(c->zctx, ZMQ_PAIR);

@@ -3341,7 +3341,7 @@ CREATE TABLE bus.events (
     soate character(14),
     destination character(2),
     request_id text,
-    principal text DEFAULT NULLIF(current_setting('ovop.principal'::text, true), ''::text),
+    principal text DEFAULT COALESCE(current_setting('ovop.principal'::text, true), ''::text) NOT NULL,
     CONSTRAINT events_source_check CHECK ((source <> ''::text)),
     CONSTRAINT events_type_check CHECK ((type ~ '^[a-z][a-z0-9_.]*$'::text))
 );
@@ -3382,7 +3382,7 @@ CREATE TABLE bus.idempotency (
     reply bytea NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     fingerprint text DEFAULT ''::text NOT NULL,
-    principal text DEFAULT NULLIF(current_setting('ovop.principal'::text, true), ''::text)
+    principal text DEFAULT COALESCE(current_setting('ovop.principal'::text, true), ''::text) NOT NULL
 );
 
 --

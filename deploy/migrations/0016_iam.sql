@@ -349,11 +349,13 @@ $$;
 -- A stored reply records who made the request (the principal bus.act() set for the
 -- transaction), and since a request's fingerprint covers its principal, another principal
 -- reusing the request id is refused (REQUEST_ID_REUSED) instead of receiving the reply.
+-- Never NULL ('' when no principal was set, as for rows written before): functions test
+-- whole rows of these tables with IS NOT NULL, which a NULL column would make false.
 ALTER TABLE bus.idempotency
-    ADD COLUMN principal text DEFAULT nullif(current_setting('ovop.principal', true), '');
+    ADD COLUMN principal text NOT NULL DEFAULT coalesce(current_setting('ovop.principal', true), '');
 -- Likewise every event records the principal whose change wrote it.
 ALTER TABLE bus.events
-    ADD COLUMN principal text DEFAULT nullif(current_setting('ovop.principal', true), '');
+    ADD COLUMN principal text NOT NULL DEFAULT coalesce(current_setting('ovop.principal', true), '');
 
 -- The broker reads the keyring and the principals, and makes the changes of ovop.iam; it
 -- touches nothing else (its ops are bus.replay and bus.remember).
