@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <zmq.h>
 
 #include "client.h"
@@ -1183,6 +1184,23 @@ static void test_ovopctl_refusals_write_nothing(void **state)
     assert_unchanged(&before);
 }
 
+/* Last: SIGTERM drains the broker and it exits, ovop.iam and the keyring included. */
+static void test_broker_exits_on_sigterm(void **state)
+{
+    OVOP_UNUSED(state);
+    int code = -1;
+    char id[64];
+    ovop_client_t *c = svcenv_client(&E);
+    assert_int_equal(whoami(c, &code, id, NULL), 0);
+    ovop_client_destroy(&c);
+    assert_int_equal(harness_kill(E.broker, SIGTERM), 0);
+    int status = -1;
+    assert_int_equal(harness_wait_exit(E.broker, 5000, &status), 0);
+    E.broker = 0;
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1197,6 +1215,7 @@ int main(void)
         cmocka_unit_test(test_ovopctl_principal_add_list_show),
         cmocka_unit_test(test_ovopctl_principal_changes),
         cmocka_unit_test(test_ovopctl_refusals_write_nothing),
+        cmocka_unit_test(test_broker_exits_on_sigterm),
     };
     signal(SIGPIPE, SIG_IGN);
     if (getenv("TEST_FILTER"))
