@@ -18,9 +18,15 @@
 #include "read.h"
 #include "util.h"
 
-#define MAX_ROLES      32
-#define MAX_OVERLAP_S  (30 * 86400)
-#define RECORD_COLUMNS "SELECT * FROM iam.principal_records"
+#define MAX_ROLES     32
+#define MAX_OVERLAP_S (30 * 86400)
+/* The view's columns by name; roles as a JSON array, the form pbrow takes a repeated field in
+ * (a text[] column's own text, {a,b}, is not one). */
+#define RECORD_COLUMNS                                                                             \
+    "SELECT \"principal.id\", \"principal.kind\", to_json(\"principal.roles\") AS "                \
+    "\"principal.roles\", \"principal.territory\", \"principal.agency\", "                         \
+    "\"principal.display_name\", status, keys, created_at, updated_at, version, sort_id "          \
+    "FROM iam.principal_records"
 
 struct iam {
     ovop_pg_t *pg;
@@ -216,17 +222,17 @@ static void add_principal(ovop_call_t *call, const ProtobufCMessage *input, void
     if (name_len == 0 || name_len > 200 || !ovop_utf8_valid(in->display_name, name_len))
         ovop_call_violation(call, "display_name", "give 1 to 200 bytes of UTF-8");
     check_roles(call, in->roles, in->n_roles, false);
-    if (in->territory[0] &&
-        (strlen(in->territory) != 14 || strncmp(in->territory, "417", 3) != 0 ||
-         !ovop_all_digits(in->territory, 14)))
+    if (in->territory[0] && (strlen(in->territory) != 14 || strncmp(in->territory, "417", 3) != 0 ||
+                             !ovop_all_digits(in->territory, 14)))
         ovop_call_violation(call, "territory", "must be a SOATE code of 14 digits (417...)");
     const char *agency_code = agency && !in->agency[0] ? in->id : in->agency;
     if (agency_code[0] && (!name_ok(agency_code, 32, false) || agency_code[0] < 'a' ||
                            strchr(agency_code, '.') || strchr(agency_code, '-')))
         ovop_call_violation(call, "agency", "must be an agency code such as customs");
     if (agency && strcmp(agency_code, in->id) != 0)
-        ovop_call_violation(call, "agency", "an agency acts for itself: leave it empty or give "
-                                            "the id");
+        ovop_call_violation(call, "agency",
+                            "an agency acts for itself: leave it empty or give "
+                            "the id");
     check_key(call, in->public_key);
     if (ovop_call_has_violations(call)) {
         ovop_call_fail_violations(call);
@@ -429,10 +435,8 @@ static void add_key(ovop_call_t *call, const ProtobufCMessage *input, void *user
     check_key(call, in->public_key);
     if (in->overlap_seconds > MAX_OVERLAP_S)
         ovop_call_violation(call, "overlap_seconds", "at most %d (30 days)", MAX_OVERLAP_S);
-    change_t c = {.id = in->id,
-                  .what = "key_added",
-                  .key = in->public_key,
-                  .overlap_s = in->overlap_seconds};
+    change_t c = {
+        .id = in->id, .what = "key_added", .key = in->public_key, .overlap_s = in->overlap_seconds};
     change(call, userdata, &c);
 }
 

@@ -244,7 +244,9 @@ static int serve(const broker_conf_t *c)
     ovop_http_destroy(&http);
 out_broker:
     auth_stop(&auth);
-    uv_run(&loop, UV_RUN_DEFAULT); /* replies of ovop.iam calls failed by the pool's close */
+    /* The ovop.iam calls the pool's close failed answer now; one turn runs the close
+     * callbacks. Not until the loop is empty: the broker's own handles still run. */
+    uv_run(&loop, UV_RUN_NOWAIT);
     auth.broker = NULL;
     ovop_broker_destroy(&broker);
 out_auth:

@@ -222,6 +222,9 @@ int ctl_application(ctl_t *c, int argc, char **argv);
 int ctl_cert(ctl_t *c, int argc, char **argv);
 /* export.c: export shipments, documents, compliance, statistics. */
 int ctl_export(ctl_t *c, int argc, char **argv);
+/* principal.c: whoami, and the principals of the bus, their roles and keys (ovop.iam). */
+int ctl_whoami(ctl_t *c, int argc, char **argv);
+int ctl_principal(ctl_t *c, int argc, char **argv);
 
 /* --- argument values (args.c) --- */
 

@@ -14,6 +14,16 @@ static const char usage_text[] =
     "                                  a principal written by the database owner (first admin)\n"
     "  keygen PATH [--force]           a CurveZMQ key pair: PATH.key and PATH.secret (0600)\n"
     "  ping SERVICE                    ask the broker whether SERVICE has workers (mmi.service)\n"
+    "  whoami                          the principal the broker takes this key for\n"
+    "  principal add ID --kind operator|agency|service --name N --key PUBLIC_KEY_OR_FILE\n"
+    "                [--role R]... [--territory CODE] [--agency CODE]\n"
+    "  principal list [--kind K] [--status active|disabled] [--role R] [--page-size N] [--all]\n"
+    "  principal show ID | history ID  a principal with its keys | every change, by whom\n"
+    "  principal disable|enable ID [--reason R]   refused by the broker within seconds\n"
+    "  principal grant|revoke ID ROLE...          principal roles lists the roles\n"
+    "  principal rotate-key ID (--key NEW_PUBLIC | --out PATH) [--overlap 24h]\n"
+    "                                  old keys accepted for the overlap (0: refused now)\n"
+    "  principal revoke-key ID KEY | principal roles\n"
     "  territory get CODE [--as-of D]  one SOATE territory by its 14-digit code\n"
     "  territory list [--parent CODE] [--kind KIND] [--page-size N] [--page-token T] [--all]\n"
     "  territory create CODE --kind K --parent CODE --ru NAME [--ky N] [--en N] [--valid-from D]\n"
@@ -76,6 +86,8 @@ static const ctl_cmd_t verbs[] = {
     {"application", ctl_application},
     {"cert", ctl_cert},
     {"export", ctl_export},
+    {"whoami", ctl_whoami},
+    {"principal", ctl_principal},
 };
 
 /* Parses the global options (opts, n) of argv; *ret_argi: the verb. Returns 0, CTL_HELP after
