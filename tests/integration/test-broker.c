@@ -57,6 +57,23 @@ typedef struct env {
     size_t n_workers;
 } env_t;
 
+/* Waits until the broker says it is ready (/readyz: its keyring is loaded). Before that its
+ * ZAP handler answers "not yet" (300), and libzmq does not reconnect a socket refused so:
+ * a client that connected too early would wait in vain. */
+static void wait_ready(env_t *e)
+{
+    for (int i = 0; i < 200; i++) {
+        ovop_buf_t page;
+        ovop_buf_init(&page);
+        int status = harness_http_get(e->http_port, "/readyz", &page);
+        ovop_buf_free(&page);
+        if (status == 200)
+            return;
+        harness_sleep_ms(50);
+    }
+    fail_msg("the broker was not ready within 10 s");
+}
+
 static void spawn_broker(env_t *e, const char *request_timeout_ms)
 {
     char bind[64], http[64];
@@ -83,6 +100,7 @@ static void spawn_broker(env_t *e, const char *request_timeout_ms)
     char *bin = harness_bin("ovop-broker");
     assert_int_equal(harness_spawn(&e->broker, bin, args, NULL, "broker"), 0);
     free(bin);
+    wait_ready(e);
 }
 
 static pid_t spawn_worker_with(env_t *e, const char *name, const char *credit, const char *delay_ms,
@@ -109,8 +127,7 @@ static pid_t spawn_worker(env_t *e, const char *name, const char *credit, const 
     return spawn_worker_with(e, name, credit, delay_ms, "0");
 }
 
-/* Waits until the broker answers mmi.service at all (404 is fine): until then its keyring
- * is not loaded and the handshakes are refused for now. */
+/* Waits until the broker answers mmi.service at all (404 is fine). */
 static void wait_broker(env_t *e)
 {
     ovop_client_options_t o = {
@@ -836,6 +853,9 @@ static void test_reply_reaches_only_its_client(void **state)
     ovop_msg_t *m = recv_within(victim, 3000);
     assert_non_null(m);
     ovop_msg_destroy(&m);
+    /* The raw worker does not heartbeat on its own: say it is alive before the broker's
+     * liveness (3 x 200 ms) runs out on a slow machine. */
+    send_frames(w, 2, F("MDPW02"), F("\x05"));
 
     void *asker = raw_socket(zctx, e, &G.admin, 0);
     send_frames(asker, 4, F("MDPC02"), F("\x01"), F("raw"), F("ask"));
