@@ -10,7 +10,9 @@
  * and each load (1 and 16 clients, one request in flight each) the two buses are measured in
  * alternating rounds (plaintext, CURVE, CURVE, plaintext, ...) so that drift on a shared
  * machine falls on both alike. Printed: round trips per second and latency percentiles of
- * each, and the ratio CURVE / plaintext. The raw ZeroMQ DEALER/ROUTER echo with and without
+ * each, the CPU time the client (this process), the broker and the worker spent per round
+ * trip (from /proc: it does not depend on what else the machine runs, the rate does), and the
+ * ratios CURVE / plaintext. The raw ZeroMQ DEALER/ROUTER echo with and without
  * CURVE is printed as well: what CurveZMQ alone costs ZeroMQ, the floor of the bus's ratio.
  *
  * Needs OVOP_TEST_PG_URL (a superuser URL; `./deploy/ovop bench` provides one).
@@ -29,6 +31,7 @@
 
 #include "benchlib.h"
 #include "client.h"
+#include "envelope.h"
 #include "harness.h"
 #include "log.h"
 #include "ovop/v1/envelope.pb-c.h"
@@ -76,7 +79,16 @@ static void client_close(void *state)
 
 static int finish_call(int r, Ovop__V1__Reply *rep, ProtobufCMessage *out)
 {
+    static atomic_int reported;
     int code = r < 0 ? r : (rep->status ? (int)rep->status->code : 0);
+    if (code != 0 && atomic_fetch_add(&reported, 1) < 5) {
+        /* The first few failures say why (the figures only count them). */
+        if (r < 0)
+            fprintf(stderr, "bench: a call failed: %s\n", strerror(-r));
+        else
+            fprintf(stderr, "bench: a call was answered %s %s: %s\n", ovop_code_to_string(code),
+                    rep->status->reason, rep->status->message);
+    }
     if (rep)
         ovop__v1__reply__free_unpacked(rep, NULL);
     if (out)
@@ -172,42 +184,72 @@ static void side_stop(side_t *s)
 
 /* ---- measuring and printing ---- */
 
-/* Measures ops on both sides with nclients for seconds each, in rounds alternations
- * (plaintext first in even rounds, CURVE first in odd ones). */
-static void compare(const bench_client_ops_t *ops, side_t *plain, side_t *curve, int nclients,
-                    double seconds, int rounds, bench_result_t *ret_plain,
-                    bench_result_t *ret_curve)
+typedef struct workload {
+    const char *name;
+    const bench_client_ops_t *ops;
+    bool registry; /* served by registryd, else by the echo-worker */
+} workload_t;
+
+/* CPU time used during the measurements of one side, in microseconds. */
+typedef struct cost {
+    double client, broker, worker;
+} cost_t;
+
+/* One measurement of side s, added to *sum and *cost. */
+static void measure(const workload_t *w, side_t *s, int nclients, double seconds,
+                    bench_result_t *sum, cost_t *cost)
 {
-    memset(ret_plain, 0, sizeof(*ret_plain));
-    memset(ret_curve, 0, sizeof(*ret_curve));
+    pid_t worker = w->registry ? s->registryd : s->echo;
+    double c0 = bench_cpu_us(0), b0 = bench_cpu_us(s->bus.broker), w0 = bench_cpu_us(worker);
+    bench_result_t one;
+    bench_measure(w->ops, s, nclients, seconds, &one);
+    cost->client += bench_cpu_us(0) - c0;
+    cost->broker += bench_cpu_us(s->bus.broker) - b0;
+    cost->worker += bench_cpu_us(worker) - w0;
+    bench_result_merge(sum, &one);
+    bench_result_free(&one);
+}
+
+/* Measures w on both sides with nclients for seconds each, in rounds alternations
+ * (plaintext first in even rounds, CURVE first in odd ones). */
+static void compare(const workload_t *w, side_t *plain, side_t *curve, int nclients, double seconds,
+                    int rounds, bench_result_t ret[2], cost_t cost[2])
+{
+    memset(ret, 0, 2 * sizeof(*ret));
+    memset(cost, 0, 2 * sizeof(*cost));
     for (int r = 0; r < rounds; r++) {
         for (int k = 0; k < 2; k++) {
-            bool curve_now = (k == 0) == (r % 2 == 1);
-            bench_result_t one;
-            bench_measure(ops, curve_now ? curve : plain, nclients, seconds / rounds, &one);
-            bench_result_merge(curve_now ? ret_curve : ret_plain, &one);
-            bench_result_free(&one);
+            int c = (k == 0) == (r % 2 == 1); /* 1: CURVE now */
+            measure(w, c ? curve : plain, nclients, seconds / rounds, &ret[c], &cost[c]);
         }
     }
 }
 
-static void print_side(const char *what, const bench_result_t *r)
+static void print_side(const char *what, const bench_result_t *r, const cost_t *c)
 {
-    printf("  %-28s %9.0f %8.0f %8.0f %8.0f %9.0f%s\n", what, r->rps, r->p50_us, r->p90_us,
-           r->p99_us, r->max_us, r->errors ? "  (errors!)" : "");
+    double n = r->done ? (double)r->done : 1;
+    printf("  %-18s %9.0f %8.0f %8.0f %8.0f %9.0f %7.1f %7.1f %7.1f%s\n", what, r->rps, r->p50_us,
+           r->p90_us, r->p99_us, r->max_us, c->client / n, c->broker / n, c->worker / n,
+           r->errors ? "  (errors!)" : "");
 }
 
-static void print_pair(const char *workload, int nclients, const bench_result_t *p,
-                       const bench_result_t *c)
+static double ratio(double a, double b)
 {
-    char what[64];
-    snprintf(what, sizeof(what), "%s, %d client%s", workload, nclients, nclients > 1 ? "s" : "");
-    printf("%s\n", what);
-    print_side("plaintext", p);
-    print_side("CURVE", c);
-    printf("  %-28s %9.3f %8.2f %8.2f %8.2f\n", "CURVE / plaintext",
-           p->rps > 0 ? c->rps / p->rps : 0, p->p50_us > 0 ? c->p50_us / p->p50_us : 0,
-           p->p90_us > 0 ? c->p90_us / p->p90_us : 0, p->p99_us > 0 ? c->p99_us / p->p99_us : 0);
+    return b > 0 ? a / b : 0;
+}
+
+static void print_pair(const workload_t *w, int nclients, const bench_result_t r[2],
+                       const cost_t c[2])
+{
+    printf("%s, %d client%s\n", w->name, nclients, nclients > 1 ? "s" : "");
+    print_side("plaintext", &r[0], &c[0]);
+    print_side("CURVE", &r[1], &c[1]);
+    double n0 = r[0].done ? (double)r[0].done : 1, n1 = r[1].done ? (double)r[1].done : 1;
+    printf("  %-18s %9.3f %8.2f %8.2f %8.2f %9s %7.2f %7.2f %7.2f\n", "CURVE / plaintext",
+           ratio(r[1].rps, r[0].rps), ratio(r[1].p50_us, r[0].p50_us),
+           ratio(r[1].p90_us, r[0].p90_us), ratio(r[1].p99_us, r[0].p99_us), "",
+           ratio(c[1].client / n1, c[0].client / n0), ratio(c[1].broker / n1, c[0].broker / n0),
+           ratio(c[1].worker / n1, c[0].worker / n0));
     fflush(stdout);
 }
 
@@ -233,13 +275,13 @@ int main(int argc, char **argv)
     printf("bench-curve: CURVE against plaintext, %.1f s per bus per point in %d alternating "
            "round%s, loopback TCP (logs in %s)\n\n",
            seconds, rounds, rounds > 1 ? "s" : "", harness_tmpdir());
-    printf("  %-28s %9s %8s %8s %8s %9s\n", "", "per s", "p50 us", "p90 us", "p99 us", "max us");
+    printf("  %-18s %9s %8s %8s %8s %9s %23s\n", "", "", "", "", "", "", "CPU us per round trip");
+    printf("  %-18s %9s %8s %8s %8s %9s %7s %7s %7s\n", "", "per s", "p50 us", "p90 us", "p99 us",
+           "max us", "client", "broker", "worker");
 
-    static const struct {
-        const char *name;
-        const bench_client_ops_t *ops;
-    } workloads[] = {{"echo (broker + echo-worker)", &echo_ops},
-                     {"GetTerritory (registryd)", &territory_ops}};
+    static const workload_t workloads[] = {
+        {"echo (ovop-broker + echo-worker)", &echo_ops, false},
+        {"GetTerritory (ovop-broker + ovop-registryd + PostgreSQL)", &territory_ops, true}};
     const char *only = getenv("OVOP_BENCH_ONLY");
     fprintf(stderr,
             "bench-curve: plaintext broker %d, echo-worker %d, registryd %d; CURVE broker %d, "
@@ -250,11 +292,12 @@ int main(int argc, char **argv)
         if (only && strncmp(workloads[w].name, only, strlen(only)) != 0)
             continue;
         for (size_t l = 0; l < OVOP_ARRAY_SIZE(loads); l++) {
-            bench_result_t p, c;
-            compare(workloads[w].ops, &plain, &curve, loads[l], seconds, rounds, &p, &c);
-            print_pair(workloads[w].name, loads[l], &p, &c);
-            bench_result_free(&p);
-            bench_result_free(&c);
+            bench_result_t r[2];
+            cost_t c[2];
+            compare(&workloads[w], &plain, &curve, loads[l], seconds, rounds, r, c);
+            print_pair(&workloads[w], loads[l], r, c);
+            bench_result_free(&r[0]);
+            bench_result_free(&r[1]);
         }
     }
     side_stop(&plain);

@@ -1,5 +1,6 @@
 #include "benchlib.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <libpq-fe.h>
 #include <pthread.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <zmq.h>
 
 #include "harness.h"
@@ -37,6 +39,7 @@ static void *bench_thread_main(void *p)
     void *state = t->ops->open(t->arg);
     pthread_barrier_wait(t->ready);
     if (!state) {
+        fprintf(stderr, "bench: a client could not open (or its first call failed)\n");
         t->errors++;
         return NULL;
     }
@@ -147,6 +150,37 @@ double bench_run(const bench_client_ops_t *ops, void *arg, int nclients, double 
         *ret_errors = r.errors;
     bench_result_free(&r);
     return r.rps;
+}
+
+double bench_cpu_us(pid_t pid)
+{
+    if (pid == 0) {
+        struct rusage ru;
+        if (getrusage(RUSAGE_SELF, &ru) < 0)
+            return 0;
+        return (double)ru.ru_utime.tv_sec * 1e6 + (double)ru.ru_utime.tv_usec +
+               (double)ru.ru_stime.tv_sec * 1e6 + (double)ru.ru_stime.tv_usec;
+    }
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    DIR *dir = opendir(path);
+    if (!dir)
+        return 0;
+    double ns = 0;
+    for (struct dirent *de; (de = readdir(dir));) {
+        if (de->d_name[0] == '.')
+            continue;
+        char file[sizeof(path) + sizeof(de->d_name) + 16];
+        snprintf(file, sizeof(file), "%s/%s/schedstat", path, de->d_name);
+        FILE *f = fopen(file, "r");
+        unsigned long long on_cpu;
+        if (f && fscanf(f, "%llu", &on_cpu) == 1)
+            ns += (double)on_cpu;
+        if (f)
+            fclose(f);
+    }
+    closedir(dir);
+    return ns / 1e3;
 }
 
 /* ---- raw ZeroMQ: DEALER -> ROUTER echo ---- */
@@ -396,9 +430,24 @@ int bench_bus_start(bench_bus_t *bus, const ident_t *id, const char *db, const c
     char *bin = harness_bin("ovop-broker");
     int r = harness_spawn(&bus->broker, bin, args, NULL, log);
     free(bin);
-    if (r < 0)
+    if (r < 0) {
         fprintf(stderr, "bench: could not start ovop-broker: %s\n", strerror(-r));
-    return r;
+        return r;
+    }
+    /* Ready: its keyring is loaded. Before that its ZAP handler answers "not yet" (300), and
+     * libzmq does not reconnect a socket refused so: workers would wait for their liveness
+     * to run out before they try again. */
+    for (int i = 0; i < 300; i++) {
+        ovop_buf_t page;
+        ovop_buf_init(&page);
+        int status = harness_http_get(bus->http_port, "/readyz", &page);
+        ovop_buf_free(&page);
+        if (status == 200)
+            return 0;
+        harness_sleep_ms(50);
+    }
+    fprintf(stderr, "bench: ovop-broker was not ready within 15 s\n");
+    return -ETIMEDOUT;
 }
 
 int bench_bus_spawn(const bench_bus_t *bus, const char *bin_name, const char *principal,

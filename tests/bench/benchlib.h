@@ -51,6 +51,11 @@ void bench_result_merge(bench_result_t *sum, const bench_result_t *b);
 
 void bench_result_free(bench_result_t *r);
 
+/* CPU time (user and system) process pid has used so far, in microseconds: the sum over its
+ * threads' /proc schedstat; pid 0 is this process (getrusage, finished threads included).
+ * 0 when it cannot be read. */
+double bench_cpu_us(pid_t pid);
+
 /* Round trips per second of nclients DEALERs against a ROUTER echo thread on loopback TCP,
  * with BENCH_BODY_LEN-byte bodies. */
 double bench_raw_zmq(int nclients, double seconds);
