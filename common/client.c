@@ -244,6 +244,13 @@ static int client_send(ovop_client_t *c, ovop_msg_t **req, int64_t deadline)
             return r;
         if (c->refused && c->n_endpoints == 1)
             return c->refused;
+        if (c->refused_temporary) {
+            /* The broker said "try again" (300): libzmq will not, so a new socket does. */
+            sleep_ms(UNAVAILABLE_PAUSE_MS);
+            int r2 = client_reopen(c);
+            if (r2 < 0)
+                return r2;
+        }
         long left = ms_left(deadline);
         if (left == 0)
             return c->refused ? c->refused : -ETIMEDOUT;
@@ -310,7 +317,8 @@ int ovop_client_raw(ovop_client_t *c, const char *service, const void *body, siz
     if (!ovop_mdp_service_valid(service, strlen(service)))
         return -EINVAL;
     for (uint32_t attempt = 0; attempt <= c->retries; attempt++) {
-        if (!c->sock || attempt > 0) {
+        /* After a refusal a fresh socket tries a fresh handshake: the key may be back. */
+        if (!c->sock || attempt > 0 || c->refused) {
             r = client_reopen(c);
             if (r < 0)
                 return r;
@@ -376,7 +384,7 @@ int ovop_client_call(ovop_client_t *c, const char *service, const char *method,
 
     call_match_t cm = {.request_id = request_id};
     for (uint32_t attempt = 0; attempt <= c->retries; attempt++) {
-        if (!c->sock || (attempt > 0 && r == -ETIMEDOUT)) {
+        if (!c->sock || (attempt > 0 && r == -ETIMEDOUT) || (attempt == 0 && c->refused)) {
             r = client_reopen(c);
             if (r < 0)
                 goto out_env;

@@ -11,6 +11,11 @@
 #include "zsock.h"
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
+/* Before the keyring's first load, handshakes wait (libzmq does not reconnect a socket whose
+ * handshake was refused, even with RFC 27's 300 "try again"), at most this many for at most
+ * this long; then they get 300. */
+#define ZAP_MAX_WAITING 1024
+#define ZAP_WAIT_MS     10000
 
 typedef enum zap_result {
     ZAP_CURVE_OK,
@@ -36,6 +41,9 @@ struct ovop_zap {
     const ovop_keyring_t *keyring;
     bool plaintext;
     ovop_metric_t *m[ZAP__MAX];
+    ovop_msg_t *waiting[ZAP_MAX_WAITING]; /* requests held until the keyring loads */
+    size_t n_waiting;
+    uv_timer_t timer; /* answers the held ones 300 after ZAP_WAIT_MS */
 };
 
 /* The peer's address as libzmq gives it ("127.0.0.1" or "::1" for TCP, "" for ipc). */
@@ -109,30 +117,64 @@ static zap_result_t judge(ovop_zap_t *z, ovop_msg_t *m, char user[static OVOP_KE
     return ZAP_MECHANISM_REFUSED;
 }
 
-static void on_request(ovop_zsock_t *s, ovop_msg_t **msg, void *userdata)
+/* Judges one request and answers it. */
+static void answer(ovop_zap_t *z, ovop_msg_t *m)
 {
-    ovop_zap_t *z = userdata;
     char user[OVOP_KEY_LEN + 1] = "";
     const char *why = "";
-    OVOP_UNUSED(s);
-    zap_result_t r = judge(z, *msg, user, &why);
+    zap_result_t r = judge(z, m, user, &why);
     ovop_metric_inc(z->m[r]);
-    if (r == ZAP_MALFORMED && ovop_msg_frames(*msg) < 4)
+    if (r == ZAP_MALFORMED && ovop_msg_frames(m) < 4)
         return; /* not even a request id to answer */
     if (r == ZAP_CURVE_OK || r == ZAP_PLAINTEXT_OK) {
-        reply(z, *msg, "200", "OK", user);
+        reply(z, m, "200", "OK", user);
         return;
     }
     if (r == ZAP_UNKNOWN_KEY && !ovop_keyring_loaded(z->keyring)) {
-        /* RFC 27's temporary error: clients wait and try again. */
-        reply(z, *msg, "300", why, "");
+        /* RFC 27's temporary error, after waiting ZAP_WAIT_MS for the keyring. */
+        reply(z, m, "300", why, "");
         return;
     }
-    char *addr = ovop_msg_frames(*msg) > 5 ? ovop_msg_strdup(*msg, 5) : xstrdup("?");
+    char *addr = ovop_msg_frames(m) > 5 ? ovop_msg_strdup(m, 5) : xstrdup("?");
     ovop_utf8_sanitize(addr);
     log_info("refused a connection from %s: %s%s%s", addr, why, user[0] ? ", key " : "", user);
     free(addr);
-    reply(z, *msg, "400", why, "");
+    reply(z, m, "400", why, "");
+}
+
+static void answer_waiting(ovop_zap_t *z)
+{
+    uv_timer_stop(&z->timer);
+    for (size_t i = 0; i < z->n_waiting; i++) {
+        answer(z, z->waiting[i]);
+        ovop_msg_destroy(&z->waiting[i]);
+    }
+    z->n_waiting = 0;
+}
+
+static void on_wait_over(uv_timer_t *t)
+{
+    answer_waiting(t->data);
+}
+
+void ovop_zap_keyring_changed(ovop_zap_t *z)
+{
+    if (z && ovop_keyring_loaded(z->keyring))
+        answer_waiting(z);
+}
+
+static void on_request(ovop_zsock_t *s, ovop_msg_t **msg, void *userdata)
+{
+    ovop_zap_t *z = userdata;
+    OVOP_UNUSED(s);
+    if (!ovop_keyring_loaded(z->keyring) && z->n_waiting < ZAP_MAX_WAITING) {
+        if (z->n_waiting == 0)
+            uv_timer_start(&z->timer, on_wait_over, ZAP_WAIT_MS, 0);
+        z->waiting[z->n_waiting++] = *msg;
+        *msg = NULL;
+        return;
+    }
+    answer(z, *msg);
 }
 
 int ovop_zap_new(ovop_zap_t **ret, uv_loop_t *loop, void *zctx, const ovop_keyring_t *keyring,
@@ -153,8 +195,15 @@ int ovop_zap_new(ovop_zap_t **ret, uv_loop_t *loop, void *zctx, const ovop_keyri
         z->m[i] = ovop_metrics_counter(metrics, "ovop_auth_handshakes_total",
                                        "Connections judged by the ZAP handler, by result",
                                        result_labels[i]);
+    uv_timer_init(loop, &z->timer);
+    z->timer.data = z;
     *ret = z;
     return 0;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    free(h->data);
 }
 
 void ovop_zap_destroy(ovop_zap_t **zp)
@@ -163,6 +212,8 @@ void ovop_zap_destroy(ovop_zap_t **zp)
     if (!z)
         return;
     *zp = NULL;
+    for (size_t i = 0; i < z->n_waiting; i++)
+        ovop_msg_destroy(&z->waiting[i]);
     ovop_zsock_destroy(&z->sock);
-    free(z);
+    uv_close((uv_handle_t *)&z->timer, on_timer_closed);
 }

@@ -825,7 +825,8 @@ static void find_stale(table_entry_t *e, void *userdata)
 
 void ovop_broker_recheck(ovop_broker_t *b)
 {
-    close_stale_connections(b);
+    /* The connections themselves close at the next tick: a DISCONNECT sent now has that
+     * long to leave before its connection goes. */
     stale_t st = {.b = b};
     table_foreach(&b->workers, find_stale, &st);
     for (size_t i = 0; i < st.n; i++) {

@@ -65,6 +65,7 @@ static bool is_ready(void *userdata, ovop_buf_t *why)
 static void on_keyring_changed(void *userdata)
 {
     auth_t *a = userdata;
+    ovop_zap_keyring_changed(a->zap);
     if (a->broker)
         ovop_broker_recheck(a->broker);
 }

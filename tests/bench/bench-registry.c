@@ -1,10 +1,13 @@
 /* bench-registry: registry round trips through the real broker and registryd, beside the
  * baselines measured in the same run.
  *
- *   1. raw ZeroMQ DEALER/ROUTER echo vs GetTerritory through the broker, 1 and 8 clients;
+ *   1. raw ZeroMQ DEALER/ROUTER echo (plaintext and CURVE) vs GetTerritory through the
+ *      broker, 1 and 8 clients;
  *   2. on N producers (default 100,000): `pgbench -S` select-only TPS with 8 clients vs
  *      GetProducer and a filtered ListProducers (region prefix + HS prefix) with 8 clients.
  *
+ * The bus runs on CURVE with the principals of the database (registryd is svc-ovop.registry,
+ * the clients test-admin), as in production; bench-curve compares it with plaintext.
  * Needs OVOP_TEST_PG_URL (a superuser URL; `./deploy/ovop bench` provides one) and pgbench.
  * Usage: bench-registry [SECONDS] [PRODUCERS]. Not a test: prints figures and ratios.
  * OVOP_BENCH_REUSE=1 keeps the database of a previous run; OVOP_BENCH_PRODUCERS_ONLY=1 skips
@@ -26,7 +29,7 @@
 #include "util.h"
 #include <libpq-fe.h>
 
-static char endpoint[64];
+static bench_bus_t bus;
 static atomic_long next_id;
 static long min_id, max_id;
 
@@ -37,8 +40,11 @@ static const char *const regions[] = {"41702000000000", "41703000000000", "41704
 static void *client_open(void *arg)
 {
     ovop_client_t *c;
-    ovop_client_options_t o = {
-        .brokers = endpoint, .timeout_ms = 5000, .retries = 1, .max_msg = 4 << 20};
+    ovop_client_options_t o = {.brokers = bus.endpoint,
+                               .timeout_ms = 5000,
+                               .retries = 1,
+                               .max_msg = 4 << 20,
+                               .security = &bus.client};
     return ovop_client_new(&c, arg, &o) < 0 ? NULL : c;
 }
 
@@ -222,38 +228,26 @@ static double pgbench_select(const char *url, double seconds, const char *mode)
     return tps;
 }
 
-static int start(const char *db, pid_t *broker, pid_t *reg, int nreg)
+/* Starts the broker (CURVE, id's keys) and nreg registryd on db. Returns 0 or -errno. */
+static int start(const ident_t *id, const char *db, pid_t *reg, int nreg)
 {
-    uint16_t port, http;
-    char bind[64], hbuf[64];
-    if (harness_free_port(&port) < 0 || harness_free_port(&http) < 0)
-        return -EADDRNOTAVAIL;
-    snprintf(endpoint, sizeof(endpoint), "tcp://127.0.0.1:%u", port);
-    snprintf(bind, sizeof(bind), "tcp://127.0.0.1:%u", port);
-    snprintf(hbuf, sizeof(hbuf), "127.0.0.1:%u", http);
-    const char *bargs[] = {"--bind", bind, "--http", hbuf, "--log-level", "warn", NULL};
-    char *bin = harness_bin("ovop-broker");
-    int r = harness_spawn(broker, bin, bargs, NULL, "bench-broker");
-    free(bin);
-    if (r < 0)
-        return r;
-    bin = harness_bin("ovop-registryd");
+    int r = bench_bus_start(&bus, id, db, "bench-broker", NULL);
     for (int i = 0; i < nreg && r == 0; i++) {
-        const char *rargs[] = {"--broker",  endpoint, "--database-url", db,     "--credit", "64",
-                               "--db-pool", "8",      "--log-level",    "warn", NULL};
-        r = harness_spawn(&reg[i], bin, rargs, NULL, "bench-registryd");
+        const char *rargs[] = {"--database-url", db,     "--credit", "64", "--db-pool", "8",
+                               "--log-level",    "warn", NULL};
+        r = bench_bus_spawn(&bus, "ovop-registryd", "svc-ovop.registry", rargs, "bench-registryd",
+                            &reg[i]);
     }
-    free(bin);
     if (r == 0)
-        r = harness_wait_service(endpoint, "ovop.registry", 15000, NULL);
+        r = bench_bus_wait(&bus, "ovop.registry", 15000);
     return r;
 }
 
-static void stop(pid_t broker, pid_t *reg, int nreg)
+static void stop(pid_t *reg, int nreg)
 {
     for (int i = 0; i < nreg; i++)
         harness_stop(reg[i]);
-    harness_stop(broker);
+    bench_bus_stop(&bus);
 }
 
 int main(int argc, char **argv)
@@ -263,8 +257,9 @@ int main(int argc, char **argv)
     const bench_client_ops_t territory_ops = {client_open, get_territory, client_close};
     const bench_client_ops_t producer_ops = {client_open, get_producer, client_close};
     const bench_client_ops_t list_ops = {client_open, list_producers, client_close};
-    pid_t broker, reg[2];
+    pid_t reg[2];
     uint64_t errors;
+    ident_t id;
 
     if (seconds <= 0 || producers < 1000) {
         fprintf(stderr, "usage: bench-registry [SECONDS] [PRODUCERS >= 1000]\n");
@@ -274,24 +269,30 @@ int main(int argc, char **argv)
     ovop_log_setup("bench", "", "text", "warn");
     double load_s;
     char *db = make_database(producers, &load_s);
+    bench_ident(&id, db, "bench-registry");
     printf("bench-registry: %.1f s per figure; %ld producers loaded in %.1f s (logs in %s)\n",
            seconds, producers, load_s, harness_tmpdir());
-    if (start(db, &broker, reg, 1) < 0) {
+    if (start(&id, db, reg, 1) < 0) {
         fprintf(stderr, "bench: could not start the broker and registryd\n");
         return 1;
     }
     void *zctx = zmq_ctx_new();
 
-    printf("\n%-52s %12s %8s\n", "GetTerritory through the broker (1 registryd)", "per second",
-           "ratio");
+    printf("\n%-52s %12s %8s %8s\n", "GetTerritory through the broker (1 registryd)", "per second",
+           "/raw", "/CURVE");
     for (int n = 1; n <= 8 && !getenv("OVOP_BENCH_PRODUCERS_ONLY"); n += 7) {
         double raw = bench_raw_zmq(n, seconds);
+        double raw_curve = bench_raw_zmq_curve(n, seconds);
         double via = bench_run(&territory_ops, zctx, n, seconds, &errors);
         printf("  raw ZeroMQ DEALER/ROUTER echo, %d client%s %*s %12.0f\n", n, n > 1 ? "s" : "",
                n > 1 ? 13 : 14, "", raw);
-        printf("  GetTerritory, %d client%s %*s %12.0f %8.3f%s\n", n, n > 1 ? "s" : "",
-               n > 1 ? 29 : 30, "", via, raw > 0 ? via / raw : 0, errors ? " (errors!)" : "");
+        printf("  raw ZeroMQ DEALER/ROUTER echo, CURVE, %d client%s %*s %12.0f\n", n,
+               n > 1 ? "s" : "", n > 1 ? 6 : 7, "", raw_curve);
+        printf("  GetTerritory, %d client%s %*s %12.0f %8.3f %8.3f%s\n", n, n > 1 ? "s" : "",
+               n > 1 ? 29 : 30, "", via, raw > 0 ? via / raw : 0,
+               raw_curve > 0 ? via / raw_curve : 0, errors ? " (errors!)" : "");
     }
+    printf("  (/raw: ratio to the plaintext echo; /CURVE: to the CURVE echo)\n");
 
     printf("\n%-52s %12s %8s %8s\n", "Producers (8 clients, 1 registryd, db-pool 8)", "per second",
            "/-S", "/-S -M");
@@ -309,14 +310,14 @@ int main(int argc, char **argv)
            tps_simple > 0 ? lp / tps_simple : 0, tps_prepared > 0 ? lp / tps_prepared : 0,
            errors ? " (errors!)" : "");
     printf("  (/-S: ratio to pgbench -S; /-S -M: ratio to pgbench -S -M prepared)\n");
-    stop(broker, reg, 1);
+    stop(reg, 1);
 
     /* Scaling: the same with two registryd instances. */
-    if (start(db, &broker, reg, 2) == 0) {
+    if (start(&id, db, reg, 2) == 0) {
         double gp2 = bench_run(&producer_ops, zctx, 8, seconds, &errors);
         printf("  GetProducer, 8 clients, 2 registryd %15s %12.0f %8.3f %8.3f\n", "", gp2,
                tps_simple > 0 ? gp2 / tps_simple : 0, tps_prepared > 0 ? gp2 / tps_prepared : 0);
-        stop(broker, reg, 2);
+        stop(reg, 2);
     }
     zmq_ctx_term(zctx);
     free(db);

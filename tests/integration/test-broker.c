@@ -1,5 +1,9 @@
 /* The broker against real processes: ovop-broker on a free port, echo-worker processes
- * (tests/support/echo-worker.c) and ovop_client. Each case starts its own broker. */
+ * (tests/support/echo-worker.c) and ovop_client, all on CURVE as in production. The group
+ * makes one scratch database with the principals (tests/support/ident.h) and the test
+ * services' worker roles; each case starts its own broker on it. Clients and raw client
+ * sockets are IDENT_ADMIN, echo workers the service principal svc-echo (worker:echo), raw
+ * worker sockets svc-raw (worker:raw). Needs OVOP_TEST_PG_URL. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,12 +21,32 @@
 #include <zmq.h>
 
 #include "client.h"
+#include "envelope.h"
 #include "harness.h"
+#include "ident.h"
+#include "mdp.h"
+#include "migrate.h"
+#include "msg.h"
 #include "ovop/v1/envelope.pb-c.h"
+#include "pgtest.h"
 #include "util.h"
 
 #define HEARTBEAT_MS "200"
 #define MAX_WORKERS  4
+#define ECHO_WORKER  "svc-echo" /* the echo workers' principal: worker:echo */
+#define RAW_WORKER   "svc-raw"  /* the raw worker sockets' principal: worker:raw */
+
+/* What every case shares: the database of the principals and their keys. */
+typedef struct group {
+    char *db;
+    PGconn *conn;
+    ident_t ident;
+    ovop_security_t admin; /* IDENT_ADMIN's keys: clients and raw client sockets */
+    ovop_security_t raw;   /* RAW_WORKER's keys: raw worker sockets */
+    char *echo_secret;     /* ECHO_WORKER's secret file: the echo workers' --key */
+} group_t;
+
+static group_t G;
 
 typedef struct env {
     uint16_t port;
@@ -32,6 +56,23 @@ typedef struct env {
     pid_t workers[MAX_WORKERS];
     size_t n_workers;
 } env_t;
+
+/* Waits until the broker says it is ready (/readyz: its keyring is loaded). Before that its
+ * ZAP handler answers "not yet" (300), and libzmq does not reconnect a socket refused so:
+ * a client that connected too early would wait in vain. */
+static void wait_ready(env_t *e)
+{
+    for (int i = 0; i < 200; i++) {
+        ovop_buf_t page;
+        ovop_buf_init(&page);
+        int status = harness_http_get(e->http_port, "/readyz", &page);
+        ovop_buf_free(&page);
+        if (status == 200)
+            return;
+        harness_sleep_ms(50);
+    }
+    fail_msg("the broker was not ready within 10 s");
+}
 
 static void spawn_broker(env_t *e, const char *request_timeout_ms)
 {
@@ -51,10 +92,15 @@ static void spawn_broker(env_t *e, const char *request_timeout_ms)
                           request_timeout_ms,
                           "--log-level",
                           "debug",
+                          "--key",
+                          G.ident.broker_secret,
+                          "--database-url",
+                          G.db,
                           NULL};
     char *bin = harness_bin("ovop-broker");
     assert_int_equal(harness_spawn(&e->broker, bin, args, NULL, "broker"), 0);
     free(bin);
+    wait_ready(e);
 }
 
 static pid_t spawn_worker_with(env_t *e, const char *name, const char *credit, const char *delay_ms,
@@ -64,7 +110,9 @@ static pid_t spawn_worker_with(env_t *e, const char *name, const char *credit, c
                           name,          "--credit",      credit,
                           "--delay-ms",  delay_ms,        "--heartbeat-ms",
                           HEARTBEAT_MS,  "--unavailable", unavailable,
-                          "--log-level", "debug",         NULL};
+                          "--log-level", "debug",         "--key",
+                          G.echo_secret, "--broker-key",  G.ident.broker_key,
+                          NULL};
     char *bin = harness_bin("echo-worker");
     pid_t pid;
     assert_int_equal(harness_spawn(&pid, bin, args, NULL, name), 0);
@@ -82,7 +130,8 @@ static pid_t spawn_worker(env_t *e, const char *name, const char *credit, const 
 /* Waits until the broker answers mmi.service at all (404 is fine). */
 static void wait_broker(env_t *e)
 {
-    ovop_client_options_t o = {.brokers = e->endpoint, .timeout_ms = 200, .max_msg = 1 << 20};
+    ovop_client_options_t o = {
+        .brokers = e->endpoint, .timeout_ms = 200, .max_msg = 1 << 20, .security = &G.admin};
     ovop_client_t *c = NULL;
     assert_int_equal(ovop_client_new(&c, NULL, &o), 0);
     int r = -ETIMEDOUT;
@@ -115,6 +164,39 @@ static double wait_metric(env_t *e, const char *series, double min)
     return v;
 }
 
+static int group_setup(void **state)
+{
+    OVOP_UNUSED(state);
+    char *err = NULL;
+    G.db = pgtest_create("broker");
+    G.conn = pgtest_connect(G.db);
+    if (ovop_migrate(G.conn, NULL, &err) < 0)
+        fail_msg("migrate: %s", err);
+    assert_int_equal(ident_setup(&G.ident, G.conn, "broker"), 0);
+    assert_int_equal(ident_role(G.conn, "worker:echo"), 0);
+    assert_int_equal(ident_role(G.conn, "worker:raw"), 0);
+    assert_int_equal(ident_add(&G.ident, G.conn, ECHO_WORKER, "service", "worker:echo", NULL, NULL),
+                     0);
+    assert_int_equal(ident_add(&G.ident, G.conn, RAW_WORKER, "service", "worker:raw", NULL, NULL),
+                     0);
+    assert_int_equal(ident_security(&G.ident, IDENT_ADMIN, &G.admin), 0);
+    assert_int_equal(ident_security(&G.ident, RAW_WORKER, &G.raw), 0);
+    G.echo_secret = ident_secret(&G.ident, ECHO_WORKER);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    OVOP_UNUSED(state);
+    if (G.conn)
+        PQfinish(G.conn);
+    pgtest_drop(&G.db);
+    ovop_security_clear(&G.admin);
+    ovop_security_clear(&G.raw);
+    xfree(G.echo_secret);
+    return 0;
+}
+
 static int setup(void **state)
 {
     env_t *e = xcalloc(1, sizeof(*e));
@@ -141,7 +223,7 @@ static ovop_client_t *client(env_t *e, unsigned timeout_ms, unsigned retries)
                                .timeout_ms = timeout_ms,
                                .retries = retries,
                                .max_msg = 1 << 20,
-                               .security = NULL};
+                               .security = &G.admin};
     ovop_client_t *c = NULL;
     assert_int_equal(ovop_client_new(&c, NULL, &o), 0);
     return c;
@@ -166,7 +248,8 @@ static void *load_thread(void *p)
     ovop_client_options_t o = {.brokers = l->endpoint,
                                .timeout_ms = l->timeout_ms,
                                .retries = l->retries,
-                               .max_msg = 1 << 20};
+                               .max_msg = 1 << 20,
+                               .security = &G.admin};
     ovop_client_t *c = NULL;
     if (ovop_client_new(&c, NULL, &o) < 0) {
         l->failed = l->requests;
@@ -236,6 +319,15 @@ static void load_finish(load_run_t *run, load_t *ret)
     }
 }
 
+/* The metadata "principal" of an echo worker's reply: whom the broker said is calling. */
+static const char *reply_principal(const Ovop__V1__Reply *rep)
+{
+    for (size_t i = 0; rep->status && i < rep->status->n_metadata; i++)
+        if (strcmp(rep->status->metadata[i]->key, "principal") == 0)
+            return rep->status->metadata[i]->value;
+    return "(none)";
+}
+
 /* ---- cases ---- */
 
 static void test_request_reply(void **state)
@@ -243,7 +335,7 @@ static void test_request_reply(void **state)
     env_t *e = *state;
     spawn_broker(e, "10000");
     spawn_worker(e, "w1", "4", "0");
-    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, NULL), 0);
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, &G.admin), 0);
 
     ovop_client_t *c = client(e, 2000, 2);
     void *body = NULL;
@@ -264,14 +356,34 @@ static void test_request_reply(void **state)
     assert_string_equal(rep->request_id, "rid-1");
     assert_int_equal(rep->status->code, OVOP_OK);
     assert_string_equal(rep->status->message, "w1");
+    assert_string_equal(reply_principal(rep), IDENT_ADMIN);
     assert_int_equal(((Ovop__V1__Status *)out)->code, 7);
     assert_string_equal(((Ovop__V1__Status *)out)->message, "seven");
     protobuf_c_message_free_unpacked(out, NULL);
     ovop__v1__reply__free_unpacked(rep, NULL);
     ovop_client_destroy(&c);
 
-    assert_true(metric(e, "ovop_broker_requests_total{service=\"echo\"}") >= 2);
-    assert_true(metric(e, "ovop_broker_replies_total{service=\"echo\"}") >= 2);
+    /* The worker is told who the broker authenticated: another key, another principal. */
+    ovop_security_t customs;
+    assert_int_equal(ident_security(&G.ident, "customs", &customs), 0);
+    ovop_client_options_t o = {.brokers = e->endpoint,
+                               .timeout_ms = 2000,
+                               .retries = 2,
+                               .max_msg = 1 << 20,
+                               .security = &customs};
+    assert_int_equal(ovop_client_new(&c, NULL, &o), 0);
+    ovop_security_clear(&customs);
+    assert_int_equal(ovop_client_call(c, "echo", "Echo", "rid-2", &in.base,
+                                      &ovop__v1__status__descriptor, &rep, &out),
+                     0);
+    assert_int_equal(rep->status->code, OVOP_OK);
+    assert_string_equal(reply_principal(rep), "customs");
+    protobuf_c_message_free_unpacked(out, NULL);
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    ovop_client_destroy(&c);
+
+    assert_true(metric(e, "ovop_broker_requests_total{service=\"echo\"}") >= 3);
+    assert_true(metric(e, "ovop_broker_replies_total{service=\"echo\"}") >= 3);
     assert_int_equal(metric(e, "ovop_broker_workers{service=\"echo\"}"), 1);
 
     /* SIGTERM stops the broker cleanly. */
@@ -292,7 +404,7 @@ static void test_sigterm_drains_requests_in_hand(void **state)
     load_t sum;
     spawn_broker(e, "10000");
     spawn_worker(e, "w1", "8", "600");
-    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, NULL), 0);
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, &G.admin), 0);
     load_start(&run, e, 4, 1, 5000, 0);
     assert_true(wait_metric(e, "ovop_broker_requests_total{service=\"echo\"}", 4) >= 4);
     int status = -1;
@@ -314,7 +426,7 @@ static void test_mmi(void **state)
     ovop_client_t *c = client(e, 1000, 1);
     assert_int_equal(ovop_client_mmi_service(c, "echo"), -ENOENT);
     spawn_worker(e, "w1", "1", "0");
-    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, NULL), 0);
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, &G.admin), 0);
     assert_int_equal(ovop_client_mmi_service(c, "echo"), 0);
     assert_int_equal(ovop_client_mmi_service(c, "nosuch"), -ENOENT);
 
@@ -343,7 +455,7 @@ static void test_two_workers_share_load(void **state)
     spawn_broker(e, "10000");
     spawn_worker(e, "w1", "8", "1");
     spawn_worker(e, "w2", "8", "1");
-    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, NULL), 0);
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, &G.admin), 0);
     assert_int_equal(wait_metric(e, "ovop_broker_workers{service=\"echo\"}", 2), 2);
 
     load_start(&run, e, 8, 100, 5000, 2);
@@ -365,7 +477,7 @@ static void test_worker_killed_mid_load(void **state)
     spawn_broker(e, "10000");
     pid_t w1 = spawn_worker(e, "w1", "8", "20");
     spawn_worker(e, "w2", "8", "20");
-    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, NULL), 0);
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, &G.admin), 0);
     assert_int_equal(wait_metric(e, "ovop_broker_workers{service=\"echo\"}", 2), 2);
 
     /* Client timeouts well above the broker's detection time (3 x 200 ms): the requests the
@@ -391,7 +503,7 @@ static void test_broker_restart_mid_load(void **state)
     spawn_broker(e, "10000");
     spawn_worker(e, "w1", "8", "5");
     spawn_worker(e, "w2", "8", "5");
-    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, NULL), 0);
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, &G.admin), 0);
     assert_int_equal(wait_metric(e, "ovop_broker_workers{service=\"echo\"}", 2), 2);
 
     load_start(&run, e, 8, 60, 500, 30);
@@ -421,22 +533,55 @@ static void send_frames(void *sock, int n, ...)
 
 #define F(s) (s), sizeof(s) - 1
 
+/* A raw DEALER connected to the broker with sec's keys (CURVE options before connecting). */
+static void *raw_socket(void *zctx, const env_t *e, const ovop_security_t *sec, int linger)
+{
+    void *d = zmq_socket(zctx, ZMQ_DEALER);
+    assert_non_null(d);
+    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof(linger));
+    assert_int_equal(ovop_security_apply_client(d, sec), 0);
+    assert_int_equal(zmq_connect(d, e->endpoint), 0);
+    return d;
+}
+
+/* The next message on sock that is not a worker HEARTBEAT, within timeout_ms; NULL if none. */
+static ovop_msg_t *recv_within(void *sock, unsigned timeout_ms)
+{
+    int64_t deadline = ovop_mono_us() + (int64_t)timeout_ms * 1000;
+    for (;;) {
+        int64_t left = (deadline - ovop_mono_us()) / 1000;
+        zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
+        if (left <= 0 || zmq_poll(&item, 1, (long)left) <= 0) {
+            if (ovop_mono_us() >= deadline)
+                return NULL;
+            continue;
+        }
+        ovop_msg_t *m = NULL;
+        if (ovop_msg_recv(&m, sock, ZMQ_DONTWAIT) < 0)
+            continue;
+        unsigned char heartbeat = OVOP_MDPW_HEARTBEAT;
+        if (ovop_msg_frames(m) == 2 && ovop_msg_streq(m, 0, OVOP_MDPW) &&
+            ovop_msg_eq(m, 1, &heartbeat, 1)) {
+            ovop_msg_destroy(&m);
+            continue;
+        }
+        return m;
+    }
+}
+
 static void test_garbage_is_dropped(void **state)
 {
     env_t *e = *state;
     spawn_broker(e, "10000");
     spawn_worker(e, "w1", "4", "0");
-    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, NULL), 0);
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, &G.admin), 0);
     double header0 = metric(e, "ovop_broker_dropped_total{reason=\"bad_header\"}");
     double client0 = metric(e, "ovop_broker_dropped_total{reason=\"bad_client_frame\"}");
     double worker0 = metric(e, "ovop_broker_dropped_total{reason=\"bad_worker_frame\"}");
     double unknown0 = metric(e, "ovop_broker_dropped_total{reason=\"unknown_worker\"}");
 
     void *zctx = zmq_ctx_new();
-    void *d = zmq_socket(zctx, ZMQ_DEALER);
-    int linger = 1000;
-    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof(linger));
-    assert_int_equal(zmq_connect(d, e->endpoint), 0);
+    void *d = raw_socket(zctx, e, &G.admin, 1000);
     unsigned char random_bytes[64];
     for (size_t i = 0; i < sizeof(random_bytes); i++)
         random_bytes[i] = (unsigned char)(i * 37 + 11);
@@ -482,13 +627,10 @@ static void test_oversized_message(void **state)
     env_t *e = *state;
     spawn_broker(e, "10000");
     spawn_worker(e, "w1", "4", "0");
-    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, NULL), 0);
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, &G.admin), 0);
 
     void *zctx = zmq_ctx_new();
-    void *d = zmq_socket(zctx, ZMQ_DEALER);
-    int linger = 2000;
-    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof(linger));
-    assert_int_equal(zmq_connect(d, e->endpoint), 0);
+    void *d = raw_socket(zctx, e, &G.admin, 2000);
     size_t big = 2 * 1024 * 1024;
     char *huge = xcalloc(1, big);
     send_frames(d, 4, F("MDPC02"), F("\x01"), F("echo"), huge, big);
@@ -546,7 +688,7 @@ static void test_unavailable_is_retried(void **state)
     env_t *e = *state;
     spawn_broker(e, "10000");
     spawn_worker_with(e, "w1", "1", "0", "3");
-    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, NULL), 0);
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, &G.admin), 0);
 
     Ovop__V1__Status in = OVOP__V1__STATUS__INIT;
     Ovop__V1__Reply *rep = NULL;
@@ -607,14 +749,11 @@ static void test_protocol_violations_disconnect(void **state)
     wait_broker(e);
 
     void *zctx = zmq_ctx_new();
-    void *d = zmq_socket(zctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof(linger));
-    assert_int_equal(zmq_connect(d, e->endpoint), 0);
+    void *d = raw_socket(zctx, e, &G.raw, 0);
 
     /* A raw worker registers; READY a second time gets it disconnected and forgotten. */
     send_frames(d, 4, F("MDPW02"), F("\x01"), F("raw"), F("2"));
-    assert_int_equal(harness_wait_service(e->endpoint, "raw", 5000, NULL), 0);
+    assert_int_equal(harness_wait_service(e->endpoint, "raw", 5000, &G.admin), 0);
     assert_true(expect_command(d, 0x05)); /* the broker heartbeats it */
     send_frames(d, 3, F("MDPW02"), F("\x01"), F("raw"));
     assert_true(expect_command(d, 0x06));
@@ -623,7 +762,7 @@ static void test_protocol_violations_disconnect(void **state)
 
     /* Registered again, a REQUEST from it (a client command in worker clothes) does the same. */
     send_frames(d, 3, F("MDPW02"), F("\x01"), F("raw"));
-    assert_int_equal(harness_wait_service(e->endpoint, "raw", 5000, NULL), 0);
+    assert_int_equal(harness_wait_service(e->endpoint, "raw", 5000, &G.admin), 0);
     send_frames(d, 5, F("MDPW02"), F("\x02"), F("addr"), F(""), F("body"));
     assert_true(expect_command(d, 0x06));
     assert_int_equal(ovop_client_mmi_service(c, "raw"), -ENOENT);
@@ -631,10 +770,126 @@ static void test_protocol_violations_disconnect(void **state)
     /* mmi.* is reserved: a worker cannot serve it. */
     send_frames(d, 3, F("MDPW02"), F("\x01"), F("mmi.service"));
     assert_true(expect_command(d, 0x06));
+
+    /* A client's key cannot register a worker: IDENT_ADMIN lacks worker:raw. */
+    void *a = raw_socket(zctx, e, &G.admin, 0);
+    send_frames(a, 4, F("MDPW02"), F("\x01"), F("raw"), F("2"));
+    assert_true(expect_command(a, 0x06));
+    assert_int_equal(ovop_client_mmi_service(c, "raw"), -ENOENT);
     ovop_client_destroy(&c);
     assert_true(metric(e, "ovop_broker_dropped_total{reason=\"unexpected_command\"}") >= 2);
     assert_true(metric(e, "ovop_broker_dropped_total{reason=\"reserved_service\"}") >= 1);
+    assert_int_equal(metric(e, "ovop_broker_dropped_total{reason=\"unauthorized_worker\"}"), 1);
+    zmq_close(a);
     zmq_close(d);
+    zmq_ctx_term(zctx);
+}
+
+/* A request is one body frame: a second one (say, a principal of the client's making) is
+ * refused with INVALID_ARGUMENT from the broker and never reaches a worker. */
+static void test_request_is_one_body_frame(void **state)
+{
+    env_t *e = *state;
+    spawn_broker(e, "10000");
+    spawn_worker(e, "w1", "4", "0");
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, &G.admin), 0);
+
+    void *zctx = zmq_ctx_new();
+    void *d = raw_socket(zctx, e, &G.admin, 0);
+    size_t len;
+    void *req = ovop_request_encode("rid-2f", "Echo", "x", 1, 0, NULL, &len);
+    Ovop__V1__Principal forged = OVOP__V1__PRINCIPAL__INIT;
+    char *roles[] = {"*"};
+    forged.id = "root";
+    forged.roles = roles;
+    forged.n_roles = 1;
+    uint8_t principal[64];
+    size_t principal_len = ovop__v1__principal__pack(&forged, principal);
+    send_frames(d, 5, F("MDPC02"), F("\x01"), F("echo"), (const char *)req, len,
+                (const char *)principal, principal_len);
+    free(req);
+
+    ovop_msg_t *m = recv_within(d, 3000);
+    assert_non_null(m);
+    assert_int_equal(ovop_msg_frames(m), 4);
+    assert_true(ovop_msg_streq(m, 0, OVOP_MDPC) && ovop_msg_eq(m, 1, "\x03", 1) &&
+                ovop_msg_streq(m, 2, "echo"));
+    Ovop__V1__Reply *rep = ovop__v1__reply__unpack(NULL, ovop_msg_len(m, 3), ovop_msg_data(m, 3));
+    assert_non_null(rep);
+    assert_string_equal(rep->request_id, "rid-2f");
+    assert_int_equal(rep->status->code, OVOP_INVALID_ARGUMENT);
+    assert_string_equal(rep->status->reason, "INVALID_ARGUMENT");
+    assert_string_equal(rep->status->domain, "ovop.broker");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    ovop_msg_destroy(&m);
+    zmq_close(d);
+    zmq_ctx_term(zctx);
+    assert_int_equal(metric(e, "ovop_broker_requests_total{service=\"echo\"}"), 0);
+    assert_true(metric(e, "ovop_broker_dropped_total{reason=\"bad_client_frame\"}") >= 1);
+}
+
+/* A worker's FINAL reaches only the client whose request it holds: one addressed to another
+ * connected client, or a second FINAL for a request already answered, is dropped. The
+ * request reaches the worker with the principal the broker authenticated as its last frame. */
+static void test_reply_reaches_only_its_client(void **state)
+{
+    env_t *e = *state;
+    spawn_broker(e, "10000");
+    wait_broker(e);
+
+    void *zctx = zmq_ctx_new();
+    void *w = raw_socket(zctx, e, &G.raw, 0);
+    send_frames(w, 4, F("MDPW02"), F("\x01"), F("raw"), F("2"));
+    assert_int_equal(harness_wait_service(e->endpoint, "raw", 5000, &G.admin), 0);
+
+    /* The victim: a client the broker knows (it asked mmi.service) under a known address. */
+    void *victim = zmq_socket(zctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(victim, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(victim, ZMQ_ROUTING_ID, "victim", 6);
+    assert_int_equal(ovop_security_apply_client(victim, &G.admin), 0);
+    assert_int_equal(zmq_connect(victim, e->endpoint), 0);
+    send_frames(victim, 4, F("MDPC02"), F("\x01"), F("mmi.service"), F("raw"));
+    ovop_msg_t *m = recv_within(victim, 3000);
+    assert_non_null(m);
+    ovop_msg_destroy(&m);
+    /* The raw worker does not heartbeat on its own: say it is alive before the broker's
+     * liveness (3 x 200 ms) runs out on a slow machine. */
+    send_frames(w, 2, F("MDPW02"), F("\x05"));
+
+    void *asker = raw_socket(zctx, e, &G.admin, 0);
+    send_frames(asker, 4, F("MDPC02"), F("\x01"), F("raw"), F("ask"));
+    m = recv_within(w, 3000);
+    assert_non_null(m);
+    /* MDPW02, REQUEST, client address, empty, body, principal */
+    assert_int_equal(ovop_msg_frames(m), 6);
+    assert_true(ovop_msg_eq(m, 1, "\x02", 1));
+    assert_true(ovop_msg_streq(m, 4, "ask"));
+    Ovop__V1__Principal *who =
+        ovop__v1__principal__unpack(NULL, ovop_msg_len(m, 5), ovop_msg_data(m, 5));
+    assert_non_null(who);
+    assert_string_equal(who->id, IDENT_ADMIN);
+    ovop__v1__principal__free_unpacked(who, NULL);
+    char *addr = xmemdup(ovop_msg_data(m, 2), ovop_msg_len(m, 2));
+    size_t addr_len = ovop_msg_len(m, 2);
+    ovop_msg_destroy(&m);
+
+    send_frames(w, 5, F("MDPW02"), F("\x04"), F("victim"), F(""), F("forged"));
+    send_frames(w, 5, F("MDPW02"), F("\x04"), addr, addr_len, F(""), F("answer"));
+    send_frames(w, 5, F("MDPW02"), F("\x04"), addr, addr_len, F(""), F("again"));
+    free(addr);
+    m = recv_within(asker, 3000);
+    assert_non_null(m);
+    assert_int_equal(ovop_msg_frames(m), 4);
+    assert_true(ovop_msg_streq(m, 3, "answer"));
+    ovop_msg_destroy(&m);
+    assert_true(wait_metric(e, "ovop_broker_dropped_total{reason=\"unsolicited_reply\"}", 2) == 2);
+    assert_null(m = recv_within(victim, 300));
+    assert_null(m = recv_within(asker, 100));
+    assert_int_equal(metric(e, "ovop_broker_replies_total{service=\"raw\"}"), 1);
+    zmq_close(asker);
+    zmq_close(victim);
+    zmq_close(w);
     zmq_ctx_term(zctx);
 }
 
@@ -649,13 +904,16 @@ static void test_one_of_two_brokers_down(void **state)
     snprintf(both, sizeof(both), "tcp://127.0.0.1:%u,%s", dead, e->endpoint);
     spawn_broker(e, "10000");
 
-    const char *args[] = {"--broker", both, "--name", "w1", "--heartbeat-ms", HEARTBEAT_MS, NULL};
+    const char *args[] = {"--broker",   both,    "--name",      "w1",           "--heartbeat-ms",
+                          HEARTBEAT_MS, "--key", G.echo_secret, "--broker-key", G.ident.broker_key,
+                          NULL};
     char *bin = harness_bin("echo-worker");
     assert_int_equal(harness_spawn(&e->workers[e->n_workers++], bin, args, NULL, "w1"), 0);
     free(bin);
-    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, NULL), 0);
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, &G.admin), 0);
 
-    ovop_client_options_t o = {.brokers = both, .timeout_ms = 1000, .max_msg = 1 << 20};
+    ovop_client_options_t o = {
+        .brokers = both, .timeout_ms = 1000, .max_msg = 1 << 20, .security = &G.admin};
     ovop_client_t *c = NULL;
     assert_int_equal(ovop_client_new(&c, NULL, &o), 0);
     for (int i = 0; i < 20; i++) {
@@ -682,11 +940,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_service_waits_then_expires, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unavailable_is_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_protocol_violations_disconnect, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_request_is_one_body_frame, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reply_reaches_only_its_client, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_of_two_brokers_down, setup, teardown),
     };
     signal(SIGPIPE, SIG_IGN);
     if (getenv("TEST_FILTER"))
         cmocka_set_test_filter(getenv("TEST_FILTER"));
     printf("# logs in %s\n", harness_tmpdir());
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
