@@ -6,9 +6,15 @@
 #
 # The server runs as an unprivileged OS user (PostgreSQL refuses root): `postgres` when it
 # exists, otherwise a system user `ovop-pg` created here. It listens on 127.0.0.1 only, on a
-# free port, with trust authentication for 127.0.0.1 and nothing else (its unix socket, in
-# DIR, accepts no login); the superuser role is `ovop`. fsync stays on: benchmarks need
-# honest durability.
+# free port, and asks every connection for a password (scram-sha-256; its unix socket, in
+# DIR, accepts no login): another local user cannot log in as the superuser and run
+# COPY ... FROM PROGRAM as the cluster's OS user. The roles are the superuser `ovop` and the
+# daemons' own (ovop_registry, ovop_exports, ovop_broker, ovop_matching, ovop_notify), created
+# here right after initdb so the migrations find them; each has a random password, kept only
+# in the libpq password file DIR/pgpass (mode 0600, readable by whoever ran this script).
+# The URL names that file (?passfile=...), so no password is ever on a command line, in an
+# environment variable or in a log; a URL for another role is the same with its user name.
+# fsync stays on: benchmarks need honest durability.
 # Only the URL goes to stdout, so `eval "$(tests/pg-scratch.sh start DIR)"` works.
 set -euo pipefail
 
@@ -51,10 +57,117 @@ fi
 
 data=$dir/data
 log=$dir/postgres.log
+passfile=$dir/pgpass
+# The daemons' roles. The migrations create the ones missing (without a password: no login
+# here); made here first, they can log in.
+ROLES=(ovop_registry ovop_exports ovop_broker ovop_matching ovop_notify)
 
 # port_free PORT: true when nothing listens on 127.0.0.1:PORT.
 port_free() {
     ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# new_password: 48 random hex digits (192 bits; nothing to quote in SQL or in the passfile).
+new_password() {
+    od -An -tx1 -N24 /dev/urandom | tr -d ' \n'
+}
+
+# urlencode STRING: STRING with every byte but [A-Za-z0-9/._~-] percent-encoded.
+urlencode() {
+    local s=$1 out='' c i
+    for ((i = 0; i < ${#s}; i++)); do
+        c=${s:i:1}
+        case $c in
+        [A-Za-z0-9/._~-]) out+=$c ;;
+        *) out+=$(printf '%%%02X' "'$c") ;;
+        esac
+    done
+    printf '%s' "$out"
+}
+
+# has_password ROLE: true when the passfile holds ROLE's password.
+has_password() {
+    [ -f "$passfile" ] && grep -q "^127\.0\.0\.1:\*:\*:$1:" "$passfile"
+}
+
+# remember_password ROLE PASSWORD: appends ROLE's line to the passfile (mode 0600: libpq
+# ignores a password file others can read).
+remember_password() {
+    (
+        umask 077
+        printf '127.0.0.1:*:*:%s:%s\n' "$1" "$2" >>"$passfile"
+    )
+    chmod 0600 "$passfile"
+}
+
+# hba METHOD: writes pg_hba.conf: METHOD for 127.0.0.1 and nothing else.
+hba() {
+    as_pg tee "$data/pg_hba.conf" >/dev/null <<EOF
+# pg-scratch: $1 on 127.0.0.1 only; nothing else may connect.
+host    all   all   127.0.0.1/32  $1
+EOF
+}
+
+# psql_as_owner: runs the SQL on stdin as `ovop` (its password from the passfile).
+psql_as_owner() {
+    "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 \
+        -d "postgresql://ovop@127.0.0.1:$port/postgres?passfile=$(urlencode "$passfile")" \
+        >/dev/null
+}
+
+# init: initdb with password authentication from the start. initdb reads the superuser's
+# password from a file only the cluster's user can read, removed right after.
+init() {
+    local pw
+    rm -f "$passfile"
+    pw=$(new_password)
+    # shellcheck disable=SC2016 # $1 is the inner shell's
+    as_pg sh -c 'umask 077 && cat >"$1"' sh "$dir/initdb.pw" <<<"$pw"
+    if ! as_pg "$PG_BIN/initdb" -D "$data" --username=ovop --auth=scram-sha-256 \
+        --pwfile="$dir/initdb.pw" --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1; then
+        rm -f "$dir/initdb.pw"
+        die "initdb failed, see $dir/initdb.log"
+    fi
+    rm -f "$dir/initdb.pw"
+    remember_password ovop "$pw"
+    hba scram-sha-256
+}
+
+# upgrade_trust: a cluster made by an earlier pg-scratch trusted 127.0.0.1. The superuser
+# gets a password (through that trust, its last use) and the cluster asks for passwords.
+upgrade_trust() {
+    grep -q 'trust$' "$data/pg_hba.conf" || return 0
+    local pw
+    pw=$(new_password)
+    "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "postgresql://ovop@127.0.0.1:$port/postgres" \
+        >/dev/null <<<"ALTER ROLE ovop PASSWORD '$pw';" ||
+        die "could not give ovop a password on the trust cluster in $dir (rm -rf it)"
+    rm -f "$passfile"
+    remember_password ovop "$pw"
+    hba scram-sha-256
+    as_pg "$PG_BIN/pg_ctl" -D "$data" reload >/dev/null
+}
+
+# ensure_roles: each daemon role without a password in the passfile gets one (and is
+# created, LOGIN, when missing). The password goes in the SQL on psql's stdin, never in argv.
+ensure_roles() {
+    local role pw
+    for role in "${ROLES[@]}"; do
+        has_password "$role" && continue
+        pw=$(new_password)
+        psql_as_owner <<EOF || die "could not create role $role"
+DO \$\$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$role') THEN
+        ALTER ROLE $role LOGIN PASSWORD '$pw';
+    ELSE
+        CREATE ROLE $role LOGIN PASSWORD '$pw';
+    END IF;
+END
+\$\$;
+EOF
+        remember_password "$role" "$pw"
+    done
 }
 
 start() {
@@ -69,15 +182,7 @@ start() {
         done
     fi
 
-    if [ ! -f "$data/PG_VERSION" ]; then
-        as_pg "$PG_BIN/initdb" -D "$data" --username=ovop --auth=trust --encoding=UTF8 \
-            --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
-            die "initdb failed, see $dir/initdb.log"
-        as_pg tee "$data/pg_hba.conf" >/dev/null <<'EOF'
-# pg-scratch: trust on 127.0.0.1 only; nothing else may connect.
-host    all   all   127.0.0.1/32  trust
-EOF
-    fi
+    [ -f "$data/PG_VERSION" ] || init
 
     if as_pg "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
         port=$(cat "$dir/port")
@@ -93,6 +198,7 @@ EOF
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$dir'
+password_encryption = 'scram-sha-256'
 fsync = on
 max_connections = 200
 EOF
@@ -102,7 +208,10 @@ EOF
         done
         echo "$port" | as_pg tee "$dir/port" >/dev/null
     fi
-    echo "OVOP_TEST_PG_URL=postgresql://ovop@127.0.0.1:$port/postgres"
+    upgrade_trust
+    has_password ovop || die "no password for ovop in $passfile: rm -rf $dir and start again"
+    ensure_roles
+    echo "OVOP_TEST_PG_URL=postgresql://ovop@127.0.0.1:$port/postgres?passfile=$(urlencode "$passfile")"
 }
 
 stop() {

@@ -5,7 +5,8 @@
 #
 # Every change carries a request id derived from the data (--request-id), so running it again
 # returns the first replies instead of acting twice: the load is idempotent, like any client
-# retry. Needs OVOP_BROKER (from var/ovop.env) and ovopctl; OVOPCTL overrides its path.
+# retry. Needs OVOP_BROKER, OVOP_KEY and OVOP_BROKER_KEY (from var/ovop.env: the local
+# operator, who holds the roles every step needs) and ovopctl; OVOPCTL overrides its path.
 set -euo pipefail
 
 here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)

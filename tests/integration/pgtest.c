@@ -24,17 +24,19 @@ const char *pgtest_server_url(void)
     return NULL;
 }
 
-/* conninfo with dbname replaced by db, as a key='value' string (values quoted and escaped). */
-static char *conninfo_with_db(const char *conninfo, const char *db)
+/* conninfo with the value of keyword (dbname, user) replaced, as a key='value' string (values
+ * quoted and escaped). Every other setting, passfile included, is kept. */
+static char *conninfo_with(const char *conninfo, const char *keyword, const char *value)
 {
     char *errmsg = NULL;
     PQconninfoOption *opts = PQconninfoParse(conninfo, &errmsg);
     if (!opts)
-        fail_msg("could not parse OVOP_TEST_PG_URL: %s", errmsg ? errmsg : "out of memory");
+        fail_msg("could not parse a conninfo (OVOP_TEST_PG_URL's): %s",
+                 errmsg ? errmsg : "out of memory");
     ovop_buf_t b;
     ovop_buf_init(&b);
     for (PQconninfoOption *o = opts; o->keyword; o++) {
-        const char *v = strcmp(o->keyword, "dbname") == 0 ? db : o->val;
+        const char *v = strcmp(o->keyword, keyword) == 0 ? value : o->val;
         if (!v)
             continue;
         ovop_buf_printf(&b, "%s%s='", b.len ? " " : "", o->keyword);
@@ -47,6 +49,11 @@ static char *conninfo_with_db(const char *conninfo, const char *db)
     }
     PQconninfoFree(opts);
     return b.data;
+}
+
+char *pgtest_as_role(const char *conninfo, const char *role)
+{
+    return conninfo_with(conninfo, "user", role);
 }
 
 PGconn *pgtest_connect(const char *conninfo)
@@ -105,7 +112,7 @@ char *pgtest_create(const char *name)
     exec_ok(admin, sql);
     free(sql);
     PQfinish(admin);
-    char *conninfo = conninfo_with_db(url, db);
+    char *conninfo = conninfo_with(url, "dbname", db);
     free(db);
     return conninfo;
 }

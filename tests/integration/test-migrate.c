@@ -1,7 +1,8 @@
 /* Migrations against a real PostgreSQL: apply, idempotence, version checks, the advisory
  * lock under concurrent migrators, rollback of a failing migration, what 0001/0002 build
- * (territories and their constraints, the daemons' roles), and that the exports schema reads
- * the registry only through its published interface (registry_api, 0013). */
+ * (territories and their constraints, the daemons' roles), that the exports schema reads
+ * the registry only through its published interface (registry_api, 0013), and that each
+ * daemon's role may do its daemon's work and nothing more (0018). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,9 +11,11 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "migrate.h"
 #include "pgtest.h"
@@ -494,6 +497,186 @@ static void test_members_as_objects(void **state)
     pgtest_drop(&db);
 }
 
+/* Runs sql as conn's role and expects insufficient_privilege (42501). */
+static void assert_refused(PGconn *conn, const char *sql)
+{
+    const char *state = pgtest_sqlstate(conn, sql);
+    if (strcmp(state, "42501") != 0)
+        fail_msg("as %s: %s: SQLSTATE %s (%s), expected 42501 (insufficient_privilege)",
+                 PQuser(conn), sql, state, PQerrorMessage(conn));
+}
+
+/* Runs sql as conn's role and expects success. */
+static void assert_allowed(PGconn *conn, const char *sql)
+{
+    const char *state = pgtest_sqlstate(conn, sql);
+    if (strcmp(state, "00000") != 0)
+        fail_msg("as %s: %s: SQLSTATE %s (%s), expected success", PQuser(conn), sql, state,
+                 PQerrorMessage(conn));
+}
+
+static PGconn *connect_as(const char *db, const char *role)
+{
+    char *conninfo = pgtest_as_role(db, role);
+    PGconn *conn = pgtest_connect(conninfo);
+    free(conninfo);
+    return conn;
+}
+
+static void registry_role_is_confined(const char *db)
+{
+    PGconn *c = connect_as(db, "ovop_registry");
+    assert_allowed(c, "SELECT count(*) FROM registry.producers");
+    assert_allowed(c, "UPDATE registry.producers SET phone = phone WHERE id = 1");
+    assert_allowed(c, "SELECT nextval('registry.ids')");
+    assert_allowed(c, "SELECT bus.act('op', '', 'ovop.registry')");
+    assert_allowed(c, "SELECT count(*) FROM bus.events");
+    /* Nothing of exports, nothing of iam. */
+    assert_refused(c, "INSERT INTO exports.shipments (id) VALUES (1)");
+    assert_refused(c, "UPDATE exports.shipments SET status = status");
+    assert_refused(c, "INSERT INTO iam.principals (id, kind, display_name) "
+                      "VALUES ('rogue', 'operator', 'Rogue')");
+    assert_refused(c, "UPDATE iam.principals SET roles = '{iam.admin}'");
+    assert_refused(c, "SELECT count(*) FROM iam.keys");
+    assert_refused(c, "SELECT iam.bootstrap('rogue', 'operator', 'Rogue', '{iam.admin}', NULL)");
+    /* Within its schema: no TRUNCATE, no reference data, no setval, no DDL. */
+    assert_refused(c, "TRUNCATE registry.producers");
+    assert_refused(c, "UPDATE registry.hs_codes SET unit = unit");
+    assert_refused(c, "SELECT setval('registry.ids', 1)");
+    assert_refused(c, "CREATE TABLE registry.extra (a int)");
+    assert_refused(c, "CREATE TEMP TABLE scratch (a int)");
+    assert_refused(c, "CREATE TABLE public.extra (a int)");
+    assert_refused(c, "DELETE FROM bus.events");
+    assert_refused(c, "INSERT INTO bus.schema_migrations (version, name) VALUES (9999, 'x')");
+    PQfinish(c);
+}
+
+static void exports_role_is_confined(const char *db)
+{
+    PGconn *c = connect_as(db, "ovop_exports");
+    assert_allowed(c, "SELECT count(*) FROM exports.shipments");
+    assert_allowed(c, "SELECT nextval('exports.ids')");
+    /* exports.create_shipment locks the exporter through the interface. */
+    assert_allowed(c, "SELECT id FROM registry_api.producers WHERE id = 1 FOR KEY SHARE");
+    assert_allowed(c, "SELECT id FROM registry_api.cooperatives FOR KEY SHARE");
+    /* The registry: not its tables, and the interface only to read. */
+    assert_refused(c, "SELECT count(*) FROM registry.producers");
+    assert_refused(c, "UPDATE registry.producers SET status = 'closed'");
+    assert_refused(c, "INSERT INTO registry.producers (id, kind, legal_name, tax_id, "
+                      "territory_code, created_at, updated_at) VALUES (2, 'individual', 'X', "
+                      "'10101199000031', '41704235000101', now(), now())");
+    assert_refused(c, "UPDATE registry_api.producers SET legal_name = 'Renamed'");
+    assert_refused(c, "UPDATE registry_api.producers SET id = id");
+    assert_refused(c, "DELETE FROM registry_api.producers");
+    assert_refused(c, "UPDATE registry_api.cooperatives SET name = 'Renamed'");
+    /* Its own history and reference data stay as written. */
+    assert_refused(c, "DELETE FROM exports.shipment_history");
+    assert_refused(c, "UPDATE exports.shipment_history SET caller = 'someone else'");
+    assert_refused(c, "UPDATE exports.transitions SET agencies = '{}'");
+    assert_refused(c, "TRUNCATE exports.shipments");
+    assert_refused(c, "SELECT count(*) FROM iam.principals");
+    PQfinish(c);
+}
+
+static void broker_role_is_confined(const char *db)
+{
+    PGconn *c = connect_as(db, "ovop_broker");
+    assert_allowed(c, "SELECT count(*) FROM iam.keyring");
+    assert_allowed(c, "SELECT count(*) FROM iam.principal_records");
+    assert_allowed(c, "SELECT count(*) FROM registry_api.territories");
+    assert_allowed(c, "SELECT count(*) FROM bus.idempotency");
+    assert_refused(c, "SELECT count(*) FROM registry.producers");
+    assert_refused(c, "SELECT count(*) FROM registry.territories");
+    assert_refused(c, "SELECT count(*) FROM registry_api.producers");
+    assert_refused(c, "SELECT count(*) FROM exports.shipments");
+    assert_refused(c, "SELECT count(*) FROM bus.events");
+    assert_refused(c, "DELETE FROM iam.history");
+    assert_refused(c, "SELECT iam.bootstrap('rogue', 'operator', 'Rogue', '{iam.admin}', NULL)");
+    PQfinish(c);
+}
+
+/* A login of the cluster that is none of the daemons' cannot open the database. */
+static void stranger_cannot_connect(PGconn *owner, const char *db)
+{
+    char role[64], pw[33];
+    snprintf(role, sizeof(role), "ovop_test_stranger_%d", (int)getpid());
+    FILE *f = fopen("/dev/urandom", "rb");
+    unsigned char raw[16];
+    assert_non_null(f);
+    assert_int_equal(fread(raw, 1, sizeof(raw), f), sizeof(raw));
+    fclose(f);
+    for (size_t i = 0; i < sizeof(raw); i++)
+        snprintf(pw + 2 * i, 3, "%02x", raw[i]);
+    char *sql = xasprintf("CREATE ROLE %s LOGIN PASSWORD '%s'", role, pw);
+    assert_allowed(owner, sql);
+    free(sql);
+    char *as_role = pgtest_as_role(db, role);
+    char *conninfo = xasprintf("%s password='%s'", as_role, pw);
+    PGconn *c = PQconnectdb(conninfo);
+    bool refused = PQstatus(c) == CONNECTION_BAD;
+    char *why = xstrdup(PQerrorMessage(c));
+    PQfinish(c);
+    explicit_bzero(conninfo, strlen(conninfo));
+    free(conninfo);
+    free(as_role);
+    sql = xasprintf("DROP ROLE %s", role);
+    assert_allowed(owner, sql);
+    free(sql);
+    if (!refused || !strstr(why, "permission denied for database"))
+        fail_msg("a stranger's login: %s", refused ? why : "connected");
+    free(why);
+}
+
+/* 0018: each daemon connects as its own role, which reaches its own schema and the bus
+ * tables it needs, and nothing else: refused statements fail with insufficient_privilege. */
+static void test_least_privilege(void **state)
+{
+    char *db = pgtest_create("migrate_privilege");
+    PGconn *conn = pgtest_connect(db);
+    char *err = NULL;
+
+    if (ovop_migrate(conn, NULL, &err) < 0)
+        fail_msg("ovop_migrate: %s", err);
+    free(pgtest_scalar(
+        conn, "INSERT INTO registry.territories (code, kind, parent_code, name_ru, name_en, "
+              "valid_from) VALUES ('41704235000101', 'village', '41704235000000', 'Кочкор', "
+              "'Kochkor', '2000-01-01') RETURNING 1"));
+    free(pgtest_scalar(
+        conn, "INSERT INTO registry.producers (id, kind, legal_name, tax_id, territory_code, "
+              "created_at, updated_at) VALUES (1, 'individual', 'Apricots', '10101199000015', "
+              "'41704235000101', now(), now()) RETURNING 1"));
+    /* What is granted to everyone: nothing of ours. */
+    assert_scalar(conn,
+                  "SELECT count(*) FROM pg_proc WHERE pronamespace::regnamespace::text IN "
+                  "('bus', 'registry', 'registry_api', 'exports', 'iam', 'matching', 'notify') "
+                  "AND has_function_privilege('public', oid, 'EXECUTE')",
+                  "0");
+    assert_scalar(conn,
+                  "SELECT has_schema_privilege('public', 'public', 'CREATE') OR "
+                  "has_database_privilege('public', current_database(), 'CONNECT') OR "
+                  "has_database_privilege('public', current_database(), 'TEMP')",
+                  "f");
+    assert_scalar(conn,
+                  "SELECT count(*) FROM pg_roles WHERE rolname IN ('ovop_registry', "
+                  "'ovop_exports', 'ovop_broker', 'ovop_matching', 'ovop_notify') AND NOT "
+                  "(rolsuper OR rolcreatedb OR rolcreaterole OR rolreplication OR rolbypassrls)",
+                  "5");
+
+    registry_role_is_confined(db);
+    exports_role_is_confined(db);
+    broker_role_is_confined(db);
+    stranger_cannot_connect(conn, db);
+
+    /* The refusals wrote nothing. */
+    assert_scalar(conn,
+                  "SELECT (SELECT count(*) FROM exports.shipments) || ' ' || "
+                  "(SELECT count(*) FROM iam.principals) || ' ' || "
+                  "(SELECT string_agg(legal_name || ':' || status, ',') FROM registry.producers)",
+                  "0 0 Apricots:active");
+    PQfinish(conn);
+    pgtest_drop(&db);
+}
+
 int main(void)
 {
     if (!pgtest_server_url())
@@ -508,6 +691,7 @@ int main(void)
         cmocka_unit_test(test_schema_contents),
         cmocka_unit_test(test_registry_interface),
         cmocka_unit_test(test_members_as_objects),
+        cmocka_unit_test(test_least_privilege),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,7 +28,8 @@
 static svcenv_t E;
 
 /* A trigger that fails every insert of a producer with the SQLSTATE in test.inject (none
- * when it is empty), counting the attempts in a sequence (nextval is never rolled back). */
+ * when it is empty), counting the attempts in a sequence (nextval is never rolled back). It
+ * runs as registryd's role, which may read the table and draw from the sequence. */
 static const char *const seed[] = {
     "INSERT INTO registry.territories (code, kind, parent_code, name_ru, name_en, valid_from) "
     "VALUES ('" VILLAGE "', 'village', '41704235000000', 'Кочкор', 'Kochkor', '2000-01-01') "
@@ -38,6 +39,9 @@ static const char *const seed[] = {
     "INSERT INTO test.inject VALUES ('') RETURNING 1",
     "CREATE SEQUENCE test.attempts",
     "SELECT nextval('test.attempts')", /* last_value counts from here */
+    "GRANT USAGE ON SCHEMA test TO ovop_registry",
+    "GRANT SELECT ON test.inject TO ovop_registry",
+    "GRANT USAGE ON SEQUENCE test.attempts TO ovop_registry",
     "CREATE FUNCTION test.fail() RETURNS trigger LANGUAGE plpgsql AS $$ "
     "DECLARE s text := (SELECT state FROM test.inject); "
     "BEGIN PERFORM nextval('test.attempts'); "

@@ -27,18 +27,36 @@ static void append_args(const char **args, size_t *n, const char *const *extra)
     args[*n] = NULL;
 }
 
+/* The database role a daemon of service connects as, as in production: "ovop.registry" ->
+ * "ovop_registry" (deploy/migrations/0018_least_privilege.sql says what each may do); NULL
+ * for a service without one (test services keep the owner's conninfo). */
+static const char *service_role(const char *service)
+{
+    static const char *const roles[][2] = {
+        {"ovop.registry", "ovop_registry"},
+        {"ovop.exports", "ovop_exports"},
+        {"ovop.matching", "ovop_matching"},
+        {"ovop.notify", "ovop_notify"},
+    };
+    for (size_t i = 0; i < OVOP_ARRAY_SIZE(roles); i++)
+        if (strcmp(service, roles[i][0]) == 0)
+            return roles[i][1];
+    return NULL;
+}
+
 void svcenv_spawn_broker(svcenv_t *e)
 {
     char http[32];
     snprintf(http, sizeof(http), "127.0.0.1:%u", e->broker_http);
-    const char *args[MAX_ARGS] = {"--bind",         e->endpoint, "--http", http,
-                                  "--key",          e->broker_secret_arg,
-                                  "--database-url", e->db};
+    char *db = pgtest_as_role(e->db, "ovop_broker");
+    const char *args[MAX_ARGS] = {"--bind", e->endpoint,          "--http",         http,
+                                  "--key",  e->broker_secret_arg, "--database-url", db};
     size_t n = 8;
     append_args(args, &n, e->cfg.broker_args);
     char *bin = harness_bin("ovop-broker");
     assert_int_equal(harness_spawn(&e->broker, bin, args, NULL, "broker"), 0);
     free(bin);
+    free(db);
 }
 
 pid_t svcenv_spawn_daemon(svcenv_t *e, int i, const char *db, const char *log)
@@ -46,15 +64,18 @@ pid_t svcenv_spawn_daemon(svcenv_t *e, int i, const char *db, const char *log)
     assert_true(i >= 0 && i < SVCENV_MAX_INSTANCES);
     char http[32];
     snprintf(http, sizeof(http), "127.0.0.1:%u", e->daemon_http[i]);
-    const char *args[MAX_ARGS] = {"--broker", e->endpoint,       "--database-url", db,
-                                  "--http",   http,              "--key",          e->daemon_key_arg,
-                                  "--broker-key", e->ident.broker_key};
+    const char *role = service_role(e->cfg.service);
+    char *role_db = role ? pgtest_as_role(db, role) : xstrdup(db);
+    const char *args[MAX_ARGS] = {
+        "--broker", e->endpoint, "--database-url",  role_db,        "--http",
+        http,       "--key",     e->daemon_key_arg, "--broker-key", e->ident.broker_key};
     size_t n = 10;
     append_args(args, &n, e->cfg.daemon_args);
     char *bin = harness_bin(e->cfg.daemon);
     pid_t pid;
     assert_int_equal(harness_spawn(&pid, bin, args, NULL, log), 0);
     free(bin);
+    free(role_db);
     return pid;
 }
 

@@ -63,11 +63,13 @@ void svcenv_start(svcenv_t *e, const svcenv_config_t *cfg);
 /* Stops every process still running, closes the connection and drops the database. */
 void svcenv_stop(svcenv_t *e);
 
-/* Starts the broker on e's ports (again, after it was killed); sets e->broker. */
+/* Starts the broker on e's ports (again, after it was killed), connected to the database as
+ * the role ovop_broker; sets e->broker. */
 void svcenv_spawn_broker(svcenv_t *e);
 
-/* Starts instance i of the daemon against database db (conninfo), logging to <log>.log, on
- * instance i's HTTP port. Returns its pid; e->daemon[i] is left to the caller. */
+/* Starts instance i of the daemon against database db (an owner's conninfo: the daemon
+ * connects to it as its service's role, ovop_registry for ovop.registry...), logging to
+ * <log>.log, on instance i's HTTP port. Returns its pid; e->daemon[i] is left to the caller. */
 pid_t svcenv_spawn_daemon(svcenv_t *e, int i, const char *db, const char *log);
 
 /* A new client with the configured options (destroy with ovop_client_destroy). */
