@@ -3324,6 +3324,26 @@ END
 $$;
 
 --
+-- Name: refuse_write(); Type: FUNCTION; Schema: registry_api; Owner: -
+--
+
+CREATE FUNCTION registry_api.refuse_write() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'registry_api.% is read-only: the registry''s published interface; '
+                    'changes go through ovop.registry', TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+
+--
+-- Name: FUNCTION refuse_write(); Type: COMMENT; Schema: registry_api; Owner: -
+--
+
+COMMENT ON FUNCTION registry_api.refuse_write() IS 'INSTEAD OF trigger of every registry_api view: the interface is read-only';
+
+--
 -- Name: events; Type: TABLE; Schema: bus; Owner: -
 --
 
@@ -4717,6 +4737,42 @@ CREATE TRIGGER star_thresholds_in_scope BEFORE INSERT OR DELETE OR UPDATE ON reg
 --
 
 CREATE TRIGGER territories_in_scope AFTER INSERT OR DELETE OR UPDATE ON registry.territories FOR EACH ROW WHEN ((current_setting('ovop.scope'::text, true) <> ''::text)) EXECUTE FUNCTION registry.scope_territory();
+
+--
+-- Name: cooperative_members refuse_write; Type: TRIGGER; Schema: registry_api; Owner: -
+--
+
+CREATE TRIGGER refuse_write INSTEAD OF INSERT OR DELETE OR UPDATE ON registry_api.cooperative_members FOR EACH ROW EXECUTE FUNCTION registry_api.refuse_write();
+
+--
+-- Name: cooperatives refuse_write; Type: TRIGGER; Schema: registry_api; Owner: -
+--
+
+CREATE TRIGGER refuse_write INSTEAD OF INSERT OR DELETE OR UPDATE ON registry_api.cooperatives FOR EACH ROW EXECUTE FUNCTION registry_api.refuse_write();
+
+--
+-- Name: hs_codes refuse_write; Type: TRIGGER; Schema: registry_api; Owner: -
+--
+
+CREATE TRIGGER refuse_write INSTEAD OF INSERT OR DELETE OR UPDATE ON registry_api.hs_codes FOR EACH ROW EXECUTE FUNCTION registry_api.refuse_write();
+
+--
+-- Name: producers refuse_write; Type: TRIGGER; Schema: registry_api; Owner: -
+--
+
+CREATE TRIGGER refuse_write INSTEAD OF INSERT OR DELETE OR UPDATE ON registry_api.producers FOR EACH ROW EXECUTE FUNCTION registry_api.refuse_write();
+
+--
+-- Name: products refuse_write; Type: TRIGGER; Schema: registry_api; Owner: -
+--
+
+CREATE TRIGGER refuse_write INSTEAD OF INSERT OR DELETE OR UPDATE ON registry_api.products FOR EACH ROW EXECUTE FUNCTION registry_api.refuse_write();
+
+--
+-- Name: territories refuse_write; Type: TRIGGER; Schema: registry_api; Owner: -
+--
+
+CREATE TRIGGER refuse_write INSTEAD OF INSERT OR DELETE OR UPDATE ON registry_api.territories FOR EACH ROW EXECUTE FUNCTION registry_api.refuse_write();
 
 --
 -- Name: border_points border_points_neighbour_fkey; Type: FK CONSTRAINT; Schema: exports; Owner: -
