@@ -162,7 +162,8 @@ int ovop_key_load_secret(const char *path, char pub[static OVOP_KEY_LEN + 1],
 
 int ovop_key_load_public(const char *arg, char pub[static OVOP_KEY_LEN + 1], char **ret_err)
 {
-    if (ovop_key_valid(arg)) {
+    /* A file first: a path of 40 characters can be valid Z85 too (var/keys/...key). */
+    if (ovop_key_valid(arg) && access(arg, F_OK) != 0) {
         memcpy(pub, arg, OVOP_KEY_LEN + 1);
         return 0;
     }

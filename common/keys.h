@@ -42,8 +42,8 @@ int ovop_key_write(const char *base, const char *name, const char *pub, const ch
 int ovop_key_load_secret(const char *path, char pub[static OVOP_KEY_LEN + 1],
                          char sec[static OVOP_KEY_LEN + 1], char **ret_err);
 
-/* A public key given as itself (40 Z85 characters) or as the path of a .key or .secret file.
- * Returns 0 or -errno with *ret_err (malloc'd). */
+/* A public key given as the path of a .key or .secret file, or as itself (40 Z85
+ * characters; an existing file of that name wins). Returns 0 or -errno with *ret_err. */
 int ovop_key_load_public(const char *arg, char pub[static OVOP_KEY_LEN + 1], char **ret_err);
 
 /* Fills sec from options: secret_file (our key pair) and server (the server's public key,

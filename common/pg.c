@@ -962,3 +962,31 @@ void ovop_pg_destroy(ovop_pg_t **p)
     ovop_metric_set(pg->m_queue_depth, 0);
     pg->drained = true;
 }
+
+char *ovop_pg_conninfo_with(const char *conninfo, const char *keyword, const char *value,
+                            char **ret_err)
+{
+    char *errmsg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &errmsg);
+    if (!opts) {
+        *ret_err = xstrdup(errmsg ? errmsg : "out of memory");
+        PQfreemem(errmsg);
+        return NULL;
+    }
+    ovop_buf_t b;
+    ovop_buf_init(&b);
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        const char *v = strcmp(o->keyword, keyword) == 0 ? value : o->val;
+        if (!v)
+            continue;
+        ovop_buf_printf(&b, "%s%s='", b.len ? " " : "", o->keyword);
+        for (const char *p = v; *p; p++) {
+            if (*p == '\'' || *p == '\\')
+                ovop_buf_append(&b, "\\", 1);
+            ovop_buf_append(&b, p, 1);
+        }
+        ovop_buf_append(&b, "'", 1);
+    }
+    PQconninfoFree(opts);
+    return b.data;
+}

@@ -52,6 +52,12 @@ bool ovop_pg_deadline_error(const char *error);
  * value is NULL. Reading by name keeps a statement and its reader from drifting apart. */
 const char *ovop_pg_value(const PGresult *res, int row, const char *name);
 
+/* conninfo (a URL or key=value string) with the value of keyword (dbname, user...) replaced
+ * by value, as a key='value' string (values quoted and escaped; malloc'd). Every other setting,
+ * passfile included, is kept. NULL with *ret_err (malloc'd) when conninfo does not parse. */
+char *ovop_pg_conninfo_with(const char *conninfo, const char *keyword, const char *value,
+                            char **ret_err);
+
 /* True when at least one connection is established. */
 bool ovop_pg_ready(const ovop_pg_t *pg);
 /* Queries running or queued. */

@@ -138,8 +138,9 @@ static char *make_database(void)
     exec_or_die(admin, "DROP DATABASE IF EXISTS " DB_NAME " WITH (FORCE)");
     exec_or_die(admin, "CREATE DATABASE " DB_NAME);
     PQfinish(admin);
-    const char *slash = strrchr(server, '/');
-    char *url = xasprintf("%.*s/" DB_NAME, (int)(slash - server), server);
+    char *url = bench_conninfo_with_db(server, DB_NAME);
+    if (!url)
+        exit(1);
     PGconn *c = connect_or_die(url);
     char *err = NULL;
     if (ovop_migrate(c, NULL, &err) < 0) {

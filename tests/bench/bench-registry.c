@@ -132,10 +132,9 @@ static char *make_database(long n, double *ret_load_s)
         fprintf(stderr, "bench: OVOP_TEST_PG_URL is not set; run ./deploy/ovop bench\n");
         exit(1);
     }
-    const char *slash0 = strrchr(server, '/');
     if (getenv("OVOP_BENCH_REUSE")) {
         /* Iterating on the daemons: keep the database a previous run loaded. */
-        char *url = xasprintf("%.*s/ovop_bench_registry", (int)(slash0 - server), server);
+        char *url = bench_conninfo_with_db(server, "ovop_bench_registry");
         PGconn *c = PQconnectdb(url);
         min_id = scalar(c, "SELECT min(id) FROM registry.producers");
         max_id = scalar(c, "SELECT max(id) FROM registry.producers");
@@ -155,8 +154,9 @@ static char *make_database(long n, double *ret_load_s)
     exec_or_die(admin, "DROP DATABASE IF EXISTS ovop_bench_registry WITH (FORCE)");
     exec_or_die(admin, "CREATE DATABASE ovop_bench_registry");
     PQfinish(admin);
-    const char *slash = strrchr(server, '/');
-    char *url = xasprintf("%.*s/ovop_bench_registry", (int)(slash - server), server);
+    char *url = bench_conninfo_with_db(server, "ovop_bench_registry");
+    if (!url)
+        exit(1);
     PGconn *c = PQconnectdb(url);
     char *err = NULL;
     if (ovop_migrate(c, NULL, &err) < 0) {

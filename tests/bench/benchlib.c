@@ -15,6 +15,7 @@
 
 #include "harness.h"
 #include "migrate.h"
+#include "pg.h"
 #include "util.h"
 
 #define BODY_LEN    BENCH_BODY_LEN
@@ -311,33 +312,16 @@ double bench_raw_zmq_curve(int nclients, double seconds)
 
 /* ---- the bus ---- */
 
-/* conninfo with its dbname replaced by db (malloc'd), or NULL. */
-static char *conninfo_with_db(const char *conninfo, const char *db)
+/* conninfo with its dbname replaced by db (malloc'd), or NULL after saying why. */
+char *bench_conninfo_with_db(const char *conninfo, const char *db)
 {
-    char *errmsg = NULL;
-    PQconninfoOption *opts = PQconninfoParse(conninfo, &errmsg);
-    if (!opts) {
-        fprintf(stderr, "bench: could not parse OVOP_TEST_PG_URL: %s\n",
-                errmsg ? errmsg : "out of memory");
-        PQfreemem(errmsg);
-        return NULL;
+    char *err = NULL;
+    char *r = ovop_pg_conninfo_with(conninfo, "dbname", db, &err);
+    if (!r) {
+        fprintf(stderr, "bench: could not parse OVOP_TEST_PG_URL: %s\n", err);
+        free(err);
     }
-    ovop_buf_t b;
-    ovop_buf_init(&b);
-    for (PQconninfoOption *o = opts; o->keyword; o++) {
-        const char *v = strcmp(o->keyword, "dbname") == 0 ? db : o->val;
-        if (!v)
-            continue;
-        ovop_buf_printf(&b, "%s%s='", b.len ? " " : "", o->keyword);
-        for (const char *p = v; *p; p++) {
-            if (*p == '\'' || *p == '\\')
-                ovop_buf_append(&b, "\\", 1);
-            ovop_buf_append(&b, p, 1);
-        }
-        ovop_buf_append(&b, "'", 1);
-    }
-    PQconninfoFree(opts);
-    return b.data;
+    return r;
 }
 
 static PGconn *connect_or_exit(const char *conninfo)
@@ -377,7 +361,7 @@ char *bench_database(const char *name)
     free(drop);
     free(create);
     PQfinish(admin);
-    char *url = conninfo_with_db(server, name);
+    char *url = bench_conninfo_with_db(server, name);
     if (!url)
         exit(1);
     PGconn *c = connect_or_exit(url);

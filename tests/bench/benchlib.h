@@ -69,6 +69,9 @@ double bench_raw_zmq_curve(int nclients, double seconds);
 /* OVOP_TEST_PG_URL's server with database `name` created afresh and migrated (malloc'd
  * conninfo). Prints why and exits 1 when it cannot. */
 char *bench_database(const char *name);
+/* conninfo with its dbname replaced by db (malloc'd; passfile and the rest kept), or NULL
+ * after saying why. */
+char *bench_conninfo_with_db(const char *conninfo, const char *db);
 
 /* The keys of a benchmark in database db (conninfo): ident_setup (under tag) plus the roles
  * worker:echo and the principal svc-echo for echo workers. Prints why and exits 1 on error. */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pg.h"
 #include "util.h"
 
 const char *pgtest_server_url(void)
@@ -24,31 +25,14 @@ const char *pgtest_server_url(void)
     return NULL;
 }
 
-/* conninfo with the value of keyword (dbname, user) replaced, as a key='value' string (values
- * quoted and escaped). Every other setting, passfile included, is kept. */
+/* conninfo with the value of keyword (dbname, user) replaced; fails the test otherwise. */
 static char *conninfo_with(const char *conninfo, const char *keyword, const char *value)
 {
-    char *errmsg = NULL;
-    PQconninfoOption *opts = PQconninfoParse(conninfo, &errmsg);
-    if (!opts)
-        fail_msg("could not parse a conninfo (OVOP_TEST_PG_URL's): %s",
-                 errmsg ? errmsg : "out of memory");
-    ovop_buf_t b;
-    ovop_buf_init(&b);
-    for (PQconninfoOption *o = opts; o->keyword; o++) {
-        const char *v = strcmp(o->keyword, keyword) == 0 ? value : o->val;
-        if (!v)
-            continue;
-        ovop_buf_printf(&b, "%s%s='", b.len ? " " : "", o->keyword);
-        for (const char *p = v; *p; p++) {
-            if (*p == '\'' || *p == '\\')
-                ovop_buf_append(&b, "\\", 1);
-            ovop_buf_append(&b, p, 1);
-        }
-        ovop_buf_append(&b, "'", 1);
-    }
-    PQconninfoFree(opts);
-    return b.data;
+    char *err = NULL;
+    char *r = ovop_pg_conninfo_with(conninfo, keyword, value, &err);
+    if (!r)
+        fail_msg("could not parse a conninfo (OVOP_TEST_PG_URL's): %s", err);
+    return r;
 }
 
 char *pgtest_as_role(const char *conninfo, const char *role)
