@@ -30,7 +30,7 @@ struct ovop_client {
 };
 
 #define HANDSHAKE_EVENTS                                                                           \
-    (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |                      \
+    (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |                       \
      ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
 
 static void close_sockets(ovop_client_t *c)

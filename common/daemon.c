@@ -92,8 +92,7 @@ static void on_request(ovop_worker_t *w, ovop_request_t *req, const void *body, 
 {
     ovop_daemon_t *d = userdata;
     if (!d->draining) {
-        ovop_dispatch_handle(d->dispatch, body, len, principal, principal_len, on_reply_ready,
-                             req);
+        ovop_dispatch_handle(d->dispatch, body, len, principal, principal_len, on_reply_ready, req);
         return;
     }
     /* Stopping: refuse politely so the client retries, with the same request id, on

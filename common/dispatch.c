@@ -272,16 +272,14 @@ static Ovop__V1__Principal *authorize(ovop_dispatch_t *d, method_entry_t *m,
                                       size_t principal_len, ovop_arena_t *arena,
                                       ovop_dispatch_done_fn done, void *ud)
 {
-    Ovop__V1__Principal *p =
-        principal ? ovop__v1__principal__unpack(ovop_arena_allocator(arena), principal_len,
-                                                principal)
-                  : NULL;
+    Ovop__V1__Principal *p = principal ? ovop__v1__principal__unpack(ovop_arena_allocator(arena),
+                                                                     principal_len, principal)
+                                       : NULL;
     size_t len;
     void *rep = NULL;
     if (!p || !p->id[0]) {
         ovop_metric_inc(d->rejected_unauthenticated);
-        rep = ovop_reply_error(req->request_id, d->service, OVOP_UNAUTHENTICATED,
-                               "UNAUTHENTICATED",
+        rep = ovop_reply_error(req->request_id, d->service, OVOP_UNAUTHENTICATED, "UNAUTHENTICATED",
                                "no authenticated principal came with this request", &len);
     } else if (!allowed(m, p)) {
         ovop_metric_inc(d->rejected_permission);
@@ -291,8 +289,8 @@ static Ovop__V1__Principal *authorize(ovop_dispatch_t *d, method_entry_t *m,
             ovop_buf_printf(&need, "%s%s", i ? " or " : "", m->roles[i]);
         char *msg = xasprintf("%s.%s needs the role %s, which principal %.64s does not have",
                               d->service, m->desc->name, need.data ? need.data : "(none)", p->id);
-        rep = ovop_reply_error(req->request_id, d->service, OVOP_PERMISSION_DENIED,
-                               "MISSING_ROLE", msg, &len);
+        rep = ovop_reply_error(req->request_id, d->service, OVOP_PERMISSION_DENIED, "MISSING_ROLE",
+                               msg, &len);
         free(msg);
         ovop_buf_free(&need);
     } else if (req->on_behalf_of[0] && strcmp(p->kind, "service") != 0) {
@@ -408,7 +406,6 @@ const char *ovop_call_on_behalf_of(const ovop_call_t *c)
 {
     return c->req->on_behalf_of;
 }
-
 
 const ProtobufCMessage *ovop_call_input(const ovop_call_t *c)
 {

@@ -10,7 +10,7 @@
 
 #define GENERATION_SQL "SELECT generation FROM iam.state"
 #define KEYRING_SQL                                                                                \
-    "SELECT public_key, id, kind, display_name, array_to_string(roles, ' ') AS roles, "           \
+    "SELECT public_key, id, kind, display_name, array_to_string(roles, ' ') AS roles, "            \
     "territory, agency, expires_us FROM iam.keyring"
 
 typedef struct slot {
@@ -174,10 +174,10 @@ static void build(ring_t *r, PGresult *res)
         if (!ovop_key_valid(key))
             continue; /* the table's CHECK makes this impossible; never trust it blindly */
         if (!last || strcmp(last->id, id) != 0) {
-            last = principal_new(id, ovop_pg_value(res, i, "kind"),
-                                 ovop_pg_value(res, i, "display_name"),
-                                 ovop_pg_value(res, i, "roles"), ovop_pg_value(res, i, "territory"),
-                                 ovop_pg_value(res, i, "agency"));
+            last =
+                principal_new(id, ovop_pg_value(res, i, "kind"),
+                              ovop_pg_value(res, i, "display_name"), ovop_pg_value(res, i, "roles"),
+                              ovop_pg_value(res, i, "territory"), ovop_pg_value(res, i, "agency"));
             r->principals[r->n_principals++] = last;
         }
         slot_t *s = ring_slot(r, key);
@@ -289,9 +289,9 @@ ovop_keyring_t *ovop_keyring_new(uv_loop_t *loop, ovop_pg_t *pg, unsigned refres
     kr->plaintext = plaintext;
     kr->generation = -1;
     if (plaintext)
-        kr->plain = principal_new(OVOP_PLAINTEXT_PRINCIPAL, "operator",
-                                  "local development (plaintext, loopback only)", OVOP_ROLE_ANY,
-                                  "", "");
+        kr->plain =
+            principal_new(OVOP_PLAINTEXT_PRINCIPAL, "operator",
+                          "local development (plaintext, loopback only)", OVOP_ROLE_ANY, "", "");
     kr->m_reloads = ovop_metrics_counter(metrics, "ovop_keyring_reloads_total",
                                          "Keyring loads from iam.keyring", NULL);
     kr->m_errors = ovop_metrics_counter(metrics, "ovop_keyring_errors_total",

@@ -15,8 +15,8 @@
 #define ZMQ_ZAP_ENFORCE_DOMAIN 93 /* a DRAFT option of libzmq 4.3, implemented by the library */
 #endif
 
-#define ZAP_DOMAIN    "ovop"
-#define MAX_KEY_FILE  4096
+#define ZAP_DOMAIN   "ovop"
+#define MAX_KEY_FILE 4096
 
 static const char z85_chars[] =
     "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
@@ -52,8 +52,8 @@ static int write_file(const char *path, int flags, mode_t mode, const char *text
     return r;
 }
 
-int ovop_key_write(const char *base, const char *name, const char *pub, const char *sec,
-                   bool force, char **ret_err)
+int ovop_key_write(const char *base, const char *name, const char *pub, const char *sec, bool force,
+                   char **ret_err)
 {
     char *sec_path = xasprintf("%s.secret", base);
     char *pub_path = xasprintf("%s.key", base);
@@ -79,7 +79,8 @@ int ovop_key_write(const char *base, const char *name, const char *pub, const ch
 static bool field(const char *text, const char *name, char out[static OVOP_KEY_LEN + 1])
 {
     size_t nl = strlen(name);
-    for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    for (const char *line = text; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
         while (*line == ' ' || *line == '\t')
             line++;
         if (strncmp(line, name, nl) != 0)

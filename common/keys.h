@@ -34,8 +34,8 @@ int ovop_key_generate(char pub[static OVOP_KEY_LEN + 1], char sec[static OVOP_KE
 /* Writes BASE.key (mode 0644) and BASE.secret (mode 0600, created exclusively unless force:
  * an existing secret is never overwritten by accident). Returns 0 or -errno with *ret_err
  * (malloc'd) saying what failed. */
-int ovop_key_write(const char *base, const char *name, const char *pub, const char *sec,
-                   bool force, char **ret_err);
+int ovop_key_write(const char *base, const char *name, const char *pub, const char *sec, bool force,
+                   char **ret_err);
 
 /* Reads a secret file into pub and sec. Refuses (-EPERM) a file that group or others may read
  * or that its reader does not own. Returns 0 or -errno with *ret_err (malloc'd). */

@@ -63,11 +63,13 @@ int ovop_permissions_parse(const char *text, ovop_permission_row_t **ret_rows, s
         for (size_t i = 0; i < nw && !why; i++)
             if (!word_ok(words[i], i >= 2))
                 why = xasprintf("line %d: \"%s\" is not a valid %s", line, words[i],
-                                i == 0 ? "service" : i == 1 ? "method" : "role");
+                                i == 0   ? "service"
+                                : i == 1 ? "method"
+                                         : "role");
         for (size_t i = 0; i < n && !why; i++)
             if (strcmp(rows[i].service, words[0]) == 0 && strcmp(rows[i].method, words[1]) == 0)
-                why = xasprintf("line %d: %s %s is listed twice (first on line %d)", line,
-                                words[0], words[1], rows[i].line);
+                why = xasprintf("line %d: %s %s is listed twice (first on line %d)", line, words[0],
+                                words[1], rows[i].line);
         if (why)
             break;
         rows = xrealloc(rows, (n + 1) * sizeof(*rows));

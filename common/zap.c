@@ -94,9 +94,8 @@ static zap_result_t judge(ovop_zap_t *z, ovop_msg_t *m, char user[static OVOP_KE
         }
         zmq_z85_encode(user, ovop_msg_data(m, 8), 32);
         if (!ovop_keyring_find(z->keyring, user)) {
-            *why = ovop_keyring_loaded(z->keyring)
-                       ? "unknown, disabled, revoked or expired key"
-                       : "the keyring has not loaded yet";
+            *why = ovop_keyring_loaded(z->keyring) ? "unknown, disabled, revoked or expired key"
+                                                   : "the keyring has not loaded yet";
             return ZAP_UNKNOWN_KEY;
         }
         return ZAP_CURVE_OK;

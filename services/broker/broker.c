@@ -110,7 +110,7 @@ struct ovop_broker {
     ovop_metric_t *m_requeued;
     ovop_metric_t *m_unreg_requests;
     ovop_metric_t *m_unreg_queue;
-    bool draining; /* stopping: new client requests are dropped, the rest finish */
+    bool draining;               /* stopping: new client requests are dropped, the rest finish */
     ovop_keyring_t *own_keyring; /* when none was given (plaintext only) */
     const ovop_keyring_t *keyring;
     size_t internal_inflight;
@@ -238,8 +238,7 @@ static void refuse_client(ovop_broker_t *b, ovop_msg_t *m, const ovop_mdp_view_t
 {
     char rid[OVOP_MAX_REQUEST_ID + 1] = "";
     if (ovop_msg_frames(m) > v->body_first)
-        ovop_request_peek_id(ovop_msg_data(m, v->body_first), ovop_msg_len(m, v->body_first),
-                             rid);
+        ovop_request_peek_id(ovop_msg_data(m, v->body_first), ovop_msg_len(m, v->body_first), rid);
     size_t len;
     void *rep = ovop_reply_error(rid, "ovop.broker", code, reason, text, &len);
     unsigned char cmd = OVOP_MDPC_FINAL;
@@ -447,8 +446,8 @@ static void worker_ready(ovop_broker_t *b, const void *id, size_t len, const ovo
     s->n_workers++;
     ovop_metric_set(s->m_workers, (double)s->n_workers);
     id_hex(id, len, hex);
-    log_info("worker %s of principal %s ready for service %s with credit %u", hex, who->id,
-             s->name, w->credit);
+    log_info("worker %s of principal %s ready for service %s with credit %u", hex, who->id, s->name,
+             w->credit);
     dispatch(b, s);
     return;
 
@@ -861,6 +860,28 @@ static int bind_all(ovop_broker_t *b, const char *list)
     return r;
 }
 
+static void make_metrics(ovop_broker_t *b, ovop_metrics_t *metrics)
+{
+    for (int i = 0; i < DROP__MAX; i++) {
+        char labels[64];
+        snprintf(labels, sizeof(labels), "reason=\"%s\"", drop_reason_to_string(i));
+        b->m_dropped[i] = ovop_metrics_counter(metrics, "ovop_broker_dropped_total",
+                                               "Messages dropped, by reason", labels);
+    }
+    b->m_closed = ovop_metrics_counter(metrics, "ovop_broker_connections_closed_total",
+                                       "Connections closed because their key is no longer "
+                                       "accepted",
+                                       NULL);
+    b->m_requeued = ovop_metrics_counter(metrics, "ovop_broker_requeued_total",
+                                         "Requests re-queued after their worker went away", NULL);
+    b->m_unreg_requests =
+        ovop_metrics_counter(metrics, "ovop_broker_requests_total",
+                             "Client requests accepted, by service", UNREGISTERED_LABEL);
+    b->m_unreg_queue =
+        ovop_metrics_gauge(metrics, "ovop_broker_queue_depth",
+                           "Requests waiting for a worker, by service", UNREGISTERED_LABEL);
+}
+
 static int watch_disconnects(ovop_broker_t *b, void *zctx)
 {
     char ep[64];
@@ -905,24 +926,7 @@ int ovop_broker_new(ovop_broker_t **ret, uv_loop_t *loop, void *zctx,
     b->metrics = metrics;
     table_init(&b->services);
     table_init(&b->workers);
-    for (int i = 0; i < DROP__MAX; i++) {
-        char labels[64];
-        snprintf(labels, sizeof(labels), "reason=\"%s\"", drop_reason_to_string(i));
-        b->m_dropped[i] = ovop_metrics_counter(metrics, "ovop_broker_dropped_total",
-                                               "Messages dropped, by reason", labels);
-    }
-    b->m_closed = ovop_metrics_counter(metrics, "ovop_broker_connections_closed_total",
-                                       "Connections closed because their key is no longer "
-                                       "accepted",
-                                       NULL);
-    b->m_requeued = ovop_metrics_counter(metrics, "ovop_broker_requeued_total",
-                                         "Requests re-queued after their worker went away", NULL);
-    b->m_unreg_requests =
-        ovop_metrics_counter(metrics, "ovop_broker_requests_total",
-                             "Client requests accepted, by service", UNREGISTERED_LABEL);
-    b->m_unreg_queue =
-        ovop_metrics_gauge(metrics, "ovop_broker_queue_depth",
-                           "Requests waiting for a worker, by service", UNREGISTERED_LABEL);
+    make_metrics(b, metrics);
 
     r = ovop_zsock_new(&b->sock, loop, zctx, ZMQ_ROUTER, opts->max_msg, on_recv, b);
     if (r < 0) {

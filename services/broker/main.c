@@ -77,8 +77,8 @@ static void on_iam_reply(void *userdata, void *reply, size_t len)
     free(reply);
 }
 
-static void on_iam_request(void *userdata, ovop_broker_reply_t *reply, const void *body,
-                           size_t len, const void *principal, size_t principal_len)
+static void on_iam_request(void *userdata, ovop_broker_reply_t *reply, const void *body, size_t len,
+                           const void *principal, size_t principal_len)
 {
     auth_t *a = userdata;
     ovop_dispatch_handle(a->dispatch, body, len, principal, principal_len, on_iam_reply, reply);
@@ -90,8 +90,7 @@ static int auth_start(auth_t *a, const broker_conf_t *c, uv_loop_t *loop, void *
                       ovop_metrics_t *metrics)
 {
     char *err = NULL;
-    if (ovop_security_setup(&a->security, c->insecure_plaintext, c->key, NULL, c->bind, &err) <
-        0) {
+    if (ovop_security_setup(&a->security, c->insecure_plaintext, c->key, NULL, c->bind, &err) < 0) {
         log_error("refusing to start: %s", err);
         free(err);
         return -1;
@@ -109,8 +108,8 @@ static int auth_start(auth_t *a, const broker_conf_t *c, uv_loop_t *loop, void *
         log_error("refusing to start: CURVE needs the principals, give --database-url");
         return -1;
     }
-    a->keyring = ovop_keyring_new(loop, a->pg, (unsigned)c->auth_refresh_ms, c->insecure_plaintext,
-                                  metrics);
+    a->keyring =
+        ovop_keyring_new(loop, a->pg, (unsigned)c->auth_refresh_ms, c->insecure_plaintext, metrics);
     ovop_keyring_on_change(a->keyring, on_keyring_changed, a);
     int r = ovop_zap_new(&a->zap, loop, zctx, a->keyring, c->insecure_plaintext, metrics);
     if (r < 0) {
@@ -119,8 +118,8 @@ static int auth_start(auth_t *a, const broker_conf_t *c, uv_loop_t *loop, void *
     }
     if (a->pg) {
         const char *why;
-        a->dispatch = ovop_dispatch_new(&ovop__v1__iam__descriptor, IAM_SERVICE,
-                                        (size_t)c->max_msg, metrics);
+        a->dispatch =
+            ovop_dispatch_new(&ovop__v1__iam__descriptor, IAM_SERVICE, (size_t)c->max_msg, metrics);
         ovop_dispatch_permit(a->dispatch, ovop_permissions_tsv);
         a->iam = iam_new(a->dispatch, a->pg, a->keyring);
         if (ovop_dispatch_verify(a->dispatch, &why) < 0) {
@@ -288,8 +287,7 @@ int main(int argc, char **argv)
         {"log-level", OVOP_OPT_STRING, "info", 0, 0, "debug, info, warn or error", &c.log_level},
         {"instance", OVOP_OPT_STRING, default_instance, 0, 0, "instance name in logs", &c.instance},
         {"key", OVOP_OPT_STRING, NULL, 0, 0,
-         "the broker's secret key file (ovopctl keygen; mode 0600): its CURVE server key",
-         &c.key},
+         "the broker's secret key file (ovopctl keygen; mode 0600): its CURVE server key", &c.key},
         {"database-url", OVOP_OPT_STRING, NULL, 0, 0,
          "PostgreSQL of the principals (iam schema, as role ovop_broker); required with CURVE",
          &c.database_url},

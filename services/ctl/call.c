@@ -130,10 +130,10 @@ int ctl_ping(ctl_t *c, int argc, char **argv)
     int64_t t0 = ovop_mono_us();
     int r = ovop_client_mmi_service(cl, argv[1]);
     double ms = (double)(ovop_mono_us() - t0) / 1000.0;
-    const char *state = r == 0                          ? "up"
-                        : r == -ENOENT                  ? "no workers"
+    const char *state = r == 0                         ? "up"
+                        : r == -ENOENT                 ? "no workers"
                         : r == -EACCES || r == -EPROTO ? "refused by the broker"
-                                                        : "broker unreachable";
+                                                       : "broker unreachable";
     if (r == -EACCES || r == -EPROTO)
         fprintf(stderr, "ovopctl: UNAUTHENTICATED: %s\n", refusal_text(r));
     if (c->json) {

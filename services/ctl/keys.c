@@ -64,8 +64,7 @@ int ctl_db_bootstrap(ctl_t *c, int argc, char **argv)
         .n_args = 1,
         .flags_anywhere = true,
     };
-    char *kind = NULL, *name = NULL, *key = NULL, *roles = NULL, *territory = NULL,
-         *agency = NULL;
+    char *kind = NULL, *name = NULL, *key = NULL, *roles = NULL, *territory = NULL, *agency = NULL;
     const ovop_opt_t opts[] = {
         {"kind", OVOP_OPT_STRING, NULL, 0, 0, "operator, agency or service", &kind},
         {"name", OVOP_OPT_STRING, NULL, 0, 0, "display name", &name},
@@ -108,9 +107,9 @@ int ctl_db_bootstrap(ctl_t *c, int argc, char **argv)
         r = CTL_EXIT_UNREACHABLE;
     } else {
         const char *params[] = {argv[argi], kind, name, arr.data, pub, territory, agency};
-        PGresult *res = PQexecParams(conn,
-                                     "SELECT iam.bootstrap($1, $2, $3, $4::text[], $5, $6, $7)",
-                                     7, NULL, params, NULL, NULL, 0);
+        PGresult *res =
+            PQexecParams(conn, "SELECT iam.bootstrap($1, $2, $3, $4::text[], $5, $6, $7)", 7, NULL,
+                         params, NULL, NULL, 0);
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
             fprintf(stderr, "ovopctl: could not bootstrap principal %s: %s", argv[argi],
                     PQresultErrorMessage(res));

@@ -472,9 +472,8 @@ static void test_disabled_while_connected(void **state)
         assert_int_equal(r, -EACCES);
     }
     assert_true(ovop_mono_us() - t0 < TAKES_EFFECT_MS * 1000);
-    for (int i = 0; i < TAKES_EFFECT_MS / 50 && metric("ovop_broker_connections_closed_total") <=
-                                                     closed0;
-         i++)
+    for (int i = 0;
+         i < TAKES_EFFECT_MS / 50 && metric("ovop_broker_connections_closed_total") <= closed0; i++)
         harness_sleep_ms(50);
     assert_true(metric("ovop_broker_connections_closed_total") > closed0);
 
@@ -482,9 +481,9 @@ static void test_disabled_while_connected(void **state)
     counts_t before = counts();
     Ovop__V1__RegisterProducerRequest in = producer_request("01503201910011");
     rep = NULL;
-    assert_int_equal(ovop_client_call(c, REGISTRY, "RegisterProducer", NULL, &in.base, NULL,
-                                      &rep, NULL),
-                     -EACCES);
+    assert_int_equal(
+        ovop_client_call(c, REGISTRY, "RegisterProducer", NULL, &in.base, NULL, &rep, NULL),
+        -EACCES);
     assert_int_equal(fresh_whoami(&sec, "op-disabled"), -EACCES);
     assert_unchanged(&before);
 
@@ -755,9 +754,8 @@ static void test_service_key_registers_and_replies_reach_holders(void **state)
     ovop_msg_destroy(&m);
     ovop_client_t *c = svcenv_client(&E);
     assert_int_equal(ovop_client_mmi_service(c, "auth.echo"), -ENOENT);
-    for (int i = 0; i < TAKES_EFFECT_MS / 50 && metric("ovop_broker_connections_closed_total") <=
-                                                     closed0;
-         i++)
+    for (int i = 0;
+         i < TAKES_EFFECT_MS / 50 && metric("ovop_broker_connections_closed_total") <= closed0; i++)
         harness_sleep_ms(50);
     assert_true(metric("ovop_broker_connections_closed_total") > closed0);
     void *w3 = raw_socket(zctx, &svc);

@@ -135,11 +135,8 @@ int harness_wait_service(const char *endpoint, const char *service, unsigned tim
                          const ovop_security_t *sec)
 {
     int64_t deadline = ovop_mono_us() + (int64_t)timeout_ms * 1000;
-    ovop_client_options_t o = {.brokers = endpoint,
-                               .timeout_ms = 200,
-                               .retries = 0,
-                               .max_msg = 1 << 20,
-                               .security = sec};
+    ovop_client_options_t o = {
+        .brokers = endpoint, .timeout_ms = 200, .retries = 0, .max_msg = 1 << 20, .security = sec};
     ovop_client_t *c = NULL;
     int r = ovop_client_new(&c, NULL, &o);
     if (r < 0)

@@ -13,12 +13,13 @@
 
 #include "keys.h"
 
-#define IDENT_ADMIN           "test-admin"
-#define IDENT_ADMIN_ROLES     "iam.admin territory.admin registry.editor certification.national exports.clerk"
-#define IDENT_DISTRICT        "op-batken"
-#define IDENT_DISTRICT_SOATE  "41705214000000"
-#define IDENT_REGION          "op-batken-region"
-#define IDENT_REGION_SOATE    "41705000000000"
+#define IDENT_ADMIN "test-admin"
+#define IDENT_ADMIN_ROLES                                                                          \
+    "iam.admin territory.admin registry.editor certification.national exports.clerk"
+#define IDENT_DISTRICT       "op-batken"
+#define IDENT_DISTRICT_SOATE "41705214000000"
+#define IDENT_REGION         "op-batken-region"
+#define IDENT_REGION_SOATE   "41705000000000"
 
 typedef struct ident {
     char dir[512];           /* the key files: NAME.key and NAME.secret */

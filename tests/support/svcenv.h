@@ -49,10 +49,10 @@ typedef struct svcenv {
     char endpoint[64];                          /* tcp://127.0.0.1:<port> */
     pid_t broker;
     pid_t daemon[SVCENV_MAX_INSTANCES];
-    ident_t ident;              /* the keys: every process talks CURVE */
-    ovop_security_t admin;      /* IDENT_ADMIN's, for the calls */
-    char *broker_secret_arg;    /* --key of the broker */
-    char *daemon_key_arg;       /* --key of the daemon: svc-<service> */
+    ident_t ident;           /* the keys: every process talks CURVE */
+    ovop_security_t admin;   /* IDENT_ADMIN's, for the calls */
+    char *broker_secret_arg; /* --key of the broker */
+    char *daemon_key_arg;    /* --key of the daemon: svc-<service> */
 } svcenv_t;
 
 /* Creates and migrates the database, runs the seed, starts the broker and the instances

@@ -95,8 +95,8 @@ static ovop_dispatch_t *new_dispatch(ovop_metrics_t *m)
     return d;
 }
 
-static void handle_as(ovop_dispatch_t *d, const void *p, size_t n, const char *id,
-                      const char *kind, const char *role, reply_box_t *b)
+static void handle_as(ovop_dispatch_t *d, const void *p, size_t n, const char *id, const char *kind,
+                      const char *role, reply_box_t *b)
 {
     size_t plen = 0;
     void *who = id ? principal(id, kind, role, &plen) : NULL;
@@ -344,8 +344,8 @@ static void test_permission_table(void **state)
     assert_int_equal(rows[1].line, 3);
     ovop_permissions_free(rows, n);
     static const char *const bad[] = {
-        "ovop.registry GetTerritory\n",              /* no role */
-        "ovop.registry Get;Territory *\n",           /* not a name */
+        "ovop.registry GetTerritory\n",                                        /* no role */
+        "ovop.registry Get;Territory *\n",                                     /* not a name */
         "ovop.registry GetTerritory *\nx y z\novop.registry GetTerritory a\n", /* twice */
         "ovop.registry GetTerritory ro'le\n",
     };

@@ -273,10 +273,10 @@ static void test_malformed_is_counted(void **state)
     start_worker(f, 1, 50);
     ovop_msg_t *ready = expect(f, OVOP_MDPW_READY, 1000);
     broker_send(f, ready, 1, F("junk"));
-    broker_send(f, ready, 2, F("MDPW02"), F("\x02"));                                /* truncated */
-    broker_send(f, ready, 3, F("MDPW02"), F("\x01"), F("svc"));                      /* READY */
+    broker_send(f, ready, 2, F("MDPW02"), F("\x02"));           /* truncated */
+    broker_send(f, ready, 3, F("MDPW02"), F("\x01"), F("svc")); /* READY */
     broker_send(f, ready, 7, F("MDPW02"), F("\x02"), F("c"), F(""), F("a"), F("b"),
-                F(PRINCIPAL));                                                      /* 2 bodies */
+                F(PRINCIPAL));                                               /* 2 bodies */
     broker_send(f, ready, 5, F("MDPW02"), F("\x02"), F("c"), F(""), F("x")); /* no principal */
     broker_send(f, ready, 6, F("MDPW02"), F("\x02"), F("c"), F(""), F("good"), F(PRINCIPAL));
     ovop_msg_t *fin = expect(f, OVOP_MDPW_FINAL, 1000);
