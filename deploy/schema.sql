@@ -249,7 +249,7 @@ CREATE FUNCTION exports.apply_moves(p_service text, p_methods text[], p_requests
 BEGIN
     PERFORM bus.lock_requests(p_service, p_requests);
     RETURN QUERY
-    SELECT * FROM exports.apply_moves_locked(p_service, p_methods, p_requests, p_fps,
+    SELECT * FROM exports.apply_moves_unlocked(p_service, p_methods, p_requests, p_fps,
                                              p_replies, p_callers, p_group, p_ids, p_to,
                                              p_at_us, p_agency, p_reason, p_reference,
                                              p_border, p_expected, p_event_ids, p_types,
@@ -258,10 +258,10 @@ END
 $$;
 
 --
--- Name: apply_moves_locked(text, text[], text[], text[], bytea[], text[], integer[], bigint[], text[], bigint[], text[], text[], text[], text[], integer[], uuid[], text[], bytea[]); Type: FUNCTION; Schema: exports; Owner: -
+-- Name: apply_moves_unlocked(text, text[], text[], text[], bytea[], text[], integer[], bigint[], text[], bigint[], text[], text[], text[], text[], integer[], uuid[], text[], bytea[]); Type: FUNCTION; Schema: exports; Owner: -
 --
 
-CREATE FUNCTION exports.apply_moves_locked(p_service text, p_methods text[], p_requests text[], p_fps text[], p_replies bytea[], p_callers text[], p_group integer[], p_ids bigint[], p_to text[], p_at_us bigint[], p_agency text[], p_reason text[], p_reference text[], p_border text[], p_expected integer[], p_event_ids uuid[], p_types text[], p_heads bytea[]) RETURNS TABLE(outcome text, reply bytea, field text, message text, grp integer, problems json, reason text, metadata json)
+CREATE FUNCTION exports.apply_moves_unlocked(p_service text, p_methods text[], p_requests text[], p_fps text[], p_replies bytea[], p_callers text[], p_group integer[], p_ids bigint[], p_to text[], p_at_us bigint[], p_agency text[], p_reason text[], p_reference text[], p_border text[], p_expected integer[], p_event_ids uuid[], p_types text[], p_heads bytea[]) RETURNS TABLE(outcome text, reply bytea, field text, message text, grp integer, problems json, reason text, metadata json)
     LANGUAGE plpgsql
     SET jit TO 'off'
     SET plan_cache_mode TO 'force_generic_plan'
@@ -417,7 +417,7 @@ CREATE FUNCTION exports.apply_transitions(p_service text, p_requests text[], p_f
 BEGIN
     PERFORM bus.lock_requests(p_service, p_requests);
     RETURN QUERY
-    SELECT * FROM exports.apply_transitions_locked(p_service, p_requests, p_fps, p_replies,
+    SELECT * FROM exports.apply_transitions_unlocked(p_service, p_requests, p_fps, p_replies,
                                                    p_callers, p_ids, p_to, p_at_us, p_agency,
                                                    p_reason, p_reference, p_border,
                                                    p_expected, p_event_ids, p_types, p_heads);
@@ -425,10 +425,10 @@ END
 $$;
 
 --
--- Name: apply_transitions_locked(text, text[], text[], bytea[], text[], bigint[], text[], bigint[], text[], text[], text[], text[], integer[], uuid[], text[], bytea[]); Type: FUNCTION; Schema: exports; Owner: -
+-- Name: apply_transitions_unlocked(text, text[], text[], bytea[], text[], bigint[], text[], bigint[], text[], text[], text[], text[], integer[], uuid[], text[], bytea[]); Type: FUNCTION; Schema: exports; Owner: -
 --
 
-CREATE FUNCTION exports.apply_transitions_locked(p_service text, p_requests text[], p_fps text[], p_replies bytea[], p_callers text[], p_ids bigint[], p_to text[], p_at_us bigint[], p_agency text[], p_reason text[], p_reference text[], p_border text[], p_expected integer[], p_event_ids uuid[], p_types text[], p_heads bytea[]) RETURNS TABLE(outcome text, reply bytea, field text, message text, grp integer)
+CREATE FUNCTION exports.apply_transitions_unlocked(p_service text, p_requests text[], p_fps text[], p_replies bytea[], p_callers text[], p_ids bigint[], p_to text[], p_at_us bigint[], p_agency text[], p_reason text[], p_reference text[], p_border text[], p_expected integer[], p_event_ids uuid[], p_types text[], p_heads bytea[]) RETURNS TABLE(outcome text, reply bytea, field text, message text, grp integer)
     LANGUAGE plpgsql
     SET jit TO 'off'
     SET plan_cache_mode TO 'force_generic_plan'

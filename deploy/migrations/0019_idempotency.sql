@@ -68,13 +68,14 @@ BEGIN
 END
 $$;
 
--- exportd's statements of moves: the functions of 0010 and 0014 keep their bodies under
--- another name, and the names exportd calls lock the requests first. Their one statement
--- starts after the locks, so it sees the stored reply of a twin that committed meanwhile.
+-- exportd's statements of moves: the functions of 0010 and 0014 keep their bodies under the
+-- name ..._unlocked, and the names exportd calls lock the requests first. Their one
+-- statement starts after the locks, so it sees the stored reply of a twin that committed
+-- meanwhile.
 ALTER FUNCTION exports.apply_transitions(text, text[], text[], bytea[], text[], bigint[],
                                          text[], bigint[], text[], text[], text[], text[],
                                          int[], uuid[], text[], bytea[])
-    RENAME TO apply_transitions_locked;
+    RENAME TO apply_transitions_unlocked;
 
 CREATE FUNCTION exports.apply_transitions(
     p_service text, p_requests text[], p_fps text[], p_replies bytea[], p_callers text[],
@@ -86,7 +87,7 @@ LANGUAGE plpgsql SET jit = off AS $$
 BEGIN
     PERFORM bus.lock_requests(p_service, p_requests);
     RETURN QUERY
-    SELECT * FROM exports.apply_transitions_locked(p_service, p_requests, p_fps, p_replies,
+    SELECT * FROM exports.apply_transitions_unlocked(p_service, p_requests, p_fps, p_replies,
                                                    p_callers, p_ids, p_to, p_at_us, p_agency,
                                                    p_reason, p_reference, p_border,
                                                    p_expected, p_event_ids, p_types, p_heads);
@@ -96,7 +97,7 @@ $$;
 ALTER FUNCTION exports.apply_moves(text, text[], text[], text[], bytea[], text[], int[],
                                    bigint[], text[], bigint[], text[], text[], text[], text[],
                                    int[], uuid[], text[], bytea[])
-    RENAME TO apply_moves_locked;
+    RENAME TO apply_moves_unlocked;
 
 CREATE FUNCTION exports.apply_moves(
     p_service text, p_methods text[], p_requests text[], p_fps text[], p_replies bytea[],
@@ -109,7 +110,7 @@ LANGUAGE plpgsql SET jit = off AS $$
 BEGIN
     PERFORM bus.lock_requests(p_service, p_requests);
     RETURN QUERY
-    SELECT * FROM exports.apply_moves_locked(p_service, p_methods, p_requests, p_fps,
+    SELECT * FROM exports.apply_moves_unlocked(p_service, p_methods, p_requests, p_fps,
                                              p_replies, p_callers, p_group, p_ids, p_to,
                                              p_at_us, p_agency, p_reason, p_reference,
                                              p_border, p_expected, p_event_ids, p_types,
