@@ -349,46 +349,58 @@ static void wait_for_waiting(const char *fragment, long n)
     assert_true(waiting(fragment) >= n);
 }
 
-/* Instance 0 runs RegisterProducer, whose insert waits for a lock the test holds; instance 0
+/* Instance 0 runs method, whose write waits for a lock the test holds on `table`; instance 0
  * is killed, its backend carries on; the client retries the same request on instance 1,
- * started meanwhile; then the lock goes. The producer is written once, and the retry is
- * answered with it. */
-static void test_killed_instance_retried(void **state)
+ * started meanwhile; then the lock goes. Returns the retry's answer (its body malloc'd), with
+ * both instances running again. `fragment` names the SQL function in the statement. */
+static copy_t retried_after_kill(const char *table, const char *fragment, const char *method,
+                                 const char *rid, const ProtobufCMessage *in)
 {
     harness_kill(E.daemon[1], SIGKILL);
     harness_wait_exit(E.daemon[1], 5000, NULL);
     E.daemon[1] = 0;
     PGconn *locker = pgtest_connect(E.db);
     PQclear(PQexec(locker, "BEGIN"));
-    PGresult *r = PQexec(locker, "LOCK TABLE registry.producers IN EXCLUSIVE MODE");
+    char *lock = xasprintf("LOCK TABLE %s IN EXCLUSIVE MODE", table);
+    PGresult *r = PQexec(locker, lock);
+    free(lock);
     assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
     PQclear(r);
 
-    Ovop__V1__RegisterProducerRequest in = producer_request("01503201910070", 42.2, 75.7);
-    copy_t first = {
-        .method = "RegisterProducer", .rid = "killed-1", .in = &in.base, .timeout_ms = 4000};
+    copy_t first = {.method = method, .rid = rid, .in = in, .timeout_ms = 4000};
     pthread_t th1;
     pthread_create(&th1, NULL, copy_main, &first);
-    wait_for_waiting("register_producer", 1);
+    wait_for_waiting(fragment, 1);
 
     harness_kill(E.daemon[0], SIGKILL);
     harness_wait_exit(E.daemon[0], 5000, NULL);
     E.daemon[0] = 0;
-    E.daemon[1] = svcenv_spawn_daemon(&E, 1, E.db, "registryd-1-retry");
-    copy_t retry = {.method = "RegisterProducer", .rid = "killed-1", .in = &in.base};
+    E.daemon[1] = svcenv_spawn_daemon(&E, 1, E.db, "retry-1");
+    copy_t retry = {.method = method, .rid = rid, .in = in};
     pthread_t th2;
     pthread_create(&th2, NULL, copy_main, &retry);
     /* The retry reached the database: it waits too (for the first copy, or for the lock). */
-    wait_for_waiting("register_producer", 2);
+    wait_for_waiting(fragment, 2);
     PQclear(PQexec(locker, "COMMIT"));
     PQfinish(locker);
     pthread_join(th2, NULL);
     pthread_join(th1, NULL);
+    free(first.body);
+    E.daemon[0] = svcenv_spawn_daemon(&E, 0, E.db, "retry-0");
+    assert_int_equal(harness_wait_service(E.endpoint, E.cfg.service, 10000, &E.admin), 0);
+    print_message("killed instance: the retry of %s answered rc %d code %d %s: %s\n", method,
+                  retry.rc, retry.code, retry.reason, retry.message);
+    return retry;
+}
 
+static void test_killed_instance_retried(void **state)
+{
+    Ovop__V1__RegisterProducerRequest in = producer_request("01503201910070", 42.2, 75.7);
+    copy_t retry = retried_after_kill("registry.producers", "register_producer", "RegisterProducer",
+                                      "killed-1", &in.base);
     long written = countf("SELECT count(*) FROM registry.producers WHERE tax_id = "
                           "'01503201910070'");
-    print_message("killed instance: retry answered rc %d code %d %s; %ld producer(s) written\n",
-                  retry.rc, retry.code, retry.reason, written);
+    print_message("killed instance: %ld producer(s) written\n", written);
     assert_int_equal(written, 1);
     assert_int_equal(retry.rc, 0);
     assert_int_equal(retry.code, OVOP_OK);
@@ -397,10 +409,7 @@ static void test_killed_instance_retried(void **state)
     assert_int_equal(countf("SELECT id FROM registry.producers WHERE tax_id = '01503201910070'"),
                      p->id);
     ovop__v1__producer__free_unpacked(p, NULL);
-    free(first.body);
     free(retry.body);
-    E.daemon[0] = svcenv_spawn_daemon(&E, 0, E.db, "registryd-0-retry");
-    assert_int_equal(harness_wait_service(E.endpoint, "ovop.registry", 10000, &E.admin), 0);
 }
 
 /* --- exports --- */
@@ -536,6 +545,27 @@ static void test_batch_copies(void **state)
                      2);
 }
 
+/* The issue's case: a shipment created by a killed instance's orphaned backend, retried on
+ * the other instance, was answered ABORTED REQUEST_IN_PROGRESS although it was written. */
+static void test_killed_instance_shipment(void **state)
+{
+    shipment_req_t r;
+    shipment_init(&r);
+    long before = countf("SELECT count(*) FROM exports.shipments");
+    copy_t retry = retried_after_kill("exports.shipments", "create_shipment", "CreateShipment",
+                                      "killed-shipment", &r.in.base);
+    long written = countf("SELECT count(*) FROM exports.shipments") - before;
+    print_message("killed instance: %ld shipment(s) written\n", written);
+    assert_int_equal(written, 1);
+    assert_int_equal(retry.rc, 0);
+    assert_int_equal(retry.code, OVOP_OK);
+    Ovop__V1__Shipment *s = ovop__v1__shipment__unpack(NULL, retry.body_len, retry.body);
+    assert_non_null(s);
+    assert_int_equal(countf("SELECT max(id) FROM exports.shipments"), s->id);
+    ovop__v1__shipment__free_unpacked(s, NULL);
+    free(retry.body);
+}
+
 int main(void)
 {
     const struct CMUnitTest registry[] = {
@@ -549,6 +579,7 @@ int main(void)
         cmocka_unit_test(test_create_shipment_copies),
         cmocka_unit_test(test_transition_copies),
         cmocka_unit_test(test_batch_copies),
+        cmocka_unit_test(test_killed_instance_shipment),
     };
     int failed =
         cmocka_run_group_tests_name("retries.registry", registry, setup_registry, teardown);
