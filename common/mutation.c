@@ -123,13 +123,25 @@ void ovop_mutation_finish(ovop_call_t *call, PGresult *res, int row, ovop_sequen
 
 static void send_mutation(mutation_t *mu);
 
+/* True when the statement lost to a twin of the same request on bus.idempotency's primary
+ * key: the twin committed first, so running the statement again answers with its reply.
+ * bus.replay() makes a twin wait for the first copy (0019), so this is only the fallback of a
+ * function that stored a reply without looking it up first. */
+static bool twin_committed(const PGresult *res)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *constraint = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+    return state && constraint && strcmp(state, "23505") == 0 &&
+           strcmp(constraint, "idempotency_pkey") == 0;
+}
+
 static void on_result(PGresult *res, const char *error, void *userdata)
 {
     mutation_t *mu = userdata;
     ovop_call_t *call = mu->call;
 
-    if (error && ovop_db_retryable(res) && ++mu->attempts < MUTATION_ATTEMPTS &&
-        !ovop_call_expired(call)) {
+    if (error && (ovop_db_retryable(res) || twin_committed(res)) &&
+        ++mu->attempts < MUTATION_ATTEMPTS && !ovop_call_expired(call)) {
         log_info_rid(ovop_call_request_id(call), "%s: %s, running it again (attempt %d)",
                      ovop_call_method(call), error, mu->attempts + 1);
         send_mutation(mu);

@@ -101,6 +101,33 @@ END
 $$;
 
 --
+-- Name: lock_request(text, text); Type: FUNCTION; Schema: bus; Owner: -
+--
+
+CREATE FUNCTION bus.lock_request(p_service text, p_request_id text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(7310019, bus.request_key(p_service, p_request_id));
+END
+$$;
+
+--
+-- Name: lock_requests(text, text[]); Type: FUNCTION; Schema: bus; Owner: -
+--
+
+CREATE FUNCTION bus.lock_requests(p_service text, p_request_ids text[]) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(7310019, k.key)
+       FROM (SELECT DISTINCT bus.request_key(p_service, r) AS key
+               FROM unnest(p_request_ids) AS r
+              ORDER BY 1) k;
+END
+$$;
+
+--
 -- Name: prune_idempotency(integer, integer); Type: FUNCTION; Schema: bus; Owner: -
 --
 
@@ -153,6 +180,9 @@ DECLARE
     v_reply bytea;
     v_fp text;
 BEGIN
+    PERFORM bus.lock_request(p_service, p_request_id);
+    -- A new statement, so a new snapshot: it sees the reply of a twin that committed while
+    -- this one waited.
     SELECT reply, fingerprint INTO v_reply, v_fp FROM bus.idempotency
      WHERE service = p_service AND request_id = p_request_id;
     IF NOT FOUND THEN
@@ -164,6 +194,16 @@ BEGIN
     END IF;
     RETURN v_reply;
 END
+$$;
+
+--
+-- Name: request_key(text, text); Type: FUNCTION; Schema: bus; Owner: -
+--
+
+CREATE FUNCTION bus.request_key(p_service text, p_request_id text) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT hashtext(p_service || '/' || p_request_id);
 $$;
 
 --
@@ -203,6 +243,25 @@ $$;
 --
 
 CREATE FUNCTION exports.apply_moves(p_service text, p_methods text[], p_requests text[], p_fps text[], p_replies bytea[], p_callers text[], p_group integer[], p_ids bigint[], p_to text[], p_at_us bigint[], p_agency text[], p_reason text[], p_reference text[], p_border text[], p_expected integer[], p_event_ids uuid[], p_types text[], p_heads bytea[]) RETURNS TABLE(outcome text, reply bytea, field text, message text, grp integer, problems json, reason text, metadata json)
+    LANGUAGE plpgsql
+    SET jit TO 'off'
+    AS $$
+BEGIN
+    PERFORM bus.lock_requests(p_service, p_requests);
+    RETURN QUERY
+    SELECT * FROM exports.apply_moves_unlocked(p_service, p_methods, p_requests, p_fps,
+                                             p_replies, p_callers, p_group, p_ids, p_to,
+                                             p_at_us, p_agency, p_reason, p_reference,
+                                             p_border, p_expected, p_event_ids, p_types,
+                                             p_heads);
+END
+$$;
+
+--
+-- Name: apply_moves_unlocked(text, text[], text[], text[], bytea[], text[], integer[], bigint[], text[], bigint[], text[], text[], text[], text[], integer[], uuid[], text[], bytea[]); Type: FUNCTION; Schema: exports; Owner: -
+--
+
+CREATE FUNCTION exports.apply_moves_unlocked(p_service text, p_methods text[], p_requests text[], p_fps text[], p_replies bytea[], p_callers text[], p_group integer[], p_ids bigint[], p_to text[], p_at_us bigint[], p_agency text[], p_reason text[], p_reference text[], p_border text[], p_expected integer[], p_event_ids uuid[], p_types text[], p_heads bytea[]) RETURNS TABLE(outcome text, reply bytea, field text, message text, grp integer, problems json, reason text, metadata json)
     LANGUAGE plpgsql
     SET jit TO 'off'
     SET plan_cache_mode TO 'force_generic_plan'
@@ -352,6 +411,24 @@ $$;
 --
 
 CREATE FUNCTION exports.apply_transitions(p_service text, p_requests text[], p_fps text[], p_replies bytea[], p_callers text[], p_ids bigint[], p_to text[], p_at_us bigint[], p_agency text[], p_reason text[], p_reference text[], p_border text[], p_expected integer[], p_event_ids uuid[], p_types text[], p_heads bytea[]) RETURNS TABLE(outcome text, reply bytea, field text, message text, grp integer)
+    LANGUAGE plpgsql
+    SET jit TO 'off'
+    AS $$
+BEGIN
+    PERFORM bus.lock_requests(p_service, p_requests);
+    RETURN QUERY
+    SELECT * FROM exports.apply_transitions_unlocked(p_service, p_requests, p_fps, p_replies,
+                                                   p_callers, p_ids, p_to, p_at_us, p_agency,
+                                                   p_reason, p_reference, p_border,
+                                                   p_expected, p_event_ids, p_types, p_heads);
+END
+$$;
+
+--
+-- Name: apply_transitions_unlocked(text, text[], text[], bytea[], text[], bigint[], text[], bigint[], text[], text[], text[], text[], integer[], uuid[], text[], bytea[]); Type: FUNCTION; Schema: exports; Owner: -
+--
+
+CREATE FUNCTION exports.apply_transitions_unlocked(p_service text, p_requests text[], p_fps text[], p_replies bytea[], p_callers text[], p_ids bigint[], p_to text[], p_at_us bigint[], p_agency text[], p_reason text[], p_reference text[], p_border text[], p_expected integer[], p_event_ids uuid[], p_types text[], p_heads bytea[]) RETURNS TABLE(outcome text, reply bytea, field text, message text, grp integer)
     LANGUAGE plpgsql
     SET jit TO 'off'
     SET plan_cache_mode TO 'force_generic_plan'

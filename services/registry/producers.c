@@ -1,6 +1,7 @@
 /* Producers: registration, updates under optimistic versioning, status, queries. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pbrow.h"
@@ -70,6 +71,18 @@ static const registry_mask_path_t update_paths[] = {
     {"members", PF_MEMBERS},
 };
 
+/* A coordinate as the row keeps it: rounded to 8 decimals (about a millimetre), the way
+ * store_details writes it and PostgreSQL reads it back, so that the reply, the event and the
+ * row agree. Not a finite number stays as it is, for the check to refuse. */
+static double degrees_stored(double v)
+{
+    char text[64];
+    if (!isfinite(v))
+        return v;
+    snprintf(text, sizeof(text), "%.8f", v);
+    return strtod(text, NULL);
+}
+
 /* The details a request gives, as a producer in the call's arena whose contact and location
  * are there: a missing contact has empty fields, a location that is not set is all zero. */
 static Ovop__V1__Producer *details_of(ovop_call_t *call, int kind, char *legal_name, char *tax_id,
@@ -90,8 +103,11 @@ static Ovop__V1__Producer *details_of(ovop_call_t *call, int kind, char *legal_n
         p->contact->address = contact->address;
     }
     p->territory_code = territory_code;
-    if (location && location->set)
+    if (location && location->set) {
         *p->location = *location;
+        p->location->lat = degrees_stored(location->lat);
+        p->location->lon = degrees_stored(location->lon);
+    }
     p->n_members = n_members;
     p->members = members;
     return p;
