@@ -605,8 +605,9 @@ reject:
 }
 
 /* The oldest request of this client held by w whose request id is the reply's (an
- * envelope's field 1 in both; "" for bodies without one), so that a late reply to a request
- * the broker already answered (expire_held) matches no other request of the same client. */
+ * envelope's field 1 in both), so that a late reply to a request the broker already answered
+ * (expire_held) matches no other request of the same client. A reply without a request id
+ * (the worker could not read the request's) takes the client's oldest request. */
 static pending_t *held_request(worker_t *w, ovop_msg_t *m, const ovop_mdp_view_t *v)
 {
     char rid[OVOP_MAX_REQUEST_ID + 1], held_rid[OVOP_MAX_REQUEST_ID + 1];
@@ -622,7 +623,7 @@ static pending_t *held_request(worker_t *w, ovop_msg_t *m, const ovop_mdp_view_t
             peeked = true;
         }
         ovop_request_peek_id(ovop_msg_data(p->msg, 4), ovop_msg_len(p->msg, 4), held_rid);
-        if (strcmp(rid, held_rid) == 0)
+        if (!rid[0] || strcmp(rid, held_rid) == 0)
             return p;
     }
     return NULL;

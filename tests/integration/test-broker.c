@@ -1055,6 +1055,8 @@ static void test_swallowed_request_is_answered(void **state)
     ovop_msg_destroy(&m);
     m = recv_beating(asker, 3000, w, 1);
     int64_t waited_ms = (ovop_mono_us() - t0) / 1000;
+    print_message("swallowed: %s after %lld ms\n", m ? "answered" : "no answer",
+                  (long long)waited_ms);
     assert_refusal(&m, "rid-h1", OVOP_DEADLINE_EXCEEDED, "WORKER_TIMEOUT", NULL, NULL);
     assert_true(waited_ms >= 800 && waited_ms < 800 + 2 * 200 + 500);
     assert_int_equal(metric(e, "ovop_broker_dropped_total{reason=\"held_expired\"}"), 1);
@@ -1108,7 +1110,7 @@ static void test_flood_of_one_tenant(void **state)
 {
     env_t *e = *state;
     const char *extra[] = {"--max-queue-bytes", "67108864", NULL};
-    spawn_broker_with(e, "1500", extra);
+    spawn_broker_with(e, "3000", extra);
     spawn_worker(e, "w1", "4", "0");
     assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, &G.admin), 0);
 
@@ -1144,12 +1146,20 @@ static void test_flood_of_one_tenant(void **state)
     }
     long rss = broker_rss_kb(e);
     print_message("flood: %d of %d refused, broker RSS %ld KiB\n", refused, FLOOD_REQUESTS, rss);
-    assert_true(refused >= FLOOD_REQUESTS - 16 * 1024 / 512);
+    /* Each request is answered QUEUE_FULL or accepted (the accepted ones may expire while
+     * the flood is still arriving, which makes room for more: at least half are refused). */
+    double accepted = metric(e, "ovop_broker_requests_total{service=\"_unregistered\"}");
+    assert_int_equal(refused + (int)accepted, FLOOD_REQUESTS);
+    assert_true(refused >= FLOOD_REQUESTS / 2);
     assert_true(metric(e, "ovop_broker_dropped_total{reason=\"queue_full\"}") == 0);
     assert_true(metric(e, "ovop_broker_requests_bytes") <= 16 << 20);
     assert_true(rss < FLOOD_RSS_KB);
-    harness_sleep_ms(2000); /* the accepted ones expire */
-    assert_int_equal(metric(e, "ovop_broker_requests_bytes"), 0);
+    double in_hand = metric(e, "ovop_broker_requests_bytes");
+    for (int i = 0; i < 100 && in_hand > 0; i++) { /* the accepted ones expire */
+        harness_sleep_ms(50);
+        in_hand = metric(e, "ovop_broker_requests_bytes");
+    }
+    assert_int_equal(in_hand, 0);
     assert_int_equal(metric(e, "ovop_broker_services"), 1);
     for (int i = 0; i < FLOOD_SOCKETS; i++)
         zmq_close(d[i]);
@@ -1188,6 +1198,8 @@ static void test_distinct_names_are_bounded(void **state)
         }
     }
     free(req);
+    print_message("names: %d of %d refused, %g services, broker RSS %ld KiB\n", refused, NAMES,
+                  metric(e, "ovop_broker_services"), broker_rss_kb(e));
     assert_int_equal(refused, NAMES - 1000);
     assert_int_equal(metric(e, "ovop_broker_services"), 1000);
 
