@@ -1,6 +1,7 @@
 #include "broker.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -15,9 +16,18 @@
 #include "util.h"
 #include "zsock.h"
 
-#define DEFAULT_MAX_QUEUE    100000
-#define MAX_QUEUED_BYTES     ((size_t)512 << 20) /* over all services */
-#define MAX_SERVICES         10000
+#define DEFAULT_MAX_QUEUE   100000
+#define DEFAULT_QUEUE_BYTES ((size_t)512 << 20) /* over all services */
+#define MAX_SERVICES        10000
+/* Services that have no worker (made by client requests, or left with a queue by their last
+ * worker): at most this many, so that they never take the room of a worker's READY. */
+#define MAX_IDLE_SERVICES 1000
+/* Services with their own metric series: the series outlive their service (counters must
+ * not go back), so there are at most this many names; later ones count in _unregistered. */
+#define MAX_SERIES 1000
+/* Bytes of requests freed after which the heap is handed back to the system (glibc keeps
+ * freed memory otherwise: a burst of expired requests stayed resident). */
+#define TRIM_AFTER_BYTES     ((size_t)8 << 20)
 #define MAX_WORKERS          100000
 #define SOCKET_HWM           100000
 #define DISCONNECT_LINGER_MS 100
@@ -39,6 +49,11 @@ typedef enum drop_reason {
     DROP_UNAUTHENTICATED,
     DROP_UNAUTHORIZED_WORKER,
     DROP_UNSOLICITED_REPLY,
+    DROP_HELD_EXPIRED,
+    DROP_TOO_LARGE,
+    DROP_QUEUE_FULL_SERVICE,
+    DROP_QUEUE_FULL_CLIENT,
+    DROP_QUEUE_FULL_PRINCIPAL,
     DROP__MAX,
 } drop_reason_t;
 
@@ -58,6 +73,11 @@ static const char *const drop_reason_names[DROP__MAX] = {
     [DROP_UNAUTHENTICATED] = "unauthenticated",
     [DROP_UNAUTHORIZED_WORKER] = "unauthorized_worker",
     [DROP_UNSOLICITED_REPLY] = "unsolicited_reply",
+    [DROP_HELD_EXPIRED] = "held_expired",
+    [DROP_TOO_LARGE] = "too_large",
+    [DROP_QUEUE_FULL_SERVICE] = "queue_full_service",
+    [DROP_QUEUE_FULL_CLIENT] = "queue_full_client",
+    [DROP_QUEUE_FULL_PRINCIPAL] = "queue_full_principal",
 };
 
 static const char *drop_reason_to_string(drop_reason_t r)
@@ -66,6 +86,22 @@ static const char *drop_reason_to_string(drop_reason_t r)
 }
 
 typedef struct service service_t;
+
+/* A client connection (key 'c' + routing id) or a principal (key 'p' + id) with requests in
+ * hand: the memory they are charged, bounded by their share. Freed when it drops to 0. */
+typedef struct tenant {
+    table_entry_t entry;
+    size_t charged;
+    size_t key_len;
+    unsigned char key[];
+} tenant_t;
+
+/* The metric series of one service name; kept when the service is forgotten. */
+typedef struct series {
+    table_entry_t entry;
+    ovop_metric_t *requests, *replies, *workers, *queue;
+    char name[];
+} series_t;
 
 typedef struct worker {
     table_entry_t entry;        /* keyed by identity */
@@ -87,7 +123,8 @@ struct service {
     plist_t queue;
     worker_t *workers;
     size_t n_workers;
-    bool labelled; /* has its own metric series (once a worker registered) */
+    bool labelled;  /* has had a worker: its gauges are its own (or none past MAX_SERIES) */
+    size_t charged; /* memory of its requests, queued or held */
     ovop_metric_t *m_requests;
     ovop_metric_t *m_replies;
     ovop_metric_t *m_workers;
@@ -101,6 +138,11 @@ struct ovop_broker {
     ovop_broker_options_t opts;
     table_t services;
     table_t workers;
+    table_t tenants;
+    table_t series;
+    size_t n_served; /* services with at least one worker */
+    size_t charged;  /* memory of all requests in hand */
+    size_t released; /* bytes freed since the heap was last trimmed */
     size_t queued_bytes;
     size_t unregistered_queued;
     uint64_t dispatch_seq;
@@ -122,6 +164,9 @@ struct ovop_broker {
     size_t n_conn_user;
     ovop_zsock_t *monitor;
     ovop_metric_t *m_closed;
+    ovop_metric_t *m_disconnects;
+    ovop_metric_t *m_services;
+    ovop_metric_t *m_charged;
 };
 
 struct ovop_broker_reply {
@@ -163,20 +208,43 @@ static void queue_changed(ovop_broker_t *b, service_t *s, ptrdiff_t delta)
     }
 }
 
+/* The series of this name, made on first use; NULL once MAX_SERIES names have series. */
+static series_t *series_require(ovop_broker_t *b, const char *name, size_t len)
+{
+    table_entry_t *e = table_find(&b->series, name, len);
+    if (e)
+        return (series_t *)e;
+    if (b->series.count >= MAX_SERIES)
+        return NULL;
+    series_t *se = xcalloc(1, sizeof(*se) + len + 1);
+    memcpy(se->name, name, len);
+    se->entry.key = se->name;
+    se->entry.key_len = len;
+    char *labels = service_labels(se->name);
+    se->requests = ovop_metrics_counter(b->metrics, "ovop_broker_requests_total",
+                                        "Client requests accepted, by service", labels);
+    se->replies = ovop_metrics_counter(b->metrics, "ovop_broker_replies_total",
+                                       "FINAL replies forwarded to clients, by service", labels);
+    se->workers = ovop_metrics_gauge(b->metrics, "ovop_broker_workers",
+                                     "Workers registered, by service", labels);
+    se->queue = ovop_metrics_gauge(b->metrics, "ovop_broker_queue_depth",
+                                   "Requests waiting for a worker, by service", labels);
+    free(labels);
+    table_insert(&b->series, &se->entry);
+    return se;
+}
+
 static void service_label(ovop_broker_t *b, service_t *s)
 {
     if (s->labelled)
         return;
-    char *labels = service_labels(s->name);
-    s->m_requests = ovop_metrics_counter(b->metrics, "ovop_broker_requests_total",
-                                         "Client requests accepted, by service", labels);
-    s->m_replies = ovop_metrics_counter(b->metrics, "ovop_broker_replies_total",
-                                        "FINAL replies forwarded to clients, by service", labels);
-    s->m_workers = ovop_metrics_gauge(b->metrics, "ovop_broker_workers",
-                                      "Workers registered, by service", labels);
-    s->m_queue = ovop_metrics_gauge(b->metrics, "ovop_broker_queue_depth",
-                                    "Requests waiting for a worker, by service", labels);
-    free(labels);
+    series_t *se = series_require(b, s->name, s->name_len);
+    if (se) {
+        s->m_requests = se->requests;
+        s->m_replies = se->replies;
+        s->m_workers = se->workers;
+        s->m_queue = se->queue;
+    }
     b->unregistered_queued -= s->queue.n;
     ovop_metric_set(b->m_unreg_queue, (double)b->unregistered_queued);
     s->labelled = true;
@@ -232,15 +300,30 @@ static const ovop_principal_t *sender(ovop_broker_t *b, ovop_msg_t *m, const cha
     return u ? ovop_keyring_find(b->keyring, u) : NULL;
 }
 
-/* Answers a client's REQUEST with an error Reply that echoes its request id. */
-static void refuse_client(ovop_broker_t *b, ovop_msg_t *m, const ovop_mdp_view_t *v,
-                          ovop_code_t code, const char *reason, const char *text)
+/* Answers a client's REQUEST with an error Reply that echoes its request id; key and value
+ * (or NULL) one metadata entry of the status. */
+static void refuse_client_meta(ovop_broker_t *b, ovop_msg_t *m, const ovop_mdp_view_t *v,
+                               ovop_code_t code, const char *reason, const char *text,
+                               const char *key, const char *value)
 {
     char rid[OVOP_MAX_REQUEST_ID + 1] = "";
     if (ovop_msg_frames(m) > v->body_first)
         ovop_request_peek_id(ovop_msg_data(m, v->body_first), ovop_msg_len(m, v->body_first), rid);
+    Ovop__V1__Status st = OVOP__V1__STATUS__INIT;
+    Ovop__V1__Status__MetadataEntry meta = OVOP__V1__STATUS__METADATA_ENTRY__INIT;
+    Ovop__V1__Status__MetadataEntry *metas[] = {&meta};
+    st.code = code;
+    st.reason = (char *)reason;
+    st.message = (char *)text;
+    st.domain = "ovop.broker";
+    if (key) {
+        meta.key = (char *)key;
+        meta.value = (char *)value;
+        st.metadata = metas;
+        st.n_metadata = 1;
+    }
     size_t len;
-    void *rep = ovop_reply_error(rid, "ovop.broker", code, reason, text, &len);
+    void *rep = ovop_reply_encode(rid, &st, NULL, 0, &len);
     unsigned char cmd = OVOP_MDPC_FINAL;
     ovop_msg_t *out = ovop_msg_new();
     ovop_msg_copy_frame(out, m, 0);
@@ -251,6 +334,56 @@ static void refuse_client(ovop_broker_t *b, ovop_msg_t *m, const ovop_mdp_view_t
     send_msg(b, &out);
 }
 
+static void refuse_client(ovop_broker_t *b, ovop_msg_t *m, const ovop_mdp_view_t *v,
+                          ovop_code_t code, const char *reason, const char *text)
+{
+    refuse_client_meta(b, m, v, code, reason, text, NULL, NULL);
+}
+
+/* ---- shares of memory ---- */
+
+static tenant_t *tenant_require(ovop_broker_t *b, char kind, const void *id, size_t len)
+{
+    unsigned char key[1 + 256];
+    if (len > sizeof(key) - 1)
+        len = sizeof(key) - 1; /* routing ids are at most 255 bytes, principal ids shorter */
+    key[0] = (unsigned char)kind;
+    memcpy(key + 1, id, len);
+    table_entry_t *e = table_find(&b->tenants, key, len + 1);
+    if (e)
+        return (tenant_t *)e;
+    tenant_t *t = xcalloc(1, sizeof(*t) + len + 1);
+    memcpy(t->key, key, len + 1);
+    t->key_len = len + 1;
+    t->entry.key = t->key;
+    t->entry.key_len = t->key_len;
+    table_insert(&b->tenants, &t->entry);
+    return t;
+}
+
+static void tenant_release(ovop_broker_t *b, tenant_t *t, size_t cost)
+{
+    if (!t)
+        return;
+    t->charged -= cost;
+    if (t->charged == 0) {
+        table_remove(&b->tenants, &t->entry);
+        free(t);
+    }
+}
+
+/* Frees a request of service s that is on no list, with its charges. */
+static void release(ovop_broker_t *b, service_t *s, pending_t *p)
+{
+    s->charged -= p->cost;
+    b->charged -= p->cost;
+    b->released += p->cost;
+    ovop_metric_set(b->m_charged, (double)b->charged);
+    tenant_release(b, p->client, p->cost);
+    tenant_release(b, p->principal, p->cost);
+    pending_free(&b->pool, p);
+}
+
 /* ---- services ---- */
 
 static service_t *service_find(ovop_broker_t *b, const char *name, size_t len)
@@ -259,13 +392,15 @@ static service_t *service_find(ovop_broker_t *b, const char *name, size_t len)
     return e ? (service_t *)e : NULL;
 }
 
-/* Finds or creates the service; NULL when the table is full. */
-static service_t *service_require(ovop_broker_t *b, const char *name, size_t len)
+/* Finds or creates the service; NULL when the table is full. A client's request may create
+ * only one of MAX_IDLE_SERVICES services without workers, so that a worker always finds room. */
+static service_t *service_require(ovop_broker_t *b, const char *name, size_t len, bool for_worker)
 {
     service_t *s = service_find(b, name, len);
     if (s)
         return s;
-    if (b->services.count >= MAX_SERVICES)
+    if (b->services.count >= MAX_SERVICES ||
+        (!for_worker && b->services.count - b->n_served >= MAX_IDLE_SERVICES))
         return NULL;
     s = xcalloc(1, sizeof(*s));
     s->name = xstrndup(name, len);
@@ -274,6 +409,7 @@ static service_t *service_require(ovop_broker_t *b, const char *name, size_t len
     s->entry.key_len = len;
     s->m_requests = b->m_unreg_requests;
     table_insert(&b->services, &s->entry);
+    ovop_metric_set(b->m_services, (double)b->services.count);
     return s;
 }
 
@@ -284,9 +420,14 @@ static void service_free(ovop_broker_t *b, service_t *s)
         plist_remove(&s->queue, p);
         b->queued_bytes -= p->bytes;
         queue_changed(b, s, -1);
-        pending_free(&b->pool, p);
+        release(b, s, p);
+    }
+    if (s->labelled) {
+        ovop_metric_set(s->m_workers, 0);
+        ovop_metric_set(s->m_queue, 0);
     }
     table_remove(&b->services, &s->entry);
+    ovop_metric_set(b->m_services, (double)b->services.count);
     free(s->name);
     free(s);
 }
@@ -305,6 +446,7 @@ static void send_request(ovop_broker_t *b, worker_t *w, pending_t *p)
     size_t n = ovop_msg_frames(p->msg);
     for (size_t i = 4; i < n; i++)
         ovop_msg_copy_frame(m, p->msg, i);
+    p->enqueued_us = ovop_mono_us(); /* from now on held: see expire_held() */
     plist_push_back(&w->outstanding, p);
     w->last_used = ++b->dispatch_seq;
     log_debug("dispatching a request for %s to a worker with %zu outstanding", w->service->name,
@@ -362,6 +504,8 @@ static void worker_remove(ovop_broker_t *b, worker_t *w, bool requeue)
     if (w->next)
         w->next->prev = w->prev;
     s->n_workers--;
+    if (s->n_workers == 0)
+        b->n_served--;
     ovop_metric_set(s->m_workers, (double)s->n_workers);
     table_remove(&b->workers, &w->entry);
     while (w->outstanding.tail) {
@@ -373,7 +517,7 @@ static void worker_remove(ovop_broker_t *b, worker_t *w, bool requeue)
             b->queued_bytes += p->bytes;
             ovop_metric_inc(b->m_requeued);
         } else {
-            pending_free(&b->pool, p);
+            release(b, s, p);
         }
     }
     free(w);
@@ -423,7 +567,7 @@ static void worker_ready(ovop_broker_t *b, const void *id, size_t len, const ovo
         reason = DROP_TOO_MANY_WORKERS;
         goto reject;
     }
-    service_t *s = service_require(b, v->service, v->service_len);
+    service_t *s = service_require(b, v->service, v->service_len, true);
     if (!s) {
         reason = DROP_TOO_MANY_SERVICES;
         goto reject;
@@ -443,7 +587,8 @@ static void worker_ready(ovop_broker_t *b, const void *id, size_t len, const ovo
     if (s->workers)
         s->workers->prev = w;
     s->workers = w;
-    s->n_workers++;
+    if (s->n_workers++ == 0)
+        b->n_served++;
     ovop_metric_set(s->m_workers, (double)s->n_workers);
     id_hex(id, len, hex);
     log_info("worker %s of principal %s ready for service %s with credit %u", hex, who->id, s->name,
@@ -459,6 +604,31 @@ reject:
     send_command(b, id, len, OVOP_MDPW_DISCONNECT);
 }
 
+/* The oldest request of this client held by w whose request id is the reply's (an
+ * envelope's field 1 in both), so that a late reply to a request the broker already answered
+ * (expire_held) matches no other request of the same client. A reply without a request id
+ * (the worker could not read the request's) takes the client's oldest request. */
+static pending_t *held_request(worker_t *w, ovop_msg_t *m, const ovop_mdp_view_t *v)
+{
+    char rid[OVOP_MAX_REQUEST_ID + 1], held_rid[OVOP_MAX_REQUEST_ID + 1];
+    bool peeked = false;
+    for (pending_t *p = w->outstanding.head; p; p = p->next) {
+        if (!ovop_msg_eq(p->msg, 0, v->address, v->address_len))
+            continue;
+        if (!peeked) {
+            rid[0] = '\0';
+            if (ovop_msg_frames(m) > v->body_first)
+                ovop_request_peek_id(ovop_msg_data(m, v->body_first),
+                                     ovop_msg_len(m, v->body_first), rid);
+            peeked = true;
+        }
+        ovop_request_peek_id(ovop_msg_data(p->msg, 4), ovop_msg_len(p->msg, 4), held_rid);
+        if (!rid[0] || strcmp(rid, held_rid) == 0)
+            return p;
+    }
+    return NULL;
+}
+
 /* A PARTIAL or FINAL: forwarded to the client as MDPC02 PARTIAL/FINAL by moving the frames.
  * A FINAL completes the oldest outstanding request of that client on this worker. */
 static void worker_reply(ovop_broker_t *b, worker_t *w, ovop_msg_t *m, const ovop_mdp_view_t *v)
@@ -467,13 +637,7 @@ static void worker_reply(ovop_broker_t *b, worker_t *w, ovop_msg_t *m, const ovo
     bool final = v->command == OVOP_MDPW_FINAL;
     unsigned char cmd = final ? OVOP_MDPC_FINAL : OVOP_MDPC_PARTIAL;
 
-    pending_t *held = NULL;
-    for (pending_t *p = w->outstanding.head; p; p = p->next) {
-        if (ovop_msg_eq(p->msg, 0, v->address, v->address_len)) {
-            held = p;
-            break;
-        }
-    }
+    pending_t *held = held_request(w, m, v);
     if (!held) {
         /* Not a client whose request this worker holds: a forged or a late reply. */
         drop(b, DROP_UNSOLICITED_REPLY);
@@ -483,7 +647,7 @@ static void worker_reply(ovop_broker_t *b, worker_t *w, ovop_msg_t *m, const ovo
     }
     if (final) {
         plist_remove(&w->outstanding, held);
-        pending_free(&b->pool, held);
+        release(b, s, held);
     }
     ovop_msg_t *out = ovop_msg_new();
     /* The client address frame follows the identity, the header and the command. */
@@ -615,6 +779,66 @@ void ovop_broker_reply_send(ovop_broker_reply_t **rp, const void *body, size_t l
     free(r);
 }
 
+/* Which share a request of this cost would overflow (its drop reason), or -1 if none. */
+static int over_share(ovop_broker_t *b, const service_t *s, const tenant_t *client,
+                      const tenant_t *principal, size_t cost, const char **bound)
+{
+    size_t max = b->opts.max_queue_bytes;
+    if (client->charged + cost > max / 8) {
+        *bound = "client";
+        return DROP_QUEUE_FULL_CLIENT;
+    }
+    if (principal->charged + cost > max / 4) {
+        *bound = "principal";
+        return DROP_QUEUE_FULL_PRINCIPAL;
+    }
+    if (s->queue.n >= b->opts.max_queue || s->charged + cost > max / 4) {
+        *bound = "service";
+        return DROP_QUEUE_FULL_SERVICE;
+    }
+    if (b->charged + cost > max) {
+        *bound = "broker";
+        return DROP_QUEUE_FULL;
+    }
+    return -1;
+}
+
+/* Charges the request to its client connection, its principal, its service and the broker,
+ * each within its share, and queues it; a request over a share is answered QUEUE_FULL. */
+static void enqueue(ovop_broker_t *b, service_t *s, ovop_msg_t **msg, const ovop_mdp_view_t *v,
+                    const ovop_principal_t *who)
+{
+    /* The principal travels with the request: the worker takes identity from it alone. */
+    ovop_msg_addmem(*msg, who->encoded, who->encoded_len);
+    size_t cost = pending_cost(*msg);
+    tenant_t *client = tenant_require(b, 'c', ovop_msg_data(*msg, 0), ovop_msg_len(*msg, 0));
+    tenant_t *principal = tenant_require(b, 'p', who->id, strlen(who->id));
+    const char *bound = NULL;
+    int reason = over_share(b, s, client, principal, cost, &bound);
+    if (reason >= 0) {
+        drop(b, (drop_reason_t)reason);
+        refuse_client_meta(b, *msg, v, OVOP_RESOURCE_EXHAUSTED, "QUEUE_FULL",
+                           "too many requests in hand; retry later", "bound", bound);
+        tenant_release(b, client, 0);
+        tenant_release(b, principal, 0);
+        return;
+    }
+    ovop_metric_inc(s->m_requests);
+    log_debug("request for %s, %zu queued", s->name, s->queue.n);
+    pending_t *p = pending_new(&b->pool, msg);
+    p->client = client;
+    p->principal = principal;
+    client->charged += p->cost;
+    principal->charged += p->cost;
+    s->charged += p->cost;
+    b->charged += p->cost;
+    ovop_metric_set(b->m_charged, (double)b->charged);
+    plist_push_back(&s->queue, p);
+    b->queued_bytes += p->bytes;
+    queue_changed(b, s, 1);
+    dispatch(b, s);
+}
+
 static void on_client(ovop_broker_t *b, ovop_msg_t **msg)
 {
     ovop_mdp_view_t v;
@@ -641,6 +865,15 @@ static void on_client(ovop_broker_t *b, ovop_msg_t **msg)
         drop(b, DROP_DRAINING);
         return;
     }
+    if (b->opts.max_msg && ovop_msg_bytes(*msg) > b->opts.max_msg) {
+        /* ZMQ_MAXMSGSIZE limits each frame: the whole message is checked here. */
+        char max[32];
+        snprintf(max, sizeof(max), "%zu", b->opts.max_msg);
+        drop(b, DROP_TOO_LARGE);
+        refuse_client_meta(b, *msg, &v, OVOP_RESOURCE_EXHAUSTED, "MESSAGE_TOO_LARGE",
+                           "the request is larger than the broker accepts", "max_bytes", max);
+        return;
+    }
     if (ovop_msg_frames(*msg) != v.body_first + 1) {
         /* Requests are one envelope frame; the principal frame is the broker's to add. */
         drop(b, DROP_BAD_CLIENT_FRAME);
@@ -653,25 +886,15 @@ static void on_client(ovop_broker_t *b, ovop_msg_t **msg)
         on_internal(b, *msg, &v, who);
         return;
     }
-    service_t *s = service_require(b, v.service, v.service_len);
+    service_t *s = service_require(b, v.service, v.service_len, false);
     if (!s) {
         drop(b, DROP_TOO_MANY_SERVICES);
+        refuse_client_meta(b, *msg, &v, OVOP_RESOURCE_EXHAUSTED, "TOO_MANY_SERVICES",
+                           "too many services without a worker have requests waiting", "bound",
+                           "services");
         return;
     }
-    size_t bytes = ovop_msg_bytes(*msg);
-    if (s->queue.n >= b->opts.max_queue || b->queued_bytes + bytes > MAX_QUEUED_BYTES) {
-        drop(b, DROP_QUEUE_FULL);
-        return;
-    }
-    ovop_metric_inc(s->m_requests);
-    log_debug("request for %s, %zu queued", s->name, s->queue.n);
-    /* The principal travels with the request: the worker takes identity from it alone. */
-    ovop_msg_addmem(*msg, who->encoded, who->encoded_len);
-    pending_t *p = pending_new(&b->pool, msg);
-    plist_push_back(&s->queue, p);
-    b->queued_bytes += p->bytes;
-    queue_changed(b, s, 1);
-    dispatch(b, s);
+    enqueue(b, s, msg, &v, who);
 }
 
 /* Remembers which key the connection of m uses (see conn_user). */
@@ -718,7 +941,12 @@ static void on_monitor(ovop_zsock_t *sock, ovop_msg_t **msg, void *userdata)
     uint32_t fd;
     memcpy(&event, p, 2);
     memcpy(&fd, p + 2, 4);
-    if (event == ZMQ_EVENT_DISCONNECTED && fd < b->n_conn_user)
+    if (event != ZMQ_EVENT_DISCONNECTED)
+        return;
+    /* Every end of a connection, including the ones libzmq ends for a frame over
+     * ZMQ_MAXMSGSIZE (it tells no reason). */
+    ovop_metric_inc(b->m_disconnects);
+    if (fd < b->n_conn_user)
         b->conn_user[fd][0] = '\0';
 }
 
@@ -741,9 +969,42 @@ static void on_recv(ovop_zsock_t *sock, ovop_msg_t **msg, void *userdata)
 
 /* ---- heartbeats and expiry ---- */
 
-/* For each service: heartbeat live workers, remove silent ones, drop requests that waited
- * too long (the queue is oldest first except for re-queued requests, so expiry stops at the
- * first young one), and forget services that never had a worker and have nothing queued. */
+/* Answers the requests w has held longer than the broker's bound (DEADLINE_EXCEEDED,
+ * WORKER_TIMEOUT) and gives w its credit back, so that a worker that swallows requests
+ * cannot starve its service for good; its late FINAL then matches nothing and is dropped.
+ * The request is not re-queued (it may be what the worker chokes on), and w goes to the
+ * back of the least-recently-used order. Returns how many expired. */
+static size_t expire_held(ovop_broker_t *b, worker_t *w, int64_t now)
+{
+    int64_t max_held = (int64_t)b->opts.held_timeout_ms * 1000;
+    size_t n = 0;
+    while (w->outstanding.head && now - w->outstanding.head->enqueued_us > max_held) {
+        pending_t *p = w->outstanding.head;
+        plist_remove(&w->outstanding, p);
+        ovop_mdp_view_t v;
+        if (ovop_mdp_parse_client(p->msg, 1, &v) == 0)
+            refuse_client(b, p->msg, &v, OVOP_DEADLINE_EXCEEDED, "WORKER_TIMEOUT",
+                          "the worker did not answer in time; the request may or may not have "
+                          "been carried out");
+        release(b, w->service, p);
+        drop(b, DROP_HELD_EXPIRED);
+        n++;
+    }
+    if (n) {
+        char hex[41];
+        id_hex(w->id, w->id_len, hex);
+        log_warn("worker %s of service %s held %zu requests over %u ms: answered them "
+                 "DEADLINE_EXCEEDED",
+                 hex, w->service->name, n, b->opts.held_timeout_ms);
+        w->last_used = ++b->dispatch_seq;
+    }
+    return n;
+}
+
+/* For each service: heartbeat live workers, remove silent ones, answer requests held too
+ * long, drop requests that waited too long (the queue is oldest first except for re-queued
+ * requests, so expiry stops at the first young one), and forget services that have no
+ * worker and nothing queued. */
 static void tick_service(table_entry_t *e, void *userdata)
 {
     ovop_broker_t *b = userdata;
@@ -751,6 +1012,7 @@ static void tick_service(table_entry_t *e, void *userdata)
     int64_t now = ovop_mono_us();
     int64_t limit = (int64_t)b->opts.liveness * b->opts.heartbeat_ms * 1000;
     int64_t max_wait = (int64_t)b->opts.request_timeout_ms * 1000;
+    size_t held_expired = 0;
 
     for (worker_t *w = s->workers, *next; w; w = next) {
         next = w->next;
@@ -763,14 +1025,17 @@ static void tick_service(table_entry_t *e, void *userdata)
             worker_remove(b, w, true);
         } else {
             send_command(b, w->id, w->id_len, OVOP_MDPW_HEARTBEAT);
+            held_expired += expire_held(b, w, now);
         }
     }
+    if (held_expired)
+        dispatch(b, s);
     size_t expired = 0;
     while (s->queue.head && now - s->queue.head->enqueued_us > max_wait) {
         pending_t *p = s->queue.head;
         plist_remove(&s->queue, p);
         b->queued_bytes -= p->bytes;
-        pending_free(&b->pool, p);
+        release(b, s, p);
         drop(b, DROP_EXPIRED);
         expired++;
     }
@@ -779,7 +1044,8 @@ static void tick_service(table_entry_t *e, void *userdata)
         log_warn("dropped %zu requests for service %s after waiting %u ms for a worker", expired,
                  s->name, b->opts.request_timeout_ms);
     }
-    if (!s->labelled && s->n_workers == 0 && s->queue.n == 0)
+    /* Forgotten when it has neither workers nor requests (its series stay: MAX_SERIES). */
+    if (s->n_workers == 0 && s->queue.n == 0)
         service_free(b, s);
 }
 
@@ -788,16 +1054,29 @@ static void on_tick(uv_timer_t *t)
     ovop_broker_t *b = t->data;
     table_foreach(&b->services, tick_service, b);
     close_stale_connections(b); /* keys whose expiry passed need no reload */
+    if (b->released >= TRIM_AFTER_BYTES) {
+        malloc_trim(0);
+        b->released = 0;
+    }
 }
 
 /* ---- life cycle ---- */
+
+static void free_entry(table_entry_t *e, void *userdata)
+{
+    OVOP_UNUSED(userdata);
+    free(e);
+}
 
 static void on_timer_closed(uv_handle_t *h)
 {
     ovop_broker_t *b = h->data;
     pending_pool_clear(&b->pool);
+    table_foreach(&b->series, free_entry, NULL);
     table_free(&b->services);
     table_free(&b->workers);
+    table_free(&b->tenants);
+    table_free(&b->series);
     free(b->conn_user);
     free((char *)b->opts.bind);
     free(b);
@@ -872,6 +1151,18 @@ static void make_metrics(ovop_broker_t *b, ovop_metrics_t *metrics)
                                        "Connections closed because their key is no longer "
                                        "accepted",
                                        NULL);
+    b->m_disconnects = ovop_metrics_counter(
+        metrics, "ovop_broker_disconnects_total",
+        "Connections that ended (closed by their peer, or by libzmq for a frame over twice "
+        "--max-msg)",
+        NULL);
+    b->m_services =
+        ovop_metrics_gauge(metrics, "ovop_broker_services",
+                           "Services known: with workers or with requests waiting", NULL);
+    b->m_charged = ovop_metrics_gauge(metrics, "ovop_broker_requests_bytes",
+                                      "Memory of the requests in hand, queued or held, with "
+                                      "the broker's overhead",
+                                      NULL);
     b->m_requeued = ovop_metrics_counter(metrics, "ovop_broker_requeued_total",
                                          "Requests re-queued after their worker went away", NULL);
     b->m_unreg_requests =
@@ -891,6 +1182,13 @@ static int watch_disconnects(ovop_broker_t *b, void *zctx)
     int r = ovop_zsock_new(&b->monitor, b->loop, zctx, ZMQ_PAIR, 1024, on_monitor, b);
     if (r == 0)
         r = ovop_zsock_connect(b->monitor, ep);
+    if (r == 0) {
+        /* An inproc pipe signals its reader only once the reader found it empty: ask now,
+         * or the first events would raise no edge on ZMQ_FD and none would ever arrive. */
+        int events;
+        size_t events_len = sizeof(events);
+        zmq_getsockopt(ovop_zsock_raw(b->monitor), ZMQ_EVENTS, &events, &events_len);
+    }
     if (r < 0)
         ovop_zsock_destroy(&b->monitor);
     return r;
@@ -923,9 +1221,15 @@ int ovop_broker_new(ovop_broker_t **ret, uv_loop_t *loop, void *zctx,
     b->opts.bind = xstrdup(opts->bind);
     if (b->opts.max_queue == 0)
         b->opts.max_queue = DEFAULT_MAX_QUEUE;
+    if (b->opts.max_queue_bytes == 0)
+        b->opts.max_queue_bytes = DEFAULT_QUEUE_BYTES;
+    if (b->opts.held_timeout_ms == 0)
+        b->opts.held_timeout_ms = b->opts.request_timeout_ms * 3;
     b->metrics = metrics;
     table_init(&b->services);
     table_init(&b->workers);
+    table_init(&b->tenants);
+    table_init(&b->series);
     make_metrics(b, metrics);
 
     r = ovop_zsock_new(&b->sock, loop, zctx, ZMQ_ROUTER, opts->max_msg, on_recv, b);
@@ -934,6 +1238,12 @@ int ovop_broker_new(ovop_broker_t **ret, uv_loop_t *loop, void *zctx,
         goto fail_tables;
     }
     zmq_setsockopt(ovop_zsock_raw(b->sock), ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    if (opts->max_msg) {
+        /* Per frame: twice the limit, so that a request a little too large is still read and
+         * answered MESSAGE_TOO_LARGE (on_client checks the whole message). */
+        int64_t frame_max = (int64_t)opts->max_msg * 2;
+        zmq_setsockopt(ovop_zsock_raw(b->sock), ZMQ_MAXMSGSIZE, &frame_max, sizeof(frame_max));
+    }
     zmq_setsockopt(ovop_zsock_raw(b->sock), ZMQ_RCVHWM, &hwm, sizeof(hwm));
     r = ovop_security_apply_server(ovop_zsock_raw(b->sock), b->opts.security);
     if (r < 0) {
@@ -958,6 +1268,8 @@ fail_sock:
 fail_tables:
     table_free(&b->services);
     table_free(&b->workers);
+    table_free(&b->tenants);
+    table_free(&b->series);
     ovop_keyring_destroy(&b->own_keyring);
     free((char *)b->opts.bind);
     free(b);
@@ -1030,6 +1342,8 @@ typedef struct check {
     size_t queued_bytes;
     size_t unregistered_queued;
     size_t workers;
+    size_t charged;
+    size_t served;
     bool ok;
 } check_t;
 
@@ -1037,9 +1351,10 @@ static void check_service(table_entry_t *e, void *userdata)
 {
     check_t *c = userdata;
     service_t *s = (service_t *)e;
-    size_t n = 0, n_workers = 0;
+    size_t n = 0, n_workers = 0, charged = 0;
     for (pending_t *p = s->queue.head; p; p = p->next) {
         c->queued_bytes += p->bytes;
+        charged += p->cost;
         n++;
         c->ok &= p->next ? p->next->prev == p : s->queue.tail == p;
     }
@@ -1048,13 +1363,18 @@ static void check_service(table_entry_t *e, void *userdata)
         c->unregistered_queued += n;
     for (worker_t *w = s->workers; w; w = w->next) {
         size_t out = 0;
-        for (pending_t *p = w->outstanding.head; p; p = p->next)
+        for (pending_t *p = w->outstanding.head; p; p = p->next) {
             out++;
+            charged += p->cost;
+        }
         c->ok &= w->service == s && out == w->outstanding.n && out <= w->credit;
         n_workers++;
     }
     c->ok &= n_workers == s->n_workers && (n_workers == 0 || s->labelled);
     c->workers += n_workers;
+    c->served += n_workers > 0;
+    c->ok &= charged == s->charged;
+    c->charged += charged;
 }
 
 bool ovop_broker_check(ovop_broker_t *b)
@@ -1062,5 +1382,6 @@ bool ovop_broker_check(ovop_broker_t *b)
     check_t c = {.ok = true};
     table_foreach(&b->services, check_service, &c);
     return c.ok && c.queued_bytes == b->queued_bytes &&
-           c.unregistered_queued == b->unregistered_queued && c.workers == b->workers.count;
+           c.unregistered_queued == b->unregistered_queued && c.workers == b->workers.count &&
+           c.charged == b->charged && c.served == b->n_served;
 }

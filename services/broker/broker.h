@@ -36,12 +36,21 @@ typedef void (*ovop_broker_internal_fn)(void *userdata, ovop_broker_reply_t *rep
                                         size_t principal_len);
 
 typedef struct ovop_broker_options {
-    const char *bind;            /* comma-separated endpoints, e.g. "tcp://127.0.0.1:5555" */
-    uint32_t heartbeat_ms;       /* interval of HEARTBEATs to workers; workers use the same */
-    uint32_t liveness;           /* heartbeats a worker may miss before it is taken as dead */
-    size_t max_msg;              /* ZMQ_MAXMSGSIZE: larger messages drop their peer */
+    const char *bind;      /* comma-separated endpoints, e.g. "tcp://127.0.0.1:5555" */
+    uint32_t heartbeat_ms; /* interval of HEARTBEATs to workers; workers use the same */
+    uint32_t liveness;     /* heartbeats a worker may miss before it is taken as dead */
+    /* Largest request over all its frames: a larger one is answered RESOURCE_EXHAUSTED
+     * (MESSAGE_TOO_LARGE). ZMQ_MAXMSGSIZE is twice this: a frame over that drops its peer. */
+    size_t max_msg;
     uint32_t request_timeout_ms; /* how long a request may wait in a queue before it is dropped */
-    size_t max_queue;            /* requests queued per service; 0 for the default (100000) */
+    /* How long a worker may hold a request: past it the client is answered DEADLINE_EXCEEDED
+     * (WORKER_TIMEOUT) and the worker's credit returned; 0 for request_timeout_ms * 3. */
+    uint32_t held_timeout_ms;
+    size_t max_queue; /* requests queued per service; 0 for the default (100000) */
+    /* Memory of the requests in hand (queued or held: frames plus the broker's overhead);
+     * a service or a principal may use a quarter of it, a client connection an eighth.
+     * 0 for the default (512 MiB). */
+    size_t max_queue_bytes;
     /* CURVE server key, or plaintext (loopback only); every endpoint goes through ZAP. */
     const ovop_security_t *security;
     /* Who may connect (the ZAP handler's keyring): each message's sender is looked up, so a

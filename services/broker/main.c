@@ -37,6 +37,8 @@ typedef struct broker_conf {
     int64_t liveness;
     int64_t max_msg;
     int64_t request_timeout_ms;
+    int64_t held_timeout_ms;
+    int64_t max_queue_bytes;
     int64_t drain_ms;
 } broker_conf_t;
 
@@ -207,6 +209,8 @@ static int serve(const broker_conf_t *c)
         .liveness = (uint32_t)c->liveness,
         .max_msg = (size_t)c->max_msg,
         .request_timeout_ms = (uint32_t)c->request_timeout_ms,
+        .held_timeout_ms = (uint32_t)c->held_timeout_ms,
+        .max_queue_bytes = (size_t)c->max_queue_bytes,
         .security = &auth.security,
         .keyring = auth.keyring,
         .internal_service = auth.dispatch ? IAM_SERVICE : NULL,
@@ -275,12 +279,22 @@ int main(int argc, char **argv)
         {"liveness", OVOP_OPT_INT, "3", 2, 100, "missed heartbeats before a worker is dead",
          &c.liveness},
         {"max-msg", OVOP_OPT_INT, "1048576", 1024, 64 * 1024 * 1024,
-         "largest message accepted, in bytes (a larger one drops its peer)", &c.max_msg},
+         "largest request accepted, in bytes over all its frames (a larger one is refused with "
+         "RESOURCE_EXHAUSTED; a frame over twice this drops its connection)",
+         &c.max_msg},
         {"drain-ms", OVOP_OPT_INT, "5000", 0, 600000,
          "on SIGTERM, how long requests in hand may take to finish", &c.drain_ms},
         {"request-timeout-ms", OVOP_OPT_INT, "10000", 100, 3600000,
          "how long a request may wait in a queue for a worker before it is dropped",
          &c.request_timeout_ms},
+        {"held-timeout-ms", OVOP_OPT_INT, "30000", 100, 3600000,
+         "how long a worker may hold a request before the broker answers it DEADLINE_EXCEEDED "
+         "and returns the worker's credit",
+         &c.held_timeout_ms},
+        {"max-queue-bytes", OVOP_OPT_INT, "536870912", 1 << 20, (int64_t)64 << 30,
+         "memory of requests in hand (queued or held, with their overhead) over all services; "
+         "a service or a principal may use a quarter, a client connection an eighth",
+         &c.max_queue_bytes},
         {"http", OVOP_OPT_STRING, "127.0.0.1:0", 0, 0,
          "HOST:PORT of /metrics, /healthz, /readyz (port 0: any free port)", &c.http},
         {"log-format", OVOP_OPT_STRING, "json", 0, 0, "json or text", &c.log_format},

@@ -1,8 +1,19 @@
 #include "pending.h"
 
+#include <zmq.h>
+
 #include "util.h"
 
-#define MAX_FREE_PENDING 4096
+/* Recycled records kept at most: a burst's records beyond this go back to malloc. */
+#define MAX_FREE_PENDING 1024
+#define MSG_OVERHEAD     64
+#define FRAME_OVERHEAD   (sizeof(zmq_msg_t) + 64)
+
+size_t pending_cost(const ovop_msg_t *m)
+{
+    return ovop_msg_bytes(m) + sizeof(pending_t) + MSG_OVERHEAD +
+           ovop_msg_frames(m) * FRAME_OVERHEAD;
+}
 
 void plist_push_back(plist_t *l, pending_t *p)
 {
@@ -55,6 +66,8 @@ pending_t *pending_new(pending_pool_t *pool, ovop_msg_t **msg)
     p->msg = *msg;
     *msg = NULL;
     p->bytes = ovop_msg_bytes(p->msg);
+    p->cost = pending_cost(p->msg);
+    p->client = p->principal = NULL;
     p->enqueued_us = ovop_mono_us();
     return p;
 }

@@ -56,6 +56,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                .liveness = 1,
                                .max_msg = 1 << 20,
                                .request_timeout_ms = fast ? 2 : 60000,
+                               .held_timeout_ms = fast ? 3 : 60000,
+                               /* small shares (8 KiB a client), so inputs reach them */
+                               .max_queue_bytes = 64 * 1024,
                                .max_queue = 8};
     if (ovop_broker_new(&b, &loop, zctx, &o, NULL) < 0)
         __builtin_trap();

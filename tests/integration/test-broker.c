@@ -74,7 +74,8 @@ static void wait_ready(env_t *e)
     fail_msg("the broker was not ready within 10 s");
 }
 
-static void spawn_broker(env_t *e, const char *request_timeout_ms)
+/* extra: more arguments (name, value...), NULL-terminated; NULL for none. */
+static void spawn_broker_with(env_t *e, const char *request_timeout_ms, const char *const *extra)
 {
     char bind[64], http[64];
     assert_int_equal(harness_free_port(&e->http_port), 0);
@@ -97,10 +98,37 @@ static void spawn_broker(env_t *e, const char *request_timeout_ms)
                           "--database-url",
                           G.db,
                           NULL};
+    const char *all[64];
+    size_t n = 0;
+    for (size_t i = 0; args[i]; i++)
+        all[n++] = args[i];
+    for (size_t i = 0; extra && extra[i] && n + 1 < OVOP_ARRAY_SIZE(all); i++)
+        all[n++] = extra[i];
+    all[n] = NULL;
     char *bin = harness_bin("ovop-broker");
-    assert_int_equal(harness_spawn(&e->broker, bin, args, NULL, "broker"), 0);
+    assert_int_equal(harness_spawn(&e->broker, bin, all, NULL, "broker"), 0);
     free(bin);
     wait_ready(e);
+}
+
+static void spawn_broker(env_t *e, const char *request_timeout_ms)
+{
+    spawn_broker_with(e, request_timeout_ms, NULL);
+}
+
+/* The broker's resident memory in KiB, from /proc/PID/status. */
+static long broker_rss_kb(const env_t *e)
+{
+    char path[64], line[256];
+    long kb = -1;
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)e->broker);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
 }
 
 static pid_t spawn_worker_with(env_t *e, const char *name, const char *credit, const char *delay_ms,
@@ -622,30 +650,87 @@ static void test_garbage_is_dropped(void **state)
     assert_int_equal(metric(e, "ovop_broker_workers{service=\"echo\"}"), 1);
 }
 
+/* m is the broker's FINAL refusal of a request: its Reply has this status from ovop.broker
+ * and echoes rid; metadata key (or NULL) has value. Consumes m. */
+static void assert_refusal(ovop_msg_t **m, const char *rid, int code, const char *reason,
+                           const char *key, const char *value)
+{
+    assert_non_null(*m);
+    assert_int_equal(ovop_msg_frames(*m), 4);
+    assert_true(ovop_msg_streq(*m, 0, OVOP_MDPC) && ovop_msg_eq(*m, 1, "\x03", 1));
+    Ovop__V1__Reply *rep = ovop__v1__reply__unpack(NULL, ovop_msg_len(*m, 3), ovop_msg_data(*m, 3));
+    assert_non_null(rep);
+    assert_string_equal(rep->request_id, rid);
+    assert_non_null(rep->status);
+    assert_int_equal(rep->status->code, code);
+    assert_string_equal(rep->status->reason, reason);
+    assert_string_equal(rep->status->domain, "ovop.broker");
+    if (key) {
+        assert_int_equal(rep->status->n_metadata, 1);
+        assert_string_equal(rep->status->metadata[0]->key, key);
+        if (value)
+            assert_string_equal(rep->status->metadata[0]->value, value);
+    }
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    ovop_msg_destroy(m);
+}
+
+/* The size limit is the whole message's: a body over --max-msg, or 200 frames that are
+ * small one by one, are answered RESOURCE_EXHAUSTED (MESSAGE_TOO_LARGE) and counted; a frame
+ * over twice the limit is dropped by libzmq with its connection, which is counted as a
+ * disconnect. The service keeps answering. */
 static void test_oversized_message(void **state)
 {
     env_t *e = *state;
     spawn_broker(e, "10000");
     spawn_worker(e, "w1", "4", "0");
     assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, &G.admin), 0);
+    double gone0 = metric(e, "ovop_broker_disconnects_total");
 
     void *zctx = zmq_ctx_new();
     void *d = raw_socket(zctx, e, &G.admin, 2000);
-    size_t big = 2 * 1024 * 1024;
-    char *huge = xcalloc(1, big);
-    send_frames(d, 4, F("MDPC02"), F("\x01"), F("echo"), huge, big);
+    size_t big = 1024 * 1024, len;
+    char *huge = xcalloc(1, 3 * big);
+    void *req = ovop_request_encode("rid-big", "Echo", huge, big, 0, NULL, &len);
+    send_frames(d, 4, F("MDPC02"), F("\x01"), F("echo"), (const char *)req, len);
+    free(req);
+    ovop_msg_t *m = recv_within(d, 3000);
+    assert_refusal(&m, "rid-big", OVOP_RESOURCE_EXHAUSTED, "MESSAGE_TOO_LARGE", "max_bytes",
+                   "1048576");
+
+    /* 200 frames of 8 KiB: each small, 1.6 MB together. */
+    req = ovop_request_encode("rid-200", "Echo", "x", 1, 0, NULL, &len);
+    assert_int_equal(zmq_send(d, "MDPC02", 6, ZMQ_SNDMORE), 6);
+    assert_int_equal(zmq_send(d, "\x01", 1, ZMQ_SNDMORE), 1);
+    assert_int_equal(zmq_send(d, "echo", 4, ZMQ_SNDMORE), 4);
+    assert_int_equal(zmq_send(d, req, len, ZMQ_SNDMORE), (int)len);
+    for (int i = 0; i < 199; i++)
+        assert_int_equal(zmq_send(d, huge, 8192, i < 198 ? ZMQ_SNDMORE : 0), 8192);
+    free(req);
+    m = recv_within(d, 3000);
+    assert_refusal(&m, "rid-200", OVOP_RESOURCE_EXHAUSTED, "MESSAGE_TOO_LARGE", "max_bytes",
+                   "1048576");
+
+    /* One frame of 3 MiB: past ZMQ_MAXMSGSIZE (2 MiB), libzmq closes the connection. */
+    void *d2 = raw_socket(zctx, e, &G.admin, 2000);
+    send_frames(d2, 4, F("MDPC02"), F("\x01"), F("echo"), huge, 3 * big);
     free(huge);
+    assert_null(m = recv_within(d2, 500));
+    zmq_close(d2);
     zmq_close(d);
     zmq_ctx_term(zctx);
+    double gone = wait_metric(e, "ovop_broker_disconnects_total", gone0 + 1);
+    print_message("disconnects %g -> %g\n", gone0, gone);
+    assert_true(gone >= gone0 + 1);
 
     ovop_client_t *c = client(e, 2000, 2);
     void *body = NULL;
-    size_t len = 0;
     assert_int_equal(ovop_client_raw(c, "echo", "small", 5, NULL, NULL, &body, &len), 0);
     assert_memory_equal(body, "small", 5);
     free(body);
     ovop_client_destroy(&c);
     assert_int_equal(metric(e, "ovop_broker_requests_total{service=\"echo\"}"), 1);
+    assert_int_equal(metric(e, "ovop_broker_dropped_total{reason=\"too_large\"}"), 2);
 }
 
 static void *spawn_late(void *p)
@@ -926,6 +1011,226 @@ static void test_one_of_two_brokers_down(void **state)
     ovop_client_destroy(&c);
 }
 
+/* The next message on sock within timeout_ms while the raw workers keep heartbeating (the
+ * broker takes a worker silent for 3 x 200 ms as dead). */
+static ovop_msg_t *recv_beating(void *sock, unsigned timeout_ms, void **workers, size_t n)
+{
+    int64_t deadline = ovop_mono_us() + (int64_t)timeout_ms * 1000;
+    while (ovop_mono_us() < deadline) {
+        for (size_t i = 0; i < n; i++)
+            send_frames(workers[i], 2, F("MDPW02"), F("\x05"));
+        ovop_msg_t *m = recv_within(sock, 100);
+        if (m)
+            return m;
+    }
+    return NULL;
+}
+
+/* Item 1 of issue 10: a live worker that swallows a request. Its client is answered
+ * DEADLINE_EXCEEDED (WORKER_TIMEOUT) within --held-timeout-ms and a tick, the worker's
+ * credit comes back, the next request goes to a worker that answers, and the late FINAL of
+ * the swallowed request is dropped as unsolicited. */
+static void test_swallowed_request_is_answered(void **state)
+{
+    env_t *e = *state;
+    const char *extra[] = {"--held-timeout-ms", "800", NULL};
+    spawn_broker_with(e, "10000", extra);
+    wait_broker(e);
+
+    void *zctx = zmq_ctx_new();
+    void *w[2] = {raw_socket(zctx, e, &G.raw, 0), NULL};
+    send_frames(w[0], 4, F("MDPW02"), F("\x01"), F("raw"), F("1"));
+    assert_int_equal(harness_wait_service(e->endpoint, "raw", 5000, &G.admin), 0);
+
+    void *asker = raw_socket(zctx, e, &G.admin, 0);
+    size_t len;
+    void *req = ovop_request_encode("rid-h1", "Echo", "x", 1, 0, NULL, &len);
+    int64_t t0 = ovop_mono_us();
+    send_frames(asker, 4, F("MDPC02"), F("\x01"), F("raw"), (const char *)req, len);
+    free(req);
+    ovop_msg_t *m = recv_beating(w[0], 3000, w, 1);
+    assert_non_null(m); /* the request: swallowed */
+    char *addr = xmemdup(ovop_msg_data(m, 2), ovop_msg_len(m, 2));
+    size_t addr_len = ovop_msg_len(m, 2);
+    ovop_msg_destroy(&m);
+    m = recv_beating(asker, 3000, w, 1);
+    int64_t waited_ms = (ovop_mono_us() - t0) / 1000;
+    print_message("swallowed: %s after %lld ms\n", m ? "answered" : "no answer",
+                  (long long)waited_ms);
+    assert_refusal(&m, "rid-h1", OVOP_DEADLINE_EXCEEDED, "WORKER_TIMEOUT", NULL, NULL);
+    assert_true(waited_ms >= 800 && waited_ms < 800 + 2 * 200 + 500);
+    assert_int_equal(metric(e, "ovop_broker_dropped_total{reason=\"held_expired\"}"), 1);
+
+    /* A second worker: the next request goes to it, not to the one that swallowed. */
+    w[1] = raw_socket(zctx, e, &G.raw, 0);
+    send_frames(w[1], 4, F("MDPW02"), F("\x01"), F("raw"), F("1"));
+    assert_true(wait_metric(e, "ovop_broker_workers{service=\"raw\"}", 2) == 2);
+    req = ovop_request_encode("rid-h2", "Echo", "y", 1, 0, NULL, &len);
+    send_frames(asker, 4, F("MDPC02"), F("\x01"), F("raw"), (const char *)req, len);
+    free(req);
+    m = recv_beating(w[1], 3000, w, 2);
+    assert_non_null(m);
+    ovop_msg_destroy(&m);
+    void *ok = ovop_reply_encode("rid-h2", NULL, "fine", 4, &len);
+    send_frames(w[1], 5, F("MDPW02"), F("\x04"), addr, addr_len, F(""), (const char *)ok, len);
+    free(ok);
+    m = recv_beating(asker, 3000, w, 2);
+    assert_non_null(m);
+    Ovop__V1__Reply *rep = ovop__v1__reply__unpack(NULL, ovop_msg_len(m, 3), ovop_msg_data(m, 3));
+    assert_non_null(rep);
+    assert_string_equal(rep->request_id, "rid-h2");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    ovop_msg_destroy(&m);
+
+    /* The swallowed request's late FINAL reaches nobody. */
+    void *late = ovop_reply_encode("rid-h1", NULL, "late", 4, &len);
+    send_frames(w[0], 5, F("MDPW02"), F("\x04"), addr, addr_len, F(""), (const char *)late, len);
+    free(late);
+    free(addr);
+    assert_true(wait_metric(e, "ovop_broker_dropped_total{reason=\"unsolicited_reply\"}", 1) == 1);
+    assert_null(m = recv_beating(asker, 300, w, 2));
+    assert_int_equal(metric(e, "ovop_broker_replies_total{service=\"raw\"}"), 1);
+    zmq_close(asker);
+    zmq_close(w[0]);
+    zmq_close(w[1]);
+    zmq_ctx_term(zctx);
+}
+
+#define FLOOD_REQUESTS 512
+#define FLOOD_BODY     (512 * 1024)
+#define FLOOD_SOCKETS  4
+#define FLOOD_RSS_KB   (160 * 1024)
+
+/* Item 4: 512 requests of 512 KiB (256 MiB) to a service nobody serves, from one principal
+ * (svc-raw) over four connections, with --max-queue-bytes 64 MiB: its shares (a client
+ * 8 MiB, a principal or a service 16 MiB) fill, the rest is answered QUEUE_FULL naming the
+ * bound, and another principal's requests to echo are all answered meanwhile. The broker
+ * stays under FLOOD_RSS_KB and the memory of the expired requests is returned. */
+static void test_flood_of_one_tenant(void **state)
+{
+    env_t *e = *state;
+    const char *extra[] = {"--max-queue-bytes", "67108864", NULL};
+    spawn_broker_with(e, "3000", extra);
+    spawn_worker(e, "w1", "4", "0");
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, &G.admin), 0);
+
+    void *zctx = zmq_ctx_new();
+    void *d[FLOOD_SOCKETS];
+    for (int i = 0; i < FLOOD_SOCKETS; i++)
+        d[i] = raw_socket(zctx, e, &G.raw, 0);
+    char *body = xcalloc(1, FLOOD_BODY);
+    size_t len;
+    void *req = ovop_request_encode("rid-flood", "Echo", body, FLOOD_BODY, 0, NULL, &len);
+    free(body);
+    for (int i = 0; i < FLOOD_REQUESTS; i++)
+        send_frames(d[i % FLOOD_SOCKETS], 4, F("MDPC02"), F("\x01"), F("nosuch"), (const char *)req,
+                    len);
+    free(req);
+
+    ovop_client_t *c = client(e, 1000, 0);
+    for (int i = 0; i < 20; i++) {
+        void *out = NULL;
+        size_t out_len = 0;
+        assert_int_equal(ovop_client_raw(c, "echo", "ok", 2, NULL, NULL, &out, &out_len), 0);
+        free(out);
+    }
+    ovop_client_destroy(&c);
+
+    int refused = 0;
+    for (int i = 0; i < FLOOD_SOCKETS; i++) {
+        ovop_msg_t *m;
+        while ((m = recv_within(d[i], 1000))) {
+            assert_refusal(&m, "rid-flood", OVOP_RESOURCE_EXHAUSTED, "QUEUE_FULL", "bound", NULL);
+            refused++;
+        }
+    }
+    long rss = broker_rss_kb(e);
+    print_message("flood: %d of %d refused, broker RSS %ld KiB\n", refused, FLOOD_REQUESTS, rss);
+    /* Each request is answered QUEUE_FULL or accepted (the accepted ones may expire while
+     * the flood is still arriving, which makes room for more: at least half are refused). */
+    double accepted = metric(e, "ovop_broker_requests_total{service=\"_unregistered\"}");
+    assert_int_equal(refused + (int)accepted, FLOOD_REQUESTS);
+    assert_true(refused >= FLOOD_REQUESTS / 2);
+    assert_true(metric(e, "ovop_broker_dropped_total{reason=\"queue_full\"}") == 0);
+    assert_true(metric(e, "ovop_broker_requests_bytes") <= 16 << 20);
+    assert_true(rss < FLOOD_RSS_KB);
+    double in_hand = metric(e, "ovop_broker_requests_bytes");
+    for (int i = 0; i < 100 && in_hand > 0; i++) { /* the accepted ones expire */
+        harness_sleep_ms(50);
+        in_hand = metric(e, "ovop_broker_requests_bytes");
+    }
+    assert_int_equal(in_hand, 0);
+    assert_int_equal(metric(e, "ovop_broker_services"), 1);
+    for (int i = 0; i < FLOOD_SOCKETS; i++)
+        zmq_close(d[i]);
+    zmq_ctx_term(zctx);
+}
+
+#define NAMES       10000
+#define NAMES_BATCH 500
+
+/* Item 5: requests to 10,000 distinct unknown services (the attack READY would be with a
+ * principal holding 10,000 worker roles; a request needs no role at all). At most 1000
+ * services without workers exist at once, the others are answered TOO_MANY_SERVICES, none
+ * gets a metric series, a real worker registers meanwhile, and all are forgotten once their
+ * requests expire; a service whose last worker leaves is forgotten too. */
+static void test_distinct_names_are_bounded(void **state)
+{
+    env_t *e = *state;
+    spawn_broker(e, "8000");
+    wait_broker(e);
+    void *zctx = zmq_ctx_new();
+    void *d = raw_socket(zctx, e, &G.raw, 0);
+    size_t len;
+    void *req = ovop_request_encode("rid-name", "Echo", "x", 1, 0, NULL, &len);
+    int refused = 0;
+    for (int i = 0; i < NAMES; i += NAMES_BATCH) {
+        for (int j = i; j < i + NAMES_BATCH; j++) {
+            char name[32];
+            int n = snprintf(name, sizeof(name), "nosuch-%d", j);
+            send_frames(d, 4, F("MDPC02"), F("\x01"), name, (size_t)n, (const char *)req, len);
+        }
+        ovop_msg_t *m;
+        while ((m = recv_within(d, i + NAMES_BATCH > 1000 ? 100 : 20))) {
+            assert_refusal(&m, "rid-name", OVOP_RESOURCE_EXHAUSTED, "TOO_MANY_SERVICES", "bound",
+                           "services");
+            refused++;
+        }
+    }
+    free(req);
+    print_message("names: %d of %d refused, %g services, broker RSS %ld KiB\n", refused, NAMES,
+                  metric(e, "ovop_broker_services"), broker_rss_kb(e));
+    assert_int_equal(refused, NAMES - 1000);
+    assert_int_equal(metric(e, "ovop_broker_services"), 1000);
+
+    spawn_worker(e, "w1", "2", "0");
+    assert_int_equal(harness_wait_service(e->endpoint, "echo", 10000, &G.admin), 0);
+    assert_int_equal(metric(e, "ovop_broker_services"), 1001);
+    ovop_buf_t page;
+    ovop_buf_init(&page);
+    assert_int_equal(harness_http_get(e->http_port, "/metrics", &page), 200);
+    assert_null(strstr(page.data, "nosuch-"));
+    ovop_buf_free(&page);
+
+    /* A worker that leaves takes its service with it. */
+    void *w = raw_socket(zctx, e, &G.raw, 0);
+    send_frames(w, 4, F("MDPW02"), F("\x01"), F("raw"), F("1"));
+    assert_true(wait_metric(e, "ovop_broker_workers{service=\"raw\"}", 1) == 1);
+    send_frames(w, 2, F("MDPW02"), F("\x06"));
+    /* The unknown services' requests expire within 8 s (and a tick) of their sending. */
+    double services = metric(e, "ovop_broker_services");
+    for (int i = 0; i < 200 && services > 1; i++) {
+        harness_sleep_ms(50);
+        services = metric(e, "ovop_broker_services");
+    }
+    assert_int_equal(services, 1);
+    print_message("names: broker RSS %ld KiB\n", broker_rss_kb(e));
+    assert_true(broker_rss_kb(e) < 64 * 1024);
+    zmq_close(w);
+    zmq_close(d);
+    zmq_ctx_term(zctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -943,6 +1248,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_request_is_one_body_frame, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reply_reaches_only_its_client, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_of_two_brokers_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_swallowed_request_is_answered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flood_of_one_tenant, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_distinct_names_are_bounded, setup, teardown),
     };
     signal(SIGPIPE, SIG_IGN);
     if (getenv("TEST_FILTER"))
