@@ -6,6 +6,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "util.h"
@@ -29,3 +30,11 @@ size_t ovop_arena_used(const ovop_arena_t *a);
 /* A protobuf-c allocator over the arena (its free does nothing), for unpacking messages whose
  * life is the call's. */
 ProtobufCAllocator *ovop_arena_allocator(ovop_arena_t *a);
+
+/* A memory budget for decoding: while set, an allocation through ovop_arena_allocator() that
+ * would take ovop_arena_used() over limit fails (protobuf-c then fails the unpack cleanly)
+ * and is remembered. 0 lifts it. The arena's own functions ignore it: handlers build replies
+ * of their own making. */
+void ovop_arena_set_limit(ovop_arena_t *a, size_t limit);
+/* True when the limit refused an allocation since it was last set. */
+bool ovop_arena_limit_hit(const ovop_arena_t *a);

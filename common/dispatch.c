@@ -36,6 +36,8 @@ struct ovop_dispatch {
     ovop_metric_t *rejected_method;
     ovop_metric_t *rejected_unauthenticated;
     ovop_metric_t *rejected_permission;
+    ovop_metric_t *rejected_complex;
+    ovop_metric_t *rejected_string;
     bool permitted; /* ovop_dispatch_permit ran */
     ovop_metric_t *inflight_gauge;
 };
@@ -102,6 +104,14 @@ ovop_dispatch_t *ovop_dispatch_new(const ProtobufCServiceDescriptor *desc, const
         free(labels);
         labels = xasprintf("service=\"%s\",reason=\"permission\"", service);
         d->rejected_permission =
+            ovop_metrics_counter(metrics, "ovop_requests_rejected_total", help, labels);
+        free(labels);
+        labels = xasprintf("service=\"%s\",reason=\"complexity\"", service);
+        d->rejected_complex =
+            ovop_metrics_counter(metrics, "ovop_requests_rejected_total", help, labels);
+        free(labels);
+        labels = xasprintf("service=\"%s\",reason=\"string\"", service);
+        d->rejected_string =
             ovop_metrics_counter(metrics, "ovop_requests_rejected_total", help, labels);
         free(labels);
         labels = xasprintf("service=\"%s\"", service);
@@ -305,6 +315,93 @@ static Ovop__V1__Principal *authorize(ovop_dispatch_t *d, method_entry_t *m,
     return NULL;
 }
 
+/* String fields the wire scan found wrong, as violations. */
+typedef struct bad_strings {
+    ovop_arena_t *arena;
+    Ovop__V1__FieldViolation v[16];
+    Ovop__V1__FieldViolation *ptrs[16];
+    size_t n;
+} bad_strings_t;
+
+static void on_bad_string(void *userdata, const char *path, const char *why)
+{
+    bad_strings_t *b = userdata;
+    if (b->n >= OVOP_ARRAY_SIZE(b->v))
+        return;
+    Ovop__V1__FieldViolation *v = &b->v[b->n];
+    ovop__v1__field_violation__init(v);
+    v->field = ovop_arena_strdup(b->arena, path);
+    v->description = (char *)why;
+    b->ptrs[b->n++] = v;
+}
+
+/* Answers INVALID_ARGUMENT with the string violations the scan found. */
+static void answer_bad_strings(const ovop_dispatch_t *d, const char *rid, bad_strings_t *b,
+                               ovop_dispatch_done_fn done, void *ud)
+{
+    ovop_buf_t msg;
+    ovop_buf_init(&msg);
+    for (size_t i = 0; i < b->n; i++)
+        ovop_buf_printf(&msg, "%s%s: %s", i ? "; " : "", b->v[i].field, b->v[i].description);
+    Ovop__V1__Status st = OVOP__V1__STATUS__INIT;
+    st.code = OVOP_INVALID_ARGUMENT;
+    st.message = msg.data;
+    st.reason = (char *)ovop_code_reason(OVOP_INVALID_ARGUMENT);
+    st.domain = d->service;
+    st.n_violations = b->n;
+    st.violations = b->ptrs;
+    size_t len;
+    void *rep = ovop_reply_encode(rid, &st, NULL, 0, &len);
+    ovop_buf_free(&msg);
+    done(ud, rep, len);
+}
+
+/* Decodes the method's input into arena under the wire limits and the memory budget, or
+ * answers (INVALID_ARGUMENT: MESSAGE_TOO_COMPLEX, string violations, undecodable) and
+ * returns NULL. Strings are checked on the wire because protobuf-c ends them at a NUL. */
+static ProtobufCMessage *decode_input(ovop_dispatch_t *d, const method_entry_t *m,
+                                      const Ovop__V1__Request *req, ovop_arena_t *arena,
+                                      ovop_dispatch_done_fn done, void *ud)
+{
+    const ProtobufCMessageDescriptor *desc = m->desc->input;
+    bad_strings_t bad = {.arena = arena};
+    const char *why = NULL;
+    char msg[256];
+    int r = ovop_wire_scan(desc, req->body.data, req->body.len, NULL, on_bad_string, &bad, &why);
+    ProtobufCMessage *in = NULL;
+    if (r == 0 && bad.n) {
+        ovop_metric_inc(d->rejected_string);
+        answer_bad_strings(d, req->request_id, &bad, done, ud);
+        return NULL;
+    }
+    if (r == 0) {
+        size_t budget = OVOP_DECODE_BUDGET(req->body.len);
+        ovop_arena_set_limit(arena, ovop_arena_used(arena) + budget);
+        in = protobuf_c_message_unpack(desc, ovop_arena_allocator(arena), req->body.len,
+                                       req->body.data);
+        if (!in && ovop_arena_limit_hit(arena)) {
+            r = -E2BIG;
+            why = "decoding it would take more memory than its size allows";
+        }
+        ovop_arena_set_limit(arena, 0);
+    }
+    if (in)
+        return in;
+    if (r == -E2BIG) {
+        ovop_metric_inc(d->rejected_complex);
+        snprintf(msg, sizeof(msg), "body of %s is too complex: %s", desc->name, why);
+    } else {
+        ovop_metric_inc(d->rejected_decode);
+        snprintf(msg, sizeof(msg), "body is not a valid %s", desc->name);
+    }
+    size_t len;
+    void *rep =
+        ovop_reply_error(req->request_id, d->service, OVOP_INVALID_ARGUMENT,
+                         r == -E2BIG ? "MESSAGE_TOO_COMPLEX" : "INVALID_ARGUMENT", msg, &len);
+    done(ud, rep, len);
+    return NULL;
+}
+
 void ovop_dispatch_handle(ovop_dispatch_t *d, const void *body, size_t len, const void *principal,
                           size_t principal_len, ovop_dispatch_done_fn done, void *done_userdata)
 {
@@ -312,13 +409,17 @@ void ovop_dispatch_handle(ovop_dispatch_t *d, const void *body, size_t len, cons
     const char *err = NULL;
     int r = ovop_request_decode(body, len, d->max_msg, &req, &err);
     if (r < 0) {
-        ovop_metric_inc(r == -EMSGSIZE ? d->rejected_size : d->rejected_decode);
+        ovop_metric_inc(r == -EMSGSIZE ? d->rejected_size
+                        : r == -E2BIG  ? d->rejected_complex
+                                       : d->rejected_decode);
         /* Echo the request id only when it is itself valid. */
-        const char *rid = "";
-        if (req && req->request_id[0] && strlen(req->request_id) <= OVOP_MAX_REQUEST_ID &&
-            ovop_utf8_valid(req->request_id, strlen(req->request_id)))
-            rid = req->request_id;
-        answer_early(d, rid, OVOP_INVALID_ARGUMENT, err, done, done_userdata);
+        char rid[OVOP_MAX_REQUEST_ID + 1];
+        ovop_request_peek_id(body, len, rid);
+        size_t rlen;
+        void *rep =
+            ovop_reply_error(rid, d->service, OVOP_INVALID_ARGUMENT,
+                             r == -E2BIG ? "MESSAGE_TOO_COMPLEX" : "INVALID_ARGUMENT", err, &rlen);
+        done(done_userdata, rep, rlen);
         if (req)
             ovop__v1__request__free_unpacked(req, NULL);
         return;
@@ -342,13 +443,8 @@ void ovop_dispatch_handle(ovop_dispatch_t *d, const void *body, size_t len, cons
         ovop_arena_destroy(&arena);
         return;
     }
-    ProtobufCMessage *in = protobuf_c_message_unpack(m->desc->input, ovop_arena_allocator(arena),
-                                                     req->body.len, req->body.data);
+    ProtobufCMessage *in = decode_input(d, m, req, arena, done, done_userdata);
     if (!in) {
-        char msg[200];
-        ovop_metric_inc(d->rejected_decode);
-        snprintf(msg, sizeof(msg), "body is not a valid %s", m->desc->input->name);
-        answer_early(d, req->request_id, OVOP_INVALID_ARGUMENT, msg, done, done_userdata);
         ovop__v1__request__free_unpacked(req, NULL);
         ovop_arena_destroy(&arena);
         return;

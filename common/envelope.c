@@ -1,6 +1,7 @@
 #include "envelope.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "util.h"
@@ -134,7 +135,14 @@ int ovop_request_decode(const void *p, size_t n, size_t max, Ovop__V1__Request *
         *ret_err = "request exceeds the maximum message size";
         return -EMSGSIZE;
     }
-    Ovop__V1__Request *req = ovop__v1__request__unpack(NULL, n, p);
+    /* Unknown fields would each cost an allocation: bound them before protobuf-c runs. */
+    const char *why;
+    int r = ovop_wire_scan(&ovop__v1__request__descriptor, p, n, NULL, NULL, NULL, &why);
+    if (r == -E2BIG) {
+        *ret_err = why;
+        return -E2BIG;
+    }
+    Ovop__V1__Request *req = r < 0 ? NULL : ovop__v1__request__unpack(NULL, n, p);
     if (!req) {
         *ret_err = "body is not a valid ovop.v1.Request";
         return -EBADMSG;
@@ -207,4 +215,192 @@ void *ovop_reply_error(const char *request_id, const char *domain, ovop_code_t c
     st.reason = (char *)(reason ? reason : "");
     st.message = (char *)message;
     return ovop_reply_encode(request_id, &st, NULL, 0, ret_len);
+}
+
+const ovop_wire_limits_t ovop_wire_default_limits = {
+    .max_depth = 32,
+    .max_elements = 10000,
+    .max_fields = 200000,
+    .max_unknown = 256,
+    .max_bad_strings = 16,
+};
+
+/* Counters per field of one message instance are kept for at most this many fields (the
+ * largest message has 30); beyond it only the message-wide limits apply. */
+#define WIRE_MAX_FIELDS 128
+#define WIRE_MAX_PATH   256
+
+typedef struct wire_scan {
+    const ovop_wire_limits_t *lim;
+    ovop_wire_string_fn bad;
+    void *userdata;
+    size_t fields;
+    size_t unknown;
+    unsigned n_bad;
+    const char *why;
+    char path[WIRE_MAX_PATH];
+} wire_scan_t;
+
+/* Skips the value of a field of wire type wt at p[*i..n). False when it overruns. */
+static bool wire_skip(const uint8_t *p, size_t n, size_t *i, unsigned wt)
+{
+    uint64_t v;
+    switch (wt) {
+    case 0:
+        return read_varint(p, n, i, &v);
+    case 1:
+    case 5: {
+        size_t w = wt == 1 ? 8 : 4;
+        if (n - *i < w)
+            return false;
+        *i += w;
+        return true;
+    }
+    case 2:
+        if (!read_varint(p, n, i, &v) || v > n - *i)
+            return false;
+        *i += v;
+        return true;
+    default: /* groups (3, 4) are refused by protobuf-c, 6 and 7 do not exist */
+        return false;
+    }
+}
+
+/* Elements in a packed run of len bytes at q of a scalar type; 1 for anything else. */
+static size_t packed_count(ProtobufCType type, const uint8_t *q, size_t len)
+{
+    switch (type) {
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_FLOAT:
+        return len / 4;
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return len / 8;
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_BYTES:
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return 1;
+    default: { /* varints: one ends at each byte without the continuation bit */
+        size_t k = 0;
+        for (size_t j = 0; j < len; j++)
+            k += !(q[j] & 0x80);
+        return k;
+    }
+    }
+}
+
+/* Appends "name" or "name[index]" to the path at len; returns the new length. */
+static size_t path_push(wire_scan_t *s, size_t len, const char *name, bool repeated, size_t index)
+{
+    int r = repeated ? snprintf(s->path + len, sizeof(s->path) - len, "%s%s[%zu]", len ? "." : "",
+                                name, index)
+                     : snprintf(s->path + len, sizeof(s->path) - len, "%s%s", len ? "." : "", name);
+    size_t end = r < 0 ? len : len + (size_t)r;
+    return end < sizeof(s->path) ? end : sizeof(s->path) - 1;
+}
+
+static void check_string(wire_scan_t *s, size_t path_len, const ProtobufCFieldDescriptor *f,
+                         size_t index, const uint8_t *q, size_t len)
+{
+    const char *why = memchr(q, 0, len)                        ? "must not contain a NUL byte"
+                      : !ovop_utf8_valid((const char *)q, len) ? "must be valid UTF-8"
+                                                               : NULL;
+    if (!why || s->n_bad >= s->lim->max_bad_strings)
+        return;
+    s->n_bad++;
+    path_push(s, path_len, f->name, f->label == PROTOBUF_C_LABEL_REPEATED, index);
+    if (s->bad)
+        s->bad(s->userdata, s->path, why);
+    s->path[path_len] = '\0';
+}
+
+static int scan_message(wire_scan_t *s, const ProtobufCMessageDescriptor *desc, const uint8_t *p,
+                        size_t n, unsigned depth, size_t path_len);
+
+/* One known field whose value starts at p[*i]; advances *i past it. */
+static int scan_field(wire_scan_t *s, const ProtobufCFieldDescriptor *f, unsigned wt,
+                      const uint8_t *p, size_t n, size_t *i, uint32_t *count, unsigned depth,
+                      size_t path_len)
+{
+    uint64_t len = 0;
+    if (wt == 2 && (!read_varint(p, n, i, &len) || len > n - *i))
+        return -EBADMSG;
+    if (wt != 2 && !wire_skip(p, n, i, wt))
+        return -EBADMSG;
+    const uint8_t *q = p + *i;
+    size_t k = wt == 2 ? packed_count(f->type, q, len) : 1;
+    if (k > 1 && (s->fields += k - 1) > s->lim->max_fields) {
+        s->why = "the message has too many fields";
+        return -E2BIG;
+    }
+    size_t index = count ? *count : 0;
+    if (count && f->label == PROTOBUF_C_LABEL_REPEATED &&
+        (*count += (uint32_t)(k < UINT32_MAX ? k : UINT32_MAX)) > s->lim->max_elements) {
+        s->why = "a repeated field has too many elements";
+        return -E2BIG;
+    }
+    int r = 0;
+    if (wt == 2 && f->type == PROTOBUF_C_TYPE_STRING) {
+        check_string(s, path_len, f, index, q, len);
+    } else if (wt == 2 && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+        if (depth >= s->lim->max_depth) {
+            s->why = "the message is nested too deeply";
+            return -E2BIG;
+        }
+        size_t sub = path_push(s, path_len, f->name, f->label == PROTOBUF_C_LABEL_REPEATED, index);
+        r = scan_message(s, f->descriptor, q, len, depth + 1, sub);
+        s->path[path_len] = '\0';
+    }
+    if (wt == 2)
+        *i += len;
+    return r;
+}
+
+static int scan_message(wire_scan_t *s, const ProtobufCMessageDescriptor *desc, const uint8_t *p,
+                        size_t n, unsigned depth, size_t path_len)
+{
+    uint32_t counts[WIRE_MAX_FIELDS] = {0};
+    size_t i = 0;
+    uint64_t key;
+    while (i < n) {
+        /* Field number 0 is no field, but protobuf-c takes it as an unknown one (found by
+         * fuzz-wirescan): so does the scan, counting it. */
+        if (!read_varint(p, n, &i, &key) || key >> 3 > UINT32_MAX)
+            return -EBADMSG;
+        if (++s->fields > s->lim->max_fields) {
+            s->why = "the message has too many fields";
+            return -E2BIG;
+        }
+        unsigned wt = (unsigned)(key & 7);
+        const ProtobufCFieldDescriptor *f =
+            protobuf_c_message_descriptor_get_field(desc, (unsigned)(key >> 3));
+        if (!f) {
+            if (++s->unknown > s->lim->max_unknown) {
+                s->why = "the message has too many unknown fields";
+                return -E2BIG;
+            }
+            if (!wire_skip(p, n, &i, wt))
+                return -EBADMSG;
+            continue;
+        }
+        size_t idx = (size_t)(f - desc->fields);
+        int r = scan_field(s, f, wt, p, n, &i, idx < WIRE_MAX_FIELDS ? &counts[idx] : NULL, depth,
+                           path_len);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+int ovop_wire_scan(const ProtobufCMessageDescriptor *desc, const void *p, size_t n,
+                   const ovop_wire_limits_t *lim, ovop_wire_string_fn bad, void *userdata,
+                   const char **ret_why)
+{
+    wire_scan_t s = {
+        .lim = lim ? lim : &ovop_wire_default_limits, .bad = bad, .userdata = userdata};
+    int r = scan_message(&s, desc, p, n, 0, 0);
+    *ret_why = r == -E2BIG ? s.why : r == -EBADMSG ? "the bytes are not a protobuf message" : NULL;
+    return r;
 }

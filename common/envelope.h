@@ -33,7 +33,8 @@ const char *ovop_code_to_string(int code);
 
 /* Decodes a Request of n bytes. Returns 0 and *ret_req (free with
  * ovop__v1__request__free_unpacked), or -EMSGSIZE when n > max (nothing decoded),
- * -EBADMSG for bytes that are not a Request, -EINVAL for a Request whose fields break the
+ * -EBADMSG for bytes that are not a Request, -E2BIG for one beyond the wire limits
+ * (ovop_wire_scan: too many unknown fields...), -EINVAL for a Request whose fields break the
  * limits (request id missing or over 128 bytes, method over 64, not UTF-8...). *ret_err
  * (static string) says which. */
 int ovop_request_decode(const void *p, size_t n, size_t max, Ovop__V1__Request **ret_req,
@@ -56,3 +57,30 @@ void *ovop_reply_encode(const char *request_id, const Ovop__V1__Status *status, 
  * and reason may be NULL. */
 void *ovop_reply_error(const char *request_id, const char *domain, ovop_code_t code,
                        const char *reason, const char *message, size_t *ret_len);
+
+/* Limits of one encoded message, checked on the wire before protobuf-c decodes it: protobuf-c
+ * allocates every element and keeps every unknown field before any check could run, so a
+ * 1 MiB message of 2-byte fields would cost tens of megabytes. */
+typedef struct ovop_wire_limits {
+    unsigned max_depth;       /* nested messages below the top one */
+    size_t max_elements;      /* elements of one repeated field of one message */
+    size_t max_fields;        /* fields and packed elements over the whole message */
+    size_t max_unknown;       /* fields the descriptor does not know, over the whole message */
+    unsigned max_bad_strings; /* string findings reported before the scan stops reporting */
+} ovop_wire_limits_t;
+
+/* Depth 32, 10,000 elements of a repeated field (ten times the largest list a method
+ * accepts), 200,000 fields, 256 unknown fields, 16 string findings. */
+extern const ovop_wire_limits_t ovop_wire_default_limits;
+
+/* Called for a string field whose bytes are not UTF-8 or hold a NUL; path names it as the
+ * violations do ("rows[3].name"), why says what is wrong. */
+typedef void (*ovop_wire_string_fn)(void *userdata, const char *path, const char *why);
+
+/* Scans the encoded message p[0..n) of type desc, recursively through nested messages,
+ * before decoding. Returns 0 (every string found wrong reported to bad, which may be NULL),
+ * -E2BIG when a limit is broken (*ret_why, static, says which: the reply's reason is
+ * MESSAGE_TOO_COMPLEX), or -EBADMSG for bytes that are not a protobuf message at all. */
+int ovop_wire_scan(const ProtobufCMessageDescriptor *desc, const void *p, size_t n,
+                   const ovop_wire_limits_t *lim, ovop_wire_string_fn bad, void *userdata,
+                   const char **ret_why);

@@ -5,7 +5,10 @@
  * one with back-off, sending READY again.
  *
  * A REQUEST is [client address] [""] [body] [principal]: the broker appends the caller's
- * authenticated principal after the one body frame; anything else is dropped and counted.
+ * authenticated principal after the one body frame. A REQUEST of another shape whose client
+ * address is intact is answered INVALID_ARGUMENT (reason MALFORMED_REQUEST) at once, so its
+ * client learns it and the broker its credit; anything else is dropped and counted
+ * (ovop_worker_malformed_total counts both).
  *
  * Each REQUEST reaches the callback with an ovop_request_t that must be answered exactly once
  * with ovop_request_reply(); the reply goes back over the socket the request came on. A reply

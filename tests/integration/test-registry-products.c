@@ -690,7 +690,7 @@ static void test_update_product_mask(void **state)
     /* Named: capacity, price (to zero) and raw materials (to none). The request's other fields
      * are empty or wrong; they are not read. */
     Ovop__V1__LocalizedName junk = OVOP__V1__LOCALIZED_NAME__INIT;
-    junk.en = "\xff not even UTF-8";
+    junk.en = "\x01 a control character"; /* (not UTF-8 would not pass the decoding) */
     Ovop__V1__UpdateProductRequest u = OVOP__V1__UPDATE_PRODUCT_REQUEST__INIT;
     u.id = p->id;
     u.version = 1;

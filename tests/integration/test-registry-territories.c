@@ -621,7 +621,7 @@ static void test_import_direct(void **state)
     Ovop__V1__TerritoryImportRow r[] = {
         import_row(2, "417 04 220 002 001", "village", "Ак-Муз", "417 04 220 002 000"),
         import_row(3, "41704220-002-002", "village", "Кара-Суу", "41704220002000"),
-        import_row(4, "41704220002003", "village", "Bad \xff name", "41704220002000"),
+        import_row(4, "41704220002003", "village", "Bad \x01 name", "41704220002000"),
         import_row(5, "41704220002000", "aiyl_aimak", "Ак-Муз а/а", AT_BASHY),
         import_row(6, "41704220002004", "village", "Чужой", "41705214000000"),
         import_row(7, "41704220002001", "village", "Повтор", "41704220002000"),
@@ -634,7 +634,9 @@ static void test_import_direct(void **state)
     assert_int_equal(res->unchanged, 0);
     assert_int_equal(res->n_rejected, 3);
     assert_int_equal(res->rejected[0]->line, 4);
-    assert_non_null(strstr(res->rejected[0]->reason, "UTF-8"));
+    /* (Bytes that are not UTF-8 never get this far: the dispatcher refuses the whole request
+     * with a violation on rows[i].name_ru, see test-dispatch.) */
+    assert_non_null(strstr(res->rejected[0]->reason, "control characters"));
     assert_int_equal(res->rejected[1]->line, 6);
     assert_non_null(strstr(res->rejected[1]->reason, "start with 41705214"));
     assert_int_equal(res->rejected[2]->line, 7);

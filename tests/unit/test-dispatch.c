@@ -481,6 +481,203 @@ static void test_arena(void **state)
     ovop_arena_destroy(&a); /* accepts NULL */
 }
 
+/* The last input a handler of the decode tests saw, and the arena it cost. */
+static size_t import_rows_seen;
+static size_t import_arena_used;
+
+static void handler_import(ovop_call_t *call, const ProtobufCMessage *in, void *ud)
+{
+    const Ovop__V1__ImportTerritoriesRequest *req = (const Ovop__V1__ImportTerritoriesRequest *)in;
+    import_rows_seen = req->n_rows;
+    import_arena_used = ovop_arena_used(ovop_call_arena(call));
+    Ovop__V1__ImportTerritoriesResponse out = OVOP__V1__IMPORT_TERRITORIES_RESPONSE__INIT;
+    ovop_call_finish(call, &out.base);
+}
+
+/* A dispatcher of 1 MiB messages with GetTerritory and ImportTerritories open to all. */
+static ovop_dispatch_t *new_big_dispatch(ovop_metrics_t *m)
+{
+    ovop_dispatch_t *d =
+        ovop_dispatch_new(&ovop__v1__registry__descriptor, "ovop.registry", 1 << 20, m);
+    static const ovop_method_t methods[] = {{"GetTerritory", handler_get},
+                                            {"ImportTerritories", handler_import}};
+    assert_int_equal(OVOP_DECLARE_METHODS(d, methods, NULL), 0);
+    ovop_dispatch_permit(d, "ovop.registry GetTerritory *\n"
+                            "ovop.registry ImportTerritories *\n");
+    return d;
+}
+
+/* Wraps body in an envelope for method and hands it to d. */
+static void handle_body(ovop_dispatch_t *d, const char *method, const void *body, size_t n,
+                        reply_box_t *b)
+{
+    size_t len;
+    void *req = ovop_request_encode("r-body", method, body, n, 0, NULL, &len);
+    handle(d, req, len, b);
+    assert_int_equal(b->calls, 1);
+    free(req);
+}
+
+/* n rows of ImportTerritoriesRequest, each `code` (NULL: an empty row), encoded (malloc'd). */
+static uint8_t *encode_rows(size_t n, const char *code, size_t *len)
+{
+    Ovop__V1__ImportTerritoriesRequest req = OVOP__V1__IMPORT_TERRITORIES_REQUEST__INIT;
+    Ovop__V1__TerritoryImportRow *rows = calloc(n, sizeof(*rows));
+    Ovop__V1__TerritoryImportRow **ptrs = calloc(n, sizeof(*ptrs));
+    for (size_t i = 0; i < n; i++) {
+        ovop__v1__territory_import_row__init(&rows[i]);
+        if (code) {
+            rows[i].line = (uint32_t)i + 1;
+            rows[i].code = (char *)code;
+            rows[i].kind = "district";
+            rows[i].name_ru = "Район";
+            rows[i].name_ky = "Район";
+            rows[i].parent_code = "41704000000000";
+        }
+        ptrs[i] = &rows[i];
+    }
+    req.rows = ptrs;
+    req.n_rows = n;
+    *len = ovop__v1__import_territories_request__get_packed_size(&req);
+    uint8_t *buf = malloc(*len ? *len : 1);
+    ovop__v1__import_territories_request__pack(&req, buf);
+    free(rows);
+    free(ptrs);
+    return buf;
+}
+
+static double rejected(ovop_metrics_t *m, const char *reason)
+{
+    char labels[96];
+    snprintf(labels, sizeof(labels), "service=\"ovop.registry\",reason=\"%s\"", reason);
+    return ovop_metric_value(ovop_metrics_counter(m, "ovop_requests_rejected_total", "", labels));
+}
+
+static void expect_too_complex(reply_box_t *b)
+{
+    assert_int_equal(b->rep->status->code, OVOP_INVALID_ARGUMENT);
+    assert_string_equal(b->rep->status->reason, "MESSAGE_TOO_COMPLEX");
+    ovop__v1__reply__free_unpacked(b->rep, NULL);
+}
+
+/* The attacks of issue 10 item 2, refused before or during decoding, and legitimate inputs
+ * of the largest size still decoded. */
+static void test_decode_limits(void **state)
+{
+    ovop_metrics_t *m = ovop_metrics_new();
+    ovop_dispatch_t *d = new_big_dispatch(m);
+    reply_box_t b;
+
+    /* 1 MiB - 64 of unknown varint fields (field 15, 2 bytes each). */
+    size_t n = (1 << 20) - 64;
+    uint8_t *unk = malloc(n);
+    for (size_t i = 0; i < n; i += 2) {
+        unk[i] = 15 << 3;
+        unk[i + 1] = 1;
+    }
+    handle_body(d, "GetTerritory", unk, n, &b);
+    expect_too_complex(&b);
+    /* The same in the envelope itself. */
+    handle(d, unk, n, &b);
+    expect_too_complex(&b);
+    /* A few unknown fields (a newer client) are fine. */
+    static const uint8_t few[] = {0x0a, 0x0e, '4', '1', '7', '0', '4',     '0', '0',     '0',
+                                  '0',  '0',  '0', '0', '0', '0', 15 << 3, 1,   14 << 3, 2};
+    handle_body(d, "GetTerritory", few, sizeof(few), &b);
+    assert_int_equal(b.rep->status->code, OVOP_OK);
+    ovop__v1__reply__free_unpacked(b.rep, NULL);
+    free(unk);
+
+    /* 524k empty rows, and 10,001: refused by the element limit. */
+    uint8_t *rows = encode_rows(524000, NULL, &n);
+    handle_body(d, "ImportTerritories", rows, n, &b);
+    expect_too_complex(&b);
+    free(rows);
+    rows = encode_rows(10001, NULL, &n);
+    handle_body(d, "ImportTerritories", rows, n, &b);
+    expect_too_complex(&b);
+    free(rows);
+    /* 9,000 empty rows pass the element limit but not the memory budget. */
+    rows = encode_rows(9000, NULL, &n);
+    handle_body(d, "ImportTerritories", rows, n, &b);
+    expect_too_complex(&b);
+    free(rows);
+    assert_int_equal(rejected(m, "complexity"), 5);
+
+    /* 1000 rows (the most a request may carry), real or minimal, decode within budget. */
+    const char *codes[] = {"41704000000001", "1"};
+    for (size_t i = 0; i < 2; i++) {
+        rows = encode_rows(1000, codes[i], &n);
+        handle_body(d, "ImportTerritories", rows, n, &b);
+        assert_int_equal(b.rep->status->code, OVOP_OK);
+        assert_int_equal(import_rows_seen, 1000);
+        assert_true(import_arena_used < OVOP_DECODE_BUDGET(n));
+        print_message("1000 rows of %zu bytes cost %zu bytes of arena (budget %zu)\n", n,
+                      import_arena_used, (size_t)OVOP_DECODE_BUDGET(n));
+        ovop__v1__reply__free_unpacked(b.rep, NULL);
+        free(rows);
+    }
+    ovop_dispatch_destroy(&d);
+    ovop_metrics_destroy(&m);
+}
+
+/* Strings with a NUL or invalid UTF-8 are refused with a violation naming the field path,
+ * before any handler runs: protobuf-c would cut "…\0junk" to "…". */
+static void test_decode_strings(void **state)
+{
+    ovop_metrics_t *m = ovop_metrics_new();
+    ovop_dispatch_t *d = new_big_dispatch(m);
+    reply_box_t b;
+    static const uint8_t nul[] = {0x0a, 0x13, '4', '1', '7', '0', '4', '0', '0', '0', '0',
+                                  '0',  '0',  '0', '0', '0', 0,   'j', 'u', 'n', 'k'};
+    handle_body(d, "GetTerritory", nul, sizeof(nul), &b);
+    assert_int_equal(b.rep->status->code, OVOP_INVALID_ARGUMENT);
+    assert_int_equal(b.rep->status->n_violations, 1);
+    assert_string_equal(b.rep->status->violations[0]->field, "code");
+    assert_non_null(strstr(b.rep->status->violations[0]->description, "NUL"));
+    assert_string_equal(b.rep->request_id, "r-body");
+    ovop__v1__reply__free_unpacked(b.rep, NULL);
+
+    /* Nested and repeated: rows[1].name_ru not UTF-8, rows[2].kind with a NUL. */
+    size_t n;
+    uint8_t *rows = encode_rows(3, "41704000000001", &n);
+    uint8_t *p = memmem(rows, n, "Район", strlen("Район"));
+    p = memmem(p + 1, n - (size_t)(p + 1 - rows), "Район", strlen("Район")); /* row 0 name_ky */
+    p = memmem(p + 1, n - (size_t)(p + 1 - rows), "Район", strlen("Район")); /* row 1 name_ru */
+    p[0] = 0xff;
+    uint8_t *k = memmem(p, n - (size_t)(p - rows), "district", 8); /* row 2 (kind first) */
+    assert_non_null(k);
+    k[3] = 0;
+    handle_body(d, "ImportTerritories", rows, n, &b);
+    assert_int_equal(b.rep->status->code, OVOP_INVALID_ARGUMENT);
+    assert_int_equal(b.rep->status->n_violations, 2);
+    assert_string_equal(b.rep->status->violations[0]->field, "rows[1].name_ru");
+    assert_non_null(strstr(b.rep->status->violations[0]->description, "UTF-8"));
+    assert_string_equal(b.rep->status->violations[1]->field, "rows[2].kind");
+    ovop__v1__reply__free_unpacked(b.rep, NULL);
+    free(rows);
+    assert_int_equal(rejected(m, "string"), 2);
+    ovop_dispatch_destroy(&d);
+    ovop_metrics_destroy(&m);
+}
+
+/* A decode budget: allocations through the protobuf-c allocator past it fail, others not. */
+static void test_arena_limit(void **state)
+{
+    ovop_arena_t *a = ovop_arena_new();
+    ProtobufCAllocator *pa = ovop_arena_allocator(a);
+    ovop_arena_set_limit(a, 1000);
+    assert_non_null(pa->alloc(pa->allocator_data, 500));
+    assert_false(ovop_arena_limit_hit(a));
+    assert_null(pa->alloc(pa->allocator_data, 600));
+    assert_true(ovop_arena_limit_hit(a));
+    assert_non_null(ovop_arena_alloc(a, 600)); /* the arena's own: unbounded */
+    ovop_arena_set_limit(a, 0);
+    assert_false(ovop_arena_limit_hit(a));
+    assert_non_null(pa->alloc(pa->allocator_data, 1 << 20)); /* a mapped chunk */
+    ovop_arena_destroy(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -495,6 +692,9 @@ int main(void)
         cmocka_unit_test(test_authorization),
         cmocka_unit_test(test_reasons_and_arena),
         cmocka_unit_test(test_arena),
+        cmocka_unit_test(test_arena_limit),
+        cmocka_unit_test(test_decode_limits),
+        cmocka_unit_test(test_decode_strings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,12 +5,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "envelope.h"
+#include "ovop/v1/registry.pb-c.h"
 #include "util.h"
 
 /* n copies of unit, malloc'd. */
@@ -230,12 +232,105 @@ static void test_code_names(void **state)
     assert_string_equal(ovop_code_to_string(-1), "UNKNOWN");
 }
 
+typedef struct findings {
+    char path[8][64];
+    char why[8][64];
+    int n;
+} findings_t;
+
+static void on_bad(void *userdata, const char *path, const char *why)
+{
+    findings_t *f = userdata;
+    assert_true(f->n < 8);
+    snprintf(f->path[f->n], sizeof(f->path[0]), "%s", path);
+    snprintf(f->why[f->n], sizeof(f->why[0]), "%s", why);
+    f->n++;
+}
+
+static int scan(const ProtobufCMessageDescriptor *d, const void *p, size_t n,
+                const ovop_wire_limits_t *lim, findings_t *f, const char **why)
+{
+    memset(f, 0, sizeof(*f));
+    return ovop_wire_scan(d, p, n, lim, on_bad, f, why);
+}
+
+/* The wire scan: limits on unknown fields, repeated elements (packed ones counted one by
+ * one), depth and fields, string findings with their path, and what is not protobuf. */
+static void test_wire_scan(void **state)
+{
+    const ProtobufCMessageDescriptor *imp = &ovop__v1__import_territories_request__descriptor;
+    const ProtobufCMessageDescriptor *prod = &ovop__v1__product__descriptor;
+    ovop_wire_limits_t lim = ovop_wire_default_limits;
+    findings_t f;
+    const char *why;
+
+    /* Clean: rows[0].code "41", valid_from "" */
+    static const uint8_t ok[] = {0x0a, 0x04, 0x12, 0x02, '4', '1', 0x12, 0x00};
+    assert_int_equal(scan(imp, ok, sizeof(ok), NULL, &f, &why), 0);
+    assert_int_equal(f.n, 0);
+    assert_null(why);
+
+    /* A NUL in rows[1].name_ru, bad UTF-8 in valid_from. */
+    static const uint8_t bad[] = {0x0a, 0x00, 0x0a, 0x04, 0x22, 0x02,
+                                  'a',  0,    0x12, 0x02, 0xc3, 0x28};
+    assert_int_equal(scan(imp, bad, sizeof(bad), NULL, &f, &why), 0);
+    assert_int_equal(f.n, 2);
+    assert_string_equal(f.path[0], "rows[1].name_ru");
+    assert_non_null(strstr(f.why[0], "NUL"));
+    assert_string_equal(f.path[1], "valid_from");
+    assert_non_null(strstr(f.why[1], "UTF-8"));
+
+    /* Repeated elements: 3 rows pass a limit of 3, 4 do not. */
+    static const uint8_t rows4[] = {0x0a, 0x00, 0x0a, 0x00, 0x0a, 0x00, 0x0a, 0x00};
+    lim.max_elements = 3;
+    assert_int_equal(scan(imp, rows4, 6, &lim, &f, &why), 0);
+    assert_int_equal(scan(imp, rows4, 8, &lim, &f, &why), -E2BIG);
+    assert_non_null(strstr(why, "elements"));
+    /* Packed season_months (field 8): 4 varints in 5 bytes are 4 elements. */
+    static const uint8_t packed[] = {0x42, 0x05, 0x01, 0x02, 0x83, 0x01, 0x04};
+    assert_int_equal(scan(prod, packed, sizeof(packed), &lim, &f, &why), -E2BIG);
+    lim.max_elements = 4;
+    assert_int_equal(scan(prod, packed, sizeof(packed), &lim, &f, &why), 0);
+
+    /* Unknown fields, field 0 included (protobuf-c keeps it as one). */
+    static const uint8_t unknown[] = {0x78, 0x01, 0x70, 0x02, 0x81, 0x00, 1, 2, 3, 4, 5, 6, 7, 8};
+    lim = ovop_wire_default_limits;
+    lim.max_unknown = 3;
+    assert_int_equal(scan(imp, unknown, sizeof(unknown), &lim, &f, &why), 0);
+    lim.max_unknown = 2;
+    assert_int_equal(scan(imp, unknown, sizeof(unknown), &lim, &f, &why), -E2BIG);
+    assert_non_null(strstr(why, "unknown"));
+
+    /* Depth: rows are one level below the top. */
+    lim = ovop_wire_default_limits;
+    lim.max_depth = 0;
+    assert_int_equal(scan(imp, ok, sizeof(ok), &lim, &f, &why), -E2BIG);
+    assert_non_null(strstr(why, "deeply"));
+    /* Fields over the whole message. */
+    lim = ovop_wire_default_limits;
+    lim.max_fields = 3;
+    assert_int_equal(scan(imp, rows4, 8, &lim, &f, &why), -E2BIG);
+
+    /* Not protobuf: a group, a truncated length, a truncated fixed64. */
+    static const uint8_t group[] = {0x0b, 0x0c};
+    static const uint8_t shortlen[] = {0x0a, 0x10, 'a'};
+    static const uint8_t shortfix[] = {0x79, 1, 2, 3};
+    assert_int_equal(scan(imp, group, sizeof(group), NULL, &f, &why), -EBADMSG);
+    assert_int_equal(scan(imp, shortlen, sizeof(shortlen), NULL, &f, &why), -EBADMSG);
+    assert_int_equal(scan(imp, shortfix, sizeof(shortfix), NULL, &f, &why), -EBADMSG);
+    assert_non_null(why);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_field_limits),     cmocka_unit_test(test_wire),
-        cmocka_unit_test(test_size_limit),       cmocka_unit_test(test_request_round_trip),
-        cmocka_unit_test(test_reply_round_trip), cmocka_unit_test(test_code_names),
+        cmocka_unit_test(test_field_limits),
+        cmocka_unit_test(test_wire_scan),
+        cmocka_unit_test(test_wire),
+        cmocka_unit_test(test_size_limit),
+        cmocka_unit_test(test_request_round_trip),
+        cmocka_unit_test(test_reply_round_trip),
+        cmocka_unit_test(test_code_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

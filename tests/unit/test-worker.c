@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <zmq.h>
 
+#include "envelope.h"
 #include "mdp.h"
 #include "metrics.h"
 #include "msg.h"
@@ -267,22 +268,57 @@ static void test_silent_broker_is_left(void **state)
     ovop_msg_destroy(&again);
 }
 
-static void test_malformed_is_counted(void **state)
+/* Waits for a FINAL to client "c" and checks it is an INVALID_ARGUMENT MALFORMED_REQUEST
+ * Reply echoing rid. */
+static void expect_malformed_reply(fixture_t *f, const char *rid)
+{
+    ovop_mdp_view_t v;
+    ovop_msg_t *fin = expect(f, OVOP_MDPW_FINAL, 1000);
+    assert_int_equal(ovop_mdp_parse_worker(fin, 1, &v), 0);
+    assert_int_equal(v.address_len, 1);
+    assert_memory_equal(v.address, "c", 1);
+    Ovop__V1__Reply *r = ovop__v1__reply__unpack(NULL, ovop_msg_len(fin, v.body_first),
+                                                 ovop_msg_data(fin, v.body_first));
+    assert_non_null(r);
+    assert_int_equal(r->status->code, OVOP_INVALID_ARGUMENT);
+    assert_string_equal(r->status->reason, "MALFORMED_REQUEST");
+    assert_string_equal(r->status->domain, "svc");
+    assert_string_equal(r->request_id, rid);
+    ovop__v1__reply__free_unpacked(r, NULL);
+    ovop_msg_destroy(&fin);
+}
+
+/* A REQUEST the worker cannot take is answered when its client address is intact (so the
+ * client learns it and the broker gets its credit back); other junk is dropped; all of it
+ * is counted. */
+static void test_malformed_answered_or_counted(void **state)
 {
     fixture_t *f = *state;
     start_worker(f, 1, 50);
     ovop_msg_t *ready = expect(f, OVOP_MDPW_READY, 1000);
+    size_t elen;
+    char *env = ovop_request_encode("rid-7", "M", NULL, 0, 0, NULL, &elen);
     broker_send(f, ready, 1, F("junk"));
-    broker_send(f, ready, 2, F("MDPW02"), F("\x02"));           /* truncated */
-    broker_send(f, ready, 3, F("MDPW02"), F("\x01"), F("svc")); /* READY */
-    broker_send(f, ready, 7, F("MDPW02"), F("\x02"), F("c"), F(""), F("a"), F("b"),
-                F(PRINCIPAL));                                               /* 2 bodies */
+    broker_send(f, ready, 2, F("MDPW02"), F("\x02"));               /* truncated */
+    broker_send(f, ready, 3, F("MDPW02"), F("\x01"), F("svc"));     /* READY */
+    broker_send(f, ready, 4, F("MDPW02"), F("\x02"), F(""), F("")); /* no address */
+    broker_send(f, ready, 7, F("MDPW02"), F("\x02"), F("c"), F(""), env, elen, F("b"),
+                F(PRINCIPAL)); /* 2 bodies */
+    expect_malformed_reply(f, "rid-7");
     broker_send(f, ready, 5, F("MDPW02"), F("\x02"), F("c"), F(""), F("x")); /* no principal */
+    expect_malformed_reply(f, "");
+    broker_send(f, ready, 4, F("MDPW02"), F("\x02"), F("c"), F("")); /* no body */
+    expect_malformed_reply(f, "");
     broker_send(f, ready, 6, F("MDPW02"), F("\x02"), F("c"), F(""), F("good"), F(PRINCIPAL));
+    ovop_mdp_view_t v;
     ovop_msg_t *fin = expect(f, OVOP_MDPW_FINAL, 1000);
+    assert_int_equal(ovop_mdp_parse_worker(fin, 1, &v), 0);
+    assert_true(ovop_msg_streq(fin, v.body_first, "re:good"));
     ovop_msg_destroy(&fin);
     assert_int_equal(f->calls, 1);
-    assert_int_equal(counter(f, "ovop_worker_malformed_total"), 5);
+    assert_int_equal(ovop_worker_inflight(f->w), 0);
+    assert_int_equal(counter(f, "ovop_worker_malformed_total"), 7);
+    free(env);
     ovop_msg_destroy(&ready);
 }
 
@@ -313,7 +349,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_disconnect_reconnects_and_drops_stale_reply, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_silent_broker_is_left, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_malformed_is_counted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_answered_or_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_with_outstanding, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
