@@ -85,9 +85,11 @@ static void read_monitor(ovop_client_t *c)
                 c->refused_temporary = value == 300;
                 if (!c->refused_temporary)
                     c->refused = -EACCES;
-            } else {
-                c->refused = -EPROTO;
+            } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
+                c->refused = -EPROTO; /* e.g. CURVE against a plaintext broker */
             }
+            /* NO_DETAIL: the connection broke during the handshake (a broker restarting):
+             * not a refusal; libzmq reconnects. */
         }
         ovop_msg_destroy(&ev);
     }
