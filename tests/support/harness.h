@@ -54,5 +54,15 @@ double harness_metric(const char *page, const char *series);
  * or has no such sample. */
 double harness_port_metric(uint16_t port, const char *series);
 
+/* True in a build with AddressSanitizer: processes then use several times their memory
+ * (shadow memory, quarantine), so memory bounds are measured and printed but not asserted. */
+#if defined(__SANITIZE_ADDRESS__)
+#define HARNESS_SANITIZED 1
+#else
+#define HARNESS_SANITIZED 0
+#endif
+/* A memory bound (KiB) that holds unless the build is sanitized. */
+#define HARNESS_RSS_BOUND_OK(kib, bound) (HARNESS_SANITIZED || (kib) < (bound))
+
 /* Sleeps ms milliseconds. */
 void harness_sleep_ms(unsigned ms);
