@@ -96,8 +96,8 @@ static void read_monitor(ovop_client_t *c)
 }
 
 /* Polls the socket for events and the monitor for handshake failures, up to left_ms.
- * Returns what zmq_poll returns for the socket (0 when only the monitor spoke), or -errno;
- * *refused is set when the broker refused us and every broker has (one broker: at once). */
+ * Returns 1 when the socket is ready, 0 when not (only the monitor spoke, or the time ran
+ * out), or -errno; what the monitor said is in c->refused and c->refused_temporary. */
 static int poll_sock(ovop_client_t *c, short events, long left_ms)
 {
     zmq_pollitem_t items[2] = {{.socket = c->sock, .events = events},
