@@ -822,13 +822,18 @@ static const Ovop__V1__PrincipalKey *key_of(const Ovop__V1__PrincipalRecord *r, 
     return NULL;
 }
 
-/* Polls fresh connections with sec until one is refused (TAKES_EFFECT_MS at most). */
+/* Polls fresh connections with sec until one's handshake is refused (TAKES_EFFECT_MS at
+ * most). A connection whose handshake passed just before the broker reloaded its keyring
+ * gets KEY_NOT_CURRENT instead (1000 + UNAUTHENTICATED): a refusal too, so poll on. */
 static int wait_refused(const ovop_security_t *sec, const char *id)
 {
     int64_t deadline = ovop_mono_us() + TAKES_EFFECT_MS * 1000;
     int r;
-    while ((r = fresh_whoami(sec, id)) == 0 && ovop_mono_us() < deadline)
+    while ((r = fresh_whoami(sec, id)) >= 0 && ovop_mono_us() < deadline) {
+        if (r != 0)
+            assert_int_equal(r, 1000 + OVOP_UNAUTHENTICATED);
         harness_sleep_ms(100);
+    }
     return r;
 }
 
