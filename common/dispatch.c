@@ -61,6 +61,17 @@ struct ovop_call {
     size_t n_meta;
 };
 
+/* The ovop_requests_rejected_total series of one reason. */
+static ovop_metric_t *rejected_counter(ovop_metrics_t *metrics, const char *service,
+                                       const char *reason)
+{
+    char *labels = xasprintf("service=\"%s\",reason=\"%s\"", service, reason);
+    ovop_metric_t *m = ovop_metrics_counter(metrics, "ovop_requests_rejected_total",
+                                            "Requests rejected before reaching a handler", labels);
+    free(labels);
+    return m;
+}
+
 ovop_dispatch_t *ovop_dispatch_new(const ProtobufCServiceDescriptor *desc, const char *service,
                                    size_t max_msg, ovop_metrics_t *metrics)
 {
@@ -85,36 +96,14 @@ ovop_dispatch_t *ovop_dispatch_new(const ProtobufCServiceDescriptor *desc, const
         free(labels);
     }
     if (metrics) {
-        char *labels = xasprintf("service=\"%s\",reason=\"size\"", service);
-        const char *help = "Requests rejected before reaching a handler";
-        d->rejected_size =
-            ovop_metrics_counter(metrics, "ovop_requests_rejected_total", help, labels);
-        free(labels);
-        labels = xasprintf("service=\"%s\",reason=\"decode\"", service);
-        d->rejected_decode =
-            ovop_metrics_counter(metrics, "ovop_requests_rejected_total", help, labels);
-        free(labels);
-        labels = xasprintf("service=\"%s\",reason=\"method\"", service);
-        d->rejected_method =
-            ovop_metrics_counter(metrics, "ovop_requests_rejected_total", help, labels);
-        free(labels);
-        labels = xasprintf("service=\"%s\",reason=\"unauthenticated\"", service);
-        d->rejected_unauthenticated =
-            ovop_metrics_counter(metrics, "ovop_requests_rejected_total", help, labels);
-        free(labels);
-        labels = xasprintf("service=\"%s\",reason=\"permission\"", service);
-        d->rejected_permission =
-            ovop_metrics_counter(metrics, "ovop_requests_rejected_total", help, labels);
-        free(labels);
-        labels = xasprintf("service=\"%s\",reason=\"complexity\"", service);
-        d->rejected_complex =
-            ovop_metrics_counter(metrics, "ovop_requests_rejected_total", help, labels);
-        free(labels);
-        labels = xasprintf("service=\"%s\",reason=\"string\"", service);
-        d->rejected_string =
-            ovop_metrics_counter(metrics, "ovop_requests_rejected_total", help, labels);
-        free(labels);
-        labels = xasprintf("service=\"%s\"", service);
+        d->rejected_size = rejected_counter(metrics, service, "size");
+        d->rejected_decode = rejected_counter(metrics, service, "decode");
+        d->rejected_method = rejected_counter(metrics, service, "method");
+        d->rejected_unauthenticated = rejected_counter(metrics, service, "unauthenticated");
+        d->rejected_permission = rejected_counter(metrics, service, "permission");
+        d->rejected_complex = rejected_counter(metrics, service, "complexity");
+        d->rejected_string = rejected_counter(metrics, service, "string");
+        char *labels = xasprintf("service=\"%s\"", service);
         d->inflight_gauge = ovop_metrics_gauge(metrics, "ovop_requests_inflight",
                                                "Requests being handled now", labels);
         free(labels);
