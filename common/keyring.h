@@ -22,6 +22,10 @@
 #define OVOP_PLAINTEXT_PRINCIPAL "local-dev"
 #define OVOP_ROLE_ANY            "*" /* in roles: every role (the plaintext principal only) */
 
+/* SQL turning the text parameter p ("r1 r2" or "r1,r2") into the text[] of roles that
+ * iam.bootstrap() takes: for tools that bootstrap principals from a list typed by a person. */
+#define IAM_ROLES_OF(p) "ARRAY(SELECT r FROM regexp_split_to_table(" p ", '[ ,]+') r WHERE r <> '')"
+
 typedef struct ovop_principal {
     char *id;
     char *kind; /* operator, agency, service */

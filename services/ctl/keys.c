@@ -7,6 +7,7 @@
 
 #include "ctl.h"
 #include "keys.h"
+#include "keyring.h"
 
 int ctl_keygen(ctl_t *c, int argc, char **argv)
 {
@@ -91,25 +92,15 @@ int ctl_db_bootstrap(ctl_t *c, int argc, char **argv)
         ovop_config_free(opts, n_opts);
         return r < 0 ? CTL_EXIT_OK : r;
     }
-    ovop_buf_t arr;
-    ovop_buf_init(&arr);
-    ovop_buf_puts(&arr, "{");
-    char *save = NULL;
-    bool first = true;
-    for (char *t = strtok_r(roles, " ,", &save); t; t = strtok_r(NULL, " ,", &save)) {
-        ovop_buf_printf(&arr, "%s\"%s\"", first ? "" : ",", t);
-        first = false;
-    }
-    ovop_buf_puts(&arr, "}");
     PGconn *conn = PQconnectdb(c->database_url);
     if (PQstatus(conn) != CONNECTION_OK) {
         fprintf(stderr, "ovopctl: could not connect to database: %s", PQerrorMessage(conn));
         r = CTL_EXIT_UNREACHABLE;
     } else {
-        const char *params[] = {argv[argi], kind, name, arr.data, pub, territory, agency};
-        PGresult *res =
-            PQexecParams(conn, "SELECT iam.bootstrap($1, $2, $3, $4::text[], $5, $6, $7)", 7, NULL,
-                         params, NULL, NULL, 0);
+        const char *params[] = {argv[argi], kind, name, roles, pub, territory, agency};
+        PGresult *res = PQexecParams(
+            conn, "SELECT iam.bootstrap($1, $2, $3, " IAM_ROLES_OF("$4") ", $5, $6, $7)", 7, NULL,
+            params, NULL, NULL, 0);
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
             fprintf(stderr, "ovopctl: could not bootstrap principal %s: %s", argv[argi],
                     PQresultErrorMessage(res));
@@ -120,7 +111,6 @@ int ctl_db_bootstrap(ctl_t *c, int argc, char **argv)
         PQclear(res);
     }
     PQfinish(conn);
-    ovop_buf_free(&arr);
     ovop_config_free(opts, n_opts);
     return r;
 }

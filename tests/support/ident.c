@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "harness.h"
+#include "keyring.h"
 #include "util.h"
 
 static const struct standard {
@@ -72,31 +73,20 @@ int ident_add(const ident_t *id, PGconn *conn, const char *name, const char *kin
     char pub[OVOP_KEY_LEN + 1];
     if (keypair(id, name, pub) < 0)
         return -1;
-    ovop_buf_t arr;
-    ovop_buf_init(&arr);
-    ovop_buf_puts(&arr, "{");
-    char *copy = xstrdup(roles ? roles : ""), *save = NULL;
-    bool first = true;
-    for (char *t = strtok_r(copy, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
-        ovop_buf_printf(&arr, "%s\"%s\"", first ? "" : ",", t);
-        first = false;
-    }
-    ovop_buf_puts(&arr, "}");
-    free(copy);
     /* A principal re-added gets a new key: the old ones go. */
-    const char *params[] = {name, kind, name, arr.data, pub, territory, agency};
-    PGresult *res = PQexecParams(conn,
-                                 "WITH old AS (UPDATE iam.keys SET revoked_at = now() "
-                                 "WHERE principal_id = $1 AND public_key <> $5 AND revoked_at "
-                                 "IS NULL RETURNING 1) "
-                                 "SELECT iam.bootstrap($1, $2, $3, $4::text[], $5, $6, $7), "
-                                 "(SELECT count(*) FROM old)",
-                                 7, NULL, params, NULL, NULL, 0);
+    const char *params[] = {name, kind, name, roles ? roles : "", pub, territory, agency};
+    PGresult *res = PQexecParams(
+        conn,
+        "WITH old AS (UPDATE iam.keys SET revoked_at = now() "
+        "WHERE principal_id = $1 AND public_key <> $5 AND revoked_at "
+        "IS NULL RETURNING 1) "
+        "SELECT iam.bootstrap($1, $2, $3, " IAM_ROLES_OF("$4") ", $5, $6, $7), "
+                                                               "(SELECT count(*) FROM old)",
+        7, NULL, params, NULL, NULL, 0);
     int r = PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : -1;
     if (r < 0)
         fprintf(stderr, "ident: principal %s: %s", name, PQerrorMessage(conn));
     PQclear(res);
-    ovop_buf_free(&arr);
     return r;
 }
 
