@@ -332,7 +332,8 @@ static int application_decide(ctl_t *c, int argc, char **argv)
         {"level", OVOP_OPT_STRING, NULL, 0, 0,
          "the approving level: district (1-3 stars), region (4), national (5)", &level},
         {"reason", OVOP_OPT_STRING, NULL, 0, 0, "why; required when rejecting", &reason},
-        {"decided-by", OVOP_OPT_STRING, NULL, 0, 0, "ignored: a decision is recorded under the principal of --key", &decided_by},
+        {"decided-by", OVOP_OPT_STRING, NULL, 0, 0,
+         "ignored: a decision is recorded under the principal of --key", &decided_by},
     };
     size_t n_opts = OVOP_ARRAY_SIZE(opts);
     int64_t id = 0;

@@ -271,12 +271,9 @@ static void list_certificates(ovop_call_t *call, const ProtobufCMessage *input, 
 }
 
 static const ovop_method_t methods[] = {
-    {"GetCertificate", get_certificate},
-    {"RenewCertificate", renew_certificate},
-    {"SuspendCertificate", suspend_certificate},
-    {"ReinstateCertificate", reinstate_certificate},
-    {"RevokeCertificate", revoke_certificate},
-    {"ListCertificates", list_certificates},
+    {"GetCertificate", get_certificate},         {"RenewCertificate", renew_certificate},
+    {"SuspendCertificate", suspend_certificate}, {"ReinstateCertificate", reinstate_certificate},
+    {"RevokeCertificate", revoke_certificate},   {"ListCertificates", list_certificates},
 };
 
 void registry_certificates_register(registry_t *r)
