@@ -414,3 +414,13 @@ out_config:
     free(d);
     return exit_code;
 }
+
+const ovop_security_t *ovop_daemon_security(ovop_daemon_t *d)
+{
+    return &d->security;
+}
+
+const char *ovop_daemon_brokers(ovop_daemon_t *d)
+{
+    return d->conf.broker;
+}

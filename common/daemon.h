@@ -13,6 +13,7 @@
 #include "config.h"
 #include "dispatch.h"
 #include "metrics.h"
+#include "keys.h"
 #include "pg.h"
 
 typedef struct ovop_daemon ovop_daemon_t;
@@ -43,3 +44,9 @@ uv_loop_t *ovop_daemon_loop(ovop_daemon_t *d);
 ovop_pg_t *ovop_daemon_pg(ovop_daemon_t *d);
 ovop_dispatch_t *ovop_daemon_dispatch(ovop_daemon_t *d);
 ovop_metrics_t *ovop_daemon_metrics(ovop_daemon_t *d);
+
+/* What a daemon needs to call other services through the broker as itself (its own client,
+ * e.g. matchd creating shipments in exportd): its CURVE keys and the broker endpoints. Valid
+ * until the daemon ends. */
+const ovop_security_t *ovop_daemon_security(ovop_daemon_t *d);
+const char *ovop_daemon_brokers(ovop_daemon_t *d);

@@ -1530,6 +1530,452 @@ CREATE FUNCTION iam.rfc3339(t timestamp with time zone) RETURNS text
 $$;
 
 --
+-- Name: create_order(text, text, text, text, bytea, bigint, text, text, text, text, text, text, numeric, text, integer, text[], date, date, text, double precision, double precision, text, bigint, boolean, bigint, uuid, bytea); Type: FUNCTION; Schema: matching; Owner: -
+--
+
+CREATE FUNCTION matching.create_order(p_service text, p_request_id text, p_method text, p_fp text, p_reply bytea, p_id bigint, p_buyer_name text, p_buyer_country text, p_buyer_address text, p_destination text, p_hs6 text, p_category text, p_quantity numeric, p_unit text, p_min_stars integer, p_certifications text[], p_window_from date, p_window_to date, p_cons_territory text, p_cons_lat double precision, p_cons_lon double precision, p_cons_name text, p_price_ceiling_cents bigint, p_allow_partial boolean, p_at_us bigint, p_event_id uuid, p_event bytea) RETURNS TABLE(outcome text, reply bytea, field text, message text, reason text)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_prev bytea;
+    v_p record;
+    v_at timestamptz := to_timestamp(p_at_us / 1e6);
+BEGIN
+    v_prev := bus.replay(p_service, p_request_id, p_fp);
+    IF v_prev IS NOT NULL THEN
+        RETURN QUERY SELECT 'replay', v_prev, '', '', '';
+        RETURN;
+    END IF;
+    SELECT * INTO v_p FROM matching.order_problem(p_hs6, p_cons_territory);
+    IF FOUND THEN
+        RETURN QUERY SELECT 'invalid', NULL::bytea, v_p.field, v_p.message, v_p.reason;
+        RETURN;
+    END IF;
+    INSERT INTO matching.orders (id, buyer_name, buyer_country, buyer_address, destination, hs6,
+        category, quantity, unit, min_stars, certifications, window_from, window_to,
+        cons_territory, cons_lat, cons_lon, cons_name, price_ceiling_cents, allow_partial,
+        created_by, created_at, updated_at)
+    VALUES (p_id, p_buyer_name, p_buyer_country, p_buyer_address, p_destination, p_hs6,
+        p_category, p_quantity, p_unit, p_min_stars, p_certifications, p_window_from,
+        p_window_to, p_cons_territory, p_cons_lat, p_cons_lon, p_cons_name,
+        p_price_ceiling_cents, p_allow_partial, current_setting('ovop.principal', true), v_at,
+        v_at);
+    PERFORM bus.emit(p_event_id, '/ovop/matching', 'ovop.matching.order.created',
+                     'order/' || p_id, 'ovop.v1.Order', p_event, p_hs6, NULL, p_destination,
+                     p_request_id);
+    PERFORM bus.remember(p_service, p_request_id, p_method, p_fp, p_reply);
+    RETURN QUERY SELECT 'ok', p_reply, '', '', '';
+END
+$$;
+
+--
+-- Name: decide(text, text, text, text, bytea, bigint, integer, bytea, text, bigint, uuid, bytea); Type: FUNCTION; Schema: matching; Owner: -
+--
+
+CREATE FUNCTION matching.decide(p_service text, p_request_id text, p_method text, p_fp text, p_reply bytea, p_id bigint, p_version integer, p_accept bytea, p_reason text, p_at_us bigint, p_event_id uuid, p_event bytea) RETURNS TABLE(outcome text, reply bytea, field text, message text, reason text)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_prev bytea;
+    v_chk record;
+    v matching.orders%ROWTYPE;
+    v_at timestamptz := to_timestamp(p_at_us / 1e6);
+BEGIN
+    v_prev := bus.replay(p_service, p_request_id, p_fp);
+    IF v_prev IS NOT NULL THEN
+        RETURN QUERY SELECT 'replay', v_prev, '', '', '';
+        RETURN;
+    END IF;
+    SELECT * INTO v_chk FROM matching.order_for_change(p_id, p_version, ARRAY['proposed']);
+    IF FOUND THEN
+        RETURN QUERY SELECT v_chk.outcome, NULL::bytea, v_chk.field, v_chk.message, v_chk.reason;
+        RETURN;
+    END IF;
+    SELECT * INTO v FROM matching.orders WHERE id = p_id;
+    IF p_accept IS NOT NULL AND v.expires_at <= now() THEN
+        RETURN QUERY SELECT 'precondition', NULL::bytea, 'id',
+            format('the proposal of order %s expired at %s; match it again', p_id,
+                   v.expires_at), 'PROPOSAL_EXPIRED';
+        RETURN;
+    END IF;
+    IF p_accept IS NULL THEN
+        UPDATE matching.reservations SET held = false WHERE order_id = p_id;
+    END IF;
+    UPDATE matching.orders
+       SET status = CASE WHEN p_accept IS NULL THEN 'rejected' ELSE 'accepted' END,
+           version = version + 1, accept_pb = p_accept,
+           accepted_by = CASE WHEN p_accept IS NULL THEN '' ELSE
+                             current_setting('ovop.principal', true) END,
+           status_reason = p_reason, updated_at = v_at
+     WHERE id = p_id;
+    PERFORM bus.emit(p_event_id, '/ovop/matching',
+                     'ovop.matching.order.' || CASE WHEN p_accept IS NULL THEN 'rejected'
+                                                    ELSE 'accepted' END,
+                     'order/' || p_id, 'ovop.v1.Order', p_event, v.hs6, NULL, v.destination,
+                     p_request_id);
+    PERFORM bus.remember(p_service, p_request_id, p_method, p_fp, p_reply);
+    RETURN QUERY SELECT 'ok', p_reply, '', '', '';
+END
+$$;
+
+--
+-- Name: orders; Type: TABLE; Schema: matching; Owner: -
+--
+
+CREATE TABLE matching.orders (
+    id bigint NOT NULL,
+    buyer_name text NOT NULL,
+    buyer_country character(2) NOT NULL,
+    buyer_address text DEFAULT ''::text NOT NULL,
+    destination character(2) NOT NULL,
+    hs6 character(6) NOT NULL,
+    category text DEFAULT ''::text NOT NULL,
+    quantity numeric(16,3) NOT NULL,
+    unit text NOT NULL,
+    min_stars integer DEFAULT 0 NOT NULL,
+    certifications text[] DEFAULT '{}'::text[] NOT NULL,
+    window_from date NOT NULL,
+    window_to date NOT NULL,
+    cons_territory text DEFAULT ''::text NOT NULL,
+    cons_lat double precision NOT NULL,
+    cons_lon double precision NOT NULL,
+    cons_name text DEFAULT ''::text NOT NULL,
+    price_ceiling_cents bigint DEFAULT 0 NOT NULL,
+    allow_partial boolean DEFAULT false NOT NULL,
+    status text DEFAULT 'open'::text NOT NULL,
+    version integer DEFAULT 1 NOT NULL,
+    filled numeric(16,3) DEFAULT 0 NOT NULL,
+    total_cost_cents bigint DEFAULT 0 NOT NULL,
+    cooperative_id bigint DEFAULT 0 NOT NULL,
+    shortfalls jsonb DEFAULT '[]'::jsonb NOT NULL,
+    shipment_id bigint,
+    accept_pb bytea,
+    created_by text NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    proposed_at timestamp with time zone,
+    expires_at timestamp with time zone,
+    accepted_by text DEFAULT ''::text NOT NULL,
+    status_reason text DEFAULT ''::text NOT NULL,
+    updated_at timestamp with time zone NOT NULL,
+    CONSTRAINT orders_buyer_country_check CHECK ((buyer_country ~ '^[A-Z]{2}$'::text)),
+    CONSTRAINT orders_buyer_name_check CHECK (((buyer_name <> ''::text) AND (length(buyer_name) <= 300))),
+    CONSTRAINT orders_check CHECK ((window_to >= window_from)),
+    CONSTRAINT orders_cons_lat_check CHECK (((cons_lat >= ('-90'::integer)::double precision) AND (cons_lat <= (90)::double precision))),
+    CONSTRAINT orders_cons_lon_check CHECK (((cons_lon >= ('-180'::integer)::double precision) AND (cons_lon <= (180)::double precision))),
+    CONSTRAINT orders_destination_check CHECK ((destination ~ '^[A-Z]{2}$'::text)),
+    CONSTRAINT orders_hs6_check CHECK ((hs6 ~ '^[0-9]{6}$'::text)),
+    CONSTRAINT orders_min_stars_check CHECK (((min_stars >= 0) AND (min_stars <= 5))),
+    CONSTRAINT orders_price_ceiling_cents_check CHECK ((price_ceiling_cents >= 0)),
+    CONSTRAINT orders_quantity_check CHECK ((quantity > (0)::numeric)),
+    CONSTRAINT orders_shortfalls_check CHECK ((jsonb_typeof(shortfalls) = 'array'::text)),
+    CONSTRAINT orders_status_check CHECK ((status = ANY (ARRAY['open'::text, 'proposed'::text, 'accepted'::text, 'shipment_created'::text, 'fulfilled'::text, 'rejected'::text, 'expired'::text]))),
+    CONSTRAINT orders_version_check CHECK ((version >= 1))
+);
+
+--
+-- Name: TABLE orders; Type: COMMENT; Schema: matching; Owner: -
+--
+
+COMMENT ON TABLE matching.orders IS 'export orders (ovop.matching): what a buyer wants, where and when, and the current proposal';
+
+--
+-- Name: emit_job_event(matching.orders, text); Type: FUNCTION; Schema: matching; Owner: -
+--
+
+CREATE FUNCTION matching.emit_job_event(p_o matching.orders, p_type text) RETURNS void
+    LANGUAGE sql
+    AS $$
+    SELECT bus.emit(gen_random_uuid(), '/ovop/matching', 'ovop.matching.order.' || p_type,
+                    'order/' || p_o.id, 'ovop.v1.Order',
+                    matching.order_stub(p_o.id, matching.status_number(p_o.status), p_o.version,
+                                        p_o.shipment_id, p_o.status_reason),
+                    p_o.hs6, NULL, p_o.destination, NULL);
+$$;
+
+--
+-- Name: expire_orders(integer); Type: FUNCTION; Schema: matching; Owner: -
+--
+
+CREATE FUNCTION matching.expire_orders(p_batch integer) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v matching.orders%ROWTYPE;
+    v_n int := 0;
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(7310121) THEN
+        RETURN -1;
+    END IF;
+    FOR v IN
+        UPDATE matching.orders o
+           SET status = 'expired', version = o.version + 1, updated_at = now(),
+               status_reason = CASE WHEN o.window_to < current_date
+                                    THEN 'the delivery window passed'
+                                    ELSE 'the proposal was not accepted in time' END
+          FROM (SELECT id FROM matching.orders
+                 WHERE (status = 'proposed' AND expires_at <= now())
+                    OR (status IN ('open', 'proposed') AND window_to < current_date)
+                 ORDER BY id LIMIT p_batch FOR UPDATE SKIP LOCKED) d
+         WHERE o.id = d.id
+        RETURNING o.*
+    LOOP
+        UPDATE matching.reservations SET held = false WHERE order_id = v.id;
+        PERFORM matching.emit_job_event(v, 'expired');
+        v_n := v_n + 1;
+    END LOOP;
+    RETURN v_n;
+END
+$$;
+
+--
+-- Name: follow_shipments(integer); Type: FUNCTION; Schema: matching; Owner: -
+--
+
+CREATE FUNCTION matching.follow_shipments(p_batch integer) RETURNS integer
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    v_cur bigint;
+    v_last bigint;
+    v_n int;
+    v matching.orders%ROWTYPE;
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(7310122) THEN
+        RETURN -1;
+    END IF;
+    SELECT seq INTO v_cur FROM matching.cursors WHERE name = 'shipments';
+    SELECT max(seq), count(*) INTO v_last, v_n
+      FROM (SELECT seq FROM bus.events WHERE seq > v_cur ORDER BY seq LIMIT p_batch) e;
+    IF v_n = 0 THEN
+        RETURN 0;
+    END IF;
+    FOR v IN
+        UPDATE matching.orders o
+           SET status = 'fulfilled', version = o.version + 1, updated_at = now()
+          FROM (SELECT substring(subject FROM '^shipment/([0-9]+)$')::bigint AS shipment_id
+                  FROM bus.events
+                 WHERE seq > v_cur AND seq <= v_last
+                   AND type = 'ovop.exports.shipment.departed') d
+         WHERE o.shipment_id = d.shipment_id AND o.status = 'shipment_created'
+        RETURNING o.*
+    LOOP
+        -- The reservations stay held: the capacity went into this shipment.
+        PERFORM matching.emit_job_event(v, 'fulfilled');
+    END LOOP;
+    UPDATE matching.cursors SET seq = v_last WHERE name = 'shipments';
+    RETURN v_n;
+END
+$_$;
+
+--
+-- Name: order_for_change(bigint, integer, text[]); Type: FUNCTION; Schema: matching; Owner: -
+--
+
+CREATE FUNCTION matching.order_for_change(p_id bigint, p_version integer, p_from text[]) RETURNS TABLE(outcome text, field text, message text, reason text)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v matching.orders%ROWTYPE;
+BEGIN
+    SELECT * INTO v FROM matching.orders WHERE id = p_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'not_found', 'id', format('no order with id %s', p_id), 'NOT_FOUND';
+    ELSIF v.version <> p_version THEN
+        RETURN QUERY SELECT 'stale', 'expected_version',
+            format('order %s is at version %s, not %s', p_id, v.version, p_version),
+            'VERSION_MISMATCH';
+    ELSIF NOT v.status = ANY (p_from) THEN
+        RETURN QUERY SELECT 'precondition', 'id',
+            format('order %s is %s; this needs it %s', p_id, v.status,
+                   array_to_string(p_from, ' or ')), 'ORDER_STATUS';
+    END IF;
+END
+$$;
+
+--
+-- Name: order_problem(text, text); Type: FUNCTION; Schema: matching; Owner: -
+--
+
+CREATE FUNCTION matching.order_problem(p_hs6 text, p_cons_territory text) RETURNS TABLE(field text, message text, reason text)
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM registry_api.hs_code_units WHERE hs6 = p_hs6) THEN
+        RETURN QUERY SELECT 'order.hs_code', format('no HS code %s in the registry', p_hs6),
+            'UNKNOWN_HS_CODE';
+    ELSIF p_cons_territory <> '' AND NOT EXISTS (
+            SELECT 1 FROM registry_api.territory_points
+             WHERE code = p_cons_territory AND valid_to IS NULL AND lat IS NOT NULL) THEN
+        RETURN QUERY SELECT 'order.consolidation.territory_code',
+            format('no current territory %s with coordinates', p_cons_territory),
+            'UNKNOWN_CONSOLIDATION_POINT';
+    END IF;
+END
+$$;
+
+--
+-- Name: order_stub(bigint, integer, integer, bigint, text); Type: FUNCTION; Schema: matching; Owner: -
+--
+
+CREATE FUNCTION matching.order_stub(p_id bigint, p_status integer, p_version integer, p_shipment bigint, p_reason text) RETURNS bytea
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT '\x08'::bytea || matching.pb_varint(p_id)
+        || '\x78'::bytea || matching.pb_varint(p_status)
+        || '\x8001'::bytea || matching.pb_varint(p_version)
+        || CASE WHEN coalesce(p_shipment, 0) = 0 THEN ''::bytea
+                ELSE '\xb001'::bytea || matching.pb_varint(p_shipment) END
+        || CASE WHEN p_reason = '' THEN ''::bytea
+                ELSE '\xe201'::bytea || matching.pb_varint(octet_length(convert_to(p_reason, 'UTF8')))
+                     || convert_to(p_reason, 'UTF8') END;
+$$;
+
+--
+-- Name: pb_varint(bigint); Type: FUNCTION; Schema: matching; Owner: -
+--
+
+CREATE FUNCTION matching.pb_varint(p_v bigint) RETURNS bytea
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+DECLARE
+    v_out bytea := '';
+    v numeric := CASE WHEN p_v < 0 THEN p_v + 18446744073709551616 ELSE p_v END;
+BEGIN
+    LOOP
+        IF v < 128 THEN
+            RETURN v_out || set_byte('\x00'::bytea, 0, v::int);
+        END IF;
+        v_out := v_out || set_byte('\x00'::bytea, 0, (mod(v, 128) + 128)::int);
+        v := div(v, 128);
+    END LOOP;
+END
+$$;
+
+--
+-- Name: propose(text, text, text, text, bytea, bigint, integer, jsonb, numeric, bigint, bigint, jsonb, integer, bigint, uuid, bytea); Type: FUNCTION; Schema: matching; Owner: -
+--
+
+CREATE FUNCTION matching.propose(p_service text, p_request_id text, p_method text, p_fp text, p_reply bytea, p_id bigint, p_version integer, p_lines jsonb, p_filled numeric, p_total_cost_cents bigint, p_cooperative_id bigint, p_shortfalls jsonb, p_valid_seconds integer, p_at_us bigint, p_event_id uuid, p_event bytea) RETURNS TABLE(outcome text, reply bytea, field text, message text, reason text)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_prev bytea;
+    v_chk record;
+    v matching.orders%ROWTYPE;
+    v_at timestamptz := to_timestamp(p_at_us / 1e6);
+BEGIN
+    v_prev := bus.replay(p_service, p_request_id, p_fp);
+    IF v_prev IS NOT NULL THEN
+        RETURN QUERY SELECT 'replay', v_prev, '', '', '';
+        RETURN;
+    END IF;
+    SELECT * INTO v_chk FROM matching.order_for_change(p_id, p_version,
+                                                       ARRAY['open', 'proposed']);
+    IF FOUND THEN
+        RETURN QUERY SELECT v_chk.outcome, NULL::bytea, v_chk.field, v_chk.message, v_chk.reason;
+        RETURN;
+    END IF;
+    SELECT * INTO v FROM matching.orders WHERE id = p_id;
+    DELETE FROM matching.reservations WHERE order_id = p_id;
+    PERFORM pg_advisory_xact_lock(7310120, hashtext(x.product_id::text))
+       FROM (SELECT DISTINCT (e ->> 'product_id')::bigint AS product_id
+               FROM jsonb_array_elements(p_lines) AS e ORDER BY 1) x;
+    -- A new statement after the locks: it sees reservations committed while this one waited.
+    SELECT l.product_id, l.quantity, c.free INTO v_chk
+      FROM (SELECT (e ->> 'product_id')::bigint AS product_id,
+                   sum((e ->> 'quantity')::numeric) AS quantity
+              FROM jsonb_array_elements(p_lines) AS e GROUP BY 1) l
+      LEFT JOIN LATERAL (
+            SELECT matching.window_capacity(o.capacity_per_month, o.season_months,
+                                            v.window_from, v.window_to)
+                   - coalesce((SELECT sum(r.quantity) FROM matching.reservations r
+                                WHERE r.product_id = l.product_id AND r.held
+                                  AND r.window_from <= v.window_to
+                                  AND r.window_to >= v.window_from), 0) AS free
+              FROM registry_api.product_offers o WHERE o.id = l.product_id) c ON true
+     WHERE c.free IS NULL OR round(l.quantity, 3) > c.free
+     ORDER BY l.product_id LIMIT 1;
+    IF FOUND THEN
+        RETURN QUERY SELECT 'stale', NULL::bytea, 'id',
+            format('product %s has %s free in the window, %s asked: taken meanwhile',
+                   v_chk.product_id, coalesce(v_chk.free, 0), v_chk.quantity), 'CAPACITY_TAKEN';
+        RETURN;
+    END IF;
+    INSERT INTO matching.reservations (order_id, ord, producer_id, product_id, quantity, km,
+        transport_cost_cents, coordination_cost_cents, territory_code, producer_name,
+        unit_price_cents, window_from, window_to)
+    SELECT p_id, (n - 1)::smallint, (e ->> 'producer_id')::bigint, (e ->> 'product_id')::bigint,
+           round((e ->> 'quantity')::numeric, 3), (e ->> 'km')::double precision,
+           (e ->> 'transport_cost_cents')::bigint, (e ->> 'coordination_cost_cents')::bigint,
+           e ->> 'territory_code', e ->> 'producer_name', (e ->> 'unit_price_cents')::bigint,
+           v.window_from, v.window_to
+      FROM jsonb_array_elements(p_lines) WITH ORDINALITY AS a(e, n);
+    UPDATE matching.orders SET status = 'proposed', version = version + 1, filled = p_filled,
+           total_cost_cents = p_total_cost_cents, cooperative_id = p_cooperative_id,
+           shortfalls = p_shortfalls, proposed_at = v_at,
+           expires_at = least(v_at + make_interval(secs => p_valid_seconds),
+                              (window_to + 1)::timestamptz),
+           status_reason = '', updated_at = v_at
+     WHERE id = p_id;
+    PERFORM bus.emit(p_event_id, '/ovop/matching', 'ovop.matching.order.proposed',
+                     'order/' || p_id, 'ovop.v1.Order', p_event, v.hs6, NULL, v.destination,
+                     p_request_id);
+    PERFORM bus.remember(p_service, p_request_id, p_method, p_fp, p_reply);
+    RETURN QUERY SELECT 'ok', p_reply, '', '', '';
+END
+$$;
+
+--
+-- Name: shipment_result(bigint, bigint, text); Type: FUNCTION; Schema: matching; Owner: -
+--
+
+CREATE FUNCTION matching.shipment_result(p_id bigint, p_shipment bigint, p_error text) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v matching.orders%ROWTYPE;
+BEGIN
+    IF p_shipment = 0 THEN
+        UPDATE matching.orders SET status_reason = left(p_error, 500), updated_at = now()
+         WHERE id = p_id AND status = 'accepted';
+        RETURN 0;
+    END IF;
+    UPDATE matching.orders SET status = 'shipment_created', shipment_id = p_shipment,
+           version = version + 1, status_reason = '', updated_at = now()
+     WHERE id = p_id AND status = 'accepted'
+    RETURNING * INTO v;
+    IF NOT FOUND THEN
+        RETURN 0;
+    END IF;
+    PERFORM matching.emit_job_event(v, 'shipment_created');
+    RETURN 1;
+END
+$$;
+
+--
+-- Name: status_number(text); Type: FUNCTION; Schema: matching; Owner: -
+--
+
+CREATE FUNCTION matching.status_number(p_status text) RETURNS integer
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT array_position(ARRAY['open', 'proposed', 'accepted', 'shipment_created', 'fulfilled',
+                                'rejected', 'expired'], p_status);
+$$;
+
+--
+-- Name: window_capacity(numeric, smallint[], date, date); Type: FUNCTION; Schema: matching; Owner: -
+--
+
+CREATE FUNCTION matching.window_capacity(p_cap numeric, p_season smallint[], p_from date, p_to date) RETURNS numeric
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT p_cap * count(*)
+      FROM generate_series(date_trunc('month', p_from), p_to, interval '1 month') AS m
+     WHERE cardinality(p_season) = 0 OR extract(month FROM m)::smallint = ANY (p_season);
+$$;
+
+--
 -- Name: at_us(bigint); Type: FUNCTION; Schema: registry; Owner: -
 --
 
@@ -3854,6 +4300,67 @@ CREATE TABLE iam.state (
 );
 
 --
+-- Name: cursors; Type: TABLE; Schema: matching; Owner: -
+--
+
+CREATE TABLE matching.cursors (
+    name text NOT NULL,
+    seq bigint DEFAULT 0 NOT NULL
+);
+
+--
+-- Name: TABLE cursors; Type: COMMENT; Schema: matching; Owner: -
+--
+
+COMMENT ON TABLE matching.cursors IS 'how far matchd''s jobs read the event log (bus.events.seq); shipments: departures';
+
+--
+-- Name: order_ids; Type: SEQUENCE; Schema: matching; Owner: -
+--
+
+CREATE SEQUENCE matching.order_ids
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: order_ids; Type: SEQUENCE OWNED BY; Schema: matching; Owner: -
+--
+
+ALTER SEQUENCE matching.order_ids OWNED BY matching.orders.id;
+
+--
+-- Name: reservations; Type: TABLE; Schema: matching; Owner: -
+--
+
+CREATE TABLE matching.reservations (
+    order_id bigint NOT NULL,
+    ord smallint NOT NULL,
+    producer_id bigint NOT NULL,
+    product_id bigint NOT NULL,
+    quantity numeric(16,3) NOT NULL,
+    km double precision NOT NULL,
+    transport_cost_cents bigint NOT NULL,
+    coordination_cost_cents bigint NOT NULL,
+    territory_code text NOT NULL,
+    producer_name text NOT NULL,
+    unit_price_cents bigint NOT NULL,
+    window_from date NOT NULL,
+    window_to date NOT NULL,
+    held boolean DEFAULT true NOT NULL,
+    CONSTRAINT reservations_km_check CHECK ((km >= (0)::double precision)),
+    CONSTRAINT reservations_quantity_check CHECK ((quantity > (0)::numeric))
+);
+
+--
+-- Name: TABLE reservations; Type: COMMENT; Schema: matching; Owner: -
+--
+
+COMMENT ON TABLE matching.reservations IS 'allocation lines of orders; held: capacity promised (released on reject and expiry)';
+
+--
 -- Name: applications; Type: TABLE; Schema: registry; Owner: -
 --
 
@@ -4088,6 +4595,26 @@ CREATE SEQUENCE registry.territories_id_seq
 ALTER SEQUENCE registry.territories_id_seq OWNED BY registry.territories.id;
 
 --
+-- Name: certificates; Type: VIEW; Schema: registry_api; Owner: -
+--
+
+CREATE VIEW registry_api.certificates AS
+ SELECT certificates.number,
+    certificates.producer_id,
+    certificates.product_id,
+    certificates.stars,
+    certificates.issued_on,
+    certificates.expires_on,
+    certificates.status
+   FROM registry.certificates;
+
+--
+-- Name: VIEW certificates; Type: COMMENT; Schema: registry_api; Owner: -
+--
+
+COMMENT ON VIEW registry_api.certificates IS 'published interface of the registry (read by matching): OVOP brand certificates of a producer''s product, their stars, expiry and status (active, suspended, revoked)';
+
+--
 -- Name: cooperative_members; Type: VIEW; Schema: registry_api; Owner: -
 --
 
@@ -4121,6 +4648,22 @@ CREATE VIEW registry_api.cooperatives AS
 COMMENT ON VIEW registry_api.cooperatives IS 'published interface of the registry (read by exports): cooperatives and their location';
 
 --
+-- Name: hs_code_units; Type: VIEW; Schema: registry_api; Owner: -
+--
+
+CREATE VIEW registry_api.hs_code_units AS
+ SELECT hs_codes.hs6,
+    hs_codes.unit,
+    hs_codes.description
+   FROM registry.hs_codes;
+
+--
+-- Name: VIEW hs_code_units; Type: COMMENT; Schema: registry_api; Owner: -
+--
+
+COMMENT ON VIEW registry_api.hs_code_units IS 'published interface of the registry (read by matching): HS codes and their unit';
+
+--
 -- Name: hs_codes; Type: VIEW; Schema: registry_api; Owner: -
 --
 
@@ -4134,6 +4677,25 @@ CREATE VIEW registry_api.hs_codes AS
 --
 
 COMMENT ON VIEW registry_api.hs_codes IS 'published interface of the registry (read by exports): HS codes and their origin (plant, animal, other), which decides the sanitary documents an export needs';
+
+--
+-- Name: producer_places; Type: VIEW; Schema: registry_api; Owner: -
+--
+
+CREATE VIEW registry_api.producer_places AS
+ SELECT producers.id,
+    producers.legal_name,
+    producers.territory_code,
+    producers.lat,
+    producers.lon,
+    producers.status
+   FROM registry.producers;
+
+--
+-- Name: VIEW producer_places; Type: COMMENT; Schema: registry_api; Owner: -
+--
+
+COMMENT ON VIEW registry_api.producer_places IS 'published interface of the registry (read by matching): producers, their coordinates (NULL: those of their territory) and status';
 
 --
 -- Name: producers; Type: VIEW; Schema: registry_api; Owner: -
@@ -4151,6 +4713,31 @@ CREATE VIEW registry_api.producers AS
 --
 
 COMMENT ON VIEW registry_api.producers IS 'published interface of the registry (read by exports): producers, their location and status (active, suspended, closed)';
+
+--
+-- Name: product_offers; Type: VIEW; Schema: registry_api; Owner: -
+--
+
+CREATE VIEW registry_api.product_offers AS
+ SELECT products.id,
+    products.producer_id,
+    products.hs6,
+    products.category,
+    products.unit,
+    products.capacity_per_month,
+    products.season_months,
+    products.price_usd,
+    products.certifications,
+    products.territory_code,
+    products.name_en,
+    products.name_ru
+   FROM registry.products;
+
+--
+-- Name: VIEW product_offers; Type: COMMENT; Schema: registry_api; Owner: -
+--
+
+COMMENT ON VIEW registry_api.product_offers IS 'published interface of the registry (read by matching): what a product offers an order: HS code, category, unit, monthly capacity, season months (empty: all year), price, certifications (organic, halal...)';
 
 --
 -- Name: products; Type: VIEW; Schema: registry_api; Owner: -
@@ -4189,6 +4776,26 @@ CREATE VIEW registry_api.territories AS
 --
 
 COMMENT ON VIEW registry_api.territories IS 'published interface of the registry: SOATE territories, every version with its validity';
+
+--
+-- Name: territory_points; Type: VIEW; Schema: registry_api; Owner: -
+--
+
+CREATE VIEW registry_api.territory_points AS
+ SELECT territories.code,
+    territories.parent_code,
+    territories.name_en,
+    territories.name_ru,
+    territories.lat,
+    territories.lon,
+    territories.valid_to
+   FROM registry.territories;
+
+--
+-- Name: VIEW territory_points; Type: COMMENT; Schema: registry_api; Owner: -
+--
+
+COMMENT ON VIEW registry_api.territory_points IS 'published interface of the registry (read by matching): territories with their names and coordinates, every version (valid_to NULL: current)';
 
 --
 -- Name: history seq; Type: DEFAULT; Schema: iam; Owner: -
@@ -4399,6 +5006,27 @@ ALTER TABLE ONLY iam.state
     ADD CONSTRAINT state_pkey PRIMARY KEY (one);
 
 --
+-- Name: cursors cursors_pkey; Type: CONSTRAINT; Schema: matching; Owner: -
+--
+
+ALTER TABLE ONLY matching.cursors
+    ADD CONSTRAINT cursors_pkey PRIMARY KEY (name);
+
+--
+-- Name: orders orders_pkey; Type: CONSTRAINT; Schema: matching; Owner: -
+--
+
+ALTER TABLE ONLY matching.orders
+    ADD CONSTRAINT orders_pkey PRIMARY KEY (id);
+
+--
+-- Name: reservations reservations_pkey; Type: CONSTRAINT; Schema: matching; Owner: -
+--
+
+ALTER TABLE ONLY matching.reservations
+    ADD CONSTRAINT reservations_pkey PRIMARY KEY (order_id, ord);
+
+--
 -- Name: applications applications_pkey; Type: CONSTRAINT; Schema: registry; Owner: -
 --
 
@@ -4580,6 +5208,24 @@ CREATE INDEX history_principal ON iam.history USING btree (principal_id, seq);
 --
 
 CREATE INDEX keys_principal ON iam.keys USING btree (principal_id);
+
+--
+-- Name: orders_live; Type: INDEX; Schema: matching; Owner: -
+--
+
+CREATE INDEX orders_live ON matching.orders USING btree (status, id) WHERE (status = ANY (ARRAY['open'::text, 'proposed'::text, 'accepted'::text]));
+
+--
+-- Name: orders_shipment; Type: INDEX; Schema: matching; Owner: -
+--
+
+CREATE INDEX orders_shipment ON matching.orders USING btree (shipment_id) WHERE (shipment_id IS NOT NULL);
+
+--
+-- Name: reservations_held; Type: INDEX; Schema: matching; Owner: -
+--
+
+CREATE INDEX reservations_held ON matching.reservations USING btree (product_id, window_from, window_to) WHERE held;
 
 --
 -- Name: applications_open_product; Type: INDEX; Schema: registry; Owner: -
@@ -4816,6 +5462,12 @@ CREATE TRIGGER star_thresholds_in_scope BEFORE INSERT OR DELETE OR UPDATE ON reg
 CREATE TRIGGER territories_in_scope AFTER INSERT OR DELETE OR UPDATE ON registry.territories FOR EACH ROW WHEN ((current_setting('ovop.scope'::text, true) <> ''::text)) EXECUTE FUNCTION registry.scope_territory();
 
 --
+-- Name: certificates refuse_write; Type: TRIGGER; Schema: registry_api; Owner: -
+--
+
+CREATE TRIGGER refuse_write INSTEAD OF INSERT OR DELETE OR UPDATE ON registry_api.certificates FOR EACH ROW EXECUTE FUNCTION registry_api.refuse_write();
+
+--
 -- Name: cooperative_members refuse_write; Type: TRIGGER; Schema: registry_api; Owner: -
 --
 
@@ -4828,16 +5480,34 @@ CREATE TRIGGER refuse_write INSTEAD OF INSERT OR DELETE OR UPDATE ON registry_ap
 CREATE TRIGGER refuse_write INSTEAD OF INSERT OR DELETE OR UPDATE ON registry_api.cooperatives FOR EACH ROW EXECUTE FUNCTION registry_api.refuse_write();
 
 --
+-- Name: hs_code_units refuse_write; Type: TRIGGER; Schema: registry_api; Owner: -
+--
+
+CREATE TRIGGER refuse_write INSTEAD OF INSERT OR DELETE OR UPDATE ON registry_api.hs_code_units FOR EACH ROW EXECUTE FUNCTION registry_api.refuse_write();
+
+--
 -- Name: hs_codes refuse_write; Type: TRIGGER; Schema: registry_api; Owner: -
 --
 
 CREATE TRIGGER refuse_write INSTEAD OF INSERT OR DELETE OR UPDATE ON registry_api.hs_codes FOR EACH ROW EXECUTE FUNCTION registry_api.refuse_write();
 
 --
+-- Name: producer_places refuse_write; Type: TRIGGER; Schema: registry_api; Owner: -
+--
+
+CREATE TRIGGER refuse_write INSTEAD OF INSERT OR DELETE OR UPDATE ON registry_api.producer_places FOR EACH ROW EXECUTE FUNCTION registry_api.refuse_write();
+
+--
 -- Name: producers refuse_write; Type: TRIGGER; Schema: registry_api; Owner: -
 --
 
 CREATE TRIGGER refuse_write INSTEAD OF INSERT OR DELETE OR UPDATE ON registry_api.producers FOR EACH ROW EXECUTE FUNCTION registry_api.refuse_write();
+
+--
+-- Name: product_offers refuse_write; Type: TRIGGER; Schema: registry_api; Owner: -
+--
+
+CREATE TRIGGER refuse_write INSTEAD OF INSERT OR DELETE OR UPDATE ON registry_api.product_offers FOR EACH ROW EXECUTE FUNCTION registry_api.refuse_write();
 
 --
 -- Name: products refuse_write; Type: TRIGGER; Schema: registry_api; Owner: -
@@ -4850,6 +5520,12 @@ CREATE TRIGGER refuse_write INSTEAD OF INSERT OR DELETE OR UPDATE ON registry_ap
 --
 
 CREATE TRIGGER refuse_write INSTEAD OF INSERT OR DELETE OR UPDATE ON registry_api.territories FOR EACH ROW EXECUTE FUNCTION registry_api.refuse_write();
+
+--
+-- Name: territory_points refuse_write; Type: TRIGGER; Schema: registry_api; Owner: -
+--
+
+CREATE TRIGGER refuse_write INSTEAD OF INSERT OR DELETE OR UPDATE ON registry_api.territory_points FOR EACH ROW EXECUTE FUNCTION registry_api.refuse_write();
 
 --
 -- Name: border_points border_points_neighbour_fkey; Type: FK CONSTRAINT; Schema: exports; Owner: -
@@ -4962,6 +5638,13 @@ ALTER TABLE ONLY iam.history
 
 ALTER TABLE ONLY iam.keys
     ADD CONSTRAINT keys_principal_id_fkey FOREIGN KEY (principal_id) REFERENCES iam.principals(id);
+
+--
+-- Name: reservations reservations_order_id_fkey; Type: FK CONSTRAINT; Schema: matching; Owner: -
+--
+
+ALTER TABLE ONLY matching.reservations
+    ADD CONSTRAINT reservations_order_id_fkey FOREIGN KEY (order_id) REFERENCES matching.orders(id);
 
 --
 -- Name: applications applications_producer_id_fkey; Type: FK CONSTRAINT; Schema: registry; Owner: -

@@ -16,7 +16,7 @@ static const struct standard {
     {IDENT_ADMIN, "operator", IDENT_ADMIN_ROLES, NULL, NULL},
     {"svc-ovop.registry", "service", "worker:ovop.registry", NULL, NULL},
     {"svc-ovop.exports", "service", "worker:ovop.exports", NULL, NULL},
-    {"svc-ovop.matching", "service", "worker:ovop.matching", NULL, NULL},
+    {"svc-ovop.matching", "service", "worker:ovop.matching exports.from_order", NULL, NULL},
     {"svc-ovop.notify", "service", "worker:ovop.notify", NULL, NULL},
     {"customs", "agency", "customs", NULL, "customs"},
     {"plant_quarantine", "agency", "plant_quarantine", NULL, "plant_quarantine"},

@@ -1,0 +1,113 @@
+/* matchd: export orders filled from village producers' free capacity (orders.c), the
+ * in-memory index of what producers offer (index.c), the shipments of accepted orders made in
+ * ovop.exports (ship.c) and cooperative proposals (coops.c). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "daemon.h"
+#include "keys.h"
+#include "mutation.h"
+#include "ovop/v1/matching.pb-c.h"
+#include "periodic.h"
+#include "sequencer.h"
+
+#define MATCHING_SERVICE "ovop.matching"
+#define MATCHING_SOURCE  "/ovop/matching"
+
+/* --- the index (index.c) --- */
+
+typedef struct mx_cert {
+    int8_t stars;
+    bool active;
+    int32_t expires_day; /* days since 2000-01-01 */
+} mx_cert_t;
+
+/* One product of one producer, as allocation needs it. */
+typedef struct mx_product {
+    int64_t id, producer_id;
+    char hs6[7];
+    char territory[15];
+    char status;     /* the producer's: 'a' active, 's' suspended, 'c' closed */
+    bool located;    /* lat/lon known (the producer's or its territory's) */
+    uint16_t season; /* bit m-1 for month m; 0: all year */
+    double lat, lon;
+    double cap_month; /* capacity_per_month */
+    int64_t price_cents;
+    char *category, *unit, *name; /* name: the producer's legal name */
+    char *certs;                  /* ",organic,halal," */
+    mx_cert_t *ovop;
+    size_t n_ovop;
+    int64_t *coops;
+    size_t n_coops;
+    size_t slot; /* position in its HS bucket */
+} mx_product_t;
+
+typedef struct mx_index mx_index_t;
+
+/* Statistics of the index, for /metrics and the benchmark. */
+typedef struct mx_stats {
+    size_t products, hs_codes, territories;
+    int64_t build_us; /* the start's load */
+    int64_t cursor;   /* last registry event applied */
+    bool ready;
+} mx_stats_t;
+
+int mx_index_new(mx_index_t **ret, uv_loop_t *loop, ovop_pg_t *pg, unsigned refresh_ms,
+                 ovop_metrics_t *metrics);
+void mx_index_stop(mx_index_t *x);
+void mx_index_free(mx_index_t *x);
+mx_stats_t mx_index_stats(const mx_index_t *x);
+/* The products of an HS code (NULL and 0 when none); valid until the loop turns. */
+mx_product_t *const *mx_index_hs(const mx_index_t *x, const char *hs6, size_t *ret_n);
+/* The unit of an HS code, NULL when the registry has no such code. */
+const char *mx_index_hs_unit(const mx_index_t *x, const char *hs6);
+/* The coordinates and English name of a current territory; false when unknown or it has no
+ * coordinates. */
+bool mx_index_place(const mx_index_t *x, const char *code, double *lat, double *lon,
+                    const char **name);
+/* Days since 2000-01-01 of a YYYY-MM-DD date. */
+int32_t mx_day(const char *date);
+
+/* --- the service --- */
+
+typedef struct matchd {
+    ovop_daemon_t *d;
+    ovop_pg_t *pg;
+    ovop_sequencer_t *sequencer;
+    ovop_mutator_t mutator;
+    mx_index_t *index;
+    double rate_cents;      /* transport, cents per unit-km */
+    double coord_cents;     /* coordination, cents per producer */
+    double coop_discount;   /* 0..1 */
+    int64_t valid_seconds;  /* how long a proposal may be accepted */
+    unsigned match_retries; /* recomputations after CAPACITY_TAKEN */
+    ovop_periodic_t *expiry, *follower;
+    /* shipments (ship.c) */
+    unsigned ship_ms;
+    uv_timer_t ship_timer;
+    bool ship_busy, ship_again, ship_stopped;
+    const ovop_security_t *security;
+    const char *brokers;
+    unsigned ship_timeout_ms;
+} matchd_t;
+
+void matchd_orders_register(matchd_t *m);
+void matchd_coops_register(matchd_t *m);
+void matchd_ship_start(matchd_t *m);
+void matchd_ship_kick(matchd_t *m);
+void matchd_ship_stop(matchd_t *m);
+
+/* The request id under which the shipment of order `id` is created: the same on every retry
+ * and every instance, so ovop.exports makes it once. */
+#define MATCHING_SHIPMENT_RID "matching-order-%lld-shipment"
+
+/* Shared by orders.c and match.c: the read of one order by id, and the mutation convention
+ * (mutation.h) whose CAPACITY_TAKEN refusal calls on_taken(ctx) instead of finishing. */
+#include "read.h"
+const ovop_read_t *matchd_order_read(void);
+void matchd_mutate(ovop_call_t *call, matchd_t *m, const char *function, const ovop_arg_t *args,
+                   size_t n_args, const ProtobufCMessage *output, void (*on_taken)(void *),
+                   void *ctx);
