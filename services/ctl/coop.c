@@ -263,7 +263,8 @@ int ctl_coop(ctl_t *c, int argc, char **argv)
         {.name = "get", .run = coop_get},
         {.name = "list", .run_with = ctl_list_cmd, .list = &coop_list},
         {.name = "capacity", .run = coop_capacity},
+        {.name = "propose", .run = ctl_coop_propose},
     };
     return ctl_run(c, cmds, OVOP_ARRAY_SIZE(cmds), argc - 1, argv + 1,
-                   "ovopctl coop create|join|leave|get|list|capacity ...");
+                   "ovopctl coop create|join|leave|get|list|capacity|propose ...");
 }

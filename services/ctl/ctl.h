@@ -259,3 +259,9 @@ int ctl_parse_id(const char *what, const char *s, int64_t *ret);
 /* An amount of money written in decimal units (dollars, som) as minor units (cents, tyiyn),
  * exactly; prints "<flag> must be an amount ..." and returns CTL_EXIT_USAGE otherwise. */
 int ctl_parse_money(const char *flag, const char *s, int64_t *ret);
+
+/* order.c: export orders (ovop.matching), and coop propose (argv[0] is "propose"). */
+int ctl_order(ctl_t *c, int argc, char **argv);
+int ctl_coop_propose(ctl_t *c, int argc, char **argv);
+/* Prints an Order with its allocation lines and what is missing. */
+void ctl_print_order(const ProtobufCMessage *m);

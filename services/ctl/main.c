@@ -67,6 +67,11 @@ static const char usage_text[] =
     "  export violation --exporter K:ID --country CC --on DATE --authority A [--reference R]\n"
     "  export compliance producer:ID|cooperative:ID\n"
     "  export stats [--by month,region,district,hs,destination] [--from YYYY-MM] [--to YYYY-MM]\n"
+    "  order create --buyer N --country CC --hs CODE --quantity Q --from D --to D --at SOATE\n"
+    "               [--min-stars N] [--certs organic,...] [--price-ceiling USD] [--partial]\n"
+    "  order get ID | list [--status S] [--hs CODE] | match ID | reject ID --reason R\n"
+    "  order accept ID --exporter cooperative:ID --border KG-... --depart DATE [--kg-per-unit X]\n"
+    "  coop propose --hs CODE --territory SOATE --target Q --max-km KM [--max-members N]\n"
     "\n"
     "Exit codes: 0 ok, 1 failure, 2 usage, 3 broker or service unreachable (timeout),\n"
     "10+N when the service answered with status code N (13 INVALID_ARGUMENT, 15 NOT_FOUND, ...).\n";
@@ -88,6 +93,7 @@ static const ctl_cmd_t verbs[] = {
     {"export", ctl_export},
     {"whoami", ctl_whoami},
     {"principal", ctl_principal},
+    {"order", ctl_order},
 };
 
 /* Parses the global options (opts, n) of argv; *ret_argi: the verb. Returns 0, CTL_HELP after

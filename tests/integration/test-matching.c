@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "client.h"
 #include "harness.h"
@@ -568,6 +569,81 @@ static void test_expiry_releases(void **state)
                      1);
 }
 
+/* ovopctl as principal `who`: its exit code; its output in <tmpdir>/<log>.log. */
+static int ctl_as(const char *who, const char *log, const char *const *args)
+{
+    char *bin = harness_bin("ovopctl");
+    char *secret = ident_secret(&E.ident, who);
+    char *env_broker = xasprintf("OVOP_BROKER=%s", E.endpoint);
+    char *env_key = xasprintf("OVOP_KEY=%s", secret);
+    char *env_broker_key = xasprintf("OVOP_BROKER_KEY=%s", E.ident.broker_key);
+    const char *env[] = {env_broker, env_key, env_broker_key, NULL};
+    pid_t pid;
+    int status = -1;
+    assert_int_equal(harness_spawn(&pid, bin, args, env, log), 0);
+    assert_int_equal(harness_wait_exit(pid, 20000, &status), 0);
+    free(bin);
+    free(secret);
+    free(env_broker);
+    free(env_key);
+    free(env_broker_key);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+static char *log_text(const char *log)
+{
+    char *path = xasprintf("%s/%s.log", harness_tmpdir(), log);
+    FILE *f = fopen(path, "r");
+    free(path);
+    assert_non_null(f);
+    ovop_buf_t b;
+    ovop_buf_init(&b);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        ovop_buf_append(&b, chunk, n);
+    fclose(f);
+    ovop_buf_puts(&b, "");
+    return b.data;
+}
+
+/* ovopctl order create / match / list as the desk: the allocation printed with distances and
+ * costs; a refusal's exit code is 10 + its status. */
+static void test_ovopctl(void **state)
+{
+    const char *create[] = {
+        "--json", "order",  "create",         "--buyer", "Osaka Felt", "--country", "JP",
+        "--hs",   "570500", "--quantity",     "20",      "--from",     FROM,        "--to",
+        TO,       "--at",   "41702420000010", NULL};
+    assert_int_equal(ctl_as(DESK, "ctl-create", create), 0);
+    char *out = log_text("ctl-create");
+    const char *idp = strstr(out, "\"id\": ");
+    assert_non_null(idp);
+    idp += 7;
+    if (*idp == '"')
+        idp++;
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", strtoll(idp, NULL, 10));
+    free(out);
+    const char *matchv[] = {"order", "match", id, NULL};
+    assert_int_equal(ctl_as(DESK, "ctl-match", matchv), 0);
+    out = log_text("ctl-match");
+    assert_non_null(strstr(out, "status         proposed"));
+    assert_non_null(strstr(out, "TRANSPORT"));
+    assert_non_null(strstr(out, "Producer 12"));
+    free(out);
+    const char *list[] = {"order", "list", "--status", "proposed", NULL};
+    assert_int_equal(ctl_as(DESK, "ctl-list", list), 0);
+    /* The exporter may not create orders: PERMISSION_DENIED, exit 17. */
+    assert_int_equal(ctl_as(EXPORTER, "ctl-denied", create), 17);
+    const char *bad[] = {
+        "order",  "create",         "--buyer", "X",      "--country", "JP",   "--hs",
+        "570500", "--quantity",     "0",       "--from", FROM,        "--to", TO,
+        "--at",   "41702420000010", NULL};
+    assert_int_equal(ctl_as(DESK, "ctl-bad", bad), 13);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -577,6 +653,7 @@ int main(void)
         cmocka_unit_test(test_capacity_never_oversold),
         cmocka_unit_test(test_lifecycle_to_shipment),
         cmocka_unit_test(test_index_follows_registry),
+        cmocka_unit_test(test_ovopctl),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
