@@ -64,5 +64,9 @@ for s in "${services[@]}"; do
     ovopctl --database-url="$url" db bootstrap "svc-$s" --kind service --name "$s daemon" \
         --key "$(public_key "$secrets/svc-$s.key")" --roles "worker:$s"
 done
+# matchd creates the shipments of accepted orders in exportd, on the acceptor's behalf.
+ovopctl --database-url="$url" db bootstrap svc-ovop.matching --kind service \
+    --name "ovop.matching daemon" --key "$(public_key "$secrets/svc-ovop.matching.key")" \
+    --roles "worker:ovop.matching exports.from_order"
 ovopctl --database-url="$url" db bootstrap admin --kind operator --name "Administrator" \
     --key "$(public_key "$secrets/admin.key")" --roles iam.admin
