@@ -131,6 +131,7 @@ CREATE TABLE matching.reservations (
     ord smallint NOT NULL,
     producer_id bigint NOT NULL,
     product_id bigint NOT NULL,
+    hs6 char(6) NOT NULL,  -- the order's: matchd reads an HS code's reservations at once
     quantity numeric(16, 3) NOT NULL CHECK (quantity > 0),
     km double precision NOT NULL CHECK (km >= 0),
     transport_cost_cents bigint NOT NULL,
@@ -147,6 +148,7 @@ COMMENT ON TABLE matching.reservations IS
     'allocation lines of orders; held: capacity promised (released on reject and expiry)';
 CREATE INDEX reservations_held ON matching.reservations (product_id, window_from, window_to)
     WHERE held;
+CREATE INDEX reservations_held_hs ON matching.reservations (hs6, window_from) WHERE held;
 
 CREATE TABLE matching.cursors (
     name text PRIMARY KEY,
@@ -353,11 +355,11 @@ BEGIN
                    v_chk.product_id, coalesce(v_chk.free, 0), v_chk.quantity), 'CAPACITY_TAKEN';
         RETURN;
     END IF;
-    INSERT INTO matching.reservations (order_id, ord, producer_id, product_id, quantity, km,
+    INSERT INTO matching.reservations (order_id, ord, producer_id, product_id, hs6, quantity, km,
         transport_cost_cents, coordination_cost_cents, territory_code, producer_name,
         unit_price_cents, window_from, window_to)
     SELECT p_id, (n - 1)::smallint, (e ->> 'producer_id')::bigint, (e ->> 'product_id')::bigint,
-           round((e ->> 'quantity')::numeric, 3), (e ->> 'km')::double precision,
+           v.hs6, round((e ->> 'quantity')::numeric, 3), (e ->> 'km')::double precision,
            (e ->> 'transport_cost_cents')::bigint, (e ->> 'coordination_cost_cents')::bigint,
            e ->> 'territory_code', e ->> 'producer_name', (e ->> 'unit_price_cents')::bigint,
            v.window_from, v.window_to

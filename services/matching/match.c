@@ -38,23 +38,24 @@ typedef struct match_ctx {
 
 static void start(void *ctx);
 
-static int month_of(const char *date, int *year)
+/* How many times each calendar month (0..11) occurs in the window [from, to]: a product's
+ * capacity there is capacity_per_month x the occurrences of its season months. */
+static void window_months(const char *from, const char *to, int counts[12])
 {
-    int y = 0, mo = 0, d = 0;
-    sscanf(date, "%d-%d-%d", &y, &mo, &d);
-    *year = y;
-    return mo;
+    int y1 = 0, m1 = 0, y2 = 0, m2 = 0, d;
+    sscanf(from, "%d-%d-%d", &y1, &m1, &d);
+    sscanf(to, "%d-%d-%d", &y2, &m2, &d);
+    memset(counts, 0, 12 * sizeof(int));
+    for (int y = y1, mo = m1; (y < y2 || (y == y2 && mo <= m2)) && mo >= 1 && mo <= 12;
+         mo = mo == 12 ? 1 : mo + 1, y += mo == 1)
+        counts[mo - 1]++;
 }
 
-/* capacity_per_month x the window's months in the product's season. */
-static double window_capacity(const mx_product_t *p, const char *from, const char *to)
+static double window_capacity(const mx_product_t *p, const int counts[12])
 {
-    int y1, y2;
-    int m1 = month_of(from, &y1), m2 = month_of(to, &y2);
     int months = 0;
-    for (int y = y1, mo = m1; y < y2 || (y == y2 && mo <= m2);
-         mo = mo == 12 ? 1 : mo + 1, y += mo == 1)
-        months += !p->season || (p->season & (1u << (mo - 1)));
+    for (int m = 0; m < 12; m++)
+        months += (!p->season || (p->season & (1u << m))) ? counts[m] : 0;
     return p->cap_month * months;
 }
 
@@ -67,7 +68,7 @@ static bool has_cert(const mx_product_t *p, const char *name)
 
 /* 0 when p may fill o, else the ShortfallReason excluding it. */
 static int exclusion(const Ovop__V1__Order *o, const mx_product_t *p, int32_t to_day,
-                     double *ret_cap)
+                     const int months[12], double *ret_cap)
 {
     if (p->status != 'a')
         return OVOP__V1__SHORTFALL_REASON__SHORTFALL_REASON_PRODUCER_SUSPENDED;
@@ -90,7 +91,7 @@ static int exclusion(const Ovop__V1__Order *o, const mx_product_t *p, int32_t to
         return OVOP__V1__SHORTFALL_REASON__SHORTFALL_REASON_ABOVE_PRICE_CEILING;
     if (!p->located)
         return OVOP__V1__SHORTFALL_REASON__SHORTFALL_REASON_NO_LOCATION;
-    *ret_cap = window_capacity(p, o->window_from, o->window_to);
+    *ret_cap = window_capacity(p, months);
     if (*ret_cap <= 0)
         return OVOP__V1__SHORTFALL_REASON__SHORTFALL_REASON_OUT_OF_SEASON;
     return 0;
@@ -106,6 +107,8 @@ static void gather(match_ctx_t *cx)
     cx->n = cx->any = 0;
     memset(cx->excluded, 0, sizeof(cx->excluded));
     int32_t to_day = mx_day(o->window_to);
+    int months[12];
+    window_months(o->window_from, o->window_to, months);
     for (size_t i = 0; i < n; i++) {
         const mx_product_t *p = all[i];
         if ((o->category[0] && strcmp(p->category, o->category) != 0) ||
@@ -113,7 +116,7 @@ static void gather(match_ctx_t *cx)
             continue;
         cx->any++;
         double cap = 0;
-        int why = exclusion(o, p, to_day, &cap);
+        int why = exclusion(o, p, to_day, months, &cap);
         if (why) {
             cx->excluded[why]++;
             continue;
@@ -368,6 +371,19 @@ static void solve(match_ctx_t *cx, const double *reserved)
     record(cx, version);
 }
 
+typedef struct by_id {
+    int64_t id;
+    size_t i;
+} by_id_t;
+
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = ((const by_id_t *)a)->id, y = ((const by_id_t *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* The HS code's reservations by other orders overlapping the window, per product: few rows
+ * (only products reserved), matched to the candidates by id. */
 static void on_reserved(PGresult *res, const char *error, void *userdata)
 {
     match_ctx_t *cx = userdata;
@@ -377,21 +393,23 @@ static void on_reserved(PGresult *res, const char *error, void *userdata)
     }
     double *reserved = ovop_call_alloc(cx->call, (cx->n + 1) * sizeof(*reserved));
     memset(reserved, 0, (cx->n + 1) * sizeof(*reserved));
-    /* Rows come in the order of the ids sent (WITH ORDINALITY). */
-    for (int i = 0; i < PQntuples(res); i++) {
-        long ord = strtol(ovop_pg_value(res, i, "ord"), NULL, 10) - 1;
-        if (ord >= 0 && (size_t)ord < cx->n)
-            reserved[ord] = strtod(ovop_pg_value(res, i, "reserved"), NULL);
+    by_id_t *ids = ovop_call_alloc(cx->call, (cx->n + 1) * sizeof(*ids));
+    for (size_t i = 0; i < cx->n; i++)
+        ids[i] = (by_id_t){cx->cands[i]->id, i};
+    qsort(ids, cx->n, sizeof(*ids), cmp_id);
+    for (int r = 0; r < PQntuples(res); r++) {
+        by_id_t key = {strtoll(ovop_pg_value(res, r, "product_id"), NULL, 10), 0};
+        by_id_t *hit = bsearch(&key, ids, cx->n, sizeof(*ids), cmp_id);
+        if (hit)
+            reserved[hit->i] = strtod(ovop_pg_value(res, r, "reserved"), NULL);
     }
     solve(cx, reserved);
 }
 
 static const char reserved_sql[] =
-    "SELECT ids.ord, coalesce(sum(r.quantity), 0)::float8 AS reserved "
-    "FROM unnest($1::bigint[]) WITH ORDINALITY AS ids(product_id, ord) "
-    "JOIN matching.reservations r ON r.product_id = ids.product_id AND r.held "
-    " AND r.order_id <> $2::bigint AND r.window_from <= $4::date AND r.window_to >= $3::date "
-    "GROUP BY ids.ord";
+    "SELECT product_id, sum(quantity)::float8 AS reserved FROM matching.reservations "
+    "WHERE held AND hs6 = $1 AND order_id <> $2::bigint AND window_from <= $4::date "
+    "AND window_to >= $3::date GROUP BY product_id";
 
 static void on_order(ovop_call_t *call, ProtobufCMessage *row, PGresult *res, void *userdata)
 {
@@ -416,16 +434,8 @@ static void on_order(ovop_call_t *call, ProtobufCMessage *row, PGresult *res, vo
         solve(cx, NULL);
         return;
     }
-    ovop_buf_t ids;
-    ovop_buf_init(&ids);
-    ovop_buf_puts(&ids, "{");
-    for (size_t i = 0; i < cx->n; i++)
-        ovop_buf_printf(&ids, "%s%lld", i ? "," : "", (long long)cx->cands[i]->id);
-    ovop_buf_puts(&ids, "}");
-    const char *params[4] = {ovop_call_strdup(call, ids.data),
-                             ovop_call_printf(call, "%lld", (long long)o->id), o->window_from,
-                             o->window_to};
-    ovop_buf_free(&ids);
+    const char *params[4] = {o->hs_code, ovop_call_printf(call, "%lld", (long long)o->id),
+                             o->window_from, o->window_to};
     ovop_call_query(call, cx->m->pg, reserved_sql, 4, params, on_reserved, cx);
 }
 
