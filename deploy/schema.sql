@@ -1901,11 +1901,11 @@ BEGIN
                    v_chk.product_id, coalesce(v_chk.free, 0), v_chk.quantity), 'CAPACITY_TAKEN';
         RETURN;
     END IF;
-    INSERT INTO matching.reservations (order_id, ord, producer_id, product_id, quantity, km,
+    INSERT INTO matching.reservations (order_id, ord, producer_id, product_id, hs6, quantity, km,
         transport_cost_cents, coordination_cost_cents, territory_code, producer_name,
         unit_price_cents, window_from, window_to)
     SELECT p_id, (n - 1)::smallint, (e ->> 'producer_id')::bigint, (e ->> 'product_id')::bigint,
-           round((e ->> 'quantity')::numeric, 3), (e ->> 'km')::double precision,
+           v.hs6, round((e ->> 'quantity')::numeric, 3), (e ->> 'km')::double precision,
            (e ->> 'transport_cost_cents')::bigint, (e ->> 'coordination_cost_cents')::bigint,
            e ->> 'territory_code', e ->> 'producer_name', (e ->> 'unit_price_cents')::bigint,
            v.window_from, v.window_to
@@ -4340,6 +4340,7 @@ CREATE TABLE matching.reservations (
     ord smallint NOT NULL,
     producer_id bigint NOT NULL,
     product_id bigint NOT NULL,
+    hs6 character(6) NOT NULL,
     quantity numeric(16,3) NOT NULL,
     km double precision NOT NULL,
     transport_cost_cents bigint NOT NULL,
@@ -5226,6 +5227,12 @@ CREATE INDEX orders_shipment ON matching.orders USING btree (shipment_id) WHERE 
 --
 
 CREATE INDEX reservations_held ON matching.reservations USING btree (product_id, window_from, window_to) WHERE held;
+
+--
+-- Name: reservations_held_hs; Type: INDEX; Schema: matching; Owner: -
+--
+
+CREATE INDEX reservations_held_hs ON matching.reservations USING btree (hs6, window_from) WHERE held;
 
 --
 -- Name: applications_open_product; Type: INDEX; Schema: registry; Owner: -

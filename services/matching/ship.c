@@ -6,7 +6,7 @@
  * instance doing the same order at once) gets the same shipment back and never makes a second
  * one. The client is synchronous, so the requests run on libuv's thread pool; the results are
  * recorded by matching.shipment_result() from the loop. A refusal is kept in the order's
- * status_reason and retried on the next round (the exporter may fix the registry meanwhile). */
+ * status_reason and tried again 30 s later (the exporter may fix the registry meanwhile). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -44,7 +44,9 @@ static const char pending_sql[] =
     "coalesce((SELECT json_agg(json_build_object('product_id', r.product_id, 'producer_id', "
     "  r.producer_id, 'quantity', r.quantity::float8, 'unit_price_cents', r.unit_price_cents) "
     "  ORDER BY r.ord) FROM matching.reservations r WHERE r.order_id = o.id), '[]')::text AS lines "
-    "FROM matching.orders o WHERE o.status = 'accepted' ORDER BY o.updated_at, o.id LIMIT 16";
+    "FROM matching.orders o WHERE o.status = 'accepted' "
+    "AND (o.status_reason = '' OR o.updated_at < now() - interval '30 seconds') "
+    "ORDER BY o.updated_at, o.id LIMIT 16";
 
 static void ship_round(matchd_t *m);
 

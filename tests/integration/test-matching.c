@@ -544,6 +544,52 @@ static void test_lifecycle_to_shipment(void **state)
                          1);
 }
 
+/* exportd refuses the shipment (the exporter is a producer the lots are not from): the order
+ * stays accepted, says why, and no shipment exists. */
+static void test_refused_shipment_explained(void **state)
+{
+    Ovop__V1__ConsolidationPoint balykchy = {
+        PROTOBUF_C_MESSAGE_INIT(&ovop__v1__consolidation_point__descriptor), "41702420000010", 0, 0,
+        ""};
+    int64_t id = created(order_of("570500", 5, &balykchy));
+    Ovop__V1__Order *p = NULL;
+    assert_int_equal(match(id, &p, NULL), OVOP_OK);
+    protobuf_c_message_free_unpacked(&p->base, NULL);
+    Ovop__V1__ExporterRef stranger = {PROTOBUF_C_MESSAGE_INIT(&ovop__v1__exporter_ref__descriptor),
+                                      OVOP__V1__EXPORTER_KIND__EXPORTER_KIND_PRODUCER, 101};
+    Ovop__V1__Transport road = {PROTOBUF_C_MESSAGE_INIT(&ovop__v1__transport__descriptor),
+                                OVOP__V1__TRANSPORT_MODE__TRANSPORT_MODE_ROAD, "", ""};
+    Ovop__V1__AcceptOrderRequest a = OVOP__V1__ACCEPT_ORDER_REQUEST__INIT;
+    a.id = id;
+    a.exporter = &stranger;
+    a.incoterm = OVOP__V1__INCOTERM__INCOTERM_FCA;
+    a.transport = &road;
+    a.border_point = "KG-TORUGART";
+    a.planned_departure = "2027-06-15";
+    a.kg_per_unit = 3.5;
+    assert_int_equal(svcenv_call_as(&E, EXPORTER, "AcceptOrder", NULL, &a.base,
+                                    &ovop__v1__order__descriptor, NULL, NULL),
+                     OVOP_OK);
+    char *reason = NULL;
+    for (int i = 0; i < 100; i++) {
+        reason = scalarf("SELECT status || ': ' || status_reason FROM matching.orders WHERE "
+                         "id = %lld AND status_reason <> ''",
+                         (long long)id);
+        if (reason && reason[0])
+            break;
+        free(reason);
+        reason = NULL;
+        harness_sleep_ms(100);
+    }
+    assert_non_null(reason);
+    assert_non_null(strstr(reason, "accepted: ovop.exports refused the shipment"));
+    free(reason);
+    assert_int_equal(countf("SELECT count(*) FROM matching.orders WHERE id = %lld AND "
+                            "shipment_id IS NULL",
+                            (long long)id),
+                     1);
+}
+
 /* A proposal not accepted in time expires and releases its reservations. */
 static void test_expiry_releases(void **state)
 {
@@ -652,6 +698,7 @@ int main(void)
         cmocka_unit_test(test_expiry_releases),
         cmocka_unit_test(test_capacity_never_oversold),
         cmocka_unit_test(test_lifecycle_to_shipment),
+        cmocka_unit_test(test_refused_shipment_explained),
         cmocka_unit_test(test_index_follows_registry),
         cmocka_unit_test(test_ovopctl),
     };
