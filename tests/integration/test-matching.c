@@ -615,6 +615,51 @@ static void test_expiry_releases(void **state)
                      1);
 }
 
+/* Felt makers of Kyzyl-Suu (120..122, 50 m2 a month each, a few km apart) grouped to reach a
+ * 100 m2 lot within 10 km: proposals that reach it, explained; a bad request refused. */
+static void test_propose_cooperatives(void **state)
+{
+    Ovop__V1__ProposeCooperativesRequest in = OVOP__V1__PROPOSE_COOPERATIVES_REQUEST__INIT;
+    in.hs_code = "570500";
+    in.territory_code = "41702000000000";
+    in.target = 100;
+    in.max_km = 10;
+    in.window_from = FROM;
+    in.window_to = TO;
+    Ovop__V1__ProposeCooperativesResponse *out = NULL;
+    assert_int_equal(svcenv_call_as(&E, "customs", "ProposeCooperatives", NULL, &in.base,
+                                    &ovop__v1__propose_cooperatives_response__descriptor,
+                                    (ProtobufCMessage **)&out, NULL),
+                     OVOP_OK);
+    assert_int_equal(out->candidates, 3);
+    assert_true(out->n_proposals >= 1);
+    for (size_t i = 0; i < out->n_proposals; i++) {
+        const Ovop__V1__ProposedCooperative *c = out->proposals[i];
+        assert_true(c->n_producer_ids >= 2);
+        assert_true(c->capacity >= 100);
+        assert_true(c->max_km <= 10);
+        assert_non_null(strstr(c->explanation, "hub"));
+        for (size_t k = 0; k < c->n_producer_ids; k++)
+            assert_true(c->producer_ids[k] >= 120 && c->producer_ids[k] <= 122);
+    }
+    protobuf_c_message_free_unpacked(&out->base, NULL);
+    /* A lot nobody nearby can reach: no proposal, the capacity left unassigned. */
+    in.target = 1000;
+    assert_int_equal(svcenv_call_as(&E, "customs", "ProposeCooperatives", NULL, &in.base,
+                                    &ovop__v1__propose_cooperatives_response__descriptor,
+                                    (ProtobufCMessage **)&out, NULL),
+                     OVOP_OK);
+    assert_int_equal(out->n_proposals, 0);
+    assert_true(out->unassigned_capacity == 150);
+    protobuf_c_message_free_unpacked(&out->base, NULL);
+    in.max_km = 0;
+    Ovop__V1__Reply *rep = NULL;
+    assert_int_equal(
+        svcenv_call_as(&E, "customs", "ProposeCooperatives", NULL, &in.base, NULL, NULL, &rep),
+        OVOP_INVALID_ARGUMENT);
+    ovop__v1__reply__free_unpacked(rep, NULL);
+}
+
 /* ovopctl as principal `who`: its exit code; its output in <tmpdir>/<log>.log. */
 static int ctl_as(const char *who, const char *log, const char *const *args)
 {
@@ -694,6 +739,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_orders),
+        cmocka_unit_test(test_propose_cooperatives),
         cmocka_unit_test(test_exclusions_and_partial_fill),
         cmocka_unit_test(test_expiry_releases),
         cmocka_unit_test(test_capacity_never_oversold),
