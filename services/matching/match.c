@@ -2,7 +2,8 @@
  * are excluded), their reservations by other orders read from PostgreSQL, the allocation
  * solved (alloc.h), and the proposal recorded by matching.propose, which checks it again under
  * per-product locks: when another instance took the capacity meanwhile (CAPACITY_TAKEN), the
- * whole computation runs again with fresh reservations, up to --match-retries times. */
+ * whole computation runs again with fresh reservations, up to --match-retries times. The order
+ * and the reservations come in one statement. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -371,6 +372,21 @@ static void solve(match_ctx_t *cx, const double *reserved)
     record(cx, version);
 }
 
+/* The order with the reservations other orders hold of its HS code in its window, by
+ * product: one statement (few rows: only reserved products). */
+static const ovop_read_t order_and_reserved = {
+    .sql = "SELECT " ORDER_COLUMNS ", "
+           "(SELECT coalesce(json_agg(json_build_array(x.product_id, x.q)), '[]') "
+           "   FROM (SELECT r.product_id, sum(r.quantity)::float8 AS q "
+           "           FROM matching.reservations r "
+           "          WHERE r.held AND r.hs6 = o.hs6 AND r.order_id <> o.id "
+           "            AND r.window_from <= o.window_to AND r.window_to >= o.window_from "
+           "          GROUP BY r.product_id) x) AS reserved "
+           "FROM matching.orders o WHERE o.id = $1::bigint",
+    .row = &ovop__v1__order__descriptor,
+    .noun = "order with id",
+};
+
 typedef struct by_id {
     int64_t id;
     size_t i;
@@ -382,34 +398,32 @@ static int cmp_id(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The HS code's reservations by other orders overlapping the window, per product: few rows
- * (only products reserved), matched to the candidates by id. */
-static void on_reserved(PGresult *res, const char *error, void *userdata)
+/* The reserved quantity of each candidate, from the JSON [[product_id, quantity], ...]. */
+static double *reserved_of(match_ctx_t *cx, const char *json)
 {
-    match_ctx_t *cx = userdata;
-    if (error) {
-        ovop_call_fail_db(cx->call, res, error);
-        return;
-    }
     double *reserved = ovop_call_alloc(cx->call, (cx->n + 1) * sizeof(*reserved));
     memset(reserved, 0, (cx->n + 1) * sizeof(*reserved));
+    json_t *a = json_loads(json, 0, NULL);
+    if (!json_array_size(a)) {
+        json_decref(a);
+        return reserved;
+    }
     by_id_t *ids = ovop_call_alloc(cx->call, (cx->n + 1) * sizeof(*ids));
     for (size_t i = 0; i < cx->n; i++)
         ids[i] = (by_id_t){cx->cands[i]->id, i};
     qsort(ids, cx->n, sizeof(*ids), cmp_id);
-    for (int r = 0; r < PQntuples(res); r++) {
-        by_id_t key = {strtoll(ovop_pg_value(res, r, "product_id"), NULL, 10), 0};
+    size_t k;
+    json_t *e;
+    json_array_foreach(a, k, e)
+    {
+        by_id_t key = {(int64_t)json_integer_value(json_array_get(e, 0)), 0};
         by_id_t *hit = bsearch(&key, ids, cx->n, sizeof(*ids), cmp_id);
         if (hit)
-            reserved[hit->i] = strtod(ovop_pg_value(res, r, "reserved"), NULL);
+            reserved[hit->i] = json_number_value(json_array_get(e, 1));
     }
-    solve(cx, reserved);
+    json_decref(a);
+    return reserved;
 }
-
-static const char reserved_sql[] =
-    "SELECT product_id, sum(quantity)::float8 AS reserved FROM matching.reservations "
-    "WHERE held AND hs6 = $1 AND order_id <> $2::bigint AND window_from <= $4::date "
-    "AND window_to >= $3::date GROUP BY product_id";
 
 static void on_order(ovop_call_t *call, ProtobufCMessage *row, PGresult *res, void *userdata)
 {
@@ -430,13 +444,7 @@ static void on_order(ovop_call_t *call, ProtobufCMessage *row, PGresult *res, vo
         return;
     }
     gather(cx);
-    if (cx->n == 0) {
-        solve(cx, NULL);
-        return;
-    }
-    const char *params[4] = {o->hs_code, ovop_call_printf(call, "%lld", (long long)o->id),
-                             o->window_from, o->window_to};
-    ovop_call_query(call, cx->m->pg, reserved_sql, 4, params, on_reserved, cx);
+    solve(cx, reserved_of(cx, ovop_pg_value(res, 0, "reserved")));
 }
 
 static void start(void *ctx)
@@ -450,7 +458,7 @@ static void start(void *ctx)
         return;
     }
     const char *key = ovop_call_printf(cx->call, "%lld", (long long)cx->id);
-    ovop_read_then(cx->call, cx->m->pg, matchd_order_read(), key, 1, &key, on_order, cx);
+    ovop_read_then(cx->call, cx->m->pg, &order_and_reserved, key, 1, &key, on_order, cx);
 }
 
 void matchd_match_order(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)

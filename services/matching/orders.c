@@ -22,26 +22,6 @@
 #define DEFAULT_PAGE 50
 #define CONVENTIONAL 5
 
-#define ORDER_COLUMNS                                                                              \
-    "o.id, json_build_object('name', o.buyer_name, 'country', o.buyer_country, "                   \
-    "  'address', o.buyer_address) AS buyer, o.destination, o.hs6 AS hs_code, o.category, "        \
-    "o.quantity::float8 AS quantity, o.unit, o.min_stars, to_json(o.certifications) AS "           \
-    "certifications, o.window_from::text AS window_from, o.window_to::text AS window_to, "         \
-    "json_build_object('territory_code', o.cons_territory, 'lat', o.cons_lat, 'lon', o.cons_lon, " \
-    "  'name', o.cons_name) AS consolidation, o.price_ceiling_cents, o.allow_partial, o.status, "  \
-    "o.version, o.filled::float8 AS filled, o.total_cost_cents, o.cooperative_id, "                \
-    "coalesce((SELECT json_agg(json_build_object('producer_id', r.producer_id, 'product_id', "     \
-    "  r.product_id, 'quantity', r.quantity::float8, 'km', r.km, 'transport_cost_cents', "         \
-    "  r.transport_cost_cents, 'coordination_cost_cents', r.coordination_cost_cents, "             \
-    "  'territory_code', r.territory_code, 'producer_name', r.producer_name, "                     \
-    "  'unit_price_cents', r.unit_price_cents) ORDER BY r.ord) "                                   \
-    "  FROM matching.reservations r WHERE r.order_id = o.id), '[]') AS lines, o.shortfalls, "      \
-    "coalesce(o.shipment_id, 0) AS shipment_id, o.created_by, "                                    \
-    "(extract(epoch FROM o.created_at) * 1000000)::bigint AS created_us, "                         \
-    "coalesce((extract(epoch FROM o.proposed_at) * 1000000)::bigint, 0) AS proposed_us, "          \
-    "coalesce((extract(epoch FROM o.expires_at) * 1000000)::bigint, 0) AS expires_us, "            \
-    "o.accepted_by, o.status_reason"
-
 static const ovop_read_t order_read = {
     .sql = "SELECT " ORDER_COLUMNS " FROM matching.orders o WHERE o.id = $1::bigint",
     .row = &ovop__v1__order__descriptor,
