@@ -12,6 +12,7 @@
 #include "mutation.h"
 #include "ovop/v1/matching.pb-c.h"
 #include "periodic.h"
+#include "read.h"
 #include "sequencer.h"
 
 #define MATCHING_SERVICE "ovop.matching"
@@ -125,10 +126,8 @@ void matchd_ship_stop(matchd_t *m);
     "coalesce((extract(epoch FROM o.expires_at) * 1000000)::bigint, 0) AS expires_us, "            \
     "o.accepted_by, o.status_reason"
 
-/* Shared by orders.c and match.c: the read of one order by id, and the mutation convention
+/* Shared by orders.c and match.c: the mutation convention
  * (mutation.h) whose CAPACITY_TAKEN refusal calls on_taken(ctx) instead of finishing. */
-#include "read.h"
-const ovop_read_t *matchd_order_read(void);
 void matchd_mutate(ovop_call_t *call, matchd_t *m, const char *function, const ovop_arg_t *args,
                    size_t n_args, const ProtobufCMessage *output, void (*on_taken)(void *),
                    void *ctx);

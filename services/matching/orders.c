@@ -518,11 +518,6 @@ void matchd_orders_register(matchd_t *m)
 }
 
 /* Shared with match.c. */
-const ovop_read_t *matchd_order_read(void)
-{
-    return &order_read;
-}
-
 void matchd_mutate(ovop_call_t *call, matchd_t *m, const char *function, const ovop_arg_t *args,
                    size_t n_args, const ProtobufCMessage *output, void (*on_taken)(void *),
                    void *ctx)
