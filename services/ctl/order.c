@@ -25,7 +25,7 @@ static void print_lines(const Ovop__V1__Order *o)
     for (size_t i = 0; i < o->n_lines; i++) {
         const Ovop__V1__AllocationLine *l = o->lines[i];
         ctl_print_int_cell(l->producer_id, 9);
-        ctl_print_cell(l->producer_name, 22);
+        ctl_print_cell(l->producer_name, 30);
         ctl_print_cell(l->territory_code, 15);
         ctl_print_int_cell(l->product_id, 8);
         ctl_print_cell(ctl_amount(l->quantity, a), 10);
