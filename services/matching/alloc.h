@@ -12,15 +12,17 @@
 typedef struct match_cand {
     int64_t producer_id, product_id;
     double lat, lon;
-    double capacity;                      /* free capacity in the order's unit, > 0 */
-    const int64_t *coops; size_t n_coops; /* cooperatives the producer is a member of */
+    double capacity; /* free capacity in the order's unit, > 0 */
+    const int64_t *coops;
+    size_t n_coops; /* cooperatives the producer is a member of */
 } match_cand_t;
 
 typedef struct match_problem {
     double quantity, dest_lat, dest_lon;
     double rate, coord_cost, coop_discount;
     bool allow_partial;
-    const match_cand_t *cands; size_t n;
+    const match_cand_t *cands;
+    size_t n;
 } match_problem_t;
 
 typedef struct match_line {
@@ -29,7 +31,8 @@ typedef struct match_line {
 } match_line_t;
 
 typedef struct match_solution {
-    match_line_t *lines; size_t n_lines;
+    match_line_t *lines;
+    size_t n_lines;
     double filled, total_cost;
     int64_t coop_id; /* the cooperative preferred, 0 none */
 } match_solution_t;
