@@ -41,16 +41,49 @@ static void default_window(ovop_call_t *call, const char **from, const char **to
     *to = ovop_call_strdup(call, b);
 }
 
-static double months_capacity(const mx_product_t *p, const char *from, const char *to)
+typedef struct who {
+    const mx_product_t *p; /* one product of the producer: name, territory */
+} who_t;
+
+typedef struct offer {
+    int64_t producer_id;
+    double capacity;
+    const mx_product_t *p;
+} offer_t;
+
+static int cmp_offer(const void *a, const void *b)
 {
-    int y1 = 0, m1 = 0, d = 0, y2 = 0, m2 = 0;
-    sscanf(from, "%d-%d-%d", &y1, &m1, &d);
-    sscanf(to, "%d-%d-%d", &y2, &m2, &d);
-    int months = 0;
-    for (int y = y1, mo = m1; y < y2 || (y == y2 && mo <= m2);
-         mo = mo == 12 ? 1 : mo + 1, y += mo == 1)
-        months += !p->season || (p->season & (1u << (mo - 1)));
-    return p->cap_month * months;
+    int64_t x = ((const offer_t *)a)->producer_id, y = ((const offer_t *)b)->producer_id;
+    return x < y ? -1 : x > y;
+}
+
+/* One point per producer of the territory (its products of the code add up): offers sorted
+ * by producer, then merged. Returns the number of points. */
+static size_t points_of(ovop_call_t *call, mx_product_t *const *all, size_t n, const char *prefix,
+                        size_t plen, const int counts[12], coop_point_t *pts, who_t *who)
+{
+    offer_t *offers = ovop_call_alloc(call, (n + 1) * sizeof(*offers));
+    size_t m = 0, k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const mx_product_t *p = all[i];
+        if (p->status != 'a' || !p->located || strncmp(p->territory, prefix, plen) != 0)
+            continue;
+        double cap = mx_window_capacity(p, counts);
+        if (cap > 0)
+            offers[m++] = (offer_t){p->producer_id, cap, p};
+    }
+    if (m)
+        qsort(offers, m, sizeof(*offers), cmp_offer);
+    for (size_t i = 0; i < m; i++) {
+        if (k && pts[k - 1].producer_id == offers[i].producer_id) {
+            pts[k - 1].capacity += offers[i].capacity;
+            continue;
+        }
+        pts[k] = (coop_point_t){offers[i].producer_id, offers[i].p->lat, offers[i].p->lon,
+                                offers[i].capacity};
+        who[k++].p = offers[i].p;
+    }
+    return k;
 }
 
 static bool check(ovop_call_t *call, const Ovop__V1__ProposeCooperativesRequest *in)
@@ -72,10 +105,6 @@ static bool check(ovop_call_t *call, const Ovop__V1__ProposeCooperativesRequest 
         ovop_call_violation(call, "window_to", "the window must be two dates, from <= to");
     return !ovop_call_has_violations(call);
 }
-
-typedef struct who {
-    const mx_product_t *p; /* one product of the producer: name, territory */
-} who_t;
 
 static Ovop__V1__ProposedCooperative *proposal(ovop_call_t *call, const coop_group_t *g,
                                                const coop_point_t *pts, const who_t *who,
@@ -119,25 +148,9 @@ static void propose(ovop_call_t *call, const ProtobufCMessage *input, void *user
     mx_product_t *const *all = mx_index_hs(m->index, in->hs_code, &n);
     coop_point_t *pts = ovop_call_alloc(call, (n + 1) * sizeof(*pts));
     who_t *who = ovop_call_alloc(call, (n + 1) * sizeof(*who));
-    size_t k = 0;
-    /* One point per producer: its products of the code add up (products of one producer are
-     * not adjacent in a bucket, so a small search; buckets of one region are short). */
-    for (size_t i = 0; i < n; i++) {
-        const mx_product_t *p = all[i];
-        if (p->status != 'a' || !p->located || strncmp(p->territory, in->territory_code, plen))
-            continue;
-        double cap = months_capacity(p, from, to);
-        if (cap <= 0)
-            continue;
-        size_t j = 0;
-        while (j < k && pts[j].producer_id != p->producer_id)
-            j++;
-        if (j == k) {
-            pts[k] = (coop_point_t){p->producer_id, p->lat, p->lon, 0};
-            who[k++].p = p;
-        }
-        pts[j].capacity += cap;
-    }
+    int counts[12];
+    mx_window_months(from, to, counts);
+    size_t k = points_of(call, all, n, in->territory_code, plen, counts, pts, who);
     coop_params_t params = {in->target, in->max_km, (size_t)in->max_members};
     coop_group_t *groups = NULL;
     size_t n_groups = 0;

@@ -115,6 +115,25 @@ int32_t mx_day(const char *s)
     return (int32_t)(era * 146097 + (int)doe - 719468 - 10957);
 }
 
+void mx_window_months(const char *from, const char *to, int counts[12])
+{
+    int y1 = 0, m1 = 0, y2 = 0, m2 = 0, d;
+    sscanf(from, "%d-%d-%d", &y1, &m1, &d);
+    sscanf(to, "%d-%d-%d", &y2, &m2, &d);
+    memset(counts, 0, 12 * sizeof(int));
+    for (int y = y1, mo = m1; (y < y2 || (y == y2 && mo <= m2)) && mo >= 1 && mo <= 12;
+         mo = mo == 12 ? 1 : mo + 1, y += mo == 1)
+        counts[mo - 1]++;
+}
+
+double mx_window_capacity(const mx_product_t *p, const int counts[12])
+{
+    int months = 0;
+    for (int m = 0; m < 12; m++)
+        months += (!p->season || (p->season & (1u << m))) ? counts[m] : 0;
+    return p->cap_month * months;
+}
+
 static int64_t code_key(const char *code)
 {
     return ovop_all_digits(code, strlen(code)) && code[0] ? strtoll(code, NULL, 10) : 0;

@@ -39,27 +39,6 @@ typedef struct match_ctx {
 
 static void start(void *ctx);
 
-/* How many times each calendar month (0..11) occurs in the window [from, to]: a product's
- * capacity there is capacity_per_month x the occurrences of its season months. */
-static void window_months(const char *from, const char *to, int counts[12])
-{
-    int y1 = 0, m1 = 0, y2 = 0, m2 = 0, d;
-    sscanf(from, "%d-%d-%d", &y1, &m1, &d);
-    sscanf(to, "%d-%d-%d", &y2, &m2, &d);
-    memset(counts, 0, 12 * sizeof(int));
-    for (int y = y1, mo = m1; (y < y2 || (y == y2 && mo <= m2)) && mo >= 1 && mo <= 12;
-         mo = mo == 12 ? 1 : mo + 1, y += mo == 1)
-        counts[mo - 1]++;
-}
-
-static double window_capacity(const mx_product_t *p, const int counts[12])
-{
-    int months = 0;
-    for (int m = 0; m < 12; m++)
-        months += (!p->season || (p->season & (1u << m))) ? counts[m] : 0;
-    return p->cap_month * months;
-}
-
 static bool has_cert(const mx_product_t *p, const char *name)
 {
     char key[40];
@@ -92,7 +71,7 @@ static int exclusion(const Ovop__V1__Order *o, const mx_product_t *p, int32_t to
         return OVOP__V1__SHORTFALL_REASON__SHORTFALL_REASON_ABOVE_PRICE_CEILING;
     if (!p->located)
         return OVOP__V1__SHORTFALL_REASON__SHORTFALL_REASON_NO_LOCATION;
-    *ret_cap = window_capacity(p, months);
+    *ret_cap = mx_window_capacity(p, months);
     if (*ret_cap <= 0)
         return OVOP__V1__SHORTFALL_REASON__SHORTFALL_REASON_OUT_OF_SEASON;
     return 0;
@@ -109,7 +88,7 @@ static void gather(match_ctx_t *cx)
     memset(cx->excluded, 0, sizeof(cx->excluded));
     int32_t to_day = mx_day(o->window_to);
     int months[12];
-    window_months(o->window_from, o->window_to, months);
+    mx_window_months(o->window_from, o->window_to, months);
     for (size_t i = 0; i < n; i++) {
         const mx_product_t *p = all[i];
         if ((o->category[0] && strcmp(p->category, o->category) != 0) ||

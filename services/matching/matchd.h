@@ -69,6 +69,11 @@ const char *mx_index_hs_unit(const mx_index_t *x, const char *hs6);
  * coordinates. */
 bool mx_index_place(const mx_index_t *x, const char *code, double *lat, double *lon,
                     const char **name);
+/* How many times each calendar month (0..11) occurs in the window [from, to] (YYYY-MM-DD),
+ * and a product's capacity there: capacity_per_month x the occurrences of its season's
+ * months (every month when it names no season). */
+void mx_window_months(const char *from, const char *to, int counts[12]);
+double mx_window_capacity(const mx_product_t *p, const int counts[12]);
 /* Days since 2000-01-01 of a YYYY-MM-DD date. */
 int32_t mx_day(const char *date);
 

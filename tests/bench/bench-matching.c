@@ -337,7 +337,9 @@ int main(int argc, char **argv)
     bench_measure(&territory_ops, zctx, 1, seconds, &t1);
     bench_measure(&territory_ops, zctx, 8, seconds, &t8);
     bench_measure(&match_ops, zctx, 1, seconds, &m1);
+    double cpu0 = bench_cpu_us(matchd);
     bench_measure(&match_ops, zctx, 8, seconds, &m8);
+    double cpu_per_order = m8.done ? (bench_cpu_us(matchd) - cpu0) / (double)m8.done : 0;
     bench_measure(&coop_ops, zctx, 1, seconds, &cp);
     printf("\n%-46s %12s %25s %7s\n", "through the broker (CURVE)", "", "", "/GetT.");
     print_result("GetTerritory, 1 client", &t1, t1.rps);
@@ -346,6 +348,7 @@ int main(int argc, char **argv)
     print_result("MatchOrder, 8 clients", &m8, t8.rps);
     print_result("ProposeCooperatives (a region, an HS code)", &cp, t1.rps);
     printf("  (/GetT.: rate against GetTerritory with as many clients)\n");
+    printf("\nmatchd CPU per MatchOrder (8 clients) %18s %8.0f us\n", "", cpu_per_order);
     printf("\nmatchd resident memory after the run %18s %8.1f MB\n", "", rss_mb(matchd));
     bench_result_free(&t1);
     bench_result_free(&t8);
