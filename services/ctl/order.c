@@ -17,7 +17,7 @@ static const char *usd(int64_t cents, char out[static 32])
 
 static void print_lines(const Ovop__V1__Order *o)
 {
-    static const ctl_column_t cols[] = {{"PRODUCER", 9},   {"NAME", 22},     {"VILLAGE", 15},
+    static const ctl_column_t cols[] = {{"PRODUCER", 9},   {"NAME", 30},     {"VILLAGE", 15},
                                         {"PRODUCT", 8},    {"QUANTITY", 10}, {"KM", 7},
                                         {"TRANSPORT", 10}, {"COORD.", 0}};
     char a[32], b[32];

@@ -107,6 +107,18 @@ static void gather(match_ctx_t *cx)
     cx->eligible = cx->n;
 }
 
+/* v with at most 3 decimals and no trailing zeros, in the call's arena. */
+static const char *amount(ovop_call_t *call, double v)
+{
+    char *s = ovop_call_printf(call, "%.3f", v);
+    char *end = s + strlen(s) - 1;
+    while (end > s && *end == '0')
+        *end-- = '\0';
+    if (*end == '.')
+        *end = '\0';
+    return s;
+}
+
 static const char *reason_text(int r)
 {
     return ovop_enum_text(&ovop__v1__shortfall_reason__descriptor, r);
@@ -178,10 +190,11 @@ static int explain(match_ctx_t *cx, double filled, double free_total)
     o->shortfalls[o->n_shortfalls++] = shortfall(
         call, OVOP__V1__SHORTFALL_REASON__SHORTFALL_REASON_CAPACITY_SHORT, missing, (int)cx->n,
         ovop_call_printf(call,
-                         "capacity short by %.3f %s: %zu eligible producer%s hold "
-                         "%.3f %s free in %s..%s",
-                         missing, o->unit, cx->n, cx->n == 1 ? "" : "s", free_total, o->unit,
-                         o->window_from, o->window_to));
+                         "capacity short by %s %s: %zu of %zu eligible producers have %s %s "
+                         "free in %s..%s%s",
+                         amount(call, missing), o->unit, cx->n, cx->eligible,
+                         amount(call, free_total), o->unit, o->window_from, o->window_to,
+                         cx->n < cx->eligible ? " (the rest is promised to other orders)" : ""));
     return main;
 }
 
