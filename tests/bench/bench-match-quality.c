@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "coop.h"
 
 #define MAX_PROD  400 /* --producers at most */
 #define MAX_COOPS 6
@@ -356,6 +357,39 @@ static int speed(size_t n, int runs, uint64_t seed)
     return 0;
 }
 
+/* coop_propose on n random producers in one oblast-sized box (1 x 2 degrees, 200-8000 kg),
+ * for 20 t lots within 30 km: CPU time and what it proposed. */
+static int coop_speed(size_t n, uint64_t seed)
+{
+    rng_t r = {seed};
+    coop_point_t *pts = calloc(n, sizeof(*pts));
+    if (!pts)
+        return -ENOMEM;
+    double total = 0;
+    for (size_t i = 0; i < n; i++) {
+        pts[i] = (coop_point_t){(int64_t)i + 1, uni(&r, 39.8, 40.8), uni(&r, 70.0, 72.0),
+                                round(exp(uni(&r, log(200), log(8000))))};
+        total += pts[i].capacity;
+    }
+    coop_params_t p = {20000, 30, 0};
+    coop_group_t *g = NULL;
+    size_t ng = 0, members = 0;
+    double t0 = cpu_us();
+    int rc = coop_propose(pts, n, &p, &g, &ng);
+    double us = cpu_us() - t0;
+    for (size_t k = 0; k < ng; k++)
+        members += g[k].n;
+    double radius = 0;
+    for (size_t k = 0; k < ng; k++)
+        radius += g[k].max_km / ng;
+    printf("  coop_propose, %6zu producers: %9.1f us (CPU): %zu groups (%.1f members, radius "
+           "%.1f km on average; the capacity could make at most %zu lots)\n",
+           n, us, ng, ng ? (double)members / ng : 0.0, radius, (size_t)(total / p.target));
+    coop_groups_free(g, ng);
+    free(pts);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     size_t n = 200, max_prod = 40;
@@ -420,9 +454,11 @@ int main(int argc, char **argv)
     printf("  glpsol not proven optimal within %d s: %zu; capacity short, refused by both: %zu; "
            "failures: %zu\n",
            tmlim, t.not_proven, t.short_refused, t.failures);
-    printf("  match_solve: %.1f us mean, %.1f us worst per instance (CPU); glpsol %.1f ms mean (wall)\n",
+    printf("  match_solve: %.1f us mean, %.1f us worst per instance (CPU); glpsol %.1f ms mean "
+           "(wall)\n",
            n ? t.us_sum / n : 0.0, t.us_max, n ? 1e3 * t.glp_s / n : 0.0);
-    if (do_speed && (speed(5000, 200, seed) < 0 || speed(100000, 20, seed + 1) < 0))
+    if (do_speed && (speed(5000, 200, seed) < 0 || speed(100000, 20, seed + 1) < 0 ||
+                     coop_speed(2000, seed) < 0 || coop_speed(10000, seed) < 0))
         return 2;
     return check && t.failures ? 1 : 0;
 }
