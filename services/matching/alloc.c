@@ -5,12 +5,14 @@
  * (cheapest per unit) members of S first, so at most one producer is used partially. The
  * search is therefore over sets: a greedy construction by effective unit cost
  * c_i + f_i / min(cap_i, remaining), then local improvement by add, drop (with a greedy
- * refill) and swap moves until none improves. Each cooperative present among the candidates
- * is tried as the preferred one (its members' coordination cost is discounted); options
- * whose linear-relaxation lower bound cannot beat the best found are skipped. Large
- * candidate sets are first cut to those with the lowest effective unit costs (and the
- * nearest few), which is where an optimal solution lives in practice. Everything is
- * deterministic: ties break on distance, then candidate index. */
+ * refill) and swap moves until none improves, then (up to 128 kept candidates) a branch and
+ * bound on the linear relaxation that proves or improves it. Each cooperative present among
+ * the best candidates is tried as the preferred one (its members' coordination cost is
+ * discounted); options whose linear-relaxation lower bound cannot beat the best found are
+ * skipped. Large candidate sets are first cut to those with the lowest effective unit costs
+ * (and the nearest few), which is where an optimal solution lives in practice. A counted
+ * work budget bounds the time. Everything is deterministic: ties break on distance, then
+ * candidate index, and nothing depends on the clock. */
 #include "alloc.h"
 
 #include <errno.h>
@@ -32,7 +34,7 @@
 #define MAX_PASSES   200
 /* Sets of kept candidates up to this size are also searched by branch and bound, with at
  * most BNB_NODES nodes per cooperative option. */
-#define BNB_MAX_ITEMS 48
+#define BNB_MAX_ITEMS 128
 #define BNB_NODES     200000
 /* The most work (set members visited by evaluations, items by bounds) of one match_solve, so
  * that an order needing a hundred producers out of thousands still answers in milliseconds
