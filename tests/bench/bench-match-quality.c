@@ -12,8 +12,8 @@
  *      its gap to the optimum reported: mean, worst, instances glpsol did not prove optimal.
  *   2. match_solve's time per instance of part 1, and on 5,000 and 100,000 random candidates.
  *
- * Usage: bench-match-quality [--instances N] [--seed S] [--tmlim SECONDS] [--check]
- *                            [--no-speed]
+ * Usage: bench-match-quality [--instances N] [--producers N (3-400, default 40)] [--seed S]
+ *                            [--tmlim SECONDS] [--small-orders] [--check] [--no-speed]
  * --check (the ctest "quality"): exit 1 when a solution is infeasible or inconsistent, when
  * match_solve and glpsol disagree on feasibility, or when a gap exceeds 5%. Without it the
  * figures are printed and the exit code is 0 unless glpsol cannot run. */
@@ -96,7 +96,7 @@ static void gen_coops(rng_t *r, instance_t *in)
     }
 }
 
-static void gen_instance(rng_t *r, instance_t *in, size_t max_prod)
+static void gen_instance(rng_t *r, instance_t *in, size_t max_prod, bool small)
 {
     memset(in, 0, sizeof(*in));
     size_t n = 3 + rng_next(r) % (max_prod - 2);
@@ -117,8 +117,12 @@ static void gen_instance(rng_t *r, instance_t *in, size_t max_prod)
     in->p.cands = in->c;
     in->p.n = n;
     gen_coops(r, in);
-    /* One order in ten asks for more than is offered; the others for 10-85% of it. */
-    in->p.quantity = round(total * (uni(r, 0, 1) < 0.1 ? uni(r, 1.05, 1.5) : uni(r, 0.1, 0.85)));
+    /* One order in ten asks for more than is offered; the others for 10-85% of it (with
+     * --small-orders 1-5%: an order of a few producers among many, the pre-filter at work). */
+    double share = small                ? uni(r, 0.01, 0.05)
+                   : uni(r, 0, 1) < 0.1 ? uni(r, 1.05, 1.5)
+                                        : uni(r, 0.1, 0.85);
+    in->p.quantity = round(total * share);
     in->p.allow_partial = uni(r, 0, 1) < 0.5;
     in->p.rate = uni(r, 0.002, 0.02); /* US cents per kg-km */
     /* Coordination worth 0.1-3 times the transport of an average producer's lot. */
@@ -395,7 +399,7 @@ int main(int argc, char **argv)
     size_t n = 200, max_prod = 40;
     uint64_t seed = 20261206;
     int tmlim = 60;
-    bool check = false, do_speed = true;
+    bool check = false, do_speed = true, small = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--instances") && i + 1 < argc)
             n = strtoul(argv[++i], NULL, 10);
@@ -405,6 +409,8 @@ int main(int argc, char **argv)
             tmlim = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--producers") && i + 1 < argc)
             max_prod = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--small-orders"))
+            small = true;
         else if (!strcmp(argv[i], "--check"))
             check = true;
         else if (!strcmp(argv[i], "--no-speed"))
@@ -412,7 +418,7 @@ int main(int argc, char **argv)
         else {
             fprintf(stderr,
                     "usage: %s [--instances N] [--producers N] [--seed S] "
-                    "[--tmlim SECONDS] [--check] [--no-speed]\n",
+                    "[--tmlim SECONDS] [--small-orders] [--check] [--no-speed]\n",
                     argv[0]);
             return 2;
         }
@@ -433,7 +439,7 @@ int main(int argc, char **argv)
     if (!in)
         return 2;
     for (size_t k = 0; k < n; k++) {
-        gen_instance(&r, in, max_prod);
+        gen_instance(&r, in, max_prod, small);
         int rc = run_instance(in, k, model, tmlim, &t);
         if (rc < 0) {
             fprintf(stderr, "instance %zu: glpsol did not run (%s): is glpk-utils installed?\n", k,
