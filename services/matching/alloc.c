@@ -5,12 +5,14 @@
  * (cheapest per unit) members of S first, so at most one producer is used partially. The
  * search is therefore over sets: a greedy construction by effective unit cost
  * c_i + f_i / min(cap_i, remaining), then local improvement by add, drop (with a greedy
- * refill) and swap moves until none improves. Each cooperative present among the candidates
- * is tried as the preferred one (its members' coordination cost is discounted); options
- * whose linear-relaxation lower bound cannot beat the best found are skipped. Large
- * candidate sets are first cut to those with the lowest effective unit costs (and the
- * nearest few), which is where an optimal solution lives in practice. Everything is
- * deterministic: ties break on distance, then candidate index. */
+ * refill) and swap moves until none improves, then (up to 128 kept candidates) a branch and
+ * bound on the linear relaxation that proves or improves it. Each cooperative present among
+ * the best candidates is tried as the preferred one (its members' coordination cost is
+ * discounted); options whose linear-relaxation lower bound cannot beat the best found are
+ * skipped. Large candidate sets are first cut to those with the lowest effective unit costs
+ * (and the nearest few), which is where an optimal solution lives in practice. A counted
+ * work budget bounds the time. Everything is deterministic: ties break on distance, then
+ * candidate index, and nothing depends on the clock. */
 #include "alloc.h"
 
 #include <errno.h>
@@ -27,11 +29,17 @@
 #define FILTER_MIN   48
 #define FILTER_COVER 3.0
 #define FILTER_NEAR  16
+/* Of a large candidate set, the cooperatives of this many best candidates are tried. */
+#define OPTION_ITEMS 24
 #define MAX_PASSES   200
 /* Sets of kept candidates up to this size are also searched by branch and bound, with at
  * most BNB_NODES nodes per cooperative option. */
-#define BNB_MAX_ITEMS 48
+#define BNB_MAX_ITEMS 128
 #define BNB_NODES     200000
+/* The most work (set members visited by evaluations, items by bounds) of one match_solve, so
+ * that an order needing a hundred producers out of thousands still answers in milliseconds
+ * (with the best found so far; counted, not timed, so results stay deterministic). */
+#define WORK_BUDGET 3000000L
 
 typedef struct item {
     size_t cand;
@@ -51,7 +59,14 @@ typedef struct solver {
     size_t *set, *tmp, ns; /* current set: item indexes ascending (= fill order) */
     unsigned char *in;
     keyed_t *keys;
+    long *work; /* toward WORK_BUDGET */
 } solver_t;
+
+/* fmin without the library call and its NaN rules (every number here is finite). */
+static inline double min2(double a, double b)
+{
+    return a < b ? a : b;
+}
 
 double match_km(double lat1, double lon1, double lat2, double lon2)
 {
@@ -176,12 +191,12 @@ static size_t filter(const match_problem_t *p, double T, const double *km, size_
         return 0;
     double fmin_ = p->coord_cost * (1.0 - p->coop_discount);
     for (size_t i = 0; i < n; i++)
-        a[i] = (keyed_t){p->rate * km[i] + fmin_ / fmin(p->cands[i].capacity, T), i};
+        a[i] = (keyed_t){p->rate * km[i] + fmin_ / min2(p->cands[i].capacity, T), i};
     for (;;) {
         select_smallest(a, n, k);
         double cover = 0;
         for (size_t j = 0; j < k; j++)
-            cover += fmin(p->cands[a[j].idx].capacity, T);
+            cover += min2(p->cands[a[j].idx].capacity, T);
         if (cover >= FILTER_COVER * T || k == n)
             break;
         k = k * 2 < n ? k * 2 : n;
@@ -216,9 +231,10 @@ static double fill_cost(const solver_t *s, const size_t *set, size_t ns, size_t 
         } else if (k < ns) {
             i = set[k++];
         } else {
+            *s->work += (long)k;
             return INFINITY;
         }
-        double x = fmin(s->it[i].u, rem);
+        double x = min2(s->it[i].u, rem);
         rem -= x;
         cost += s->it[i].f + s->it[i].c * x;
         if (keep)
@@ -226,6 +242,7 @@ static double fill_cost(const solver_t *s, const size_t *set, size_t ns, size_t 
     }
     if (kept)
         *kept = nk;
+    *s->work += (long)k + 1;
     return cost;
 }
 
@@ -254,10 +271,11 @@ static bool greedy_fill(const solver_t *s, size_t *set, size_t *ns, unsigned cha
     while (s->T - have > s->eps) {
         double missing = s->T - have, best = INFINITY;
         size_t bi = NONE;
+        *s->work += (long)s->m;
         for (size_t i = 0; i < s->m; i++) {
             if (in[i])
                 continue;
-            double e = s->it[i].c + s->it[i].f / fmin(s->it[i].u, missing);
+            double e = s->it[i].c + s->it[i].f / min2(s->it[i].u, missing);
             if (e < best) {
                 best = e;
                 bi = i;
@@ -281,7 +299,7 @@ static double best_drop_refill(solver_t *s, unsigned char *in2, size_t *ret_n)
 {
     double best = INFINITY;
     size_t *r = s->tmp + s->m; /* scratch beyond tmp's m slots */
-    for (size_t a = 0; a < s->ns; a++) {
+    for (size_t a = 0; a < s->ns && *s->work < WORK_BUDGET; a++) {
         size_t nr = 0;
         for (size_t j = 0; j < s->ns; j++)
             if (j != a)
@@ -305,12 +323,12 @@ static double best_drop_refill(solver_t *s, unsigned char *in2, size_t *ret_n)
 static double improve(solver_t *s, unsigned char *in2)
 {
     double cur = fill_cost(s, s->set, s->ns, NONE, NONE, NULL, NULL);
-    for (int pass = 0; pass < MAX_PASSES; pass++) {
+    for (int pass = 0; pass < MAX_PASSES && *s->work < WORK_BUDGET; pass++) {
         double tol = 1e-12 * fmax(1.0, cur), best = cur - tol;
         size_t bd = NONE, ba = NONE, nr = 0;
         for (size_t a = 0; a <= s->ns; a++) { /* a == ns: no drop */
             size_t drop = a < s->ns ? a : NONE;
-            for (size_t b = 0; b <= s->m; b++) { /* b == m: no add */
+            for (size_t b = 0; b <= s->m && *s->work < WORK_BUDGET; b++) { /* m: no add */
                 size_t add = b < s->m ? b : NONE;
                 if ((add != NONE && s->in[add]) || (drop == NONE && add == NONE))
                     continue;
@@ -365,11 +383,11 @@ static void set_option(solver_t *s, int64_t coop)
 static double lower_bound(solver_t *s)
 {
     for (size_t i = 0; i < s->m; i++)
-        s->keys[i] = (keyed_t){s->it[i].c + s->it[i].f / fmin(s->it[i].u, s->T), i};
+        s->keys[i] = (keyed_t){s->it[i].c + s->it[i].f / min2(s->it[i].u, s->T), i};
     qsort(s->keys, s->m, sizeof(*s->keys), keyed_cmp);
     double rem = s->T, lb = 0;
     for (size_t j = 0; j < s->m && rem > s->eps; j++) {
-        double x = fmin(fmin(s->it[s->keys[j].idx].u, s->T), rem);
+        double x = min2(min2(s->it[s->keys[j].idx].u, s->T), rem);
         lb += s->keys[j].key * x;
         rem -= x;
     }
@@ -406,11 +424,11 @@ static double node_bound(const bnb_t *b, double fixed)
             return INFINITY;
         double x;
         if (j == s->m || (i < s->m && s->it[i].c <= b->e[b->by_e[j]])) {
-            x = fmin(s->it[i].u, rem);
+            x = min2(s->it[i].u, rem);
             lb += s->it[i++].c * x;
         } else {
             size_t k = b->by_e[j++];
-            x = fmin(fmin(s->it[k].u, s->T), rem);
+            x = min2(min2(s->it[k].u, s->T), rem);
             lb += b->e[k] * x;
         }
         rem -= x;
@@ -437,8 +455,9 @@ static void node_incumbent(bnb_t *b)
 static void branch(bnb_t *b, size_t pos, double fixed, double have)
 {
     solver_t *s = b->s;
-    if (++b->nodes > BNB_NODES)
+    if (++b->nodes > BNB_NODES || *s->work >= WORK_BUDGET)
         return;
+    *s->work += (long)s->m;
     if (node_bound(b, fixed) >= b->best - 1e-9 * fmax(1.0, b->best))
         return;
     if (have >= s->T - s->eps)
@@ -465,7 +484,7 @@ static double branch_and_bound(solver_t *s, double cur)
                0};
     if (b.by_e && b.e && b.state && b.inc) {
         for (size_t i = 0; i < s->m; i++) {
-            b.e[i] = s->it[i].c + s->it[i].f / fmin(s->it[i].u, s->T);
+            b.e[i] = s->it[i].c + s->it[i].f / min2(s->it[i].u, s->T);
             s->keys[i] = (keyed_t){b.e[i], i};
         }
         qsort(s->keys, s->m, sizeof(*s->keys), keyed_cmp);
@@ -501,21 +520,29 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The cooperatives worth trying as the preferred one, sorted, into *ret (malloc'd). None is
- * dominated by any cooperative (a discount never raises a cost), so {0} only when no kept
- * candidate is a member or the discount is worth nothing. */
-static size_t options(const solver_t *s, int64_t **ret)
+/* The cooperatives worth trying as the preferred one, sorted, into *ret (malloc'd): those of
+ * the candidates (of a large set, of its OPTION_ITEMS with the lowest effective unit cost).
+ * None is dominated by any cooperative (a discount never raises a cost), so {0} only when no
+ * such candidate is a member or the discount is worth nothing. */
+static size_t options(solver_t *s, int64_t **ret)
 {
     const match_problem_t *p = s->p;
-    size_t n = 0, cap = 0;
-    for (size_t i = 0; i < s->m; i++)
+    size_t n = 0, cap = 0, m = s->m;
+    for (size_t i = 0; i < m; i++) {
+        double fmin_ = p->coord_cost * (1.0 - p->coop_discount);
+        s->keys[i] = (keyed_t){s->it[i].c + fmin_ / min2(s->it[i].u, s->T), i};
         cap += p->cands[s->it[i].cand].n_coops;
+    }
+    if (p->n > FILTER_ALL && m > OPTION_ITEMS) {
+        select_smallest(s->keys, m, OPTION_ITEMS);
+        m = OPTION_ITEMS;
+    }
     int64_t *o = malloc((cap + 1) * sizeof(*o));
     if (!o)
         return 0;
     if (p->coop_discount > 0 && p->coord_cost > 0)
-        for (size_t i = 0; i < s->m; i++) {
-            const match_cand_t *c = &p->cands[s->it[i].cand];
+        for (size_t j = 0; j < m; j++) {
+            const match_cand_t *c = &p->cands[s->it[s->keys[j].idx].cand];
             for (size_t k = 0; k < c->n_coops; k++)
                 o[n++] = c->coops[k];
         }
@@ -600,7 +627,7 @@ static int write_solution(const solver_t *s, const size_t *set, size_t ns, int64
     bool member = false;
     for (size_t j = 0; j < ns && rem > s->eps; j++) {
         const item_t *it = &s->it[set[j]];
-        double x = fmin(it->u, rem);
+        double x = min2(it->u, rem);
         rem -= x;
         out->lines[out->n_lines++] = (match_line_t){it->cand, x, it->km, it->c * x, it->f};
         out->filled += x;
@@ -615,9 +642,11 @@ static int write_solution(const solver_t *s, const size_t *set, size_t ns, int64
 static int search(const match_problem_t *p, double T, match_solution_t *out)
 {
     solver_t s;
+    long work = 0;
     int r = solver_init(&s, p, T);
     if (r < 0)
         return r;
+    s.work = &work;
     int64_t *opt = NULL;
     size_t no = options(&s, &opt), nb = 0;
     keyed_t *order = malloc((no ? no : 1) * sizeof(*order));
