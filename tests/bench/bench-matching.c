@@ -8,7 +8,9 @@
  *      latency percentiles, 8 clients for orders per second; proposed orders are matched
  *      again round-robin, so reservations stay as many as the orders;
  *   3. ProposeCooperatives for one region (Batken) and one HS code;
- *   4. GetTerritory (registryd) through the broker, 1 and 8 clients: the bus's own cost.
+ *   4. GetTerritory (registryd) through the broker, 1 and 8 clients: the bus's own cost; and
+ *      the floor of MatchOrder's two statements, straight over libpq: one indexed read and
+ *      one durable commit.
  *
  * Producers are spread over villages under every rayon with coordinates inside the country;
  * one product each, of 20 HS codes, 1,000 units a month all year. Orders (4,000, inserted
@@ -124,6 +126,40 @@ static int propose(void *state)
     return finish_call(r, rep, out);
 }
 
+/* The raw baseline: what MatchOrder's two statements cost at least, straight over libpq (no
+ * broker, no daemon): one indexed read and one durable commit of a small row. */
+static void *raw_open(void *arg)
+{
+    PGconn *c = PQconnectdb(arg);
+    if (PQstatus(c) != CONNECTION_OK) {
+        PQfinish(c);
+        return NULL;
+    }
+    return c;
+}
+
+static int raw_round_trip(void *state)
+{
+    char id[24];
+    snprintf(id, sizeof(id), "%ld", min_order + atomic_fetch_add(&next_order, 1) % ORDERS);
+    const char *params[1] = {id};
+    PGresult *r = PQexecParams(state,
+                               "SELECT id, hs6, window_from FROM matching.orders "
+                               "WHERE id = $1::bigint",
+                               1, NULL, params, NULL, NULL, 0);
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    PQclear(r);
+    r = PQexec(state, "INSERT INTO bench_commit VALUES (1)");
+    ok &= PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    return ok ? 0 : -EIO;
+}
+
+static void raw_close(void *state)
+{
+    PQfinish(state);
+}
+
 static void exec_or_die(PGconn *c, const char *sql)
 {
     PGresult *r = PQexec(c, sql);
@@ -191,6 +227,7 @@ static void load(PGconn *c, long n)
              "FROM generate_series(1, %d) i JOIN h ON h.k = i %% 20 JOIN t ON t.k = i %% 7",
              year, year, ORDERS);
     exec_or_die(c, sql);
+    exec_or_die(c, "CREATE TABLE bench_commit (x int)");
     exec_or_die(c, "VACUUM ANALYZE");
     if (getenv("OVOP_BENCH_TRACK")) /* per-function times in pg_stat_user_functions */
         exec_or_die(c, "ALTER DATABASE ovop_bench_matching SET track_functions = 'pl'");
@@ -336,6 +373,9 @@ int main(int argc, char **argv)
     bench_result_t t1, t8, m1, m8, cp;
     bench_measure(&territory_ops, zctx, 1, seconds, &t1);
     bench_measure(&territory_ops, zctx, 8, seconds, &t8);
+    bench_result_t raw;
+    const bench_client_ops_t raw_ops = {raw_open, raw_round_trip, raw_close};
+    bench_measure(&raw_ops, db, 1, seconds, &raw);
     bench_measure(&match_ops, zctx, 1, seconds, &m1);
     double cpu0 = bench_cpu_us(matchd);
     bench_measure(&match_ops, zctx, 8, seconds, &m8);
@@ -345,11 +385,13 @@ int main(int argc, char **argv)
     print_result("GetTerritory, 1 client", &t1, t1.rps);
     print_result("GetTerritory, 8 clients", &t8, t8.rps);
     print_result("MatchOrder, 1 client", &m1, t1.rps);
+    print_result("raw libpq: a read and a commit, 1 client", &raw, t1.rps);
     print_result("MatchOrder, 8 clients", &m8, t8.rps);
     print_result("ProposeCooperatives (a region, an HS code)", &cp, t1.rps);
     printf("  (/GetT.: rate against GetTerritory with as many clients)\n");
     printf("\nmatchd CPU per MatchOrder (8 clients) %18s %8.0f us\n", "", cpu_per_order);
     printf("\nmatchd resident memory after the run %18s %8.1f MB\n", "", rss_mb(matchd));
+    bench_result_free(&raw);
     bench_result_free(&t1);
     bench_result_free(&t8);
     bench_result_free(&m1);
