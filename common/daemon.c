@@ -424,3 +424,8 @@ const char *ovop_daemon_brokers(ovop_daemon_t *d)
 {
     return d->conf.broker;
 }
+
+const char *ovop_daemon_instance(ovop_daemon_t *d)
+{
+    return d->conf.instance;
+}

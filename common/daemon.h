@@ -50,3 +50,5 @@ ovop_metrics_t *ovop_daemon_metrics(ovop_daemon_t *d);
  * until the daemon ends. */
 const ovop_security_t *ovop_daemon_security(ovop_daemon_t *d);
 const char *ovop_daemon_brokers(ovop_daemon_t *d);
+/* The instance's name (--instance, by default HOST:PID), as its logs carry it. */
+const char *ovop_daemon_instance(ovop_daemon_t *d);

@@ -1762,7 +1762,7 @@ BEGIN
         -- The reservations stay held: the capacity went into this shipment.
         PERFORM matching.emit_job_event(v, 'fulfilled');
     END LOOP;
-    UPDATE matching.cursors SET seq = v_last WHERE name = 'shipments';
+    UPDATE matching.cursors SET seq = v_last, updated_at = now() WHERE name = 'shipments';
     RETURN v_n;
 END
 $_$;
@@ -1923,6 +1923,18 @@ BEGIN
     PERFORM bus.remember(p_service, p_request_id, p_method, p_fp, p_reply);
     RETURN QUERY SELECT 'ok', p_reply, '', '', '';
 END
+$$;
+
+--
+-- Name: save_index_cursor(text, bigint); Type: FUNCTION; Schema: matching; Owner: -
+--
+
+CREATE FUNCTION matching.save_index_cursor(p_instance text, p_seq bigint) RETURNS void
+    LANGUAGE sql
+    AS $$
+    INSERT INTO matching.cursors (name, seq, updated_at)
+    VALUES ('index:' || left(p_instance, 200), p_seq, now())
+    ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at;
 $$;
 
 --
@@ -4305,14 +4317,15 @@ CREATE TABLE iam.state (
 
 CREATE TABLE matching.cursors (
     name text NOT NULL,
-    seq bigint DEFAULT 0 NOT NULL
+    seq bigint DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
 --
 -- Name: TABLE cursors; Type: COMMENT; Schema: matching; Owner: -
 --
 
-COMMENT ON TABLE matching.cursors IS 'how far matchd''s jobs read the event log (bus.events.seq); shipments: departures';
+COMMENT ON TABLE matching.cursors IS 'how far matchd read the event log (bus.events.seq): shipments (departures, shared by the instances), index:<instance> (registry events applied to that instance''s in-memory index; its lag is bus.sequencer.last_seq - seq)';
 
 --
 -- Name: order_ids; Type: SEQUENCE; Schema: matching; Owner: -

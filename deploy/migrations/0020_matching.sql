@@ -152,10 +152,13 @@ CREATE INDEX reservations_held_hs ON matching.reservations (hs6, window_from) WH
 
 CREATE TABLE matching.cursors (
     name text PRIMARY KEY,
-    seq bigint NOT NULL DEFAULT 0
+    seq bigint NOT NULL DEFAULT 0,
+    updated_at timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE matching.cursors IS
-    'how far matchd''s jobs read the event log (bus.events.seq); shipments: departures';
+    'how far matchd read the event log (bus.events.seq): shipments (departures, shared by the '
+    'instances), index:<instance> (registry events applied to that instance''s in-memory index; '
+    'its lag is bus.sequencer.last_seq - seq)';
 INSERT INTO matching.cursors (name) VALUES ('shipments');
 
 -- -------------------------------------------------------------------------------- helpers
@@ -431,6 +434,15 @@ $$;
 
 -- ----------------------------------------------------------------------------------- jobs
 
+-- Where an instance's in-memory index stands in the event log (written at most once a second
+-- by each instance; a restart rebuilds the index from the tables and starts a new position).
+CREATE FUNCTION matching.save_index_cursor(p_instance text, p_seq bigint) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO matching.cursors (name, seq, updated_at)
+    VALUES ('index:' || left(p_instance, 200), p_seq, now())
+    ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at;
+$$;
+
 -- The shipment of an accepted order exists (or could not be made: p_shipment 0, p_error).
 CREATE FUNCTION matching.shipment_result(p_id bigint, p_shipment bigint, p_error text)
 RETURNS int LANGUAGE plpgsql AS $$
@@ -518,7 +530,7 @@ BEGIN
         -- The reservations stay held: the capacity went into this shipment.
         PERFORM matching.emit_job_event(v, 'fulfilled');
     END LOOP;
-    UPDATE matching.cursors SET seq = v_last WHERE name = 'shipments';
+    UPDATE matching.cursors SET seq = v_last, updated_at = now() WHERE name = 'shipments';
     RETURN v_n;
 END
 $$;

@@ -4,7 +4,9 @@
  * registry's events in bus.events: every --index-refresh-ms it reads the events after its
  * cursor and reloads the products they concern. The cursor is taken before the load, so an
  * event committed during the load is applied again (a reload is idempotent) rather than
- * missed. Matching reads this index instead of querying every producer per order. */
+ * missed. Matching reads this index instead of querying every producer per order. Each
+ * instance writes its position to matching.cursors ("index:<instance>", at most once a
+ * second) for whoever watches its lag; a restart rebuilds the index and starts afresh. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +97,8 @@ struct mx_index {
     imap_t units;    /* hs6 -> unit (char *) */
     imap_t places;   /* SOATE code as a number -> place_t */
     int64_t cursor;
+    int64_t saved, saved_us; /* the cursor last written to matching.cursors, and when */
+    char *instance;
     int64_t started_us, build_us;
     bool ready, busy, stopped;
     int step; /* load: 0 cursor, 1 units, 2 places, 3 products */
@@ -349,6 +353,28 @@ static void apply_places(mx_index_t *x, const PGresult *res)
 static void arm(mx_index_t *x, unsigned ms);
 static void refresh(mx_index_t *x);
 
+static void on_saved(PGresult *res, const char *error, void *userdata)
+{
+    if (error)
+        log_warn("index: could not save its event-log cursor: %s", error);
+}
+
+/* Writes the cursor to matching.cursors ("index:<instance>") when it moved, at most once a
+ * second: the instance's position in the event log, for whoever watches its lag. */
+static void save_cursor(mx_index_t *x)
+{
+    int64_t now = ovop_mono_us();
+    if (x->cursor == x->saved || now - x->saved_us < 1000000)
+        return;
+    char seq[24];
+    snprintf(seq, sizeof(seq), "%lld", (long long)x->cursor);
+    const char *params[2] = {x->instance, seq};
+    ovop_pg_query(x->pg, "SELECT matching.save_index_cursor($1, $2::bigint)", 2, params, on_saved,
+                  NULL);
+    x->saved = x->cursor;
+    x->saved_us = now;
+}
+
 static void on_load(PGresult *res, const char *error, void *userdata)
 {
     mx_index_t *x = userdata;
@@ -377,6 +403,7 @@ static void on_load(PGresult *res, const char *error, void *userdata)
         log_info("index: %zu products of %zu HS codes, %zu places, loaded in %.3f s (cursor %lld)",
                  x->products.n, x->buckets.n, x->places.n, (double)x->build_us / 1e6,
                  (long long)x->cursor);
+        save_cursor(x);
         arm(x, x->refresh_ms);
         return;
     }
@@ -462,6 +489,7 @@ static void on_reloaded(PGresult *res, const char *error, void *userdata)
         return;
     }
     x->cursor = r->last;
+    save_cursor(x);
     ovop_metric_set(x->m_cursor, (double)x->cursor);
     ovop_metric_set(x->m_products, (double)x->products.n);
     ovop_metric_inc(x->m_refreshes);
@@ -478,6 +506,8 @@ static void on_events(PGresult *res, const char *error, void *userdata)
     if (error || PQntuples(res) == 0) {
         if (error)
             log_warn("index: could not read the event log: %s", error);
+        else
+            save_cursor(x); /* a position saved less than a second ago, when quiet */
         arm(x, x->refresh_ms);
         return;
     }
@@ -487,6 +517,7 @@ static void on_events(PGresult *res, const char *error, void *userdata)
         ovop_buf_init(&af.a[k]);
     if (!gather(&af, res)) {
         x->cursor = last;
+        save_cursor(x);
         ovop_metric_set(x->m_cursor, (double)x->cursor);
         arm(x, 1);
         return;
@@ -532,9 +563,10 @@ static void arm(mx_index_t *x, unsigned ms)
 }
 
 int mx_index_new(mx_index_t **ret, uv_loop_t *loop, ovop_pg_t *pg, unsigned refresh_ms,
-                 ovop_metrics_t *metrics)
+                 const char *instance, ovop_metrics_t *metrics)
 {
     mx_index_t *x = xcalloc(1, sizeof(*x));
+    x->instance = xstrdup(instance);
     x->loop = loop;
     x->pg = pg;
     x->refresh_ms = refresh_ms;
@@ -573,6 +605,7 @@ void mx_index_free(mx_index_t *x)
     imap_free(&x->buckets, free);
     imap_free(&x->units, free);
     imap_free(&x->places, place_free);
+    free(x->instance);
     free(x);
 }
 

@@ -98,7 +98,7 @@ static int setup(ovop_daemon_t *d, void **ret_state)
     ovop_metrics_t *metrics = ovop_daemon_metrics(d);
     ovop_sequencer_new(&m->sequencer, loop, m->pg, (unsigned)sequencer_ms, metrics);
     m->mutator = (ovop_mutator_t){m->pg, m->sequencer, MATCHING_SERVICE};
-    mx_index_new(&m->index, loop, m->pg, (unsigned)refresh_ms, metrics);
+    mx_index_new(&m->index, loop, m->pg, (unsigned)refresh_ms, ovop_daemon_instance(d), metrics);
     ovop_periodic_new(&m->expiry, loop, m->pg, (unsigned)expiry_ms, &expiry_spec, metrics);
     ovop_periodic_new(&m->follower, loop, m->pg, (unsigned)follow_ms, &follow_spec, metrics);
     matchd_orders_register(m);

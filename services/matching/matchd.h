@@ -56,8 +56,10 @@ typedef struct mx_stats {
     bool ready;
 } mx_stats_t;
 
+/* instance: the daemon's name, under which the cursor is saved ("index:<instance>" in
+ * matching.cursors). */
 int mx_index_new(mx_index_t **ret, uv_loop_t *loop, ovop_pg_t *pg, unsigned refresh_ms,
-                 ovop_metrics_t *metrics);
+                 const char *instance, ovop_metrics_t *metrics);
 void mx_index_stop(mx_index_t *x);
 void mx_index_free(mx_index_t *x);
 mx_stats_t mx_index_stats(const mx_index_t *x);

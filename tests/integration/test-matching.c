@@ -439,6 +439,18 @@ static void test_index_follows_registry(void **state)
             ovop__v1__reply__free_unpacked(rep, NULL);
     }
     assert_true(gone);
+    /* Each instance's position in the event log, in PostgreSQL: past the suspension. */
+    long seq = countf("SELECT seq FROM bus.events WHERE type = 'ovop.registry.producer.suspended' "
+                      "AND subject = 'producer/101'");
+    assert_true(seq > 0);
+    long at = 0;
+    for (int i = 0; i < 40 && at != 2; i++) {
+        harness_sleep_ms(100);
+        at = countf("SELECT count(*) FROM matching.cursors WHERE name LIKE 'index:%%' AND "
+                    "seq >= %ld",
+                    seq);
+    }
+    assert_int_equal(at, 2);
 }
 
 static int64_t wait_status(int64_t id, int status)
