@@ -29,13 +29,17 @@
 #define FILTER_MIN   48
 #define FILTER_COVER 3.0
 #define FILTER_NEAR  16
+#define FILTER_GAP   16
+#define GAP_SHARE    (1.0 / 32)
 /* Of a large candidate set, the cooperatives of this many best candidates are tried. */
 #define OPTION_ITEMS 24
 #define MAX_PASSES   200
 /* Sets of kept candidates up to this size are also searched by branch and bound, with at
  * most BNB_NODES nodes per cooperative option. */
 #define BNB_MAX_ITEMS 128
-#define BNB_NODES     200000
+/* Of a large set, the options searched by branch and bound (the best after local search). */
+#define BNB_OPTIONS 8
+#define BNB_NODES   200000
 /* The most work (set members visited by evaluations, items by bounds) of one match_solve, so
  * that an order needing a hundred producers out of thousands still answers in milliseconds
  * (with the best found so far; counted, not timed, so results stay deterministic). */
@@ -176,8 +180,24 @@ static void select_smallest(keyed_t *a, size_t n, size_t k)
 
 /* The candidates worth searching, into keep[] (returns how many): all of a small set;
  * otherwise those with the lowest possible effective unit cost rate*d + coord*(1-discount) /
- * min(cap, T) until their capacity covers FILTER_COVER * T, and the FILTER_NEAR nearest of
- * the rest (a near producer with little capacity can close the last gap cheaply). */
+ * min(cap, T) until their capacity covers FILTER_COVER * T, the FILTER_NEAR nearest of the
+ * rest (a near producer with little capacity can close the last gap cheaply) and the
+ * FILTER_GAP cheapest to add for a small remainder (GAP_SHARE of T: a far cooperative member
+ * with its discount can be). The least fixed cost counts the discount for members only. */
+/* The least fixed cost candidate c can have: discounted only if it is in a cooperative. */
+static double least_fixed(const match_problem_t *p, const match_cand_t *c)
+{
+    return p->coord_cost * (1.0 - (c->n_coops ? p->coop_discount : 0.0));
+}
+
+/* Ranks a[from..n) by key and keeps the want smallest at a[from..from+want); returns want. */
+static size_t keep_best(keyed_t *a, size_t from, size_t n, size_t want)
+{
+    want = n - from < want ? n - from : want;
+    select_smallest(a + from, n - from, want);
+    return want;
+}
+
 static size_t filter(const match_problem_t *p, double T, const double *km, size_t *keep)
 {
     size_t n = p->n, k = FILTER_MIN;
@@ -189,9 +209,10 @@ static size_t filter(const match_problem_t *p, double T, const double *km, size_
     keyed_t *a = malloc(n * sizeof(*a));
     if (!a)
         return 0;
-    double fmin_ = p->coord_cost * (1.0 - p->coop_discount);
-    for (size_t i = 0; i < n; i++)
-        a[i] = (keyed_t){p->rate * km[i] + fmin_ / min2(p->cands[i].capacity, T), i};
+    for (size_t i = 0; i < n; i++) {
+        const match_cand_t *c = &p->cands[i];
+        a[i] = (keyed_t){p->rate * km[i] + least_fixed(p, c) / min2(c->capacity, T), i};
+    }
     for (;;) {
         select_smallest(a, n, k);
         double cover = 0;
@@ -201,14 +222,16 @@ static size_t filter(const match_problem_t *p, double T, const double *km, size_
             break;
         k = k * 2 < n ? k * 2 : n;
     }
-    size_t near = n - k < FILTER_NEAR ? n - k : FILTER_NEAR;
     for (size_t j = k; j < n; j++)
         a[j].key = km[a[j].idx];
-    select_smallest(a + k, n - k, near);
-    for (size_t j = 0; j < k + near; j++)
+    k += keep_best(a, k, n, FILTER_NEAR);
+    for (size_t j = k; j < n; j++) /* the cheapest to add for a small remainder */
+        a[j].key = least_fixed(p, &p->cands[a[j].idx]) + p->rate * km[a[j].idx] * T * GAP_SHARE;
+    k += keep_best(a, k, n, FILTER_GAP);
+    for (size_t j = 0; j < k; j++)
         keep[j] = a[j].idx;
     free(a);
-    return k + near;
+    return k;
 }
 
 /* Cost of filling T nearest first from set[0..ns) with the member at position drop left out
@@ -502,8 +525,9 @@ static double branch_and_bound(solver_t *s, double cur)
     return b.best;
 }
 
-/* The option's best set found: greedy construction, then local improvement. */
-static double solve_option(solver_t *s, unsigned char *in2)
+/* The option's best set found: greedy construction, then local improvement, then with exact
+ * the branch and bound. */
+static double solve_option(solver_t *s, unsigned char *in2, bool exact)
 {
     s->ns = 0;
     memset(s->in, 0, s->m);
@@ -511,7 +535,7 @@ static double solve_option(solver_t *s, unsigned char *in2)
         return INFINITY;
     apply_move(s, NONE, NONE);
     double v = improve(s, in2);
-    return s->m <= BNB_MAX_ITEMS ? branch_and_bound(s, v) : v;
+    return exact ? branch_and_bound(s, v) : v;
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -521,31 +545,43 @@ static int cmp_i64(const void *a, const void *b)
 }
 
 /* The cooperatives worth trying as the preferred one, sorted, into *ret (malloc'd): those of
- * the candidates (of a large set, of its OPTION_ITEMS with the lowest effective unit cost).
+ * the candidates (of a large set, of its OPTION_ITEMS with the lowest effective unit cost and
+ * its FILTER_GAP cheapest to add for a small remainder).
  * None is dominated by any cooperative (a discount never raises a cost), so {0} only when no
  * such candidate is a member or the discount is worth nothing. */
+/* Appends the cooperatives of the items at s->keys[0..k) to o[*n...]. */
+static void coops_of(const solver_t *s, size_t k, int64_t *o, size_t *n)
+{
+    for (size_t j = 0; j < k; j++) {
+        const match_cand_t *c = &s->p->cands[s->it[s->keys[j].idx].cand];
+        for (size_t q = 0; q < c->n_coops; q++)
+            o[(*n)++] = c->coops[q];
+    }
+}
+
 static size_t options(solver_t *s, int64_t **ret)
 {
     const match_problem_t *p = s->p;
     size_t n = 0, cap = 0, m = s->m;
-    for (size_t i = 0; i < m; i++) {
-        double fmin_ = p->coord_cost * (1.0 - p->coop_discount);
-        s->keys[i] = (keyed_t){s->it[i].c + fmin_ / min2(s->it[i].u, s->T), i};
-        cap += p->cands[s->it[i].cand].n_coops;
-    }
-    if (p->n > FILTER_ALL && m > OPTION_ITEMS) {
-        select_smallest(s->keys, m, OPTION_ITEMS);
-        m = OPTION_ITEMS;
-    }
+    for (size_t i = 0; i < m; i++)
+        cap += 2 * p->cands[s->it[i].cand].n_coops;
     int64_t *o = malloc((cap + 1) * sizeof(*o));
     if (!o)
         return 0;
-    if (p->coop_discount > 0 && p->coord_cost > 0)
-        for (size_t j = 0; j < m; j++) {
-            const match_cand_t *c = &p->cands[s->it[s->keys[j].idx].cand];
-            for (size_t k = 0; k < c->n_coops; k++)
-                o[n++] = c->coops[k];
+    bool few = p->n <= FILTER_ALL || m <= OPTION_ITEMS;
+    if (p->coop_discount > 0 && p->coord_cost > 0) {
+        for (size_t i = 0; i < m; i++) { /* by effective unit cost */
+            const match_cand_t *c = &p->cands[s->it[i].cand];
+            s->keys[i] = (keyed_t){s->it[i].c + least_fixed(p, c) / min2(s->it[i].u, s->T), i};
         }
+        coops_of(s, few ? m : keep_best(s->keys, 0, m, OPTION_ITEMS), o, &n);
+        if (!few) { /* and as the cheapest to add for a small remainder */
+            for (size_t i = 0; i < m; i++)
+                s->keys[i] = (keyed_t){
+                    least_fixed(p, &p->cands[s->it[i].cand]) + s->it[i].c * s->T * GAP_SHARE, i};
+            coops_of(s, keep_best(s->keys, 0, m, FILTER_GAP), o, &n);
+        }
+    }
     qsort(o, n, sizeof(*o), cmp_i64);
     size_t u = 0;
     for (size_t j = 0; j < n; j++)
@@ -638,7 +674,55 @@ static int write_solution(const solver_t *s, const size_t *set, size_t ns, int64
     return 0;
 }
 
-/* Tries the options cheapest lower bound first, stops when no bound can beat the best. */
+typedef struct best {
+    double cost;
+    int64_t coop;
+    size_t *set, n;
+} best_t;
+
+static void keep_if_better(const solver_t *s, double v, int64_t coop, best_t *b)
+{
+    double tol = isfinite(b->cost) ? 1e-12 * fmax(1.0, b->cost) : 0.0;
+    if (v < b->cost - tol) {
+        b->cost = v;
+        b->coop = coop;
+        b->n = s->ns;
+        memcpy(b->set, s->set, s->ns * sizeof(*b->set));
+    }
+}
+
+/* Every option whose lower bound can beat the best so far, cheapest bound first; of a small
+ * set each with the branch and bound, of a large one only the BNB_OPTIONS best after the
+ * local search (the bound is loose, and there can be dozens of cooperatives). */
+static void try_options(solver_t *s, const int64_t *opt, size_t no, keyed_t *order,
+                        unsigned char *in2, best_t *b)
+{
+    bool small = s->p->n <= FILTER_ALL, bnb = s->m <= BNB_MAX_ITEMS;
+    for (size_t o = 0; o < no; o++) {
+        set_option(s, opt[o]);
+        order[o] = (keyed_t){lower_bound(s), o};
+    }
+    qsort(order, no, sizeof(*order), keyed_cmp);
+    size_t tried = 0;
+    for (; tried < no; tried++) {
+        double tol = isfinite(b->cost) ? 1e-12 * fmax(1.0, b->cost) : 0.0;
+        if (order[tried].key >= b->cost - tol)
+            break;
+        set_option(s, opt[order[tried].idx]);
+        double v = solve_option(s, in2, small && bnb);
+        keep_if_better(s, v, opt[order[tried].idx], b);
+        order[tried].key = v; /* now the option's cost found */
+    }
+    if (small || !bnb)
+        return;
+    qsort(order, tried, sizeof(*order), keyed_cmp);
+    for (size_t j = 0; j < tried && j < BNB_OPTIONS && isfinite(order[j].key); j++) {
+        set_option(s, opt[order[j].idx]);
+        keep_if_better(s, solve_option(s, in2, true), opt[order[j].idx], b);
+    }
+}
+
+/* The options, the best solution among them written out. */
 static int search(const match_problem_t *p, double T, match_solution_t *out)
 {
     solver_t s;
@@ -648,39 +732,20 @@ static int search(const match_problem_t *p, double T, match_solution_t *out)
         return r;
     s.work = &work;
     int64_t *opt = NULL;
-    size_t no = options(&s, &opt), nb = 0;
+    size_t no = options(&s, &opt);
     keyed_t *order = malloc((no ? no : 1) * sizeof(*order));
     unsigned char *in2 = malloc(s.m);
-    size_t *best = malloc(s.m * sizeof(*best));
+    best_t b = {INFINITY, 0, malloc(s.m * sizeof(size_t)), 0};
     r = -ENOMEM;
-    if (no && order && in2 && best) {
-        for (size_t o = 0; o < no; o++) {
-            set_option(&s, opt[o]);
-            order[o] = (keyed_t){lower_bound(&s), o};
-        }
-        qsort(order, no, sizeof(*order), keyed_cmp);
-        double best_cost = INFINITY;
-        int64_t bc = 0;
-        for (size_t j = 0; j < no; j++) {
-            double tol = isfinite(best_cost) ? 1e-12 * fmax(1.0, best_cost) : 0.0;
-            if (order[j].key >= best_cost - tol)
-                break;
-            set_option(&s, opt[order[j].idx]);
-            double v = solve_option(&s, in2);
-            if (v < best_cost - tol) {
-                best_cost = v;
-                bc = opt[order[j].idx];
-                nb = s.ns;
-                memcpy(best, s.set, nb * sizeof(*best));
-            }
-        }
-        set_option(&s, bc);
-        r = write_solution(&s, best, nb, bc, out);
+    if (no && order && in2 && b.set) {
+        try_options(&s, opt, no, order, in2, &b);
+        set_option(&s, b.coop);
+        r = write_solution(&s, b.set, b.n, b.coop, out);
     }
     free(opt);
     free(order);
     free(in2);
-    free(best);
+    free(b.set);
     solver_free(&s);
     return r;
 }
