@@ -331,3 +331,107 @@ CREATE VIEW notify.scope_view AS
       FROM notify.scopes s;
 
 GRANT SELECT ON bus.sequencer TO ovop_notify;
+
+-- A stream session's Subscribe: checks the subscription is the agency's (p_agency '' for
+-- notify.admin), a stream one, active, and that p_from leaves no gap, then takes its lease
+-- for p_holder (the newest Subscribe wins: a live session elsewhere loses the lease at its
+-- next renewal).
+CREATE FUNCTION notify.take_stream(p_id uuid, p_holder text, p_agency text, p_from bigint)
+RETURNS TABLE (reason text, message text, cursor bigint, head bigint, exporters text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    s notify.subscriptions;
+    v_head bigint;
+BEGIN
+    SELECT * INTO s FROM notify.subscriptions x WHERE x.id = p_id FOR UPDATE;
+    IF NOT FOUND OR s.status = 'deleted' THEN
+        RETURN QUERY SELECT 'NOT_FOUND'::text, format('no subscription %s', p_id), 0::bigint,
+                            0::bigint, ''::text;
+    ELSIF p_agency <> '' AND s.agency <> p_agency THEN
+        RETURN QUERY SELECT 'NOT_YOURS'::text,
+            format('subscription %s belongs to another agency', p_id), 0::bigint, 0::bigint,
+            ''::text;
+    ELSIF s.delivery <> 'stream' THEN
+        RETURN QUERY SELECT 'NOT_STREAM'::text,
+            format('subscription %s is delivered by webhook', p_id), 0::bigint, 0::bigint,
+            ''::text;
+    ELSIF s.status <> 'active' THEN
+        RETURN QUERY SELECT 'SUBSCRIPTION_NOT_ACTIVE'::text,
+            format('subscription %s is %s', p_id, s.status), 0::bigint, 0::bigint, ''::text;
+    ELSIF p_from > s.cursor + 1 THEN
+        RETURN QUERY SELECT 'GAP_NOT_ALLOWED'::text,
+            format('from_sequence %s is beyond cursor %s + 1', p_from, s.cursor), 0::bigint,
+            0::bigint, ''::text;
+    ELSE
+        UPDATE notify.subscriptions x SET lease_holder = p_holder,
+               lease_until = now() + interval '5 s', updated_at = now()
+         WHERE x.id = p_id;
+        SELECT q.last_seq INTO v_head FROM bus.sequencer q WHERE q.id = 1;
+        RETURN QUERY SELECT ''::text, ''::text, s.cursor, v_head, to_json(s.exporters)::text;
+    END IF;
+END
+$$;
+
+-- Pause (from active), resume (from paused or unsubscribed_by_endpoint) or delete a
+-- subscription of p_agency ('' = any, notify.admin). Leaving 'active' ends delivery at the
+-- holder's next fetch (notify.fetch refuses).
+CREATE FUNCTION notify.set_status(p_id uuid, p_agency text, p_to text)
+RETURNS TABLE (reason text, message text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    s notify.subscriptions;
+BEGIN
+    SELECT * INTO s FROM notify.subscriptions x WHERE x.id = p_id FOR UPDATE;
+    IF NOT FOUND OR s.status = 'deleted' THEN
+        RETURN QUERY SELECT 'NOT_FOUND'::text, format('no subscription %s', p_id);
+    ELSIF p_agency <> '' AND s.agency <> p_agency THEN
+        RETURN QUERY SELECT 'NOT_YOURS'::text,
+            format('subscription %s belongs to another agency', p_id);
+    ELSIF p_to = 'paused' AND s.status NOT IN ('active', 'paused') THEN
+        RETURN QUERY SELECT 'NOT_ACTIVE'::text,
+            format('subscription %s is %s, not active', p_id, s.status);
+    ELSIF p_to = 'active' AND s.status = 'active' THEN
+        RETURN QUERY SELECT ''::text, ''::text;
+    ELSE
+        UPDATE notify.subscriptions x SET status = p_to, updated_at = now(),
+               lease_holder = CASE WHEN p_to = 'active' THEN x.lease_holder END,
+               lease_until = CASE WHEN p_to = 'active' THEN x.lease_until END
+         WHERE x.id = p_id;
+        RETURN QUERY SELECT ''::text, ''::text;
+    END IF;
+END
+$$;
+
+-- Replay: the cursor goes back to p_from - 1 (or to the last sequence before p_time_us) and
+-- the lease is dropped, so the holder stops and the subscription is delivered again from
+-- there (a stream session gets SUBSCRIPTION_TAKEN_OVER and subscribes again).
+CREATE FUNCTION notify.replay(p_id uuid, p_from bigint, p_time_us bigint)
+RETURNS TABLE (reason text, message text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    s notify.subscriptions;
+    v_cursor bigint;
+BEGIN
+    SELECT * INTO s FROM notify.subscriptions x WHERE x.id = p_id FOR UPDATE;
+    IF NOT FOUND OR s.status = 'deleted' THEN
+        RETURN QUERY SELECT 'NOT_FOUND'::text, format('no subscription %s', p_id);
+        RETURN;
+    END IF;
+    IF p_from > 0 THEN
+        IF p_from > s.cursor + 1 THEN
+            RETURN QUERY SELECT 'GAP_NOT_ALLOWED'::text,
+                format('from_sequence %s is beyond cursor %s + 1', p_from, s.cursor);
+            RETURN;
+        END IF;
+        v_cursor := p_from - 1;
+    ELSE
+        SELECT coalesce(max(e.seq), 0) INTO v_cursor FROM bus.events e
+         WHERE e.seq IS NOT NULL AND e.time < to_timestamp(p_time_us / 1e6);
+        v_cursor := least(v_cursor, s.cursor);
+    END IF;
+    UPDATE notify.subscriptions x SET cursor = v_cursor, lease_holder = NULL,
+           lease_until = NULL, updated_at = now()
+     WHERE x.id = p_id;
+    RETURN QUERY SELECT ''::text, ''::text;
+END
+$$;
