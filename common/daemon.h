@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "dispatch.h"
+#include "keys.h"
 #include "metrics.h"
 #include "pg.h"
 
@@ -43,3 +44,10 @@ uv_loop_t *ovop_daemon_loop(ovop_daemon_t *d);
 ovop_pg_t *ovop_daemon_pg(ovop_daemon_t *d);
 ovop_dispatch_t *ovop_daemon_dispatch(ovop_daemon_t *d);
 ovop_metrics_t *ovop_daemon_metrics(ovop_daemon_t *d);
+/* For daemons that serve sockets of their own besides the MDP worker (notifyd's stream):
+ * the ZeroMQ context (a ZAP handler must live in the context of the sockets it guards), the
+ * security the worker uses (its key pair: a server socket may reuse it) and the database
+ * URL (for a dedicated connection, e.g. LISTEN). */
+void *ovop_daemon_zctx(ovop_daemon_t *d);
+const ovop_security_t *ovop_daemon_security(ovop_daemon_t *d);
+const char *ovop_daemon_database_url(ovop_daemon_t *d);
