@@ -112,6 +112,13 @@ static void hook_endpoint(notifyd_t *n, notify_hook_t *h, PGresult *res, int row
 
 static void post(notify_hook_t *h);
 
+static void on_db_done(PGresult *res, const char *error, void *userdata)
+{
+    (void)res;
+    if (error)
+        log_warn("%s: %s", (const char *)userdata, error);
+}
+
 static void log_attempt(notifyd_t *n, notify_hook_t *h, const notify_sub_t *s,
                         const notify_webhook_result_t *r)
 {
@@ -125,14 +132,7 @@ static void log_attempt(notifyd_t *n, notify_hook_t *h, const notify_sub_t *s,
                   "INSERT INTO notify.deliveries (subscription_id, seq, attempt, status_code, "
                   "latency_ms, error) VALUES ($1::uuid, $2::bigint, $3::int, $4::int, "
                   "$5::float8, left($6, 500))",
-                  6, params, NULL, NULL);
-}
-
-static void on_db_done(PGresult *res, const char *error, void *userdata)
-{
-    (void)res;
-    if (error)
-        log_warn("%s: %s", (const char *)userdata, error);
+                  6, params, on_db_done, "could not log a delivery");
 }
 
 static void delivered(notifyd_t *n, notify_hook_t *h, notify_sub_t *s)
