@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "periodic.h"
 #include "notifyd.h"
 #include "seal.h"
 
@@ -86,6 +87,20 @@ static int setup(ovop_daemon_t *d, void **ret_state)
                                           "Webhook request latency", NULL, ovop_latency_buckets,
                                           ovop_latency_buckets_n);
     methods_register(n);
+    char hours[24];
+    snprintf(hours, sizeof(hours), "%lld", (long long)log_retention_h);
+    const ovop_periodic_spec_t prune = {
+        .what = "prune the delivery log",
+        .sql = "SELECT notify.prune_deliveries($1::int, $2::int)",
+        .n_params = 2,
+        .params = {hours, "10000"},
+        .batch = 10000,
+        .done_metric = "ovop_notify_deliveries_pruned_total",
+        .done_help = "Delivery log rows past --log-retention-h deleted by this process",
+        .runs_metric = "ovop_notify_prune_runs_total",
+        .runs_help = "Runs of this process's pruning of the delivery log",
+    };
+    ovop_periodic_new(&n->pruner, n->loop, n->pg, 60000, &prune, n->metrics);
     int r = stream_start(n);
     if (r == 0)
         r = hook_start(n);
@@ -97,6 +112,7 @@ static int setup(ovop_daemon_t *d, void **ret_state)
 static void stop(void *state)
 {
     notifyd_t *n = state;
+    ovop_periodic_destroy(&n->pruner);
     stream_stop(n);
     feed_stop(n);
     hook_stop(n);

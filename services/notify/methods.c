@@ -211,6 +211,7 @@ static void list_subscriptions(ovop_call_t *call, const ProtobufCMessage *input,
     const char *params[] = {agency};
     ovop_read_all(call, n->pg, &subscriptions,
                   "SELECT v.* FROM notify.subscription_view v WHERE ($1 = '' OR v.agency = $1) "
+                  "AND v.status <> 'deleted' "
                   "ORDER BY v.agency, v.created_us, v.id",
                   1, params);
 }

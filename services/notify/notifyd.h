@@ -64,7 +64,7 @@ struct notifyd {
     uv_timer_t tick;      /* 200 ms: head poll, reconnect of LISTEN */
     uv_timer_t flush;     /* 50 ms: cursors */
     uv_timer_t renew;     /* 1 s: leases, silent sessions, webhook claims */
-    bool head_query_out, flush_out, renew_out, claim_out, refresh_out;
+    bool head_query_out, flush_out, renew_out, claim_out, refresh_out, redrive_out;
     /* stream */
     char *stream_bind;
     ovop_keyring_t *keyring;
@@ -79,6 +79,7 @@ struct notifyd {
     char *webhook_allow;
     int64_t overlap_s;
     int64_t log_retention_h;
+    struct ovop_periodic *pruner; /* the delivery log's pruning */
     ovop_metric_t *m_delivered_stream, *m_delivered_ok, *m_delivered_fail, *m_dead;
     ovop_metric_t *m_latency;
 };

@@ -131,6 +131,26 @@ static void test_webhook_exact_signed_in_order(void **state)
                      -ETIME);
     const char *other[] = {"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"};
     assert_int_equal(httpsink_verify(r, other, 1), -EKEYREJECTED);
+    /* rotation: both secrets sign during the overlap */
+    Ovop__V1__GetEndpointRequest gq = OVOP__V1__GET_ENDPOINT_REQUEST__INIT;
+    gq.id = ep;
+    Ovop__V1__EndpointSecret *rot = NULL;
+    assert_int_equal(svcenv_call_as(&E, "statistics", "RotateEndpointSecret", NULL, &gq.base,
+                                    &ovop__v1__endpoint_secret__descriptor,
+                                    (ProtobufCMessage **)&rot, NULL),
+                     0);
+    assert_string_not_equal(rot->secret, secret);
+    assert_true(rot->endpoint->old_secret_until_us > ovop_now_us());
+    harness_sleep_ms(1500); /* the deliverer reads endpoint changes every second */
+    size_t before = httpsink_count(sink);
+    uint64_t f = nt_emit(&E, "ovop.exports.shipment.delivered", BATKEN, "081310", "RU", 9001);
+    wait_ok("/stats", before, 1);
+    const httpsink_request_t *rr = httpsink_get(sink, before);
+    assert_int_equal(body_sequence(before), f);
+    const char *news[] = {rot->secret};
+    assert_int_equal(httpsink_verify(rr, news, 1), 0);
+    assert_int_equal(httpsink_verify(rr, secrets, 1), 0);
+    protobuf_c_message_free_unpacked(&rot->base, NULL);
     /* the secret is stored sealed, never in clear */
     assert_int_equal(svcenv_countf(&E,
                                    "SELECT count(*) FROM notify.endpoints WHERE "
@@ -234,6 +254,37 @@ static void test_webhook_dead_letter_and_gone(void **state)
     assert_int_equal(dl->dead_letters[0]->sequence, a);
     assert_int_equal(dl->dead_letters[0]->last_status, 503);
     protobuf_c_message_free_unpacked(&dl->base, NULL);
+
+    /* re-driven (the national team's): delivered again, its dead letter gone; the cursor
+     * stays where it is */
+    Ovop__V1__RedriveDeadLettersResponse *rd = NULL;
+    Ovop__V1__Reply *rep = NULL;
+    assert_int_equal(svcenv_call_as(&E, "statistics", "RedriveDeadLetters", NULL, &ref.base,
+                                    &ovop__v1__redrive_dead_letters_response__descriptor, NULL,
+                                    &rep),
+                     OVOP__V1__STATUS__CODE__PERMISSION_DENIED);
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    assert_int_equal(svcenv_call_as(&E, NT_ADMIN, "RedriveDeadLetters", NULL, &ref.base,
+                                    &ovop__v1__redrive_dead_letters_response__descriptor,
+                                    (ProtobufCMessage **)&rd, NULL),
+                     0);
+    assert_int_equal(rd->requested, 1);
+    protobuf_c_message_free_unpacked(&rd->base, NULL);
+    wait_ok("/dead", base, 2);
+    assert_int_equal(sequences("/dead", base, got, 4), 2);
+    assert_int_equal(got[1], a);
+    for (int i = 0; i < 100 && svcenv_countf(&E,
+                                             "SELECT count(*) FROM notify.dead_letters WHERE "
+                                             "subscription_id = '%s'",
+                                             sub) != 0;
+         i++)
+        harness_sleep_ms(50);
+    assert_int_equal(svcenv_countf(&E,
+                                   "SELECT count(*) FROM notify.dead_letters WHERE "
+                                   "subscription_id = '%s'",
+                                   sub),
+                     0);
+    nt_wait_cursor(&E, sub, b);
 
     /* 410 Gone: unsubscribed */
     httpsink_script(sink, "/dead", 410, 1, NULL, 0);

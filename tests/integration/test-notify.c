@@ -249,6 +249,63 @@ static void test_stream_survives_sigkill(void **state)
     free(sub);
 }
 
+static void test_replay_lag_and_delete(void **state)
+{
+    (void)state;
+    nt_scope(&E, "customs", "ovop.exports.*", "*", "*", "*");
+    char *sub = nt_subscribe(&E, "customs", NULL, NULL, NULL, NULL);
+    uint64_t seq[3];
+    for (int i = 0; i < 3; i++)
+        seq[i] = nt_emit(&E, "ovop.exports.shipment.released", BATKEN, "081310", "CN", 9001);
+    /* lag: head - cursor */
+    Ovop__V1__ListSubscriptionsRequest lq = OVOP__V1__LIST_SUBSCRIPTIONS_REQUEST__INIT;
+    Ovop__V1__ListSubscriptionsResponse *lag = NULL;
+    assert_int_equal(svcenv_call_as(&E, "customs", "GetLag", NULL, &lq.base,
+                                    &ovop__v1__list_subscriptions_response__descriptor,
+                                    (ProtobufCMessage **)&lag, NULL),
+                     0);
+    assert_int_equal(lag->n_subscriptions, 1);
+    assert_int_equal(lag->subscriptions[0]->lag, 3);
+    protobuf_c_message_free_unpacked(&lag->base, NULL);
+
+    nt_stream_t *s = nt_connect(&E, "customs", stream_port[0]);
+    nt_subscribe_stream(s, sub, 0, 0, "");
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(nt_expect_event(s, sub), seq[i]);
+    nt_ack(s, sub, seq[2]);
+    nt_wait_cursor(&E, sub, seq[2]);
+    /* the national team replays from seq[1]: the session is told, subscribes again */
+    Ovop__V1__ReplaySubscriptionRequest rq = OVOP__V1__REPLAY_SUBSCRIPTION_REQUEST__INIT;
+    rq.id = sub;
+    rq.from_sequence = seq[1];
+    Ovop__V1__Reply *rep = NULL;
+    assert_int_equal(svcenv_call_as(&E, "customs", "ReplaySubscription", NULL, &rq.base,
+                                    &ovop__v1__subscription__descriptor, NULL, &rep),
+                     OVOP__V1__STATUS__CODE__PERMISSION_DENIED);
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    Ovop__V1__Subscription *out = NULL;
+    assert_int_equal(svcenv_call_as(&E, NT_ADMIN, "ReplaySubscription", NULL, &rq.base,
+                                    &ovop__v1__subscription__descriptor,
+                                    (ProtobufCMessage **)&out, NULL),
+                     0);
+    assert_int_equal(out->cursor, seq[0]);
+    protobuf_c_message_free_unpacked(&out->base, NULL);
+    nt_expect_error(s, "SUBSCRIPTION_TAKEN_OVER");
+    assert_int_equal(nt_subscribe_stream(s, sub, 0, 0, ""), seq[0]);
+    assert_int_equal(nt_expect_event(s, sub), seq[1]);
+    assert_int_equal(nt_expect_event(s, sub), seq[2]);
+    nt_close(s);
+    /* deleted: gone from the lists, refused on the stream */
+    nt_set_status(&E, "customs", "DeleteSubscription", sub);
+    Ovop__V1__SubscriptionRef ref = OVOP__V1__SUBSCRIPTION_REF__INIT;
+    ref.id = sub;
+    assert_int_equal(svcenv_call_as(&E, "customs", "GetSubscription", NULL, &ref.base,
+                                    &ovop__v1__subscription__descriptor, NULL, &rep),
+                     OVOP__V1__STATUS__CODE__NOT_FOUND);
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    free(sub);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +314,7 @@ int main(void)
         cmocka_unit_test_setup(test_stream_window_and_resume, nt_reset),
         cmocka_unit_test_setup(test_stream_refusals, nt_reset),
         cmocka_unit_test_setup(test_stream_wrong_keys_refused, nt_reset),
+        cmocka_unit_test_setup(test_replay_lag_and_delete, nt_reset),
         cmocka_unit_test_setup(test_stream_survives_sigkill, nt_reset),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
