@@ -1649,6 +1649,28 @@ CREATE FUNCTION notify.prefix_match(p_value text, p_prefixes text[]) RETURNS boo
 $$;
 
 --
+-- Name: prune_deliveries(integer, integer); Type: FUNCTION; Schema: notify; Owner: -
+--
+
+CREATE FUNCTION notify.prune_deliveries(p_hours integer, p_batch integer) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_n int;
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(7310043) THEN
+        RETURN -1;
+    END IF;
+    DELETE FROM notify.deliveries d
+     WHERE d.id IN (SELECT x.id FROM notify.deliveries x
+                     WHERE x.at < now() - make_interval(hours => p_hours)
+                     ORDER BY x.at LIMIT p_batch);
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    RETURN v_n;
+END
+$$;
+
+--
 -- Name: replay(uuid, bigint, bigint); Type: FUNCTION; Schema: notify; Owner: -
 --
 
@@ -4299,7 +4321,7 @@ CREATE VIEW notify.subscription_view AS
     (to_json(s.exporters))::text AS "filter.exporters"
    FROM notify.subscriptions s,
     bus.sequencer q
-  WHERE ((q.id = 1) AND (s.status <> 'deleted'::text));
+  WHERE (q.id = 1);
 
 --
 -- Name: applications; Type: TABLE; Schema: registry; Owner: -
