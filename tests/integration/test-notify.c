@@ -306,6 +306,51 @@ static void test_replay_lag_and_delete(void **state)
     free(sub);
 }
 
+/* ovopctl's verbs, each with the key of its principal: scope, create, listen (the stream
+ * client prints and acknowledges), refusals as exit codes 10 + status. */
+static void test_ovopctl(void **state)
+{
+    (void)state;
+    char *admin = ident_secret(&E.ident, NT_ADMIN);
+    char *customs = ident_secret(&E.ident, "customs");
+    char *notify_key = ident_public(&E.ident, "svc-ovop.notify");
+    char stream[64];
+    snprintf(stream, sizeof(stream), "tcp://127.0.0.1:%u", stream_port[0]);
+    const char *scope[] = {"--key", admin, "agency", "scope", "set", "customs", "--types",
+                           "ovop.exports.*", "--soate", "41705", "--hs", "*", "--dest", "*",
+                           NULL};
+    assert_int_equal(svcenv_ovopctl(&E, "ctl-scope", scope, 10000), 0);
+    const char *own_scope[] = {"--key", customs, "agency", "scope", "set", "customs", "--types",
+                               "*", NULL};
+    assert_int_equal(svcenv_ovopctl(&E, "ctl-own-scope", own_scope, 10000), 17);
+    const char *wide[] = {"--key", customs, "subscription", "create", "--stream", "--soate",
+                          "417", NULL};
+    assert_int_equal(svcenv_ovopctl(&E, "ctl-wide", wide, 10000), 13);
+    const char *create[] = {"--key", customs, "subscription", "create", "--stream", "--types",
+                            "ovop.exports.shipment.*", NULL};
+    assert_int_equal(svcenv_ovopctl(&E, "ctl-create", create, 10000), 0);
+    char *sub = svcenv_scalarf(&E, "SELECT id FROM notify.subscriptions");
+    nt_emit(&E, "ovop.exports.shipment.released", BATKEN, "081310", "CN", 9001);
+    nt_emit(&E, "ovop.exports.document.issued", BATKEN, "081310", "CN", 9001); /* filtered */
+    uint64_t b = nt_emit(&E, "ovop.exports.shipment.departed", BATKEN, "081310", "CN", 9001);
+    const char *listen[] = {"--key", customs, "--json", "subscription", "listen", sub,
+                            "--count", "2", "--stream", stream, "--notify-key", notify_key,
+                            NULL};
+    assert_int_equal(svcenv_ovopctl(&E, "ctl-listen", listen, 15000), 0);
+    nt_wait_cursor(&E, sub, b);
+    const char *lag[] = {"--key", customs, "subscription", "lag", NULL};
+    assert_int_equal(svcenv_ovopctl(&E, "ctl-lag", lag, 10000), 0);
+    const char *pause[] = {"--key", customs, "subscription", "pause", sub, NULL};
+    assert_int_equal(svcenv_ovopctl(&E, "ctl-pause", pause, 10000), 0);
+    const char *stranger[] = {"--key", customs, "subscription", "get",
+                              "00000000-0000-4000-8000-000000000000", NULL};
+    assert_int_equal(svcenv_ovopctl(&E, "ctl-get", stranger, 10000), 15);
+    free(sub);
+    free(admin);
+    free(customs);
+    free(notify_key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +360,7 @@ int main(void)
         cmocka_unit_test_setup(test_stream_refusals, nt_reset),
         cmocka_unit_test_setup(test_stream_wrong_keys_refused, nt_reset),
         cmocka_unit_test_setup(test_replay_lag_and_delete, nt_reset),
+        cmocka_unit_test_setup(test_ovopctl, nt_reset),
         cmocka_unit_test_setup(test_stream_survives_sigkill, nt_reset),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
