@@ -46,8 +46,8 @@ static void print_endpoint(const ProtobufCMessage *m)
     const Ovop__V1__Endpoint *e = (const Ovop__V1__Endpoint *)m;
     printf("id             %s\nagency         %s\nurl            %s\nformat         %s\n"
            "status         %s\n",
-           e->id, e->agency, e->url, ctl_enum_name(&ovop__v1__endpoint_format__descriptor, e->format),
-           e->status);
+           e->id, e->agency, e->url,
+           ctl_enum_name(&ovop__v1__endpoint_format__descriptor, e->format), e->status);
 }
 
 static void print_secret(const ProtobufCMessage *m)
@@ -105,8 +105,7 @@ static void print_subscriptions(const ProtobufCMessage *m)
         const Ovop__V1__Subscription *s = l->subscriptions[i];
         ctl_print_cell(s->id, 37);
         ctl_print_cell(s->agency, 17);
-        ctl_print_cell(ctl_enum_name(&ovop__v1__subscription_delivery__descriptor, s->delivery),
-                       9);
+        ctl_print_cell(ctl_enum_name(&ovop__v1__subscription_delivery__descriptor, s->delivery), 9);
         ctl_print_cell(s->status, 12);
         ctl_print_int_cell((long long)s->cursor, 9);
         printf("%" PRIu64 "\n", s->lag);
@@ -234,8 +233,7 @@ static int endpoint_add(ctl_t *c, int argc, char **argv)
     };
     char *agency = NULL, *format = NULL;
     const ovop_opt_t opts[] = {
-        {"agency", OVOP_OPT_STRING, NULL, 0, 0, "the agency (notify.admin; default: own)",
-         &agency},
+        {"agency", OVOP_OPT_STRING, NULL, 0, 0, "the agency (notify.admin; default: own)", &agency},
         {"format", OVOP_OPT_STRING, "cloudevents_json", 0, 0, "what the POST carries", &format},
     };
     size_t n = OVOP_ARRAY_SIZE(opts);
@@ -309,8 +307,7 @@ static int by_agency(ctl_t *c, const ctl_cmd_t *cmd, int argc, char **argv)
         Ovop__V1__ListSubscriptionsRequest in = OVOP__V1__LIST_SUBSCRIPTIONS_REQUEST__INIT;
         in.agency = agency ? agency : "";
         r = ctl_call_show(c, SERVICE, cmd->method, &in.base,
-                          &ovop__v1__list_subscriptions_response__descriptor,
-                          print_subscriptions);
+                          &ovop__v1__list_subscriptions_response__descriptor, print_subscriptions);
     }
     ovop_config_free(opts, 1);
     return r < 0 ? CTL_EXIT_OK : r;
@@ -426,8 +423,8 @@ static int sub_one(ctl_t *c, const ctl_cmd_t *cmd, int argc, char **argv)
 {
     char prog[64];
     snprintf(prog, sizeof(prog), "ovopctl subscription %s", cmd->name);
-    const ctl_verb_t verb = {.prog = prog, .usage = "ID", .summary = "One subscription.",
-                             .n_args = 1};
+    const ctl_verb_t verb = {
+        .prog = prog, .usage = "ID", .summary = "One subscription.", .n_args = 1};
     int argi;
     int r = ctl_verb_parse(&verb, NULL, 0, &argc, argv, &argi);
     if (r != 0)

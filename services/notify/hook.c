@@ -239,8 +239,8 @@ static void post(notify_hook_t *h)
     notifyd_t *n = h->n;
     h->attempt++;
     int64_t ts = (int64_t)time(NULL);
-    char *sig = notify_sign((const char *const *)h->secrets, h->n_secrets, h->event_id, ts,
-                            h->body, h->len);
+    char *sig = notify_sign((const char *const *)h->secrets, h->n_secrets, h->event_id, ts, h->body,
+                            h->len);
     char ct[128], id[96], tsh[48], sigh[512];
     snprintf(ct, sizeof(ct), "Content-Type: %s", h->content_type);
     snprintf(id, sizeof(id), "webhook-id: %s", h->event_id);
@@ -313,8 +313,7 @@ static void on_claim(PGresult *res, const char *error, void *userdata)
             feed_sub_drop(n, old, false);
         notify_sub_t *s = feed_sub_new(n, id, ovop_pg_value(res, i, "lease_holder"), false);
         s->window = 1;
-        s->cursor = s->persisted = s->scanned =
-            strtoull(ovop_pg_value(res, i, "cursor"), NULL, 10);
+        s->cursor = s->persisted = s->scanned = strtoull(ovop_pg_value(res, i, "cursor"), NULL, 10);
         feed_set_exporters(s, ovop_pg_value(res, i, "exporters"));
         notify_hook_t *h = xcalloc(1, sizeof(*h));
         h->n = n;
@@ -379,24 +378,26 @@ void hook_tick(notifyd_t *n)
         /* Endpoint changes (rotated secret, new url) reach the deliverer within a second. */
         n->refresh_out = true;
         const char *params[] = {ids.data};
-        ovop_pg_query(n->pg,
-                      "SELECT s.id::text AS id, " ENDPOINT_COLS " FROM notify.subscriptions s "
-                      "JOIN notify.endpoints e ON e.id = s.endpoint_id WHERE s.id = ANY($1::uuid[])",
-                      1, params, on_refresh, n);
+        ovop_pg_query(
+            n->pg,
+            "SELECT s.id::text AS id, " ENDPOINT_COLS " FROM notify.subscriptions s "
+            "JOIN notify.endpoints e ON e.id = s.endpoint_id WHERE s.id = ANY($1::uuid[])",
+            1, params, on_refresh, n);
     }
     if (held && !n->redrive_out) {
         n->redrive_out = true;
         const char *params[] = {ids.data};
-        ovop_pg_query(n->pg,
-                      "SELECT DISTINCT ON (l.subscription_id) l.subscription_id::text AS sid, "
-                      "e.seq, e.id::text AS id, e.source, e.type, e.subject, "
-                      "(extract(epoch FROM e.time) * 1000000)::bigint AS time_us, e.data_schema, "
-                      "e.data, coalesce(e.hs6::text, '') AS hs6, coalesce(e.soate::text, '') AS soate, "
-                      "coalesce(e.destination::text, '') AS destination "
-                      "FROM notify.dead_letters l JOIN bus.events e ON e.seq = l.seq "
-                      "WHERE l.subscription_id = ANY($1::uuid[]) "
-                      "AND l.redrive_requested_at IS NOT NULL ORDER BY l.subscription_id, l.seq",
-                      1, params, on_redrive, n);
+        ovop_pg_query(
+            n->pg,
+            "SELECT DISTINCT ON (l.subscription_id) l.subscription_id::text AS sid, "
+            "e.seq, e.id::text AS id, e.source, e.type, e.subject, "
+            "(extract(epoch FROM e.time) * 1000000)::bigint AS time_us, e.data_schema, "
+            "e.data, coalesce(e.hs6::text, '') AS hs6, coalesce(e.soate::text, '') AS soate, "
+            "coalesce(e.destination::text, '') AS destination "
+            "FROM notify.dead_letters l JOIN bus.events e ON e.seq = l.seq "
+            "WHERE l.subscription_id = ANY($1::uuid[]) "
+            "AND l.redrive_requested_at IS NOT NULL ORDER BY l.subscription_id, l.seq",
+            1, params, on_redrive, n);
     }
     ovop_buf_free(&ids);
     if (n->claim_out)

@@ -29,16 +29,15 @@ static const ovop_opt_t extra_opts[] = {
      "without it, no webhooks",
      &secrets_key},
     {"webhook-allow", OVOP_OPT_STRING, "", 0, 0,
-     "private/loopback networks webhooks may nevertheless reach, CIDR[,CIDR...]",
-     &webhook_allow},
+     "private/loopback networks webhooks may nevertheless reach, CIDR[,CIDR...]", &webhook_allow},
     {"retry-schedule", OVOP_OPT_STRING, "5s,5m,30m,2h,5h,10h,10h,14h,14h", 0, 0,
      "delays between webhook attempts (±20% jitter; Retry-After honoured up to 24 h); "
      "exhausted: dead letter",
      &retry_schedule},
     {"overlap", OVOP_OPT_INT, "86400", 0, 30 * 86400,
      "seconds a rotated-out signing secret stays valid (both signatures are sent)", &overlap_s},
-    {"log-retention-h", OVOP_OPT_INT, "168", 1, 87600,
-     "hours the delivery log is kept", &log_retention_h},
+    {"log-retention-h", OVOP_OPT_INT, "168", 1, 87600, "hours the delivery log is kept",
+     &log_retention_h},
 };
 
 static int setup(ovop_daemon_t *d, void **ret_state)
@@ -83,9 +82,9 @@ static int setup(ovop_daemon_t *d, void **ret_state)
     n->m_dead = ovop_metrics_counter(n->metrics, "ovop_notify_deliveries_total",
                                      "Events delivered, by channel and result",
                                      "channel=\"webhook\",result=\"dead_letter\"");
-    n->m_latency = ovop_metrics_histogram(n->metrics, "ovop_notify_webhook_seconds",
-                                          "Webhook request latency", NULL, ovop_latency_buckets,
-                                          ovop_latency_buckets_n);
+    n->m_latency =
+        ovop_metrics_histogram(n->metrics, "ovop_notify_webhook_seconds", "Webhook request latency",
+                               NULL, ovop_latency_buckets, ovop_latency_buckets_n);
     methods_register(n);
     char hours[24];
     snprintf(hours, sizeof(hours), "%lld", (long long)log_retention_h);

@@ -68,8 +68,7 @@ static size_t sequences(const char *path, size_t from, uint64_t *seqs, size_t ma
 {
     size_t n = 0;
     for (size_t i = from; i < httpsink_count(sink) && n < max; i++)
-        if (strcmp(httpsink_get(sink, i)->path, path) == 0 &&
-            httpsink_get(sink, i)->status == 200)
+        if (strcmp(httpsink_get(sink, i)->path, path) == 0 && httpsink_get(sink, i)->status == 200)
             seqs[n++] = body_sequence(i);
     return n;
 }
@@ -97,8 +96,8 @@ static void test_webhook_exact_signed_in_order(void **state)
     size_t base = httpsink_count(sink);
     char *sub = nt_subscribe_webhook(&E, "statistics", ep, "ovop.exports.shipment.*", NULL);
     uint64_t a = nt_emit(&E, "ovop.exports.shipment.released", BATKEN, "081310", "CN", 9001);
-    nt_emit(&E, "ovop.registry.producer.created", BATKEN, NULL, NULL, 0);       /* scope */
-    nt_emit(&E, "ovop.exports.document.issued", BATKEN, "081310", "CN", 9001);  /* filter */
+    nt_emit(&E, "ovop.registry.producer.created", BATKEN, NULL, NULL, 0);      /* scope */
+    nt_emit(&E, "ovop.exports.document.issued", BATKEN, "081310", "CN", 9001); /* filter */
     uint64_t d = nt_emit(&E, "ovop.exports.shipment.departed", BATKEN, "081310", "RU", 9001);
     wait_ok("/stats", base, 2);
     harness_sleep_ms(500);
@@ -216,7 +215,7 @@ static void test_webhook_500_for_a_while(void **state)
     free(url);
 }
 
-static void test_webhook_dead_letter_and_gone(void **state)
+static void test_webhook_dead_letter_and_redrive(void **state)
 {
     (void)state;
     nt_scope(&E, "statistics", "ovop.exports.*", "*", "*", "*");
@@ -286,8 +285,21 @@ static void test_webhook_dead_letter_and_gone(void **state)
                      0);
     nt_wait_cursor(&E, sub, b);
 
-    /* 410 Gone: unsubscribed */
-    httpsink_script(sink, "/dead", 410, 1, NULL, 0);
+    free(sub);
+    free(ep);
+    free(secret);
+    free(url);
+}
+
+static void test_webhook_gone_unsubscribes(void **state)
+{
+    (void)state;
+    nt_scope(&E, "statistics", "ovop.exports.*", "*", "*", "*");
+    char *url = httpsink_url(sink, "/gone");
+    char *secret = NULL;
+    char *ep = nt_endpoint(&E, "statistics", url, &secret);
+    char *sub = nt_subscribe_webhook(&E, "statistics", ep, NULL, NULL);
+    httpsink_script(sink, "/gone", 410, 1, NULL, 0);
     nt_emit(&E, "ovop.exports.shipment.delivered", BATKEN, "081310", "CN", 9001);
     for (int i = 0; i < 200; i++) {
         if (svcenv_countf(&E,
@@ -302,6 +314,13 @@ static void test_webhook_dead_letter_and_gone(void **state)
                                    "status = 'unsubscribed_by_endpoint'",
                                    sub),
                      1);
+    /* nothing more goes there */
+    nt_emit(&E, "ovop.exports.shipment.returned", BATKEN, "081310", "CN", 9001);
+    harness_sleep_ms(2500);
+    size_t gone = 0;
+    for (size_t i = 0; i < httpsink_count(sink); i++)
+        gone += strcmp(httpsink_get(sink, i)->path, "/gone") == 0;
+    assert_int_equal(gone, 1);
     free(sub);
     free(ep);
     free(secret);
@@ -321,8 +340,10 @@ static void test_webhook_takeover_after_sigkill(void **state)
     seq[0] = nt_emit(&E, "ovop.exports.shipment.released", BATKEN, "081310", "CN", 9001);
     wait_ok("/takeover", base, 1);
     /* the holder: "<host>:<pid>:<nonce>#<subscription>" */
-    char *holder = svcenv_scalarf(&E, "SELECT lease_holder FROM notify.subscriptions WHERE "
-                                      "id = '%s'", sub);
+    char *holder = svcenv_scalarf(&E,
+                                  "SELECT lease_holder FROM notify.subscriptions WHERE "
+                                  "id = '%s'",
+                                  sub);
     long pid = strtol(strchr(holder, ':') + 1, NULL, 10);
     int victim = E.daemon[0] == (pid_t)pid ? 0 : 1;
     assert_int_equal(E.daemon[victim], (pid_t)pid);
@@ -405,13 +426,65 @@ static void test_endpoint_refusals(void **state)
     free(url);
 }
 
+/* deploy/examples/webhook_receiver.py (Python's standard library only) verifies what
+ * notifyd sends: an independent implementation of Standard Webhooks. */
+static void test_example_receiver(void **state)
+{
+    (void)state;
+    nt_scope(&E, "statistics", "ovop.exports.*", "*", "*", "*");
+    uint16_t port;
+    assert_int_equal(harness_free_port(&port), 0);
+    char url[64], portarg[16];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/ovop", port);
+    snprintf(portarg, sizeof(portarg), "%u", port);
+    char *secret = NULL;
+    char *ep = nt_endpoint(&E, "statistics", url, &secret);
+    char *secret_file = xasprintf("%s/receiver.secret", harness_tmpdir());
+    FILE *f = fopen(secret_file, "w");
+    assert_non_null(f);
+    fprintf(f, "%s\n", secret);
+    fclose(f);
+    char *script = xasprintf("%s/deploy/examples/webhook_receiver.py", OVOP_SOURCE_DIR);
+    const char *args[] = {script,      "--port",  portarg, "--secret-file",
+                          secret_file, "--count", "3",     NULL};
+    pid_t pid;
+    assert_int_equal(harness_spawn(&pid, "/usr/bin/python3", args, NULL, "receiver"), 0);
+    harness_sleep_ms(500);
+    char *sub = nt_subscribe_webhook(&E, "statistics", ep, NULL, NULL);
+    for (int i = 0; i < 3; i++)
+        nt_emit(&E, "ovop.exports.shipment.released", BATKEN, "081310", "CN", 9001);
+    int status = -1;
+    assert_int_equal(harness_wait_exit(pid, 20000, &status), 0);
+    assert_int_equal(status, 0);
+    char *log = xasprintf("%s/receiver.log", harness_tmpdir());
+    f = fopen(log, "r");
+    assert_non_null(f);
+    char line[512];
+    int verified = 0, refused = 0;
+    while (fgets(line, sizeof(line), f)) {
+        verified += strncmp(line, "verified", 8) == 0;
+        refused += strncmp(line, "REFUSED", 7) == 0;
+    }
+    fclose(f);
+    assert_int_equal(verified, 3);
+    assert_int_equal(refused, 0);
+    free(log);
+    free(sub);
+    free(script);
+    free(secret_file);
+    free(ep);
+    free(secret);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_webhook_exact_signed_in_order, nt_reset),
         cmocka_unit_test_setup(test_webhook_500_for_a_while, nt_reset),
-        cmocka_unit_test_setup(test_webhook_dead_letter_and_gone, nt_reset),
+        cmocka_unit_test_setup(test_webhook_dead_letter_and_redrive, nt_reset),
+        cmocka_unit_test_setup(test_webhook_gone_unsubscribes, nt_reset),
         cmocka_unit_test_setup(test_endpoint_refusals, nt_reset),
+        cmocka_unit_test_setup(test_example_receiver, nt_reset),
         cmocka_unit_test_setup(test_webhook_takeover_after_sigkill, nt_reset),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -74,8 +74,8 @@ static void test_scope_and_filter_refusals(void **state)
         {NULL, NULL, "farmer:1", "INVALID_ARGUMENT"},
     };
     for (size_t i = 0; i < OVOP_ARRAY_SIZE(bad); i++) {
-        int code = nt_try_subscribe(&E, "customs", "", bad[i].types, bad[i].soate,
-                                    bad[i].exporter, &rep);
+        int code =
+            nt_try_subscribe(&E, "customs", "", bad[i].types, bad[i].soate, bad[i].exporter, &rep);
         assert_int_equal(code, OVOP__V1__STATUS__CODE__INVALID_ARGUMENT);
         svcenv_assert_reason(&E, rep, bad[i].reason);
         ovop__v1__reply__free_unpacked(rep, NULL);
@@ -112,9 +112,9 @@ static void test_stream_exactly_what_scope_and_filter_allow(void **state)
     nt_scope(&E, "customs", "ovop.exports.*", "41705", "*", "*");
     char *sub = nt_subscribe(&E, "customs", "ovop.exports.shipment.*", NULL, NULL, NULL);
     uint64_t a = nt_emit(&E, "ovop.exports.shipment.released", BATKEN, "081310", "CN", 9001);
-    nt_emit(&E, "ovop.exports.shipment.released", NARYN, "040900", "KZ", 9002);  /* scope */
-    nt_emit(&E, "ovop.registry.producer.created", BATKEN, NULL, NULL, 0);        /* scope */
-    nt_emit(&E, "ovop.exports.document.issued", BATKEN, "081310", "CN", 9001);   /* filter */
+    nt_emit(&E, "ovop.exports.shipment.released", NARYN, "040900", "KZ", 9002); /* scope */
+    nt_emit(&E, "ovop.registry.producer.created", BATKEN, NULL, NULL, 0);       /* scope */
+    nt_emit(&E, "ovop.exports.document.issued", BATKEN, "081310", "CN", 9001);  /* filter */
     uint64_t e = nt_emit(&E, "ovop.exports.shipment.departed", BATKEN, "081310", "RU", 9001);
 
     nt_stream_t *s = nt_connect(&E, "customs", stream_port[0]);
@@ -285,8 +285,8 @@ static void test_replay_lag_and_delete(void **state)
     ovop__v1__reply__free_unpacked(rep, NULL);
     Ovop__V1__Subscription *out = NULL;
     assert_int_equal(svcenv_call_as(&E, NT_ADMIN, "ReplaySubscription", NULL, &rq.base,
-                                    &ovop__v1__subscription__descriptor,
-                                    (ProtobufCMessage **)&out, NULL),
+                                    &ovop__v1__subscription__descriptor, (ProtobufCMessage **)&out,
+                                    NULL),
                      0);
     assert_int_equal(out->cursor, seq[0]);
     protobuf_c_message_free_unpacked(&out->base, NULL);
@@ -316,34 +316,40 @@ static void test_ovopctl(void **state)
     char *notify_key = ident_public(&E.ident, "svc-ovop.notify");
     char stream[64];
     snprintf(stream, sizeof(stream), "tcp://127.0.0.1:%u", stream_port[0]);
-    const char *scope[] = {"--key", admin, "agency", "scope", "set", "customs", "--types",
-                           "ovop.exports.*", "--soate", "41705", "--hs", "*", "--dest", "*",
-                           NULL};
+    const char *scope[] = {"--key",   admin,     "agency",         "scope",   "set",
+                           "customs", "--types", "ovop.exports.*", "--soate", "41705",
+                           "--hs",    "*",       "--dest",         "*",       NULL};
     assert_int_equal(svcenv_ovopctl(&E, "ctl-scope", scope, 10000), 0);
-    const char *own_scope[] = {"--key", customs, "agency", "scope", "set", "customs", "--types",
-                               "*", NULL};
+    const char *own_scope[] = {"--key",   customs,   "agency", "scope", "set",
+                               "customs", "--types", "*",      NULL};
     assert_int_equal(svcenv_ovopctl(&E, "ctl-own-scope", own_scope, 10000), 17);
-    const char *wide[] = {"--key", customs, "subscription", "create", "--stream", "--soate",
-                          "417", NULL};
+    const char *wide[] = {"--key",    customs,   "subscription", "create",
+                          "--stream", "--soate", "417",          NULL};
     assert_int_equal(svcenv_ovopctl(&E, "ctl-wide", wide, 10000), 13);
-    const char *create[] = {"--key", customs, "subscription", "create", "--stream", "--types",
-                            "ovop.exports.shipment.*", NULL};
+    const char *create[] = {"--key",
+                            customs,
+                            "subscription",
+                            "create",
+                            "--stream",
+                            "--types",
+                            "ovop.exports.shipment.*",
+                            NULL};
     assert_int_equal(svcenv_ovopctl(&E, "ctl-create", create, 10000), 0);
     char *sub = svcenv_scalarf(&E, "SELECT id FROM notify.subscriptions");
     nt_emit(&E, "ovop.exports.shipment.released", BATKEN, "081310", "CN", 9001);
     nt_emit(&E, "ovop.exports.document.issued", BATKEN, "081310", "CN", 9001); /* filtered */
     uint64_t b = nt_emit(&E, "ovop.exports.shipment.departed", BATKEN, "081310", "CN", 9001);
-    const char *listen[] = {"--key", customs, "--json", "subscription", "listen", sub,
-                            "--count", "2", "--stream", stream, "--notify-key", notify_key,
-                            NULL};
+    const char *listen[] = {
+        "--key", customs,    "--json", "subscription", "listen",   sub, "--count",
+        "2",     "--stream", stream,   "--notify-key", notify_key, NULL};
     assert_int_equal(svcenv_ovopctl(&E, "ctl-listen", listen, 15000), 0);
     nt_wait_cursor(&E, sub, b);
     const char *lag[] = {"--key", customs, "subscription", "lag", NULL};
     assert_int_equal(svcenv_ovopctl(&E, "ctl-lag", lag, 10000), 0);
     const char *pause[] = {"--key", customs, "subscription", "pause", sub, NULL};
     assert_int_equal(svcenv_ovopctl(&E, "ctl-pause", pause, 10000), 0);
-    const char *stranger[] = {"--key", customs, "subscription", "get",
-                              "00000000-0000-4000-8000-000000000000", NULL};
+    const char *stranger[] = {
+        "--key", customs, "subscription", "get", "00000000-0000-4000-8000-000000000000", NULL};
     assert_int_equal(svcenv_ovopctl(&E, "ctl-get", stranger, 10000), 15);
     free(sub);
     free(admin);
