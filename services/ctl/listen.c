@@ -106,7 +106,7 @@ static int listen_loop(ctl_t *c, void *sock, const char *id, int64_t count, int6
                 return k;
             if (k == 1) {
                 last = now;
-                if (count && ++seen >= count)
+                if (++seen >= count && count)
                     return CTL_EXIT_OK;
             }
         }

@@ -454,7 +454,10 @@ static void test_example_receiver(void **state)
     for (int i = 0; i < 3; i++)
         nt_emit(&E, "ovop.exports.shipment.released", BATKEN, "081310", "CN", 9001);
     int status = -1;
-    assert_int_equal(harness_wait_exit(pid, 20000, &status), 0);
+    int r = harness_wait_exit(pid, 20000, &status);
+    if (r < 0)
+        harness_stop(pid);
+    assert_int_equal(r, 0);
     assert_int_equal(status, 0);
     char *log = xasprintf("%s/receiver.log", harness_tmpdir());
     f = fopen(log, "r");

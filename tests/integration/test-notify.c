@@ -267,6 +267,19 @@ static void test_replay_lag_and_delete(void **state)
     assert_int_equal(lag->n_subscriptions, 1);
     assert_int_equal(lag->subscriptions[0]->lag, 3);
     protobuf_c_message_free_unpacked(&lag->base, NULL);
+    /* and as a metric of the instance that delivers it */
+    nt_stream_t *m = nt_connect(&E, "customs", stream_port[0]);
+    nt_subscribe_stream(m, sub, 0, 1, "");
+    assert_int_equal(nt_expect_event(m, sub), seq[0]);
+    char *series = xasprintf("ovop_notify_lag{subscription=\"%s\"}", sub);
+    double v = -1;
+    for (int i = 0; i < 40 && v != 3; i++) {
+        harness_sleep_ms(100);
+        v = harness_port_metric(E.daemon_http[0], series);
+    }
+    assert_true(v == 3);
+    free(series);
+    nt_close(m);
 
     nt_stream_t *s = nt_connect(&E, "customs", stream_port[0]);
     nt_subscribe_stream(s, sub, 0, 0, "");
