@@ -348,6 +348,32 @@ static void test_webhook_gone_unsubscribes(void **state)
     free(url);
 }
 
+/* Webhook subscriptions are shared: each of the two instances holds its fair share. */
+static void test_webhook_fair_share(void **state)
+{
+    (void)state;
+    nt_scope(&E, "statistics", "ovop.exports.*", "*", "*", "*");
+    char *url = httpsink_url(sink, "/share");
+    char *secret = NULL;
+    char *ep = nt_endpoint(&E, "statistics", url, &secret);
+    for (int i = 0; i < 4; i++)
+        free(nt_subscribe_webhook(&E, "statistics", ep, NULL, NULL));
+    long held = 0, per_instance = 0;
+    for (int i = 0; i < 100 && !(held == 4 && per_instance == 2); i++) {
+        harness_sleep_ms(100);
+        held = svcenv_count(&E, "SELECT count(*) FROM notify.subscriptions "
+                                "WHERE lease_until > now()");
+        per_instance = svcenv_count(&E, "SELECT max(n) FROM (SELECT count(*) AS n FROM "
+                                        "notify.subscriptions WHERE lease_until > now() "
+                                        "GROUP BY split_part(lease_holder, '#', 1)) c");
+    }
+    assert_int_equal(held, 4);
+    assert_int_equal(per_instance, 2);
+    free(ep);
+    free(secret);
+    free(url);
+}
+
 static void test_webhook_takeover_after_sigkill(void **state)
 {
     (void)state;
@@ -509,6 +535,7 @@ int main(void)
         cmocka_unit_test_setup(test_webhook_gone_unsubscribes, nt_reset),
         cmocka_unit_test_setup(test_endpoint_refusals, nt_reset),
         cmocka_unit_test_setup(test_example_receiver, nt_reset),
+        cmocka_unit_test_setup(test_webhook_fair_share, nt_reset),
         cmocka_unit_test_setup(test_webhook_takeover_after_sigkill, nt_reset),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
