@@ -166,7 +166,8 @@ BEGIN
     RETURN QUERY
         SELECT e.seq, e.id, e.source, e.type, e.subject,
                (extract(epoch FROM e.time) * 1000000)::bigint, e.data_schema, e.data,
-               coalesce(e.hs6, ''), coalesce(e.soate, ''), coalesce(e.destination, '')
+               coalesce(e.hs6::text, ''), coalesce(e.soate::text, ''),
+               coalesce(e.destination::text, '')
           FROM bus.events e
          WHERE e.seq > p_after AND e.seq <= p_upper AND notify.visible(e, s, sc)
          ORDER BY e.seq

@@ -15,6 +15,8 @@
 
 /* ---- shared ---- */
 
+static ovop_pg_t *methods_pg; /* the daemon's pool, for callbacks that have only the call */
+
 const char *methods_agency(ovop_call_t *call, const char *requested, bool required)
 {
     if (ovop_call_has_role(call, "notify.admin")) {
@@ -219,6 +221,8 @@ typedef struct status_change {
     const char *to;
 } status_change_t;
 
+/* After a change made by a SQL function (which the same statement's snapshot would not
+ * show): the refusal it returned, or the subscription read afresh. */
 static void on_status(PGresult *res, const char *error, void *userdata)
 {
     ovop_call_t *call = userdata;
@@ -231,19 +235,9 @@ static void on_status(PGresult *res, const char *error, void *userdata)
         fail_refusal(call, reason, ovop_pg_value(res, 0, "message"));
         return;
     }
-    ProtobufCMessage *row = NULL;
-    if (PQntuples(res) == 1) {
-        ovop_arena_t *a = ovop_call_arena(call);
-        ovop_rowmap_t *map = ovop_rowmap_new(a, &ovop__v1__subscription__descriptor, res);
-        const char *why;
-        row = ovop_rowmap_decode(map, res, 0, &why);
-    }
-    if (!row) {
-        log_error("request %s: subscription row did not decode", ovop_call_request_id(call));
-        ovop_call_fail_internal(call);
-        return;
-    }
-    ovop_call_finish(call, row);
+    const char *id = ovop_call_strdup(call, ovop_pg_value(res, 0, "sub_id"));
+    const char *params[] = {id};
+    ovop_read_one(call, methods_pg, &subscription, id, 1, params);
 }
 
 static void change_status(ovop_call_t *call, notifyd_t *n, const char *id, const char *to)
@@ -253,8 +247,8 @@ static void change_status(ovop_call_t *call, notifyd_t *n, const char *id, const
         return;
     const char *params[] = {id, agency, to};
     ovop_call_query(call, n->pg,
-                    "SELECT c.reason, c.message, v.* FROM notify.set_status($1::uuid, $2, $3) c "
-                    "LEFT JOIN notify.subscription_view v ON v.id = $1",
+                    "SELECT c.reason, c.message, $1::uuid::text AS sub_id "
+                    "FROM notify.set_status($1::uuid, $2, $3) c",
                     3, params, on_status, call);
 }
 
@@ -293,8 +287,8 @@ static void replay_subscription(ovop_call_t *call, const ProtobufCMessage *input
     snprintf(t, sizeof(t), "%" PRId64, in->from_time_us);
     const char *params[] = {in->id, from, t};
     ovop_call_query(call, n->pg,
-                    "SELECT c.reason, c.message, v.* FROM notify.replay($1::uuid, $2::bigint, "
-                    "$3::bigint) c LEFT JOIN notify.subscription_view v ON v.id = $1",
+                    "SELECT c.reason, c.message, $1::uuid::text AS sub_id "
+                    "FROM notify.replay($1::uuid, $2::bigint, $3::bigint) c",
                     3, params, on_status, call);
 }
 
@@ -357,10 +351,10 @@ static void create_subscription(ovop_call_t *call, const ProtobufCMessage *input
         epcis_ok ? "t" : "f", ovop_call_caller(call), ovop_call_request_id(call),
     };
     ovop_call_query(call, n->pg,
-                    "SELECT c.reason, c.message, v.* FROM notify.create_subscription("
+                    "SELECT c.reason, c.message, c.id::text AS sub_id FROM notify.create_subscription("
                     "$1::uuid, $2, $3, $4::uuid, $5::text[], $6::text[], $7::text[], $8::text[], "
                     "$9::text[], $10::bigint, to_timestamp($11::bigint / 1e6), $12::boolean, $13, "
-                    "$14) c LEFT JOIN notify.subscription_view v ON v.id = c.id::text",
+                    "$14) c",
                     14, params, on_created, call);
 }
 
@@ -514,6 +508,7 @@ static const ovop_method_t methods[] = {
 
 void methods_register(notifyd_t *n)
 {
+    methods_pg = n->pg;
     OVOP_DECLARE_METHODS(ovop_daemon_dispatch(n->d), methods, n);
     endpoints_register(n);
 }

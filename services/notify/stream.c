@@ -180,17 +180,29 @@ static void on_take(PGresult *res, const char *error, void *userdata)
         return;
     }
     /* The same subscription held here by another session (a reconnect): the newest wins. */
+    uint64_t stored = strtoull(ovop_pg_value(res, 0, "cursor"), NULL, 10);
+    uint64_t cursor = stored;
     notify_sub_t *old = feed_sub_find(n, t->id);
     if (old) {
+        /* Its acks not yet written count: the new lease holder writes them. */
+        if (old->cursor > cursor)
+            cursor = old->cursor;
         if (old->session != ss)
             stream_sub_error(n, old, OVOP__V1__STATUS__CODE__ABORTED, "SUBSCRIPTION_TAKEN_OVER",
                              "a newer Subscribe took this subscription over");
         feed_sub_drop(n, old, false);
     }
+    if (t->from > cursor + 1) {
+        send_error(n, ss, t->id, OVOP__V1__STATUS__CODE__OUT_OF_RANGE, "GAP_NOT_ALLOWED",
+                   "from_sequence is beyond the cursor + 1");
+        free(t);
+        return;
+    }
     notify_sub_t *s = feed_sub_new(n, t->id, t->holder, true);
     s->session = ss;
     s->window = t->window;
-    s->cursor = s->persisted = strtoull(ovop_pg_value(res, 0, "cursor"), NULL, 10);
+    s->cursor = cursor;
+    s->persisted = stored;
     s->scanned = t->from ? t->from - 1 : s->cursor;
     feed_set_exporters(s, ovop_pg_value(res, 0, "exporters"));
     uint64_t head = strtoull(ovop_pg_value(res, 0, "head"), NULL, 10);
