@@ -31,6 +31,7 @@ import tempfile
 import time
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 # Errors after which subscribing again cannot help.
 FATAL_REASONS = {"NOT_FOUND", "NOT_YOURS", "MISSING_ROLE", "NOT_STREAM", "SUBSCRIPTION_NOT_ACTIVE",
@@ -80,7 +81,7 @@ class Subscriber:
     def __init__(self, args, pb):
         self.args, self.pb = args, pb
         self.ctx = zmq.Context.instance()
-        self.sock = None
+        self.sock = self.monitor = None
         self.last = {s: 0 for s in args.subscription}  # highest sequence handled, per subscription
         self.printed = 0
         self.last_reply = 0.0
@@ -88,25 +89,46 @@ class Subscriber:
 
     def connect(self):
         if self.sock is not None:
+            self.sock.disable_monitor()
+            self.monitor.close(linger=0)
             self.sock.close(linger=0)
         s = self.ctx.socket(zmq.DEALER)
         s.curve_secretkey = read_key(self.args.key, "secret-key")
         s.curve_publickey = read_key(self.args.key, "public-key")
         s.curve_serverkey = read_key(self.args.server_key, "public-key")
         s.setsockopt(zmq.LINGER, 0)
+        # libzmq reconnects by itself, possibly to a new notifyd that knows nothing of our
+        # subscriptions: every successful handshake is followed by Subscribe.
+        self.monitor = s.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
         s.connect(self.args.endpoint)
         self.sock = s
+        self.last_reply = self.last_ping = time.monotonic()
+        log(f"connecting to {self.args.endpoint}")
+
+    def subscribe(self):
         for sub in self.args.subscription:
             req = self.pb.StreamRequest()
             req.subscribe.subscription_id = sub
             req.subscribe.from_sequence = self.args.from_sequence if self.last[sub] == 0 else 0
             req.subscribe.window = self.args.window
             self.send(req)
-        self.last_reply = self.last_ping = time.monotonic()
-        log(f"connecting to {self.args.endpoint}, subscribing {', '.join(self.args.subscription)}")
+        log(f"subscribing {', '.join(self.args.subscription)}")
+
+    def on_monitor(self):
+        ev = recv_monitor_message(self.monitor)
+        if ev["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            self.last_reply = time.monotonic()
+            self.subscribe()
+        elif ev["event"] == zmq.EVENT_DISCONNECTED:
+            log("disconnected; libzmq reconnects")
 
     def send(self, req):
-        self.sock.send(req.SerializeToString())
+        # A DEALER without a connected peer would block: while notifyd is away, requests are
+        # dropped (the reconnect subscribes again, and acks are cumulative).
+        try:
+            self.sock.send(req.SerializeToString(), zmq.NOBLOCK)
+        except zmq.Again:
+            pass
 
     def ack(self, sub, seq):
         req = self.pb.StreamRequest()
@@ -148,9 +170,9 @@ class Subscriber:
             log(f"error on {e.subscription_id or '(session)'}: {e.reason}: {e.message}")
             if e.reason in FATAL_REASONS:
                 raise SystemExit(2)
-            # UNAVAILABLE and the like: subscribe again shortly.
+            # UNAVAILABLE, NOT_SUBSCRIBED (a notifyd that lost our session): subscribe again.
             time.sleep(1)
-            self.connect()
+            self.subscribe()
         return None
 
     def run(self):
@@ -167,7 +189,13 @@ class Subscriber:
             if now - self.last_reply > 3 * self.args.ping_interval:
                 log("no answer from notifyd: reconnecting")
                 self.connect()
-            if not self.sock.poll(int(self.args.ping_interval * 1000 / 2), zmq.POLLIN):
+            poller = zmq.Poller()
+            poller.register(self.sock, zmq.POLLIN)
+            poller.register(self.monitor, zmq.POLLIN)
+            ready = dict(poller.poll(int(self.args.ping_interval * 1000 / 2)))
+            if self.monitor in ready:
+                self.on_monitor()
+            if self.sock not in ready:
                 continue
             acks = {}
             while True:  # drain what has arrived, then one cumulative Ack per subscription

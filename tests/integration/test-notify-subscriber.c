@@ -27,7 +27,7 @@
 #define N_EVENTS 6
 
 static svcenv_t E;
-static pid_t registryd;
+static pid_t registryd, subscriber;
 static char stream_bind[64];
 
 static void start(void)
@@ -180,8 +180,7 @@ static void test_subscriber(void **state)
                           "--max-seconds",
                           "120",
                           NULL};
-    pid_t py;
-    assert_int_equal(harness_spawn(&py, "/usr/bin/python3", args, NULL, "subscriber"), 0);
+    assert_int_equal(harness_spawn(&subscriber, "/usr/bin/python3", args, NULL, "subscriber"), 0);
     char *log = xasprintf("%s/subscriber.log", harness_tmpdir());
 
     for (int i = 1; i <= N_EVENTS / 2; i++)
@@ -195,7 +194,8 @@ static void test_subscriber(void **state)
         village(i);
     E.daemon[0] = svcenv_spawn_daemon(&E, 0, E.db, "notifyd-2");
     int status = -1;
-    assert_int_equal(harness_wait_exit(py, 90000, &status), 0);
+    assert_int_equal(harness_wait_exit(subscriber, 90000, &status), 0);
+    subscriber = 0;
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
 
@@ -249,6 +249,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+    harness_stop(subscriber);
     harness_stop(registryd);
     svcenv_stop(&E);
     return 0;
