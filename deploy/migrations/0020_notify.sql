@@ -314,7 +314,7 @@ CREATE VIEW notify.subscription_view AS
            to_json(s.destinations)::text AS "filter.destinations",
            to_json(s.exporters)::text AS "filter.exporters"
       FROM notify.subscriptions s, bus.sequencer q
-     WHERE q.id = 1 AND s.status <> 'deleted';
+     WHERE q.id = 1;
 
 CREATE VIEW notify.endpoint_view AS
     SELECT e.id::text AS id, e.agency, e.url, e.format, e.status,
@@ -434,5 +434,24 @@ BEGIN
            lease_until = NULL, updated_at = now()
      WHERE x.id = p_id;
     RETURN QUERY SELECT ''::text, ''::text;
+END
+$$;
+
+-- Deletes up to p_batch delivery log rows older than p_hours (one instance at a time: -1
+-- when another holds the job's lock).
+CREATE FUNCTION notify.prune_deliveries(p_hours int, p_batch int) RETURNS int
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_n int;
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(7310043) THEN
+        RETURN -1;
+    END IF;
+    DELETE FROM notify.deliveries d
+     WHERE d.id IN (SELECT x.id FROM notify.deliveries x
+                     WHERE x.at < now() - make_interval(hours => p_hours)
+                     ORDER BY x.at LIMIT p_batch);
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    RETURN v_n;
 END
 $$;

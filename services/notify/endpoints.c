@@ -84,7 +84,8 @@ static void on_secret_row(PGresult *res, const char *error, void *userdata)
                                   "no endpoint %s of the caller's agency", in->id);
         return;
     }
-    ovop_rowmap_t *map = ovop_rowmap_new(ovop_call_arena(call), &ovop__v1__endpoint__descriptor, res);
+    ovop_rowmap_t *map =
+        ovop_rowmap_new(ovop_call_arena(call), &ovop__v1__endpoint__descriptor, res);
     const char *why;
     ProtobufCMessage *ep = ovop_rowmap_decode(map, res, 0, &why);
     if (!ep) {
@@ -92,8 +93,8 @@ static void on_secret_row(PGresult *res, const char *error, void *userdata)
         ovop_call_fail_internal(call);
         return;
     }
-    Ovop__V1__EndpointSecret *out = (Ovop__V1__EndpointSecret *)ovop_call_message(
-        call, &ovop__v1__endpoint_secret__descriptor);
+    Ovop__V1__EndpointSecret *out =
+        (Ovop__V1__EndpointSecret *)ovop_call_message(call, &ovop__v1__endpoint_secret__descriptor);
     out->endpoint = (Ovop__V1__Endpoint *)ep;
     out->secret = sc->secret;
     ovop_call_finish(call, &out->base);
@@ -117,9 +118,9 @@ static void create_endpoint(ovop_call_t *call, const ProtobufCMessage *input, vo
         ovop_call_violation(call, "url", "%s", why ? why : "longer than 2000 characters");
         free(why);
     }
-    const char *format = in->format ? ovop_enum_text(&ovop__v1__endpoint_format__descriptor,
-                                                     (int)in->format)
-                                    : "cloudevents_json";
+    const char *format =
+        in->format ? ovop_enum_text(&ovop__v1__endpoint_format__descriptor, (int)in->format)
+                   : "cloudevents_json";
     if (!*format)
         ovop_call_violation(call, "format", "unknown format %d", (int)in->format);
     if (ovop_call_has_violations(call)) {
@@ -132,8 +133,8 @@ static void create_endpoint(ovop_call_t *call, const ProtobufCMessage *input, vo
     char *sealed;
     if (!new_secret(call, n, id, &sc->secret, &sealed))
         return;
-    const char *params[] = {id, agency, in->url, format, sealed, ovop_call_caller(call),
-                            ovop_call_request_id(call)};
+    const char *params[] = {
+        id, agency, in->url, format, sealed, ovop_call_caller(call), ovop_call_request_id(call)};
     ovop_call_query(call, n->pg,
                     "INSERT INTO notify.endpoints AS e (id, agency, url, format, secret_sealed, "
                     "created_by, request_id) VALUES ($1::uuid, $2, $3, $4, $5, $6, $7) "
@@ -165,12 +166,13 @@ static void rotate_secret(ovop_call_t *call, const ProtobufCMessage *input, void
     char overlap[24];
     snprintf(overlap, sizeof(overlap), "%" PRId64, n->overlap_s);
     const char *params[] = {in->id, agency, sealed, overlap};
-    ovop_call_query(call, n->pg,
-                    "UPDATE notify.endpoints AS e SET old_secret_sealed = e.secret_sealed, "
-                    "old_secret_until = now() + make_interval(secs => $4::bigint), "
-                    "secret_sealed = $3, updated_at = now() "
-                    "WHERE e.id = $1::uuid AND ($2 = '' OR e.agency = $2) RETURNING " ENDPOINT_COLUMNS,
-                    4, params, on_secret_row, sc);
+    ovop_call_query(
+        call, n->pg,
+        "UPDATE notify.endpoints AS e SET old_secret_sealed = e.secret_sealed, "
+        "old_secret_until = now() + make_interval(secs => $4::bigint), "
+        "secret_sealed = $3, updated_at = now() "
+        "WHERE e.id = $1::uuid AND ($2 = '' OR e.agency = $2) RETURNING " ENDPOINT_COLUMNS,
+        4, params, on_secret_row, sc);
 }
 
 static void disable_endpoint(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
@@ -219,10 +221,8 @@ static void list_endpoints(ovop_call_t *call, const ProtobufCMessage *input, voi
 }
 
 static const ovop_method_t methods[] = {
-    {"CreateEndpoint", create_endpoint},
-    {"GetEndpoint", get_endpoint},
-    {"ListEndpoints", list_endpoints},
-    {"RotateEndpointSecret", rotate_secret},
+    {"CreateEndpoint", create_endpoint},   {"GetEndpoint", get_endpoint},
+    {"ListEndpoints", list_endpoints},     {"RotateEndpointSecret", rotate_secret},
     {"DisableEndpoint", disable_endpoint},
 };
 

@@ -127,8 +127,9 @@ bool feed_event_passes(const notify_sub_t *s, const char *data_schema, const uin
     char who[64] = "";
     if (ev->exporter && ev->exporter->id)
         snprintf(who, sizeof(who), "%s:%" PRId64,
-                 ev->exporter->kind == OVOP__V1__EXPORTER_KIND__EXPORTER_KIND_COOPERATIVE ? "cooperative"
-                                                                            : "producer",
+                 ev->exporter->kind == OVOP__V1__EXPORTER_KIND__EXPORTER_KIND_COOPERATIVE
+                     ? "cooperative"
+                     : "producer",
                  ev->exporter->id);
     ovop__v1__export_event__free_unpacked(ev, NULL);
     for (size_t i = 0; i < s->n_exporters; i++)

@@ -37,6 +37,7 @@ struct notify_hook {
     int last_status;
     char *last_error;
     bool posting;
+    bool redrive; /* a re-driven dead letter: the cursor is past it already */
     uv_timer_t *retry;
 };
 
@@ -112,6 +113,13 @@ static void hook_endpoint(notifyd_t *n, notify_hook_t *h, PGresult *res, int row
 
 static void post(notify_hook_t *h);
 
+static void on_db_done(PGresult *res, const char *error, void *userdata)
+{
+    (void)res;
+    if (error)
+        log_warn("%s: %s", (const char *)userdata, error);
+}
+
 static void log_attempt(notifyd_t *n, notify_hook_t *h, const notify_sub_t *s,
                         const notify_webhook_result_t *r)
 {
@@ -125,19 +133,23 @@ static void log_attempt(notifyd_t *n, notify_hook_t *h, const notify_sub_t *s,
                   "INSERT INTO notify.deliveries (subscription_id, seq, attempt, status_code, "
                   "latency_ms, error) VALUES ($1::uuid, $2::bigint, $3::int, $4::int, "
                   "$5::float8, left($6, 500))",
-                  6, params, NULL, NULL);
+                  6, params, on_db_done, "could not log a delivery");
 }
 
-static void on_db_done(PGresult *res, const char *error, void *userdata)
+static void delivered(notifyd_t *n, notify_hook_t *h, notify_sub_t *s, bool ok)
 {
-    (void)res;
-    if (error)
-        log_warn("%s: %s", (const char *)userdata, error);
-}
-
-static void delivered(notifyd_t *n, notify_hook_t *h, notify_sub_t *s)
-{
-    s->cursor = h->seq;
+    if (h->redrive && ok) {
+        char seq[24];
+        snprintf(seq, sizeof(seq), "%" PRIu64, h->seq);
+        const char *params[] = {s->id, seq};
+        ovop_pg_query(n->pg,
+                      "DELETE FROM notify.dead_letters WHERE subscription_id = $1::uuid "
+                      "AND seq = $2::bigint",
+                      2, params, on_db_done, "could not delete a re-driven dead letter");
+    } else if (!h->redrive && h->seq > s->cursor) {
+        s->cursor = h->seq;
+    }
+    h->redrive = false;
     s->n_inflight = 0;
     clear_event(h);
     feed_pump(n, s);
@@ -165,7 +177,7 @@ static void dead_letter(notifyd_t *n, notify_hook_t *h, notify_sub_t *s)
     ovop_metric_inc(n->m_dead);
     log_warn("subscription %s: event %" PRIu64 " dead-lettered after %u attempts", s->id, h->seq,
              h->attempt);
-    delivered(n, h, s);
+    delivered(n, h, s, false);
 }
 
 static void on_retry_timer(uv_timer_t *t)
@@ -191,7 +203,7 @@ static void on_posted(void *userdata, const notify_webhook_result_t *r)
     ovop_metric_observe(n->m_latency, r->latency_ms / 1000.0);
     if (r->status >= 200 && r->status < 300) {
         ovop_metric_inc(n->m_delivered_ok);
-        delivered(n, h, s);
+        delivered(n, h, s, true);
         return;
     }
     ovop_metric_inc(n->m_delivered_fail);
@@ -227,8 +239,8 @@ static void post(notify_hook_t *h)
     notifyd_t *n = h->n;
     h->attempt++;
     int64_t ts = (int64_t)time(NULL);
-    char *sig = notify_sign((const char *const *)h->secrets, h->n_secrets, h->event_id, ts,
-                            h->body, h->len);
+    char *sig = notify_sign((const char *const *)h->secrets, h->n_secrets, h->event_id, ts, h->body,
+                            h->len);
     char ct[128], id[96], tsh[48], sigh[512];
     snprintf(ct, sizeof(ct), "Content-Type: %s", h->content_type);
     snprintf(id, sizeof(id), "webhook-id: %s", h->event_id);
@@ -266,7 +278,9 @@ void hook_deliver(notifyd_t *n, notify_sub_t *s, PGresult *res, int row)
         .soate = ovop_pg_value(res, row, "soate"),
         .destination = ovop_pg_value(res, row, "destination"),
     };
+    bool redrive = h->redrive;
     clear_event(h);
+    h->redrive = redrive;
     h->seq = ev.seq;
     h->event_id = xstrdup(ev.id);
     int r = notify_render(h->format, &ev, &h->body, &h->len, &h->content_type);
@@ -299,8 +313,7 @@ static void on_claim(PGresult *res, const char *error, void *userdata)
             feed_sub_drop(n, old, false);
         notify_sub_t *s = feed_sub_new(n, id, ovop_pg_value(res, i, "lease_holder"), false);
         s->window = 1;
-        s->cursor = s->persisted = s->scanned =
-            strtoull(ovop_pg_value(res, i, "cursor"), NULL, 10);
+        s->cursor = s->persisted = s->scanned = strtoull(ovop_pg_value(res, i, "cursor"), NULL, 10);
         feed_set_exporters(s, ovop_pg_value(res, i, "exporters"));
         notify_hook_t *h = xcalloc(1, sizeof(*h));
         h->n = n;
@@ -322,6 +335,23 @@ static void on_refresh(PGresult *res, const char *error, void *userdata)
         notify_sub_t *s = feed_sub_find(n, ovop_pg_value(res, i, "id"));
         if (s && s->hook)
             hook_endpoint(n, s->hook, res, i);
+    }
+}
+
+/* Re-driven dead letters go out when their subscription is idle between live events: one
+ * at a time, each retried on the schedule again; delivered, its dead letter is deleted. */
+static void on_redrive(PGresult *res, const char *error, void *userdata)
+{
+    notifyd_t *n = userdata;
+    n->redrive_out = false;
+    if (error)
+        return;
+    for (int i = 0; i < PQntuples(res); i++) {
+        notify_sub_t *s = feed_sub_find(n, ovop_pg_value(res, i, "sid"));
+        if (!s || !s->hook || s->fetching || s->n_inflight)
+            continue;
+        s->hook->redrive = true;
+        hook_deliver(n, s, res, i);
     }
 }
 
@@ -348,10 +378,26 @@ void hook_tick(notifyd_t *n)
         /* Endpoint changes (rotated secret, new url) reach the deliverer within a second. */
         n->refresh_out = true;
         const char *params[] = {ids.data};
-        ovop_pg_query(n->pg,
-                      "SELECT s.id::text AS id, " ENDPOINT_COLS " FROM notify.subscriptions s "
-                      "JOIN notify.endpoints e ON e.id = s.endpoint_id WHERE s.id = ANY($1::uuid[])",
-                      1, params, on_refresh, n);
+        ovop_pg_query(
+            n->pg,
+            "SELECT s.id::text AS id, " ENDPOINT_COLS " FROM notify.subscriptions s "
+            "JOIN notify.endpoints e ON e.id = s.endpoint_id WHERE s.id = ANY($1::uuid[])",
+            1, params, on_refresh, n);
+    }
+    if (held && !n->redrive_out) {
+        n->redrive_out = true;
+        const char *params[] = {ids.data};
+        ovop_pg_query(
+            n->pg,
+            "SELECT DISTINCT ON (l.subscription_id) l.subscription_id::text AS sid, "
+            "e.seq, e.id::text AS id, e.source, e.type, e.subject, "
+            "(extract(epoch FROM e.time) * 1000000)::bigint AS time_us, e.data_schema, "
+            "e.data, coalesce(e.hs6::text, '') AS hs6, coalesce(e.soate::text, '') AS soate, "
+            "coalesce(e.destination::text, '') AS destination "
+            "FROM notify.dead_letters l JOIN bus.events e ON e.seq = l.seq "
+            "WHERE l.subscription_id = ANY($1::uuid[]) "
+            "AND l.redrive_requested_at IS NOT NULL ORDER BY l.subscription_id, l.seq",
+            1, params, on_redrive, n);
     }
     ovop_buf_free(&ids);
     if (n->claim_out)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "periodic.h"
 #include "notifyd.h"
 #include "seal.h"
 
@@ -28,16 +29,15 @@ static const ovop_opt_t extra_opts[] = {
      "without it, no webhooks",
      &secrets_key},
     {"webhook-allow", OVOP_OPT_STRING, "", 0, 0,
-     "private/loopback networks webhooks may nevertheless reach, CIDR[,CIDR...]",
-     &webhook_allow},
+     "private/loopback networks webhooks may nevertheless reach, CIDR[,CIDR...]", &webhook_allow},
     {"retry-schedule", OVOP_OPT_STRING, "5s,5m,30m,2h,5h,10h,10h,14h,14h", 0, 0,
      "delays between webhook attempts (±20% jitter; Retry-After honoured up to 24 h); "
      "exhausted: dead letter",
      &retry_schedule},
     {"overlap", OVOP_OPT_INT, "86400", 0, 30 * 86400,
      "seconds a rotated-out signing secret stays valid (both signatures are sent)", &overlap_s},
-    {"log-retention-h", OVOP_OPT_INT, "168", 1, 87600,
-     "hours the delivery log is kept", &log_retention_h},
+    {"log-retention-h", OVOP_OPT_INT, "168", 1, 87600, "hours the delivery log is kept",
+     &log_retention_h},
 };
 
 static int setup(ovop_daemon_t *d, void **ret_state)
@@ -82,10 +82,24 @@ static int setup(ovop_daemon_t *d, void **ret_state)
     n->m_dead = ovop_metrics_counter(n->metrics, "ovop_notify_deliveries_total",
                                      "Events delivered, by channel and result",
                                      "channel=\"webhook\",result=\"dead_letter\"");
-    n->m_latency = ovop_metrics_histogram(n->metrics, "ovop_notify_webhook_seconds",
-                                          "Webhook request latency", NULL, ovop_latency_buckets,
-                                          ovop_latency_buckets_n);
+    n->m_latency =
+        ovop_metrics_histogram(n->metrics, "ovop_notify_webhook_seconds", "Webhook request latency",
+                               NULL, ovop_latency_buckets, ovop_latency_buckets_n);
     methods_register(n);
+    char hours[24];
+    snprintf(hours, sizeof(hours), "%lld", (long long)log_retention_h);
+    const ovop_periodic_spec_t prune = {
+        .what = "prune the delivery log",
+        .sql = "SELECT notify.prune_deliveries($1::int, $2::int)",
+        .n_params = 2,
+        .params = {hours, "10000"},
+        .batch = 10000,
+        .done_metric = "ovop_notify_deliveries_pruned_total",
+        .done_help = "Delivery log rows past --log-retention-h deleted by this process",
+        .runs_metric = "ovop_notify_prune_runs_total",
+        .runs_help = "Runs of this process's pruning of the delivery log",
+    };
+    ovop_periodic_new(&n->pruner, n->loop, n->pg, 60000, &prune, n->metrics);
     int r = stream_start(n);
     if (r == 0)
         r = hook_start(n);
@@ -97,6 +111,7 @@ static int setup(ovop_daemon_t *d, void **ret_state)
 static void stop(void *state)
 {
     notifyd_t *n = state;
+    ovop_periodic_destroy(&n->pruner);
     stream_stop(n);
     feed_stop(n);
     hook_stop(n);

@@ -86,10 +86,10 @@ static const char *pattern_list(ovop_call_t *call, const char *field, char **v, 
     return out;
 }
 
-#define RE_TYPE "^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)*(\\.\\*)?$"
-#define RE_SOATE "^[0-9]{1,14}$"
-#define RE_HS "^[0-9]{1,6}$"
-#define RE_DEST "^[A-Z]{2}$"
+#define RE_TYPE     "^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)*(\\.\\*)?$"
+#define RE_SOATE    "^[0-9]{1,14}$"
+#define RE_HS       "^[0-9]{1,6}$"
+#define RE_DEST     "^[A-Z]{2}$"
 #define RE_EXPORTER "^(producer|cooperative):[1-9][0-9]{0,17}$"
 
 static void fail_refusal(ovop_call_t *call, const char *reason, const char *message)
@@ -201,7 +201,8 @@ static void get_subscription(ovop_call_t *call, const ProtobufCMessage *input, v
 static void list_subscriptions(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
     notifyd_t *n = userdata;
-    const Ovop__V1__ListSubscriptionsRequest *in = (const Ovop__V1__ListSubscriptionsRequest *)input;
+    const Ovop__V1__ListSubscriptionsRequest *in =
+        (const Ovop__V1__ListSubscriptionsRequest *)input;
     const char *agency = methods_agency(call, in->agency, false);
     if (!agency) {
         if (ovop_call_has_violations(call))
@@ -211,6 +212,7 @@ static void list_subscriptions(ovop_call_t *call, const ProtobufCMessage *input,
     const char *params[] = {agency};
     ovop_read_all(call, n->pg, &subscriptions,
                   "SELECT v.* FROM notify.subscription_view v WHERE ($1 = '' OR v.agency = $1) "
+                  "AND v.status <> 'deleted' "
                   "ORDER BY v.agency, v.created_us, v.id",
                   1, params);
 }
@@ -270,12 +272,14 @@ STATUS_METHOD(delete_subscription, "deleted")
 static void replay_subscription(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
     notifyd_t *n = userdata;
-    const Ovop__V1__ReplaySubscriptionRequest *in = (const Ovop__V1__ReplaySubscriptionRequest *)input;
+    const Ovop__V1__ReplaySubscriptionRequest *in =
+        (const Ovop__V1__ReplaySubscriptionRequest *)input;
     if (!notify_uuid_valid(in->id))
         ovop_call_violation(call, "id", "must be a subscription's UUID, got \"%s\"", in->id);
     if ((in->from_sequence == 0) == (in->from_time_us == 0))
-        ovop_call_violation(call, "from_sequence", "give exactly one of from_sequence and "
-                                                   "from_time_us");
+        ovop_call_violation(call, "from_sequence",
+                            "give exactly one of from_sequence and "
+                            "from_time_us");
     if (in->from_time_us < 0)
         ovop_call_violation(call, "from_time_us", "must be positive");
     if (ovop_call_has_violations(call)) {
@@ -302,7 +306,8 @@ static void on_created(PGresult *res, const char *error, void *userdata)
 static void create_subscription(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
     notifyd_t *n = userdata;
-    const Ovop__V1__CreateSubscriptionRequest *in = (const Ovop__V1__CreateSubscriptionRequest *)input;
+    const Ovop__V1__CreateSubscriptionRequest *in =
+        (const Ovop__V1__CreateSubscriptionRequest *)input;
     const char *agency = methods_agency(call, in->agency, true);
     if (!agency) {
         if (ovop_call_has_violations(call))
@@ -317,8 +322,9 @@ static void create_subscription(ovop_call_t *call, const ProtobufCMessage *input
     if (!webhook && *in->endpoint_id)
         ovop_call_violation(call, "endpoint_id", "only for webhook subscriptions");
     if (in->start_sequence && in->start_time_us)
-        ovop_call_violation(call, "start_sequence", "give at most one of start_sequence and "
-                                                    "start_time_us");
+        ovop_call_violation(call, "start_sequence",
+                            "give at most one of start_sequence and "
+                            "start_time_us");
     if (in->start_time_us < 0)
         ovop_call_violation(call, "start_time_us", "must be positive");
     Ovop__V1__SubscriptionFilter empty = OVOP__V1__SUBSCRIPTION_FILTER__INIT;
@@ -327,11 +333,11 @@ static void create_subscription(ovop_call_t *call, const ProtobufCMessage *input
                                      RE_TYPE, "an event type or a prefix ending in .*", false);
     const char *hs = pattern_list(call, "filter.hs_prefixes", f->hs_prefixes, f->n_hs_prefixes,
                                   RE_HS, "1..6 digits of an HS code", false);
-    const char *soate = pattern_list(call, "filter.soate_prefixes", f->soate_prefixes,
-                                     f->n_soate_prefixes, RE_SOATE, "1..14 digits of a SOATE code",
-                                     false);
-    const char *dest = pattern_list(call, "filter.destinations", f->destinations,
-                                    f->n_destinations, RE_DEST, "an ISO 3166-1 alpha-2 code", false);
+    const char *soate =
+        pattern_list(call, "filter.soate_prefixes", f->soate_prefixes, f->n_soate_prefixes,
+                     RE_SOATE, "1..14 digits of a SOATE code", false);
+    const char *dest = pattern_list(call, "filter.destinations", f->destinations, f->n_destinations,
+                                    RE_DEST, "an ISO 3166-1 alpha-2 code", false);
     const char *exporters = pattern_list(call, "filter.exporters", f->exporters, f->n_exporters,
                                          RE_EXPORTER, "producer:ID or cooperative:ID", false);
     if (ovop_call_has_violations(call)) {
@@ -346,16 +352,28 @@ static void create_subscription(ovop_call_t *call, const ProtobufCMessage *input
     snprintf(seq, sizeof(seq), "%" PRIu64, in->start_sequence);
     snprintf(t, sizeof(t), "%" PRId64, in->start_time_us);
     const char *params[] = {
-        id, agency, webhook ? "webhook" : "stream", webhook ? in->endpoint_id : NULL,
-        types, hs, soate, dest, exporters, seq, in->start_time_us ? t : NULL,
-        epcis_ok ? "t" : "f", ovop_call_caller(call), ovop_call_request_id(call),
+        id,
+        agency,
+        webhook ? "webhook" : "stream",
+        webhook ? in->endpoint_id : NULL,
+        types,
+        hs,
+        soate,
+        dest,
+        exporters,
+        seq,
+        in->start_time_us ? t : NULL,
+        epcis_ok ? "t" : "f",
+        ovop_call_caller(call),
+        ovop_call_request_id(call),
     };
-    ovop_call_query(call, n->pg,
-                    "SELECT c.reason, c.message, c.id::text AS sub_id FROM notify.create_subscription("
-                    "$1::uuid, $2, $3, $4::uuid, $5::text[], $6::text[], $7::text[], $8::text[], "
-                    "$9::text[], $10::bigint, to_timestamp($11::bigint / 1e6), $12::boolean, $13, "
-                    "$14) c",
-                    14, params, on_created, call);
+    ovop_call_query(
+        call, n->pg,
+        "SELECT c.reason, c.message, c.id::text AS sub_id FROM notify.create_subscription("
+        "$1::uuid, $2, $3, $4::uuid, $5::text[], $6::text[], $7::text[], $8::text[], "
+        "$9::text[], $10::bigint, to_timestamp($11::bigint / 1e6), $12::boolean, $13, "
+        "$14) c",
+        14, params, on_created, call);
 }
 
 /* ---- scopes ---- */
@@ -469,8 +487,9 @@ static void on_redrive(PGresult *res, const char *error, void *userdata)
         ovop_call_fail_db(call, res, error);
         return;
     }
-    Ovop__V1__RedriveDeadLettersResponse *out = (Ovop__V1__RedriveDeadLettersResponse *)
-        ovop_call_message(call, &ovop__v1__redrive_dead_letters_response__descriptor);
+    Ovop__V1__RedriveDeadLettersResponse *out =
+        (Ovop__V1__RedriveDeadLettersResponse *)ovop_call_message(
+            call, &ovop__v1__redrive_dead_letters_response__descriptor);
     out->requested = (uint32_t)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
     ovop_call_finish(call, &out->base);
 }

@@ -19,10 +19,10 @@
 #include "zap.h"
 #include "zsock.h"
 
-#define NOTIFY_SERVICE    "ovop.notify"
-#define NOTIFY_LEASE_S    5     /* a lease not renewed for this long may be taken */
-#define NOTIFY_SCAN_MAX   1000  /* sequences examined by one fetch */
-#define NOTIFY_SILENT_US  15000000LL
+#define NOTIFY_SERVICE   "ovop.notify"
+#define NOTIFY_LEASE_S   5    /* a lease not renewed for this long may be taken */
+#define NOTIFY_SCAN_MAX  1000 /* sequences examined by one fetch */
+#define NOTIFY_SILENT_US 15000000LL
 
 typedef struct notifyd notifyd_t;
 typedef struct notify_session notify_session_t;
@@ -43,7 +43,7 @@ typedef struct notify_sub {
     char **exporters; /* filter applied here: "producer:ID" / "cooperative:ID" */
     size_t n_exporters;
     bool fetching;
-    bool dead; /* dropped; freed when the fetch out returns */
+    bool dead;           /* dropped; freed when the fetch out returns */
     notify_hook_t *hook; /* webhook state */
     struct notify_sub *next;
 } notify_sub_t;
@@ -61,10 +61,10 @@ struct notifyd {
     PGconn *listen;
     uv_poll_t listen_poll;
     bool listen_polling;
-    uv_timer_t tick;      /* 200 ms: head poll, reconnect of LISTEN */
-    uv_timer_t flush;     /* 50 ms: cursors */
-    uv_timer_t renew;     /* 1 s: leases, silent sessions, webhook claims */
-    bool head_query_out, flush_out, renew_out, claim_out, refresh_out;
+    uv_timer_t tick;  /* 200 ms: head poll, reconnect of LISTEN */
+    uv_timer_t flush; /* 50 ms: cursors */
+    uv_timer_t renew; /* 1 s: leases, silent sessions, webhook claims */
+    bool head_query_out, flush_out, renew_out, claim_out, refresh_out, redrive_out;
     /* stream */
     char *stream_bind;
     ovop_keyring_t *keyring;
@@ -72,13 +72,14 @@ struct notifyd {
     ovop_zsock_t *router;
     notify_session_t *sessions;
     /* webhooks */
-    void *webhook;  /* notify_webhook_t */
+    void *webhook; /* notify_webhook_t */
     uint8_t seal_key[32];
     bool have_seal_key;
     notify_retry_t retry;
     char *webhook_allow;
     int64_t overlap_s;
     int64_t log_retention_h;
+    struct ovop_periodic *pruner; /* the delivery log's pruning */
     ovop_metric_t *m_delivered_stream, *m_delivered_ok, *m_delivered_fail, *m_dead;
     ovop_metric_t *m_latency;
 };

@@ -171,10 +171,11 @@ static void on_take(PGresult *res, const char *error, void *userdata)
     }
     const char *reason = ovop_pg_value(res, 0, "reason");
     if (*reason) {
-        int code = strcmp(reason, "NOT_FOUND") == 0           ? OVOP__V1__STATUS__CODE__NOT_FOUND
-                   : strcmp(reason, "NOT_YOURS") == 0         ? OVOP__V1__STATUS__CODE__PERMISSION_DENIED
-                   : strcmp(reason, "GAP_NOT_ALLOWED") == 0   ? OVOP__V1__STATUS__CODE__OUT_OF_RANGE
-                                                              : OVOP__V1__STATUS__CODE__FAILED_PRECONDITION;
+        int code = strcmp(reason, "NOT_FOUND") == 0   ? OVOP__V1__STATUS__CODE__NOT_FOUND
+                   : strcmp(reason, "NOT_YOURS") == 0 ? OVOP__V1__STATUS__CODE__PERMISSION_DENIED
+                   : strcmp(reason, "GAP_NOT_ALLOWED") == 0
+                       ? OVOP__V1__STATUS__CODE__OUT_OF_RANGE
+                       : OVOP__V1__STATUS__CODE__FAILED_PRECONDITION;
         send_error(n, ss, t->id, code, reason, ovop_pg_value(res, 0, "message"));
         free(t);
         return;
@@ -216,8 +217,8 @@ static void on_take(PGresult *res, const char *error, void *userdata)
     r.kind_case = OVOP__V1__STREAM_REPLY__KIND_SUBSCRIBED;
     r.subscribed = &ok;
     send_reply(n, ss, &r);
-    log_info("stream subscription %s of %s from %" PRIu64 " (cursor %" PRIu64 ", window %u)",
-             s->id, ss->principal, s->scanned + 1, s->cursor, s->window);
+    log_info("stream subscription %s of %s from %" PRIu64 " (cursor %" PRIu64 ", window %u)", s->id,
+             ss->principal, s->scanned + 1, s->cursor, s->window);
     free(t);
     feed_pump(n, s);
 }
@@ -258,9 +259,8 @@ static void on_subscribe(notifyd_t *n, notify_session_t *ss, const Ovop__V1__Str
 
 static void on_ack(notifyd_t *n, notify_session_t *ss, const Ovop__V1__StreamAck *in)
 {
-    notify_sub_t *s = notify_uuid_valid(in->subscription_id)
-                          ? feed_sub_find(n, in->subscription_id)
-                          : NULL;
+    notify_sub_t *s =
+        notify_uuid_valid(in->subscription_id) ? feed_sub_find(n, in->subscription_id) : NULL;
     if (!s || s->session != ss) {
         send_error(n, ss, in->subscription_id, OVOP__V1__STATUS__CODE__FAILED_PRECONDITION,
                    "NOT_SUBSCRIBED", "ack of a subscription this session has not subscribed to");

@@ -24,8 +24,8 @@ int nt_reset(void **state);
 const char *nt_secrets_key(void);
 
 /* SetAgencyScope as notify-admin; each dimension comma-separated ("" = nothing). */
-void nt_scope(svcenv_t *e, const char *agency, const char *types, const char *soate,
-              const char *hs, const char *dest);
+void nt_scope(svcenv_t *e, const char *agency, const char *types, const char *soate, const char *hs,
+              const char *dest);
 /* CreateSubscription (stream) as who; comma-separated filters, NULL = none. Returns the id. */
 char *nt_subscribe(svcenv_t *e, const char *who, const char *types, const char *soate,
                    const char *dest, const char *exporters);

@@ -74,8 +74,8 @@ static void test_scope_and_filter_refusals(void **state)
         {NULL, NULL, "farmer:1", "INVALID_ARGUMENT"},
     };
     for (size_t i = 0; i < OVOP_ARRAY_SIZE(bad); i++) {
-        int code = nt_try_subscribe(&E, "customs", "", bad[i].types, bad[i].soate,
-                                    bad[i].exporter, &rep);
+        int code =
+            nt_try_subscribe(&E, "customs", "", bad[i].types, bad[i].soate, bad[i].exporter, &rep);
         assert_int_equal(code, OVOP__V1__STATUS__CODE__INVALID_ARGUMENT);
         svcenv_assert_reason(&E, rep, bad[i].reason);
         ovop__v1__reply__free_unpacked(rep, NULL);
@@ -112,9 +112,9 @@ static void test_stream_exactly_what_scope_and_filter_allow(void **state)
     nt_scope(&E, "customs", "ovop.exports.*", "41705", "*", "*");
     char *sub = nt_subscribe(&E, "customs", "ovop.exports.shipment.*", NULL, NULL, NULL);
     uint64_t a = nt_emit(&E, "ovop.exports.shipment.released", BATKEN, "081310", "CN", 9001);
-    nt_emit(&E, "ovop.exports.shipment.released", NARYN, "040900", "KZ", 9002);  /* scope */
-    nt_emit(&E, "ovop.registry.producer.created", BATKEN, NULL, NULL, 0);        /* scope */
-    nt_emit(&E, "ovop.exports.document.issued", BATKEN, "081310", "CN", 9001);   /* filter */
+    nt_emit(&E, "ovop.exports.shipment.released", NARYN, "040900", "KZ", 9002); /* scope */
+    nt_emit(&E, "ovop.registry.producer.created", BATKEN, NULL, NULL, 0);       /* scope */
+    nt_emit(&E, "ovop.exports.document.issued", BATKEN, "081310", "CN", 9001);  /* filter */
     uint64_t e = nt_emit(&E, "ovop.exports.shipment.departed", BATKEN, "081310", "RU", 9001);
 
     nt_stream_t *s = nt_connect(&E, "customs", stream_port[0]);
@@ -249,6 +249,127 @@ static void test_stream_survives_sigkill(void **state)
     free(sub);
 }
 
+static void test_replay_lag_and_delete(void **state)
+{
+    (void)state;
+    nt_scope(&E, "customs", "ovop.exports.*", "*", "*", "*");
+    char *sub = nt_subscribe(&E, "customs", NULL, NULL, NULL, NULL);
+    uint64_t seq[3];
+    for (int i = 0; i < 3; i++)
+        seq[i] = nt_emit(&E, "ovop.exports.shipment.released", BATKEN, "081310", "CN", 9001);
+    /* lag: head - cursor */
+    Ovop__V1__ListSubscriptionsRequest lq = OVOP__V1__LIST_SUBSCRIPTIONS_REQUEST__INIT;
+    Ovop__V1__ListSubscriptionsResponse *lag = NULL;
+    assert_int_equal(svcenv_call_as(&E, "customs", "GetLag", NULL, &lq.base,
+                                    &ovop__v1__list_subscriptions_response__descriptor,
+                                    (ProtobufCMessage **)&lag, NULL),
+                     0);
+    assert_int_equal(lag->n_subscriptions, 1);
+    assert_int_equal(lag->subscriptions[0]->lag, 3);
+    protobuf_c_message_free_unpacked(&lag->base, NULL);
+    /* and as a metric of the instance that delivers it */
+    nt_stream_t *m = nt_connect(&E, "customs", stream_port[0]);
+    nt_subscribe_stream(m, sub, 0, 1, "");
+    assert_int_equal(nt_expect_event(m, sub), seq[0]);
+    char *series = xasprintf("ovop_notify_lag{subscription=\"%s\"}", sub);
+    double v = -1;
+    for (int i = 0; i < 40 && v != 3; i++) {
+        harness_sleep_ms(100);
+        v = harness_port_metric(E.daemon_http[0], series);
+    }
+    assert_true(v == 3);
+    free(series);
+    nt_close(m);
+
+    nt_stream_t *s = nt_connect(&E, "customs", stream_port[0]);
+    nt_subscribe_stream(s, sub, 0, 0, "");
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(nt_expect_event(s, sub), seq[i]);
+    nt_ack(s, sub, seq[2]);
+    nt_wait_cursor(&E, sub, seq[2]);
+    /* the national team replays from seq[1]: the session is told, subscribes again */
+    Ovop__V1__ReplaySubscriptionRequest rq = OVOP__V1__REPLAY_SUBSCRIPTION_REQUEST__INIT;
+    rq.id = sub;
+    rq.from_sequence = seq[1];
+    Ovop__V1__Reply *rep = NULL;
+    assert_int_equal(svcenv_call_as(&E, "customs", "ReplaySubscription", NULL, &rq.base,
+                                    &ovop__v1__subscription__descriptor, NULL, &rep),
+                     OVOP__V1__STATUS__CODE__PERMISSION_DENIED);
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    Ovop__V1__Subscription *out = NULL;
+    assert_int_equal(svcenv_call_as(&E, NT_ADMIN, "ReplaySubscription", NULL, &rq.base,
+                                    &ovop__v1__subscription__descriptor, (ProtobufCMessage **)&out,
+                                    NULL),
+                     0);
+    assert_int_equal(out->cursor, seq[0]);
+    protobuf_c_message_free_unpacked(&out->base, NULL);
+    nt_expect_error(s, "SUBSCRIPTION_TAKEN_OVER");
+    assert_int_equal(nt_subscribe_stream(s, sub, 0, 0, ""), seq[0]);
+    assert_int_equal(nt_expect_event(s, sub), seq[1]);
+    assert_int_equal(nt_expect_event(s, sub), seq[2]);
+    nt_close(s);
+    /* deleted: gone from the lists, refused on the stream */
+    nt_set_status(&E, "customs", "DeleteSubscription", sub);
+    Ovop__V1__SubscriptionRef ref = OVOP__V1__SUBSCRIPTION_REF__INIT;
+    ref.id = sub;
+    assert_int_equal(svcenv_call_as(&E, "customs", "GetSubscription", NULL, &ref.base,
+                                    &ovop__v1__subscription__descriptor, NULL, &rep),
+                     OVOP__V1__STATUS__CODE__NOT_FOUND);
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    free(sub);
+}
+
+/* ovopctl's verbs, each with the key of its principal: scope, create, listen (the stream
+ * client prints and acknowledges), refusals as exit codes 10 + status. */
+static void test_ovopctl(void **state)
+{
+    (void)state;
+    char *admin = ident_secret(&E.ident, NT_ADMIN);
+    char *customs = ident_secret(&E.ident, "customs");
+    char *notify_key = ident_public(&E.ident, "svc-ovop.notify");
+    char stream[64];
+    snprintf(stream, sizeof(stream), "tcp://127.0.0.1:%u", stream_port[0]);
+    const char *scope[] = {"--key",   admin,     "agency",         "scope",   "set",
+                           "customs", "--types", "ovop.exports.*", "--soate", "41705",
+                           "--hs",    "*",       "--dest",         "*",       NULL};
+    assert_int_equal(svcenv_ovopctl(&E, "ctl-scope", scope, 10000), 0);
+    const char *own_scope[] = {"--key",   customs,   "agency", "scope", "set",
+                               "customs", "--types", "*",      NULL};
+    assert_int_equal(svcenv_ovopctl(&E, "ctl-own-scope", own_scope, 10000), 17);
+    const char *wide[] = {"--key",    customs,   "subscription", "create",
+                          "--stream", "--soate", "417",          NULL};
+    assert_int_equal(svcenv_ovopctl(&E, "ctl-wide", wide, 10000), 13);
+    const char *create[] = {"--key",
+                            customs,
+                            "subscription",
+                            "create",
+                            "--stream",
+                            "--types",
+                            "ovop.exports.shipment.*",
+                            NULL};
+    assert_int_equal(svcenv_ovopctl(&E, "ctl-create", create, 10000), 0);
+    char *sub = svcenv_scalarf(&E, "SELECT id FROM notify.subscriptions");
+    nt_emit(&E, "ovop.exports.shipment.released", BATKEN, "081310", "CN", 9001);
+    nt_emit(&E, "ovop.exports.document.issued", BATKEN, "081310", "CN", 9001); /* filtered */
+    uint64_t b = nt_emit(&E, "ovop.exports.shipment.departed", BATKEN, "081310", "CN", 9001);
+    const char *listen[] = {
+        "--key", customs,    "--json", "subscription", "listen",   sub, "--count",
+        "2",     "--stream", stream,   "--notify-key", notify_key, NULL};
+    assert_int_equal(svcenv_ovopctl(&E, "ctl-listen", listen, 15000), 0);
+    nt_wait_cursor(&E, sub, b);
+    const char *lag[] = {"--key", customs, "subscription", "lag", NULL};
+    assert_int_equal(svcenv_ovopctl(&E, "ctl-lag", lag, 10000), 0);
+    const char *pause[] = {"--key", customs, "subscription", "pause", sub, NULL};
+    assert_int_equal(svcenv_ovopctl(&E, "ctl-pause", pause, 10000), 0);
+    const char *stranger[] = {
+        "--key", customs, "subscription", "get", "00000000-0000-4000-8000-000000000000", NULL};
+    assert_int_equal(svcenv_ovopctl(&E, "ctl-get", stranger, 10000), 15);
+    free(sub);
+    free(admin);
+    free(customs);
+    free(notify_key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +378,8 @@ int main(void)
         cmocka_unit_test_setup(test_stream_window_and_resume, nt_reset),
         cmocka_unit_test_setup(test_stream_refusals, nt_reset),
         cmocka_unit_test_setup(test_stream_wrong_keys_refused, nt_reset),
+        cmocka_unit_test_setup(test_replay_lag_and_delete, nt_reset),
+        cmocka_unit_test_setup(test_ovopctl, nt_reset),
         cmocka_unit_test_setup(test_stream_survives_sigkill, nt_reset),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
