@@ -21,6 +21,7 @@ import hmac
 import json
 import os
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -45,6 +46,15 @@ def verify(secrets, msg_id, ts, sig_header, body):
     return False
 
 
+LOCK = threading.Lock()  # requests are handled in threads: one line at a time
+
+
+def say(line):
+    with LOCK:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
 class Receiver(BaseHTTPRequestHandler):
     secrets = []
     seen = set()
@@ -58,15 +68,17 @@ class Receiver(BaseHTTPRequestHandler):
         msg_id = self.headers.get("webhook-id", "")
         if not verify(self.secrets, msg_id, self.headers.get("webhook-timestamp"),
                       self.headers.get("webhook-signature"), body):
-            print(f"REFUSED {msg_id}: signature does not verify", flush=True)
+            say(f"REFUSED {msg_id}: signature does not verify")
             self.send_response(401)
             self.end_headers()
             return
         self.send_response(204)
         self.end_headers()
-        if msg_id in self.seen:
-            return  # a redelivery: already handled
-        self.seen.add(msg_id)
+        with LOCK:
+            if msg_id in self.seen:
+                return  # a redelivery: already handled
+            self.seen.add(msg_id)
+            new = len(self.seen)
         try:
             ev = json.loads(body)
             line = f"{ev.get('sequence', '?'):>6} {ev.get('type')} {ev.get('subject')}"
@@ -75,8 +87,8 @@ class Receiver(BaseHTTPRequestHandler):
                 line += f"  status={data.get('status', '')} destination={data.get('destination', '')}"
         except ValueError:
             line = f"{msg_id} ({self.headers.get('Content-Type')}, {len(body)} bytes)"
-        print(f"verified {line}", flush=True)
-        if self.wanted and len(self.seen) >= self.wanted:
+        say(f"verified {line}")
+        if self.wanted and new >= self.wanted:
             self.server.done = True
 
 
@@ -99,7 +111,7 @@ def main():
     srv = ThreadingHTTPServer(("127.0.0.1", a.port), Receiver)
     srv.done = False
     srv.timeout = 0.5  # handle_request returns at least this often, to see `done`
-    print(f"listening on http://127.0.0.1:{a.port}/", flush=True)
+    say(f"listening on http://127.0.0.1:{a.port}/")
     while not srv.done:
         srv.handle_request()
 

@@ -134,6 +134,18 @@ static void test_webhook_exact_signed_in_order(void **state)
     assert_int_equal(seqs[0], a);
     assert_int_equal(seqs[1], d);
     nt_wait_cursor(&E, sub, d);
+    /* each attempt logged */
+    for (int i = 0; i < 60 && svcenv_countf(&E,
+                                            "SELECT count(*) FROM notify.deliveries WHERE "
+                                            "subscription_id = '%s'",
+                                            sub) < 2;
+         i++)
+        harness_sleep_ms(50);
+    assert_int_equal(svcenv_countf(&E,
+                                   "SELECT count(*) FROM notify.deliveries WHERE "
+                                   "subscription_id = '%s' AND status_code = 200",
+                                   sub),
+                     2);
 
     check_signatures(httpsink_get(sink, base), a, secret);
     /* replay (the national team's): a and d again, in order, then live again */
