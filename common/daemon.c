@@ -80,6 +80,21 @@ ovop_metrics_t *ovop_daemon_metrics(ovop_daemon_t *d)
     return d->metrics;
 }
 
+void *ovop_daemon_zctx(ovop_daemon_t *d)
+{
+    return d->zctx;
+}
+
+const ovop_security_t *ovop_daemon_security(ovop_daemon_t *d)
+{
+    return &d->security;
+}
+
+const char *ovop_daemon_database_url(ovop_daemon_t *d)
+{
+    return d->conf.database_url;
+}
+
 static void on_reply_ready(void *userdata, void *reply, size_t len)
 {
     ovop_request_t *req = userdata;
@@ -413,11 +428,6 @@ out_config:
     free(opts);
     free(d);
     return exit_code;
-}
-
-const ovop_security_t *ovop_daemon_security(ovop_daemon_t *d)
-{
-    return &d->security;
 }
 
 const char *ovop_daemon_brokers(ovop_daemon_t *d)

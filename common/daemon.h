@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "dispatch.h"
+#include "keys.h"
 #include "metrics.h"
 #include "keys.h"
 #include "pg.h"
@@ -52,3 +53,9 @@ const ovop_security_t *ovop_daemon_security(ovop_daemon_t *d);
 const char *ovop_daemon_brokers(ovop_daemon_t *d);
 /* The instance's name (--instance, by default HOST:PID), as its logs carry it. */
 const char *ovop_daemon_instance(ovop_daemon_t *d);
+/* For daemons that serve sockets of their own besides the MDP worker (notifyd's stream):
+ * the ZeroMQ context (a ZAP handler must live in the context of the sockets it guards) and
+ * the database URL (for a dedicated connection, e.g. LISTEN). A server socket may reuse the
+ * worker's key pair, ovop_daemon_security(). */
+void *ovop_daemon_zctx(ovop_daemon_t *d);
+const char *ovop_daemon_database_url(ovop_daemon_t *d);

@@ -221,7 +221,6 @@ BEGIN
     IF NOT pg_try_advisory_xact_lock(7310042) THEN
         RETURN -1;
     END IF;
-    -- A new statement, so a new snapshot: it sees everything committed before the lock.
     SELECT last_seq INTO v_last FROM bus.sequencer WHERE id = 1;
     WITH pending AS (
         SELECT pk FROM bus.events WHERE seq IS NULL ORDER BY pk LIMIT p_max
@@ -233,6 +232,7 @@ BEGIN
     IF v_n > 0 THEN
         UPDATE bus.sequencer SET last_seq = v_last + v_n WHERE id = 1;
         PERFORM pg_notify('bus_sequenced', (v_last + v_n)::text);
+        PERFORM pg_notify('ovop_events', (v_last + v_n)::text);
     END IF;
     RETURN v_n;
 END
@@ -1985,6 +1985,413 @@ CREATE FUNCTION matching.window_capacity(p_cap numeric, p_season smallint[], p_f
     SELECT p_cap * count(*)
       FROM generate_series(date_trunc('month', p_from), p_to, interval '1 month') AS m
      WHERE cardinality(p_season) = 0 OR extract(month FROM m)::smallint = ANY (p_season);
+$$;
+
+--
+-- Name: create_subscription(uuid, text, text, uuid, text[], text[], text[], text[], text[], bigint, timestamp with time zone, boolean, text, text); Type: FUNCTION; Schema: notify; Owner: -
+--
+
+CREATE FUNCTION notify.create_subscription(p_id uuid, p_agency text, p_delivery text, p_endpoint uuid, p_types text[], p_hs text[], p_soate text[], p_dest text[], p_exporters text[], p_start_seq bigint, p_start_time timestamp with time zone, p_epcis_types_ok boolean, p_caller text, p_request_id text) RETURNS TABLE(reason text, message text, id uuid)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    sc notify.scopes;
+    v_wider text;
+    v_head bigint;
+    v_cursor bigint;
+    v_fmt text;
+    v_existing uuid;
+BEGIN
+    SELECT x.id INTO v_existing FROM notify.subscriptions x
+     WHERE x.agency = p_agency AND x.request_id = p_request_id;
+    IF FOUND THEN
+        RETURN QUERY SELECT ''::text, ''::text, v_existing;
+        RETURN;
+    END IF;
+    SELECT * INTO sc FROM notify.scopes x WHERE x.agency = p_agency;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'NO_SCOPE'::text,
+            format('agency %s has no access scope: the national team sets one first', p_agency),
+            NULL::uuid;
+        RETURN;
+    END IF;
+    v_wider := notify.wider_dimension(sc, p_types, p_soate, p_hs, p_dest);
+    IF v_wider IS NOT NULL THEN
+        RETURN QUERY SELECT 'FILTER_WIDER_THAN_SCOPE'::text,
+            format('filter.%s reaches beyond agency %s''s access scope', v_wider, p_agency),
+            NULL::uuid;
+        RETURN;
+    END IF;
+    IF p_delivery = 'webhook' THEN
+        SELECT e.format INTO v_fmt FROM notify.endpoints e
+         WHERE e.id = p_endpoint AND e.agency = p_agency AND e.status <> 'disabled';
+        IF NOT FOUND THEN
+            RETURN QUERY SELECT 'ENDPOINT_NOT_FOUND'::text,
+                format('agency %s has no usable endpoint %s', p_agency, p_endpoint), NULL::uuid;
+            RETURN;
+        END IF;
+        IF v_fmt = 'epcis_jsonld' AND NOT p_epcis_types_ok THEN
+            RETURN QUERY SELECT 'FORMAT_NOT_APPLICABLE'::text,
+                'format epcis_jsonld needs filter.event_types all within ovop.exports.*'::text,
+                NULL::uuid;
+            RETURN;
+        END IF;
+    END IF;
+    SELECT last_seq INTO v_head FROM bus.sequencer WHERE bus.sequencer.id = 1;
+    IF p_start_seq > 0 THEN
+        IF p_start_seq > v_head + 1 THEN
+            RETURN QUERY SELECT 'START_BEYOND_HEAD'::text,
+                format('start_sequence %s is beyond the head %s + 1', p_start_seq, v_head),
+                NULL::uuid;
+            RETURN;
+        END IF;
+        v_cursor := p_start_seq - 1;
+    ELSIF p_start_time IS NOT NULL THEN
+        SELECT coalesce(max(e.seq), 0) INTO v_cursor FROM bus.events e
+         WHERE e.seq IS NOT NULL AND e.time < p_start_time;
+    ELSE
+        v_cursor := v_head;
+    END IF;
+    INSERT INTO notify.subscriptions (id, agency, delivery, endpoint_id, event_types,
+                                      hs_prefixes, soate_prefixes, destinations, exporters,
+                                      cursor, created_by, request_id)
+    VALUES (p_id, p_agency, p_delivery, p_endpoint, p_types, p_hs, p_soate, p_dest,
+            p_exporters, v_cursor, p_caller, p_request_id);
+    RETURN QUERY SELECT ''::text, ''::text, p_id;
+END
+$$;
+
+--
+-- Name: fetch(uuid, text, bigint, bigint, integer); Type: FUNCTION; Schema: notify; Owner: -
+--
+
+CREATE FUNCTION notify."fetch"(p_id uuid, p_holder text, p_after bigint, p_upper bigint, p_limit integer) RETURNS TABLE(seq bigint, id uuid, source text, type text, subject text, time_us bigint, data_schema text, data bytea, hs6 text, soate text, destination text)
+    LANGUAGE plpgsql STABLE
+    AS $$
+DECLARE
+    s notify.subscriptions;
+    sc notify.scopes;
+BEGIN
+    SELECT * INTO s FROM notify.subscriptions x WHERE x.id = p_id;
+    IF NOT FOUND OR s.status <> 'active' THEN
+        RAISE EXCEPTION 'subscription % is not active', p_id USING ERRCODE = 'OVN01';
+    END IF;
+    IF s.lease_holder IS DISTINCT FROM p_holder THEN
+        RAISE EXCEPTION 'lease of subscription % lost', p_id USING ERRCODE = 'OVN02';
+    END IF;
+    SELECT * INTO sc FROM notify.scopes x WHERE x.agency = s.agency;
+    IF NOT FOUND THEN
+        RETURN; -- no scope: nothing is visible
+    END IF;
+    RETURN QUERY
+        SELECT e.seq, e.id, e.source, e.type, e.subject,
+               (extract(epoch FROM e.time) * 1000000)::bigint, e.data_schema, e.data,
+               coalesce(e.hs6::text, ''), coalesce(e.soate::text, ''),
+               coalesce(e.destination::text, '')
+          FROM bus.events e
+         WHERE e.seq > p_after AND e.seq <= p_upper AND notify.visible(e, s, sc)
+         ORDER BY e.seq
+         LIMIT p_limit;
+END
+$$;
+
+--
+-- Name: prefix_match(text, text[]); Type: FUNCTION; Schema: notify; Owner: -
+--
+
+CREATE FUNCTION notify.prefix_match(p_value text, p_prefixes text[]) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT EXISTS (SELECT 1 FROM unnest(p_prefixes) p
+                    WHERE p = '*' OR (p_value IS NOT NULL AND starts_with(p_value, p)));
+$$;
+
+--
+-- Name: prune_deliveries(integer, integer); Type: FUNCTION; Schema: notify; Owner: -
+--
+
+CREATE FUNCTION notify.prune_deliveries(p_hours integer, p_batch integer) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_n int;
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(7310043) THEN
+        RETURN -1;
+    END IF;
+    DELETE FROM notify.deliveries d
+     WHERE d.id IN (SELECT x.id FROM notify.deliveries x
+                     WHERE x.at < now() - make_interval(hours => p_hours)
+                     ORDER BY x.at LIMIT p_batch);
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    RETURN v_n;
+END
+$$;
+
+--
+-- Name: replay(uuid, bigint, bigint); Type: FUNCTION; Schema: notify; Owner: -
+--
+
+CREATE FUNCTION notify.replay(p_id uuid, p_from bigint, p_time_us bigint) RETURNS TABLE(reason text, message text)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    s notify.subscriptions;
+    v_cursor bigint;
+BEGIN
+    SELECT * INTO s FROM notify.subscriptions x WHERE x.id = p_id FOR UPDATE;
+    IF NOT FOUND OR s.status = 'deleted' THEN
+        RETURN QUERY SELECT 'NOT_FOUND'::text, format('no subscription %s', p_id);
+        RETURN;
+    END IF;
+    IF p_from > 0 THEN
+        IF p_from > s.cursor + 1 THEN
+            RETURN QUERY SELECT 'GAP_NOT_ALLOWED'::text,
+                format('from_sequence %s is beyond cursor %s + 1', p_from, s.cursor);
+            RETURN;
+        END IF;
+        v_cursor := p_from - 1;
+    ELSE
+        SELECT coalesce(max(e.seq), 0) INTO v_cursor FROM bus.events e
+         WHERE e.seq IS NOT NULL AND e.time < to_timestamp(p_time_us / 1e6);
+        v_cursor := least(v_cursor, s.cursor);
+    END IF;
+    UPDATE notify.subscriptions x SET cursor = v_cursor, lease_holder = NULL,
+           lease_until = NULL, updated_at = now()
+     WHERE x.id = p_id;
+    PERFORM pg_notify('ovop_subscriptions', p_id::text);
+    RETURN QUERY SELECT ''::text, ''::text;
+END
+$$;
+
+--
+-- Name: subscriptions; Type: TABLE; Schema: notify; Owner: -
+--
+
+CREATE TABLE notify.subscriptions (
+    id uuid NOT NULL,
+    agency text NOT NULL,
+    delivery text NOT NULL,
+    endpoint_id uuid,
+    event_types text[] DEFAULT '{}'::text[] NOT NULL,
+    hs_prefixes text[] DEFAULT '{}'::text[] NOT NULL,
+    soate_prefixes text[] DEFAULT '{}'::text[] NOT NULL,
+    destinations text[] DEFAULT '{}'::text[] NOT NULL,
+    exporters text[] DEFAULT '{}'::text[] NOT NULL,
+    cursor bigint NOT NULL,
+    status text DEFAULT 'active'::text NOT NULL,
+    lease_holder text,
+    lease_until timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_by text NOT NULL,
+    request_id text NOT NULL,
+    CONSTRAINT subscriptions_agency_check CHECK ((agency ~ '^[a-z][a-z0-9_]{0,31}$'::text)),
+    CONSTRAINT subscriptions_check CHECK (((delivery = 'webhook'::text) = (endpoint_id IS NOT NULL))),
+    CONSTRAINT subscriptions_cursor_check CHECK ((cursor >= 0)),
+    CONSTRAINT subscriptions_delivery_check CHECK ((delivery = ANY (ARRAY['stream'::text, 'webhook'::text]))),
+    CONSTRAINT subscriptions_status_check CHECK ((status = ANY (ARRAY['active'::text, 'paused'::text, 'unsubscribed_by_endpoint'::text, 'deleted'::text])))
+);
+
+--
+-- Name: rules(notify.subscriptions); Type: FUNCTION; Schema: notify; Owner: -
+--
+
+CREATE FUNCTION notify.rules(s notify.subscriptions) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT json_build_object(
+        'scope', (SELECT json_build_array(sc.event_types, sc.soate_prefixes, sc.hs_prefixes,
+                                          sc.destinations)
+                    FROM notify.scopes sc WHERE sc.agency = s.agency),
+        'filter', json_build_array(s.event_types, s.soate_prefixes, s.hs_prefixes,
+                                   s.destinations))::text;
+$$;
+
+--
+-- Name: scope_changed(); Type: FUNCTION; Schema: notify; Owner: -
+--
+
+CREATE FUNCTION notify.scope_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM pg_notify('ovop_subscriptions', 'agency:' || NEW.agency);
+    RETURN NULL;
+END
+$$;
+
+--
+-- Name: set_status(uuid, text, text); Type: FUNCTION; Schema: notify; Owner: -
+--
+
+CREATE FUNCTION notify.set_status(p_id uuid, p_agency text, p_to text) RETURNS TABLE(reason text, message text)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    s notify.subscriptions;
+BEGIN
+    SELECT * INTO s FROM notify.subscriptions x WHERE x.id = p_id FOR UPDATE;
+    IF NOT FOUND OR s.status = 'deleted' THEN
+        RETURN QUERY SELECT 'NOT_FOUND'::text, format('no subscription %s', p_id);
+    ELSIF p_agency <> '' AND s.agency <> p_agency THEN
+        RETURN QUERY SELECT 'NOT_YOURS'::text,
+            format('subscription %s belongs to another agency', p_id);
+    ELSIF p_to = 'paused' AND s.status NOT IN ('active', 'paused') THEN
+        RETURN QUERY SELECT 'NOT_ACTIVE'::text,
+            format('subscription %s is %s, not active', p_id, s.status);
+    ELSIF p_to = 'active' AND s.status = 'active' THEN
+        RETURN QUERY SELECT ''::text, ''::text;
+    ELSE
+        -- The holder sees the new status at its next renewal (within a second), stops and
+        -- releases the lease.
+        UPDATE notify.subscriptions x SET status = p_to, updated_at = now() WHERE x.id = p_id;
+        PERFORM pg_notify('ovop_subscriptions', p_id::text);
+        RETURN QUERY SELECT ''::text, ''::text;
+    END IF;
+END
+$$;
+
+--
+-- Name: take_stream(uuid, text, text, bigint); Type: FUNCTION; Schema: notify; Owner: -
+--
+
+CREATE FUNCTION notify.take_stream(p_id uuid, p_holder text, p_agency text, p_from bigint) RETURNS TABLE(reason text, message text, cursor bigint, head bigint, exporters text, rules text)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    s notify.subscriptions;
+    v_head bigint;
+BEGIN
+    SELECT * INTO s FROM notify.subscriptions x WHERE x.id = p_id FOR UPDATE;
+    IF NOT FOUND OR s.status = 'deleted' THEN
+        RETURN QUERY SELECT 'NOT_FOUND'::text, format('no subscription %s', p_id), 0::bigint,
+                            0::bigint, ''::text, ''::text;
+    ELSIF p_agency <> '' AND s.agency <> p_agency THEN
+        RETURN QUERY SELECT 'NOT_YOURS'::text,
+            format('subscription %s belongs to another agency', p_id), 0::bigint, 0::bigint,
+            ''::text, ''::text;
+    ELSIF s.delivery <> 'stream' THEN
+        RETURN QUERY SELECT 'NOT_STREAM'::text,
+            format('subscription %s is delivered by webhook', p_id), 0::bigint, 0::bigint,
+            ''::text, ''::text;
+    ELSIF s.status <> 'active' THEN
+        RETURN QUERY SELECT 'SUBSCRIPTION_NOT_ACTIVE'::text,
+            format('subscription %s is %s', p_id, s.status), 0::bigint, 0::bigint, ''::text,
+            ''::text;
+    ELSIF p_from > s.cursor + 1 THEN
+        RETURN QUERY SELECT 'GAP_NOT_ALLOWED'::text,
+            format('from_sequence %s is beyond cursor %s + 1', p_from, s.cursor), 0::bigint,
+            0::bigint, ''::text, ''::text;
+    ELSE
+        UPDATE notify.subscriptions x SET lease_holder = p_holder,
+               lease_until = now() + interval '5 s', updated_at = now()
+         WHERE x.id = p_id;
+        SELECT q.last_seq INTO v_head FROM bus.sequencer q WHERE q.id = 1;
+        RETURN QUERY SELECT ''::text, ''::text, s.cursor, v_head, to_json(s.exporters)::text,
+                            notify.rules(s);
+    END IF;
+END
+$$;
+
+--
+-- Name: type_match(text, text[]); Type: FUNCTION; Schema: notify; Owner: -
+--
+
+CREATE FUNCTION notify.type_match(p_type text, p_patterns text[]) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT EXISTS (SELECT 1 FROM unnest(p_patterns) p
+                    WHERE p = '*' OR p = p_type
+                       OR (right(p, 2) = '.*' AND starts_with(p_type, left(p, -1))));
+$$;
+
+--
+-- Name: events; Type: TABLE; Schema: bus; Owner: -
+--
+
+CREATE TABLE bus.events (
+    pk bigint NOT NULL,
+    id uuid NOT NULL,
+    seq bigint,
+    source text NOT NULL,
+    type text NOT NULL,
+    subject text NOT NULL,
+    "time" timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    data_schema text NOT NULL,
+    data bytea NOT NULL,
+    hs6 character(6),
+    soate character(14),
+    destination character(2),
+    request_id text,
+    principal text DEFAULT COALESCE(current_setting('ovop.principal'::text, true), ''::text) NOT NULL,
+    CONSTRAINT events_source_check CHECK ((source <> ''::text)),
+    CONSTRAINT events_type_check CHECK ((type ~ '^[a-z][a-z0-9_.]*$'::text))
+);
+
+--
+-- Name: TABLE events; Type: COMMENT; Schema: bus; Owner: -
+--
+
+COMMENT ON TABLE bus.events IS 'CloudEvents with protobuf payloads; seq is the delivery sequence, in commit order';
+
+--
+-- Name: COLUMN events.seq; Type: COMMENT; Schema: bus; Owner: -
+--
+
+COMMENT ON COLUMN bus.events.seq IS 'gap-free delivery sequence assigned by bus.sequence_events after commit; NULL until then';
+
+--
+-- Name: scopes; Type: TABLE; Schema: notify; Owner: -
+--
+
+CREATE TABLE notify.scopes (
+    agency text NOT NULL,
+    event_types text[] DEFAULT '{}'::text[] NOT NULL,
+    soate_prefixes text[] DEFAULT '{}'::text[] NOT NULL,
+    hs_prefixes text[] DEFAULT '{}'::text[] NOT NULL,
+    destinations text[] DEFAULT '{}'::text[] NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_by text NOT NULL,
+    CONSTRAINT scopes_agency_check CHECK ((agency ~ '^[a-z][a-z0-9_]{0,31}$'::text))
+);
+
+--
+-- Name: visible(bus.events, notify.subscriptions, notify.scopes); Type: FUNCTION; Schema: notify; Owner: -
+--
+
+CREATE FUNCTION notify.visible(e bus.events, s notify.subscriptions, sc notify.scopes) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT notify.type_match(e.type, sc.event_types)
+       AND notify.prefix_match(e.soate, sc.soate_prefixes)
+       AND notify.prefix_match(e.hs6, sc.hs_prefixes)
+       AND notify.prefix_match(e.destination, sc.destinations)
+       AND (cardinality(s.event_types) = 0 OR notify.type_match(e.type, s.event_types))
+       AND (cardinality(s.soate_prefixes) = 0 OR notify.prefix_match(e.soate, s.soate_prefixes))
+       AND (cardinality(s.hs_prefixes) = 0 OR notify.prefix_match(e.hs6, s.hs_prefixes))
+       AND (cardinality(s.destinations) = 0 OR notify.prefix_match(e.destination, s.destinations));
+$$;
+
+--
+-- Name: wider_dimension(notify.scopes, text[], text[], text[], text[]); Type: FUNCTION; Schema: notify; Owner: -
+--
+
+CREATE FUNCTION notify.wider_dimension(s notify.scopes, p_types text[], p_soate text[], p_hs text[], p_dest text[]) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT d FROM (VALUES
+        ('event_types', EXISTS (SELECT 1 FROM unnest(p_types) f WHERE NOT EXISTS (
+            SELECT 1 FROM unnest(s.event_types) p
+             WHERE p = '*' OR p = f
+                OR (right(p, 2) = '.*' AND starts_with(f, left(p, -1)))))),
+        ('soate_prefixes', EXISTS (SELECT 1 FROM unnest(p_soate) f WHERE NOT EXISTS (
+            SELECT 1 FROM unnest(s.soate_prefixes) p WHERE p = '*' OR starts_with(f, p)))),
+        ('hs_prefixes', EXISTS (SELECT 1 FROM unnest(p_hs) f WHERE NOT EXISTS (
+            SELECT 1 FROM unnest(s.hs_prefixes) p WHERE p = '*' OR starts_with(f, p)))),
+        ('destinations', EXISTS (SELECT 1 FROM unnest(p_dest) f WHERE NOT EXISTS (
+            SELECT 1 FROM unnest(s.destinations) p WHERE p = '*' OR p = f)))
+    ) v(d, wider) WHERE wider LIMIT 1;
 $$;
 
 --
@@ -3879,41 +4286,6 @@ $$;
 COMMENT ON FUNCTION registry_api.refuse_write() IS 'INSTEAD OF trigger of every registry_api view: the interface is read-only';
 
 --
--- Name: events; Type: TABLE; Schema: bus; Owner: -
---
-
-CREATE TABLE bus.events (
-    pk bigint NOT NULL,
-    id uuid NOT NULL,
-    seq bigint,
-    source text NOT NULL,
-    type text NOT NULL,
-    subject text NOT NULL,
-    "time" timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
-    data_schema text NOT NULL,
-    data bytea NOT NULL,
-    hs6 character(6),
-    soate character(14),
-    destination character(2),
-    request_id text,
-    principal text DEFAULT COALESCE(current_setting('ovop.principal'::text, true), ''::text) NOT NULL,
-    CONSTRAINT events_source_check CHECK ((source <> ''::text)),
-    CONSTRAINT events_type_check CHECK ((type ~ '^[a-z][a-z0-9_.]*$'::text))
-);
-
---
--- Name: TABLE events; Type: COMMENT; Schema: bus; Owner: -
---
-
-COMMENT ON TABLE bus.events IS 'CloudEvents with protobuf payloads; seq is the delivery sequence, in commit order';
-
---
--- Name: COLUMN events.seq; Type: COMMENT; Schema: bus; Owner: -
---
-
-COMMENT ON COLUMN bus.events.seq IS 'gap-free delivery sequence assigned by bus.sequence_events after commit; NULL until then';
-
---
 -- Name: events_pk_seq; Type: SEQUENCE; Schema: bus; Owner: -
 --
 
@@ -4373,6 +4745,135 @@ CREATE TABLE matching.reservations (
 --
 
 COMMENT ON TABLE matching.reservations IS 'allocation lines of orders; held: capacity promised (released on reject and expiry)';
+
+--
+-- Name: dead_letters; Type: TABLE; Schema: notify; Owner: -
+--
+
+CREATE TABLE notify.dead_letters (
+    subscription_id uuid NOT NULL,
+    seq bigint NOT NULL,
+    attempts integer NOT NULL,
+    last_status integer NOT NULL,
+    last_error text DEFAULT ''::text NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    redrive_requested_at timestamp with time zone
+);
+
+--
+-- Name: deliveries; Type: TABLE; Schema: notify; Owner: -
+--
+
+CREATE TABLE notify.deliveries (
+    id bigint NOT NULL,
+    subscription_id uuid NOT NULL,
+    seq bigint NOT NULL,
+    attempt integer NOT NULL,
+    status_code integer NOT NULL,
+    latency_ms double precision NOT NULL,
+    error text DEFAULT ''::text NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: deliveries_id_seq; Type: SEQUENCE; Schema: notify; Owner: -
+--
+
+ALTER TABLE notify.deliveries ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME notify.deliveries_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: endpoints; Type: TABLE; Schema: notify; Owner: -
+--
+
+CREATE TABLE notify.endpoints (
+    id uuid NOT NULL,
+    agency text NOT NULL,
+    url text NOT NULL,
+    format text NOT NULL,
+    secret_sealed text NOT NULL,
+    old_secret_sealed text,
+    old_secret_until timestamp with time zone,
+    status text DEFAULT 'active'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_by text NOT NULL,
+    request_id text NOT NULL,
+    CONSTRAINT endpoints_agency_check CHECK ((agency ~ '^[a-z][a-z0-9_]{0,31}$'::text)),
+    CONSTRAINT endpoints_format_check CHECK ((format = ANY (ARRAY['cloudevents_json'::text, 'cloudevents_protobuf'::text, 'epcis_jsonld'::text]))),
+    CONSTRAINT endpoints_status_check CHECK ((status = ANY (ARRAY['active'::text, 'failing'::text, 'disabled'::text]))),
+    CONSTRAINT endpoints_url_check CHECK (((length(url) >= 8) AND (length(url) <= 2000)))
+);
+
+--
+-- Name: endpoint_view; Type: VIEW; Schema: notify; Owner: -
+--
+
+CREATE VIEW notify.endpoint_view AS
+ SELECT (e.id)::text AS id,
+    e.agency,
+    e.url,
+    e.format,
+    e.status,
+    COALESCE(((EXTRACT(epoch FROM e.old_secret_until) * (1000000)::numeric))::bigint, (0)::bigint) AS old_secret_until_us,
+    ((EXTRACT(epoch FROM e.created_at) * (1000000)::numeric))::bigint AS created_us
+   FROM notify.endpoints e;
+
+--
+-- Name: instances; Type: TABLE; Schema: notify; Owner: -
+--
+
+CREATE TABLE notify.instances (
+    id text NOT NULL,
+    seen_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: scope_view; Type: VIEW; Schema: notify; Owner: -
+--
+
+CREATE VIEW notify.scope_view AS
+ SELECT s.agency,
+    (to_json(s.event_types))::text AS event_types,
+    (to_json(s.soate_prefixes))::text AS soate_prefixes,
+    (to_json(s.hs_prefixes))::text AS hs_prefixes,
+    (to_json(s.destinations))::text AS destinations,
+    ((EXTRACT(epoch FROM s.updated_at) * (1000000)::numeric))::bigint AS updated_us,
+    s.updated_by
+   FROM notify.scopes s;
+
+--
+-- Name: subscription_view; Type: VIEW; Schema: notify; Owner: -
+--
+
+CREATE VIEW notify.subscription_view AS
+ SELECT (s.id)::text AS id,
+    s.agency,
+    s.delivery,
+    COALESCE((s.endpoint_id)::text, ''::text) AS endpoint_id,
+    s.status,
+    s.cursor,
+    q.last_seq AS head,
+    GREATEST((q.last_seq - s.cursor), (0)::bigint) AS lag,
+        CASE
+            WHEN (s.lease_until > now()) THEN COALESCE(split_part(s.lease_holder, '#'::text, 1), ''::text)
+            ELSE ''::text
+        END AS lease_holder,
+    ((EXTRACT(epoch FROM s.created_at) * (1000000)::numeric))::bigint AS created_us,
+    (to_json(s.event_types))::text AS "filter.event_types",
+    (to_json(s.hs_prefixes))::text AS "filter.hs_prefixes",
+    (to_json(s.soate_prefixes))::text AS "filter.soate_prefixes",
+    (to_json(s.destinations))::text AS "filter.destinations",
+    (to_json(s.exporters))::text AS "filter.exporters"
+   FROM notify.subscriptions s,
+    bus.sequencer q
+  WHERE (q.id = 1);
 
 --
 -- Name: applications; Type: TABLE; Schema: registry; Owner: -
@@ -5041,6 +5542,62 @@ ALTER TABLE ONLY matching.reservations
     ADD CONSTRAINT reservations_pkey PRIMARY KEY (order_id, ord);
 
 --
+-- Name: dead_letters dead_letters_pkey; Type: CONSTRAINT; Schema: notify; Owner: -
+--
+
+ALTER TABLE ONLY notify.dead_letters
+    ADD CONSTRAINT dead_letters_pkey PRIMARY KEY (subscription_id, seq);
+
+--
+-- Name: deliveries deliveries_pkey; Type: CONSTRAINT; Schema: notify; Owner: -
+--
+
+ALTER TABLE ONLY notify.deliveries
+    ADD CONSTRAINT deliveries_pkey PRIMARY KEY (id);
+
+--
+-- Name: endpoints endpoints_agency_request_id_key; Type: CONSTRAINT; Schema: notify; Owner: -
+--
+
+ALTER TABLE ONLY notify.endpoints
+    ADD CONSTRAINT endpoints_agency_request_id_key UNIQUE (agency, request_id);
+
+--
+-- Name: endpoints endpoints_pkey; Type: CONSTRAINT; Schema: notify; Owner: -
+--
+
+ALTER TABLE ONLY notify.endpoints
+    ADD CONSTRAINT endpoints_pkey PRIMARY KEY (id);
+
+--
+-- Name: instances instances_pkey; Type: CONSTRAINT; Schema: notify; Owner: -
+--
+
+ALTER TABLE ONLY notify.instances
+    ADD CONSTRAINT instances_pkey PRIMARY KEY (id);
+
+--
+-- Name: scopes scopes_pkey; Type: CONSTRAINT; Schema: notify; Owner: -
+--
+
+ALTER TABLE ONLY notify.scopes
+    ADD CONSTRAINT scopes_pkey PRIMARY KEY (agency);
+
+--
+-- Name: subscriptions subscriptions_agency_request_id_key; Type: CONSTRAINT; Schema: notify; Owner: -
+--
+
+ALTER TABLE ONLY notify.subscriptions
+    ADD CONSTRAINT subscriptions_agency_request_id_key UNIQUE (agency, request_id);
+
+--
+-- Name: subscriptions subscriptions_pkey; Type: CONSTRAINT; Schema: notify; Owner: -
+--
+
+ALTER TABLE ONLY notify.subscriptions
+    ADD CONSTRAINT subscriptions_pkey PRIMARY KEY (id);
+
+--
 -- Name: applications applications_pkey; Type: CONSTRAINT; Schema: registry; Owner: -
 --
 
@@ -5248,6 +5805,36 @@ CREATE INDEX reservations_held ON matching.reservations USING btree (product_id,
 CREATE INDEX reservations_held_hs ON matching.reservations USING btree (hs6, window_from) WHERE held;
 
 --
+-- Name: deliveries_at; Type: INDEX; Schema: notify; Owner: -
+--
+
+CREATE INDEX deliveries_at ON notify.deliveries USING btree (at);
+
+--
+-- Name: deliveries_subscription; Type: INDEX; Schema: notify; Owner: -
+--
+
+CREATE INDEX deliveries_subscription ON notify.deliveries USING btree (subscription_id, seq, attempt);
+
+--
+-- Name: endpoints_agency; Type: INDEX; Schema: notify; Owner: -
+--
+
+CREATE INDEX endpoints_agency ON notify.endpoints USING btree (agency);
+
+--
+-- Name: subscriptions_agency; Type: INDEX; Schema: notify; Owner: -
+--
+
+CREATE INDEX subscriptions_agency ON notify.subscriptions USING btree (agency);
+
+--
+-- Name: subscriptions_webhook; Type: INDEX; Schema: notify; Owner: -
+--
+
+CREATE INDEX subscriptions_webhook ON notify.subscriptions USING btree (lease_until) WHERE ((delivery = 'webhook'::text) AND (status = 'active'::text));
+
+--
 -- Name: applications_open_product; Type: INDEX; Schema: registry; Owner: -
 --
 
@@ -5396,6 +5983,12 @@ CREATE TRIGGER principals_bump AFTER INSERT OR DELETE OR UPDATE ON iam.principal
 --
 
 CREATE TRIGGER principals_roles BEFORE INSERT OR UPDATE OF roles ON iam.principals FOR EACH ROW EXECUTE FUNCTION iam.check_roles();
+
+--
+-- Name: scopes scope_changed; Type: TRIGGER; Schema: notify; Owner: -
+--
+
+CREATE TRIGGER scope_changed AFTER INSERT OR UPDATE ON notify.scopes FOR EACH ROW EXECUTE FUNCTION notify.scope_changed();
 
 --
 -- Name: applications applications_in_scope; Type: TRIGGER; Schema: registry; Owner: -
@@ -5665,6 +6258,27 @@ ALTER TABLE ONLY iam.keys
 
 ALTER TABLE ONLY matching.reservations
     ADD CONSTRAINT reservations_order_id_fkey FOREIGN KEY (order_id) REFERENCES matching.orders(id);
+
+--
+-- Name: dead_letters dead_letters_subscription_id_fkey; Type: FK CONSTRAINT; Schema: notify; Owner: -
+--
+
+ALTER TABLE ONLY notify.dead_letters
+    ADD CONSTRAINT dead_letters_subscription_id_fkey FOREIGN KEY (subscription_id) REFERENCES notify.subscriptions(id);
+
+--
+-- Name: deliveries deliveries_subscription_id_fkey; Type: FK CONSTRAINT; Schema: notify; Owner: -
+--
+
+ALTER TABLE ONLY notify.deliveries
+    ADD CONSTRAINT deliveries_subscription_id_fkey FOREIGN KEY (subscription_id) REFERENCES notify.subscriptions(id);
+
+--
+-- Name: subscriptions subscriptions_endpoint_id_fkey; Type: FK CONSTRAINT; Schema: notify; Owner: -
+--
+
+ALTER TABLE ONLY notify.subscriptions
+    ADD CONSTRAINT subscriptions_endpoint_id_fkey FOREIGN KEY (endpoint_id) REFERENCES notify.endpoints(id);
 
 --
 -- Name: applications applications_producer_id_fkey; Type: FK CONSTRAINT; Schema: registry; Owner: -

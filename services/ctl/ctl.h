@@ -225,6 +225,11 @@ int ctl_export(ctl_t *c, int argc, char **argv);
 /* principal.c: whoami, and the principals of the bus, their roles and keys (ovop.iam). */
 int ctl_whoami(ctl_t *c, int argc, char **argv);
 int ctl_principal(ctl_t *c, int argc, char **argv);
+/* notify.c: agencies' scopes and endpoints, subscriptions, the stream listener (listen.c),
+ * notifyd's secrets key (ovop.notify). */
+int ctl_agency(ctl_t *c, int argc, char **argv);
+int ctl_subscription(ctl_t *c, int argc, char **argv);
+int ctl_notify_keygen(ctl_t *c, int argc, char **argv);
 
 /* --- argument values (args.c) --- */
 

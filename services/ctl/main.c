@@ -72,6 +72,15 @@ static const char usage_text[] =
     "  order get ID | list [--status S] [--hs CODE] | match ID | reject ID --reason R\n"
     "  order accept ID --exporter cooperative:ID --border KG-... --depart DATE [--kg-per-unit X]\n"
     "  coop propose --hs CODE --territory SOATE --target Q --max-km KM [--max-members N]\n"
+    "  agency scope set AGENCY --types P,.. --soate P,.. --hs P,.. --dest CC,.. | scope get [A]\n"
+    "  agency endpoint add URL [--agency A] [--format F] | list | get|rotate|disable ID\n"
+    "  subscription create (--stream | --webhook ENDPOINT) [--types P,..] [--soate P,..] [--hs ..]\n"
+    "               [--dest CC,..] [--exporter producer:ID,..] [--from-seq N | --from-time T]\n"
+    "  subscription get|pause|resume|delete|dead-letters|redrive ID | list | lag [--agency A]\n"
+    "  subscription replay ID --from-seq N|--from-time T | deliveries ID [--limit N]\n"
+    "  subscription listen ID [--from N] [--count N] [--idle-ms MS] [--stream ADDR]\n"
+    "                                  receive a stream subscription's events and ack them\n"
+    "  notify-keygen PATH              a key file for notifyd's --secrets-key (0600)\n"
     "\n"
     "Exit codes: 0 ok, 1 failure, 2 usage, 3 broker or service unreachable (timeout),\n"
     "10+N when the service answered with status code N (13 INVALID_ARGUMENT, 15 NOT_FOUND, ...).\n";
@@ -94,6 +103,9 @@ static const ctl_cmd_t verbs[] = {
     {"whoami", ctl_whoami},
     {"principal", ctl_principal},
     {"order", ctl_order},
+    {"agency", ctl_agency},
+    {"subscription", ctl_subscription},
+    {"notify-keygen", ctl_notify_keygen},
 };
 
 /* Parses the global options (opts, n) of argv; *ret_argi: the verb. Returns 0, CTL_HELP after
