@@ -163,8 +163,13 @@ static void fetch_failed(notifyd_t *n, notify_sub_t *s, PGresult *res, const cha
                              "a newer Subscribe took this subscription over");
         feed_sub_drop(n, s, false);
     } else {
-        /* Database trouble: the next tick tries again from the same place. */
-        log_warn("could not fetch events of subscription %s: %s", s->id, error);
+        /* Database trouble: the next tick tries again from the same place; said once per
+         * 10 s, not at every tick of every subscription. */
+        static int64_t said_us;
+        if (ovop_mono_us() - said_us > 10000000) {
+            said_us = ovop_mono_us();
+            log_warn("could not fetch events of subscription %s: %s", s->id, error);
+        }
     }
 }
 

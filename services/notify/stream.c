@@ -273,8 +273,10 @@ static void on_ack(notifyd_t *n, notify_session_t *ss, const Ovop__V1__StreamAck
     }
     if (in->sequence > s->cursor)
         s->cursor = in->sequence;
+    /* The acked sequence, not the cursor: events delivered again (from_sequence below the
+     * cursor) each take their place in the window until acknowledged. */
     size_t k = 0;
-    while (k < s->n_inflight && s->inflight[k] <= s->cursor)
+    while (k < s->n_inflight && s->inflight[k] <= in->sequence)
         k++;
     memmove(s->inflight, s->inflight + k, (s->n_inflight - k) * sizeof(uint64_t));
     s->n_inflight -= k;

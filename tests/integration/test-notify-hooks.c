@@ -85,6 +85,34 @@ static void wait_ok(const char *path, size_t from, size_t k)
              sequences(path, from, seqs, 64));
 }
 
+/* The first request of a subscription: headers, a signature that verifies with the secret,
+ * and a tampered body, a stale timestamp and another secret that do not. */
+static void check_signatures(const httpsink_request_t *r, uint64_t seq, const char *secret)
+{
+    assert_string_equal(httpsink_header(r, "Content-Type"), "application/cloudevents+json");
+    char *id = svcenv_scalarf(&E, "SELECT id FROM bus.events WHERE seq = %" PRIu64, seq);
+    assert_string_equal(httpsink_header(r, "webhook-id"), id);
+    free(id);
+    const char *secrets[] = {secret};
+    assert_int_equal(httpsink_verify(r, secrets, 1), 0);
+    /* a tampered body, a stale timestamp and another secret fail */
+    char *body = xstrdup(r->body);
+    body[r->body_len / 2] ^= 1;
+    assert_int_equal(notify_verify(secrets, 1, httpsink_header(r, "webhook-id"),
+                                   httpsink_header(r, "webhook-timestamp"),
+                                   httpsink_header(r, "webhook-signature"), body, r->body_len,
+                                   ovop_now_us() / 1000000, 300),
+                     -EKEYREJECTED);
+    free(body);
+    assert_int_equal(notify_verify(secrets, 1, httpsink_header(r, "webhook-id"),
+                                   httpsink_header(r, "webhook-timestamp"),
+                                   httpsink_header(r, "webhook-signature"), r->body, r->body_len,
+                                   ovop_now_us() / 1000000 + 3600, 300),
+                     -ETIME);
+    const char *other[] = {"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"};
+    assert_int_equal(httpsink_verify(r, other, 1), -EKEYREJECTED);
+}
+
 static void test_webhook_exact_signed_in_order(void **state)
 {
     (void)state;
@@ -107,29 +135,21 @@ static void test_webhook_exact_signed_in_order(void **state)
     assert_int_equal(seqs[1], d);
     nt_wait_cursor(&E, sub, d);
 
-    const httpsink_request_t *r = httpsink_get(sink, base);
-    assert_string_equal(httpsink_header(r, "Content-Type"), "application/cloudevents+json");
-    char *id = svcenv_scalarf(&E, "SELECT id FROM bus.events WHERE seq = %" PRIu64, a);
-    assert_string_equal(httpsink_header(r, "webhook-id"), id);
-    free(id);
-    const char *secrets[] = {secret};
-    assert_int_equal(httpsink_verify(r, secrets, 1), 0);
-    /* a tampered body, a stale timestamp and another secret fail */
-    char *body = xstrdup(r->body);
-    body[r->body_len / 2] ^= 1;
-    assert_int_equal(notify_verify(secrets, 1, httpsink_header(r, "webhook-id"),
-                                   httpsink_header(r, "webhook-timestamp"),
-                                   httpsink_header(r, "webhook-signature"), body, r->body_len,
-                                   ovop_now_us() / 1000000, 300),
-                     -EKEYREJECTED);
-    free(body);
-    assert_int_equal(notify_verify(secrets, 1, httpsink_header(r, "webhook-id"),
-                                   httpsink_header(r, "webhook-timestamp"),
-                                   httpsink_header(r, "webhook-signature"), r->body, r->body_len,
-                                   ovop_now_us() / 1000000 + 3600, 300),
-                     -ETIME);
-    const char *other[] = {"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"};
-    assert_int_equal(httpsink_verify(r, other, 1), -EKEYREJECTED);
+    check_signatures(httpsink_get(sink, base), a, secret);
+    /* replay (the national team's): a and d again, in order, then live again */
+    Ovop__V1__ReplaySubscriptionRequest rq = OVOP__V1__REPLAY_SUBSCRIPTION_REQUEST__INIT;
+    rq.id = sub;
+    rq.from_sequence = a;
+    size_t replayed = httpsink_count(sink);
+    assert_int_equal(svcenv_call_as(&E, NT_ADMIN, "ReplaySubscription", NULL, &rq.base,
+                                    &ovop__v1__subscription__descriptor, NULL, NULL),
+                     0);
+    wait_ok("/stats", replayed, 2);
+    assert_int_equal(sequences("/stats", replayed, seqs, 8), 2);
+    assert_int_equal(seqs[0], a);
+    assert_int_equal(seqs[1], d);
+    nt_wait_cursor(&E, sub, d);
+
     /* rotation: both secrets sign during the overlap */
     Ovop__V1__GetEndpointRequest gq = OVOP__V1__GET_ENDPOINT_REQUEST__INIT;
     gq.id = ep;
@@ -148,7 +168,8 @@ static void test_webhook_exact_signed_in_order(void **state)
     assert_int_equal(body_sequence(before), f);
     const char *news[] = {rot->secret};
     assert_int_equal(httpsink_verify(rr, news, 1), 0);
-    assert_int_equal(httpsink_verify(rr, secrets, 1), 0);
+    const char *olds[] = {secret};
+    assert_int_equal(httpsink_verify(rr, olds, 1), 0);
     protobuf_c_message_free_unpacked(&rot->base, NULL);
     /* the secret is stored sealed, never in clear */
     assert_int_equal(svcenv_countf(&E,
@@ -327,6 +348,32 @@ static void test_webhook_gone_unsubscribes(void **state)
     free(url);
 }
 
+/* Webhook subscriptions are shared: each of the two instances holds its fair share. */
+static void test_webhook_fair_share(void **state)
+{
+    (void)state;
+    nt_scope(&E, "statistics", "ovop.exports.*", "*", "*", "*");
+    char *url = httpsink_url(sink, "/share");
+    char *secret = NULL;
+    char *ep = nt_endpoint(&E, "statistics", url, &secret);
+    for (int i = 0; i < 4; i++)
+        free(nt_subscribe_webhook(&E, "statistics", ep, NULL, NULL));
+    long held = 0, per_instance = 0;
+    for (int i = 0; i < 100 && !(held == 4 && per_instance == 2); i++) {
+        harness_sleep_ms(100);
+        held = svcenv_count(&E, "SELECT count(*) FROM notify.subscriptions "
+                                "WHERE lease_until > now()");
+        per_instance = svcenv_count(&E, "SELECT max(n) FROM (SELECT count(*) AS n FROM "
+                                        "notify.subscriptions WHERE lease_until > now() "
+                                        "GROUP BY split_part(lease_holder, '#', 1)) c");
+    }
+    assert_int_equal(held, 4);
+    assert_int_equal(per_instance, 2);
+    free(ep);
+    free(secret);
+    free(url);
+}
+
 static void test_webhook_takeover_after_sigkill(void **state)
 {
     (void)state;
@@ -488,6 +535,7 @@ int main(void)
         cmocka_unit_test_setup(test_webhook_gone_unsubscribes, nt_reset),
         cmocka_unit_test_setup(test_endpoint_refusals, nt_reset),
         cmocka_unit_test_setup(test_example_receiver, nt_reset),
+        cmocka_unit_test_setup(test_webhook_fair_share, nt_reset),
         cmocka_unit_test_setup(test_webhook_takeover_after_sigkill, nt_reset),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

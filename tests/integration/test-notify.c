@@ -217,11 +217,35 @@ static void test_stream_wrong_keys_refused(void **state)
     free(sub);
 }
 
-static void test_stream_survives_sigkill(void **state)
+/* Two instances: the newest Subscribe wins, and the session elsewhere is told. */
+static void test_stream_newest_subscribe_wins(void **state)
 {
     (void)state;
     nt_scope(&E, "customs", "ovop.exports.*", "*", "*", "*");
     nt_spawn_second(&E, stream_port);
+    char *sub = nt_subscribe(&E, "customs", NULL, NULL, NULL, NULL);
+    uint64_t a = nt_emit(&E, "ovop.exports.shipment.released", BATKEN, "081310", "CN", 9001);
+    nt_stream_t *first = nt_connect(&E, "customs", stream_port[0]);
+    nt_subscribe_stream(first, sub, 0, 0, "");
+    assert_int_equal(nt_expect_event(first, sub), a);
+    nt_stream_t *second = nt_connect(&E, "customs", stream_port[1]);
+    nt_subscribe_stream(second, sub, 0, 0, "");
+    assert_int_equal(nt_expect_event(second, sub), a); /* never acknowledged: again */
+    nt_expect_error(first, "SUBSCRIPTION_TAKEN_OVER");
+    uint64_t b = nt_emit(&E, "ovop.exports.shipment.departed", BATKEN, "081310", "CN", 9001);
+    assert_int_equal(nt_expect_event(second, sub), b);
+    nt_expect_nothing(first, 300);
+    nt_ack(second, sub, b);
+    nt_wait_cursor(&E, sub, b);
+    nt_close(first);
+    nt_close(second);
+    free(sub);
+}
+
+static void test_stream_survives_sigkill(void **state)
+{
+    (void)state;
+    nt_scope(&E, "customs", "ovop.exports.*", "*", "*", "*");
     char *sub = nt_subscribe(&E, "customs", NULL, NULL, NULL, NULL);
     uint64_t seq[5];
     for (int i = 0; i < 3; i++)
@@ -380,6 +404,7 @@ int main(void)
         cmocka_unit_test_setup(test_stream_wrong_keys_refused, nt_reset),
         cmocka_unit_test_setup(test_replay_lag_and_delete, nt_reset),
         cmocka_unit_test_setup(test_ovopctl, nt_reset),
+        cmocka_unit_test_setup(test_stream_newest_subscribe_wins, nt_reset),
         cmocka_unit_test_setup(test_stream_survives_sigkill, nt_reset),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
