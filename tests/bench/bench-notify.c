@@ -1,15 +1,17 @@
 /* bench-notify: notifyd's two deliveries beside raw ZeroMQ PUB/SUB, measured in one run.
  *
- *   1. latency from the writer's commit to the stream subscriber: a writer commits events
- *      (bus.emit, then bus.sequence_events() as every writer's sequencer does) at RATE
- *      events/s; notifyd streams each to N_SUBS stream subscriptions (one CURVE DEALER each,
- *      acknowledging cumulatively); p50/p99 of (received - committed). Beside it: raw ZeroMQ
- *      PUB -> N_SUBS SUBs on loopback TCP at the same rate, p50/p99 of (received - sent);
+ *   1. latency from the writer's commit to the stream subscriber: a writer commits the events
+ *      due (bus.emit, one transaction per batch; a second connection calls
+ *      bus.sequence_events() every millisecond, as the writers' sequencers do) at RATE / 10
+ *      and at RATE events/s; notifyd streams each to N_SUBS stream subscriptions (one CURVE
+ *      DEALER each, acknowledging cumulatively); p50/p99 of (received - committed), and the
+ *      deliveries per second it reached. Beside it: raw ZeroMQ PUB -> N_SUBS SUBs on loopback
+ *      TCP at RATE, plain and with CURVE, p50/p99 of (received - sent);
  *   2. webhook deliveries per second to a local HTTP sink (libmicrohttpd, keep-alive): the
- *      webhook client module alone (notify_webhook_post, signed bodies, WEBHOOK_SUBS requests
- *      in flight), then notifyd delivering WEBHOOK_EVENTS events to WEBHOOK_SUBS webhook
- *      subscriptions of one endpoint (head of line each: WEBHOOK_SUBS in flight at most);
- *      beside them raw ZeroMQ PUB -> SUB throughput.
+ *      webhook client module alone (notify_webhook_post, signed 1 KiB bodies, WEBHOOK_SUBS
+ *      requests in flight), then notifyd delivering WEBHOOK_EVENTS events to WEBHOOK_SUBS
+ *      webhook subscriptions of one endpoint (head of line each: WEBHOOK_SUBS in flight at
+ *      most); beside them raw ZeroMQ PUB -> SUB throughput.
  *
  * Everything talks CURVE as in production (tests/support/ident.h principals; the agency is
  * customs with notify.subscriber). Needs OVOP_TEST_PG_URL (`./deploy/ovop bench` gives one).
@@ -19,6 +21,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,11 +129,17 @@ static void *raw_pub_main(void *p)
 
 /* A PUB bound on loopback and n SUBs connected to it and joined (each got a warm-up message:
  * PUB/SUB drops what is sent before a subscriber joined). */
-static void *raw_setup(void *ctx, void **subs, int n)
+static void *raw_setup(void *ctx, void **subs, int n, bool curve)
 {
     void *pub = zmq_socket(ctx, ZMQ_PUB);
-    int hwm = 0;
+    int hwm = 0, one = 1;
+    char server_pub[41], server_sec[41], pub_key[41], sec_key[41];
     zmq_setsockopt(pub, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    if (curve) { /* no ZAP handler: the PUB takes any client key */
+        zmq_curve_keypair(server_pub, server_sec);
+        zmq_setsockopt(pub, ZMQ_CURVE_SERVER, &one, sizeof(one));
+        zmq_setsockopt(pub, ZMQ_CURVE_SECRETKEY, server_sec, 40);
+    }
     zmq_bind(pub, "tcp://127.0.0.1:*");
     char ep[64];
     size_t len = sizeof(ep);
@@ -138,6 +147,12 @@ static void *raw_setup(void *ctx, void **subs, int n)
     for (int i = 0; i < n; i++) {
         subs[i] = zmq_socket(ctx, ZMQ_SUB);
         zmq_setsockopt(subs[i], ZMQ_RCVHWM, &hwm, sizeof(hwm));
+        if (curve) {
+            zmq_curve_keypair(pub_key, sec_key);
+            zmq_setsockopt(subs[i], ZMQ_CURVE_SERVERKEY, server_pub, 40);
+            zmq_setsockopt(subs[i], ZMQ_CURVE_PUBLICKEY, pub_key, 40);
+            zmq_setsockopt(subs[i], ZMQ_CURVE_SECRETKEY, sec_key, 40);
+        }
         zmq_setsockopt(subs[i], ZMQ_SUBSCRIBE, "", 0);
         zmq_connect(subs[i], ep);
     }
@@ -159,11 +174,11 @@ static void *raw_setup(void *ctx, void **subs, int n)
 }
 
 /* Latency of n_subs SUBs at RATE messages/s for `seconds`. */
-static void raw_pubsub_latency(int n_subs, lat_t *out)
+static void raw_pubsub_latency(int n_subs, bool curve, lat_t *out)
 {
     void *ctx = zmq_ctx_new();
     void *subs[N_SUBS];
-    void *pub = raw_setup(ctx, subs, n_subs);
+    void *pub = raw_setup(ctx, subs, n_subs, curve);
     raw_pub_t a = {.pub = pub, .n = (uint64_t)(RATE * seconds), .rate = RATE};
     pthread_t t;
     pthread_create(&t, NULL, raw_pub_main, &a);
@@ -195,7 +210,7 @@ static double raw_pubsub_throughput(uint64_t n)
 {
     void *ctx = zmq_ctx_new();
     void *sub;
-    void *pub = raw_setup(ctx, &sub, 1);
+    void *pub = raw_setup(ctx, &sub, 1, false);
     raw_pub_t a = {.pub = pub, .n = n};
     int64_t start = ovop_mono_us();
     pthread_t t;
@@ -750,10 +765,16 @@ int main(int argc, char **argv)
            "subscriptions, loopback (logs in %s)\n",
            seconds, RATE, N_SUBS, WEBHOOK_SUBS, harness_tmpdir());
 
-    lat_t raw = {0};
-    raw_pubsub_latency(N_SUBS, &raw);
+    lat_t raw = {0}, rawc = {0};
+    raw_pubsub_latency(N_SUBS, false, &raw);
     lat_sort(&raw);
     double raw_p50 = lat_pct(&raw, 0.5), raw_p99 = lat_pct(&raw, 0.99);
+    raw_pubsub_latency(N_SUBS, true, &rawc);
+    lat_sort(&rawc);
+    printf("raw zmq PUB -> %d SUBs, %d msg/s, CURVE:           p50 %8.0f us  p99 %8.0f us  "
+           "(%zu samples)\n",
+           N_SUBS, RATE, lat_pct(&rawc, 0.5), lat_pct(&rawc, 0.99), rawc.n);
+    free(rawc.us);
     printf("raw zmq PUB -> %d SUBs, %d msg/s:                  p50 %8.0f us  p99 %8.0f us  "
            "(%zu samples)\n",
            N_SUBS, RATE, raw_p50, raw_p99, raw.n);
