@@ -10,6 +10,9 @@
 #include <errno.h>
 #include <netdb.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
