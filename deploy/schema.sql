@@ -1701,7 +1701,65 @@ BEGIN
     UPDATE notify.subscriptions x SET cursor = v_cursor, lease_holder = NULL,
            lease_until = NULL, updated_at = now()
      WHERE x.id = p_id;
+    PERFORM pg_notify('ovop_subscriptions', p_id::text);
     RETURN QUERY SELECT ''::text, ''::text;
+END
+$$;
+
+--
+-- Name: subscriptions; Type: TABLE; Schema: notify; Owner: -
+--
+
+CREATE TABLE notify.subscriptions (
+    id uuid NOT NULL,
+    agency text NOT NULL,
+    delivery text NOT NULL,
+    endpoint_id uuid,
+    event_types text[] DEFAULT '{}'::text[] NOT NULL,
+    hs_prefixes text[] DEFAULT '{}'::text[] NOT NULL,
+    soate_prefixes text[] DEFAULT '{}'::text[] NOT NULL,
+    destinations text[] DEFAULT '{}'::text[] NOT NULL,
+    exporters text[] DEFAULT '{}'::text[] NOT NULL,
+    cursor bigint NOT NULL,
+    status text DEFAULT 'active'::text NOT NULL,
+    lease_holder text,
+    lease_until timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_by text NOT NULL,
+    request_id text NOT NULL,
+    CONSTRAINT subscriptions_agency_check CHECK ((agency ~ '^[a-z][a-z0-9_]{0,31}$'::text)),
+    CONSTRAINT subscriptions_check CHECK (((delivery = 'webhook'::text) = (endpoint_id IS NOT NULL))),
+    CONSTRAINT subscriptions_cursor_check CHECK ((cursor >= 0)),
+    CONSTRAINT subscriptions_delivery_check CHECK ((delivery = ANY (ARRAY['stream'::text, 'webhook'::text]))),
+    CONSTRAINT subscriptions_status_check CHECK ((status = ANY (ARRAY['active'::text, 'paused'::text, 'unsubscribed_by_endpoint'::text, 'deleted'::text])))
+);
+
+--
+-- Name: rules(notify.subscriptions); Type: FUNCTION; Schema: notify; Owner: -
+--
+
+CREATE FUNCTION notify.rules(s notify.subscriptions) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT json_build_object(
+        'scope', (SELECT json_build_array(sc.event_types, sc.soate_prefixes, sc.hs_prefixes,
+                                          sc.destinations)
+                    FROM notify.scopes sc WHERE sc.agency = s.agency),
+        'filter', json_build_array(s.event_types, s.soate_prefixes, s.hs_prefixes,
+                                   s.destinations))::text;
+$$;
+
+--
+-- Name: scope_changed(); Type: FUNCTION; Schema: notify; Owner: -
+--
+
+CREATE FUNCTION notify.scope_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM pg_notify('ovop_subscriptions', 'agency:' || NEW.agency);
+    RETURN NULL;
 END
 $$;
 
@@ -1727,10 +1785,10 @@ BEGIN
     ELSIF p_to = 'active' AND s.status = 'active' THEN
         RETURN QUERY SELECT ''::text, ''::text;
     ELSE
-        UPDATE notify.subscriptions x SET status = p_to, updated_at = now(),
-               lease_holder = CASE WHEN p_to = 'active' THEN x.lease_holder END,
-               lease_until = CASE WHEN p_to = 'active' THEN x.lease_until END
-         WHERE x.id = p_id;
+        -- The holder sees the new status at its next renewal (within a second), stops and
+        -- releases the lease.
+        UPDATE notify.subscriptions x SET status = p_to, updated_at = now() WHERE x.id = p_id;
+        PERFORM pg_notify('ovop_subscriptions', p_id::text);
         RETURN QUERY SELECT ''::text, ''::text;
     END IF;
 END
@@ -1740,7 +1798,7 @@ $$;
 -- Name: take_stream(uuid, text, text, bigint); Type: FUNCTION; Schema: notify; Owner: -
 --
 
-CREATE FUNCTION notify.take_stream(p_id uuid, p_holder text, p_agency text, p_from bigint) RETURNS TABLE(reason text, message text, cursor bigint, head bigint, exporters text)
+CREATE FUNCTION notify.take_stream(p_id uuid, p_holder text, p_agency text, p_from bigint) RETURNS TABLE(reason text, message text, cursor bigint, head bigint, exporters text, rules text)
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -1750,28 +1808,30 @@ BEGIN
     SELECT * INTO s FROM notify.subscriptions x WHERE x.id = p_id FOR UPDATE;
     IF NOT FOUND OR s.status = 'deleted' THEN
         RETURN QUERY SELECT 'NOT_FOUND'::text, format('no subscription %s', p_id), 0::bigint,
-                            0::bigint, ''::text;
+                            0::bigint, ''::text, ''::text;
     ELSIF p_agency <> '' AND s.agency <> p_agency THEN
         RETURN QUERY SELECT 'NOT_YOURS'::text,
             format('subscription %s belongs to another agency', p_id), 0::bigint, 0::bigint,
-            ''::text;
+            ''::text, ''::text;
     ELSIF s.delivery <> 'stream' THEN
         RETURN QUERY SELECT 'NOT_STREAM'::text,
             format('subscription %s is delivered by webhook', p_id), 0::bigint, 0::bigint,
-            ''::text;
+            ''::text, ''::text;
     ELSIF s.status <> 'active' THEN
         RETURN QUERY SELECT 'SUBSCRIPTION_NOT_ACTIVE'::text,
-            format('subscription %s is %s', p_id, s.status), 0::bigint, 0::bigint, ''::text;
+            format('subscription %s is %s', p_id, s.status), 0::bigint, 0::bigint, ''::text,
+            ''::text;
     ELSIF p_from > s.cursor + 1 THEN
         RETURN QUERY SELECT 'GAP_NOT_ALLOWED'::text,
             format('from_sequence %s is beyond cursor %s + 1', p_from, s.cursor), 0::bigint,
-            0::bigint, ''::text;
+            0::bigint, ''::text, ''::text;
     ELSE
         UPDATE notify.subscriptions x SET lease_holder = p_holder,
                lease_until = now() + interval '5 s', updated_at = now()
          WHERE x.id = p_id;
         SELECT q.last_seq INTO v_head FROM bus.sequencer q WHERE q.id = 1;
-        RETURN QUERY SELECT ''::text, ''::text, s.cursor, v_head, to_json(s.exporters)::text;
+        RETURN QUERY SELECT ''::text, ''::text, s.cursor, v_head, to_json(s.exporters)::text,
+                            notify.rules(s);
     END IF;
 END
 $$;
@@ -1836,35 +1896,6 @@ CREATE TABLE notify.scopes (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_by text NOT NULL,
     CONSTRAINT scopes_agency_check CHECK ((agency ~ '^[a-z][a-z0-9_]{0,31}$'::text))
-);
-
---
--- Name: subscriptions; Type: TABLE; Schema: notify; Owner: -
---
-
-CREATE TABLE notify.subscriptions (
-    id uuid NOT NULL,
-    agency text NOT NULL,
-    delivery text NOT NULL,
-    endpoint_id uuid,
-    event_types text[] DEFAULT '{}'::text[] NOT NULL,
-    hs_prefixes text[] DEFAULT '{}'::text[] NOT NULL,
-    soate_prefixes text[] DEFAULT '{}'::text[] NOT NULL,
-    destinations text[] DEFAULT '{}'::text[] NOT NULL,
-    exporters text[] DEFAULT '{}'::text[] NOT NULL,
-    cursor bigint NOT NULL,
-    status text DEFAULT 'active'::text NOT NULL,
-    lease_holder text,
-    lease_until timestamp with time zone,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    created_by text NOT NULL,
-    request_id text NOT NULL,
-    CONSTRAINT subscriptions_agency_check CHECK ((agency ~ '^[a-z][a-z0-9_]{0,31}$'::text)),
-    CONSTRAINT subscriptions_check CHECK (((delivery = 'webhook'::text) = (endpoint_id IS NOT NULL))),
-    CONSTRAINT subscriptions_cursor_check CHECK ((cursor >= 0)),
-    CONSTRAINT subscriptions_delivery_check CHECK ((delivery = ANY (ARRAY['stream'::text, 'webhook'::text]))),
-    CONSTRAINT subscriptions_status_check CHECK ((status = ANY (ARRAY['active'::text, 'paused'::text, 'unsubscribed_by_endpoint'::text, 'deleted'::text])))
 );
 
 --
@@ -5117,7 +5148,7 @@ CREATE INDEX deliveries_at ON notify.deliveries USING btree (at);
 -- Name: deliveries_subscription; Type: INDEX; Schema: notify; Owner: -
 --
 
-CREATE INDEX deliveries_subscription ON notify.deliveries USING btree (subscription_id, id);
+CREATE INDEX deliveries_subscription ON notify.deliveries USING btree (subscription_id, seq, attempt);
 
 --
 -- Name: endpoints_agency; Type: INDEX; Schema: notify; Owner: -
@@ -5286,6 +5317,12 @@ CREATE TRIGGER principals_bump AFTER INSERT OR DELETE OR UPDATE ON iam.principal
 --
 
 CREATE TRIGGER principals_roles BEFORE INSERT OR UPDATE OF roles ON iam.principals FOR EACH ROW EXECUTE FUNCTION iam.check_roles();
+
+--
+-- Name: scopes scope_changed; Type: TRIGGER; Schema: notify; Owner: -
+--
+
+CREATE TRIGGER scope_changed AFTER INSERT OR UPDATE ON notify.scopes FOR EACH ROW EXECUTE FUNCTION notify.scope_changed();
 
 --
 -- Name: applications applications_in_scope; Type: TRIGGER; Schema: registry; Owner: -

@@ -93,7 +93,7 @@ CREATE TABLE notify.deliveries (
     error text NOT NULL DEFAULT '',
     at timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX deliveries_subscription ON notify.deliveries (subscription_id, id);
+CREATE INDEX deliveries_subscription ON notify.deliveries (subscription_id, seq, attempt);
 CREATE INDEX deliveries_at ON notify.deliveries (at);
 
 -- Events whose retries were exhausted; the cursor moved past them. A re-drive delivers them
@@ -333,12 +333,26 @@ CREATE VIEW notify.scope_view AS
 
 GRANT SELECT ON bus.sequencer TO ovop_notify;
 
+-- What notifyd matches events against in memory (the events themselves it reads once for
+-- every subscription): {"scope": [types, soate, hs, destinations] or null when the agency
+-- has no scope, "filter": [types, soate, hs, destinations]} (exporters come apart).
+CREATE FUNCTION notify.rules(s notify.subscriptions) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT json_build_object(
+        'scope', (SELECT json_build_array(sc.event_types, sc.soate_prefixes, sc.hs_prefixes,
+                                          sc.destinations)
+                    FROM notify.scopes sc WHERE sc.agency = s.agency),
+        'filter', json_build_array(s.event_types, s.soate_prefixes, s.hs_prefixes,
+                                   s.destinations))::text;
+$$;
+
 -- A stream session's Subscribe: checks the subscription is the agency's (p_agency '' for
 -- notify.admin), a stream one, active, and that p_from leaves no gap, then takes its lease
 -- for p_holder (the newest Subscribe wins: a live session elsewhere loses the lease at its
 -- next renewal).
 CREATE FUNCTION notify.take_stream(p_id uuid, p_holder text, p_agency text, p_from bigint)
-RETURNS TABLE (reason text, message text, cursor bigint, head bigint, exporters text)
+RETURNS TABLE (reason text, message text, cursor bigint, head bigint, exporters text,
+               rules text)
 LANGUAGE plpgsql AS $$
 DECLARE
     s notify.subscriptions;
@@ -347,35 +361,36 @@ BEGIN
     SELECT * INTO s FROM notify.subscriptions x WHERE x.id = p_id FOR UPDATE;
     IF NOT FOUND OR s.status = 'deleted' THEN
         RETURN QUERY SELECT 'NOT_FOUND'::text, format('no subscription %s', p_id), 0::bigint,
-                            0::bigint, ''::text;
+                            0::bigint, ''::text, ''::text;
     ELSIF p_agency <> '' AND s.agency <> p_agency THEN
         RETURN QUERY SELECT 'NOT_YOURS'::text,
             format('subscription %s belongs to another agency', p_id), 0::bigint, 0::bigint,
-            ''::text;
+            ''::text, ''::text;
     ELSIF s.delivery <> 'stream' THEN
         RETURN QUERY SELECT 'NOT_STREAM'::text,
             format('subscription %s is delivered by webhook', p_id), 0::bigint, 0::bigint,
-            ''::text;
+            ''::text, ''::text;
     ELSIF s.status <> 'active' THEN
         RETURN QUERY SELECT 'SUBSCRIPTION_NOT_ACTIVE'::text,
-            format('subscription %s is %s', p_id, s.status), 0::bigint, 0::bigint, ''::text;
+            format('subscription %s is %s', p_id, s.status), 0::bigint, 0::bigint, ''::text,
+            ''::text;
     ELSIF p_from > s.cursor + 1 THEN
         RETURN QUERY SELECT 'GAP_NOT_ALLOWED'::text,
             format('from_sequence %s is beyond cursor %s + 1', p_from, s.cursor), 0::bigint,
-            0::bigint, ''::text;
+            0::bigint, ''::text, ''::text;
     ELSE
         UPDATE notify.subscriptions x SET lease_holder = p_holder,
                lease_until = now() + interval '5 s', updated_at = now()
          WHERE x.id = p_id;
         SELECT q.last_seq INTO v_head FROM bus.sequencer q WHERE q.id = 1;
-        RETURN QUERY SELECT ''::text, ''::text, s.cursor, v_head, to_json(s.exporters)::text;
+        RETURN QUERY SELECT ''::text, ''::text, s.cursor, v_head, to_json(s.exporters)::text,
+                            notify.rules(s);
     END IF;
 END
 $$;
 
 -- Pause (from active), resume (from paused or unsubscribed_by_endpoint) or delete a
--- subscription of p_agency ('' = any, notify.admin). Leaving 'active' ends delivery at the
--- holder's next fetch (notify.fetch refuses).
+-- subscription of p_agency ('' = any, notify.admin).
 CREATE FUNCTION notify.set_status(p_id uuid, p_agency text, p_to text)
 RETURNS TABLE (reason text, message text)
 LANGUAGE plpgsql AS $$
@@ -394,10 +409,10 @@ BEGIN
     ELSIF p_to = 'active' AND s.status = 'active' THEN
         RETURN QUERY SELECT ''::text, ''::text;
     ELSE
-        UPDATE notify.subscriptions x SET status = p_to, updated_at = now(),
-               lease_holder = CASE WHEN p_to = 'active' THEN x.lease_holder END,
-               lease_until = CASE WHEN p_to = 'active' THEN x.lease_until END
-         WHERE x.id = p_id;
+        -- The holder sees the new status at its next renewal (within a second), stops and
+        -- releases the lease.
+        UPDATE notify.subscriptions x SET status = p_to, updated_at = now() WHERE x.id = p_id;
+        PERFORM pg_notify('ovop_subscriptions', p_id::text);
         RETURN QUERY SELECT ''::text, ''::text;
     END IF;
 END
@@ -433,6 +448,7 @@ BEGIN
     UPDATE notify.subscriptions x SET cursor = v_cursor, lease_holder = NULL,
            lease_until = NULL, updated_at = now()
      WHERE x.id = p_id;
+    PERFORM pg_notify('ovop_subscriptions', p_id::text);
     RETURN QUERY SELECT ''::text, ''::text;
 END
 $$;
@@ -455,3 +471,15 @@ BEGIN
     RETURN v_n;
 END
 $$;
+
+-- A scope set or changed: notifyd holds every subscription it delivers until it has read
+-- their rules again (channel ovop_subscriptions; a subscription's id when one changed), so a
+-- narrowed scope, a pause or a replay applies before the next event, not a second later.
+CREATE FUNCTION notify.scope_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('ovop_subscriptions', 'agency:' || NEW.agency);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER scope_changed AFTER INSERT OR UPDATE ON notify.scopes
+    FOR EACH ROW EXECUTE FUNCTION notify.scope_changed();

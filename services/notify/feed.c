@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "log.h"
 #include "notifyd.h"
 #include "ovop/v1/exports.pb-c.h"
@@ -59,11 +61,29 @@ notify_sub_t *feed_sub_find(notifyd_t *n, const char *id)
     return NULL;
 }
 
+static void list_free(notify_list_t *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    *l = (notify_list_t){0};
+}
+
+static void rules_free(notify_sub_t *s)
+{
+    for (int d = 0; d < 4; d++) {
+        list_free(&s->scope[d]);
+        list_free(&s->filter[d]);
+    }
+    s->have_rules = false;
+}
+
 static void sub_free(notify_sub_t *s)
 {
     for (size_t i = 0; i < s->n_exporters; i++)
         free(s->exporters[i]);
     free(s->exporters);
+    rules_free(s);
     free(s->inflight);
     hook_sub_free(s);
     free(s);
@@ -114,6 +134,73 @@ void feed_set_exporters(notify_sub_t *s, const char *json_array)
     }
 }
 
+static void list_from(notify_list_t *l, json_t *a)
+{
+    size_t i;
+    json_t *v;
+    l->v = xcalloc(json_array_size(a) + 1, sizeof(char *));
+    json_array_foreach(a, i, v)
+    {
+        if (json_is_string(v))
+            l->v[l->n++] = xstrdup(json_string_value(v));
+    }
+}
+
+void feed_set_rules(notify_sub_t *s, const char *text)
+{
+    rules_free(s);
+    json_t *j = json_loads(text, 0, NULL);
+    json_t *scope = json_object_get(j, "scope"), *filter = json_object_get(j, "filter");
+    if (j && json_array_size(filter) == 4) {
+        s->no_scope = json_array_size(scope) != 4;
+        for (int d = 0; d < 4; d++) {
+            if (!s->no_scope)
+                list_from(&s->scope[d], json_array_get(scope, (size_t)d));
+            list_from(&s->filter[d], json_array_get(filter, (size_t)d));
+        }
+        s->have_rules = true;
+    }
+    json_decref(j);
+}
+
+/* As notify.type_match / notify.prefix_match: '*', an exact type or a prefix "a.b.*"; a
+ * prefix of a present value. */
+static bool type_match(const char *t, const notify_list_t *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const char *p = l->v[i];
+        size_t n = strlen(p);
+        if (strcmp(p, "*") == 0 || strcmp(p, t) == 0 ||
+            (n >= 2 && strcmp(p + n - 2, ".*") == 0 && strncmp(t, p, n - 1) == 0))
+            return true;
+    }
+    return false;
+}
+
+static bool prefix_match(const char *v, const notify_list_t *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i], "*") == 0 || (*v && strncmp(v, l->v[i], strlen(l->v[i])) == 0))
+            return true;
+    return false;
+}
+
+/* notify.visible() in memory: scope AND filter (an empty filter dimension: the scope's). */
+static bool row_visible(const notify_sub_t *s, const notify_row_t *ev)
+{
+    if (s->no_scope)
+        return false;
+    const char *attr[4] = {ev->type, ev->soate, ev->hs6, ev->destination};
+    for (int d = 0; d < 4; d++) {
+        bool (*match)(const char *, const notify_list_t *) = d == 0 ? type_match : prefix_match;
+        if (!match(attr[d], &s->scope[d]))
+            return false;
+        if (s->filter[d].n && !match(attr[d], &s->filter[d]))
+            return false;
+    }
+    return true;
+}
+
 bool feed_event_passes(const notify_sub_t *s, const char *data_schema, const uint8_t *data,
                        size_t len)
 {
@@ -136,6 +223,58 @@ bool feed_event_passes(const notify_sub_t *s, const char *data_schema, const uin
         if (strcmp(s->exporters[i], who) == 0)
             return true;
     return false;
+}
+
+/* ---- rows ---- */
+
+static char *dup_value(PGresult *res, int row, const char *col)
+{
+    return xstrdup(ovop_pg_value(res, row, col));
+}
+
+void notify_row_from(notify_row_t *ev, PGresult *res, int row)
+{
+    ev->seq = strtoull(ovop_pg_value(res, row, "seq"), NULL, 10);
+    ev->time_us = strtoll(ovop_pg_value(res, row, "time_us"), NULL, 10);
+    ev->id = dup_value(res, row, "id");
+    ev->source = dup_value(res, row, "source");
+    ev->type = dup_value(res, row, "type");
+    ev->subject = dup_value(res, row, "subject");
+    ev->data_schema = dup_value(res, row, "data_schema");
+    ev->hs6 = dup_value(res, row, "hs6");
+    ev->soate = dup_value(res, row, "soate");
+    ev->destination = dup_value(res, row, "destination");
+    size_t len = 0;
+    unsigned char *data =
+        PQunescapeBytea((const unsigned char *)ovop_pg_value(res, row, "data"), &len);
+    ev->data = xmemdup(data ? data : (unsigned char *)"", len ? len : 1);
+    ev->len = len;
+    PQfreemem(data);
+}
+
+void notify_row_clear(notify_row_t *ev)
+{
+    free(ev->id);
+    free(ev->source);
+    free(ev->type);
+    free(ev->subject);
+    free(ev->data_schema);
+    free(ev->hs6);
+    free(ev->soate);
+    free(ev->destination);
+    free(ev->data);
+    *ev = (notify_row_t){0};
+}
+
+/* Hands ev to s's delivery when the exporter filter lets it through. */
+static void offer(notifyd_t *n, notify_sub_t *s, const notify_row_t *ev)
+{
+    if (!feed_event_passes(s, ev->data_schema, ev->data, ev->len))
+        return;
+    if (s->is_stream)
+        stream_deliver(n, s, ev);
+    else
+        hook_deliver(n, s, ev);
 }
 
 /* ---- fetching ---- */
@@ -194,18 +333,11 @@ static void on_fetch(PGresult *res, const char *error, void *userdata)
     int rows = PQntuples(res);
     uint64_t last = 0;
     for (int i = 0; i < rows && !s->dead; i++) {
-        last = strtoull(ovop_pg_value(res, i, "seq"), NULL, 10);
-        size_t len = 0;
-        unsigned char *data =
-            PQunescapeBytea((const unsigned char *)ovop_pg_value(res, i, "data"), &len);
-        bool pass = feed_event_passes(s, ovop_pg_value(res, i, "data_schema"), data, len);
-        PQfreemem(data);
-        if (!pass)
-            continue;
-        if (s->is_stream)
-            stream_deliver(n, s, res, i);
-        else
-            hook_deliver(n, s, res, i);
+        notify_row_t ev;
+        notify_row_from(&ev, res, i);
+        last = ev.seq;
+        offer(n, s, &ev);
+        notify_row_clear(&ev);
     }
     s->fetching = false;
     if (s->dead) {
@@ -223,9 +355,40 @@ static void on_fetch(PGresult *res, const char *error, void *userdata)
     feed_pump(n, s);
 }
 
+/* Serves s from the cache when what it needs next is there: no query at all. Returns false
+ * when s must read the database (behind the cache, or its rules not loaded). */
+static void tail_load(notifyd_t *n);
+
+static bool pump_cached(notifyd_t *n, notify_sub_t *s)
+{
+    if (!n->cache || !s->have_rules || s->scanned + 1 < n->cache_lo)
+        return false;
+    if (s->scanned >= n->cache_hi) {
+        tail_load(n); /* it pumps again when the events are in */
+        return true;
+    }
+    s->fetching = true; /* no fetch from a delivery that finishes at once */
+    while (!s->dead && s->scanned < n->cache_hi && s->n_inflight < s->window) {
+        const notify_row_t *ev = &n->cache[(s->scanned + 1) % NOTIFY_CACHE];
+        s->scanned++;
+        if (row_visible(s, ev))
+            offer(n, s, ev);
+    }
+    s->fetching = false;
+    if (s->dead) {
+        sub_free(s);
+        return true;
+    }
+    if (s->n_inflight == 0 && s->cursor < s->scanned)
+        s->cursor = s->scanned;
+    return true;
+}
+
 void feed_pump(notifyd_t *n, notify_sub_t *s)
 {
-    if (s->dead || s->fetching || s->scanned >= n->head || s->n_inflight >= s->window)
+    if (s->dead || s->held || s->fetching || s->scanned >= n->head || s->n_inflight >= s->window)
+        return;
+    if (pump_cached(n, s))
         return;
     fetch_t *f = xcalloc(1, sizeof(*f));
     f->n = n;
@@ -250,14 +413,143 @@ void feed_pump_all(notifyd_t *n)
     }
 }
 
+/* ---- the cache of recent events ---- */
+
+static void on_tail(PGresult *res, const char *error, void *userdata)
+{
+    notifyd_t *n = userdata;
+    n->tail_out = false;
+    if (error || !n->cache) {
+        if (error)
+            log_warn("could not read new events: %s", error);
+        return;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+        uint64_t seq = strtoull(ovop_pg_value(res, i, "seq"), NULL, 10);
+        if (seq != n->cache_hi + 1)
+            break; /* gap-free by construction; anything else is read again */
+        notify_row_t *slot = &n->cache[seq % NOTIFY_CACHE];
+        notify_row_clear(slot);
+        notify_row_from(slot, res, i);
+        n->cache_hi = seq;
+        if (n->cache_hi - n->cache_lo + 1 > NOTIFY_CACHE)
+            n->cache_lo = n->cache_hi - NOTIFY_CACHE + 1;
+    }
+    if (n->cache_hi < n->head)
+        tail_load(n);
+    feed_pump_all(n);
+}
+
+/* Reads the events past the cache's end (up to 2000 at once), once for every subscription. */
+static void tail_load(notifyd_t *n)
+{
+    if (!n->cache || n->tail_out || n->cache_hi >= n->head)
+        return;
+    char after[24], upper[24];
+    snprintf(after, sizeof(after), "%" PRIu64, n->cache_hi);
+    snprintf(upper, sizeof(upper), "%" PRIu64,
+             n->head - n->cache_hi > 2000 ? n->cache_hi + 2000 : n->head);
+    const char *params[] = {after, upper};
+    n->tail_out = true;
+    ovop_pg_query(n->pg,
+                  "SELECT e.seq, e.id::text AS id, e.source, e.type, e.subject, "
+                  "(extract(epoch FROM e.time) * 1000000)::bigint AS time_us, e.data_schema, "
+                  "e.data, coalesce(e.hs6::text, '') AS hs6, coalesce(e.soate::text, '') AS soate, "
+                  "coalesce(e.destination::text, '') AS destination FROM bus.events e "
+                  "WHERE e.seq > $1::bigint AND e.seq <= $2::bigint ORDER BY e.seq",
+                  2, params, on_tail, n);
+}
+
 /* ---- the head ---- */
 
 static void set_head(notifyd_t *n, uint64_t head)
 {
+    if (!n->cache) {
+        /* The cache starts at the head this instance first sees: subscriptions behind it
+         * read the database until they catch up. */
+        n->cache = xcalloc(NOTIFY_CACHE, sizeof(notify_row_t));
+        n->cache_hi = head;
+        n->cache_lo = head + 1;
+    }
     if (head <= n->head)
         return;
     n->head = head;
+    tail_load(n);
     feed_pump_all(n);
+}
+
+static void reread(notifyd_t *n);
+static void refresh_rules(notifyd_t *n, PGresult *res);
+
+static void on_reread(PGresult *res, const char *error, void *userdata)
+{
+    notifyd_t *n = userdata;
+    n->reread_out = false;
+    if (error) {
+        log_warn("could not read changed subscriptions: %s", error);
+        n->reread_again = true; /* the tick tries again; they stay held meanwhile */
+        return;
+    }
+    for (int r = 0; r < PQntuples(res); r++) {
+        notify_sub_t *s = feed_sub_find(n, ovop_pg_value(res, r, "id"));
+        if (s && strcmp(ovop_pg_value(res, r, "lease_holder"), s->holder) != 0) {
+            log_info("subscription %s: lease lost (replayed or taken over)", s->id);
+            if (s->is_stream)
+                stream_sub_error(n, s, OVOP__V1__STATUS__CODE__ABORTED, "SUBSCRIPTION_TAKEN_OVER",
+                                 "the subscription was replayed or taken over: subscribe again");
+            feed_sub_drop(n, s, false);
+        }
+    }
+    refresh_rules(n, res);
+    for (notify_sub_t *s = n->subs; s; s = s->next)
+        if (s->held == 2)
+            s->held = 0;
+    if (n->reread_again)
+        reread(n);
+    feed_pump_all(n);
+}
+
+/* Reads the rules of the held subscriptions again; they deliver nothing until it answers. */
+static void reread(notifyd_t *n)
+{
+    if (n->reread_out) {
+        n->reread_again = true;
+        return;
+    }
+    n->reread_again = false;
+    ovop_buf_t ids;
+    ovop_buf_init(&ids);
+    ovop_buf_puts(&ids, "{");
+    size_t k = 0;
+    for (notify_sub_t *s = n->subs; s; s = s->next)
+        if (s->held) {
+            s->held = 2;
+            ovop_buf_printf(&ids, "%s%s", k++ ? "," : "", s->id);
+        }
+    ovop_buf_puts(&ids, "}");
+    if (k) {
+        const char *params[] = {ids.data};
+        n->reread_out = true;
+        ovop_pg_query(n->pg,
+                      "SELECT s.id::text AS id, s.status, coalesce(s.lease_holder, '') AS "
+                      "lease_holder, notify.rules(s) AS rules FROM notify.subscriptions s "
+                      "WHERE s.id = ANY($1::uuid[])",
+                      1, params, on_reread, n);
+    }
+    ovop_buf_free(&ids);
+}
+
+/* A subscription (its id) or an agency's scope ("agency:CODE") changed. */
+static void hold(notifyd_t *n, const char *what)
+{
+    bool any = false;
+    for (notify_sub_t *s = n->subs; s; s = s->next)
+        if (strncmp(what, "agency:", 7) == 0 || strcmp(what, s->id) == 0) {
+            s->held = 1;
+            any = true;
+        }
+    if (any)
+        reread(n);
 }
 
 static void on_listen_readable(uv_poll_t *p, int status, int events)
@@ -276,13 +568,19 @@ static void on_listen_readable(uv_poll_t *p, int status, int events)
     }
     PGnotify *nt;
     uint64_t head = 0;
+    /* In commit order: a pause committed before an event is seen before it. */
     while ((nt = PQnotifies(n->listen))) {
-        uint64_t h = strtoull(nt->extra, NULL, 10);
-        if (h > head)
-            head = h;
+        if (strcmp(nt->relname, "ovop_subscriptions") == 0) {
+            hold(n, nt->extra);
+        } else {
+            uint64_t h = strtoull(nt->extra, NULL, 10);
+            if (h > head)
+                head = h;
+        }
         PQfreemem(nt);
     }
-    set_head(n, head);
+    if (head > 0)
+        set_head(n, head);
 }
 
 /* Opens the LISTEN connection (blocking, bounded by connect_timeout): at start and from the
@@ -302,7 +600,7 @@ static void listen_open(notifyd_t *n)
         PQfinish(c);
         return;
     }
-    PGresult *r = PQexec(c, "LISTEN ovop_events");
+    PGresult *r = PQexec(c, "LISTEN ovop_events; LISTEN ovop_subscriptions");
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (!ok || PQsetnonblocking(c, 1) != 0) {
@@ -335,6 +633,8 @@ static void on_tick(uv_timer_t *t)
         ovop_pg_query(n->pg, "SELECT last_seq FROM bus.sequencer WHERE id = 1", 0, NULL, on_head,
                       n);
     }
+    if (n->reread_again)
+        reread(n);
     /* Subscriptions whose fetch failed (database trouble) are retried from here. */
     feed_pump_all(n);
 }
@@ -350,6 +650,29 @@ static void array_item(ovop_buf_t *b, const char *v)
         ovop_buf_append(b, p, 1);
     }
     ovop_buf_puts(b, "\"");
+}
+
+/* The rows the renewal returned: a subscription no longer active stops (its lease
+ * released); the others' scope and filter are refreshed (a narrowed scope applies within a
+ * second). */
+static void refresh_rules(notifyd_t *n, PGresult *res)
+{
+    for (int r = 0; r < PQntuples(res); r++) {
+        notify_sub_t *s = feed_sub_find(n, ovop_pg_value(res, r, "id"));
+        if (!s)
+            continue;
+        if (strcmp(ovop_pg_value(res, r, "status"), "active") != 0) {
+            log_info("subscription %s is %s, delivery stops", s->id,
+                     ovop_pg_value(res, r, "status"));
+            if (s->is_stream)
+                stream_sub_error(n, s, OVOP__V1__STATUS__CODE__FAILED_PRECONDITION,
+                                 "SUBSCRIPTION_NOT_ACTIVE",
+                                 "the subscription is paused or deleted");
+            feed_sub_drop(n, s, true);
+        } else {
+            feed_set_rules(s, ovop_pg_value(res, r, "rules"));
+        }
+    }
 }
 
 typedef struct sync {
@@ -372,6 +695,7 @@ static void on_sync(PGresult *res, const char *error, void *userdata)
         log_warn("could not write cursors and leases: %s", error);
     } else {
         int rows = PQntuples(res);
+        refresh_rules(n, res);
         for (size_t i = 0; i < y->count; i++) {
             bool kept = false;
             for (int r = 0; r < rows && !kept; r++)
@@ -437,7 +761,8 @@ static void sync_subs(notifyd_t *n, bool renew)
                       "THEN now() + interval '5 s' "
                       "ELSE s.lease_until END, updated_at = now() "
                       "FROM unnest($1::uuid[], $2::text[], $3::bigint[]) AS u(id, holder, c) "
-                      "WHERE s.id = u.id AND s.lease_holder = u.holder RETURNING s.id::text",
+                      "WHERE s.id = u.id AND s.lease_holder = u.holder "
+                      "RETURNING s.id::text AS id, s.status, notify.rules(s) AS rules",
                       4, params, on_sync, y);
     }
     ovop_buf_free(&ids);
@@ -504,5 +829,11 @@ void feed_stop(notifyd_t *n)
     if (n->listen) {
         PQfinish(n->listen);
         n->listen = NULL;
+    }
+    if (n->cache) {
+        for (size_t i = 0; i < NOTIFY_CACHE; i++)
+            notify_row_clear(&n->cache[i]);
+        free(n->cache);
+        n->cache = NULL; /* a tail read still out sees it gone */
     }
 }

@@ -258,25 +258,22 @@ static void post(notify_hook_t *h)
     }
 }
 
-void hook_deliver(notifyd_t *n, notify_sub_t *s, PGresult *res, int row)
+void hook_deliver(notifyd_t *n, notify_sub_t *s, const notify_row_t *row)
 {
     notify_hook_t *h = s->hook;
-    size_t len = 0;
-    unsigned char *data =
-        PQunescapeBytea((const unsigned char *)ovop_pg_value(res, row, "data"), &len);
     notify_event_t ev = {
-        .seq = strtoull(ovop_pg_value(res, row, "seq"), NULL, 10),
-        .id = ovop_pg_value(res, row, "id"),
-        .source = ovop_pg_value(res, row, "source"),
-        .type = ovop_pg_value(res, row, "type"),
-        .subject = ovop_pg_value(res, row, "subject"),
-        .time_us = strtoll(ovop_pg_value(res, row, "time_us"), NULL, 10),
-        .data_schema = ovop_pg_value(res, row, "data_schema"),
-        .data = data,
-        .data_len = len,
-        .hs6 = ovop_pg_value(res, row, "hs6"),
-        .soate = ovop_pg_value(res, row, "soate"),
-        .destination = ovop_pg_value(res, row, "destination"),
+        .seq = row->seq,
+        .id = row->id,
+        .source = row->source,
+        .type = row->type,
+        .subject = row->subject,
+        .time_us = row->time_us,
+        .data_schema = row->data_schema,
+        .data = row->data,
+        .data_len = row->len,
+        .hs6 = row->hs6,
+        .soate = row->soate,
+        .destination = row->destination,
     };
     bool redrive = h->redrive;
     clear_event(h);
@@ -284,7 +281,6 @@ void hook_deliver(notifyd_t *n, notify_sub_t *s, PGresult *res, int row)
     h->seq = ev.seq;
     h->event_id = xstrdup(ev.id);
     int r = notify_render(h->format, &ev, &h->body, &h->len, &h->content_type);
-    PQfreemem(data);
     s->n_inflight = 1;
     if (r < 0) {
         /* Not renderable in this format (EPCIS of a non-export event, a payload that does
@@ -315,6 +311,7 @@ static void on_claim(PGresult *res, const char *error, void *userdata)
         s->window = 1;
         s->cursor = s->persisted = s->scanned = strtoull(ovop_pg_value(res, i, "cursor"), NULL, 10);
         feed_set_exporters(s, ovop_pg_value(res, i, "exporters"));
+        feed_set_rules(s, ovop_pg_value(res, i, "rules"));
         notify_hook_t *h = xcalloc(1, sizeof(*h));
         h->n = n;
         h->sub = s;
@@ -351,7 +348,10 @@ static void on_redrive(PGresult *res, const char *error, void *userdata)
         if (!s || !s->hook || s->fetching || s->n_inflight)
             continue;
         s->hook->redrive = true;
-        hook_deliver(n, s, res, i);
+        notify_row_t ev;
+        notify_row_from(&ev, res, i);
+        hook_deliver(n, s, &ev);
+        notify_row_clear(&ev);
     }
 }
 
@@ -424,7 +424,7 @@ void hook_tick(notifyd_t *n)
         "lease_until = now() + interval '5 s', updated_at = now() "
         "FROM cand, notify.endpoints e WHERE s.id = cand.id AND e.id = s.endpoint_id "
         "RETURNING s.id::text AS id, s.lease_holder, s.cursor, "
-        "to_json(s.exporters)::text AS exporters, " ENDPOINT_COLS,
+        "to_json(s.exporters)::text AS exporters, notify.rules(s) AS rules, " ENDPOINT_COLS,
         2, params, on_claim, n);
 }
 

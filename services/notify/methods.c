@@ -453,7 +453,8 @@ static void answer_deliveries(ovop_call_t *call, notifyd_t *n, const char *id)
                   "SELECT d.subscription_id::text AS subscription_id, d.seq AS sequence, "
                   "d.attempt, d.status_code, d.latency_ms, d.error, "
                   "(extract(epoch FROM d.at) * 1000000)::bigint AS at_us FROM notify.deliveries d "
-                  "WHERE d.subscription_id = $1::uuid ORDER BY d.id DESC LIMIT $2::int",
+                  "WHERE d.subscription_id = $1::uuid ORDER BY d.seq DESC, d.attempt DESC "
+                  "LIMIT $2::int",
                   2, params);
 }
 

@@ -25,6 +25,23 @@
 #define NOTIFY_SILENT_US 15000000LL
 
 typedef struct notifyd notifyd_t;
+
+/* One event of bus.events as delivered ("" for absent attributes). */
+typedef struct notify_row {
+    uint64_t seq;
+    int64_t time_us;
+    char *id, *source, *type, *subject, *data_schema, *hs6, *soate, *destination;
+    uint8_t *data;
+    size_t len;
+} notify_row_t;
+
+/* The patterns of one dimension (event types, SOATE, HS, destinations). */
+typedef struct notify_list {
+    char **v;
+    size_t n;
+} notify_list_t;
+
+#define NOTIFY_CACHE 8192 /* recent events kept for every subscription to match */
 typedef struct notify_session notify_session_t;
 typedef struct notify_hook notify_hook_t;
 
@@ -42,6 +59,12 @@ typedef struct notify_sub {
     size_t n_inflight;
     char **exporters; /* filter applied here: "producer:ID" / "cooperative:ID" */
     size_t n_exporters;
+    /* scope and filter, matched here against the cache (refreshed every second) */
+    bool have_rules;
+    bool no_scope;
+    int held; /* its subscription or scope changed: no delivery until re-read (1: to read,
+               * 2: being read) */
+    notify_list_t scope[4], filter[4];
     bool fetching;
     bool dead;           /* dropped; freed when the fetch out returns */
     notify_hook_t *hook; /* webhook state */
@@ -56,6 +79,11 @@ struct notifyd {
     char instance[96];
     uint64_t head;
     notify_sub_t *subs;
+    /* the recent events, read once for every subscription: seqs [cache_lo, cache_hi] */
+    notify_row_t *cache;
+    uint64_t cache_lo, cache_hi;
+    bool tail_out;
+    bool reread_out, reread_again;
     unsigned lease_seq;
     /* LISTEN connection */
     PGconn *listen;
@@ -95,6 +123,12 @@ void feed_sub_drop(notifyd_t *n, notify_sub_t *s, bool release);
 void feed_pump(notifyd_t *n, notify_sub_t *s);
 void feed_pump_all(notifyd_t *n);
 void feed_set_exporters(notify_sub_t *s, const char *json_array);
+/* Reads notify.rules() JSON into s's scope and filter. */
+void feed_set_rules(notify_sub_t *s, const char *json);
+/* A row of a result with the columns of notify.fetch, borrowed from res (data malloc'd:
+ * notify_row_clear). */
+void notify_row_from(notify_row_t *ev, PGresult *res, int row);
+void notify_row_clear(notify_row_t *ev);
 /* A new lease token of this instance: "<instance>#<n>". */
 void feed_new_holder(notifyd_t *n, char out[static 128]);
 bool feed_event_passes(const notify_sub_t *s, const char *data_schema, const uint8_t *data,
@@ -104,7 +138,7 @@ bool feed_event_passes(const notify_sub_t *s, const char *data_schema, const uin
 int stream_start(notifyd_t *n);
 void stream_stop(notifyd_t *n);
 /* Delivers one event row to the stream subscription's session. */
-void stream_deliver(notifyd_t *n, notify_sub_t *s, PGresult *res, int row);
+void stream_deliver(notifyd_t *n, notify_sub_t *s, const notify_row_t *ev);
 /* The subscription ended (lease lost, not active): tells its session. */
 void stream_sub_error(notifyd_t *n, notify_sub_t *s, int code, const char *reason,
                       const char *message);
@@ -113,7 +147,7 @@ void stream_tick(notifyd_t *n);
 /* hook.c */
 int hook_start(notifyd_t *n);
 void hook_stop(notifyd_t *n);
-void hook_deliver(notifyd_t *n, notify_sub_t *s, PGresult *res, int row);
+void hook_deliver(notifyd_t *n, notify_sub_t *s, const notify_row_t *ev);
 void hook_tick(notifyd_t *n);
 void hook_sub_free(notify_sub_t *s);
 

@@ -64,23 +64,19 @@ void stream_sub_error(notifyd_t *n, notify_sub_t *s, int code, const char *reaso
         send_error(n, s->session, s->id, code, reason, message);
 }
 
-void stream_deliver(notifyd_t *n, notify_sub_t *s, PGresult *res, int row)
+void stream_deliver(notifyd_t *n, notify_sub_t *s, const notify_row_t *row)
 {
-    uint64_t seq = strtoull(ovop_pg_value(res, row, "seq"), NULL, 10);
-    size_t len = 0;
-    unsigned char *data =
-        PQunescapeBytea((const unsigned char *)ovop_pg_value(res, row, "data"), &len);
     Ovop__V1__Event ev = OVOP__V1__EVENT__INIT;
-    ev.id = (char *)ovop_pg_value(res, row, "id");
-    ev.source = (char *)ovop_pg_value(res, row, "source");
-    ev.type = (char *)ovop_pg_value(res, row, "type");
-    ev.subject = (char *)ovop_pg_value(res, row, "subject");
-    ev.time_us = strtoll(ovop_pg_value(res, row, "time_us"), NULL, 10);
-    ev.sequence = seq;
+    ev.id = row->id;
+    ev.source = row->source;
+    ev.type = row->type;
+    ev.subject = row->subject;
+    ev.time_us = row->time_us;
+    ev.sequence = row->seq;
     ev.data_content_type = "application/protobuf";
-    ev.data_schema = (char *)ovop_pg_value(res, row, "data_schema");
-    ev.data.data = data;
-    ev.data.len = len;
+    ev.data_schema = row->data_schema;
+    ev.data.data = row->data;
+    ev.data.len = row->len;
     Ovop__V1__StreamDelivery d = OVOP__V1__STREAM_DELIVERY__INIT;
     d.subscription_id = s->id;
     d.event = &ev;
@@ -88,9 +84,8 @@ void stream_deliver(notifyd_t *n, notify_sub_t *s, PGresult *res, int row)
     r.kind_case = OVOP__V1__STREAM_REPLY__KIND_DELIVERY;
     r.delivery = &d;
     send_reply(n, s->session, &r);
-    PQfreemem(data);
     s->inflight = xrealloc(s->inflight, (s->n_inflight + 1) * sizeof(uint64_t));
-    s->inflight[s->n_inflight++] = seq;
+    s->inflight[s->n_inflight++] = row->seq;
     ovop_metric_inc(n->m_delivered_stream);
 }
 
@@ -206,6 +201,7 @@ static void on_take(PGresult *res, const char *error, void *userdata)
     s->persisted = stored;
     s->scanned = t->from ? t->from - 1 : s->cursor;
     feed_set_exporters(s, ovop_pg_value(res, 0, "exporters"));
+    feed_set_rules(s, ovop_pg_value(res, 0, "rules"));
     uint64_t head = strtoull(ovop_pg_value(res, 0, "head"), NULL, 10);
     if (head > n->head)
         n->head = head;
@@ -252,7 +248,7 @@ static void on_subscribe(notifyd_t *n, notify_session_t *ss, const Ovop__V1__Str
     snprintf(from, sizeof(from), "%" PRIu64, in->from_sequence);
     const char *params[] = {id, t->holder, ss->admin ? "" : ss->agency, from};
     ovop_pg_query(n->pg,
-                  "SELECT reason, message, cursor, head, exporters "
+                  "SELECT reason, message, cursor, head, exporters, rules "
                   "FROM notify.take_stream($1::uuid, $2, $3, $4::bigint)",
                   4, params, on_take, t);
 }

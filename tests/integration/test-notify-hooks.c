@@ -213,6 +213,13 @@ static void test_webhook_500_for_a_while(void **state)
                                    "subscription_id = '%s' AND seq = %" PRIu64,
                                    sub, seq[0]),
                      3);
+    /* the log is written beside the delivery: the last row may come a moment later */
+    for (int i = 0; i < 100 && svcenv_countf(&E,
+                                             "SELECT count(*) FROM notify.deliveries WHERE "
+                                             "subscription_id = '%s'",
+                                             sub) < 6;
+         i++)
+        harness_sleep_ms(50);
     Ovop__V1__ListDeliveriesRequest in = OVOP__V1__LIST_DELIVERIES_REQUEST__INIT;
     in.subscription_id = sub;
     Ovop__V1__ListDeliveriesResponse *out = NULL;

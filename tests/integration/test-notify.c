@@ -132,6 +132,27 @@ static void test_stream_exactly_what_scope_and_filter_allow(void **state)
     free(sub);
 }
 
+/* A scope narrowed while a stream runs applies from the next event on. */
+static void test_scope_narrowed_applies_at_once(void **state)
+{
+    (void)state;
+    nt_scope(&E, "customs", "ovop.exports.*", "*", "*", "*");
+    char *sub = nt_subscribe(&E, "customs", NULL, NULL, NULL, NULL);
+    nt_stream_t *s = nt_connect(&E, "customs", stream_port[0]);
+    nt_subscribe_stream(s, sub, 0, 0, "");
+    uint64_t a = nt_emit(&E, "ovop.exports.shipment.released", BATKEN, "081310", "CN", 9001);
+    assert_int_equal(nt_expect_event(s, sub), a);
+    nt_scope(&E, "customs", "ovop.exports.*", "41704", "*", "*");
+    nt_emit(&E, "ovop.exports.shipment.departed", BATKEN, "081310", "CN", 9001); /* now out */
+    uint64_t c = nt_emit(&E, "ovop.exports.shipment.departed", NARYN, "040900", "KZ", 9002);
+    assert_int_equal(nt_expect_event(s, sub), c);
+    nt_expect_nothing(s, 300);
+    nt_ack(s, sub, c);
+    nt_wait_cursor(&E, sub, c);
+    nt_close(s);
+    free(sub);
+}
+
 static void test_stream_window_and_resume(void **state)
 {
     (void)state;
@@ -399,6 +420,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_scope_and_filter_refusals, nt_reset),
         cmocka_unit_test_setup(test_stream_exactly_what_scope_and_filter_allow, nt_reset),
+        cmocka_unit_test_setup(test_scope_narrowed_applies_at_once, nt_reset),
         cmocka_unit_test_setup(test_stream_window_and_resume, nt_reset),
         cmocka_unit_test_setup(test_stream_refusals, nt_reset),
         cmocka_unit_test_setup(test_stream_wrong_keys_refused, nt_reset),
