@@ -10,6 +10,9 @@
 #include <errno.h>
 #include <netdb.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -36,7 +39,9 @@ struct notify_webhook {
     sock_t *socks;    /* watched sockets, doubly linked */
     unsigned closing; /* uv handles whose close callback is pending */
     bool destroyed;
-    ovop_metric_t *latency, *ok, *client_err, *server_err, *failed, *refused;
+    /* Requests by result; the latency histogram (ovop_notify_webhook_seconds) is the
+     * caller's, which sees every attempt with its subscription. */
+    ovop_metric_t *ok, *client_err, *server_err, *failed, *refused;
 };
 
 struct req {
@@ -223,9 +228,6 @@ int notify_webhook_new(notify_webhook_t **ret, uv_loop_t *loop, const notify_web
                                      "result=\"error\"");
     w->refused = ovop_metrics_counter(metrics, "ovop_notify_webhook_requests_total", help,
                                       "result=\"address_not_allowed\"");
-    w->latency = ovop_metrics_histogram(metrics, "ovop_notify_webhook_seconds",
-                                        "Webhook request latency (answered requests)", NULL,
-                                        ovop_latency_buckets, ovop_latency_buckets_n);
     *ret = w;
     return 0;
 }
@@ -311,8 +313,6 @@ static void count(notify_webhook_t *w, const notify_webhook_result_t *res, bool 
         ovop_metric_inc(w->server_err);
     else
         ovop_metric_inc(w->failed);
-    if (res->status)
-        ovop_metric_observe(w->latency, res->latency_ms / 1000.0);
 }
 
 static void finish(req_t *r, CURLcode code)

@@ -1,15 +1,17 @@
 /* bench-notify: notifyd's two deliveries beside raw ZeroMQ PUB/SUB, measured in one run.
  *
- *   1. latency from the writer's commit to the stream subscriber: a writer commits events
- *      (bus.emit, then bus.sequence_events() as every writer's sequencer does) at RATE
- *      events/s; notifyd streams each to N_SUBS stream subscriptions (one CURVE DEALER each,
- *      acknowledging cumulatively); p50/p99 of (received - committed). Beside it: raw ZeroMQ
- *      PUB -> N_SUBS SUBs on loopback TCP at the same rate, p50/p99 of (received - sent);
+ *   1. latency from the writer's commit to the stream subscriber: a writer commits the events
+ *      due (bus.emit, one transaction per batch; a second connection calls
+ *      bus.sequence_events() every millisecond, as the writers' sequencers do) at RATE / 10
+ *      and at RATE events/s; notifyd streams each to N_SUBS stream subscriptions (one CURVE
+ *      DEALER each, acknowledging cumulatively); p50/p99 of (received - committed), and the
+ *      deliveries per second it reached. Beside it: raw ZeroMQ PUB -> N_SUBS SUBs on loopback
+ *      TCP at RATE, plain and with CURVE, p50/p99 of (received - sent);
  *   2. webhook deliveries per second to a local HTTP sink (libmicrohttpd, keep-alive): the
- *      webhook client module alone (notify_webhook_post, signed bodies, WEBHOOK_SUBS requests
- *      in flight), then notifyd delivering WEBHOOK_EVENTS events to WEBHOOK_SUBS webhook
- *      subscriptions of one endpoint (head of line each: WEBHOOK_SUBS in flight at most);
- *      beside them raw ZeroMQ PUB -> SUB throughput.
+ *      webhook client module alone (notify_webhook_post, signed 1 KiB bodies, WEBHOOK_SUBS
+ *      requests in flight), then notifyd delivering WEBHOOK_EVENTS events to WEBHOOK_SUBS
+ *      webhook subscriptions of one endpoint (head of line each: WEBHOOK_SUBS in flight at
+ *      most); beside them raw ZeroMQ PUB -> SUB throughput.
  *
  * Everything talks CURVE as in production (tests/support/ident.h principals; the agency is
  * customs with notify.subscriber). Needs OVOP_TEST_PG_URL (`./deploy/ovop bench` gives one).
@@ -19,6 +21,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,11 +129,17 @@ static void *raw_pub_main(void *p)
 
 /* A PUB bound on loopback and n SUBs connected to it and joined (each got a warm-up message:
  * PUB/SUB drops what is sent before a subscriber joined). */
-static void *raw_setup(void *ctx, void **subs, int n)
+static void *raw_setup(void *ctx, void **subs, int n, bool curve)
 {
     void *pub = zmq_socket(ctx, ZMQ_PUB);
-    int hwm = 0;
+    int hwm = 0, one = 1;
+    char server_pub[41], server_sec[41], pub_key[41], sec_key[41];
     zmq_setsockopt(pub, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    if (curve) { /* no ZAP handler: the PUB takes any client key */
+        zmq_curve_keypair(server_pub, server_sec);
+        zmq_setsockopt(pub, ZMQ_CURVE_SERVER, &one, sizeof(one));
+        zmq_setsockopt(pub, ZMQ_CURVE_SECRETKEY, server_sec, 40);
+    }
     zmq_bind(pub, "tcp://127.0.0.1:*");
     char ep[64];
     size_t len = sizeof(ep);
@@ -138,6 +147,12 @@ static void *raw_setup(void *ctx, void **subs, int n)
     for (int i = 0; i < n; i++) {
         subs[i] = zmq_socket(ctx, ZMQ_SUB);
         zmq_setsockopt(subs[i], ZMQ_RCVHWM, &hwm, sizeof(hwm));
+        if (curve) {
+            zmq_curve_keypair(pub_key, sec_key);
+            zmq_setsockopt(subs[i], ZMQ_CURVE_SERVERKEY, server_pub, 40);
+            zmq_setsockopt(subs[i], ZMQ_CURVE_PUBLICKEY, pub_key, 40);
+            zmq_setsockopt(subs[i], ZMQ_CURVE_SECRETKEY, sec_key, 40);
+        }
         zmq_setsockopt(subs[i], ZMQ_SUBSCRIBE, "", 0);
         zmq_connect(subs[i], ep);
     }
@@ -159,11 +174,11 @@ static void *raw_setup(void *ctx, void **subs, int n)
 }
 
 /* Latency of n_subs SUBs at RATE messages/s for `seconds`. */
-static void raw_pubsub_latency(int n_subs, lat_t *out)
+static void raw_pubsub_latency(int n_subs, bool curve, lat_t *out)
 {
     void *ctx = zmq_ctx_new();
     void *subs[N_SUBS];
-    void *pub = raw_setup(ctx, subs, n_subs);
+    void *pub = raw_setup(ctx, subs, n_subs, curve);
     raw_pub_t a = {.pub = pub, .n = (uint64_t)(RATE * seconds), .rate = RATE};
     pthread_t t;
     pthread_create(&t, NULL, raw_pub_main, &a);
@@ -195,7 +210,7 @@ static double raw_pubsub_throughput(uint64_t n)
 {
     void *ctx = zmq_ctx_new();
     void *sub;
-    void *pub = raw_setup(ctx, &sub, 1);
+    void *pub = raw_setup(ctx, &sub, 1, false);
     raw_pub_t a = {.pub = pub, .n = n};
     int64_t start = ovop_mono_us();
     pthread_t t;
@@ -432,23 +447,78 @@ static char *subscribe(env_t *e, const char *type, const char *endpoint)
     return id;
 }
 
-/* The writer: one event per transaction (bus.emit, commit), then the sequencer's call, as a
- * daemon's mutation and sequencer do; commit_us[i] is when event i's commit returned. */
+/* The writer: the events due by now (at `rate`) in one transaction (one statement of
+ * bus.emit calls, commit), so that it keeps the rate when a commit takes longer than the gap
+ * between two events; commit_us[i] is when event i's commit returned. A second connection
+ * plays the writers' sequencer: bus.sequence_events() every millisecond, as a daemon's
+ * sequencer runs after its commits. */
+#define WRITER_BATCH_MAX 200
+
 typedef struct writer {
     const char *db, *type;
     uint64_t n;
     double rate; /* 0: as fast as possible */
     _Atomic int64_t *commit_us;
     int64_t elapsed_us;
+    uint64_t commits;
     int failed;
+    atomic_bool done;
 } writer_t;
+
+static void *sequencer_main(void *p)
+{
+    writer_t *w = p;
+    PGconn *c = PQconnectdb(w->db);
+    while (!atomic_load(&w->done)) {
+        PQclear(PQexec(c, "SELECT bus.sequence_events()"));
+        usleep(1000);
+    }
+    PQclear(PQexec(c, "SELECT bus.sequence_events()"));
+    PQfinish(c);
+    return NULL;
+}
+
+/* Emits events [from, to) in one statement (one transaction). */
+static void emit_batch(writer_t *w, PGconn *c, const uint8_t *data, int len, uint64_t from,
+                       uint64_t to)
+{
+    ovop_buf_t ids, subjects;
+    ovop_buf_init(&ids);
+    ovop_buf_init(&subjects);
+    ovop_buf_puts(&ids, "{");
+    ovop_buf_puts(&subjects, "{");
+    for (uint64_t i = from; i < to; i++) {
+        char id[37];
+        ovop_uuid4(id);
+        ovop_buf_printf(&ids, "%s%s", i > from ? "," : "", id);
+        ovop_buf_printf(&subjects, "%sbench/%" PRIu64, i > from ? "," : "", i);
+    }
+    ovop_buf_puts(&ids, "}");
+    ovop_buf_puts(&subjects, "}");
+    const char *v[] = {w->type, (const char *)data, ids.data, subjects.data};
+    int lens[] = {0, len, 0, 0}, fmts[] = {0, 1, 0, 0};
+    PGresult *r = PQexecParams(c,
+                               "SELECT bus.emit(t.id, '/ovop/exports', $1, t.subject, "
+                               "'ovop.v1.ExportEvent', $2::bytea, '081310', '41705214000000', "
+                               "'CN') FROM unnest($3::uuid[], $4::text[]) AS t(id, subject)",
+                               4, NULL, v, lens, fmts, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        w->failed++;
+    PQclear(r);
+    int64_t now = ovop_mono_us();
+    for (uint64_t i = from; w->commit_us && i < to; i++)
+        atomic_store(&w->commit_us[i], now);
+    w->commits++;
+    ovop_buf_free(&ids);
+    ovop_buf_free(&subjects);
+}
 
 static void *writer_main(void *p)
 {
     writer_t *w = p;
     PGconn *c = PQconnectdb(w->db);
     /* A commit is visible (and delivered) before its WAL flush is waited for: on this
-     * machine's disk one flush per event would cap the writer far below RATE. */
+     * machine's disk one flush per commit would cap the writer far below RATE. */
     PQclear(PQexec(c, "SET synchronous_commit = off"));
     Ovop__V1__ExportEvent ev = OVOP__V1__EXPORT_EVENT__INIT;
     Ovop__V1__ExporterRef ref = OVOP__V1__EXPORTER_REF__INIT;
@@ -456,29 +526,26 @@ static void *writer_main(void *p)
     ev.shipment_id = 1, ev.exporter = &ref, ev.destination = "CN", ev.biz_step = "shipping";
     uint8_t data[256];
     int len = (int)ovop__v1__export_event__pack(&ev, data);
-    PGresult *r = PQprepare(c, "emit",
-                            "SELECT bus.emit($1::uuid, '/ovop/exports', $2, $3, "
-                            "'ovop.v1.ExportEvent', $4::bytea, '081310', '41705214000000', 'CN')",
-                            4, NULL);
-    PQclear(r);
+    pthread_t seq;
+    pthread_create(&seq, NULL, sequencer_main, w);
     int64_t start = ovop_mono_us();
-    for (uint64_t i = 0; i < w->n; i++) {
-        if (w->rate > 0)
+    for (uint64_t i = 0; i < w->n;) {
+        uint64_t due = w->n;
+        if (w->rate > 0) {
             sleep_until(start + (int64_t)((double)i * 1e6 / w->rate));
-        char id[37], subject[32];
-        ovop_uuid4(id);
-        snprintf(subject, sizeof(subject), "bench/%" PRIu64, i);
-        const char *v[] = {id, w->type, subject, (const char *)data};
-        int lens[] = {0, 0, 0, len}, fmts[] = {0, 0, 0, 1};
-        r = PQexecPrepared(c, "emit", 4, v, lens, fmts, 0);
-        if (PQresultStatus(r) != PGRES_TUPLES_OK)
-            w->failed++;
-        PQclear(r);
-        if (w->commit_us)
-            atomic_store(&w->commit_us[i], ovop_mono_us());
-        PQclear(PQexec(c, "SELECT bus.sequence_events()"));
+            due = (uint64_t)((double)(ovop_mono_us() - start) * w->rate / 1e6) + 1;
+        }
+        uint64_t to = due > w->n ? w->n : due;
+        if (to <= i)
+            to = i + 1;
+        if (to - i > WRITER_BATCH_MAX)
+            to = i + WRITER_BATCH_MAX;
+        emit_batch(w, c, data, len, i, to);
+        i = to;
     }
     w->elapsed_us = ovop_mono_us() - start;
+    atomic_store(&w->done, true);
+    pthread_join(seq, NULL);
     PQfinish(c);
     return NULL;
 }
@@ -565,7 +632,8 @@ static void stream_ping(void *s)
 
 /* Commit -> subscriber latency at RATE events/s to N_SUBS stream subscriptions. Returns the
  * deliveries received; *ret_wanted the deliveries expected. */
-static uint64_t stream_latency(env_t *e, lat_t *lat, uint64_t *ret_wanted, double *ret_rate)
+static uint64_t stream_latency(env_t *e, double rate, lat_t *lat, uint64_t *ret_wanted,
+                               double *ret_rate, double *ret_per_commit, double *ret_delivered_rate)
 {
     char *subs[N_SUBS];
     void *ctx = zmq_ctx_new(), *socks[N_SUBS];
@@ -575,17 +643,19 @@ static uint64_t stream_latency(env_t *e, lat_t *lat, uint64_t *ret_wanted, doubl
         socks[i] = stream_open(e, ctx, subs[i]);
         items[i] = (zmq_pollitem_t){.socket = socks[i], .events = ZMQ_POLLIN};
     }
-    writer_t w = {.db = e->db, .type = STREAM_TYPE, .n = (uint64_t)(RATE * seconds), .rate = RATE};
+    writer_t w = {.db = e->db, .type = STREAM_TYPE, .n = (uint64_t)(rate * seconds), .rate = rate};
     w.commit_us = xcalloc(w.n, sizeof(*w.commit_us));
     int subscribed = 0;
     uint64_t got = 0, want = w.n * N_SUBS;
     int64_t deadline = ovop_mono_us() + 15000000, last_ping = ovop_mono_us();
     bool writing = false;
+    int64_t t0 = 0, t_last = 0;
     pthread_t t;
     while (got < want && ovop_mono_us() < deadline) {
         if (!writing && subscribed == N_SUBS) {
             pthread_create(&t, NULL, writer_main, &w);
             writing = true;
+            t0 = ovop_mono_us();
             deadline = ovop_mono_us() + (int64_t)(seconds * 1e6) + 30000000;
         }
         if (ovop_mono_us() - last_ping > 2000000) {
@@ -595,16 +665,21 @@ static uint64_t stream_latency(env_t *e, lat_t *lat, uint64_t *ret_wanted, doubl
         }
         if (zmq_poll(items, N_SUBS, 100) <= 0)
             continue;
+        uint64_t before = got;
         for (int i = 0; i < N_SUBS; i++)
             if (items[i].revents & ZMQ_POLLIN)
                 stream_drain(socks[i], subs[i], w.commit_us, w.n, lat, &subscribed, &got);
+        if (got > before)
+            t_last = ovop_mono_us();
     }
+    *ret_delivered_rate = t_last > t0 && t0 ? (double)got * 1e6 / (double)(t_last - t0) : 0;
     if (writing)
         pthread_join(t, NULL);
     else
         fprintf(stderr, "bench: only %d of %d stream subscriptions answered Subscribed\n",
                 subscribed, N_SUBS);
     *ret_rate = w.elapsed_us ? (double)w.n * 1e6 / (double)w.elapsed_us : 0;
+    *ret_per_commit = w.commits ? (double)w.n / (double)w.commits : 0;
     for (int i = 0; i < N_SUBS; i++) {
         zmq_close(socks[i]);
         free(subs[i]);
@@ -661,6 +736,24 @@ static double webhook_notifyd(env_t *e, httpsink_t *sink, uint64_t *ret_got, uin
     return (double)*ret_got * 1e6 / (double)(end - start);
 }
 
+static void stream_figure(env_t *e, double rate, double raw_p50, double raw_p99)
+{
+    lat_t st = {0};
+    uint64_t want = 0;
+    double wrote = 0, per_commit = 0, delivered_rate = 0;
+    uint64_t got = stream_latency(e, rate, &st, &want, &wrote, &per_commit, &delivered_rate);
+    lat_sort(&st);
+    double p50 = lat_pct(&st, 0.5), p99 = lat_pct(&st, 0.99);
+    printf("notifyd stream, commit -> subscriber, %d subs, %4.0f events/s: p50 %8.0f us  p99 %8.0f "
+           "us  (%" PRIu64 " of %" PRIu64 " deliveries; written at %.0f events/s, %.1f per "
+           "commit)\n",
+           N_SUBS, rate, p50, p99, got, want, wrote, per_commit);
+    printf("  delivered at %.0f deliveries/s (first commit to last delivery); vs raw PUB/SUB "
+           "at %d msg/s: p50 x%.1f, p99 x%.1f\n",
+           delivered_rate, RATE, raw_p50 > 0 ? p50 / raw_p50 : 0, raw_p99 > 0 ? p99 / raw_p99 : 0);
+    free(st.us);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -672,10 +765,16 @@ int main(int argc, char **argv)
            "subscriptions, loopback (logs in %s)\n",
            seconds, RATE, N_SUBS, WEBHOOK_SUBS, harness_tmpdir());
 
-    lat_t raw = {0};
-    raw_pubsub_latency(N_SUBS, &raw);
+    lat_t raw = {0}, rawc = {0};
+    raw_pubsub_latency(N_SUBS, false, &raw);
     lat_sort(&raw);
     double raw_p50 = lat_pct(&raw, 0.5), raw_p99 = lat_pct(&raw, 0.99);
+    raw_pubsub_latency(N_SUBS, true, &rawc);
+    lat_sort(&rawc);
+    printf("raw zmq PUB -> %d SUBs, %d msg/s, CURVE:           p50 %8.0f us  p99 %8.0f us  "
+           "(%zu samples)\n",
+           N_SUBS, RATE, lat_pct(&rawc, 0.5), lat_pct(&rawc, 0.99), rawc.n);
+    free(rawc.us);
     printf("raw zmq PUB -> %d SUBs, %d msg/s:                  p50 %8.0f us  p99 %8.0f us  "
            "(%zu samples)\n",
            N_SUBS, RATE, raw_p50, raw_p99, raw.n);
@@ -697,19 +796,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench: could not start the broker and ovop-notifyd\n");
         return 1;
     }
-    lat_t st = {0};
-    uint64_t want = 0;
-    double wrote = 0;
     const char *only = getenv("OVOP_BENCH_ONLY");
-    uint64_t got =
-        only && strcmp(only, "webhook") == 0 ? 0 : stream_latency(&e, &st, &want, &wrote);
-    lat_sort(&st);
-    double p50 = lat_pct(&st, 0.5), p99 = lat_pct(&st, 0.99);
-    printf("notifyd stream, commit -> subscriber, %d subs:     p50 %8.0f us  p99 %8.0f us  "
-           "(%" PRIu64 " of %" PRIu64 " deliveries, written at %.0f events/s)\n",
-           N_SUBS, p50, p99, got, want, wrote);
-    printf("  vs raw PUB/SUB: p50 x%.1f, p99 x%.1f\n", raw_p50 > 0 ? p50 / raw_p50 : 0,
-           raw_p99 > 0 ? p99 / raw_p99 : 0);
+    if (!only || strcmp(only, "webhook") != 0) {
+        /* A tenth of the rate first (below saturation), then the rate itself. */
+        stream_figure(&e, RATE / 10.0, raw_p50, raw_p99);
+        stream_figure(&e, RATE, raw_p50, raw_p99);
+    }
 
     unsigned conns0 = httpsink_connections(sink);
     uint64_t hgot = 0, hwant = 0;
@@ -724,6 +816,5 @@ int main(int argc, char **argv)
     httpsink_stop(&sink);
     free(raw.us);
     free(mod.us);
-    free(st.us);
     return 0;
 }

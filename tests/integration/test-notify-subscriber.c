@@ -155,6 +155,47 @@ static size_t wait_printed(const char *log, size_t n, unsigned timeout_ms)
     return got;
 }
 
+/* Exactly the N_EVENTS villages, in order, each once, as in the log; the cursor reached the
+ * last. */
+static void check_printed(const char *log, const char *sub)
+{
+    json_t *got = events_printed(log);
+    assert_int_equal(json_array_size(got), N_EVENTS);
+    uint64_t prev = 0;
+    for (size_t i = 0; i < N_EVENTS; i++) {
+        json_t *ev = json_array_get(got, i);
+        char subject[32], code[16];
+        snprintf(code, sizeof(code), "417052140007%02zu", i + 1);
+        snprintf(subject, sizeof(subject), "territory/%s", code);
+        assert_string_equal(json_string_value(json_object_get(ev, "type")),
+                            "ovop.registry.territory.created");
+        assert_string_equal(json_string_value(json_object_get(ev, "subject")), subject);
+        assert_string_equal(json_string_value(json_object_get(ev, "subscription")), sub);
+        assert_string_equal(json_string_value(json_object_get(ev, "data_schema")),
+                            "ovop.v1.Territory");
+        /* The payload, decoded by the subscriber with the generated Python classes. */
+        assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "data"), "code")),
+                            code);
+        uint64_t seq = (uint64_t)json_integer_value(json_object_get(ev, "sequence"));
+        assert_true(seq > prev);
+        prev = seq;
+        /* The same event as in the log. */
+        assert_int_equal(svcenv_countf(&E,
+                                       "SELECT count(*) FROM bus.events WHERE seq = %llu AND "
+                                       "id = '%s' AND subject = '%s'",
+                                       (unsigned long long)seq,
+                                       json_string_value(json_object_get(ev, "id")), subject),
+                         1);
+    }
+    /* The cursor reached the last one acknowledged. */
+    assert_int_equal(svcenv_countf(&E,
+                                   "SELECT count(*) FROM notify.subscriptions WHERE id = '%s' "
+                                   "AND cursor >= %llu",
+                                   sub, (unsigned long long)prev),
+                     1);
+    json_decref(got);
+}
+
 static void test_subscriber(void **state)
 {
     char *sub = subscribe();
@@ -199,41 +240,7 @@ static void test_subscriber(void **state)
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
 
-    json_t *got = events_printed(log);
-    assert_int_equal(json_array_size(got), N_EVENTS);
-    uint64_t prev = 0;
-    for (size_t i = 0; i < N_EVENTS; i++) {
-        json_t *ev = json_array_get(got, i);
-        char subject[32], code[16];
-        snprintf(code, sizeof(code), "417052140007%02zu", i + 1);
-        snprintf(subject, sizeof(subject), "territory/%s", code);
-        assert_string_equal(json_string_value(json_object_get(ev, "type")),
-                            "ovop.registry.territory.created");
-        assert_string_equal(json_string_value(json_object_get(ev, "subject")), subject);
-        assert_string_equal(json_string_value(json_object_get(ev, "subscription")), sub);
-        assert_string_equal(json_string_value(json_object_get(ev, "data_schema")),
-                            "ovop.v1.Territory");
-        /* The payload, decoded by the subscriber with the generated Python classes. */
-        assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "data"), "code")),
-                            code);
-        uint64_t seq = (uint64_t)json_integer_value(json_object_get(ev, "sequence"));
-        assert_true(seq > prev);
-        prev = seq;
-        /* The same event as in the log. */
-        assert_int_equal(svcenv_countf(&E,
-                                       "SELECT count(*) FROM bus.events WHERE seq = %llu AND "
-                                       "id = '%s' AND subject = '%s'",
-                                       (unsigned long long)seq,
-                                       json_string_value(json_object_get(ev, "id")), subject),
-                         1);
-    }
-    /* The cursor reached the last one acknowledged. */
-    assert_int_equal(svcenv_countf(&E,
-                                   "SELECT count(*) FROM notify.subscriptions WHERE id = '%s' "
-                                   "AND cursor >= %llu",
-                                   sub, (unsigned long long)prev),
-                     1);
-    json_decref(got);
+    check_printed(log, sub);
     free(log);
     free(key);
     free(server_key);

@@ -254,6 +254,54 @@ static void test_epcis(void **state)
     free(data);
 }
 
+/* A document event: no bizStep or disposition, the document among the business transactions,
+ * the commit time when the payload has no event time, UTC when it has no offset. */
+static void test_epcis_document_event(void **state)
+{
+    Ovop__V1__EventItem it = OVOP__V1__EVENT_ITEM__INIT, *its[] = {&it};
+    it.product_id = 5;
+    it.quantity = 3;
+    it.unit = (char *)"barrel"; /* no UN/ECE code known: no uom */
+    Ovop__V1__Document doc = OVOP__V1__DOCUMENT__INIT;
+    doc.type = OVOP__V1__DOCUMENT_TYPE__DOCUMENT_TYPE_CUSTOMS_DECLARATION;
+    doc.number = (char *)"10702020/061226/0001";
+    Ovop__V1__ExportEvent x = OVOP__V1__EXPORT_EVENT__INIT;
+    x.shipment_id = 9;
+    x.n_what = 1;
+    x.what = its;
+    x.document = &doc;
+    uint8_t buf[512];
+    size_t n = ovop__v1__export_event__pack(&x, buf);
+    notify_event_t ev = export_event(buf, n);
+    ev.type = "ovop.exports.document.issued";
+    json_t *j = render_json(NOTIFY_FORMAT_EPCIS_JSONLD, &ev, "application/ld+json");
+    json_t *e = json_array_get(json_object_get(json_object_get(j, "epcisBody"), "eventList"), 0);
+    assert_null(json_object_get(e, "bizStep"));
+    assert_null(json_object_get(e, "disposition"));
+    assert_null(json_object_get(e, "readPoint"));
+    assert_null(json_object_get(e, "ovop:status"));
+    assert_json_str(e, "eventTime", "2025-12-06T10:10:33.123456Z");
+    assert_json_str(e, "eventTimeZoneOffset", "+00:00");
+    assert_json_str(e, "ovop:eventType", "ovop.exports.document.issued");
+    json_t *q = json_array_get(json_object_get(e, "quantityList"), 0);
+    assert_null(json_object_get(q, "uom"));
+    json_t *bt = json_object_get(e, "bizTransactionList");
+    assert_int_equal(json_array_size(bt), 1);
+    assert_json_str(json_array_get(bt, 0), "type", "urn:ovop:epcis:btt:customs_declaration");
+    assert_json_str(json_array_get(bt, 0), "bizTransaction",
+                    "urn:ovop:document:customs_declaration:10702020%2F061226%2F0001");
+    assert_int_equal(json_array_size(json_object_get(e, "destinationList")), 0);
+    json_decref(j);
+    /* Without goods there is no ObjectEvent to make. */
+    x.n_what = 0;
+    n = ovop__v1__export_event__pack(&x, buf);
+    ev = export_event(buf, n);
+    char *body = NULL;
+    size_t len;
+    const char *ct;
+    assert_int_equal(notify_render(NOTIFY_FORMAT_EPCIS_JSONLD, &ev, &body, &len, &ct), -ENOTSUP);
+}
+
 static void test_refusals(void **state)
 {
     size_t n;
@@ -334,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_cloudevents_json),
         cmocka_unit_test(test_cloudevents_protobuf),
         cmocka_unit_test(test_epcis),
+        cmocka_unit_test(test_epcis_document_event),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_formats),
     };

@@ -209,7 +209,8 @@ static void test_statuses(void **state)
     uv_loop_init(&loop);
     notify_webhook_t *w;
     notify_webhook_opts_t o = {.allow = "127.0.0.0/8"};
-    assert_int_equal(notify_webhook_new(&w, &loop, &o, NULL), 0);
+    ovop_metrics_t *m = ovop_metrics_new();
+    assert_int_equal(notify_webhook_new(&w, &loop, &o, m), 0);
     char date[64];
     time_t later = time(NULL) + 60;
     struct tm tm;
@@ -241,7 +242,17 @@ static void test_statuses(void **state)
         assert_string_equal(res[i].error, "");
         assert_true(res[i].latency_ms > 0);
     }
+    /* Counted by result: 2 answered 2xx, 2 4xx (410, 429), 3 other (503, 500, 500). */
+    static const char *const results[] = {"2xx", "4xx", "other_status", "error"};
+    static const double want[] = {2, 2, 3, 0};
+    for (size_t i = 0; i < 4; i++) {
+        char labels[64];
+        snprintf(labels, sizeof(labels), "result=\"%s\"", results[i]);
+        assert_true(ovop_metric_value(ovop_metrics_counter(m, "ovop_notify_webhook_requests_total",
+                                                           "", labels)) == want[i]);
+    }
     close_all(&loop, &w);
+    ovop_metrics_destroy(&m);
     httpsink_stop(&s);
 }
 
