@@ -37,7 +37,9 @@ struct notify_hook {
     int last_status;
     char *last_error;
     bool posting;
-    bool redrive; /* a re-driven dead letter: the cursor is past it already */
+    bool redrive;        /* a re-driven dead letter: the cursor is past it already */
+    bool not_applicable; /* the format cannot carry the event: dead letter, endpoint not flagged */
+    bool dl_pending;     /* its dead letter is to be written again (the last write failed) */
     uv_timer_t *retry;
 };
 
@@ -58,6 +60,8 @@ static void clear_event(notify_hook_t *h)
     h->event_id = h->body = h->last_error = NULL;
     h->attempt = 0;
     h->last_status = 0;
+    h->not_applicable = false;
+    h->dl_pending = false;
 }
 
 static void hook_free(notify_hook_t *h)
@@ -155,15 +159,55 @@ static void delivered(notifyd_t *n, notify_hook_t *h, notify_sub_t *s, bool ok)
     feed_pump(n, s);
 }
 
+static void on_retry_timer(uv_timer_t *t);
+static void dead_letter(notifyd_t *n, notify_hook_t *h, notify_sub_t *s);
+
+static void on_dead_lettered(PGresult *res, const char *error, void *userdata)
+{
+    (void)res;
+    notify_hook_t *h = userdata;
+    h->posting = false;
+    notify_sub_t *s = h->sub;
+    if (!s) {
+        hook_free(h);
+        return;
+    }
+    notifyd_t *n = h->n;
+    if (error) {
+        /* The cursor may pass the event only once its dead letter is stored: try again. */
+        log_warn("subscription %s: could not write the dead letter of event %" PRIu64
+                 " (retried in 1 s): %s",
+                 s->id, h->seq, error);
+        h->dl_pending = true;
+        h->retry = xcalloc(1, sizeof(uv_timer_t));
+        uv_timer_init(n->loop, h->retry);
+        h->retry->data = h;
+        uv_timer_start(h->retry, on_retry_timer, 1000, 0);
+        return;
+    }
+    ovop_metric_inc(n->m_dead);
+    log_warn("subscription %s: event %" PRIu64 " dead-lettered after %u attempts (%s)", s->id,
+             h->seq, h->attempt, h->last_error ? h->last_error : "");
+    delivered(n, h, s, false);
+}
+
+/* Stores the event as a dead letter and, when its retries were exhausted, flags the endpoint
+ * `failing` (an event the endpoint's format cannot carry is not the endpoint's fault); the
+ * cursor moves past the event only after that commit, so a failed write cannot lose it. */
 static void dead_letter(notifyd_t *n, notify_hook_t *h, notify_sub_t *s)
 {
     char seq[24], attempts[16], status[16];
     snprintf(seq, sizeof(seq), "%" PRIu64, h->seq);
     snprintf(attempts, sizeof(attempts), "%u", h->attempt);
     snprintf(status, sizeof(status), "%d", h->last_status);
-    const char *params[] = {s->id, seq, attempts, status, h->last_error ? h->last_error : ""};
-    /* One statement: the dead letter and the endpoint's flag. The cursor follows with the
-     * next flush; should this instance die before, the event is simply delivered again. */
+    const char *params[] = {s->id,
+                            seq,
+                            attempts,
+                            status,
+                            h->last_error ? h->last_error : "",
+                            h->not_applicable ? "false" : "true"};
+    h->dl_pending = false;
+    h->posting = true; /* a query holds h: hook_sub_free leaves it to the callback */
     ovop_pg_query(n->pg,
                   "WITH d AS (INSERT INTO notify.dead_letters (subscription_id, seq, attempts, "
                   "last_status, last_error) VALUES ($1::uuid, $2::bigint, $3::int, $4::int, "
@@ -171,13 +215,9 @@ static void dead_letter(notifyd_t *n, notify_hook_t *h, notify_sub_t *s)
                   "attempts = EXCLUDED.attempts, last_status = EXCLUDED.last_status, "
                   "last_error = EXCLUDED.last_error, at = now(), redrive_requested_at = NULL) "
                   "UPDATE notify.endpoints e SET status = 'failing', updated_at = now() "
-                  "FROM notify.subscriptions s WHERE s.id = $1::uuid AND e.id = s.endpoint_id "
-                  "AND e.status = 'active'",
-                  5, params, on_db_done, "could not write a dead letter");
-    ovop_metric_inc(n->m_dead);
-    log_warn("subscription %s: event %" PRIu64 " dead-lettered after %u attempts", s->id, h->seq,
-             h->attempt);
-    delivered(n, h, s, false);
+                  "FROM notify.subscriptions s WHERE $6::boolean AND s.id = $1::uuid "
+                  "AND e.id = s.endpoint_id AND e.status = 'active'",
+                  6, params, on_dead_lettered, h);
 }
 
 static void on_retry_timer(uv_timer_t *t)
@@ -185,7 +225,9 @@ static void on_retry_timer(uv_timer_t *t)
     notify_hook_t *h = t->data;
     uv_close((uv_handle_t *)t, on_timer_closed);
     h->retry = NULL;
-    if (h->sub)
+    if (h->sub && h->dl_pending)
+        dead_letter(h->n, h, h->sub);
+    else if (h->sub)
         post(h);
 }
 
@@ -283,9 +325,11 @@ void hook_deliver(notifyd_t *n, notify_sub_t *s, const notify_row_t *row)
     int r = notify_render(h->format, &ev, &h->body, &h->len, &h->content_type);
     s->n_inflight = 1;
     if (r < 0) {
-        /* Not renderable in this format (EPCIS of a non-export event, a payload that does
-         * not decode): a dead letter at once, with the reason. */
+        /* Not renderable in this format (an EPCIS subscription's violation notice, a payload
+         * that does not decode): a dead letter at once, with the reason, listable and
+         * visible, without flagging the endpoint, whose answers are not at fault. */
         h->last_error = xstrdup(r == -ENOTSUP ? "FORMAT_NOT_APPLICABLE" : "PAYLOAD_UNDECODABLE");
+        h->not_applicable = true;
         dead_letter(n, h, s);
         return;
     }

@@ -331,6 +331,47 @@ static void test_webhook_dead_letter_and_redrive(void **state)
     free(url);
 }
 
+/* An event the endpoint's format cannot carry (EPCIS has no form for a violation notice, nor
+ * for a move without goods) is kept as a dead letter with reason FORMAT_NOT_APPLICABLE and
+ * the cursor moves on; the endpoint, which answered nothing wrong, stays active. */
+static void test_webhook_format_not_applicable(void **state)
+{
+    (void)state;
+    nt_scope(&E, "statistics", "ovop.exports.*", "*", "*", "*");
+    char *url = httpsink_url(sink, "/epcis");
+    Ovop__V1__CreateEndpointRequest in = OVOP__V1__CREATE_ENDPOINT_REQUEST__INIT;
+    in.url = url;
+    in.format = OVOP__V1__ENDPOINT_FORMAT__ENDPOINT_FORMAT_EPCIS_JSONLD;
+    Ovop__V1__EndpointSecret *out = NULL;
+    assert_int_equal(svcenv_call_as(&E, "statistics", "CreateEndpoint", NULL, &in.base,
+                                    &ovop__v1__endpoint_secret__descriptor,
+                                    (ProtobufCMessage **)&out, NULL),
+                     0);
+    char *ep = xstrdup(out->endpoint->id);
+    protobuf_c_message_free_unpacked(&out->base, NULL);
+    size_t base = httpsink_count(sink);
+    char *sub = nt_subscribe_webhook(&E, "statistics", ep, "ovop.exports.*", NULL);
+    uint64_t a = nt_emit(&E, "ovop.exports.violation.recorded", BATKEN, "081310", "CN", 9001);
+    uint64_t b = nt_emit(&E, "ovop.exports.shipment.departed", BATKEN, "081310", "CN", 9001);
+    nt_wait_cursor(&E, sub, b);
+    assert_int_equal(svcenv_countf(&E,
+                                   "SELECT count(*) FROM notify.dead_letters WHERE "
+                                   "subscription_id = '%s' AND seq IN (%" PRIu64 ", %" PRIu64
+                                   ") AND last_error = 'FORMAT_NOT_APPLICABLE'",
+                                   sub, a, b),
+                     2);
+    assert_int_equal(svcenv_countf(&E,
+                                   "SELECT count(*) FROM notify.endpoints WHERE id = '%s' AND "
+                                   "status = 'active'",
+                                   ep),
+                     1);
+    for (size_t i = base; i < httpsink_count(sink); i++) /* other tests' late retries aside */
+        assert_string_not_equal(httpsink_get(sink, i)->path, "/epcis");
+    free(sub);
+    free(ep);
+    free(url);
+}
+
 static void test_webhook_gone_unsubscribes(void **state)
 {
     (void)state;
@@ -551,6 +592,7 @@ int main(void)
         cmocka_unit_test_setup(test_webhook_exact_signed_in_order, nt_reset),
         cmocka_unit_test_setup(test_webhook_500_for_a_while, nt_reset),
         cmocka_unit_test_setup(test_webhook_dead_letter_and_redrive, nt_reset),
+        cmocka_unit_test_setup(test_webhook_format_not_applicable, nt_reset),
         cmocka_unit_test_setup(test_webhook_gone_unsubscribes, nt_reset),
         cmocka_unit_test_setup(test_endpoint_refusals, nt_reset),
         cmocka_unit_test_setup(test_example_receiver, nt_reset),
