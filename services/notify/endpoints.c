@@ -100,6 +100,56 @@ static void on_secret_row(PGresult *res, const char *error, void *userdata)
     ovop_call_finish(call, &out->base);
 }
 
+/* CreateEndpoint after the validation: the URL's address check resolves its host name, which
+ * may take seconds, so it runs on libuv's thread pool and the loop keeps serving. */
+typedef struct create_call {
+    uv_work_t work;
+    ovop_call_t *call;
+    notifyd_t *n;
+    const char *agency, *url, *format; /* in the call's arena or its input */
+    int r;
+    char *why;
+} create_call_t;
+
+static void url_check_work(uv_work_t *w)
+{
+    create_call_t *cc = w->data;
+    cc->r = notify_webhook_check_url(cc->url, cc->n->webhook_allow, &cc->why);
+}
+
+static void url_check_done(uv_work_t *w, int status)
+{
+    create_call_t *cc = w->data;
+    ovop_call_t *call = cc->call;
+    notifyd_t *n = cc->n;
+    if (status < 0 || cc->r < 0) {
+        ovop_call_reason(call, cc->r == -EPERM ? "ADDRESS_NOT_ALLOWED" : "URL_INVALID");
+        ovop_call_violation(call, "url", "%s", cc->why ? cc->why : "could not be checked");
+        free(cc->why);
+        ovop_call_fail_violations(call);
+        return;
+    }
+    free(cc->why);
+    const char *id = ovop_call_uuid(call);
+    secret_call_t *sc = ovop_call_alloc(call, sizeof(*sc));
+    sc->call = call;
+    char *sealed;
+    if (!new_secret(call, n, id, &sc->secret, &sealed))
+        return;
+    const char *params[] = {id,
+                            cc->agency,
+                            cc->url,
+                            cc->format,
+                            sealed,
+                            ovop_call_caller(call),
+                            ovop_call_request_id(call)};
+    ovop_call_query(call, n->pg,
+                    "INSERT INTO notify.endpoints AS e (id, agency, url, format, secret_sealed, "
+                    "created_by, request_id) VALUES ($1::uuid, $2, $3, $4, $5, $6, $7) "
+                    "ON CONFLICT (agency, request_id) DO NOTHING RETURNING " ENDPOINT_COLUMNS,
+                    7, params, on_secret_row, sc);
+}
+
 static void create_endpoint(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
 {
     notifyd_t *n = userdata;
@@ -110,13 +160,9 @@ static void create_endpoint(ovop_call_t *call, const ProtobufCMessage *input, vo
             ovop_call_fail_violations(call);
         return;
     }
-    char *why = NULL;
-    int r = strlen(in->url) > 2000 ? -EINVAL
-                                   : notify_webhook_check_url(in->url, n->webhook_allow, &why);
-    if (r < 0) {
-        ovop_call_reason(call, r == -EPERM ? "ADDRESS_NOT_ALLOWED" : "URL_INVALID");
-        ovop_call_violation(call, "url", "%s", why ? why : "longer than 2000 characters");
-        free(why);
+    if (strlen(in->url) > 2000) {
+        ovop_call_reason(call, "URL_INVALID");
+        ovop_call_violation(call, "url", "longer than 2000 characters");
     }
     const char *format =
         in->format ? ovop_enum_text(&ovop__v1__endpoint_format__descriptor, (int)in->format)
@@ -127,19 +173,15 @@ static void create_endpoint(ovop_call_t *call, const ProtobufCMessage *input, vo
         ovop_call_fail_violations(call);
         return;
     }
-    const char *id = ovop_call_uuid(call);
-    secret_call_t *sc = ovop_call_alloc(call, sizeof(*sc));
-    sc->call = call;
-    char *sealed;
-    if (!new_secret(call, n, id, &sc->secret, &sealed))
-        return;
-    const char *params[] = {
-        id, agency, in->url, format, sealed, ovop_call_caller(call), ovop_call_request_id(call)};
-    ovop_call_query(call, n->pg,
-                    "INSERT INTO notify.endpoints AS e (id, agency, url, format, secret_sealed, "
-                    "created_by, request_id) VALUES ($1::uuid, $2, $3, $4, $5, $6, $7) "
-                    "ON CONFLICT (agency, request_id) DO NOTHING RETURNING " ENDPOINT_COLUMNS,
-                    7, params, on_secret_row, sc);
+    create_call_t *cc = ovop_call_alloc(call, sizeof(*cc));
+    *cc = (create_call_t){.call = call, .n = n, .agency = agency, .url = in->url, .format = format};
+    cc->work.data = cc;
+    int r = uv_queue_work(n->loop, &cc->work, url_check_work, url_check_done);
+    if (r < 0) {
+        log_error("request %s: could not queue the URL check: %s", ovop_call_request_id(call),
+                  uv_strerror(r));
+        ovop_call_fail_internal(call);
+    }
 }
 
 static bool check_id(ovop_call_t *call, const char *id)

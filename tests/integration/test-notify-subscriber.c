@@ -106,7 +106,8 @@ static void village(int i)
 {
     svcenv_t r = E; /* the same environment, calls to the registry */
     r.cfg.service = "ovop.registry";
-    char code[16];
+    assert_in_range(i, 0, 99);
+    char code[32];
     snprintf(code, sizeof(code), "417052140007%02d", i);
     Ovop__V1__LocalizedName ln = OVOP__V1__LOCALIZED_NAME__INIT;
     ln.ru = "Село";
