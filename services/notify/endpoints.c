@@ -155,11 +155,8 @@ static void create_endpoint(ovop_call_t *call, const ProtobufCMessage *input, vo
     notifyd_t *n = userdata;
     const Ovop__V1__CreateEndpointRequest *in = (const Ovop__V1__CreateEndpointRequest *)input;
     const char *agency = methods_agency(call, in->agency, true);
-    if (!agency) {
-        if (ovop_call_has_violations(call))
-            ovop_call_fail_violations(call);
+    if (!agency)
         return;
-    }
     if (strlen(in->url) > 2000) {
         ovop_call_reason(call, "URL_INVALID");
         ovop_call_violation(call, "url", "longer than 2000 characters");
@@ -250,11 +247,8 @@ static void list_endpoints(ovop_call_t *call, const ProtobufCMessage *input, voi
     notifyd_t *n = userdata;
     const Ovop__V1__ListEndpointsRequest *in = (const Ovop__V1__ListEndpointsRequest *)input;
     const char *agency = methods_agency(call, in->agency, false);
-    if (!agency) {
-        if (ovop_call_has_violations(call))
-            ovop_call_fail_violations(call);
+    if (!agency)
         return;
-    }
     const char *params[] = {agency};
     ovop_read_all(call, n->pg, &endpoints,
                   "SELECT " ENDPOINT_COLUMNS " FROM notify.endpoints e "

@@ -22,10 +22,12 @@ const char *methods_agency(ovop_call_t *call, const char *requested, bool requir
     if (ovop_call_has_role(call, "notify.admin")) {
         if (required && !*requested) {
             ovop_call_violation(call, "agency", "required: the agency acted for");
+            ovop_call_fail_violations(call);
             return NULL;
         }
         if (*requested && !methods_name_ok(requested)) {
             ovop_call_violation(call, "agency", "not an agency code: %s", requested);
+            ovop_call_fail_violations(call);
             return NULL;
         }
         return requested;
@@ -204,11 +206,8 @@ static void list_subscriptions(ovop_call_t *call, const ProtobufCMessage *input,
     const Ovop__V1__ListSubscriptionsRequest *in =
         (const Ovop__V1__ListSubscriptionsRequest *)input;
     const char *agency = methods_agency(call, in->agency, false);
-    if (!agency) {
-        if (ovop_call_has_violations(call))
-            ovop_call_fail_violations(call);
+    if (!agency)
         return;
-    }
     const char *params[] = {agency};
     ovop_read_all(call, n->pg, &subscriptions,
                   "SELECT v.* FROM notify.subscription_view v WHERE ($1 = '' OR v.agency = $1) "
@@ -309,11 +308,8 @@ static void create_subscription(ovop_call_t *call, const ProtobufCMessage *input
     const Ovop__V1__CreateSubscriptionRequest *in =
         (const Ovop__V1__CreateSubscriptionRequest *)input;
     const char *agency = methods_agency(call, in->agency, true);
-    if (!agency) {
-        if (ovop_call_has_violations(call))
-            ovop_call_fail_violations(call);
+    if (!agency)
         return;
-    }
     bool webhook = in->delivery == OVOP__V1__SUBSCRIPTION_DELIVERY__SUBSCRIPTION_DELIVERY_WEBHOOK;
     if (in->delivery != OVOP__V1__SUBSCRIPTION_DELIVERY__SUBSCRIPTION_DELIVERY_STREAM && !webhook)
         ovop_call_violation(call, "delivery", "required: stream or webhook");
@@ -421,11 +417,8 @@ static void get_scope(ovop_call_t *call, const ProtobufCMessage *input, void *us
     notifyd_t *n = userdata;
     const Ovop__V1__GetAgencyScopeRequest *in = (const Ovop__V1__GetAgencyScopeRequest *)input;
     const char *agency = methods_agency(call, in->agency, true);
-    if (!agency) {
-        if (ovop_call_has_violations(call))
-            ovop_call_fail_violations(call);
+    if (!agency)
         return;
-    }
     const char *params[] = {agency};
     ovop_read_one(call, n->pg, &scope, agency, 1, params);
 }
