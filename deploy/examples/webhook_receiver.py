@@ -72,22 +72,28 @@ class Receiver(BaseHTTPRequestHandler):
             self.send_response(401)
             self.end_headers()
             return
-        self.send_response(204)
-        self.end_headers()
+        # Handled first, answered after: a 2xx tells notifyd the event is safe here (a crash
+        # before the answer means a redelivery, never a loss), and the next event of the
+        # subscription comes only after this answer, so lines stay in sequence order.
         with LOCK:
-            if msg_id in self.seen:
-                return  # a redelivery: already handled
+            fresh = msg_id not in self.seen
             self.seen.add(msg_id)
             new = len(self.seen)
-        try:
-            ev = json.loads(body)
-            line = f"{ev.get('sequence', '?'):>6} {ev.get('type')} {ev.get('subject')}"
-            data = ev.get("data") or {}
-            if "status" in data or "destination" in data:
-                line += f"  status={data.get('status', '')} destination={data.get('destination', '')}"
-        except ValueError:
-            line = f"{msg_id} ({self.headers.get('Content-Type')}, {len(body)} bytes)"
-        say(f"verified {line}")
+        if fresh:
+            try:
+                ev = json.loads(body)
+                line = f"{ev.get('sequence', '?'):>6} {ev.get('type')} {ev.get('subject')}"
+                data = ev.get("data") or {}
+                if "status" in data or "destination" in data:
+                    line += (f"  status={data.get('status', '')} "
+                             f"destination={data.get('destination', '')}")
+            except ValueError:
+                line = f"{msg_id} ({self.headers.get('Content-Type')}, {len(body)} bytes)"
+            say(f"verified {line}")
+        self.send_response(204)
+        self.end_headers()
+        if not fresh:
+            return  # a redelivery: already handled
         if self.wanted and new >= self.wanted:
             self.server.done = True
 
