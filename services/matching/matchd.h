@@ -100,6 +100,9 @@ typedef struct matchd {
     const ovop_security_t *security;
     const char *brokers;
     unsigned ship_timeout_ms;
+    /* MatchOrder's per-candidate arrays (match.c), reused by every order: thousands of
+     * candidates per HS code would otherwise cost fresh zeroed pages on each order. */
+    struct match_scratch *scratch;
 } matchd_t;
 
 void matchd_orders_register(matchd_t *m);
@@ -107,6 +110,7 @@ void matchd_coops_register(matchd_t *m);
 void matchd_ship_start(matchd_t *m);
 void matchd_ship_kick(matchd_t *m);
 void matchd_ship_stop(matchd_t *m);
+void matchd_match_free(matchd_t *m);
 
 /* The request id under which the shipment of order `id` is created: the same on every retry
  * and every instance, so ovop.exports makes it once. */
