@@ -48,7 +48,7 @@ static bool has_cert(const mx_product_t *p, const char *name)
 
 /* 0 when p may fill o, else the ShortfallReason excluding it. */
 static int exclusion(const Ovop__V1__Order *o, const mx_product_t *p, int32_t to_day,
-                     const int months[12], double *ret_cap)
+                     const int months[12], int all_months, double *ret_cap)
 {
     if (p->status != 'a')
         return OVOP__V1__SHORTFALL_REASON__SHORTFALL_REASON_PRODUCER_SUSPENDED;
@@ -71,7 +71,8 @@ static int exclusion(const Ovop__V1__Order *o, const mx_product_t *p, int32_t to
         return OVOP__V1__SHORTFALL_REASON__SHORTFALL_REASON_ABOVE_PRICE_CEILING;
     if (!p->located)
         return OVOP__V1__SHORTFALL_REASON__SHORTFALL_REASON_NO_LOCATION;
-    *ret_cap = mx_window_capacity(p, months);
+    /* All year (most products): no need to walk the months. */
+    *ret_cap = p->season ? mx_window_capacity(p, months) : p->cap_month * all_months;
     if (*ret_cap <= 0)
         return OVOP__V1__SHORTFALL_REASON__SHORTFALL_REASON_OUT_OF_SEASON;
     return 0;
@@ -128,14 +129,20 @@ static void gather(match_ctx_t *cx)
     int32_t to_day = mx_day(o->window_to);
     int months[12];
     mx_window_months(o->window_from, o->window_to, months);
+    int all_months = 0;
+    for (int m = 0; m < 12; m++)
+        all_months += months[m];
+    size_t ulen = strlen(o->unit);
+    bool short_unit = ulen > 0 && ulen < sizeof(all[0]->unit_key);
     for (size_t i = 0; i < n; i++) {
         const mx_product_t *p = all[i];
-        if ((o->category[0] && strcmp(p->category, o->category) != 0) ||
-            strcmp(p->unit, o->unit) != 0)
+        if (short_unit ? strcmp(p->unit_key, o->unit) != 0 : strcmp(p->unit, o->unit) != 0)
+            continue;
+        if (o->category[0] && strcmp(p->category, o->category) != 0)
             continue;
         cx->any++;
         double cap = 0;
-        int why = exclusion(o, p, to_day, months, &cap);
+        int why = exclusion(o, p, to_day, months, all_months, &cap);
         if (why) {
             cx->excluded[why]++;
             continue;

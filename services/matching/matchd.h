@@ -34,6 +34,9 @@ typedef struct mx_product {
     char status;     /* the producer's: 'a' active, 's' suspended, 'c' closed */
     bool located;    /* lat/lon known (the producer's or its territory's) */
     uint16_t season; /* bit m-1 for month m; 0: all year */
+    /* unit when it has 1 to 5 bytes, else "": MatchOrder compares it without following the
+     * unit pointer (a cache miss per candidate); it fits in the padding before lat. */
+    char unit_key[6];
     double lat, lon;
     double cap_month; /* capacity_per_month */
     int64_t price_cents;
