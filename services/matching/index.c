@@ -268,6 +268,8 @@ static void apply_product_row(mx_index_t *x, const PGresult *res, int i)
     p->price_cents = strtoll(ovop_pg_value(res, i, "price_cents"), NULL, 10);
     p->category = xstrdup(ovop_pg_value(res, i, "category"));
     p->unit = xstrdup(ovop_pg_value(res, i, "unit"));
+    if (strlen(p->unit) < sizeof(p->unit_key))
+        memcpy(p->unit_key, p->unit, strlen(p->unit) + 1);
     p->name = xstrdup(ovop_pg_value(res, i, "legal_name"));
     p->certs = xasprintf(",%s,", ovop_pg_value(res, i, "certs"));
     parse_ovop(p, ovop_pg_value(res, i, "ovop"));

@@ -122,6 +122,7 @@ static void teardown(void *state)
 {
     matchd_t *m = state;
     mx_index_free(m->index);
+    matchd_match_free(m);
     free(m);
 }
 

@@ -48,7 +48,7 @@ static bool has_cert(const mx_product_t *p, const char *name)
 
 /* 0 when p may fill o, else the ShortfallReason excluding it. */
 static int exclusion(const Ovop__V1__Order *o, const mx_product_t *p, int32_t to_day,
-                     const int months[12], double *ret_cap)
+                     const int months[12], int all_months, double *ret_cap)
 {
     if (p->status != 'a')
         return OVOP__V1__SHORTFALL_REASON__SHORTFALL_REASON_PRODUCER_SUSPENDED;
@@ -71,10 +71,49 @@ static int exclusion(const Ovop__V1__Order *o, const mx_product_t *p, int32_t to
         return OVOP__V1__SHORTFALL_REASON__SHORTFALL_REASON_ABOVE_PRICE_CEILING;
     if (!p->located)
         return OVOP__V1__SHORTFALL_REASON__SHORTFALL_REASON_NO_LOCATION;
-    *ret_cap = mx_window_capacity(p, months);
+    /* All year (most products): no need to walk the months. */
+    *ret_cap = p->season ? mx_window_capacity(p, months) : p->cap_month * all_months;
     if (*ret_cap <= 0)
         return OVOP__V1__SHORTFALL_REASON__SHORTFALL_REASON_OUT_OF_SEASON;
     return 0;
+}
+
+/* The per-candidate arrays of one order, kept by the daemon and grown to the largest HS code
+ * seen: gather, reserved_of and solve use them synchronously within one callback (the loop
+ * runs one at a time), and nothing of them outlives it (line_of copies what the reply keeps). */
+typedef struct match_scratch {
+    size_t cap;
+    mx_product_t **cands;
+    double *window_cap, *reserved;
+    match_cand_t *mc;
+} match_scratch_t;
+
+static match_scratch_t *scratch_for(matchd_t *m, size_t n)
+{
+    if (!m->scratch)
+        m->scratch = xcalloc(1, sizeof(*m->scratch));
+    match_scratch_t *s = m->scratch;
+    if (n + 1 > s->cap) {
+        s->cap = n + 1;
+        s->cands = xrealloc(s->cands, s->cap * sizeof(*s->cands));
+        s->window_cap = xrealloc(s->window_cap, s->cap * sizeof(*s->window_cap));
+        s->reserved = xrealloc(s->reserved, s->cap * sizeof(*s->reserved));
+        s->mc = xrealloc(s->mc, s->cap * sizeof(*s->mc));
+    }
+    return s;
+}
+
+void matchd_match_free(matchd_t *m)
+{
+    match_scratch_t *s = m->scratch;
+    if (!s)
+        return;
+    free(s->cands);
+    free(s->window_cap);
+    free(s->reserved);
+    free(s->mc);
+    free(s);
+    m->scratch = NULL;
 }
 
 static void gather(match_ctx_t *cx)
@@ -82,21 +121,28 @@ static void gather(match_ctx_t *cx)
     const Ovop__V1__Order *o = cx->o;
     size_t n;
     mx_product_t *const *all = mx_index_hs(cx->m->index, o->hs_code, &n);
-    cx->cands = ovop_call_alloc(cx->call, (n + 1) * sizeof(*cx->cands));
-    cx->window_cap = ovop_call_alloc(cx->call, (n + 1) * sizeof(*cx->window_cap));
+    match_scratch_t *sc = scratch_for(cx->m, n);
+    cx->cands = sc->cands;
+    cx->window_cap = sc->window_cap;
     cx->n = cx->any = 0;
     memset(cx->excluded, 0, sizeof(cx->excluded));
     int32_t to_day = mx_day(o->window_to);
     int months[12];
     mx_window_months(o->window_from, o->window_to, months);
+    int all_months = 0;
+    for (int m = 0; m < 12; m++)
+        all_months += months[m];
+    size_t ulen = strlen(o->unit);
+    bool short_unit = ulen > 0 && ulen < sizeof(all[0]->unit_key);
     for (size_t i = 0; i < n; i++) {
         const mx_product_t *p = all[i];
-        if ((o->category[0] && strcmp(p->category, o->category) != 0) ||
-            strcmp(p->unit, o->unit) != 0)
+        if (short_unit ? strcmp(p->unit_key, o->unit) != 0 : strcmp(p->unit, o->unit) != 0)
+            continue;
+        if (o->category[0] && strcmp(p->category, o->category) != 0)
             continue;
         cx->any++;
         double cap = 0;
-        int why = exclusion(o, p, to_day, months, &cap);
+        int why = exclusion(o, p, to_day, months, all_months, &cap);
         if (why) {
             cx->excluded[why]++;
             continue;
@@ -301,7 +347,7 @@ static Ovop__V1__AllocationLine *line_of(match_ctx_t *cx, const match_line_t *l,
 static void solve(match_ctx_t *cx, const double *reserved)
 {
     Ovop__V1__Order *o = cx->o;
-    match_cand_t *cands = ovop_call_alloc(cx->call, (cx->n + 1) * sizeof(*cands));
+    match_cand_t *cands = cx->m->scratch->mc;
     size_t k = 0;
     double free_total = 0;
     for (size_t i = 0; i < cx->n; i++) {
@@ -379,41 +425,46 @@ static const ovop_read_t order_and_reserved = {
     .noun = "order with id",
 };
 
-typedef struct by_id {
-    int64_t id;
-    size_t i;
-} by_id_t;
+typedef struct held {
+    int64_t product_id;
+    double quantity;
+} held_t;
 
-static int cmp_id(const void *a, const void *b)
+static int cmp_held(const void *a, const void *b)
 {
-    int64_t x = ((const by_id_t *)a)->id, y = ((const by_id_t *)b)->id;
+    int64_t x = ((const held_t *)a)->product_id, y = ((const held_t *)b)->product_id;
     return x < y ? -1 : x > y;
 }
 
-/* The reserved quantity of each candidate, from the JSON [[product_id, quantity], ...]. */
+/* The reserved quantity of each candidate, from the JSON [[product_id, quantity], ...]: the
+ * few reserved products sorted, each candidate looked up among them (sorting the thousands of
+ * candidates instead cost more than the whole solver). */
 static double *reserved_of(match_ctx_t *cx, const char *json)
 {
-    double *reserved = ovop_call_alloc(cx->call, (cx->n + 1) * sizeof(*reserved));
+    double *reserved = cx->m->scratch->reserved;
     memset(reserved, 0, (cx->n + 1) * sizeof(*reserved));
     json_t *a = json_loads(json, 0, NULL);
-    if (!json_array_size(a)) {
+    size_t nh = json_array_size(a);
+    if (!nh) {
         json_decref(a);
         return reserved;
     }
-    by_id_t *ids = ovop_call_alloc(cx->call, (cx->n + 1) * sizeof(*ids));
-    for (size_t i = 0; i < cx->n; i++)
-        ids[i] = (by_id_t){cx->cands[i]->id, i};
-    qsort(ids, cx->n, sizeof(*ids), cmp_id);
+    held_t *h = ovop_call_alloc(cx->call, nh * sizeof(*h));
     size_t k;
     json_t *e;
     json_array_foreach(a, k, e)
     {
-        by_id_t key = {(int64_t)json_integer_value(json_array_get(e, 0)), 0};
-        by_id_t *hit = bsearch(&key, ids, cx->n, sizeof(*ids), cmp_id);
-        if (hit)
-            reserved[hit->i] = json_number_value(json_array_get(e, 1));
+        h[k] = (held_t){(int64_t)json_integer_value(json_array_get(e, 0)),
+                        json_number_value(json_array_get(e, 1))};
     }
     json_decref(a);
+    qsort(h, nh, sizeof(*h), cmp_held);
+    for (size_t i = 0; i < cx->n; i++) {
+        held_t key = {cx->cands[i]->id, 0};
+        const held_t *hit = bsearch(&key, h, nh, sizeof(*h), cmp_held);
+        if (hit)
+            reserved[i] = hit->quantity;
+    }
     return reserved;
 }
 

@@ -34,6 +34,9 @@ typedef struct mx_product {
     char status;     /* the producer's: 'a' active, 's' suspended, 'c' closed */
     bool located;    /* lat/lon known (the producer's or its territory's) */
     uint16_t season; /* bit m-1 for month m; 0: all year */
+    /* unit when it has 1 to 5 bytes, else "": MatchOrder compares it without following the
+     * unit pointer (a cache miss per candidate); it fits in the padding before lat. */
+    char unit_key[6];
     double lat, lon;
     double cap_month; /* capacity_per_month */
     int64_t price_cents;
@@ -100,6 +103,9 @@ typedef struct matchd {
     const ovop_security_t *security;
     const char *brokers;
     unsigned ship_timeout_ms;
+    /* MatchOrder's per-candidate arrays (match.c), reused by every order: thousands of
+     * candidates per HS code would otherwise cost fresh zeroed pages on each order. */
+    struct match_scratch *scratch;
 } matchd_t;
 
 void matchd_orders_register(matchd_t *m);
@@ -107,6 +113,7 @@ void matchd_coops_register(matchd_t *m);
 void matchd_ship_start(matchd_t *m);
 void matchd_ship_kick(matchd_t *m);
 void matchd_ship_stop(matchd_t *m);
+void matchd_match_free(matchd_t *m);
 
 /* The request id under which the shipment of order `id` is created: the same on every retry
  * and every instance, so ovop.exports makes it once. */
