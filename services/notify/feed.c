@@ -250,6 +250,7 @@ void notify_row_from(notify_row_t *ev, PGresult *res, int row)
     ev->data = xmemdup(data ? data : (unsigned char *)"", len ? len : 1);
     ev->len = len;
     PQfreemem(data);
+    stream_pack_event(ev);
 }
 
 void notify_row_clear(notify_row_t *ev)
@@ -263,6 +264,7 @@ void notify_row_clear(notify_row_t *ev)
     free(ev->soate);
     free(ev->destination);
     free(ev->data);
+    free(ev->packed);
     *ev = (notify_row_t){0};
 }
 

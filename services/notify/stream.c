@@ -64,7 +64,8 @@ void stream_sub_error(notifyd_t *n, notify_sub_t *s, int code, const char *reaso
         send_error(n, s->session, s->id, code, reason, message);
 }
 
-void stream_deliver(notifyd_t *n, notify_sub_t *s, const notify_row_t *row)
+/* row->packed is not read: notify_row_from fills rows that are not initialised. */
+void stream_pack_event(notify_row_t *row)
 {
     Ovop__V1__Event ev = OVOP__V1__EVENT__INIT;
     ev.id = row->id;
@@ -77,14 +78,72 @@ void stream_deliver(notifyd_t *n, notify_sub_t *s, const notify_row_t *row)
     ev.data_schema = row->data_schema;
     ev.data.data = row->data;
     ev.data.len = row->len;
-    Ovop__V1__StreamDelivery d = OVOP__V1__STREAM_DELIVERY__INIT;
-    d.subscription_id = s->id;
-    d.event = &ev;
-    Ovop__V1__StreamReply r = OVOP__V1__STREAM_REPLY__INIT;
-    r.kind_case = OVOP__V1__STREAM_REPLY__KIND_DELIVERY;
-    r.delivery = &d;
-    send_reply(n, s->session, &r);
-    s->inflight = xrealloc(s->inflight, (s->n_inflight + 1) * sizeof(uint64_t));
+    row->packed_len = ovop__v1__event__get_packed_size(&ev);
+    row->packed = xmalloc(row->packed_len ? row->packed_len : 1);
+    ovop__v1__event__pack(&ev, row->packed);
+}
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+    size_t k = 0;
+    while (v >= 0x80) {
+        p[k++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[k++] = (uint8_t)v;
+    return k;
+}
+
+static size_t varint_len(uint64_t v)
+{
+    size_t k = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        k++;
+    }
+    return k;
+}
+
+/* StreamReply{delivery: StreamDelivery{subscription_id, event}} written by hand around the
+ * Event packed once per row: the bytes protobuf-c would produce (fields in number order,
+ * length-delimited), without packing the Event again for each of the subscriptions. */
+static uint8_t *delivery_bytes(const char *sub_id, const notify_row_t *row, size_t *ret_len)
+{
+    size_t id_len = strlen(sub_id);
+    size_t d_len = (id_len ? 1 + varint_len(id_len) + id_len : 0) + 1 +
+                   varint_len(row->packed_len) + row->packed_len;
+    size_t len = 1 + varint_len(d_len) + d_len;
+    uint8_t *buf = xmalloc(len), *p = buf;
+    *p++ = (2 << 3) | 2; /* StreamReply.delivery = 2, length-delimited */
+    p += put_varint(p, d_len);
+    if (id_len) {
+        *p++ = (1 << 3) | 2; /* StreamDelivery.subscription_id = 1 */
+        p += put_varint(p, id_len);
+        memcpy(p, sub_id, id_len);
+        p += id_len;
+    }
+    *p++ = (2 << 3) | 2; /* StreamDelivery.event = 2 */
+    p += put_varint(p, row->packed_len);
+    memcpy(p, row->packed, row->packed_len);
+    *ret_len = len;
+    return buf;
+}
+
+void stream_deliver(notifyd_t *n, notify_sub_t *s, const notify_row_t *row)
+{
+    if (n->router && s->session) {
+        size_t len;
+        uint8_t *buf = delivery_bytes(s->id, row, &len);
+        ovop_msg_t *m = ovop_msg_new();
+        ovop_msg_addmem(m, s->session->rid, s->session->rid_len);
+        ovop_msg_addmem_take(m, buf, len);
+        if (ovop_zsock_send(n->router, &m) < 0)
+            ovop_msg_destroy(&m);
+    }
+    if (s->n_inflight == s->cap_inflight) {
+        s->cap_inflight = s->cap_inflight ? 2 * s->cap_inflight : 64;
+        s->inflight = xrealloc(s->inflight, s->cap_inflight * sizeof(uint64_t));
+    }
     s->inflight[s->n_inflight++] = row->seq;
     ovop_metric_inc(n->m_delivered_stream);
 }
