@@ -104,16 +104,21 @@ static size_t varint_len(uint64_t v)
     return k;
 }
 
+/* The length of StreamDelivery{subscription_id, event} and of the StreamReply around it. */
+static size_t delivery_len(size_t id_len, const notify_row_t *row, size_t *ret_d_len)
+{
+    size_t d_len = (id_len ? 1 + varint_len(id_len) + id_len : 0) + 1 +
+                   varint_len(row->packed_len) + row->packed_len;
+    *ret_d_len = d_len;
+    return 1 + varint_len(d_len) + d_len;
+}
+
 /* StreamReply{delivery: StreamDelivery{subscription_id, event}} written by hand around the
  * Event packed once per row: the bytes protobuf-c would produce (fields in number order,
  * length-delimited), without packing the Event again for each of the subscriptions. */
-static uint8_t *delivery_bytes(const char *sub_id, const notify_row_t *row, size_t *ret_len)
+static void delivery_write(uint8_t *p, const char *sub_id, size_t id_len, size_t d_len,
+                           const notify_row_t *row)
 {
-    size_t id_len = strlen(sub_id);
-    size_t d_len = (id_len ? 1 + varint_len(id_len) + id_len : 0) + 1 +
-                   varint_len(row->packed_len) + row->packed_len;
-    size_t len = 1 + varint_len(d_len) + d_len;
-    uint8_t *buf = xmalloc(len), *p = buf;
     *p++ = (2 << 3) | 2; /* StreamReply.delivery = 2, length-delimited */
     p += put_varint(p, d_len);
     if (id_len) {
@@ -125,18 +130,22 @@ static uint8_t *delivery_bytes(const char *sub_id, const notify_row_t *row, size
     *p++ = (2 << 3) | 2; /* StreamDelivery.event = 2 */
     p += put_varint(p, row->packed_len);
     memcpy(p, row->packed, row->packed_len);
-    *ret_len = len;
-    return buf;
 }
 
 void stream_deliver(notifyd_t *n, notify_sub_t *s, const notify_row_t *row)
 {
     if (n->router && s->session) {
-        size_t len;
-        uint8_t *buf = delivery_bytes(s->id, row, &len);
+        /* Written on the stack and copied once into the frame: no allocation of its own
+         * for the usual event (a few hundred bytes). */
+        uint8_t stack[2048];
+        size_t id_len = strlen(s->id), d_len, len = delivery_len(id_len, row, &d_len);
+        uint8_t *buf = len <= sizeof(stack) ? stack : xmalloc(len);
+        delivery_write(buf, s->id, id_len, d_len, row);
         ovop_msg_t *m = ovop_msg_new();
         ovop_msg_addmem(m, s->session->rid, s->session->rid_len);
-        ovop_msg_addmem_take(m, buf, len);
+        ovop_msg_addmem(m, buf, len);
+        if (buf != stack)
+            free(buf);
         if (ovop_zsock_send(n->router, &m) < 0)
             ovop_msg_destroy(&m);
     }
