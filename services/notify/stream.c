@@ -447,6 +447,14 @@ int stream_start(notifyd_t *n)
     r = ovop_zsock_new(&n->router, n->loop, zctx, ZMQ_ROUTER, MAX_FRAME, on_recv, n);
     if (r < 0)
         return r;
+    /* A ROUTER drops what it cannot queue, silently: a delivery lost that way is a gap the
+     * subscriber's cumulative ack then covers. The credit windows bound what a session has
+     * in flight, so the pipes need no high-water mark of their own; with libzmq's default
+     * (1,000, seen by the writer with a lag of up to half of it) a window of 1,000 whose
+     * I/O thread falls behind lost deliveries under load. */
+    int hwm = 0;
+    if (zmq_setsockopt(ovop_zsock_raw(n->router), ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0)
+        return -errno;
     r = ovop_security_apply_server(ovop_zsock_raw(n->router), sec);
     if (r == 0)
         r = ovop_zsock_bind(n->router, n->stream_bind);
