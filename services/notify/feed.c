@@ -250,6 +250,7 @@ void notify_row_from(notify_row_t *ev, PGresult *res, int row)
     ev->data = xmemdup(data ? data : (unsigned char *)"", len ? len : 1);
     ev->len = len;
     PQfreemem(data);
+    stream_pack_event(ev);
 }
 
 void notify_row_clear(notify_row_t *ev)
@@ -263,6 +264,7 @@ void notify_row_clear(notify_row_t *ev)
     free(ev->soate);
     free(ev->destination);
     free(ev->data);
+    free(ev->packed);
     *ev = (notify_row_t){0};
 }
 
@@ -479,7 +481,7 @@ static void set_head(notifyd_t *n, uint64_t head)
 }
 
 static void reread(notifyd_t *n);
-static void refresh_rules(notifyd_t *n, PGresult *res);
+static void refresh_rules(notifyd_t *n, PGresult *res, bool with_rules);
 
 static void on_reread(PGresult *res, const char *error, void *userdata)
 {
@@ -500,7 +502,7 @@ static void on_reread(PGresult *res, const char *error, void *userdata)
             feed_sub_drop(n, s, false);
         }
     }
-    refresh_rules(n, res);
+    refresh_rules(n, res, true);
     for (notify_sub_t *s = n->subs; s; s = s->next)
         if (s->held == 2)
             s->held = 0;
@@ -653,9 +655,10 @@ static void array_item(ovop_buf_t *b, const char *v)
 }
 
 /* The rows the renewal returned: a subscription no longer active stops (its lease
- * released); the others' scope and filter are refreshed (a narrowed scope applies within a
- * second). */
-static void refresh_rules(notifyd_t *n, PGresult *res)
+ * released); the others' scope and filter are refreshed when the rows carry them
+ * (with_rules: the renewal every second and a re-read, so a narrowed scope applies within a
+ * second; the cursor flush every 50 ms only checks the status). */
+static void refresh_rules(notifyd_t *n, PGresult *res, bool with_rules)
 {
     for (int r = 0; r < PQntuples(res); r++) {
         notify_sub_t *s = feed_sub_find(n, ovop_pg_value(res, r, "id"));
@@ -669,7 +672,7 @@ static void refresh_rules(notifyd_t *n, PGresult *res)
                                  "SUBSCRIPTION_NOT_ACTIVE",
                                  "the subscription is paused or deleted");
             feed_sub_drop(n, s, true);
-        } else {
+        } else if (with_rules) {
             feed_set_rules(s, ovop_pg_value(res, r, "rules"));
         }
     }
@@ -695,7 +698,7 @@ static void on_sync(PGresult *res, const char *error, void *userdata)
         log_warn("could not write cursors and leases: %s", error);
     } else {
         int rows = PQntuples(res);
-        refresh_rules(n, res);
+        refresh_rules(n, res, y->renew);
         for (size_t i = 0; i < y->count; i++) {
             bool kept = false;
             for (int r = 0; r < rows && !kept; r++)
@@ -762,7 +765,8 @@ static void sync_subs(notifyd_t *n, bool renew)
                       "ELSE s.lease_until END, updated_at = now() "
                       "FROM unnest($1::uuid[], $2::text[], $3::bigint[]) AS u(id, holder, c) "
                       "WHERE s.id = u.id AND s.lease_holder = u.holder "
-                      "RETURNING s.id::text AS id, s.status, notify.rules(s) AS rules",
+                      "RETURNING s.id::text AS id, s.status, "
+                      "CASE WHEN $4::boolean THEN notify.rules(s) ELSE '' END AS rules",
                       4, params, on_sync, y);
     }
     ovop_buf_free(&ids);

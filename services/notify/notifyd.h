@@ -33,6 +33,10 @@ typedef struct notify_row {
     char *id, *source, *type, *subject, *data_schema, *hs6, *soate, *destination;
     uint8_t *data;
     size_t len;
+    /* The row as an ovop.v1.Event, packed once: every stream subscription's StreamReply
+     * carries these bytes as they are (stream_pack_event). */
+    uint8_t *packed;
+    size_t packed_len;
 } notify_row_t;
 
 /* The patterns of one dimension (event types, SOATE, HS, destinations). */
@@ -57,7 +61,8 @@ typedef struct notify_sub {
     uint64_t scanned;          /* highest sequence examined (sent or skipped) */
     uint64_t *inflight;        /* stream: sequences sent and not acknowledged, ascending */
     size_t n_inflight;
-    char **exporters; /* filter applied here: "producer:ID" / "cooperative:ID" */
+    size_t cap_inflight; /* slots allocated in inflight */
+    char **exporters;    /* filter applied here: "producer:ID" / "cooperative:ID" */
     size_t n_exporters;
     /* scope and filter, matched here against the cache (refreshed every second) */
     bool have_rules;
@@ -137,6 +142,8 @@ bool feed_event_passes(const notify_sub_t *s, const char *data_schema, const uin
 /* stream.c */
 int stream_start(notifyd_t *n);
 void stream_stop(notifyd_t *n);
+/* Packs row as an ovop.v1.Event into row->packed (once per row, not per subscription). */
+void stream_pack_event(notify_row_t *row);
 /* Delivers one event row to the stream subscription's session. */
 void stream_deliver(notifyd_t *n, notify_sub_t *s, const notify_row_t *ev);
 /* The subscription ended (lease lost, not active): tells its session. */
