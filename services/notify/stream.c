@@ -18,6 +18,7 @@ struct notify_session {
     uint8_t rid[256];
     size_t rid_len;
     char principal[64];
+    char user[48]; /* the ZMQ User-Id its messages came with: the CURVE key, Z85 */
     char agency[40];
     bool admin;
     bool subscriber;
@@ -26,6 +27,14 @@ struct notify_session {
 };
 
 static uint64_t session_serial;
+
+/* The session's rights, from its principal as the keyring has it now. */
+static void session_roles(notify_session_t *ss, const ovop_principal_t *p)
+{
+    snprintf(ss->agency, sizeof(ss->agency), "%s", p->agency ? p->agency : "");
+    ss->admin = ovop_principal_has_role(p, "notify.admin");
+    ss->subscriber = ovop_principal_has_role(p, "notify.subscriber");
+}
 
 /* ---- sending ---- */
 
@@ -375,12 +384,11 @@ static notify_session_t *session_for(notifyd_t *n, ovop_msg_t *m)
         ss->rid_len = ovop_msg_len(m, 0);
         memcpy(ss->rid, ovop_msg_data(m, 0), ss->rid_len);
         snprintf(ss->principal, sizeof(ss->principal), "%s", p->id);
-        snprintf(ss->agency, sizeof(ss->agency), "%s", p->agency ? p->agency : "");
-        ss->admin = ovop_principal_has_role(p, "notify.admin");
-        ss->subscriber = ovop_principal_has_role(p, "notify.subscriber");
+        snprintf(ss->user, sizeof(ss->user), "%s", user);
         ss->next = n->sessions;
         n->sessions = ss;
     }
+    session_roles(ss, p);
     ss->last_seen_us = ovop_mono_us();
     return ss;
 }
@@ -418,10 +426,30 @@ static void on_recv(ovop_zsock_t *sock, ovop_msg_t **msg, void *userdata)
         ovop__v1__stream_request__free_unpacked(rq, NULL);
 }
 
+/* A principal disabled, a key revoked or a role withdrawn ends the live sessions it
+ * concerns at the keyring's next load (within --auth-refresh-ms), as the broker closes such
+ * connections: their subscriptions stop at once and their leases are released. */
 static void on_keyring_changed(void *userdata)
 {
     notifyd_t *n = userdata;
     ovop_zap_keyring_changed(n->zap);
+    notify_session_t *next;
+    for (notify_session_t *ss = n->sessions; ss; ss = next) {
+        next = ss->next;
+        const ovop_principal_t *p = ovop_keyring_find(n->keyring, ss->user);
+        if (p && strcmp(p->id, ss->principal) == 0) {
+            session_roles(ss, p);
+            if (ss->admin || (ss->subscriber && *ss->agency))
+                continue;
+            send_error(n, ss, "", OVOP__V1__STATUS__CODE__PERMISSION_DENIED, "MISSING_ROLE",
+                       "receiving a stream needs role notify.subscriber (of an agency)");
+        } else {
+            send_error(n, ss, "", OVOP__V1__STATUS__CODE__UNAUTHENTICATED, "KEY_NOT_CURRENT",
+                       "this key is no longer current");
+        }
+        log_info("stream session of %s ended: its key or roles changed", ss->principal);
+        session_end(n, ss);
+    }
 }
 
 int stream_start(notifyd_t *n)

@@ -24,6 +24,7 @@
 #include "keys.h"
 #include "notify_testlib.h"
 #include "ovop/v1/exports.pb-c.h"
+#include "ovop/v1/iam.pb-c.h"
 #include "ovop/v1/notify.pb-c.h"
 #include "pgtest.h"
 #include "svcenv.h"
@@ -415,6 +416,59 @@ static void test_ovopctl(void **state)
     free(notify_key);
 }
 
+/* ovop.iam, answered by the broker, as the test's administrator. */
+static void iam_call(const char *method, const ProtobufCMessage *in)
+{
+    svcenv_t iam = E;
+    iam.cfg.service = "ovop.iam";
+    assert_int_equal(
+        svcenv_call(&iam, method, NULL, in, &ovop__v1__principal_record__descriptor, NULL, NULL),
+        0);
+}
+
+/* A live session whose principal loses its role, or is disabled, ends within the keyring's
+ * refresh (a second): an error, then nothing more is delivered to it. */
+static void test_stream_ends_when_rights_go(void **state)
+{
+    (void)state;
+    const char *who = "feed_rights";
+    assert_int_equal(ident_add(&E.ident, E.conn, who, "agency", "notify.subscriber", NULL, who), 0);
+    nt_scope(&E, who, "ovop.exports.*", "*", "*", "*");
+    harness_sleep_ms(1500); /* the new key in the broker's and notifyd's keyrings */
+    char *sub = nt_subscribe(&E, who, NULL, NULL, NULL, NULL);
+    nt_stream_t *s = nt_connect(&E, who, stream_port[0]);
+    nt_subscribe_stream(s, sub, 0, 0, "");
+    uint64_t a = nt_emit(&E, "ovop.exports.shipment.released", BATKEN, "081310", "CN", 9001);
+    assert_int_equal(nt_expect_event(s, sub), a);
+    nt_ack(s, sub, a);
+
+    Ovop__V1__ChangeRolesRequest roles = OVOP__V1__CHANGE_ROLES_REQUEST__INIT;
+    roles.id = (char *)who;
+    roles.n_roles = 1;
+    roles.roles = (char *[]){"notify.subscriber"};
+    iam_call("RevokeRoles", &roles.base);
+    nt_expect_error(s, "MISSING_ROLE");
+    nt_emit(&E, "ovop.exports.shipment.departed", BATKEN, "081310", "CN", 9001);
+    nt_expect_nothing(s, 1500);
+    nt_close(s);
+
+    iam_call("GrantRoles", &roles.base);
+    harness_sleep_ms(1500); /* the keyring's next load */
+    s = nt_connect(&E, who, stream_port[0]);
+    nt_subscribe_stream(s, sub, 0, 0, "");
+    nt_expect_event(s, sub); /* the departure, held back while the role was gone */
+    Ovop__V1__SetPrincipalStatusRequest st = OVOP__V1__SET_PRINCIPAL_STATUS_REQUEST__INIT;
+    st.id = (char *)who;
+    st.status = OVOP__V1__PRINCIPAL_STATUS__PRINCIPAL_STATUS_DISABLED;
+    st.reason = "test-notify";
+    iam_call("SetPrincipalStatus", &st.base);
+    nt_expect_error(s, "KEY_NOT_CURRENT");
+    nt_emit(&E, "ovop.exports.shipment.delivered", BATKEN, "081310", "CN", 9001);
+    nt_expect_nothing(s, 1500);
+    nt_close(s);
+    free(sub);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -424,6 +478,7 @@ int main(void)
         cmocka_unit_test_setup(test_stream_window_and_resume, nt_reset),
         cmocka_unit_test_setup(test_stream_refusals, nt_reset),
         cmocka_unit_test_setup(test_stream_wrong_keys_refused, nt_reset),
+        cmocka_unit_test_setup(test_stream_ends_when_rights_go, nt_reset),
         cmocka_unit_test_setup(test_replay_lag_and_delete, nt_reset),
         cmocka_unit_test_setup(test_ovopctl, nt_reset),
         cmocka_unit_test_setup(test_stream_newest_subscribe_wins, nt_reset),
