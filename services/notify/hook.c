@@ -8,6 +8,7 @@
  * notify.deliveries. */
 #include <errno.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,20 +125,61 @@ static void on_db_done(PGresult *res, const char *error, void *userdata)
         log_warn("%s: %s", (const char *)userdata, error);
 }
 
+/* The delivery log is written in batches: one INSERT out at a time carries every attempt
+ * logged meanwhile (at thousands of deliveries a second, one INSERT each overflowed the
+ * pool's queue and lost rows of the log). Rows waiting are bounded: past LOG_MAX_PENDING,
+ * while the database does not take them, the newest are counted and dropped. */
+#define LOG_MAX_PENDING 50000
+
+static void log_flush(notifyd_t *n);
+
+static void on_log_written(PGresult *res, const char *error, void *userdata)
+{
+    (void)res;
+    notifyd_t *n = userdata;
+    n->log_out = false;
+    if (error)
+        log_warn("could not write the delivery log (retried): %s", error);
+    if (json_array_size(n->log_rows))
+        log_flush(n);
+}
+
+static void log_flush(notifyd_t *n)
+{
+    if (n->log_out || !json_array_size(n->log_rows) || !n->pg)
+        return;
+    char *rows = json_dumps(n->log_rows, JSON_COMPACT);
+    if (!rows)
+        return;
+    json_array_clear(n->log_rows);
+    const char *params[] = {rows};
+    n->log_out = true;
+    ovop_pg_query(n->pg,
+                  "INSERT INTO notify.deliveries (subscription_id, seq, attempt, status_code, "
+                  "latency_ms, error) SELECT x.s, x.q, x.a, x.c, x.l, left(x.e, 500) "
+                  "FROM json_to_recordset($1::json) AS x(s uuid, q bigint, a int, c int, "
+                  "l float8, e text)",
+                  1, params, on_log_written, n);
+    free(rows);
+}
+
 static void log_attempt(notifyd_t *n, notify_hook_t *h, const notify_sub_t *s,
                         const notify_webhook_result_t *r)
 {
-    char seq[24], attempt[16], status[16], lat[32];
-    snprintf(seq, sizeof(seq), "%" PRIu64, h->seq);
-    snprintf(attempt, sizeof(attempt), "%u", h->attempt);
-    snprintf(status, sizeof(status), "%d", r->status);
-    snprintf(lat, sizeof(lat), "%.3f", r->latency_ms);
-    const char *params[] = {s->id, seq, attempt, status, lat, r->error ? r->error : ""};
-    ovop_pg_query(n->pg,
-                  "INSERT INTO notify.deliveries (subscription_id, seq, attempt, status_code, "
-                  "latency_ms, error) VALUES ($1::uuid, $2::bigint, $3::int, $4::int, "
-                  "$5::float8, left($6, 500))",
-                  6, params, on_db_done, "could not log a delivery");
+    if (!n->log_rows)
+        n->log_rows = json_array();
+    if (json_array_size(n->log_rows) >= LOG_MAX_PENDING) {
+        ovop_metric_inc(ovop_metrics_counter(n->metrics, "ovop_notify_delivery_log_dropped_total",
+                                             "Delivery log rows dropped while the database "
+                                             "did not take them",
+                                             NULL));
+        return;
+    }
+    json_array_append_new(n->log_rows,
+                          json_pack("{s:s, s:I, s:i, s:i, s:f, s:s}", "s", s->id, "q",
+                                    (json_int_t)h->seq, "a", (int)h->attempt, "c", r->status, "l",
+                                    r->latency_ms, "e", r->error ? r->error : ""));
+    log_flush(n);
 }
 
 static void delivered(notifyd_t *n, notify_hook_t *h, notify_sub_t *s, bool ok)
@@ -488,4 +530,7 @@ int hook_start(notifyd_t *n)
 void hook_stop(notifyd_t *n)
 {
     notify_webhook_destroy((notify_webhook_t **)&n->webhook);
+    log_flush(n); /* best effort: the pool may be closing */
+    json_decref(n->log_rows);
+    n->log_rows = NULL;
 }

@@ -113,6 +113,8 @@ struct notifyd {
     int64_t overlap_s;
     int64_t log_retention_h;
     struct ovop_periodic *pruner; /* the delivery log's pruning */
+    struct json_t *log_rows;      /* delivery log rows waiting for their INSERT (hook.c) */
+    bool log_out;                 /* that INSERT is out */
     ovop_metric_t *m_delivered_stream, *m_delivered_ok, *m_delivered_fail, *m_dead;
     ovop_metric_t *m_latency;
 };
