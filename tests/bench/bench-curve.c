@@ -77,25 +77,6 @@ static void client_close(void *state)
     ovop_client_destroy(&c);
 }
 
-static int finish_call(int r, Ovop__V1__Reply *rep, ProtobufCMessage *out)
-{
-    static atomic_int reported;
-    int code = r < 0 ? r : (rep->status ? (int)rep->status->code : 0);
-    if (code != 0 && atomic_fetch_add(&reported, 1) < 5) {
-        /* The first few failures say why (the figures only count them). */
-        if (r < 0)
-            fprintf(stderr, "bench: a call failed: %s\n", strerror(-r));
-        else
-            fprintf(stderr, "bench: a call was answered %s %s: %s\n", ovop_code_to_string(code),
-                    rep->status->reason, rep->status->message);
-    }
-    if (rep)
-        ovop__v1__reply__free_unpacked(rep, NULL);
-    if (out)
-        protobuf_c_message_free_unpacked(out, NULL);
-    return code == 0 ? 0 : -EIO;
-}
-
 static int echo(void *state)
 {
     char text[BENCH_BODY_LEN - 4];
@@ -108,21 +89,7 @@ static int echo(void *state)
     ProtobufCMessage *out = NULL;
     int r = ovop_client_call(state, "echo", "Echo", NULL, &in.base, &ovop__v1__status__descriptor,
                              &rep, &out);
-    return finish_call(r, rep, out);
-}
-
-static int get_territory(void *state)
-{
-    static const char *const codes[] = {"41704000000000", "41705214000000", "41711000000000",
-                                        "41703207000000"};
-    static atomic_uint n;
-    Ovop__V1__GetTerritoryRequest in = OVOP__V1__GET_TERRITORY_REQUEST__INIT;
-    in.code = (char *)codes[atomic_fetch_add(&n, 1) % 4];
-    Ovop__V1__Reply *rep = NULL;
-    ProtobufCMessage *out = NULL;
-    int r = ovop_client_call(state, "ovop.registry", "GetTerritory", NULL, &in.base,
-                             &ovop__v1__territory__descriptor, &rep, &out);
-    return finish_call(r, rep, out);
+    return bench_finish_call(r, rep, out);
 }
 
 static void *echo_open(void *arg)
@@ -132,11 +99,11 @@ static void *echo_open(void *arg)
 
 static void *territory_open(void *arg)
 {
-    return client_open(arg, get_territory);
+    return client_open(arg, bench_get_territory);
 }
 
 static const bench_client_ops_t echo_ops = {echo_open, echo, client_close};
-static const bench_client_ops_t territory_ops = {territory_open, get_territory, client_close};
+static const bench_client_ops_t territory_ops = {territory_open, bench_get_territory, client_close};
 
 /* ---- the buses ---- */
 

@@ -75,32 +75,6 @@ static void client_close(void *state)
     ovop_client_destroy(&c);
 }
 
-static int finish_call(int r, Ovop__V1__Reply *rep, ProtobufCMessage *out)
-{
-    int code = r < 0 ? r : (rep->status ? (int)rep->status->code : 0);
-    if (code > 0 && rep->status)
-        fprintf(stderr, "bench: %s: %s\n", rep->status->reason, rep->status->message);
-    if (rep)
-        ovop__v1__reply__free_unpacked(rep, NULL);
-    if (out)
-        protobuf_c_message_free_unpacked(out, NULL);
-    return code == 0 ? 0 : -EIO;
-}
-
-static int get_territory(void *state)
-{
-    static const char *const codes[] = {"41704000000000", "41705214000000", "41711000000000",
-                                        "41703207000000"};
-    static atomic_uint n;
-    Ovop__V1__GetTerritoryRequest in = OVOP__V1__GET_TERRITORY_REQUEST__INIT;
-    in.code = (char *)codes[atomic_fetch_add(&n, 1) % 4];
-    Ovop__V1__Reply *rep = NULL;
-    ProtobufCMessage *out = NULL;
-    int r = ovop_client_call(state, "ovop.registry", "GetTerritory", NULL, &in.base,
-                             &ovop__v1__territory__descriptor, &rep, &out);
-    return finish_call(r, rep, out);
-}
-
 static int match_order(void *state)
 {
     Ovop__V1__MatchOrderRequest in = OVOP__V1__MATCH_ORDER_REQUEST__INIT;
@@ -109,7 +83,7 @@ static int match_order(void *state)
     ProtobufCMessage *out = NULL;
     int r = ovop_client_call(state, "ovop.matching", "MatchOrder", NULL, &in.base,
                              &ovop__v1__order__descriptor, &rep, &out);
-    return finish_call(r, rep, out);
+    return bench_finish_call(r, rep, out);
 }
 
 static int propose(void *state)
@@ -123,7 +97,7 @@ static int propose(void *state)
     ProtobufCMessage *out = NULL;
     int r = ovop_client_call(state, "ovop.matching", "ProposeCooperatives", NULL, &in.base,
                              &ovop__v1__propose_cooperatives_response__descriptor, &rep, &out);
-    return finish_call(r, rep, out);
+    return bench_finish_call(r, rep, out);
 }
 
 /* The raw baseline: what MatchOrder's two statements cost at least, straight over libpq (no
@@ -329,7 +303,7 @@ int main(int argc, char **argv)
 {
     double seconds = argc > 1 ? atof(argv[1]) : 5.0;
     long producers = argc > 2 ? atol(argv[2]) : 100000;
-    const bench_client_ops_t territory_ops = {admin_open, get_territory, client_close};
+    const bench_client_ops_t territory_ops = {admin_open, bench_get_territory, client_close};
     const bench_client_ops_t match_ops = {desk_open, match_order, client_close};
     const bench_client_ops_t coop_ops = {desk_open, propose, client_close};
     if (seconds <= 0 || producers < 1000) {

@@ -54,30 +54,6 @@ static void client_close(void *state)
     ovop_client_destroy(&c);
 }
 
-static int finish_call(int r, Ovop__V1__Reply *rep, ProtobufCMessage *out)
-{
-    int code = r < 0 ? r : (rep->status ? (int)rep->status->code : 0);
-    if (rep)
-        ovop__v1__reply__free_unpacked(rep, NULL);
-    if (out)
-        protobuf_c_message_free_unpacked(out, NULL);
-    return code == 0 ? 0 : -EIO;
-}
-
-static int get_territory(void *state)
-{
-    static const char *const codes[] = {"41704000000000", "41705214000000", "41711000000000",
-                                        "41703207000000"};
-    static atomic_uint n;
-    Ovop__V1__GetTerritoryRequest in = OVOP__V1__GET_TERRITORY_REQUEST__INIT;
-    in.code = (char *)codes[atomic_fetch_add(&n, 1) % 4];
-    Ovop__V1__Reply *rep = NULL;
-    ProtobufCMessage *out = NULL;
-    int r = ovop_client_call(state, "ovop.registry", "GetTerritory", NULL, &in.base,
-                             &ovop__v1__territory__descriptor, &rep, &out);
-    return finish_call(r, rep, out);
-}
-
 static int get_producer(void *state)
 {
     Ovop__V1__GetProducerRequest in = OVOP__V1__GET_PRODUCER_REQUEST__INIT;
@@ -87,7 +63,7 @@ static int get_producer(void *state)
     ProtobufCMessage *out = NULL;
     int r = ovop_client_call(state, "ovop.registry", "GetProducer", NULL, &in.base,
                              &ovop__v1__producer__descriptor, &rep, &out);
-    return finish_call(r, rep, out);
+    return bench_finish_call(r, rep, out);
 }
 
 static int list_producers(void *state)
@@ -102,7 +78,7 @@ static int list_producers(void *state)
     ProtobufCMessage *out = NULL;
     int r = ovop_client_call(state, "ovop.registry", "ListProducers", NULL, &in.base,
                              &ovop__v1__list_producers_response__descriptor, &rep, &out);
-    return finish_call(r, rep, out);
+    return bench_finish_call(r, rep, out);
 }
 
 static void exec_or_die(PGconn *c, const char *sql)
@@ -254,7 +230,7 @@ int main(int argc, char **argv)
 {
     double seconds = argc > 1 ? atof(argv[1]) : 5.0;
     long producers = argc > 2 ? atol(argv[2]) : 100000;
-    const bench_client_ops_t territory_ops = {client_open, get_territory, client_close};
+    const bench_client_ops_t territory_ops = {client_open, bench_get_territory, client_close};
     const bench_client_ops_t producer_ops = {client_open, get_producer, client_close};
     const bench_client_ops_t list_ops = {client_open, list_producers, client_close};
     pid_t reg[2];

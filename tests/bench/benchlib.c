@@ -13,8 +13,10 @@
 #include <sys/resource.h>
 #include <zmq.h>
 
+#include "client.h"
 #include "harness.h"
 #include "migrate.h"
+#include "ovop/v1/registry.pb-c.h"
 #include "pg.h"
 #include "util.h"
 
@@ -480,4 +482,39 @@ void bench_bus_stop(bench_bus_t *bus)
     }
     bus->broker = 0;
     ovop_security_clear(&bus->client);
+}
+
+/* ---- calls ---- */
+
+int bench_finish_call(int r, Ovop__V1__Reply *rep, ProtobufCMessage *out)
+{
+    static atomic_int reported;
+    int code = r < 0 ? r : (rep->status ? (int)rep->status->code : 0);
+    if (code != 0 && atomic_fetch_add(&reported, 1) < 5) {
+        /* The first few failures say why (the figures only count them). */
+        if (r < 0)
+            fprintf(stderr, "bench: a call failed: %s\n", strerror(-r));
+        else
+            fprintf(stderr, "bench: a call was answered %s %s: %s\n", ovop_code_to_string(code),
+                    rep->status->reason, rep->status->message);
+    }
+    if (rep)
+        ovop__v1__reply__free_unpacked(rep, NULL);
+    if (out)
+        protobuf_c_message_free_unpacked(out, NULL);
+    return code == 0 ? 0 : -EIO;
+}
+
+int bench_get_territory(void *client)
+{
+    static const char *const codes[] = {"41704000000000", "41705214000000", "41711000000000",
+                                        "41703207000000"};
+    static atomic_uint n;
+    Ovop__V1__GetTerritoryRequest in = OVOP__V1__GET_TERRITORY_REQUEST__INIT;
+    in.code = (char *)codes[atomic_fetch_add(&n, 1) % 4];
+    Ovop__V1__Reply *rep = NULL;
+    ProtobufCMessage *out = NULL;
+    int r = ovop_client_call(client, "ovop.registry", "GetTerritory", NULL, &in.base,
+                             &ovop__v1__territory__descriptor, &rep, &out);
+    return bench_finish_call(r, rep, out);
 }

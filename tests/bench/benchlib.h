@@ -12,6 +12,7 @@
 
 #include "ident.h"
 #include "keys.h"
+#include "ovop/v1/envelope.pb-c.h"
 
 #define BENCH_MAX_CLIENTS 64
 #define BENCH_BODY_LEN    64
@@ -104,3 +105,10 @@ int bench_bus_wait(const bench_bus_t *bus, const char *service, unsigned timeout
 
 /* SIGTERM to the broker, then SIGKILL after a moment; clears the client keys. */
 void bench_bus_stop(bench_bus_t *bus);
+
+/* A call's outcome for bench_client_ops_t: 0 when answered OK, else -EIO (or the client's
+ * -errno); the first few failures print why. Frees rep and out. */
+int bench_finish_call(int r, Ovop__V1__Reply *rep, ProtobufCMessage *out);
+/* GetTerritory of one of four territories through client (an ovop_client_t *): the baseline
+ * read the benchmarks print their service's figures beside. */
+int bench_get_territory(void *client);
