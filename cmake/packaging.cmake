@@ -30,6 +30,9 @@ install(FILES ${ovop_units_src}/ovop.sysusers.conf DESTINATION /usr/lib/sysusers
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/ovop.env.example DESTINATION /etc/ovop
         RENAME ovop.env COMPONENT ovop)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION share/doc/ovop COMPONENT ovop)
+# bash completion for ovopctl (it reads `ovopctl --help` at run time, so it cannot drift).
+install(FILES ${PROJECT_SOURCE_DIR}/deploy/completion/ovopctl.bash
+        DESTINATION share/bash-completion/completions RENAME ovopctl COMPONENT ovop)
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME ovop)

@@ -49,6 +49,8 @@ for bin in ovop-broker ovop-registryd ovop-exportd ovop-matchd ovop-notifyd ovop
     grep -q " \./usr/bin/$bin\$" <<<"$contents" || fail "contents lack ./usr/bin/$bin"
 done
 [[ -x $root/usr/sbin/ovop-setup ]] || fail "/usr/sbin/ovop-setup missing or not executable"
+[[ -f $root/usr/share/bash-completion/completions/ovopctl ]] ||
+    fail "the bash completion of ovopctl is missing"
 
 units=(ovop-broker.service ovop-registryd@.service ovop-exportd@.service ovop-matchd@.service
     ovop-notifyd@.service ovop-migrate.service ovop.target)
