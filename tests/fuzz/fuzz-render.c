@@ -19,8 +19,10 @@ static const char *const schemas[] = {
     "ovop.v1.Certificate", "ovop.v1.Application",     "ovop.v1.Unknown",
 };
 static const char *const types[] = {
-    "ovop.exports.shipment.departed", "ovop.exports.violation.recorded",
-    "ovop.registry.territory.created", "ovop.exports.document.issued",
+    "ovop.exports.shipment.departed",
+    "ovop.exports.violation.recorded",
+    "ovop.registry.territory.created",
+    "ovop.exports.document.issued",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
