@@ -55,13 +55,8 @@ typedef struct side {
 static void *client_open(void *arg, int (*warm)(void *))
 {
     side_t *s = arg;
-    ovop_client_t *c;
-    ovop_client_options_t o = {.brokers = s->bus.endpoint,
-                               .timeout_ms = 5000,
-                               .retries = 1,
-                               .max_msg = 4 << 20,
-                               .security = &s->bus.client};
-    if (ovop_client_new(&c, s->zctx, &o) < 0)
+    ovop_client_t *c = bench_bus_client(&s->bus, s->zctx);
+    if (!c)
         return NULL;
     /* One untimed call: the connection and its handshake are made before the clock starts. */
     if (warm(c) < 0) {
@@ -69,12 +64,6 @@ static void *client_open(void *arg, int (*warm)(void *))
         return NULL;
     }
     return c;
-}
-
-static void client_close(void *state)
-{
-    ovop_client_t *c = state;
-    ovop_client_destroy(&c);
 }
 
 static int echo(void *state)
@@ -102,8 +91,9 @@ static void *territory_open(void *arg)
     return client_open(arg, bench_get_territory);
 }
 
-static const bench_client_ops_t echo_ops = {echo_open, echo, client_close};
-static const bench_client_ops_t territory_ops = {territory_open, bench_get_territory, client_close};
+static const bench_client_ops_t echo_ops = {echo_open, echo, bench_client_close};
+static const bench_client_ops_t territory_ops = {territory_open, bench_get_territory,
+                                                 bench_client_close};
 
 /* ---- the buses ---- */
 

@@ -243,12 +243,6 @@ static ovop_client_t *client_open(void *zctx, const ovop_security_t *sec)
     return c;
 }
 
-static void client_close(void *state)
-{
-    ovop_client_t *c = state;
-    ovop_client_destroy(&c);
-}
-
 /* Calls method; 0 when the service answered OK (out kept when asked), else -EIO. */
 static int call(ovop_client_t *c, const char *method, const ProtobufCMessage *in,
                 const ProtobufCMessageDescriptor *desc, ProtobufCMessage **ret_out)
@@ -341,10 +335,10 @@ static int make_shipments(void *zctx, size_t n)
             return -EIO;
     }
     protobuf_c_message_free_unpacked(out, NULL);
-    client_close(c);
+    bench_client_close(c);
     for (size_t i = 0; i < OVOP_ARRAY_SIZE(issuers); i++)
         if (issuers[i].c)
-            client_close(issuers[i].c);
+            bench_client_close(issuers[i].c);
 
     PGconn *db = connect_or_die(db_url);
     event_bytes = (size_t)scalar(db, "SELECT avg(length(data))::int FROM bus.events");
@@ -445,8 +439,8 @@ static int mover_get(void *state)
 static void mover_close(void *state)
 {
     mover_t *m = state;
-    client_close(m->c);
-    client_close(m->by_customs);
+    bench_client_close(m->c);
+    bench_client_close(m->by_customs);
     free(m);
 }
 
@@ -537,7 +531,7 @@ static int batcher_send(void *state)
 static void batcher_close(void *state)
 {
     batcher_t *b = state;
-    client_close(b->c);
+    bench_client_close(b->c);
     free(b);
 }
 
@@ -786,7 +780,7 @@ int main(int argc, char **argv)
         printf("  %-52s %7.2f ms %7.2f ms  (%zu row%s)\n", queries[q].what, unfolded[q], ms,
                n_rows[q], n_rows[q] == 1 ? "" : "s");
     }
-    client_close(reader);
+    bench_client_close(reader);
 
 out:
     for (int i = 0; i < N_EXPORTD; i++) {

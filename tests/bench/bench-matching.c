@@ -60,19 +60,7 @@ static void *desk_open(void *arg)
 
 static void *admin_open(void *arg)
 {
-    ovop_client_t *c;
-    ovop_client_options_t o = {.brokers = bus.endpoint,
-                               .timeout_ms = 5000,
-                               .retries = 1,
-                               .max_msg = 4 << 20,
-                               .security = &bus.client};
-    return ovop_client_new(&c, arg, &o) < 0 ? NULL : c;
-}
-
-static void client_close(void *state)
-{
-    ovop_client_t *c = state;
-    ovop_client_destroy(&c);
+    return bench_bus_client(&bus, arg);
 }
 
 static int match_order(void *state)
@@ -303,9 +291,9 @@ int main(int argc, char **argv)
 {
     double seconds = argc > 1 ? atof(argv[1]) : 5.0;
     long producers = argc > 2 ? atol(argv[2]) : 100000;
-    const bench_client_ops_t territory_ops = {admin_open, bench_get_territory, client_close};
-    const bench_client_ops_t match_ops = {desk_open, match_order, client_close};
-    const bench_client_ops_t coop_ops = {desk_open, propose, client_close};
+    const bench_client_ops_t territory_ops = {admin_open, bench_get_territory, bench_client_close};
+    const bench_client_ops_t match_ops = {desk_open, match_order, bench_client_close};
+    const bench_client_ops_t coop_ops = {desk_open, propose, bench_client_close};
     if (seconds <= 0 || producers < 1000) {
         fprintf(stderr, "usage: bench-matching [SECONDS] [PRODUCERS >= 1000]\n");
         return 2;

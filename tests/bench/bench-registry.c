@@ -39,19 +39,7 @@ static const char *const regions[] = {"41702000000000", "41703000000000", "41704
 
 static void *client_open(void *arg)
 {
-    ovop_client_t *c;
-    ovop_client_options_t o = {.brokers = bus.endpoint,
-                               .timeout_ms = 5000,
-                               .retries = 1,
-                               .max_msg = 4 << 20,
-                               .security = &bus.client};
-    return ovop_client_new(&c, arg, &o) < 0 ? NULL : c;
-}
-
-static void client_close(void *state)
-{
-    ovop_client_t *c = state;
-    ovop_client_destroy(&c);
+    return bench_bus_client(&bus, arg);
 }
 
 static int get_producer(void *state)
@@ -230,9 +218,9 @@ int main(int argc, char **argv)
 {
     double seconds = argc > 1 ? atof(argv[1]) : 5.0;
     long producers = argc > 2 ? atol(argv[2]) : 100000;
-    const bench_client_ops_t territory_ops = {client_open, bench_get_territory, client_close};
-    const bench_client_ops_t producer_ops = {client_open, get_producer, client_close};
-    const bench_client_ops_t list_ops = {client_open, list_producers, client_close};
+    const bench_client_ops_t territory_ops = {client_open, bench_get_territory, bench_client_close};
+    const bench_client_ops_t producer_ops = {client_open, get_producer, bench_client_close};
+    const bench_client_ops_t list_ops = {client_open, list_producers, bench_client_close};
     pid_t reg[2];
     uint64_t errors;
     ident_t id;

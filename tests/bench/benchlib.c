@@ -518,3 +518,20 @@ int bench_get_territory(void *client)
                              &ovop__v1__territory__descriptor, &rep, &out);
     return bench_finish_call(r, rep, out);
 }
+
+ovop_client_t *bench_bus_client(const bench_bus_t *bus, void *zctx)
+{
+    ovop_client_t *c;
+    ovop_client_options_t o = {.brokers = bus->endpoint,
+                               .timeout_ms = 5000,
+                               .retries = 1,
+                               .max_msg = 4 << 20,
+                               .security = &bus->client};
+    return ovop_client_new(&c, zctx, &o) < 0 ? NULL : c;
+}
+
+void bench_client_close(void *client)
+{
+    ovop_client_t *c = client;
+    ovop_client_destroy(&c);
+}

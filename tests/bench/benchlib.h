@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "ident.h"
+#include "client.h"
 #include "keys.h"
 #include "ovop/v1/envelope.pb-c.h"
 
@@ -112,3 +113,7 @@ int bench_finish_call(int r, Ovop__V1__Reply *rep, ProtobufCMessage *out);
 /* GetTerritory of one of four territories through client (an ovop_client_t *): the baseline
  * read the benchmarks print their service's figures beside. */
 int bench_get_territory(void *client);
+/* A client of bus with its client key (bus->client; 5 s, one retry) in the ZeroMQ context
+ * zctx (NULL: its own), or NULL; bench_client_close ends one (a bench_client_ops_t close). */
+ovop_client_t *bench_bus_client(const bench_bus_t *bus, void *zctx);
+void bench_client_close(void *client);
