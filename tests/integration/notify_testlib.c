@@ -241,8 +241,15 @@ void nt_set_status(svcenv_t *e, const char *who, const char *method, const char 
 
 char *nt_endpoint(svcenv_t *e, const char *who, const char *url, char **ret_secret)
 {
+    return nt_endpoint_format(e, who, url, 0, ret_secret);
+}
+
+char *nt_endpoint_format(svcenv_t *e, const char *who, const char *url, int format,
+                         char **ret_secret)
+{
     Ovop__V1__CreateEndpointRequest in = OVOP__V1__CREATE_ENDPOINT_REQUEST__INIT;
     in.url = (char *)url;
+    in.format = (Ovop__V1__EndpointFormat)format;
     Ovop__V1__EndpointSecret *out = NULL;
     Ovop__V1__Reply *rep = NULL;
     int code =

@@ -38,6 +38,9 @@ int nt_try_subscribe(svcenv_t *e, const char *who, const char *agency, const cha
 void nt_set_status(svcenv_t *e, const char *who, const char *method, const char *sub);
 /* CreateEndpoint as who: its id (malloc'd) and secret (*ret_secret, malloc'd). */
 char *nt_endpoint(svcenv_t *e, const char *who, const char *url, char **ret_secret);
+/* The same with a format (an Ovop__V1__EndpointFormat; 0: the default). */
+char *nt_endpoint_format(svcenv_t *e, const char *who, const char *url, int format,
+                         char **ret_secret);
 
 /* Writes one event (payload an ExportEvent of exporter producer:exporter when not 0) the
  * way writers do, numbers it, and returns its sequence. */

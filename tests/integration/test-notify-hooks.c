@@ -339,16 +339,9 @@ static void test_webhook_format_not_applicable(void **state)
     (void)state;
     nt_scope(&E, "statistics", "ovop.exports.*", "*", "*", "*");
     char *url = httpsink_url(sink, "/epcis");
-    Ovop__V1__CreateEndpointRequest in = OVOP__V1__CREATE_ENDPOINT_REQUEST__INIT;
-    in.url = url;
-    in.format = OVOP__V1__ENDPOINT_FORMAT__ENDPOINT_FORMAT_EPCIS_JSONLD;
-    Ovop__V1__EndpointSecret *out = NULL;
-    assert_int_equal(svcenv_call_as(&E, "statistics", "CreateEndpoint", NULL, &in.base,
-                                    &ovop__v1__endpoint_secret__descriptor,
-                                    (ProtobufCMessage **)&out, NULL),
-                     0);
-    char *ep = xstrdup(out->endpoint->id);
-    protobuf_c_message_free_unpacked(&out->base, NULL);
+    char *secret = NULL;
+    char *ep = nt_endpoint_format(&E, "statistics", url,
+                                  OVOP__V1__ENDPOINT_FORMAT__ENDPOINT_FORMAT_EPCIS_JSONLD, &secret);
     size_t base = httpsink_count(sink);
     char *sub = nt_subscribe_webhook(&E, "statistics", ep, "ovop.exports.*", NULL);
     uint64_t a = nt_emit(&E, "ovop.exports.violation.recorded", BATKEN, "081310", "CN", 9001);
@@ -369,6 +362,7 @@ static void test_webhook_format_not_applicable(void **state)
         assert_string_not_equal(httpsink_get(sink, i)->path, "/epcis");
     free(sub);
     free(ep);
+    free(secret);
     free(url);
 }
 
