@@ -202,6 +202,15 @@ static void delivered(notifyd_t *n, notify_hook_t *h, notify_sub_t *s, bool ok)
 }
 
 static void on_retry_timer(uv_timer_t *t);
+
+/* The next attempt of h (a post, or the write of its dead letter) in ms. */
+static void retry_in(notify_hook_t *h, uint64_t ms)
+{
+    h->retry = xcalloc(1, sizeof(uv_timer_t));
+    uv_timer_init(h->n->loop, h->retry);
+    h->retry->data = h;
+    uv_timer_start(h->retry, on_retry_timer, ms, 0);
+}
 static void dead_letter(notifyd_t *n, notify_hook_t *h, notify_sub_t *s);
 
 static void on_dead_lettered(PGresult *res, const char *error, void *userdata)
@@ -221,10 +230,7 @@ static void on_dead_lettered(PGresult *res, const char *error, void *userdata)
                  " (retried in 1 s): %s",
                  s->id, h->seq, error);
         h->dl_pending = true;
-        h->retry = xcalloc(1, sizeof(uv_timer_t));
-        uv_timer_init(n->loop, h->retry);
-        h->retry->data = h;
-        uv_timer_start(h->retry, on_retry_timer, 1000, 0);
+        retry_in(h, 1000);
         return;
     }
     ovop_metric_inc(n->m_dead);
@@ -312,10 +318,7 @@ static void on_posted(void *userdata, const notify_webhook_result_t *r)
         dead_letter(n, h, s);
         return;
     }
-    h->retry = xcalloc(1, sizeof(uv_timer_t));
-    uv_timer_init(n->loop, h->retry);
-    h->retry->data = h;
-    uv_timer_start(h->retry, on_retry_timer, (uint64_t)delay, 0);
+    retry_in(h, (uint64_t)delay);
 }
 
 static void post(notify_hook_t *h)
