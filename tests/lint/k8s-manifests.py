@@ -615,7 +615,7 @@ class Lint:
                     for p in c.get("ports", [])}
             for p in s["spec"].get("ports", []):
                 t = p.get("targetPort", p["port"])
-                if (isinstance(t, str) and t not in names) or (isinstance(t, int) and t not in nums):
+                if t not in (names if isinstance(t, str) else nums):
                     self.find(s, "SERVICE_PORT", f"targetPort {t} is no port of its pods")
 
     def check_images(self):
@@ -817,7 +817,8 @@ def main():
         try:
             docs = render_kubectl(kdir) if renderer == "kubectl" else render_python(kdir)
             if a.crosscheck and kubectl:
-                other = keyed(render_python(kdir) if renderer == "kubectl" else render_kubectl(kdir))
+                other = keyed(render_python(kdir) if renderer == "kubectl"
+                              else render_kubectl(kdir))
                 mine = keyed(docs)
                 for k in sorted(set(mine) | set(other), key=str):
                     if mine.get(k) != other.get(k):
