@@ -99,11 +99,14 @@ def smp(base, patch):
 
 
 def json6902(doc, ops):
+    """RFC 6902 add, replace and remove (what the overlays use); anything else is refused."""
     for op in ops:
+        if op["op"] not in ("add", "replace", "remove"):
+            raise ValueError(f"patch op {op['op']} not supported by this renderer")
         keys = [k.replace("~1", "/").replace("~0", "~") for k in op["path"].split("/")[1:]]
         parent = doc
         for k in keys[:-1]:
-            parent = parent[int(k)] if isinstance(parent, list) else parent.setdefault(k, {})
+            parent = parent[int(k)] if isinstance(parent, list) else parent[k]
         last = keys[-1]
         if isinstance(parent, list):
             i = len(parent) if last == "-" else int(last)
@@ -111,21 +114,20 @@ def json6902(doc, ops):
                 parent.insert(i, op["value"])
             elif op["op"] == "replace":
                 parent[i] = op["value"]
-            elif op["op"] == "remove":
+            else:
                 del parent[i]
-        elif op["op"] in ("add", "replace"):
-            if op["op"] == "replace" and last not in parent:
-                raise ValueError(f"patch replaces missing {op['path']}")
-            parent[last] = op["value"]
-        elif op["op"] == "remove":
-            del parent[last]
+        elif op["op"] == "remove" or (op["op"] == "replace" and last not in parent):
+            if last not in parent:
+                raise ValueError(f"patch {op['op']}s missing {op['path']}")
+            if op["op"] == "remove":
+                del parent[last]
         else:
-            raise ValueError(f"patch op {op['op']} not supported by this renderer")
+            parent[last] = op["value"]
 
 
 def targets(docs, target):
     return [d for d in docs
-            if all(d.get(f) == target[f] for f in ("kind",) if f in target)
+            if ("kind" not in target or d["kind"] == target["kind"])
             and ("name" not in target or d["metadata"]["name"] == target["name"])]
 
 
@@ -824,14 +826,16 @@ def main():
                     if mine.get(k) != other.get(k):
                         findings.append(f"{kdir}: RENDER: kubectl and the Python renderer differ "
                                         f"on {k[0]}/{k[2]}")
-        except (ValueError, KeyError, OSError, yaml.YAMLError) as e:
+        except (ValueError, KeyError, IndexError, TypeError, OSError, yaml.YAMLError) as e:
             findings.append(f"{kdir}: RENDER: {e}")
             continue
         examples = [d for f in ex.split(",") if f for d in load_docs(f)]
         lint = Lint(a.bindir, a.setup, docs, examples)
         findings += [f"{kdir}: {f}" for f in lint.run()]
+    helps = {p: read_help(a.bindir, p)[1] for p in sorted(os.listdir(a.bindir))
+             if p.startswith("ovop-") or p == "ovopctl"}
     for v in sorted(PENDING):
-        for prog, (_, env) in sorted(lint.helps.items()):
+        for prog, env in helps.items():
             if v in env:
                 findings.append(f"{sys.argv[0]}: PENDING_STALE: {prog} --help lists {v} now: "
                                 "delete it from PENDING")
