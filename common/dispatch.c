@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "permissions.h"
 
 #define MAX_VIOLATIONS 64
@@ -649,10 +650,16 @@ void ovop_call_fingerprint(const ovop_call_t *c, char out[static 17])
 static void complete(ovop_call_t *c, int code, void *rep, size_t len)
 {
     ovop_dispatch_t *d = c->d;
+    double secs = (double)(ovop_mono_us() - c->started) / 1e6;
     count_reply(d, c->m, code);
     if (code != OVOP_OK)
         ovop_metric_inc(c->m->errors);
-    ovop_metric_observe(c->m->latency, (double)(ovop_mono_us() - c->started) / 1e6);
+    ovop_metric_observe(c->m->latency, secs);
+    /* The request id ties this line to the broker's and the client's (README, Observability).
+     * INTERNAL always: its reply tells the caller it was logged with this id. */
+    ovop_log(code == OVOP_INTERNAL ? OVOP_LOG_WARN : OVOP_LOG_DEBUG, c->req->request_id,
+             "%s.%s answered %s in %.3f ms for %s", d->service, c->m->desc->name,
+             ovop_code_to_string(code), secs * 1e3, c->actor);
     d->inflight--;
     ovop_metric_set(d->inflight_gauge, d->inflight);
 
