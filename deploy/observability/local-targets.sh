@@ -27,7 +27,7 @@ tmp=$out.tmp
         daemon=${name%-[0-9]*}
         ((first)) || echo ","
         first=0
-        printf '  {"targets": ["%s"], "labels": {"daemon": "%s", "instance_name": "%s"}}' \
+        printf '  {"targets": ["%s"], "labels": {"component": "%s", "instance_name": "%s"}}' \
             "${BASH_REMATCH[2]}" "$daemon" "$name"
     done <"$ENV_FILE"
     printf '\n]\n'
