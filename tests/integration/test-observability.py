@@ -243,6 +243,18 @@ def test(build, var, env, exprs):
     want = {"broker", "registryd_1", "exportd_1", "matchd_1", "notifyd_1"}
     if not want <= set(endpoints):
         fail(f"ops endpoints in ovop.env: {sorted(endpoints)}, want at least {sorted(want)}")
+    # prometheus.yml's local job reads what local-targets.sh writes: one target per process.
+    run([os.path.join(OBS, "local-targets.sh"), var], env)
+    with open(os.path.join(var, "prometheus-targets.json")) as f:
+        targets = sorted(t for g in json.load(f) for t in g["targets"])
+    if targets != sorted(endpoints.values()):
+        fail(f"local-targets.sh wrote {targets}, want {sorted(endpoints.values())}")
+    with open(os.path.join(OBS, "prometheus.yml")) as f:
+        prom = yaml.safe_load(f)
+    if prom.get("rule_files") != ["alerts.yml"] or not any(
+            "file_sd_configs" in j for j in prom["scrape_configs"]):
+        fail("prometheus.yml does not load alerts.yml or has no file_sd job for local-targets.sh")
+
     families = {}
     per_process = {}
     for name, addr in sorted(endpoints.items()):
