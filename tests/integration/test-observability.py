@@ -176,6 +176,15 @@ def read_env(path):
     return env
 
 
+def sample(addr, series):
+    """The value of one series (name with its labels as rendered) on a /metrics, or None."""
+    with urllib.request.urlopen(f"http://{addr}/metrics", timeout=5) as resp:
+        for line in resp.read().decode().splitlines():
+            if line.startswith(series + " "):
+                return float(line.split()[-1])
+    return None
+
+
 def log_has_rid(path, rid):
     with open(path, errors="replace") as f:
         for line in f:
@@ -236,7 +245,9 @@ def test(build, var, env, exprs):
     run([ctl, "export", "list"], cenv)
     run([ctl, "order", "list"], cenv)
     run([ctl, "subscription", "list"], cenv)
-    time.sleep(6)  # the event log head is read every 5 s, the certificates 1 s after start
+    # A write, so the event log has a head to report (a new village under Ak-Suu District).
+    run([ctl, "territory", "create", "41702205000001", "--kind", "village", "--parent",
+         "41702205000000", "--ru", "Тест"], cenv)
 
     endpoints = {k[len("OVOP_HTTP_"):].lower(): v for k, v in cenv.items()
                  if k.startswith("OVOP_HTTP_")}
@@ -254,6 +265,26 @@ def test(build, var, env, exprs):
     if prom.get("rule_files") != ["alerts.yml"] or not any(
             "file_sd_configs" in j for j in prom["scrape_configs"]):
         fail("prometheus.yml does not load alerts.yml or has no file_sd job for local-targets.sh")
+
+    # The head gauge (read every 5 s) reaches the database's head; matchd's index catches up.
+    psql = shutil.which("psql") or "/usr/bin/psql"
+    db_head = float(run([psql, "-XAtq", cenv["OVOP_DATABASE_URL"], "-c",
+                         "SELECT last_seq FROM bus.sequencer"], cenv).stdout.strip())
+    if db_head < 1:
+        fail(f"the event log head is {db_head} after a write")
+    for name, series, want in (("registryd_1", "ovop_event_log_head", db_head),
+                               ("matchd_1", "ovop_event_log_head", db_head),
+                               ("matchd_1", 'ovop_consumer_lag_events{consumer="matching:index"}',
+                                0.0)):
+        got = None
+        for _ in range(60):
+            got = sample(endpoints[name], series)
+            if got == want:
+                break
+            time.sleep(0.25)
+        if got != want:
+            fail(f"{name}: {series} is {got}, want {want}")
+    print(f"ovop_event_log_head is the database's ({db_head:g}); matchd's index lag is 0")
 
     families = {}
     per_process = {}
@@ -310,6 +341,10 @@ def test(build, var, env, exprs):
     if not holders:
         fail(f"request id {rid} is in none of the registry daemons' logs {daemons}")
     print(f"request id {rid} is in the broker's log and in {holders[0]}")
+    for f in daemons:
+        with open(os.path.join(logs, f), errors="replace") as fh:
+            if "could not count certificates" in fh.read():
+                fail(f"{f}: the certificate gauges' query failed (see the log)")
 
 
 if __name__ == "__main__":
