@@ -302,6 +302,8 @@ static void on_cert_counts(PGresult *res, const char *error, void *userdata)
 {
     registry_t *r = userdata;
     r->cert_query_out = false;
+    if (r->cert_stopped)
+        return; /* the pool's error at shutdown is no news */
     if (error) {
         log_warn("could not count certificates for /metrics: %s", error);
         return;
@@ -351,6 +353,7 @@ void registry_cert_metrics_start(registry_t *r)
 
 void registry_cert_metrics_stop(registry_t *r)
 {
+    r->cert_stopped = true;
     uv_timer_stop(&r->cert_timer);
     uv_close((uv_handle_t *)&r->cert_timer, NULL);
 }

@@ -30,6 +30,7 @@ typedef struct registry {
     ovop_lookup_t *territory_lookup; /* batched reads of today's territories by code */
     uv_timer_t cert_timer;           /* certificate gauges (registry_cert_metrics_start) */
     bool cert_query_out;
+    bool cert_stopped;
     ovop_metric_t *m_certs[4]; /* ovop_registry_certificates{status}: active..expired */
     ovop_metric_t *m_certs_expiring;
 } registry_t;
