@@ -106,11 +106,12 @@ territories() {
             --ru "$1-$i" --valid-from 2020-01-01 >/dev/null || fail "territory create $1-$i failed"
     done
 }
-# wait_sequenced: waits until every event has its seq (bus.sequence_events runs after commit).
+# wait_sequenced [URL]: waits until every event in the database at URL (default DB) has its
+# seq (bus.sequence_events numbers them after commit).
 wait_sequenced() {
     local i
     for i in $(seq 1 100); do
-        [[ $(sql "$DB" "SELECT count(*) FROM bus.events WHERE seq IS NULL") == 0 ]] && return 0
+        [[ $(sql "${1:-$DB}" "SELECT count(*) FROM bus.events WHERE seq IS NULL") == 0 ]] && return 0
         sleep 0.1
     done
     fail "events left without seq"
@@ -132,6 +133,7 @@ if grep -qF "$pw" "$VAR/base.err"; then fail "base printed the password"; fi
 territories batch-a 10 14
 wait_sequenced
 head_a=$(sql "$DB" "SELECT max(seq) FROM bus.events")
+time_a=$(sql "$DB" "SELECT clock_timestamp()")
 "$BACKUP" point before-b --backup-dir "$BACKUPS" --database-url "$DB" >/dev/null || fail "point failed"
 out=$("$BACKUP" point before-b --backup-dir "$BACKUPS" --database-url "$DB" 2>&1) &&
     fail "a second point before-b was not refused"
@@ -187,38 +189,56 @@ grep -q ARCHIVE_CONFLICT <<<"$out" || fail "archive conflict: $out"
 "$BACKUP" archive-wal "$WAL/$some" "$some" "$WAL" || fail "archiving the same file again is not success"
 "$BACKUP" archive-wal "$VAR/other" "../x" "$WAL" 2>/dev/null && fail "archive-wal took the name ../x"
 
-# 5. Restore to the point into a new data directory, on another port, without archiving.
-port=$((20000 + RANDOM % 12000))
-while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
-touch "$VAR/restored.log"
-[[ $(id -u) -ne 0 ]] || chown "$(stat -c %U "$VAR/pg/data")" "$VAR/restored.log"
-t0=$(date +%s.%N)
-"$BACKUP" restore --target-name before-b --port "$port" --archive-off "$BACKUPS" "$WAL" "$RESTORED" ||
-    fail "ovop-backup restore failed"
-as_pg "$PG_BIN/pg_ctl" -D "$RESTORED" -l "$VAR/restored.log" -w -t 120 start >/dev/null ||
-    fail "the restored cluster did not start"
-R_DB=$(sed -E "s#127\.0\.0\.1:[0-9]+#127.0.0.1:$port#" <<<"$DB")
-for i in $(seq 1 600); do
-    [[ $(sql "$R_DB" "SELECT pg_is_in_recovery()" 2>/dev/null) == f ]] && break
-    sleep 0.1
-done
-[[ $(sql "$R_DB" "SELECT pg_is_in_recovery()") == f ]] || fail "the restored cluster was not promoted"
-t1=$(date +%s.%N)
-awk -v a="$t0" -v b="$t1" 'BEGIN { printf "restore (unpack, replay to the point, promote): %.1f s\n", b - a }'
+# restore_to DIR LOGNAME TARGET...: restores into DIR (on a free port, archiving off), starts
+# the copy and waits until it is promoted; sets R_DB to its URL and prints the time taken.
+restore_to() {
+    local dir=$1 log=$VAR/$2.log port t0 t1 i
+    shift 2
+    port=$((20000 + RANDOM % 12000))
+    while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+    touch "$log"
+    [[ $(id -u) -ne 0 ]] || chown "$(stat -c %U "$VAR/pg/data")" "$log"
+    t0=$(date +%s.%N)
+    "$BACKUP" restore "$@" --port "$port" --archive-off "$BACKUPS" "$WAL" "$dir" ||
+        fail "ovop-backup restore $* failed"
+    as_pg "$PG_BIN/pg_ctl" -D "$dir" -l "$log" -w -t 120 start >/dev/null ||
+        fail "the cluster restored with $* did not start"
+    R_DB=$(sed -E "s#127\.0\.0\.1:[0-9]+#127.0.0.1:$port#" <<<"$DB")
+    for i in $(seq 1 600); do
+        [[ $(sql "$R_DB" "SELECT pg_is_in_recovery()" 2>/dev/null) == f ]] && break
+        sleep 0.1
+    done
+    [[ $(sql "$R_DB" "SELECT pg_is_in_recovery()") == f ]] || fail "the cluster restored with $* was not promoted"
+    t1=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" -v t="$*" \
+        'BEGIN { printf "restore %s (unpack, replay, promote): %.1f s\n", t, b - a }'
+}
+
+# check_copy: the copy at R_DB holds batch A and not batch B, and its event log is gap-free
+# and ends at head_a.
+check_copy() {
+    local n_a n_b cnt lo hi nulls
+    n_a=$(sql "$R_DB" "SELECT count(*) FROM registry.territories WHERE name_ru LIKE 'batch-a-%'")
+    n_b=$(sql "$R_DB" "SELECT count(*) FROM registry.territories WHERE name_ru LIKE 'batch-b-%'")
+    [[ $n_a == 5 ]] || fail "restored batch A: $n_a territories, want 5"
+    [[ $n_b == 0 ]] || fail "restored batch B: $n_b territories, want 0"
+    read -r cnt lo hi nulls < <(sql "$R_DB" "SELECT count(*), min(seq), max(seq),
+        count(*) FILTER (WHERE seq IS NULL) FROM bus.events" | tr '|' ' ')
+    [[ $hi == "$head_a" ]] || fail "restored event log ends at seq $hi, want $head_a"
+    [[ $nulls == 0 && $cnt == $((hi - lo + 1)) ]] ||
+        fail "restored event log has gaps: $cnt events, seq $lo..$hi, $nulls unsequenced"
+    echo "restored event log: $cnt events, seq $lo..$hi (the original's ends at $head_b)"
+}
+
+# 5. Restore to the time between the batches, check, stop; then to the restore point.
+restore_to "$VAR/restored-time" restored-time --target-time "$time_a"
+check_copy
+as_pg "$PG_BIN/pg_ctl" -D "$VAR/restored-time" -m fast -w stop >/dev/null
+rm -rf "$VAR/restored-time"
+restore_to "$RESTORED" restored --target-name before-b
 grep -q 'recovery stopping at restore point "before-b"' "$VAR/restored.log" ||
     fail "the log does not say recovery stopped at before-b"
-
-# 6. The data: batch A there, batch B not, the event log gap-free up to head_a.
-n_a=$(sql "$R_DB" "SELECT count(*) FROM registry.territories WHERE name_ru LIKE 'batch-a-%'")
-n_b=$(sql "$R_DB" "SELECT count(*) FROM registry.territories WHERE name_ru LIKE 'batch-b-%'")
-[[ $n_a == 5 ]] || fail "restored batch A: $n_a territories, want 5"
-[[ $n_b == 0 ]] || fail "restored batch B: $n_b territories, want 0"
-read -r cnt lo hi nulls < <(sql "$R_DB" "SELECT count(*), min(seq), max(seq), count(*) FILTER (WHERE seq IS NULL) FROM bus.events" | tr '|' ' ')
-[[ $hi == "$head_a" ]] || fail "restored event log ends at seq $hi, want $head_a"
-[[ $nulls == 0 && $cnt == $((hi - lo + 1)) ]] || fail "restored event log has gaps: $cnt events, seq $lo..$hi, $nulls unsequenced"
-echo "restored event log: $cnt events, seq $lo..$hi (original now ends at $head_b)"
-# Writable after promotion: a new event gets the next seq.
-sql "$R_DB" "SELECT 1" >/dev/null
+check_copy
 
 # 7. registryd against the restored database answers reads through the broker: the one
 #    `up` started steps aside, ours takes its place.
@@ -241,6 +261,11 @@ grep -q batch-a-10 "$VAR/get-a.out" || fail "territory get on the restored datab
 out=$("$CTL" --timeout-ms=2000 territory get "$(rayon_code 20)" 2>&1) &&
     fail "batch B's territory is served from the restored database: $out"
 grep -qi 'NOT_FOUND' <<<"$out" || fail "batch B's territory: want NOT_FOUND, got: $out"
+# Writes go on where the copy ends: the next event is head_a + 1, still without a gap.
+territories batch-c 30 30
+wait_sequenced "$R_DB"
+[[ $(sql "$R_DB" "SELECT count(*) || ' ' || max(seq) FROM bus.events") == "$((head_a + 1)) $((head_a + 1))" ]] ||
+    fail "a write on the copy: $(sql "$R_DB" "SELECT count(*), min(seq), max(seq) FROM bus.events")"
 kill "$MY_REGISTRYD"
 wait "$MY_REGISTRYD" || true
 MY_REGISTRYD=
@@ -259,5 +284,16 @@ done
 out=$("$BACKUP" restore-dump "$VAR/ovop.dump" "$COPY_DB" 2>&1) && fail "restore-dump into a full database succeeded"
 grep -q DATABASE_NOT_EMPTY <<<"$out" || fail "restore-dump into a full database: $out"
 echo "dump round trip: $(sql "$COPY_DB" "SELECT count(*) FROM bus.events") events"
+
+# 9. A second base backup with --keep 1: the first is deleted, and the WAL before the new
+#    one's start with it.
+sleep 1
+name2=$("$BACKUP" base "$BACKUPS" --database-url "$DB" --keep 1 --wal-dir "$WAL" 2>/dev/null) ||
+    fail "second base backup failed"
+left=("$BACKUPS"/base-*)
+[[ ${#left[@]} == 1 && ${left[0]} == "$BACKUPS/$name2" ]] || fail "--keep 1 left: ${left[*]}"
+start2=$(sed -n 's/^start_wal=//p' "$BACKUPS/$name2/ovop-backup.info")
+old_wal=$(find "$WAL" -name '[0-9A-F]*' -printf '%f\n' | grep -E '^[0-9A-F]{24}' | awk -v s="$start2" 'substr($1, 9, 16) < substr(s, 9, 16)')
+[[ -z $old_wal ]] || fail "WAL before $start2 left after --keep 1: $old_wal"
 
 echo "PASS"
