@@ -178,6 +178,10 @@ out=$("$BACKUP" restore --target-name before-b "$BACKUPS" "$VAR/wal-gap" "$VAR/r
     fail "restore with segment $gap missing succeeded"
 grep -q "WAL_MISSING.*$gap" <<<"$out" || fail "missing WAL: $out"
 [[ ! -e $VAR/r2 ]] || fail "restore with missing WAL created its data directory"
+out=$("$BACKUP" restore --target-name no-such-point "$BACKUPS" "$WAL" "$VAR/r3" 2>&1) &&
+    fail "restore to a point never made succeeded"
+grep -q "POINT_NOT_ARCHIVED" <<<"$out" || fail "unknown point: $out"
+[[ ! -e $VAR/r3 ]] || fail "restore to an unknown point created its data directory"
 # restore-wal of a file not archived, archive-wal over a different file.
 "$BACKUP" restore-wal 000000010000000000000FFF "$VAR/x" "$WAL" 2>/dev/null && fail "restore-wal of a missing file succeeded"
 some=$(find "$WAL" -name '[0-9A-F]*' -printf '%f\n' | grep -E '^[0-9A-F]{24}$' | head -n 1)
