@@ -121,10 +121,13 @@ territories before 1 3
 wait_sequenced
 
 # 3. Base backup (verified with pg_verifybackup), batch A, the restore point, batch B.
+t0=$(date +%s.%N)
 name=$("$BACKUP" base "$BACKUPS" --database-url "$DB" 2>"$VAR/base.err") || {
     cat "$VAR/base.err" >&2
     fail "ovop-backup base failed"
 }
+awk -v a="$t0" -v b="$(date +%s.%N)" -v s="$(du -sh "$BACKUPS/$name" | cut -f1)" \
+    'BEGIN { printf "base backup (pg_basebackup, gzip, pg_verifybackup): %.1f s, %s\n", b - a, s }'
 [[ -f $BACKUPS/$name/base.tar.gz && -f $BACKUPS/$name/backup_manifest ]] || fail "backup $name incomplete"
 # No password in what it prints (the URL names a password file; its content must not appear).
 pw=$(sed -n 's/^127\.0\.0\.1:\*:\*:ovop://p' "$VAR/pg/pgpass")
