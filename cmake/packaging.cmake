@@ -20,6 +20,7 @@ foreach(unit IN LISTS ovop_units)
   string(REPLACE "/usr/local/bin/ovop-setup" "/usr/sbin/ovop-setup" text "${text}")
   string(REPLACE "/usr/local/bin" "/usr/bin" text "${text}")
   string(REPLACE "/usr/local/share/doc/" "/usr/share/doc/" text "${text}")
+  string(REPLACE "/usr/local/sbin/" "/usr/sbin/" text "${text}")
   file(WRITE ${ovop_units_out}/${name} "${text}")
   install(FILES ${ovop_units_out}/${name} DESTINATION /lib/systemd/system COMPONENT ovop)
 endforeach()
@@ -33,6 +34,11 @@ install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION share/doc/ovop COMPONE
 # bash completion for ovopctl (it reads `ovopctl --help` at run time, so it cannot drift).
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/completion/ovopctl.bash
         DESTINATION share/bash-completion/completions RENAME ovopctl COMPONENT ovop)
+
+# ovop-backup (base backups, WAL archiving, point-in-time restore, dumps) in /usr/sbin, and
+# the timer of ovop-backup.service (the loop above installs the .service).
+install(PROGRAMS ${PROJECT_SOURCE_DIR}/deploy/ovop-backup DESTINATION sbin COMPONENT ovop)
+install(FILES ${ovop_units_src}/ovop-backup.timer DESTINATION /lib/systemd/system COMPONENT ovop)
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME ovop)

@@ -95,6 +95,17 @@ grep -q 'conffiles' <<<"$info" || fail "dpkg-deb --info lists no conffiles"
 out=$("$root/usr/bin/ovopctl" --help 2>&1) || fail "extracted ovopctl --help exited $?"
 grep -qi usage <<<"$out" || fail "extracted ovopctl --help printed no usage"
 
+# ovop-backup: the script, its unit (ExecStart in /usr/sbin, nothing left in /usr/local), its
+# timer and its user.
+[[ -x $root/usr/sbin/ovop-backup ]] || fail "/usr/sbin/ovop-backup missing or not executable"
+"$root/usr/sbin/ovop-backup" base --help >/dev/null 2>&1 || fail "extracted ovop-backup base --help failed"
+grep -q '^ExecStart=/usr/sbin/ovop-backup base$' "$root/lib/systemd/system/ovop-backup.service" 2>/dev/null ||
+    fail "ovop-backup.service: no ExecStart=/usr/sbin/ovop-backup base"
+! grep -q /usr/local "$root/lib/systemd/system/ovop-backup.service" 2>/dev/null ||
+    fail "ovop-backup.service still names /usr/local"
+grep -q '^OnCalendar=' "$root/lib/systemd/system/ovop-backup.timer" 2>/dev/null || fail "ovop-backup.timer missing"
+grep -Eq '^u[[:space:]]+ovop-backup[[:space:]]' "$sysusers" 2>/dev/null || fail "sysusers lacks ovop-backup"
+
 if ((fails)); then
     echo "$fails check(s) failed" >&2
     exit 1
