@@ -181,11 +181,8 @@ static void ask_broker(status_t *st, const char *endpoint)
         broker_failed(st, endpoint, LV_CRITICAL, strerror(-r));
     } else if (rep->status && rep->status->code != OVOP_OK) {
         char msg[400];
-        snprintf(msg, sizeof(msg), "%s: %s%s", ovop_code_to_string(rep->status->code),
-                 rep->status->message,
-                 rep->status->code == OVOP_PERMISSION_DENIED
-                     ? " (the key's principal needs the role ops.monitor)"
-                     : "");
+        snprintf(msg, sizeof(msg), "%s: %s", ovop_code_to_string(rep->status->code),
+                 rep->status->message);
         /* An old broker without ovop.broker answers UNIMPLEMENTED: it is up. */
         broker_failed(st, endpoint, LV_UNKNOWN, msg);
     } else {
