@@ -4,8 +4,8 @@
  * instances), a consumer lagging and a certificate expiring (WARNING, 1), the only exportd
  * stopped (CRITICAL, 2, naming ovop.exports), the database and then the broker unreachable
  * (2), a bad flag (UNKNOWN, 3), and a principal without ops.monitor refused by the broker
- * (PERMISSION_DENIED; UNKNOWN, 3). The database part runs as a login holding only the group
- * role ovop_monitor. */
+ * (PERMISSION_DENIED; UNKNOWN, 3); a "replica" that is not in recovery (WARNING). The database part
+ * runs as a login holding only the group role ovop_monitor. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -321,6 +321,20 @@ static void test_bad_flag(void **state)
     free(out);
 }
 
+/* The replica to check is the primary itself: not in recovery, not a standby. */
+static void test_replica_not_standby(void **state)
+{
+    OVOP_UNUSED(state);
+    json_t *doc;
+    assert_int_equal(
+        status_json(&doc, (const char *const[]){"--database-read-url", monitor_url, NULL}), 1);
+    assert_true(has_problem(doc, "is not in recovery"));
+    json_t *replica = json_object_get(json_object_get(doc, "database"), "replica");
+    assert_true(json_is_true(json_object_get(replica, "reachable")));
+    assert_true(json_is_false(json_object_get(replica, "in_recovery")));
+    json_decref(doc);
+}
+
 static void test_service_down(void **state)
 {
     OVOP_UNUSED(state);
@@ -389,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_expiring_certificate),
         cmocka_unit_test(test_permission_denied),
         cmocka_unit_test(test_bad_flag),
+        cmocka_unit_test(test_replica_not_standby),
         cmocka_unit_test(test_service_down),
         cmocka_unit_test(test_database_unreachable),
         cmocka_unit_test(test_broker_unreachable),
