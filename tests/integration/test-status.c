@@ -4,8 +4,9 @@
  * instances), a consumer lagging and a certificate expiring (WARNING, 1), the only exportd
  * stopped (CRITICAL, 2, naming ovop.exports), the database and then the broker unreachable
  * (2), a bad flag (UNKNOWN, 3), and a principal without ops.monitor refused by the broker
- * (PERMISSION_DENIED; UNKNOWN, 3); a "replica" that is not in recovery (WARNING). The database part
- * runs as a login holding only the group role ovop_monitor. */
+ * (PERMISSION_DENIED; UNKNOWN, 3); a "replica" that is not in recovery and an instance not ready
+ * while another serves (WARNING). The database part runs as a login holding only the group role
+ * ovop_monitor. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,6 +36,7 @@ static pid_t exportd;
 static uint16_t exportd_http;
 static char monitor_role[64];
 static char *monitor_url; /* the database as monitor_role: ovop_monitor only */
+static pid_t second;      /* test_instance_not_ready's registryd */
 
 static void sql(const char *q)
 {
@@ -60,8 +62,9 @@ static void start_exportd(void)
     assert_int_equal(harness_wait_service(E.endpoint, "ovop.exports", 15000, &E.admin), 0);
 }
 
-/* A login role that holds ovop_monitor and nothing else, with a password of its own. */
-static void make_monitor_login(void)
+/* A login role `name` (pid appended, into ret_name) in group role `group`, with a random
+ * password of its own; returns its conninfo to the test database (malloc'd). */
+static char *make_login(const char *name, const char *group, char ret_name[static 64])
 {
     char pw[33], q[256], *err = NULL;
     unsigned char raw[16];
@@ -71,14 +74,20 @@ static void make_monitor_login(void)
     fclose(f);
     for (size_t i = 0; i < sizeof(raw); i++)
         snprintf(pw + 2 * i, 3, "%02x", raw[i]);
-    snprintf(monitor_role, sizeof(monitor_role), "status_mon_%d", (int)getpid());
-    snprintf(q, sizeof(q), "CREATE ROLE %s LOGIN PASSWORD '%s' IN ROLE ovop_monitor", monitor_role,
-             pw);
+    snprintf(ret_name, 64, "%s_%d", name, (int)getpid());
+    snprintf(q, sizeof(q), "CREATE ROLE %s LOGIN PASSWORD '%s' IN ROLE %s", ret_name, pw, group);
     sql(q);
-    char *as = pgtest_as_role(E.db, monitor_role);
-    monitor_url = ovop_pg_conninfo_with(as, "password", pw, &err);
-    assert_non_null(monitor_url);
+    char *as = pgtest_as_role(E.db, ret_name);
+    char *url = ovop_pg_conninfo_with(as, "password", pw, &err);
+    assert_non_null(url);
     free(as);
+    return url;
+}
+
+/* A login role that holds ovop_monitor and nothing else. */
+static void make_monitor_login(void)
+{
+    monitor_url = make_login("status_mon", "ovop_monitor", monitor_role);
 }
 
 static int setup(void **state)
@@ -103,11 +112,16 @@ static int teardown(void **state)
 {
     OVOP_UNUSED(state);
     harness_stop(exportd);
-    char q[128];
-    snprintf(q, sizeof(q), "DROP ROLE IF EXISTS %s", monitor_role);
-    svcenv_stop(&E); /* drops the database first: the role owns nothing in it */
+    harness_stop(second);
+    svcenv_stop(&E); /* drops the database first: the roles then own nothing */
+    /* The roles are the cluster's: dropped even when a test failed half-way. */
     PGconn *c = pgtest_connect(pgtest_server_url());
-    PQclear(PQexec(c, q));
+    const char *names[] = {"status_mon", "status_reg"};
+    for (size_t i = 0; i < 2; i++) {
+        char q[128];
+        snprintf(q, sizeof(q), "DROP ROLE IF EXISTS %s_%d", names[i], (int)getpid());
+        PQclear(PQexec(c, q));
+    }
     PQfinish(c);
     free(monitor_url);
     return 0;
@@ -335,6 +349,64 @@ static void test_replica_not_standby(void **state)
     json_decref(doc);
 }
 
+/* A second registryd whose database login is then closed: its /readyz fails while the first
+ * instance serves. */
+static void test_instance_not_ready(void **state)
+{
+    OVOP_UNUSED(state);
+    char role[64], http[32], q[256];
+    uint16_t port;
+    char *url = make_login("status_reg", "ovop_registry", role);
+    char *key = ident_secret(&E.ident, "svc-ovop.registry");
+    assert_int_equal(harness_free_port(&port), 0);
+    snprintf(http, sizeof(http), "127.0.0.1:%u", port);
+    const char *args[] = {
+        "--broker", E.endpoint,     "--database-url",   url,          "--http",       http, "--key",
+        key,        "--broker-key", E.ident.broker_key, "--instance", "reg-status-2", NULL};
+    char *bin = harness_bin("ovop-registryd");
+    assert_int_equal(harness_spawn(&second, bin, args, NULL, "registryd-2"), 0);
+    json_t *doc = NULL;
+    int code = -1;
+    for (int i = 0; i < 60 && code != 0; i++) {
+        if (doc)
+            json_decref(doc);
+        usleep(250 * 1000);
+        code = status_json(&doc, NULL);
+    }
+    assert_int_equal(code, 0);
+    assert_int_equal(json_array_size(json_object_get(service(doc, "ovop.registry"), "instances")),
+                     2);
+    json_decref(doc);
+    doc = NULL;
+
+    snprintf(q, sizeof(q), "ALTER ROLE %s NOLOGIN", role);
+    sql(q);
+    snprintf(q, sizeof(q),
+             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '%s'", role);
+    sql(q);
+    for (int i = 0; i < 60 && !(doc && has_problem(doc, "reg-status-2")); i++) {
+        if (doc)
+            json_decref(doc);
+        usleep(250 * 1000);
+        code = status_json(&doc, NULL);
+    }
+    assert_int_equal(code, 1);
+    assert_string_equal(json_string_value(json_object_get(doc, "status")), "WARNING");
+    assert_true(has_problem(doc, "instance reg-status-2 of ovop.registry is not ready"));
+    assert_true(has_problem(doc, "database unreachable"));
+    json_decref(doc);
+
+    harness_stop(second);
+    second = 0;
+    snprintf(q, sizeof(q), "DROP OWNED BY %s", role);
+    sql(q);
+    snprintf(q, sizeof(q), "DROP ROLE %s", role);
+    sql(q);
+    free(bin);
+    free(key);
+    free(url);
+}
+
 static void test_service_down(void **state)
 {
     OVOP_UNUSED(state);
@@ -404,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_permission_denied),
         cmocka_unit_test(test_bad_flag),
         cmocka_unit_test(test_replica_not_standby),
+        cmocka_unit_test(test_instance_not_ready),
         cmocka_unit_test(test_service_down),
         cmocka_unit_test(test_database_unreachable),
         cmocka_unit_test(test_broker_unreachable),
