@@ -356,6 +356,7 @@ int ovop_daemon_main(const ovop_daemon_spec_t *spec, int argc, char **argv)
     d->spec = spec;
     d->zctx = zmq_ctx_new();
     d->metrics = ovop_metrics_new();
+    ovop_metrics_process(d->metrics, spec->log_service);
     d->refused = ovop_metrics_counter(d->metrics, "ovop_requests_refused_draining_total",
                                       "Requests answered UNAVAILABLE while shutting down", NULL);
     r = ovop_pg_new(&d->pg, &d->loop, c->database_url, (unsigned)c->db_pool, d->metrics);

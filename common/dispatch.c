@@ -6,10 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "permissions.h"
 
 #define MAX_VIOLATIONS 64
 #define MAX_METADATA   16
+/* Status codes 0..16 (gRPC's); a code out of range counts as UNKNOWN. */
+#define N_CODES (OVOP_UNAUTHENTICATED + 1)
 
 typedef struct method_entry {
     const ProtobufCMethodDescriptor *desc;
@@ -18,7 +21,7 @@ typedef struct method_entry {
     size_t n_roles;
     ovop_handler_fn fn;
     void *userdata;
-    ovop_metric_t *requests;
+    ovop_metric_t *by_code[N_CODES]; /* ovop_requests_total, made at a code's first reply */
     ovop_metric_t *errors;
     ovop_metric_t *latency;
 } method_entry_t;
@@ -27,6 +30,7 @@ struct ovop_dispatch {
     const ProtobufCServiceDescriptor *desc;
     method_entry_t *methods; /* one per descriptor method, same order */
     char *service;
+    ovop_metrics_t *metrics; /* NULL: none kept */
     size_t max_msg;
     unsigned inflight;
     int declare_error; /* the first failed declaration, for ovop_dispatch_verify */
@@ -61,6 +65,27 @@ struct ovop_call {
     size_t n_meta;
 };
 
+/* Counts a reply to a request for m in ovop_requests_total{service,method,status}. The series
+ * are made lazily, so there are at most methods x codes of them. */
+static void count_reply(ovop_dispatch_t *d, method_entry_t *m, int code)
+{
+    if (!d->metrics)
+        return;
+    if (code < 0 || code >= N_CODES)
+        code = OVOP__V1__STATUS__CODE__UNKNOWN;
+    if (!m->by_code[code]) {
+        char *labels = xasprintf("service=\"%s\",method=\"%s\",status=\"%s\"", d->service,
+                                 m->desc->name, ovop_code_to_string(code));
+        m->by_code[code] = ovop_metrics_counter(
+            d->metrics, "ovop_requests_total",
+            "Requests answered, by method and status code (rejections before the handler "
+            "included)",
+            labels);
+        free(labels);
+    }
+    ovop_metric_inc(m->by_code[code]);
+}
+
 /* The ovop_requests_rejected_total series of one reason. */
 static ovop_metric_t *rejected_counter(ovop_metrics_t *metrics, const char *service,
                                        const char *reason)
@@ -78,6 +103,7 @@ ovop_dispatch_t *ovop_dispatch_new(const ProtobufCServiceDescriptor *desc, const
     ovop_dispatch_t *d = xcalloc(1, sizeof(*d));
     d->desc = desc;
     d->service = xstrdup(service);
+    d->metrics = metrics;
     d->max_msg = max_msg;
     d->methods = xcalloc(desc->n_methods, sizeof(method_entry_t));
     for (unsigned i = 0; i < desc->n_methods; i++) {
@@ -86,8 +112,6 @@ ovop_dispatch_t *ovop_dispatch_new(const ProtobufCServiceDescriptor *desc, const
         if (!metrics)
             continue;
         char *labels = xasprintf("service=\"%s\",method=\"%s\"", service, m->desc->name);
-        m->requests = ovop_metrics_counter(metrics, "ovop_requests_total",
-                                           "Requests handled, by method", labels);
         m->errors = ovop_metrics_counter(metrics, "ovop_request_errors_total",
                                          "Requests answered with a status other than OK", labels);
         m->latency = ovop_metrics_histogram(metrics, "ovop_request_duration_seconds",
@@ -300,6 +324,7 @@ static Ovop__V1__Principal *authorize(ovop_dispatch_t *d, method_entry_t *m,
     } else {
         return p;
     }
+    count_reply(d, m, ovop_reply_peek_code(rep, len));
     done(ud, rep, len);
     return NULL;
 }
@@ -348,7 +373,7 @@ static void answer_bad_strings(const ovop_dispatch_t *d, const char *rid, bad_st
 /* Decodes the method's input into arena under the wire limits and the memory budget, or
  * answers (INVALID_ARGUMENT: MESSAGE_TOO_COMPLEX, string violations, undecodable) and
  * returns NULL. Strings are checked on the wire because protobuf-c ends them at a NUL. */
-static ProtobufCMessage *decode_input(ovop_dispatch_t *d, const method_entry_t *m,
+static ProtobufCMessage *decode_input(ovop_dispatch_t *d, method_entry_t *m,
                                       const Ovop__V1__Request *req, ovop_arena_t *arena,
                                       ovop_dispatch_done_fn done, void *ud)
 {
@@ -360,6 +385,7 @@ static ProtobufCMessage *decode_input(ovop_dispatch_t *d, const method_entry_t *
     ProtobufCMessage *in = NULL;
     if (r == 0 && bad.n) {
         ovop_metric_inc(d->rejected_string);
+        count_reply(d, m, OVOP_INVALID_ARGUMENT);
         answer_bad_strings(d, req->request_id, &bad, done, ud);
         return NULL;
     }
@@ -387,6 +413,7 @@ static ProtobufCMessage *decode_input(ovop_dispatch_t *d, const method_entry_t *
     void *rep =
         ovop_reply_error(req->request_id, d->service, OVOP_INVALID_ARGUMENT,
                          r == -E2BIG ? "MESSAGE_TOO_COMPLEX" : "INVALID_ARGUMENT", msg, &len);
+    count_reply(d, m, OVOP_INVALID_ARGUMENT);
     done(ud, rep, len);
     return NULL;
 }
@@ -455,7 +482,6 @@ void ovop_dispatch_handle(ovop_dispatch_t *d, const void *body, size_t len, cons
     c->deadline = req->deadline_ms ? c->started + (int64_t)req->deadline_ms * 1000 : 0;
     d->inflight++;
     ovop_metric_set(d->inflight_gauge, d->inflight);
-    ovop_metric_inc(m->requests);
     m->fn(c, in, m->userdata);
 }
 
@@ -621,12 +647,19 @@ void ovop_call_fingerprint(const ovop_call_t *c, char out[static 17])
 }
 
 /* Accounts for the call's end, frees it and hands the encoded reply on. */
-static void complete(ovop_call_t *c, bool ok, void *rep, size_t len)
+static void complete(ovop_call_t *c, int code, void *rep, size_t len)
 {
     ovop_dispatch_t *d = c->d;
-    if (!ok)
+    double secs = (double)(ovop_mono_us() - c->started) / 1e6;
+    count_reply(d, c->m, code);
+    if (code != OVOP_OK)
         ovop_metric_inc(c->m->errors);
-    ovop_metric_observe(c->m->latency, (double)(ovop_mono_us() - c->started) / 1e6);
+    ovop_metric_observe(c->m->latency, secs);
+    /* The request id ties this line to the broker's and the client's (README, Observability).
+     * INTERNAL always: its reply tells the caller it was logged with this id. */
+    ovop_log(code == OVOP_INTERNAL ? OVOP_LOG_WARN : OVOP_LOG_DEBUG, c->req->request_id,
+             "%s.%s answered %s in %.3f ms for %s", d->service, c->m->desc->name,
+             ovop_code_to_string(code), secs * 1e3, c->actor);
     d->inflight--;
     ovop_metric_set(d->inflight_gauge, d->inflight);
 
@@ -647,12 +680,12 @@ static void finish(ovop_call_t *c, const Ovop__V1__Status *st, const ProtobufCMe
 {
     size_t len;
     void *rep = encode(c, st, out, &len);
-    complete(c, !st || st->code == OVOP_OK, rep, len);
+    complete(c, st ? (int)st->code : OVOP_OK, rep, len);
 }
 
 void ovop_call_finish_encoded(ovop_call_t *c, void *reply, size_t len)
 {
-    complete(c, true, reply, len);
+    complete(c, ovop_reply_peek_code(reply, len), reply, len);
 }
 
 void ovop_call_finish(ovop_call_t *c, const ProtobufCMessage *output)

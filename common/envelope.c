@@ -128,6 +128,59 @@ void ovop_request_peek_id(const void *buf, size_t n, char out[static OVOP_MAX_RE
     }
 }
 
+/* The first field numbered field, of wire type type (0 varint, 2 length-delimited), of
+ * p[0..n): a varint's value in *ret_v, a length-delimited field's length in *ret_v and its
+ * offset in *ret_at. Returns false when absent or the bytes are not protobuf. */
+static bool wire_find(const uint8_t *p, size_t n, uint64_t field, uint64_t type, uint64_t *ret_v,
+                      size_t *ret_at)
+{
+    size_t i = 0;
+    uint64_t key, v;
+    while (i < n && read_varint(p, n, &i, &key)) {
+        switch (key & 7) {
+        case 0:
+            if (!read_varint(p, n, &i, &v))
+                return false;
+            if (key >> 3 == field && type == 0) {
+                *ret_v = v;
+                return true;
+            }
+            break;
+        case 1:
+            i += 8;
+            break;
+        case 5:
+            i += 4;
+            break;
+        case 2:
+            if (!read_varint(p, n, &i, &v) || v > n - i)
+                return false;
+            if (key >> 3 == field && type == 2) {
+                *ret_v = v;
+                *ret_at = i;
+                return true;
+            }
+            i += v;
+            break;
+        default:
+            return false;
+        }
+    }
+    return false;
+}
+
+int ovop_reply_peek_code(const void *buf, size_t n)
+{
+    const uint8_t *p = buf;
+    uint64_t len = 0, code = 0;
+    size_t at = 0;
+    if (!wire_find(p, n, 2, 2, &len, &at)) /* Reply.status absent: OK */
+        return OVOP_OK;
+    if (!wire_find(p + at, (size_t)len, 1, 0, &code, &at)) /* Status.code absent: OK */
+        return OVOP_OK;
+    return code > INT32_MAX ? (int)OVOP__V1__STATUS__CODE__UNKNOWN : (int)code;
+}
+
 int ovop_request_decode(const void *p, size_t n, size_t max, Ovop__V1__Request **ret_req,
                         const char **ret_err)
 {

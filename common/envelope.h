@@ -44,6 +44,10 @@ int ovop_request_decode(const void *p, size_t n, size_t max, Ovop__V1__Request *
  * the broker): copied into out when it is UTF-8 of 1..128 bytes, else out is "". */
 void ovop_request_peek_id(const void *p, size_t n, char out[static OVOP_MAX_REQUEST_ID + 1]);
 
+/* The status code of an encoded Reply, read without decoding the rest (for the broker's
+ * and the dispatcher's metrics): OVOP_OK when the Reply has no status or no code. */
+int ovop_reply_peek_code(const void *p, size_t n);
+
 /* Serializes a Request; returns a malloc'd buffer and its size. on_behalf_of may be NULL. */
 void *ovop_request_encode(const char *request_id, const char *method, const void *body,
                           size_t body_len, unsigned deadline_ms, const char *on_behalf_of,

@@ -64,6 +64,8 @@ void ovop_log_write(ovop_log_level_t level, const char *request_id, const char *
     size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(ts + n, sizeof(ts) - n, ".%06dZ", (int)(now % 1000000));
 
+    if (request_id && !request_id[0])
+        request_id = NULL; /* a request whose id could not be read */
     if (!log_json) {
         fprintf(stderr, "%s %-5s %s[%s] %s%s%s%s\n", ts, ovop_log_level_to_string(level),
                 log_service, log_instance, msg, request_id ? " (request " : "",

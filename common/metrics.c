@@ -2,7 +2,15 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef OVOP_VERSION
+#define OVOP_VERSION "unknown"
+#endif
 
 typedef enum metric_type { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM } metric_type_t;
 
@@ -21,6 +29,8 @@ struct ovop_metric {
 
 struct ovop_metrics {
     ovop_metric_t *head, *tail;
+    /* ovop_metrics_process: refreshed at each render. */
+    ovop_metric_t *rss, *cpu;
 };
 
 const double ovop_latency_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -157,8 +167,48 @@ static void render_value(ovop_buf_t *out, const char *name, const char *suffix, 
         ovop_buf_printf(out, " %.17g\n", v);
 }
 
+/* The process gauges' values now: cheap enough for every scrape. */
+static void refresh_process(const ovop_metrics_t *m)
+{
+    if (!m->rss)
+        return;
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        ovop_metric_set(m->cpu,
+                        (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+                            ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6);
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long size, resident;
+    if (f && fscanf(f, "%lu %lu", &size, &resident) == 2)
+        ovop_metric_set(m->rss, (double)resident * (double)sysconf(_SC_PAGESIZE));
+    if (f)
+        fclose(f);
+}
+
+void ovop_metrics_process(ovop_metrics_t *m, const char *daemon)
+{
+    char *labels = xasprintf("version=\"%s\",daemon=\"%s\"", OVOP_VERSION, daemon);
+    ovop_metric_set(ovop_metrics_gauge(m, "ovop_build_info",
+                                       "Always 1; the labels name the build and the program",
+                                       labels),
+                    1);
+    free(labels);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    /* Set up at start: the time of this call stands for the process's start. */
+    ovop_metric_set(ovop_metrics_gauge(m, "process_start_time_seconds",
+                                       "Start time of the process since the Unix epoch in seconds",
+                                       NULL),
+                    (double)now.tv_sec + (double)now.tv_nsec / 1e9);
+    m->rss = ovop_metrics_gauge(m, "process_resident_memory_bytes", "Resident memory size in bytes",
+                                NULL);
+    m->cpu = ovop_metrics_counter(m, "process_cpu_seconds_total",
+                                  "Total user and system CPU time spent in seconds", NULL);
+}
+
 void ovop_metrics_render(const ovop_metrics_t *m, ovop_buf_t *out)
 {
+    refresh_process(m);
     static const char *const type_names[] = {"counter", "gauge", "histogram"};
     const char *last = "";
     for (const ovop_metric_t *s = m->head; s; s = s->next) {

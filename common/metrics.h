@@ -35,3 +35,9 @@ extern const double ovop_latency_buckets[];
 extern const size_t ovop_latency_buckets_n;
 
 void ovop_metrics_render(const ovop_metrics_t *m, ovop_buf_t *out);
+
+/* Registers ovop_build_info{version,daemon} (always 1) and the process metrics
+ * process_resident_memory_bytes, process_cpu_seconds_total and process_start_time_seconds,
+ * which each render refreshes from /proc and getrusage. daemon names the program
+ * ("registryd", "broker"...). */
+void ovop_metrics_process(ovop_metrics_t *m, const char *daemon);

@@ -116,6 +116,8 @@ struct ovop_pg {
     ovop_metric_t *m_duration;
     ovop_metric_t *m_deadline_queued;
     ovop_metric_t *m_deadline_cancelled;
+    ovop_metric_t *m_busy;
+    ovop_metric_t *m_reconnects;
 };
 
 static void pg_dispatch(ovop_pg_t *pg);
@@ -341,6 +343,7 @@ static pg_query_t *conn_release(pg_conn_t *c)
     c->query = NULL;
     c->stmt = NULL;
     c->pg->n_running--;
+    ovop_metric_set(c->pg->m_busy, c->pg->n_running);
     if (c->cancel_out) {
         c->state = PG_CONN_CANCELLING;
     } else {
@@ -465,7 +468,10 @@ static void conn_connect_start(pg_conn_t *c)
 
 static void on_retry_timer(uv_timer_t *t)
 {
-    conn_connect_start(t->data);
+    pg_conn_t *c = t->data;
+    /* Every attempt after a lost or failed connection: a storm shows as a steep rate. */
+    ovop_metric_inc(c->pg->m_reconnects);
+    conn_connect_start(c);
 }
 
 static void on_connect_timeout(uv_timer_t *t)
@@ -521,6 +527,7 @@ static void conn_send(pg_conn_t *c, pg_query_t *q)
     c->state = PG_CONN_BUSY;
     c->pg->n_idle--;
     c->pg->n_running++;
+    ovop_metric_set(c->pg->m_busy, c->pg->n_running);
     c->query = q;
     c->stmt = pg_stmt_get(&c->stmts, q->sql, q->hash);
     if (q->deadline_us) {
@@ -734,6 +741,15 @@ int ovop_pg_new(ovop_pg_t **ret, uv_loop_t *loop, const char *conninfo, unsigned
             "stage=\"running\"");
         ovop_metric_set(pg->m_connections, 0);
         ovop_metric_set(pg->m_queue_depth, 0);
+        ovop_metric_set(ovop_metrics_gauge(metrics, "ovop_pg_pool_size",
+                                           "Connections the database pool keeps (--db-pool).",
+                                           NULL),
+                        pool_size);
+        pg->m_busy = ovop_metrics_gauge(metrics, "ovop_pg_connections_busy",
+                                        "Database connections running a query now.", NULL);
+        pg->m_reconnects = ovop_metrics_counter(
+            metrics, "ovop_pg_reconnects_total",
+            "Database connection attempts after a connection was lost or an attempt failed.", NULL);
     }
 
     uv_idle_init(loop, &pg->idle);

@@ -12,8 +12,9 @@
 #include "periodic.h"
 #include "pg.h"
 
-/* A periodic job (periodic.h) running bus.sequence_events(). */
-typedef ovop_periodic_t ovop_sequencer_t;
+/* A periodic job (periodic.h) running bus.sequence_events(), and every 5 s a read of the
+ * event log's head and backlog for /metrics (ovop_event_log_head, ovop_event_log_unsequenced). */
+typedef struct ovop_sequencer ovop_sequencer_t;
 
 /* interval_ms: how often to look for unnumbered events when nobody kicks (e.g. 50). */
 int ovop_sequencer_new(ovop_sequencer_t **ret, uv_loop_t *loop, ovop_pg_t *pg, unsigned interval_ms,

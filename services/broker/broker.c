@@ -32,6 +32,8 @@
 #define SOCKET_HWM           100000
 #define DISCONNECT_LINGER_MS 100
 #define UNREGISTERED_LABEL   "service=\"_unregistered\""
+/* Status codes 0..16 (gRPC's) in ovop_broker_replies_total{service,status}. */
+#define N_CODES (OVOP_UNAUTHENTICATED + 1)
 /* A value of a worker's READY metadata kept for the status; longer ones are cut. */
 #define WORKER_META_VALUE 255
 
@@ -101,7 +103,8 @@ typedef struct tenant {
 /* The metric series of one service name; kept when the service is forgotten. */
 typedef struct series {
     table_entry_t entry;
-    ovop_metric_t *requests, *replies, *workers, *queue;
+    ovop_metric_t *requests, *workers, *queue;
+    ovop_metric_t *replies[N_CODES]; /* by status code, made at a code's first reply */
     char name[];
 } series_t;
 
@@ -132,7 +135,7 @@ struct service {
     bool labelled;  /* has had a worker: its gauges are its own (or none past MAX_SERIES) */
     size_t charged; /* memory of its requests, queued or held */
     ovop_metric_t *m_requests;
-    ovop_metric_t *m_replies;
+    series_t *series; /* its replies by status; NULL past MAX_SERIES or before a worker */
     ovop_metric_t *m_workers;
     ovop_metric_t *m_queue;
 };
@@ -229,8 +232,6 @@ static series_t *series_require(ovop_broker_t *b, const char *name, size_t len)
     char *labels = service_labels(se->name);
     se->requests = ovop_metrics_counter(b->metrics, "ovop_broker_requests_total",
                                         "Client requests accepted, by service", labels);
-    se->replies = ovop_metrics_counter(b->metrics, "ovop_broker_replies_total",
-                                       "FINAL replies forwarded to clients, by service", labels);
     se->workers = ovop_metrics_gauge(b->metrics, "ovop_broker_workers",
                                      "Workers registered, by service", labels);
     se->queue = ovop_metrics_gauge(b->metrics, "ovop_broker_queue_depth",
@@ -247,7 +248,7 @@ static void service_label(ovop_broker_t *b, service_t *s)
     series_t *se = series_require(b, s->name, s->name_len);
     if (se) {
         s->m_requests = se->requests;
-        s->m_replies = se->replies;
+        s->series = se;
         s->m_workers = se->workers;
         s->m_queue = se->queue;
     }
@@ -255,6 +256,37 @@ static void service_label(ovop_broker_t *b, service_t *s)
     ovop_metric_set(b->m_unreg_queue, (double)b->unregistered_queued);
     s->labelled = true;
     ovop_metric_set(s->m_queue, (double)s->queue.n);
+}
+
+/* Counts a FINAL reply to a client of s (a worker's, or the broker's own refusal of a
+ * request it had queued) in ovop_broker_replies_total{service,status}. */
+static void count_reply(ovop_broker_t *b, service_t *s, int code)
+{
+    series_t *se = s->series;
+    if (!se)
+        return;
+    if (code < 0 || code >= N_CODES)
+        code = OVOP__V1__STATUS__CODE__UNKNOWN;
+    if (!se->replies[code]) {
+        char *service = service_labels(se->name);
+        char *labels = xasprintf("%s,status=\"%s\"", service, ovop_code_to_string(code));
+        se->replies[code] = ovop_metrics_counter(
+            b->metrics, "ovop_broker_replies_total",
+            "FINAL replies sent to clients, by service and status (the broker's own refusals "
+            "of queued requests included)",
+            labels);
+        free(labels);
+        free(service);
+    }
+    ovop_metric_inc(se->replies[code]);
+}
+
+/* The request id in frame i of m (an encoded Request or Reply: field 1 in both), or "". */
+static void frame_rid(ovop_msg_t *m, size_t i, char rid[static OVOP_MAX_REQUEST_ID + 1])
+{
+    rid[0] = '\0';
+    if (ovop_msg_frames(m) > i)
+        ovop_request_peek_id(ovop_msg_data(m, i), ovop_msg_len(m, i), rid);
 }
 
 static void id_hex(const void *id, size_t len, char buf[static 41])
@@ -322,6 +354,8 @@ static void refuse_client_meta(ovop_broker_t *b, ovop_msg_t *m, const ovop_mdp_v
     st.reason = (char *)reason;
     st.message = (char *)text;
     st.domain = "ovop.broker";
+    log_info_rid(rid[0] ? rid : NULL, "refused a request for %.*s: %s %s (%s)", (int)v->service_len,
+                 v->service, ovop_code_to_string(code), reason, text);
     if (key) {
         meta.key = (char *)key;
         meta.value = (char *)value;
@@ -473,8 +507,12 @@ static void send_request(ovop_broker_t *b, worker_t *w, pending_t *p)
     p->enqueued_us = ovop_mono_us(); /* from now on held: see expire_held() */
     plist_push_back(&w->outstanding, p);
     w->last_used = ++b->dispatch_seq;
-    log_debug("dispatching a request for %s to a worker with %zu outstanding", w->service->name,
-              w->outstanding.n);
+    if (ovop_log_min_level <= OVOP_LOG_DEBUG) {
+        char rid[OVOP_MAX_REQUEST_ID + 1];
+        frame_rid(p->msg, 4, rid);
+        log_debug_rid(rid, "dispatching a request for %s to a worker with %zu outstanding",
+                      w->service->name, w->outstanding.n);
+    }
     send_msg(b, &m);
 }
 
@@ -536,6 +574,9 @@ static void worker_remove(ovop_broker_t *b, worker_t *w, bool requeue)
         pending_t *p = w->outstanding.tail;
         plist_remove(&w->outstanding, p);
         if (requeue) {
+            char rid[OVOP_MAX_REQUEST_ID + 1];
+            frame_rid(p->msg, 4, rid);
+            log_info_rid(rid, "re-queueing a request for %s: its worker went away", s->name);
             p->enqueued_us = ovop_mono_us();
             plist_push_front(&s->queue, p);
             b->queued_bytes += p->bytes;
@@ -667,13 +708,21 @@ static void worker_reply(ovop_broker_t *b, worker_t *w, ovop_msg_t *m, const ovo
     unsigned char cmd = final ? OVOP_MDPC_FINAL : OVOP_MDPC_PARTIAL;
 
     pending_t *held = held_request(w, m, v);
+    char rid[OVOP_MAX_REQUEST_ID + 1];
+    frame_rid(m, v->body_first, rid);
     if (!held) {
         /* Not a client whose request this worker holds: a forged or a late reply. */
         drop(b, DROP_UNSOLICITED_REPLY);
-        log_debug("dropping a %s from a worker of %s for a client it holds no request of",
-                  final ? "FINAL" : "PARTIAL", s->name);
+        log_info_rid(rid[0] ? rid : NULL,
+                     "dropping a %s from a worker of %s for a client it holds no request of "
+                     "(late or forged)",
+                     final ? "FINAL" : "PARTIAL", s->name);
         return;
     }
+    int code = OVOP_OK;
+    if (final && ovop_msg_frames(m) > v->body_first)
+        code =
+            ovop_reply_peek_code(ovop_msg_data(m, v->body_first), ovop_msg_len(m, v->body_first));
     if (final) {
         plist_remove(&w->outstanding, held);
         release(b, s, held);
@@ -688,9 +737,10 @@ static void worker_reply(ovop_broker_t *b, worker_t *w, ovop_msg_t *m, const ovo
     for (size_t i = v->body_first; i < n; i++)
         ovop_msg_move_frame(out, m, i);
     send_msg(b, &out);
-    log_debug("forwarded a %s from %s", final ? "FINAL" : "PARTIAL", s->name);
+    log_debug_rid(rid[0] ? rid : NULL, "forwarded a %s from %s: %s", final ? "FINAL" : "PARTIAL",
+                  s->name, ovop_code_to_string(code));
     if (final) {
-        ovop_metric_inc(s->m_replies);
+        count_reply(b, s, code);
         dispatch(b, s);
     }
 }
@@ -846,6 +896,7 @@ static void enqueue(ovop_broker_t *b, service_t *s, ovop_msg_t **msg, const ovop
     int reason = over_share(b, s, client, principal, cost, &bound);
     if (reason >= 0) {
         drop(b, (drop_reason_t)reason);
+        count_reply(b, s, OVOP_RESOURCE_EXHAUSTED);
         refuse_client_meta(b, *msg, v, OVOP_RESOURCE_EXHAUSTED, "QUEUE_FULL",
                            "too many requests in hand; retry later", "bound", bound);
         tenant_release(b, client, 0);
@@ -853,7 +904,12 @@ static void enqueue(ovop_broker_t *b, service_t *s, ovop_msg_t **msg, const ovop
         return;
     }
     ovop_metric_inc(s->m_requests);
-    log_debug("request for %s, %zu queued", s->name, s->queue.n);
+    if (ovop_log_min_level <= OVOP_LOG_DEBUG) {
+        char rid[OVOP_MAX_REQUEST_ID + 1];
+        frame_rid(*msg, v->body_first, rid);
+        log_debug_rid(rid, "request for %s from principal %s, %zu queued", s->name, who->id,
+                      s->queue.n);
+    }
     pending_t *p = pending_new(&b->pool, msg);
     p->client = client;
     p->principal = principal;
@@ -891,7 +947,11 @@ static void on_client(ovop_broker_t *b, ovop_msg_t **msg)
     }
     if (b->draining) {
         /* The client's retry goes to the other broker, or to this one restarted. */
+        char rid[OVOP_MAX_REQUEST_ID + 1];
+        frame_rid(*msg, v.body_first, rid);
         drop(b, DROP_DRAINING);
+        log_info_rid(rid, "dropping a request for %.*s: the broker is stopping", (int)v.service_len,
+                     v.service);
         return;
     }
     if (b->opts.max_msg && ovop_msg_bytes(*msg) > b->opts.max_msg) {
@@ -1012,10 +1072,12 @@ static size_t expire_held(ovop_broker_t *b, worker_t *w, int64_t now)
         pending_t *p = w->outstanding.head;
         plist_remove(&w->outstanding, p);
         ovop_mdp_view_t v;
-        if (ovop_mdp_parse_client(p->msg, 1, &v) == 0)
+        if (ovop_mdp_parse_client(p->msg, 1, &v) == 0) {
+            count_reply(b, w->service, OVOP_DEADLINE_EXCEEDED);
             refuse_client(b, p->msg, &v, OVOP_DEADLINE_EXCEEDED, "WORKER_TIMEOUT",
                           "the worker did not answer in time; the request may or may not have "
                           "been carried out");
+        }
         release(b, w->service, p);
         drop(b, DROP_HELD_EXPIRED);
         n++;
@@ -1063,6 +1125,10 @@ static void tick_service(table_entry_t *e, void *userdata)
     size_t expired = 0;
     while (s->queue.head && now - s->queue.head->enqueued_us > max_wait) {
         pending_t *p = s->queue.head;
+        char rid[OVOP_MAX_REQUEST_ID + 1];
+        frame_rid(p->msg, 4, rid);
+        log_warn_rid(rid, "dropping a request for %s: no worker took it within %u ms", s->name,
+                     b->opts.request_timeout_ms);
         plist_remove(&s->queue, p);
         b->queued_bytes -= p->bytes;
         release(b, s, p);

@@ -226,6 +226,7 @@ static int serve(const broker_conf_t *c)
     ovop_http_t *http = NULL;
     void *zctx = zmq_ctx_new();
     ovop_metrics_t *metrics = ovop_metrics_new();
+    ovop_metrics_process(metrics, "broker");
     uv_loop_init(&loop);
     int exit_code = 1;
     auth_t auth = {0};

@@ -103,6 +103,8 @@ struct mx_index {
     bool ready, busy, stopped;
     int step; /* load: 0 cursor, 1 units, 2 places, 3 products */
     ovop_metric_t *m_products, *m_refreshes, *m_cursor;
+    ovop_metric_t *m_head; /* the sequencer's ovop_event_log_head (common/sequencer.c) */
+    ovop_metric_t *m_lag;  /* ovop_consumer_lag_events{consumer="matching:index"} */
 };
 
 int32_t mx_day(const char *s)
@@ -466,6 +468,15 @@ static void on_places_reloaded(PGresult *res, const char *error, void *userdata)
     on_reloaded(NULL, error, r);
 }
 
+/* The index's distance behind the event log: 0 when a read found nothing new, else the head
+ * (read every 5 s by the sequencer) minus the cursor. */
+static void note_lag(mx_index_t *x, bool caught_up)
+{
+    double head = ovop_metric_value(x->m_head);
+    double lag = caught_up || head <= (double)x->cursor ? 0 : head - (double)x->cursor;
+    ovop_metric_set(x->m_lag, lag);
+}
+
 static void on_reloaded(PGresult *res, const char *error, void *userdata)
 {
     reload_t *r = userdata;
@@ -495,6 +506,7 @@ static void on_reloaded(PGresult *res, const char *error, void *userdata)
     ovop_metric_set(x->m_cursor, (double)x->cursor);
     ovop_metric_set(x->m_products, (double)x->products.n);
     ovop_metric_inc(x->m_refreshes);
+    note_lag(x, false);
     free(r);
     arm(x, 1); /* more events may wait */
 }
@@ -510,6 +522,7 @@ static void on_events(PGresult *res, const char *error, void *userdata)
             log_warn("index: could not read the event log: %s", error);
         else
             save_cursor(x); /* a position saved less than a second ago, when quiet */
+        note_lag(x, !error);
         arm(x, x->refresh_ms);
         return;
     }
@@ -521,6 +534,7 @@ static void on_events(PGresult *res, const char *error, void *userdata)
         x->cursor = last;
         save_cursor(x);
         ovop_metric_set(x->m_cursor, (double)x->cursor);
+        note_lag(x, false);
         arm(x, 1);
         return;
     }
@@ -582,6 +596,12 @@ int mx_index_new(mx_index_t **ret, uv_loop_t *loop, ovop_pg_t *pg, unsigned refr
                                          "last event-log sequence the index applied", NULL);
         x->m_refreshes = ovop_metrics_counter(metrics, "ovop_matching_index_refreshes_total",
                                               "reloads of products named by registry events", NULL);
+        x->m_head =
+            ovop_metrics_gauge(metrics, "ovop_event_log_head",
+                               "Highest sequence number of the event log (read every 5 s)", NULL);
+        x->m_lag = ovop_metrics_gauge(metrics, "ovop_consumer_lag_events",
+                                      "Events of the log a consumer has yet to apply",
+                                      "consumer=\"matching:index\"");
     }
     arm(x, 0);
     *ret = x;

@@ -47,7 +47,7 @@ static bool new_secret(ovop_call_t *call, notifyd_t *n, const char *id, char **r
     char *sealed = secret ? notify_seal(n->seal_key, secret, id) : NULL;
     if (!sealed) {
         free(secret);
-        log_error("request %s: could not generate or seal a secret", ovop_call_request_id(call));
+        log_error_rid(ovop_call_request_id(call), "could not generate or seal a secret");
         ovop_call_fail_internal(call);
         return false;
     }
@@ -89,7 +89,7 @@ static void on_secret_row(PGresult *res, const char *error, void *userdata)
     const char *why;
     ProtobufCMessage *ep = ovop_rowmap_decode(map, res, 0, &why);
     if (!ep) {
-        log_error("request %s: endpoint row: %s", ovop_call_request_id(call), why);
+        log_error_rid(ovop_call_request_id(call), "endpoint row: %s", why);
         ovop_call_fail_internal(call);
         return;
     }
@@ -175,8 +175,8 @@ static void create_endpoint(ovop_call_t *call, const ProtobufCMessage *input, vo
     cc->work.data = cc;
     int r = uv_queue_work(n->loop, &cc->work, url_check_work, url_check_done);
     if (r < 0) {
-        log_error("request %s: could not queue the URL check: %s", ovop_call_request_id(call),
-                  uv_strerror(r));
+        log_error_rid(ovop_call_request_id(call), "could not queue the URL check: %s",
+                      uv_strerror(r));
         ovop_call_fail_internal(call);
     }
 }

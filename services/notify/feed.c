@@ -789,11 +789,17 @@ static void on_renew(uv_timer_t *t)
     for (notify_sub_t *s = n->subs; s; s = s->next) {
         char labels[64];
         snprintf(labels, sizeof(labels), "subscription=\"%s\"", s->id);
+        double lag = (double)(n->head > s->cursor ? n->head - s->cursor : 0);
         ovop_metric_set(ovop_metrics_gauge(n->metrics, "ovop_notify_lag",
                                            "Head of the event log minus the subscription's "
                                            "cursor (subscriptions this instance delivers)",
                                            labels),
-                        (double)(n->head > s->cursor ? n->head - s->cursor : 0));
+                        lag);
+        /* The same figure under the name every consumer's lag has (deploy/observability). */
+        snprintf(labels, sizeof(labels), "consumer=\"notify:%s\"", s->id);
+        ovop_metric_set(ovop_metrics_gauge(n->metrics, "ovop_consumer_lag_events",
+                                           "Events of the log a consumer has yet to apply", labels),
+                        lag);
     }
     stream_tick(n);
     hook_tick(n);

@@ -8,8 +8,11 @@
  * suspending and reinstating are open to every certification role, revoking is national
  * (services/permissions.tsv). Every change is bounded by the principal's territory in the
  * database (0017_registry_scope.sql). */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "pbrow.h"
 #include "read.h"
 #include "ovop/v1/registry.pb-c.h"
@@ -279,4 +282,78 @@ static const ovop_method_t methods[] = {
 void registry_certificates_register(registry_t *r)
 {
     OVOP_DECLARE_METHODS(ovop_daemon_dispatch(r->d), methods, r);
+}
+
+/* --- certificate gauges for /metrics --- */
+
+/* Certificates by status as registry.certificate_status reads them today (expired
+ * included), and the active ones expiring within 30 days that have not been renewed: the
+ * ones somebody has to act on (alert OvopCertificatesExpiring, deploy/observability). */
+#define CERT_METRICS_SQL                                                                           \
+    "SELECT registry.certificate_status(c.status, c.expires_on) AS status, count(*)::text AS n, "  \
+    "count(*) FILTER (WHERE registry.certificate_status(c.status, c.expires_on) = 'active' "       \
+    "AND c.expires_on <= current_date + 30 AND NOT EXISTS (SELECT 1 FROM registry.certificates "   \
+    "s WHERE s.renewed_from = c.number))::text AS expiring "                                       \
+    "FROM registry.certificates c GROUP BY 1"
+
+static const char *const cert_statuses[] = {"active", "suspended", "revoked", "expired"};
+
+static void on_cert_counts(PGresult *res, const char *error, void *userdata)
+{
+    registry_t *r = userdata;
+    r->cert_query_out = false;
+    if (r->cert_stopped)
+        return; /* the pool's error at shutdown is no news */
+    if (error) {
+        log_warn("could not count certificates for /metrics: %s", error);
+        return;
+    }
+    double expiring = 0;
+    double by_status[OVOP_ARRAY_SIZE(cert_statuses)] = {0};
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *status = ovop_pg_value(res, i, "status");
+        expiring += strtod(ovop_pg_value(res, i, "expiring"), NULL);
+        for (size_t k = 0; k < OVOP_ARRAY_SIZE(cert_statuses); k++)
+            if (strcmp(status, cert_statuses[k]) == 0)
+                by_status[k] = strtod(ovop_pg_value(res, i, "n"), NULL);
+    }
+    for (size_t k = 0; k < OVOP_ARRAY_SIZE(cert_statuses); k++)
+        ovop_metric_set(r->m_certs[k], by_status[k]);
+    ovop_metric_set(r->m_certs_expiring, expiring);
+}
+
+static void on_cert_timer(uv_timer_t *t)
+{
+    registry_t *r = t->data;
+    if (r->cert_query_out)
+        return;
+    r->cert_query_out = true;
+    ovop_pg_query(r->pg, CERT_METRICS_SQL, 0, NULL, on_cert_counts, r);
+}
+
+void registry_cert_metrics_start(registry_t *r)
+{
+    ovop_metrics_t *m = ovop_daemon_metrics(r->d);
+    for (size_t k = 0; k < OVOP_ARRAY_SIZE(cert_statuses); k++) {
+        char labels[48];
+        snprintf(labels, sizeof(labels), "status=\"%s\"", cert_statuses[k]);
+        r->m_certs[k] = ovop_metrics_gauge(
+            m, "ovop_registry_certificates",
+            "Brand certificates by status as of today (counted every 60 s)", labels);
+    }
+    r->m_certs_expiring = ovop_metrics_gauge(
+        m, "ovop_registry_certificates_expiring",
+        "Active certificates, not renewed, expiring within the window (counted every 60 s)",
+        "within=\"30d\"");
+    uv_timer_init(ovop_daemon_loop(r->d), &r->cert_timer);
+    r->cert_timer.data = r;
+    /* The first count soon after start, so a fresh scrape has figures. */
+    uv_timer_start(&r->cert_timer, on_cert_timer, 1000, REGISTRY_CERT_METRICS_MS);
+}
+
+void registry_cert_metrics_stop(registry_t *r)
+{
+    r->cert_stopped = true;
+    uv_timer_stop(&r->cert_timer);
+    uv_close((uv_handle_t *)&r->cert_timer, NULL);
 }

@@ -21,6 +21,7 @@ static int setup(ovop_daemon_t *d, void **ret_state)
     registry_certificates_register(r);
     registry_territory_admin_register(r);
     registry_specializations_register(r);
+    registry_cert_metrics_start(r);
     *ret_state = r;
     return 0;
 }
@@ -31,6 +32,7 @@ static void stop(void *state)
     ovop_lookup_destroy(&r->producer_lookup);
     ovop_lookup_destroy(&r->territory_lookup);
     ovop_sequencer_destroy(&r->sequencer);
+    registry_cert_metrics_stop(r);
 }
 
 static void teardown(void *state)

@@ -28,6 +28,11 @@ typedef struct registry {
     ovop_mutator_t mutator;
     ovop_lookup_t *producer_lookup;  /* batched reads of producers by id */
     ovop_lookup_t *territory_lookup; /* batched reads of today's territories by code */
+    uv_timer_t cert_timer;           /* certificate gauges (registry_cert_metrics_start) */
+    bool cert_query_out;
+    bool cert_stopped;
+    ovop_metric_t *m_certs[4]; /* ovop_registry_certificates{status}: active..expired */
+    ovop_metric_t *m_certs_expiring;
 } registry_t;
 
 /* Each registers its methods on the dispatcher. */
@@ -39,6 +44,11 @@ void registry_certification_register(registry_t *r);
 void registry_certificates_register(registry_t *r);
 void registry_territory_admin_register(registry_t *r);
 void registry_specializations_register(registry_t *r);
+/* The certificate gauges of /metrics, counted every REGISTRY_CERT_METRICS_MS
+ * (certificates.c); stop closes the timer. */
+#define REGISTRY_CERT_METRICS_MS 60000
+void registry_cert_metrics_start(registry_t *r);
+void registry_cert_metrics_stop(registry_t *r);
 
 /* --- checks shared by the handlers (check.c; the generic ones are in common/check.h) --- */
 

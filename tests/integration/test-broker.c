@@ -413,7 +413,7 @@ static void test_request_reply(void **state)
     ovop_client_destroy(&c);
 
     assert_true(metric(e, "ovop_broker_requests_total{service=\"echo\"}") >= 3);
-    assert_true(metric(e, "ovop_broker_replies_total{service=\"echo\"}") >= 3);
+    assert_true(metric(e, "ovop_broker_replies_total{service=\"echo\",status=\"OK\"}") >= 3);
     assert_int_equal(metric(e, "ovop_broker_workers{service=\"echo\"}"), 1);
 
     /* SIGTERM stops the broker cleanly. */
@@ -1060,7 +1060,7 @@ static void test_reply_reaches_only_its_client(void **state)
     assert_true(wait_metric(e, "ovop_broker_dropped_total{reason=\"unsolicited_reply\"}", 2) == 2);
     assert_null(m = recv_within(victim, 300));
     assert_null(m = recv_within(asker, 100));
-    assert_int_equal(metric(e, "ovop_broker_replies_total{service=\"raw\"}"), 1);
+    assert_int_equal(metric(e, "ovop_broker_replies_total{service=\"raw\",status=\"OK\"}"), 1);
     zmq_close(asker);
     zmq_close(victim);
     zmq_close(w);
@@ -1178,7 +1178,7 @@ static void test_swallowed_request_is_answered(void **state)
     free(addr);
     assert_true(wait_metric(e, "ovop_broker_dropped_total{reason=\"unsolicited_reply\"}", 1) == 1);
     assert_null(m = recv_beating(asker, 300, w, 2));
-    assert_int_equal(metric(e, "ovop_broker_replies_total{service=\"raw\"}"), 1);
+    assert_int_equal(metric(e, "ovop_broker_replies_total{service=\"raw\",status=\"OK\"}"), 1);
     zmq_close(asker);
     zmq_close(w[0]);
     zmq_close(w[1]);

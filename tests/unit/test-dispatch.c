@@ -175,6 +175,49 @@ static void test_unknown_method(void **state)
     ovop_metrics_destroy(&m);
 }
 
+/* ovop_requests_total{service,method,status}: a series per code a method answered,
+ * rejections before the handler included; ovop_request_errors_total for non-OK. */
+static void test_status_metrics(void **state)
+{
+    ovop_metrics_t *m = ovop_metrics_new();
+    ovop_dispatch_t *d = new_dispatch(m);
+    size_t n;
+    reply_box_t b;
+    void *ok = encode_get("s-1", "GetTerritory", "41704000000000", &n);
+    for (int i = 0; i < 2; i++) {
+        handle(d, ok, n, &b);
+        ovop__v1__reply__free_unpacked(b.rep, NULL);
+    }
+    handle_as(d, ok, n, NULL, NULL, NULL, &b); /* UNAUTHENTICATED, before the handler */
+    ovop__v1__reply__free_unpacked(b.rep, NULL);
+    free(ok);
+    void *bad = encode_get("s-2", "GetTerritory", "123", &n);
+    handle(d, bad, n, &b);
+    ovop__v1__reply__free_unpacked(b.rep, NULL);
+    free(bad);
+    ovop_buf_t out;
+    ovop_buf_init(&out);
+    ovop_metrics_render(m, &out);
+    const char *s = out.data;
+    assert_non_null(strstr(s,
+                           "ovop_requests_total{service=\"ovop.registry\",method=\"GetTerritory\","
+                           "status=\"OK\"} 2\n"));
+    assert_non_null(strstr(s,
+                           "ovop_requests_total{service=\"ovop.registry\",method=\"GetTerritory\","
+                           "status=\"INVALID_ARGUMENT\"} 1\n"));
+    assert_non_null(strstr(s,
+                           "ovop_requests_total{service=\"ovop.registry\",method=\"GetTerritory\","
+                           "status=\"UNAUTHENTICATED\"} 1\n"));
+    assert_null(strstr(s, "status=\"NOT_FOUND\"")); /* made lazily */
+    assert_non_null(strstr(s, "ovop_request_errors_total{service=\"ovop.registry\","
+                              "method=\"GetTerritory\"} 1\n"));
+    assert_non_null(strstr(s, "ovop_request_duration_seconds_count{service=\"ovop.registry\","
+                              "method=\"GetTerritory\"} 3\n"));
+    ovop_buf_free(&out);
+    ovop_dispatch_destroy(&d);
+    ovop_metrics_destroy(&m);
+}
+
 static void test_garbage_and_limits(void **state)
 {
     ovop_dispatch_t *d = new_dispatch(NULL);
@@ -684,6 +727,7 @@ int main(void)
         cmocka_unit_test(test_ok),
         cmocka_unit_test(test_violations),
         cmocka_unit_test(test_unknown_method),
+        cmocka_unit_test(test_status_metrics),
         cmocka_unit_test(test_garbage_and_limits),
         cmocka_unit_test(test_async_finish),
         cmocka_unit_test(test_code_names),

@@ -222,6 +222,26 @@ static void test_reply_round_trip(void **state)
     assert_reply(p, n, "r-3", OVOP_NOT_FOUND, "no territory 41799999999999", NULL, 0);
 }
 
+/* The status code of an encoded reply, read without decoding it (broker and dispatcher
+ * metrics). */
+static void test_reply_peek_code(void **state)
+{
+    size_t n;
+    void *p = ovop_reply_encode("r-1", NULL, "xyz", 3, &n);
+    assert_int_equal(ovop_reply_peek_code(p, n), OVOP_OK);
+    free(p);
+    p = ovop_reply_error("r-2", "ovop.registry", OVOP_NOT_FOUND, "NOT_FOUND", "none", &n);
+    assert_int_equal(ovop_reply_peek_code(p, n), OVOP_NOT_FOUND);
+    free(p);
+    p = ovop_reply_error("r-3", NULL, OVOP_UNAUTHENTICATED, NULL, "who?", &n);
+    assert_int_equal(ovop_reply_peek_code(p, n), OVOP_UNAUTHENTICATED);
+    /* Cut inside the status: not protobuf any more, read as OK (counted, never trusted). */
+    assert_int_equal(ovop_reply_peek_code(p, n - 2), OVOP_OK);
+    free(p);
+    assert_int_equal(ovop_reply_peek_code("", 0), OVOP_OK);
+    assert_int_equal(ovop_reply_peek_code("answer", 6), OVOP_OK);
+}
+
 static void test_code_names(void **state)
 {
     /* One name per code of envelope.proto, spelled as there. */
@@ -331,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_request_round_trip),
         cmocka_unit_test(test_reply_round_trip),
         cmocka_unit_test(test_code_names),
+        cmocka_unit_test(test_reply_peek_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -45,8 +46,31 @@ static void test_render(void **state)
     ovop_metrics_destroy(&m);
 }
 
+/* Build info and the process metrics, refreshed by each render. */
+static void test_process(void **state)
+{
+    ovop_metrics_t *m = ovop_metrics_new();
+    ovop_metrics_process(m, "registryd");
+    ovop_buf_t out;
+    ovop_buf_init(&out);
+    ovop_metrics_render(m, &out);
+    assert_non_null(strstr(out.data, "# TYPE ovop_build_info gauge\novop_build_info{version=\""));
+    assert_non_null(strstr(out.data, "\",daemon=\"registryd\"} 1\n"));
+    assert_non_null(strstr(out.data, "# TYPE process_cpu_seconds_total counter\n"));
+    assert_non_null(strstr(out.data, "# TYPE process_start_time_seconds gauge\n"));
+    /* A running process has resident memory: the render read it (not the initial 0). */
+    const char *rss = strstr(out.data, "\nprocess_resident_memory_bytes ");
+    assert_non_null(rss);
+    assert_true(strtod(rss + strlen("\nprocess_resident_memory_bytes "), NULL) > 1e5);
+    const char *start = strstr(out.data, "\nprocess_start_time_seconds ");
+    assert_true(strtod(start + strlen("\nprocess_start_time_seconds "), NULL) > 1.7e9);
+    ovop_buf_free(&out);
+    ovop_metrics_destroy(&m);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_render)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_render),
+                                       cmocka_unit_test(test_process)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
