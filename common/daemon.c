@@ -9,6 +9,7 @@
 #include <zmq.h>
 
 #include "http.h"
+#include "mdp.h"
 #include "log.h"
 #include "keys.h"
 #include "migrate.h"
@@ -230,6 +231,34 @@ static int check_schema(const daemon_conf_t *c)
     }
 }
 
+/* READY's metadata (mdp.h): this instance's name and the URL of its ops endpoints, for the
+ * broker's status. A wildcard --http host is advertised as the host name, the one name that
+ * reaches it from elsewhere; the instance name loses what a metadata word cannot hold. */
+static void ready_meta(const daemon_conf_t *c, uint16_t port, char *out, size_t size)
+{
+    char instance[129], host[256] = "";
+    snprintf(instance, sizeof(instance), "%s", c->instance);
+    for (char *p = instance; *p; p++)
+        if (*p < 0x21 || *p > 0x7e)
+            *p = '_';
+    const char *colon = strrchr(c->http, ':');
+    size_t hlen = colon ? (size_t)(colon - c->http) : 0;
+    if (hlen > 0 && hlen < sizeof(host))
+        memcpy(host, c->http, hlen);
+    host[hlen < sizeof(host) ? hlen : 0] = '\0';
+    if (!host[0] || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 ||
+        strcmp(host, "[::]") == 0 || strcmp(host, "*") == 0) {
+        gethostname(host, sizeof(host) - 1);
+        host[sizeof(host) - 1] = '\0';
+    }
+    for (char *p = host; *p; p++)
+        if (*p < 0x21 || *p > 0x7e)
+            *p = '_';
+    bool v6 = strchr(host, ':') && host[0] != '[';
+    snprintf(out, size, "instance=%s ops=http://%s%s%s:%u", instance, v6 ? "[" : "", host,
+             v6 ? "]" : "", port);
+}
+
 int ovop_daemon_main(const ovop_daemon_spec_t *spec, int argc, char **argv)
 {
     ovop_daemon_t *d = xcalloc(1, sizeof(*d));
@@ -370,7 +399,10 @@ int ovop_daemon_main(const ovop_daemon_spec_t *spec, int argc, char **argv)
         log_error("could not listen on %s for http: %s", c->http, strerror(-r));
         goto out_state;
     }
+    char meta[OVOP_MDP_MAX_META + 1];
+    ready_meta(c, ovop_http_port(d->http), meta, sizeof(meta));
     ovop_worker_options_t wo = {
+        .ready_meta = meta,
         .brokers = c->broker,
         .service = spec->service,
         .credit = (uint32_t)c->credit,

@@ -82,14 +82,14 @@ int ovop_mdp_parse_worker(const ovop_msg_t *m, size_t offset, ovop_mdp_view_t *r
     v.command = command_byte(m, offset + 1);
     switch (v.command) {
     case OVOP_MDPW_READY:
-        if (n != offset + 3 && n != offset + 4)
+        if (n < offset + 3 || n > offset + 5)
             return -EPROTO;
         v.service = ovop_msg_data(m, offset + 2);
         v.service_len = ovop_msg_len(m, offset + 2);
         if (!ovop_mdp_service_valid(v.service, v.service_len))
             return -EPROTO;
         v.credit = 1;
-        if (n == offset + 4) {
+        if (n >= offset + 4) {
             size_t len = ovop_msg_len(m, offset + 3);
             const char *p = ovop_msg_data(m, offset + 3);
             uint32_t c = 0;
@@ -103,6 +103,12 @@ int ovop_mdp_parse_worker(const ovop_msg_t *m, size_t offset, ovop_mdp_view_t *r
             if (c < 1 || c > OVOP_MDP_MAX_CREDIT)
                 return -EPROTO;
             v.credit = c;
+        }
+        if (n == offset + 5) {
+            v.meta = ovop_msg_data(m, offset + 4);
+            v.meta_len = ovop_msg_len(m, offset + 4);
+            if (!ovop_mdp_meta_valid(v.meta, v.meta_len))
+                return -EPROTO;
         }
         break;
     case OVOP_MDPW_REQUEST:
@@ -150,6 +156,56 @@ ovop_msg_t *ovop_mdp_worker_ready(const char *service, uint32_t credit)
         ovop_msg_addstr(m, buf);
     }
     return m;
+}
+
+ovop_msg_t *ovop_mdp_worker_ready_meta(const char *service, uint32_t credit, const char *meta)
+{
+    if (!meta || !*meta)
+        return ovop_mdp_worker_ready(service, credit);
+    ovop_msg_t *m = ovop_mdp_worker_command(OVOP_MDPW_READY);
+    char buf[16];
+    ovop_msg_addstr(m, service);
+    snprintf(buf, sizeof(buf), "%u", credit);
+    ovop_msg_addstr(m, buf);
+    ovop_msg_addstr(m, meta);
+    return m;
+}
+
+bool ovop_mdp_meta_valid(const char *meta, size_t len)
+{
+    if (len == 0 || len > OVOP_MDP_MAX_META)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (meta[i] < 0x20 || meta[i] > 0x7e)
+            return false;
+    return true;
+}
+
+bool ovop_mdp_meta_get(const char *meta, size_t len, const char *key, char *out, size_t size)
+{
+    size_t klen = strlen(key);
+    size_t i = 0;
+    if (size > 0)
+        out[0] = '\0';
+    while (i < len) {
+        while (i < len && meta[i] == ' ')
+            i++;
+        size_t start = i;
+        while (i < len && meta[i] != ' ')
+            i++;
+        /* one word: meta[start..i) */
+        if (i - start > klen && meta[start + klen] == '=' && memcmp(meta + start, key, klen) == 0) {
+            size_t vlen = i - start - klen - 1;
+            if (size == 0)
+                return true;
+            if (vlen > size - 1)
+                vlen = size - 1;
+            memcpy(out, meta + start + klen + 1, vlen);
+            out[vlen] = '\0';
+            return true;
+        }
+    }
+    return false;
 }
 
 ovop_msg_t *ovop_mdp_worker_command(ovop_mdpw_cmd_t cmd)

@@ -46,6 +46,7 @@ struct ovop_worker {
     uv_loop_t *loop;
     void *zctx;
     char *service;
+    char *ready_meta; /* READY's metadata frame (mdp.h), NULL: none */
     uint32_t credit;
     uint32_t heartbeat_ms;
     uint32_t liveness;
@@ -241,7 +242,7 @@ static int conn_open(broker_conn_t *c)
     c->generation = ++w->next_generation;
     c->last_heard_us = ovop_mono_us();
     c->heard = false;
-    ovop_msg_t *ready = ovop_mdp_worker_ready(w->service, w->credit);
+    ovop_msg_t *ready = ovop_mdp_worker_ready_meta(w->service, w->credit, w->ready_meta);
     conn_send(c, &ready);
     uv_timer_stop(&c->timer);
     uv_timer_start(&c->timer, on_tick, w->heartbeat_ms, w->heartbeat_ms);
@@ -266,6 +267,7 @@ static void on_handle_closed(uv_handle_t *h)
         free(w->conns[i].endpoint);
     free(w->conns);
     free(w->service);
+    free(w->ready_meta);
     ovop_security_clear(&w->security);
     free(w);
 }
@@ -310,7 +312,9 @@ int ovop_worker_new(ovop_worker_t **ret, uv_loop_t *loop, void *zctx,
 
     if (!opts->brokers || !opts->service ||
         !ovop_mdp_service_valid(opts->service, strlen(opts->service)) || opts->credit < 1 ||
-        opts->credit > OVOP_MDP_MAX_CREDIT || opts->heartbeat_ms < 1 || opts->liveness < 1 || !fn)
+        opts->credit > OVOP_MDP_MAX_CREDIT || opts->heartbeat_ms < 1 || opts->liveness < 1 || !fn ||
+        (opts->ready_meta && *opts->ready_meta &&
+         !ovop_mdp_meta_valid(opts->ready_meta, strlen(opts->ready_meta))))
         return -EINVAL;
 
     /* Requests of up to max_msg arrive in buffers libzmq mallocs. glibc raises its mmap
@@ -322,6 +326,8 @@ int ovop_worker_new(ovop_worker_t **ret, uv_loop_t *loop, void *zctx,
     w->loop = loop;
     w->zctx = zctx;
     w->service = xstrdup(opts->service);
+    if (opts->ready_meta && *opts->ready_meta)
+        w->ready_meta = xstrdup(opts->ready_meta);
     w->credit = opts->credit;
     w->heartbeat_ms = opts->heartbeat_ms;
     w->liveness = opts->liveness;
@@ -371,6 +377,7 @@ fail_free:
         free(w->conns[i].endpoint);
     free(w->conns);
     free(w->service);
+    free(w->ready_meta);
     ovop_security_clear(&w->security);
     free(w);
     return r;

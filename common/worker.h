@@ -42,10 +42,13 @@ typedef struct ovop_worker_options {
     /* Our service principal's CURVE keys and the broker's public key (copied); NULL for
      * plaintext (a broker accepts it only with --insecure-plaintext, on loopback). */
     const ovop_security_t *security;
+    /* Who this worker is, for the broker's status: READY's metadata frame (mdp.h), e.g.
+     * "instance=host:4242 ops=http://127.0.0.1:9101"; NULL for none. */
+    const char *ready_meta;
 } ovop_worker_options_t;
 
 /* Starts connecting at once. metrics may be NULL. Returns 0 or -errno
- * (-EINVAL for an empty broker list, a bad endpoint or an invalid service name). */
+ * (-EINVAL for an empty broker list, a bad endpoint, an invalid service name or metadata). */
 int ovop_worker_new(ovop_worker_t **ret, uv_loop_t *loop, void *zctx,
                     const ovop_worker_options_t *opts, ovop_metrics_t *metrics,
                     ovop_worker_request_fn fn, void *userdata);

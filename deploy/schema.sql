@@ -239,6 +239,94 @@ END
 $$;
 
 --
+-- Name: status_summary(bigint, integer); Type: FUNCTION; Schema: bus; Owner: -
+--
+
+CREATE FUNCTION bus.status_summary(p_max_lag bigint DEFAULT 1000, p_cert_days integer DEFAULT 30) RETURNS json
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_head bigint;
+    v_events json;
+    v_consumers json;
+    v_certs json;
+    v_repl json;
+BEGIN
+    IF p_max_lag IS NULL OR p_max_lag < 0 OR p_cert_days IS NULL OR p_cert_days < 0
+       OR p_cert_days > 3650 THEN
+        RAISE EXCEPTION 'status_summary: p_max_lag must be >= 0, p_cert_days 0..3650'
+            USING ERRCODE = '22023';
+    END IF;
+    SELECT last_seq INTO v_head FROM bus.sequencer WHERE id = 1;
+    SELECT json_build_object(
+               'max_seq', v_head,
+               'unsequenced', (SELECT count(*) FROM bus.events WHERE seq IS NULL),
+               'newest_at', e.time,
+               'newest_age_s', round(extract(epoch FROM now() - e.time)::numeric, 3),
+               'oldest_unsequenced_age_s',
+               (SELECT round(extract(epoch FROM now() - min(u.time))::numeric, 3)
+                  FROM bus.events u WHERE u.seq IS NULL))
+      INTO v_events
+      FROM (SELECT NULL) one LEFT JOIN bus.events e ON e.seq = v_head;
+
+    WITH c AS (
+        SELECT 'matching:' || name AS name, 'matching' AS kind, seq AS cursor, updated_at
+          FROM matching.cursors
+        UNION ALL
+        SELECT 'notify:' || id::text, 'notify.' || delivery, cursor, updated_at
+          FROM notify.subscriptions WHERE status = 'active'
+    ), l AS (
+        SELECT c.*, greatest(v_head - c.cursor, 0) AS lag FROM c
+    )
+    SELECT json_build_object(
+               'total', (SELECT count(*) FROM l),
+               'lagging', (SELECT count(*) FROM l WHERE lag > p_max_lag),
+               'max_lag', (SELECT coalesce(max(lag), 0) FROM l),
+               'worst', coalesce((SELECT json_agg(w ORDER BY w.lag DESC, w.name)
+                                    FROM (SELECT name, kind, cursor, lag, updated_at FROM l
+                                           ORDER BY lag DESC, name LIMIT 10) w), '[]'::json))
+      INTO v_consumers;
+
+    SELECT json_build_object(
+               'expiring', (SELECT count(*) FROM registry.certificates
+                             WHERE status = 'active' AND expires_on >= current_date
+                               AND expires_on <= current_date + p_cert_days),
+               'soonest', coalesce((SELECT json_agg(s ORDER BY s.expires_on, s.number)
+                                      FROM (SELECT number, producer_id, expires_on,
+                                                   expires_on - current_date AS days
+                                              FROM registry.certificates
+                                             WHERE status = 'active'
+                                               AND expires_on >= current_date
+                                               AND expires_on <= current_date + p_cert_days
+                                             ORDER BY expires_on, number LIMIT 5) s),
+                                   '[]'::json))
+      INTO v_certs;
+
+    -- The owner sees the standbys' addresses and lag only with pg_read_all_stats (or as a
+    -- superuser): otherwise null, "not permitted", rather than rows of NULLs.
+    IF pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') THEN
+        SELECT coalesce(json_agg(json_build_object(
+                   'application_name', application_name,
+                   'client_addr', client_addr::text,
+                   'state', state,
+                   'sync_state', sync_state,
+                   'replay_lag_s', round(extract(epoch FROM replay_lag)::numeric, 3))
+                   ORDER BY application_name), '[]'::json)
+          INTO v_repl FROM pg_stat_replication;
+    END IF;
+
+    RETURN json_build_object(
+        'events', v_events,
+        'consumers', v_consumers,
+        'certificates', v_certs,
+        'database', json_build_object('in_recovery', pg_is_in_recovery(),
+                                      'server_version', current_setting('server_version'),
+                                      'replication', v_repl));
+END
+$$;
+
+--
 -- Name: apply_moves(text, text[], text[], text[], bytea[], text[], integer[], bigint[], text[], bigint[], text[], text[], text[], text[], integer[], uuid[], text[], bytea[]); Type: FUNCTION; Schema: exports; Owner: -
 --
 

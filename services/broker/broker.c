@@ -34,6 +34,8 @@
 #define UNREGISTERED_LABEL   "service=\"_unregistered\""
 /* Status codes 0..16 (gRPC's) in ovop_broker_replies_total{service,status}. */
 #define N_CODES (OVOP_UNAUTHENTICATED + 1)
+/* A value of a worker's READY metadata kept for the status; longer ones are cut. */
+#define WORKER_META_VALUE 255
 
 typedef enum drop_reason {
     DROP_BAD_HEADER,
@@ -115,6 +117,10 @@ typedef struct worker {
     int64_t last_heard_us;
     uint64_t last_used;
     char user[OVOP_KEY_LEN + 1]; /* the ZAP user id it connected with */
+    /* What it said of itself in READY (mdp.h's metadata frame), for the status. */
+    char instance[WORKER_META_VALUE + 1];
+    char ops_url[WORKER_META_VALUE + 1];
+    int64_t connected_us; /* wall clock */
     size_t id_len;
     unsigned char id[];
 } worker_t;
@@ -374,6 +380,24 @@ static void refuse_client(ovop_broker_t *b, ovop_msg_t *m, const ovop_mdp_view_t
     refuse_client_meta(b, m, v, code, reason, text, NULL, NULL);
 }
 
+/* The handler of the broker's own service of this name (ovop.iam, ovop.broker), or NULL. */
+static ovop_broker_internal_fn internal_for(const ovop_broker_t *b, const char *name, size_t len,
+                                            void **ret_userdata)
+{
+    const ovop_broker_options_t *o = &b->opts;
+    if (o->internal_fn && len == strlen(o->internal_service) &&
+        memcmp(name, o->internal_service, len) == 0) {
+        *ret_userdata = o->internal_userdata;
+        return o->internal_fn;
+    }
+    if (o->status_fn && len == strlen(o->status_service) &&
+        memcmp(name, o->status_service, len) == 0) {
+        *ret_userdata = o->status_userdata;
+        return o->status_fn;
+    }
+    return NULL;
+}
+
 /* ---- shares of memory ---- */
 
 static tenant_t *tenant_require(ovop_broker_t *b, char kind, const void *id, size_t len)
@@ -589,9 +613,9 @@ static void worker_ready(ovop_broker_t *b, const void *id, size_t len, const ovo
     char role[8 + OVOP_MDP_MAX_SERVICE + 1];
     drop_reason_t reason;
 
+    void *ud;
     if ((v->service_len >= 4 && memcmp(v->service, "mmi.", 4) == 0) ||
-        (b->opts.internal_service && v->service_len == strlen(b->opts.internal_service) &&
-         memcmp(v->service, b->opts.internal_service, v->service_len) == 0)) {
+        internal_for(b, v->service, v->service_len, &ud)) {
         reason = DROP_RESERVED_SERVICE;
         goto reject;
     }
@@ -622,6 +646,11 @@ static void worker_ready(ovop_broker_t *b, const void *id, size_t len, const ovo
     w->service = s;
     w->credit = v->credit;
     snprintf(w->user, sizeof(w->user), "%s", user);
+    if (v->meta) {
+        ovop_mdp_meta_get(v->meta, v->meta_len, "instance", w->instance, sizeof(w->instance));
+        ovop_mdp_meta_get(v->meta, v->meta_len, "ops", w->ops_url, sizeof(w->ops_url));
+    }
+    w->connected_us = ovop_now_us();
     w->last_heard_us = ovop_mono_us();
     table_insert(&b->workers, &w->entry);
     w->next = s->workers;
@@ -784,8 +813,8 @@ static void on_mmi(ovop_broker_t *b, ovop_msg_t *m, const ovop_mdp_view_t *v)
         const char *name = ovop_msg_data(m, v->body_first);
         size_t len = ovop_msg_len(m, v->body_first);
         service_t *s = service_find(b, name, len);
-        bool internal = b->opts.internal_fn && len == strlen(b->opts.internal_service) &&
-                        memcmp(name, b->opts.internal_service, len) == 0;
+        void *ud;
+        bool internal = internal_for(b, name, len, &ud) != NULL;
         code = internal || (s && s->n_workers > 0) ? "200" : "404";
     }
     ovop_msg_t *out = ovop_msg_new();
@@ -799,7 +828,7 @@ static void on_mmi(ovop_broker_t *b, ovop_msg_t *m, const ovop_mdp_view_t *v)
 
 /* A request for the broker's own service: handed to internal_fn with the principal. */
 static void on_internal(ovop_broker_t *b, ovop_msg_t *m, const ovop_mdp_view_t *v,
-                        const ovop_principal_t *who)
+                        const ovop_principal_t *who, ovop_broker_internal_fn fn, void *ud)
 {
     ovop_broker_reply_t *r = xcalloc(1, sizeof(*r));
     r->b = b;
@@ -807,8 +836,8 @@ static void on_internal(ovop_broker_t *b, ovop_msg_t *m, const ovop_mdp_view_t *
     ovop_msg_copy_frame(r->client, m, 0);
     r->service = xstrndup(v->service, v->service_len);
     b->internal_inflight++;
-    b->opts.internal_fn(b->opts.internal_userdata, r, ovop_msg_data(m, v->body_first),
-                        ovop_msg_len(m, v->body_first), who->encoded, who->encoded_len);
+    fn(ud, r, ovop_msg_data(m, v->body_first), ovop_msg_len(m, v->body_first), who->encoded,
+       who->encoded_len);
 }
 
 void ovop_broker_reply_send(ovop_broker_reply_t **rp, const void *body, size_t len)
@@ -941,9 +970,10 @@ static void on_client(ovop_broker_t *b, ovop_msg_t **msg)
                       "a request is exactly one body frame (an ovop.v1.Request)");
         return;
     }
-    if (b->opts.internal_fn && v.service_len == strlen(b->opts.internal_service) &&
-        memcmp(v.service, b->opts.internal_service, v.service_len) == 0) {
-        on_internal(b, *msg, &v, who);
+    void *ud;
+    ovop_broker_internal_fn fn = internal_for(b, v.service, v.service_len, &ud);
+    if (fn) {
+        on_internal(b, *msg, &v, who, fn, ud);
         return;
     }
     service_t *s = service_require(b, v.service, v.service_len, false);
@@ -1268,7 +1298,8 @@ int ovop_broker_new(ovop_broker_t **ret, uv_loop_t *loop, void *zctx,
 
     static const ovop_security_t plaintext = {.plaintext = true};
     if (!opts->bind || !*opts->bind || opts->heartbeat_ms == 0 || opts->liveness == 0 ||
-        (opts->internal_fn && !opts->internal_service))
+        (opts->internal_fn && !opts->internal_service) ||
+        (opts->status_fn && !opts->status_service))
         return -EINVAL;
     if ((!opts->security || opts->security->plaintext) && !ovop_endpoints_loopback(opts->bind)) {
         log_error("refusing plaintext on %s: plaintext is for loopback only", opts->bind);
@@ -1393,6 +1424,11 @@ void ovop_broker_drain(ovop_broker_t *b)
     b->draining = true;
 }
 
+bool ovop_broker_draining(const ovop_broker_t *b)
+{
+    return b->draining;
+}
+
 size_t ovop_broker_workers(const ovop_broker_t *b)
 {
     return b->workers.count;
@@ -1450,4 +1486,61 @@ bool ovop_broker_check(ovop_broker_t *b)
     return c.ok && c.queued_bytes == b->queued_bytes &&
            c.unregistered_queued == b->unregistered_queued && c.workers == b->workers.count &&
            c.charged == b->charged && c.served == b->n_served;
+}
+
+/* ---- status ---- */
+
+typedef struct walk {
+    ovop_broker_t *b;
+    void (*service_fn)(void *userdata, const ovop_broker_service_info_t *s);
+    void (*worker_fn)(void *userdata, const ovop_broker_worker_info_t *w);
+    void *userdata;
+    int64_t now;
+} walk_t;
+
+static void walk_service(table_entry_t *e, void *userdata)
+{
+    walk_t *wk = userdata;
+    service_t *s = (service_t *)e;
+    ovop_broker_service_info_t si = {
+        .name = s->name, .workers = s->n_workers, .queued = s->queue.n};
+    for (pending_t *p = s->queue.head; p; p = p->next)
+        si.queued_bytes += p->bytes;
+    for (worker_t *w = s->workers; w; w = w->next)
+        si.held += w->outstanding.n;
+    wk->service_fn(wk->userdata, &si);
+    for (worker_t *w = s->workers; w; w = w->next) {
+        ovop_broker_worker_info_t wi = {
+            .service = s->name,
+            .instance = w->instance,
+            .ops_url = w->ops_url,
+            .credit = w->credit,
+            .held = w->outstanding.n,
+            .connected_us = w->connected_us,
+            .last_heard_ms = (wk->now - w->last_heard_us) / 1000,
+        };
+        wk->worker_fn(wk->userdata, &wi);
+    }
+}
+
+/* A name with a metric series had workers once: shown with none when it has no service now
+ * (forgotten once its last worker left with nothing queued). */
+static void walk_series(table_entry_t *e, void *userdata)
+{
+    walk_t *wk = userdata;
+    series_t *se = (series_t *)e;
+    if (service_find(wk->b, se->name, se->entry.key_len))
+        return;
+    ovop_broker_service_info_t si = {.name = se->name};
+    wk->service_fn(wk->userdata, &si);
+}
+
+void ovop_broker_walk(ovop_broker_t *b,
+                      void (*service_fn)(void *userdata, const ovop_broker_service_info_t *s),
+                      void (*worker_fn)(void *userdata, const ovop_broker_worker_info_t *w),
+                      void *userdata)
+{
+    walk_t wk = {b, service_fn, worker_fn, userdata, ovop_mono_us()};
+    table_foreach(&b->services, walk_service, &wk);
+    table_foreach(&b->series, walk_series, &wk);
 }

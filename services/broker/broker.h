@@ -59,6 +59,11 @@ typedef struct ovop_broker_options {
     const char *internal_service; /* e.g. "ovop.iam"; NULL: none */
     ovop_broker_internal_fn internal_fn;
     void *internal_userdata;
+    /* A second service the broker answers itself the same way (ovop.broker: its status);
+     * NULL: none. */
+    const char *status_service;
+    ovop_broker_internal_fn status_fn;
+    void *status_userdata;
 } ovop_broker_options_t;
 
 /* Binds and starts serving on loop. metrics may be NULL. Logs and returns -errno when an
@@ -74,6 +79,8 @@ void ovop_broker_destroy(ovop_broker_t **b);
  * ovop_broker_dropped_total{reason="draining"}; their clients retry elsewhere), while queued
  * and outstanding requests still reach their workers and their replies their clients. */
 void ovop_broker_drain(ovop_broker_t *b);
+/* True once ovop_broker_drain() was called. */
+bool ovop_broker_draining(const ovop_broker_t *b);
 /* Requests queued or held by workers. */
 size_t ovop_broker_pending(ovop_broker_t *b);
 
@@ -87,6 +94,35 @@ void ovop_broker_recheck(ovop_broker_t *b);
 
 /* Workers registered right now, over all services. */
 size_t ovop_broker_workers(const ovop_broker_t *b);
+
+/* What ovop_broker_walk() tells of a service: one that has workers or requests waiting, or
+ * that had workers since the broker started (then with none now: a service gone down). */
+typedef struct ovop_broker_service_info {
+    const char *name;
+    size_t workers;
+    size_t queued;       /* requests waiting for a worker */
+    size_t queued_bytes; /* their frames */
+    size_t held;         /* requests with its workers */
+} ovop_broker_service_info_t;
+
+/* What ovop_broker_walk() tells of a worker: what it said of itself in READY (mdp.h; "" when
+ * it said nothing) and the broker's record of it. */
+typedef struct ovop_broker_worker_info {
+    const char *service;
+    const char *instance;
+    const char *ops_url;
+    uint32_t credit;
+    size_t held;
+    int64_t connected_us;  /* wall clock (ovop_now_us) of its READY */
+    int64_t last_heard_ms; /* since it was last heard from */
+} ovop_broker_worker_info_t;
+
+/* Calls service_fn for every service (see ovop_broker_service_info_t) and worker_fn for each
+ * of its workers after it, now; the infos are valid during the call only. */
+void ovop_broker_walk(ovop_broker_t *b,
+                      void (*service_fn)(void *userdata, const ovop_broker_service_info_t *s),
+                      void (*worker_fn)(void *userdata, const ovop_broker_worker_info_t *w),
+                      void *userdata);
 
 /* For tests and fuzzing: handles *msg (frame 0 the peer identity) as if it had arrived on
  * the socket, and consumes it. */

@@ -12,11 +12,13 @@
 #include "dispatch.h"
 #include "http.h"
 #include "iam.h"
+#include "status.h"
 #include "keyring.h"
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
+#include "ovop/v1/broker.pb-c.h"
 #include "ovop/v1/iam.pb-c.h"
 #include "permissions.h"
 #include "util.h"
@@ -51,6 +53,8 @@ typedef struct auth {
     ovop_dispatch_t *dispatch;
     iam_t *iam;
     ovop_broker_t *broker;
+    ovop_dispatch_t *status_dispatch; /* ovop.broker */
+    bstatus_t *status;
 } auth_t;
 
 static bool is_ready(void *userdata, ovop_buf_t *why)
@@ -84,6 +88,29 @@ static void on_iam_request(void *userdata, ovop_broker_reply_t *reply, const voi
 {
     auth_t *a = userdata;
     ovop_dispatch_handle(a->dispatch, body, len, principal, principal_len, on_iam_reply, reply);
+}
+
+static void on_status_request(void *userdata, ovop_broker_reply_t *reply, const void *body,
+                              size_t len, const void *principal, size_t principal_len)
+{
+    auth_t *a = userdata;
+    ovop_dispatch_handle(a->status_dispatch, body, len, principal, principal_len, on_iam_reply,
+                         reply);
+}
+
+/* ovop.broker, the broker's status: needs no database. Returns 0 or -1 (logged). */
+static int status_start(auth_t *a, const broker_conf_t *c, ovop_metrics_t *metrics)
+{
+    const char *why;
+    a->status_dispatch = ovop_dispatch_new(&ovop__v1__broker__descriptor, STATUS_SERVICE,
+                                           (size_t)c->max_msg, metrics);
+    ovop_dispatch_permit(a->status_dispatch, ovop_permissions_tsv);
+    a->status = bstatus_new(a->status_dispatch, c->instance);
+    if (ovop_dispatch_verify(a->status_dispatch, &why) < 0) {
+        log_error("could not start %s: %s", STATUS_SERVICE, why);
+        return -1;
+    }
+    return 0;
 }
 
 /* Loads the keys and starts the keyring, the ZAP handler (before any socket binds) and
@@ -129,7 +156,7 @@ static int auth_start(auth_t *a, const broker_conf_t *c, uv_loop_t *loop, void *
             return -1;
         }
     }
-    return 0;
+    return status_start(a, c, metrics);
 }
 
 static void auth_stop(auth_t *a)
@@ -143,6 +170,8 @@ static void auth_free(auth_t *a)
 {
     iam_free(&a->iam);
     ovop_dispatch_destroy(&a->dispatch);
+    bstatus_free(&a->status);
+    ovop_dispatch_destroy(&a->status_dispatch);
     ovop_security_clear(&a->security);
 }
 
@@ -217,11 +246,15 @@ static int serve(const broker_conf_t *c)
         .internal_service = auth.dispatch ? IAM_SERVICE : NULL,
         .internal_fn = auth.dispatch ? on_iam_request : NULL,
         .internal_userdata = &auth,
+        .status_service = STATUS_SERVICE,
+        .status_fn = on_status_request,
+        .status_userdata = &auth,
     };
     int r = ovop_broker_new(&broker, &loop, zctx, &bo, metrics);
     if (r < 0)
         goto out_auth; /* logged by the broker */
     auth.broker = broker;
+    bstatus_attach(auth.status, broker);
     r = ovop_http_new(&http, &loop, c->http, metrics, is_ready, &auth);
     if (r < 0) {
         log_error("could not listen on %s for http: %s", c->http, strerror(-r));
@@ -253,6 +286,7 @@ out_broker:
      * callbacks. Not until the loop is empty: the broker's own handles still run. */
     uv_run(&loop, UV_RUN_NOWAIT);
     auth.broker = NULL;
+    bstatus_attach(auth.status, NULL);
     ovop_broker_destroy(&broker);
 out_auth:
     auth_stop(&auth);

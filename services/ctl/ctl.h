@@ -270,3 +270,7 @@ int ctl_order(ctl_t *c, int argc, char **argv);
 int ctl_coop_propose(ctl_t *c, int argc, char **argv);
 /* Prints an Order with its allocation lines and what is missing. */
 void ctl_print_order(const ProtobufCMessage *m);
+
+/* status.c: the whole system at a glance (exit codes Nagios's: 0 OK, 1 WARNING, 2 CRITICAL,
+ * 3 UNKNOWN, not the ones above). */
+int ctl_status(ctl_t *c, int argc, char **argv);

@@ -82,6 +82,9 @@ static const char usage_text[] =
     "  subscription listen ID [--from N] [--count N] [--idle-ms MS] [--stream ADDR]\n"
     "                                  receive a stream subscription's events and ack them\n"
     "  notify-keygen PATH              a key file for notifyd's --secrets-key (0600)\n"
+    "  status [--json] [--max-lag N] [--database-read-url URL]\n"
+    "                                  services, instances, event log, consumers, certificates,\n"
+    "                                  database; exits 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN\n"
     "\n"
     "Exit codes: 0 ok, 1 failure, 2 usage, 3 broker or service unreachable (timeout),\n"
     "10+N when the service answered with status code N (13 INVALID_ARGUMENT, 15 NOT_FOUND, ...).\n";
@@ -107,6 +110,7 @@ static const ctl_cmd_t verbs[] = {
     {"agency", ctl_agency},
     {"subscription", ctl_subscription},
     {"notify-keygen", ctl_notify_keygen},
+    {"status", ctl_status},
 };
 
 /* Parses the global options (opts, n) of argv; *ret_argi: the verb. Returns 0, CTL_HELP after

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "client.h"
@@ -27,6 +28,7 @@
 #include "mdp.h"
 #include "migrate.h"
 #include "msg.h"
+#include "ovop/v1/broker.pb-c.h"
 #include "ovop/v1/envelope.pb-c.h"
 #include "pgtest.h"
 #include "util.h"
@@ -870,6 +872,93 @@ static void test_protocol_violations_disconnect(void **state)
     zmq_ctx_term(zctx);
 }
 
+/* ovop.broker GetStatus as IDENT_ADMIN (iam.admin); the response, which must come. */
+static Ovop__V1__GetStatusResponse *get_status(env_t *e)
+{
+    ovop_client_t *c = client(e, 2000, 1);
+    Ovop__V1__GetStatusRequest in = OVOP__V1__GET_STATUS_REQUEST__INIT;
+    Ovop__V1__Reply *rep = NULL;
+    ProtobufCMessage *out = NULL;
+    assert_int_equal(ovop_client_call(c, "ovop.broker", "GetStatus", NULL, &in.base,
+                                      &ovop__v1__get_status_response__descriptor, &rep, &out),
+                     0);
+    assert_int_equal(rep->status ? rep->status->code : 0, OVOP_OK);
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    ovop_client_destroy(&c);
+    return (Ovop__V1__GetStatusResponse *)out;
+}
+
+static const Ovop__V1__BrokerService *status_service(const Ovop__V1__GetStatusResponse *st,
+                                                     const char *name)
+{
+    for (size_t i = 0; i < st->n_services; i++)
+        if (strcmp(st->services[i]->name, name) == 0)
+            return st->services[i];
+    fail_msg("GetStatus names no service %s", name);
+    return NULL;
+}
+
+/* READY's metadata frame reaches the status; a plain RFC 18 READY still registers (with no
+ * instance or ops URL); a service whose workers all left stays listed with none; a worker
+ * cannot serve ovop.broker. */
+static void test_status_of_workers(void **state)
+{
+    env_t *e = *state;
+    spawn_broker(e, "10000");
+    wait_broker(e);
+    void *zctx = zmq_ctx_new();
+    void *d1 = raw_socket(zctx, e, &G.raw, 0);
+    void *d2 = raw_socket(zctx, e, &G.raw, 0);
+    send_frames(d1, 5, F("MDPW02"), F("\x01"), F("raw"), F("3"),
+                F("instance=raw-1 ops=http://127.0.0.1:9 future=x"));
+    send_frames(d2, 3, F("MDPW02"), F("\x01"), F("raw"));
+    assert_int_equal(harness_wait_service(e->endpoint, "raw", 5000, &G.admin), 0);
+    Ovop__V1__GetStatusResponse *st = NULL;
+    for (int i = 0; i < 50; i++) { /* both READYs are in once two workers show */
+        if (st)
+            protobuf_c_message_free_unpacked(&st->base, NULL);
+        st = get_status(e);
+        if (status_service(st, "raw")->n_workers == 2)
+            break;
+        usleep(50 * 1000);
+    }
+    const Ovop__V1__BrokerService *s = status_service(st, "raw");
+    assert_int_equal(s->n_workers, 2);
+    const Ovop__V1__BrokerWorker *w1 = s->workers[0]->instance[0] ? s->workers[0] : s->workers[1];
+    const Ovop__V1__BrokerWorker *w2 = w1 == s->workers[0] ? s->workers[1] : s->workers[0];
+    assert_string_equal(w1->instance, "raw-1");
+    assert_string_equal(w1->ops_url, "http://127.0.0.1:9");
+    assert_int_equal(w1->credit, 3);
+    assert_string_equal(w2->instance, "");
+    assert_string_equal(w2->ops_url, "");
+    assert_int_equal(w2->credit, 1);
+    assert_true(w1->connected_since[0] != '\0');
+    assert_false(st->draining);
+    protobuf_c_message_free_unpacked(&st->base, NULL);
+
+    void *d3 = raw_socket(zctx, e, &G.raw, 0);
+    send_frames(d3, 3, F("MDPW02"), F("\x01"), F("ovop.broker"));
+    assert_true(expect_command(d3, 0x06));
+    zmq_close(d3);
+    send_frames(d1, 2, F("MDPW02"), F("\x06"));
+    send_frames(d2, 2, F("MDPW02"), F("\x06"));
+    for (int i = 0; i < 50; i++) {
+        st = get_status(e);
+        if (status_service(st, "raw")->n_workers == 0)
+            break;
+        protobuf_c_message_free_unpacked(&st->base, NULL);
+        st = NULL;
+        usleep(50 * 1000);
+    }
+    assert_non_null(st);
+    assert_int_equal(status_service(st, "raw")->n_workers, 0);
+    protobuf_c_message_free_unpacked(&st->base, NULL);
+    assert_true(metric(e, "ovop_broker_dropped_total{reason=\"reserved_service\"}") >= 1);
+    zmq_close(d1);
+    zmq_close(d2);
+    zmq_ctx_term(zctx);
+}
+
 /* A request is one body frame: a second one (say, a principal of the client's making) is
  * refused with INVALID_ARGUMENT from the broker and never reaches a worker. */
 static void test_request_is_one_body_frame(void **state)
@@ -1251,6 +1340,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_swallowed_request_is_answered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flood_of_one_tenant, setup, teardown),
         cmocka_unit_test_setup_teardown(test_distinct_names_are_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_of_workers, setup, teardown),
     };
     signal(SIGPIPE, SIG_IGN);
     if (getenv("TEST_FILTER"))

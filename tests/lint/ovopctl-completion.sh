@@ -40,6 +40,8 @@ expect "get set" rubric ""
 expect "--idle-ms" subscription listen --id
 expect "--notify-key" --json subscription listen 12 --no
 expect "--force --help" keygen --
+expect "status" stat
+expect "--database-read-url --help --json --max-lag --timeout-ms" status --
 # The global option list is the binary's: as many as ovopctl --help shows.
 n=$("$ctl" --help | grep -c '^  --')
 COMP_WORDS=("$ctl" --) COMP_CWORD=1 COMPREPLY=()

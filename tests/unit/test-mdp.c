@@ -142,10 +142,49 @@ static void test_worker_ready_bad_credit(void **state)
     assert_worker_eproto(frames(4, F("MDPW02"), F("\x01"), F("echo"), F("")));
     assert_worker_eproto(frames(4, F("MDPW02"), F("\x01"), F("echo"), F("-1")));
     assert_worker_eproto(frames(4, F("MDPW02"), F("\x01"), F("echo"), F(" 8")));
-    assert_worker_eproto(frames(5, F("MDPW02"), F("\x01"), F("echo"), F("8"), F("x")));
+    assert_worker_eproto(frames(6, F("MDPW02"), F("\x01"), F("echo"), F("8"), F("x"), F("y")));
     assert_worker_eproto(frames(2, F("MDPW02"), F("\x01"))); /* no service */
     assert_worker_eproto(frames(3, F("MDPW02"), F("\x01"), F("")));
     assert_worker_eproto(frames(3, F("MDPW02"), F("\x01"), F("sp ace")));
+}
+
+static void test_worker_ready_meta(void **state)
+{
+    ovop_mdp_view_t v;
+    char out[64];
+    ovop_msg_t *m =
+        ovop_mdp_worker_ready_meta("echo", 1, "instance=h:42 ops=http://127.0.0.1:9101 x=");
+    assert_int_equal(ovop_msg_frames(m), 5); /* the credit frame even for credit 1 */
+    assert_int_equal(ovop_mdp_parse_worker(m, 0, &v), 0);
+    assert_int_equal(v.credit, 1);
+    assert_non_null(v.meta);
+    assert_true(ovop_mdp_meta_get(v.meta, v.meta_len, "instance", out, sizeof(out)));
+    assert_string_equal(out, "h:42");
+    assert_true(ovop_mdp_meta_get(v.meta, v.meta_len, "ops", out, sizeof(out)));
+    assert_string_equal(out, "http://127.0.0.1:9101");
+    assert_true(ovop_mdp_meta_get(v.meta, v.meta_len, "x", out, sizeof(out)));
+    assert_string_equal(out, "");
+    assert_false(ovop_mdp_meta_get(v.meta, v.meta_len, "op", out, sizeof(out)));
+    assert_false(ovop_mdp_meta_get(v.meta, v.meta_len, "h", out, sizeof(out)));
+    assert_true(ovop_mdp_meta_get(v.meta, v.meta_len, "ops", out, 5)); /* truncated */
+    assert_string_equal(out, "http");
+    ovop_msg_destroy(&m);
+
+    m = ovop_mdp_worker_ready_meta("echo", 4, NULL); /* none: as before */
+    assert_int_equal(ovop_msg_frames(m), 4);
+    assert_int_equal(ovop_mdp_parse_worker(m, 0, &v), 0);
+    assert_null(v.meta);
+    ovop_msg_destroy(&m);
+
+    char big[OVOP_MDP_MAX_META + 2];
+    memset(big, 'a', sizeof(big));
+    big[OVOP_MDP_MAX_META] = '\0';
+    assert_true(ovop_mdp_meta_valid(big, OVOP_MDP_MAX_META));
+    assert_false(ovop_mdp_meta_valid(big, OVOP_MDP_MAX_META + 1));
+    assert_false(ovop_mdp_meta_valid("", 0));
+    assert_false(ovop_mdp_meta_valid("a\tb", 3));
+    assert_worker_eproto(frames(5, F("MDPW02"), F("\x01"), F("echo"), F("8"), F("")));
+    assert_worker_eproto(frames(5, F("MDPW02"), F("\x01"), F("echo"), F("8"), F("a\nb")));
 }
 
 static void test_worker_reply_roundtrip(void **state)
@@ -219,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_service_names),
         cmocka_unit_test(test_worker_ready),
         cmocka_unit_test(test_worker_ready_bad_credit),
+        cmocka_unit_test(test_worker_ready_meta),
         cmocka_unit_test(test_worker_reply_roundtrip),
         cmocka_unit_test(test_worker_simple_commands),
         cmocka_unit_test(test_worker_bad_framings),
