@@ -27,6 +27,7 @@ struct ovop_client {
     void *monitor;          /* PAIR receiving the handshake failures of sock */
     int refused;            /* -EACCES or -EPROTO seen on sock's handshakes, else 0 */
     bool refused_temporary; /* the broker said 300: its keyring is not loaded yet */
+    uint64_t retried;       /* attempts sent again, see ovop_client_retries() */
 };
 
 #define HANDSHAKE_EVENTS                                                                           \
@@ -319,6 +320,7 @@ int ovop_client_raw(ovop_client_t *c, const char *service, const void *body, siz
     if (!ovop_mdp_service_valid(service, strlen(service)))
         return -EINVAL;
     for (uint32_t attempt = 0; attempt <= c->retries; attempt++) {
+        c->retried += attempt > 0;
         /* After a refusal a fresh socket tries a fresh handshake: the key may be back. */
         if (!c->sock || attempt > 0 || c->refused) {
             r = client_reopen(c);
@@ -386,6 +388,7 @@ int ovop_client_call(ovop_client_t *c, const char *service, const char *method,
 
     call_match_t cm = {.request_id = request_id};
     for (uint32_t attempt = 0; attempt <= c->retries; attempt++) {
+        c->retried += attempt > 0;
         if (!c->sock || (attempt > 0 && r == -ETIMEDOUT) || (attempt == 0 && c->refused)) {
             r = client_reopen(c);
             if (r < 0)
@@ -440,6 +443,11 @@ int ovop_client_call(ovop_client_t *c, const char *service, const char *method,
 out_env:
     free(env);
     return r;
+}
+
+uint64_t ovop_client_retries(const ovop_client_t *c)
+{
+    return c->retried;
 }
 
 int ovop_client_mmi_service(ovop_client_t *c, const char *service)

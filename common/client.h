@@ -58,6 +58,10 @@ int ovop_client_call(ovop_client_t *c, const char *service, const char *method,
                      const ProtobufCMessageDescriptor *out_desc, Ovop__V1__Reply **ret_reply,
                      ProtobufCMessage **ret_out);
 
+/* How many attempts this client has sent again (same bytes, so the same request id) after a
+ * timeout or an UNAVAILABLE reply, over its whole life: what restarts and failovers cost it. */
+uint64_t ovop_client_retries(const ovop_client_t *c);
+
 /* Asks the broker's mmi.service whether service has workers: 0 when "200", -ENOENT when
  * "404", -EOPNOTSUPP when "501" (an unknown mmi.* name), -EBADMSG for any other answer,
  * -ETIMEDOUT or -errno otherwise. */
