@@ -3,6 +3,9 @@
  * socket, open a new one and resend the same bytes (so the same request_id); after the
  * retries, fail. With several brokers it connects its DEALER to all of them, and a request
  * goes only to one whose connection is up (ZMQ_IMMEDIATE), so one broker down costs nothing.
+ * When a broker connection ends while a request waits for its reply (the broker stopped or
+ * restarted, and may have taken the request with it), the attempt ends at once and the next
+ * one is sent on a new socket, counted among the retries, instead of waiting out timeout_ms.
  * One client object belongs to one thread. */
 #pragma once
 
