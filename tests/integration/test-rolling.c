@@ -717,9 +717,56 @@ static void test_rolling_restart(void **state)
     }
 }
 
+/* CreateEndpoint sent again with its request id (a client resending after a broker
+ * restart) gets the endpoint and the secret of the first, not a refusal; another URL under
+ * the same id is still refused. */
+static void test_create_endpoint_resent(void **state)
+{
+    OVOP_UNUSED(state);
+    ovop_security_t sec;
+    assert_int_equal(ident_security(&E.ident, AGENCY, &sec), 0);
+    ovop_client_options_t o = {
+        .brokers = E.brokers, .timeout_ms = TIMEOUT_MS, .retries = RETRIES, .security = &sec};
+    ovop_client_t *c = NULL;
+    assert_int_equal(ovop_client_new(&c, NULL, &o), 0);
+    ovop_security_clear(&sec);
+    Ovop__V1__EndpointSecret *out[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++) {
+        Ovop__V1__CreateEndpointRequest in = OVOP__V1__CREATE_ENDPOINT_REQUEST__INIT;
+        in.url = "http://127.0.0.1:9/hooks/resent";
+        Ovop__V1__Reply *rep = NULL;
+        assert_int_equal(ovop_client_call(c, "ovop.notify", "CreateEndpoint", "resent-endpoint",
+                                          &in.base, &ovop__v1__endpoint_secret__descriptor, &rep,
+                                          (ProtobufCMessage **)&out[i]),
+                         0);
+        assert_int_equal(rep->status ? rep->status->code : OVOP_OK, OVOP_OK);
+        ovop__v1__reply__free_unpacked(rep, NULL);
+    }
+    assert_string_equal(out[0]->endpoint->id, out[1]->endpoint->id);
+    assert_string_equal(out[0]->secret, out[1]->secret);
+    assert_true(strlen(out[0]->secret) > 0);
+    for (int i = 0; i < 2; i++)
+        protobuf_c_message_free_unpacked(&out[i]->base, NULL);
+
+    Ovop__V1__CreateEndpointRequest other = OVOP__V1__CREATE_ENDPOINT_REQUEST__INIT;
+    other.url = "http://127.0.0.1:9/hooks/other";
+    Ovop__V1__Reply *rep = NULL;
+    assert_int_equal(ovop_client_call(c, "ovop.notify", "CreateEndpoint", "resent-endpoint",
+                                      &other.base, NULL, &rep, NULL),
+                     0);
+    assert_non_null(rep->status);
+    assert_string_equal(rep->status->reason, "REQUEST_ID_REUSED");
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    ovop_client_destroy(&c);
+    assert_int_equal(count_params("SELECT count(*) FROM notify.endpoints WHERE request_id = $1",
+                                  "resent-endpoint", NULL),
+                     1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_create_endpoint_resent),
         cmocka_unit_test(test_rolling_restart),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
