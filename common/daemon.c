@@ -110,19 +110,15 @@ static void on_request(ovop_worker_t *w, ovop_request_t *req, const void *body, 
         ovop_dispatch_handle(d->dispatch, body, len, principal, principal_len, on_reply_ready, req);
         return;
     }
-    /* Stopping: refuse politely so the client retries, with the same request id, on
-     * another instance. */
-    Ovop__V1__Request *env = NULL;
-    const char *err;
-    size_t rlen;
-    int r = ovop_request_decode(body, len, (size_t)d->conf.max_msg, &env, &err);
-    void *rep = ovop_reply_error(r == 0 ? env->request_id : "", d->spec->service, OVOP_UNAVAILABLE,
-                                 "SHUTTING_DOWN", "this instance is shutting down, retry", &rlen);
-    if (env)
-        ovop__v1__request__free_unpacked(env, NULL);
+    /* Stopping: hold the request unanswered. The broker counts it against our credit, so it
+     * sends us no more than that, and the worker's DISCONNECT at the end of the drain makes
+     * it re-queue the request for another instance (or this one restarted); the worker
+     * frees it then. An UNAVAILABLE answer sent the client's retries straight back here:
+     * the broker prefers the worker with the most free credit, and a draining one answers
+     * at once, so with a request in hand for a while its retries ran out. */
+    OVOP_UNUSED(w);
+    OVOP_UNUSED(req);
     ovop_metric_inc(d->refused);
-    ovop_request_reply(&req, rep, rlen);
-    free(rep);
 }
 
 static bool is_ready(void *userdata, ovop_buf_t *why)
@@ -327,8 +323,10 @@ int ovop_daemon_main(const ovop_daemon_spec_t *spec, int argc, char **argv)
     d->spec = spec;
     d->zctx = zmq_ctx_new();
     d->metrics = ovop_metrics_new();
-    d->refused = ovop_metrics_counter(d->metrics, "ovop_requests_refused_draining_total",
-                                      "Requests answered UNAVAILABLE while shutting down", NULL);
+    d->refused = ovop_metrics_counter(
+        d->metrics, "ovop_requests_refused_draining_total",
+        "Requests received while shutting down, handed back to the broker at the drain's end",
+        NULL);
     r = ovop_pg_new(&d->pg, &d->loop, c->database_url, (unsigned)c->db_pool, d->metrics);
     if (r < 0) {
         log_error("invalid database-url");

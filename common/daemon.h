@@ -1,8 +1,8 @@
 /* The frame every service daemon shares: standard options, logging, the schema check,
  * one libuv loop holding the MDP worker, the PostgreSQL pool, the dispatcher and the
- * operations HTTP endpoint, and a graceful stop on SIGTERM: new requests are answered
- * UNAVAILABLE (clients retry elsewhere with the same request id), in-flight requests finish,
- * then the worker says DISCONNECT and the process exits 0. */
+ * operations HTTP endpoint, and a graceful stop on SIGTERM: new requests are held
+ * unanswered, in-flight requests finish, then the worker says DISCONNECT (the broker
+ * re-queues the held requests for another instance) and the process exits 0. */
 #pragma once
 
 #include <protobuf-c/protobuf-c.h>

@@ -763,11 +763,122 @@ static void test_create_endpoint_resent(void **state)
                      1);
 }
 
+/* ---- a drain with requests in hand ---- */
+
+typedef struct held {
+    int i;
+    bool read; /* GetTerritory until stop, else one RegisterProducer */
+    atomic_bool *stop;
+    uint64_t calls, failed;
+    char first_error[256];
+} held_t;
+
+static void *held_main(void *arg)
+{
+    held_t *h = arg;
+    load_t l = {0};
+    ovop_security_t sec;
+    if (ident_security(&E.ident, IDENT_ADMIN, &sec) < 0)
+        return NULL;
+    ovop_client_options_t o = {.brokers = E.brokers,
+                               .timeout_ms = h->read ? TIMEOUT_MS : 15000,
+                               .retries = RETRIES,
+                               .security = &sec};
+    ovop_client_t *c = NULL;
+    int r = ovop_client_new(&c, NULL, &o);
+    ovop_security_clear(&sec);
+    if (r < 0)
+        return NULL;
+    do {
+        Ovop__V1__Reply *rep = NULL;
+        char rid[48], marker[16];
+        snprintf(rid, sizeof(rid), "held-%d", h->i);
+        snprintf(marker, sizeof(marker), "0010119908%04d", h->i);
+        r = h->read ? read_call(c, REGISTRY, &rep) : write_call(c, REGISTRY, rid, marker, &rep);
+        h->calls++;
+        if (r < 0 || (rep->status && rep->status->code != OVOP_OK))
+            note_error(&l, h->read ? "read" : rid, r, rep);
+        if (rep)
+            ovop__v1__reply__free_unpacked(rep, NULL);
+    } while (h->read && !atomic_load(h->stop));
+    h->failed = l.failed;
+    memcpy(h->first_error, l.first_error, sizeof(h->first_error));
+    ovop_client_destroy(&c);
+    return NULL;
+}
+
+/* An instance stopping while it holds requests that take a while (here writes waiting for a
+ * table lock) keeps draining them; the requests that reach it meanwhile must not fail: the
+ * other instance is there to serve them. */
+static void test_drain_with_requests_in_hand(void **state)
+{
+    OVOP_UNUSED(state);
+    enum { WRITERS = 4, READERS = 4 };
+    PGconn *lock = pgtest_connect(E.db);
+    assert_string_equal(pgtest_sqlstate(lock, "BEGIN"), "00000");
+    assert_string_equal(
+        pgtest_sqlstate(lock, "LOCK TABLE registry.producers IN SHARE ROW EXCLUSIVE MODE"),
+        "00000");
+    atomic_bool stop = false;
+    held_t h[WRITERS + READERS];
+    pthread_t th[WRITERS + READERS];
+    for (int i = 0; i < WRITERS; i++) {
+        h[i] = (held_t){.i = i, .stop = &stop};
+        assert_int_equal(pthread_create(&th[i], NULL, held_main, &h[i]), 0);
+    }
+    /* Both instances hold writes (the broker spreads them by free credit). */
+    long waiting = 0;
+    for (int i = 0; i < 200 && waiting < WRITERS; i++) {
+        harness_sleep_ms(25);
+        waiting = count_params("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                               "current_database() AND wait_event_type = 'Lock'",
+                               NULL, NULL);
+    }
+    assert_int_equal(waiting, WRITERS);
+    assert_int_equal(harness_kill(E.daemon[REGISTRY][0], SIGTERM), 0);
+    for (int i = WRITERS; i < WRITERS + READERS; i++) {
+        h[i] = (held_t){.i = i, .read = true, .stop = &stop};
+        assert_int_equal(pthread_create(&th[i], NULL, held_main, &h[i]), 0);
+    }
+    harness_sleep_ms(1500);
+    atomic_store(&stop, true);
+    for (int i = WRITERS; i < WRITERS + READERS; i++)
+        pthread_join(th[i], NULL);
+    assert_string_equal(pgtest_sqlstate(lock, "COMMIT"), "00000");
+    PQfinish(lock);
+    for (int i = 0; i < WRITERS; i++)
+        pthread_join(th[i], NULL);
+    int status = -1;
+    assert_int_equal(harness_wait_exit(E.daemon[REGISTRY][0], 15000, &status), 0);
+    E.daemon[REGISTRY][0] = -1;
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(spawn_daemon(REGISTRY, 0), 0);
+    assert_int_equal(daemon_ready(REGISTRY, 0), 0);
+
+    uint64_t reads = 0, failed = 0;
+    for (int i = 0; i < WRITERS + READERS; i++) {
+        if (h[i].read)
+            reads += h[i].calls;
+        failed += h[i].failed;
+        if (h[i].first_error[0])
+            printf("# %s %d: %s\n", h[i].read ? "reader" : "writer", i, h[i].first_error);
+    }
+    printf("# drain with %d writes in hand: %llu reads meanwhile, %llu requests failed\n", WRITERS,
+           (unsigned long long)reads, (unsigned long long)failed);
+    assert_int_equal(failed, 0);
+    assert_true(reads > 0);
+    assert_int_equal(count_params("SELECT count(*) FROM registry.producers WHERE tax_id LIKE "
+                                  "'0010119908%'",
+                                  NULL, NULL),
+                     WRITERS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_endpoint_resent),
         cmocka_unit_test(test_rolling_restart),
+        cmocka_unit_test(test_drain_with_requests_in_hand),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
