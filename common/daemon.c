@@ -53,7 +53,11 @@ struct ovop_daemon {
     uv_signal_t sigterm;
     uv_signal_t sigint;
     uv_timer_t drain_timer;
-    ovop_periodic_t *pruner; /* forgets stored replies past the replay window */
+    uv_timer_t ready_timer; /* polls spec->ready before the worker registers */
+    bool ready_timer_on;
+    ovop_worker_options_t worker_opts; /* kept for a registration that waits for ready */
+    bool failed;                       /* the late registration failed: exit 1 */
+    ovop_periodic_t *pruner;           /* forgets stored replies past the replay window */
     void *state;
     bool draining;
     int64_t drain_deadline;
@@ -129,7 +133,11 @@ static bool is_ready(void *userdata, ovop_buf_t *why)
         ovop_buf_puts(why, "shutting down; ");
         ok = false;
     }
-    if (!ovop_worker_connected(d->worker)) {
+    if (d->spec->ready && !d->spec->ready(d->state)) {
+        ovop_buf_puts(why, "still loading; ");
+        ok = false;
+    }
+    if (!d->worker || !ovop_worker_connected(d->worker)) {
         ovop_buf_puts(why, "no broker reachable; ");
         ok = false;
     }
@@ -143,6 +151,10 @@ static bool is_ready(void *userdata, ovop_buf_t *why)
 static void stop_everything(ovop_daemon_t *d)
 {
     uv_timer_stop(&d->drain_timer);
+    if (d->ready_timer_on) {
+        d->ready_timer_on = false;
+        uv_close((uv_handle_t *)&d->ready_timer, NULL);
+    }
     if (d->spec->stop)
         d->spec->stop(d->state);
     ovop_periodic_destroy(&d->pruner);
@@ -185,6 +197,39 @@ static void on_signal(uv_signal_t *s, int signum)
     log_info("received %s, draining %u in-flight requests", strsignal(signum),
              ovop_dispatch_inflight(d->dispatch));
     uv_timer_start(&d->drain_timer, on_drain_tick, 0, DRAIN_POLL_MS);
+}
+
+static void on_ready_tick(uv_timer_t *t)
+{
+    ovop_daemon_t *d = t->data;
+    if (d->draining || !d->spec->ready(d->state))
+        return;
+    d->ready_timer_on = false;
+    uv_close((uv_handle_t *)&d->ready_timer, NULL);
+    int r =
+        ovop_worker_new(&d->worker, &d->loop, d->zctx, &d->worker_opts, d->metrics, on_request, d);
+    if (r < 0) {
+        log_error("could not start the worker for broker %s: %s", d->conf.broker, strerror(-r));
+        d->failed = true;
+        stop_everything(d);
+        return;
+    }
+    log_info("ready, registering with the brokers");
+}
+
+/* Starts the worker, or when the state is not ready yet, a timer that starts it once it is.
+ * Returns 0 or -errno. */
+static int start_worker(ovop_daemon_t *d, const ovop_worker_options_t *wo)
+{
+    d->worker_opts = *wo;
+    if (!d->spec->ready || d->spec->ready(d->state))
+        return ovop_worker_new(&d->worker, &d->loop, d->zctx, wo, d->metrics, on_request, d);
+    uv_timer_init(&d->loop, &d->ready_timer);
+    d->ready_timer.data = d;
+    d->ready_timer_on = true;
+    uv_timer_start(&d->ready_timer, on_ready_tick, DRAIN_POLL_MS, DRAIN_POLL_MS);
+    log_info("waiting until ready before registering with the brokers");
+    return 0;
 }
 
 /* Waits (bounded) for the database and checks its schema version; a daemon must not serve
@@ -376,7 +421,7 @@ int ovop_daemon_main(const ovop_daemon_spec_t *spec, int argc, char **argv)
         .max_msg = (size_t)c->max_msg,
         .security = &d->security,
     };
-    r = ovop_worker_new(&d->worker, &d->loop, d->zctx, &wo, d->metrics, on_request, d);
+    r = start_worker(d, &wo);
     if (r < 0) {
         log_error("could not start the worker for broker %s: %s", c->broker, strerror(-r));
         goto out_http;
@@ -394,7 +439,7 @@ int ovop_daemon_main(const ovop_daemon_spec_t *spec, int argc, char **argv)
              spec->prog, spec->service, c->broker, (long long)c->credit, ovop_http_port(d->http),
              ovop_schema_version);
     uv_run(&d->loop, UV_RUN_DEFAULT);
-    exit_code = 0;
+    exit_code = d->failed ? 1 : 0;
     goto out_state;
 
 out_http:

@@ -36,6 +36,10 @@ typedef struct ovop_daemon_spec {
     /* Extra options of this daemon, appended to the standard table; may be NULL. */
     const ovop_opt_t *extra_opts;
     size_t n_extra_opts;
+    /* True once the state can serve (matchd: its index loaded); may be NULL (at once). Until
+     * then the worker does not register with the brokers and /readyz says not ready, so that
+     * a restarted instance takes no request it would refuse. */
+    bool (*ready)(void *state);
 } ovop_daemon_spec_t;
 
 /* Runs a daemon to completion; returns the process exit code. */
