@@ -114,12 +114,12 @@ static void on_request(ovop_worker_t *w, ovop_request_t *req, const void *body, 
         ovop_dispatch_handle(d->dispatch, body, len, principal, principal_len, on_reply_ready, req);
         return;
     }
-    /* Stopping: hold the request unanswered. The broker counts it against our credit, so it
-     * sends us no more than that, and the worker's DISCONNECT at the end of the drain makes
-     * it re-queue the request for another instance (or this one restarted); the worker
-     * frees it then. An UNAVAILABLE answer sent the client's retries straight back here:
-     * the broker prefers the worker with the most free credit, and a draining one answers
-     * at once, so with a request in hand for a while its retries ran out. */
+    /* Stopping: a request that crossed our DRAINING on the wire (or reached us from a broker
+     * that does not know it) is held unanswered; the worker's DISCONNECT at the end of the
+     * drain makes the broker re-queue it for another instance (or this one restarted), and
+     * the worker frees it then. An UNAVAILABLE answer sent the client's retries straight
+     * back here: the broker prefers the worker with the most free credit, and a draining one
+     * answers at once, so with a request in hand for a while its retries ran out. */
     OVOP_UNUSED(w);
     OVOP_UNUSED(req);
     ovop_metric_inc(d->refused);
@@ -193,6 +193,8 @@ static void on_signal(uv_signal_t *s, int signum)
         return;
     }
     d->draining = true;
+    if (d->worker)
+        ovop_worker_drain(d->worker); /* the brokers send new requests to other instances */
     d->drain_deadline = ovop_mono_us() + d->conf.drain_ms * 1000;
     log_info("received %s, draining %u in-flight requests", strsignal(signum),
              ovop_dispatch_inflight(d->dispatch));

@@ -1,9 +1,11 @@
 /* Majordomo Protocol MDP/0.2 (ZeroMQ RFC 18) framing: pure parse and build functions,
  * shared by the broker, the worker and the client. Nothing here touches a socket.
  *
- * One extension, compatible with plain RFC 18 peers: a worker's READY may carry a fourth
- * frame, its credit (ASCII decimal, 1..OVOP_MDP_MAX_CREDIT): how many requests it holds at once.
- * A READY without it means credit 1, as the RFC's one-request-at-a-time worker. */
+ * Two extensions. A worker's READY may carry a fourth frame, its credit (ASCII decimal,
+ * 1..OVOP_MDP_MAX_CREDIT): how many requests it holds at once; a READY without it means
+ * credit 1, as the RFC's one-request-at-a-time worker. A worker that is stopping may say
+ * DRAINING (0x07, no frames): the broker sends it nothing new but takes its replies until
+ * its DISCONNECT. */
 #pragma once
 
 #include <stdbool.h>
@@ -30,6 +32,9 @@ typedef enum ovop_mdpw_cmd {
     OVOP_MDPW_FINAL = 0x04,
     OVOP_MDPW_HEARTBEAT = 0x05,
     OVOP_MDPW_DISCONNECT = 0x06,
+    /* Extension: from a worker that is stopping: send it no new request; it still answers
+     * those it holds, then says DISCONNECT. A plain RFC 18 broker drops it as malformed. */
+    OVOP_MDPW_DRAINING = 0x07,
 } ovop_mdpw_cmd_t;
 
 const char *ovop_mdpw_cmd_to_string(int cmd);
@@ -63,7 +68,7 @@ bool ovop_mdp_is_worker(const ovop_msg_t *m, size_t offset);
 /* Builders. Each returns a new message the caller owns. */
 ovop_msg_t *ovop_mdp_client_request(const char *service, const void *body, size_t len);
 ovop_msg_t *ovop_mdp_worker_ready(const char *service, uint32_t credit);
-ovop_msg_t *ovop_mdp_worker_command(ovop_mdpw_cmd_t cmd); /* HEARTBEAT, DISCONNECT */
+ovop_msg_t *ovop_mdp_worker_command(ovop_mdpw_cmd_t cmd); /* HEARTBEAT, DISCONNECT, DRAINING */
 /* FINAL/PARTIAL from a worker: the body is copied. */
 ovop_msg_t *ovop_mdp_worker_reply(ovop_mdpw_cmd_t cmd, const void *address, size_t address_len,
                                   const void *body, size_t len);
