@@ -311,11 +311,11 @@ static int client_attempt(ovop_client_t *c, const char *service, const void *bod
 {
     int64_t deadline = ovop_mono_us() + (int64_t)c->timeout_ms * 1000;
     ovop_msg_t *req = ovop_mdp_client_request(service, body, len);
-    c->lost = false;
     int r = client_send(c, &req, deadline);
     ovop_msg_destroy(&req);
     if (r < 0)
         return r;
+    c->lost = false; /* a connection that ended before cannot have taken this request */
 
     for (;;) {
         long left_ms = ms_left(deadline);
