@@ -27,11 +27,45 @@ struct ovop_client {
     void *monitor;          /* PAIR receiving the handshake failures of sock */
     int refused;            /* -EACCES or -EPROTO seen on sock's handshakes, else 0 */
     bool refused_temporary; /* the broker said 300: its keyring is not loaded yet */
+    uint64_t retried;       /* attempts sent again, see ovop_client_retries() */
+    char **live;            /* endpoints of sock's connections that completed a handshake */
+    size_t n_live;
+    bool lost; /* one of them ended since the attempt's request was sent */
 };
 
 #define HANDSHAKE_EVENTS                                                                           \
     (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |                       \
-     ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+     ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |                        \
+     ZMQ_EVENT_DISCONNECTED)
+
+static void forget_live(ovop_client_t *c)
+{
+    for (size_t i = 0; i < c->n_live; i++)
+        free(c->live[i]);
+    free(c->live);
+    c->live = NULL;
+    c->n_live = 0;
+    c->lost = false;
+}
+
+/* Follows the connections that carry requests: one that completed its handshake and then
+ * ended may have taken our request with it (a broker stopping drops what it has not
+ * answered), so the attempt is resent at once rather than after its timeout. The endpoint
+ * string of both events names the connection; a handshake that failed was never live. */
+static void note_connection(ovop_client_t *c, uint16_t event, const char *ep, size_t len)
+{
+    size_t i = 0;
+    while (i < c->n_live && !(strlen(c->live[i]) == len && memcmp(c->live[i], ep, len) == 0))
+        i++;
+    if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && i == c->n_live) {
+        c->live = xrealloc(c->live, (c->n_live + 1) * sizeof(char *));
+        c->live[c->n_live++] = xstrndup(ep, len);
+    } else if (event == ZMQ_EVENT_DISCONNECTED && i < c->n_live) {
+        free(c->live[i]);
+        c->live[i] = c->live[--c->n_live];
+        c->lost = true;
+    }
+}
 
 static void close_sockets(ovop_client_t *c)
 {
@@ -44,6 +78,7 @@ static void close_sockets(ovop_client_t *c)
         zmq_close(c->monitor);
         c->monitor = NULL;
     }
+    forget_live(c);
 }
 
 /* Watches s's handshakes, so that a refused key fails the call at once instead of timing out.
@@ -87,6 +122,10 @@ static void read_monitor(ovop_client_t *c)
                     c->refused = -EACCES;
             } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
                 c->refused = -EPROTO; /* e.g. CURVE against a plaintext broker */
+            } else if ((event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED ||
+                        event == ZMQ_EVENT_DISCONNECTED) &&
+                       ovop_msg_frames(ev) >= 2) {
+                note_connection(c, event, ovop_msg_data(ev, 1), ovop_msg_len(ev, 1));
             }
             /* NO_DETAIL: the connection broke during the handshake (a broker restarting):
              * not a refusal; libzmq reconnects. */
@@ -263,8 +302,9 @@ static int client_send(ovop_client_t *c, ovop_msg_t **req, int64_t deadline)
 }
 
 /* One attempt: sends the request and waits up to timeout_ms (connecting included) for a
- * FINAL from service whose body accept approves. Returns 0 with the body, -ETIMEDOUT, or
- * -errno. */
+ * FINAL from service whose body accept approves. Returns 0 with the body, -ETIMEDOUT,
+ * -ECONNRESET when a broker connection ended meanwhile (the request may have gone with it:
+ * the caller sends it again), or -errno. */
 static int client_attempt(ovop_client_t *c, const char *service, const void *body, size_t len,
                           ovop_client_accept_fn accept, void *userdata, void **ret_body,
                           size_t *ret_len)
@@ -275,14 +315,18 @@ static int client_attempt(ovop_client_t *c, const char *service, const void *bod
     ovop_msg_destroy(&req);
     if (r < 0)
         return r;
+    c->lost = false; /* a connection that ended before cannot have taken this request */
 
     for (;;) {
         long left_ms = ms_left(deadline);
         if (left_ms == 0)
             return -ETIMEDOUT;
-        int n = poll_sock(c, ZMQ_POLLIN, left_ms);
+        /* Once a connection is lost, take what has arrived, then send again. */
+        int n = poll_sock(c, ZMQ_POLLIN, c->lost ? 0 : left_ms);
         if (n < 0)
             return n;
+        if (n == 0 && c->lost)
+            return -ECONNRESET;
         if (n == 0)
             continue;
         ovop_msg_t *m = NULL;
@@ -319,6 +363,7 @@ int ovop_client_raw(ovop_client_t *c, const char *service, const void *body, siz
     if (!ovop_mdp_service_valid(service, strlen(service)))
         return -EINVAL;
     for (uint32_t attempt = 0; attempt <= c->retries; attempt++) {
+        c->retried += attempt > 0;
         /* After a refusal a fresh socket tries a fresh handshake: the key may be back. */
         if (!c->sock || attempt > 0 || c->refused) {
             r = client_reopen(c);
@@ -326,6 +371,8 @@ int ovop_client_raw(ovop_client_t *c, const char *service, const void *body, siz
                 return r;
         }
         r = client_attempt(c, service, body, len, accept, userdata, ret_body, ret_len);
+        if (r == -ECONNRESET)
+            r = -ETIMEDOUT; /* sent again at once on a new socket, as after a timeout */
         if (r != -ETIMEDOUT)
             return r;
         if (c->refused)
@@ -386,6 +433,7 @@ int ovop_client_call(ovop_client_t *c, const char *service, const char *method,
 
     call_match_t cm = {.request_id = request_id};
     for (uint32_t attempt = 0; attempt <= c->retries; attempt++) {
+        c->retried += attempt > 0;
         if (!c->sock || (attempt > 0 && r == -ETIMEDOUT) || (attempt == 0 && c->refused)) {
             r = client_reopen(c);
             if (r < 0)
@@ -397,6 +445,8 @@ int ovop_client_call(ovop_client_t *c, const char *service, const char *method,
         cm.undecodable = false;
         r = client_attempt(c, service, env, env_len, call_accept, &cm, &rep_body, &rep_len);
         free(rep_body);
+        if (r == -ECONNRESET)
+            r = -ETIMEDOUT; /* sent again at once on a new socket, as after a timeout */
         if (r == -ETIMEDOUT && c->refused)
             r = c->refused;
         if (r == -ETIMEDOUT)
@@ -440,6 +490,11 @@ int ovop_client_call(ovop_client_t *c, const char *service, const char *method,
 out_env:
     free(env);
     return r;
+}
+
+uint64_t ovop_client_retries(const ovop_client_t *c)
+{
+    return c->retried;
 }
 
 int ovop_client_mmi_service(ovop_client_t *c, const char *service)

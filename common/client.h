@@ -3,6 +3,9 @@
  * socket, open a new one and resend the same bytes (so the same request_id); after the
  * retries, fail. With several brokers it connects its DEALER to all of them, and a request
  * goes only to one whose connection is up (ZMQ_IMMEDIATE), so one broker down costs nothing.
+ * When a broker connection ends while a request waits for its reply (the broker stopped or
+ * restarted, and may have taken the request with it), the attempt ends at once and the next
+ * one is sent on a new socket, counted among the retries, instead of waiting out timeout_ms.
  * One client object belongs to one thread. */
 #pragma once
 
@@ -57,6 +60,10 @@ int ovop_client_call(ovop_client_t *c, const char *service, const char *method,
                      const char *request_id, const ProtobufCMessage *in,
                      const ProtobufCMessageDescriptor *out_desc, Ovop__V1__Reply **ret_reply,
                      ProtobufCMessage **ret_out);
+
+/* How many attempts this client has sent again (same bytes, so the same request id) after a
+ * timeout or an UNAVAILABLE reply, over its whole life: what restarts and failovers cost it. */
+uint64_t ovop_client_retries(const ovop_client_t *c);
 
 /* Asks the broker's mmi.service whether service has workers: 0 when "200", -ENOENT when
  * "404", -EOPNOTSUPP when "501" (an unknown mmi.* name), -EBADMSG for any other answer,

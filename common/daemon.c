@@ -54,7 +54,11 @@ struct ovop_daemon {
     uv_signal_t sigterm;
     uv_signal_t sigint;
     uv_timer_t drain_timer;
-    ovop_periodic_t *pruner; /* forgets stored replies past the replay window */
+    uv_timer_t ready_timer; /* polls spec->ready before the worker registers */
+    bool ready_timer_on;
+    ovop_worker_options_t worker_opts; /* kept for a registration that waits for ready */
+    bool failed;                       /* the late registration failed: exit 1 */
+    ovop_periodic_t *pruner;           /* forgets stored replies past the replay window */
     void *state;
     bool draining;
     int64_t drain_deadline;
@@ -111,19 +115,15 @@ static void on_request(ovop_worker_t *w, ovop_request_t *req, const void *body, 
         ovop_dispatch_handle(d->dispatch, body, len, principal, principal_len, on_reply_ready, req);
         return;
     }
-    /* Stopping: refuse politely so the client retries, with the same request id, on
-     * another instance. */
-    Ovop__V1__Request *env = NULL;
-    const char *err;
-    size_t rlen;
-    int r = ovop_request_decode(body, len, (size_t)d->conf.max_msg, &env, &err);
-    void *rep = ovop_reply_error(r == 0 ? env->request_id : "", d->spec->service, OVOP_UNAVAILABLE,
-                                 "SHUTTING_DOWN", "this instance is shutting down, retry", &rlen);
-    if (env)
-        ovop__v1__request__free_unpacked(env, NULL);
+    /* Stopping: a request that crossed our DRAINING on the wire (or reached us from a broker
+     * that does not know it) is held unanswered; the worker's DISCONNECT at the end of the
+     * drain makes the broker re-queue it for another instance (or this one restarted), and
+     * the worker frees it then. An UNAVAILABLE answer sent the client's retries straight
+     * back here: the broker prefers the worker with the most free credit, and a draining one
+     * answers at once, so with a request in hand for a while its retries ran out. */
+    OVOP_UNUSED(w);
+    OVOP_UNUSED(req);
     ovop_metric_inc(d->refused);
-    ovop_request_reply(&req, rep, rlen);
-    free(rep);
 }
 
 static bool is_ready(void *userdata, ovop_buf_t *why)
@@ -134,7 +134,11 @@ static bool is_ready(void *userdata, ovop_buf_t *why)
         ovop_buf_puts(why, "shutting down; ");
         ok = false;
     }
-    if (!ovop_worker_connected(d->worker)) {
+    if (d->spec->ready && !d->spec->ready(d->state)) {
+        ovop_buf_puts(why, "still loading; ");
+        ok = false;
+    }
+    if (!d->worker || !ovop_worker_connected(d->worker)) {
         ovop_buf_puts(why, "no broker reachable; ");
         ok = false;
     }
@@ -148,6 +152,10 @@ static bool is_ready(void *userdata, ovop_buf_t *why)
 static void stop_everything(ovop_daemon_t *d)
 {
     uv_timer_stop(&d->drain_timer);
+    if (d->ready_timer_on) {
+        d->ready_timer_on = false;
+        uv_close((uv_handle_t *)&d->ready_timer, NULL);
+    }
     if (d->spec->stop)
         d->spec->stop(d->state);
     ovop_periodic_destroy(&d->pruner);
@@ -186,10 +194,45 @@ static void on_signal(uv_signal_t *s, int signum)
         return;
     }
     d->draining = true;
+    if (d->worker)
+        ovop_worker_drain(d->worker); /* the brokers send new requests to other instances */
     d->drain_deadline = ovop_mono_us() + d->conf.drain_ms * 1000;
     log_info("received %s, draining %u in-flight requests", strsignal(signum),
              ovop_dispatch_inflight(d->dispatch));
     uv_timer_start(&d->drain_timer, on_drain_tick, 0, DRAIN_POLL_MS);
+}
+
+static void on_ready_tick(uv_timer_t *t)
+{
+    ovop_daemon_t *d = t->data;
+    if (d->draining || !d->spec->ready(d->state))
+        return;
+    d->ready_timer_on = false;
+    uv_close((uv_handle_t *)&d->ready_timer, NULL);
+    int r =
+        ovop_worker_new(&d->worker, &d->loop, d->zctx, &d->worker_opts, d->metrics, on_request, d);
+    if (r < 0) {
+        log_error("could not start the worker for broker %s: %s", d->conf.broker, strerror(-r));
+        d->failed = true;
+        stop_everything(d);
+        return;
+    }
+    log_info("ready, registering with the brokers");
+}
+
+/* Starts the worker, or when the state is not ready yet, a timer that starts it once it is.
+ * Returns 0 or -errno. */
+static int start_worker(ovop_daemon_t *d, const ovop_worker_options_t *wo)
+{
+    d->worker_opts = *wo;
+    if (!d->spec->ready || d->spec->ready(d->state))
+        return ovop_worker_new(&d->worker, &d->loop, d->zctx, wo, d->metrics, on_request, d);
+    uv_timer_init(&d->loop, &d->ready_timer);
+    d->ready_timer.data = d;
+    d->ready_timer_on = true;
+    uv_timer_start(&d->ready_timer, on_ready_tick, DRAIN_POLL_MS, DRAIN_POLL_MS);
+    log_info("waiting until ready before registering with the brokers");
+    return 0;
 }
 
 /* Waits (bounded) for the database and checks its schema version; a daemon must not serve
@@ -357,8 +400,10 @@ int ovop_daemon_main(const ovop_daemon_spec_t *spec, int argc, char **argv)
     d->zctx = zmq_ctx_new();
     d->metrics = ovop_metrics_new();
     ovop_metrics_process(d->metrics, spec->log_service);
-    d->refused = ovop_metrics_counter(d->metrics, "ovop_requests_refused_draining_total",
-                                      "Requests answered UNAVAILABLE while shutting down", NULL);
+    d->refused = ovop_metrics_counter(
+        d->metrics, "ovop_requests_refused_draining_total",
+        "Requests received while shutting down, handed back to the broker at the drain's end",
+        NULL);
     r = ovop_pg_new(&d->pg, &d->loop, c->database_url, (unsigned)c->db_pool, d->metrics);
     if (r < 0) {
         log_error("invalid database-url");
@@ -411,7 +456,7 @@ int ovop_daemon_main(const ovop_daemon_spec_t *spec, int argc, char **argv)
         .max_msg = (size_t)c->max_msg,
         .security = &d->security,
     };
-    r = ovop_worker_new(&d->worker, &d->loop, d->zctx, &wo, d->metrics, on_request, d);
+    r = start_worker(d, &wo);
     if (r < 0) {
         log_error("could not start the worker for broker %s: %s", c->broker, strerror(-r));
         goto out_http;
@@ -429,7 +474,7 @@ int ovop_daemon_main(const ovop_daemon_spec_t *spec, int argc, char **argv)
              spec->prog, spec->service, c->broker, (long long)c->credit, ovop_http_port(d->http),
              ovop_schema_version);
     uv_run(&d->loop, UV_RUN_DEFAULT);
-    exit_code = 0;
+    exit_code = d->failed ? 1 : 0;
     goto out_state;
 
 out_http:

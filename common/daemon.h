@@ -1,8 +1,8 @@
 /* The frame every service daemon shares: standard options, logging, the schema check,
  * one libuv loop holding the MDP worker, the PostgreSQL pool, the dispatcher and the
- * operations HTTP endpoint, and a graceful stop on SIGTERM: new requests are answered
- * UNAVAILABLE (clients retry elsewhere with the same request id), in-flight requests finish,
- * then the worker says DISCONNECT and the process exits 0. */
+ * operations HTTP endpoint, and a graceful stop on SIGTERM: new requests are held
+ * unanswered, in-flight requests finish, then the worker says DISCONNECT (the broker
+ * re-queues the held requests for another instance) and the process exits 0. */
 #pragma once
 
 #include <protobuf-c/protobuf-c.h>
@@ -36,6 +36,10 @@ typedef struct ovop_daemon_spec {
     /* Extra options of this daemon, appended to the standard table; may be NULL. */
     const ovop_opt_t *extra_opts;
     size_t n_extra_opts;
+    /* True once the state can serve (matchd: its index loaded); may be NULL (at once). Until
+     * then the worker does not register with the brokers and /readyz says not ready, so that
+     * a restarted instance takes no request it would refuse. */
+    bool (*ready)(void *state);
 } ovop_daemon_spec_t;
 
 /* Runs a daemon to completion; returns the process exit code. */

@@ -21,6 +21,8 @@ const char *ovop_mdpw_cmd_to_string(int cmd)
         return "HEARTBEAT";
     case OVOP_MDPW_DISCONNECT:
         return "DISCONNECT";
+    case OVOP_MDPW_DRAINING:
+        return "DRAINING";
     default:
         return "UNKNOWN";
     }
@@ -125,6 +127,7 @@ int ovop_mdp_parse_worker(const ovop_msg_t *m, size_t offset, ovop_mdp_view_t *r
         break;
     case OVOP_MDPW_HEARTBEAT:
     case OVOP_MDPW_DISCONNECT:
+    case OVOP_MDPW_DRAINING:
         if (n != offset + 2)
             return -EPROTO;
         break;

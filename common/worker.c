@@ -58,6 +58,7 @@ struct ovop_worker {
     ovop_request_t *requests; /* outstanding, newest first */
     unsigned inflight;
     unsigned closing_handles;
+    bool draining; /* ovop_worker_drain(): no reconnect */
     ovop_worker_request_fn fn;
     void *userdata;
     ovop_metric_t *m_requests;
@@ -253,6 +254,8 @@ static int conn_open(broker_conn_t *c)
 static void on_reconnect(uv_timer_t *t)
 {
     broker_conn_t *c = t->data;
+    if (c->w->draining)
+        return; /* a new registration would be handed new requests */
     int r = conn_open(c);
     if (r < 0)
         conn_reset(c, zmq_strerror(-r), -1);
@@ -421,6 +424,15 @@ void ovop_request_reply(ovop_request_t **reqp, const void *body, size_t len)
         return;
     }
     ovop_metric_inc(w->m_replies);
+}
+
+void ovop_worker_drain(ovop_worker_t *w)
+{
+    w->draining = true;
+    for (size_t i = 0; i < w->n_conns; i++) {
+        ovop_msg_t *m = ovop_mdp_worker_command(OVOP_MDPW_DRAINING);
+        conn_send(&w->conns[i], &m);
+    }
 }
 
 unsigned ovop_worker_inflight(const ovop_worker_t *w)

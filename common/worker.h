@@ -58,6 +58,12 @@ int ovop_worker_new(ovop_worker_t **ret, uv_loop_t *loop, void *zctx,
  * the request callback itself. */
 void ovop_request_reply(ovop_request_t **req, const void *body, size_t len);
 
+/* The worker is stopping: says DRAINING to every broker (send no new request; mdp.h) and
+ * no longer reconnects to one that goes away. Requests it holds are still answered; a request
+ * that crossed DRAINING on the wire is best left unanswered: at ovop_worker_destroy() the
+ * broker re-queues it for another worker. */
+void ovop_worker_drain(ovop_worker_t *w);
+
 /* Requests received and not yet answered. */
 unsigned ovop_worker_inflight(const ovop_worker_t *w);
 /* True when at least one broker has been heard from within the liveness window. */

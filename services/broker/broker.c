@@ -116,6 +116,7 @@ typedef struct worker {
     uint32_t credit;
     int64_t last_heard_us;
     uint64_t last_used;
+    bool draining;               /* said DRAINING: is sent nothing new */
     char user[OVOP_KEY_LEN + 1]; /* the ZAP user id it connected with */
     /* What it said of itself in READY (mdp.h's metadata frame), for the status. */
     char instance[WORKER_META_VALUE + 1];
@@ -525,7 +526,7 @@ static void dispatch(ovop_broker_t *b, service_t *s)
         worker_t *best = NULL;
         uint32_t best_free = 0;
         for (worker_t *w = s->workers; w; w = w->next) {
-            uint32_t free_credit = w->credit - (uint32_t)w->outstanding.n;
+            uint32_t free_credit = w->draining ? 0 : w->credit - (uint32_t)w->outstanding.n;
             if (free_credit > best_free ||
                 (free_credit == best_free && free_credit > 0 && w->last_used < best->last_used)) {
                 best = w;
@@ -777,10 +778,18 @@ static void on_worker(ovop_broker_t *b, ovop_msg_t *m)
     case OVOP_MDPW_PARTIAL:
     case OVOP_MDPW_FINAL:
     case OVOP_MDPW_HEARTBEAT:
+    case OVOP_MDPW_DRAINING:
         if (!w) {
             /* Typically a worker of a broker that restarted: make it register again. */
             drop(b, DROP_UNKNOWN_WORKER);
             send_command(b, id, id_len, OVOP_MDPW_DISCONNECT);
+        } else if (v.command == OVOP_MDPW_DRAINING) {
+            /* Stopping: its requests in hand stay its own, new ones go to the others. */
+            char hex[41];
+            id_hex(id, id_len, hex);
+            log_info("worker %s of service %s is draining %zu requests: sending it no more", hex,
+                     w->service->name, w->outstanding.n);
+            w->draining = true;
         } else if (v.command != OVOP_MDPW_HEARTBEAT) {
             worker_reply(b, w, m, &v);
         }
@@ -946,12 +955,15 @@ static void on_client(ovop_broker_t *b, ovop_msg_t **msg)
         return;
     }
     if (b->draining) {
-        /* The client's retry goes to the other broker, or to this one restarted. */
+        /* Answered rather than dropped, so that the client retries (same request id) at once,
+         * on the other broker or on this one restarted, instead of after its timeout. */
         char rid[OVOP_MAX_REQUEST_ID + 1];
         frame_rid(*msg, v.body_first, rid);
         drop(b, DROP_DRAINING);
-        log_info_rid(rid, "dropping a request for %.*s: the broker is stopping", (int)v.service_len,
+        log_info_rid(rid, "refusing a request for %.*s: the broker is stopping", (int)v.service_len,
                      v.service);
+        refuse_client(b, *msg, &v, OVOP_UNAVAILABLE, "BROKER_DRAINING",
+                      "this broker is shutting down; retry");
         return;
     }
     if (b->opts.max_msg && ovop_msg_bytes(*msg) > b->opts.max_msg) {

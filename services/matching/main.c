@@ -108,6 +108,13 @@ static int setup(ovop_daemon_t *d, void **ret_state)
     return 0;
 }
 
+/* Serving before the index is loaded would answer INDEX_LOADING. */
+static bool ready(void *state)
+{
+    matchd_t *m = state;
+    return mx_index_stats(m->index).ready;
+}
+
 static void stop(void *state)
 {
     matchd_t *m = state;
@@ -140,6 +147,7 @@ int main(int argc, char **argv)
         .teardown = teardown,
         .extra_opts = extra_opts,
         .n_extra_opts = OVOP_ARRAY_SIZE(extra_opts),
+        .ready = ready,
     };
     return ovop_daemon_main(&spec, argc, argv);
 }

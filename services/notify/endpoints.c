@@ -62,7 +62,44 @@ static bool new_secret(ovop_call_t *call, notifyd_t *n, const char *id, char **r
 typedef struct secret_call {
     ovop_call_t *call;
     char *secret;
+    /* CreateEndpoint: what it asked for, to answer it again when it is sent again. */
+    notifyd_t *n;
+    const char *agency, *url, *format;
+    bool replay; /* the row is the one an earlier copy created: its secret is unsealed */
 } secret_call_t;
+
+static void on_secret_row(PGresult *res, const char *error, void *userdata);
+
+/* CreateEndpoint sent again with the request id of one that created its endpoint (its reply
+ * was lost, or a client resent it when a broker restarted): the same endpoint and its current
+ * secret, as any retry gets its first answer. The caller's agency could rotate the secret
+ * anyway, so this shows it nothing new. Another URL or format under that id is a reuse. */
+static void replay_created(secret_call_t *sc)
+{
+    const char *params[] = {sc->agency, ovop_call_request_id(sc->call), sc->url, sc->format};
+    sc->replay = true;
+    ovop_call_query(sc->call, sc->n->pg,
+                    "SELECT " ENDPOINT_COLUMNS ", e.secret_sealed FROM notify.endpoints e "
+                    "WHERE e.agency = $1 AND e.request_id = $2 AND e.url = $3 AND e.format = $4",
+                    4, params, on_secret_row, sc);
+}
+
+/* The replayed endpoint's secret, unsealed into the call; false after failing it. */
+static bool unseal_secret(secret_call_t *sc, PGresult *res, const char *id)
+{
+    char *plain = NULL;
+    int col = PQfnumber(res, "secret_sealed");
+    if (col < 0 || notify_unseal(sc->n->seal_key, PQgetvalue(res, 0, col), id, &plain) < 0) {
+        log_error("request %s: the secret of endpoint %s does not unseal with this --secrets-key",
+                  ovop_call_request_id(sc->call), id);
+        ovop_call_fail_internal(sc->call);
+        return false;
+    }
+    sc->secret = ovop_call_strdup(sc->call, plain);
+    explicit_bzero(plain, strlen(plain));
+    free(plain);
+    return true;
+}
 
 static void on_secret_row(PGresult *res, const char *error, void *userdata)
 {
@@ -75,10 +112,12 @@ static void on_secret_row(PGresult *res, const char *error, void *userdata)
     if (PQntuples(res) != 1) {
         const Ovop__V1__GetEndpointRequest *in =
             (const Ovop__V1__GetEndpointRequest *)ovop_call_input(call);
-        if (strcmp(ovop_call_method(call), "CreateEndpoint") == 0)
+        if (sc->n && !sc->replay)
+            replay_created(sc);
+        else if (sc->n)
             ovop_call_fail_reason(call, OVOP_ALREADY_EXISTS, "REQUEST_ID_REUSED",
-                                  "this request created an endpoint already; list the "
-                                  "endpoints and rotate its secret if it was lost");
+                                  "this request id created an endpoint with another url or "
+                                  "format already");
         else
             ovop_call_fail_reason(call, OVOP_NOT_FOUND, "NOT_FOUND",
                                   "no endpoint %s of the caller's agency", in->id);
@@ -93,6 +132,8 @@ static void on_secret_row(PGresult *res, const char *error, void *userdata)
         ovop_call_fail_internal(call);
         return;
     }
+    if (sc->replay && !unseal_secret(sc, res, ((Ovop__V1__Endpoint *)ep)->id))
+        return;
     Ovop__V1__EndpointSecret *out =
         (Ovop__V1__EndpointSecret *)ovop_call_message(call, &ovop__v1__endpoint_secret__descriptor);
     out->endpoint = (Ovop__V1__Endpoint *)ep;
@@ -132,7 +173,8 @@ static void url_check_done(uv_work_t *w, int status)
     free(cc->why);
     const char *id = ovop_call_uuid(call);
     secret_call_t *sc = ovop_call_alloc(call, sizeof(*sc));
-    sc->call = call;
+    *sc = (secret_call_t){
+        .call = call, .n = n, .agency = cc->agency, .url = cc->url, .format = cc->format};
     char *sealed;
     if (!new_secret(call, n, id, &sc->secret, &sealed))
         return;
@@ -198,7 +240,7 @@ static void rotate_secret(ovop_call_t *call, const ProtobufCMessage *input, void
     if (!check_id(call, in->id) || !(agency = methods_agency(call, "", false)))
         return;
     secret_call_t *sc = ovop_call_alloc(call, sizeof(*sc));
-    sc->call = call;
+    *sc = (secret_call_t){.call = call};
     char *sealed;
     if (!new_secret(call, n, in->id, &sc->secret, &sealed))
         return;

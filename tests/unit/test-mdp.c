@@ -225,6 +225,11 @@ static void test_worker_simple_commands(void **state)
     assert_int_equal(ovop_mdp_parse_worker(m, 0, &v), 0);
     assert_int_equal(v.command, OVOP_MDPW_DISCONNECT);
     ovop_msg_destroy(&m);
+    m = ovop_mdp_worker_command(OVOP_MDPW_DRAINING);
+    assert_int_equal(ovop_mdp_parse_worker(m, 0, &v), 0);
+    assert_int_equal(v.command, OVOP_MDPW_DRAINING);
+    assert_string_equal(ovop_mdpw_cmd_to_string(v.command), "DRAINING");
+    ovop_msg_destroy(&m);
     assert_string_equal(ovop_mdpw_cmd_to_string(OVOP_MDPW_READY), "READY");
     assert_string_equal(ovop_mdpw_cmd_to_string(OVOP_MDPW_FINAL), "FINAL");
     assert_string_equal(ovop_mdpw_cmd_to_string(0x42), "UNKNOWN");
@@ -237,7 +242,8 @@ static void test_worker_bad_framings(void **state)
     assert_worker_eproto(frames(1, F("MDPW02")));
     assert_worker_eproto(frames(0));
     assert_worker_eproto(frames(2, F("MDPW02"), F("\x00")));
-    assert_worker_eproto(frames(2, F("MDPW02"), F("\x07")));
+    assert_worker_eproto(frames(2, F("MDPW02"), F("\x08")));
+    assert_worker_eproto(frames(3, F("MDPW02"), F("\x07"), F("extra")));
     assert_worker_eproto(frames(2, F("MDPW02"), F("\x05\x05")));
     assert_worker_eproto(frames(3, F("MDPW02"), F("\x05"), F("extra")));
     assert_worker_eproto(frames(3, F("MDPW02"), F("\x06"), F("extra")));
