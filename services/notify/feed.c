@@ -589,9 +589,11 @@ static void on_listen_readable(uv_poll_t *p, int status, int events)
  * tick after it dropped. Until it works the 200 ms poll carries the wake-ups. */
 static void listen_open(notifyd_t *n)
 {
-    const char *url = ovop_daemon_database_url(n->d);
+    /* Keepalives: a LISTEN connection to a primary gone without a word would wait forever. */
+    char *url = ovop_pg_conninfo_defaults(ovop_daemon_database_url(n->d));
     char *err = NULL;
     char *ci = ovop_pg_conninfo_with(url, "connect_timeout", "2", &err);
+    free(url);
     if (!ci) {
         free(err);
         return;
