@@ -628,10 +628,10 @@ static void on_poll(uv_poll_t *h, int status, int events)
     if (c->pg->closing)
         return;
     if (c->state == PG_CONN_CONNECTING) {
-        if (status < 0)
-            conn_connect_failed(c, uv_strerror(status));
-        else
-            conn_connect_step(c);
+        /* An error on the socket (libuv reports EPOLLERR as UV_EBADF and stops the handle) is
+         * PQconnectPoll's to read: a refused connection to one host of a multi-host conninfo
+         * moves it on to the next, and conn_connect_step re-arms the watch. */
+        conn_connect_step(c);
         return;
     }
     if (status < 0 || !PQconsumeInput(c->conn)) {
