@@ -1,10 +1,10 @@
 /* High availability of the state: a primary with a synchronous hot standby on loopback
  * (tests/support/pgha.sh), a broker and registryd given the multi-host URL
- * (target_session_attrs=read-write) and a read URL (prefer-standby). Reads are served by the
- * standby; then, under a steady stream of writes, the primary is killed (immediate stop) and
- * the standby promoted: the daemons reconnect by themselves, every acknowledged write is on
- * the new primary, the event sequence has no gap, and service resumes within a generous
- * bound (the figure itself is bench-replica's). */
+ * (target_session_attrs=read-write), registryd and exportd also a read URL (prefer-standby). Reads
+ * are served by the standby; then, under a steady stream of writes, the primary is killed
+ * (immediate stop) and the standby promoted: the daemons reconnect by themselves, every
+ * acknowledged write is on the new primary, the event sequence has no gap, and service resumes
+ * within a generous bound (the figure itself is bench-replica's). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +20,7 @@
 
 #include "client.h"
 #include "harness.h"
+#include "ovop/v1/exports.pb-c.h"
 #include "ovop/v1/registry.pb-c.h"
 #include "pg.h"
 #include "pgtest.h"
@@ -41,6 +42,8 @@ static svcenv_t E;
 static char *primary_url, *standby_url, *ha_url, *read_url; /* pgha.sh's, superuser */
 static char *read_arg;                                      /* registryd's read URL */
 static char *db_standby;                                    /* the test database there */
+static pid_t exportd;                                       /* beside svcenv's registryd */
+static uint16_t exportd_http;
 
 /* Runs pgha.sh cmd on the test's pair; fails the test when it fails. */
 static void pgha(const char *cmd)
@@ -87,6 +90,28 @@ static void pair_start(void)
         fail_msg("pgha.sh start failed (see %s)", OVOP_PGHA_DIR);
 }
 
+/* exportd on the same pair, as its own role, with its read URL. */
+static void start_exportd(void)
+{
+    char *dbname = pgtest_as_role(E.db, "ovop_exports");
+    char *r = with(read_arg, "user", "ovop_exports");
+    char *key = ident_secret(&E.ident, "svc-ovop.exports");
+    char http[32];
+    assert_int_equal(harness_free_port(&exportd_http), 0);
+    snprintf(http, sizeof(http), "127.0.0.1:%u", exportd_http);
+    const char *args[] = {
+        "--broker", E.endpoint, "--database-url", dbname, "--database-read-url", r,
+        "--http",   http,       "--key",          key,    "--broker-key",        E.ident.broker_key,
+        NULL};
+    char *bin = harness_bin("ovop-exportd");
+    assert_int_equal(harness_spawn(&exportd, bin, args, NULL, "exportd"), 0);
+    assert_int_equal(harness_wait_service(E.endpoint, "ovop.exports", 15000, &E.admin), 0);
+    free(bin);
+    free(key);
+    free(r);
+    free(dbname);
+}
+
 static int setup(void **state)
 {
     pair_start();
@@ -110,11 +135,13 @@ static int setup(void **state)
                                         .service = "ovop.registry",
                                         .daemon_args = args,
                                         .client = {.timeout_ms = 5000, .retries = 1}});
+    start_exportd();
     return 0;
 }
 
 static int teardown(void **state)
 {
+    harness_stop(exportd);
     svcenv_stop(&E);
     pgha("stop");
     free(primary_url);
@@ -139,6 +166,20 @@ static double wait_metric(const char *series, double want, unsigned ms)
     return v;
 }
 
+static int list_shipments(void)
+{
+    Ovop__V1__ListShipmentsRequest in = OVOP__V1__LIST_SHIPMENTS_REQUEST__INIT;
+    in.page_size = 10;
+    ovop_client_t *c = svcenv_client(&E);
+    Ovop__V1__Reply *rep = NULL;
+    int r = ovop_client_call(c, "ovop.exports", "ListShipments", NULL, &in.base, NULL, &rep, NULL);
+    ovop_client_destroy(&c);
+    assert_int_equal(r, 0);
+    int code = rep->status ? (int)rep->status->code : 0;
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    return code;
+}
+
 static int list_producers(void)
 {
     Ovop__V1__ListProducersRequest in = OVOP__V1__LIST_PRODUCERS_REQUEST__INIT;
@@ -158,6 +199,14 @@ static void test_reads_on_standby(void **state)
         assert_int_equal(list_producers(), OVOP_OK);
     double after = harness_port_metric(E.daemon_http[0], "ovop_pg_reads_total{target=\"replica\"}");
     assert_true(after >= before + 20);
+
+    /* exportd's lists too. */
+    for (int i = 0; i < 100 && harness_port_metric(exportd_http, "ovop_pg_replica_usable") != 1;
+         i++)
+        harness_sleep_ms(100);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(list_shipments(), OVOP_OK);
+    assert_true(harness_port_metric(exportd_http, "ovop_pg_reads_total{target=\"replica\"}") >= 5);
 
     PGconn *sb = pgtest_connect(db_standby);
     char *in_recovery = pgtest_scalar(sb, "SELECT pg_is_in_recovery()");
@@ -346,6 +395,11 @@ static void test_failover_under_writes(void **state)
     assert_true(harness_port_metric(E.broker_http, "ovop_pg_connections") >= 1);
     assert_true(harness_port_metric(E.daemon_http[0], "ovop_pg_connections") >= 1);
     assert_int_equal(list_producers(), OVOP_OK);
+    /* exportd too: it reconnects and serves (its sequencer numbers in the same log). */
+    for (int i = 0; i < 100 && harness_port_metric(exportd_http, "ovop_pg_connections") < 1; i++)
+        harness_sleep_ms(100);
+    assert_true(harness_port_metric(exportd_http, "ovop_pg_connections") >= 1);
+    assert_int_equal(list_shipments(), OVOP_OK);
 
     for (size_t i = 0; i < w.n; i++)
         free(w.rids[i]);
