@@ -1,10 +1,10 @@
 /* High availability of the state: a primary with a synchronous hot standby on loopback
- * (tests/support/pgha.sh), a broker and registryd given the multi-host URL
- * (target_session_attrs=read-write), registryd and exportd also a read URL (prefer-standby). Reads
+ * (tests/support/pgha.sh); a broker, registryd and exportd given the multi-host URL
+ * (target_session_attrs=read-write), the daemons also a read URL (prefer-standby). Reads
  * are served by the standby; then, under a steady stream of writes, the primary is killed
  * (immediate stop) and the standby promoted: the daemons reconnect by themselves, every
- * acknowledged write is on the new primary, the event sequence has no gap, and service resumes
- * within a generous bound (the figure itself is bench-replica's). */
+ * acknowledged write is on the new primary, the event sequence has no gap, and service
+ * resumes within a generous bound (the figure itself is bench-replica's). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
