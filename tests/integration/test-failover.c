@@ -128,7 +128,7 @@ static int setup(void **state)
     args[0] = "--database-read-url";
     args[1] = read_arg;
     args[2] = "--replica-max-lag";
-    args[3] = "5";
+    args[3] = "2"; /* seconds: test_lagging_standby waits for it */
     svcenv_start(&E, &(svcenv_config_t){.db_name = "failover",
                                         .seed_sql = seed,
                                         .daemon = "ovop-registryd",
@@ -217,6 +217,51 @@ static void test_reads_on_standby(void **state)
     assert_true(atoi(n) >= 1);
     free(n);
     PQfinish(sb);
+}
+
+/* Polls registryd's metric until it equals want, up to ms; returns whether it did. */
+static bool wait_metric_eq(const char *series, double want, unsigned ms)
+{
+    for (unsigned waited = 0; waited <= ms; waited += 100) {
+        if (harness_port_metric(E.daemon_http[0], series) == want)
+            return true;
+        harness_sleep_ms(100);
+    }
+    return false;
+}
+
+/* A standby whose replay is paused while the primary commits falls behind the bound: reads
+ * go to the primary (and still succeed) until it catches up, then back to the standby. */
+static void test_lagging_standby(void **state)
+{
+    const char *replica = "ovop_pg_reads_total{target=\"replica\"}";
+    const char *primary = "ovop_pg_reads_total{target=\"primary\"}";
+    assert_true(wait_metric_eq("ovop_pg_replica_usable", 1, 15000));
+    PGconn *sb = pgtest_connect(db_standby);
+    free(pgtest_scalar(sb, "SELECT pg_wal_replay_pause()"));
+    assert_string_equal(pgtest_sqlstate(E.conn, "CREATE TABLE public.lag_probe (x int)"), "00000");
+    for (int i = 0; i < 40; i++) {
+        assert_string_equal(pgtest_sqlstate(E.conn, "INSERT INTO public.lag_probe VALUES (1)"),
+                            "00000");
+        harness_sleep_ms(100);
+    }
+    bool fell_back = wait_metric_eq("ovop_pg_replica_usable", 0, 10000);
+    double lag = harness_port_metric(E.daemon_http[0], "ovop_pg_replica_lag_seconds");
+    double p0 = harness_port_metric(E.daemon_http[0], primary);
+    double r0 = harness_port_metric(E.daemon_http[0], replica);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(list_producers(), OVOP_OK);
+    double p1 = harness_port_metric(E.daemon_http[0], primary);
+    double r1 = harness_port_metric(E.daemon_http[0], replica);
+    free(pgtest_scalar(sb, "SELECT pg_wal_replay_resume()"));
+    bool back = wait_metric_eq("ovop_pg_replica_usable", 1, 15000);
+    PQfinish(sb);
+    print_message("lagging standby: lag %.1f s, reads on the primary %.0f -> %.0f\n", lag, p0, p1);
+    assert_true(fell_back);
+    assert_true(lag > 2 || lag == -1);
+    assert_true(p1 >= p0 + 5);
+    assert_true(r1 == r0);
+    assert_true(back);
 }
 
 /* ---- the writer: RegisterProducer in a loop, each retried with its request id until
@@ -412,6 +457,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reads_on_standby),
+        cmocka_unit_test(test_lagging_standby),
         cmocka_unit_test(test_failover_under_writes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
