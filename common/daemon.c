@@ -15,6 +15,7 @@
 #include "migrate.h"
 #include "periodic.h"
 #include "permissions.h"
+#include "replica.h"
 #include "worker.h"
 
 #define DRAIN_POLL_MS 20
@@ -38,6 +39,8 @@ typedef struct daemon_conf {
     int64_t schema_wait_ms;
     int64_t replay_window_h;
     int64_t replay_prune_ms;
+    char *database_read_url;
+    int64_t replica_max_lag;
 } daemon_conf_t;
 
 struct ovop_daemon {
@@ -47,6 +50,7 @@ struct ovop_daemon {
     void *zctx;
     ovop_metrics_t *metrics;
     ovop_pg_t *pg;
+    ovop_replica_t *replica; /* read routing; no pool without --database-read-url */
     ovop_dispatch_t *dispatch;
     ovop_worker_t *worker;
     ovop_http_t *http;
@@ -73,6 +77,11 @@ uv_loop_t *ovop_daemon_loop(ovop_daemon_t *d)
 ovop_pg_t *ovop_daemon_pg(ovop_daemon_t *d)
 {
     return d->pg;
+}
+
+ovop_pg_t *ovop_daemon_pg_read(ovop_daemon_t *d)
+{
+    return ovop_replica_route(d->replica, d->pg);
 }
 
 ovop_dispatch_t *ovop_daemon_dispatch(ovop_daemon_t *d)
@@ -161,6 +170,7 @@ static void stop_everything(ovop_daemon_t *d)
     ovop_periodic_destroy(&d->pruner);
     /* The pool first: its error callbacks finish the calls still out (after a drain
      * timeout), and their replies need the worker. */
+    ovop_replica_destroy(&d->replica);
     ovop_pg_destroy(&d->pg);
     ovop_worker_destroy(&d->worker);
     ovop_http_destroy(&d->http);
@@ -349,6 +359,13 @@ int ovop_daemon_main(const ovop_daemon_spec_t *spec, int argc, char **argv)
          "how often stored replies past the replay window are deleted (in batches; one "
          "instance at a time)",
          &c->replay_prune_ms},
+        {"database-read-url", OVOP_OPT_STRING, "", 0, 0,
+         "PostgreSQL URL of a streaming replica for read work (lists, search, statistics, "
+         "rebuilds, catch-up); empty: none, the primary serves all",
+         &c->database_read_url},
+        {"replica-max-lag", OVOP_OPT_INT, "5", 0, 3600,
+         "replay lag in seconds beyond which read work goes back to the primary",
+         &c->replica_max_lag},
     };
     size_t n_std = OVOP_ARRAY_SIZE(std_opts);
     size_t n_opts = n_std + spec->n_extra_opts;
@@ -408,6 +425,12 @@ int ovop_daemon_main(const ovop_daemon_spec_t *spec, int argc, char **argv)
     if (r < 0) {
         log_error("invalid database-url");
         goto out_loop;
+    }
+    r = ovop_replica_new(&d->replica, &d->loop, c->database_read_url, (unsigned)c->db_pool,
+                         (double)c->replica_max_lag, d->metrics);
+    if (r < 0) {
+        log_error("invalid database-read-url");
+        goto out_setup;
     }
     d->dispatch =
         ovop_dispatch_new(spec->descriptor, spec->service, (size_t)c->max_msg, d->metrics);
@@ -485,6 +508,7 @@ out_state:
         if (spec->stop)
             spec->stop(d->state);
         ovop_periodic_destroy(&d->pruner);
+        ovop_replica_destroy(&d->replica);
         ovop_pg_destroy(&d->pg);
         ovop_worker_destroy(&d->worker);
         ovop_http_destroy(&d->http);
@@ -493,6 +517,7 @@ out_state:
     if (spec->teardown)
         spec->teardown(d->state);
 out_setup:
+    ovop_replica_destroy(&d->replica);
     ovop_pg_destroy(&d->pg);
     ovop_dispatch_destroy(&d->dispatch);
     uv_run(&d->loop, UV_RUN_DEFAULT);

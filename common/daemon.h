@@ -47,6 +47,12 @@ int ovop_daemon_main(const ovop_daemon_spec_t *spec, int argc, char **argv);
 
 uv_loop_t *ovop_daemon_loop(ovop_daemon_t *d);
 ovop_pg_t *ovop_daemon_pg(ovop_daemon_t *d);
+/* The pool for one piece of read-only work that may see data a moment old (lists, search,
+ * statistics, rebuilds, catch-up): the replica's (--database-read-url) while it is
+ * connected and within --replica-max-lag, else the primary's, ovop_daemon_pg(). Call it per
+ * piece of work, never keep the result: the choice follows the replica's state. Gets by key
+ * after a write stay on ovop_daemon_pg() (read-your-writes). */
+ovop_pg_t *ovop_daemon_pg_read(ovop_daemon_t *d);
 ovop_dispatch_t *ovop_daemon_dispatch(ovop_daemon_t *d);
 ovop_metrics_t *ovop_daemon_metrics(ovop_daemon_t *d);
 

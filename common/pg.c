@@ -635,10 +635,10 @@ static void on_poll(uv_poll_t *h, int status, int events)
     if (c->pg->closing)
         return;
     if (c->state == PG_CONN_CONNECTING) {
-        if (status < 0)
-            conn_connect_failed(c, uv_strerror(status));
-        else
-            conn_connect_step(c);
+        /* An error on the socket (libuv reports EPOLLERR as UV_EBADF and stops the handle) is
+         * PQconnectPoll's to read: a refused connection to one host of a multi-host conninfo
+         * moves it on to the next, and conn_connect_step re-arms the watch. */
+        conn_connect_step(c);
         return;
     }
     if (status < 0 || !PQconsumeInput(c->conn)) {
@@ -701,8 +701,12 @@ int ovop_pg_new(ovop_pg_t **ret, uv_loop_t *loop, const char *conninfo, unsigned
     PQfreemem(errmsg);
     if (!opts)
         return -EINVAL;
-    unsigned timeout_ms = PG_CONNECT_TIMEOUT_MS;
+    unsigned timeout_ms = PG_CONNECT_TIMEOUT_MS, hosts = 1;
     for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (strcmp(o->keyword, "host") == 0 && o->val) {
+            for (const char *p = o->val; *p; p++)
+                hosts += *p == ',';
+        }
         if (strcmp(o->keyword, "connect_timeout") != 0 || !o->val)
             continue;
         /* As libpq reads it: whole seconds, at least 2. Its 0, wait forever, is our default. */
@@ -711,10 +715,14 @@ int ovop_pg_new(ovop_pg_t **ret, uv_loop_t *loop, const char *conninfo, unsigned
             timeout_ms = (unsigned)(secs < 2 ? 2 : secs > 3600 ? 3600 : secs) * 1000u;
     }
     PQconninfoFree(opts);
+    /* A multi-host conninfo (failover) tries its hosts in turn within one attempt: a dead
+     * first host must leave the next one its time. */
+    timeout_ms *= hosts > 8 ? 8 : hosts;
+    char *with_defaults = ovop_pg_conninfo_defaults(conninfo);
 
     ovop_pg_t *pg = xcalloc(1, sizeof(*pg));
     pg->loop = loop;
-    pg->conninfo = xstrdup(conninfo);
+    pg->conninfo = with_defaults;
     pg->connect_timeout_ms = timeout_ms;
     pg->n_conns = pool_size;
     pg->conns = xcalloc(pool_size, sizeof(*pg->conns));
@@ -1005,4 +1013,39 @@ char *ovop_pg_conninfo_with(const char *conninfo, const char *keyword, const cha
     }
     PQconninfoFree(opts);
     return b.data;
+}
+
+/* TCP settings for a server that vanishes without closing its connections (a host down, a
+ * network cut): without them an idle connection, the LISTEN one above all, stays "up" for
+ * hours and a busy one waits for the kernel's retransmission limit (about 15 minutes). */
+static const char *const pg_tcp_defaults[][2] = {
+    {"keepalives_idle", "10"},
+    {"keepalives_interval", "5"},
+    {"keepalives_count", "3"},
+    {"tcp_user_timeout", "30000"},
+};
+
+char *ovop_pg_conninfo_defaults(const char *conninfo)
+{
+    char *errmsg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &errmsg);
+    PQfreemem(errmsg);
+    if (!opts)
+        return xstrdup(conninfo);
+    char *ci = xstrdup(conninfo);
+    for (size_t i = 0; i < OVOP_ARRAY_SIZE(pg_tcp_defaults); i++) {
+        for (PQconninfoOption *o = opts; o->keyword; o++) {
+            if (strcmp(o->keyword, pg_tcp_defaults[i][0]) != 0 || (o->val && *o->val))
+                continue;
+            char *err = NULL;
+            char *next = ovop_pg_conninfo_with(ci, o->keyword, pg_tcp_defaults[i][1], &err);
+            free(err);
+            if (next) {
+                free(ci);
+                ci = next;
+            }
+        }
+    }
+    PQconninfoFree(opts);
+    return ci;
 }

@@ -21,8 +21,10 @@ typedef void (*ovop_pg_cb)(PGresult *res, const char *error, void *userdata);
 #define OVOP_PG_MAX_PARAMS 64
 
 /* Starts pool_size connections to conninfo (a URL or key=value string); returns at once.
- * A connection attempt is abandoned after conninfo's connect_timeout (10 s when unset) and
- * retried with the back-off. Returns 0 or -EINVAL for an unparsable conninfo or no pool. */
+ * A connection attempt is abandoned after conninfo's connect_timeout (10 s when unset) times
+ * its number of hosts (up to 8; a multi-host conninfo tries them in turn) and retried with
+ * the back-off. TCP keepalives are on by default (ovop_pg_conninfo_defaults). Returns 0 or -EINVAL
+ * for an unparsable conninfo or no pool. */
 int ovop_pg_new(ovop_pg_t **ret, uv_loop_t *loop, const char *conninfo, unsigned pool_size,
                 ovop_metrics_t *metrics);
 
@@ -57,6 +59,12 @@ const char *ovop_pg_value(const PGresult *res, int row, const char *name);
  * passfile included, is kept. NULL with *ret_err (malloc'd) when conninfo does not parse. */
 char *ovop_pg_conninfo_with(const char *conninfo, const char *keyword, const char *value,
                             char **ret_err);
+
+/* conninfo with TCP keepalives and tcp_user_timeout set where it leaves them unset, so that
+ * a server gone without a word (host down, network cut) is noticed within about 30 s
+ * (malloc'd; conninfo itself, copied, when it does not parse). The pool applies it; so
+ * should any other long-lived connection (LISTEN). */
+char *ovop_pg_conninfo_defaults(const char *conninfo);
 
 /* True when at least one connection is established. */
 bool ovop_pg_ready(const ovop_pg_t *pg);

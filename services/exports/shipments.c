@@ -496,7 +496,7 @@ static void list_shipments(ovop_call_t *call, const ProtobufCMessage *input, voi
     }
     ovop_filter_t f;
     const char *sql = list_sql(call, in, prefix, after, page, &f);
-    ovop_read_page(call, e->pg, &shipment_list, sql, f.n, f.params, page);
+    ovop_read_page(call, ovop_daemon_pg_read(e->d), &shipment_list, sql, f.n, f.params, page);
 }
 
 /* --- GetShipmentHistory --- */

@@ -115,7 +115,8 @@ static void get_statistics(ovop_call_t *call, const ProtobufCMessage *input, voi
         return;
     }
     const char *params[] = {in->from_month, in->to_month, prefix, in->hs_prefix, in->destination};
-    ovop_read_all(call, e->pg, &statistics, statistics_sql(call, want), 5, params);
+    ovop_read_all(call, ovop_daemon_pg_read(e->d), &statistics, statistics_sql(call, want), 5,
+                  params);
 }
 
 /* --- folding the stripes --- */

@@ -89,7 +89,10 @@ typedef struct place {
 
 struct mx_index {
     uv_loop_t *loop;
-    ovop_pg_t *pg;
+    ovop_pg_t *pg;  /* the primary: the cursor is saved there */
+    ovop_pg_t *rpg; /* where the reads of the chain under way go (see refresh) */
+    ovop_pg_t *(*route)(void *ctx);
+    void *route_ctx;
     uv_timer_t timer;
     unsigned refresh_ms;
     imap_t products; /* id -> mx_product_t */
@@ -387,6 +390,7 @@ static void on_load(PGresult *res, const char *error, void *userdata)
         return;
     if (error) {
         log_warn("index: could not load step %d: %s; trying again", x->step, error);
+        x->rpg = x->pg; /* the primary is never behind what the earlier steps read */
         arm(x, 1000);
         return;
     }
@@ -498,7 +502,7 @@ static void on_reloaded(PGresult *res, const char *error, void *userdata)
     if (r->places) { /* the places after the products: one more statement */
         r->places = false;
         x->busy = true;
-        ovop_pg_query(x->pg, places_sql, 0, NULL, on_places_reloaded, r);
+        ovop_pg_query(x->rpg, places_sql, 0, NULL, on_places_reloaded, r);
         return;
     }
     x->cursor = r->last;
@@ -546,7 +550,7 @@ static void on_events(PGresult *res, const char *error, void *userdata)
     reload_t *r = xcalloc(1, sizeof(*r));
     *r = (reload_t){x, last, af.places};
     x->busy = true;
-    ovop_pg_query(x->pg, reload_sql, 5, params, on_reloaded, r);
+    ovop_pg_query(x->rpg, reload_sql, 5, params, on_reloaded, r);
     for (int k = 0; k < 5; k++)
         ovop_buf_free(&af.a[k]);
 }
@@ -556,15 +560,20 @@ static void refresh(mx_index_t *x)
     if (x->busy || x->stopped)
         return;
     x->busy = true;
+    /* The reads of one chain (the load's steps; events then the rows they name) go to one
+     * database, chosen at its start: a replica read after the primary could be behind the
+     * cursor already taken and miss changes. Switching to the primary is always safe. */
+    if (x->ready || x->step == 0)
+        x->rpg = x->route ? x->route(x->route_ctx) : x->pg;
     if (!x->ready) {
         static const char *const steps[4] = {cursor_sql, units_sql, places_sql, load_sql};
-        ovop_pg_query(x->pg, steps[x->step], 0, NULL, on_load, x);
+        ovop_pg_query(x->rpg, steps[x->step], 0, NULL, on_load, x);
         return;
     }
     char cur[24];
     snprintf(cur, sizeof(cur), "%lld", (long long)x->cursor);
     const char *params[1] = {cur};
-    ovop_pg_query(x->pg, events_sql, 1, params, on_events, x);
+    ovop_pg_query(x->rpg, events_sql, 1, params, on_events, x);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -584,7 +593,7 @@ int mx_index_new(mx_index_t **ret, uv_loop_t *loop, ovop_pg_t *pg, unsigned refr
     mx_index_t *x = xcalloc(1, sizeof(*x));
     x->instance = xstrdup(instance);
     x->loop = loop;
-    x->pg = pg;
+    x->pg = x->rpg = pg;
     x->refresh_ms = refresh_ms;
     x->started_us = ovop_mono_us();
     uv_timer_init(loop, &x->timer);
@@ -658,4 +667,10 @@ bool mx_index_place(const mx_index_t *x, const char *code, double *lat, double *
     *lon = p->lon;
     *name = p->name;
     return true;
+}
+
+void mx_index_read_from(mx_index_t *x, ovop_pg_t *(*route)(void *ctx), void *ctx)
+{
+    x->route = route;
+    x->route_ctx = ctx;
 }

@@ -79,6 +79,12 @@ static const ovop_periodic_spec_t follow_spec = {
     .runs_help = "runs of the departure follower",
 };
 
+/* The index's reads may go to a replica (--database-read-url). */
+static ovop_pg_t *route_reads(void *ctx)
+{
+    return ovop_daemon_pg_read(ctx);
+}
+
 static int setup(ovop_daemon_t *d, void **ret_state)
 {
     matchd_t *m = xcalloc(1, sizeof(*m));
@@ -99,6 +105,7 @@ static int setup(ovop_daemon_t *d, void **ret_state)
     ovop_sequencer_new(&m->sequencer, loop, m->pg, (unsigned)sequencer_ms, metrics);
     m->mutator = (ovop_mutator_t){m->pg, m->sequencer, MATCHING_SERVICE};
     mx_index_new(&m->index, loop, m->pg, (unsigned)refresh_ms, ovop_daemon_instance(d), metrics);
+    mx_index_read_from(m->index, route_reads, d);
     ovop_periodic_new(&m->expiry, loop, m->pg, (unsigned)expiry_ms, &expiry_spec, metrics);
     ovop_periodic_new(&m->follower, loop, m->pg, (unsigned)follow_ms, &follow_spec, metrics);
     matchd_orders_register(m);

@@ -63,6 +63,9 @@ typedef struct mx_stats {
  * matching.cursors). */
 int mx_index_new(mx_index_t **ret, uv_loop_t *loop, ovop_pg_t *pg, unsigned refresh_ms,
                  const char *instance, ovop_metrics_t *metrics);
+/* Sends the index's reads (load, events, reloads) where route(ctx) says at the start of each
+ * chain of them, e.g. ovop_daemon_pg_read; without it, to pg. */
+void mx_index_read_from(mx_index_t *x, ovop_pg_t *(*route)(void *ctx), void *ctx);
 void mx_index_stop(mx_index_t *x);
 void mx_index_free(mx_index_t *x);
 mx_stats_t mx_index_stats(const mx_index_t *x);

@@ -22,6 +22,14 @@
 static const char fetch_sql[] =
     "SELECT seq, id::text AS id, source, type, subject, time_us, data_schema, data, hs6, soate, "
     "destination FROM notify.fetch($1::uuid, $2, $3::bigint, $4::bigint, $5::int)";
+/* The same on a replica, which may be behind the head the primary announced: it examines
+ * only up to what the replica has numbered (column upper, on every row; without events one
+ * row of NULLs but upper), so that events it does not have yet are never skipped. */
+static const char fetch_replica_sql[] =
+    "SELECT f.seq, f.id::text AS id, f.source, f.type, f.subject, f.time_us, f.data_schema, "
+    "f.data, f.hs6, f.soate, f.destination, h.upper "
+    "FROM (SELECT LEAST($4::bigint, last_seq) AS upper FROM bus.sequencer WHERE id = 1) h "
+    "LEFT JOIN LATERAL notify.fetch($1::uuid, $2, $3::bigint, h.upper, $5::int) f ON true";
 
 bool notify_uuid_valid(const char *s)
 {
@@ -284,9 +292,13 @@ static void offer(notifyd_t *n, notify_sub_t *s, const notify_row_t *ev)
 typedef struct fetch {
     notifyd_t *n;
     notify_sub_t *s;
+    uint64_t after;
     uint64_t upper;
     int limit;
+    bool replica; /* sent to the read replica (fetch_replica_sql) */
 } fetch_t;
+
+static void fetch_send(fetch_t *f, ovop_pg_t *pg);
 
 static void fetch_failed(notifyd_t *n, notify_sub_t *s, PGresult *res, const char *error)
 {
@@ -324,6 +336,13 @@ static void on_fetch(PGresult *res, const char *error, void *userdata)
         free(f);
         return;
     }
+    if (error && f->replica) {
+        /* The replica could not serve it (unreachable, or behind on the subscription's lease
+         * or status, which the primary decides): the primary does. */
+        f->replica = false;
+        fetch_send(f, n->pg);
+        return;
+    }
     if (error) {
         s->fetching = false;
         fetch_failed(n, s, res, error);
@@ -333,6 +352,14 @@ static void on_fetch(PGresult *res, const char *error, void *userdata)
     /* s->fetching stays true while the rows are handed out: a delivery that finishes at
      * once (a dead letter) must not start the next fetch before `scanned` moved. */
     int rows = PQntuples(res);
+    if (f->replica) {
+        uint64_t upper = rows ? strtoull(ovop_pg_value(res, 0, "upper"), NULL, 10) : 0;
+        if (rows == 1 && !*ovop_pg_value(res, 0, "seq"))
+            rows = 0; /* no event: the row only says how far the replica examined */
+        /* A replica behind the head: the next fetch of s asks the primary (no busy loop). */
+        s->primary_next = upper < f->upper;
+        f->upper = upper > f->after ? upper : f->after;
+    }
     uint64_t last = 0;
     for (int i = 0; i < rows && !s->dead; i++) {
         notify_row_t ev;
@@ -395,15 +422,26 @@ void feed_pump(notifyd_t *n, notify_sub_t *s)
     fetch_t *f = xcalloc(1, sizeof(*f));
     f->n = n;
     f->s = s;
+    f->after = s->scanned;
     f->upper = s->scanned + NOTIFY_SCAN_MAX < n->head ? s->scanned + NOTIFY_SCAN_MAX : n->head;
     f->limit = (int)(s->window - s->n_inflight);
+    s->fetching = true;
+    /* Catch-up reads of events past the cache may go to the read replica. */
+    ovop_pg_t *pg = s->primary_next ? n->pg : ovop_daemon_pg_read(n->d);
+    s->primary_next = false;
+    f->replica = pg != n->pg;
+    fetch_send(f, pg);
+}
+
+static void fetch_send(fetch_t *f, ovop_pg_t *pg)
+{
+    notify_sub_t *s = f->s;
     char after[24], upper[24], limit[16];
-    snprintf(after, sizeof(after), "%" PRIu64, s->scanned);
+    snprintf(after, sizeof(after), "%" PRIu64, f->after);
     snprintf(upper, sizeof(upper), "%" PRIu64, f->upper);
     snprintf(limit, sizeof(limit), "%d", f->limit);
     const char *params[] = {s->id, s->holder, after, upper, limit};
-    s->fetching = true;
-    ovop_pg_query(n->pg, fetch_sql, 5, params, on_fetch, f);
+    ovop_pg_query(pg, f->replica ? fetch_replica_sql : fetch_sql, 5, params, on_fetch, f);
 }
 
 void feed_pump_all(notifyd_t *n)
@@ -589,9 +627,11 @@ static void on_listen_readable(uv_poll_t *p, int status, int events)
  * tick after it dropped. Until it works the 200 ms poll carries the wake-ups. */
 static void listen_open(notifyd_t *n)
 {
-    const char *url = ovop_daemon_database_url(n->d);
+    /* Keepalives: a LISTEN connection to a primary gone without a word would wait forever. */
+    char *url = ovop_pg_conninfo_defaults(ovop_daemon_database_url(n->d));
     char *err = NULL;
     char *ci = ovop_pg_conninfo_with(url, "connect_timeout", "2", &err);
+    free(url);
     if (!ci) {
         free(err);
         return;

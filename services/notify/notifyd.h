@@ -71,6 +71,7 @@ typedef struct notify_sub {
                * 2: being read) */
     notify_list_t scope[4], filter[4];
     bool fetching;
+    bool primary_next;   /* the replica was behind at the last fetch: the next asks the primary */
     bool dead;           /* dropped; freed when the fetch out returns */
     notify_hook_t *hook; /* webhook state */
     struct notify_sub *next;

@@ -270,7 +270,7 @@ static void list_certificates(ovop_call_t *call, const ProtobufCMessage *input, 
     }
     const char *params[] = {ovop_call_printf(call, "%lld", (long long)in->producer_id), prefix,
                             status, after, ovop_call_printf(call, "%u", page + 1)};
-    ovop_read_page(call, r->pg, &certificate_list, NULL, 5, params, page);
+    ovop_read_page(call, ovop_daemon_pg_read(r->d), &certificate_list, NULL, 5, params, page);
 }
 
 static const ovop_method_t methods[] = {

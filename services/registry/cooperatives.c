@@ -351,7 +351,7 @@ static void list_cooperatives(ovop_call_t *call, const ProtobufCMessage *input, 
     }
     const char *params[] = {prefix, in->hs_prefix, number(call, after),
                             ovop_call_printf(call, "%u", page + 1)};
-    ovop_read_page(call, r->pg, &cooperative_list, NULL, 4, params, page);
+    ovop_read_page(call, ovop_daemon_pg_read(r->d), &cooperative_list, NULL, 4, params, page);
 }
 
 /* --- GetCooperativeCapacity --- */

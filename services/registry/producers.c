@@ -582,7 +582,8 @@ static void list_producers(ovop_call_t *call, const ProtobufCMessage *input, voi
     ovop_filter_t q;
     lq_producers(&q, in->hs_prefix, &f);
     lq_conditions(call, &q, in, &f);
-    ovop_read_page(call, r->pg, &producer_list, ovop_filter_sql(call, &q), q.n, q.params, f.page);
+    ovop_read_page(call, ovop_daemon_pg_read(r->d), &producer_list, ovop_filter_sql(call, &q), q.n,
+                   q.params, f.page);
 }
 
 static const ovop_method_t methods[] = {

@@ -608,7 +608,7 @@ static void list_products(ovop_call_t *call, const ProtobufCMessage *input, void
                             cert,
                             ovop_call_printf(call, "%lld", (long long)after),
                             ovop_call_printf(call, "%u", page + 1)};
-    ovop_read_page(call, r->pg, &product_list, NULL, 7, params, page);
+    ovop_read_page(call, ovop_daemon_pg_read(r->d), &product_list, NULL, 7, params, page);
 }
 
 /* --- Search --- */
@@ -652,7 +652,7 @@ static void search(ovop_call_t *call, const ProtobufCMessage *input, void *userd
     }
     const char *params[] = {in->query,
                             ovop_call_printf(call, "%u", in->limit ? in->limit : SEARCH_DEFAULT)};
-    ovop_read_one(call, r->pg, &search_hits, in->query, 2, params);
+    ovop_read_one(call, ovop_daemon_pg_read(r->d), &search_hits, in->query, 2, params);
 }
 
 static const ovop_method_t methods[] = {

@@ -231,7 +231,7 @@ static void list_specializations(ovop_call_t *call, const ProtobufCMessage *inpu
     }
     const char *params[] = {prefix, in->hs_prefix, ovop_call_printf(call, "%lld", (long long)after),
                             ovop_call_printf(call, "%u", page + 1)};
-    ovop_read_page(call, r->pg, &specialization_list, NULL, 4, params, page);
+    ovop_read_page(call, ovop_daemon_pg_read(r->d), &specialization_list, NULL, 4, params, page);
 }
 
 /* --- ListUnspecializedTerritories --- */
@@ -266,7 +266,7 @@ static void list_unspecialized(ovop_call_t *call, const ProtobufCMessage *input,
         return;
     }
     const char *params[] = {prefix, "today", kind, after, ovop_call_printf(call, "%u", page + 1)};
-    ovop_read_page(call, r->pg, &unspecialized_list, NULL, 5, params, page);
+    ovop_read_page(call, ovop_daemon_pg_read(r->d), &unspecialized_list, NULL, 5, params, page);
 }
 
 /* --- CountSpecializations --- */
@@ -311,7 +311,7 @@ static void count_specializations(ovop_call_t *call, const ProtobufCMessage *inp
         return;
     }
     const char *params[] = {in->hs_prefix, kind};
-    ovop_read_one(call, r->pg, &counts, "", 2, params);
+    ovop_read_one(call, ovop_daemon_pg_read(r->d), &counts, "", 2, params);
 }
 
 static const ovop_method_t methods[] = {

@@ -103,7 +103,8 @@ static void on_list(PGresult *res, const char *error, void *userdata)
         ovop_call_fail_db(l->call, res, error);
     } else if (PQntuples(res) == 0 && l->parent[0]) {
         const char *params[] = {l->parent, l->as_of};
-        ovop_call_query(l->call, l->r->pg, exists_sql, 2, params, on_parent_checked, l);
+        ovop_call_query(l->call, ovop_daemon_pg_read(l->r->d), exists_sql, 2, params,
+                        on_parent_checked, l);
     } else {
         ovop_page_finish(l->call, res, l->page_size, &territory_list.page);
     }
@@ -132,7 +133,7 @@ static void list_territories(ovop_call_t *call, const ProtobufCMessage *input, v
     *l = (list_ctx_t){call, userdata, in->parent_code, as_of, page};
     const char *params[] = {in->parent_code, as_of, in->kind, after,
                             ovop_call_printf(call, "%u", page + 1)};
-    ovop_call_query(call, l->r->pg, territory_list.sql, 5, params, on_list, l);
+    ovop_call_query(call, ovop_daemon_pg_read(l->r->d), territory_list.sql, 5, params, on_list, l);
 }
 
 static const ovop_method_t methods[] = {
