@@ -28,10 +28,6 @@ BAD_FIXTURE = os.path.join(ROOT, "tests", "integration", "observability-bad-rule
 # Names a rule or panel may use that no OVOP process exports, each with why.
 ALLOWED_MISSING = {
     "up": "Prometheus's own series per scrape target",
-    # h-ha: the read pool's metrics, exported once that branch is merged.
-    "ovop_pg_replica_lag_seconds": "h-ha",
-    "ovop_pg_replica_usable": "h-ha",
-    "ovop_pg_reads_total": "h-ha",
 }
 # Labels Prometheus adds per target (prometheus.yml), and the buckets' le.
 TARGET_LABELS = {"job", "instance", "component", "instance_name", "namespace", "pod", "le"}

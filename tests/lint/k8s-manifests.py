@@ -48,10 +48,9 @@ import sys
 
 import yaml
 
-# Variables another branch adds to the daemons' --help (--database-read-url,
-# --replica-max-lag), set by the CloudNativePG overlay. Accepted until a binary lists one;
-# then this entry is stale and reported, so that it goes.
-PENDING = {"OVOP_DATABASE_READ_URL", "OVOP_REPLICA_MAX_LAG"}
+# Variables a manifest may set before any binary reads them (a feature landing in two steps).
+# Accepted until a binary lists one; then the entry is stale and reported, so that it goes.
+PENDING = set()
 
 # The ranges a webhook must not reach (notifyd refuses them itself; the policy too).
 PRIVATE = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "127.0.0.0/8"]
