@@ -270,3 +270,13 @@ int ctl_order(ctl_t *c, int argc, char **argv);
 int ctl_coop_propose(ctl_t *c, int argc, char **argv);
 /* Prints an Order with its allocation lines and what is missing. */
 void ctl_print_order(const ProtobufCMessage *m);
+
+/* programme.c, sales.c: the support programme's stakeholders, programmes, participants, sales
+ * channels and monthly sales reports, and the programme office's queries (ovop.programme). */
+int ctl_stakeholder(ctl_t *c, int argc, char **argv);
+int ctl_programme(ctl_t *c, int argc, char **argv);
+int ctl_channel(ctl_t *c, int argc, char **argv);
+int ctl_sales(ctl_t *c, int argc, char **argv);
+/* An enum flag's value (0 when s is NULL), or CTL_EXIT_USAGE after naming the values. */
+int ctl_programme_enum(const ProtobufCEnumDescriptor *d, const char *flag, const char *s,
+                       int *ret);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "client.h"
 #include "harness.h"
@@ -818,12 +819,150 @@ static void test_stats(void **state)
                    "hs_prefix", "programme.sales_reports");
 }
 
+/* --- ovopctl --- */
+
+static int ctl_as(const char *who, const char *log, const char *const *args)
+{
+    char *bin = harness_bin("ovopctl");
+    char *secret = ident_secret(&E.ident, who);
+    char *env_broker = xasprintf("OVOP_BROKER=%s", E.endpoint);
+    char *env_key = xasprintf("OVOP_KEY=%s", secret);
+    char *env_broker_key = xasprintf("OVOP_BROKER_KEY=%s", E.ident.broker_key);
+    const char *env[] = {env_broker, env_key, env_broker_key, NULL};
+    pid_t pid;
+    int status = -1;
+    assert_int_equal(harness_spawn(&pid, bin, args, env, log), 0);
+    assert_int_equal(harness_wait_exit(pid, 20000, &status), 0);
+    free(bin);
+    free(secret);
+    free(env_broker);
+    free(env_key);
+    free(env_broker_key);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+/* Whether the output of the ovopctl run logged as log contains text. */
+static bool logged(const char *log, const char *text)
+{
+    char *path = xasprintf("%s/%s.log", harness_tmpdir(), log);
+    FILE *f = fopen(path, "r");
+    free(path);
+    assert_non_null(f);
+    ovop_buf_t b;
+    ovop_buf_init(&b);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        ovop_buf_append(&b, chunk, n);
+    fclose(f);
+    ovop_buf_puts(&b, "");
+    bool found = strstr(b.data, text) != NULL;
+    if (!found)
+        print_error("%s: no \"%s\" in:\n%s\n", log, text, b.data);
+    ovop_buf_free(&b);
+    return found;
+}
+
+/* Every verb once, a refusal's exit code 10 + its status. */
+static void test_ovopctl(void **state)
+{
+    (void)state;
+    const char *sh[] = {
+        "stakeholder",           "add",     "--kind",         "association", "--name",
+        "Kyrgyz Crafts Council", "--email", "info@crafts.kg", NULL};
+    assert_int_equal(ctl_as(OFFICER, "ctl-stakeholder", sh), 0);
+    assert_true(logged("ctl-stakeholder", "Kyrgyz Crafts Council (association)"));
+    char id[24];
+    snprintf(id, sizeof(id), "%s",
+             scalarf("SELECT id FROM programme.stakeholders WHERE name = 'Kyrgyz Crafts "
+                     "Council'"));
+    const char *shl[] = {"stakeholder", "list", "--kind", "association", NULL};
+    assert_int_equal(ctl_as("tax", "ctl-stakeholders", shl), 0);
+    assert_true(logged("ctl-stakeholders", "Kyrgyz Crafts Council"));
+    const char *bad_kind[] = {"stakeholder", "list", "--kind", "guild", NULL};
+    assert_int_equal(ctl_as("tax", "ctl-bad-kind", bad_kind), 2);
+    const char *pc[] = {"--json",
+                        "programme",
+                        "create",
+                        "--kind",
+                        "training",
+                        "--topic",
+                        "business_management",
+                        "--name",
+                        "Bookkeeping basics",
+                        "--stakeholders",
+                        id,
+                        "--from",
+                        "2026-01-10",
+                        "--to",
+                        "2026-01-20",
+                        NULL};
+    assert_int_equal(ctl_as(OFFICER, "ctl-programme", pc), 0);
+    char pid[24];
+    snprintf(pid, sizeof(pid), "%s",
+             scalarf("SELECT id FROM programme.programmes WHERE name = 'Bookkeeping basics'"));
+    const char *ap[] = {"programme", "add-participant", pid, "producer:203", NULL};
+    assert_int_equal(ctl_as(OFFICER, "ctl-add", ap), 0);
+    assert_true(logged("ctl-add", "enrolled"));
+    const char *so[] = {"programme", "set-outcome", pid, "producer:203", "--outcome", "completed",
+                        "--on",      "2026-01-20",  NULL};
+    assert_int_equal(ctl_as(OFFICER, "ctl-outcome", so), 0);
+    const char *denied[] = {"programme", "set-outcome", pid, "producer:203",
+                            "--outcome", "dropped",     NULL};
+    assert_int_equal(ctl_as(REPORTER, "ctl-denied", denied), 17);
+    const char *show[] = {"programme", "show", pid, NULL};
+    assert_int_equal(ctl_as("tax", "ctl-show", show), 0);
+    assert_true(logged("ctl-show", "Producer 203"));
+    const char *pl[] = {"programme", "list", "--kind", "training", NULL};
+    assert_int_equal(ctl_as("tax", "ctl-list", pl), 0);
+    assert_true(logged("ctl-list", "Bookkeeping basics"));
+    /* 203 is trained now: 201 is the one left in Batken district. */
+    const char *un[] = {"programme", "untrained", "--territory", "41705214000000", NULL};
+    assert_int_equal(ctl_as("tax", "ctl-untrained", un), 0);
+    assert_true(logged("ctl-untrained", "(1 producer"));
+    const char *fu[] = {"programme", "funds", "--from", "2026-01-01", NULL};
+    assert_int_equal(ctl_as("tax", "ctl-funds", fu), 0);
+    assert_true(logged("ctl-funds", "Batken Region"));
+    const char *be[] = {"programme", "before-export", "201", NULL};
+    assert_int_equal(ctl_as("tax", "ctl-before", be), 0);
+    assert_true(logged("ctl-before", "first export 2026-05-10 (shipment 900)"));
+    const char *ch[] = {"channel", "add",           "--kind", "online_marketplace",
+                        "--name",  "Tunduk Market", NULL};
+    assert_int_equal(ctl_as(OFFICER, "ctl-channel", ch), 0);
+    char cid[24];
+    snprintf(cid, sizeof(cid), "%s",
+             scalarf("SELECT id FROM programme.channels WHERE name = 'Tunduk Market'"));
+    const char *cl[] = {"channel", "list", NULL};
+    assert_int_equal(ctl_as("tax", "ctl-channels", cl), 0);
+    assert_true(logged("ctl-channels", "Tunduk Market"));
+    char *line = xasprintf("080232:%s:40:24000.50:export", cid);
+    const char *sr[] = {"sales", "report",      "203", "2026-02", "--line",
+                        line,    "--employees", "2",   NULL};
+    assert_int_equal(ctl_as(REPORTER, "ctl-report", sr), 0);
+    assert_true(logged("ctl-report", "revision 1"));
+    assert_true(logged("ctl-report", "24000.50"));
+    const char *again[] = {
+        "sales", "report", "203", "2026-02", "--line", line, "--expected-revision", "-1", NULL};
+    assert_int_equal(ctl_as(REPORTER, "ctl-report-stale", again), 20); /* ABORTED */
+    free(line);
+    const char *ss[] = {"sales", "show", "203", "2026-02", NULL};
+    assert_int_equal(ctl_as("tax", "ctl-sales-show", ss), 0);
+    assert_true(logged("ctl-sales-show", "2 employees"));
+    const char *st[] = {"sales", "stats", "--by", "hs_code", "--hs", "0802", NULL};
+    assert_int_equal(ctl_as("tax", "ctl-stats", st), 0);
+    assert_true(logged("ctl-stats", "24000.50"));
+    const char *bad_month[] = {"sales", "report", "203", "2026-13", "--line", "080232:1:1:1", NULL};
+    assert_int_equal(ctl_as(REPORTER, "ctl-bad-month", bad_month), 13);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stakeholders), cmocka_unit_test(test_programmes_and_participants),
         cmocka_unit_test(test_scope),        cmocka_unit_test(test_sales_reports),
         cmocka_unit_test(test_queries),      cmocka_unit_test(test_stats),
+        cmocka_unit_test(test_ovopctl),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
