@@ -344,11 +344,13 @@ static void test_stakeholders(void **state)
     ovop__v1__list_stakeholders_response__free_unpacked(out, NULL);
 }
 
-static void test_programmes_and_participants(void **state)
+/* Shared by the programme tests, which run in order. */
+static int64_t fund, training;
+
+static void test_programmes(void **state)
 {
     (void)state;
-    int64_t fund =
-        stakeholder("Export Promotion Fund", OVOP__V1__STAKEHOLDER_KIND__STAKEHOLDER_KIND_FUND);
+    fund = stakeholder("Export Promotion Fund", OVOP__V1__STAKEHOLDER_KIND__STAKEHOLDER_KIND_FUND);
     int64_t uni =
         stakeholder("Osh State University", OVOP__V1__STAKEHOLDER_KIND__STAKEHOLDER_KIND_ACADEMIC);
     int64_t ids[] = {uni, fund};
@@ -373,7 +375,7 @@ static void test_programmes_and_participants(void **state)
     g.stakeholder_ids = ids;
     expect_refused(REPORTER, "CreateProgramme", &in.base, OVOP_PERMISSION_DENIED,
                    "PERMISSION_DENIED", NULL, "programme.programmes");
-    int64_t training = create_programme(OFFICER, g);
+    training = create_programme(OFFICER, g);
     Ovop__V1__GetProgrammeRequest get = OVOP__V1__GET_PROGRAMME_REQUEST__INIT;
     get.id = training;
     Ovop__V1__Programme *got = NULL;
@@ -386,7 +388,12 @@ static void test_programmes_and_participants(void **state)
     assert_int_equal(got->topic, OVOP__V1__TRAINING_TOPIC__TRAINING_TOPIC_MARKETING);
     assert_int_equal(got->status, OVOP__V1__PROGRAMME_STATUS__PROGRAMME_STATUS_PLANNED);
     ovop__v1__programme__free_unpacked(got, NULL);
-    /* Participants: producer 202 enrolled, unknown producer and cooperative refused. */
+}
+
+static void test_participants(void **state)
+{
+    (void)state;
+    /* Producer 202 enrolled, unknown producer and cooperative refused. */
     assert_int_equal(add(OFFICER, training, 202), OVOP_OK);
     Ovop__V1__AddParticipantRequest a = OVOP__V1__ADD_PARTICIPANT_REQUEST__INIT;
     a.programme_id = training;
@@ -432,14 +439,22 @@ static void test_programmes_and_participants(void **state)
     assert_string_equal(t->territory_code, VILLAGE);
     assert_string_equal(t->name, "Producer 202");
     ovop__v1__participant__free_unpacked(t, NULL);
+}
+
+static void test_grants(void **state)
+{
+    (void)state;
     /* A grant: negative money refused, then 50,000 som to producer 202. */
+    Ovop__V1__Money money = OVOP__V1__MONEY__INIT;
+    money.currency = "KGS";
     int64_t lead[] = {fund};
     Ovop__V1__Programme gg = programme_of(OVOP__V1__PROGRAMME_KIND__PROGRAMME_KIND_GRANT, 0, lead);
     gg.name = "Drying equipment grants";
     int64_t grant = create_programme(OFFICER, gg);
     assert_int_equal(add(OFFICER, grant, 202), OVOP_OK);
     money.minor = -100;
-    o = outcome_of(grant, 202, OVOP__V1__OUTCOME__OUTCOME_COMPLETED, &money, "2026-03-15");
+    Ovop__V1__SetOutcomeRequest o =
+        outcome_of(grant, 202, OVOP__V1__OUTCOME__OUTCOME_COMPLETED, &money, "2026-03-15");
     expect_refused(OFFICER, "SetOutcome", &o.base, OVOP_INVALID_ARGUMENT, "INVALID_AMOUNT",
                    "grant.minor", "programme.participants WHERE grant_minor > 0");
     money.minor = 5000000;
@@ -455,7 +470,12 @@ static void test_programmes_and_participants(void **state)
                      5000000);
     assert_int_equal(events("ovop.programme.participant.added"), 3);
     assert_int_equal(events("ovop.programme.participant.outcome_set"), 2);
-    /* Lists: programmes of the fund (the grant and the training it co-runs), participants. */
+}
+
+static void test_lists(void **state)
+{
+    (void)state;
+    /* Programmes of the fund (the grant and the training it co-runs), participants. */
     Ovop__V1__ListProgrammesRequest lp = OVOP__V1__LIST_PROGRAMMES_REQUEST__INIT;
     lp.stakeholder_id = fund;
     Ovop__V1__ListProgrammesResponse *pl = NULL;
@@ -528,11 +548,13 @@ static void test_scope(void **state)
     assert_int_equal(submit(REPORTER, &t, NULL, NULL, NULL), OVOP_OK);
 }
 
-static void test_sales_reports(void **state)
+static int64_t shop, exp_channel; /* shared by the sales tests */
+
+static void test_sales_refusals(void **state)
 {
     (void)state;
-    int64_t shop = channel("OVOP shop Bishkek", OVOP__V1__CHANNEL_KIND__CHANNEL_KIND_OVOP_SHOP);
-    int64_t exp = channel("Direct export", OVOP__V1__CHANNEL_KIND__CHANNEL_KIND_EXPORT);
+    shop = channel("OVOP shop Bishkek", OVOP__V1__CHANNEL_KIND__CHANNEL_KIND_OVOP_SHOP);
+    exp_channel = channel("Direct export", OVOP__V1__CHANNEL_KIND__CHANNEL_KIND_EXPORT);
     Ovop__V1__SalesChannel c = OVOP__V1__SALES_CHANNEL__INIT;
     c.kind = OVOP__V1__CHANNEL_KIND__CHANNEL_KIND_OVOP_SHOP;
     c.name = "ovop SHOP bishkek";
@@ -584,6 +606,14 @@ static void test_sales_reports(void **state)
     expect_refused(REPORTER, "SubmitSalesReport", &t.in.base, OVOP_INVALID_ARGUMENT,
                    "INVALID_ARGUMENT", "report.jobs.employees", table);
     t.jobs.employees = 3;
+}
+
+static void test_sales_revisions(void **state)
+{
+    (void)state;
+    report_t t;
+    report_init(&t, 201, MONTH, shop);
+    const char *table = "programme.sales_reports";
     /* Revision 1; its replay is the first reply and writes nothing. */
     Ovop__V1__SalesReport *r1 = NULL;
     Ovop__V1__Reply *rep1 = NULL, *rep2 = NULL;
@@ -603,7 +633,7 @@ static void test_sales_reports(void **state)
     t.lines[1] = &t.line2;
     t.r.n_lines = 2;
     t.line2 = t.line;
-    t.line2.channel_id = exp;
+    t.line2.channel_id = exp_channel;
     t.line2.market = OVOP__V1__MARKET__MARKET_EXPORT;
     t.line2.value = &t.value2;
     t.value2.minor = 4000000;
@@ -624,6 +654,12 @@ static void test_sales_reports(void **state)
                             "'ovop.programme.sales_report.%%' AND hs6 = '081310' AND soate = '%s'",
                             VILLAGE),
                      2);
+}
+
+static void test_sales_history(void **state)
+{
+    (void)state;
+    report_t t;
     /* GetSalesReport: the current one, and revision 1 superseded. */
     Ovop__V1__GetSalesReportRequest g = OVOP__V1__GET_SALES_REPORT_REQUEST__INIT;
     g.producer_id = 201;
@@ -708,6 +744,12 @@ static void test_queries(void **state)
     f.to = "2026-03-01";
     expect_refused("tax", "FundsDisbursed", &f.base, OVOP_INVALID_ARGUMENT, "INVALID_ARGUMENT",
                    "to", "programme.participants");
+}
+
+static void test_before_export(void **state)
+{
+    (void)state;
+    Ovop__V1__Reply *rep = NULL;
     /* Trainings before the first export: 201 exported on 2026-05-10 but trained nothing; 202
      * trained but never exported. Train 201 in marketing in February, then ask. */
     int64_t lead[] = {
@@ -865,7 +907,7 @@ static bool logged(const char *log, const char *text)
 }
 
 /* Every verb once, a refusal's exit code 10 + its status. */
-static void test_ovopctl(void **state)
+static void test_ovopctl_programme(void **state)
 {
     (void)state;
     const char *sh[] = {
@@ -927,6 +969,11 @@ static void test_ovopctl(void **state)
     const char *be[] = {"programme", "before-export", "201", NULL};
     assert_int_equal(ctl_as("tax", "ctl-before", be), 0);
     assert_true(logged("ctl-before", "first export 2026-05-10 (shipment 900)"));
+}
+
+static void test_ovopctl_sales(void **state)
+{
+    (void)state;
     const char *ch[] = {"channel", "add",           "--kind", "online_marketplace",
                         "--name",  "Tunduk Market", NULL};
     assert_int_equal(ctl_as(OFFICER, "ctl-channel", ch), 0);
@@ -959,10 +1006,20 @@ static void test_ovopctl(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_stakeholders), cmocka_unit_test(test_programmes_and_participants),
-        cmocka_unit_test(test_scope),        cmocka_unit_test(test_sales_reports),
-        cmocka_unit_test(test_queries),      cmocka_unit_test(test_stats),
-        cmocka_unit_test(test_ovopctl),
+        cmocka_unit_test(test_stakeholders),
+        cmocka_unit_test(test_programmes),
+        cmocka_unit_test(test_participants),
+        cmocka_unit_test(test_grants),
+        cmocka_unit_test(test_lists),
+        cmocka_unit_test(test_scope),
+        cmocka_unit_test(test_sales_refusals),
+        cmocka_unit_test(test_sales_revisions),
+        cmocka_unit_test(test_sales_history),
+        cmocka_unit_test(test_queries),
+        cmocka_unit_test(test_before_export),
+        cmocka_unit_test(test_stats),
+        cmocka_unit_test(test_ovopctl_programme),
+        cmocka_unit_test(test_ovopctl_sales),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
