@@ -4,6 +4,7 @@
 # keys and the database come first (README, "Packages").
 
 set(ovop_pkg_bins ovop-broker ovop-registryd ovop-exportd ovop-matchd ovop-notifyd ovopctl)
+list(APPEND ovop_pkg_bins ovop-programd) # h-programme (its unit: deploy/systemd, globbed)
 install(TARGETS ${ovop_pkg_bins} RUNTIME DESTINATION bin COMPONENT ovop)
 install(PROGRAMS ${PROJECT_SOURCE_DIR}/deploy/docker/ovop-setup.sh DESTINATION sbin
         RENAME ovop-setup COMPONENT ovop)

@@ -18,6 +18,18 @@ CREATE SCHEMA bus;
 CREATE SCHEMA exports;
 
 --
+-- Name: exports_api; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA exports_api;
+
+--
+-- Name: SCHEMA exports_api; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON SCHEMA exports_api IS 'the export service''s published interface to other daemons: views over exports.*';
+
+--
 -- Name: iam; Type: SCHEMA; Schema: -; Owner: -
 --
 
@@ -40,6 +52,18 @@ CREATE SCHEMA matching;
 --
 
 CREATE SCHEMA notify;
+
+--
+-- Name: programme; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA programme;
+
+--
+-- Name: SCHEMA programme; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON SCHEMA programme IS 'ovop.programme (programd): stakeholders, programmes, participants, sales channels and monthly sales reports';
 
 --
 -- Name: registry; Type: SCHEMA; Schema: -; Owner: -
@@ -1402,6 +1426,20 @@ CREATE FUNCTION exports.us_of(p_at timestamp with time zone) RETURNS bigint
 $$;
 
 --
+-- Name: refuse_write(); Type: FUNCTION; Schema: exports_api; Owner: -
+--
+
+CREATE FUNCTION exports_api.refuse_write() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'exports_api.% is read-only: the export service''s published interface; '
+                    'changes go through ovop.exports', TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+
+--
 -- Name: add_principal(text, text, text, text, bytea, text, text, text, text[], text, text, text, text, timestamp with time zone); Type: FUNCTION; Schema: iam; Owner: -
 --
 
@@ -2492,6 +2530,468 @@ CREATE FUNCTION notify.wider_dimension(s notify.scopes, p_types text[], p_soate 
         ('destinations', EXISTS (SELECT 1 FROM unnest(p_dest) f WHERE NOT EXISTS (
             SELECT 1 FROM unnest(s.destinations) p WHERE p = '*' OR p = f)))
     ) v(d, wider) WHERE wider LIMIT 1;
+$$;
+
+--
+-- Name: add_participant(text, text, text, text, bytea, bigint, text, bigint, text, text, bigint, uuid, bytea); Type: FUNCTION; Schema: programme; Owner: -
+--
+
+CREATE FUNCTION programme.add_participant(p_service text, p_request_id text, p_method text, p_fp text, p_reply bytea, p_programme_id bigint, p_kind text, p_participant_id bigint, p_name text, p_territory text, p_at_us bigint, p_event_id uuid, p_event bytea) RETURNS TABLE(outcome text, reply bytea, field text, message text, reason text)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_prev bytea;
+    v record;
+    v_p programme.programmes%ROWTYPE;
+BEGIN
+    v_prev := bus.replay(p_service, p_request_id, p_fp);
+    IF v_prev IS NOT NULL THEN
+        RETURN QUERY SELECT 'replay', v_prev, '', '', '';
+        RETURN;
+    END IF;
+    SELECT * INTO v_p FROM programme.programmes WHERE id = p_programme_id FOR KEY SHARE;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'not_found', NULL::bytea, 'programme_id',
+            format('no programme with id %s', p_programme_id), 'NOT_FOUND';
+        RETURN;
+    ELSIF v_p.status = 'cancelled' THEN
+        RETURN QUERY SELECT 'precondition', NULL::bytea, 'programme_id',
+            format('programme %s is cancelled', p_programme_id), 'PROGRAMME_CANCELLED';
+        RETURN;
+    END IF;
+    SELECT * INTO v FROM programme.scope_problem(p_territory, 'the participant');
+    IF FOUND THEN
+        RETURN QUERY SELECT v.outcome, v.reply, v.field, v.message, v.reason;
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT 1 FROM programme.participants WHERE programme_id = p_programme_id
+                 AND kind = p_kind AND participant_id = p_participant_id) THEN
+        RETURN QUERY SELECT 'exists', NULL::bytea, 'participant_id',
+            format('%s %s already takes part in programme %s', p_kind, p_participant_id,
+                   p_programme_id), 'ALREADY_PARTICIPATES';
+        RETURN;
+    END IF;
+    INSERT INTO programme.participants (programme_id, kind, participant_id, name,
+        territory_code, outcome, updated_by, updated_at)
+    VALUES (p_programme_id, p_kind, p_participant_id, p_name, p_territory, 'enrolled',
+        current_setting('ovop.principal', true), to_timestamp(p_at_us / 1e6));
+    PERFORM bus.emit(p_event_id, '/ovop/programme', 'ovop.programme.participant.added',
+                     'programme/' || p_programme_id || '/' || p_kind || '/' || p_participant_id,
+                     'ovop.v1.Participant', p_event, NULL, p_territory, NULL, p_request_id);
+    PERFORM bus.remember(p_service, p_request_id, p_method, p_fp, p_reply);
+    RETURN QUERY SELECT 'ok', p_reply, '', '', '';
+END
+$$;
+
+--
+-- Name: create_channel(text, text, text, text, bytea, bigint, text, text, text, bigint, uuid, bytea); Type: FUNCTION; Schema: programme; Owner: -
+--
+
+CREATE FUNCTION programme.create_channel(p_service text, p_request_id text, p_method text, p_fp text, p_reply bytea, p_id bigint, p_kind text, p_name text, p_territory text, p_at_us bigint, p_event_id uuid, p_event bytea) RETURNS TABLE(outcome text, reply bytea, field text, message text, reason text)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_prev bytea;
+    v record;
+BEGIN
+    v_prev := bus.replay(p_service, p_request_id, p_fp);
+    IF v_prev IS NOT NULL THEN
+        RETURN QUERY SELECT 'replay', v_prev, '', '', '';
+        RETURN;
+    END IF;
+    SELECT * INTO v FROM programme.territory_problem(p_territory, 'channel.territory_code');
+    IF NOT FOUND THEN
+        SELECT * INTO v FROM programme.scope_problem(p_territory, 'the channel');
+    END IF;
+    IF FOUND THEN
+        RETURN QUERY SELECT v.outcome, v.reply, v.field, v.message, v.reason;
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT 1 FROM programme.channels WHERE kind = p_kind
+                 AND lower(name) = lower(p_name)) THEN
+        RETURN QUERY SELECT 'exists', NULL::bytea, 'channel.name',
+            format('a %s channel named %s exists', p_kind, p_name), 'CHANNEL_EXISTS';
+        RETURN;
+    END IF;
+    INSERT INTO programme.channels (id, kind, name, territory_code, created_by, created_at)
+    VALUES (p_id, p_kind, p_name, p_territory, current_setting('ovop.principal', true),
+        to_timestamp(p_at_us / 1e6));
+    PERFORM bus.emit(p_event_id, '/ovop/programme', 'ovop.programme.channel.created',
+                     'channel/' || p_id, 'ovop.v1.SalesChannel', p_event, NULL,
+                     nullif(p_territory, ''), NULL, p_request_id);
+    PERFORM bus.remember(p_service, p_request_id, p_method, p_fp, p_reply);
+    RETURN QUERY SELECT 'ok', p_reply, '', '', '';
+END
+$$;
+
+--
+-- Name: create_programme(text, text, text, text, bytea, bigint, text, text, text, bigint[], date, date, text, text, bigint, uuid, bytea); Type: FUNCTION; Schema: programme; Owner: -
+--
+
+CREATE FUNCTION programme.create_programme(p_service text, p_request_id text, p_method text, p_fp text, p_reply bytea, p_id bigint, p_kind text, p_topic text, p_name text, p_stakeholders bigint[], p_starts_on date, p_ends_on date, p_territory text, p_status text, p_at_us bigint, p_event_id uuid, p_event bytea) RETURNS TABLE(outcome text, reply bytea, field text, message text, reason text)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_prev bytea;
+    v record;
+    v_missing bigint;
+BEGIN
+    v_prev := bus.replay(p_service, p_request_id, p_fp);
+    IF v_prev IS NOT NULL THEN
+        RETURN QUERY SELECT 'replay', v_prev, '', '', '';
+        RETURN;
+    END IF;
+    SELECT * INTO v FROM programme.territory_problem(p_territory, 'programme.territory_code');
+    IF NOT FOUND THEN
+        SELECT * INTO v FROM programme.scope_problem(p_territory, 'the programme');
+    END IF;
+    IF FOUND THEN
+        RETURN QUERY SELECT v.outcome, v.reply, v.field, v.message, v.reason;
+        RETURN;
+    END IF;
+    SELECT s INTO v_missing FROM unnest(p_stakeholders) s
+     WHERE NOT EXISTS (SELECT 1 FROM programme.stakeholders k WHERE k.id = s) LIMIT 1;
+    IF FOUND THEN
+        RETURN QUERY SELECT 'not_found', NULL::bytea, 'programme.stakeholder_ids',
+            format('no stakeholder with id %s', v_missing), 'UNKNOWN_STAKEHOLDER';
+        RETURN;
+    END IF;
+    INSERT INTO programme.programmes (id, kind, topic, name, starts_on, ends_on, territory_code,
+        status, created_by, created_at)
+    VALUES (p_id, p_kind, p_topic, p_name, p_starts_on, p_ends_on, p_territory, p_status,
+        current_setting('ovop.principal', true), to_timestamp(p_at_us / 1e6));
+    INSERT INTO programme.runs (programme_id, ord, stakeholder_id)
+    SELECT p_id, (n - 1)::smallint, s FROM unnest(p_stakeholders) WITH ORDINALITY AS u(s, n);
+    PERFORM bus.emit(p_event_id, '/ovop/programme', 'ovop.programme.programme.created',
+                     'programme/' || p_id, 'ovop.v1.Programme', p_event, NULL,
+                     nullif(p_territory, ''), NULL, p_request_id);
+    PERFORM bus.remember(p_service, p_request_id, p_method, p_fp, p_reply);
+    RETURN QUERY SELECT 'ok', p_reply, '', '', '';
+END
+$$;
+
+--
+-- Name: create_stakeholder(text, text, text, text, bytea, bigint, text, text, text, text, text, text, text, bigint, uuid, bytea); Type: FUNCTION; Schema: programme; Owner: -
+--
+
+CREATE FUNCTION programme.create_stakeholder(p_service text, p_request_id text, p_method text, p_fp text, p_reply bytea, p_id bigint, p_kind text, p_name text, p_territory text, p_contact_name text, p_contact_email text, p_contact_phone text, p_website text, p_at_us bigint, p_event_id uuid, p_event bytea) RETURNS TABLE(outcome text, reply bytea, field text, message text, reason text)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_prev bytea;
+    v record;
+BEGIN
+    v_prev := bus.replay(p_service, p_request_id, p_fp);
+    IF v_prev IS NOT NULL THEN
+        RETURN QUERY SELECT 'replay', v_prev, '', '', '';
+        RETURN;
+    END IF;
+    SELECT * INTO v FROM programme.territory_problem(p_territory, 'stakeholder.territory_code');
+    IF NOT FOUND THEN
+        SELECT * INTO v FROM programme.scope_problem(p_territory, 'the stakeholder');
+    END IF;
+    IF FOUND THEN
+        RETURN QUERY SELECT v.outcome, v.reply, v.field, v.message, v.reason;
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT 1 FROM programme.stakeholders WHERE lower(name) = lower(p_name)) THEN
+        RETURN QUERY SELECT 'exists', NULL::bytea, 'stakeholder.name',
+            format('a stakeholder named %s exists', p_name), 'STAKEHOLDER_EXISTS';
+        RETURN;
+    END IF;
+    INSERT INTO programme.stakeholders (id, kind, name, territory_code, contact_name,
+        contact_email, contact_phone, website, created_by, created_at)
+    VALUES (p_id, p_kind, p_name, p_territory, p_contact_name, p_contact_email, p_contact_phone,
+        p_website, current_setting('ovop.principal', true), to_timestamp(p_at_us / 1e6));
+    PERFORM bus.emit(p_event_id, '/ovop/programme', 'ovop.programme.stakeholder.created',
+                     'stakeholder/' || p_id, 'ovop.v1.Stakeholder', p_event, NULL,
+                     nullif(p_territory, ''), NULL, p_request_id);
+    PERFORM bus.remember(p_service, p_request_id, p_method, p_fp, p_reply);
+    RETURN QUERY SELECT 'ok', p_reply, '', '', '';
+END
+$$;
+
+--
+-- Name: district_of(text); Type: FUNCTION; Schema: programme; Owner: -
+--
+
+CREATE FUNCTION programme.district_of(p_code text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$ SELECT left(p_code, 8) || '000000'; $$;
+
+--
+-- Name: in_scope(text, text); Type: FUNCTION; Schema: programme; Owner: -
+--
+
+CREATE FUNCTION programme.in_scope(p_code text, p_scope text) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    AS $$
+DECLARE
+    v_code text := p_code;
+BEGIN
+    IF coalesce(p_scope, '') = '' THEN
+        RETURN true;
+    END IF;
+    FOR i IN 1..10 LOOP
+        IF v_code IS NULL OR v_code = '' THEN
+            RETURN false;
+        ELSIF v_code = p_scope THEN
+            RETURN true;
+        END IF;
+        SELECT t.parent_code INTO v_code FROM registry_api.territory_points t
+         WHERE t.code = v_code::bpchar AND t.valid_to IS NULL;
+    END LOOP;
+    RETURN false;
+END
+$$;
+
+--
+-- Name: region_of(text); Type: FUNCTION; Schema: programme; Owner: -
+--
+
+CREATE FUNCTION programme.region_of(p_code text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$ SELECT left(p_code, 5) || '000000000'; $$;
+
+--
+-- Name: sales_stats(text, date, date, text, text); Type: FUNCTION; Schema: programme; Owner: -
+--
+
+CREATE FUNCTION programme.sales_stats(p_group text, p_from date, p_to date, p_prefix text, p_hs text) RETURNS TABLE(key text, label text, domestic_minor bigint, export_minor bigint, quantity double precision, reports integer, employees bigint, seasonal_workers bigint, exports_available boolean, exports_minor bigint, exports_net_kg double precision, export_shipments integer)
+    LANGUAGE plpgsql STABLE
+    AS $_$
+DECLARE
+    v_key text := CASE p_group WHEN 'region' THEN 'programme.region_of(r.territory_code)'
+                               WHEN 'district' THEN 'programme.district_of(r.territory_code)'
+                               WHEN 'hs_code' THEN 'l.hs6::text'
+                               WHEN 'channel' THEN 'l.channel_id::text' END;
+    v_ex_key text := CASE p_group WHEN 'region' THEN 'programme.region_of(d.territory_code)'
+                                  WHEN 'district' THEN 'programme.district_of(d.territory_code)'
+                                  ELSE 'd.hs6::text' END;
+    v_label text := CASE p_group
+        WHEN 'hs_code' THEN 'coalesce((SELECT h.description FROM registry_api.hs_code_units h '
+                            'WHERE h.hs6 = k.key::bpchar), '''')'
+        WHEN 'channel' THEN 'coalesce((SELECT c.kind || '': '' || c.name FROM '
+                            'programme.channels c WHERE c.id = k.key::bigint), '''')'
+        ELSE 'programme.territory_name(k.key)' END;
+BEGIN
+    IF v_key IS NULL THEN
+        RAISE EXCEPTION 'programme.sales_stats: no grouping %', p_group;
+    END IF;
+    RETURN QUERY EXECUTE format($q$
+    WITH lines AS (
+        SELECT %1$s AS key, r.producer_id, r.month, r.employees, r.seasonal_workers,
+               l.quantity, l.value_minor, l.market
+          FROM programme.sales_reports r
+          JOIN programme.sales_lines l USING (producer_id, month, revision)
+         WHERE r.superseded_at IS NULL AND r.month BETWEEN $1 AND $2
+           AND r.territory_code LIKE $3 AND l.hs6 LIKE $4),
+    sales AS (
+        SELECT key, sum(value_minor) FILTER (WHERE market = 'domestic') AS domestic,
+               sum(value_minor) FILTER (WHERE market = 'export') AS export,
+               sum(quantity) AS quantity
+          FROM lines GROUP BY key),
+    jobs AS (
+        SELECT key, count(*) AS reports, sum(employees) AS employees,
+               sum(seasonal_workers) AS seasonal
+          FROM (SELECT DISTINCT key, producer_id, month, employees, seasonal_workers
+                  FROM lines) d GROUP BY key),
+    ex AS (
+        SELECT %2$s AS key, sum(d.value_som) AS som, sum(d.net_kg) AS kg,
+               count(DISTINCT d.shipment_id) AS shipments
+          FROM exports_api.departed_lots d
+         WHERE %3$s AND d.departed_on >= $1 AND d.departed_on < ($2 + interval '1 month')
+           AND d.territory_code LIKE $3 AND d.hs6 LIKE $4
+         GROUP BY 1)
+    SELECT k.key, %4$s,
+           coalesce(s.domestic, 0)::bigint, coalesce(s.export, 0)::bigint,
+           %5$s, coalesce(j.reports, 0)::int, coalesce(j.employees, 0)::bigint,
+           coalesce(j.seasonal, 0)::bigint, %3$s,
+           coalesce(round(e.som * 100), 0)::bigint, coalesce(e.kg, 0)::float8,
+           coalesce(e.shipments, 0)::int
+      FROM (SELECT key FROM sales UNION SELECT key FROM ex) k
+      LEFT JOIN sales s USING (key) LEFT JOIN jobs j USING (key) LEFT JOIN ex e USING (key)
+     ORDER BY k.key$q$,
+        v_key, v_ex_key, (p_group <> 'channel')::text, v_label,
+        CASE WHEN p_group = 'hs_code' THEN 'coalesce(s.quantity, 0)::float8'
+             ELSE '0::float8' END)
+    USING p_from, p_to, p_prefix || '%', p_hs || '%';
+END
+$_$;
+
+--
+-- Name: scope_problem(text, text); Type: FUNCTION; Schema: programme; Owner: -
+--
+
+CREATE FUNCTION programme.scope_problem(p_code text, p_what text) RETURNS TABLE(outcome text, reply bytea, field text, message text, reason text)
+    LANGUAGE plpgsql STABLE
+    AS $$
+DECLARE
+    v_scope text := coalesce(current_setting('ovop.scope', true), '');
+BEGIN
+    IF NOT programme.in_scope(p_code, v_scope) THEN
+        RETURN QUERY SELECT 'denied', NULL::bytea, '',
+            format('%s is in %s, outside your territory %s', p_what,
+                   coalesce(nullif(p_code, ''), 'the whole country'), v_scope),
+            'OUT_OF_SCOPE';
+    END IF;
+END
+$$;
+
+--
+-- Name: set_outcome(text, text, text, text, bytea, bigint, text, bigint, text, bigint, date, bigint, uuid, bytea); Type: FUNCTION; Schema: programme; Owner: -
+--
+
+CREATE FUNCTION programme.set_outcome(p_service text, p_request_id text, p_method text, p_fp text, p_reply bytea, p_programme_id bigint, p_kind text, p_participant_id bigint, p_outcome text, p_grant_minor bigint, p_outcome_on date, p_at_us bigint, p_event_id uuid, p_event bytea) RETURNS TABLE(outcome text, reply bytea, field text, message text, reason text)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_prev bytea;
+    v record;
+    v_row programme.participants%ROWTYPE;
+    v_kind text;
+BEGIN
+    v_prev := bus.replay(p_service, p_request_id, p_fp);
+    IF v_prev IS NOT NULL THEN
+        RETURN QUERY SELECT 'replay', v_prev, '', '', '';
+        RETURN;
+    END IF;
+    SELECT * INTO v_row FROM programme.participants WHERE programme_id = p_programme_id
+       AND kind = p_kind AND participant_id = p_participant_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'not_found', NULL::bytea, 'participant_id',
+            format('%s %s does not take part in programme %s', p_kind, p_participant_id,
+                   p_programme_id), 'NOT_FOUND';
+        RETURN;
+    END IF;
+    SELECT * INTO v FROM programme.scope_problem(v_row.territory_code, 'the participant');
+    IF FOUND THEN
+        RETURN QUERY SELECT v.outcome, v.reply, v.field, v.message, v.reason;
+        RETURN;
+    END IF;
+    SELECT kind INTO v_kind FROM programme.programmes WHERE id = p_programme_id;
+    IF p_grant_minor > 0 AND v_kind <> 'grant' THEN
+        RETURN QUERY SELECT 'invalid', NULL::bytea, 'grant',
+            format('programme %s is a %s, not a grant', p_programme_id, v_kind),
+            'NOT_A_GRANT';
+        RETURN;
+    END IF;
+    UPDATE programme.participants SET outcome = p_outcome, grant_minor = p_grant_minor,
+           outcome_on = p_outcome_on, updated_by = current_setting('ovop.principal', true),
+           updated_at = to_timestamp(p_at_us / 1e6)
+     WHERE programme_id = p_programme_id AND kind = p_kind AND participant_id = p_participant_id;
+    PERFORM bus.emit(p_event_id, '/ovop/programme', 'ovop.programme.participant.outcome_set',
+                     'programme/' || p_programme_id || '/' || p_kind || '/' || p_participant_id,
+                     'ovop.v1.Participant', p_event, NULL, v_row.territory_code, NULL,
+                     p_request_id);
+    PERFORM bus.remember(p_service, p_request_id, p_method, p_fp, p_reply);
+    RETURN QUERY SELECT 'ok', p_reply, '', '', '';
+END
+$$;
+
+--
+-- Name: soate_prefix(text); Type: FUNCTION; Schema: programme; Owner: -
+--
+
+CREATE FUNCTION programme.soate_prefix(p_code text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT CASE WHEN substr(p_code, 12, 3) <> '000' THEN p_code
+                WHEN substr(p_code, 9, 3) <> '000' THEN left(p_code, 11)
+                WHEN substr(p_code, 6, 3) <> '000' THEN left(p_code, 8)
+                WHEN substr(p_code, 4, 2) <> '00' THEN left(p_code, 5)
+                ELSE left(p_code, 3) END;
+$$;
+
+--
+-- Name: submit_sales_report(text, text, text, text, bytea, bigint, date, integer, integer, text, integer, integer, jsonb, bigint, uuid, bytea); Type: FUNCTION; Schema: programme; Owner: -
+--
+
+CREATE FUNCTION programme.submit_sales_report(p_service text, p_request_id text, p_method text, p_fp text, p_reply bytea, p_producer_id bigint, p_month date, p_revision integer, p_expected integer, p_territory text, p_employees integer, p_seasonal_workers integer, p_lines jsonb, p_at_us bigint, p_event_id uuid, p_event bytea) RETURNS TABLE(outcome text, reply bytea, field text, message text, reason text)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_prev bytea;
+    v record;
+    v_current int;
+    v_at timestamptz := to_timestamp(p_at_us / 1e6);
+BEGIN
+    v_prev := bus.replay(p_service, p_request_id, p_fp);
+    IF v_prev IS NOT NULL THEN
+        RETURN QUERY SELECT 'replay', v_prev, '', '', '';
+        RETURN;
+    END IF;
+    SELECT * INTO v FROM programme.scope_problem(p_territory, 'the producer');
+    IF FOUND THEN
+        RETURN QUERY SELECT v.outcome, v.reply, v.field, v.message, v.reason;
+        RETURN;
+    END IF;
+    -- Submissions for one producer and month queue here.
+    PERFORM pg_advisory_xact_lock(7310220, hashtext(p_producer_id || '/' || p_month));
+    SELECT coalesce(max(r.revision), 0) INTO v_current FROM programme.sales_reports r
+     WHERE r.producer_id = p_producer_id AND r.month = p_month;
+    IF p_expected IS NOT NULL AND p_expected <> v_current THEN
+        RETURN QUERY SELECT 'stale', NULL::bytea, 'expected_revision',
+            format('the report of producer %s for %s is at revision %s, not %s', p_producer_id,
+                   to_char(p_month, 'YYYY-MM'), v_current, p_expected), 'REVISION_MISMATCH';
+        RETURN;
+    ELSIF v_current + 1 <> p_revision THEN
+        RETURN QUERY SELECT 'stale', NULL::bytea, '',
+            format('the report of producer %s for %s changed meanwhile', p_producer_id,
+                   to_char(p_month, 'YYYY-MM')), 'REPORT_CHANGED';
+        RETURN;
+    END IF;
+    UPDATE programme.sales_reports SET superseded_at = v_at
+     WHERE producer_id = p_producer_id AND month = p_month AND superseded_at IS NULL;
+    INSERT INTO programme.sales_reports (producer_id, month, revision, territory_code, employees,
+        seasonal_workers, reported_by, reported_at, request_id)
+    VALUES (p_producer_id, p_month, p_revision, p_territory, p_employees, p_seasonal_workers,
+        current_setting('ovop.principal', true), v_at, p_request_id);
+    INSERT INTO programme.sales_lines (producer_id, month, revision, ord, hs6, channel_id,
+        quantity, unit, value_minor, currency, market)
+    SELECT p_producer_id, p_month, p_revision, (n - 1)::smallint, l.hs6, l.channel_id,
+           l.quantity, l.unit, l.value_minor, l.currency, l.market
+      FROM ROWS FROM (jsonb_to_recordset(p_lines) AS (hs6 text, channel_id bigint,
+               quantity numeric, unit text, value_minor bigint, currency text, market text))
+           WITH ORDINALITY AS l(hs6, channel_id, quantity, unit, value_minor, currency, market,
+                                n);
+    PERFORM bus.emit(p_event_id, '/ovop/programme',
+                     CASE WHEN p_revision = 1 THEN 'ovop.programme.sales_report.submitted'
+                          ELSE 'ovop.programme.sales_report.corrected' END,
+                     'sales/' || p_producer_id || '/' || to_char(p_month, 'YYYY-MM'),
+                     'ovop.v1.SalesReport', p_event, p_lines -> 0 ->> 'hs6', p_territory, NULL,
+                     p_request_id);
+    PERFORM bus.remember(p_service, p_request_id, p_method, p_fp, p_reply);
+    RETURN QUERY SELECT 'ok', p_reply, '', '', '';
+END
+$$;
+
+--
+-- Name: territory_name(text); Type: FUNCTION; Schema: programme; Owner: -
+--
+
+CREATE FUNCTION programme.territory_name(p_code text) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT coalesce((SELECT coalesce(nullif(t.name_en, ''), t.name_ru)
+                       FROM registry_api.territory_points t
+                      WHERE t.code = p_code::bpchar AND t.valid_to IS NULL LIMIT 1), '');
+$$;
+
+--
+-- Name: territory_problem(text, text); Type: FUNCTION; Schema: programme; Owner: -
+--
+
+CREATE FUNCTION programme.territory_problem(p_code text, p_field text) RETURNS TABLE(outcome text, reply bytea, field text, message text, reason text)
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+    IF p_code <> '' AND NOT EXISTS (SELECT 1 FROM registry_api.territory_points t
+                                     WHERE t.code = p_code::bpchar AND t.valid_to IS NULL) THEN
+        RETURN QUERY SELECT 'invalid', NULL::bytea, p_field,
+            format('no current territory %s', p_code), 'UNKNOWN_TERRITORY';
+    END IF;
+END
 $$;
 
 --
@@ -4658,6 +5158,31 @@ CREATE TABLE exports.violation_notices (
 );
 
 --
+-- Name: departed_lots; Type: VIEW; Schema: exports_api; Owner: -
+--
+
+CREATE VIEW exports_api.departed_lots AS
+ SELECT l.shipment_id,
+    l.ord,
+    l.producer_id,
+    l.hs6,
+    l.territory_code,
+    s.destination,
+    ((s.departed_at AT TIME ZONE 'Asia/Bishkek'::text))::date AS departed_on,
+    l.net_kg,
+    l.value_usd,
+    l.value_som
+   FROM (exports.lots l
+     JOIN exports.shipments s ON ((s.id = l.shipment_id)))
+  WHERE ((s.departed_at IS NOT NULL) AND (s.status = ANY (ARRAY['departed'::text, 'delivered'::text])));
+
+--
+-- Name: VIEW departed_lots; Type: COMMENT; Schema: exports_api; Owner: -
+--
+
+COMMENT ON VIEW exports_api.departed_lots IS 'published interface of exports (read by programme): the lots of shipments that departed (and were not returned), their producer, HS code, village, destination, departure day (Bishkek time), weight and value';
+
+--
 -- Name: history; Type: TABLE; Schema: iam; Owner: -
 --
 
@@ -4974,6 +5499,231 @@ CREATE VIEW notify.subscription_view AS
    FROM notify.subscriptions s,
     bus.sequencer q
   WHERE (q.id = 1);
+
+--
+-- Name: channels; Type: TABLE; Schema: programme; Owner: -
+--
+
+CREATE TABLE programme.channels (
+    id bigint NOT NULL,
+    kind text NOT NULL,
+    name text NOT NULL,
+    territory_code text DEFAULT ''::text NOT NULL,
+    created_by text NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    CONSTRAINT channels_kind_check CHECK ((kind = ANY (ARRAY['ovop_shop'::text, 'fair'::text, 'online_marketplace'::text, 'wholesale_domestic'::text, 'export'::text]))),
+    CONSTRAINT channels_name_check CHECK (((name <> ''::text) AND (length(name) <= 300)))
+);
+
+--
+-- Name: TABLE channels; Type: COMMENT; Schema: programme; Owner: -
+--
+
+COMMENT ON TABLE programme.channels IS 'where producers sell: OVOP shops, fairs, online marketplaces, wholesale buyers, export';
+
+--
+-- Name: channel_ids; Type: SEQUENCE; Schema: programme; Owner: -
+--
+
+CREATE SEQUENCE programme.channel_ids
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: channel_ids; Type: SEQUENCE OWNED BY; Schema: programme; Owner: -
+--
+
+ALTER SEQUENCE programme.channel_ids OWNED BY programme.channels.id;
+
+--
+-- Name: participants; Type: TABLE; Schema: programme; Owner: -
+--
+
+CREATE TABLE programme.participants (
+    programme_id bigint NOT NULL,
+    kind text NOT NULL,
+    participant_id bigint NOT NULL,
+    name text NOT NULL,
+    territory_code text NOT NULL,
+    outcome text NOT NULL,
+    grant_minor bigint DEFAULT 0 NOT NULL,
+    currency character(3) DEFAULT 'KGS'::bpchar NOT NULL,
+    outcome_on date,
+    updated_by text NOT NULL,
+    updated_at timestamp with time zone NOT NULL,
+    CONSTRAINT participants_currency_check CHECK ((currency = 'KGS'::bpchar)),
+    CONSTRAINT participants_grant_minor_check CHECK ((grant_minor >= 0)),
+    CONSTRAINT participants_kind_check CHECK ((kind = ANY (ARRAY['producer'::text, 'cooperative'::text]))),
+    CONSTRAINT participants_outcome_check CHECK ((outcome = ANY (ARRAY['enrolled'::text, 'completed'::text, 'dropped'::text, 'certificate'::text])))
+);
+
+--
+-- Name: TABLE participants; Type: COMMENT; Schema: programme; Owner: -
+--
+
+COMMENT ON TABLE programme.participants IS 'producers and cooperatives in programmes, their outcome and a grant''s amount (tyiyn)';
+
+--
+-- Name: programmes; Type: TABLE; Schema: programme; Owner: -
+--
+
+CREATE TABLE programme.programmes (
+    id bigint NOT NULL,
+    kind text NOT NULL,
+    topic text DEFAULT ''::text NOT NULL,
+    name text NOT NULL,
+    starts_on date NOT NULL,
+    ends_on date NOT NULL,
+    territory_code text DEFAULT ''::text NOT NULL,
+    status text NOT NULL,
+    created_by text NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    CONSTRAINT programmes_check CHECK ((ends_on >= starts_on)),
+    CONSTRAINT programmes_check1 CHECK (((kind = 'training'::text) = (topic <> ''::text))),
+    CONSTRAINT programmes_kind_check CHECK ((kind = ANY (ARRAY['training'::text, 'mentoring'::text, 'grant'::text, 'fair'::text, 'export_mission'::text]))),
+    CONSTRAINT programmes_name_check CHECK (((name <> ''::text) AND (length(name) <= 300))),
+    CONSTRAINT programmes_status_check CHECK ((status = ANY (ARRAY['planned'::text, 'running'::text, 'finished'::text, 'cancelled'::text]))),
+    CONSTRAINT programmes_topic_check CHECK ((topic = ANY (ARRAY[''::text, 'business_management'::text, 'marketing'::text, 'quality'::text, 'export_procedures'::text, 'other'::text])))
+);
+
+--
+-- Name: TABLE programmes; Type: COMMENT; Schema: programme; Owner: -
+--
+
+COMMENT ON TABLE programme.programmes IS 'trainings (with a topic), mentoring, grants, fairs and export missions';
+
+--
+-- Name: programme_ids; Type: SEQUENCE; Schema: programme; Owner: -
+--
+
+CREATE SEQUENCE programme.programme_ids
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: programme_ids; Type: SEQUENCE OWNED BY; Schema: programme; Owner: -
+--
+
+ALTER SEQUENCE programme.programme_ids OWNED BY programme.programmes.id;
+
+--
+-- Name: runs; Type: TABLE; Schema: programme; Owner: -
+--
+
+CREATE TABLE programme.runs (
+    programme_id bigint NOT NULL,
+    ord smallint NOT NULL,
+    stakeholder_id bigint NOT NULL
+);
+
+--
+-- Name: TABLE runs; Type: COMMENT; Schema: programme; Owner: -
+--
+
+COMMENT ON TABLE programme.runs IS 'which stakeholders run a programme, the lead first';
+
+--
+-- Name: sales_lines; Type: TABLE; Schema: programme; Owner: -
+--
+
+CREATE TABLE programme.sales_lines (
+    producer_id bigint NOT NULL,
+    month date NOT NULL,
+    revision integer NOT NULL,
+    ord smallint NOT NULL,
+    hs6 character(6) NOT NULL,
+    channel_id bigint NOT NULL,
+    quantity numeric(16,3) NOT NULL,
+    unit text NOT NULL,
+    value_minor bigint NOT NULL,
+    currency character(3) NOT NULL,
+    market text NOT NULL,
+    CONSTRAINT sales_lines_currency_check CHECK ((currency = 'KGS'::bpchar)),
+    CONSTRAINT sales_lines_market_check CHECK ((market = ANY (ARRAY['domestic'::text, 'export'::text]))),
+    CONSTRAINT sales_lines_quantity_check CHECK ((quantity > (0)::numeric)),
+    CONSTRAINT sales_lines_value_minor_check CHECK ((value_minor >= 0))
+);
+
+--
+-- Name: TABLE sales_lines; Type: COMMENT; Schema: programme; Owner: -
+--
+
+COMMENT ON TABLE programme.sales_lines IS 'the lines of a sales report: HS code, channel, quantity, value (tyiyn), market';
+
+--
+-- Name: sales_reports; Type: TABLE; Schema: programme; Owner: -
+--
+
+CREATE TABLE programme.sales_reports (
+    producer_id bigint NOT NULL,
+    month date NOT NULL,
+    revision integer NOT NULL,
+    territory_code text NOT NULL,
+    employees integer NOT NULL,
+    seasonal_workers integer NOT NULL,
+    reported_by text NOT NULL,
+    reported_at timestamp with time zone NOT NULL,
+    superseded_at timestamp with time zone,
+    request_id text NOT NULL,
+    CONSTRAINT sales_reports_employees_check CHECK (((employees >= 0) AND (employees <= 100000))),
+    CONSTRAINT sales_reports_month_check CHECK ((EXTRACT(day FROM month) = (1)::numeric)),
+    CONSTRAINT sales_reports_revision_check CHECK ((revision >= 1)),
+    CONSTRAINT sales_reports_seasonal_workers_check CHECK (((seasonal_workers >= 0) AND (seasonal_workers <= 100000)))
+);
+
+--
+-- Name: TABLE sales_reports; Type: COMMENT; Schema: programme; Owner: -
+--
+
+COMMENT ON TABLE programme.sales_reports IS 'monthly sales and jobs reports of producers, every revision (superseded_at NULL: current)';
+
+--
+-- Name: stakeholders; Type: TABLE; Schema: programme; Owner: -
+--
+
+CREATE TABLE programme.stakeholders (
+    id bigint NOT NULL,
+    kind text NOT NULL,
+    name text NOT NULL,
+    territory_code text DEFAULT ''::text NOT NULL,
+    contact_name text DEFAULT ''::text NOT NULL,
+    contact_email text DEFAULT ''::text NOT NULL,
+    contact_phone text DEFAULT ''::text NOT NULL,
+    website text DEFAULT ''::text NOT NULL,
+    created_by text NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    CONSTRAINT stakeholders_kind_check CHECK ((kind = ANY (ARRAY['state_body'::text, 'fund'::text, 'academic'::text, 'association'::text, 'business'::text]))),
+    CONSTRAINT stakeholders_name_check CHECK (((name <> ''::text) AND (length(name) <= 300)))
+);
+
+--
+-- Name: TABLE stakeholders; Type: COMMENT; Schema: programme; Owner: -
+--
+
+COMMENT ON TABLE programme.stakeholders IS 'who runs programmes: state bodies, funds, academic institutions, associations, businesses';
+
+--
+-- Name: stakeholder_ids; Type: SEQUENCE; Schema: programme; Owner: -
+--
+
+CREATE SEQUENCE programme.stakeholder_ids
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: stakeholder_ids; Type: SEQUENCE OWNED BY; Schema: programme; Owner: -
+--
+
+ALTER SEQUENCE programme.stakeholder_ids OWNED BY programme.stakeholders.id;
 
 --
 -- Name: applications; Type: TABLE; Schema: registry; Owner: -
@@ -5698,6 +6448,62 @@ ALTER TABLE ONLY notify.subscriptions
     ADD CONSTRAINT subscriptions_pkey PRIMARY KEY (id);
 
 --
+-- Name: channels channels_pkey; Type: CONSTRAINT; Schema: programme; Owner: -
+--
+
+ALTER TABLE ONLY programme.channels
+    ADD CONSTRAINT channels_pkey PRIMARY KEY (id);
+
+--
+-- Name: participants participants_pkey; Type: CONSTRAINT; Schema: programme; Owner: -
+--
+
+ALTER TABLE ONLY programme.participants
+    ADD CONSTRAINT participants_pkey PRIMARY KEY (programme_id, kind, participant_id);
+
+--
+-- Name: programmes programmes_pkey; Type: CONSTRAINT; Schema: programme; Owner: -
+--
+
+ALTER TABLE ONLY programme.programmes
+    ADD CONSTRAINT programmes_pkey PRIMARY KEY (id);
+
+--
+-- Name: runs runs_pkey; Type: CONSTRAINT; Schema: programme; Owner: -
+--
+
+ALTER TABLE ONLY programme.runs
+    ADD CONSTRAINT runs_pkey PRIMARY KEY (programme_id, ord);
+
+--
+-- Name: runs runs_programme_id_stakeholder_id_key; Type: CONSTRAINT; Schema: programme; Owner: -
+--
+
+ALTER TABLE ONLY programme.runs
+    ADD CONSTRAINT runs_programme_id_stakeholder_id_key UNIQUE (programme_id, stakeholder_id);
+
+--
+-- Name: sales_lines sales_lines_pkey; Type: CONSTRAINT; Schema: programme; Owner: -
+--
+
+ALTER TABLE ONLY programme.sales_lines
+    ADD CONSTRAINT sales_lines_pkey PRIMARY KEY (producer_id, month, revision, ord);
+
+--
+-- Name: sales_reports sales_reports_pkey; Type: CONSTRAINT; Schema: programme; Owner: -
+--
+
+ALTER TABLE ONLY programme.sales_reports
+    ADD CONSTRAINT sales_reports_pkey PRIMARY KEY (producer_id, month, revision);
+
+--
+-- Name: stakeholders stakeholders_pkey; Type: CONSTRAINT; Schema: programme; Owner: -
+--
+
+ALTER TABLE ONLY programme.stakeholders
+    ADD CONSTRAINT stakeholders_pkey PRIMARY KEY (id);
+
+--
 -- Name: applications applications_pkey; Type: CONSTRAINT; Schema: registry; Owner: -
 --
 
@@ -5935,6 +6741,48 @@ CREATE INDEX subscriptions_agency ON notify.subscriptions USING btree (agency);
 CREATE INDEX subscriptions_webhook ON notify.subscriptions USING btree (lease_until) WHERE ((delivery = 'webhook'::text) AND (status = 'active'::text));
 
 --
+-- Name: channels_name; Type: INDEX; Schema: programme; Owner: -
+--
+
+CREATE UNIQUE INDEX channels_name ON programme.channels USING btree (kind, lower(name));
+
+--
+-- Name: participants_paid; Type: INDEX; Schema: programme; Owner: -
+--
+
+CREATE INDEX participants_paid ON programme.participants USING btree (outcome_on) WHERE (grant_minor > 0);
+
+--
+-- Name: participants_who; Type: INDEX; Schema: programme; Owner: -
+--
+
+CREATE INDEX participants_who ON programme.participants USING btree (kind, participant_id);
+
+--
+-- Name: runs_stakeholder; Type: INDEX; Schema: programme; Owner: -
+--
+
+CREATE INDEX runs_stakeholder ON programme.runs USING btree (stakeholder_id, programme_id);
+
+--
+-- Name: sales_reports_current; Type: INDEX; Schema: programme; Owner: -
+--
+
+CREATE UNIQUE INDEX sales_reports_current ON programme.sales_reports USING btree (producer_id, month) WHERE (superseded_at IS NULL);
+
+--
+-- Name: sales_reports_month; Type: INDEX; Schema: programme; Owner: -
+--
+
+CREATE INDEX sales_reports_month ON programme.sales_reports USING btree (month, territory_code) WHERE (superseded_at IS NULL);
+
+--
+-- Name: stakeholders_name; Type: INDEX; Schema: programme; Owner: -
+--
+
+CREATE UNIQUE INDEX stakeholders_name ON programme.stakeholders USING btree (lower(name));
+
+--
 -- Name: applications_open_product; Type: INDEX; Schema: registry; Owner: -
 --
 
@@ -6065,6 +6913,12 @@ CREATE INDEX territories_kind_code ON registry.territories USING btree (kind, co
 --
 
 CREATE INDEX territories_parent_kind_code ON registry.territories USING btree (parent_code, kind, code);
+
+--
+-- Name: departed_lots refuse_write; Type: TRIGGER; Schema: exports_api; Owner: -
+--
+
+CREATE TRIGGER refuse_write INSTEAD OF INSERT OR DELETE OR UPDATE ON exports_api.departed_lots FOR EACH ROW EXECUTE FUNCTION exports_api.refuse_write();
 
 --
 -- Name: keys keys_bump; Type: TRIGGER; Schema: iam; Owner: -
@@ -6379,6 +7233,41 @@ ALTER TABLE ONLY notify.deliveries
 
 ALTER TABLE ONLY notify.subscriptions
     ADD CONSTRAINT subscriptions_endpoint_id_fkey FOREIGN KEY (endpoint_id) REFERENCES notify.endpoints(id);
+
+--
+-- Name: participants participants_programme_id_fkey; Type: FK CONSTRAINT; Schema: programme; Owner: -
+--
+
+ALTER TABLE ONLY programme.participants
+    ADD CONSTRAINT participants_programme_id_fkey FOREIGN KEY (programme_id) REFERENCES programme.programmes(id);
+
+--
+-- Name: runs runs_programme_id_fkey; Type: FK CONSTRAINT; Schema: programme; Owner: -
+--
+
+ALTER TABLE ONLY programme.runs
+    ADD CONSTRAINT runs_programme_id_fkey FOREIGN KEY (programme_id) REFERENCES programme.programmes(id);
+
+--
+-- Name: runs runs_stakeholder_id_fkey; Type: FK CONSTRAINT; Schema: programme; Owner: -
+--
+
+ALTER TABLE ONLY programme.runs
+    ADD CONSTRAINT runs_stakeholder_id_fkey FOREIGN KEY (stakeholder_id) REFERENCES programme.stakeholders(id);
+
+--
+-- Name: sales_lines sales_lines_channel_id_fkey; Type: FK CONSTRAINT; Schema: programme; Owner: -
+--
+
+ALTER TABLE ONLY programme.sales_lines
+    ADD CONSTRAINT sales_lines_channel_id_fkey FOREIGN KEY (channel_id) REFERENCES programme.channels(id);
+
+--
+-- Name: sales_lines sales_lines_producer_id_month_revision_fkey; Type: FK CONSTRAINT; Schema: programme; Owner: -
+--
+
+ALTER TABLE ONLY programme.sales_lines
+    ADD CONSTRAINT sales_lines_producer_id_month_revision_fkey FOREIGN KEY (producer_id, month, revision) REFERENCES programme.sales_reports(producer_id, month, revision);
 
 --
 -- Name: applications applications_producer_id_fkey; Type: FK CONSTRAINT; Schema: registry; Owner: -

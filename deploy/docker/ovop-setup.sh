@@ -21,6 +21,8 @@ secrets=${OVOP_SECRETS:-/run/secrets}
 url=${OVOP_DATABASE_URL:?must name the database (the user and its passfile: PGUSER, PGPASSFILE)}
 roles=(ovop_registry ovop_exports ovop_broker ovop_matching ovop_notify)
 services=(ovop.registry ovop.exports ovop.matching ovop.notify)
+roles+=(ovop_programme) # h-programme: programd
+services+=(ovop.programme)
 
 die() {
     echo "ovop-setup: $*" >&2

@@ -274,3 +274,12 @@ void ctl_print_order(const ProtobufCMessage *m);
 /* status.c: the whole system at a glance (exit codes Nagios's: 0 OK, 1 WARNING, 2 CRITICAL,
  * 3 UNKNOWN, not the ones above). */
 int ctl_status(ctl_t *c, int argc, char **argv);
+/* programme.c, sales.c: the support programme's stakeholders, programmes, participants, sales
+ * channels and monthly sales reports, and the programme office's queries (ovop.programme). */
+int ctl_stakeholder(ctl_t *c, int argc, char **argv);
+int ctl_programme(ctl_t *c, int argc, char **argv);
+int ctl_channel(ctl_t *c, int argc, char **argv);
+int ctl_sales(ctl_t *c, int argc, char **argv);
+/* An enum flag's value (0 when s is NULL), or CTL_EXIT_USAGE after naming the values. */
+int ctl_programme_enum(const ProtobufCEnumDescriptor *d, const char *flag, const char *s,
+                       int *ret);

@@ -85,6 +85,15 @@ static const char usage_text[] =
     "  status [--json] [--max-lag N] [--database-read-url URL]\n"
     "                                  services, instances, event log, consumers, certificates,\n"
     "                                  database; exits 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN\n"
+    "  stakeholder add --kind K --name N [--territory C] [--email E] [--phone P] | list\n"
+    "  programme create --kind K [--topic T] --name N --stakeholders ID,.. --from D --to D\n"
+    "  programme add-participant ID producer:P | set-outcome ID producer:P --outcome O\n"
+    "                  [--grant SOM] [--on D] | list [--kind K] | show ID\n"
+    "  programme untrained --territory SOATE | funds [--from D --to D] | before-export P\n"
+    "  channel add --kind K --name N [--territory C] | list [--kind K]\n"
+    "  sales report PRODUCER YYYY-MM --line HS:CHANNEL:QTY:SOM[:export]... [--employees N]\n"
+    "               [--seasonal N] [--expected-revision R] | show PRODUCER YYYY-MM [--revision R]\n"
+    "  sales stats --by region|district|hs_code|channel [--from M] [--to M] [--territory C]\n"
     "\n"
     "Exit codes: 0 ok, 1 failure, 2 usage, 3 broker or service unreachable (timeout),\n"
     "10+N when the service answered with status code N (13 INVALID_ARGUMENT, 15 NOT_FOUND, ...).\n";
@@ -111,6 +120,10 @@ static const ctl_cmd_t verbs[] = {
     {"subscription", ctl_subscription},
     {"notify-keygen", ctl_notify_keygen},
     {"status", ctl_status},
+    {"stakeholder", ctl_stakeholder},
+    {"programme", ctl_programme},
+    {"channel", ctl_channel},
+    {"sales", ctl_sales},
 };
 
 /* Parses the global options (opts, n) of argv; *ret_argi: the verb. Returns 0, CTL_HELP after

@@ -75,6 +75,13 @@ sysusers=$root/usr/lib/sysusers.d/ovop.conf
 for user in ovop-broker ovop-registryd ovop-exportd ovop-matchd ovop-notifyd ovop-migrate; do
     grep -Eq "^u[[:space:]]+${user}[[:space:]]" "$sysusers" 2>/dev/null || fail "sysusers lacks $user"
 done
+# programd (h-programme): its binary, its unit starting it, its user.
+[[ -x $root/usr/bin/ovop-programd ]] || fail "/usr/bin/ovop-programd missing or not executable"
+grep -q "^ExecStart=/usr/bin/ovop-programd\( \|\$\)" \
+    "$root/lib/systemd/system/ovop-programd@.service" 2>/dev/null ||
+    fail "ovop-programd@.service missing or without ExecStart=/usr/bin/ovop-programd"
+grep -Eq "^u[[:space:]]+ovop-programd[[:space:]]" "$sysusers" 2>/dev/null ||
+    fail "sysusers lacks ovop-programd"
 # Every User= of a unit is a user the package creates.
 for f in "$root"/lib/systemd/system/*.service; do
     u=$(sed -n 's/^User=//p' "$f")

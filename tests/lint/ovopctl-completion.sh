@@ -26,12 +26,12 @@ expect()
     fi
 }
 
-expect "principal producer product" pr
+expect "principal producer product programme" pr
 expect "--broker --broker-key" --bro
 expect "--json" --js
 expect "--timeout-ms" --t
 # --broker takes a value (skipped), --json does not.
-expect "principal producer product" --json --broker tcp://127.0.0.1:5555 pr
+expect "principal producer product programme" --json --broker tcp://127.0.0.1:5555 pr
 expect "subscription" --broker=tcp://127.0.0.1:5555 subs
 expect "revoke revoke-key roles rotate-key" principal r
 expect "bootstrap migrate version" db ""
@@ -42,6 +42,10 @@ expect "--notify-key" --json subscription listen 12 --no
 expect "--force --help" keygen --
 expect "status" stat
 expect "--database-read-url --help --json --max-lag --timeout-ms" status --
+# h-programme: the programme's verbs complete from their own --help too.
+expect "add-participant" programme add-
+expect "report show stats" sales ""
+expect "--expected-revision" sales report 5 2026-03 --exp
 # The global option list is the binary's: as many as ovopctl --help shows.
 n=$("$ctl" --help | grep -c '^  --')
 COMP_WORDS=("$ctl" --) COMP_CWORD=1 COMPREPLY=()

@@ -26,6 +26,7 @@ static const struct standard {
     {IDENT_DISTRICT, "operator", "registry.editor certification.district", IDENT_DISTRICT_SOATE,
      NULL},
     {IDENT_REGION, "operator", "registry.editor certification.region", IDENT_REGION_SOATE, NULL},
+    {"svc-ovop.programme", "service", "worker:ovop.programme", NULL, NULL},
 };
 
 char *ident_secret(const ident_t *id, const char *name)

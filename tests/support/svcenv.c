@@ -37,6 +37,7 @@ static const char *service_role(const char *service)
         {"ovop.exports", "ovop_exports"},
         {"ovop.matching", "ovop_matching"},
         {"ovop.notify", "ovop_notify"},
+        {"ovop.programme", "ovop_programme"}, /* h-programme */
     };
     for (size_t i = 0; i < OVOP_ARRAY_SIZE(roles); i++)
         if (strcmp(service, roles[i][0]) == 0)
