@@ -78,18 +78,16 @@ bool ovop_mdp_is_worker(const ovop_msg_t *m, size_t offset);
 /* Builders. Each returns a new message the caller owns. */
 ovop_msg_t *ovop_mdp_client_request(const char *service, const void *body, size_t len);
 ovop_msg_t *ovop_mdp_worker_ready(const char *service, uint32_t credit);
- * Three extensions, compatible with plain RFC 18 peers. A worker's READY may carry a fourth
- * frame, its credit (ASCII decimal, 1..OVOP_MDP_MAX_CREDIT): how many requests it holds at
- * once; a READY without it means credit 1, as the RFC's one-request-at-a-time worker.
- *
- * After the credit frame, READY may carry a fifth frame, who the worker is, as space-separated
- * key=value words of printable ASCII (at most OVOP_MDP_MAX_META bytes), e.g.
- * "instance=host:4242 ops=http://127.0.0.1:9101". The broker shows them in its status
- * (ovop.broker GetStatus) and ignores keys it does not know; a READY without it is a worker
- * that said nothing about itself (an RFC 18 worker, or one built before this extension).
- *
- * A worker that is stopping may say DRAINING (0x07, no frames): the broker sends it nothing
- * new but takes its replies until its DISCONNECT. */
+/* READY with the metadata frame meta (NULL or "": none, as ovop_mdp_worker_ready); the credit
+ * frame is then always sent, since the metadata is the fifth frame. */
+ovop_msg_t *ovop_mdp_worker_ready_meta(const char *service, uint32_t credit, const char *meta);
+
+/* True when meta[0..len) is a valid metadata frame: 1..OVOP_MDP_MAX_META bytes of 0x20..0x7e. */
+bool ovop_mdp_meta_valid(const char *meta, size_t len);
+/* Copies the value of `key` in the metadata frame meta[0..len) into out (NUL-terminated,
+ * truncated to size - 1). Returns false, out "", when the key is absent. */
+bool ovop_mdp_meta_get(const char *meta, size_t len, const char *key, char *out, size_t size);
+ovop_msg_t *ovop_mdp_worker_command(ovop_mdpw_cmd_t cmd); /* HEARTBEAT, DISCONNECT, DRAINING */
 /* FINAL/PARTIAL from a worker: the body is copied. */
 ovop_msg_t *ovop_mdp_worker_reply(ovop_mdpw_cmd_t cmd, const void *address, size_t address_len,
                                   const void *body, size_t len);
