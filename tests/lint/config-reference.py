@@ -6,8 +6,8 @@ Usage: config-reference.py README.md BINDIR
 Every OVOP_ variable a binary prints in --help ("[OVOP_X; default: D...]", common/config.c)
 must have a table row naming that binary in "read by", with the binary's default; every row
 must name variables some binary reads (or one of ALLOWED below). Rules for the table:
-- "read by": comma-separated; "broker", "ovopctl", "registryd", "exportd", "matchd", "notifyd"
-  or "daemons" (all four); a parenthesised note such as "(libpq)" is ignored.
+- "read by": comma-separated; "broker", "ovopctl", "registryd", "exportd", "matchd", "notifyd",
+  "programd" or "daemons" (all five); a parenthesised note such as "(libpq)" is ignored.
 - default: a value in backticks is compared with the binary's exactly; "—" means no default
   ("(none)" or empty); a trailing parenthesis not naming binaries is a note ("— (a fresh
   UUID)"); plain text without backticks (HOSTNAME:PID) describes a default
@@ -28,9 +28,10 @@ BINARIES = {
     "exportd": "ovop-exportd",
     "matchd": "ovop-matchd",
     "notifyd": "ovop-notifyd",
+    "programd": "ovop-programd",
     "ovopctl": "ovopctl",
 }
-DAEMONS = ["registryd", "exportd", "matchd", "notifyd"]
+DAEMONS = ["registryd", "exportd", "matchd", "notifyd", "programd"]
 
 # Variables no binary's --help lists, read by something else. Each says why; a variable here
 # with a "help" command must be named ($VAR) in that command's --help, so a stale entry fails.
