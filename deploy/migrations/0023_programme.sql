@@ -1,4 +1,4 @@
--- 0022 programme: the support programme beyond the system of record (issue 14; programd,
+-- programme: the support programme beyond the system of record (issue 14; programd,
 -- service ovop.programme): stakeholders, programmes and their participants, sales channels
 -- and the monthly sales and jobs reports of producers, with the queries the programme office
 -- needs.
