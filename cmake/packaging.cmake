@@ -41,6 +41,40 @@ install(FILES ${PROJECT_SOURCE_DIR}/deploy/completion/ovopctl.bash
 install(PROGRAMS ${PROJECT_SOURCE_DIR}/deploy/ovop-backup DESTINATION sbin COMPONENT ovop)
 install(FILES ${ovop_units_src}/ovop-backup.timer DESTINATION /lib/systemd/system COMPONENT ovop)
 
+# Manual pages of every binary, made by help2man from its --help and --version (so they say
+# what the binary does and cannot drift from it), gzipped as Debian ships them.
+find_program(HELP2MAN help2man)
+if(HELP2MAN)
+  set(ovop_man_dir ${CMAKE_BINARY_DIR}/man)
+  set(ovop_man_pages)
+  set(name_ovop-broker "service bus of the OVOP backend (MDP/0.2 broker, CURVE)")
+  set(name_ovop-registryd "registry daemon of the OVOP backend (ovop.registry)")
+  set(name_ovop-exportd "export shipments daemon of the OVOP backend (ovop.exports)")
+  set(name_ovop-matchd "export order matching daemon of the OVOP backend (ovop.matching)")
+  set(name_ovop-notifyd "agencies' notification daemon of the OVOP backend (ovop.notify)")
+  set(name_ovop-programd "support programme and sales daemon of the OVOP backend")
+  set(name_ovopctl "operators' client of the OVOP backend")
+  foreach(bin IN LISTS ovop_pkg_bins)
+    if(NOT DEFINED name_${bin})
+      message(FATAL_ERROR "packaging.cmake: no manual page name for ${bin} (name_${bin})")
+    endif()
+    add_custom_command(
+      OUTPUT ${ovop_man_dir}/${bin}.1.gz
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${ovop_man_dir}
+      COMMAND ${HELP2MAN} --no-info --no-discard-stderr --section=1 "--name=${name_${bin}}"
+              --output=${ovop_man_dir}/${bin}.1 $<TARGET_FILE:${bin}>
+      COMMAND gzip -9nf ${ovop_man_dir}/${bin}.1
+      DEPENDS ${bin}
+      COMMENT "man page of ${bin}"
+      VERBATIM)
+    list(APPEND ovop_man_pages ${ovop_man_dir}/${bin}.1.gz)
+  endforeach()
+  add_custom_target(ovop-man ALL DEPENDS ${ovop_man_pages})
+  install(FILES ${ovop_man_pages} DESTINATION share/man/man1 COMPONENT ovop)
+else()
+  message(WARNING "help2man not found: the package will have no manual pages")
+endif()
+
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME ovop)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})

@@ -88,6 +88,8 @@ static void print_help(const ovop_config_t *cfg)
         printf("]\n");
     }
     printf("  --%-22s %s\n", "help", "show this help and exit");
+    if (!cfg->no_env) /* a program's table, not a subcommand's */
+        printf("  --%-22s %s\n", "version", "show the version and exit");
 }
 
 static const ovop_opt_t *find_opt(const ovop_config_t *cfg, const char *name, size_t len)
@@ -140,6 +142,10 @@ int ovop_config_parse(const ovop_config_t *cfg, int argc, char **argv, int *ret_
         const char *name = a + 2;
         if (strcmp(name, "help") == 0) {
             print_help(cfg);
+            return 1;
+        }
+        if (strcmp(name, "version") == 0 && !cfg->no_env) {
+            printf("%s %s\n", cfg->prog, OVOP_VERSION);
             return 1;
         }
         const char *eq = strchr(name, '=');

@@ -35,7 +35,8 @@ typedef struct ovop_config {
 
 /* Parses defaults, environment and argv into the targets.
  * Returns 0 on success (*ret_argi: index of the first positional argument),
- * 1 when --help was printed to stdout (the caller exits 0),
+ * 1 when --help or --version (programs' tables only, not no_env ones) was printed to
+ * stdout (the caller exits 0),
  * -EINVAL with *ret_err set (malloc'd, caller frees) on a bad option or value;
  * the targets are then left in an unspecified but freeable state. */
 int ovop_config_parse(const ovop_config_t *cfg, int argc, char **argv, int *ret_argi,

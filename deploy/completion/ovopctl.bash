@@ -35,8 +35,9 @@ _ovopctl_opts_of()
         fi
         prev=$line
     done <<<"$1"
-    # --help has no bracket line after it.
+    # --help and --version have no bracket line after them.
     [[ $mode != value && $1 == *"  --help "* ]] && printf -- '--help\n'
+    [[ $mode != value && $1 == *"  --version "* ]] && printf -- '--version\n'
 }
 
 # Sub-verbs of the path "$2..." from its usage line ("usage: ovopctl [..] PATH a|b | PATH c").

@@ -141,6 +141,13 @@ static int parse_globals(const ovop_opt_t *opts, size_t n, int argc, char **argv
     char *err = NULL;
     int r = ovop_config_parse(&cfg, argc, argv, ret_argi, &err);
     if (r == 1) {
+        /* --help or --version, whichever came first: only --help lists the verbs. */
+        for (int i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+            if (strcmp(argv[i], "--version") == 0)
+                return CTL_HELP;
+            if (strcmp(argv[i], "--help") == 0)
+                break;
+        }
         printf("\n%s", usage_text);
         return CTL_HELP;
     }

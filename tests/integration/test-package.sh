@@ -51,6 +51,13 @@ done
 [[ -x $root/usr/sbin/ovop-setup ]] || fail "/usr/sbin/ovop-setup missing or not executable"
 [[ -f $root/usr/share/bash-completion/completions/ovopctl ]] ||
     fail "the bash completion of ovopctl is missing"
+# A manual page per binary, made from its --help: it must name the binary's options.
+for bin in ovop-broker ovop-registryd ovop-exportd ovop-matchd ovop-notifyd ovop-programd ovopctl; do
+    page=$root/usr/share/man/man1/$bin.1.gz
+    [[ -f $page ]] || fail "manual page $bin.1.gz missing"
+    zcat "$page" | grep -q -- 'broker' || fail "manual page of $bin does not list its options"
+    zcat "$page" | grep -q '^\.TH' || fail "manual page of $bin is not a man page"
+done
 
 units=(ovop-broker.service ovop-registryd@.service ovop-exportd@.service ovop-matchd@.service
     ovop-notifyd@.service ovop-migrate.service ovop.target)
