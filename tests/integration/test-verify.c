@@ -341,6 +341,49 @@ static void test_verify_method(void **state)
     free(code);
 }
 
+/* --- ovopctl --- */
+
+static char *log_text(const char *log)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s.log", harness_tmpdir(), log);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char *buf = xcalloc(1, 65536);
+    size_t n = fread(buf, 1, 65535, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void test_ovopctl(void **state)
+{
+    char *code = code_of("OVOP-2026-000903");
+    assert_int_equal(svcenv_ovopctl(&E, "ctl-verify",
+                                    (const char *const[]){"cert", "verify", code, NULL}, 20000),
+                     0);
+    char *out = log_text("ctl-verify");
+    assert_non_null(strstr(out, "status         revoked"));
+    assert_non_null(strstr(out, "region         Naryn Region"));
+    assert_null(strstr(out, "01234567890123"));
+    free(out);
+    assert_int_equal(svcenv_ovopctl(&E, "ctl-get",
+                                    (const char *const[]){"cert", "get", "OVOP-2026-000903", NULL},
+                                    20000),
+                     0);
+    out = log_text("ctl-get");
+    char *line = xasprintf("verification   %s", code);
+    assert_non_null(strstr(out, line));
+    free(line);
+    free(out);
+    /* A typo: refused with the field named, exit 10 + INVALID_ARGUMENT. */
+    code[2] = code[2] == 'A' ? 'B' : 'A';
+    int rc =
+        svcenv_ovopctl(&E, "ctl-typo", (const char *const[]){"cert", "verify", code, NULL}, 20000);
+    assert_int_equal(rc, 10 + OVOP_INVALID_ARGUMENT);
+    free(code);
+}
+
 /* --- the public pages --- */
 
 static char *path_of(const char *number, const char *suffix)
@@ -657,6 +700,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_codes),
         cmocka_unit_test(test_verify_method),
+        cmocka_unit_test(test_ovopctl),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_html_languages),
         cmocka_unit_test(test_statuses),
