@@ -26,7 +26,7 @@ typedef struct req {
     char code[OVOP_VCODE_LEN + 1];
     char *path;
     int64_t start_us;
-    bool waiting, answered;
+    bool started, waiting, answered;
     web_answer_t answer;
 } req_t;
 
@@ -272,6 +272,9 @@ static enum MHD_Result first_call(web_server_t *s, req_t *r, const char *url, co
     return message(r, MHD_HTTP_NOT_FOUND, "notfound", "NOT_FOUND", 0);
 }
 
+/* libmicrohttpd calls this first with the headers (a response queued then makes it close
+ * the connection, since a body might follow), then once the request is complete, and again
+ * after a suspended request is resumed. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -287,18 +290,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->path = xstrdup(url);
         r->lang = request_lang(conn);
         *con_cls = r;
-        if (*upload_size) /* a body: refused below, whatever it is */
-            *upload_size = 0;
-        return first_call(s, r, url, method);
+        /* Other methods are refused at once, their bodies unread. */
+        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+            return first_call(s, r, url, method);
+        return MHD_YES;
     }
     if (*upload_size) {
         *upload_size = 0;
         return MHD_YES;
     }
-    if (r->answered)
+    if (r->answered || r->waiting)
         return MHD_YES;
-    if (r->waiting) /* cannot happen while suspended; be safe */
-        return MHD_YES;
+    if (!r->started) {
+        r->started = true;
+        return first_call(s, r, url, method);
+    }
     return answer(r);
 }
 
