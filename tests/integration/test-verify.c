@@ -695,6 +695,115 @@ static void test_broker_down(void **state)
     ovop_buf_free(&why);
 }
 
+#ifdef VERIFY_BROWSER
+/* --- in a real browser (ctest browser.test-verify) --- */
+
+/* Runs headless Chromium on url with flags; its stdout (the DOM with --dump-dom), malloc'd. */
+static char *chromium(const char *flags, const char *url)
+{
+    char *cmd =
+        xasprintf("timeout 60 chromium --headless --no-sandbox --disable-gpu "
+                  "--hide-scrollbars --user-data-dir=%s/chromium %s '%s' 2>>%s/chromium.log",
+                  harness_tmpdir(), flags, url, harness_tmpdir());
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    ovop_buf_t b;
+    ovop_buf_init(&b);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+        ovop_buf_append(&b, buf, n);
+    assert_int_equal(pclose(p), 0);
+    ovop_buf_puts(&b, "");
+    free(cmd);
+    return b.data;
+}
+
+static void expect_dom(const char *dom, const char *fragment, const char *url)
+{
+    if (!strstr(dom, fragment))
+        fail_msg("the DOM of %s lacks \"%s\":\n%.4000s", url, fragment, dom);
+}
+
+static void test_browser(void **state)
+{
+    char unknown[OVOP_VCODE_LEN + 1];
+    assert_int_equal(ovop_vcode_generate(unknown), 0);
+    char *valid = code_of("OVOP-2026-000901"), *revoked = code_of("OVOP-2026-000903");
+    const struct {
+        const char *name, *code, *status;
+    } pages[] = {{"valid", valid, "active"},
+                 {"revoked", revoked, "revoked"},
+                 {"unknown", unknown, "notfound"}};
+    const struct {
+        const char *tag;
+        web_lang_t lang;
+    } langs[] = {{"ru", WEB_LANG_RU}, {"ja", WEB_LANG_JA}};
+    assert_int_equal(system("mkdir -p " VERIFY_BROWSER_OUT), 0);
+    for (size_t i = 0; i < OVOP_ARRAY_SIZE(pages); i++)
+        for (size_t l = 0; l < OVOP_ARRAY_SIZE(langs); l++) {
+            char *url = xasprintf("http://127.0.0.1:%u/v/%s?lang=%s", web_port, pages[i].code,
+                                  langs[l].tag);
+            char *dom = chromium("--dump-dom", url);
+            char *frag = xasprintf("<html lang=\"%s\">", langs[l].tag);
+            expect_dom(dom, frag, url);
+            free(frag);
+            frag = xasprintf("data-status=\"%s\"", pages[i].status);
+            expect_dom(dom, frag, url);
+            free(frag);
+            char key[32];
+            snprintf(key, sizeof(key), "status_%s", pages[i].status);
+            expect_dom(dom,
+                       web_text(langs[l].lang,
+                                strcmp(pages[i].status, "notfound") == 0 ? "notfound_title" : key),
+                       url);
+            expect_dom(dom, "hreflang=\"ky\"", url); /* the language switcher */
+            if (strcmp(pages[i].name, "unknown") != 0) {
+                expect_dom(dom, langs[l].lang == WEB_LANG_RU ? "Грецкий орех" : "Walnuts &lt;img",
+                           url);
+                expect_dom(dom, "/qr.svg\"", url);
+                expect_dom(dom, langs[l].lang == WEB_LANG_RU ? "Нарынская область" : "Naryn Region",
+                           url); /* ja falls back to English names */
+            }
+            /* Escaped text stays text: the producer's "<script>" never became an element. */
+            assert_null(strstr(dom, "<script"));
+            free(dom);
+            char *shot = xasprintf("--screenshot=%s/verify-%s-%s.png --window-size=412,915",
+                                   VERIFY_BROWSER_OUT, pages[i].name, langs[l].tag);
+            free(chromium(shot, url));
+            free(shot);
+            char *png =
+                xasprintf("%s/verify-%s-%s.png", VERIFY_BROWSER_OUT, pages[i].name, langs[l].tag);
+            FILE *f = fopen(png, "rb");
+            assert_non_null(f);
+            unsigned char magic[8] = {0};
+            assert_int_equal(fread(magic, 1, 8, f), 8);
+            assert_memory_equal(magic, "\x89PNG\r\n\x1a\n", 8);
+            fclose(f);
+            free(png);
+            free(url);
+        }
+    /* A laptop-sized shot of the valid page, for the README. */
+    char *url = xasprintf("http://127.0.0.1:%u/v/%s?lang=en", web_port, valid);
+    free(chromium("--screenshot=" VERIFY_BROWSER_OUT "/verify-valid-en-laptop.png "
+                  "--window-size=1280,900",
+                  url));
+    free(url);
+    free(valid);
+    free(revoked);
+}
+
+int main(void)
+{
+    if (system("command -v chromium >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "browser.test-verify: chromium is not installed (deploy/ovop deps "
+                        "installs it): skipped\n");
+        return 77;
+    }
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_browser)};
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
+#else
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -712,3 +821,4 @@ int main(void)
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
+#endif
