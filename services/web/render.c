@@ -267,7 +267,7 @@ void web_render_json(ovop_buf_t *out, const Ovop__V1__VerifiedCertificate *c, bo
         c->producer_name, "village", place_json(c->village), "district", place_json(c->district),
         "region", place_json(c->region), "specializations", specs, "stars", (int)c->stars,
         "issued_on", c->issued_on, "valid_until", c->expires_on, "verification_url", url);
-    char *text = json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII);
+    char *text = json_dumps(doc, JSON_COMPACT);
     ovop_buf_puts(out, text ? text : "{}");
     ovop_buf_puts(out, "\n");
     free(text);

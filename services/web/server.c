@@ -86,7 +86,7 @@ static enum MHD_Result respond(req_t *r, unsigned status, const char *type, cons
 }
 
 static const char *html = "text/html; charset=utf-8";
-static const char *json_type = "application/json";
+static const char *json_type = "application/json; charset=utf-8";
 
 /* A localized message page, or its JSON form {"error": REASON}. */
 static enum MHD_Result message(req_t *r, unsigned status, const char *what, const char *reason,
@@ -187,6 +187,29 @@ static enum MHD_Result route_verify(req_t *r, const char *rest)
     return MHD_YES;
 }
 
+/* A GS1 check digit: the last of the 14 digits (GS1 General Specifications 7.9.1). */
+static bool gtin_valid(const char *g)
+{
+    int sum = 0;
+    for (int i = 0; i < 13; i++) {
+        if (g[i] < '0' || g[i] > '9')
+            return false;
+        sum += (g[i] - '0') * (i % 2 == 0 ? 3 : 1);
+    }
+    return g[13] >= '0' && g[13] <= '9' && (10 - sum % 10) % 10 == g[13] - '0';
+}
+
+/* GS1 Digital Link form, for packaging whose QR code carries the product's GTIN:
+ * /01/{GTIN-14}/21/{code} answers as /v/{code} (the code is the serial number, AI 21). The
+ * registry holds no GTIN, so the codes ovop-webd prints are {base}/v/{code}. */
+static enum MHD_Result route_gs1(req_t *r, const char *rest)
+{
+    r->route = "verify_gs1";
+    if (strlen(rest) < 18 || !gtin_valid(rest) || strncmp(rest + 14, "/21/", 4) != 0)
+        return message(r, MHD_HTTP_NOT_FOUND, "malformed", "MALFORMED_CODE", 0);
+    return route_verify(r, rest + 18);
+}
+
 static enum MHD_Result route_css(req_t *r, const char *rest)
 {
     r->route = "static";
@@ -200,6 +223,7 @@ static const struct {
     route_fn fn;
 } routes[] = {
     {"/v/", false, route_verify},
+    {"/01/", false, route_gs1},
     {"/static/verify.css", true, route_css},
 };
 

@@ -592,6 +592,21 @@ static void test_escaping_and_headers(void **state)
     assert_non_null(strstr(r.body, "h1v1h-1z"));
     reply_free(&r);
     free(qr);
+    /* GS1 Digital Link form: /01/{GTIN}/21/{code}; a GTIN with a wrong check digit is not. */
+    char *code = code_of("OVOP-2026-000901");
+    char *gs1 = xasprintf("/01/04600000000015/21/%s.json", code);
+    r = get(gs1, NULL);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"status\":\"active\""));
+    reply_free(&r);
+    free(gs1);
+    gs1 = xasprintf("/01/04600000000016/21/%s", code);
+    r = get(gs1, NULL);
+    assert_int_equal(r.status, 404);
+    assert_non_null(strstr(r.body, "status-malformed"));
+    reply_free(&r);
+    free(gs1);
+    free(code);
     r = get("/static/verify.css", NULL);
     assert_int_equal(r.status, 200);
     assert_true(has_header(&r, "Content-Type: text/css"));
