@@ -204,6 +204,7 @@ bool web_fetch(web_fetch_t *f, const char *code, web_answer_t *now, web_fetch_fn
         fl->work.data = fl;
         fl->next = f->flights;
         f->flights = fl;
+        ovop_metric_inc(w->lookups);
         uv_queue_work(&w->loop, &fl->work, work, after_work);
     }
     waiter_t *wt = xcalloc(1, sizeof(*wt));

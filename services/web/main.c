@@ -74,6 +74,8 @@ static int start(app_t *a)
                                            "Public requests refused by the rate limit", NULL);
     w->broker_errors = ovop_metrics_counter(w->metrics, "ovop_web_lookup_errors_total",
                                             "Lookups the broker or registry did not answer", NULL);
+    w->lookups = ovop_metrics_counter(w->metrics, "ovop_web_lookups_total",
+                                      "VerifyCertificate calls made through the broker", NULL);
     w->cache = web_cache_new(c->no_cache ? 0 : (size_t)c->cache_size, c->cache_ttl_s * 1000000,
                              c->cache_miss_ttl_s * 1000000);
     w->ratelimit =

@@ -40,7 +40,8 @@ typedef struct web {
     web_fetch_t *fetch;
     web_server_t *server;
     ovop_metric_t *cache_hit, *cache_miss, *cache_stale, *rate_limited, *broker_errors;
-    bool broker_ok; /* the last broker call got an answer */
+    ovop_metric_t *lookups; /* broker calls made: misses sharing one call count once */
+    bool broker_ok;         /* the last broker call got an answer */
 } web_t;
 
 /* The outcome of a lookup. */

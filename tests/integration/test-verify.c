@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -667,6 +668,21 @@ static void test_rate_limit(void **state)
     free(path);
 }
 
+typedef struct getter {
+    pthread_t thread;
+    const char *path;
+    int status;
+} getter_t;
+
+static void *get_thread(void *arg)
+{
+    getter_t *g = arg;
+    http_reply_t r = get(g->path, NULL);
+    g->status = r.status;
+    reply_free(&r);
+    return NULL;
+}
+
 /* Last: the broker goes away. A code seen before is served stale (marked), an unseen one
  * gets a clear 503 page. */
 static void test_broker_down(void **state)
@@ -702,6 +718,20 @@ static void test_broker_down(void **state)
     assert_non_null(strstr(r.body, web_text(WEB_LANG_ZH, "unavailable_title")));
     assert_true(has_header(&r, "Retry-After: 5"));
     reply_free(&r);
+    /* Single flight: concurrent misses for one code make one broker call (each waits out the
+     * lookup timeout here, so all of them overlap). */
+    double lookups = harness_port_metric(web_http, "ovop_web_lookups_total");
+    getter_t getters[8];
+    for (size_t i = 0; i < OVOP_ARRAY_SIZE(getters); i++) {
+        getters[i].path = unseen;
+        assert_int_equal(pthread_create(&getters[i].thread, NULL, get_thread, &getters[i]), 0);
+    }
+    for (size_t i = 0; i < OVOP_ARRAY_SIZE(getters); i++) {
+        pthread_join(getters[i].thread, NULL);
+        assert_int_equal(getters[i].status, 503);
+    }
+    double calls = harness_port_metric(web_http, "ovop_web_lookups_total") - lookups;
+    assert_true(calls == 1);
     free(unseen);
     free(seen);
     ovop_buf_t why;
