@@ -198,7 +198,8 @@ static int setup(void **state)
         spawn_web(web_port, web_http,
                   (const char *const[]){"--cache-ttl", "2", "--rate-limit", "0", NULL}, "webd");
     limited_pid = spawn_web(limited_port, limited_http,
-                            (const char *const[]){"--rate-limit", "2", "--rate-burst", "3", NULL},
+                            (const char *const[]){"--rate-limit", "2", "--rate-burst", "3",
+                                                  "--trusted-proxy", "10.9.9.9,127.0.0.1", NULL},
                             "webd-limited");
     return 0;
 }
@@ -658,7 +659,19 @@ static void test_rate_limit(void **state)
     assert_int_equal(ok, 3); /* the burst */
     assert_int_equal(limited, 3);
     assert_true(harness_port_metric(limited_http, "ovop_web_rate_limited_total") == 3);
+    /* (one more below, for the proxied client) */
     r = http(limited_port, "GET", "/static/verify.css", "Accept-Language: ru\r\n");
+    assert_int_equal(r.status, 429);
+    reply_free(&r);
+    /* Behind a trusted proxy (127.0.0.1 here) the client is the last X-Forwarded-For
+     * address, which has a bucket of its own; what the client itself wrote before it counts
+     * for nothing. */
+    for (int i = 0; i < 3; i++) {
+        r = http(limited_port, "GET", path, "X-Forwarded-For: 198.51.100.1, 203.0.113.7\r\n");
+        assert_int_equal(r.status, 200);
+        reply_free(&r);
+    }
+    r = http(limited_port, "GET", path, "X-Forwarded-For: 198.51.100.2, 203.0.113.7\r\n");
     assert_int_equal(r.status, 429);
     reply_free(&r);
     harness_sleep_ms(1100); /* two tokens back */
