@@ -11,6 +11,7 @@ typedef struct node {
     bool found;
     void *body;
     size_t len;
+    char *json;
     int64_t stored_us;
     struct node *prev, *next; /* recency: head most recent */
     struct node *chain;       /* hash bucket */
@@ -82,6 +83,7 @@ static void remove_node(web_cache_t *c, node_t *n)
     *p = n->chain;
     unlink_node(c, n);
     free(n->body);
+    free(n->json);
     free(n);
     c->size--;
 }
@@ -106,13 +108,13 @@ web_cache_state_t web_cache_get(web_cache_t *c, const char *code, int64_t now_us
         return WEB_CACHE_ABSENT;
     unlink_node(c, n);
     push_front(c, n);
-    *ret = (web_cache_entry_t){n->found, n->body, n->len, n->stored_us};
+    *ret = (web_cache_entry_t){n->found, n->body, n->len, n->json, n->stored_us};
     int64_t ttl = n->found ? c->ttl_found_us : c->ttl_missing_us;
     return now_us - n->stored_us < ttl ? WEB_CACHE_FRESH : WEB_CACHE_STALE;
 }
 
 void web_cache_put(web_cache_t *c, const char *code, bool found, const void *body, size_t len,
-                   int64_t now_us)
+                   const char *json, int64_t now_us)
 {
     if (c->capacity == 0 || strlen(code) > OVOP_VCODE_LEN)
         return;
@@ -121,6 +123,7 @@ void web_cache_put(web_cache_t *c, const char *code, bool found, const void *bod
     if (n) {
         unlink_node(c, n);
         free(n->body);
+        free(n->json);
     } else {
         if (c->size == c->capacity)
             remove_node(c, c->tail);
@@ -137,6 +140,7 @@ void web_cache_put(web_cache_t *c, const char *code, bool found, const void *bod
         n->body = xmalloc(len);
         memcpy(n->body, body, len);
     }
+    n->json = found && json ? xstrdup(json) : NULL;
     n->stored_us = now_us;
     push_front(c, n);
 }

@@ -19,6 +19,7 @@ typedef struct web_cache_entry {
     bool found;       /* false: the registry has no certificate with this code */
     const void *body; /* the VerifiedCertificate, packed (found only) */
     size_t len;
+    const char *json;  /* its JSON page, rendered once when stored (found only), or NULL */
     int64_t stored_us; /* monotonic time it was fetched */
 } web_cache_entry_t;
 
@@ -30,9 +31,10 @@ void web_cache_destroy(web_cache_t **c);
  * the entry to the front. */
 web_cache_state_t web_cache_get(web_cache_t *c, const char *code, int64_t now_us,
                                 web_cache_entry_t *ret);
-/* Stores (copies) an answer, evicting the least recently used entry when full. */
+/* Stores (copies) an answer and its rendered JSON (may be NULL), evicting the least recently used
+ * entry when full. */
 void web_cache_put(web_cache_t *c, const char *code, bool found, const void *body, size_t len,
-                   int64_t now_us);
+                   const char *json, int64_t now_us);
 /* Forgets code (a status change seen). */
 void web_cache_drop(web_cache_t *c, const char *code);
 size_t web_cache_size(const web_cache_t *c);

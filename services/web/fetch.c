@@ -135,6 +135,24 @@ static void work(uv_work_t *req)
         ovop__v1__reply__free_unpacked(rep, NULL);
 }
 
+/* The JSON page of a found certificate, rendered once for the cache: a JSON hit then costs
+ * no decoding and no rendering (the stale form is rendered when served). */
+static char *render_json(web_t *w, const flight_t *fl)
+{
+    Ovop__V1__VerifiedCertificate *c =
+        ovop__v1__verified_certificate__unpack(NULL, fl->len, fl->body);
+    if (!c)
+        return NULL;
+    char *url = web_public_url(w, fl->code);
+    ovop_buf_t b;
+    ovop_buf_init(&b);
+    web_render_json(&b, c, false, url);
+    ovop_buf_puts(&b, "");
+    free(url);
+    ovop__v1__verified_certificate__free_unpacked(c, NULL);
+    return b.data;
+}
+
 static void answer_waiters(flight_t *fl, const web_answer_t *a)
 {
     for (waiter_t *wt = fl->waiters, *n; wt; wt = n) {
@@ -164,7 +182,9 @@ static void after_work(uv_work_t *req, int status)
     web_answer_t a = {.result = fl->result, .body = fl->body, .len = fl->len};
     w->broker_ok = fl->result != WEB_UNAVAILABLE;
     if (fl->result != WEB_UNAVAILABLE) {
-        web_cache_put(w->cache, fl->code, fl->result == WEB_FOUND, fl->body, fl->len, now);
+        char *json = fl->result == WEB_FOUND ? render_json(w, fl) : NULL;
+        web_cache_put(w->cache, fl->code, fl->result == WEB_FOUND, fl->body, fl->len, json, now);
+        free(json);
     } else {
         ovop_metric_inc(w->broker_errors);
         log_warn("lookup of a verification code failed: %s", fl->error ? fl->error : "?");
@@ -186,7 +206,8 @@ bool web_fetch(web_fetch_t *f, const char *code, web_answer_t *now, web_fetch_fn
     web_cache_entry_t e;
     if (web_cache_get(w->cache, code, ovop_mono_us(), &e) == WEB_CACHE_FRESH) {
         ovop_metric_inc(w->cache_hit);
-        *now = (web_answer_t){e.found ? WEB_FOUND : WEB_NOT_FOUND, false, NULL, e.len};
+        *now = (web_answer_t){e.found ? WEB_FOUND : WEB_NOT_FOUND, false, NULL, e.len,
+                              e.json ? xstrdup(e.json) : NULL};
         if (e.len) {
             now->body = xmalloc(e.len);
             memcpy(now->body, e.body, e.len);

@@ -118,6 +118,9 @@ static enum MHD_Result answer(req_t *r)
         return message(r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "UNAVAILABLE", 5);
     if (a->result == WEB_NOT_FOUND)
         return message(r, MHD_HTTP_NOT_FOUND, "notfound", "NOT_FOUND", 0);
+    if (r->kind == ROUTE_JSON && a->json && !a->stale)
+        return respond(r, MHD_HTTP_OK, json_type, a->json, strlen(a->json), "public, max-age=60",
+                       0);
     Ovop__V1__VerifiedCertificate *c =
         ovop__v1__verified_certificate__unpack(NULL, a->len, a->body);
     if (!c)
@@ -340,6 +343,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     *con_cls = NULL;
     free(r->answer.body);
+    free(r->answer.json);
     free(r->path);
     free(r);
 }

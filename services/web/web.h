@@ -56,6 +56,7 @@ typedef struct web_answer {
     bool stale; /* served from an expired cache entry because the broker failed */
     void *body; /* packed VerifiedCertificate when found (malloc'd, the receiver frees) */
     size_t len;
+    char *json; /* its JSON page when rendered already (malloc'd, the receiver frees), or NULL */
 } web_answer_t;
 
 typedef void (*web_fetch_fn)(void *userdata, web_answer_t *answer);

@@ -160,6 +160,16 @@ static void load(const char *db, long n)
 }
 
 static bench_bus_t bus;
+static pid_t children[4]; /* registryd and the two webd, stopped however main ends */
+static int n_children;
+
+static void stop_all(void)
+{
+    while (n_children > 0)
+        harness_stop(children[--n_children]);
+    if (bus.broker > 0)
+        bench_bus_stop(&bus);
+}
 
 static pid_t spawn_webd(uint16_t port, bool cache, const char *log)
 {
@@ -185,6 +195,7 @@ static pid_t spawn_webd(uint16_t port, bool cache, const char *log)
     pid_t pid;
     if (bench_bus_spawn(&bus, "ovop-webd", "svc-ovop.web", args, log, &pid) < 0)
         exit(1);
+    children[n_children++] = pid;
     for (int i = 0; i < 200; i++) {
         ovop_buf_t b;
         ovop_buf_init(&b);
@@ -229,19 +240,20 @@ int main(int argc, char **argv)
     load(db, n);
     const char *rargs[] = {"--database-url", db,     "--credit", "64", "--db-pool", "8",
                            "--log-level",    "warn", NULL};
-    pid_t reg;
+    pid_t reg = 0;
+    atexit(stop_all);
     if (bench_bus_start(&bus, &id, db, "bench-broker", NULL) < 0 ||
         bench_bus_spawn(&bus, "ovop-registryd", "svc-ovop.registry", rargs, "bench-registryd",
                         &reg) < 0 ||
-        bench_bus_wait(&bus, "ovop.registry", 15000) < 0) {
+        (children[n_children++] = reg, bench_bus_wait(&bus, "ovop.registry", 15000) < 0)) {
         fprintf(stderr, "bench: could not start the broker and registryd\n");
         return 1;
     }
     target_t cached, uncached;
     if (harness_free_port(&cached.port) < 0 || harness_free_port(&uncached.port) < 0)
         return 1;
-    pid_t w1 = spawn_webd(cached.port, true, "bench-webd-cache");
-    pid_t w2 = spawn_webd(uncached.port, false, "bench-webd-nocache");
+    spawn_webd(cached.port, true, "bench-webd-cache");
+    spawn_webd(uncached.port, false, "bench-webd-nocache");
     printf("bench-verify: %.1f s per figure, %ld certificates, codes drawn at random, "
            "GET /v/CODE.json over HTTP/1.1 keep-alive (logs in %s)\n",
            seconds, n_codes, harness_tmpdir());
@@ -275,10 +287,7 @@ int main(int argc, char **argv)
     }
     printf("  (ratio: to --no-cache with as many clients; both daemons on one broker and one "
            "registryd)\n");
-    harness_stop(w1);
-    harness_stop(w2);
-    harness_stop(reg);
-    bench_bus_stop(&bus);
+    stop_all();
     free(codes);
     free(db);
     return 0;

@@ -99,12 +99,13 @@ static void test_cache_ttl_and_lru(void **state)
     web_cache_t *c = web_cache_new(3, 60000000, 10000000);
     web_cache_entry_t e;
     assert_int_equal(web_cache_get(c, "A", 0, &e), WEB_CACHE_ABSENT);
-    web_cache_put(c, "A", true, "abc", 3, 0);
-    web_cache_put(c, "B", false, NULL, 0, 0);
+    web_cache_put(c, "A", true, "abc", 3, NULL, 0);
+    web_cache_put(c, "B", false, NULL, 0, NULL, 0);
     assert_int_equal(web_cache_get(c, "A", 59999999, &e), WEB_CACHE_FRESH);
     assert_true(e.found);
     assert_int_equal(e.len, 3);
     assert_memory_equal(e.body, "abc", 3);
+    assert_null(e.json);
     assert_int_equal(web_cache_get(c, "A", 60000000, &e), WEB_CACHE_STALE);
     /* A miss is fresh for its shorter TTL. */
     assert_int_equal(web_cache_get(c, "B", 9999999, &e), WEB_CACHE_FRESH);
@@ -112,29 +113,30 @@ static void test_cache_ttl_and_lru(void **state)
     assert_int_equal(web_cache_get(c, "B", 10000000, &e), WEB_CACHE_STALE);
     /* Least recently used goes first: A was read after B was, so B goes. */
     assert_int_equal(web_cache_get(c, "A", 1, &e), WEB_CACHE_FRESH);
-    web_cache_put(c, "C", true, "c", 1, 1);
-    web_cache_put(c, "D", true, "d", 1, 1);
+    web_cache_put(c, "C", true, "c", 1, NULL, 1);
+    web_cache_put(c, "D", true, "d", 1, NULL, 1);
     assert_int_equal(web_cache_size(c), 3);
     assert_int_equal(web_cache_get(c, "B", 1, &e), WEB_CACHE_ABSENT);
     assert_int_equal(web_cache_get(c, "A", 1, &e), WEB_CACHE_FRESH);
-    /* Replacing keeps one entry; dropping forgets it. */
-    web_cache_put(c, "A", true, "xyz!", 4, 2);
+    /* Replacing keeps one entry (with its rendered JSON); dropping forgets it. */
+    web_cache_put(c, "A", true, "xyz!", 4, "{}", 2);
     assert_int_equal(web_cache_size(c), 3);
     assert_int_equal(web_cache_get(c, "A", 2, &e), WEB_CACHE_FRESH);
     assert_int_equal(e.len, 4);
+    assert_string_equal(e.json, "{}");
     web_cache_drop(c, "A");
     assert_int_equal(web_cache_get(c, "A", 2, &e), WEB_CACHE_ABSENT);
     for (int i = 0; i < 1000; i++) {
         char k[16];
         snprintf(k, sizeof(k), "K%d", i);
-        web_cache_put(c, k, true, k, strlen(k), i);
+        web_cache_put(c, k, true, k, strlen(k), NULL, i);
     }
     assert_int_equal(web_cache_size(c), 3);
     assert_int_equal(web_cache_get(c, "K999", 1000, &e), WEB_CACHE_FRESH);
     web_cache_destroy(&c);
     /* Capacity 0 keeps nothing (--no-cache). */
     c = web_cache_new(0, 1, 1);
-    web_cache_put(c, "A", true, "a", 1, 0);
+    web_cache_put(c, "A", true, "a", 1, NULL, 0);
     assert_int_equal(web_cache_get(c, "A", 0, &e), WEB_CACHE_ABSENT);
     web_cache_destroy(&c);
 }
