@@ -189,7 +189,10 @@ static void after_work(uv_work_t *req, int status)
         ovop_metric_inc(w->broker_errors);
         log_warn("lookup of a verification code failed: %s", fl->error ? fl->error : "?");
         web_cache_entry_t e;
-        if (web_cache_get(w->cache, fl->code, now, &e) != WEB_CACHE_ABSENT) {
+        /* A stale answer is better than none, but not forever: a certificate revoked during
+         * a long outage must not read valid for days. */
+        if (web_cache_get(w->cache, fl->code, now, &e) != WEB_CACHE_ABSENT &&
+            now - e.stored_us < w->conf.cache_stale_s * 1000000) {
             ovop_metric_inc(w->cache_stale);
             a = (web_answer_t){e.found ? WEB_FOUND : WEB_NOT_FOUND, true, (void *)e.body, e.len};
         }

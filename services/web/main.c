@@ -143,6 +143,10 @@ int main(int argc, char **argv)
          "seconds a found certificate is served from the cache", &c->cache_ttl_s},
         {"cache-miss-ttl", OVOP_OPT_INT, "10", 1, 86400,
          "seconds an unknown code is answered from the cache", &c->cache_miss_ttl_s},
+        {"cache-stale", OVOP_OPT_INT, "86400", 0, 31536000,
+         "seconds past its fetch an entry may still be served, marked stale, while the "
+         "registry cannot be reached (0: never)",
+         &c->cache_stale_s},
         {"cache-size", OVOP_OPT_INT, "100000", 1, 10000000, "codes the cache holds at most",
          &c->cache_size},
         {"no-cache", OVOP_OPT_BOOL, "false", 0, 0, "every lookup goes to the registry (benchmarks)",

@@ -23,7 +23,8 @@ typedef struct web_conf {
     char *broker, *key, *broker_key, *http, *log_format, *log_level, *instance;
     char *public_listen, *public_base_url, *trusted_proxy;
     bool insecure_plaintext, no_cache;
-    int64_t cache_ttl_s, cache_miss_ttl_s, cache_size, rate_limit, rate_burst, rate_table;
+    int64_t cache_ttl_s, cache_miss_ttl_s, cache_stale_s, cache_size, rate_limit, rate_burst,
+        rate_table;
     int64_t lookup_timeout_ms, lookup_threads, max_connections;
 } web_conf_t;
 
