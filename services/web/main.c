@@ -107,6 +107,42 @@ static int start(app_t *a)
     return 0;
 }
 
+/* Runs the daemon configured in a->w.conf to its end; returns the exit code. */
+static int serve(app_t *a)
+{
+    web_conf_t *c = &a->w.conf;
+    if (ovop_log_setup("webd", c->instance, c->log_format, c->log_level) < 0) {
+        fprintf(stderr, "ovop-webd: log-format must be json or text and log-level one of "
+                        "debug, info, warn, error\n");
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    char *sec_err = NULL;
+    if (ovop_security_setup(&a->w.security, c->insecure_plaintext, c->key,
+                            c->broker_key ? c->broker_key : "", c->broker, &sec_err) < 0) {
+        log_error("refusing to start: %s", sec_err);
+        free(sec_err);
+        return 2;
+    }
+    char threads[16];
+    snprintf(threads, sizeof(threads), "%lld", (long long)c->lookup_threads);
+    setenv("UV_THREADPOOL_SIZE", threads, 1); /* read by libuv at its pool's first use */
+    uv_loop_init(&a->w.loop);
+    int exit_code = 1;
+    if (start(a) == 0) {
+        uv_run(&a->w.loop, UV_RUN_DEFAULT);
+        exit_code = 0;
+    }
+    uv_run(&a->w.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&a->w.loop);
+    web_fetch_destroy(&a->w.fetch);
+    web_cache_destroy(&a->w.cache);
+    web_ratelimit_destroy(&a->w.ratelimit);
+    ovop_metrics_destroy(&a->w.metrics);
+    ovop_security_clear(&a->w.security);
+    return exit_code;
+}
+
 int main(int argc, char **argv)
 {
     static app_t app;
@@ -177,37 +213,7 @@ int main(int argc, char **argv)
         ovop_config_free(opts, OVOP_ARRAY_SIZE(opts));
         return r == 1 ? 0 : 2;
     }
-    int exit_code = 2;
-    if (ovop_log_setup("webd", c->instance, c->log_format, c->log_level) < 0) {
-        fprintf(stderr, "ovop-webd: log-format must be json or text and log-level one of "
-                        "debug, info, warn, error\n");
-        goto out;
-    }
-    signal(SIGPIPE, SIG_IGN);
-    char *sec_err = NULL;
-    if (ovop_security_setup(&a->w.security, c->insecure_plaintext, c->key,
-                            c->broker_key ? c->broker_key : "", c->broker, &sec_err) < 0) {
-        log_error("refusing to start: %s", sec_err);
-        free(sec_err);
-        goto out;
-    }
-    char threads[16];
-    snprintf(threads, sizeof(threads), "%lld", (long long)c->lookup_threads);
-    setenv("UV_THREADPOOL_SIZE", threads, 1); /* read by libuv at its pool's first use */
-    uv_loop_init(&a->w.loop);
-    exit_code = 1;
-    if (start(a) == 0) {
-        uv_run(&a->w.loop, UV_RUN_DEFAULT);
-        exit_code = 0;
-    }
-    uv_run(&a->w.loop, UV_RUN_DEFAULT);
-    uv_loop_close(&a->w.loop);
-    web_fetch_destroy(&a->w.fetch);
-    web_cache_destroy(&a->w.cache);
-    web_ratelimit_destroy(&a->w.ratelimit);
-    ovop_metrics_destroy(&a->w.metrics);
-    ovop_security_clear(&a->w.security);
-out:
+    int exit_code = serve(a);
     ovop_config_free(opts, OVOP_ARRAY_SIZE(opts));
     return exit_code;
 }

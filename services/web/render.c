@@ -40,15 +40,23 @@ void web_html_escape(ovop_buf_t *out, const char *s)
     }
 }
 
-static const char *var_value(const char *const *vars, const char *name, size_t n)
+static const char *var_value(web_lang_t l, const web_var_t *vars, size_t n_vars, const char *name,
+                             size_t n)
 {
-    for (size_t i = 0; vars[i]; i += 2)
-        if (strlen(vars[i]) == n && strncmp(vars[i], name, n) == 0)
-            return vars[i + 1];
+    char key[64];
+    if (n > 2 && strncmp(name, "t:", 2) == 0 && n - 2 < sizeof(key)) {
+        memcpy(key, name + 2, n - 2);
+        key[n - 2] = '\0';
+        return web_text(l, key);
+    }
+    for (size_t i = 0; i < n_vars; i++)
+        if (strlen(vars[i].name) == n && strncmp(vars[i].name, name, n) == 0)
+            return vars[i].value ? vars[i].value : "";
     return "";
 }
 
-void web_template(ovop_buf_t *out, const char *tpl, const char *const *vars)
+void web_template(ovop_buf_t *out, const char *tpl, web_lang_t l, const web_var_t *vars,
+                  size_t n_vars)
 {
     const char *p = tpl;
     for (;;) {
@@ -65,7 +73,7 @@ void web_template(ovop_buf_t *out, const char *tpl, const char *const *vars)
             ovop_buf_puts(out, open);
             return;
         }
-        const char *v = var_value(vars, name, (size_t)(close - name));
+        const char *v = var_value(l, vars, n_vars, name, (size_t)(close - name));
         if (raw)
             ovop_buf_puts(out, v);
         else
@@ -118,6 +126,25 @@ static const char *status_text(const Ovop__V1__VerifiedCertificate *c)
     return s[0] ? s : "revoked"; /* an unknown status is never shown as valid */
 }
 
+/* The specializations as HTML lines, and the note of a stale answer. */
+static void page_parts(ovop_buf_t *specs, ovop_buf_t *stale_note, web_lang_t l,
+                       const Ovop__V1__VerifiedCertificate *c, bool stale)
+{
+    for (size_t i = 0; i < c->n_specializations; i++) {
+        ovop_buf_puts(specs, i ? "<br>" : "");
+        web_html_escape(specs, c->specializations[i]->hs_code);
+        ovop_buf_puts(specs, " ");
+        web_html_escape(specs, c->specializations[i]->description);
+    }
+    if (stale) {
+        ovop_buf_puts(stale_note, "<p class=\"stale\" id=\"stale\">");
+        web_html_escape(stale_note, web_text(l, "stale"));
+        ovop_buf_puts(stale_note, "</p>");
+    }
+    ovop_buf_puts(specs, "");
+    ovop_buf_puts(stale_note, "");
+}
+
 void web_render_page(ovop_buf_t *out, web_lang_t l, const Ovop__V1__VerifiedCertificate *c,
                      bool stale, const char *path)
 {
@@ -132,91 +159,31 @@ void web_render_page(ovop_buf_t *out, web_lang_t l, const Ovop__V1__VerifiedCert
     ovop_buf_init(&specs);
     ovop_buf_init(&stale_note);
     lang_links(&links, l, path);
-    for (size_t i = 0; i < c->n_specializations; i++) {
-        ovop_buf_puts(&specs, i ? "<br>" : "");
-        web_html_escape(&specs, c->specializations[i]->hs_code);
-        ovop_buf_puts(&specs, " ");
-        web_html_escape(&specs, c->specializations[i]->description);
-    }
-    if (stale) {
-        ovop_buf_puts(&stale_note, "<p class=\"stale\" id=\"stale\">");
-        web_html_escape(&stale_note, web_text(l, "stale"));
-        ovop_buf_puts(&stale_note, "</p>");
-    }
-    const char *producer = c->producer_name[0] ? c->producer_name : web_text(l, "producer_private");
-    const char *const vars[] = {
-        "lang",
-        web_lang_tag(l),
-        "title",
-        web_text(l, "title"),
-        "brand",
-        web_text(l, "brand"),
-        "lang_links",
-        links.data ? links.data : "",
-        "status",
-        status,
-        "status_text",
-        web_text(l, key),
-        "status_note",
-        web_text(l, strcmp(status, "active") == 0 ? "status_note_active" : "status_note_bad"),
-        "stale_note",
-        stale_note.data ? stale_note.data : "",
-        "t_product",
-        web_text(l, "product"),
-        "product",
-        pick(l, c->product_name_ru, c->product_name_en, c->product_name_ky),
-        "t_hs_code",
-        web_text(l, "hs_code"),
-        "hs_code",
-        c->hs_code,
-        "hs_description",
-        c->hs_description,
-        "t_producer",
-        web_text(l, "producer"),
-        "producer",
-        producer,
-        "t_village",
-        web_text(l, "village"),
-        "village",
-        place(l, c->village),
-        "t_district",
-        web_text(l, "district"),
-        "district",
-        place(l, c->district),
-        "t_region",
-        web_text(l, "region"),
-        "region",
-        place(l, c->region),
-        "t_specialization",
-        web_text(l, "specialization"),
-        "specializations",
-        specs.data ? specs.data : "",
-        "t_stars",
-        web_text(l, "stars"),
-        "stars",
-        stars,
-        "star_glyphs",
-        glyphs,
-        "t_issued",
-        web_text(l, "issued"),
-        "issued_on",
-        c->issued_on,
-        "t_valid_until",
-        web_text(l, "valid_until"),
-        "expires_on",
-        c->expires_on,
-        "t_number",
-        web_text(l, "number"),
-        "number",
-        c->number,
-        "t_code",
-        web_text(l, "code"),
-        "code",
-        c->code,
-        "t_qr",
-        web_text(l, "qr"),
-        NULL};
-    web_template(out, web_tpl_verify, vars);
+    page_parts(&specs, &stale_note, l, c, stale);
+    const web_var_t vars[] = {
+        {"lang", web_lang_tag(l)},
+        {"lang_links", links.data},
+        {"status", status},
+        {"status_text", web_text(l, key)},
+        {"status_note",
+         web_text(l, strcmp(status, "active") == 0 ? "status_note_active" : "status_note_bad")},
+        {"stale_note", stale_note.data},
+        {"product", pick(l, c->product_name_ru, c->product_name_en, c->product_name_ky)},
+        {"hs_code", c->hs_code},
+        {"hs_description", c->hs_description},
+        {"producer", c->producer_name[0] ? c->producer_name : web_text(l, "producer_private")},
+        {"village", place(l, c->village)},
+        {"district", place(l, c->district)},
+        {"region", place(l, c->region)},
+        {"specializations", specs.data},
+        {"stars", stars},
+        {"star_glyphs", glyphs},
+        {"issued_on", c->issued_on},
+        {"expires_on", c->expires_on},
+        {"number", c->number},
+        {"code", c->code},
+    };
+    web_template(out, web_tpl_verify, l, vars, OVOP_ARRAY_SIZE(vars));
     ovop_buf_free(&links);
     ovop_buf_free(&specs);
     ovop_buf_free(&stale_note);
@@ -230,14 +197,12 @@ void web_render_message(ovop_buf_t *out, web_lang_t l, const char *what, const c
     ovop_buf_t links;
     ovop_buf_init(&links);
     lang_links(&links, l, path);
-    const char *const vars[] = {"lang",       web_lang_tag(l),
-                                "title",      web_text(l, title),
-                                "brand",      web_text(l, "brand"),
-                                "lang_links", links.data,
-                                "what",       what,
-                                "text",       web_text(l, text),
-                                NULL};
-    web_template(out, web_tpl_message, vars);
+    const web_var_t vars[] = {
+        {"lang", web_lang_tag(l)},   {"title", web_text(l, title)},
+        {"lang_links", links.data},  {"what", what},
+        {"text", web_text(l, text)},
+    };
+    web_template(out, web_tpl_message, l, vars, OVOP_ARRAY_SIZE(vars));
     ovop_buf_free(&links);
 }
 

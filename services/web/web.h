@@ -89,6 +89,11 @@ char *web_public_url(const web_t *w, const char *code);
 int web_qr_svg(ovop_buf_t *out, const char *url);
 /* HTML-escapes s (& < > " ') into out. */
 void web_html_escape(ovop_buf_t *out, const char *s);
-/* Fills template tpl: {{name}} is vars' value HTML-escaped, {{{name}}} as it is (already
- * HTML); vars is name, value pairs ending with NULL. An unknown name is left empty. */
-void web_template(ovop_buf_t *out, const char *tpl, const char *const *vars);
+/* One value of a template. */
+typedef struct web_var {
+    const char *name, *value;
+} web_var_t;
+/* Fills template tpl: {{name}} is the value of vars named name HTML-escaped, {{{name}}} as it
+ * is (HTML built by the caller), {{t:key}} the text key in l (lang.c), escaped. An unknown
+ * name is left empty. */
+void web_template(ovop_buf_t *out, const char *tpl, web_lang_t l, const web_var_t *vars, size_t n);

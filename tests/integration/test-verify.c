@@ -311,8 +311,11 @@ static void test_verify_method(void **state)
     assert_int_equal(c->producer_kind, OVOP__V1__PRODUCER_KIND__PRODUCER_KIND_INDIVIDUAL);
     protobuf_c_message_free_unpacked(&c->base, NULL);
     free(code);
+}
 
-    /* Unknown (well-formed) and malformed codes. */
+/* Unknown (well-formed) and malformed codes. */
+static void test_verify_refusals(void **state)
+{
     char unknown[OVOP_VCODE_LEN + 1];
     assert_int_equal(ovop_vcode_generate(unknown), 0);
     Ovop__V1__VerifyCertificateRequest in = OVOP__V1__VERIFY_CERTIFICATE_REQUEST__INIT;
@@ -332,7 +335,7 @@ static void test_verify_method(void **state)
         ovop__v1__reply__free_unpacked(rep, NULL);
     }
     /* A wrong check character (one digit changed) is refused before any lookup. */
-    code = code_of("OVOP-2026-000901");
+    char *code = code_of("OVOP-2026-000901");
     code[3] = code[3] == 'A' ? 'B' : 'A';
     in.code = code;
     rep = NULL;
@@ -867,6 +870,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_codes),
         cmocka_unit_test(test_verify_method),
+        cmocka_unit_test(test_verify_refusals),
         cmocka_unit_test(test_ovopctl),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_html_languages),

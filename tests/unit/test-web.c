@@ -202,9 +202,11 @@ static void test_escape_template(void **state)
 {
     ovop_buf_t b;
     ovop_buf_init(&b);
-    web_template(&b, "<p>{{a}}</p>{{{b}}}{{missing}}",
-                 (const char *const[]){"a", "<x y=\"1\">&'", "b", "<i>ok</i>", NULL});
-    assert_string_equal(b.data, "<p>&lt;x y=&quot;1&quot;&gt;&amp;&#39;</p><i>ok</i>");
+    const web_var_t vars[] = {{"a", "<x y=\"1\">&'"}, {"b", "<i>ok</i>"}, {"n", NULL}};
+    web_template(&b, "<p>{{a}}</p>{{{b}}}{{missing}}{{n}}|{{t:status_revoked}}", WEB_LANG_RU, vars,
+                 OVOP_ARRAY_SIZE(vars));
+    assert_string_equal(b.data, "<p>&lt;x y=&quot;1&quot;&gt;&amp;&#39;</p><i>ok</i>|"
+                                "Сертификат отозван");
     ovop_buf_free(&b);
 }
 
