@@ -122,6 +122,9 @@ static void store_renewal(change_ctx_t *cx, Ovop__V1__Certificate *c, PGresult *
     c->status = OVOP__V1__CERTIFICATE_STATUS__CERTIFICATE_STATUS_ACTIVE;
     c->reason = "";
     c->version = 1;
+    /* The successor's code is drawn by the database as it is inserted (0022_verification.sql):
+     * not the old one's; ovopctl cert get shows it. */
+    c->verification_code = "";
     const ovop_arg_t args[] = {
         {"p_number", c->renewed_from},
         {"p_version", ovop_call_printf(call, "%d", cx->in->version)},
