@@ -6,6 +6,8 @@
 set(ovop_pkg_bins ovop-broker ovop-registryd ovop-exportd ovop-matchd ovop-notifyd ovopctl)
 list(APPEND ovop_pkg_bins ovop-programd) # h-programme (its unit: deploy/systemd, globbed)
 install(TARGETS ${ovop_pkg_bins} RUNTIME DESTINATION bin COMPONENT ovop)
+# ovop-webd, the public verification pages (libqrencode: a shlibdeps dependency).
+install(TARGETS ovop-webd RUNTIME DESTINATION bin COMPONENT ovop)
 install(PROGRAMS ${PROJECT_SOURCE_DIR}/deploy/docker/ovop-setup.sh DESTINATION sbin
         RENAME ovop-setup COMPONENT ovop)
 

@@ -72,3 +72,9 @@ ovopctl --database-url="$url" db bootstrap svc-ovop.matching --kind service \
     --roles "worker:ovop.matching exports.from_order"
 ovopctl --database-url="$url" db bootstrap admin --kind operator --name "Administrator" \
     --key "$(public_key "$secrets/admin.key")" --roles iam.admin
+# ovop-webd, the public verification pages: a client of the broker holding no role (what it
+# calls, ovop.registry VerifyCertificate, is open to every authenticated principal).
+if [[ -f $secrets/svc-ovop.web.key ]]; then
+    ovopctl --database-url="$url" db bootstrap svc-ovop.web --kind service \
+        --name "ovop.web daemon" --key "$(public_key "$secrets/svc-ovop.web.key")" --roles ""
+fi

@@ -1,4 +1,4 @@
--- 0022 status: what ovopctl status reads, for operators and monitoring.
+-- status: what ovopctl status reads, for operators and monitoring.
 --
 -- * The role ops.monitor in the catalogue: it may call ovop.broker GetStatus (each broker's
 --   services, workers and queues), as iam.admin may.

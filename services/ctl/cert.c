@@ -407,6 +407,8 @@ static void print_certificate(const ProtobufCMessage *m)
     if (ct->reason[0])
         printf("reason         %s\n", ct->reason);
     printf("version        %d\n", ct->version);
+    if (ct->verification_code[0])
+        printf("verification   %s\n", ct->verification_code);
 }
 
 static int cert_get(ctl_t *c, int argc, char **argv)
@@ -514,6 +516,47 @@ static const ctl_list_verb_t cert_list = {
              .many = "certificates"},
 };
 
+/* --- cert verify: what a buyer reads by the code on the package --- */
+
+static const char *place_name(const Ovop__V1__VerifiedPlace *p)
+{
+    if (!p)
+        return "";
+    return p->name_en[0] ? p->name_en : p->name_ru;
+}
+
+static void print_verified(const ProtobufCMessage *m)
+{
+    const Ovop__V1__VerifiedCertificate *v = (const Ovop__V1__VerifiedCertificate *)m;
+    printf("code           %s\n", v->code);
+    printf("certificate    %s\n", v->number);
+    printf("status         %s\n", NAME_OF(CERT_STATUSES, v->status));
+    printf("product        %s\n", v->product_name_en[0] ? v->product_name_en : v->product_name_ru);
+    printf("hs code        %s %s\n", v->hs_code, v->hs_description);
+    printf("producer       %s\n", v->producer_name[0] ? v->producer_name : "(individual)");
+    printf("village        %s\n", place_name(v->village));
+    printf("district       %s\n", place_name(v->district));
+    printf("region         %s\n", place_name(v->region));
+    for (size_t i = 0; i < v->n_specializations; i++)
+        printf("specialization %s %s\n", v->specializations[i]->hs_code,
+               v->specializations[i]->description);
+    printf("stars          %u\n", v->stars);
+    printf("issued on      %s\n", v->issued_on);
+    printf("valid until    %s\n", v->expires_on);
+}
+
+static int cert_verify(ctl_t *c, int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "ovopctl: usage: ovopctl cert verify CODE\n");
+        return CTL_EXIT_USAGE;
+    }
+    Ovop__V1__VerifyCertificateRequest in = OVOP__V1__VERIFY_CERTIFICATE_REQUEST__INIT;
+    in.code = argv[1];
+    return call_and_print(c, "VerifyCertificate", &in.base,
+                          &ovop__v1__verified_certificate__descriptor, print_verified);
+}
+
 int ctl_cert(ctl_t *c, int argc, char **argv)
 {
     static const ctl_cmd_t cmds[] = {
@@ -523,8 +566,10 @@ int ctl_cert(ctl_t *c, int argc, char **argv)
         {.name = "suspend", .run_with = cert_change, .method = "SuspendCertificate"},
         {.name = "reinstate", .run_with = cert_change, .method = "ReinstateCertificate"},
         {.name = "revoke", .run_with = cert_change, .method = "RevokeCertificate"},
+        {.name = "verify", .run = cert_verify},
     };
-    return ctl_run(c, cmds, OVOP_ARRAY_SIZE(cmds), argc - 1, argv + 1,
-                   "ovopctl cert get|renew|suspend|reinstate|revoke NUMBER ... | cert list "
-                   "[options]");
+    return ctl_run(
+        c, cmds, OVOP_ARRAY_SIZE(cmds), argc - 1, argv + 1,
+        "ovopctl cert get|renew|suspend|reinstate|revoke NUMBER ... | cert verify CODE | "
+        "cert list [options]");
 }

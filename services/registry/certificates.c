@@ -17,6 +17,7 @@
 #include "read.h"
 #include "ovop/v1/registry.pb-c.h"
 #include "registry.h"
+#include "vcode.h"
 
 #define MAX_REASON 500
 
@@ -24,7 +25,7 @@
 #define CERTIFICATE_COLUMNS                                                                        \
     "c.number, c.producer_id, c.product_id, c.application_id, c.stars, c.issued_on::text, "        \
     "c.expires_on::text, registry.certificate_status(c.status, c.expires_on) AS status, "          \
-    "c.reason, coalesce(c.renewed_from, '') AS renewed_from, c.version"
+    "c.reason, coalesce(c.renewed_from, '') AS renewed_from, c.version, c.verification_code"
 
 static const ovop_read_t certificate = {
     .sql = "SELECT " CERTIFICATE_COLUMNS " FROM registry.certificates c WHERE c.number = $1",
@@ -124,6 +125,9 @@ static void store_renewal(change_ctx_t *cx, Ovop__V1__Certificate *c, PGresult *
     c->status = OVOP__V1__CERTIFICATE_STATUS__CERTIFICATE_STATUS_ACTIVE;
     c->reason = "";
     c->version = 1;
+    /* The successor's code is drawn by the database as it is inserted (0022_verification.sql):
+     * not the old one's; ovopctl cert get shows it. */
+    c->verification_code = "";
     const ovop_arg_t args[] = {
         {"p_number", c->renewed_from},
         {"p_version", ovop_call_printf(call, "%d", cx->in->version)},
@@ -273,10 +277,40 @@ static void list_certificates(ovop_call_t *call, const ProtobufCMessage *input, 
     ovop_read_page(call, ovop_daemon_pg_read(r->d), &certificate_list, NULL, 5, params, page);
 }
 
+/* --- VerifyCertificate --- */
+
+/* What the certificate publishes (registry.verify_certificate): open to every authenticated
+ * principal, ovop-webd's among them, since it is what anyone reads on the packaging. */
+static const ovop_read_t verified = {
+    .sql = "SELECT * FROM registry.verify_certificate($1)",
+    .row = &ovop__v1__verified_certificate__descriptor,
+    .noun = "certificate with verification code",
+};
+
+static void verify_certificate(ovop_call_t *call, const ProtobufCMessage *input, void *userdata)
+{
+    const Ovop__V1__VerifyCertificateRequest *in =
+        (const Ovop__V1__VerifyCertificateRequest *)input;
+    registry_t *r = userdata;
+    char code[OVOP_VCODE_LEN + 1];
+    ovop_vcode_status_t st = ovop_vcode_parse(in->code, code);
+    if (!in->code[0])
+        ovop_call_violation(call, "code", "is required");
+    else if (st != OVOP_VCODE_OK)
+        ovop_call_violation(call, "code", "%s, got \"%.32s\"", ovop_vcode_why(st), in->code);
+    if (ovop_call_has_violations(call)) {
+        ovop_call_fail_violations(call);
+        return;
+    }
+    const char *params[] = {ovop_call_strdup(call, code)};
+    ovop_read_one(call, r->pg, &verified, params[0], 1, params);
+}
+
 static const ovop_method_t methods[] = {
     {"GetCertificate", get_certificate},         {"RenewCertificate", renew_certificate},
     {"SuspendCertificate", suspend_certificate}, {"ReinstateCertificate", reinstate_certificate},
     {"RevokeCertificate", revoke_certificate},   {"ListCertificates", list_certificates},
+    {"VerifyCertificate", verify_certificate},
 };
 
 void registry_certificates_register(registry_t *r)
