@@ -7,7 +7,7 @@ Every OVOP_ variable a binary prints in --help ("[OVOP_X; default: D...]", commo
 must have a table row naming that binary in "read by", with the binary's default; every row
 must name variables some binary reads (or one of ALLOWED below). Rules for the table:
 - "read by": comma-separated; "broker", "ovopctl", "registryd", "exportd", "matchd", "notifyd",
-  "programd" or "daemons" (all five); a parenthesised note such as "(libpq)" is ignored.
+  "programd", "webd" or "daemons" (the five MDP workers: not the broker, webd or ovopctl); a parenthesised note such as "(libpq)" is ignored.
 - default: a value in backticks is compared with the binary's exactly; "—" means no default
   ("(none)" or empty); a trailing parenthesis not naming binaries is a note ("— (a fresh
   UUID)"); plain text without backticks (HOSTNAME:PID) describes a default
@@ -29,6 +29,7 @@ BINARIES = {
     "matchd": "ovop-matchd",
     "notifyd": "ovop-notifyd",
     "programd": "ovop-programd",
+    "webd": "ovop-webd",
     "ovopctl": "ovopctl",
 }
 DAEMONS = ["registryd", "exportd", "matchd", "notifyd", "programd"]
