@@ -62,6 +62,7 @@ static int start(app_t *a)
     web_t *w = &a->w;
     web_conf_t *c = &w->conf;
     w->metrics = ovop_metrics_new();
+    ovop_metrics_process(w->metrics, "webd");
     w->cache_hit = ovop_metrics_counter(w->metrics, "ovop_web_cache_total",
                                         "Verification lookups by cache outcome", "result=\"hit\"");
     w->cache_miss =
