@@ -15,15 +15,21 @@ made with kubectl, never in a kustomization):
   no autoscaler, and OVOP_BROKER of every daemon lists each of its pods; a PodDisruptionBudget
   per daemon;
 - NetworkPolicy: a default deny; DNS, PostgreSQL and (daemons) the brokers reachable; ingress
-  open to every source only on the broker's MDP port and notifyd's stream port; the ops port
-  only from a named (monitoring) namespace; egress open to every address only for DNS,
-  PostgreSQL and notifyd's HTTPS with the private ranges excepted; every selector selects;
+  open to every source only on the broker's MDP port, notifyd's stream port and the public
+  port (--public-listen) of a component=web pod; the ops port only from a named (monitoring)
+  namespace; egress open to every address only for DNS, PostgreSQL and notifyd's HTTPS with
+  the private ranges excepted; every selector selects;
+- a daemon without a database (its --help lists no OVOP_DATABASE_URL: ovop-webd) gets no
+  database variable (OVOP_DATABASE_*, PG*), no pgpass file and no egress to PostgreSQL; the
+  component label web (whose pods may take readiness from /healthz and open their public
+  port) is for such daemons only;
 - every container: requests and limits (CPU and memory, request <= limit), non-root,
   read-only root file system, no privilege escalation, every capability dropped;
 - ovop containers: each --flag and each OVOP_* variable (env and ConfigMaps) in the binary's
-  --help; probes /healthz (startup, liveness) and /readyz (readiness) on the --http/OVOP_HTTP
-  port, reachable (not loopback), also the prometheus.io/port; the startup probe outlasts
-  OVOP_SCHEMA_WAIT_MS; terminationGracePeriodSeconds outlasts OVOP_DRAIN_MS by 5 s;
+  --help; probes /healthz (startup, liveness) and /readyz (readiness; component web: /healthz
+  too) on the --http/OVOP_HTTP port, reachable (not loopback), also the prometheus.io/port;
+  the startup probe outlasts OVOP_SCHEMA_WAIT_MS; terminationGracePeriodSeconds outlasts
+  OVOP_DRAIN_MS by 5 s;
 - keys and passwords: every Secret and ConfigMap a pod names exists (rendered or in an
   example) with the keys it names; each file an OVOP_* or PG* variable points at is one the
   pod's volumes provide; PGUSER is the role of the pod's pgpass; ovop-setup (the migrate Job)
@@ -302,6 +308,10 @@ class Lint:
         prog = self.binary(c)
         return prog if prog in self.daemons else None
 
+    def no_database(self, prog):
+        """A daemon that never connects to PostgreSQL: its --help has no OVOP_DATABASE_URL."""
+        return prog in self.daemons and "OVOP_DATABASE_URL" not in self.helps[prog][1]
+
     def env_of(self, d, c):
         """{name: value} a container gets: envFrom ConfigMaps, then env (literal or the
         ConfigMap key it names; None for a value from elsewhere)."""
@@ -434,12 +444,16 @@ class Lint:
         ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
         want = {"startupProbe": "/healthz", "livenessProbe": "/healthz",
                 "readinessProbe": "/readyz"}
+        # The public pages (component web) keep serving their cache while no broker answers,
+        # which is when /readyz turns 503: ready on /healthz keeps them in their Service.
+        web = pod_labels(d).get("app.kubernetes.io/component") == "web"
         for probe, path in want.items():
             pr = (c.get(probe) or {}).get("httpGet")
             if not pr:
                 self.find(d, "PROBES", f"{c['name']}: no {probe} on {path}")
                 continue
-            if pr.get("path") != path:
+            if pr.get("path") != path and not (
+                    web and probe == "readinessProbe" and pr.get("path") == "/healthz"):
                 self.find(d, "PROBES", f"{c['name']}: {probe} asks {pr.get('path')}, not {path}")
             pp = ports.get(pr["port"]) if isinstance(pr["port"], str) else pr["port"]
             if str(pp) != port:
@@ -478,6 +492,27 @@ class Lint:
         if roles and user not in roles:
             self.find(d, "PGUSER_PGPASS", f"{c['name']}: PGUSER {user}, but the pod's pgpass is "
                       f"for {', '.join(sorted(roles))}")
+
+    def check_no_database(self, d, c, env, files):
+        """A daemon without a database is given none of its means: a variable would sit
+        unused (or be read by a library: libpq reads PG*), a pgpass is a password for
+        nothing; the component web is such a daemon's only."""
+        prog = self.daemon(c)
+        if prog is None:
+            return
+        if not self.no_database(prog):
+            if pod_labels(d).get("app.kubernetes.io/component") == "web":
+                self.find(d, "COMPONENT_WEB", f"{c['name']}: {prog} has a database; component "
+                          "web (readiness on /healthz, a public port) is for the public pages")
+            return
+        for name in sorted(env):
+            if name.startswith(("OVOP_DATABASE", "PG")):
+                self.find(d, "NO_DATABASE", f"{c['name']}: {name}: {prog} has no database "
+                          "(no OVOP_DATABASE_URL in its --help)")
+        for f in sorted(files):
+            if "pgpass" in f or f.startswith("pg-password."):
+                self.find(d, "NO_DATABASE", f"{c['name']}: its volumes provide {f}: {prog} has "
+                          "no database password")
 
     def check_setup_files(self, d, files):
         need = {f"pg-password.{r}" for r in self.setup_roles}
@@ -686,14 +721,21 @@ class Lint:
         env = self.env_of(w, c)
         named = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
         open_ok = {"ovop-broker": {named.get("mdp")}, "ovop-notifyd": {named.get("stream")}}
+        ok = open_ok.get(prog, set())
+        if labels.get("app.kubernetes.io/component") == "web":
+            # The public verification pages: buyers' phones, through an ingress or load
+            # balancer whose source addresses a policy cannot name.
+            pub = (self.option(c, env, prog, "public-listen", "OVOP_PUBLIC_LISTEN") or "")
+            if pub.rpartition(":")[2].isdigit():
+                ok = ok | {int(pub.rpartition(":")[2])}
         for r in self.policies(labels, "ingress"):
             ports = self.rule_ports(r, c)
             if not r.get("ports"):
                 self.find(w, "NETPOL_OPEN_INGRESS", "an ingress rule allows every port")
-            elif any(peer_open(x) for x in r.get("from") or [{}]) and not ports <= open_ok.get(
-                    prog, set()):
+            elif any(peer_open(x) for x in r.get("from") or [{}]) and not ports <= ok:
                 self.find(w, "NETPOL_OPEN_INGRESS", f"ports {sorted(map(str, ports))} open to "
-                          "every source: only the broker's MDP and notifyd's stream port may be")
+                          "every source: only the broker's MDP, notifyd's stream port and the "
+                          "public pages' port may be")
         http = (self.option(c, env, prog, "http", "OVOP_HTTP") or "").rpartition(":")[2]
         if prog != "ovop-setup" and not any(
                 int(http) in self.rule_ports(r, c)
@@ -707,7 +749,11 @@ class Lint:
         dbport = int(m.group(1)) if m else 5432
         if not any(53 in self.rule_ports(r, c) for r in egress):
             self.find(w, "NETPOL_DNS", "no egress to DNS (53)")
-        if not any(dbport in self.rule_ports(r, c) for r in egress):
+        if self.no_database(prog):
+            if any(dbport in self.rule_ports(r, c) for r in egress):
+                self.find(w, "NETPOL_NO_DATABASE", f"egress to PostgreSQL ({dbport}): {prog} "
+                          "has no database")
+        elif not any(dbport in self.rule_ports(r, c) for r in egress):
             self.find(w, "NETPOL_DATABASE", f"no egress to PostgreSQL ({dbport})")
         if prog not in ("ovop-broker", "ovop-setup"):
             for b in brokers:
@@ -756,8 +802,8 @@ class Lint:
                     for var, svc in (("OVOP_DATABASE_URL", f"{name}-rw"),
                                      ("OVOP_DATABASE_READ_URL", f"{name}-ro")):
                         prog = self.daemon(c)
-                        if prog is None or (var == "OVOP_DATABASE_READ_URL"
-                                            and prog == "ovop-broker"):
+                        if prog is None or self.no_database(prog) or (
+                                var == "OVOP_DATABASE_READ_URL" and prog == "ovop-broker"):
                             continue
                         host = re.match(r"^postgres(?:ql)?://([^:/?]*)", env.get(var) or "")
                         if not host or host.group(1) != svc:
@@ -777,6 +823,7 @@ class Lint:
                 env = self.check_container(d, c, files)
                 self.check_ovop_container(d, c, env)
                 self.check_pgpass(d, c, env)
+                self.check_no_database(d, c, env, files)
                 if self.binary(c) == "ovop-setup":
                     self.check_setup_files(d, files)
         self.check_network()
