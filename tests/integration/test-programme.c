@@ -101,6 +101,14 @@ static int teardown(void **state)
 #define countf(...)  svcenv_countf(&E, __VA_ARGS__)
 #define scalarf(...) svcenv_scalarf(&E, __VA_ARGS__)
 
+/* The first column of the first row of sql copied into out (size bytes), the result freed. */
+static void scalar_into(char *out, size_t size, const char *sql)
+{
+    char *v = svcenv_scalarf(&E, "%s", sql);
+    snprintf(out, size, "%s", v);
+    free(v);
+}
+
 /* --- helpers --- */
 
 static long events(const char *type)
@@ -916,9 +924,8 @@ static void test_ovopctl_programme(void **state)
     assert_int_equal(ctl_as(OFFICER, "ctl-stakeholder", sh), 0);
     assert_true(logged("ctl-stakeholder", "Kyrgyz Crafts Council (association)"));
     char id[24];
-    snprintf(id, sizeof(id), "%s",
-             scalarf("SELECT id FROM programme.stakeholders WHERE name = 'Kyrgyz Crafts "
-                     "Council'"));
+    scalar_into(id, sizeof(id),
+                "SELECT id FROM programme.stakeholders WHERE name = 'Kyrgyz Crafts Council'");
     const char *shl[] = {"stakeholder", "list", "--kind", "association", NULL};
     assert_int_equal(ctl_as("tax", "ctl-stakeholders", shl), 0);
     assert_true(logged("ctl-stakeholders", "Kyrgyz Crafts Council"));
@@ -942,8 +949,8 @@ static void test_ovopctl_programme(void **state)
                         NULL};
     assert_int_equal(ctl_as(OFFICER, "ctl-programme", pc), 0);
     char pid[24];
-    snprintf(pid, sizeof(pid), "%s",
-             scalarf("SELECT id FROM programme.programmes WHERE name = 'Bookkeeping basics'"));
+    scalar_into(pid, sizeof(pid),
+                "SELECT id FROM programme.programmes WHERE name = 'Bookkeeping basics'");
     const char *ap[] = {"programme", "add-participant", pid, "producer:203", NULL};
     assert_int_equal(ctl_as(OFFICER, "ctl-add", ap), 0);
     assert_true(logged("ctl-add", "enrolled"));
@@ -978,8 +985,7 @@ static void test_ovopctl_sales(void **state)
                         "--name",  "Tunduk Market", NULL};
     assert_int_equal(ctl_as(OFFICER, "ctl-channel", ch), 0);
     char cid[24];
-    snprintf(cid, sizeof(cid), "%s",
-             scalarf("SELECT id FROM programme.channels WHERE name = 'Tunduk Market'"));
+    scalar_into(cid, sizeof(cid), "SELECT id FROM programme.channels WHERE name = 'Tunduk Market'");
     const char *cl[] = {"channel", "list", NULL};
     assert_int_equal(ctl_as("tax", "ctl-channels", cl), 0);
     assert_true(logged("ctl-channels", "Tunduk Market"));
