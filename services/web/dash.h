@@ -18,7 +18,7 @@ typedef struct web_dash web_dash_t;
 typedef struct dash_place {
     char code[24], parent[24], kind[24], region[24];
     char *name_en, *name_ru, *name_ky;
-    bool located;
+    bool located, approximate; /* approximate: placed around its region's point */
     double lat, lon;
     int villages, specialized;
     bool is_region, is_district;

@@ -4,6 +4,7 @@
  * certificate (ListCertificates, all pages: counts must be right, not a page), programmes and
  * funds (ovop.programme). Runs on a pool thread with a broker client of its own. */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,6 +147,21 @@ static void mark_unspecialized(dash_data_t *d, const ProtobufCMessage *m)
     }
 }
 
+/* The region of each district: its first ancestor of a region's kind. */
+static void set_regions(dash_data_t *d)
+{
+    for (size_t i = 0; i < d->n_places; i++) {
+        dash_place_t *t = &d->places[i];
+        if (!t->is_district)
+            continue;
+        for (dash_place_t *p = find(d, t->parent); p; p = find(d, p->parent))
+            if (p->is_region) {
+                snprintf(t->region, sizeof(t->region), "%s", p->code);
+                break;
+            }
+    }
+}
+
 /* Each village counts in its district and its region (the first ancestors of those kinds). */
 static void count_villages(dash_data_t *d)
 {
@@ -164,8 +180,6 @@ static void count_villages(dash_data_t *d)
         if (district) {
             district->villages++;
             district->specialized += covered;
-            if (region)
-                snprintf(district->region, sizeof(district->region), "%s", region->code);
         }
         if (region) {
             region->villages++;
@@ -189,6 +203,30 @@ static void keep_map_places(dash_data_t *d)
         }
     }
     d->n_places = n;
+}
+
+/* A district without coordinates (the seed lacks many) is drawn on a ring around its region's
+ * point, marked approximate, so that every district of the country shows on the map. */
+static void place_unlocated(dash_data_t *d)
+{
+    for (size_t i = 0; i < d->n_places; i++) {
+        dash_place_t *r = &d->places[i];
+        if (!r->is_region || !r->located)
+            continue;
+        int n = 0, k = 0;
+        for (size_t j = 0; j < d->n_places; j++)
+            n += d->places[j].is_district && !d->places[j].located &&
+                 strcmp(d->places[j].region, r->code) == 0;
+        for (size_t j = 0; j < d->n_places; j++) {
+            dash_place_t *p = &d->places[j];
+            if (!p->is_district || p->located || strcmp(p->region, r->code) != 0)
+                continue;
+            double a = 2 * M_PI * k++ / n;
+            p->lat = r->lat + 0.3 * sin(a);
+            p->lon = r->lon + 0.4 * cos(a);
+            p->located = p->approximate = true;
+        }
+    }
 }
 
 static void add_certificates(dash_data_t *d, const ProtobufCMessage *m)
@@ -224,8 +262,10 @@ static int fetch_registry(fetch_ctx_t *f)
     if (call_pages(f, "ovop.registry", "ListUnspecializedTerritories", &ut.base,
                    &ovop__v1__list_territories_response__descriptor, mark_unspecialized) < 0)
         return -1;
+    set_regions(f->d);
     count_villages(f->d);
     keep_map_places(f->d);
+    place_unlocated(f->d);
     Ovop__V1__ListCertificatesRequest lc = OVOP__V1__LIST_CERTIFICATES_REQUEST__INIT;
     return call_pages(f, "ovop.registry", "ListCertificates", &lc.base,
                       &ovop__v1__list_certificates_response__descriptor, add_certificates);

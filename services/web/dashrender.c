@@ -89,8 +89,9 @@ static void district_shape(ovop_buf_t *out, web_lang_t l, const proj_t *pr, cons
                     "cx=\"%.1f\" cy=\"%.1f\" r=\"9\"><title>",
                     p->code, bucket(p), p->code, x, y);
     web_html_escape(out, name(l, p));
-    ovop_buf_printf(out, ": %d / %d %s</title></circle></a>\n", p->specialized, p->villages,
-                    web_text(l, "dash_villages_specialized"));
+    ovop_buf_printf(out, ": %d / %d %s%s</title></circle></a>\n", p->specialized, p->villages,
+                    web_text(l, "dash_villages_specialized"),
+                    p->approximate ? web_text(l, "dash_approximate") : "");
 }
 
 /* A region: a dashed ring around its districts and its name at its own point. */

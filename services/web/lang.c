@@ -197,6 +197,9 @@ static const text_row_t texts[] = {
      {"Programme participation", "Программаларга катышуу", "Участие в программах", "", ""}},
     {"dash_villages_specialized",
      {"villages with a specialization", "адистешкен айыл", "сёл со специализацией", "", ""}},
+    {"dash_approximate",
+     {" (position approximate)", " (жайгашуусу болжолдуу)", " (положение приблизительное)", "",
+      ""}},
     {"dash_no_villages", {"no villages", "айыл жок", "нет сёл", "", ""}},
     {"dash_coverage_note",
      {"Share of villages with a declared specialization (their own, their district's or their "

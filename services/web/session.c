@@ -104,6 +104,7 @@ void web_signin_start(web_sessions_t *s, int64_t now_us, char id[static WEB_SESS
     for (size_t i = 0; i < sizeof(b); i++)
         snprintf(e->id + 2 * i, 3, "%02x", b[i]);
     /* A code in use by another pending sign-in is drawn again: a code names one browser. */
+    e->state = WEB_SESSION_PENDING;
     do {
         uint8_t c[8];
         random_bytes(c, sizeof(c));
@@ -114,7 +115,6 @@ void web_signin_start(web_sessions_t *s, int64_t now_us, char id[static WEB_SESS
         }
         e->code[WEB_SIGNIN_CODE_LEN] = '\0';
     } while (find_code(s, e->code) != e);
-    e->state = WEB_SESSION_PENDING;
     e->created_us = e->seen_us = now_us;
     e->expires_us = now_us + s->code_ttl_us;
     memcpy(id, e->id, WEB_SESSION_ID_LEN + 1);
