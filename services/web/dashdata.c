@@ -25,6 +25,13 @@ typedef struct fetch_ctx {
     char *err;
 } fetch_ctx_t;
 
+/* The programmes seen, for their participants (ListProgrammes does not count them). */
+static _Thread_local struct prog_ref {
+    int64_t id;
+    unsigned kind;
+} * tl_progs;
+static _Thread_local size_t tl_n_progs;
+
 static ProtobufCMessage *call(fetch_ctx_t *f, const char *service, const char *method,
                               const ProtobufCMessage *in, const ProtobufCMessageDescriptor *out_d)
 {
@@ -53,7 +60,8 @@ static void *field(const ProtobufCMessage *m, const char *name)
 static int call_pages(fetch_ctx_t *f, const char *service, const char *method, ProtobufCMessage *in,
                       const ProtobufCMessageDescriptor *out_d, page_fn fn)
 {
-    int32_t size = 1000;
+    /* The largest page each service allows: the registry's 1000, the programme's 500. */
+    int32_t size = strcmp(service, "ovop.registry") == 0 ? 1000 : 500;
     memcpy(field(in, "page_size"), &size, sizeof(size)); /* uint32 or int32: same bytes */
     char *token = xstrdup("");
     int r = 0;
@@ -245,7 +253,8 @@ static void add_programmes(dash_data_t *d, const ProtobufCMessage *m)
         const Ovop__V1__Programme *p = r->programmes[i];
         unsigned k = (unsigned)p->kind <= 5 ? (unsigned)p->kind : 0;
         d->programmes[k][(unsigned)p->status <= 4 ? p->status : 0]++;
-        d->participants[k] += p->participants;
+        tl_progs = xrealloc(tl_progs, (tl_n_progs + 1) * sizeof(*tl_progs));
+        tl_progs[tl_n_progs++] = (struct prog_ref){p->id, k};
     }
 }
 
@@ -271,6 +280,22 @@ static int fetch_registry(fetch_ctx_t *f)
                       &ovop__v1__list_certificates_response__descriptor, add_certificates);
 }
 
+/* GetProgramme counts a programme's participants: one call per programme. */
+static int count_participants(fetch_ctx_t *f)
+{
+    for (size_t i = 0; i < tl_n_progs; i++) {
+        Ovop__V1__GetProgrammeRequest in = OVOP__V1__GET_PROGRAMME_REQUEST__INIT;
+        in.id = tl_progs[i].id;
+        Ovop__V1__Programme *p = (Ovop__V1__Programme *)call(
+            f, "ovop.programme", "GetProgramme", &in.base, &ovop__v1__programme__descriptor);
+        if (!p)
+            return -1;
+        f->d->participants[tl_progs[i].kind] += p->participants;
+        ovop__v1__programme__free_unpacked(p, NULL);
+    }
+    return 0;
+}
+
 static int fetch_others(fetch_ctx_t *f)
 {
     Ovop__V1__StatsDimension by_region[] = {OVOP__V1__STATS_DIMENSION__STATS_DIMENSION_REGION};
@@ -289,9 +314,16 @@ static int fetch_others(fetch_ctx_t *f)
     if (!f->d->exports_dest)
         return -1;
     Ovop__V1__ListProgrammesRequest lp = OVOP__V1__LIST_PROGRAMMES_REQUEST__INIT;
+    tl_n_progs = 0;
     if (call_pages(f, "ovop.programme", "ListProgrammes", &lp.base,
-                   &ovop__v1__list_programmes_response__descriptor, add_programmes) < 0)
+                   &ovop__v1__list_programmes_response__descriptor, add_programmes) < 0 ||
+        count_participants(f) < 0) {
+        free(tl_progs);
+        tl_progs = NULL;
         return -1;
+    }
+    free(tl_progs);
+    tl_progs = NULL;
     Ovop__V1__FundsDisbursedRequest fd = OVOP__V1__FUNDS_DISBURSED_REQUEST__INIT;
     f->d->funds = packed(f, "ovop.programme", "FundsDisbursed", &fd.base,
                          &ovop__v1__funds_disbursed_response__descriptor);
