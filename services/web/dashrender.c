@@ -17,9 +17,10 @@
 extern const char web_tpl_dashboard[];
 extern const char web_tpl_signin[];
 
-#define MAP_W   800.0
-#define MAP_H   420.0
-#define MAP_PAD 30.0
+#define MAP_W    800.0
+#define MAP_H    420.0
+#define MAP_PAD  45.0
+#define RING_MAX 60.0 /* a region spread wide gets a ring this big, not one over the map */
 
 static void links(ovop_buf_t *out, web_lang_t cur, const char *path)
 {
@@ -122,6 +123,7 @@ static void region_shape(ovop_buf_t *out, web_lang_t l, const proj_t *pr, const 
             rad = fmax(rad, hypot(x - cx, y - cy) + 14);
         }
     }
+    rad = fmin(rad, RING_MAX);
     ovop_buf_printf(out,
                     "<g class=\"region-group\" data-code=\"%s\"><a href=\"#t-%s\">"
                     "<circle class=\"region c%d\" cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\"><title>",
@@ -132,7 +134,7 @@ static void region_shape(ovop_buf_t *out, web_lang_t l, const proj_t *pr, const 
     ovop_buf_printf(out,
                     "<text class=\"region-label\" x=\"%.1f\" y=\"%.1f\" "
                     "text-anchor=\"middle\">",
-                    cx, cy - rad - 3);
+                    cx, fmax(cy - rad - 3, 12));
     web_html_escape(out, name(l, r));
     ovop_buf_puts(out, "</text></a></g>\n");
 }

@@ -200,6 +200,9 @@ static const text_row_t texts[] = {
     {"dash_approximate",
      {" (position approximate)", " (жайгашуусу болжолдуу)", " (положение приблизительное)", "",
       ""}},
+    {"dash_coverage",
+     {"Coverage by region and district", "Облустар жана райондор боюнча камтуу",
+      "Охват по областям и районам", "", ""}},
     {"dash_no_villages", {"no villages", "айыл жок", "нет сёл", "", ""}},
     {"dash_coverage_note",
      {"Share of villages with a declared specialization (their own, their district's or their "
