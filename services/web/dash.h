@@ -34,7 +34,8 @@ typedef struct dash_data {
     int64_t certs[6][5];
     /* Programmes: [kind 0..5][status 0..4] counts, and their participants by kind. */
     int64_t programmes[6][5], participants[6];
-    void *funds; /* FundsDisbursedResponse */
+    void *funds;  /* FundsDisbursedResponse */
+    void *events; /* ListRecentEventsResponse: the last events, newest first */
     int64_t fetched_us;
 } dash_data_t;
 

@@ -327,7 +327,13 @@ static int fetch_others(fetch_ctx_t *f)
     Ovop__V1__FundsDisbursedRequest fd = OVOP__V1__FUNDS_DISBURSED_REQUEST__INIT;
     f->d->funds = packed(f, "ovop.programme", "FundsDisbursed", &fd.base,
                          &ovop__v1__funds_disbursed_response__descriptor);
-    return f->d->funds ? 0 : -1;
+    if (!f->d->funds)
+        return -1;
+    Ovop__V1__ListRecentEventsRequest re = OVOP__V1__LIST_RECENT_EVENTS_REQUEST__INIT;
+    re.limit = 20;
+    f->d->events = packed(f, "ovop.programme", "ListRecentEvents", &re.base,
+                          &ovop__v1__list_recent_events_response__descriptor);
+    return f->d->events ? 0 : -1;
 }
 
 int dash_data_fetch(const web_t *w, dash_data_t **ret, char **err)
@@ -372,5 +378,6 @@ void dash_data_free(dash_data_t **dp)
     free(d->exports_region);
     free(d->exports_dest);
     free(d->funds);
+    free(d->events);
     free(d);
 }

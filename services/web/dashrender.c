@@ -340,10 +340,42 @@ static void render_funds(ovop_buf_t *out, web_lang_t l, const dash_data_t *d)
         ovop__v1__funds_disbursed_response__free_unpacked(f, NULL);
 }
 
+static void render_events(ovop_buf_t *out, web_lang_t l, const dash_data_t *d)
+{
+    Ovop__V1__ListRecentEventsResponse *ev =
+        unpack(d->events, &ovop__v1__list_recent_events_response__descriptor);
+    ovop_buf_printf(out,
+                    "<table id=\"events\"><thead><tr><th class=\"n\">#</th><th>%s</th>"
+                    "<th>%s</th><th>%s</th><th>%s</th></tr></thead><tbody>\n",
+                    web_text(l, "dash_time"), web_text(l, "dash_event"),
+                    web_text(l, "dash_subject"), web_text(l, "dash_territory"));
+    for (size_t i = 0; ev && i < ev->n_events; i++) {
+        const Ovop__V1__RecentEvent *e = ev->events[i];
+        char when[32] = "";
+        time_t t = (time_t)(e->time_us / 1000000);
+        struct tm tm;
+        if (gmtime_r(&t, &tm))
+            strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+        ovop_buf_printf(out, "<tr data-seq=\"%lld\"><td class=\"n\">%lld</td><td>%s</td><td>",
+                        (long long)e->seq, (long long)e->seq, when);
+        web_html_escape(out, e->type);
+        ovop_buf_puts(out, "</td><td>");
+        web_html_escape(out, e->subject);
+        ovop_buf_puts(out, "</td><td>");
+        web_html_escape(out, e->soate[0] ? place_name(l, d, e->soate) : "");
+        ovop_buf_puts(out, "</td></tr>\n");
+    }
+    if (!ev || ev->n_events == 0)
+        ovop_buf_printf(out, "<tr><td colspan=\"5\">%s</td></tr>", web_text(l, "dash_none"));
+    ovop_buf_puts(out, "</tbody></table>\n");
+    if (ev)
+        ovop__v1__list_recent_events_response__free_unpacked(ev, NULL);
+}
+
 void dash_render(ovop_buf_t *out, web_lang_t l, const dash_data_t *d, const char *principal)
 {
-    ovop_buf_t parts[8];
-    for (int i = 0; i < 8; i++) {
+    ovop_buf_t parts[9];
+    for (int i = 0; i < 9; i++) {
         ovop_buf_init(&parts[i]);
         ovop_buf_puts(&parts[i], "");
     }
@@ -355,6 +387,7 @@ void dash_render(ovop_buf_t *out, web_lang_t l, const dash_data_t *d, const char
     render_certs(&parts[5], l, d);
     render_programmes(&parts[6], l, d);
     render_funds(&parts[7], l, d);
+    render_events(&parts[8], l, d);
     char asof[32] = "";
     time_t t = (time_t)(d->fetched_us / 1000000);
     struct tm tm;
@@ -372,9 +405,10 @@ void dash_render(ovop_buf_t *out, web_lang_t l, const dash_data_t *d, const char
         {"certs", parts[5].data},
         {"programmes", parts[6].data},
         {"funds", parts[7].data},
+        {"events", parts[8].data},
     };
     web_template(out, web_tpl_dashboard, l, vars, OVOP_ARRAY_SIZE(vars));
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < 9; i++)
         ovop_buf_free(&parts[i]);
 }
 

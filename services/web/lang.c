@@ -203,6 +203,10 @@ static const text_row_t texts[] = {
     {"dash_coverage",
      {"Coverage by region and district", "Облустар жана райондор боюнча камтуу",
       "Охват по областям и районам", "", ""}},
+    {"dash_events", {"Last events", "Акыркы окуялар", "Последние события", "", ""}},
+    {"dash_time", {"Time (UTC)", "Убакыт (UTC)", "Время (UTC)", "", ""}},
+    {"dash_event", {"Event", "Окуя", "Событие", "", ""}},
+    {"dash_subject", {"Subject", "Объект", "Объект", "", ""}},
     {"dash_no_villages", {"no villages", "айыл жок", "нет сёл", "", ""}},
     {"dash_coverage_note",
      {"Share of villages with a declared specialization (their own, their district's or their "

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "ovop/v1/programme.pb-c.h"
 #include "ovop/v1/web.pb-c.h"
 #include "pgtest.h"
 #include "svcenv.h"
@@ -87,6 +88,12 @@ static const char *const seed[] = {
     "(1, 'producer', 9001, 'Ak-Jol', '41704235000101', 'completed', 0, '2026-01-20', 't', now()), "
     "(3, 'producer', 9001, 'Ak-Jol', '41704235000101', 'completed', 1234567, '2026-03-01', 't', "
     "now()) RETURNING 1",
+    /* 25 numbered events past any the migrations made, one with markup in its subject. */
+    "INSERT INTO bus.events (id, seq, source, type, subject, time, data_schema, data, soate) "
+    "SELECT gen_random_uuid(), 1000 + g, 'test', 'ovop.test.thing_' || g, "
+    "CASE WHEN g = 25 THEN 'thing/<b>25' ELSE 'thing/' || g END, now() - (25 - g) * "
+    "interval '1 minute', 'ovop.v1.Test', '\\x0a0373656372657421'::bytea, "
+    "CASE WHEN g % 2 = 0 THEN '" KOCHKOR "' END FROM generate_series(1, 25) g RETURNING 1",
     NULL};
 
 /* --- HTTP/1.0 to the dashboard --- */
@@ -534,11 +541,62 @@ static void test_figures(void **state)
     assert_int_equal(cell(strstr(b, "<table id=\"funds\">"), "<tr data-minor", "=\""),
                      svcenv_count(&E, "SELECT sum(grant_minor) FROM programme.participants"));
     assert_non_null(strstr(b, "12345.67"));
+    /* The last 20 events, newest first, against the log; no payload shown. */
+    assert_int_equal(count_of(b, "<tr data-seq="), 20);
+    long max_seq = svcenv_count(&E, "SELECT max(seq) FROM bus.events");
+    char *newest = xasprintf("<tr data-seq=\"%ld\">", max_seq);
+    assert_non_null(strstr(b, newest));
+    free(newest);
+    assert_non_null(strstr(b, "thing/&lt;b&gt;25"));
+    assert_null(strstr(b, "secret!"));
     /* Exports: none shipped yet, and the table says so. */
     assert_int_equal(svcenv_count(&E, "SELECT count(*) FROM exports.shipments"), 0);
     assert_null(strstr(b, "data-region="));
     reply_free(&r);
     free(cookie);
+}
+
+/* ListRecentEvents (ovop.programme): newest first, bounded, envelope only, who may call. */
+static void test_recent_events(void **state)
+{
+    ovop_client_t *c = svcenv_client_as(&E, VIEWER);
+    Ovop__V1__ListRecentEventsRequest in = OVOP__V1__LIST_RECENT_EVENTS_REQUEST__INIT;
+    Ovop__V1__Reply *rep = NULL;
+    ProtobufCMessage *out = NULL;
+    assert_int_equal(ovop_client_call(c, "ovop.programme", "ListRecentEvents", NULL, &in.base,
+                                      &ovop__v1__list_recent_events_response__descriptor, &rep,
+                                      &out),
+                     0);
+    Ovop__V1__ListRecentEventsResponse *r = (Ovop__V1__ListRecentEventsResponse *)out;
+    assert_non_null(r);
+    assert_int_equal(r->n_events, 20); /* the default */
+    assert_int_equal(r->events[0]->seq, svcenv_count(&E, "SELECT max(seq) FROM bus.events"));
+    for (size_t i = 1; i < r->n_events; i++)
+        assert_true(r->events[i]->seq < r->events[i - 1]->seq);
+    assert_string_equal(r->events[0]->subject, "thing/<b>25");
+    assert_string_equal(r->events[1]->soate, KOCHKOR);
+    protobuf_c_message_free_unpacked(out, NULL);
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    rep = NULL, out = NULL;
+    in.limit = 101;
+    assert_int_equal(ovop_client_call(c, "ovop.programme", "ListRecentEvents", NULL, &in.base,
+                                      &ovop__v1__list_recent_events_response__descriptor, &rep,
+                                      &out),
+                     0);
+    assert_int_equal(rep->status->code, OVOP_INVALID_ARGUMENT);
+    assert_null(out);
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    ovop_client_destroy(&c);
+    c = svcenv_client_as(&E, NOBODY);
+    rep = NULL;
+    in.limit = 5;
+    assert_int_equal(ovop_client_call(c, "ovop.programme", "ListRecentEvents", NULL, &in.base,
+                                      &ovop__v1__list_recent_events_response__descriptor, &rep,
+                                      &out),
+                     0);
+    assert_int_equal(rep->status->code, OVOP_PERMISSION_DENIED);
+    ovop__v1__reply__free_unpacked(rep, NULL);
+    ovop_client_destroy(&c);
 }
 
 static void test_escaping_and_languages(void **state)
@@ -664,11 +722,9 @@ int main(void)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_signin_flow),
-        cmocka_unit_test(test_signout),
-        cmocka_unit_test(test_methods),
-        cmocka_unit_test(test_figures),
-        cmocka_unit_test(test_escaping_and_languages),
+        cmocka_unit_test(test_signin_flow),   cmocka_unit_test(test_signout),
+        cmocka_unit_test(test_methods),       cmocka_unit_test(test_figures),
+        cmocka_unit_test(test_recent_events), cmocka_unit_test(test_escaping_and_languages),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
