@@ -148,10 +148,24 @@ static void refresh_work(uv_work_t *req)
     dash_data_fetch(d->w, &d->fetched, &d->fetch_error);
 }
 
+static void free_dash(web_dash_t *d)
+{
+    dash_data_free(&d->data);
+    dash_data_free(&d->fetched);
+    free(d->fetch_error);
+    web_sessions_destroy(&d->sessions);
+    free(d);
+}
+
 static void refresh_done(uv_work_t *req, int status)
 {
     web_dash_t *d = req->data;
     d->refreshing = false;
+    if (d->closing) { /* destroyed while the fetch ran (a drain past its deadline) */
+        if (--d->closing == 0)
+            free_dash(d);
+        return;
+    }
     if (d->fetched) {
         dash_data_free(&d->data);
         d->data = d->fetched;
@@ -534,11 +548,8 @@ size_t web_dash_waiting(const web_dash_t *d)
 static void on_closed(uv_handle_t *handle)
 {
     web_dash_t *d = handle->data;
-    if (--d->closing == 0) {
-        dash_data_free(&d->data);
-        web_sessions_destroy(&d->sessions);
-        free(d);
-    }
+    if (--d->closing == 0)
+        free_dash(d);
 }
 
 void web_dash_destroy(web_dash_t **dp)
@@ -550,15 +561,18 @@ void web_dash_destroy(web_dash_t **dp)
     ovop_worker_destroy(&d->worker);
     ovop_dispatch_destroy(&d->dispatch);
     if (!d->mhd) {
-        dash_data_free(&d->data);
-        web_sessions_destroy(&d->sessions);
-        free(d);
+        free_dash(d);
         return;
     }
+    /* libmicrohttpd stops only with no connection suspended: those still waiting for the
+     * first fetch (a drain past its deadline) are resumed and dropped. */
+    for (dreq_t *r = d->waiting; r; r = r->next_waiting)
+        MHD_resume_connection(r->conn);
+    d->waiting = NULL;
     uv_poll_stop(&d->poll);
     MHD_stop_daemon(d->mhd);
     d->mhd = NULL;
-    d->closing = 2;
+    d->closing = 2 + d->refreshing; /* the fetch in flight frees it if it ends last */
     uv_close((uv_handle_t *)&d->poll, on_closed);
     uv_close((uv_handle_t *)&d->timer, on_closed);
 }

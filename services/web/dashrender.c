@@ -266,8 +266,8 @@ static void render_exports(ovop_buf_t *out, web_lang_t l, const dash_data_t *d)
 
 static void render_certs(ovop_buf_t *out, web_lang_t l, const dash_data_t *d)
 {
-    static const char *const st[] = {"status_active", "status_suspended", "status_revoked",
-                                     "status_expired"};
+    static const char *const st[] = {"dash_valid", "dash_suspended", "dash_revoked",
+                                     "dash_expired"};
     ovop_buf_printf(out, "<table id=\"certs\"><thead><tr><th>%s</th>", web_text(l, "stars"));
     for (int s = 0; s < 4; s++)
         ovop_buf_printf(out, "<th class=\"n\">%s</th>", web_text(l, st[s]));

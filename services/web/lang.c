@@ -207,6 +207,10 @@ static const text_row_t texts[] = {
     {"dash_time", {"Time (UTC)", "Убакыт (UTC)", "Время (UTC)", "", ""}},
     {"dash_event", {"Event", "Окуя", "Событие", "", ""}},
     {"dash_subject", {"Subject", "Объект", "Объект", "", ""}},
+    {"dash_valid", {"Valid", "Жарактуу", "Действует", "", ""}},
+    {"dash_suspended", {"Suspended", "Токтотулган", "Приостановлен", "", ""}},
+    {"dash_revoked", {"Revoked", "Жокко чыгарылган", "Отозван", "", ""}},
+    {"dash_expired", {"Expired", "Мөөнөтү бүткөн", "Истёк", "", ""}},
     {"dash_no_villages", {"no villages", "айыл жок", "нет сёл", "", ""}},
     {"dash_coverage_note",
      {"Share of villages with a declared specialization (their own, their district's or their "
