@@ -468,6 +468,32 @@ static long cell(const char *body, const char *row, const char *cell_attr)
     return strtol(c + strlen(cell_attr), NULL, 10);
 }
 
+/* Programmes by kind and status, and their participants, against the tables. */
+static void check_programmes(const char *b)
+{
+    static const char *const kinds[] = {"",      "training", "mentoring",
+                                        "grant", "fair",     "export_mission"};
+    static const char *const pst[] = {"", "planned", "running", "finished", "cancelled"};
+    for (int k = 1; k <= 5; k++) {
+        char row[32], attr[32];
+        snprintf(row, sizeof(row), "<tr data-kind=\"%d\">", k);
+        for (int s = 1; s <= 4; s++) {
+            snprintf(attr, sizeof(attr), "data-status=\"%d\">", s);
+            assert_int_equal(cell(b, row, attr),
+                             svcenv_countf(&E,
+                                           "SELECT count(*) FROM programme.programmes WHERE "
+                                           "kind = '%s' AND status = '%s'",
+                                           kinds[k], pst[s]));
+        }
+        assert_int_equal(cell(b, row, "participants\">"),
+                         svcenv_countf(&E,
+                                       "SELECT count(*) FROM programme.participants p JOIN "
+                                       "programme.programmes g ON g.id = p.programme_id WHERE "
+                                       "g.kind = '%s'",
+                                       kinds[k]));
+    }
+}
+
 static void test_figures(void **state)
 {
     char *cookie = signed_in();
@@ -516,28 +542,7 @@ static void test_figures(void **state)
                                            stars, st[s]));
         }
     assert_int_equal(cell(b, "<tr data-stars=\"3\">", "data-status=\"1\">"), 2);
-    /* Programmes by kind and status; participants; funds. */
-    static const char *const kinds[] = {"",      "training", "mentoring",
-                                        "grant", "fair",     "export_mission"};
-    static const char *const pst[] = {"", "planned", "running", "finished", "cancelled"};
-    for (int k = 1; k <= 5; k++) {
-        char row[32], attr[32];
-        snprintf(row, sizeof(row), "<tr data-kind=\"%d\">", k);
-        for (int s = 1; s <= 4; s++) {
-            snprintf(attr, sizeof(attr), "data-status=\"%d\">", s);
-            assert_int_equal(cell(b, row, attr),
-                             svcenv_countf(&E,
-                                           "SELECT count(*) FROM programme.programmes WHERE "
-                                           "kind = '%s' AND status = '%s'",
-                                           kinds[k], pst[s]));
-        }
-        assert_int_equal(cell(b, row, "participants\">"),
-                         svcenv_countf(&E,
-                                       "SELECT count(*) FROM programme.participants p JOIN "
-                                       "programme.programmes g ON g.id = p.programme_id WHERE "
-                                       "g.kind = '%s'",
-                                       kinds[k]));
-    }
+    check_programmes(b);
     assert_int_equal(cell(strstr(b, "<table id=\"funds\">"), "<tr data-minor", "=\""),
                      svcenv_count(&E, "SELECT sum(grant_minor) FROM programme.participants"));
     assert_non_null(strstr(b, "12345.67"));
