@@ -76,5 +76,6 @@ ovopctl --database-url="$url" db bootstrap admin --kind operator --name "Adminis
 # calls, ovop.registry VerifyCertificate, is open to every authenticated principal).
 if [[ -f $secrets/svc-ovop.web.key ]]; then
     ovopctl --database-url="$url" db bootstrap svc-ovop.web --kind service \
-        --name "ovop.web daemon" --key "$(public_key "$secrets/svc-ovop.web.key")" --roles ""
+        --name "ovop.web daemon" --key "$(public_key "$secrets/svc-ovop.web.key")" \
+        --roles "worker:ovop.web" # h-dash: it answers ovop.web ApproveSignIn (dashboard sign-in)
 fi

@@ -281,5 +281,7 @@ int ctl_programme(ctl_t *c, int argc, char **argv);
 int ctl_channel(ctl_t *c, int argc, char **argv);
 int ctl_sales(ctl_t *c, int argc, char **argv);
 /* An enum flag's value (0 when s is NULL), or CTL_EXIT_USAGE after naming the values. */
-int ctl_programme_enum(const ProtobufCEnumDescriptor *d, const char *flag, const char *s,
-                       int *ret);
+int ctl_programme_enum(const ProtobufCEnumDescriptor *d, const char *flag, const char *s, int *ret);
+
+/* web.c: the programme dashboard's sign-in approval (ovop.web, h-dash). */
+int ctl_web(ctl_t *c, int argc, char **argv);

@@ -94,6 +94,7 @@ static const char usage_text[] =
     "  sales report PRODUCER YYYY-MM --line HS:CHANNEL:QTY:SOM[:export]... [--employees N]\n"
     "               [--seasonal N] [--expected-revision R] | show PRODUCER YYYY-MM [--revision R]\n"
     "  sales stats --by region|district|hs_code|channel [--from M] [--to M] [--territory C]\n"
+    "  web approve CODE                signs in the dashboard page showing CODE, as yourself\n"
     "\n"
     "Exit codes: 0 ok, 1 failure, 2 usage, 3 broker or service unreachable (timeout),\n"
     "10+N when the service answered with status code N (13 INVALID_ARGUMENT, 15 NOT_FOUND, ...).\n";
@@ -124,6 +125,7 @@ static const ctl_cmd_t verbs[] = {
     {"programme", ctl_programme},
     {"channel", ctl_channel},
     {"sales", ctl_sales},
+    {"web", ctl_web}, /* h-dash: dashboard sign-in */
 };
 
 /* Parses the global options (opts, n) of argv; *ret_argi: the verb. Returns 0, CTL_HELP after

@@ -5,7 +5,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zmq.h>
+
 #include "config.h"
+#include "dash.h"
 #include "http.h"
 #include "log.h"
 #include "web.h"
@@ -29,6 +32,7 @@ static bool is_ready(void *userdata, ovop_buf_t *why)
 
 static void close_all(app_t *a)
 {
+    web_dash_destroy(&a->w.dash);
     web_server_destroy(&a->w.server);
     ovop_http_destroy(&a->http);
     uv_close((uv_handle_t *)&a->sigterm, NULL);
@@ -41,7 +45,8 @@ static void close_all(app_t *a)
 static void on_drain(uv_timer_t *t)
 {
     app_t *a = t->data;
-    if (web_server_waiting(a->w.server) == 0 || ovop_mono_us() > a->drain_deadline_us)
+    if ((web_server_waiting(a->w.server) == 0 && web_dash_waiting(a->w.dash) == 0) ||
+        ovop_mono_us() > a->drain_deadline_us)
         close_all(a);
 }
 
@@ -53,6 +58,7 @@ static void on_signal(uv_signal_t *s, int signum)
     log_info("signal %d: stopping once the lookups in flight are answered", signum);
     uv_signal_stop(&a->sigterm);
     uv_signal_stop(&a->sigint);
+    web_dash_drain(a->w.dash);
     a->drain_deadline_us = ovop_mono_us() + (a->w.conf.lookup_timeout_ms + 1000) * 1000;
     uv_timer_start(&a->drain, on_drain, 0, 20);
 }
@@ -89,9 +95,20 @@ static int start(app_t *a)
                   strerror(-r));
         return r;
     }
+    if (c->dashboard_listen[0]) {
+        r = web_dash_new(&w->dash, w, w->zctx);
+        if (r < 0) {
+            log_error("could not start the dashboard on %s: %s", c->dashboard_listen, strerror(-r));
+            web_server_destroy(&w->server);
+            return r;
+        }
+        log_info("ovop-webd serving the programme dashboard on %s (port %u)", c->dashboard_listen,
+                 web_dash_port(w->dash));
+    }
     r = ovop_http_new(&a->http, &w->loop, c->http, w->metrics, is_ready, a);
     if (r < 0) {
         log_error("could not listen on %s for http: %s", c->http, strerror(-r));
+        web_dash_destroy(&w->dash);
         web_server_destroy(&w->server);
         return r;
     }
@@ -129,6 +146,7 @@ static int serve(app_t *a)
     snprintf(threads, sizeof(threads), "%lld", (long long)c->lookup_threads);
     setenv("UV_THREADPOOL_SIZE", threads, 1); /* read by libuv at its pool's first use */
     uv_loop_init(&a->w.loop);
+    a->w.zctx = zmq_ctx_new();
     int exit_code = 1;
     if (start(a) == 0) {
         uv_run(&a->w.loop, UV_RUN_DEFAULT);
@@ -141,6 +159,7 @@ static int serve(app_t *a)
     web_ratelimit_destroy(&a->w.ratelimit);
     ovop_metrics_destroy(&a->w.metrics);
     ovop_security_clear(&a->w.security);
+    zmq_ctx_term(a->w.zctx);
     return exit_code;
 }
 
@@ -201,6 +220,30 @@ int main(int argc, char **argv)
          &c->lookup_threads},
         {"max-connections", OVOP_OPT_INT, "1024", 1, 100000, "public connections at once",
          &c->max_connections},
+        {"dashboard-listen", OVOP_OPT_STRING, "127.0.0.1:8081", 0, 0,
+         "HOST:PORT of the programme dashboard for operators (empty: no dashboard); never "
+         "expose it publicly",
+         &c->dashboard_listen},
+        {"dashboard-base-url", OVOP_OPT_STRING, "", 0, 0,
+         "the dashboard's address as browsers see it (its origin is checked on sign-out; "
+         "https: Secure cookies); empty: the Host header's, Secure as --public-base-url",
+         &c->dashboard_base_url},
+        {"dashboard-cache-ttl", OVOP_OPT_INT, "30", 1, 3600,
+         "seconds the dashboard's figures are served before they are read again",
+         &c->dashboard_cache_ttl_s},
+        {"dashboard-code-ttl", OVOP_OPT_INT, "300", 30, 3600,
+         "seconds a sign-in code may be approved (ovopctl web approve), once",
+         &c->dashboard_code_ttl_s},
+        {"dashboard-idle", OVOP_OPT_INT, "1800", 60, 86400,
+         "seconds without a request after which a dashboard session ends", &c->dashboard_idle_s},
+        {"dashboard-session-max", OVOP_OPT_INT, "28800", 300, 604800,
+         "seconds after approval at which a dashboard session ends in any case",
+         &c->dashboard_session_max_s},
+        {"dashboard-sessions", OVOP_OPT_INT, "1024", 16, 100000,
+         "dashboard sessions and pending sign-ins held (the least recent is forgotten)",
+         &c->dashboard_sessions},
+        {"heartbeat-ms", OVOP_OPT_INT, "1000", 100, 60000,
+         "MDP heartbeat of the ovop.web worker (the broker's must match)", &c->heartbeat_ms},
     };
     ovop_config_t cfg = {"ovop-webd",           "public brand verification pages (and dashboard)",
                          "[options]",           opts,

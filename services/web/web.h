@@ -26,10 +26,15 @@ typedef struct web_conf {
     int64_t cache_ttl_s, cache_miss_ttl_s, cache_stale_s, cache_size, rate_limit, rate_burst,
         rate_table;
     int64_t lookup_timeout_ms, lookup_threads, max_connections;
+    /* The programme dashboard (dash.h). */
+    char *dashboard_listen, *dashboard_base_url;
+    int64_t dashboard_cache_ttl_s, dashboard_code_ttl_s, dashboard_idle_s, dashboard_session_max_s,
+        dashboard_sessions, heartbeat_ms;
 } web_conf_t;
 
 typedef struct web_fetch web_fetch_t;
 typedef struct web_server web_server_t;
+typedef struct web_dash web_dash_t;
 
 typedef struct web {
     web_conf_t conf;
@@ -40,6 +45,8 @@ typedef struct web {
     web_ratelimit_t *ratelimit;
     web_fetch_t *fetch;
     web_server_t *server;
+    web_dash_t *dash; /* NULL when --dashboard-listen is empty */
+    void *zctx;       /* for the ovop.web worker */
     ovop_metric_t *cache_hit, *cache_miss, *cache_stale, *rate_limited, *broker_errors;
     ovop_metric_t *lookups; /* broker calls made: misses sharing one call count once */
     bool broker_ok;         /* the last broker call got an answer */

@@ -158,8 +158,10 @@ static pid_t spawn_web(uint16_t port, uint16_t ops, const char *const *extra, co
                             "--lookup-timeout-ms",
                             "700",
                             "--log-format",
-                            "text"};
-    size_t n = 16;
+                            "text",
+                            "--dashboard-listen", /* h-dash: no dashboard here, so no port taken */
+                            ""};
+    size_t n = 18;
     for (size_t i = 0; extra && extra[i]; i++)
         args[n++] = extra[i];
     char *bin = harness_bin("ovop-webd");
