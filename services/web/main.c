@@ -220,9 +220,9 @@ int main(int argc, char **argv)
          &c->lookup_threads},
         {"max-connections", OVOP_OPT_INT, "1024", 1, 100000, "public connections at once",
          &c->max_connections},
-        {"dashboard-listen", OVOP_OPT_STRING, "127.0.0.1:8081", 0, 0,
-         "HOST:PORT of the programme dashboard for operators (empty: no dashboard); never "
-         "expose it publicly",
+        {"dashboard-listen", OVOP_OPT_STRING, "", 0, 0,
+         "HOST:PORT of the programme dashboard for operators (empty: none); on ONE instance "
+         "only (sign-ins live in its memory); never expose it publicly",
          &c->dashboard_listen},
         {"dashboard-base-url", OVOP_OPT_STRING, "", 0, 0,
          "the dashboard's address as browsers see it (its origin is checked on sign-out; "
