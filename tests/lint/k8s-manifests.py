@@ -9,7 +9,8 @@ renderer below: resources, namespace, images, JSON 6902 and strategic-merge patc
 checks it, with the Secrets and ConfigMaps its EXAMPLE files describe (secrets.example.yaml:
 made with kubectl, never in a kustomization):
 
-- every daemon BINDIR holds (ovop-*) runs in a Deployment or StatefulSet; a Deployment has a
+- every daemon BINDIR holds (ovop-*) runs in one Deployment or StatefulSet (a second only
+  for the dashboard, below); a Deployment has a
   HorizontalPodAutoscaler (autoscaling/v2, CPU utilisation, 2 replicas at least) and names no
   replicas itself; the broker is a StatefulSet of 2 or more behind its headless Service, with
   no autoscaler, and OVOP_BROKER of every daemon lists each of its pods; a PodDisruptionBudget
@@ -584,6 +585,10 @@ class Lint:
                 self.findings.append(f"{prog}: DAEMON_MISSING: no Deployment or StatefulSet runs "
                                      "it")
                 continue
+            plain = sorted(d["metadata"]["name"] for d in ws if not is_dashboard(d))
+            if len(plain) > 1:
+                self.findings.append(f"{prog}: DAEMON_TWICE: workloads {', '.join(plain)} all run "
+                                     "it: one scales, the second may only be the dashboard")
             for d in ws:
                 sel = d["spec"].get("selector") or {}
                 if not selects(sel, pod_labels(d)) or not sel:
@@ -620,8 +625,8 @@ class Lint:
         public webd Deployment keeps it off), and no Service makes it public."""
         dash = [w for w in self.workloads if is_dashboard(w)]
         if len(dash) > 1:
-            self.findings.append("dashboard: DASHBOARD_TWICE: workloads " + ", ".join(
-                w["metadata"]["name"] for w in dash) + " all run the dashboard: sign-ins "
+            self.findings.append("dashboard: DASHBOARD_TWICE: workloads " + ", ".join(sorted(
+                w["metadata"]["name"] for w in dash)) + " all run the dashboard: sign-ins "
                 "live in one instance's memory")
         for w in self.workloads:
             for c in containers(w, init=False):
