@@ -9,11 +9,17 @@ renderer below: resources, namespace, images, JSON 6902 and strategic-merge patc
 checks it, with the Secrets and ConfigMaps its EXAMPLE files describe (secrets.example.yaml:
 made with kubectl, never in a kustomization):
 
-- every daemon BINDIR holds (ovop-*) runs in a Deployment or StatefulSet; a Deployment has a
+- every daemon BINDIR holds (ovop-*) runs in one Deployment or StatefulSet (a second only
+  for the dashboard, below); a Deployment has a
   HorizontalPodAutoscaler (autoscaling/v2, CPU utilisation, 2 replicas at least) and names no
   replicas itself; the broker is a StatefulSet of 2 or more behind its headless Service, with
   no autoscaler, and OVOP_BROKER of every daemon lists each of its pods; a PodDisruptionBudget
   per daemon;
+- the operators' dashboard (a daemon with --dashboard-listen set: ovop-webd; sign-ins live in
+  one instance's memory): only in the pods labelled component dashboard, of ONE Deployment
+  with replicas 1, strategy Recreate, no autoscaler and no PodDisruptionBudget (a daemon may
+  have this second workload); its port never open to every source and its Services never
+  NodePort or LoadBalancer;
 - NetworkPolicy: a default deny; DNS, PostgreSQL and (daemons) the brokers reachable; ingress
   open to every source only on the broker's MDP port, notifyd's stream port and the public
   port (--public-listen) of a component=web pod; the ops port only from a named (monitoring)
@@ -27,6 +33,7 @@ made with kubectl, never in a kustomization):
   read-only root file system, no privilege escalation, every capability dropped;
 - ovop containers: each --flag and each OVOP_* variable (env and ConfigMaps) in the binary's
   --help; probes /healthz (startup, liveness) and /readyz (readiness; component web: /healthz
+  and dashboard: /healthz
   too) on the --http/OVOP_HTTP port, reachable (not loopback), also the prometheus.io/port;
   the startup probe outlasts OVOP_SCHEMA_WAIT_MS; terminationGracePeriodSeconds outlasts
   OVOP_DRAIN_MS by 5 s;
@@ -308,6 +315,19 @@ class Lint:
         prog = self.binary(c)
         return prog if prog in self.daemons else None
 
+    def dashboard_port(self, d, c):
+        """The dashboard port a daemon container listens on (--dashboard-listen set), or
+        None when the dashboard is off (or the daemon has none)."""
+        prog = self.daemon(c)
+        if prog is None or "OVOP_DASHBOARD_LISTEN" not in self.helps[prog][1]:
+            return None
+        val = self.option(c, self.env_of(d, c), prog, "dashboard-listen",
+                          "OVOP_DASHBOARD_LISTEN") or ""
+        if not val:
+            return None
+        port = val.rpartition(":")[2]
+        return int(port) if port.isdigit() else -1
+
     def no_database(self, prog):
         """A daemon that never connects to PostgreSQL: its --help has no OVOP_DATABASE_URL."""
         return prog in self.daemons and "OVOP_DATABASE_URL" not in self.helps[prog][1]
@@ -446,7 +466,7 @@ class Lint:
                 "readinessProbe": "/readyz"}
         # The public pages (component web) keep serving their cache while no broker answers,
         # which is when /readyz turns 503: ready on /healthz keeps them in their Service.
-        web = pod_labels(d).get("app.kubernetes.io/component") == "web"
+        web = pod_labels(d).get("app.kubernetes.io/component") in ("web", "dashboard")
         for probe, path in want.items():
             pr = (c.get(probe) or {}).get("httpGet")
             if not pr:
@@ -501,9 +521,11 @@ class Lint:
         if prog is None:
             return
         if not self.no_database(prog):
-            if pod_labels(d).get("app.kubernetes.io/component") == "web":
+            comp = pod_labels(d).get("app.kubernetes.io/component")
+            if comp in ("web", "dashboard"):
                 self.find(d, "COMPONENT_WEB", f"{c['name']}: {prog} has a database; component "
-                          "web (readiness on /healthz, a public port) is for the public pages")
+                          f"{comp} (readiness on /healthz) is for webd's public pages and "
+                          "dashboard")
             return
         for name in sorted(env):
             if name.startswith(("OVOP_DATABASE", "PG")):
@@ -563,6 +585,10 @@ class Lint:
                 self.findings.append(f"{prog}: DAEMON_MISSING: no Deployment or StatefulSet runs "
                                      "it")
                 continue
+            plain = sorted(d["metadata"]["name"] for d in ws if not is_dashboard(d))
+            if len(plain) > 1:
+                self.findings.append(f"{prog}: DAEMON_TWICE: workloads {', '.join(plain)} all run "
+                                     "it: one scales, the second may only be the dashboard")
             for d in ws:
                 sel = d["spec"].get("selector") or {}
                 if not selects(sel, pod_labels(d)) or not sel:
@@ -571,10 +597,16 @@ class Lint:
                         d["metadata"]["name"] and h["spec"]["scaleTargetRef"]["kind"] == d["kind"]]
                 if d["kind"] == "StatefulSet":
                     self.check_broker(d, mine)
+                elif d["kind"] == "Deployment" and is_dashboard(d):
+                    self.check_dashboard(d, mine)
                 elif d["kind"] == "Deployment":
                     self.check_hpa(d, mine)
                 covering = [p for p in pdbs if selects(p["spec"].get("selector"), pod_labels(d))]
-                if len(covering) != 1:
+                if is_dashboard(d):
+                    if covering:
+                        self.find(d, "DASHBOARD_PDB", "a PodDisruptionBudget selects the single "
+                                  "dashboard pod: minAvailable 1 blocks every node drain")
+                elif len(covering) != 1:
                     self.find(d, "PDB_MISSING", f"{len(covering)} PodDisruptionBudgets select its "
                               "pods, not 1")
         for h in hpas:
@@ -586,6 +618,46 @@ class Lint:
         for p in pdbs:
             if not any(selects(p["spec"].get("selector"), pod_labels(w)) for w in self.workloads):
                 self.find(p, "PDB_SELECTOR", "selects no pod")
+        self.check_dashboard_placement()
+
+    def check_dashboard_placement(self):
+        """The dashboard runs in the one component=dashboard workload and nowhere else (the
+        public webd Deployment keeps it off), and no Service makes it public."""
+        dash = [w for w in self.workloads if is_dashboard(w)]
+        if len(dash) > 1:
+            self.findings.append("dashboard: DASHBOARD_TWICE: workloads " + ", ".join(sorted(
+                w["metadata"]["name"] for w in dash)) + " all run the dashboard: sign-ins "
+                "live in one instance's memory")
+        for w in self.workloads:
+            for c in containers(w, init=False):
+                port = self.dashboard_port(w, c)
+                if port is not None and not is_dashboard(w):
+                    self.find(w, "DASHBOARD_LISTEN", f"{c['name']}: the dashboard is on (port "
+                              f"{port}) outside the single dashboard Deployment (component "
+                              "dashboard): each instance would hold sign-ins of its own")
+                elif port is None and is_dashboard(w) and self.daemon(c):
+                    self.find(w, "DASHBOARD_OFF", f"{c['name']}: component dashboard without "
+                              "--dashboard-listen/OVOP_DASHBOARD_LISTEN")
+        for s in self.of_kind("Service"):
+            sel = {"matchLabels": s["spec"].get("selector") or {}}
+            if (s["spec"].get("selector") and s["spec"].get("type") in ("NodePort", "LoadBalancer")
+                    and any(selects(sel, pod_labels(w)) for w in dash)):
+                self.find(s, "DASHBOARD_SERVICE_PUBLIC", f"type {s['spec']['type']} exposes the "
+                          "operators' dashboard outside the cluster: ClusterIP and an internal "
+                          "ingress with TLS, or kubectl port-forward")
+
+    def check_dashboard(self, d, mine):
+        """One pod, never two at once: replicas 1, Recreate, no autoscaler."""
+        if mine:
+            self.find(d, "DASHBOARD_HPA", "an autoscaler scales the dashboard: a second pod "
+                      "would not know the first one's sign-ins")
+        if d["spec"].get("replicas") != 1:
+            self.find(d, "DASHBOARD_REPLICAS", f"replicas {d['spec'].get('replicas')}, not 1: "
+                      "sign-ins live in one instance's memory")
+        strategy = (d["spec"].get("strategy") or {}).get("type", "RollingUpdate")
+        if strategy != "Recreate":
+            self.find(d, "DASHBOARD_STRATEGY", f"strategy {strategy}, not Recreate: an update "
+                      "would run two dashboards at once")
 
     def check_hpa(self, d, mine):
         if len(mine) != 1:
@@ -722,6 +794,12 @@ class Lint:
         named = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
         open_ok = {"ovop-broker": {named.get("mdp")}, "ovop-notifyd": {named.get("stream")}}
         ok = open_ok.get(prog, set())
+        dash = self.dashboard_port(w, c)
+        for r in self.policies(labels, "ingress") if dash is not None else []:
+            if not r.get("ports") or dash in self.rule_ports(r, c):
+                if any(peer_open(x) for x in r.get("from") or [{}]):
+                    self.find(w, "NETPOL_DASHBOARD_OPEN", f"the dashboard port {dash} is open to "
+                              "every source: only the operators' ingress namespace may reach it")
         if labels.get("app.kubernetes.io/component") == "web":
             # The public verification pages: buyers' phones, through an ingress or load
             # balancer whose source addresses a policy cannot name.
@@ -828,6 +906,10 @@ class Lint:
                     self.check_setup_files(d, files)
         self.check_network()
         return sorted(set(self.findings))
+
+
+def is_dashboard(d):
+    return pod_labels(d).get("app.kubernetes.io/component") == "dashboard"
 
 
 def peer_open(peer):
