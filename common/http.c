@@ -106,7 +106,7 @@ static void reschedule(ovop_http_t *h)
         uv_timer_stop(&h->timer);
 }
 
-static int parse_listen(const char *listen, struct sockaddr_in *ret)
+int ovop_http_parse_listen(const char *listen, struct sockaddr_in *ret)
 {
     const char *colon = strrchr(listen, ':');
     if (!colon || colon == listen)
@@ -133,7 +133,7 @@ int ovop_http_new(ovop_http_t **ret, uv_loop_t *loop, const char *listen, ovop_m
                   ovop_http_ready_fn ready, void *userdata)
 {
     struct sockaddr_in sa;
-    int r = parse_listen(listen, &sa);
+    int r = ovop_http_parse_listen(listen, &sa);
     if (r < 0)
         return r;
 

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "ovop/v1/web.pb-c.h"
 #include "permissions.h"
+#include "http.h"
 #include "web.h"
 #include "worker.h"
 
@@ -446,23 +447,6 @@ static void run(web_dash_t *d)
         uv_timer_stop(&d->timer);
 }
 
-static int parse_listen(const char *listen, struct sockaddr_in *ret)
-{
-    const char *colon = strrchr(listen, ':');
-    char host[64];
-    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof(host))
-        return -EINVAL;
-    snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || end == colon + 1 || port < 0 || port > 65535)
-        return -EINVAL;
-    memset(ret, 0, sizeof(*ret));
-    ret->sin_family = AF_INET;
-    ret->sin_port = htons((uint16_t)port);
-    return inet_pton(AF_INET, host, &ret->sin_addr) == 1 ? 0 : -EINVAL;
-}
-
 /* The origin (scheme://host[:port]) of a base URL, for the sign-out check. */
 static void base_origin(const char *url, char *out, size_t size)
 {
@@ -474,7 +458,7 @@ static void base_origin(const char *url, char *out, size_t size)
 static int start_http(web_dash_t *d)
 {
     struct sockaddr_in sa;
-    int r = parse_listen(d->w->conf.dashboard_listen, &sa);
+    int r = ovop_http_parse_listen(d->w->conf.dashboard_listen, &sa);
     if (r < 0)
         return r;
     d->mhd = MHD_start_daemon(

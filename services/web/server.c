@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "ovop/v1/registry.pb-c.h"
+#include "http.h"
 #include "web.h"
 
 extern const char web_static_verify_css[];
@@ -375,27 +376,10 @@ static void reschedule(web_server_t *s)
         uv_timer_stop(&s->timer);
 }
 
-static int parse_listen(const char *listen, struct sockaddr_in *ret)
-{
-    const char *colon = strrchr(listen, ':');
-    char host[64];
-    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof(host))
-        return -EINVAL;
-    snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || end == colon + 1 || port < 0 || port > 65535)
-        return -EINVAL;
-    memset(ret, 0, sizeof(*ret));
-    ret->sin_family = AF_INET;
-    ret->sin_port = htons((uint16_t)port);
-    return inet_pton(AF_INET, host, &ret->sin_addr) == 1 ? 0 : -EINVAL;
-}
-
 int web_server_new(web_server_t **ret, web_t *w)
 {
     struct sockaddr_in sa;
-    int r = parse_listen(w->conf.public_listen, &sa);
+    int r = ovop_http_parse_listen(w->conf.public_listen, &sa);
     if (r < 0)
         return r;
     web_server_t *s = xcalloc(1, sizeof(*s));
