@@ -2374,7 +2374,9 @@ static void *killer_main(void *arg)
     return arg;
 }
 
-static void test_moves_survive_killed_connections(void **state)
+/* One round: 8 clients depart 6 shipments each while the killer runs; every move is checked
+ * to be recorded exactly once with one event. Returns how many statements were killed. */
+static int killed_round(void)
 {
     departer_t d[8];
     pthread_t th[8], killer;
@@ -2393,7 +2395,6 @@ static void test_moves_survive_killed_connections(void **state)
         pthread_join(th[k], NULL);
     atomic_store(&killing, false);
     pthread_join(killer, NULL);
-    assert_true(atomic_load(&kills) > 0);
     for (int k = 0; k < 8; k++) {
         assert_int_equal(d[k].ok, 6);
         for (int i = 0; i < 6; i++) {
@@ -2408,6 +2409,18 @@ static void test_moves_survive_killed_connections(void **state)
         }
     }
     assert_int_equal(count("SELECT count(*) FROM bus.events"), events + 48);
+    return atomic_load(&kills);
+}
+
+static void test_moves_survive_killed_connections(void **state)
+{
+    /* The killer polls pg_stat_activity, so on a busy machine a round can end before it
+     * catches a statement: such a round proves nothing about kills and another is run (each
+     * round's writes are checked all the same). */
+    int kills_seen = 0;
+    for (int round = 0; round < 5 && kills_seen == 0; round++)
+        kills_seen = killed_round();
+    assert_true(kills_seen > 0);
     /* Still serving. */
     int64_t after = shipment_in(S(RELEASED));
     assert_int_equal(move(after, S(DEPARTED), "customs", NULL), OVOP_OK);
