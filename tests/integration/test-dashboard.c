@@ -96,48 +96,16 @@ static const char *const seed[] = {
     "CASE WHEN g % 2 = 0 THEN '" KOCHKOR "' END FROM generate_series(1, 25) g RETURNING 1",
     NULL};
 
-/* --- HTTP/1.0 to the dashboard --- */
+/* --- HTTP/1.0 to the dashboard (harness_http), with its Host as a browser sends it --- */
 
-typedef struct reply {
-    int status;
-    char *head, *body;
-} reply_t;
-
-static void reply_free(reply_t *r)
-{
-    free(r->head);
-    free(r->body);
-    memset(r, 0, sizeof(*r));
-}
+typedef harness_http_reply_t reply_t;
 
 static reply_t http(const char *method, const char *path, const char *extra)
 {
-    reply_t r = {0};
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons(dash_port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    char *req = xasprintf("%s %s HTTP/1.0\r\nHost: 127.0.0.1:%u\r\n%s\r\n", method, path, dash_port,
-                          extra ? extra : "");
-    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
-    free(req);
-    ovop_buf_t b;
-    ovop_buf_init(&b);
-    char buf[8192];
-    ssize_t got;
-    while ((got = read(fd, buf, sizeof(buf))) > 0 || (got < 0 && errno == EINTR))
-        if (got > 0)
-            ovop_buf_append(&b, buf, (size_t)got);
-    close(fd);
-    ovop_buf_puts(&b, "");
-    char *sep = strstr(b.data, "\r\n\r\n");
-    assert_non_null(sep);
-    assert_int_equal(sscanf(b.data, "HTTP/%*s %d", &r.status), 1);
-    r.head = xasprintf("%.*s\r\n", (int)(sep - b.data), b.data);
-    r.body = xstrdup(sep + 4);
-    ovop_buf_free(&b);
+    reply_t r;
+    char host[32];
+    snprintf(host, sizeof(host), "127.0.0.1:%u", dash_port);
+    assert_true(harness_http(dash_port, method, path, host, extra, &r) > 0);
     return r;
 }
 
@@ -151,7 +119,7 @@ static reply_t get(const char *path, const char *cookie)
 
 static bool has(const reply_t *r, const char *s)
 {
-    return strcasestr(r->head, s) || strstr(r->body, s);
+    return strcasestr(r->headers, s) || strstr(r->body, s);
 }
 
 /* The value between `after` and the next `until` in s (malloc'd), or NULL. */
@@ -298,7 +266,7 @@ static void start_signin(char **cookie, char **code)
 {
     reply_t r = get("/signin", NULL);
     assert_int_equal(r.status, 200);
-    *cookie = between(r.head, "ovop_dash=", ";");
+    *cookie = between(r.headers, "ovop_dash=", ";");
     *code = between(r.body, "id=\"signin-code\">", "<");
     assert_non_null(*cookie);
     assert_non_null(*code);
@@ -311,7 +279,7 @@ static void start_signin(char **cookie, char **code)
     assert_true(has(&r, "http-equiv=\"refresh\""));
     assert_true(has(&r, "Content-Security-Policy: default-src 'self'"));
     assert_true(has(&r, "script-src 'none'"));
-    reply_free(&r);
+    harness_http_reply_free(&r);
 }
 
 /* A signed-in session of VIEWER (malloc'd cookie). */
@@ -330,7 +298,7 @@ static void test_signin_flow(void **state)
     reply_t r = get("/", NULL);
     assert_int_equal(r.status, 303);
     assert_true(has(&r, "Location: /signin"));
-    reply_free(&r);
+    harness_http_reply_free(&r);
     char *cookie, *code, *reason;
     start_signin(&cookie, &code);
     /* The same pending cookie sees the same code; the dashboard is still refused. */
@@ -338,16 +306,16 @@ static void test_signin_flow(void **state)
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, code));
     assert_false(has(&r, "Set-Cookie"));
-    reply_free(&r);
+    harness_http_reply_free(&r);
     r = get("/", cookie);
     assert_int_equal(r.status, 303);
-    reply_free(&r);
+    harness_http_reply_free(&r);
     /* An operator without a dashboard role: refused by the permission table, nothing changes. */
     assert_int_equal(approve(NOBODY, code, &reason, NULL), OVOP_PERMISSION_DENIED);
     free(reason);
     r = get("/", cookie);
     assert_int_equal(r.status, 303);
-    reply_free(&r);
+    harness_http_reply_free(&r);
     /* Malformed and unknown codes. */
     assert_int_equal(approve(VIEWER, "ABC", &reason, NULL), OVOP_INVALID_ARGUMENT);
     assert_string_equal(reason, "MALFORMED_SIGNIN_CODE");
@@ -376,11 +344,11 @@ static void test_signin_flow(void **state)
     r = get("/signin", cookie);
     assert_int_equal(r.status, 303);
     assert_true(has(&r, "Location: /\r\n"));
-    reply_free(&r);
+    harness_http_reply_free(&r);
     r = get("/", cookie);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "id=\"principal\">" VIEWER "<"));
-    reply_free(&r);
+    harness_http_reply_free(&r);
     free(cookie);
     free(code);
 }
@@ -392,23 +360,23 @@ static void test_signout(void **state)
     /* Without an origin, or from another site: refused, still signed in. */
     reply_t r = http("POST", "/signout", c);
     assert_int_equal(r.status, 403);
-    reply_free(&r);
+    harness_http_reply_free(&r);
     char *evil = xasprintf("%sOrigin: https://evil.example\r\n", c);
     r = http("POST", "/signout", evil);
     assert_int_equal(r.status, 403);
-    reply_free(&r);
+    harness_http_reply_free(&r);
     r = get("/", cookie);
     assert_int_equal(r.status, 200);
-    reply_free(&r);
+    harness_http_reply_free(&r);
     char *good = xasprintf("%sOrigin: " ORIGIN "\r\n", c);
     r = http("POST", "/signout", good);
     assert_int_equal(r.status, 303);
     assert_true(has(&r, "Location: /signin"));
     assert_true(has(&r, "Max-Age=0"));
-    reply_free(&r);
+    harness_http_reply_free(&r);
     r = get("/", cookie);
     assert_int_equal(r.status, 303);
-    reply_free(&r);
+    harness_http_reply_free(&r);
     free(evil);
     free(good);
     free(c);
@@ -425,23 +393,23 @@ static void test_methods(void **state)
         reply_t r = http(refused[i][0], refused[i][1], c);
         assert_int_equal(r.status, 405);
         assert_true(has(&r, "Allow: GET, HEAD, POST"));
-        reply_free(&r);
+        harness_http_reply_free(&r);
     }
     reply_t r = http("HEAD", "/", c);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "");
-    reply_free(&r);
+    harness_http_reply_free(&r);
     r = get("/nothing", cookie);
     assert_int_equal(r.status, 404);
-    reply_free(&r);
+    harness_http_reply_free(&r);
     r = get("/static/dash.css", NULL);
     assert_int_equal(r.status, 200);
     assert_true(has(&r, "text/css"));
-    reply_free(&r);
+    harness_http_reply_free(&r);
     /* A forged cookie is no session. */
     r = get("/", "0000000000000000000000000000000000000000000000000000000000000000");
     assert_int_equal(r.status, 303);
-    reply_free(&r);
+    harness_http_reply_free(&r);
     free(c);
     free(cookie);
 }
@@ -557,7 +525,7 @@ static void test_figures(void **state)
     /* Exports: none shipped yet, and the table says so. */
     assert_int_equal(svcenv_count(&E, "SELECT count(*) FROM exports.shipments"), 0);
     assert_null(strstr(b, "data-region="));
-    reply_free(&r);
+    harness_http_reply_free(&r);
     free(cookie);
 }
 
@@ -616,11 +584,11 @@ static void test_escaping_and_languages(void **state)
     assert_non_null(strstr(r.body, "Fund &lt;i&gt;&amp;&lt;/i&gt;"));
     assert_non_null(strstr(r.body, "Охват сёл специализацией"));
     assert_non_null(strstr(r.body, "<html lang=\"ru\">"));
-    reply_free(&r);
+    harness_http_reply_free(&r);
     r = get("/?lang=en", cookie);
     assert_non_null(strstr(r.body, "&lt;script&gt;alert(1)&lt;/script&gt; District"));
     assert_non_null(strstr(r.body, "Specialization coverage of villages"));
-    reply_free(&r);
+    harness_http_reply_free(&r);
     free(cookie);
 }
 

@@ -81,48 +81,14 @@ static char *code_of(const char *number)
                           number);
 }
 
-/* --- a small HTTP/1.0 client: any method, extra headers, status, headers and body --- */
+/* --- HTTP/1.0 to webd (harness_http): any method, extra headers, status, headers and body --- */
 
-typedef struct http_reply {
-    int status;
-    char *headers; /* the head, as received */
-    char *body;
-} http_reply_t;
-
-static void reply_free(http_reply_t *r)
-{
-    free(r->headers);
-    free(r->body);
-    memset(r, 0, sizeof(*r));
-}
+typedef harness_http_reply_t http_reply_t;
 
 static http_reply_t http(uint16_t port, const char *method, const char *path, const char *extra)
 {
-    http_reply_t r = {0};
-    struct sockaddr_in sa = {
-        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    char *req =
-        xasprintf("%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\n%s\r\n", method, path, extra ? extra : "");
-    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
-    free(req);
-    ovop_buf_t b;
-    ovop_buf_init(&b);
-    char buf[8192];
-    ssize_t got;
-    while ((got = read(fd, buf, sizeof(buf))) > 0 || (got < 0 && errno == EINTR))
-        if (got > 0)
-            ovop_buf_append(&b, buf, (size_t)got);
-    close(fd);
-    ovop_buf_puts(&b, "");
-    char *sep = strstr(b.data, "\r\n\r\n");
-    assert_non_null(sep);
-    assert_int_equal(sscanf(b.data, "HTTP/%*s %d", &r.status), 1);
-    r.headers = xasprintf("%.*s\r\n", (int)(sep - b.data), b.data);
-    r.body = xstrdup(sep + 4);
-    ovop_buf_free(&b);
+    http_reply_t r;
+    assert_true(harness_http(port, method, path, NULL, extra, &r) > 0);
     return r;
 }
 
@@ -425,14 +391,14 @@ static void test_json(void **state)
     assert_null(strstr(r.body, "996555"));
     assert_null(strstr(r.body, "akjol@"));
     assert_null(strstr(r.body, "Lenin"));
-    reply_free(&r);
+    harness_http_reply_free(&r);
 
     /* Accept: application/json on the page's address. */
     char *page = xasprintf("/v/%s", code);
     r = get(page, "Accept: application/json\r\n");
     assert_int_equal(r.status, 200);
     assert_true(has_header(&r, "Content-Type: application/json"));
-    reply_free(&r);
+    harness_http_reply_free(&r);
     free(page);
     free(path);
 
@@ -444,7 +410,7 @@ static void test_json(void **state)
     assert_null(strstr(r.body, "98765432109876"));
     assert_null(strstr(r.body, "aibek@"));
     assert_non_null(strstr(r.body, "\"kind\":\"individual\""));
-    reply_free(&r);
+    harness_http_reply_free(&r);
     free(path);
     free(code);
 }
@@ -463,12 +429,12 @@ static void test_html_languages(void **state)
         assert_non_null(strstr(r.body, html_lang));
         assert_non_null(strstr(r.body, web_text((web_lang_t)l, "status_active")));
         assert_non_null(strstr(r.body, "class=\"status status-active\""));
-        reply_free(&r);
+        harness_http_reply_free(&r);
         /* ?lang= wins over the header. */
         char *q = xasprintf("%s?lang=%s", path, tags[l]);
         r = get(q, "Accept-Language: de, fr\r\n");
         assert_non_null(strstr(r.body, html_lang));
-        reply_free(&r);
+        harness_http_reply_free(&r);
         free(q);
     }
     http_reply_t r = get(path, "Accept-Language: ru-RU,ru;q=0.9,en;q=0.8\r\n");
@@ -478,11 +444,11 @@ static void test_html_languages(void **state)
     /* The language switcher. */
     assert_non_null(strstr(r.body, "?lang=ky\" hreflang=\"ky\""));
     assert_non_null(strstr(r.body, "?lang=zh\""));
-    reply_free(&r);
+    harness_http_reply_free(&r);
     r = get(path, NULL); /* no header: English */
     assert_non_null(strstr(r.body, "<html lang=\"en\">"));
     assert_non_null(strstr(r.body, "Valid certificate"));
-    reply_free(&r);
+    harness_http_reply_free(&r);
     free(path);
 }
 
@@ -504,14 +470,14 @@ static void test_statuses(void **state)
         assert_non_null(strstr(r.body, rows[i].en));
         assert_null(strstr(r.body, "Valid certificate"));
         free(cls);
-        reply_free(&r);
+        harness_http_reply_free(&r);
         free(path);
         path = path_of(rows[i].number, ".json");
         r = get(path, NULL);
         char *st = xasprintf("\"status\":\"%s\"", rows[i].status);
         assert_non_null(strstr(r.body, st));
         free(st);
-        reply_free(&r);
+        harness_http_reply_free(&r);
         free(path);
     }
 }
@@ -525,12 +491,12 @@ static void test_unknown_and_malformed(void **state)
     assert_int_equal(r.status, 404);
     assert_non_null(strstr(r.body, web_text(WEB_LANG_JA, "notfound_title")));
     assert_non_null(strstr(r.body, "status-notfound"));
-    reply_free(&r);
+    harness_http_reply_free(&r);
     char *json = xasprintf("/v/%s.json", unknown);
     r = get(json, NULL);
     assert_int_equal(r.status, 404);
     assert_non_null(strstr(r.body, "\"error\":\"NOT_FOUND\""));
-    reply_free(&r);
+    harness_http_reply_free(&r);
     free(json);
     free(path);
 
@@ -544,7 +510,7 @@ static void test_unknown_and_malformed(void **state)
         assert_null(strstr(r.body, "<b>x"));
         if (!strstr(bad[i], ".json"))
             assert_non_null(strstr(r.body, web_text(WEB_LANG_KY, "malformed_title")));
-        reply_free(&r);
+        harness_http_reply_free(&r);
     }
     /* One wrong character of a real code: the check character catches it. */
     char *code = code_of("OVOP-2026-000901");
@@ -553,13 +519,13 @@ static void test_unknown_and_malformed(void **state)
     r = get(path, NULL);
     assert_int_equal(r.status, 404);
     assert_non_null(strstr(r.body, "status-malformed"));
-    reply_free(&r);
+    harness_http_reply_free(&r);
     free(path);
     free(code);
     assert_true(harness_port_metric(web_http, "ovop_web_cache_total{result=\"miss\"}") == misses);
     r = get("/nothing-here", NULL);
     assert_int_equal(r.status, 404);
-    reply_free(&r);
+    harness_http_reply_free(&r);
 }
 
 static void test_escaping_and_headers(void **state)
@@ -575,7 +541,7 @@ static void test_escaping_and_headers(void **state)
     assert_true(has_header(&r, "Content-Security-Policy: default-src 'self'"));
     assert_true(has_header(&r, "X-Content-Type-Options: nosniff"));
     assert_true(has_header(&r, "Referrer-Policy: no-referrer"));
-    reply_free(&r);
+    harness_http_reply_free(&r);
 
     /* Only GET and HEAD. */
     const char *methods[] = {"POST", "PUT", "DELETE", "PATCH"};
@@ -583,12 +549,12 @@ static void test_escaping_and_headers(void **state)
         r = http(web_port, methods[i], path, "Content-Length: 0\r\n");
         assert_int_equal(r.status, 405);
         assert_true(has_header(&r, "Allow: GET, HEAD"));
-        reply_free(&r);
+        harness_http_reply_free(&r);
     }
     r = http(web_port, "HEAD", path, NULL);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "");
-    reply_free(&r);
+    harness_http_reply_free(&r);
 
     /* The QR code and the style sheet. */
     char *qr = path_of("OVOP-2026-000901", "/qr.svg");
@@ -597,7 +563,7 @@ static void test_escaping_and_headers(void **state)
     assert_true(has_header(&r, "Content-Type: image/svg+xml"));
     assert_non_null(strstr(r.body, "<svg xmlns=\"http://www.w3.org/2000/svg\""));
     assert_non_null(strstr(r.body, "h1v1h-1z"));
-    reply_free(&r);
+    harness_http_reply_free(&r);
     free(qr);
     /* GS1 Digital Link form: /01/{GTIN}/21/{code}; a GTIN with a wrong check digit is not. */
     char *code = code_of("OVOP-2026-000901");
@@ -605,20 +571,20 @@ static void test_escaping_and_headers(void **state)
     r = get(gs1, NULL);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "\"status\":\"active\""));
-    reply_free(&r);
+    harness_http_reply_free(&r);
     free(gs1);
     gs1 = xasprintf("/01/04600000000016/21/%s", code);
     r = get(gs1, NULL);
     assert_int_equal(r.status, 404);
     assert_non_null(strstr(r.body, "status-malformed"));
-    reply_free(&r);
+    harness_http_reply_free(&r);
     free(gs1);
     free(code);
     r = get("/static/verify.css", NULL);
     assert_int_equal(r.status, 200);
     assert_true(has_header(&r, "Content-Type: text/css"));
     assert_non_null(strstr(r.body, ".status-active"));
-    reply_free(&r);
+    harness_http_reply_free(&r);
     free(path);
 }
 
@@ -632,10 +598,10 @@ static void test_cache(void **state)
     double misses = harness_port_metric(web_http, "ovop_web_cache_total{result=\"miss\"}");
     http_reply_t r = get(path, NULL);
     assert_int_equal(r.status, 200);
-    reply_free(&r);
+    harness_http_reply_free(&r);
     r = get(path, NULL);
     assert_int_equal(r.status, 200);
-    reply_free(&r);
+    harness_http_reply_free(&r);
     assert_true(harness_port_metric(web_http, "ovop_web_cache_total{result=\"miss\"}") ==
                 misses + 1);
     assert_true(harness_port_metric(web_http, "ovop_web_cache_total{result=\"hit\"}") == hits + 1);
@@ -659,7 +625,7 @@ static void test_rate_limit(void **state)
             assert_true(has_header(&r, "Retry-After: 1"));
             limited++;
         }
-        reply_free(&r);
+        harness_http_reply_free(&r);
     }
     assert_int_equal(ok, 3); /* the burst */
     assert_int_equal(limited, 3);
@@ -667,22 +633,22 @@ static void test_rate_limit(void **state)
     /* (one more below, for the proxied client) */
     r = http(limited_port, "GET", "/static/verify.css", "Accept-Language: ru\r\n");
     assert_int_equal(r.status, 429);
-    reply_free(&r);
+    harness_http_reply_free(&r);
     /* Behind a trusted proxy (127.0.0.1 here) the client is the last X-Forwarded-For
      * address, which has a bucket of its own; what the client itself wrote before it counts
      * for nothing. */
     for (int i = 0; i < 3; i++) {
         r = http(limited_port, "GET", path, "X-Forwarded-For: 198.51.100.1, 203.0.113.7\r\n");
         assert_int_equal(r.status, 200);
-        reply_free(&r);
+        harness_http_reply_free(&r);
     }
     r = http(limited_port, "GET", path, "X-Forwarded-For: 198.51.100.2, 203.0.113.7\r\n");
     assert_int_equal(r.status, 429);
-    reply_free(&r);
+    harness_http_reply_free(&r);
     harness_sleep_ms(1100); /* two tokens back */
     r = http(limited_port, "GET", path, NULL);
     assert_int_equal(r.status, 200);
-    reply_free(&r);
+    harness_http_reply_free(&r);
     free(path);
 }
 
@@ -697,7 +663,7 @@ static void *get_thread(void *arg)
     getter_t *g = arg;
     http_reply_t r = get(g->path, NULL);
     g->status = r.status;
-    reply_free(&r);
+    harness_http_reply_free(&r);
     return NULL;
 }
 
@@ -708,7 +674,7 @@ static void test_broker_down(void **state)
     char *seen = path_of("OVOP-2026-000901", "");
     http_reply_t r = get(seen, NULL);
     assert_int_equal(r.status, 200);
-    reply_free(&r);
+    harness_http_reply_free(&r);
     harness_stop(E.broker);
     E.broker = 0;
     harness_sleep_ms(2100); /* the entry is now past its TTL */
@@ -718,14 +684,14 @@ static void test_broker_down(void **state)
     assert_non_null(strstr(r.body, "id=\"stale\""));
     assert_non_null(strstr(r.body, web_text(WEB_LANG_RU, "stale")));
     assert_true(has_header(&r, "Cache-Control: no-store"));
-    reply_free(&r);
+    harness_http_reply_free(&r);
     assert_true(harness_port_metric(web_http, "ovop_web_cache_total{result=\"stale\"}") ==
                 stale + 1);
     char *json = path_of("OVOP-2026-000901", ".json");
     r = get(json, NULL);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "\"stale\":true"));
-    reply_free(&r);
+    harness_http_reply_free(&r);
     free(json);
 
     char code[OVOP_VCODE_LEN + 1]; /* never looked up, so nothing stale to serve */
@@ -735,7 +701,7 @@ static void test_broker_down(void **state)
     assert_int_equal(r.status, 503);
     assert_non_null(strstr(r.body, web_text(WEB_LANG_ZH, "unavailable_title")));
     assert_true(has_header(&r, "Retry-After: 5"));
-    reply_free(&r);
+    harness_http_reply_free(&r);
     /* Single flight: concurrent misses for one code make one broker call (each waits out the
      * lookup timeout here, so all of them overlap). */
     double lookups = harness_port_metric(web_http, "ovop_web_lookups_total");

@@ -151,29 +151,32 @@ int harness_wait_service(const char *endpoint, const char *service, unsigned tim
     return r == 0 ? 0 : -ETIMEDOUT;
 }
 
-int harness_http_get(uint16_t port, const char *path, ovop_buf_t *body)
+int harness_http(uint16_t port, const char *method, const char *path, const char *host,
+                 const char *extra, harness_http_reply_t *ret)
 {
     struct sockaddr_in sa = {
         .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ovop_buf_t resp;
-    char buf[4096];
-    int r;
-
+    memset(ret, 0, sizeof(*ret));
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         return -errno;
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        r = -errno;
+        int r = -errno;
         close(fd);
         return r;
     }
-    int n = snprintf(buf, sizeof(buf), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
-    if (write(fd, buf, (size_t)n) != n) {
-        r = -EIO;
+    char *req = xasprintf("%s %s HTTP/1.0\r\nHost: %s\r\n%s\r\n", method, path,
+                          host ? host : "127.0.0.1", extra ? extra : "");
+    size_t n = strlen(req);
+    bool sent = write(fd, req, n) == (ssize_t)n;
+    free(req);
+    if (!sent) {
         close(fd);
-        return r;
+        return -EIO;
     }
+    ovop_buf_t resp;
     ovop_buf_init(&resp);
+    char buf[8192];
     for (;;) {
         ssize_t got = read(fd, buf, sizeof(buf));
         if (got < 0 && errno == EINTR)
@@ -189,8 +192,27 @@ int harness_http_get(uint16_t port, const char *path, ovop_buf_t *body)
         ovop_buf_free(&resp);
         return -EBADMSG;
     }
-    ovop_buf_puts(body, sep + 4);
+    ret->status = status;
+    ret->headers = xasprintf("%.*s\r\n", (int)(sep - resp.data), resp.data);
+    ret->body = xstrdup(sep + 4);
     ovop_buf_free(&resp);
+    return status;
+}
+
+void harness_http_reply_free(harness_http_reply_t *r)
+{
+    free(r->headers);
+    free(r->body);
+    memset(r, 0, sizeof(*r));
+}
+
+int harness_http_get(uint16_t port, const char *path, ovop_buf_t *body)
+{
+    harness_http_reply_t r;
+    int status = harness_http(port, "GET", path, NULL, NULL, &r);
+    if (status > 0)
+        ovop_buf_puts(body, r.body);
+    harness_http_reply_free(&r);
     return status;
 }
 

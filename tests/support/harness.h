@@ -42,6 +42,21 @@ int harness_free_port(uint16_t *ret_port);
 int harness_wait_service(const char *endpoint, const char *service, unsigned timeout_ms,
                          const ovop_security_t *sec);
 
+/* A whole HTTP reply: its status, its head as received (status line and headers, ending
+ * "\r\n") and its body, both malloc'd. */
+typedef struct harness_http_reply {
+    int status;
+    char *headers;
+    char *body;
+} harness_http_reply_t;
+
+/* Sends "METHOD path HTTP/1.0" to 127.0.0.1:port with "Host: host" (NULL: 127.0.0.1) and the
+ * header lines extra (each ending "\r\n"; NULL: none), reads the reply to the end of the
+ * connection into *ret. Returns the status code, or -errno with *ret zeroed. */
+int harness_http(uint16_t port, const char *method, const char *path, const char *host,
+                 const char *extra, harness_http_reply_t *ret);
+void harness_http_reply_free(harness_http_reply_t *r);
+
 /* GET path from 127.0.0.1:port (HTTP/1.0). Returns the status code with the body appended
  * to *body, or -errno. */
 int harness_http_get(uint16_t port, const char *path, ovop_buf_t *body);

@@ -33,11 +33,9 @@ static void append_args(const char **args, size_t *n, const char *const *extra)
 static const char *service_role(const char *service)
 {
     static const char *const roles[][2] = {
-        {"ovop.registry", "ovop_registry"},
-        {"ovop.exports", "ovop_exports"},
-        {"ovop.matching", "ovop_matching"},
-        {"ovop.notify", "ovop_notify"},
-        {"ovop.programme", "ovop_programme"}, /* h-programme */
+        {"ovop.registry", "ovop_registry"},   {"ovop.exports", "ovop_exports"},
+        {"ovop.matching", "ovop_matching"},   {"ovop.notify", "ovop_notify"},
+        {"ovop.programme", "ovop_programme"},
     };
     for (size_t i = 0; i < OVOP_ARRAY_SIZE(roles); i++)
         if (strcmp(service, roles[i][0]) == 0)
