@@ -4,7 +4,7 @@
 # keys and the database come first (README, "Packages").
 
 set(ovop_pkg_bins ovop-broker ovop-registryd ovop-exportd ovop-matchd ovop-notifyd ovopctl)
-list(APPEND ovop_pkg_bins ovop-programd) # h-programme (its unit: deploy/systemd, globbed)
+list(APPEND ovop_pkg_bins ovop-programd) # its unit: deploy/systemd, globbed
 install(TARGETS ${ovop_pkg_bins} RUNTIME DESTINATION bin COMPONENT ovop)
 # ovop-webd, the public verification pages (libqrencode: a shlibdeps dependency).
 install(TARGETS ovop-webd RUNTIME DESTINATION bin COMPONENT ovop)

@@ -61,7 +61,7 @@ passfile=$dir/pgpass
 # The daemons' roles. The migrations create the ones missing (without a password: no login
 # here); made here first, they can log in.
 ROLES=(ovop_registry ovop_exports ovop_broker ovop_matching ovop_notify)
-ROLES+=(ovop_programme) # h-programme: programd
+ROLES+=(ovop_programme) # programd
 
 # port_free PORT: true when nothing listens on 127.0.0.1:PORT.
 port_free() {

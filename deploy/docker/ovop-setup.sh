@@ -21,7 +21,7 @@ secrets=${OVOP_SECRETS:-/run/secrets}
 url=${OVOP_DATABASE_URL:?must name the database (the user and its passfile: PGUSER, PGPASSFILE)}
 roles=(ovop_registry ovop_exports ovop_broker ovop_matching ovop_notify)
 services=(ovop.registry ovop.exports ovop.matching ovop.notify)
-roles+=(ovop_programme) # h-programme: programd
+roles+=(ovop_programme) # programd
 services+=(ovop.programme)
 
 die() {
@@ -77,5 +77,5 @@ ovopctl --database-url="$url" db bootstrap admin --kind operator --name "Adminis
 if [[ -f $secrets/svc-ovop.web.key ]]; then
     ovopctl --database-url="$url" db bootstrap svc-ovop.web --kind service \
         --name "ovop.web daemon" --key "$(public_key "$secrets/svc-ovop.web.key")" \
-        --roles "worker:ovop.web" # h-dash: it answers ovop.web ApproveSignIn (dashboard sign-in)
+        --roles "worker:ovop.web" # it answers ovop.web ApproveSignIn (dashboard sign-in)
 fi

@@ -283,5 +283,5 @@ int ctl_sales(ctl_t *c, int argc, char **argv);
 /* An enum flag's value (0 when s is NULL), or CTL_EXIT_USAGE after naming the values. */
 int ctl_programme_enum(const ProtobufCEnumDescriptor *d, const char *flag, const char *s, int *ret);
 
-/* web.c: the programme dashboard's sign-in approval (ovop.web, h-dash). */
+/* web.c: the programme dashboard's sign-in approval (ovop.web). */
 int ctl_web(ctl_t *c, int argc, char **argv);

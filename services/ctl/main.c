@@ -125,7 +125,7 @@ static const ctl_cmd_t verbs[] = {
     {"programme", ctl_programme},
     {"channel", ctl_channel},
     {"sales", ctl_sales},
-    {"web", ctl_web}, /* h-dash: dashboard sign-in */
+    {"web", ctl_web}, /* dashboard sign-in */
 };
 
 /* Parses the global options (opts, n) of argv; *ret_argi: the verb. Returns 0, CTL_HELP after

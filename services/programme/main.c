@@ -30,7 +30,7 @@ static int setup(ovop_daemon_t *d, void **ret_state)
     programd_programmes_register(p);
     programd_sales_register(p);
     programd_queries_register(p);
-    programd_events_register(p); /* h-dash */
+    programd_events_register(p);
     *ret_state = p;
     return 0;
 }

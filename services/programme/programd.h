@@ -25,7 +25,7 @@ typedef struct programd {
 void programd_programmes_register(programd_t *p);
 void programd_sales_register(programd_t *p);
 void programd_queries_register(programd_t *p);
-void programd_events_register(programd_t *p); /* events.c: ListRecentEvents (h-dash) */
+void programd_events_register(programd_t *p); /* events.c: ListRecentEvents */
 
 /* ovop_mutate (mutation.h) through p's mutator. */
 void programd_mutate(ovop_call_t *call, programd_t *p, const char *function, const ovop_arg_t *args,

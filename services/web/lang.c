@@ -180,7 +180,7 @@ static const text_row_t texts[] = {
       "Подождите немного и попробуйте снова.", "しばらく待ってからもう一度お試しください。",
       "请稍候再试。"}},
     {"qr", {"QR code", "QR код", "QR-код", "QRコード", "二维码"}},
-    /* The programme dashboard (h-dash): en, ky, ru; ja and zh fall back to English. */
+    /* The programme dashboard: en, ky, ru; ja and zh fall back to English. */
     {"dash_title", {"Programme dashboard", "Программанын панели", "Панель программы", "", ""}},
     {"dash_signout", {"Sign out", "Чыгуу", "Выйти", "", ""}},
     {"dash_asof", {"Data as of", "Маалымат убактысы", "Данные на", "", ""}},

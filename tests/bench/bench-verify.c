@@ -179,7 +179,7 @@ static pid_t spawn_webd(uint16_t port, bool cache, const char *log)
         exit(1);
     snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
     snprintf(ops, sizeof(ops), "127.0.0.1:%u", ops_port);
-    const char *args[] = {"--dashboard-listen", /* h-dash: two webd, no dashboard port taken */
+    const char *args[] = {"--dashboard-listen", /* two webd, no dashboard port taken */
                           "",
                           "--public-listen",
                           listen,

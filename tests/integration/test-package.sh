@@ -82,7 +82,7 @@ sysusers=$root/usr/lib/sysusers.d/ovop.conf
 for user in ovop-broker ovop-registryd ovop-exportd ovop-matchd ovop-notifyd ovop-migrate; do
     grep -Eq "^u[[:space:]]+${user}[[:space:]]" "$sysusers" 2>/dev/null || fail "sysusers lacks $user"
 done
-# programd (h-programme): its binary, its unit starting it, its user.
+# programd: its binary, its unit starting it, its user.
 [[ -x $root/usr/bin/ovop-programd ]] || fail "/usr/bin/ovop-programd missing or not executable"
 grep -q "^ExecStart=/usr/bin/ovop-programd\( \|\$\)" \
     "$root/lib/systemd/system/ovop-programd@.service" 2>/dev/null ||

@@ -125,7 +125,7 @@ static pid_t spawn_web(uint16_t port, uint16_t ops, const char *const *extra, co
                             "700",
                             "--log-format",
                             "text",
-                            "--dashboard-listen", /* h-dash: no dashboard here, so no port taken */
+                            "--dashboard-listen", /* no dashboard here, so no port taken */
                             ""};
     size_t n = 18;
     for (size_t i = 0; extra && extra[i]; i++)

@@ -42,7 +42,7 @@ expect "--notify-key" --json subscription listen 12 --no
 expect "--force --help" keygen --
 expect "status" stat
 expect "--database-read-url --help --json --max-lag --timeout-ms" status --
-# h-programme: the programme's verbs complete from their own --help too.
+# the programme's verbs complete from their own --help too.
 expect "add-participant" programme add-
 expect "report show stats" sales ""
 expect "--expected-revision" sales report 5 2026-03 --exp

@@ -27,7 +27,7 @@ static const struct standard {
      NULL},
     {IDENT_REGION, "operator", "registry.editor certification.region", IDENT_REGION_SOATE, NULL},
     {"svc-ovop.programme", "service", "worker:ovop.programme", NULL, NULL},
-    {"svc-ovop.web", "service", "worker:ovop.web", NULL, NULL}, /* h-dash: dashboard sign-in */
+    {"svc-ovop.web", "service", "worker:ovop.web", NULL, NULL}, /* dashboard sign-in */
 };
 
 char *ident_secret(const ident_t *id, const char *name)
