@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "browser.h"
 #include "harness.h"
 #include "ovop/v1/programme.pb-c.h"
 #include "ovop/v1/web.pb-c.h"
@@ -595,66 +596,29 @@ static void test_escaping_and_languages(void **state)
 #ifdef DASH_BROWSER
 /* --- in a real browser (ctest browser.test-dashboard) --- */
 
-/* Headless Chromium on url with flags and the profile dir `profile` (its cookies persist
- * between runs); its stdout (the DOM with --dump-dom), malloc'd. */
-static char *chromium(const char *profile, const char *flags, const char *url)
-{
-    char *cmd = xasprintf("timeout 60 chromium --headless --no-sandbox --disable-gpu "
-                          "--hide-scrollbars --user-data-dir=%s/%s %s '%s' 2>>%s/chromium.log",
-                          harness_tmpdir(), profile, flags, url, harness_tmpdir());
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    ovop_buf_t b;
-    ovop_buf_init(&b);
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
-        ovop_buf_append(&b, buf, n);
-    assert_int_equal(pclose(p), 0);
-    ovop_buf_puts(&b, "");
-    free(cmd);
-    return b.data;
-}
-
-static void expect_dom(const char *dom, const char *fragment, const char *url)
-{
-    if (!strstr(dom, fragment))
-        fail_msg("the DOM of %s lacks \"%s\":\n%.4000s", url, fragment, dom);
-}
-
-static void expect_png(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    unsigned char magic[8] = {0};
-    assert_int_equal(fread(magic, 1, 8, f), 8);
-    assert_memory_equal(magic, "\x89PNG\r\n\x1a\n", 8);
-    fclose(f);
-}
-
 /* The browser signs in as an operator would: it opens the sign-in page (its cookie stays in
  * the profile), the test approves the code it shows, and the browser opens the dashboard. */
 static void test_browser(void **state)
 {
     assert_int_equal(system("mkdir -p " DASH_BROWSER_OUT), 0);
     char *signin = xasprintf("http://127.0.0.1:%u/signin?lang=en", dash_port);
-    char *dom = chromium("profile", "--dump-dom", signin);
+    char *dom = browser_run("profile", "--dump-dom", signin);
     char *code = between(dom, "id=\"signin-code\">", "<");
     assert_non_null(code);
     free(dom);
-    free(chromium("signin-shot",
-                  "--screenshot=" DASH_BROWSER_OUT "/dashboard-signin.png --window-size=412,915",
-                  signin));
-    expect_png(DASH_BROWSER_OUT "/dashboard-signin.png");
+    free(browser_run("signin-shot",
+                     "--screenshot=" DASH_BROWSER_OUT "/dashboard-signin.png --window-size=412,915",
+                     signin));
+    browser_expect_png(DASH_BROWSER_OUT "/dashboard-signin.png");
     assert_int_equal(approve(VIEWER, code, NULL, NULL), OVOP_OK);
     long districts = svcenv_count(&E, "SELECT count(*) FROM registry.territories WHERE kind IN "
                                       "('rayon', 'city_oblast') AND valid_to IS NULL");
     const char *langs[] = {"en", "ru"};
     for (size_t l = 0; l < OVOP_ARRAY_SIZE(langs); l++) {
         char *url = xasprintf("http://127.0.0.1:%u/?lang=%s", dash_port, langs[l]);
-        dom = chromium("profile", "--dump-dom", url);
-        expect_dom(dom, "id=\"principal\">" VIEWER "<", url);
-        expect_dom(dom, "<svg class=\"map\"", url);
+        dom = browser_run("profile", "--dump-dom", url);
+        browser_expect_dom(dom, "id=\"principal\">" VIEWER "<", url);
+        browser_expect_dom(dom, "<svg class=\"map\"", url);
         assert_int_equal(count_of(dom, "<circle class=\"district "), districts);
         assert_int_equal(cell(dom, "<tr data-stars=\"3\">", "data-status=\"1\">"), 2);
         assert_int_equal(cell(dom, "<tr data-kind=\"1\">", "data-status=\"2\">"), 1);
@@ -670,9 +634,9 @@ static void test_browser(void **state)
         char *url = xasprintf("http://127.0.0.1:%u/?lang=en", dash_port);
         char *flags = xasprintf("--screenshot=%s/dashboard-%s.png --window-size=%s",
                                 DASH_BROWSER_OUT, shots[i].name, shots[i].size);
-        free(chromium("profile", flags, url));
+        free(browser_run("profile", flags, url));
         char *png = xasprintf("%s/dashboard-%s.png", DASH_BROWSER_OUT, shots[i].name);
-        expect_png(png);
+        browser_expect_png(png);
         free(png);
         free(flags);
         free(url);
@@ -683,7 +647,7 @@ static void test_browser(void **state)
 
 int main(void)
 {
-    if (system("command -v chromium >/dev/null 2>&1") != 0) {
+    if (!browser_available()) {
         fprintf(stderr, "browser.test-dashboard: chromium is not installed (deploy/ovop deps "
                         "installs it): skipped\n");
         return 77;

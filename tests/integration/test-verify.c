@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "browser.h"
 #include "harness.h"
 #include "lang.h"
 #include "ovop/v1/registry.pb-c.h"
@@ -727,33 +728,6 @@ static void test_broker_down(void **state)
 #ifdef VERIFY_BROWSER
 /* --- in a real browser (ctest browser.test-verify) --- */
 
-/* Runs headless Chromium on url with flags; its stdout (the DOM with --dump-dom), malloc'd. */
-static char *chromium(const char *flags, const char *url)
-{
-    char *cmd =
-        xasprintf("timeout 60 chromium --headless --no-sandbox --disable-gpu "
-                  "--hide-scrollbars --user-data-dir=%s/chromium %s '%s' 2>>%s/chromium.log",
-                  harness_tmpdir(), flags, url, harness_tmpdir());
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    ovop_buf_t b;
-    ovop_buf_init(&b);
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
-        ovop_buf_append(&b, buf, n);
-    assert_int_equal(pclose(p), 0);
-    ovop_buf_puts(&b, "");
-    free(cmd);
-    return b.data;
-}
-
-static void expect_dom(const char *dom, const char *fragment, const char *url)
-{
-    if (!strstr(dom, fragment))
-        fail_msg("the DOM of %s lacks \"%s\":\n%.4000s", url, fragment, dom);
-}
-
 static void test_browser(void **state)
 {
     char unknown[OVOP_VCODE_LEN + 1];
@@ -773,50 +747,48 @@ static void test_browser(void **state)
         for (size_t l = 0; l < OVOP_ARRAY_SIZE(langs); l++) {
             char *url = xasprintf("http://127.0.0.1:%u/v/%s?lang=%s", web_port, pages[i].code,
                                   langs[l].tag);
-            char *dom = chromium("--dump-dom", url);
+            char *dom = browser_run("chromium", "--dump-dom", url);
             char *frag = xasprintf("<html lang=\"%s\">", langs[l].tag);
-            expect_dom(dom, frag, url);
+            browser_expect_dom(dom, frag, url);
             free(frag);
             frag = xasprintf("data-status=\"%s\"", pages[i].status);
-            expect_dom(dom, frag, url);
+            browser_expect_dom(dom, frag, url);
             free(frag);
             char key[32];
             snprintf(key, sizeof(key), "status_%s", pages[i].status);
-            expect_dom(dom,
-                       web_text(langs[l].lang,
-                                strcmp(pages[i].status, "notfound") == 0 ? "notfound_title" : key),
-                       url);
-            expect_dom(dom, "hreflang=\"ky\"", url); /* the language switcher */
+            browser_expect_dom(dom,
+                               web_text(langs[l].lang, strcmp(pages[i].status, "notfound") == 0
+                                                           ? "notfound_title"
+                                                           : key),
+                               url);
+            browser_expect_dom(dom, "hreflang=\"ky\"", url); /* the language switcher */
             if (strcmp(pages[i].name, "unknown") != 0) {
-                expect_dom(dom, langs[l].lang == WEB_LANG_RU ? "Грецкий орех" : "Walnuts &lt;img",
-                           url);
-                expect_dom(dom, "/qr.svg\"", url);
-                expect_dom(dom, langs[l].lang == WEB_LANG_RU ? "Нарынская область" : "Naryn Region",
-                           url); /* ja falls back to English names */
+                browser_expect_dom(
+                    dom, langs[l].lang == WEB_LANG_RU ? "Грецкий орех" : "Walnuts &lt;img", url);
+                browser_expect_dom(dom, "/qr.svg\"", url);
+                browser_expect_dom(
+                    dom, langs[l].lang == WEB_LANG_RU ? "Нарынская область" : "Naryn Region",
+                    url); /* ja falls back to English names */
             }
             /* Escaped text stays text: the producer's "<script>" never became an element. */
             assert_null(strstr(dom, "<script"));
             free(dom);
             char *shot = xasprintf("--screenshot=%s/verify-%s-%s.png --window-size=412,915",
                                    VERIFY_BROWSER_OUT, pages[i].name, langs[l].tag);
-            free(chromium(shot, url));
+            free(browser_run("chromium", shot, url));
             free(shot);
             char *png =
                 xasprintf("%s/verify-%s-%s.png", VERIFY_BROWSER_OUT, pages[i].name, langs[l].tag);
-            FILE *f = fopen(png, "rb");
-            assert_non_null(f);
-            unsigned char magic[8] = {0};
-            assert_int_equal(fread(magic, 1, 8, f), 8);
-            assert_memory_equal(magic, "\x89PNG\r\n\x1a\n", 8);
-            fclose(f);
+            browser_expect_png(png);
             free(png);
             free(url);
         }
     /* A laptop-sized shot of the valid page, for the README. */
     char *url = xasprintf("http://127.0.0.1:%u/v/%s?lang=en", web_port, valid);
-    free(chromium("--screenshot=" VERIFY_BROWSER_OUT "/verify-valid-en-laptop.png "
-                  "--window-size=1280,900",
-                  url));
+    free(browser_run("chromium",
+                     "--screenshot=" VERIFY_BROWSER_OUT "/verify-valid-en-laptop.png "
+                     "--window-size=1280,900",
+                     url));
     free(url);
     free(valid);
     free(revoked);
@@ -824,7 +796,7 @@ static void test_browser(void **state)
 
 int main(void)
 {
-    if (system("command -v chromium >/dev/null 2>&1") != 0) {
+    if (!browser_available()) {
         fprintf(stderr, "browser.test-verify: chromium is not installed (deploy/ovop deps "
                         "installs it): skipped\n");
         return 77;
